@@ -1,0 +1,68 @@
+package domain
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// Sentinel domain errors. Match them with errors.Is.
+var (
+	ErrUnknownEventType = errors.New("unknown event type")
+	ErrShowNotFound     = errors.New("show not found")
+	ErrOrderNotFound    = errors.New("order not found")
+	ErrTicketNotFound   = errors.New("ticket not found")
+	ErrShowExists       = errors.New("show already exists")
+	ErrOrderExists      = errors.New("order already exists")
+	ErrNotOnSale        = errors.New("show is not on sale")
+	ErrShowCancelled    = errors.New("show is cancelled")
+	ErrInvalidState     = errors.New("not allowed in the current state")
+	ErrSoldOut          = errors.New("not enough units left")
+	ErrHoldExpired      = errors.New("hold expired")
+	ErrOrderNotHeld     = errors.New("order is not held")
+	ErrAlreadyCheckedIn = errors.New("ticket already checked in")
+	ErrNoHold           = errors.New("no hold for this order")
+)
+
+// SeatTakenError says that a seat is already held or sold.
+type SeatTakenError struct {
+	Seat SeatRef
+}
+
+func (e *SeatTakenError) Error() string { return "seat " + e.Seat.String() + " is taken" }
+
+// FieldError is one problem with one input field.
+type FieldError struct {
+	Field  string `json:"field"`
+	Detail string `json:"detail"`
+}
+
+// ValidationError says that a command's input breaks a rule; it lists every
+// offending field.
+type ValidationError struct {
+	Fields []FieldError
+}
+
+func (e *ValidationError) Error() string {
+	parts := make([]string, len(e.Fields))
+	for i, f := range e.Fields {
+		parts[i] = f.Field + ": " + f.Detail
+	}
+	return "invalid input: " + strings.Join(parts, "; ")
+}
+
+// validator collects field errors.
+type validator struct{ fields []FieldError }
+
+func (v *validator) check(ok bool, field, format string, args ...any) {
+	if !ok {
+		v.fields = append(v.fields, FieldError{Field: field, Detail: fmt.Sprintf(format, args...)})
+	}
+}
+
+func (v *validator) err() error {
+	if len(v.fields) == 0 {
+		return nil
+	}
+	return &ValidationError{Fields: v.fields}
+}

@@ -1,0 +1,198 @@
+// Package domain holds the ticketing aggregates (Show, Order), their events,
+// their invariants and the domain errors. It imports only the standard
+// library and uuid.
+package domain
+
+import (
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// Event is a domain event: a past-tense fact with a stable type name that is
+// never renamed. A breaking change gets a new type name.
+type Event interface {
+	EventType() string
+}
+
+// Stream versions. The first event of a stream has version 1.
+const (
+	// AnyVersion skips the optimistic concurrency check.
+	AnyVersion int64 = -1
+	// NoStream expects the stream not to exist yet.
+	NoStream int64 = 0
+)
+
+// Position is a place in the global log, ordered by Commit, then Prepare.
+// PostgreSQL uses the same number for both; EventStoreDB fills both.
+type Position struct {
+	Commit  uint64
+	Prepare uint64
+}
+
+// Start is the position before the first event of the global log.
+var Start = Position{}
+
+// PositionAt returns the position with the single number n, as used by stores
+// whose log has one dense sequence.
+func PositionAt(n uint64) Position { return Position{Commit: n, Prepare: n} }
+
+// Less reports whether p comes before q in the global log.
+func (p Position) Less(q Position) bool {
+	if p.Commit != q.Commit {
+		return p.Commit < q.Commit
+	}
+	return p.Prepare < q.Prepare
+}
+
+// IsZero reports whether p is the start of the log.
+func (p Position) IsZero() bool { return p == Position{} }
+
+// String renders p as the opaque token the APIs hand out.
+func (p Position) String() string {
+	if p.Commit == p.Prepare {
+		return strconv.FormatUint(p.Commit, 10)
+	}
+	return strconv.FormatUint(p.Commit, 10) + "." + strconv.FormatUint(p.Prepare, 10)
+}
+
+// ParsePosition parses a token made by Position.String.
+func ParsePosition(s string) (Position, error) {
+	c, p, two := strings.Cut(s, ".")
+	commit, err := strconv.ParseUint(c, 10, 64)
+	if err != nil {
+		return Position{}, fmt.Errorf("invalid position %q", s)
+	}
+	if !two {
+		return PositionAt(commit), nil
+	}
+	prepare, err := strconv.ParseUint(p, 10, 64)
+	if err != nil {
+		return Position{}, fmt.Errorf("invalid position %q", s)
+	}
+	return Position{Commit: commit, Prepare: prepare}, nil
+}
+
+// EventData is an encoded event ready to be appended to a stream.
+type EventData struct {
+	ID       uuid.UUID
+	Type     string
+	Data     []byte // JSON
+	Metadata []byte // JSON, see Metadata; may be empty
+}
+
+// Metadata travels with every event: who caused it and as part of what.
+type Metadata struct {
+	CorrelationID string `json:"correlation_id,omitempty"`
+	CausationID   string `json:"causation_id,omitempty"`
+	UserID        string `json:"user_id,omitempty"`
+}
+
+// RecordedEvent is an event as the store recorded it.
+type RecordedEvent struct {
+	ID         uuid.UUID
+	StreamID   string
+	Version    int64
+	Position   Position
+	Type       string
+	Data       []byte
+	Metadata   []byte
+	RecordedAt time.Time
+}
+
+// Registry maps stable event type names to their Go types. Registration is
+// explicit: see RegisterEvents.
+type Registry struct {
+	decoders map[string]func([]byte) (Event, error)
+}
+
+// NewRegistry returns an empty registry.
+func NewRegistry() *Registry {
+	return &Registry{decoders: map[string]func([]byte) (Event, error){}}
+}
+
+// Register adds the event type E to r. Registering one name twice panics: it
+// is a programming error.
+func Register[E Event](r *Registry) {
+	var zero E
+	name := zero.EventType()
+	if _, dup := r.decoders[name]; dup {
+		panic("domain: event type registered twice: " + name)
+	}
+	r.decoders[name] = func(data []byte) (Event, error) {
+		var e E
+		err := json.Unmarshal(data, &e)
+		return e, err
+	}
+}
+
+// Decode turns a stored event into its Go value.
+func (r *Registry) Decode(typ string, data []byte) (Event, error) {
+	dec, ok := r.decoders[typ]
+	if !ok {
+		return nil, fmt.Errorf("%w: %q", ErrUnknownEventType, typ)
+	}
+	e, err := dec(data)
+	if err != nil {
+		return nil, fmt.Errorf("decode %s: %w", typ, err)
+	}
+	return e, nil
+}
+
+// DecodeAll decodes recorded events in order.
+func (r *Registry) DecodeAll(recs []RecordedEvent) ([]Event, error) {
+	out := make([]Event, len(recs))
+	for i, rec := range recs {
+		e, err := r.Decode(rec.Type, rec.Data)
+		if err != nil {
+			return nil, fmt.Errorf("%s@%d: %w", rec.StreamID, rec.Version, err)
+		}
+		out[i] = e
+	}
+	return out, nil
+}
+
+// RegisterEvents registers every event of the domain with r.
+func RegisterEvents(r *Registry) {
+	Register[ShowCreated](r)
+	Register[ShowDetailsChanged](r)
+	Register[SectionPriceChanged](r)
+	Register[ShowPublished](r)
+	Register[ShowCancelled](r)
+	Register[SeatsHeld](r)
+	Register[SeatsReleased](r)
+	Register[SeatsSold](r)
+	Register[OrderPlaced](r)
+	Register[OrderConfirmed](r)
+	Register[OrderCancelled](r)
+	Register[OrderExpired](r)
+	Register[TicketCheckedIn](r)
+}
+
+// Encode turns events into EventData with ids from newID and the given
+// metadata.
+func Encode(events []Event, newID func() uuid.UUID, md Metadata) ([]EventData, error) {
+	meta, err := json.Marshal(md)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]EventData, len(events))
+	for i, e := range events {
+		data, err := json.Marshal(e)
+		if err != nil {
+			return nil, fmt.Errorf("encode %s: %w", e.EventType(), err)
+		}
+		out[i] = EventData{ID: newID(), Type: e.EventType(), Data: data, Metadata: meta}
+	}
+	return out, nil
+}
+
+// ShowStream names the stream of a show.
+func ShowStream(id uuid.UUID) string { return "show-" + id.String() }
+
+// OrderStream names the stream of an order.
+func OrderStream(id uuid.UUID) string { return "order-" + id.String() }

@@ -1,0 +1,250 @@
+package domain
+
+import (
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// OrderStatus is where an order is: held → confirmed, cancelled or expired.
+type OrderStatus string
+
+// Order statuses.
+const (
+	OrderStatusHeld      OrderStatus = "held"
+	OrderStatusConfirmed OrderStatus = "confirmed"
+	OrderStatusCancelled OrderStatus = "cancelled"
+	OrderStatusExpired   OrderStatus = "expired"
+)
+
+// OrderPlaced: a buyer's order was placed on a hold of the show's inventory.
+type OrderPlaced struct {
+	OrderID    uuid.UUID  `json:"order_id"`
+	ShowID     uuid.UUID  `json:"show_id"`
+	BuyerID    uuid.UUID  `json:"buyer_id"`
+	Items      []HeldItem `json:"items,omitempty"`
+	Seats      []HeldSeat `json:"seats,omitempty"`
+	TotalCents int64      `json:"total_cents"`
+	PlacedAt   time.Time  `json:"placed_at"`
+	ExpiresAt  time.Time  `json:"expires_at"`
+}
+
+// OrderConfirmed: the order was paid; it carries one ticket per unit.
+type OrderConfirmed struct {
+	OrderID     uuid.UUID `json:"order_id"`
+	ShowID      uuid.UUID `json:"show_id"`
+	BuyerID     uuid.UUID `json:"buyer_id"`
+	PaymentID   string    `json:"payment_id"`
+	TotalCents  int64     `json:"total_cents"`
+	Tickets     []Ticket  `json:"tickets"`
+	ConfirmedAt time.Time `json:"confirmed_at"`
+}
+
+// OrderCancelled: the buyer cancelled the held order.
+type OrderCancelled struct {
+	OrderID uuid.UUID `json:"order_id"`
+	ShowID  uuid.UUID `json:"show_id"`
+	At      time.Time `json:"at"`
+}
+
+// OrderExpired: the hold ran out unpaid. As the first event of a stream it is
+// a tombstone: the order can never be placed.
+type OrderExpired struct {
+	OrderID uuid.UUID `json:"order_id"`
+	ShowID  uuid.UUID `json:"show_id"`
+	At      time.Time `json:"at"`
+}
+
+// TicketCheckedIn: a ticket was admitted at the door.
+type TicketCheckedIn struct {
+	OrderID  uuid.UUID `json:"order_id"`
+	ShowID   uuid.UUID `json:"show_id"`
+	TicketID uuid.UUID `json:"ticket_id"`
+	At       time.Time `json:"at"`
+}
+
+// EventType implementations: stable names, never renamed.
+func (OrderPlaced) EventType() string     { return "order.placed" }
+func (OrderConfirmed) EventType() string  { return "order.confirmed" }
+func (OrderCancelled) EventType() string  { return "order.cancelled" }
+func (OrderExpired) EventType() string    { return "order.expired" }
+func (TicketCheckedIn) EventType() string { return "order.ticket_checked_in" }
+
+// Order is the aggregate of a buyer's order and its tickets.
+type Order struct {
+	ID         uuid.UUID
+	ShowID     uuid.UUID
+	BuyerID    uuid.UUID
+	Status     OrderStatus
+	Items      []HeldItem
+	Seats      []HeldSeat
+	TotalCents int64
+	ExpiresAt  time.Time
+	PaymentID  string
+	Tickets    []Ticket
+	CheckedIn  map[uuid.UUID]time.Time
+
+	version int64
+	changes []Event
+}
+
+// NewOrder returns an empty order, ready to load history or to be placed.
+func NewOrder() *Order { return &Order{CheckedIn: map[uuid.UUID]time.Time{}} }
+
+// Load replays history through the appliers.
+func (o *Order) Load(history []Event, version int64) {
+	for _, e := range history {
+		o.apply(e)
+	}
+	o.version = version
+}
+
+// Version is the stream version the order was loaded at.
+func (o *Order) Version() int64 { return o.version }
+
+// Changes returns the events raised since loading.
+func (o *Order) Changes() []Event { return o.changes }
+
+// Exists reports whether the order stream has any event, a tombstone included.
+func (o *Order) Exists() bool { return o.Status != "" }
+
+func (o *Order) raise(e Event) {
+	o.apply(e)
+	o.changes = append(o.changes, e)
+}
+
+// Place records the order from the show's SeatsHeld event. An order stream
+// that already exists (a tombstone included) fails with ErrOrderExists.
+func (o *Order) Place(h SeatsHeld) error {
+	if o.Exists() {
+		return ErrOrderExists
+	}
+	o.raise(OrderPlaced{
+		OrderID: h.OrderID, ShowID: h.ShowID, BuyerID: h.BuyerID, Items: h.Items, Seats: h.Seats,
+		TotalCents: h.TotalCents, PlacedAt: h.HeldAt, ExpiresAt: h.ExpiresAt,
+	})
+	return nil
+}
+
+// Units is the number of tickets the order is for.
+func (o *Order) Units() int {
+	n := len(o.Seats)
+	for _, it := range o.Items {
+		n += it.Quantity
+	}
+	return n
+}
+
+// CanPay reports why the order cannot be paid at now, or nil.
+func (o *Order) CanPay(now time.Time) error {
+	switch {
+	case !o.Exists():
+		return ErrOrderNotFound
+	case o.Status == OrderStatusExpired:
+		return ErrHoldExpired
+	case o.Status != OrderStatusHeld:
+		return ErrOrderNotHeld
+	case !now.Before(o.ExpiresAt):
+		return ErrHoldExpired
+	}
+	return nil
+}
+
+// Confirm records a successful payment and issues one ticket per unit, with
+// ids and unguessable codes from newTicket.
+func (o *Order) Confirm(paymentID string, now time.Time, newTicket func() (uuid.UUID, string)) error {
+	if err := o.CanPay(now); err != nil {
+		return err
+	}
+	tickets := make([]Ticket, 0, o.Units())
+	for _, it := range o.Items {
+		for range it.Quantity {
+			id, code := newTicket()
+			tickets = append(tickets, Ticket{ID: id, Section: it.Section, Code: code})
+		}
+	}
+	for _, st := range o.Seats {
+		id, code := newTicket()
+		tickets = append(tickets, Ticket{ID: id, Section: st.Section, Row: st.Row, Seat: st.Seat, Code: code})
+	}
+	o.raise(OrderConfirmed{
+		OrderID: o.ID, ShowID: o.ShowID, BuyerID: o.BuyerID, PaymentID: paymentID,
+		TotalCents: o.TotalCents, Tickets: tickets, ConfirmedAt: now.UTC(),
+	})
+	return nil
+}
+
+// Cancel ends a held order at the buyer's request. Cancelling a cancelled
+// order raises nothing.
+func (o *Order) Cancel(now time.Time) error {
+	switch {
+	case !o.Exists():
+		return ErrOrderNotFound
+	case o.Status == OrderStatusCancelled:
+		return nil
+	case o.Status == OrderStatusExpired:
+		return ErrHoldExpired
+	case o.Status != OrderStatusHeld:
+		return ErrOrderNotHeld
+	}
+	o.raise(OrderCancelled{OrderID: o.ID, ShowID: o.ShowID, At: now.UTC()})
+	return nil
+}
+
+// Expire ends a held order whose hold ran out. On an order that does not
+// exist yet it writes a tombstone, so that a late placement fails. It raises
+// nothing when the order is no longer held and fails with ErrInvalidState
+// when the hold has not run out yet.
+func (o *Order) Expire(id, show uuid.UUID, now time.Time) error {
+	switch {
+	case !o.Exists():
+		o.raise(OrderExpired{OrderID: id, ShowID: show, At: now.UTC()})
+		return nil
+	case o.Status != OrderStatusHeld:
+		return nil
+	case now.Before(o.ExpiresAt):
+		return ErrInvalidState
+	}
+	o.raise(OrderExpired{OrderID: o.ID, ShowID: o.ShowID, At: now.UTC()})
+	return nil
+}
+
+// Ticket returns one of the order's tickets.
+func (o *Order) Ticket(id uuid.UUID) (Ticket, bool) {
+	for _, t := range o.Tickets {
+		if t.ID == id {
+			return t, true
+		}
+	}
+	return Ticket{}, false
+}
+
+// CheckIn admits a ticket once; a second check-in fails with ErrAlreadyCheckedIn.
+func (o *Order) CheckIn(ticket uuid.UUID, now time.Time) error {
+	if _, ok := o.Ticket(ticket); !ok || o.Status != OrderStatusConfirmed {
+		return ErrTicketNotFound
+	}
+	if _, done := o.CheckedIn[ticket]; done {
+		return ErrAlreadyCheckedIn
+	}
+	o.raise(TicketCheckedIn{OrderID: o.ID, ShowID: o.ShowID, TicketID: ticket, At: now.UTC()})
+	return nil
+}
+
+func (o *Order) apply(e Event) {
+	switch e := e.(type) {
+	case OrderPlaced:
+		o.ID, o.ShowID, o.BuyerID = e.OrderID, e.ShowID, e.BuyerID
+		o.Items, o.Seats, o.TotalCents, o.ExpiresAt = e.Items, e.Seats, e.TotalCents, e.ExpiresAt
+		o.Status = OrderStatusHeld
+	case OrderConfirmed:
+		o.Status, o.PaymentID, o.Tickets = OrderStatusConfirmed, e.PaymentID, e.Tickets
+	case OrderCancelled:
+		o.Status = OrderStatusCancelled
+	case OrderExpired:
+		o.ID, o.ShowID = e.OrderID, e.ShowID
+		o.Status = OrderStatusExpired
+	case TicketCheckedIn:
+		o.CheckedIn[e.TicketID] = e.At
+	}
+}

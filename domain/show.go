@@ -1,0 +1,604 @@
+package domain
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// ShowStatus is where a show is in its lifecycle: draft → on_sale → cancelled.
+type ShowStatus string
+
+// Show statuses.
+const (
+	ShowStatusDraft     ShowStatus = "draft"
+	ShowStatusOnSale    ShowStatus = "on_sale"
+	ShowStatusCancelled ShowStatus = "cancelled"
+)
+
+// Limits on what a show and an order may hold.
+const (
+	MaxSections      = 100
+	MaxRowsPerSect   = 500
+	MaxSeatsPerRow   = 1000
+	MaxCapacity      = 1_000_000
+	MaxUnitsPerOrder = 50
+	MaxTextLen       = 200
+	MaxPriceCents    = 100_000_000
+)
+
+// SectionSpec describes a section as the organizer created it: general
+// admission when Capacity > 0, seated when Rows is not empty.
+type SectionSpec struct {
+	Name       string    `json:"name"`
+	PriceCents int64     `json:"price_cents"`
+	Capacity   int       `json:"capacity,omitempty"`
+	Rows       []RowSpec `json:"rows,omitempty"`
+}
+
+// Seated reports whether the section sells individual seats.
+func (s SectionSpec) Seated() bool { return len(s.Rows) > 0 }
+
+// Units is the number of sellable units: capacity or the sum of seats.
+func (s SectionSpec) Units() int {
+	if !s.Seated() {
+		return s.Capacity
+	}
+	n := 0
+	for _, r := range s.Rows {
+		n += r.Seats
+	}
+	return n
+}
+
+// RowSpec is a row of numbered seats 1..Seats.
+type RowSpec struct {
+	Label string `json:"label"`
+	Seats int    `json:"seats"`
+}
+
+// SeatRef names one seat.
+type SeatRef struct {
+	Section string `json:"section"`
+	Row     string `json:"row"`
+	Seat    int    `json:"seat"`
+}
+
+func (r SeatRef) String() string { return fmt.Sprintf("%s/%s/%d", r.Section, r.Row, r.Seat) }
+
+// ItemRequest asks for a quantity of general-admission units.
+type ItemRequest struct {
+	Section  string `json:"section"`
+	Quantity int    `json:"quantity"`
+}
+
+// HeldItem is a quantity of general-admission units at the price of the hold.
+type HeldItem struct {
+	Section        string `json:"section"`
+	Quantity       int    `json:"quantity"`
+	UnitPriceCents int64  `json:"unit_price_cents"`
+}
+
+// HeldSeat is one seat at the price of the hold.
+type HeldSeat struct {
+	SeatRef
+	PriceCents int64 `json:"price_cents"`
+}
+
+// Ticket admits one person: one per seat or general-admission unit.
+type Ticket struct {
+	ID      uuid.UUID `json:"id"`
+	Section string    `json:"section"`
+	Row     string    `json:"row,omitempty"`
+	Seat    int       `json:"seat,omitempty"`
+	Code    string    `json:"code"`
+}
+
+// ShowCreated: an organizer created a show as a draft.
+type ShowCreated struct {
+	ShowID      uuid.UUID     `json:"show_id"`
+	OrganizerID uuid.UUID     `json:"organizer_id"`
+	Title       string        `json:"title"`
+	Venue       string        `json:"venue"`
+	StartsAt    time.Time     `json:"starts_at"`
+	Sections    []SectionSpec `json:"sections"`
+	CreatedAt   time.Time     `json:"created_at"`
+}
+
+// ShowDetailsChanged: the organizer changed title, venue or start time.
+type ShowDetailsChanged struct {
+	ShowID   uuid.UUID `json:"show_id"`
+	Title    string    `json:"title"`
+	Venue    string    `json:"venue"`
+	StartsAt time.Time `json:"starts_at"`
+}
+
+// SectionPriceChanged: later holds in the section pay the new price.
+type SectionPriceChanged struct {
+	ShowID     uuid.UUID `json:"show_id"`
+	Section    string    `json:"section"`
+	PriceCents int64     `json:"price_cents"`
+}
+
+// ShowPublished: the show went on sale.
+type ShowPublished struct {
+	ShowID uuid.UUID `json:"show_id"`
+	At     time.Time `json:"at"`
+}
+
+// ShowCancelled: the show was cancelled; nothing more is sold.
+type ShowCancelled struct {
+	ShowID uuid.UUID `json:"show_id"`
+	At     time.Time `json:"at"`
+}
+
+// SeatsHeld: inventory was reserved for an order until ExpiresAt.
+type SeatsHeld struct {
+	ShowID     uuid.UUID  `json:"show_id"`
+	OrderID    uuid.UUID  `json:"order_id"`
+	BuyerID    uuid.UUID  `json:"buyer_id"`
+	Items      []HeldItem `json:"items,omitempty"`
+	Seats      []HeldSeat `json:"seats,omitempty"`
+	TotalCents int64      `json:"total_cents"`
+	HeldAt     time.Time  `json:"held_at"`
+	ExpiresAt  time.Time  `json:"expires_at"`
+}
+
+// Release reasons.
+const (
+	ReleaseCancelled = "cancelled"
+	ReleaseExpired   = "expired"
+)
+
+// SeatsReleased: a hold ended without a sale; its inventory is free again.
+type SeatsReleased struct {
+	ShowID  uuid.UUID  `json:"show_id"`
+	OrderID uuid.UUID  `json:"order_id"`
+	Reason  string     `json:"reason"`
+	Items   []HeldItem `json:"items,omitempty"`
+	Seats   []HeldSeat `json:"seats,omitempty"`
+	At      time.Time  `json:"at"`
+}
+
+// SeatsSold: a held order was paid; its inventory is sold for good.
+type SeatsSold struct {
+	ShowID     uuid.UUID  `json:"show_id"`
+	OrderID    uuid.UUID  `json:"order_id"`
+	Items      []HeldItem `json:"items,omitempty"`
+	Seats      []HeldSeat `json:"seats,omitempty"`
+	TotalCents int64      `json:"total_cents"`
+	At         time.Time  `json:"at"`
+}
+
+// EventType implementations: stable names, never renamed.
+func (ShowCreated) EventType() string         { return "show.created" }
+func (ShowDetailsChanged) EventType() string  { return "show.details_changed" }
+func (SectionPriceChanged) EventType() string { return "show.section_price_changed" }
+func (ShowPublished) EventType() string       { return "show.published" }
+func (ShowCancelled) EventType() string       { return "show.cancelled" }
+func (SeatsHeld) EventType() string           { return "show.seats_held" }
+func (SeatsReleased) EventType() string       { return "show.seats_released" }
+func (SeatsSold) EventType() string           { return "show.seats_sold" }
+
+// Hold is an open reservation in a show, as the show sees it.
+type Hold struct {
+	OrderID    uuid.UUID
+	BuyerID    uuid.UUID
+	Items      []HeldItem
+	Seats      []HeldSeat
+	TotalCents int64
+	ExpiresAt  time.Time
+}
+
+type section struct {
+	spec       SectionSpec
+	price      int64
+	held, sold int                 // general admission
+	rows       map[string]int      // seated: row label → seats
+	taken      map[SeatRef]takenBy // seated: held or sold seats
+}
+
+type takenBy struct {
+	order uuid.UUID
+	sold  bool
+}
+
+// Show is the aggregate of a show and its inventory. Only its appliers change
+// its state; history is loaded through the same appliers.
+type Show struct {
+	ID          uuid.UUID
+	OrganizerID uuid.UUID
+	Title       string
+	Venue       string
+	StartsAt    time.Time
+	Status      ShowStatus
+
+	sections map[string]*section
+	order    []string // section names in creation order
+	holds    map[uuid.UUID]*Hold
+	sold     map[uuid.UUID]bool
+
+	version int64
+	changes []Event
+}
+
+// NewShow returns an empty show, ready to load history or to be created.
+func NewShow() *Show {
+	return &Show{sections: map[string]*section{}, holds: map[uuid.UUID]*Hold{}, sold: map[uuid.UUID]bool{}}
+}
+
+// Load replays history through the appliers; version is the stream version
+// of the last event.
+func (s *Show) Load(history []Event, version int64) {
+	for _, e := range history {
+		s.apply(e)
+	}
+	s.version = version
+}
+
+// Version is the stream version the show was loaded at.
+func (s *Show) Version() int64 { return s.version }
+
+// Changes returns the events raised since loading.
+func (s *Show) Changes() []Event { return s.changes }
+
+// Exists reports whether the show was created.
+func (s *Show) Exists() bool { return s.ID != uuid.Nil }
+
+// Sections returns the section specs with their current prices, in creation order.
+func (s *Show) Sections() []SectionSpec {
+	out := make([]SectionSpec, 0, len(s.order))
+	for _, n := range s.order {
+		sec := s.sections[n]
+		spec := sec.spec
+		spec.PriceCents = sec.price
+		out = append(out, spec)
+	}
+	return out
+}
+
+// Available returns the units of a section neither held nor sold.
+func (s *Show) Available(sectionName string) int {
+	sec, ok := s.sections[sectionName]
+	if !ok {
+		return 0
+	}
+	if sec.spec.Seated() {
+		return sec.spec.Units() - len(sec.taken)
+	}
+	return sec.spec.Capacity - sec.held - sec.sold
+}
+
+// HoldOf returns the open hold of an order.
+func (s *Show) HoldOf(order uuid.UUID) (Hold, bool) {
+	h, ok := s.holds[order]
+	if !ok {
+		return Hold{}, false
+	}
+	return *h, true
+}
+
+// Holds returns the open holds.
+func (s *Show) Holds() []Hold {
+	out := make([]Hold, 0, len(s.holds))
+	for _, h := range s.holds {
+		out = append(out, *h)
+	}
+	return out
+}
+
+// IsSold reports whether an order's inventory was sold.
+func (s *Show) IsSold(order uuid.UUID) bool { return s.sold[order] }
+
+func (s *Show) raise(e Event) {
+	s.apply(e)
+	s.changes = append(s.changes, e)
+}
+
+// CreateShow is what an organizer asks for to create a show.
+type CreateShow struct {
+	ShowID      uuid.UUID
+	OrganizerID uuid.UUID
+	Title       string
+	Venue       string
+	StartsAt    time.Time
+	Sections    []SectionSpec
+}
+
+// Create raises ShowCreated after checking every field.
+func (s *Show) Create(c CreateShow, now time.Time) error {
+	if s.Exists() {
+		return ErrShowExists
+	}
+	var v validator
+	checkText(&v, "title", c.Title)
+	checkText(&v, "venue", c.Venue)
+	v.check(!c.StartsAt.IsZero(), "starts_at", "is required")
+	v.check(len(c.Sections) > 0, "sections", "at least one section is required")
+	v.check(len(c.Sections) <= MaxSections, "sections", "at most %d sections", MaxSections)
+	seen := map[string]bool{}
+	for i, sec := range c.Sections {
+		f := fmt.Sprintf("sections[%d]", i)
+		checkText(&v, f+".name", sec.Name)
+		v.check(!seen[sec.Name], f+".name", "duplicate section name %q", sec.Name)
+		seen[sec.Name] = true
+		checkPrice(&v, f+".price_cents", sec.PriceCents)
+		switch {
+		case sec.Capacity != 0 && len(sec.Rows) != 0:
+			v.check(false, f, "give either capacity or rows, not both")
+		case len(sec.Rows) == 0:
+			v.check(sec.Capacity > 0 && sec.Capacity <= MaxCapacity, f+".capacity", "must be between 1 and %d", MaxCapacity)
+		default:
+			v.check(len(sec.Rows) <= MaxRowsPerSect, f+".rows", "at most %d rows", MaxRowsPerSect)
+			labels := map[string]bool{}
+			for j, r := range sec.Rows {
+				rf := fmt.Sprintf("%s.rows[%d]", f, j)
+				checkText(&v, rf+".label", r.Label)
+				v.check(!labels[r.Label], rf+".label", "duplicate row label %q", r.Label)
+				labels[r.Label] = true
+				v.check(r.Seats > 0 && r.Seats <= MaxSeatsPerRow, rf+".seats", "must be between 1 and %d", MaxSeatsPerRow)
+			}
+		}
+	}
+	if err := v.err(); err != nil {
+		return err
+	}
+	s.raise(ShowCreated{
+		ShowID: c.ShowID, OrganizerID: c.OrganizerID, Title: c.Title, Venue: c.Venue,
+		StartsAt: c.StartsAt.UTC(), Sections: c.Sections, CreatedAt: now.UTC(),
+	})
+	return nil
+}
+
+func checkText(v *validator, field, s string) {
+	v.check(strings.TrimSpace(s) != "", field, "is required")
+	v.check(len(s) <= MaxTextLen, field, "at most %d characters", MaxTextLen)
+}
+
+func checkPrice(v *validator, field string, cents int64) {
+	v.check(cents >= 0 && cents <= MaxPriceCents, field, "must be between 0 and %d", MaxPriceCents)
+}
+
+// EditShow changes details and prices; nil fields stay as they are.
+type EditShow struct {
+	Title    *string
+	Venue    *string
+	StartsAt *time.Time
+	Prices   map[string]int64 // section name → new price
+}
+
+// Edit raises ShowDetailsChanged and SectionPriceChanged for what changes. A
+// cancelled show cannot be edited. An edit that changes nothing raises nothing.
+func (s *Show) Edit(c EditShow) error {
+	if !s.Exists() {
+		return ErrShowNotFound
+	}
+	if s.Status == ShowStatusCancelled {
+		return ErrShowCancelled
+	}
+	var v validator
+	title, venue, starts := s.Title, s.Venue, s.StartsAt
+	if c.Title != nil {
+		checkText(&v, "title", *c.Title)
+		title = *c.Title
+	}
+	if c.Venue != nil {
+		checkText(&v, "venue", *c.Venue)
+		venue = *c.Venue
+	}
+	if c.StartsAt != nil {
+		v.check(!c.StartsAt.IsZero(), "starts_at", "must be a time")
+		starts = c.StartsAt.UTC()
+	}
+	names := make([]string, 0, len(c.Prices))
+	for _, n := range s.order {
+		if _, ok := c.Prices[n]; ok {
+			names = append(names, n)
+		}
+	}
+	for n, p := range c.Prices {
+		_, ok := s.sections[n]
+		v.check(ok, "sections", "no section named %q", n)
+		checkPrice(&v, "sections["+n+"].price_cents", p)
+	}
+	if err := v.err(); err != nil {
+		return err
+	}
+	if title != s.Title || venue != s.Venue || !starts.Equal(s.StartsAt) {
+		s.raise(ShowDetailsChanged{ShowID: s.ID, Title: title, Venue: venue, StartsAt: starts})
+	}
+	for _, n := range names {
+		if p := c.Prices[n]; p != s.sections[n].price {
+			s.raise(SectionPriceChanged{ShowID: s.ID, Section: n, PriceCents: p})
+		}
+	}
+	return nil
+}
+
+// Publish puts a draft on sale. Publishing a show on sale raises nothing.
+func (s *Show) Publish(now time.Time) error {
+	switch {
+	case !s.Exists():
+		return ErrShowNotFound
+	case s.Status == ShowStatusOnSale:
+		return nil
+	case s.Status == ShowStatusCancelled:
+		return ErrShowCancelled
+	}
+	s.raise(ShowPublished{ShowID: s.ID, At: now.UTC()})
+	return nil
+}
+
+// Cancel stops all sales. Cancelling twice raises nothing.
+func (s *Show) Cancel(now time.Time) error {
+	switch {
+	case !s.Exists():
+		return ErrShowNotFound
+	case s.Status == ShowStatusCancelled:
+		return nil
+	}
+	s.raise(ShowCancelled{ShowID: s.ID, At: now.UTC()})
+	return nil
+}
+
+// HoldRequest asks to reserve inventory for an order.
+type HoldRequest struct {
+	OrderID uuid.UUID
+	BuyerID uuid.UUID
+	Items   []ItemRequest
+	Seats   []SeatRef
+}
+
+// Hold reserves units and seats at today's prices until now+ttl. It fails
+// with a *ValidationError for sections, rows or seats that do not exist,
+// ErrSoldOut when a section has too few units left and *SeatTakenError when
+// a seat is held or sold.
+func (s *Show) Hold(r HoldRequest, now time.Time, ttl time.Duration) error {
+	switch {
+	case !s.Exists():
+		return ErrShowNotFound
+	case s.Status == ShowStatusCancelled:
+		return ErrShowCancelled
+	case s.Status != ShowStatusOnSale:
+		return ErrNotOnSale
+	}
+	if _, dup := s.holds[r.OrderID]; dup || s.sold[r.OrderID] {
+		return ErrOrderExists
+	}
+	var v validator
+	units := 0
+	v.check(len(r.Items)+len(r.Seats) > 0, "items", "ask for at least one unit or seat")
+	wanted := map[string]int{}
+	for i, it := range r.Items {
+		f := fmt.Sprintf("items[%d]", i)
+		sec, ok := s.sections[it.Section]
+		v.check(ok, f+".section", "no section named %q", it.Section)
+		v.check(!ok || !sec.spec.Seated(), f+".section", "section %q is seated: choose seats", it.Section)
+		v.check(it.Quantity > 0, f+".quantity", "must be positive")
+		wanted[it.Section] += it.Quantity
+		units += it.Quantity
+	}
+	seen := map[SeatRef]bool{}
+	for i, ref := range r.Seats {
+		f := fmt.Sprintf("seats[%d]", i)
+		sec, ok := s.sections[ref.Section]
+		v.check(ok, f+".section", "no section named %q", ref.Section)
+		if ok {
+			v.check(sec.spec.Seated(), f+".section", "section %q is general admission: give a quantity", ref.Section)
+			n, row := sec.rows[ref.Row]
+			v.check(!sec.spec.Seated() || row, f+".row", "no row %q in section %q", ref.Row, ref.Section)
+			v.check(!row || (ref.Seat >= 1 && ref.Seat <= n), f+".seat", "no seat %d in row %q", ref.Seat, ref.Row)
+		}
+		v.check(!seen[ref], f, "seat %s asked for twice", ref)
+		seen[ref] = true
+		units++
+	}
+	v.check(units <= MaxUnitsPerOrder, "items", "at most %d units per order", MaxUnitsPerOrder)
+	if err := v.err(); err != nil {
+		return err
+	}
+	for name, q := range wanted {
+		if s.Available(name) < q {
+			return fmt.Errorf("%w in section %q", ErrSoldOut, name)
+		}
+	}
+	for _, ref := range r.Seats {
+		if _, taken := s.sections[ref.Section].taken[ref]; taken {
+			return &SeatTakenError{Seat: ref}
+		}
+	}
+	e := SeatsHeld{ShowID: s.ID, OrderID: r.OrderID, BuyerID: r.BuyerID, HeldAt: now.UTC(), ExpiresAt: now.Add(ttl).UTC()}
+	for _, it := range r.Items {
+		p := s.sections[it.Section].price
+		e.Items = append(e.Items, HeldItem{Section: it.Section, Quantity: it.Quantity, UnitPriceCents: p})
+		e.TotalCents += p * int64(it.Quantity)
+	}
+	for _, ref := range r.Seats {
+		p := s.sections[ref.Section].price
+		e.Seats = append(e.Seats, HeldSeat{SeatRef: ref, PriceCents: p})
+		e.TotalCents += p
+	}
+	s.raise(e)
+	return nil
+}
+
+// Release frees the inventory of an order's hold. Without an open hold it
+// raises nothing.
+func (s *Show) Release(order uuid.UUID, reason string, now time.Time) {
+	h, ok := s.holds[order]
+	if !ok {
+		return
+	}
+	s.raise(SeatsReleased{ShowID: s.ID, OrderID: order, Reason: reason, Items: h.Items, Seats: h.Seats, At: now.UTC()})
+}
+
+// Sell turns an order's hold into a sale. Selling a sold order raises
+// nothing; without a hold it fails with ErrNoHold.
+func (s *Show) Sell(order uuid.UUID, now time.Time) error {
+	if s.sold[order] {
+		return nil
+	}
+	h, ok := s.holds[order]
+	if !ok {
+		return ErrNoHold
+	}
+	s.raise(SeatsSold{ShowID: s.ID, OrderID: order, Items: h.Items, Seats: h.Seats, TotalCents: h.TotalCents, At: now.UTC()})
+	return nil
+}
+
+func (s *Show) apply(e Event) {
+	switch e := e.(type) {
+	case ShowCreated:
+		s.ID, s.OrganizerID, s.Title, s.Venue, s.StartsAt = e.ShowID, e.OrganizerID, e.Title, e.Venue, e.StartsAt
+		s.Status = ShowStatusDraft
+		for _, spec := range e.Sections {
+			sec := &section{spec: spec, price: spec.PriceCents}
+			if spec.Seated() {
+				sec.rows = make(map[string]int, len(spec.Rows))
+				for _, r := range spec.Rows {
+					sec.rows[r.Label] = r.Seats
+				}
+				sec.taken = map[SeatRef]takenBy{}
+			}
+			s.sections[spec.Name] = sec
+			s.order = append(s.order, spec.Name)
+		}
+	case ShowDetailsChanged:
+		s.Title, s.Venue, s.StartsAt = e.Title, e.Venue, e.StartsAt
+	case SectionPriceChanged:
+		s.sections[e.Section].price = e.PriceCents
+	case ShowPublished:
+		s.Status = ShowStatusOnSale
+	case ShowCancelled:
+		s.Status = ShowStatusCancelled
+	case SeatsHeld:
+		for _, it := range e.Items {
+			s.sections[it.Section].held += it.Quantity
+		}
+		for _, st := range e.Seats {
+			s.sections[st.Section].taken[st.SeatRef] = takenBy{order: e.OrderID}
+		}
+		s.holds[e.OrderID] = &Hold{OrderID: e.OrderID, BuyerID: e.BuyerID, Items: e.Items, Seats: e.Seats, TotalCents: e.TotalCents, ExpiresAt: e.ExpiresAt}
+	case SeatsReleased:
+		for _, it := range e.Items {
+			s.sections[it.Section].held -= it.Quantity
+		}
+		for _, st := range e.Seats {
+			delete(s.sections[st.Section].taken, st.SeatRef)
+		}
+		delete(s.holds, e.OrderID)
+	case SeatsSold:
+		for _, it := range e.Items {
+			sec := s.sections[it.Section]
+			sec.held -= it.Quantity
+			sec.sold += it.Quantity
+		}
+		for _, st := range e.Seats {
+			s.sections[st.Section].taken[st.SeatRef] = takenBy{order: e.OrderID, sold: true}
+		}
+		delete(s.holds, e.OrderID)
+		s.sold[e.OrderID] = true
+	}
+}
