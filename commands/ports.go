@@ -7,8 +7,6 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/google/uuid"
-
 	"github.com/ticketing/ticketing/domain"
 )
 
@@ -79,18 +77,3 @@ type EventStore interface {
 	Follow(ctx context.Context, after domain.Position, handle func(context.Context, []domain.RecordedEvent) error) error
 }
 
-// Role is what a user may do.
-type Role string
-
-// Roles.
-const (
-	RoleBuyer     Role = "buyer"
-	RoleOrganizer Role = "organizer"
-	RoleAdmin     Role = "admin"
-)
-
-// Actor is the authenticated user behind a command.
-type Actor struct {
-	UserID uuid.UUID
-	Role   Role
-}
