@@ -76,4 +76,3 @@ type EventStore interface {
 	// returns ctx.Err()) or handle fails (it then returns that error).
 	Follow(ctx context.Context, after domain.Position, handle func(context.Context, []domain.RecordedEvent) error) error
 }
-
