@@ -1,0 +1,225 @@
+// Package memory holds in-memory adapters for tests and single-process demos.
+package memory
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/ticketing/ticketing/commands"
+	"github.com/ticketing/ticketing/domain"
+)
+
+var _ commands.EventStore = (*Store)(nil)
+
+// followBatch is the largest batch Follow hands to its handler.
+const followBatch = 1000
+
+// Store is an in-memory event store. Its global log is dense: the n-th event
+// appended has position domain.PositionAt(n). It is safe for concurrent use.
+type Store struct {
+	now func() time.Time
+
+	mu      sync.Mutex
+	log     []domain.RecordedEvent // log[i] has position i+1
+	streams map[string][]int       // stream id -> indexes into log, by version
+	ids     map[uuid.UUID]int      // event id -> index into log
+	changed chan struct{}          // closed and replaced on every append
+}
+
+// NewStore returns an empty store that stamps events with time.Now.
+func NewStore() *Store {
+	return &Store{
+		now:     time.Now,
+		streams: map[string][]int{},
+		ids:     map[uuid.UUID]int{},
+		changed: make(chan struct{}),
+	}
+}
+
+// Append adds events to the end of a stream; see commands.EventStore.
+func (s *Store) Append(ctx context.Context, stream string, expected int64, events []domain.EventData) (commands.AppendResult, error) {
+	if err := ctx.Err(); err != nil {
+		return commands.AppendResult{}, &commands.StoreError{Op: "append", Stream: stream, Version: expected, Err: err}
+	}
+	for _, e := range events {
+		if !json.Valid(e.Data) {
+			return commands.AppendResult{}, &commands.StoreError{Op: "append", Stream: stream, Version: expected,
+				Err: fmt.Errorf("event %s: data is not valid JSON", e.ID)}
+		}
+		if len(e.Metadata) > 0 && !json.Valid(e.Metadata) {
+			return commands.AppendResult{}, &commands.StoreError{Op: "append", Stream: stream, Version: expected,
+				Err: fmt.Errorf("event %s: metadata is not valid JSON", e.ID)}
+		}
+	}
+
+	s.mu.Lock()
+	defer s.mu.Unlock()
+
+	idxs := s.streams[stream]
+	current := int64(len(idxs))
+	if len(events) > 0 {
+		if res, retried, err := s.retried(stream, expected, current, events); retried {
+			return res, err
+		}
+	}
+	if expected != domain.AnyVersion && expected != current {
+		return commands.AppendResult{}, &commands.ConflictError{Stream: stream, Expected: expected, Actual: current}
+	}
+	if len(events) == 0 {
+		res := commands.AppendResult{Version: current}
+		if current > 0 {
+			res.Position = s.log[idxs[current-1]].Position
+		}
+		return res, nil
+	}
+
+	at := s.now().UTC()
+	for i, e := range events {
+		metadata := e.Metadata
+		if len(metadata) == 0 {
+			metadata = []byte("{}")
+		}
+		rec := domain.RecordedEvent{
+			ID:         e.ID,
+			StreamID:   stream,
+			Version:    current + int64(i) + 1,
+			Position:   domain.PositionAt(uint64(len(s.log) + 1)),
+			Type:       e.Type,
+			Data:       clone(e.Data),
+			Metadata:   clone(metadata),
+			RecordedAt: at,
+		}
+		s.ids[e.ID] = len(s.log)
+		idxs = append(idxs, len(s.log))
+		s.log = append(s.log, rec)
+	}
+	s.streams[stream] = idxs
+	close(s.changed)
+	s.changed = make(chan struct{})
+	last := s.log[len(s.log)-1]
+	return commands.AppendResult{Version: last.Version, Position: last.Position}, nil
+}
+
+// retried tells whether events were already appended (in whole or in part).
+// When every id was appended to stream in the same order, it returns the
+// original result; when only some were, or to another stream, a conflict.
+// s.mu must be held.
+func (s *Store) retried(stream string, expected, current int64, events []domain.EventData) (commands.AppendResult, bool, error) {
+	conflict := &commands.ConflictError{Stream: stream, Expected: expected, Actual: current}
+	first, ok := s.ids[events[0].ID]
+	if !ok {
+		seen := make(map[uuid.UUID]bool, len(events))
+		for _, e := range events {
+			if _, dup := s.ids[e.ID]; dup || seen[e.ID] {
+				return commands.AppendResult{}, true, conflict
+			}
+			seen[e.ID] = true
+		}
+		return commands.AppendResult{}, false, nil
+	}
+	for i, e := range events {
+		j, ok := s.ids[e.ID]
+		if !ok || s.log[j].StreamID != stream || s.log[j].Version != s.log[first].Version+int64(i) {
+			return commands.AppendResult{}, true, conflict
+		}
+	}
+	last := s.log[s.ids[events[len(events)-1].ID]]
+	return commands.AppendResult{Version: last.Version, Position: last.Position}, true, nil
+}
+
+// ReadStream returns the events of a stream from version from; see
+// commands.EventStore.
+func (s *Store) ReadStream(ctx context.Context, stream string, from int64) ([]domain.RecordedEvent, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, &commands.StoreError{Op: "read stream", Stream: stream, Version: from, Err: err}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	idxs := s.streams[stream]
+	start := max(from-1, 0)
+	if start >= int64(len(idxs)) {
+		return nil, nil
+	}
+	out := make([]domain.RecordedEvent, 0, int64(len(idxs))-start)
+	for _, i := range idxs[start:] {
+		out = append(out, copyEvent(s.log[i]))
+	}
+	return out, nil
+}
+
+// ReadAll returns up to limit events of the global log after position after;
+// see commands.EventStore.
+func (s *Store) ReadAll(ctx context.Context, after domain.Position, limit int) ([]domain.RecordedEvent, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, &commands.StoreError{Op: "read all", Err: err}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out, _ := s.readAll(after, limit)
+	return out, nil
+}
+
+// readAll reads like ReadAll and also returns the channel that the next
+// append closes. s.mu must be held.
+func (s *Store) readAll(after domain.Position, limit int) ([]domain.RecordedEvent, <-chan struct{}) {
+	start := sort.Search(len(s.log), func(i int) bool { return after.Less(s.log[i].Position) })
+	end := start + max(min(limit, len(s.log)-start), 0)
+	if start == end {
+		return nil, s.changed
+	}
+	out := make([]domain.RecordedEvent, 0, end-start)
+	for _, e := range s.log[start:end] {
+		out = append(out, copyEvent(e))
+	}
+	return out, s.changed
+}
+
+// Follow calls handle with every event after position after, as they are
+// appended; see commands.EventStore.
+func (s *Store) Follow(ctx context.Context, after domain.Position, handle func(context.Context, []domain.RecordedEvent) error) error {
+	for {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		s.mu.Lock()
+		batch, changed := s.readAll(after, followBatch)
+		s.mu.Unlock()
+		if len(batch) == 0 {
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-changed:
+			}
+			continue
+		}
+		if err := handle(ctx, batch); err != nil {
+			return err
+		}
+		after = batch[len(batch)-1].Position
+	}
+}
+
+// Head returns the position of the last event of the global log, or
+// domain.Start when the log is empty.
+func (s *Store) Head(ctx context.Context) (domain.Position, error) {
+	if err := ctx.Err(); err != nil {
+		return domain.Position{}, &commands.StoreError{Op: "head", Err: err}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return domain.PositionAt(uint64(len(s.log))), nil
+}
+
+func copyEvent(e domain.RecordedEvent) domain.RecordedEvent {
+	e.Data = clone(e.Data)
+	e.Metadata = clone(e.Metadata)
+	return e
+}
+
+func clone(b []byte) []byte { return append([]byte(nil), b...) }
