@@ -3,7 +3,11 @@ package commands
 import (
 	"context"
 	"errors"
+	"fmt"
+	"net/mail"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/google/uuid"
 
@@ -62,4 +66,63 @@ type PaymentProvider interface {
 	Charge(ctx context.Context, key string, amountCents int64, token string) (chargeID string, err error)
 	// Refund returns the money of a charge. Refunding twice is a no-op.
 	Refund(ctx context.Context, chargeID string) error
+}
+
+// Password rules, after OWASP's authentication cheat sheet.
+const (
+	MinPasswordLen = 8
+	MaxPasswordLen = 128
+)
+
+// SignUp registers a buyer or an organizer. Admins are not self-service.
+func (h *Handler) SignUp(ctx context.Context, email, password string, role domain.Role) (User, error) {
+	email = strings.ToLower(strings.TrimSpace(email))
+	var fields []domain.FieldError
+	if a, err := mail.ParseAddress(email); err != nil || a.Address != email || len(email) > 254 {
+		fields = append(fields, domain.FieldError{Field: "email", Detail: "must be a valid email address"})
+	}
+	if n := utf8.RuneCountInString(password); n < MinPasswordLen || n > MaxPasswordLen {
+		fields = append(fields, domain.FieldError{Field: "password", Detail: fmt.Sprintf("must be %d to %d characters", MinPasswordLen, MaxPasswordLen)})
+	}
+	if role != domain.RoleBuyer && role != domain.RoleOrganizer {
+		fields = append(fields, domain.FieldError{Field: "role", Detail: `must be "buyer" or "organizer"`})
+	}
+	if len(fields) > 0 {
+		return User{}, &domain.ValidationError{Fields: fields}
+	}
+	hash, err := h.Passwords.Hash(password)
+	if err != nil {
+		return User{}, err
+	}
+	u := User{ID: h.NewID(), Email: email, PasswordHash: hash, Role: role, CreatedAt: h.Now().UTC()}
+	if err := h.Users.Create(ctx, u); err != nil {
+		return User{}, err
+	}
+	return u, nil
+}
+
+// SignIn checks credentials. An unknown email and a wrong password fail
+// alike, with ErrInvalidCredentials, after the same hashing work.
+func (h *Handler) SignIn(ctx context.Context, email, password string) (domain.Actor, error) {
+	u, err := h.Users.ByEmail(ctx, strings.ToLower(strings.TrimSpace(email)))
+	if errors.Is(err, ErrUserNotFound) {
+		_, _ = h.Passwords.Verify(password, h.dummyHash())
+		return domain.Actor{}, ErrInvalidCredentials
+	}
+	if err != nil {
+		return domain.Actor{}, err
+	}
+	ok, err := h.Passwords.Verify(password, u.PasswordHash)
+	if err != nil {
+		return domain.Actor{}, err
+	}
+	if !ok {
+		return domain.Actor{}, ErrInvalidCredentials
+	}
+	return domain.Actor{UserID: u.ID, Role: u.Role}, nil
+}
+
+func (h *Handler) dummyHash() string {
+	h.dummyOnce.Do(func() { h.dummy, _ = h.Passwords.Hash("not a password of anyone") })
+	return h.dummy
 }

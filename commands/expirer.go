@@ -1,0 +1,67 @@
+package commands
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// HoldRef names an open hold.
+type HoldRef struct {
+	ShowID  uuid.UUID
+	OrderID uuid.UUID
+}
+
+// HoldIndex finds holds whose time ran out.
+type HoldIndex interface {
+	// DueHolds returns up to limit open holds that expire at or before now,
+	// earliest first.
+	DueHolds(ctx context.Context, now time.Time, limit int) ([]HoldRef, error)
+}
+
+// Expirer settles holds that ran out unpaid, including those that ran out
+// while no process was running: it polls the hold index every Interval.
+type Expirer struct {
+	Handler  *Handler
+	Holds    HoldIndex
+	Interval time.Duration
+	Log      *slog.Logger
+}
+
+// Run settles due holds until ctx ends.
+func (e *Expirer) Run(ctx context.Context) error {
+	t := time.NewTicker(e.Interval)
+	defer t.Stop()
+	for {
+		e.Tick(ctx)
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-t.C:
+		}
+	}
+}
+
+// Tick settles the holds due now and reports how many it settled.
+func (e *Expirer) Tick(ctx context.Context) int {
+	due, err := e.Holds.DueHolds(ctx, e.Handler.Now(), 500)
+	if err != nil {
+		if ctx.Err() == nil {
+			e.Log.Warn("expirer: listing due holds failed", "err", err)
+		}
+		return 0
+	}
+	n := 0
+	for _, h := range due {
+		if _, err := e.Handler.Settle(ctx, h.ShowID, h.OrderID); err != nil {
+			if ctx.Err() == nil {
+				e.Log.Warn("expirer: settling failed", "show", h.ShowID, "order", h.OrderID, "err", err)
+			}
+			continue
+		}
+		n++
+	}
+	return n
+}

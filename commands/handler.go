@@ -1,0 +1,219 @@
+package commands
+
+import (
+	"context"
+	crand "crypto/rand"
+	"encoding/base32"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/ticketing/ticketing/domain"
+)
+
+// Authorization errors.
+var (
+	// ErrForbidden: the actor may not do this to this resource.
+	ErrForbidden = errors.New("forbidden")
+	// ErrTooContended: the retries ran out while other writers kept winning.
+	ErrTooContended = errors.New("too much contention, try again")
+)
+
+// Result tells a client where its write landed.
+type Result struct {
+	ID       uuid.UUID
+	Version  int64
+	Position domain.Position
+}
+
+// Handler runs the commands. One method per command: each loads the
+// aggregate, decides, and appends with the expected version, retrying a
+// bounded number of times on a conflict.
+type Handler struct {
+	Store     EventStore
+	Registry  *domain.Registry
+	Payments  PaymentProvider
+	Users     Users
+	Passwords PasswordHasher
+	Tickets   TicketLocator
+	Log       *slog.Logger
+
+	// Now is the clock; NewID makes ids; NewCode makes ticket codes.
+	Now     func() time.Time
+	NewID   func() uuid.UUID
+	NewCode func() string
+	// HoldTTL is how long a hold lasts unpaid.
+	HoldTTL time.Duration
+	// MaxRetries bounds the reload-and-retry loop on conflicts.
+	MaxRetries int
+
+	locks     sync.Map // stream → *sync.Mutex: one writer per stream in this process
+	dummyOnce sync.Once
+	dummy     string
+}
+
+// TicketLocator finds the order a ticket belongs to.
+type TicketLocator interface {
+	// TicketOrder returns the order and show of a ticket, or
+	// domain.ErrTicketNotFound.
+	TicketOrder(ctx context.Context, ticket uuid.UUID) (order, show uuid.UUID, err error)
+}
+
+// NewHandler returns a handler with production defaults for what is unset.
+func NewHandler(h *Handler) *Handler {
+	if h.Now == nil {
+		h.Now = time.Now
+	}
+	if h.NewID == nil {
+		h.NewID = func() uuid.UUID { return uuid.Must(uuid.NewV7()) }
+	}
+	if h.NewCode == nil {
+		h.NewCode = NewTicketCode
+	}
+	if h.HoldTTL == 0 {
+		h.HoldTTL = 15 * time.Minute
+	}
+	if h.MaxRetries == 0 {
+		h.MaxRetries = 30
+	}
+	if h.Log == nil {
+		h.Log = slog.Default()
+	}
+	return h
+}
+
+// NewTicketCode returns 128 random bits in base32: unguessable.
+func NewTicketCode() string {
+	var b [16]byte
+	_, _ = crand.Read(b[:])
+	return base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(b[:])
+}
+
+type ctxKey struct{}
+
+// WithMetadata attaches the metadata recorded with every event the context's
+// commands append.
+func WithMetadata(ctx context.Context, md domain.Metadata) context.Context {
+	return context.WithValue(ctx, ctxKey{}, md)
+}
+
+func metadataOf(ctx context.Context) domain.Metadata {
+	md, _ := ctx.Value(ctxKey{}).(domain.Metadata)
+	return md
+}
+
+// lock serializes the writers of one stream inside this process, so that
+// they queue instead of conflicting; other processes are still kept apart by
+// the expected version.
+func (h *Handler) lock(stream string) func() {
+	m, _ := h.locks.LoadOrStore(stream, &sync.Mutex{})
+	mu := m.(*sync.Mutex)
+	mu.Lock()
+	return mu.Unlock
+}
+
+// retry runs attempt until it does not fail with ErrConflict, at most
+// MaxRetries times, with a short jittered pause between tries.
+func (h *Handler) retry(ctx context.Context, attempt func() error) error {
+	for i := 0; ; i++ {
+		err := attempt()
+		if !errors.Is(err, ErrConflict) {
+			return err
+		}
+		if i+1 >= h.MaxRetries {
+			return fmt.Errorf("%w: %w", ErrTooContended, err)
+		}
+		pause := time.Duration(rand.Int64N(int64(time.Millisecond) * int64(min(i+1, 10))))
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(pause):
+		}
+	}
+}
+
+func (h *Handler) load(ctx context.Context, stream string) ([]domain.Event, int64, error) {
+	recs, err := h.Store.ReadStream(ctx, stream, 1)
+	if err != nil {
+		return nil, 0, err
+	}
+	events, err := h.Registry.DecodeAll(recs)
+	if err != nil {
+		return nil, 0, err
+	}
+	var version int64
+	if n := len(recs); n > 0 {
+		version = recs[n-1].Version
+	}
+	return events, version, nil
+}
+
+func (h *Handler) loadShow(ctx context.Context, id uuid.UUID) (*domain.Show, error) {
+	events, version, err := h.load(ctx, domain.ShowStream(id))
+	if err != nil {
+		return nil, err
+	}
+	s := domain.NewShow()
+	s.Load(events, version)
+	return s, nil
+}
+
+func (h *Handler) loadOrder(ctx context.Context, id uuid.UUID) (*domain.Order, error) {
+	events, version, err := h.load(ctx, domain.OrderStream(id))
+	if err != nil {
+		return nil, err
+	}
+	o := domain.NewOrder()
+	o.Load(events, version)
+	return o, nil
+}
+
+// save appends what an aggregate raised. With nothing raised it writes
+// nothing and returns the current version.
+func (h *Handler) save(ctx context.Context, stream string, version int64, events []domain.Event) (AppendResult, error) {
+	if len(events) == 0 {
+		return AppendResult{Version: version}, nil
+	}
+	data, err := domain.Encode(events, h.NewID, metadataOf(ctx))
+	if err != nil {
+		return AppendResult{}, err
+	}
+	return h.appendData(ctx, stream, version, data)
+}
+
+// appendData appends, retrying a few times on store failures other than a
+// conflict with the very same event ids: the store's idempotent append makes
+// that safe when a first try did commit but its answer was lost.
+func (h *Handler) appendData(ctx context.Context, stream string, version int64, data []domain.EventData) (AppendResult, error) {
+	var err error
+	for i := range 3 {
+		var res AppendResult
+		res, err = h.Store.Append(ctx, stream, version, data)
+		if err == nil || errors.Is(err, ErrConflict) || ctx.Err() != nil {
+			return res, err
+		}
+		h.Log.Warn("append failed, retrying", "stream", stream, "try", i+1, "err", err)
+		time.Sleep(time.Duration(i+1) * 20 * time.Millisecond)
+	}
+	return AppendResult{}, err
+}
+
+// showOwnedBy loads a show that actor may manage.
+func (h *Handler) showOwnedBy(ctx context.Context, actor domain.Actor, id uuid.UUID) (*domain.Show, error) {
+	s, err := h.loadShow(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if !s.Exists() {
+		return nil, domain.ErrShowNotFound
+	}
+	if s.OrganizerID != actor.UserID && actor.Role != domain.RoleAdmin {
+		return nil, ErrForbidden
+	}
+	return s, nil
+}

@@ -1,0 +1,219 @@
+package commands
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/google/uuid"
+
+	"github.com/ticketing/ticketing/domain"
+)
+
+func isConflict(err error) bool { return errors.Is(err, ErrConflict) }
+
+// ownOrder loads an order its buyer may act on; anyone else's order is
+// "not found", so that order ids do not leak.
+func (h *Handler) ownOrder(ctx context.Context, actor domain.Actor, id uuid.UUID) (*domain.Order, error) {
+	o, err := h.loadOrder(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if o.Status == "" || o.BuyerID != actor.UserID {
+		return nil, domain.ErrOrderNotFound
+	}
+	return o, nil
+}
+
+// PayResult is a confirmed order.
+type PayResult struct {
+	ID       uuid.UUID
+	Tickets  []domain.Ticket
+	Position domain.Position
+}
+
+// PayOrder charges the buyer and confirms a held order. The confirmation is
+// decided on the order's stream with its expected version, so a payment
+// racing the expirer has exactly one outcome; the loser's charge is refunded.
+func (h *Handler) PayOrder(ctx context.Context, actor domain.Actor, id uuid.UUID, token string) (PayResult, error) {
+	stream := domain.OrderStream(id)
+	defer h.lock(stream)()
+	o, err := h.ownOrder(ctx, actor, id)
+	if err != nil {
+		return PayResult{}, err
+	}
+	if err := o.CanPay(h.Now()); err != nil {
+		return PayResult{}, err
+	}
+	s, err := h.loadShow(ctx, o.ShowID)
+	if err != nil {
+		return PayResult{}, err
+	}
+	if s.Status == domain.ShowStatusCancelled {
+		return PayResult{}, domain.ErrShowCancelled
+	}
+	chargeID, err := h.Payments.Charge(ctx, "order-"+id.String(), o.TotalCents, token)
+	if err != nil {
+		return PayResult{}, err
+	}
+	var out PayResult
+	err = h.retry(ctx, func() error {
+		o, err := h.loadOrder(ctx, id)
+		if err != nil {
+			return err
+		}
+		if o.Status == domain.OrderStatusConfirmed && o.PaymentID == chargeID {
+			out = PayResult{ID: id, Tickets: o.Tickets}
+			return nil
+		}
+		if err := o.Confirm(chargeID, h.Now(), func() (uuid.UUID, string) { return h.NewID(), h.NewCode() }); err != nil {
+			return err
+		}
+		res, err := h.save(ctx, stream, o.Version(), o.Changes())
+		if err != nil {
+			return err
+		}
+		out = PayResult{ID: id, Tickets: o.Tickets, Position: res.Position}
+		return nil
+	})
+	if errors.Is(err, domain.ErrHoldExpired) || errors.Is(err, domain.ErrOrderNotHeld) {
+		if rerr := h.Payments.Refund(ctx, chargeID); rerr != nil {
+			h.Log.Error("refund failed", "order", id, "charge", chargeID, "err", rerr)
+		}
+		h.settleQuietly(ctx, o.ShowID, id)
+		return PayResult{}, err
+	}
+	if err != nil {
+		return PayResult{}, err
+	}
+	pos, err := h.Settle(ctx, o.ShowID, id)
+	if err != nil {
+		// The order is confirmed for good; the expirer settles the show
+		// when the hold runs out.
+		h.Log.Warn("settling a paid order failed", "order", id, "err", err)
+	} else if out.Position.Less(pos) {
+		out.Position = pos
+	}
+	return out, nil
+}
+
+// CancelOrder ends a held order at its buyer's request and frees its seats.
+func (h *Handler) CancelOrder(ctx context.Context, actor domain.Actor, id uuid.UUID) (Result, error) {
+	stream := domain.OrderStream(id)
+	var out Result
+	var show uuid.UUID
+	err := func() error {
+		defer h.lock(stream)()
+		return h.retry(ctx, func() error {
+			o, err := h.ownOrder(ctx, actor, id)
+			if err != nil {
+				return err
+			}
+			if err := o.Cancel(h.Now()); err != nil {
+				return err
+			}
+			res, err := h.save(ctx, stream, o.Version(), o.Changes())
+			if err != nil {
+				return err
+			}
+			show, out = o.ShowID, Result{ID: id, Version: res.Version, Position: res.Position}
+			return nil
+		})
+	}()
+	if err != nil {
+		return Result{}, err
+	}
+	if pos, err := h.Settle(ctx, show, id); err != nil {
+		h.Log.Warn("settling a cancelled order failed", "order", id, "err", err)
+	} else if out.Position.Less(pos) {
+		out.Position = pos
+	}
+	return out, nil
+}
+
+// Settle brings a show's hold in line with its order: sold when the order
+// is confirmed, released when it was cancelled or expired, and expired
+// (order first, then the show) when the hold ran out unpaid — also when the
+// order was never written because a process died between the two appends.
+// A hold that has not run out and whose order is still held is left alone.
+// It returns the position of the last append, if any.
+func (h *Handler) Settle(ctx context.Context, showID, orderID uuid.UUID) (domain.Position, error) {
+	defer h.lock(domain.ShowStream(showID))()
+	var pos domain.Position
+	err := h.retry(ctx, func() error {
+		s, err := h.loadShow(ctx, showID)
+		if err != nil {
+			return err
+		}
+		hold, ok := s.HoldOf(orderID)
+		if !ok {
+			return nil
+		}
+		o, err := h.loadOrder(ctx, orderID)
+		if err != nil {
+			return err
+		}
+		now := h.Now()
+		switch o.Status {
+		case "", domain.OrderStatusHeld:
+			if now.Before(hold.ExpiresAt) {
+				return nil
+			}
+			if err := o.Expire(orderID, showID, now); err != nil {
+				return err
+			}
+			if _, err := h.save(ctx, domain.OrderStream(orderID), o.Version(), o.Changes()); err != nil {
+				return err
+			}
+			s.Release(orderID, domain.ReleaseExpired, now)
+		case domain.OrderStatusConfirmed:
+			if err := s.Sell(orderID, now); err != nil {
+				return err
+			}
+		case domain.OrderStatusCancelled:
+			s.Release(orderID, domain.ReleaseCancelled, now)
+		case domain.OrderStatusExpired:
+			s.Release(orderID, domain.ReleaseExpired, now)
+		default:
+			return fmt.Errorf("order %s: unknown status %q", orderID, o.Status)
+		}
+		res, err := h.save(ctx, domain.ShowStream(showID), s.Version(), s.Changes())
+		pos = res.Position
+		return err
+	})
+	return pos, err
+}
+
+func (h *Handler) settleQuietly(ctx context.Context, showID, orderID uuid.UUID) {
+	if _, err := h.Settle(ctx, showID, orderID); err != nil {
+		h.Log.Warn("settle failed", "show", showID, "order", orderID, "err", err)
+	}
+}
+
+// CheckIn admits a ticket at the door; only the show's organizer (or an
+// admin) may, and only once.
+func (h *Handler) CheckIn(ctx context.Context, actor domain.Actor, ticketID uuid.UUID) (Result, error) {
+	orderID, showID, err := h.Tickets.TicketOrder(ctx, ticketID)
+	if err != nil {
+		return Result{}, err
+	}
+	if _, err := h.showOwnedBy(ctx, actor, showID); err != nil {
+		return Result{}, err
+	}
+	stream := domain.OrderStream(orderID)
+	defer h.lock(stream)()
+	var out Result
+	err = h.retry(ctx, func() error {
+		o, err := h.loadOrder(ctx, orderID)
+		if err != nil {
+			return err
+		}
+		if err := o.CheckIn(ticketID, h.Now()); err != nil {
+			return err
+		}
+		res, err := h.save(ctx, stream, o.Version(), o.Changes())
+		out = Result{ID: ticketID, Version: res.Version, Position: res.Position}
+		return err
+	})
+	return out, err
+}

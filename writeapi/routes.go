@@ -1,0 +1,250 @@
+package writeapi
+
+import (
+	"context"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/ticketing/ticketing/commands"
+	"github.com/ticketing/ticketing/domain"
+)
+
+type signUpRequest struct {
+	Email    string      `json:"email"`
+	Password string      `json:"password"`
+	Role     domain.Role `json:"role"`
+}
+
+func (a *API) signUp(w http.ResponseWriter, r *http.Request, _ domain.Actor) error {
+	var req signUpRequest
+	if err := decode(r, &req); err != nil {
+		return err
+	}
+	u, err := a.cmd.SignUp(r.Context(), req.Email, req.Password, req.Role)
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Location", "/v1/users/"+u.ID.String())
+	return writeJSON(w, http.StatusCreated, map[string]any{"id": u.ID, "email": u.Email, "role": u.Role, "created_at": u.CreatedAt})
+}
+
+type signInRequest struct {
+	Email    string `json:"email"`
+	Password string `json:"password"`
+}
+
+func (a *API) signIn(w http.ResponseWriter, r *http.Request, _ domain.Actor) error {
+	var req signInRequest
+	if err := decode(r, &req); err != nil {
+		return err
+	}
+	actor, err := a.cmd.SignIn(r.Context(), req.Email, req.Password)
+	if err != nil {
+		return err
+	}
+	token, exp, err := a.tokens.Issue(actor)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, map[string]any{"token": token, "expires_at": exp, "user_id": actor.UserID, "role": actor.Role})
+}
+
+// writeResult is the body of most write responses.
+type writeResult struct {
+	ID       uuid.UUID `json:"id"`
+	Version  int64     `json:"version"`
+	Position string    `json:"position"`
+}
+
+func result(res commands.Result) writeResult {
+	return writeResult{ID: res.ID, Version: res.Version, Position: res.Position.String()}
+}
+
+type sectionRequest struct {
+	Name       string           `json:"name"`
+	PriceCents *int64           `json:"price_cents"`
+	Capacity   int              `json:"capacity"`
+	Rows       []domain.RowSpec `json:"rows"`
+}
+
+type createShowRequest struct {
+	Title    string           `json:"title"`
+	Venue    string           `json:"venue"`
+	StartsAt time.Time        `json:"starts_at"`
+	Sections []sectionRequest `json:"sections"`
+}
+
+func (a *API) createShow(w http.ResponseWriter, r *http.Request, actor domain.Actor) error {
+	var req createShowRequest
+	if err := decode(r, &req); err != nil {
+		return err
+	}
+	c := domain.CreateShow{Title: req.Title, Venue: req.Venue, StartsAt: req.StartsAt}
+	var missing []domain.FieldError
+	for i, s := range req.Sections {
+		if s.PriceCents == nil {
+			missing = append(missing, domain.FieldError{Field: "sections[" + strconv.Itoa(i) + "].price_cents", Detail: "is required"})
+			continue
+		}
+		c.Sections = append(c.Sections, domain.SectionSpec{Name: s.Name, PriceCents: *s.PriceCents, Capacity: s.Capacity, Rows: s.Rows})
+	}
+	if len(missing) > 0 {
+		return &domain.ValidationError{Fields: missing}
+	}
+	res, err := a.cmd.CreateShow(r.Context(), actor, c)
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Location", "/v1/shows/"+res.ID.String())
+	return writeJSON(w, http.StatusCreated, result(res))
+}
+
+type priceRequest struct {
+	Name       string `json:"name"`
+	PriceCents *int64 `json:"price_cents"`
+}
+
+type editShowRequest struct {
+	Title    *string        `json:"title"`
+	Venue    *string        `json:"venue"`
+	StartsAt *time.Time     `json:"starts_at"`
+	Sections []priceRequest `json:"sections"`
+}
+
+func (a *API) editShow(w http.ResponseWriter, r *http.Request, actor domain.Actor) error {
+	id, err := pathID(r)
+	if err != nil {
+		return err
+	}
+	var req editShowRequest
+	if err := decode(r, &req); err != nil {
+		return err
+	}
+	c := domain.EditShow{Title: req.Title, Venue: req.Venue, StartsAt: req.StartsAt}
+	if len(req.Sections) > 0 {
+		c.Prices = map[string]int64{}
+		for i, s := range req.Sections {
+			if s.PriceCents == nil {
+				return &domain.ValidationError{Fields: []domain.FieldError{{Field: "sections[" + strconv.Itoa(i) + "].price_cents", Detail: "is required"}}}
+			}
+			if _, dup := c.Prices[s.Name]; dup {
+				return &domain.ValidationError{Fields: []domain.FieldError{{Field: "sections[" + strconv.Itoa(i) + "].name", Detail: "section given twice"}}}
+			}
+			c.Prices[s.Name] = *s.PriceCents
+		}
+	}
+	res, err := a.cmd.EditShow(r.Context(), actor, id, c)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, result(res))
+}
+
+func (a *API) showLifecycle(do func(context.Context, domain.Actor, uuid.UUID) (commands.Result, error)) handlerFunc {
+	return func(w http.ResponseWriter, r *http.Request, actor domain.Actor) error {
+		id, err := pathID(r)
+		if err != nil {
+			return err
+		}
+		if err := decodeOptional(r); err != nil {
+			return err
+		}
+		res, err := do(r.Context(), actor, id)
+		if err != nil {
+			return err
+		}
+		return writeJSON(w, http.StatusOK, result(res))
+	}
+}
+
+// decodeOptional accepts an empty body or an empty JSON object.
+func decodeOptional(r *http.Request) error {
+	if r.ContentLength == 0 {
+		return nil
+	}
+	var empty struct{}
+	return decode(r, &empty)
+}
+
+type placeOrderRequest struct {
+	ShowID uuid.UUID            `json:"show_id"`
+	Items  []domain.ItemRequest `json:"items"`
+	Seats  []domain.SeatRef     `json:"seats"`
+}
+
+func (a *API) placeOrder(w http.ResponseWriter, r *http.Request, actor domain.Actor) error {
+	var req placeOrderRequest
+	if err := decode(r, &req); err != nil {
+		return err
+	}
+	if req.ShowID == uuid.Nil {
+		return &domain.ValidationError{Fields: []domain.FieldError{{Field: "show_id", Detail: "is required"}}}
+	}
+	res, err := a.cmd.PlaceOrder(r.Context(), actor, commands.PlaceOrder{ShowID: req.ShowID, Items: req.Items, Seats: req.Seats})
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Location", "/v1/orders/"+res.ID.String())
+	return writeJSON(w, http.StatusCreated, map[string]any{
+		"id": res.ID, "status": domain.OrderStatusHeld, "expires_at": res.ExpiresAt,
+		"total_cents": res.TotalCents, "position": res.Position.String(),
+	})
+}
+
+type payRequest struct {
+	PaymentToken string `json:"payment_token"`
+}
+
+func (a *API) payOrder(w http.ResponseWriter, r *http.Request, actor domain.Actor) error {
+	id, err := pathID(r)
+	if err != nil {
+		return err
+	}
+	var req payRequest
+	if err := decode(r, &req); err != nil {
+		return err
+	}
+	if req.PaymentToken == "" {
+		return &domain.ValidationError{Fields: []domain.FieldError{{Field: "payment_token", Detail: "is required"}}}
+	}
+	res, err := a.cmd.PayOrder(r.Context(), actor, id, req.PaymentToken)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, map[string]any{
+		"id": res.ID, "status": domain.OrderStatusConfirmed, "tickets": res.Tickets, "position": res.Position.String(),
+	})
+}
+
+func (a *API) cancelOrder(w http.ResponseWriter, r *http.Request, actor domain.Actor) error {
+	id, err := pathID(r)
+	if err != nil {
+		return err
+	}
+	if err := decodeOptional(r); err != nil {
+		return err
+	}
+	res, err := a.cmd.CancelOrder(r.Context(), actor, id)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, map[string]any{"id": res.ID, "status": domain.OrderStatusCancelled, "position": res.Position.String()})
+}
+
+func (a *API) checkIn(w http.ResponseWriter, r *http.Request, actor domain.Actor) error {
+	id, err := pathID(r)
+	if err != nil {
+		return err
+	}
+	if err := decodeOptional(r); err != nil {
+		return err
+	}
+	res, err := a.cmd.CheckIn(r.Context(), actor, id)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, map[string]any{"id": res.ID, "checked_in": true, "position": res.Position.String()})
+}
