@@ -1,0 +1,180 @@
+// Package simpay is an in-memory payment provider for tests and local runs.
+// Its card tokens behave like Stripe's test tokens, so that a test can pick
+// a card that succeeds or one that is declined for a given reason.
+package simpay
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/ticketing/ticketing/commands"
+)
+
+// Test tokens that succeed.
+const (
+	TokenVisa       = "tok_visa"
+	TokenMastercard = "tok_mastercard"
+	TokenAmex       = "tok_amex"
+)
+
+// Test tokens that are declined, and their decline codes.
+const (
+	TokenDeclined                  = "tok_chargeDeclined"
+	TokenDeclinedInsufficientFunds = "tok_chargeDeclinedInsufficientFunds"
+	TokenDeclinedFraudulent        = "tok_chargeDeclinedFraudulent"
+	TokenDeclinedExpiredCard       = "tok_chargeDeclinedExpiredCard"
+)
+
+// Decline codes, as Stripe names them.
+const (
+	DeclineGeneric           = "generic_decline"
+	DeclineInsufficientFunds = "insufficient_funds"
+	DeclineFraudulent        = "fraudulent"
+	DeclineExpiredCard       = "expired_card"
+)
+
+var declines = map[string]string{
+	TokenDeclined:                  DeclineGeneric,
+	TokenDeclinedInsufficientFunds: DeclineInsufficientFunds,
+	TokenDeclinedFraudulent:        DeclineFraudulent,
+	TokenDeclinedExpiredCard:       DeclineExpiredCard,
+}
+
+var approved = map[string]bool{TokenVisa: true, TokenMastercard: true, TokenAmex: true}
+
+// ErrUnknownCharge means Refund was given a charge id the provider never
+// issued.
+var ErrUnknownCharge = errors.New("unknown charge")
+
+// DeclineError is a refused card with its decline code. It matches
+// commands.ErrPaymentDeclined with errors.Is.
+type DeclineError struct {
+	Code string
+}
+
+// Error returns the decline code in a sentence.
+func (e *DeclineError) Error() string { return "payment declined: " + e.Code }
+
+// Unwrap returns commands.ErrPaymentDeclined.
+func (e *DeclineError) Unwrap() error { return commands.ErrPaymentDeclined }
+
+// Charge is a successful charge: money taken from a card.
+type Charge struct {
+	ID          string
+	Key         string // the idempotency key it was made with
+	AmountCents int64
+	Token       string
+	Refunded    bool
+}
+
+type outcome struct {
+	chargeID string
+	err      error
+}
+
+var _ commands.PaymentProvider = (*Provider)(nil)
+
+// Provider is a simulated payment provider. It is safe for concurrent use.
+type Provider struct {
+	mu       sync.Mutex
+	byKey    map[string]outcome // every charge attempt, by idempotency key
+	byID     map[string]int     // index into charges
+	charges  []Charge
+	refunds  []string
+	attempts int
+}
+
+// New returns a Provider with no charges.
+func New() *Provider {
+	return &Provider{byKey: map[string]outcome{}, byID: map[string]int{}}
+}
+
+// Charge takes amountCents from the test card behind token. The tok_visa,
+// tok_mastercard and tok_amex tokens succeed; tok_chargeDeclined* tokens
+// fail with a *DeclineError (commands.ErrPaymentDeclined); any other token
+// fails with commands.ErrInvalidPaymentToken. A repeated key returns the
+// first call's charge id or error and charges nothing. A non-positive
+// amount, an empty key or a done ctx fails without being recorded.
+func (p *Provider) Charge(ctx context.Context, key string, amountCents int64, token string) (string, error) {
+	if err := ctx.Err(); err != nil {
+		return "", fmt.Errorf("simpay charge: %w", err)
+	}
+	if key == "" {
+		return "", errors.New("simpay charge: empty idempotency key")
+	}
+	if amountCents <= 0 {
+		return "", fmt.Errorf("simpay charge: amount must be positive, got %d", amountCents)
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if o, ok := p.byKey[key]; ok {
+		return o.chargeID, o.err
+	}
+	p.attempts++
+	var o outcome
+	switch {
+	case approved[token]:
+		o.chargeID = "ch_" + randomHex(12)
+		p.byID[o.chargeID] = len(p.charges)
+		p.charges = append(p.charges, Charge{ID: o.chargeID, Key: key, AmountCents: amountCents, Token: token})
+	case declines[token] != "":
+		o.err = fmt.Errorf("simpay charge: %w", &DeclineError{Code: declines[token]})
+	default:
+		o.err = fmt.Errorf("simpay charge: token %q: %w", token, commands.ErrInvalidPaymentToken)
+	}
+	p.byKey[key] = o
+	return o.chargeID, o.err
+}
+
+// Refund returns the money of chargeID. Refunding a refunded charge does
+// nothing; an id the provider never issued fails with ErrUnknownCharge.
+func (p *Provider) Refund(ctx context.Context, chargeID string) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("simpay refund: %w", err)
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	i, ok := p.byID[chargeID]
+	if !ok {
+		return fmt.Errorf("simpay refund %q: %w", chargeID, ErrUnknownCharge)
+	}
+	if p.charges[i].Refunded {
+		return nil
+	}
+	p.charges[i].Refunded = true
+	p.refunds = append(p.refunds, chargeID)
+	return nil
+}
+
+// Charges returns a copy of the successful charges, oldest first, with
+// their refund state.
+func (p *Provider) Charges() []Charge {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]Charge(nil), p.charges...)
+}
+
+// Refunds returns the ids of the refunded charges, in refund order.
+func (p *Provider) Refunds() []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]string(nil), p.refunds...)
+}
+
+// Attempts returns how many distinct charge attempts reached the card
+// network: successes and declines, not replays of a known key.
+func (p *Provider) Attempts() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.attempts
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b) // crypto/rand.Read never fails
+	return hex.EncodeToString(b)
+}

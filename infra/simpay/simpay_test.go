@@ -1,0 +1,248 @@
+package simpay_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/ticketing/ticketing/commands"
+	"github.com/ticketing/ticketing/infra/simpay"
+)
+
+func TestProvider_Charge(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+
+	for _, token := range []string{"tok_visa", "tok_mastercard", "tok_amex"} {
+		t.Run("succeeds with "+token, func(t *testing.T) {
+			t.Parallel()
+			p := simpay.New()
+			id, err := p.Charge(ctx, "k1", 4200, token)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !strings.HasPrefix(id, "ch_") || len(id) != len("ch_")+24 {
+				t.Errorf("charge id = %q, want ch_ and 24 hex digits", id)
+			}
+			got := p.Charges()
+			want := []simpay.Charge{{ID: id, Key: "k1", AmountCents: 4200, Token: token}}
+			if len(got) != 1 || got[0] != want[0] {
+				t.Errorf("Charges() = %+v, want %+v", got, want)
+			}
+		})
+	}
+
+	for token, code := range map[string]string{
+		"tok_chargeDeclined":                  "generic_decline",
+		"tok_chargeDeclinedInsufficientFunds": "insufficient_funds",
+		"tok_chargeDeclinedFraudulent":        "fraudulent",
+		"tok_chargeDeclinedExpiredCard":       "expired_card",
+	} {
+		t.Run("declines "+token, func(t *testing.T) {
+			t.Parallel()
+			p := simpay.New()
+			id, err := p.Charge(ctx, "k1", 4200, token)
+			if !errors.Is(err, commands.ErrPaymentDeclined) {
+				t.Fatalf("got (%q, %v), want ErrPaymentDeclined", id, err)
+			}
+			var de *simpay.DeclineError
+			if !errors.As(err, &de) || de.Code != code {
+				t.Errorf("decline code: got %v, want %q", err, code)
+			}
+			if id != "" {
+				t.Errorf("charge id = %q, want none", id)
+			}
+			if got := p.Charges(); len(got) != 0 {
+				t.Errorf("Charges() = %+v, want none", got)
+			}
+		})
+	}
+
+	for _, token := range []string{"", "tok_unknown", "tok_VISA", "4242424242424242", "tok_chargeDeclinedProcessingError"} {
+		t.Run("rejects token "+token, func(t *testing.T) {
+			t.Parallel()
+			p := simpay.New()
+			id, err := p.Charge(ctx, "k1", 4200, token)
+			if !errors.Is(err, commands.ErrInvalidPaymentToken) {
+				t.Fatalf("got (%q, %v), want ErrInvalidPaymentToken", id, err)
+			}
+			if errors.Is(err, commands.ErrPaymentDeclined) {
+				t.Errorf("got %v, want it not to be a decline", err)
+			}
+			if got := p.Charges(); len(got) != 0 {
+				t.Errorf("Charges() = %+v, want none", got)
+			}
+		})
+	}
+
+	t.Run("same key returns the first charge", func(t *testing.T) {
+		t.Parallel()
+		p := simpay.New()
+		first, err := p.Charge(ctx, "order-1", 4200, "tok_visa")
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Even with other arguments: the key alone decides.
+		for _, token := range []string{"tok_visa", "tok_amex", "tok_chargeDeclined"} {
+			got, err := p.Charge(ctx, "order-1", 9900, token)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got != first {
+				t.Errorf("%s: charge id = %q, want %q", token, got, first)
+			}
+		}
+		if got := p.Charges(); len(got) != 1 || got[0].AmountCents != 4200 {
+			t.Errorf("Charges() = %+v, want the first charge only", got)
+		}
+		if got, want := p.Attempts(), 1; got != want {
+			t.Errorf("Attempts() = %d, want %d", got, want)
+		}
+	})
+	t.Run("same key returns the first decline", func(t *testing.T) {
+		t.Parallel()
+		p := simpay.New()
+		_, first := p.Charge(ctx, "order-1", 4200, "tok_chargeDeclinedFraudulent")
+		id, err := p.Charge(ctx, "order-1", 4200, "tok_visa")
+		if err != first {
+			t.Errorf("got (%q, %v), want the first error %v", id, err, first)
+		}
+		if got := p.Charges(); len(got) != 0 {
+			t.Errorf("Charges() = %+v, want none", got)
+		}
+		if got, want := p.Attempts(), 1; got != want {
+			t.Errorf("Attempts() = %d, want %d", got, want)
+		}
+	})
+	t.Run("different keys make different charges", func(t *testing.T) {
+		t.Parallel()
+		p := simpay.New()
+		a, err := p.Charge(ctx, "a", 100, "tok_visa")
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := p.Charge(ctx, "b", 100, "tok_visa")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if a == b {
+			t.Errorf("both charges have id %q", a)
+		}
+		if got := len(p.Charges()); got != 2 {
+			t.Errorf("len(Charges()) = %d, want 2", got)
+		}
+	})
+	t.Run("concurrent calls with one key charge once", func(t *testing.T) {
+		t.Parallel()
+		p := simpay.New()
+		const n = 20
+		ids := make([]string, n)
+		var wg sync.WaitGroup
+		for i := range n {
+			wg.Go(func() {
+				id, err := p.Charge(ctx, "order-1", 4200, "tok_visa")
+				if err != nil {
+					t.Error(err)
+				}
+				ids[i] = id
+			})
+		}
+		wg.Wait()
+		for _, id := range ids {
+			if id != ids[0] {
+				t.Fatalf("charge ids differ: %v", ids)
+			}
+		}
+		if got := len(p.Charges()); got != 1 {
+			t.Errorf("len(Charges()) = %d, want 1", got)
+		}
+	})
+	t.Run("invalid calls are not recorded", func(t *testing.T) {
+		t.Parallel()
+		p := simpay.New()
+		canceled, cancel := context.WithCancel(ctx)
+		cancel()
+		if _, err := p.Charge(canceled, "k", 100, "tok_visa"); !errors.Is(err, context.Canceled) {
+			t.Errorf("canceled ctx: got %v, want context.Canceled", err)
+		}
+		for _, amount := range []int64{0, -100} {
+			if _, err := p.Charge(ctx, "k", amount, "tok_visa"); err == nil {
+				t.Errorf("amount %d: got nil error, want one", amount)
+			}
+		}
+		if _, err := p.Charge(ctx, "", 100, "tok_visa"); err == nil {
+			t.Error("empty key: got nil error, want one")
+		}
+		// The key is still free.
+		if _, err := p.Charge(ctx, "k", 100, "tok_visa"); err != nil {
+			t.Errorf("valid call after invalid ones: %v", err)
+		}
+		if got := len(p.Charges()); got != 1 {
+			t.Errorf("len(Charges()) = %d, want 1", got)
+		}
+	})
+}
+
+func TestProvider_Refund(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+
+	t.Run("refunds once", func(t *testing.T) {
+		t.Parallel()
+		p := simpay.New()
+		kept, err := p.Charge(ctx, "a", 100, "tok_visa")
+		if err != nil {
+			t.Fatal(err)
+		}
+		id, err := p.Charge(ctx, "b", 200, "tok_amex")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for range 2 {
+			if err := p.Refund(ctx, id); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if got := p.Refunds(); len(got) != 1 || got[0] != id {
+			t.Errorf("Refunds() = %v, want [%s]", got, id)
+		}
+		got := map[string]bool{}
+		for _, c := range p.Charges() {
+			got[c.ID] = c.Refunded
+		}
+		if want := map[string]bool{kept: false, id: true}; len(got) != 2 || got[kept] != want[kept] || got[id] != want[id] {
+			t.Errorf("refunded by charge id = %v, want %v", got, want)
+		}
+	})
+	t.Run("unknown charge", func(t *testing.T) {
+		t.Parallel()
+		p := simpay.New()
+		if err := p.Refund(ctx, "ch_nope"); !errors.Is(err, simpay.ErrUnknownCharge) {
+			t.Errorf("got %v, want ErrUnknownCharge", err)
+		}
+		if got := p.Refunds(); len(got) != 0 {
+			t.Errorf("Refunds() = %v, want none", got)
+		}
+	})
+	t.Run("inspection returns copies", func(t *testing.T) {
+		t.Parallel()
+		p := simpay.New()
+		id, err := p.Charge(ctx, "a", 100, "tok_visa")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := p.Refund(ctx, id); err != nil {
+			t.Fatal(err)
+		}
+		p.Charges()[0].AmountCents = 1
+		p.Refunds()[0] = "changed"
+		if got := p.Charges()[0].AmountCents; got != 100 {
+			t.Errorf("AmountCents = %d, want 100", got)
+		}
+		if got := p.Refunds()[0]; got != id {
+			t.Errorf("Refunds()[0] = %q, want %q", got, id)
+		}
+	})
+}
