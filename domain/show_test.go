@@ -82,7 +82,12 @@ func TestShow_Create(t *testing.T) {
 	t.Parallel()
 	valid := domain.CreateShow{ShowID: showID, OrganizerID: orgID, Title: "Gig", Venue: "Hall", StartsAt: t0.Add(24 * time.Hour),
 		Sections: []domain.SectionSpec{gaSection, seated}}
-	with := func(f func(*domain.CreateShow)) domain.CreateShow { c := valid; c.Sections = append([]domain.SectionSpec(nil), valid.Sections...); f(&c); return c }
+	with := func(f func(*domain.CreateShow)) domain.CreateShow {
+		c := valid
+		c.Sections = append([]domain.SectionSpec(nil), valid.Sections...)
+		f(&c)
+		return c
+	}
 	var verr *domain.ValidationError
 	runShowCases(t, []showCase{
 		{name: "valid", when: func(s *domain.Show) error { return s.Create(valid, t0) }, then: []domain.Event{created()}},
@@ -131,7 +136,7 @@ func TestShow_Lifecycle(t *testing.T) {
 		{name: "edit to the same values raises nothing", given: []domain.Event{created()},
 			when: func(s *domain.Show) error { return s.Edit(domain.EditShow{Prices: map[string]int64{"floor": 500}}) }},
 		{name: "edit unknown section", given: []domain.Event{created()},
-			when: func(s *domain.Show) error { return s.Edit(domain.EditShow{Prices: map[string]int64{"nope": 1}}) },
+			when:  func(s *domain.Show) error { return s.Edit(domain.EditShow{Prices: map[string]int64{"nope": 1}}) },
 			errAs: new(*domain.ValidationError)},
 		{name: "edit cancelled show", given: []domain.Event{created(), domain.ShowCancelled{ShowID: showID, At: t0}},
 			when: func(s *domain.Show) error { return s.Edit(domain.EditShow{Title: &newTitle}) }, err: domain.ErrShowCancelled},

@@ -28,7 +28,13 @@ const MaxBodyBytes = 1 << 20
 // finished blocks retries before a retry may take it over.
 const IdempotencyStaleAfter = 30 * time.Second
 
-var errRouteNotFound = errors.New("no such resource")
+// Routing errors, answered as problem+json like every other error.
+var (
+	// ErrNotFound: no such route or resource.
+	ErrNotFound = errors.New("no such resource")
+	// ErrMethodNotAllowed: the route exists, the method does not.
+	ErrMethodNotAllowed = errors.New("method not allowed")
+)
 
 // API is the HTTP write API.
 type API struct {
@@ -192,7 +198,7 @@ func decode(r *http.Request, v any) error {
 func pathID(r *http.Request) (uuid.UUID, error) {
 	id, err := uuid.Parse(mux.Vars(r)["id"])
 	if err != nil {
-		return uuid.Nil, errRouteNotFound
+		return uuid.Nil, ErrNotFound
 	}
 	return id, nil
 }

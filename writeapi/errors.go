@@ -54,8 +54,10 @@ func problemFor(err error) Problem {
 	case errors.Is(err, commands.ErrForbidden):
 		return p(http.StatusForbidden, "forbidden", "Forbidden")
 	case errors.Is(err, domain.ErrShowNotFound), errors.Is(err, domain.ErrOrderNotFound),
-		errors.Is(err, domain.ErrTicketNotFound), errors.Is(err, errRouteNotFound):
+		errors.Is(err, domain.ErrTicketNotFound), errors.Is(err, ErrNotFound):
 		return p(http.StatusNotFound, "not-found", "Not found")
+	case errors.Is(err, ErrMethodNotAllowed):
+		return p(http.StatusMethodNotAllowed, "method-not-allowed", "Method not allowed")
 	case errors.Is(err, commands.ErrPaymentDeclined):
 		return p(http.StatusPaymentRequired, "payment-declined", "Payment declined")
 	case errors.Is(err, commands.ErrInvalidPaymentToken):

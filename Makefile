@@ -1,0 +1,31 @@
+# The two commands a newcomer needs: `make run` and `make test`.
+GO      ?= go
+PG_PORT ?= 5432
+
+.PHONY: run test bench lint db
+
+## run: start the engine (write API, read API, projectors, expirer) on :8080
+run: db
+	$(GO) run ./cmd/ticketing serve
+
+## test: gofmt, vet and every test with the race detector
+test: db lint
+	$(GO) test -race -count=1 -timeout 15m ./...
+
+## bench: the Go benchmarks
+bench: db
+	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+## lint: gofmt and go vet
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	 if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+
+## db: start the local PostgreSQL when it is not running
+db:
+	@pg_isready -q -h 127.0.0.1 -p $(PG_PORT) || { \
+	  echo "starting PostgreSQL"; \
+	  pg_ctlcluster --skip-systemctl-redirect $$(ls /etc/postgresql) main start; \
+	  for i in $$(seq 1 30); do pg_isready -q -h 127.0.0.1 -p $(PG_PORT) && break; sleep 1; done; \
+	  pg_isready -h 127.0.0.1 -p $(PG_PORT); }

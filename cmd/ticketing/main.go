@@ -1,0 +1,72 @@
+// Command ticketing runs the ticketing engine.
+//
+//	ticketing serve     write API, read API, projectors and hold expirer in one process
+//	ticketing migrate   apply the database migrations and exit
+//
+// Configuration comes from the environment (see config.go) and flags.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	log := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: logLevel()}))
+	slog.SetDefault(log)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], log); err != nil {
+		if errors.Is(err, errUsage) {
+			fmt.Fprint(os.Stderr, usage)
+			os.Exit(2)
+		}
+		log.Error("ticketing failed", "err", err)
+		os.Exit(1)
+	}
+}
+
+var errUsage = errors.New("usage")
+
+const usage = `usage: ticketing <command> [flags]
+
+commands:
+  serve     run the write API, read API, projectors and hold expirer
+  migrate   apply database migrations and exit
+
+environment:
+  DATABASE_URL    PostgreSQL (default postgres://postgres@127.0.0.1:5432/ticketing?sslmode=disable)
+  TICKETING_ADDR  listen address for serve (default :8080)
+  JWT_SECRET      HMAC secret for access tokens, at least 32 bytes
+  HOLD_TTL        how long a hold lasts unpaid (default 15m)
+  LOG_LEVEL       debug, info, warn or error (default info)
+`
+
+func run(ctx context.Context, args []string, log *slog.Logger) error {
+	if len(args) == 0 {
+		return errUsage
+	}
+	switch args[0] {
+	case "serve":
+		return serve(ctx, args[1:], log)
+	case "migrate":
+		return migrate(ctx, args[1:], log)
+	case "help", "-h", "--help":
+		fmt.Print(usage)
+		return nil
+	}
+	return errUsage
+}
+
+func logLevel() slog.Level {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(os.Getenv("LOG_LEVEL"))); err != nil {
+		return slog.LevelInfo
+	}
+	return l
+}

@@ -1,0 +1,302 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/gorilla/mux"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/ticketing/ticketing/commands"
+	"github.com/ticketing/ticketing/domain"
+	"github.com/ticketing/ticketing/infra/auth"
+	"github.com/ticketing/ticketing/infra/postgres"
+	"github.com/ticketing/ticketing/infra/simpay"
+	"github.com/ticketing/ticketing/projections"
+	"github.com/ticketing/ticketing/readapi"
+	"github.com/ticketing/ticketing/writeapi"
+)
+
+// DefaultDatabaseURL is the local PostgreSQL of a development machine.
+const DefaultDatabaseURL = "postgres://postgres@127.0.0.1:5432/ticketing?sslmode=disable"
+
+// config is everything the engine reads from the environment and flags.
+type config struct {
+	DatabaseURL     string
+	Addr            string
+	JWTSecret       []byte
+	TokenTTL        time.Duration
+	HoldTTL         time.Duration
+	ExpiryInterval  time.Duration
+	ShutdownTimeout time.Duration
+}
+
+func loadConfig(args []string, log *slog.Logger) (config, error) {
+	c := config{
+		DatabaseURL:     envOr("DATABASE_URL", DefaultDatabaseURL),
+		Addr:            envOr("TICKETING_ADDR", ":8080"),
+		TokenTTL:        time.Hour,
+		ShutdownTimeout: 15 * time.Second,
+	}
+	var err error
+	if c.HoldTTL, err = time.ParseDuration(envOr("HOLD_TTL", "15m")); err != nil || c.HoldTTL <= 0 {
+		return c, fmt.Errorf("HOLD_TTL: want a positive duration like 15m or 2s, got %q", os.Getenv("HOLD_TTL"))
+	}
+	if c.ExpiryInterval, err = time.ParseDuration(envOr("EXPIRY_INTERVAL", "200ms")); err != nil || c.ExpiryInterval <= 0 {
+		return c, fmt.Errorf("EXPIRY_INTERVAL: want a positive duration, got %q", os.Getenv("EXPIRY_INTERVAL"))
+	}
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.StringVar(&c.Addr, "addr", c.Addr, "listen address (env TICKETING_ADDR)")
+	fs.StringVar(&c.DatabaseURL, "database-url", c.DatabaseURL, "PostgreSQL URL (env DATABASE_URL)")
+	if err := fs.Parse(args); err != nil {
+		return c, err
+	}
+	if s := os.Getenv("JWT_SECRET"); s != "" {
+		c.JWTSecret = []byte(s)
+	} else {
+		c.JWTSecret = make([]byte, 32)
+		_, _ = rand.Read(c.JWTSecret)
+		log.Warn("JWT_SECRET is not set: using a random secret; tokens will not survive a restart or work across processes")
+	}
+	return c, nil
+}
+
+func envOr(k, def string) string {
+	if v := os.Getenv(k); v != "" {
+		return v
+	}
+	return def
+}
+
+// connect opens a pool, creating the database first when it does not exist,
+// and applies the migrations.
+func connect(ctx context.Context, url string, log *slog.Logger) (*pgxpool.Pool, error) {
+	if err := ensureDatabase(ctx, url, log); err != nil {
+		return nil, err
+	}
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		return nil, fmt.Errorf("DATABASE_URL: %w", err)
+	}
+	if cfg.MaxConns < 20 {
+		cfg.MaxConns = 20
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	if err := postgres.Migrate(ctx, pool); err != nil {
+		pool.Close()
+		return nil, err
+	}
+	return pool, nil
+}
+
+func ensureDatabase(ctx context.Context, url string, log *slog.Logger) error {
+	cfg, err := pgx.ParseConfig(url)
+	if err != nil {
+		return fmt.Errorf("DATABASE_URL: %w", err)
+	}
+	conn, err := pgx.ConnectConfig(ctx, cfg)
+	if err == nil {
+		return conn.Close(ctx)
+	}
+	var pgErr *pgconn.PgError
+	if !errors.As(err, &pgErr) || pgErr.Code != "3D000" { // invalid_catalog_name
+		return fmt.Errorf("connect to PostgreSQL: %w", err)
+	}
+	name := cfg.Database
+	cfg.Database = "postgres"
+	admin, err := pgx.ConnectConfig(ctx, cfg)
+	if err != nil {
+		return fmt.Errorf("connect to PostgreSQL: %w", err)
+	}
+	defer admin.Close(ctx)
+	if _, err := admin.Exec(ctx, "create database "+pgx.Identifier{name}.Sanitize()); err != nil {
+		if !errors.As(err, &pgErr) || pgErr.Code != "42P04" { // duplicate_database
+			return fmt.Errorf("create database %s: %w", name, err)
+		}
+	}
+	log.Info("created database", "name", name)
+	return nil
+}
+
+func migrate(ctx context.Context, args []string, log *slog.Logger) error {
+	c, err := loadConfig(args, log)
+	if err != nil {
+		return err
+	}
+	pool, err := connect(ctx, c.DatabaseURL, log)
+	if err != nil {
+		return err
+	}
+	pool.Close()
+	log.Info("migrations applied")
+	return nil
+}
+
+// engine is the wired application.
+type engine struct {
+	handler  http.Handler
+	runner   *projections.Runner
+	expirer  *commands.Expirer
+	commands *commands.Handler
+	pool     *pgxpool.Pool
+}
+
+func newEngine(ctx context.Context, c config, pool *pgxpool.Pool, log *slog.Logger) (*engine, error) {
+	registry := domain.NewRegistry()
+	domain.RegisterEvents(registry)
+	store, err := postgres.NewStore(ctx, pool)
+	if err != nil {
+		return nil, err
+	}
+	models := postgres.NewReadModels(pool)
+	queries := projections.NewQueries(models.DB())
+	tokens, err := auth.NewTokens(c.JWTSecret, c.TokenTTL, time.Now)
+	if err != nil {
+		return nil, fmt.Errorf("JWT_SECRET: %w", err)
+	}
+	h := commands.NewHandler(&commands.Handler{
+		Store:     store,
+		Registry:  registry,
+		Payments:  simpay.New(),
+		Users:     postgres.NewUsers(pool),
+		Passwords: auth.NewPasswords(),
+		Tickets:   ticketLocator{queries},
+		Log:       log,
+		HoldTTL:   c.HoldTTL,
+	})
+	router := mux.NewRouter()
+	router.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		writeapi.Error(log, w, r, fmt.Errorf("%w: %s", writeapi.ErrNotFound, r.URL.Path))
+	})
+	router.MethodNotAllowedHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		writeapi.Error(log, w, r, fmt.Errorf("%w: %s %s", writeapi.ErrMethodNotAllowed, r.Method, r.URL.Path))
+	})
+	router.HandleFunc("/livez", func(w http.ResponseWriter, r *http.Request) { _, _ = w.Write([]byte("ok\n")) })
+	router.HandleFunc("/readyz", func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+		defer cancel()
+		if err := pool.Ping(ctx); err != nil {
+			http.Error(w, "database unreachable", http.StatusServiceUnavailable)
+			return
+		}
+		_, _ = w.Write([]byte("ok\n"))
+	})
+	writeapi.New(h, tokens, tokens, postgres.NewIdempotency(pool), log).Register(router)
+	readapi.New(queries, tokens, log).Register(router)
+	return &engine{
+		handler:  logRequests(log, router),
+		runner:   &projections.Runner{Feed: store, Store: models, Registry: registry, Projectors: projections.All(), Log: log},
+		expirer:  &commands.Expirer{Handler: h, Holds: holdIndex{queries}, Interval: c.ExpiryInterval, Log: log},
+		commands: h,
+		pool:     pool,
+	}, nil
+}
+
+// Start runs the projectors and the expirer until ctx ends; wait waits for
+// them to stop.
+func (e *engine) Start(ctx context.Context) (wait func()) {
+	var wg sync.WaitGroup
+	wg.Go(func() { _ = e.runner.Run(ctx) })
+	wg.Go(func() { _ = e.expirer.Run(ctx) })
+	return wg.Wait
+}
+
+func serve(ctx context.Context, args []string, log *slog.Logger) error {
+	c, err := loadConfig(args, log)
+	if err != nil {
+		return err
+	}
+	pool, err := connect(ctx, c.DatabaseURL, log)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	e, err := newEngine(ctx, c, pool, log)
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", c.Addr)
+	if err != nil {
+		return err
+	}
+	bg, stopBG := context.WithCancel(context.WithoutCancel(ctx))
+	waitBG := e.Start(bg)
+	srv := &http.Server{Handler: e.handler, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+	log.Info("serving", "addr", ln.Addr().String(), "hold_ttl", c.HoldTTL.String())
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		stopBG()
+		waitBG()
+		return err
+	case <-ctx.Done():
+	}
+	log.Info("shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), c.ShutdownTimeout)
+	defer cancel()
+	err = srv.Shutdown(sctx)
+	stopBG()
+	waitBG()
+	log.Info("stopped")
+	return err
+}
+
+// ticketLocator finds tickets in the orders read model; a ticket's order
+// never changes, so a read model is a safe index for it.
+type ticketLocator struct{ q *projections.Queries }
+
+func (t ticketLocator) TicketOrder(ctx context.Context, id uuid.UUID) (uuid.UUID, uuid.UUID, error) {
+	order, show, err := t.q.TicketOrder(ctx, id)
+	if errors.Is(err, projections.ErrNotFound) {
+		return uuid.Nil, uuid.Nil, domain.ErrTicketNotFound
+	}
+	return order, show, err
+}
+
+// holdIndex lists due holds from the holds read model.
+type holdIndex struct{ q *projections.Queries }
+
+func (h holdIndex) DueHolds(ctx context.Context, now time.Time, limit int) ([]commands.HoldRef, error) {
+	due, err := h.q.DueHolds(ctx, now, limit)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]commands.HoldRef, len(due))
+	for i, d := range due {
+		out[i] = commands.HoldRef{ShowID: d.ShowID, OrderID: d.OrderID}
+	}
+	return out, nil
+}
+
+// statusWriter remembers the status a handler wrote.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(s int) { w.status = s; w.ResponseWriter.WriteHeader(s) }
+
+func logRequests(log *slog.Logger, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
+		next.ServeHTTP(sw, r)
+		log.Debug("http", "method", r.Method, "path", r.URL.Path, "status", sw.status, "ms", time.Since(start).Milliseconds())
+	})
+}
