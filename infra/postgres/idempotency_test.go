@@ -1,0 +1,275 @@
+package postgres_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/ticketing/ticketing/infra/postgres"
+	"github.com/ticketing/ticketing/infra/postgres/pgtest"
+	"github.com/ticketing/ticketing/writeapi"
+)
+
+const stale = time.Minute
+
+// age moves the claim on key back in time by d, as if its request had
+// started d ago.
+func age(t *testing.T, pool *pgxpool.Pool, scope, key string, d time.Duration) {
+	t.Helper()
+	tag, err := pool.Exec(context.Background(),
+		`update idempotency_keys set created_at = created_at - $3::bigint * interval '1 microsecond'
+		 where scope = $1 and key = $2`, scope, key, d.Microseconds())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tag.RowsAffected() != 1 {
+		t.Fatalf("age %s/%s: no such row", scope, key)
+	}
+}
+
+func mustBegin(t *testing.T, s *postgres.Idempotency, scope, key, fp string) {
+	t.Helper()
+	resp, err := s.Begin(context.Background(), scope, key, fp, stale)
+	if err != nil || resp != nil {
+		t.Fatalf("Begin(%s, %s) = (%+v, %v), want a new claim", scope, key, resp, err)
+	}
+}
+
+func TestIdempotency_Begin(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool := pgtest.NewPool(t)
+	s := postgres.NewIdempotency(pool)
+
+	t.Run("new key is claimed", func(t *testing.T) {
+		t.Parallel()
+		mustBegin(t, s, "u1", "new", "fp")
+	})
+	t.Run("claimed key is in progress", func(t *testing.T) {
+		t.Parallel()
+		mustBegin(t, s, "u1", "running", "fp")
+		resp, err := s.Begin(ctx, "u1", "running", "fp", stale)
+		if !errors.Is(err, writeapi.ErrIdempotencyInProgress) {
+			t.Errorf("got (%+v, %v), want ErrIdempotencyInProgress", resp, err)
+		}
+	})
+	t.Run("other fingerprint is a mismatch while running", func(t *testing.T) {
+		t.Parallel()
+		mustBegin(t, s, "u1", "mismatch-running", "fp")
+		resp, err := s.Begin(ctx, "u1", "mismatch-running", "other", stale)
+		if !errors.Is(err, writeapi.ErrIdempotencyMismatch) {
+			t.Errorf("got (%+v, %v), want ErrIdempotencyMismatch", resp, err)
+		}
+	})
+	t.Run("other fingerprint is a mismatch when completed", func(t *testing.T) {
+		t.Parallel()
+		mustBegin(t, s, "u1", "mismatch-done", "fp")
+		if err := s.Complete(ctx, "u1", "mismatch-done", writeapi.StoredResponse{Status: 201}); err != nil {
+			t.Fatal(err)
+		}
+		resp, err := s.Begin(ctx, "u1", "mismatch-done", "other", stale)
+		if !errors.Is(err, writeapi.ErrIdempotencyMismatch) {
+			t.Errorf("got (%+v, %v), want ErrIdempotencyMismatch", resp, err)
+		}
+	})
+	t.Run("other fingerprint is a mismatch when stale", func(t *testing.T) {
+		t.Parallel()
+		mustBegin(t, s, "u1", "mismatch-stale", "fp")
+		age(t, pool, "u1", "mismatch-stale", time.Hour)
+		resp, err := s.Begin(ctx, "u1", "mismatch-stale", "other", stale)
+		if !errors.Is(err, writeapi.ErrIdempotencyMismatch) {
+			t.Errorf("got (%+v, %v), want ErrIdempotencyMismatch", resp, err)
+		}
+	})
+	t.Run("completed key replays its response", func(t *testing.T) {
+		t.Parallel()
+		want := writeapi.StoredResponse{Status: 201, ContentType: "application/json", Body: []byte(`{"id":"o1"}` + "\x00\xff")}
+		mustBegin(t, s, "u1", "done", "fp")
+		if err := s.Complete(ctx, "u1", "done", want); err != nil {
+			t.Fatal(err)
+		}
+		for range 2 {
+			got, err := s.Begin(ctx, "u1", "done", "fp", stale)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got == nil || got.Status != want.Status || got.ContentType != want.ContentType || !bytes.Equal(got.Body, want.Body) {
+				t.Errorf("got %+v, want %+v", got, want)
+			}
+		}
+	})
+	t.Run("completed key is never stale", func(t *testing.T) {
+		t.Parallel()
+		mustBegin(t, s, "u1", "done-old", "fp")
+		if err := s.Complete(ctx, "u1", "done-old", writeapi.StoredResponse{Status: 204}); err != nil {
+			t.Fatal(err)
+		}
+		age(t, pool, "u1", "done-old", time.Hour)
+		got, err := s.Begin(ctx, "u1", "done-old", "fp", stale)
+		if err != nil || got == nil || got.Status != 204 || len(got.Body) != 0 {
+			t.Errorf("got (%+v, %v), want the stored 204", got, err)
+		}
+	})
+	t.Run("stale claim is taken over once", func(t *testing.T) {
+		t.Parallel()
+		mustBegin(t, s, "u1", "stale", "fp")
+		age(t, pool, "u1", "stale", 2*stale)
+		mustBegin(t, s, "u1", "stale", "fp")
+		// The takeover is a fresh claim.
+		resp, err := s.Begin(ctx, "u1", "stale", "fp", stale)
+		if !errors.Is(err, writeapi.ErrIdempotencyInProgress) {
+			t.Errorf("got (%+v, %v), want ErrIdempotencyInProgress", resp, err)
+		}
+	})
+	t.Run("claim younger than staleAfter is kept", func(t *testing.T) {
+		t.Parallel()
+		mustBegin(t, s, "u1", "young", "fp")
+		age(t, pool, "u1", "young", stale/2)
+		resp, err := s.Begin(ctx, "u1", "young", "fp", stale)
+		if !errors.Is(err, writeapi.ErrIdempotencyInProgress) {
+			t.Errorf("got (%+v, %v), want ErrIdempotencyInProgress", resp, err)
+		}
+	})
+	t.Run("released key is claimed again", func(t *testing.T) {
+		t.Parallel()
+		mustBegin(t, s, "u1", "released", "fp")
+		if err := s.Release(ctx, "u1", "released"); err != nil {
+			t.Fatal(err)
+		}
+		// Even with another fingerprint: nothing ran under the key.
+		mustBegin(t, s, "u1", "released", "other")
+	})
+	t.Run("scopes are separate", func(t *testing.T) {
+		t.Parallel()
+		mustBegin(t, s, "alice", "shared", "fp-a")
+		mustBegin(t, s, "bob", "shared", "fp-b")
+	})
+}
+
+func TestIdempotency_Begin_concurrent(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool := pgtest.NewPool(t)
+	s := postgres.NewIdempotency(pool)
+	const n = 10
+
+	// race runs Begin on key from n goroutines at once and counts the
+	// claims; every other call must be in progress.
+	race := func(t *testing.T, key string) {
+		t.Helper()
+		var (
+			wg    sync.WaitGroup
+			start = make(chan struct{})
+			errs  = make([]error, n)
+			resps = make([]*writeapi.StoredResponse, n)
+		)
+		for i := range n {
+			wg.Go(func() {
+				<-start
+				resps[i], errs[i] = s.Begin(ctx, "u1", key, "fp", stale)
+			})
+		}
+		close(start)
+		wg.Wait()
+		claims := 0
+		for i, err := range errs {
+			switch {
+			case err == nil && resps[i] == nil:
+				claims++
+			case !errors.Is(err, writeapi.ErrIdempotencyInProgress):
+				t.Errorf("got (%+v, %v), want a claim or ErrIdempotencyInProgress", resps[i], err)
+			}
+		}
+		if claims != 1 {
+			t.Errorf("%d claims, want exactly 1", claims)
+		}
+	}
+
+	t.Run("new key", func(t *testing.T) {
+		t.Parallel()
+		race(t, "fresh")
+	})
+	t.Run("stale key", func(t *testing.T) {
+		t.Parallel()
+		mustBegin(t, s, "u1", "dead", "fp")
+		age(t, pool, "u1", "dead", 2*stale)
+		race(t, "dead")
+	})
+}
+
+func TestIdempotency_Complete(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := postgres.NewIdempotency(pgtest.NewPool(t))
+	resp := writeapi.StoredResponse{Status: 201, ContentType: "application/json", Body: []byte(`{}`)}
+
+	t.Run("unclaimed key", func(t *testing.T) {
+		t.Parallel()
+		if err := s.Complete(ctx, "u1", "never", resp); !errors.Is(err, postgres.ErrNoClaim) {
+			t.Errorf("got %v, want ErrNoClaim", err)
+		}
+	})
+	t.Run("completed key keeps its first response", func(t *testing.T) {
+		t.Parallel()
+		mustBegin(t, s, "u1", "twice", "fp")
+		if err := s.Complete(ctx, "u1", "twice", resp); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Complete(ctx, "u1", "twice", writeapi.StoredResponse{Status: 500}); !errors.Is(err, postgres.ErrNoClaim) {
+			t.Errorf("second Complete: got %v, want ErrNoClaim", err)
+		}
+		got, err := s.Begin(ctx, "u1", "twice", "fp", stale)
+		if err != nil || got == nil || got.Status != 201 {
+			t.Errorf("got (%+v, %v), want the first response", got, err)
+		}
+	})
+	t.Run("released key", func(t *testing.T) {
+		t.Parallel()
+		mustBegin(t, s, "u1", "released", "fp")
+		if err := s.Release(ctx, "u1", "released"); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Complete(ctx, "u1", "released", resp); !errors.Is(err, postgres.ErrNoClaim) {
+			t.Errorf("got %v, want ErrNoClaim", err)
+		}
+	})
+	t.Run("other scope", func(t *testing.T) {
+		t.Parallel()
+		mustBegin(t, s, "u1", "scoped", "fp")
+		if err := s.Complete(ctx, "u2", "scoped", resp); !errors.Is(err, postgres.ErrNoClaim) {
+			t.Errorf("got %v, want ErrNoClaim", err)
+		}
+	})
+}
+
+func TestIdempotency_Release(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := postgres.NewIdempotency(pgtest.NewPool(t))
+
+	t.Run("keeps completed responses", func(t *testing.T) {
+		t.Parallel()
+		mustBegin(t, s, "u1", "done", "fp")
+		if err := s.Complete(ctx, "u1", "done", writeapi.StoredResponse{Status: 201}); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Release(ctx, "u1", "done"); err != nil {
+			t.Fatal(err)
+		}
+		got, err := s.Begin(ctx, "u1", "done", "fp", stale)
+		if err != nil || got == nil || got.Status != 201 {
+			t.Errorf("got (%+v, %v), want the stored response", got, err)
+		}
+	})
+	t.Run("unknown key is a no-op", func(t *testing.T) {
+		t.Parallel()
+		if err := s.Release(ctx, "u1", "never"); err != nil {
+			t.Errorf("got %v, want nil", err)
+		}
+	})
+}
