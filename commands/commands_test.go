@@ -1,0 +1,348 @@
+package commands_test
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/ticketing/ticketing/commands"
+	"github.com/ticketing/ticketing/domain"
+	"github.com/ticketing/ticketing/infra/memory"
+	"github.com/ticketing/ticketing/infra/simpay"
+)
+
+// clock is a settable test clock.
+type clock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
+func (c *clock) Add(d time.Duration) {
+	c.mu.Lock()
+	c.now = c.now.Add(d)
+	c.mu.Unlock()
+}
+
+type fixture struct {
+	h     *commands.Handler
+	store *memory.Store
+	pay   *simpay.Provider
+	clock *clock
+	org   domain.Actor
+	buyer domain.Actor
+	show  uuid.UUID
+}
+
+const ttl = time.Minute
+
+func newFixture(t *testing.T) *fixture {
+	t.Helper()
+	reg := domain.NewRegistry()
+	domain.RegisterEvents(reg)
+	f := &fixture{store: memory.NewStore(), pay: simpay.New(), clock: &clock{now: time.Date(2026, 11, 21, 20, 0, 0, 0, time.UTC)}}
+	f.h = commands.NewHandler(&commands.Handler{Store: f.store, Registry: reg, Payments: f.pay, Now: f.clock.Now, HoldTTL: ttl})
+	f.org = domain.Actor{UserID: uuid.New(), Role: domain.RoleOrganizer}
+	f.buyer = domain.Actor{UserID: uuid.New(), Role: domain.RoleBuyer}
+	ctx := context.Background()
+	res, err := f.h.CreateShow(ctx, f.org, domain.CreateShow{Title: "Gig", Venue: "Hall", StartsAt: f.clock.Now().Add(48 * time.Hour),
+		Sections: []domain.SectionSpec{{Name: "floor", PriceCents: 500, Capacity: 10}, {Name: "balcony", PriceCents: 900, Rows: []domain.RowSpec{{Label: "A", Seats: 4}}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.show = res.ID
+	if _, err := f.h.PublishShow(ctx, f.org, f.show); err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+func (f *fixture) hold(t *testing.T, q int) commands.OrderResult {
+	t.Helper()
+	res, err := f.h.PlaceOrder(context.Background(), f.buyer, commands.PlaceOrder{ShowID: f.show, Items: []domain.ItemRequest{{Section: "floor", Quantity: q}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res
+}
+
+func (f *fixture) showState(t *testing.T) *domain.Show {
+	t.Helper()
+	recs, err := f.store.ReadStream(context.Background(), domain.ShowStream(f.show), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg := domain.NewRegistry()
+	domain.RegisterEvents(reg)
+	events, err := reg.DecodeAll(recs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := domain.NewShow()
+	s.Load(events, int64(len(recs)))
+	return s
+}
+
+func (f *fixture) orderState(t *testing.T, id uuid.UUID) *domain.Order {
+	t.Helper()
+	recs, err := f.store.ReadStream(context.Background(), domain.OrderStream(id), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg := domain.NewRegistry()
+	domain.RegisterEvents(reg)
+	events, err := reg.DecodeAll(recs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := domain.NewOrder()
+	o.Load(events, int64(len(recs)))
+	return o
+}
+
+func TestHandler_PayOrder(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	t.Run("confirms, sells and issues tickets", func(t *testing.T) {
+		t.Parallel()
+		f := newFixture(t)
+		o := f.hold(t, 2)
+		res, err := f.h.PayOrder(ctx, f.buyer, o.ID, "tok_visa")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, want := len(res.Tickets), 2; got != want {
+			t.Fatalf("tickets = %d, want %d", got, want)
+		}
+		if res.Tickets[0].Code == res.Tickets[1].Code || len(res.Tickets[0].Code) < 20 {
+			t.Fatalf("ticket codes not unique or too short: %+v", res.Tickets)
+		}
+		s := f.showState(t)
+		if !s.IsSold(o.ID) || s.Available("floor") != 8 {
+			t.Fatalf("show: sold=%v available=%d", s.IsSold(o.ID), s.Available("floor"))
+		}
+		if got := f.pay.Charges(); len(got) != 1 || got[0].AmountCents != 1000 {
+			t.Fatalf("charges = %+v", got)
+		}
+	})
+	t.Run("declined keeps the hold", func(t *testing.T) {
+		t.Parallel()
+		f := newFixture(t)
+		o := f.hold(t, 1)
+		if _, err := f.h.PayOrder(ctx, f.buyer, o.ID, "tok_chargeDeclined"); !errors.Is(err, commands.ErrPaymentDeclined) {
+			t.Fatalf("err = %v, want declined", err)
+		}
+		if got := f.orderState(t, o.ID).Status; got != domain.OrderStatusHeld {
+			t.Fatalf("status = %s, want held", got)
+		}
+	})
+	t.Run("after expiry fails and charges nothing", func(t *testing.T) {
+		t.Parallel()
+		f := newFixture(t)
+		o := f.hold(t, 1)
+		f.clock.Add(ttl)
+		if _, err := f.h.PayOrder(ctx, f.buyer, o.ID, "tok_visa"); !errors.Is(err, domain.ErrHoldExpired) {
+			t.Fatalf("err = %v, want hold expired", err)
+		}
+		if got := f.pay.Charges(); len(got) != 0 {
+			t.Fatalf("charges = %+v, want none", got)
+		}
+	})
+	t.Run("another buyer's order is not found", func(t *testing.T) {
+		t.Parallel()
+		f := newFixture(t)
+		o := f.hold(t, 1)
+		other := domain.Actor{UserID: uuid.New(), Role: domain.RoleBuyer}
+		if _, err := f.h.PayOrder(ctx, other, o.ID, "tok_visa"); !errors.Is(err, domain.ErrOrderNotFound) {
+			t.Fatalf("err = %v, want not found", err)
+		}
+	})
+}
+
+// A payment racing the expirer has exactly one outcome: confirmed and sold,
+// or expired, released and refunded.
+func TestHandler_PayExpireRace(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	outcomes := map[domain.OrderStatus]int{}
+	for range 40 {
+		f := newFixture(t)
+		o := f.hold(t, 1)
+		// The payer's clock is a hair before expiry, the expirer's after it:
+		// both may act, and only one may win.
+		f.clock.Add(ttl - time.Nanosecond)
+		reg := domain.NewRegistry()
+		domain.RegisterEvents(reg)
+		expirer := commands.NewHandler(&commands.Handler{Store: f.store, Registry: reg, Payments: f.pay, HoldTTL: ttl,
+			Now: func() time.Time { return f.clock.Now().Add(time.Millisecond) }})
+		var wg sync.WaitGroup
+		var payErr error
+		wg.Go(func() { _, payErr = f.h.PayOrder(ctx, f.buyer, o.ID, "tok_visa") })
+		wg.Go(func() { _, _ = expirer.Settle(ctx, f.show, o.ID) })
+		wg.Wait()
+		if _, err := expirer.Settle(ctx, f.show, o.ID); err != nil {
+			t.Fatal(err)
+		}
+		order, show := f.orderState(t, o.ID), f.showState(t)
+		_, stillHeld := show.HoldOf(o.ID)
+		outcomes[order.Status]++
+		switch order.Status {
+		case domain.OrderStatusConfirmed:
+			if payErr != nil || !show.IsSold(o.ID) || len(f.pay.Refunds()) != 0 {
+				t.Fatalf("confirmed but payErr=%v sold=%v refunds=%v", payErr, show.IsSold(o.ID), f.pay.Refunds())
+			}
+		case domain.OrderStatusExpired:
+			if !errors.Is(payErr, domain.ErrHoldExpired) || show.IsSold(o.ID) || stillHeld || show.Available("floor") != 10 {
+				t.Fatalf("expired but payErr=%v sold=%v held=%v", payErr, show.IsSold(o.ID), stillHeld)
+			}
+			if len(f.pay.Charges()) != len(f.pay.Refunds()) {
+				t.Fatalf("charges %v not all refunded %v", f.pay.Charges(), f.pay.Refunds())
+			}
+		default:
+			t.Fatalf("order status %s", order.Status)
+		}
+	}
+	t.Logf("outcomes: %v", outcomes)
+}
+
+// A process that dies between the show's hold and the order's creation
+// leaves a hold without an order: the expirer releases it when it runs out,
+// and the tombstone it writes makes a late placement fail.
+func TestHandler_SettleHealsACrashBetweenAppends(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	f := newFixture(t)
+	orderID := uuid.New()
+	s := f.showState(t)
+	if err := s.Hold(domain.HoldRequest{OrderID: orderID, BuyerID: f.buyer.UserID, Items: []domain.ItemRequest{{Section: "floor", Quantity: 3}}}, f.clock.Now(), ttl); err != nil {
+		t.Fatal(err)
+	}
+	data, _ := domain.Encode(s.Changes(), uuid.New, domain.Metadata{})
+	if _, err := f.store.Append(ctx, domain.ShowStream(f.show), s.Version(), data); err != nil {
+		t.Fatal(err)
+	}
+	// Before the hold runs out, settling leaves it alone.
+	if _, err := f.h.Settle(ctx, f.show, orderID); err != nil {
+		t.Fatal(err)
+	}
+	if got := f.showState(t).Available("floor"); got != 7 {
+		t.Fatalf("available before expiry = %d, want 7", got)
+	}
+	f.clock.Add(ttl)
+	if _, err := f.h.Settle(ctx, f.show, orderID); err != nil {
+		t.Fatal(err)
+	}
+	if got := f.showState(t).Available("floor"); got != 10 {
+		t.Fatalf("available after expiry = %d, want 10", got)
+	}
+	if got := f.orderState(t, orderID).Status; got != domain.OrderStatusExpired {
+		t.Fatalf("order = %q, want an expired tombstone", got)
+	}
+	late := domain.NewOrder()
+	_ = late.Place(domain.SeatsHeld{OrderID: orderID, ShowID: f.show})
+	data, _ = domain.Encode(late.Changes(), uuid.New, domain.Metadata{})
+	if _, err := f.store.Append(ctx, domain.OrderStream(orderID), domain.NoStream, data); !errors.Is(err, commands.ErrConflict) {
+		t.Fatalf("late placement: err = %v, want conflict", err)
+	}
+}
+
+// A paid order whose show append was lost is sold, not released, when the
+// expirer reaches it.
+func TestHandler_SettleSellsAConfirmedOrder(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	f := newFixture(t)
+	o := f.hold(t, 2)
+	order := f.orderState(t, o.ID)
+	if err := order.Confirm("ch_x", f.clock.Now(), func() (uuid.UUID, string) { return uuid.New(), "code" }); err != nil {
+		t.Fatal(err)
+	}
+	data, _ := domain.Encode(order.Changes(), uuid.New, domain.Metadata{})
+	if _, err := f.store.Append(ctx, domain.OrderStream(o.ID), order.Version(), data); err != nil {
+		t.Fatal(err)
+	}
+	f.clock.Add(2 * ttl)
+	if _, err := f.h.Settle(ctx, f.show, o.ID); err != nil {
+		t.Fatal(err)
+	}
+	s := f.showState(t)
+	if !s.IsSold(o.ID) || s.Available("floor") != 8 {
+		t.Fatalf("sold=%v available=%d, want sold with 8 left", s.IsSold(o.ID), s.Available("floor"))
+	}
+}
+
+func TestHandler_CancelOrder(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	f := newFixture(t)
+	o := f.hold(t, 4)
+	if _, err := f.h.CancelOrder(ctx, f.buyer, o.ID); err != nil {
+		t.Fatal(err)
+	}
+	if got := f.showState(t).Available("floor"); got != 10 {
+		t.Fatalf("available = %d, want 10", got)
+	}
+	if _, err := f.h.PayOrder(ctx, f.buyer, o.ID, "tok_visa"); !errors.Is(err, domain.ErrOrderNotHeld) {
+		t.Fatalf("pay cancelled: err = %v", err)
+	}
+}
+
+// Many buyers on one show never oversell it, even with two handlers (two
+// processes' worth of per-stream locks) on one store.
+func TestHandler_PlaceOrderConcurrently(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	f := newFixture(t)
+	reg := domain.NewRegistry()
+	domain.RegisterEvents(reg)
+	other := commands.NewHandler(&commands.Handler{Store: f.store, Registry: reg, Payments: f.pay, Now: f.clock.Now, HoldTTL: ttl, MaxRetries: 1000})
+	f.h.MaxRetries = 1000
+	var ok, soldOut atomic.Int64
+	var wg sync.WaitGroup
+	for i := range 60 {
+		h := f.h
+		if i%2 == 1 {
+			h = other
+		}
+		wg.Go(func() {
+			buyer := domain.Actor{UserID: uuid.New(), Role: domain.RoleBuyer}
+			_, err := h.PlaceOrder(ctx, buyer, commands.PlaceOrder{ShowID: f.show, Items: []domain.ItemRequest{{Section: "floor", Quantity: 1}}})
+			switch {
+			case err == nil:
+				ok.Add(1)
+			case errors.Is(err, domain.ErrSoldOut):
+				soldOut.Add(1)
+			default:
+				t.Errorf("unexpected error: %v", err)
+			}
+		})
+	}
+	wg.Wait()
+	if ok.Load() != 10 || soldOut.Load() != 50 {
+		t.Fatalf("held %d, sold out %d; want 10 and 50", ok.Load(), soldOut.Load())
+	}
+	if got := f.showState(t).Available("floor"); got != 0 {
+		t.Fatalf("available = %d, want 0", got)
+	}
+}
+
+func TestHandler_ShowAuthorization(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	f := newFixture(t)
+	intruder := domain.Actor{UserID: uuid.New(), Role: domain.RoleOrganizer}
+	if _, err := f.h.CancelShow(ctx, intruder, f.show); !errors.Is(err, commands.ErrForbidden) {
+		t.Fatalf("other organizer: err = %v, want forbidden", err)
+	}
+	if _, err := f.h.CreateShow(ctx, f.buyer, domain.CreateShow{}); !errors.Is(err, commands.ErrForbidden) {
+		t.Fatalf("buyer creating a show: err = %v, want forbidden", err)
+	}
+	if _, err := f.h.PlaceOrder(ctx, f.org, commands.PlaceOrder{ShowID: f.show}); !errors.Is(err, commands.ErrForbidden) {
+		t.Fatalf("organizer buying: err = %v, want forbidden", err)
+	}
+}
