@@ -1,0 +1,145 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/ticketing/ticketing/domain"
+	"github.com/ticketing/ticketing/projections"
+)
+
+var (
+	_ projections.Store = (*ReadModels)(nil)
+	_ projections.DB    = rmDB{}
+)
+
+// ReadModels keeps the read models and the projection checkpoints (table
+// projection_checkpoints, migration 00002) in PostgreSQL.
+type ReadModels struct {
+	pool *pgxpool.Pool
+}
+
+// NewReadModels returns the read models in the database of pool.
+func NewReadModels(pool *pgxpool.Pool) *ReadModels {
+	return &ReadModels{pool: pool}
+}
+
+// DB returns the read-model database for queries outside a transaction.
+func (m *ReadModels) DB() projections.DB { return rmDB{m.pool} }
+
+// Checkpoint returns the checkpoint of the projection name, or domain.Start.
+func (m *ReadModels) Checkpoint(ctx context.Context, name string) (domain.Position, error) {
+	var c, p int64
+	err := m.pool.QueryRow(ctx, `select commit_pos, prepare_pos from projection_checkpoints where name = $1`, name).Scan(&c, &p)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return domain.Start, nil
+	}
+	if err != nil {
+		return domain.Position{}, fmt.Errorf("read checkpoint %s: %w", name, err)
+	}
+	return rmPosition(c, p), nil
+}
+
+// Checkpoints returns the checkpoint of every projection that has one.
+func (m *ReadModels) Checkpoints(ctx context.Context) (map[string]domain.Position, error) {
+	rows, err := m.pool.Query(ctx, `select name, commit_pos, prepare_pos from projection_checkpoints`)
+	if err != nil {
+		return nil, fmt.Errorf("read checkpoints: %w", err)
+	}
+	defer rows.Close()
+	out := map[string]domain.Position{}
+	for rows.Next() {
+		var name string
+		var c, p int64
+		if err := rows.Scan(&name, &c, &p); err != nil {
+			return nil, fmt.Errorf("read checkpoints: %w", err)
+		}
+		out[name] = rmPosition(c, p)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read checkpoints: %w", err)
+	}
+	return out, nil
+}
+
+// Apply runs fn and records to as the checkpoint of name in one
+// transaction. The checkpoint row is locked first, so that two runners of one
+// projection apply one after the other; when it already is at or past to,
+// Apply returns nil without calling fn.
+func (m *ReadModels) Apply(ctx context.Context, name string, to domain.Position, fn func(projections.DB) error) error {
+	if to.Commit > math.MaxInt64 || to.Prepare > math.MaxInt64 {
+		return fmt.Errorf("apply %s: position %s does not fit a bigint", name, to)
+	}
+	tx, err := m.pool.Begin(ctx)
+	if err != nil {
+		return fmt.Errorf("apply %s: %w", name, err)
+	}
+	defer tx.Rollback(ctx)
+	if _, err := tx.Exec(ctx, `insert into projection_checkpoints (name, commit_pos, prepare_pos) values ($1, 0, 0)
+		on conflict (name) do nothing`, name); err != nil {
+		return fmt.Errorf("apply %s: %w", name, err)
+	}
+	var c, p int64
+	if err := tx.QueryRow(ctx, `select commit_pos, prepare_pos from projection_checkpoints where name = $1 for update`, name).Scan(&c, &p); err != nil {
+		return fmt.Errorf("apply %s: %w", name, err)
+	}
+	if !rmPosition(c, p).Less(to) {
+		return nil
+	}
+	if err := fn(rmDB{tx}); err != nil {
+		return err
+	}
+	if _, err := tx.Exec(ctx, `update projection_checkpoints set commit_pos = $2, prepare_pos = $3, updated_at = now() where name = $1`,
+		name, int64(to.Commit), int64(to.Prepare)); err != nil {
+		return fmt.Errorf("apply %s: %w", name, err)
+	}
+	return tx.Commit(ctx)
+}
+
+func rmPosition(c, p int64) domain.Position {
+	return domain.Position{Commit: uint64(c), Prepare: uint64(p)}
+}
+
+// rmQuerier is what a pool and a transaction have in common.
+type rmQuerier interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
+// rmDB adapts a pool or a transaction to projections.DB.
+type rmDB struct{ q rmQuerier }
+
+func (d rmDB) Exec(ctx context.Context, sql string, args ...any) error {
+	_, err := d.q.Exec(ctx, sql, args...)
+	return err
+}
+
+func (d rmDB) Query(ctx context.Context, sql string, args ...any) (projections.Rows, error) {
+	rows, err := d.q.Query(ctx, sql, args...)
+	if err != nil {
+		return nil, err
+	}
+	return rows, nil
+}
+
+func (d rmDB) QueryRow(ctx context.Context, sql string, args ...any) projections.Row {
+	return rmRow{d.q.QueryRow(ctx, sql, args...)}
+}
+
+// rmRow translates pgx.ErrNoRows to projections.ErrNotFound.
+type rmRow struct{ r pgx.Row }
+
+func (r rmRow) Scan(dest ...any) error {
+	err := r.r.Scan(dest...)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return projections.ErrNotFound
+	}
+	return err
+}
