@@ -1,0 +1,90 @@
+// Package projections turns the global event log into read models: the
+// projectors, the runner that feeds them exactly once in effect, and the
+// queries the read API answers from. It imports only the domain; the ports it
+// needs (DB, Store, Feed) are implemented by adapters in infra/.
+//
+// The SQL is PostgreSQL's; the tables are created by the migration
+// infra/postgres/migrations/00002_readmodels.sql.
+package projections
+
+import (
+	"context"
+	"errors"
+
+	"github.com/ticketing/ticketing/domain"
+)
+
+// ErrNotFound says that a query found no row. Row.Scan returns it where the
+// driver would return its own "no rows" error; the queries wrap it together
+// with the matching domain error (domain.ErrShowNotFound, ...).
+var ErrNotFound = errors.New("not found")
+
+// DB runs SQL against the read-model database, either directly or inside the
+// transaction of Store.Apply. Placeholders are $1, $2, ...
+type DB interface {
+	// Exec runs a statement that returns no rows.
+	Exec(ctx context.Context, sql string, args ...any) error
+	// Query runs a query; the caller must Close the rows.
+	Query(ctx context.Context, sql string, args ...any) (Rows, error)
+	// QueryRow runs a query expected to return at most one row. Errors are
+	// deferred to Row.Scan, which returns ErrNotFound when there is no row.
+	QueryRow(ctx context.Context, sql string, args ...any) Row
+}
+
+// Rows is the result of DB.Query.
+type Rows interface {
+	// Next advances to the next row and reports whether there is one.
+	Next() bool
+	// Scan copies the current row's columns into dest.
+	Scan(dest ...any) error
+	// Err returns the error that stopped Next, if any.
+	Err() error
+	// Close releases the rows; it is safe to call more than once.
+	Close()
+}
+
+// Row is the result of DB.QueryRow.
+type Row interface {
+	// Scan copies the row's columns into dest, or returns ErrNotFound when
+	// the query returned no row.
+	Scan(dest ...any) error
+}
+
+// Store keeps the read models and the checkpoints of the projections.
+type Store interface {
+	// Checkpoint returns the position of the last event the projection
+	// name applied, or domain.Start when it applied none.
+	Checkpoint(ctx context.Context, name string) (domain.Position, error)
+	// Apply runs fn and records to as the checkpoint of name, in one
+	// transaction: either both the changes of fn and the checkpoint are
+	// committed, or neither is. When the checkpoint already is at or past to
+	// (the events were applied before), Apply commits nothing and returns
+	// nil without calling fn. An error of fn is returned as it is.
+	Apply(ctx context.Context, name string, to domain.Position, fn func(DB) error) error
+	// Checkpoints returns the checkpoint of every projection that has one.
+	Checkpoints(ctx context.Context) (map[string]domain.Position, error)
+}
+
+// Feed delivers the global log. The event store satisfies it.
+type Feed interface {
+	// Follow calls handle with every event after position after, in log
+	// order and in batches, as they are committed, until ctx ends (it then
+	// returns ctx.Err()) or handle fails (it then returns that error).
+	Follow(ctx context.Context, after domain.Position, handle func(context.Context, []domain.RecordedEvent) error) error
+}
+
+// Projector maintains one read model from the global log.
+type Projector interface {
+	// Name is the stable name of the projection, the key of its checkpoint.
+	Name() string
+	// Apply changes the read model for one event, through db, which is the
+	// transaction that also records the checkpoint. Events the projection
+	// does not care about are ignored. An error stops the projection at the
+	// event; it is retried and never skipped.
+	Apply(ctx context.Context, db DB, rec domain.RecordedEvent, e domain.Event) error
+}
+
+// All returns the projectors of the read models, one per projection.
+func All() []Projector {
+	return []Projector{Shows{}, Orders{}, Sales{}, Holds{}}
+}

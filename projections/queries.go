@@ -1,0 +1,431 @@
+package projections
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/ticketing/ticketing/domain"
+)
+
+// Queries reads the read models. It never reads the event store, so what it
+// returns lags the log by the projections' delay; WaitForPosition closes the
+// gap for read-your-writes.
+type Queries struct {
+	db    DB
+	names []string
+}
+
+// NewQueries returns queries over the read-model database db.
+func NewQueries(db DB) *Queries {
+	q := &Queries{db: db}
+	for _, p := range All() {
+		q.names = append(q.names, p.Name())
+	}
+	return q
+}
+
+// pollEvery is how often WaitForPosition reads the checkpoints.
+const pollEvery = 5 * time.Millisecond
+
+// notFound wraps ErrNotFound with the domain error of the missing thing.
+func notFound(what error, id uuid.UUID) error {
+	return fmt.Errorf("%w: %s: %w", what, id, ErrNotFound)
+}
+
+func isNotFound(err error) bool { return errors.Is(err, ErrNotFound) }
+
+const showColumns = `id, seq, organizer_id, title, venue, starts_at, status, created_at, updated_at`
+
+// ListShows returns the public catalog: every show that is not a draft, in
+// the order they were created.
+func (q *Queries) ListShows(ctx context.Context, p Page) (List[ShowView], error) {
+	limit, k, err := p.parse(cursorShows)
+	if err != nil {
+		return List[ShowView]{}, err
+	}
+	return q.shows(ctx, limit, `select `+showColumns+` from rm_shows
+		where status <> 'draft' and (seq, id) > ($1, $2) order by seq, id limit $3`, k.seq, k.id, limit+1)
+}
+
+// ShowsByOrganizer returns the shows of an organizer, drafts included, in
+// the order they were created.
+func (q *Queries) ShowsByOrganizer(ctx context.Context, organizer uuid.UUID, p Page) (List[ShowView], error) {
+	limit, k, err := p.parse(cursorShows)
+	if err != nil {
+		return List[ShowView]{}, err
+	}
+	return q.shows(ctx, limit, `select `+showColumns+` from rm_shows
+		where organizer_id = $4 and (seq, id) > ($1, $2) order by seq, id limit $3`, k.seq, k.id, limit+1, organizer)
+}
+
+// Show returns a show, whatever its status. A show that does not exist
+// fails with an error matching both domain.ErrShowNotFound and ErrNotFound.
+func (q *Queries) Show(ctx context.Context, id uuid.UUID) (ShowView, error) {
+	l, err := q.shows(ctx, 1, `select `+showColumns+` from rm_shows where id = $1`, id)
+	if err != nil {
+		return ShowView{}, err
+	}
+	if len(l.Items) == 0 {
+		return ShowView{}, notFound(domain.ErrShowNotFound, id)
+	}
+	return l.Items[0], nil
+}
+
+// shows runs a query of showColumns and returns up to limit shows with their
+// sections, and the cursor after them when the query returned more.
+func (q *Queries) shows(ctx context.Context, limit int, sql string, args ...any) (List[ShowView], error) {
+	rows, err := q.db.Query(ctx, sql, args...)
+	if err != nil {
+		return List[ShowView]{}, fmt.Errorf("query shows: %w", err)
+	}
+	defer rows.Close()
+	out := List[ShowView]{Items: []ShowView{}}
+	var keys []key
+	for rows.Next() {
+		var s ShowView
+		var k key
+		if err := rows.Scan(&s.ID, &k.seq, &s.OrganizerID, &s.Title, &s.Venue, &s.StartsAt, &s.Status, &s.CreatedAt, &s.UpdatedAt); err != nil {
+			return List[ShowView]{}, fmt.Errorf("query shows: %w", err)
+		}
+		k.id = s.ID
+		s.StartsAt, s.CreatedAt, s.UpdatedAt = s.StartsAt.UTC(), s.CreatedAt.UTC(), s.UpdatedAt.UTC()
+		s.Sections = []SectionView{}
+		out.Items = append(out.Items, s)
+		keys = append(keys, k)
+	}
+	if err := rows.Err(); err != nil {
+		return List[ShowView]{}, fmt.Errorf("query shows: %w", err)
+	}
+	rows.Close()
+	if len(out.Items) > limit {
+		out.Items = out.Items[:limit]
+		out.NextCursor = keys[limit-1].cursor(cursorShows)
+	}
+	if len(out.Items) == 0 {
+		return out, nil
+	}
+	ids := make([]uuid.UUID, len(out.Items))
+	at := make(map[uuid.UUID]int, len(out.Items))
+	for i, s := range out.Items {
+		ids[i], at[s.ID] = s.ID, i
+	}
+	rows, err = q.db.Query(ctx, `select show_id, name, kind, price_cents, capacity, held, sold
+		from rm_sections where show_id = any($1) order by show_id, idx`, ids)
+	if err != nil {
+		return List[ShowView]{}, fmt.Errorf("query sections: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var show uuid.UUID
+		var s SectionView
+		if err := rows.Scan(&show, &s.Name, &s.Kind, &s.PriceCents, &s.Capacity, &s.Held, &s.Sold); err != nil {
+			return List[ShowView]{}, fmt.Errorf("query sections: %w", err)
+		}
+		s.Available = s.Capacity - s.Held - s.Sold
+		i := at[show]
+		out.Items[i].Sections = append(out.Items[i].Sections, s)
+	}
+	if err := rows.Err(); err != nil {
+		return List[ShowView]{}, fmt.Errorf("query sections: %w", err)
+	}
+	return out, nil
+}
+
+// Seats returns the seat map of a show. A show that does not exist fails
+// with an error matching both domain.ErrShowNotFound and ErrNotFound.
+func (q *Queries) Seats(ctx context.Context, showID uuid.UUID) (SeatMap, error) {
+	var status string
+	if err := q.db.QueryRow(ctx, `select status from rm_shows where id = $1`, showID).Scan(&status); err != nil {
+		if isNotFound(err) {
+			return SeatMap{}, notFound(domain.ErrShowNotFound, showID)
+		}
+		return SeatMap{}, fmt.Errorf("query seats: %w", err)
+	}
+	rows, err := q.db.Query(ctx, `select s.section, s.row_label, s.seat, s.state
+		from rm_seats s join rm_sections c on c.show_id = s.show_id and c.name = s.section
+		where s.show_id = $1 order by c.idx, s.row_idx, s.seat`, showID)
+	if err != nil {
+		return SeatMap{}, fmt.Errorf("query seats: %w", err)
+	}
+	defer rows.Close()
+	m := SeatMap{ShowID: showID, Sections: []SeatMapSection{}}
+	for rows.Next() {
+		var section, row string
+		var seat SeatMapSeat
+		if err := rows.Scan(&section, &row, &seat.Seat, &seat.State); err != nil {
+			return SeatMap{}, fmt.Errorf("query seats: %w", err)
+		}
+		if n := len(m.Sections); n == 0 || m.Sections[n-1].Name != section {
+			m.Sections = append(m.Sections, SeatMapSection{Name: section})
+		}
+		sec := &m.Sections[len(m.Sections)-1]
+		if n := len(sec.Rows); n == 0 || sec.Rows[n-1].Label != row {
+			sec.Rows = append(sec.Rows, SeatMapRow{Label: row})
+		}
+		r := &sec.Rows[len(sec.Rows)-1]
+		r.Seats = append(r.Seats, seat)
+	}
+	if err := rows.Err(); err != nil {
+		return SeatMap{}, fmt.Errorf("query seats: %w", err)
+	}
+	return m, nil
+}
+
+const orderColumns = `id, seq, show_id, buyer_id, status, items, seats, total_cents, expires_at, created_at, updated_at`
+
+// Order returns an order with its tickets. An order that does not exist
+// fails with an error matching both domain.ErrOrderNotFound and ErrNotFound.
+func (q *Queries) Order(ctx context.Context, id uuid.UUID) (OrderView, error) {
+	l, err := q.orders(ctx, 1, `select `+orderColumns+` from rm_orders where id = $1`, id)
+	if err != nil {
+		return OrderView{}, err
+	}
+	if len(l.Items) == 0 {
+		return OrderView{}, notFound(domain.ErrOrderNotFound, id)
+	}
+	return l.Items[0], nil
+}
+
+// OrdersByBuyer returns the orders of a buyer with their tickets, in the
+// order they were placed.
+func (q *Queries) OrdersByBuyer(ctx context.Context, buyer uuid.UUID, p Page) (List[OrderView], error) {
+	limit, k, err := p.parse(cursorOrders)
+	if err != nil {
+		return List[OrderView]{}, err
+	}
+	return q.orders(ctx, limit, `select `+orderColumns+` from rm_orders
+		where buyer_id = $4 and (seq, id) > ($1, $2) order by seq, id limit $3`, k.seq, k.id, limit+1, buyer)
+}
+
+// orders runs a query of orderColumns and returns up to limit orders with
+// their tickets, and the cursor after them when the query returned more.
+func (q *Queries) orders(ctx context.Context, limit int, sql string, args ...any) (List[OrderView], error) {
+	rows, err := q.db.Query(ctx, sql, args...)
+	if err != nil {
+		return List[OrderView]{}, fmt.Errorf("query orders: %w", err)
+	}
+	defer rows.Close()
+	out := List[OrderView]{Items: []OrderView{}}
+	var keys []key
+	for rows.Next() {
+		var o OrderView
+		var k key
+		var items, seats []byte
+		if err := rows.Scan(&o.ID, &k.seq, &o.ShowID, &o.BuyerID, &o.Status, &items, &seats, &o.TotalCents, &o.ExpiresAt, &o.CreatedAt, &o.UpdatedAt); err != nil {
+			return List[OrderView]{}, fmt.Errorf("query orders: %w", err)
+		}
+		if err := json.Unmarshal(items, &o.Items); err != nil {
+			return List[OrderView]{}, fmt.Errorf("query orders: items of %s: %w", o.ID, err)
+		}
+		if err := json.Unmarshal(seats, &o.Seats); err != nil {
+			return List[OrderView]{}, fmt.Errorf("query orders: seats of %s: %w", o.ID, err)
+		}
+		if o.Items == nil {
+			o.Items = []domain.HeldItem{}
+		}
+		if o.Seats == nil {
+			o.Seats = []domain.HeldSeat{}
+		}
+		k.id = o.ID
+		o.ExpiresAt, o.CreatedAt, o.UpdatedAt = o.ExpiresAt.UTC(), o.CreatedAt.UTC(), o.UpdatedAt.UTC()
+		o.Tickets = []TicketView{}
+		out.Items = append(out.Items, o)
+		keys = append(keys, k)
+	}
+	if err := rows.Err(); err != nil {
+		return List[OrderView]{}, fmt.Errorf("query orders: %w", err)
+	}
+	rows.Close()
+	if len(out.Items) > limit {
+		out.Items = out.Items[:limit]
+		out.NextCursor = keys[limit-1].cursor(cursorOrders)
+	}
+	if len(out.Items) == 0 {
+		return out, nil
+	}
+	ids := make([]uuid.UUID, len(out.Items))
+	at := make(map[uuid.UUID]int, len(out.Items))
+	for i, o := range out.Items {
+		ids[i], at[o.ID] = o.ID, i
+	}
+	rows, err = q.db.Query(ctx, `select order_id, id, section, row_label, seat, code, checked_in_at
+		from rm_tickets where order_id = any($1) order by order_id, idx`, ids)
+	if err != nil {
+		return List[OrderView]{}, fmt.Errorf("query tickets: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var order uuid.UUID
+		var t TicketView
+		if err := rows.Scan(&order, &t.ID, &t.Section, &t.Row, &t.Seat, &t.Code, &t.CheckedInAt); err != nil {
+			return List[OrderView]{}, fmt.Errorf("query tickets: %w", err)
+		}
+		utcPtr(t.CheckedInAt)
+		i := at[order]
+		out.Items[i].Tickets = append(out.Items[i].Tickets, t)
+	}
+	if err := rows.Err(); err != nil {
+		return List[OrderView]{}, fmt.Errorf("query tickets: %w", err)
+	}
+	return out, nil
+}
+
+func utcPtr(t *time.Time) {
+	if t != nil {
+		*t = t.UTC()
+	}
+}
+
+// TicketsByBuyer returns the tickets of a buyer, in the order they were
+// issued.
+func (q *Queries) TicketsByBuyer(ctx context.Context, buyer uuid.UUID, p Page) (List[BuyerTicket], error) {
+	limit, k, err := p.parse(cursorTickets)
+	if err != nil {
+		return List[BuyerTicket]{}, err
+	}
+	rows, err := q.db.Query(ctx, `select seq, order_id, idx, show_id, id, section, row_label, seat, code, checked_in_at
+		from rm_tickets where buyer_id = $1 and (seq, order_id, idx) > ($2, $3, $4)
+		order by seq, order_id, idx limit $5`, buyer, k.seq, k.id, k.idx, limit+1)
+	if err != nil {
+		return List[BuyerTicket]{}, fmt.Errorf("query tickets: %w", err)
+	}
+	defer rows.Close()
+	out := List[BuyerTicket]{Items: []BuyerTicket{}}
+	var keys []key
+	for rows.Next() {
+		var t BuyerTicket
+		var k key
+		if err := rows.Scan(&k.seq, &t.OrderID, &k.idx, &t.ShowID, &t.ID, &t.Section, &t.Row, &t.Seat, &t.Code, &t.CheckedInAt); err != nil {
+			return List[BuyerTicket]{}, fmt.Errorf("query tickets: %w", err)
+		}
+		k.id = t.OrderID
+		utcPtr(t.CheckedInAt)
+		out.Items = append(out.Items, t)
+		keys = append(keys, k)
+	}
+	if err := rows.Err(); err != nil {
+		return List[BuyerTicket]{}, fmt.Errorf("query tickets: %w", err)
+	}
+	if len(out.Items) > limit {
+		out.Items = out.Items[:limit]
+		out.NextCursor = keys[limit-1].cursor(cursorTickets)
+	}
+	return out, nil
+}
+
+// Sales returns the sales figures of a show. A show that does not exist
+// fails with an error matching both domain.ErrShowNotFound and ErrNotFound.
+func (q *Queries) Sales(ctx context.Context, showID uuid.UUID) (SalesView, error) {
+	s := SalesView{ShowID: showID}
+	err := q.db.QueryRow(ctx, `select organizer_id, sold, revenue_cents, held, expired, cancelled, orders_confirmed, orders_expired, orders_cancelled
+		from rm_sales where show_id = $1`, showID).
+		Scan(&s.OrganizerID, &s.Sold, &s.RevenueCents, &s.Held, &s.Expired, &s.Cancelled, &s.OrdersConfirmed, &s.OrdersExpired, &s.OrdersCancelled)
+	if isNotFound(err) {
+		return SalesView{}, notFound(domain.ErrShowNotFound, showID)
+	}
+	if err != nil {
+		return SalesView{}, fmt.Errorf("query sales: %w", err)
+	}
+	return s, nil
+}
+
+// TicketOrder returns the order and the show of a ticket. A ticket that does
+// not exist fails with an error matching both domain.ErrTicketNotFound and
+// ErrNotFound.
+func (q *Queries) TicketOrder(ctx context.Context, ticketID uuid.UUID) (orderID, showID uuid.UUID, err error) {
+	err = q.db.QueryRow(ctx, `select order_id, show_id from rm_tickets where id = $1`, ticketID).Scan(&orderID, &showID)
+	if isNotFound(err) {
+		return uuid.Nil, uuid.Nil, notFound(domain.ErrTicketNotFound, ticketID)
+	}
+	if err != nil {
+		return uuid.Nil, uuid.Nil, fmt.Errorf("query ticket: %w", err)
+	}
+	return orderID, showID, nil
+}
+
+// DefaultDueHolds is how many holds DueHolds returns when limit is not
+// positive.
+const DefaultDueHolds = 100
+
+// DueHolds returns up to limit open holds that ran out at or before now,
+// those that ran out first first.
+func (q *Queries) DueHolds(ctx context.Context, now time.Time, limit int) ([]DueHold, error) {
+	if limit <= 0 {
+		limit = DefaultDueHolds
+	}
+	rows, err := q.db.Query(ctx, `select show_id, order_id, expires_at from hold_deadlines
+		where expires_at <= $1 order by expires_at, order_id limit $2`, now, limit)
+	if err != nil {
+		return nil, fmt.Errorf("query due holds: %w", err)
+	}
+	defer rows.Close()
+	out := []DueHold{}
+	for rows.Next() {
+		var h DueHold
+		if err := rows.Scan(&h.ShowID, &h.OrderID, &h.ExpiresAt); err != nil {
+			return nil, fmt.Errorf("query due holds: %w", err)
+		}
+		h.ExpiresAt = h.ExpiresAt.UTC()
+		out = append(out, h)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("query due holds: %w", err)
+	}
+	return out, nil
+}
+
+// WaitForPosition waits until every projection of All has applied the log
+// up to pos, checking every few milliseconds. It reports false when timeout
+// passes first, and fails when ctx ends or the checkpoints cannot be read.
+func (q *Queries) WaitForPosition(ctx context.Context, pos domain.Position, timeout time.Duration) (bool, error) {
+	if pos.IsZero() {
+		return true, nil
+	}
+	deadline := time.NewTimer(timeout)
+	defer deadline.Stop()
+	tick := time.NewTicker(pollEvery)
+	defer tick.Stop()
+	for {
+		ok, err := q.reached(ctx, pos)
+		if err != nil || ok {
+			return ok, err
+		}
+		select {
+		case <-ctx.Done():
+			return false, ctx.Err()
+		case <-deadline.C:
+			return false, nil
+		case <-tick.C:
+		}
+	}
+}
+
+// reached reports whether every projection's checkpoint is at or past pos.
+func (q *Queries) reached(ctx context.Context, pos domain.Position) (bool, error) {
+	rows, err := q.db.Query(ctx, `select name, commit_pos, prepare_pos from projection_checkpoints where name = any($1)`, q.names)
+	if err != nil {
+		return false, fmt.Errorf("query checkpoints: %w", err)
+	}
+	defer rows.Close()
+	n := 0
+	for rows.Next() {
+		var name string
+		var c, p int64
+		if err := rows.Scan(&name, &c, &p); err != nil {
+			return false, fmt.Errorf("query checkpoints: %w", err)
+		}
+		if (domain.Position{Commit: uint64(c), Prepare: uint64(p)}).Less(pos) {
+			return false, nil
+		}
+		n++
+	}
+	if err := rows.Err(); err != nil {
+		return false, fmt.Errorf("query checkpoints: %w", err)
+	}
+	return n == len(q.names), nil
+}

@@ -1,0 +1,235 @@
+package projections
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/ticketing/ticketing/domain"
+)
+
+// Projection states reported by Runner.Status.
+const (
+	// StateStarting: the projection has not read its checkpoint yet.
+	StateStarting = "starting"
+	// StateLive: the projection follows the log without error.
+	StateLive = "live"
+	// StateStalled: the projection failed and waits to retry from its
+	// checkpoint.
+	StateStalled = "stalled"
+)
+
+// Backoff bounds of a stalled projection.
+const (
+	minBackoff = 50 * time.Millisecond
+	maxBackoff = 5 * time.Second
+)
+
+// DefaultMaxBatch is the most events applied in one transaction when
+// Runner.MaxBatch is zero.
+const DefaultMaxBatch = 500
+
+// ApplyError says that a projection failed to apply one event.
+type ApplyError struct {
+	Projection string
+	Stream     string
+	Version    int64
+	Position   domain.Position
+	Type       string
+	Err        error
+}
+
+func (e *ApplyError) Error() string {
+	return fmt.Sprintf("projection %s: %s %s@%d (position %s): %v", e.Projection, e.Type, e.Stream, e.Version, e.Position, e.Err)
+}
+
+func (e *ApplyError) Unwrap() error { return e.Err }
+
+// ProjectionStatus is how far a projection got and whether it is healthy.
+type ProjectionStatus struct {
+	Name string
+	// Position is the checkpoint: the last event applied.
+	Position domain.Position
+	// State is StateStarting, StateLive or StateStalled.
+	State string
+	// LastError is the error of the last failure, kept after recovery.
+	LastError string
+	// Failures counts the failures since the last applied batch.
+	Failures int
+}
+
+// MarshalJSON renders the status with the position as its token.
+func (s ProjectionStatus) MarshalJSON() ([]byte, error) {
+	return json.Marshal(struct {
+		Name      string `json:"name"`
+		Position  string `json:"position"`
+		State     string `json:"state"`
+		LastError string `json:"last_error,omitempty"`
+		Failures  int    `json:"failures"`
+	}{s.Name, s.Position.String(), s.State, s.LastError, s.Failures})
+}
+
+// Runner feeds every projector the global log from its checkpoint, each in
+// its own goroutine, applying each batch of events and the new checkpoint in
+// one transaction of the Store. A projector that fails is retried from its
+// checkpoint with a growing backoff; no event is ever skipped.
+type Runner struct {
+	Feed       Feed
+	Store      Store
+	Registry   *domain.Registry
+	Projectors []Projector
+	// Log receives failures; nil discards them.
+	Log *slog.Logger
+	// MaxBatch caps the events applied in one transaction; zero means
+	// DefaultMaxBatch.
+	MaxBatch int
+
+	mu     sync.Mutex
+	status map[string]*ProjectionStatus
+}
+
+// Run runs the projectors until ctx ends; it then returns nil. It fails at
+// once when the runner is misconfigured.
+func (r *Runner) Run(ctx context.Context) error {
+	if r.Feed == nil || r.Store == nil || r.Registry == nil {
+		return errors.New("projections: runner needs a feed, a store and a registry")
+	}
+	seen := map[string]bool{}
+	for _, p := range r.Projectors {
+		if seen[p.Name()] {
+			return fmt.Errorf("projections: projection %q given twice", p.Name())
+		}
+		seen[p.Name()] = true
+	}
+	r.mu.Lock()
+	r.status = map[string]*ProjectionStatus{}
+	for _, p := range r.Projectors {
+		r.status[p.Name()] = &ProjectionStatus{Name: p.Name(), State: StateStarting}
+	}
+	r.mu.Unlock()
+	var wg sync.WaitGroup
+	for _, p := range r.Projectors {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r.run(ctx, p)
+		}()
+	}
+	wg.Wait()
+	return nil
+}
+
+// Status returns the state of every projection, in the order of Projectors.
+func (r *Runner) Status() []ProjectionStatus {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := make([]ProjectionStatus, 0, len(r.Projectors))
+	for _, p := range r.Projectors {
+		if s, ok := r.status[p.Name()]; ok {
+			out = append(out, *s)
+		} else {
+			out = append(out, ProjectionStatus{Name: p.Name(), State: StateStarting})
+		}
+	}
+	return out
+}
+
+func (r *Runner) logger() *slog.Logger {
+	if r.Log == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return r.Log
+}
+
+func (r *Runner) update(name string, fn func(*ProjectionStatus)) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	fn(r.status[name])
+}
+
+// run follows the log for one projector until ctx ends.
+func (r *Runner) run(ctx context.Context, p Projector) {
+	name := p.Name()
+	backoff := minBackoff
+	for ctx.Err() == nil {
+		err := r.follow(ctx, p, func() { backoff = minBackoff })
+		if ctx.Err() != nil {
+			return
+		}
+		if err == nil {
+			err = errors.New("feed ended")
+		}
+		attrs := []any{"projection", name, "error", err, "retry_in", backoff}
+		if ae, ok := errors.AsType[*ApplyError](err); ok {
+			attrs = append(attrs, "stream", ae.Stream, "version", ae.Version, "position", ae.Position.String(), "type", ae.Type)
+		}
+		r.logger().Error("projection stalled", attrs...)
+		r.update(name, func(s *ProjectionStatus) {
+			s.State, s.LastError = StateStalled, err.Error()
+			s.Failures++
+		})
+		t := time.NewTimer(backoff)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		}
+		backoff = min(2*backoff, maxBackoff)
+	}
+}
+
+// follow applies the log from the projection's checkpoint until ctx ends or
+// a batch fails. applied is called after each committed batch.
+func (r *Runner) follow(ctx context.Context, p Projector, applied func()) error {
+	name := p.Name()
+	from, err := r.Store.Checkpoint(ctx, name)
+	if err != nil {
+		return fmt.Errorf("projection %s: read checkpoint: %w", name, err)
+	}
+	r.update(name, func(s *ProjectionStatus) {
+		s.Position = from
+		if s.State == StateStarting {
+			s.State = StateLive
+		}
+	})
+	max := r.MaxBatch
+	if max <= 0 {
+		max = DefaultMaxBatch
+	}
+	return r.Feed.Follow(ctx, from, func(ctx context.Context, batch []domain.RecordedEvent) error {
+		for len(batch) > 0 {
+			n := min(len(batch), max)
+			if err := r.apply(ctx, p, batch[:n]); err != nil {
+				return err
+			}
+			last := batch[n-1].Position
+			r.update(name, func(s *ProjectionStatus) {
+				s.Position, s.State, s.Failures = last, StateLive, 0
+			})
+			applied()
+			batch = batch[n:]
+		}
+		return nil
+	})
+}
+
+// apply applies a batch and its last position as the checkpoint, atomically.
+func (r *Runner) apply(ctx context.Context, p Projector, batch []domain.RecordedEvent) error {
+	return r.Store.Apply(ctx, p.Name(), batch[len(batch)-1].Position, func(db DB) error {
+		for _, rec := range batch {
+			e, err := r.Registry.Decode(rec.Type, rec.Data)
+			if err == nil {
+				err = p.Apply(ctx, db, rec, e)
+			}
+			if err != nil {
+				return &ApplyError{Projection: p.Name(), Stream: rec.StreamID, Version: rec.Version, Position: rec.Position, Type: rec.Type, Err: err}
+			}
+		}
+		return nil
+	})
+}

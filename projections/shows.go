@@ -1,0 +1,175 @@
+package projections
+
+import (
+	"context"
+	"fmt"
+	"math"
+
+	"github.com/google/uuid"
+
+	"github.com/ticketing/ticketing/domain"
+)
+
+// Projection names: the keys of their checkpoints. Never rename one: a new
+// name rebuilds the projection from the start of the log.
+const (
+	NameShows  = "shows"
+	NameOrders = "orders"
+	NameSales  = "sales"
+	NameHolds  = "holds"
+)
+
+// Section kinds in the read models.
+const (
+	KindGeneralAdmission = "general_admission"
+	KindSeated           = "seated"
+)
+
+// Seat states in the read models.
+const (
+	SeatAvailable = "available"
+	SeatHeld      = "held"
+	SeatSold      = "sold"
+)
+
+var _ Projector = Shows{}
+
+// Shows maintains rm_shows, rm_sections (prices and counters of units held
+// and sold) and rm_seats (the state of every seat).
+type Shows struct{}
+
+// Name returns NameShows.
+func (Shows) Name() string { return NameShows }
+
+// Apply projects the show events.
+func (Shows) Apply(ctx context.Context, db DB, rec domain.RecordedEvent, e domain.Event) error {
+	switch e := e.(type) {
+	case domain.ShowCreated:
+		return createShow(ctx, db, rec, e)
+	case domain.ShowDetailsChanged:
+		return db.Exec(ctx, `update rm_shows set title = $2, venue = $3, starts_at = $4, updated_at = $5 where id = $1`,
+			e.ShowID, e.Title, e.Venue, e.StartsAt, rec.RecordedAt)
+	case domain.SectionPriceChanged:
+		if err := db.Exec(ctx, `update rm_sections set price_cents = $3 where show_id = $1 and name = $2`,
+			e.ShowID, e.Section, e.PriceCents); err != nil {
+			return err
+		}
+		return touchShow(ctx, db, e.ShowID, rec)
+	case domain.ShowPublished:
+		return db.Exec(ctx, `update rm_shows set status = $2, updated_at = $3 where id = $1`,
+			e.ShowID, string(domain.ShowStatusOnSale), e.At)
+	case domain.ShowCancelled:
+		return db.Exec(ctx, `update rm_shows set status = $2, updated_at = $3 where id = $1`,
+			e.ShowID, string(domain.ShowStatusCancelled), e.At)
+	case domain.SeatsHeld:
+		return moveInventory(ctx, db, e.ShowID, e.OrderID, e.Items, e.Seats, SeatHeld, 1, 0)
+	case domain.SeatsReleased:
+		return moveInventory(ctx, db, e.ShowID, uuid.Nil, e.Items, e.Seats, SeatAvailable, -1, 0)
+	case domain.SeatsSold:
+		return moveInventory(ctx, db, e.ShowID, e.OrderID, e.Items, e.Seats, SeatSold, -1, 1)
+	}
+	return nil
+}
+
+func createShow(ctx context.Context, db DB, rec domain.RecordedEvent, e domain.ShowCreated) error {
+	seq, err := seqOf(rec)
+	if err != nil {
+		return err
+	}
+	// A show is created once; a second ShowCreated for it changes nothing.
+	var created bool
+	err = db.QueryRow(ctx, `insert into rm_shows (id, seq, organizer_id, title, venue, starts_at, status, created_at, updated_at)
+		values ($1, $2, $3, $4, $5, $6, $7, $8, $8)
+		on conflict (id) do nothing
+		returning true`,
+		e.ShowID, seq, e.OrganizerID, e.Title, e.Venue, e.StartsAt, string(domain.ShowStatusDraft), e.CreatedAt).Scan(&created)
+	if err != nil {
+		if isNotFound(err) {
+			return nil
+		}
+		return err
+	}
+	for i, sec := range e.Sections {
+		kind := KindGeneralAdmission
+		if sec.Seated() {
+			kind = KindSeated
+		}
+		if err := db.Exec(ctx, `insert into rm_sections (show_id, name, idx, kind, price_cents, capacity) values ($1, $2, $3, $4, $5, $6)`,
+			e.ShowID, sec.Name, i, kind, sec.PriceCents, sec.Units()); err != nil {
+			return err
+		}
+		if !sec.Seated() {
+			continue
+		}
+		labels := make([]string, len(sec.Rows))
+		seats := make([]int32, len(sec.Rows))
+		for j, r := range sec.Rows {
+			labels[j], seats[j] = r.Label, int32(r.Seats)
+		}
+		if err := db.Exec(ctx, `insert into rm_seats (show_id, section, row_label, row_idx, seat, state)
+			select $1, $2, r.label, r.idx - 1, s, $5
+			from unnest($3::text[], $4::int[]) with ordinality as r(label, seats, idx)
+			cross join lateral generate_series(1, r.seats) as s`,
+			e.ShowID, sec.Name, labels, seats, SeatAvailable); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func touchShow(ctx context.Context, db DB, show uuid.UUID, rec domain.RecordedEvent) error {
+	return db.Exec(ctx, `update rm_shows set updated_at = $2 where id = $1`, show, rec.RecordedAt)
+}
+
+// moveInventory moves general-admission units between the held and sold
+// counters (held += dHeld, sold += dSold per unit) and sets seats to state.
+func moveInventory(ctx context.Context, db DB, show, order uuid.UUID, items []domain.HeldItem, seats []domain.HeldSeat, state string, dHeld, dSold int) error {
+	units := map[string]int{}
+	var names []string
+	for _, it := range items {
+		if _, ok := units[it.Section]; !ok {
+			names = append(names, it.Section)
+		}
+		units[it.Section] += it.Quantity
+	}
+	for _, st := range seats {
+		if _, ok := units[st.Section]; !ok {
+			names = append(names, st.Section)
+		}
+		units[st.Section]++
+	}
+	for _, n := range names {
+		if err := db.Exec(ctx, `update rm_sections set held = held + $3, sold = sold + $4 where show_id = $1 and name = $2`,
+			show, n, dHeld*units[n], dSold*units[n]); err != nil {
+			return err
+		}
+	}
+	if len(seats) == 0 {
+		return nil
+	}
+	secs, rows, nums := seatColumns(seats)
+	var orderID *uuid.UUID
+	if order != uuid.Nil {
+		orderID = &order
+	}
+	return db.Exec(ctx, `update rm_seats set state = $5, order_id = $6
+		from unnest($2::text[], $3::text[], $4::int[]) as x(section, row_label, seat)
+		where rm_seats.show_id = $1 and rm_seats.section = x.section and rm_seats.row_label = x.row_label and rm_seats.seat = x.seat`,
+		show, secs, rows, nums, state, orderID)
+}
+
+func seatColumns(seats []domain.HeldSeat) (secs, rows []string, nums []int32) {
+	secs, rows, nums = make([]string, len(seats)), make([]string, len(seats)), make([]int32, len(seats))
+	for i, s := range seats {
+		secs[i], rows[i], nums[i] = s.Section, s.Row, int32(s.Seat)
+	}
+	return secs, rows, nums
+}
+
+// seqOf returns the commit position of rec as the bigint of a seq column.
+func seqOf(rec domain.RecordedEvent) (int64, error) {
+	if rec.Position.Commit > math.MaxInt64 {
+		return 0, fmt.Errorf("position %s does not fit a bigint", rec.Position)
+	}
+	return int64(rec.Position.Commit), nil
+}

@@ -1,0 +1,121 @@
+package projections
+
+import (
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/ticketing/ticketing/domain"
+)
+
+// ShowView is a show with its sections, as the catalog shows it.
+type ShowView struct {
+	ID          uuid.UUID     `json:"id"`
+	OrganizerID uuid.UUID     `json:"organizer_id"`
+	Title       string        `json:"title"`
+	Venue       string        `json:"venue"`
+	StartsAt    time.Time     `json:"starts_at"`
+	Status      string        `json:"status"`
+	CreatedAt   time.Time     `json:"created_at"`
+	UpdatedAt   time.Time     `json:"updated_at"`
+	Sections    []SectionView `json:"sections"`
+}
+
+// SectionView is a section's price and inventory.
+type SectionView struct {
+	Name string `json:"name"`
+	// Kind is KindGeneralAdmission or KindSeated.
+	Kind       string `json:"kind"`
+	PriceCents int64  `json:"price_cents"`
+	Capacity   int    `json:"capacity"`
+	Available  int    `json:"available"`
+	Held       int    `json:"held"`
+	Sold       int    `json:"sold"`
+}
+
+// SeatMap is the state of every seat of a show, by section and row, in the
+// order the organizer created them. It names no order.
+type SeatMap struct {
+	ShowID   uuid.UUID        `json:"show_id"`
+	Sections []SeatMapSection `json:"sections"`
+}
+
+// SeatMapSection is one seated section of a SeatMap.
+type SeatMapSection struct {
+	Name string       `json:"name"`
+	Rows []SeatMapRow `json:"rows"`
+}
+
+// SeatMapRow is one row of a SeatMapSection.
+type SeatMapRow struct {
+	Label string        `json:"label"`
+	Seats []SeatMapSeat `json:"seats"`
+}
+
+// SeatMapSeat is one seat and its state: SeatAvailable, SeatHeld or SeatSold.
+type SeatMapSeat struct {
+	Seat  int    `json:"seat"`
+	State string `json:"state"`
+}
+
+// OrderView is an order with its tickets.
+type OrderView struct {
+	ID         uuid.UUID         `json:"id"`
+	ShowID     uuid.UUID         `json:"show_id"`
+	BuyerID    uuid.UUID         `json:"buyer_id"`
+	Status     string            `json:"status"`
+	Items      []domain.HeldItem `json:"items"`
+	Seats      []domain.HeldSeat `json:"seats"`
+	TotalCents int64             `json:"total_cents"`
+	ExpiresAt  time.Time         `json:"expires_at"`
+	CreatedAt  time.Time         `json:"created_at"`
+	UpdatedAt  time.Time         `json:"updated_at"`
+	Tickets    []TicketView      `json:"tickets"`
+}
+
+// TicketView is a ticket of an order. Row and Seat are empty for general
+// admission; CheckedInAt is null until the ticket is checked in.
+type TicketView struct {
+	ID          uuid.UUID  `json:"id"`
+	Section     string     `json:"section"`
+	Row         string     `json:"row,omitempty"`
+	Seat        int        `json:"seat,omitempty"`
+	Code        string     `json:"code"`
+	CheckedInAt *time.Time `json:"checked_in_at"`
+}
+
+// BuyerTicket is a ticket in a buyer's list of tickets.
+type BuyerTicket struct {
+	TicketView
+	OrderID uuid.UUID `json:"order_id"`
+	ShowID  uuid.UUID `json:"show_id"`
+}
+
+// SalesView is the sales figures of a show: units and orders by outcome.
+type SalesView struct {
+	ShowID uuid.UUID `json:"show_id"`
+	// OrganizerID is whom the figures belong to; it is not rendered.
+	OrganizerID     uuid.UUID `json:"-"`
+	Sold            int       `json:"sold"`
+	RevenueCents    int64     `json:"revenue_cents"`
+	Held            int       `json:"held"`
+	Expired         int       `json:"expired"`
+	Cancelled       int       `json:"cancelled"`
+	OrdersConfirmed int       `json:"orders_confirmed"`
+	OrdersExpired   int       `json:"orders_expired"`
+	OrdersCancelled int       `json:"orders_cancelled"`
+}
+
+// DueHold is an open hold whose time ran out.
+type DueHold struct {
+	ShowID    uuid.UUID
+	OrderID   uuid.UUID
+	ExpiresAt time.Time
+}
+
+// List is one page of a list. NextCursor fetches the next page; it is empty
+// on the last page.
+type List[T any] struct {
+	Items      []T    `json:"items"`
+	NextCursor string `json:"next_cursor,omitempty"`
+}
