@@ -52,7 +52,9 @@ func (h *Handler) PayOrder(ctx context.Context, actor domain.Actor, id uuid.UUID
 	if s.Status == domain.ShowStatusCancelled {
 		return PayResult{}, domain.ErrShowCancelled
 	}
-	chargeID, err := h.Payments.Charge(ctx, "order-"+id.String(), o.TotalCents, token)
+	// One charge per order and card: a retry with the same card replays the
+	// first answer; another card after a decline is a new attempt.
+	chargeID, err := h.Payments.Charge(ctx, "order-"+id.String()+"/"+token, o.TotalCents, token)
 	if err != nil {
 		return PayResult{}, err
 	}
