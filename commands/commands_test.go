@@ -140,6 +140,9 @@ func TestHandler_PayOrder(t *testing.T) {
 		if got := f.orderState(t, o.ID).Status; got != domain.OrderStatusHeld {
 			t.Fatalf("status = %s, want held", got)
 		}
+		if _, err := f.h.PayOrder(ctx, f.buyer, o.ID, "tok_visa"); err != nil {
+			t.Fatalf("another card after a decline: %v", err)
+		}
 	})
 	t.Run("after expiry fails and charges nothing", func(t *testing.T) {
 		t.Parallel()
