@@ -1,0 +1,363 @@
+package postgres_test
+
+import (
+	"context"
+	"errors"
+	"net/url"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/ticketing/ticketing/commands"
+	"github.com/ticketing/ticketing/domain"
+	"github.com/ticketing/ticketing/infra/eventstoretest"
+	"github.com/ticketing/ticketing/infra/postgres"
+	"github.com/ticketing/ticketing/infra/postgres/pgtest"
+)
+
+// hold is how long a test watches something that must not happen.
+const hold = 300 * time.Millisecond
+
+func newStore(t *testing.T) *postgres.Store {
+	t.Helper()
+	s, err := postgres.NewStore(t.Context(), pgtest.NewPool(t))
+	if err != nil {
+		t.Fatalf("NewStore: %v", err)
+	}
+	return s
+}
+
+func TestStore_Contract(t *testing.T) {
+	t.Parallel()
+	eventstoretest.Run(t, func(t *testing.T) commands.EventStore { return newStore(t) })
+}
+
+func TestNewStore(t *testing.T) {
+	t.Parallel()
+	t.Run("fails without a current schema", func(t *testing.T) {
+		t.Parallel()
+		u, err := url.Parse(pgtest.BaseURL(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		q := u.Query()
+		q.Set("search_path", "no_such_schema")
+		u.RawQuery = q.Encode()
+		if _, err := postgres.NewStore(t.Context(), pgtest.Connect(t, u.String())); err == nil {
+			t.Errorf("NewStore succeeded, want an error")
+		}
+	})
+}
+
+func TestStore_Append(t *testing.T) {
+	t.Parallel()
+	t.Run("rolled-back append leaves no gap", func(t *testing.T) {
+		t.Parallel()
+		s := newStore(t)
+		errBoom := errors.New("boom")
+		s.SetBeforeCommit(func(_ context.Context, stream string) error {
+			if stream == "a" {
+				return errBoom
+			}
+			return nil
+		})
+		f := startFollow(t, s)
+		_, err := s.Append(t.Context(), "a", domain.NoStream, newEvents(2))
+		var se *commands.StoreError
+		if !errors.Is(err, errBoom) || !errors.As(err, &se) {
+			t.Errorf("Append = %v, want a *commands.StoreError wrapping the hook's error", err)
+		}
+		b := newEvents(1)
+		res := mustAppend(t, s, "b", domain.NoStream, b)
+		if want := domain.PositionAt(1); res.Position != want {
+			t.Errorf("next append at %v, want %v", res.Position, want)
+		}
+		got := f.waitFor(t, 1)
+		assertDelivered(t, got, ids(b))
+		if got[0].Position != domain.PositionAt(1) {
+			t.Errorf("delivered at %v, want %v", got[0].Position, domain.PositionAt(1))
+		}
+	})
+}
+
+func TestStore_Follow(t *testing.T) {
+	t.Parallel()
+	t.Run("waits for an uncommitted earlier append", func(t *testing.T) {
+		t.Parallel()
+		s := newStore(t)
+		inA, release := make(chan struct{}), make(chan struct{})
+		releaseA := sync.OnceFunc(func() { close(release) })
+		t.Cleanup(releaseA)
+		s.SetBeforeCommit(func(ctx context.Context, stream string) error {
+			if stream != "a" {
+				return nil
+			}
+			close(inA)
+			select {
+			case <-release:
+				return nil
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		})
+		seed := newEvents(1)
+		mustAppend(t, s, "seed", domain.NoStream, seed)
+		f := startFollow(t, s)
+		f.waitFor(t, 1)
+
+		a, b := newEvents(1), newEvents(1)
+		doneA, doneB := make(chan appendResult, 1), make(chan appendResult, 1)
+		go func() { doneA <- appendAsync(s, "a", a) }()
+		select {
+		case <-inA:
+		case r := <-doneA:
+			t.Fatalf("append a returned %+v without reaching its commit", r)
+		}
+		go func() { doneB <- appendAsync(s, "b", b) }()
+
+		time.Sleep(hold)
+		select {
+		case r := <-doneB:
+			t.Errorf("append b completed (%+v) while append a held earlier positions", r)
+		default:
+		}
+		assertDelivered(t, f.delivered(), ids(seed))
+		if head, err := s.Head(t.Context()); err != nil || head != domain.PositionAt(1) {
+			t.Errorf("Head = %v, %v; want %v", head, err, domain.PositionAt(1))
+		}
+
+		releaseA()
+		ra, rb := <-doneA, <-doneB
+		if ra.err != nil || rb.err != nil {
+			t.Fatalf("appends: a: %v, b: %v", ra.err, rb.err)
+		}
+		if !ra.res.Position.Less(rb.res.Position) {
+			t.Errorf("a at %v, b at %v; want a first", ra.res.Position, rb.res.Position)
+		}
+		marker := newEvents(1)
+		mustAppend(t, s, "marker", domain.NoStream, marker)
+		got := f.waitFor(t, 4)
+		assertDelivered(t, got, ids(seed, a, b, marker))
+		assertAscending(t, got)
+	})
+
+	t.Run("wakes on a notification", func(t *testing.T) {
+		t.Parallel()
+		s := newStore(t)
+		s.SetPollInterval(time.Hour)
+		listening := make(chan uint32, 1)
+		s.SetOnListen(func(pid uint32) { listening <- pid })
+		f := startFollow(t, s)
+		<-listening
+		var want []uuid.UUID
+		for i := range 3 {
+			events := newEvents(1)
+			want = append(want, events[0].ID)
+			start := time.Now()
+			mustAppend(t, s, "show-1", int64(i), events)
+			got := f.waitForWithin(t, i+1, 2*time.Second)
+			t.Logf("append %d delivered %v after its commit", i, time.Since(start))
+			assertDelivered(t, got, want)
+		}
+	})
+
+	t.Run("reconnects when its connection breaks", func(t *testing.T) {
+		t.Parallel()
+		pool := pgtest.NewPool(t)
+		s, err := postgres.NewStore(t.Context(), pool)
+		if err != nil {
+			t.Fatalf("NewStore: %v", err)
+		}
+		pids := make(chan uint32, 10)
+		s.SetOnListen(func(pid uint32) { pids <- pid })
+		f := startFollow(t, s)
+		first := <-pids
+		e1 := newEvents(1)
+		mustAppend(t, s, "show-1", domain.NoStream, e1)
+		f.waitFor(t, 1)
+
+		if _, err := pool.Exec(t.Context(), "select pg_terminate_backend($1)", first); err != nil {
+			t.Fatalf("terminate the listening backend: %v", err)
+		}
+		e2 := newEvents(1)
+		mustAppend(t, s, "show-1", 1, e2)
+		f.waitFor(t, 2)
+		select {
+		case second := <-pids:
+			if second == first {
+				t.Errorf("listens again on backend %d, want a new one", second)
+			}
+		case <-time.After(5 * time.Second):
+			t.Errorf("Follow did not listen again")
+		}
+		marker := newEvents(1)
+		mustAppend(t, s, "marker", domain.NoStream, marker)
+		got := f.waitFor(t, 3)
+		assertDelivered(t, got, ids(e1, e2, marker))
+	})
+
+	t.Run("fails on a broken schema", func(t *testing.T) {
+		t.Parallel()
+		pool := pgtest.NewPool(t)
+		s, err := postgres.NewStore(t.Context(), pool)
+		if err != nil {
+			t.Fatalf("NewStore: %v", err)
+		}
+		if _, err := pool.Exec(t.Context(), "drop table events"); err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+		defer cancel()
+		err = s.Follow(ctx, domain.Start, func(context.Context, []domain.RecordedEvent) error { return nil })
+		var se *commands.StoreError
+		if !errors.As(err, &se) {
+			t.Errorf("Follow = %v, want a *commands.StoreError", err)
+		}
+	})
+}
+
+func TestStore_Head(t *testing.T) {
+	t.Parallel()
+	s := newStore(t)
+	got, err := s.Head(t.Context())
+	if err != nil {
+		t.Fatalf("Head: %v", err)
+	}
+	if got != domain.Start {
+		t.Errorf("Head of an empty log = %v, want %v", got, domain.Start)
+	}
+	mustAppend(t, s, "show-1", domain.NoStream, newEvents(2))
+	res := mustAppend(t, s, "show-2", domain.NoStream, newEvents(3))
+	got, err = s.Head(t.Context())
+	if err != nil {
+		t.Fatalf("Head: %v", err)
+	}
+	if want := domain.PositionAt(5); got != want || res.Position != want {
+		t.Errorf("Head = %v, last append at %v, want %v", got, res.Position, want)
+	}
+}
+
+type appendResult struct {
+	res commands.AppendResult
+	err error
+}
+
+func appendAsync(s *postgres.Store, stream string, events []domain.EventData) appendResult {
+	res, err := s.Append(context.Background(), stream, domain.NoStream, events)
+	return appendResult{res, err}
+}
+
+// follower collects what Follow delivers, from the start of the log.
+type follower struct {
+	cancel context.CancelFunc
+	done   chan struct{}
+	err    error // set before done is closed
+
+	mu      sync.Mutex
+	got     []domain.RecordedEvent
+	changed chan struct{}
+}
+
+func startFollow(t *testing.T, s *postgres.Store) *follower {
+	t.Helper()
+	ctx, cancel := context.WithCancel(t.Context())
+	f := &follower{cancel: cancel, done: make(chan struct{}), changed: make(chan struct{}, 1)}
+	go func() {
+		defer close(f.done)
+		f.err = s.Follow(ctx, domain.Start, func(_ context.Context, batch []domain.RecordedEvent) error {
+			f.mu.Lock()
+			f.got = append(f.got, batch...)
+			f.mu.Unlock()
+			select {
+			case f.changed <- struct{}{}:
+			default:
+			}
+			return nil
+		})
+	}()
+	t.Cleanup(func() {
+		cancel()
+		<-f.done
+	})
+	return f
+}
+
+func (f *follower) delivered() []domain.RecordedEvent {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]domain.RecordedEvent(nil), f.got...)
+}
+
+func (f *follower) waitFor(t *testing.T, n int) []domain.RecordedEvent {
+	t.Helper()
+	return f.waitForWithin(t, n, 10*time.Second)
+}
+
+func (f *follower) waitForWithin(t *testing.T, n int, d time.Duration) []domain.RecordedEvent {
+	t.Helper()
+	timeout := time.After(d)
+	for {
+		got := f.delivered()
+		if len(got) >= n {
+			return got
+		}
+		select {
+		case <-f.changed:
+		case <-f.done:
+			t.Fatalf("Follow returned %v after delivering %d events, want %d", f.err, len(got), n)
+		case <-timeout:
+			t.Fatalf("Follow delivered %d events in %v, want %d", len(got), d, n)
+		}
+	}
+}
+
+func newEvents(n int) []domain.EventData {
+	out := make([]domain.EventData, n)
+	for i := range out {
+		out[i] = domain.EventData{ID: uuid.New(), Type: "TestHappened", Data: []byte(`{"n":1}`)}
+	}
+	return out
+}
+
+func mustAppend(t *testing.T, s *postgres.Store, stream string, expected int64, events []domain.EventData) commands.AppendResult {
+	t.Helper()
+	res, err := s.Append(t.Context(), stream, expected, events)
+	if err != nil {
+		t.Fatalf("Append(%s, %d): %v", stream, expected, err)
+	}
+	return res
+}
+
+func ids(batches ...[]domain.EventData) []uuid.UUID {
+	var out []uuid.UUID
+	for _, b := range batches {
+		for _, e := range b {
+			out = append(out, e.ID)
+		}
+	}
+	return out
+}
+
+func assertDelivered(t *testing.T, got []domain.RecordedEvent, want []uuid.UUID) {
+	t.Helper()
+	if len(got) != len(want) {
+		t.Errorf("delivered %d events, want %d", len(got), len(want))
+		return
+	}
+	for i := range want {
+		if got[i].ID != want[i] {
+			t.Errorf("event %d is %s, want %s", i, got[i].ID, want[i])
+		}
+	}
+}
+
+func assertAscending(t *testing.T, got []domain.RecordedEvent) {
+	t.Helper()
+	for i := 1; i < len(got); i++ {
+		if !got[i-1].Position.Less(got[i].Position) {
+			t.Errorf("position %v follows %v, want strictly increasing", got[i].Position, got[i-1].Position)
+		}
+	}
+}
