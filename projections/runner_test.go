@@ -1,0 +1,246 @@
+package projections_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"reflect"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/ticketing/ticketing/domain"
+	"github.com/ticketing/ticketing/projections"
+)
+
+// readModelTables are every table the projectors write.
+var readModelTables = []string{"rm_shows", "rm_sections", "rm_seats", "rm_orders", "rm_tickets", "rm_sales", "rm_sales_orders", "hold_deadlines"}
+
+// dump returns every row of every read-model table, as sorted JSON.
+func dump(t *testing.T, w *world) map[string][]string {
+	t.Helper()
+	out := map[string][]string{}
+	for _, table := range readModelTables {
+		rows, err := w.models.DB().Query(ctx, `select to_jsonb(t)::text from `+table+` t order by 1`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for rows.Next() {
+			var s string
+			if err := rows.Scan(&s); err != nil {
+				t.Fatal(err)
+			}
+			out[table] = append(out[table], s)
+		}
+		if err := rows.Err(); err != nil {
+			t.Fatal(err)
+		}
+		rows.Close()
+	}
+	return out
+}
+
+// busyHistory makes every kind of event in several shows and orders.
+func busyHistory(w *world) {
+	org, buyer := uuid.New(), uuid.New()
+	a := w.publishedShow(org, "A", ga("Floor", 1000, 50), seated("Box", 3000, 3, 3))
+	b := w.createShow(org, "B", seated("Stalls", 2000, 4))
+	title := "B, renamed"
+	w.edit(b, domain.EditShow{Title: &title, Prices: map[string]int64{"Stalls": 2200}})
+	w.publish(b)
+	for i := range 4 {
+		o := w.hold(a, buyer, []domain.ItemRequest{{Section: "Floor", Quantity: i + 1}}, []domain.SeatRef{{Section: "Box", Row: string(rune('A' + i/3)), Seat: i%3 + 1}})
+		switch i % 4 {
+		case 0:
+			tickets := w.pay(o)
+			w.checkIn(o, tickets[0].ID, t0.Add(24*time.Hour))
+		case 1:
+			w.cancel(o)
+		case 2:
+			w.expire(a, o)
+		}
+	}
+	tomb, _ := w.holdOnly(b, buyer, nil, []domain.SeatRef{{Section: "Stalls", Row: "A", Seat: 1}})
+	w.expire(b, tomb)
+	w.pay(w.hold(b, uuid.New(), nil, []domain.SeatRef{{Section: "Stalls", Row: "A", Seat: 2}}))
+	w.cancelShow(b)
+}
+
+func TestRunner_Run(t *testing.T) {
+	t.Parallel()
+
+	t.Run("replaying the log into empty read models gives the live read models", func(t *testing.T) {
+		t.Parallel()
+		live := newWorld(t).start()
+		busyHistory(live)
+		live.sync()
+		busyHistory(live)
+		live.sync()
+
+		replay := newWorldOn(t, live.store, live.registry)
+		replay.runner.MaxBatch = 3
+		replay.last = live.last
+		replay.start().sync()
+		got, want := dump(t, replay), dump(t, live)
+		for _, table := range readModelTables {
+			if len(want[table]) == 0 {
+				t.Errorf("%s: no rows: the history does not cover it", table)
+			}
+			if !reflect.DeepEqual(got[table], want[table]) {
+				t.Errorf("%s: replay differs\ngot  %v\nwant %v", table, got[table], want[table])
+			}
+		}
+	})
+
+	t.Run("a failing event stalls its projection, which retries from its checkpoint and skips nothing", func(t *testing.T) {
+		t.Parallel()
+		w := newWorld(t)
+		show := w.publishedShow(uuid.New(), "Flaky", ga("Floor", 1000, 10))
+		order := w.hold(show, uuid.New(), []domain.ItemRequest{{Section: "Floor", Quantity: 3}}, nil)
+		recs, err := w.store.ReadStream(ctx, domain.OrderStream(order), 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		bad := recs[0] // OrderPlaced, after ShowCreated, ShowPublished and SeatsHeld in the same batch
+		flaky := &failing{Projector: projections.Sales{}, event: bad.ID}
+		flaky.on.Store(true)
+		w.runner.Projectors = []projections.Projector{projections.Shows{}, projections.Orders{}, flaky, projections.Holds{}}
+		w.start()
+
+		eventually(t, "a stall with retries", func() bool {
+			st := status(w.runner, projections.NameSales)
+			return st.State == projections.StateStalled && st.Failures >= 2
+		})
+		st := status(w.runner, projections.NameSales)
+		if !strings.Contains(st.LastError, errFlaky.Error()) || !strings.Contains(st.LastError, bad.StreamID) {
+			t.Errorf("last error: got %q, want the error and the stream", st.LastError)
+		}
+		if st.Position != domain.Start {
+			t.Errorf("position: got %v, want the start", st.Position)
+		}
+		if cp, _ := w.models.Checkpoint(ctx, projections.NameSales); cp != domain.Start {
+			t.Errorf("checkpoint: got %v, want the start", cp)
+		}
+		if _, err := w.q.Sales(ctx, show); !errors.Is(err, projections.ErrNotFound) {
+			t.Errorf("sales before the failing event: got %v, want nothing applied", err)
+		}
+		for _, want := range []string{"projection stalled", "stream=" + bad.StreamID, "version=1", errFlaky.Error()} {
+			if !strings.Contains(w.logs.String(), want) {
+				t.Errorf("log lacks %q:\n%s", want, w.logs.String())
+			}
+		}
+		if st := status(w.runner, projections.NameShows); st.State != projections.StateLive || st.Position != w.last {
+			t.Errorf("other projections: got %+v, want live at %v", st, w.last)
+		}
+		if ok, _ := w.q.WaitForPosition(ctx, w.last, 0); ok {
+			t.Error("position reached while a projection is behind")
+		}
+
+		flaky.on.Store(false)
+		w.sync()
+		got, err := w.q.Sales(ctx, show)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Held != 3 {
+			t.Errorf("held: got %d, want 3 (each event exactly once)", got.Held)
+		}
+		if st := status(w.runner, projections.NameSales); st.State != projections.StateLive || st.Failures != 0 || st.Position != w.last {
+			t.Errorf("after recovery: got %+v, want live at %v", st, w.last)
+		}
+	})
+
+	t.Run("an undecodable event is never skipped", func(t *testing.T) {
+		t.Parallel()
+		w := newWorld(t).start()
+		first := w.createShow(uuid.New(), "Before", ga("Floor", 1000, 10))
+		w.sync()
+		data, _ := json.Marshal(map[string]any{"show_id": 42})
+		if _, err := w.store.Append(ctx, "show-broken", domain.NoStream, []domain.EventData{{ID: uuid.New(), Type: "show.created", Data: data}}); err != nil {
+			t.Fatal(err)
+		}
+		after := w.createShow(uuid.New(), "After", ga("Floor", 1000, 10))
+		eventually(t, "a stall", func() bool { return status(w.runner, projections.NameShows).State == projections.StateStalled })
+		if _, err := w.q.Show(ctx, first); err != nil {
+			t.Errorf("show before the bad event: %v", err)
+		}
+		if _, err := w.q.Show(ctx, after); !errors.Is(err, projections.ErrNotFound) {
+			t.Errorf("show after the bad event: got %v, want not found", err)
+		}
+		if st := status(w.runner, projections.NameShows); !strings.Contains(st.LastError, "show-broken") {
+			t.Errorf("last error: got %q, want the stream", st.LastError)
+		}
+	})
+
+	t.Run("status before and after starting", func(t *testing.T) {
+		t.Parallel()
+		w := newWorld(t)
+		for _, st := range w.runner.Status() {
+			if st.State != projections.StateStarting {
+				t.Errorf("%s: got %q, want %q", st.Name, st.State, projections.StateStarting)
+			}
+		}
+		w.createShow(uuid.New(), "Status", ga("Floor", 1000, 10))
+		w.start().sync()
+		var names []string
+		for _, st := range w.runner.Status() {
+			names = append(names, st.Name)
+			if st.State != projections.StateLive || st.Position != w.last {
+				t.Errorf("%s: got %+v, want live at %v", st.Name, st, w.last)
+			}
+		}
+		if want := []string{"shows", "orders", "sales", "holds"}; !reflect.DeepEqual(names, want) {
+			t.Errorf("names: got %v, want %v", names, want)
+		}
+		b, err := json.Marshal(status(w.runner, projections.NameShows))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, want := string(b), `{"name":"shows","position":"`+w.last.String()+`","state":"live","failures":0}`; got != want {
+			t.Errorf("json: got %s, want %s", got, want)
+		}
+	})
+
+	t.Run("misconfigured", func(t *testing.T) {
+		t.Parallel()
+		w := newWorld(t)
+		for name, r := range map[string]*projections.Runner{
+			"no feed":      {Store: w.models, Registry: w.registry},
+			"no store":     {Feed: w.store, Registry: w.registry},
+			"no registry":  {Feed: w.store, Store: w.models},
+			"a name twice": {Feed: w.store, Store: w.models, Registry: w.registry, Projectors: []projections.Projector{projections.Shows{}, projections.Shows{}}},
+		} {
+			if err := r.Run(context.Background()); err == nil {
+				t.Errorf("%s: got nil, want an error", name)
+			}
+		}
+	})
+}
+
+func status(r *projections.Runner, name string) projections.ProjectionStatus {
+	for _, s := range r.Status() {
+		if s.Name == name {
+			return s
+		}
+	}
+	return projections.ProjectionStatus{}
+}
+
+var errFlaky = errors.New("flaky projector")
+
+// failing is a real projector that fails on one event while on is set.
+type failing struct {
+	projections.Projector
+	event uuid.UUID
+	on    atomic.Bool
+}
+
+func (f *failing) Apply(ctx context.Context, db projections.DB, rec domain.RecordedEvent, e domain.Event) error {
+	if f.on.Load() && rec.ID == f.event {
+		return errFlaky
+	}
+	return f.Projector.Apply(ctx, db, rec, e)
+}
