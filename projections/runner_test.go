@@ -13,6 +13,8 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/ticketing/ticketing/domain"
+	"github.com/ticketing/ticketing/infra/postgres"
+	"github.com/ticketing/ticketing/infra/postgres/pgtest"
 	"github.com/ticketing/ticketing/projections"
 )
 
@@ -92,6 +94,27 @@ func TestRunner_Run(t *testing.T) {
 			if !reflect.DeepEqual(got[table], want[table]) {
 				t.Errorf("%s: replay differs\ngot  %v\nwant %v", table, got[table], want[table])
 			}
+		}
+	})
+
+	t.Run("the same over the PostgreSQL event store", func(t *testing.T) {
+		t.Parallel()
+		store, err := postgres.NewStore(ctx, pgtest.NewPool(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		registry := domain.NewRegistry()
+		domain.RegisterEvents(registry)
+		live := newWorldOn(t, store, registry).start()
+		busyHistory(live)
+		live.sync()
+
+		replay := newWorldOn(t, store, registry)
+		replay.last = live.last
+		replay.start().sync()
+		got, want := dump(t, replay), dump(t, live)
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("replay differs\ngot  %v\nwant %v", got, want)
 		}
 	})
 

@@ -11,6 +11,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/ticketing/ticketing/commands"
 	"github.com/ticketing/ticketing/domain"
 	"github.com/ticketing/ticketing/infra/memory"
 	"github.com/ticketing/ticketing/infra/postgres"
@@ -29,7 +30,7 @@ const holdTTL = 15 * time.Minute
 // their expected versions.
 type world struct {
 	t        *testing.T
-	store    *memory.Store
+	store    commands.EventStore
 	registry *domain.Registry
 	models   *postgres.ReadModels
 	q        *projections.Queries
@@ -47,7 +48,7 @@ func newWorld(t *testing.T) *world {
 	return newWorldOn(t, memory.NewStore(), registry)
 }
 
-func newWorldOn(t *testing.T, store *memory.Store, registry *domain.Registry) *world {
+func newWorldOn(t *testing.T, store commands.EventStore, registry *domain.Registry) *world {
 	t.Helper()
 	models := postgres.NewReadModels(pgtest.NewPool(t))
 	w := &world{t: t, store: store, registry: registry, models: models, q: projections.NewQueries(models.DB()), logs: &syncBuffer{}}

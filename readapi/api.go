@@ -1,0 +1,198 @@
+// Package readapi is the HTTP read API: it answers from the read models
+// (projections.Queries), never from the event store, enforces who may see
+// what and maps errors to problem+json.
+//
+// Read-your-writes: the write API answers every write with the position of
+// its last event; a read that sends it back in the X-Min-Position header
+// waits (up to MinPositionWait) until every projection has applied it.
+package readapi
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/gorilla/mux"
+
+	"github.com/ticketing/ticketing/domain"
+	"github.com/ticketing/ticketing/projections"
+)
+
+// MinPositionHeader names the position a read must reflect.
+const MinPositionHeader = "X-Min-Position"
+
+// MinPositionWait is how long a read waits for the projections to reach its
+// X-Min-Position before it fails with ErrNotCaughtUp.
+const MinPositionWait = 2 * time.Second
+
+// Authenticator checks bearer tokens.
+type Authenticator interface {
+	// Authenticate returns the actor a token was issued to. Any error means
+	// the token is not valid.
+	Authenticate(ctx context.Context, token string) (domain.Actor, error)
+}
+
+// Errors of the read API; Error maps them to HTTP.
+var (
+	// ErrUnauthenticated: the route needs a valid bearer token, or the
+	// request carries an invalid one.
+	ErrUnauthenticated = errors.New("unauthenticated")
+	// ErrForbidden: the actor may not see this resource.
+	ErrForbidden = errors.New("forbidden")
+	// ErrNotCaughtUp: the read models did not reach the X-Min-Position of
+	// the request in time.
+	ErrNotCaughtUp = errors.New("read models have not caught up yet")
+)
+
+// API is the HTTP read API.
+type API struct {
+	q    *projections.Queries
+	auth Authenticator
+	log  *slog.Logger
+}
+
+// New returns the read API over q. log receives the errors answered with a
+// 500; nil discards them.
+func New(q *projections.Queries, auth Authenticator, log *slog.Logger) *API {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &API{q: q, auth: auth, log: log}
+}
+
+// access says who may call a route.
+type access int
+
+const (
+	// anyone: a token is optional, but must be valid when given.
+	anyone access = iota
+	// signedIn: a valid token is required.
+	signedIn
+)
+
+type handlerFunc func(w http.ResponseWriter, r *http.Request, actor domain.Actor) error
+
+// Register adds the read routes to r.
+func (a *API) Register(r *mux.Router) {
+	r.Handle("/v1/shows", a.route(anyone, a.listShows)).Methods(http.MethodGet)
+	r.Handle("/v1/shows/{id}", a.route(anyone, a.show)).Methods(http.MethodGet)
+	r.Handle("/v1/shows/{id}/seats", a.route(anyone, a.seats)).Methods(http.MethodGet)
+	r.Handle("/v1/shows/{id}/sales", a.route(signedIn, a.sales)).Methods(http.MethodGet)
+	r.Handle("/v1/me/shows", a.route(signedIn, a.myShows)).Methods(http.MethodGet)
+	r.Handle("/v1/me/orders", a.route(signedIn, a.myOrders)).Methods(http.MethodGet)
+	r.Handle("/v1/me/tickets", a.route(signedIn, a.myTickets)).Methods(http.MethodGet)
+	r.Handle("/v1/orders/{id}", a.route(signedIn, a.order)).Methods(http.MethodGet)
+}
+
+// route authenticates the request, waits for its X-Min-Position and runs h.
+// The actor of an anonymous request has a nil UserID.
+func (a *API) route(who access, h handlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		actor, err := a.actor(r)
+		if err == nil && who == signedIn && actor.UserID == uuid.Nil {
+			err = fmt.Errorf("%w: this route needs a bearer token", ErrUnauthenticated)
+		}
+		if err == nil {
+			err = a.waitForMinPosition(r)
+		}
+		if err == nil {
+			err = h(w, r, actor)
+		}
+		if err != nil {
+			a.Error(w, r, err)
+		}
+	})
+}
+
+// actor authenticates the bearer token of r, if any.
+func (a *API) actor(r *http.Request) (domain.Actor, error) {
+	header := r.Header.Get("Authorization")
+	if header == "" {
+		return domain.Actor{}, nil
+	}
+	scheme, token, ok := strings.Cut(header, " ")
+	token = strings.TrimSpace(token)
+	if !ok || !strings.EqualFold(scheme, "Bearer") || token == "" {
+		return domain.Actor{}, fmt.Errorf("%w: the Authorization header is not a bearer token", ErrUnauthenticated)
+	}
+	actor, err := a.auth.Authenticate(r.Context(), token)
+	if err != nil {
+		return domain.Actor{}, fmt.Errorf("%w: %w", ErrUnauthenticated, err)
+	}
+	if actor.UserID == uuid.Nil {
+		return domain.Actor{}, fmt.Errorf("%w: the token names no user", ErrUnauthenticated)
+	}
+	return actor, nil
+}
+
+// waitForMinPosition waits until the read models reflect the request's
+// X-Min-Position.
+func (a *API) waitForMinPosition(r *http.Request) error {
+	h := r.Header.Get(MinPositionHeader)
+	if h == "" {
+		return nil
+	}
+	pos, err := domain.ParsePosition(h)
+	if err != nil {
+		return &domain.ValidationError{Fields: []domain.FieldError{{Field: MinPositionHeader, Detail: "is not a position returned by the write API"}}}
+	}
+	ok, err := a.q.WaitForPosition(r.Context(), pos, MinPositionWait)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return fmt.Errorf("%w: position %s", ErrNotCaughtUp, pos)
+	}
+	return nil
+}
+
+// pathID returns the id in the path; a malformed id names nothing, so it is
+// not found.
+func pathID(r *http.Request) (uuid.UUID, error) {
+	s := mux.Vars(r)["id"]
+	id, err := uuid.Parse(s)
+	if err != nil {
+		return uuid.Nil, fmt.Errorf("%w: %q is not an id", projections.ErrNotFound, s)
+	}
+	return id, nil
+}
+
+// page reads the limit and cursor query parameters.
+func page(r *http.Request) (projections.Page, error) {
+	q := r.URL.Query()
+	p := projections.Page{Cursor: q.Get("cursor")}
+	if s := q.Get("limit"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil {
+			return p, &domain.ValidationError{Fields: []domain.FieldError{{Field: "limit", Detail: fmt.Sprintf("must be an integer between 1 and %d", projections.MaxLimit)}}}
+		}
+		if n == 0 {
+			n = -1 // an explicit zero is not the default
+		}
+		p.Limit = n
+	}
+	return p, nil
+}
+
+// writeJSON answers v as JSON with status 200; answers to a signed-in actor
+// are not to be cached.
+func writeJSON(w http.ResponseWriter, actor domain.Actor, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if actor.UserID != uuid.Nil {
+		w.Header().Set("Cache-Control", "private, no-store")
+	}
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(append(b, '\n'))
+	return nil
+}

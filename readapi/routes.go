@@ -1,0 +1,145 @@
+package readapi
+
+import (
+	"fmt"
+	"net/http"
+
+	"github.com/ticketing/ticketing/domain"
+	"github.com/ticketing/ticketing/projections"
+)
+
+// visibleShow returns a show the actor may see: a draft only to its
+// organizer; to anyone else it does not exist.
+func (a *API) visibleShow(r *http.Request, actor domain.Actor) (projections.ShowView, error) {
+	id, err := pathID(r)
+	if err != nil {
+		return projections.ShowView{}, err
+	}
+	s, err := a.q.Show(r.Context(), id)
+	if err != nil {
+		return projections.ShowView{}, err
+	}
+	if s.Status == string(domain.ShowStatusDraft) && s.OrganizerID != actor.UserID {
+		return projections.ShowView{}, fmt.Errorf("%w: %s", domain.ErrShowNotFound, id)
+	}
+	return s, nil
+}
+
+// listShows: GET /v1/shows, the public catalog.
+func (a *API) listShows(w http.ResponseWriter, r *http.Request, actor domain.Actor) error {
+	p, err := page(r)
+	if err != nil {
+		return err
+	}
+	l, err := a.q.ListShows(r.Context(), p)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, actor, l)
+}
+
+// show: GET /v1/shows/{id}.
+func (a *API) show(w http.ResponseWriter, r *http.Request, actor domain.Actor) error {
+	s, err := a.visibleShow(r, actor)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, actor, s)
+}
+
+// seats: GET /v1/shows/{id}/seats, the seat map.
+func (a *API) seats(w http.ResponseWriter, r *http.Request, actor domain.Actor) error {
+	s, err := a.visibleShow(r, actor)
+	if err != nil {
+		return err
+	}
+	m, err := a.q.Seats(r.Context(), s.ID)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, actor, m)
+}
+
+// sales: GET /v1/shows/{id}/sales, for the show's organizer and admins. A
+// draft of another organizer does not exist for the actor.
+func (a *API) sales(w http.ResponseWriter, r *http.Request, actor domain.Actor) error {
+	id, err := pathID(r)
+	if err != nil {
+		return err
+	}
+	s, err := a.q.Show(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	owner := s.OrganizerID == actor.UserID
+	if !owner && actor.Role != domain.RoleAdmin {
+		if s.Status == string(domain.ShowStatusDraft) {
+			return fmt.Errorf("%w: %s", domain.ErrShowNotFound, id)
+		}
+		return fmt.Errorf("%w: the sales of show %s are its organizer's", ErrForbidden, id)
+	}
+	sales, err := a.q.Sales(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, actor, sales)
+}
+
+// myShows: GET /v1/me/shows, an organizer's shows, drafts included.
+func (a *API) myShows(w http.ResponseWriter, r *http.Request, actor domain.Actor) error {
+	if actor.Role != domain.RoleOrganizer {
+		return fmt.Errorf("%w: only organizers have shows", ErrForbidden)
+	}
+	p, err := page(r)
+	if err != nil {
+		return err
+	}
+	l, err := a.q.ShowsByOrganizer(r.Context(), actor.UserID, p)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, actor, l)
+}
+
+// myOrders: GET /v1/me/orders, the actor's orders.
+func (a *API) myOrders(w http.ResponseWriter, r *http.Request, actor domain.Actor) error {
+	p, err := page(r)
+	if err != nil {
+		return err
+	}
+	l, err := a.q.OrdersByBuyer(r.Context(), actor.UserID, p)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, actor, l)
+}
+
+// myTickets: GET /v1/me/tickets, the actor's tickets.
+func (a *API) myTickets(w http.ResponseWriter, r *http.Request, actor domain.Actor) error {
+	p, err := page(r)
+	if err != nil {
+		return err
+	}
+	l, err := a.q.TicketsByBuyer(r.Context(), actor.UserID, p)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, actor, l)
+}
+
+// order: GET /v1/orders/{id}, for its buyer and admins; to anyone else it
+// does not exist.
+func (a *API) order(w http.ResponseWriter, r *http.Request, actor domain.Actor) error {
+	id, err := pathID(r)
+	if err != nil {
+		return err
+	}
+	o, err := a.q.Order(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	if o.BuyerID != actor.UserID && actor.Role != domain.RoleAdmin {
+		return fmt.Errorf("%w: %s", domain.ErrOrderNotFound, id)
+	}
+	return writeJSON(w, actor, o)
+}

@@ -1,0 +1,302 @@
+package readapi_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/gorilla/mux"
+
+	"github.com/ticketing/ticketing/domain"
+	"github.com/ticketing/ticketing/infra/auth"
+	"github.com/ticketing/ticketing/infra/memory"
+	"github.com/ticketing/ticketing/infra/postgres"
+	"github.com/ticketing/ticketing/infra/postgres/pgtest"
+	"github.com/ticketing/ticketing/projections"
+	"github.com/ticketing/ticketing/readapi"
+)
+
+// t0 is the time of the test worlds: events carry it, not the wall clock.
+var t0 = time.Date(2030, 6, 1, 18, 0, 0, 0, time.UTC)
+
+const holdTTL = 15 * time.Minute
+
+var ctx = context.Background()
+
+// world is an event store, read models on a fresh PostgreSQL schema, the
+// runner projecting one into the other and the read API on a real HTTP
+// server. Events are made by the domain aggregates.
+type world struct {
+	t        *testing.T
+	store    *memory.Store
+	registry *domain.Registry
+	q        *projections.Queries
+	runner   *projections.Runner
+	tokens   *auth.Tokens
+	srv      *httptest.Server
+	logs     *syncBuffer
+	last     domain.Position
+}
+
+// newWorld returns a world whose runner is not started yet.
+func newWorld(t *testing.T) *world {
+	t.Helper()
+	registry := domain.NewRegistry()
+	domain.RegisterEvents(registry)
+	store := memory.NewStore()
+	models := postgres.NewReadModels(pgtest.NewPool(t))
+	tokens, err := auth.NewTokens(bytes.Repeat([]byte("k"), auth.MinSecretLen), time.Hour, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := &world{t: t, store: store, registry: registry, q: projections.NewQueries(models.DB()), tokens: tokens, logs: &syncBuffer{}}
+	w.runner = &projections.Runner{Feed: store, Store: models, Registry: registry, Projectors: projections.All()}
+	router := mux.NewRouter()
+	readapi.New(w.q, tokens, slog.New(slog.NewTextHandler(w.logs, nil))).Register(router)
+	w.srv = httptest.NewServer(router)
+	t.Cleanup(w.srv.Close)
+	return w
+}
+
+// start runs the runner until the test ends.
+func (w *world) start() *world {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- w.runner.Run(ctx) }()
+	w.t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			w.t.Errorf("runner: %v", err)
+		}
+	})
+	return w
+}
+
+// sync waits until every projection applied every event appended so far.
+func (w *world) sync() {
+	w.t.Helper()
+	ok, err := w.q.WaitForPosition(ctx, w.last, 5*time.Second)
+	if err != nil || !ok {
+		w.t.Fatalf("projections did not reach %v: %v %+v", w.last, err, w.runner.Status())
+	}
+}
+
+// token signs a token for a new user with role.
+func (w *world) token(role domain.Role) (uuid.UUID, string) {
+	w.t.Helper()
+	id := uuid.New()
+	tok, _, err := w.tokens.Issue(domain.Actor{UserID: id, Role: role})
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	return id, tok
+}
+
+func (w *world) save(stream string, version int64, events []domain.Event) {
+	w.t.Helper()
+	data, err := domain.Encode(events, uuid.New, domain.Metadata{})
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	res, err := w.store.Append(ctx, stream, version, data)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	w.last = res.Position
+}
+
+func (w *world) load(stream string) ([]domain.Event, int64) {
+	w.t.Helper()
+	recs, err := w.store.ReadStream(ctx, stream, 1)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	events, err := w.registry.DecodeAll(recs)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	return events, int64(len(recs))
+}
+
+func (w *world) show(id uuid.UUID) *domain.Show {
+	s := domain.NewShow()
+	s.Load(w.load(domain.ShowStream(id)))
+	return s
+}
+
+func (w *world) order(id uuid.UUID) *domain.Order {
+	o := domain.NewOrder()
+	o.Load(w.load(domain.OrderStream(id)))
+	return o
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// createShow creates a draft show of organizer with a general-admission
+// section "Floor" (100 units at 10.00) and a seated section "Box" (row A,
+// seats 1 to 4, at 30.00).
+func (w *world) createShow(organizer uuid.UUID, title string) uuid.UUID {
+	w.t.Helper()
+	s := domain.NewShow()
+	id := uuid.New()
+	must(w.t, s.Create(domain.CreateShow{
+		ShowID: id, OrganizerID: organizer, Title: title, Venue: "Paradiso", StartsAt: t0.Add(30 * 24 * time.Hour),
+		Sections: []domain.SectionSpec{
+			{Name: "Floor", PriceCents: 1000, Capacity: 100},
+			{Name: "Box", PriceCents: 3000, Rows: []domain.RowSpec{{Label: "A", Seats: 4}}},
+		},
+	}, t0))
+	w.save(domain.ShowStream(id), s.Version(), s.Changes())
+	return id
+}
+
+func (w *world) publishedShow(organizer uuid.UUID, title string) uuid.UUID {
+	w.t.Helper()
+	id := w.createShow(organizer, title)
+	s := w.show(id)
+	must(w.t, s.Publish(t0))
+	w.save(domain.ShowStream(id), s.Version(), s.Changes())
+	return id
+}
+
+// hold holds floor units and box seats for buyer and places the order.
+func (w *world) hold(show, buyer uuid.UUID, floor int, seats ...int) uuid.UUID {
+	w.t.Helper()
+	s := w.show(show)
+	id := uuid.New()
+	req := domain.HoldRequest{OrderID: id, BuyerID: buyer}
+	if floor > 0 {
+		req.Items = []domain.ItemRequest{{Section: "Floor", Quantity: floor}}
+	}
+	for _, n := range seats {
+		req.Seats = append(req.Seats, domain.SeatRef{Section: "Box", Row: "A", Seat: n})
+	}
+	must(w.t, s.Hold(req, t0, holdTTL))
+	held := s.Changes()[0].(domain.SeatsHeld)
+	w.save(domain.ShowStream(show), s.Version(), s.Changes())
+	o := domain.NewOrder()
+	must(w.t, o.Place(held))
+	w.save(domain.OrderStream(id), o.Version(), o.Changes())
+	return id
+}
+
+// pay confirms an order and sells its inventory.
+func (w *world) pay(order uuid.UUID) []domain.Ticket {
+	w.t.Helper()
+	o := w.order(order)
+	must(w.t, o.Confirm("ch_1", t0.Add(time.Minute), func() (uuid.UUID, string) { return uuid.New(), uuid.NewString()[:8] }))
+	w.save(domain.OrderStream(order), o.Version(), o.Changes())
+	s := w.show(o.ShowID)
+	must(w.t, s.Sell(order, t0.Add(time.Minute)))
+	w.save(domain.ShowStream(o.ShowID), s.Version(), s.Changes())
+	return o.Tickets
+}
+
+// response is an HTTP answer.
+type response struct {
+	status int
+	header http.Header
+	body   []byte
+}
+
+// get sends GET path with token (none when empty) and extra headers
+// ("name", "value", ...).
+func (w *world) get(path, token string, headers ...string) response {
+	w.t.Helper()
+	req, err := http.NewRequest(http.MethodGet, w.srv.URL+path, nil)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	return response{status: resp.StatusCode, header: resp.Header, body: body}
+}
+
+// ok checks that r is a 200 JSON answer and decodes it into v.
+func (r response) ok(t *testing.T, v any) {
+	t.Helper()
+	if r.status != http.StatusOK {
+		t.Fatalf("status: got %d, want 200: %s", r.status, r.body)
+	}
+	if got := r.header.Get("Content-Type"); got != "application/json" {
+		t.Errorf("content type: got %q, want application/json", got)
+	}
+	if err := json.Unmarshal(r.body, v); err != nil {
+		t.Fatalf("%v: %s", err, r.body)
+	}
+}
+
+// problem is the body of an error answer.
+type problem struct {
+	Type   string `json:"type"`
+	Title  string `json:"title"`
+	Status int    `json:"status"`
+	Detail string `json:"detail"`
+	Errors []struct {
+		Field  string `json:"field"`
+		Detail string `json:"detail"`
+	} `json:"errors"`
+}
+
+// problem checks that r is a problem+json answer with status and returns it.
+func (r response) problem(t *testing.T, status int) problem {
+	t.Helper()
+	if r.status != status {
+		t.Fatalf("status: got %d, want %d: %s", r.status, status, r.body)
+	}
+	if got := r.header.Get("Content-Type"); got != "application/problem+json" {
+		t.Errorf("content type: got %q, want application/problem+json", got)
+	}
+	var p problem
+	if err := json.Unmarshal(r.body, &p); err != nil {
+		t.Fatalf("%v: %s", err, r.body)
+	}
+	if p.Status != status || p.Type == "" || p.Title == "" || p.Detail == "" {
+		t.Errorf("problem: got %+v, want type, title, detail and status %d", p, status)
+	}
+	return p
+}
+
+// syncBuffer is a bytes.Buffer safe for concurrent writers.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
