@@ -118,18 +118,18 @@ func TestStore_Follow(t *testing.T) {
 		go func() { doneB <- appendAsync(s, "b", b) }()
 
 		time.Sleep(hold)
-		select {
-		case r := <-doneB:
-			t.Errorf("append b completed (%+v) while append a held earlier positions", r)
-		default:
-		}
 		assertDelivered(t, f.delivered(), ids(seed))
 		if head, err := s.Head(t.Context()); err != nil || head != domain.PositionAt(1) {
 			t.Errorf("Head = %v, %v; want %v", head, err, domain.PositionAt(1))
 		}
+		select {
+		case r := <-doneB:
+			t.Fatalf("append b completed (%+v) while append a held earlier positions", r)
+		default:
+		}
 
 		releaseA()
-		ra, rb := <-doneA, <-doneB
+		ra, rb := receive(t, doneA), receive(t, doneB)
 		if ra.err != nil || rb.err != nil {
 			t.Fatalf("appends: a: %v, b: %v", ra.err, rb.err)
 		}
@@ -247,6 +247,17 @@ type appendResult struct {
 func appendAsync(s *postgres.Store, stream string, events []domain.EventData) appendResult {
 	res, err := s.Append(context.Background(), stream, domain.NoStream, events)
 	return appendResult{res, err}
+}
+
+func receive(t *testing.T, ch <-chan appendResult) appendResult {
+	t.Helper()
+	select {
+	case r := <-ch:
+		return r
+	case <-time.After(10 * time.Second):
+		t.Fatalf("append did not return")
+		return appendResult{}
+	}
 }
 
 // follower collects what Follow delivers, from the start of the log.
