@@ -86,14 +86,7 @@ func connect(ctx context.Context, url string, log *slog.Logger) (*pgxpool.Pool, 
 	if err := ensureDatabase(ctx, url, log); err != nil {
 		return nil, err
 	}
-	cfg, err := pgxpool.ParseConfig(url)
-	if err != nil {
-		return nil, fmt.Errorf("DATABASE_URL: %w", err)
-	}
-	if cfg.MaxConns < 20 {
-		cfg.MaxConns = 20
-	}
-	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	pool, err := newPool(ctx, url)
 	if err != nil {
 		return nil, err
 	}
@@ -102,6 +95,19 @@ func connect(ctx context.Context, url string, log *slog.Logger) (*pgxpool.Pool, 
 		return nil, err
 	}
 	return pool, nil
+}
+
+// newPool opens a pool big enough for the HTTP handlers; the followers of
+// the log take connections of their own.
+func newPool(ctx context.Context, url string) (*pgxpool.Pool, error) {
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		return nil, fmt.Errorf("DATABASE_URL: %w", err)
+	}
+	if cfg.MaxConns < 20 {
+		cfg.MaxConns = 20
+	}
+	return pgxpool.NewWithConfig(ctx, cfg)
 }
 
 func ensureDatabase(ctx context.Context, url string, log *slog.Logger) error {

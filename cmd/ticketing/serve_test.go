@@ -16,6 +16,8 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/ticketing/ticketing/domain"
+	"github.com/ticketing/ticketing/infra/auth"
 	"github.com/ticketing/ticketing/infra/postgres/pgtest"
 )
 
@@ -38,7 +40,11 @@ func startServer(t *testing.T, dbURL string, holdTTL time.Duration) *server {
 	if testing.Verbose() {
 		log = slog.New(slog.NewTextHandler(&testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	}
-	pool := pgtest.Connect(t, dbURL)
+	pool, err := newPool(context.Background(), dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
 	c := config{JWTSecret: testSecret, TokenTTL: time.Hour, HoldTTL: holdTTL, ExpiryInterval: 50 * time.Millisecond}
 	ctx, cancel := context.WithCancel(context.Background())
 	e, err := newEngine(ctx, c, pool, log)
@@ -124,6 +130,21 @@ func (s *server) user(role string) string {
 	s.must(201, s.call("POST", "/v1/users", "", map[string]any{"email": email, "password": "correct horse battery", "role": role}))
 	r := s.must(200, s.call("POST", "/v1/tokens", "", map[string]any{"email": email, "password": "correct horse battery"}))
 	return r.str("token")
+}
+
+// token mints a token for a new user of the role with the engine's own
+// issuer, skipping the deliberately slow password hashing of sign-up.
+func (s *server) token(role string) string {
+	s.t.Helper()
+	tokens, err := auth.NewTokens(testSecret, time.Hour, time.Now)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	tok, _, err := tokens.Issue(domain.Actor{UserID: uuid.New(), Role: domain.Role(role)})
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	return tok
 }
 
 // read GETs a read-model path once the projections reached pos.
@@ -240,14 +261,14 @@ func TestServe_FullFlow(t *testing.T) {
 func TestServe_ShowLifecycle(t *testing.T) {
 	t.Parallel()
 	s := startServer(t, pgtest.SchemaURL(t), time.Minute)
-	org, buyer := s.user("organizer"), s.user("buyer")
+	org, buyer := s.token("organizer"), s.token("buyer")
 	created := s.must(201, s.call("POST", "/v1/shows", org, gaShow(5)))
 	id := created.str("id")
 	// A draft is not for sale and not in the public catalog.
 	s.must(409, s.call("POST", "/v1/orders", buyer, map[string]any{"show_id": id, "items": []any{map[string]any{"section": "floor", "quantity": 1}}}))
 	s.must(404, s.call("GET", "/v1/shows/"+id, buyer, nil, "X-Min-Position", created.str("position")))
 	s.must(200, s.call("GET", "/v1/shows/"+id, org, nil, "X-Min-Position", created.str("position")))
-	s.must(403, s.call("PATCH", "/v1/shows/"+id, s.user("organizer"), map[string]any{"title": "Mine now"}))
+	s.must(403, s.call("PATCH", "/v1/shows/"+id, s.token("organizer"), map[string]any{"title": "Mine now"}))
 	s.must(403, s.call("POST", "/v1/shows", buyer, gaShow(5)))
 	edit := s.must(200, s.call("PATCH", "/v1/shows/"+id, org, map[string]any{"title": "Renamed", "sections": []any{map[string]any{"name": "floor", "price_cents": 750}}}))
 	pub := s.must(200, s.call("POST", "/v1/shows/"+id+"/publish", org, nil))
@@ -290,7 +311,7 @@ func TestServe_HoldExpiry(t *testing.T) {
 	t.Parallel()
 	const holdTTL = time.Second
 	s := startServer(t, pgtest.SchemaURL(t), holdTTL)
-	org, buyer := s.user("organizer"), s.user("buyer")
+	org, buyer := s.token("organizer"), s.token("buyer")
 	show, _ := s.publishedShow(org, 3)
 	held := s.must(201, s.call("POST", "/v1/orders", buyer, map[string]any{"show_id": show, "items": []any{map[string]any{"section": "floor", "quantity": 3}}}))
 	s.must(409, s.call("POST", "/v1/orders", buyer, map[string]any{"show_id": show, "items": []any{map[string]any{"section": "floor", "quantity": 1}}}))
@@ -310,7 +331,7 @@ func TestServe_HoldExpiryWhileStopped(t *testing.T) {
 	const holdTTL = time.Second
 	db := pgtest.SchemaURL(t)
 	s := startServer(t, db, holdTTL)
-	org, buyer := s.user("organizer"), s.user("buyer")
+	org, buyer := s.token("organizer"), s.token("buyer")
 	show, _ := s.publishedShow(org, 2)
 	held := s.must(201, s.call("POST", "/v1/orders", buyer, map[string]any{"show_id": show, "items": []any{map[string]any{"section": "floor", "quantity": 2}}}))
 	s.read("/v1/orders/"+held.str("id"), buyer, held.str("position"))
@@ -406,11 +427,11 @@ func TestServe_GARace(t *testing.T) {
 	t.Parallel()
 	db := pgtest.SchemaURL(t)
 	a, b := startServer(t, db, time.Minute), startServer(t, db, time.Minute)
-	org := a.user("organizer")
+	org := a.token("organizer")
 	show, _ := a.publishedShow(org, 100)
 	buyers := make([]string, 200)
 	for i := range buyers {
-		buyers[i] = a.user("buyer")
+		buyers[i] = a.token("buyer")
 	}
 	var mu sync.Mutex
 	codes := map[int]int{}
@@ -459,7 +480,7 @@ func TestServe_GARace(t *testing.T) {
 func TestServe_ConcurrentPriceEdits(t *testing.T) {
 	t.Parallel()
 	s := startServer(t, pgtest.SchemaURL(t), time.Minute)
-	org := s.user("organizer")
+	org := s.token("organizer")
 	ids := make([]string, 200)
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, 16)
@@ -497,7 +518,7 @@ func TestServe_ConcurrentPriceEdits(t *testing.T) {
 func TestServe_IdempotencyKey(t *testing.T) {
 	t.Parallel()
 	s := startServer(t, pgtest.SchemaURL(t), time.Minute)
-	org, buyer := s.user("organizer"), s.user("buyer")
+	org, buyer := s.token("organizer"), s.token("buyer")
 	show, _ := s.publishedShow(org, 10)
 	body := map[string]any{"show_id": show, "items": []any{map[string]any{"section": "floor", "quantity": 2}}}
 	key := uuid.NewString()
@@ -513,7 +534,7 @@ func TestServe_IdempotencyKey(t *testing.T) {
 	body["items"] = []any{map[string]any{"section": "floor", "quantity": 3}}
 	s.must(422, s.call("POST", "/v1/orders", buyer, body, "Idempotency-Key", key))
 	// Keys are per user: another buyer's same key is a new request.
-	s.must(201, s.call("POST", "/v1/orders", s.user("buyer"), body, "Idempotency-Key", key))
+	s.must(201, s.call("POST", "/v1/orders", s.token("buyer"), body, "Idempotency-Key", key))
 	// Payment replays too: one charge, the same tickets.
 	pay := map[string]any{"payment_token": "tok_visa"}
 	payKey := uuid.NewString()
