@@ -57,10 +57,13 @@ type Store interface {
 	Checkpoint(ctx context.Context, name string) (domain.Position, error)
 	// Apply runs fn and records to as the checkpoint of name, in one
 	// transaction: either both the changes of fn and the checkpoint are
-	// committed, or neither is. When the checkpoint already is at or past to
-	// (the events were applied before), Apply commits nothing and returns
+	// committed, or neither is. fn gets the checkpoint as it stands in that
+	// transaction, locked against other Applies of name until the commit,
+	// and must apply only the events after it: another process running the
+	// same projection may have applied part of the batch already. When the
+	// checkpoint already is at or past to, Apply commits nothing and returns
 	// nil without calling fn. An error of fn is returned as it is.
-	Apply(ctx context.Context, name string, to domain.Position, fn func(DB) error) error
+	Apply(ctx context.Context, name string, to domain.Position, fn func(db DB, after domain.Position) error) error
 	// Checkpoints returns the checkpoint of every projection that has one.
 	Checkpoints(ctx context.Context) (map[string]domain.Position, error)
 }

@@ -43,10 +43,12 @@ type ApplyError struct {
 	Err        error
 }
 
+// Error names the projection, the event and the failure.
 func (e *ApplyError) Error() string {
 	return fmt.Sprintf("projection %s: %s %s@%d (position %s): %v", e.Projection, e.Type, e.Stream, e.Version, e.Position, e.Err)
 }
 
+// Unwrap returns the failure, for errors.Is and errors.As.
 func (e *ApplyError) Unwrap() error { return e.Err }
 
 // ProjectionStatus is how far a projection got and whether it is healthy.
@@ -218,10 +220,14 @@ func (r *Runner) follow(ctx context.Context, p Projector, applied func()) error 
 	})
 }
 
-// apply applies a batch and its last position as the checkpoint, atomically.
+// apply applies the events of a batch after the checkpoint, and the batch's
+// last position as the new checkpoint, atomically.
 func (r *Runner) apply(ctx context.Context, p Projector, batch []domain.RecordedEvent) error {
-	return r.Store.Apply(ctx, p.Name(), batch[len(batch)-1].Position, func(db DB) error {
+	return r.Store.Apply(ctx, p.Name(), batch[len(batch)-1].Position, func(db DB, after domain.Position) error {
 		for _, rec := range batch {
+			if !after.Less(rec.Position) {
+				continue // applied by another runner of the projection
+			}
 			e, err := r.Registry.Decode(rec.Type, rec.Data)
 			if err == nil {
 				err = p.Apply(ctx, db, rec, e)

@@ -97,6 +97,33 @@ func TestRunner_Run(t *testing.T) {
 		}
 	})
 
+	t.Run("two processes running the same projections apply each event once", func(t *testing.T) {
+		t.Parallel()
+		// Batches of 3 and of 5 events straddle each other's checkpoints.
+		live := newWorld(t)
+		busyHistory(live)
+		busyHistory(live)
+		live.runner.MaxBatch = 3
+		second := &projections.Runner{Feed: live.store, Store: live.models, Registry: live.registry, Projectors: projections.All(), MaxBatch: 5}
+		c, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- second.Run(c) }()
+		t.Cleanup(func() { cancel(); <-done })
+		live.start()
+		busyHistory(live)
+		live.sync()
+
+		replay := newWorldOn(t, live.store, live.registry)
+		replay.last = live.last
+		replay.start().sync()
+		got, want := dump(t, live), dump(t, replay)
+		for _, table := range readModelTables {
+			if !reflect.DeepEqual(got[table], want[table]) {
+				t.Errorf("%s: two runners differ from one\ngot  %v\nwant %v", table, got[table], want[table])
+			}
+		}
+	})
+
 	t.Run("the same over the PostgreSQL event store", func(t *testing.T) {
 		t.Parallel()
 		store, err := postgres.NewStore(ctx, pgtest.NewPool(t))

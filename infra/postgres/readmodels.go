@@ -69,10 +69,11 @@ func (m *ReadModels) Checkpoints(ctx context.Context) (map[string]domain.Positio
 }
 
 // Apply runs fn and records to as the checkpoint of name in one
-// transaction. The checkpoint row is locked first, so that two runners of one
-// projection apply one after the other; when it already is at or past to,
-// Apply returns nil without calling fn.
-func (m *ReadModels) Apply(ctx context.Context, name string, to domain.Position, fn func(projections.DB) error) error {
+// transaction. The checkpoint row is locked first (select ... for update), so
+// that the Applies of two processes running one projection take turns, and
+// fn gets the checkpoint it must apply the events after. When the checkpoint
+// already is at or past to, Apply returns nil without calling fn.
+func (m *ReadModels) Apply(ctx context.Context, name string, to domain.Position, fn func(db projections.DB, after domain.Position) error) error {
 	if to.Commit > math.MaxInt64 || to.Prepare > math.MaxInt64 {
 		return fmt.Errorf("apply %s: position %s does not fit a bigint", name, to)
 	}
@@ -89,10 +90,11 @@ func (m *ReadModels) Apply(ctx context.Context, name string, to domain.Position,
 	if err := tx.QueryRow(ctx, `select commit_pos, prepare_pos from projection_checkpoints where name = $1 for update`, name).Scan(&c, &p); err != nil {
 		return fmt.Errorf("apply %s: %w", name, err)
 	}
-	if !rmPosition(c, p).Less(to) {
+	after := rmPosition(c, p)
+	if !after.Less(to) {
 		return nil
 	}
-	if err := fn(rmDB{tx}); err != nil {
+	if err := fn(rmDB{tx}, after); err != nil {
 		return err
 	}
 	if _, err := tx.Exec(ctx, `update projection_checkpoints set commit_pos = $2, prepare_pos = $3, updated_at = now() where name = $1`,
@@ -116,11 +118,13 @@ type rmQuerier interface {
 // rmDB adapts a pool or a transaction to projections.DB.
 type rmDB struct{ q rmQuerier }
 
+// Exec runs a statement.
 func (d rmDB) Exec(ctx context.Context, sql string, args ...any) error {
 	_, err := d.q.Exec(ctx, sql, args...)
 	return err
 }
 
+// Query runs a query.
 func (d rmDB) Query(ctx context.Context, sql string, args ...any) (projections.Rows, error) {
 	rows, err := d.q.Query(ctx, sql, args...)
 	if err != nil {
@@ -129,6 +133,7 @@ func (d rmDB) Query(ctx context.Context, sql string, args ...any) (projections.R
 	return rows, nil
 }
 
+// QueryRow runs a query for one row.
 func (d rmDB) QueryRow(ctx context.Context, sql string, args ...any) projections.Row {
 	return rmRow{d.q.QueryRow(ctx, sql, args...)}
 }
@@ -136,6 +141,7 @@ func (d rmDB) QueryRow(ctx context.Context, sql string, args ...any) projections
 // rmRow translates pgx.ErrNoRows to projections.ErrNotFound.
 type rmRow struct{ r pgx.Row }
 
+// Scan reads the row, or returns projections.ErrNotFound.
 func (r rmRow) Scan(dest ...any) error {
 	err := r.r.Scan(dest...)
 	if errors.Is(err, pgx.ErrNoRows) {

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"math"
+	"reflect"
+	"sync"
 	"testing"
 	"time"
 
@@ -31,7 +33,7 @@ func TestReadModels_Checkpoint(t *testing.T) {
 	})
 	t.Run("after apply", func(t *testing.T) {
 		want := domain.Position{Commit: 42, Prepare: 41}
-		if err := m.Apply(ctx, "p", want, func(projections.DB) error { return nil }); err != nil {
+		if err := m.Apply(ctx, "p", want, func(projections.DB, domain.Position) error { return nil }); err != nil {
 			t.Fatal(err)
 		}
 		got, err := m.Checkpoint(ctx, "p")
@@ -50,7 +52,7 @@ func TestReadModels_Checkpoints(t *testing.T) {
 	m := postgres.NewReadModels(pgtest.NewPool(t))
 	want := map[string]domain.Position{"a": domain.PositionAt(3), "b": domain.PositionAt(math.MaxInt64)}
 	for name, pos := range want {
-		if err := m.Apply(ctx, name, pos, func(projections.DB) error { return nil }); err != nil {
+		if err := m.Apply(ctx, name, pos, func(projections.DB, domain.Position) error { return nil }); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -85,7 +87,7 @@ func TestReadModels_Apply(t *testing.T) {
 	t.Run("commits the changes with the checkpoint", func(t *testing.T) {
 		t.Parallel()
 		m := postgres.NewReadModels(pgtest.NewPool(t))
-		if err := m.Apply(ctx, "p", domain.PositionAt(7), func(db projections.DB) error { return insertHold(ctx, db) }); err != nil {
+		if err := m.Apply(ctx, "p", domain.PositionAt(7), func(db projections.DB, _ domain.Position) error { return insertHold(ctx, db) }); err != nil {
 			t.Fatal(err)
 		}
 		if got, want := holdCount(t, m.DB()), 1; got != want {
@@ -98,11 +100,11 @@ func TestReadModels_Apply(t *testing.T) {
 	t.Run("a failing fn leaves neither the rows nor the checkpoint", func(t *testing.T) {
 		t.Parallel()
 		m := postgres.NewReadModels(pgtest.NewPool(t))
-		if err := m.Apply(ctx, "p", domain.PositionAt(1), func(db projections.DB) error { return nil }); err != nil {
+		if err := m.Apply(ctx, "p", domain.PositionAt(1), func(db projections.DB, _ domain.Position) error { return nil }); err != nil {
 			t.Fatal(err)
 		}
 		boom := errors.New("boom")
-		err := m.Apply(ctx, "p", domain.PositionAt(2), func(db projections.DB) error {
+		err := m.Apply(ctx, "p", domain.PositionAt(2), func(db projections.DB, _ domain.Position) error {
 			if err := insertHold(ctx, db); err != nil {
 				return err
 			}
@@ -121,7 +123,7 @@ func TestReadModels_Apply(t *testing.T) {
 	t.Run("a failing statement rolls back the statements before it", func(t *testing.T) {
 		t.Parallel()
 		m := postgres.NewReadModels(pgtest.NewPool(t))
-		err := m.Apply(ctx, "p", domain.PositionAt(2), func(db projections.DB) error {
+		err := m.Apply(ctx, "p", domain.PositionAt(2), func(db projections.DB, _ domain.Position) error {
 			if err := insertHold(ctx, db); err != nil {
 				return err
 			}
@@ -142,7 +144,7 @@ func TestReadModels_Apply(t *testing.T) {
 		m := postgres.NewReadModels(pgtest.NewPool(t))
 		apply := func(to uint64) {
 			t.Helper()
-			if err := m.Apply(ctx, "p", domain.PositionAt(to), func(db projections.DB) error { return insertHold(ctx, db) }); err != nil {
+			if err := m.Apply(ctx, "p", domain.PositionAt(to), func(db projections.DB, _ domain.Position) error { return insertHold(ctx, db) }); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -156,13 +158,38 @@ func TestReadModels_Apply(t *testing.T) {
 			t.Errorf("checkpoint: got %v, want 5", got)
 		}
 	})
+	t.Run("fn gets the checkpoint to apply after", func(t *testing.T) {
+		t.Parallel()
+		m := postgres.NewReadModels(pgtest.NewPool(t))
+		var got []domain.Position
+		for _, to := range []domain.Position{domain.PositionAt(4), {Commit: 9, Prepare: 8}} {
+			if err := m.Apply(ctx, "p", to, func(_ projections.DB, after domain.Position) error {
+				got = append(got, after)
+				return nil
+			}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if want := []domain.Position{domain.Start, domain.PositionAt(4)}; !reflect.DeepEqual(got, want) {
+			t.Errorf("got %v, want %v", got, want)
+		}
+	})
 	t.Run("concurrent applies of one projection run one after the other", func(t *testing.T) {
 		t.Parallel()
 		m := postgres.NewReadModels(pgtest.NewPool(t))
+		// Two processes with overlapping batches, (0, 9] and (0, 12]: the
+		// second to take the lock sees the first's checkpoint.
 		errs := make(chan error, 2)
-		for range 2 {
+		var mu sync.Mutex
+		var afters []domain.Position
+		for _, to := range []uint64{9, 12} {
 			go func() {
-				errs <- m.Apply(ctx, "p", domain.PositionAt(9), func(db projections.DB) error { return insertHold(ctx, db) })
+				errs <- m.Apply(ctx, "p", domain.PositionAt(to), func(db projections.DB, after domain.Position) error {
+					mu.Lock()
+					afters = append(afters, after)
+					mu.Unlock()
+					return insertHold(ctx, db)
+				})
 			}()
 		}
 		for range 2 {
@@ -170,7 +197,22 @@ func TestReadModels_Apply(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		if got, want := holdCount(t, m.DB()), 1; got != want {
+		got, _ := m.Checkpoint(ctx, "p")
+		switch {
+		case got == domain.PositionAt(12) && len(afters) == 2:
+			// (0, 9] first, then (9, 12]
+			if afters[0] != domain.Start || afters[1] != domain.PositionAt(9) {
+				t.Errorf("afters: got %v, want [0 9]", afters)
+			}
+		case got == domain.PositionAt(12) && len(afters) == 1:
+			// (0, 12] first; (0, 9] was already applied
+			if afters[0] != domain.Start {
+				t.Errorf("afters: got %v, want [0]", afters)
+			}
+		default:
+			t.Errorf("checkpoint %v after %v, want 12", got, afters)
+		}
+		if got, want := holdCount(t, m.DB()), len(afters); got != want {
 			t.Errorf("rows: got %d, want %d", got, want)
 		}
 	})
@@ -178,7 +220,7 @@ func TestReadModels_Apply(t *testing.T) {
 		t.Parallel()
 		m := postgres.NewReadModels(pgtest.NewPool(t))
 		called := false
-		err := m.Apply(ctx, "p", domain.PositionAt(math.MaxInt64+1), func(projections.DB) error { called = true; return nil })
+		err := m.Apply(ctx, "p", domain.PositionAt(math.MaxInt64+1), func(projections.DB, domain.Position) error { called = true; return nil })
 		if err == nil || called {
 			t.Errorf("got err %v, called %v; want an error and no call", err, called)
 		}
