@@ -235,6 +235,15 @@ func TestRunner_Run(t *testing.T) {
 		}
 		w.createShow(uuid.New(), "Status", ga("Floor", 1000, 10))
 		w.start().sync()
+		// The checkpoint commits before the runner records it in memory.
+		eventually(t, "every status live at the last position", func() bool {
+			for _, st := range w.runner.Status() {
+				if st.State != projections.StateLive || st.Position != w.last {
+					return false
+				}
+			}
+			return true
+		})
 		var names []string
 		for _, st := range w.runner.Status() {
 			names = append(names, st.Name)
