@@ -71,9 +71,10 @@ func (f *fixture) hold(t *testing.T, q int) commands.OrderResult {
 	return res
 }
 
-func (f *fixture) showState(t *testing.T) *domain.Show {
+// history decodes a stream's events and returns them with its version.
+func (f *fixture) history(t *testing.T, stream string) ([]domain.Event, int64) {
 	t.Helper()
-	recs, err := f.store.ReadStream(context.Background(), domain.ShowStream(f.show), 1)
+	recs, err := f.store.ReadStream(context.Background(), stream, 1)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -83,25 +84,20 @@ func (f *fixture) showState(t *testing.T) *domain.Show {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return events, int64(len(recs))
+}
+
+func (f *fixture) showState(t *testing.T) *domain.Show {
+	t.Helper()
 	s := domain.NewShow()
-	s.Load(events, int64(len(recs)))
+	s.Load(f.history(t, domain.ShowStream(f.show)))
 	return s
 }
 
 func (f *fixture) orderState(t *testing.T, id uuid.UUID) *domain.Order {
 	t.Helper()
-	recs, err := f.store.ReadStream(context.Background(), domain.OrderStream(id), 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	reg := domain.NewRegistry()
-	domain.RegisterEvents(reg)
-	events, err := reg.DecodeAll(recs)
-	if err != nil {
-		t.Fatal(err)
-	}
 	o := domain.NewOrder()
-	o.Load(events, int64(len(recs)))
+	o.Load(f.history(t, domain.OrderStream(id)))
 	return o
 }
 

@@ -11,6 +11,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"reflect"
 	"strings"
 	"time"
 
@@ -175,11 +176,13 @@ func decode(r *http.Request, v any) error {
 		var syntaxErr *json.SyntaxError
 		switch {
 		case errors.As(err, &typeErr):
-			return &badRequest{detail: "wrong type for a field", fields: []domain.FieldError{{Field: typeErr.Field, Detail: "must be a " + typeErr.Type.String()}}}
+			return &badRequest{detail: "a field has the wrong type", fields: []domain.FieldError{{Field: typeErr.Field, Detail: "must be " + jsonKind(typeErr.Type)}}}
 		case errors.As(err, &syntaxErr), errors.Is(err, io.ErrUnexpectedEOF):
 			return &badRequest{detail: "malformed JSON: " + err.Error()}
 		case errors.Is(err, io.EOF):
 			return &badRequest{detail: "request body is empty"}
+		// encoding/json has no typed error for unknown fields; its message
+		// is the only way to tell.
 		case strings.HasPrefix(err.Error(), "json: unknown field "):
 			field := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
 			return &badRequest{detail: "unknown field", fields: []domain.FieldError{{Field: field, Detail: "unknown field"}}}
@@ -193,6 +196,29 @@ func decode(r *http.Request, v any) error {
 		return &badRequest{detail: "malformed JSON: data after the object"}
 	}
 	return nil
+}
+
+// jsonKind names what JSON a Go type takes, for error messages.
+func jsonKind(t reflect.Type) string {
+	switch t {
+	case reflect.TypeFor[uuid.UUID]():
+		return "a UUID string"
+	case reflect.TypeFor[time.Time]():
+		return "an RFC 3339 time string"
+	}
+	switch t.Kind() {
+	case reflect.String:
+		return "a string"
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64, reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return "an integer"
+	case reflect.Float32, reflect.Float64:
+		return "a number"
+	case reflect.Bool:
+		return "true or false"
+	case reflect.Slice, reflect.Array:
+		return "an array"
+	}
+	return "an object"
 }
 
 func pathID(r *http.Request) (uuid.UUID, error) {

@@ -65,12 +65,18 @@ func loadConfig(args []string, log *slog.Logger) (config, error) {
 	}
 	if s := os.Getenv("JWT_SECRET"); s != "" {
 		c.JWTSecret = []byte(s)
-	} else {
-		c.JWTSecret = make([]byte, 32)
-		_, _ = rand.Read(c.JWTSecret)
-		log.Warn("JWT_SECRET is not set: using a random secret; tokens will not survive a restart or work across processes")
 	}
 	return c, nil
+}
+
+// setup reads the configuration and opens the migrated database.
+func setup(ctx context.Context, args []string, log *slog.Logger) (config, *pgxpool.Pool, error) {
+	c, err := loadConfig(args, log)
+	if err != nil {
+		return c, nil, err
+	}
+	pool, err := connect(ctx, c.DatabaseURL, log)
+	return c, pool, err
 }
 
 func envOr(k, def string) string {
@@ -140,11 +146,7 @@ func ensureDatabase(ctx context.Context, url string, log *slog.Logger) error {
 }
 
 func migrate(ctx context.Context, args []string, log *slog.Logger) error {
-	c, err := loadConfig(args, log)
-	if err != nil {
-		return err
-	}
-	pool, err := connect(ctx, c.DatabaseURL, log)
+	_, pool, err := setup(ctx, args, log)
 	if err != nil {
 		return err
 	}
@@ -223,15 +225,16 @@ func (e *engine) Start(ctx context.Context) (wait func()) {
 }
 
 func serve(ctx context.Context, args []string, log *slog.Logger) error {
-	c, err := loadConfig(args, log)
-	if err != nil {
-		return err
-	}
-	pool, err := connect(ctx, c.DatabaseURL, log)
+	c, pool, err := setup(ctx, args, log)
 	if err != nil {
 		return err
 	}
 	defer pool.Close()
+	if c.JWTSecret == nil {
+		c.JWTSecret = make([]byte, 32)
+		_, _ = rand.Read(c.JWTSecret)
+		log.Warn("JWT_SECRET is not set: using a random secret; tokens will not survive a restart or work across processes")
+	}
 	e, err := newEngine(ctx, c, pool, log)
 	if err != nil {
 		return err

@@ -1,0 +1,102 @@
+package main
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/ticketing/ticketing/infra/postgres/pgtest"
+)
+
+// freshDatabaseURL names a database that does not exist yet, and drops it
+// when the test ends.
+func freshDatabaseURL(t *testing.T) string {
+	t.Helper()
+	base := pgtest.BaseURL(t)
+	cfg, err := pgx.ParseConfig(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	name := "ticketing_run_" + strings.ReplaceAll(uuid.NewString(), "-", "")[:12]
+	t.Cleanup(func() {
+		conn, err := pgx.Connect(context.Background(), base)
+		if err != nil {
+			return
+		}
+		defer conn.Close(context.Background())
+		_, _ = conn.Exec(context.Background(), "drop database if exists "+name+" with (force)")
+	})
+	return strings.Replace(base, "/"+cfg.Database+"?", "/"+name+"?", 1)
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// The binary's own entry point: migrate creates and migrates a database that
+// does not exist; serve answers until its context ends, then stops cleanly.
+func TestRun(t *testing.T) {
+	t.Parallel()
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	db := freshDatabaseURL(t)
+	if err := run(context.Background(), []string{"migrate", "--database-url", db}, log); err != nil {
+		t.Fatalf("migrate: %v", err)
+	}
+	addr := freeAddr(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, []string{"serve", "--addr", addr, "--database-url", db}, log) }()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		res, err := http.Get("http://" + addr + "/readyz")
+		if err == nil {
+			res.Body.Close()
+			if res.StatusCode == 200 {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("serve never became ready: %v", err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	res, err := http.Post("http://"+addr+"/v1/users", "application/json", strings.NewReader(`{"email":"a@b.co","password":"long enough pw","role":"buyer"}`))
+	if err != nil || res.StatusCode != 201 {
+		t.Fatalf("sign-up through serve: %v %v", res, err)
+	}
+	res.Body.Close()
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("serve stopped with %v", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("serve did not stop")
+	}
+}
+
+func TestRun_BadConfig(t *testing.T) {
+	t.Setenv("HOLD_TTL", "soon")
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	if err := run(context.Background(), []string{"serve"}, log); err == nil || !strings.Contains(err.Error(), "HOLD_TTL") {
+		t.Fatalf("err = %v, want a HOLD_TTL error", err)
+	}
+	if err := run(context.Background(), []string{"nope"}, log); err != errUsage {
+		t.Fatalf("unknown command: err = %v", err)
+	}
+}
