@@ -52,7 +52,7 @@ type Handler struct {
 	// MaxRetries bounds the reload-and-retry loop on conflicts.
 	MaxRetries int
 
-	locks     sync.Map // stream → *sync.Mutex: one writer per stream in this process
+	locks     streamLocks
 	dummyOnce sync.Once
 	dummy     string
 }
@@ -110,11 +110,41 @@ func metadataOf(ctx context.Context) domain.Metadata {
 // lock serializes the writers of one stream inside this process, so that
 // they queue instead of conflicting; other processes are still kept apart by
 // the expected version.
-func (h *Handler) lock(stream string) func() {
-	m, _ := h.locks.LoadOrStore(stream, &sync.Mutex{})
-	mu := m.(*sync.Mutex)
-	mu.Lock()
-	return mu.Unlock
+func (h *Handler) lock(stream string) (unlock func()) { return h.locks.lock(stream) }
+
+// streamLocks is a mutex per stream, kept only while someone holds or
+// waits for it.
+type streamLocks struct {
+	mu    sync.Mutex
+	locks map[string]*streamLock
+}
+
+type streamLock struct {
+	sync.Mutex
+	users int
+}
+
+func (l *streamLocks) lock(stream string) func() {
+	l.mu.Lock()
+	if l.locks == nil {
+		l.locks = map[string]*streamLock{}
+	}
+	sl := l.locks[stream]
+	if sl == nil {
+		sl = &streamLock{}
+		l.locks[stream] = sl
+	}
+	sl.users++
+	l.mu.Unlock()
+	sl.Lock()
+	return func() {
+		sl.Unlock()
+		l.mu.Lock()
+		if sl.users--; sl.users == 0 {
+			delete(l.locks, stream)
+		}
+		l.mu.Unlock()
+	}
 }
 
 // retry runs attempt until it does not fail with ErrConflict, at most
