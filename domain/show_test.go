@@ -61,7 +61,9 @@ func runShowCases(t *testing.T, cases []showCase) {
 			err := c.when(s)
 			switch {
 			case c.errAs != nil:
-				if !errors.As(err, c.errAs) {
+				// A fresh target per subtest: the cases run in parallel.
+				target := reflect.New(reflect.TypeOf(c.errAs).Elem()).Interface()
+				if !errors.As(err, target) {
 					t.Fatalf("err = %v, want %T", err, c.errAs)
 				}
 			case c.err != nil:
