@@ -10,6 +10,7 @@ package projections
 import (
 	"context"
 	"errors"
+	"fmt"
 
 	"github.com/ticketing/ticketing/domain"
 )
@@ -66,6 +67,30 @@ type Store interface {
 	Apply(ctx context.Context, name string, to domain.Position, fn func(db DB, after domain.Position) error) error
 	// Checkpoints returns the checkpoint of every projection that has one.
 	Checkpoints(ctx context.Context) (map[string]domain.Position, error)
+	// ApplyDelivered applies a batch that a broker delivered from one
+	// partition, in log order, in one transaction. It locks the progress
+	// of (name, partition) against other processes, skips every event whose
+	// stream version the projection applied already (a redelivery), runs fn
+	// for each other event, and records each stream's version and the last
+	// position applied from the partition. When a stream skips a version it
+	// commits the events before that one and returns how many events of the
+	// batch are done (applied or skipped) with a *GapError. An error of fn
+	// rolls everything back and is returned as it is, with 0.
+	ApplyDelivered(ctx context.Context, name string, partition int, batch []domain.RecordedEvent, fn func(db DB, rec domain.RecordedEvent) error) (done int, err error)
+}
+
+// GapError says that a delivered event's stream version is not the next one
+// the projection expects: an event of the stream is missing. It is never
+// skipped; the projection stalls until it arrives.
+type GapError struct {
+	Projection string
+	Stream     string
+	Want, Got  int64
+	Position   domain.Position
+}
+
+func (e *GapError) Error() string {
+	return fmt.Sprintf("projection %s: stream %s: want version %d, got %d (position %s)", e.Projection, e.Stream, e.Want, e.Got, e.Position)
 }
 
 // Feed delivers the global log. The event store satisfies it.

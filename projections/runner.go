@@ -239,3 +239,55 @@ func (r *Runner) apply(ctx context.Context, p Projector, batch []domain.Recorded
 		return nil
 	})
 }
+
+// Deliver applies a batch that a broker delivered from one partition to the
+// projection name, exactly once in effect (see Store.ApplyDelivered), and
+// keeps the projection's status: live, or stalled with the failing stream,
+// version and error. It returns how many events of the batch are done; the
+// caller acknowledges those to the broker and delivers the rest again.
+func (r *Runner) Deliver(ctx context.Context, name string, partition int, batch []domain.RecordedEvent) (int, error) {
+	var p Projector
+	for _, q := range r.Projectors {
+		if q.Name() == name {
+			p = q
+		}
+	}
+	if p == nil {
+		return 0, fmt.Errorf("projections: no projection %q", name)
+	}
+	if len(batch) == 0 {
+		return 0, nil
+	}
+	done, err := r.Store.ApplyDelivered(ctx, name, partition, batch, func(db DB, rec domain.RecordedEvent) error {
+		e, err := r.Registry.Decode(rec.Type, rec.Data)
+		if err == nil {
+			err = p.Apply(ctx, db, rec, e)
+		}
+		if err != nil {
+			return &ApplyError{Projection: name, Stream: rec.StreamID, Version: rec.Version, Position: rec.Position, Type: rec.Type, Err: err}
+		}
+		return nil
+	})
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.status == nil {
+		r.status = map[string]*ProjectionStatus{}
+	}
+	s := r.status[name]
+	if s == nil {
+		s = &ProjectionStatus{Name: name}
+		r.status[name] = s
+	}
+	if done > 0 && s.Position.Less(batch[done-1].Position) {
+		s.Position = batch[done-1].Position
+	}
+	if err != nil {
+		if ctx.Err() == nil {
+			s.State, s.LastError = StateStalled, err.Error()
+			s.Failures++
+		}
+		return done, err
+	}
+	s.State, s.LastError, s.Failures = StateLive, "", 0
+	return done, nil
+}

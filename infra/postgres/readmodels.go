@@ -149,3 +149,84 @@ func (r rmRow) Scan(dest ...any) error {
 	}
 	return err
 }
+
+// ApplyDelivered applies a batch a broker delivered from one partition; see
+// projections.Store. The (name, partition) progress row is locked first, so
+// that two consumers that both hold the partition for a moment during a
+// rebalance take turns, and the second one skips what the first applied.
+func (m *ReadModels) ApplyDelivered(ctx context.Context, name string, partition int, batch []domain.RecordedEvent, fn func(db projections.DB, rec domain.RecordedEvent) error) (int, error) {
+	if len(batch) == 0 {
+		return 0, nil
+	}
+	tx, err := m.pool.Begin(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("apply delivered %s: %w", name, err)
+	}
+	defer tx.Rollback(ctx)
+	if _, err := tx.Exec(ctx, `insert into projection_partitions (name, partition) values ($1, $2) on conflict do nothing`, name, partition); err != nil {
+		return 0, fmt.Errorf("apply delivered %s: %w", name, err)
+	}
+	var pc, pp int64
+	if err := tx.QueryRow(ctx, `select commit_pos, prepare_pos from projection_partitions where name = $1 and partition = $2 for update`,
+		name, partition).Scan(&pc, &pp); err != nil {
+		return 0, fmt.Errorf("apply delivered %s: %w", name, err)
+	}
+	streams := make([]string, 0, len(batch))
+	versions := map[string]int64{}
+	for _, rec := range batch {
+		if _, ok := versions[rec.StreamID]; !ok {
+			versions[rec.StreamID] = 0
+			streams = append(streams, rec.StreamID)
+		}
+	}
+	rows, err := tx.Query(ctx, `select stream_id, version from projection_streams where name = $1 and stream_id = any($2)`, name, streams)
+	if err != nil {
+		return 0, fmt.Errorf("apply delivered %s: %w", name, err)
+	}
+	var stream string
+	var version int64
+	if _, err := pgx.ForEachRow(rows, []any{&stream, &version}, func() error { versions[stream] = version; return nil }); err != nil {
+		return 0, fmt.Errorf("apply delivered %s: %w", name, err)
+	}
+	done, last := 0, rmPosition(pc, pp)
+	changed := map[string]bool{}
+	var gap error
+	for _, rec := range batch {
+		current := versions[rec.StreamID]
+		if rec.Version > current+1 {
+			gap = &projections.GapError{Projection: name, Stream: rec.StreamID, Want: current + 1, Got: rec.Version, Position: rec.Position}
+			break
+		}
+		if rec.Version == current+1 {
+			if err := fn(rmDB{tx}, rec); err != nil {
+				return 0, err
+			}
+			versions[rec.StreamID] = rec.Version
+			changed[rec.StreamID] = true
+		}
+		if last.Less(rec.Position) {
+			last = rec.Position
+		}
+		done++
+	}
+	if done == 0 {
+		return 0, gap
+	}
+	ids, vs := make([]string, 0, len(changed)), make([]int64, 0, len(changed))
+	for s := range changed {
+		ids, vs = append(ids, s), append(vs, versions[s])
+	}
+	if _, err := tx.Exec(ctx, `insert into projection_streams (name, stream_id, version)
+		select $1, s, v from unnest($2::text[], $3::bigint[]) as u(s, v)
+		on conflict (name, stream_id) do update set version = excluded.version`, name, ids, vs); err != nil {
+		return 0, fmt.Errorf("apply delivered %s: %w", name, err)
+	}
+	if _, err := tx.Exec(ctx, `update projection_partitions set commit_pos = $3, prepare_pos = $4, updated_at = now()
+		where name = $1 and partition = $2`, name, partition, int64(last.Commit), int64(last.Prepare)); err != nil {
+		return 0, fmt.Errorf("apply delivered %s: %w", name, err)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return 0, fmt.Errorf("apply delivered %s: %w", name, err)
+	}
+	return done, gap
+}

@@ -1,0 +1,61 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/ticketing/ticketing/domain"
+)
+
+// RelayCheckpoints keeps the Kafka relay's progress (tables
+// relay_checkpoints and relay_partitions, migration 00005).
+type RelayCheckpoints struct {
+	pool *pgxpool.Pool
+}
+
+// NewRelayCheckpoints returns the relay checkpoints in the database of pool.
+func NewRelayCheckpoints(pool *pgxpool.Pool) *RelayCheckpoints { return &RelayCheckpoints{pool: pool} }
+
+// Load returns the position up to which the relay name published the log,
+// or domain.Start.
+func (r *RelayCheckpoints) Load(ctx context.Context, name string) (domain.Position, error) {
+	var c, p int64
+	err := r.pool.QueryRow(ctx, `select commit_pos, prepare_pos from relay_checkpoints where name = $1`, name).Scan(&c, &p)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return domain.Start, nil
+	}
+	if err != nil {
+		return domain.Position{}, fmt.Errorf("load relay checkpoint %s: %w", name, err)
+	}
+	return rmPosition(c, p), nil
+}
+
+// Save records, in one transaction, the relay's position and per partition
+// the position of the last event it published there. Positions never move
+// back.
+func (r *RelayCheckpoints) Save(ctx context.Context, name string, pos domain.Position, partitions map[int]domain.Position) error {
+	tx, err := r.pool.Begin(ctx)
+	if err != nil {
+		return fmt.Errorf("save relay checkpoint %s: %w", name, err)
+	}
+	defer tx.Rollback(ctx)
+	if _, err := tx.Exec(ctx, `insert into relay_checkpoints (name, commit_pos, prepare_pos) values ($1, $2, $3)
+		on conflict (name) do update set commit_pos = excluded.commit_pos, prepare_pos = excluded.prepare_pos, updated_at = now()
+		where (relay_checkpoints.commit_pos, relay_checkpoints.prepare_pos) < (excluded.commit_pos, excluded.prepare_pos)`,
+		name, int64(pos.Commit), int64(pos.Prepare)); err != nil {
+		return fmt.Errorf("save relay checkpoint %s: %w", name, err)
+	}
+	for part, p := range partitions {
+		if _, err := tx.Exec(ctx, `insert into relay_partitions (name, partition, commit_pos, prepare_pos) values ($1, $2, $3, $4)
+			on conflict (name, partition) do update set commit_pos = excluded.commit_pos, prepare_pos = excluded.prepare_pos
+			where (relay_partitions.commit_pos, relay_partitions.prepare_pos) < (excluded.commit_pos, excluded.prepare_pos)`,
+			name, part, int64(p.Commit), int64(p.Prepare)); err != nil {
+			return fmt.Errorf("save relay checkpoint %s: %w", name, err)
+		}
+	}
+	return tx.Commit(ctx)
+}
