@@ -89,6 +89,8 @@ type Runner struct {
 	// MaxBatch caps the events applied in one transaction; zero means
 	// DefaultMaxBatch.
 	MaxBatch int
+	// Reporter, if set, records state changes for other processes.
+	Reporter StatusReporter
 
 	mu     sync.Mutex
 	status map[string]*ProjectionStatus
@@ -147,10 +149,37 @@ func (r *Runner) logger() *slog.Logger {
 	return r.Log
 }
 
+// update changes the status of name and reports a change of state or error
+// to the Reporter, if any.
 func (r *Runner) update(name string, fn func(*ProjectionStatus)) {
 	r.mu.Lock()
-	defer r.mu.Unlock()
-	fn(r.status[name])
+	if r.status == nil {
+		r.status = map[string]*ProjectionStatus{}
+	}
+	s := r.status[name]
+	if s == nil {
+		s = &ProjectionStatus{Name: name, State: StateStarting}
+		r.status[name] = s
+	}
+	before := *s
+	fn(s)
+	after := *s
+	r.mu.Unlock()
+	if r.Reporter != nil && (before.State != after.State || before.LastError != after.LastError) {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		if err := r.Reporter.ReportStatus(ctx, after); err != nil {
+			r.logger().Warn("projection status not recorded", "projection", name, "err", err)
+		}
+	}
+}
+
+// StatusReporter records projection states where other processes (ops
+// tools, the metrics of other replicas) can read them.
+type StatusReporter interface {
+	// ReportStatus records the state, error and failure count of a
+	// projection; it is called when its state or error changes.
+	ReportStatus(ctx context.Context, s ProjectionStatus) error
 }
 
 // run follows the log for one projector until ctx ends.
@@ -268,26 +297,17 @@ func (r *Runner) Deliver(ctx context.Context, name string, partition int, batch 
 		}
 		return nil
 	})
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.status == nil {
-		r.status = map[string]*ProjectionStatus{}
-	}
-	s := r.status[name]
-	if s == nil {
-		s = &ProjectionStatus{Name: name}
-		r.status[name] = s
-	}
-	if done > 0 && s.Position.Less(batch[done-1].Position) {
-		s.Position = batch[done-1].Position
-	}
-	if err != nil {
-		if ctx.Err() == nil {
+	r.update(name, func(s *ProjectionStatus) {
+		if done > 0 && s.Position.Less(batch[done-1].Position) {
+			s.Position = batch[done-1].Position
+		}
+		switch {
+		case err != nil && ctx.Err() == nil:
 			s.State, s.LastError = StateStalled, err.Error()
 			s.Failures++
+		case err == nil:
+			s.State, s.Failures = StateLive, 0
 		}
-		return done, err
-	}
-	s.State, s.LastError, s.Failures = StateLive, "", 0
-	return done, nil
+	})
+	return done, err
 }

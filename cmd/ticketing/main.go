@@ -38,6 +38,8 @@ const usage = `usage: ticketing <command> [flags]
 commands:
   serve     run the write API, read API, projectors and hold expirer
   migrate   apply database migrations and exit
+  projections status [--json]
+            each projection's checkpoint, lag and state
 
 environment:
   DATABASE_URL    PostgreSQL (default postgres://postgres@127.0.0.1:5432/ticketing?sslmode=disable)
@@ -56,6 +58,8 @@ func run(ctx context.Context, args []string, log *slog.Logger) error {
 		return serve(ctx, args[1:], log)
 	case "migrate":
 		return migrate(ctx, args[1:], log)
+	case "projections":
+		return projectionsCmd(ctx, args[1:], log)
 	case "help", "-h", "--help":
 		fmt.Print(usage)
 		return nil

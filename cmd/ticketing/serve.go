@@ -162,6 +162,10 @@ type engine struct {
 	expirer  *commands.Expirer
 	commands *commands.Handler
 	pool     *pgxpool.Pool
+	store    *postgres.Store
+	queries  *projections.Queries
+	registry *domain.Registry
+	log      *slog.Logger
 }
 
 func newEngine(ctx context.Context, c config, pool *pgxpool.Pool, log *slog.Logger) (*engine, error) {
@@ -204,14 +208,22 @@ func newEngine(ctx context.Context, c config, pool *pgxpool.Pool, log *slog.Logg
 		}
 		_, _ = w.Write([]byte("ok\n"))
 	})
+	m := newMetrics(store, queries, log)
+	router.Handle("/metrics", m.handler())
+	router.Use(m.instrument)
 	writeapi.New(h, tokens, tokens, postgres.NewIdempotency(pool), log).Register(router)
 	readapi.New(queries, tokens, log).Register(router)
 	return &engine{
-		handler:  logRequests(log, router),
-		runner:   &projections.Runner{Feed: store, Store: models, Registry: registry, Projectors: projections.All(), Log: log},
+		handler: logRequests(log, router),
+		runner: &projections.Runner{Feed: store, Store: models, Registry: registry, Projectors: projections.All(),
+			Reporter: models, Log: log},
 		expirer:  &commands.Expirer{Handler: h, Holds: holdIndex{queries}, Interval: c.ExpiryInterval, Log: log},
 		commands: h,
 		pool:     pool,
+		store:    store,
+		queries:  queries,
+		registry: registry,
+		log:      log,
 	}, nil
 }
 

@@ -563,3 +563,39 @@ func TestServe_Health(t *testing.T) {
 		t.Fatalf("unreachable X-Min-Position: %d %s", r.status, r.raw)
 	}
 }
+
+func TestServe_MetricsAndStatus(t *testing.T) {
+	t.Parallel()
+	s := startServer(t, pgtest.SchemaURL(t), time.Minute)
+	org := s.token("organizer")
+	_, pos := s.publishedShow(org, 5)
+	s.read("/v1/shows", "", pos)
+	m := s.must(200, s.call("GET", "/metrics", "", nil))
+	for _, want := range []string{
+		`ticketing_http_requests_total{code="201",method="POST",route="/v1/shows"} 1`,
+		`ticketing_http_request_duration_seconds_bucket{method="POST",route="/v1/shows/{id}/publish"`,
+		`ticketing_projection_lag_events{projection="shows"} 0`,
+		`ticketing_projection_stalled{projection="orders"} 0`,
+		`ticketing_log_head_position 2`,
+	} {
+		if !strings.Contains(string(m.raw), want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+	r, err := report(context.Background(), s.e.store, s.e.queries)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	if err := printStatus(&out, r, false); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"shows", "orders", "sales", "holds"} {
+		if !strings.Contains(out.String(), name+"  ") {
+			t.Errorf("status lacks %s:\n%s", name, out.String())
+		}
+	}
+	if !strings.Contains(out.String(), "live") || !strings.Contains(out.String(), "in-process") {
+		t.Errorf("status:\n%s", out.String())
+	}
+}

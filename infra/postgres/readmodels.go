@@ -230,3 +230,18 @@ func (m *ReadModels) ApplyDelivered(ctx context.Context, name string, partition 
 	}
 	return done, gap
 }
+
+var _ projections.StatusReporter = (*ReadModels)(nil)
+
+// ReportStatus records a projection's state for other processes.
+func (m *ReadModels) ReportStatus(ctx context.Context, s projections.ProjectionStatus) error {
+	_, err := m.pool.Exec(ctx, `insert into projection_state (name, state, last_error, failures, updated_at)
+		values ($1, $2, $3, $4, now())
+		on conflict (name) do update set state = excluded.state, last_error = excluded.last_error,
+			failures = excluded.failures, updated_at = excluded.updated_at`,
+		s.Name, s.State, s.LastError, s.Failures)
+	if err != nil {
+		return fmt.Errorf("report status %s: %w", s.Name, err)
+	}
+	return nil
+}

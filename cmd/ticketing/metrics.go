@@ -1,0 +1,182 @@
+package main
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/gorilla/mux"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/ticketing/ticketing/domain"
+	"github.com/ticketing/ticketing/infra/postgres"
+	"github.com/ticketing/ticketing/projections"
+)
+
+// lag is how far something is behind the head of the global log.
+type lag struct {
+	Events  uint64
+	Seconds float64 // age of the oldest event not yet processed
+}
+
+// progressReport is the head of the log and how far the relay and every
+// projection are behind it, as recorded in the database.
+type progressReport struct {
+	Head        domain.Position
+	Relay       *lag // nil when no relay ever ran
+	RelayAt     domain.Position
+	Projections []projectionReport
+}
+
+type projectionReport struct {
+	projections.Progress
+	Lag lag
+}
+
+// report reads the progress of the relay and the projections.
+func report(ctx context.Context, store *postgres.Store, q *projections.Queries) (progressReport, error) {
+	var r progressReport
+	head, err := store.Head(ctx)
+	if err != nil {
+		return r, err
+	}
+	r.Head = head
+	relay, ok, err := q.RelayPosition(ctx)
+	if err != nil {
+		return r, err
+	}
+	if ok {
+		l, err := lagBehind(ctx, store, head, relay)
+		if err != nil {
+			return r, err
+		}
+		r.Relay, r.RelayAt = &l, relay
+	}
+	progress, err := q.Progress(ctx)
+	if err != nil {
+		return r, err
+	}
+	for _, p := range progress {
+		l, err := lagBehind(ctx, store, head, p.Position)
+		if err != nil {
+			return r, err
+		}
+		r.Projections = append(r.Projections, projectionReport{Progress: p, Lag: l})
+	}
+	return r, nil
+}
+
+// lagBehind measures the log after at: events (the PostgreSQL log is dense,
+// so positions subtract) and the age of the first of them.
+func lagBehind(ctx context.Context, store *postgres.Store, head, at domain.Position) (lag, error) {
+	if !at.Less(head) {
+		return lag{}, nil
+	}
+	next, err := store.ReadAll(ctx, at, 1)
+	if err != nil || len(next) == 0 {
+		return lag{}, err
+	}
+	return lag{Events: head.Commit - at.Commit, Seconds: time.Since(next[0].RecordedAt).Seconds()}, nil
+}
+
+// metrics is what /metrics serves: HTTP traffic and the lag of the relay and
+// the projections, on a registry of its own (not the global one, so that
+// several engines can live in one test process).
+type metrics struct {
+	reg       *prometheus.Registry
+	requests  *prometheus.CounterVec
+	durations *prometheus.HistogramVec
+}
+
+func newMetrics(store *postgres.Store, q *projections.Queries, log *slog.Logger) *metrics {
+	m := &metrics{
+		reg: prometheus.NewRegistry(),
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "ticketing_http_requests_total", Help: "HTTP requests by method, route and status code.",
+		}, []string{"method", "route", "code"}),
+		durations: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "ticketing_http_request_duration_seconds", Help: "HTTP request durations by method and route.",
+			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5},
+		}, []string{"method", "route"}),
+	}
+	m.reg.MustRegister(m.requests, m.durations, &lagCollector{store: store, q: q, log: log},
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return m
+}
+
+// handler serves /metrics.
+func (m *metrics) handler() http.Handler {
+	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{})
+}
+
+// instrument counts and times requests, labelled by route template so that
+// ids do not explode the label space.
+func (m *metrics) instrument(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
+		next.ServeHTTP(sw, r)
+		route := "unmatched"
+		if cr := mux.CurrentRoute(r); cr != nil {
+			if tpl, err := cr.GetPathTemplate(); err == nil {
+				route = tpl
+			}
+		}
+		m.requests.WithLabelValues(r.Method, route, strconv.Itoa(sw.status)).Inc()
+		m.durations.WithLabelValues(r.Method, route).Observe(time.Since(start).Seconds())
+	})
+}
+
+var (
+	headDesc      = prometheus.NewDesc("ticketing_log_head_position", "Position of the last event of the global log.", nil, nil)
+	relayEvents   = prometheus.NewDesc("ticketing_relay_lag_events", "Events committed to the store but not yet acknowledged by Kafka.", nil, nil)
+	relaySeconds  = prometheus.NewDesc("ticketing_relay_lag_seconds", "Age of the oldest event not yet published to Kafka.", nil, nil)
+	projEvents    = prometheus.NewDesc("ticketing_projection_lag_events", "Events of the global log a projection has not applied (an upper bound through Kafka).", []string{"projection"}, nil)
+	projSeconds   = prometheus.NewDesc("ticketing_projection_lag_seconds", "Age of the oldest event a projection has not applied.", []string{"projection"}, nil)
+	projStalled   = prometheus.NewDesc("ticketing_projection_stalled", "1 when a projection is stalled on a failing event.", []string{"projection"}, nil)
+	scrapeFailure = prometheus.NewDesc("ticketing_progress_scrape_error", "1 when the progress could not be read from the database.", nil, nil)
+)
+
+// lagCollector reads the progress from the database at each scrape, so any
+// replica reports the same figures.
+type lagCollector struct {
+	store *postgres.Store
+	q     *projections.Queries
+	log   *slog.Logger
+}
+
+func (c *lagCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{headDesc, relayEvents, relaySeconds, projEvents, projSeconds, projStalled, scrapeFailure} {
+		ch <- d
+	}
+}
+
+func (c *lagCollector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	r, err := report(ctx, c.store, c.q)
+	if err != nil {
+		c.log.Warn("metrics: reading progress failed", "err", err)
+		ch <- prometheus.MustNewConstMetric(scrapeFailure, prometheus.GaugeValue, 1)
+		return
+	}
+	ch <- prometheus.MustNewConstMetric(scrapeFailure, prometheus.GaugeValue, 0)
+	ch <- prometheus.MustNewConstMetric(headDesc, prometheus.GaugeValue, float64(r.Head.Commit))
+	if r.Relay != nil {
+		ch <- prometheus.MustNewConstMetric(relayEvents, prometheus.GaugeValue, float64(r.Relay.Events))
+		ch <- prometheus.MustNewConstMetric(relaySeconds, prometheus.GaugeValue, r.Relay.Seconds)
+	}
+	for _, p := range r.Projections {
+		stalled := 0.0
+		if p.State == projections.StateStalled {
+			stalled = 1
+		}
+		ch <- prometheus.MustNewConstMetric(projEvents, prometheus.GaugeValue, float64(p.Lag.Events), p.Name)
+		ch <- prometheus.MustNewConstMetric(projSeconds, prometheus.GaugeValue, p.Lag.Seconds, p.Name)
+		ch <- prometheus.MustNewConstMetric(projStalled, prometheus.GaugeValue, stalled, p.Name)
+	}
+}

@@ -1,0 +1,79 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"text/tabwriter"
+
+	"github.com/ticketing/ticketing/infra/postgres"
+	"github.com/ticketing/ticketing/projections"
+)
+
+// projectionsCmd runs `ticketing projections status`.
+func projectionsCmd(ctx context.Context, args []string, log *slog.Logger) error {
+	if len(args) == 0 || args[0] != "status" {
+		return errUsage
+	}
+	fs := flag.NewFlagSet("projections status", flag.ContinueOnError)
+	asJSON := fs.Bool("json", false, "print JSON instead of a table")
+	dbURL := fs.String("database-url", envOr("DATABASE_URL", DefaultDatabaseURL), "PostgreSQL URL (env DATABASE_URL)")
+	if err := fs.Parse(args[1:]); err != nil {
+		return err
+	}
+	pool, err := connect(ctx, *dbURL, log)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	store, err := postgres.NewStore(ctx, pool)
+	if err != nil {
+		return err
+	}
+	r, err := report(ctx, store, projections.NewQueries(postgres.NewReadModels(pool).DB()))
+	if err != nil {
+		return err
+	}
+	return printStatus(os.Stdout, r, *asJSON)
+}
+
+// printStatus writes the progress report as a table or as JSON.
+func printStatus(w io.Writer, r progressReport, asJSON bool) error {
+	if asJSON {
+		type row struct {
+			projections.Progress
+			Position   string  `json:"position"`
+			LagEvents  uint64  `json:"lag_events"`
+			LagSeconds float64 `json:"lag_seconds"`
+		}
+		out := struct {
+			Head        string `json:"head"`
+			Relay       *lag   `json:"relay,omitempty"`
+			Projections []row  `json:"projections"`
+		}{Head: r.Head.String(), Relay: r.Relay}
+		for _, p := range r.Projections {
+			out.Projections = append(out.Projections, row{p.Progress, p.Position.String(), p.Lag.Events, p.Lag.Seconds})
+		}
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		return enc.Encode(out)
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintf(tw, "log head\t%s\n", r.Head)
+	if r.Relay != nil {
+		fmt.Fprintf(tw, "relay\t%s\tlag %d events, %.3fs\n", r.RelayAt, r.Relay.Events, r.Relay.Seconds)
+	}
+	fmt.Fprintln(tw, "\nPROJECTION\tMODE\tCHECKPOINT\tLAG EVENTS\tLAG SECONDS\tSTATE\tERROR")
+	for _, p := range r.Projections {
+		state := p.State
+		if state == "" {
+			state = "never ran"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%.3f\t%s\t%s\n", p.Name, p.Mode, p.Position, p.Lag.Events, p.Lag.Seconds, state, p.LastError)
+	}
+	return tw.Flush()
+}

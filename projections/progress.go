@@ -1,0 +1,95 @@
+package projections
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/ticketing/ticketing/domain"
+)
+
+// Feeding modes of a projection.
+const (
+	ModeInProcess = "in-process"
+	ModeKafka     = "kafka"
+)
+
+// Progress is how far a projection got, as recorded in the database, so
+// that any process can tell.
+type Progress struct {
+	Name string `json:"name"`
+	// Mode is ModeKafka when the projection is fed through Kafka.
+	Mode string `json:"mode"`
+	// Position is the point of the global log up to which the projection is
+	// known to have applied every event.
+	Position domain.Position `json:"-"`
+	// State, LastError and Failures are what the running process last
+	// reported (State is "" when none did).
+	State     string    `json:"state"`
+	LastError string    `json:"last_error,omitempty"`
+	Failures  int       `json:"failures"`
+	UpdatedAt time.Time `json:"updated_at,omitzero"`
+}
+
+// RelayPosition returns how far the Kafka relay published the log, and false
+// when no relay ever did.
+func (q *Queries) RelayPosition(ctx context.Context) (domain.Position, bool, error) {
+	var c, p int64
+	err := q.db.QueryRow(ctx, `select commit_pos, prepare_pos from relay_checkpoints order by commit_pos, prepare_pos limit 1`).Scan(&c, &p)
+	if errors.Is(err, ErrNotFound) {
+		return domain.Start, false, nil
+	}
+	if err != nil {
+		return domain.Start, false, fmt.Errorf("query relay position: %w", err)
+	}
+	return pos(c, p), true, nil
+}
+
+func pos(c, p int64) domain.Position { return domain.Position{Commit: uint64(c), Prepare: uint64(p)} }
+
+// Progress returns the progress of every projection of All, in that order.
+// A projection fed by Kafka is at the earliest position it applied in a
+// partition that is behind what the relay published there, or at the
+// relay's position when no partition is behind.
+func (q *Queries) Progress(ctx context.Context) ([]Progress, error) {
+	relay, hasRelay, err := q.RelayPosition(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Progress, 0, len(q.names))
+	for _, name := range q.names {
+		pr := Progress{Name: name, Mode: ModeInProcess}
+		var c, p int64
+		err := q.db.QueryRow(ctx, `select commit_pos, prepare_pos from projection_checkpoints where name = $1`, name).Scan(&c, &p)
+		if err != nil && !errors.Is(err, ErrNotFound) {
+			return nil, fmt.Errorf("query progress: %w", err)
+		}
+		pr.Position = pos(c, p)
+		var partitions int
+		if err := q.db.QueryRow(ctx, `select count(*) from projection_partitions where name = $1`, name).Scan(&partitions); err != nil {
+			return nil, fmt.Errorf("query progress: %w", err)
+		}
+		if partitions > 0 && hasRelay {
+			pr.Mode, pr.Position = ModeKafka, relay
+			err := q.db.QueryRow(ctx, `select coalesce(pp.commit_pos, 0), coalesce(pp.prepare_pos, 0)
+				from relay_partitions rp
+				left join projection_partitions pp on pp.name = $1 and pp.partition = rp.partition
+				where (coalesce(pp.commit_pos, 0), coalesce(pp.prepare_pos, 0)) < (rp.commit_pos, rp.prepare_pos)
+				order by 1, 2 limit 1`, name).Scan(&c, &p)
+			switch {
+			case err == nil:
+				pr.Position = pos(c, p)
+			case !errors.Is(err, ErrNotFound):
+				return nil, fmt.Errorf("query progress: %w", err)
+			}
+		}
+		err = q.db.QueryRow(ctx, `select state, last_error, failures, updated_at from projection_state where name = $1`, name).
+			Scan(&pr.State, &pr.LastError, &pr.Failures, &pr.UpdatedAt)
+		if err != nil && !errors.Is(err, ErrNotFound) {
+			return nil, fmt.Errorf("query progress: %w", err)
+		}
+		out = append(out, pr)
+	}
+	return out, nil
+}
