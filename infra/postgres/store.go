@@ -2,10 +2,12 @@ package postgres
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"hash/fnv"
 	"math"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -41,6 +43,10 @@ const (
 type Store struct {
 	pool    *pgxpool.Pool
 	channel string // NOTIFY channel of this schema
+
+	mu      sync.Mutex
+	queue   []*appendReq // appends waiting for a group
+	writing bool         // a leader is writing a group
 
 	// Test hooks, set through export_test.go.
 	beforeCommit func(ctx context.Context, stream string) error
@@ -81,6 +87,13 @@ type storedEvent struct {
 }
 
 // Append adds events to the end of a stream; see commands.EventStore.
+//
+// Concurrent appends of one Store commit together (group commit): the first
+// caller leads and writes every append queued meanwhile in one transaction,
+// with one log_head lock and one commit for the lot, then hands the lead to
+// the next caller in the queue. Each append is still decided on its own
+// against its expected version; a conflict or an idempotent retry in a group
+// does not affect the others.
 func (s *Store) Append(ctx context.Context, stream string, expected int64, events []domain.EventData) (commands.AppendResult, error) {
 	fail := func(err error) (commands.AppendResult, error) {
 		return commands.AppendResult{}, &commands.StoreError{Op: "append", Stream: stream, Version: expected, Err: err}
@@ -95,92 +108,208 @@ func (s *Store) Append(ctx context.Context, stream string, expected int64, event
 		}
 		return commands.AppendResult{Version: current, Position: domain.PositionAt(uint64(last))}, nil
 	}
-
-	res, err := s.append(ctx, stream, expected, events)
-	var pgErr *pgconn.PgError
-	if errors.As(err, &pgErr) && pgErr.Code == "23505" {
-		// Unreachable while every writer takes the log_head lock first.
-		switch pgErr.ConstraintName {
-		case "events_event_id_key":
-			current, _, found, err := s.state(ctx, s.pool, stream, events)
-			if err != nil {
-				return fail(err)
-			}
-			if res, done, err := decide(stream, expected, current, events, found); done {
-				return res, err
-			}
-			return commands.AppendResult{}, &commands.ConflictError{Stream: stream, Expected: expected, Actual: current}
-		case "events_stream_version_key":
-			return commands.AppendResult{}, &commands.ConflictError{Stream: stream, Expected: expected, Actual: -1}
+	// Checked here, so that a bad append cannot fail the others of its group.
+	for _, e := range events {
+		if !json.Valid(e.Data) || (len(e.Metadata) > 0 && !json.Valid(e.Metadata)) {
+			return fail(fmt.Errorf("event %s: data and metadata must be JSON", e.ID))
 		}
 	}
-	var conflict *commands.ConflictError
-	if err != nil && !errors.As(err, &conflict) {
-		return fail(err)
+	req := &appendReq{stream: stream, expected: expected, events: events, done: make(chan struct{}), lead: make(chan struct{}, 1)}
+	s.mu.Lock()
+	s.queue = append(s.queue, req)
+	leading := !s.writing
+	s.writing = true
+	s.mu.Unlock()
+	if !leading {
+		select {
+		case <-req.done:
+			return req.res, req.err
+		case <-req.lead:
+		}
 	}
-	return res, err
+	s.lead(ctx)
+	<-req.done
+	return req.res, req.err
 }
 
-// append appends in one transaction; it returns a *ConflictError or the raw
-// database error.
-func (s *Store) append(ctx context.Context, stream string, expected int64, events []domain.EventData) (commands.AppendResult, error) {
-	tx, err := s.pool.Begin(ctx)
-	if err != nil {
-		return commands.AppendResult{}, err
-	}
-	defer tx.Rollback(ctx)
+// appendReq is an append waiting for its group.
+type appendReq struct {
+	stream   string
+	expected int64
+	events   []domain.EventData
+	done     chan struct{} // closed when res and err are set
+	lead     chan struct{} // the caller is to lead the next group
+	res      commands.AppendResult
+	err      error
+}
 
-	// The row lock on log_head serializes appends from here to commit.
-	var head int64
-	err = tx.QueryRow(ctx, "update log_head set position = position + $1 returning position", len(events)).Scan(&head)
-	if err != nil {
-		return commands.AppendResult{}, err
-	}
-	current, _, found, err := s.state(ctx, tx, stream, events)
-	if err != nil {
-		return commands.AppendResult{}, err
-	}
-	if res, done, err := decide(stream, expected, current, events, found); done {
-		return res, err
-	}
+// maxGroup bounds the appends written in one transaction.
+const maxGroup = 256
 
-	n := len(events)
-	positions := make([]int64, n)
-	ids := make([]uuid.UUID, n)
-	versions := make([]int64, n)
-	types := make([]string, n)
-	data := make([]string, n)
-	metadata := make([]string, n)
-	for i, e := range events {
-		positions[i] = head - int64(n) + int64(i) + 1
-		ids[i] = e.ID
-		versions[i] = current + int64(i) + 1
-		types[i] = e.Type
-		data[i] = string(e.Data)
-		metadata[i] = string(e.Metadata)
-		if len(e.Metadata) == 0 {
-			metadata[i] = "{}"
+// lead writes one group: the queue as it stands. When more appends queued
+// meanwhile, the first of them leads the next group.
+func (s *Store) lead(ctx context.Context) {
+	s.mu.Lock()
+	n := min(len(s.queue), maxGroup)
+	group := s.queue[:n:n]
+	s.queue = s.queue[n:]
+	s.mu.Unlock()
+
+	// The group's transaction must not fail because the leader's caller
+	// went away: the others are waiting for it.
+	gctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	start, err := s.writeGroup(gctx, group)
+	cancel()
+	for _, r := range group {
+		// On failure, every answer that relied on what the group was to
+		// write becomes the error; conflicts and retries of earlier
+		// appends stand.
+		if err != nil && r.err == nil && (r.res == (commands.AppendResult{}) || r.res.Position.Commit > uint64(start)) {
+			r.err = &commands.StoreError{Op: "append", Stream: r.stream, Version: r.expected, Err: err}
 		}
+		close(r.done)
+	}
+
+	s.mu.Lock()
+	if len(s.queue) == 0 {
+		s.writing = false
+	} else {
+		s.queue[0].lead <- struct{}{}
+	}
+	s.mu.Unlock()
+}
+
+// writeGroup decides and writes a group of appends in one transaction.
+// It returns the head of the log before the group.
+func (s *Store) writeGroup(ctx context.Context, group []*appendReq) (start int64, err error) {
+	start = math.MaxInt64
+	// The transaction is pipelined: BEGIN goes with the reads and COMMIT
+	// with the writes, two round trips in all.
+	pc, err := s.pool.Acquire(ctx)
+	if err != nil {
+		return start, err
+	}
+	defer pc.Release()
+	conn := pc.Conn()
+	committed := false
+	defer func() {
+		if !committed && !conn.IsClosed() {
+			if _, rerr := conn.Exec(context.WithoutCancel(ctx), "rollback"); rerr != nil {
+				_ = conn.Close(ctx)
+			}
+		}
+	}()
+
+	// The row lock on log_head serializes writers, across processes too,
+	// from here to commit: positions become visible in order.
+	var head int64
+	versions, found, err := s.groupState(ctx, conn, group, &head)
+	if err != nil {
+		return start, err
+	}
+	start = head
+	var (
+		positions, versionsOut []int64
+		streams, types         []string
+		ids                    []uuid.UUID
+		data, metadata         []string
+		written                []*appendReq
+	)
+	for _, r := range group {
+		current := versions[r.stream]
+		if res, done, err := decide(r.stream, r.expected, current, r.events, found); done {
+			r.res, r.err = res, err
+			continue
+		}
+		for i, e := range r.events {
+			head++
+			v := current + int64(i) + 1
+			positions, versionsOut = append(positions, head), append(versionsOut, v)
+			streams, types, ids = append(streams, r.stream), append(types, e.Type), append(ids, e.ID)
+			md := string(e.Metadata)
+			if md == "" {
+				md = "{}"
+			}
+			data, metadata = append(data, string(e.Data)), append(metadata, md)
+			found[e.ID] = storedEvent{stream: r.stream, version: v, position: head}
+		}
+		versions[r.stream] = current + int64(len(r.events))
+		r.res = commands.AppendResult{Version: versions[r.stream], Position: domain.PositionAt(uint64(head))}
+		written = append(written, r)
+	}
+	if len(written) == 0 {
+		return start, nil // the deferred rollback ends the transaction
 	}
 	b := &pgx.Batch{}
 	b.Queue(`insert into events (position, event_id, stream_id, version, type, data, metadata, recorded_at)
-		select u.position, u.event_id, $1, u.version, u.type, u.data::jsonb, u.metadata::jsonb, clock_timestamp()
-		from unnest($2::bigint[], $3::uuid[], $4::bigint[], $5::text[], $6::text[], $7::text[])
-			as u(position, event_id, version, type, data, metadata)`,
-		stream, positions, ids, versions, types, data, metadata)
+		select u.position, u.event_id, u.stream_id, u.version, u.type, u.data::jsonb, u.metadata::jsonb, clock_timestamp()
+		from unnest($1::bigint[], $2::uuid[], $3::text[], $4::bigint[], $5::text[], $6::text[], $7::text[])
+			as u(position, event_id, stream_id, version, type, data, metadata)`,
+		positions, ids, streams, versionsOut, types, data, metadata)
+	b.Queue("update log_head set position = $1", head)
 	b.Queue("select pg_notify($1, '')", s.channel)
-	if err := tx.SendBatch(ctx, b).Close(); err != nil {
-		return commands.AppendResult{}, err
+	if s.beforeCommit == nil {
+		b.Queue("commit")
+	}
+	if err := conn.SendBatch(ctx, b).Close(); err != nil {
+		return start, err
 	}
 	if s.beforeCommit != nil {
-		if err := s.beforeCommit(ctx, stream); err != nil {
-			return commands.AppendResult{}, err
+		for _, r := range written {
+			if err := s.beforeCommit(ctx, r.stream); err != nil {
+				return start, err
+			}
+		}
+		if _, err := conn.Exec(ctx, "commit"); err != nil {
+			return start, err
 		}
 	}
-	if err := tx.Commit(ctx); err != nil {
-		return commands.AppendResult{}, err
+	committed = true
+	return start, nil
+}
+
+// groupState locks log_head and reads its position into head, then returns
+// the version of every stream of a group and where the event ids of the
+// group were already appended: one round trip.
+func (s *Store) groupState(ctx context.Context, conn *pgx.Conn, group []*appendReq, head *int64) (map[string]int64, map[uuid.UUID]storedEvent, error) {
+	var streams []string
+	var ids []uuid.UUID
+	versions := map[string]int64{}
+	for _, r := range group {
+		if _, ok := versions[r.stream]; !ok {
+			versions[r.stream] = 0
+			streams = append(streams, r.stream)
+		}
+		for _, e := range r.events {
+			ids = append(ids, e.ID)
+		}
 	}
-	return commands.AppendResult{Version: versions[n-1], Position: domain.PositionAt(uint64(head))}, nil
+	found := map[uuid.UUID]storedEvent{}
+	b := &pgx.Batch{}
+	// The lock comes first: the reads after it see every earlier writer.
+	b.Queue("begin")
+	b.Queue("select position from log_head for update").QueryRow(func(row pgx.Row) error { return row.Scan(head) })
+	b.Queue(`select stream_id, max(version) from events where stream_id = any($1) group by stream_id`, streams).
+		Query(func(rows pgx.Rows) error {
+			var stream string
+			var v int64
+			_, err := pgx.ForEachRow(rows, []any{&stream, &v}, func() error { versions[stream] = v; return nil })
+			return err
+		})
+	b.Queue("select event_id, stream_id, version, position from events where event_id = any($1)", ids).
+		Query(func(rows pgx.Rows) error {
+			var id uuid.UUID
+			var e storedEvent
+			_, err := pgx.ForEachRow(rows, []any{&id, &e.stream, &e.version, &e.position}, func() error {
+				found[id] = e
+				return nil
+			})
+			return err
+		})
+	if err := conn.SendBatch(ctx, b).Close(); err != nil {
+		return nil, nil, err
+	}
+	return versions, found, nil
 }
 
 // decide applies the append rules to the state of the stream. done reports
