@@ -82,12 +82,10 @@ func (m *ReadModels) Apply(ctx context.Context, name string, to domain.Position,
 		return fmt.Errorf("apply %s: %w", name, err)
 	}
 	defer tx.Rollback(ctx)
-	if _, err := tx.Exec(ctx, `insert into projection_checkpoints (name, commit_pos, prepare_pos) values ($1, 0, 0)
-		on conflict (name) do nothing`, name); err != nil {
-		return fmt.Errorf("apply %s: %w", name, err)
-	}
 	var c, p int64
-	if err := tx.QueryRow(ctx, `select commit_pos, prepare_pos from projection_checkpoints where name = $1 for update`, name).Scan(&c, &p); err != nil {
+	if err := lockProgress(ctx, tx, `select commit_pos, prepare_pos from projection_checkpoints where name = $1 for update`,
+		`insert into projection_checkpoints (name, commit_pos, prepare_pos) values ($1, 0, 0) on conflict (name) do nothing`,
+		[]any{name}, &c, &p); err != nil {
 		return fmt.Errorf("apply %s: %w", name, err)
 	}
 	after := rmPosition(c, p)
@@ -163,12 +161,10 @@ func (m *ReadModels) ApplyDelivered(ctx context.Context, name string, partition 
 		return 0, fmt.Errorf("apply delivered %s: %w", name, err)
 	}
 	defer tx.Rollback(ctx)
-	if _, err := tx.Exec(ctx, `insert into projection_partitions (name, partition) values ($1, $2) on conflict do nothing`, name, partition); err != nil {
-		return 0, fmt.Errorf("apply delivered %s: %w", name, err)
-	}
 	var pc, pp int64
-	if err := tx.QueryRow(ctx, `select commit_pos, prepare_pos from projection_partitions where name = $1 and partition = $2 for update`,
-		name, partition).Scan(&pc, &pp); err != nil {
+	if err := lockProgress(ctx, tx, `select commit_pos, prepare_pos from projection_partitions where name = $1 and partition = $2 for update`,
+		`insert into projection_partitions (name, partition) values ($1, $2) on conflict do nothing`,
+		[]any{name, partition}, &pc, &pp); err != nil {
 		return 0, fmt.Errorf("apply delivered %s: %w", name, err)
 	}
 	streams := make([]string, 0, len(batch))
@@ -244,4 +240,17 @@ func (m *ReadModels) ReportStatus(ctx context.Context, s projections.ProjectionS
 		return fmt.Errorf("report status %s: %w", s.Name, err)
 	}
 	return nil
+}
+
+// lockProgress locks a progress row and reads its position, creating the row
+// the first time: one round trip once it exists.
+func lockProgress(ctx context.Context, tx pgx.Tx, lock, create string, args []any, c, p *int64) error {
+	err := tx.QueryRow(ctx, lock, args...).Scan(c, p)
+	if !errors.Is(err, pgx.ErrNoRows) {
+		return err
+	}
+	if _, err := tx.Exec(ctx, create, args...); err != nil {
+		return err
+	}
+	return tx.QueryRow(ctx, lock, args...).Scan(c, p)
 }
