@@ -1,0 +1,348 @@
+package kafka
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+
+	"github.com/ticketing/ticketing/domain"
+	"github.com/ticketing/ticketing/projections"
+)
+
+// groupPrefix starts the consumer group id of every projection. It is part
+// of the group ids stored in Kafka with their committed offsets: renaming it
+// makes every projection start over from the first retained message.
+const groupPrefix = "ticketing.projection."
+
+// GroupID returns the consumer group id of a projection:
+// "ticketing.projection." followed by its name.
+func GroupID(projection string) string { return groupPrefix + projection }
+
+// Deliverer applies the events a broker delivered from one partition to a
+// projection. *projections.Runner satisfies it.
+type Deliverer interface {
+	// Deliver applies batch, in order, exactly once in effect, and returns
+	// how many events of it, from the first, are done (applied or skipped
+	// as redelivered). With an error, the rest must be delivered again
+	// later; a *projections.GapError says an event of a stream is missing.
+	Deliver(ctx context.Context, projection string, partition int, batch []domain.RecordedEvent) (done int, err error)
+}
+
+var _ Deliverer = (*projections.Runner)(nil)
+
+// Defaults of Consumer.
+const (
+	// DefaultMaxWait is how long a fetch waits at the broker when there is
+	// nothing new. It does not delay new messages: the broker answers as
+	// soon as it has one. It bounds how long a rebalance or Close waits for
+	// the fetches in flight.
+	DefaultMaxWait = 100 * time.Millisecond
+	// DefaultSessionTimeout is how long the group coordinator waits for a
+	// heartbeat before it gives a silent member's partitions to others.
+	DefaultSessionTimeout = 10 * time.Second
+	// DefaultHeartbeatInterval is how often a member heartbeats, and so
+	// how soon it notices a rebalance.
+	DefaultHeartbeatInterval = time.Second
+	// DefaultRebalanceTimeout is how long the coordinator waits for every
+	// member to rejoin in a rebalance.
+	DefaultRebalanceTimeout = 10 * time.Second
+)
+
+const (
+	// gatherWait is how long the consumer waits for one more message before
+	// it delivers what it gathered. A fetch response reaches the reader's
+	// queue message by message within microseconds.
+	gatherWait = 200 * time.Microsecond
+	// commitTimeout bounds a commit, which waits through a rebalance.
+	commitTimeout = 10 * time.Second
+	// joinGroupBackoff is how long kafka-go waits before it joins the group
+	// again after an error; its default is 5 s.
+	joinGroupBackoff = 200 * time.Millisecond
+)
+
+// Consumer feeds one projection from the topic of the global log, as a
+// member of the projection's consumer group (GroupID by default). It fetches
+// messages without committing them, gathers those at hand, delivers each
+// partition's run of them to Deliverer and then commits the offsets of those
+// done. Messages that are not done (a missing event of a stream, a failed
+// transaction) are not committed and never skipped: the consumer delivers
+// them again, with a growing backoff, before it fetches anything else.
+// Delivery is at least once; the Deliverer applies each event once in
+// effect.
+type Consumer struct {
+	// Brokers are the bootstrap brokers, as host:port.
+	Brokers []string
+	// Topic is the topic of the global log.
+	Topic string
+	// Projection is the name of the projection fed.
+	Projection string
+	// Deliverer applies the events, usually the projections' runner.
+	Deliverer Deliverer
+	// Group is the consumer group; empty means GroupID(Projection).
+	Group string
+	// Log receives stalls and failures; nil discards them.
+	Log *slog.Logger
+	// MaxBatch caps the events delivered at once; zero means
+	// projections.DefaultMaxBatch.
+	MaxBatch int
+	// MaxWait, SessionTimeout, HeartbeatInterval and RebalanceTimeout tune
+	// the reader; zero means DefaultMaxWait and so on.
+	MaxWait           time.Duration
+	SessionTimeout    time.Duration
+	HeartbeatInterval time.Duration
+	RebalanceTimeout  time.Duration
+}
+
+// fetched is a message and the event it holds.
+type fetched struct {
+	msg kafka.Message
+	rec domain.RecordedEvent
+	err error // a *DecodeError
+}
+
+// Run consumes until ctx ends; it then commits what is done, leaves the
+// group and returns nil. It fails at once when the consumer is
+// misconfigured.
+func (c *Consumer) Run(ctx context.Context) error {
+	if len(c.Brokers) == 0 || c.Topic == "" || c.Projection == "" || c.Deliverer == nil {
+		return errors.New("kafka: consumer needs brokers, a topic, a projection and a deliverer")
+	}
+	maxBatch := c.MaxBatch
+	if maxBatch <= 0 {
+		maxBatch = projections.DefaultMaxBatch
+	}
+	r := kafka.NewReader(c.readerConfig(maxBatch))
+	defer r.Close()
+	commits := make(chan []kafka.Message, 64)
+	committed := make(chan struct{})
+	go func() {
+		defer close(committed)
+		c.commitLoop(r, commits)
+	}()
+	defer func() {
+		close(commits)
+		<-committed
+	}()
+	for ctx.Err() == nil {
+		batch, err := c.fetch(ctx, r, maxBatch)
+		if len(batch) > 0 {
+			c.deliverAll(ctx, batch, commits)
+		}
+		// The reader retries by itself, with a backoff, and reports each
+		// failure once, in the queue of messages: waiting here would only
+		// delay the messages queued behind the failures.
+		if err != nil && ctx.Err() == nil {
+			c.logger().Error("projection consumer: fetch failed", "projection", c.Projection, "error", err)
+		}
+	}
+	return nil
+}
+
+func (c *Consumer) readerConfig(maxBatch int) kafka.ReaderConfig {
+	or := func(d, def time.Duration) time.Duration {
+		if d > 0 {
+			return d
+		}
+		return def
+	}
+	return kafka.ReaderConfig{
+		Brokers:     c.Brokers,
+		GroupID:     c.group(),
+		Topic:       c.Topic,
+		StartOffset: kafka.FirstOffset,
+		MinBytes:    1,
+		MaxBytes:    10 << 20,
+		// The queue between the partitions' fetchers and FetchMessage: a
+		// backlog is delivered in batches of up to its length.
+		QueueCapacity: max(maxBatch, 100),
+		MaxWait:       or(c.MaxWait, DefaultMaxWait),
+		// Commits are synchronous: CommitMessages returns when the
+		// coordinator stored the offsets.
+		CommitInterval:         0,
+		SessionTimeout:         or(c.SessionTimeout, DefaultSessionTimeout),
+		HeartbeatInterval:      or(c.HeartbeatInterval, DefaultHeartbeatInterval),
+		RebalanceTimeout:       or(c.RebalanceTimeout, DefaultRebalanceTimeout),
+		JoinGroupBackoff:       joinGroupBackoff,
+		WatchPartitionChanges:  true,
+		PartitionWatchInterval: 5 * time.Second,
+		// After a failed fetch kafka-go reconnects after 100 ms by
+		// default, which would show as latency.
+		ReadBackoffMin: 10 * time.Millisecond,
+		ReadBackoffMax: time.Second,
+		ErrorLogger: kafka.LoggerFunc(func(format string, args ...any) {
+			c.logger().Warn("kafka-go: "+fmt.Sprintf(format, args...), "projection", c.Projection)
+		}),
+	}
+}
+
+// fetch waits for a message, then gathers those that follow it at once, up
+// to maxBatch. A failure after the first message ends the gathering and is
+// returned with what was gathered.
+func (c *Consumer) fetch(ctx context.Context, r *kafka.Reader, maxBatch int) ([]fetched, error) {
+	m, err := r.FetchMessage(ctx)
+	if err != nil {
+		return nil, err
+	}
+	batch := []fetched{decoded(m)}
+	for len(batch) < maxBatch {
+		gctx, cancel := context.WithTimeout(ctx, gatherWait)
+		m, err := r.FetchMessage(gctx)
+		cancel()
+		if err != nil {
+			if errors.Is(err, context.DeadlineExceeded) || ctx.Err() != nil {
+				return batch, nil
+			}
+			return batch, err
+		}
+		batch = append(batch, decoded(m))
+	}
+	return batch, nil
+}
+
+func decoded(m kafka.Message) fetched {
+	rec, err := Decode(m)
+	return fetched{msg: m, rec: rec, err: err}
+}
+
+// deliverAll delivers the gathered messages, split by partition in the order
+// they came, one partition's run after the other; it has what is done
+// committed, and delivers again what is not until it is done or ctx ends.
+//
+// The partitions are not delivered at the same time: projections update rows
+// that events of several partitions touch (a show's sales), and concurrent
+// transactions taking their locks in different orders deadlock.
+func (c *Consumer) deliverAll(ctx context.Context, batch []fetched, commits chan<- []kafka.Message) {
+	var order []int
+	byPartition := map[int][]fetched{}
+	for _, f := range batch {
+		p := f.msg.Partition
+		if _, ok := byPartition[p]; !ok {
+			order = append(order, p)
+		}
+		byPartition[p] = append(byPartition[p], f)
+	}
+	backoff := minBackoff
+	for {
+		var done []kafka.Message
+		var stalls []stall
+		var kept []int
+		for _, p := range order {
+			rest, last, err := c.deliver(ctx, p, byPartition[p])
+			if last != nil {
+				done = append(done, *last)
+			}
+			byPartition[p] = rest
+			if len(rest) > 0 {
+				stalls = append(stalls, stall{rest[0], err})
+				kept = append(kept, p)
+			}
+		}
+		if len(done) > 0 {
+			commits <- done
+		}
+		if len(stalls) == 0 || ctx.Err() != nil {
+			return
+		}
+		for _, s := range stalls {
+			c.logStall(s, backoff)
+		}
+		if !sleep(ctx, backoff) {
+			return
+		}
+		backoff = min(2*backoff, maxBackoff)
+		order = kept
+	}
+}
+
+// stall is the first message of a partition that is not done, and why.
+type stall struct {
+	first fetched
+	err   error
+}
+
+// deliver delivers the messages of one partition and returns those not
+// done, the last message done (nil when none is) and why the rest is not.
+func (c *Consumer) deliver(ctx context.Context, partition int, msgs []fetched) (rest []fetched, last *kafka.Message, err error) {
+	if len(msgs) == 0 {
+		return nil, nil, nil
+	}
+	recs := make([]domain.RecordedEvent, 0, len(msgs))
+	for _, f := range msgs {
+		if f.err != nil {
+			break
+		}
+		recs = append(recs, f.rec)
+	}
+	done := 0
+	if len(recs) > 0 {
+		done, err = c.Deliverer.Deliver(ctx, c.Projection, partition, recs)
+		done = max(min(done, len(recs)), 0)
+		if err == nil && done < len(recs) {
+			err = fmt.Errorf("delivered %d of %d events", done, len(recs))
+		}
+	}
+	if err == nil && done == len(recs) && len(recs) < len(msgs) {
+		// An undecodable message is not ours to skip: it stalls the
+		// partition until someone looks at it.
+		err = msgs[len(recs)].err
+	}
+	if done > 0 {
+		last = &msgs[done-1].msg
+	}
+	return msgs[done:], last, err
+}
+
+// commitLoop commits the offsets of the messages done that come on commits,
+// those that queued up together in one request, until commits is closed. A
+// commit that fails is logged and not retried: the next one covers it, and
+// messages delivered again after a rebalance are skipped as redelivered.
+// Committing off the delivery path keeps the broker's round trip out of the
+// latency of the next messages.
+func (c *Consumer) commitLoop(r *kafka.Reader, commits <-chan []kafka.Message) {
+	for msgs := range commits {
+		for more := true; more; {
+			select {
+			case m, ok := <-commits:
+				msgs = append(msgs, m...)
+				more = ok
+			default:
+				more = false
+			}
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), commitTimeout)
+		if err := r.CommitMessages(ctx, msgs...); err != nil {
+			c.logger().Warn("projection consumer: commit failed", "projection", c.Projection, "error", err)
+		}
+		cancel()
+	}
+}
+
+func (c *Consumer) logStall(s stall, retryIn time.Duration) {
+	attrs := []any{"projection", c.Projection, "partition", s.first.msg.Partition, "offset", s.first.msg.Offset}
+	if gap, ok := errors.AsType[*projections.GapError](s.err); ok {
+		attrs = append(attrs, "stream", gap.Stream, "version", gap.Got, "want_version", gap.Want, "position", gap.Position.String())
+	} else if ae, ok := errors.AsType[*projections.ApplyError](s.err); ok {
+		attrs = append(attrs, "stream", ae.Stream, "version", ae.Version, "position", ae.Position.String(), "type", ae.Type)
+	} else if s.first.err == nil {
+		attrs = append(attrs, "stream", s.first.rec.StreamID, "version", s.first.rec.Version, "position", s.first.rec.Position.String())
+	}
+	c.logger().Error("projection stalled", append(attrs, "error", s.err, "retry_in", retryIn)...)
+}
+
+func (c *Consumer) group() string {
+	if c.Group != "" {
+		return c.Group
+	}
+	return GroupID(c.Projection)
+}
+
+func (c *Consumer) logger() *slog.Logger {
+	if c.Log == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return c.Log
+}

@@ -1,0 +1,291 @@
+package kafka_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"regexp"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/segmentio/kafka-go"
+	"github.com/twmb/franz-go/pkg/kfake"
+
+	"github.com/ticketing/ticketing/domain"
+	tkafka "github.com/ticketing/ticketing/infra/kafka"
+)
+
+// broker is the Kafka broker of one test: the one KAFKA_BROKERS names, or a
+// fresh in-process kfake cluster.
+type broker struct {
+	addrs   []string
+	cluster *kfake.Cluster // nil for a real broker
+}
+
+func newBroker(t *testing.T) *broker {
+	t.Helper()
+	if addrs, err := envBrokers(); err == nil {
+		return &broker{addrs: addrs}
+	} else if addrs != nil {
+		t.Logf("KAFKA_BROKERS is unreachable, using kfake: %v", err)
+	}
+	c, err := kfake.NewCluster(kfake.NumBrokers(1))
+	if err != nil {
+		t.Skipf("no Kafka: KAFKA_BROKERS is unset or unreachable and kfake cannot start (%v)", err)
+	}
+	t.Cleanup(c.Close)
+	return &broker{addrs: c.ListenAddrs(), cluster: c}
+}
+
+var (
+	probeOnce  sync.Once
+	probeErr   error
+	probeAddrs []string
+)
+
+// envBrokers returns the brokers KAFKA_BROKERS names and whether the first
+// answers, once per process; nil when it is unset.
+func envBrokers() ([]string, error) {
+	probeOnce.Do(func() {
+		env := os.Getenv("KAFKA_BROKERS")
+		if env == "" {
+			probeErr = errors.New("KAFKA_BROKERS is unset")
+			return
+		}
+		probeAddrs = strings.Split(env, ",")
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+		defer cancel()
+		conn, err := kafka.DialContext(ctx, "tcp", probeAddrs[0])
+		if err != nil {
+			probeErr = err
+			return
+		}
+		_, probeErr = conn.Brokers()
+		conn.Close()
+	})
+	return probeAddrs, probeErr
+}
+
+// fake returns the kfake cluster, to refuse requests with; on a real broker
+// the test is skipped.
+func (b *broker) fake(t *testing.T) *kfake.Cluster {
+	t.Helper()
+	if b.cluster == nil {
+		t.Skip("needs kfake to refuse requests, and KAFKA_BROKERS is set")
+	}
+	return b.cluster
+}
+
+var unsafeTopicChars = regexp.MustCompile(`[^a-zA-Z0-9._-]+`)
+
+// topic creates a topic of its own for the test and returns its config.
+func (b *broker) topic(t *testing.T, partitions int) tkafka.Config {
+	t.Helper()
+	name := "ticketing.test." + unsafeTopicChars.ReplaceAllString(t.Name(), "_") + "." + uuid.NewString()[:8]
+	if len(name) > 200 {
+		name = name[len(name)-200:]
+	}
+	cfg := tkafka.Config{Brokers: b.addrs, Topic: name, Partitions: partitions}
+	if err := tkafka.EnsureTopic(context.Background(), cfg); err != nil {
+		t.Fatal(err)
+	}
+	return cfg
+}
+
+// endOffsets returns the offset after the last message of each partition.
+func endOffsets(t *testing.T, cfg tkafka.Config) []int64 {
+	t.Helper()
+	out := make([]int64, cfg.Partitions)
+	for p := range out {
+		conn, err := kafka.DialLeader(context.Background(), "tcp", cfg.Brokers[0], cfg.Topic, p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[p], err = conn.ReadLastOffset()
+		conn.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	return out
+}
+
+// committed returns the offsets the group committed, -1 for none.
+func committed(t *testing.T, cfg tkafka.Config, group string) []int64 {
+	t.Helper()
+	parts := make([]int, cfg.Partitions)
+	for i := range parts {
+		parts[i] = i
+	}
+	tr := &kafka.Transport{}
+	defer tr.CloseIdleConnections()
+	client := &kafka.Client{Addr: kafka.TCP(cfg.Brokers...), Transport: tr}
+	resp, err := client.OffsetFetch(context.Background(), &kafka.OffsetFetchRequest{GroupID: group, Topics: map[string][]int{cfg.Topic: parts}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := make([]int64, cfg.Partitions)
+	for _, p := range resp.Topics[cfg.Topic] {
+		if p.Error != nil {
+			t.Fatal(p.Error)
+		}
+		out[p.Partition] = p.CommittedOffset
+	}
+	return out
+}
+
+// readTopic returns every message of the topic, by partition.
+func readTopic(t *testing.T, cfg tkafka.Config) [][]kafka.Message {
+	t.Helper()
+	ends := endOffsets(t, cfg)
+	out := make([][]kafka.Message, cfg.Partitions)
+	for p, end := range ends {
+		if end == 0 {
+			continue
+		}
+		r := kafka.NewReader(kafka.ReaderConfig{Brokers: cfg.Brokers, Topic: cfg.Topic, Partition: p, MaxWait: 50 * time.Millisecond})
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		for {
+			m, err := r.FetchMessage(ctx)
+			if err != nil {
+				t.Fatalf("partition %d: read %d of %d messages: %v", p, len(out[p]), end, err)
+			}
+			out[p] = append(out[p], m)
+			if m.Offset >= end-1 {
+				break
+			}
+		}
+		cancel()
+		r.Close()
+	}
+	return out
+}
+
+// memCheckpoints is an in-memory RelayCheckpoints. before, when set, runs
+// before each save and may fail it; onSave runs after each save.
+type memCheckpoints struct {
+	mu     sync.Mutex
+	pos    map[string]domain.Position
+	parts  map[string]map[int]domain.Position
+	saves  []domain.Position
+	before func(pos domain.Position) error
+	onSave func(pos domain.Position)
+}
+
+var _ tkafka.RelayCheckpoints = (*memCheckpoints)(nil)
+
+func newMemCheckpoints() *memCheckpoints {
+	return &memCheckpoints{pos: map[string]domain.Position{}, parts: map[string]map[int]domain.Position{}}
+}
+
+func (m *memCheckpoints) Load(ctx context.Context, name string) (domain.Position, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.pos[name], nil
+}
+
+func (m *memCheckpoints) Save(ctx context.Context, name string, pos domain.Position, partitions map[int]domain.Position) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.before != nil {
+		if err := m.before(pos); err != nil {
+			return err
+		}
+	}
+	m.saves = append(m.saves, pos)
+	if m.pos[name].Less(pos) {
+		m.pos[name] = pos
+	}
+	if m.parts[name] == nil {
+		m.parts[name] = map[int]domain.Position{}
+	}
+	for p, at := range partitions {
+		if m.parts[name][p].Less(at) {
+			m.parts[name][p] = at
+		}
+	}
+	if m.onSave != nil {
+		m.onSave(pos)
+	}
+	return nil
+}
+
+func (m *memCheckpoints) get(name string) (domain.Position, map[int]domain.Position) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	parts := map[int]domain.Position{}
+	for p, at := range m.parts[name] {
+		parts[p] = at
+	}
+	return m.pos[name], parts
+}
+
+// syncBuffer is a bytes.Buffer safe for concurrent writers, for logs.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+func newLog(buf *syncBuffer) *slog.Logger { return slog.New(slog.NewTextHandler(buf, nil)) }
+
+// eventually polls cond every few milliseconds until it holds, for up to d.
+func eventually(t *testing.T, d time.Duration, what func() string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", d, what())
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}
+
+// run runs fn in a goroutine until the returned stop is called or the test
+// ends; stop waits for fn and reports its error.
+func run(t *testing.T, fn func(ctx context.Context) error) (stop func()) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- fn(ctx) }()
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			cancel()
+			if err := <-done; err != nil {
+				t.Errorf("run: %v", err)
+			}
+		})
+	}
+	t.Cleanup(stop)
+	return stop
+}
+
+// percentiles returns the 50th, 99th and 100th percentiles of ds.
+func percentiles(ds []time.Duration) string {
+	if len(ds) == 0 {
+		return "no samples"
+	}
+	s := append([]time.Duration(nil), ds...)
+	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
+	at := func(q float64) time.Duration { return s[min(int(q*float64(len(s))), len(s)-1)] }
+	return fmt.Sprintf("n=%d p50=%v p99=%v max=%v", len(s), at(0.50).Round(10*time.Microsecond), at(0.99).Round(10*time.Microsecond), s[len(s)-1].Round(10*time.Microsecond))
+}
