@@ -322,8 +322,9 @@ func (q *Queries) TicketsByBuyer(ctx context.Context, buyer uuid.UUID, p Page) (
 // fails with an error matching both domain.ErrShowNotFound and ErrNotFound.
 func (q *Queries) Sales(ctx context.Context, showID uuid.UUID) (SalesView, error) {
 	s := SalesView{ShowID: showID}
+	// A row without an organizer has figures of a show not projected yet.
 	err := q.db.QueryRow(ctx, `select organizer_id, sold, revenue_cents, held, expired, cancelled, orders_confirmed, orders_expired, orders_cancelled
-		from rm_sales where show_id = $1`, showID).
+		from rm_sales where show_id = $1 and organizer_id is not null`, showID).
 		Scan(&s.OrganizerID, &s.Sold, &s.RevenueCents, &s.Held, &s.Expired, &s.Cancelled, &s.OrdersConfirmed, &s.OrdersExpired, &s.OrdersCancelled)
 	if isNotFound(err) {
 		return SalesView{}, notFound(domain.ErrShowNotFound, showID)

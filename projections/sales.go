@@ -25,40 +25,38 @@ func (Sales) Name() string { return NameSales }
 func (Sales) Apply(ctx context.Context, db DB, rec domain.RecordedEvent, e domain.Event) error {
 	switch e := e.(type) {
 	case domain.ShowCreated:
-		return db.Exec(ctx, `insert into rm_sales (show_id, organizer_id) values ($1, $2) on conflict (show_id) do nothing`,
-			e.ShowID, e.OrganizerID)
+		return db.Exec(ctx, `insert into rm_sales (show_id, organizer_id) values ($1, $2)
+			on conflict (show_id) do update set organizer_id = excluded.organizer_id`, e.ShowID, e.OrganizerID)
 	case domain.SeatsHeld:
-		return db.Exec(ctx, `update rm_sales set held = held + $2 where show_id = $1`,
-			e.ShowID, units(e.Items, e.Seats))
+		return addSales(ctx, db, e.ShowID, salesDelta{held: units(e.Items, e.Seats)})
 	case domain.SeatsSold:
-		return db.Exec(ctx, `update rm_sales set held = held - $2, sold = sold + $2, revenue_cents = revenue_cents + $3 where show_id = $1`,
-			e.ShowID, units(e.Items, e.Seats), e.TotalCents)
+		n := units(e.Items, e.Seats)
+		return addSales(ctx, db, e.ShowID, salesDelta{held: -n, sold: n, revenue: e.TotalCents})
 	case domain.SeatsReleased:
-		var expired, cancelled int
-		switch n := units(e.Items, e.Seats); e.Reason {
+		d := salesDelta{held: -units(e.Items, e.Seats)}
+		switch e.Reason {
 		case domain.ReleaseExpired:
-			expired = n
+			d.expired = -d.held
 		case domain.ReleaseCancelled:
-			cancelled = n
+			d.cancelled = -d.held
 		}
-		return db.Exec(ctx, `update rm_sales set held = held - $2, expired = expired + $3, cancelled = cancelled + $4 where show_id = $1`,
-			e.ShowID, units(e.Items, e.Seats), expired, cancelled)
+		return addSales(ctx, db, e.ShowID, d)
 	case domain.OrderPlaced:
 		return db.Exec(ctx, `insert into rm_sales_orders (order_id, show_id, status) values ($1, $2, $3) on conflict (order_id) do nothing`,
 			e.OrderID, e.ShowID, string(domain.OrderStatusHeld))
 	case domain.OrderConfirmed:
-		return countOrder(ctx, db, e.OrderID, domain.OrderStatusConfirmed, "orders_confirmed")
+		return countOrder(ctx, db, e.OrderID, domain.OrderStatusConfirmed)
 	case domain.OrderCancelled:
-		return countOrder(ctx, db, e.OrderID, domain.OrderStatusCancelled, "orders_cancelled")
+		return countOrder(ctx, db, e.OrderID, domain.OrderStatusCancelled)
 	case domain.OrderExpired:
-		return countOrder(ctx, db, e.OrderID, domain.OrderStatusExpired, "orders_expired")
+		return countOrder(ctx, db, e.OrderID, domain.OrderStatusExpired)
 	}
 	return nil
 }
 
-// countOrder moves a held order to its outcome and counts it in column. An
+// countOrder moves a held order to its outcome and counts it. An
 // order that was never placed, or that already has an outcome, counts nothing.
-func countOrder(ctx context.Context, db DB, order uuid.UUID, status domain.OrderStatus, column string) error {
+func countOrder(ctx context.Context, db DB, order uuid.UUID, status domain.OrderStatus) error {
 	var show uuid.UUID
 	err := db.QueryRow(ctx, `update rm_sales_orders set status = $2 where order_id = $1 and status = $3 returning show_id`,
 		order, string(status), string(domain.OrderStatusHeld)).Scan(&show)
@@ -68,8 +66,40 @@ func countOrder(ctx context.Context, db DB, order uuid.UUID, status domain.Order
 	if err != nil {
 		return err
 	}
-	// column is one of three constants above, never input.
-	return db.Exec(ctx, `update rm_sales set `+column+` = `+column+` + 1 where show_id = $1`, show)
+	var d salesDelta
+	switch status {
+	case domain.OrderStatusConfirmed:
+		d.confirmed = 1
+	case domain.OrderStatusCancelled:
+		d.ordersCancelled = 1
+	case domain.OrderStatusExpired:
+		d.ordersExpired = 1
+	}
+	return addSales(ctx, db, show, d)
+}
+
+// salesDelta is a change of a show's sales figures.
+type salesDelta struct {
+	held, sold, expired, cancelled            int
+	revenue                                   int64
+	confirmed, ordersExpired, ordersCancelled int
+}
+
+// addSales adds d to a show's figures, creating its row if this is the
+// first event of the show to arrive: through Kafka, the events of the show's
+// orders may come before those of the show.
+func addSales(ctx context.Context, db DB, show uuid.UUID, d salesDelta) error {
+	return db.Exec(ctx, `insert into rm_sales (show_id, held, sold, revenue_cents, expired, cancelled,
+			orders_confirmed, orders_expired, orders_cancelled)
+		values ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+		on conflict (show_id) do update set
+			held = rm_sales.held + excluded.held, sold = rm_sales.sold + excluded.sold,
+			revenue_cents = rm_sales.revenue_cents + excluded.revenue_cents,
+			expired = rm_sales.expired + excluded.expired, cancelled = rm_sales.cancelled + excluded.cancelled,
+			orders_confirmed = rm_sales.orders_confirmed + excluded.orders_confirmed,
+			orders_expired = rm_sales.orders_expired + excluded.orders_expired,
+			orders_cancelled = rm_sales.orders_cancelled + excluded.orders_cancelled`,
+		show, d.held, d.sold, d.revenue, d.expired, d.cancelled, d.confirmed, d.ordersExpired, d.ordersCancelled)
 }
 
 func units(items []domain.HeldItem, seats []domain.HeldSeat) int {

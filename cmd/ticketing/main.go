@@ -37,6 +37,8 @@ const usage = `usage: ticketing <command> [flags]
 
 commands:
   serve     run the write API, read API, projectors and hold expirer
+  relay     publish the event store's global log to Kafka (needs KAFKA_BROKERS)
+  project   run the projectors: from Kafka with KAFKA_BROKERS, else from the store
   migrate   apply database migrations and exit
   projections status [--json]
             each projection's checkpoint, lag and state
@@ -46,6 +48,9 @@ environment:
   TICKETING_ADDR  listen address for serve (default :8080)
   JWT_SECRET      HMAC secret for access tokens, at least 32 bytes
   HOLD_TTL        how long a hold lasts unpaid (default 15m)
+  KAFKA_BROKERS   comma-separated brokers; set, events flow through Kafka
+  KAFKA_TOPIC     topic of the global log (default ticketing.events)
+  KAFKA_PARTITIONS partitions of that topic (default 12)
   LOG_LEVEL       debug, info, warn or error (default info)
 `
 
@@ -58,6 +63,10 @@ func run(ctx context.Context, args []string, log *slog.Logger) error {
 		return serve(ctx, args[1:], log)
 	case "migrate":
 		return migrate(ctx, args[1:], log)
+	case "relay":
+		return runRoles(ctx, "relay", roles{Relay: true}, args[1:], log)
+	case "project":
+		return runRoles(ctx, "project", roles{Projectors: true}, args[1:], log)
 	case "projections":
 		return projectionsCmd(ctx, args[1:], log)
 	case "help", "-h", "--help":

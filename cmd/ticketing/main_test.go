@@ -52,6 +52,9 @@ func freeAddr(t *testing.T) string {
 func TestRun(t *testing.T) {
 	t.Parallel()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	if testing.Verbose() {
+		log = slog.New(slog.NewTextHandler(&testWriter{t}, nil))
+	}
 	db := freshDatabaseURL(t)
 	if err := run(context.Background(), []string{"migrate", "--database-url", db}, log); err != nil {
 		t.Fatalf("migrate: %v", err)
@@ -68,6 +71,11 @@ func TestRun(t *testing.T) {
 			if res.StatusCode == 200 {
 				break
 			}
+		}
+		select {
+		case err := <-done:
+			t.Fatalf("serve stopped before it was ready: %v", err)
+		default:
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("serve never became ready: %v", err)

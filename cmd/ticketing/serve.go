@@ -10,6 +10,8 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -22,6 +24,7 @@ import (
 	"github.com/ticketing/ticketing/commands"
 	"github.com/ticketing/ticketing/domain"
 	"github.com/ticketing/ticketing/infra/auth"
+	"github.com/ticketing/ticketing/infra/kafka"
 	"github.com/ticketing/ticketing/infra/postgres"
 	"github.com/ticketing/ticketing/infra/simpay"
 	"github.com/ticketing/ticketing/projections"
@@ -41,9 +44,12 @@ type config struct {
 	HoldTTL         time.Duration
 	ExpiryInterval  time.Duration
 	ShutdownTimeout time.Duration
+	// Kafka is set when KAFKA_BROKERS is: events then flow store → relay →
+	// Kafka → projectors instead of the in-process feed.
+	Kafka *kafka.Config
 }
 
-func loadConfig(args []string, log *slog.Logger) (config, error) {
+func loadConfig(name string, args []string, log *slog.Logger) (config, error) {
 	c := config{
 		DatabaseURL:     envOr("DATABASE_URL", DefaultDatabaseURL),
 		Addr:            envOr("TICKETING_ADDR", ":8080"),
@@ -57,7 +63,21 @@ func loadConfig(args []string, log *slog.Logger) (config, error) {
 	if c.ExpiryInterval, err = time.ParseDuration(envOr("EXPIRY_INTERVAL", "200ms")); err != nil || c.ExpiryInterval <= 0 {
 		return c, fmt.Errorf("EXPIRY_INTERVAL: want a positive duration, got %q", os.Getenv("EXPIRY_INTERVAL"))
 	}
-	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	if brokers := os.Getenv("KAFKA_BROKERS"); brokers != "" {
+		kc := &kafka.Config{Topic: os.Getenv("KAFKA_TOPIC")}
+		for _, b := range strings.Split(brokers, ",") {
+			if b = strings.TrimSpace(b); b != "" {
+				kc.Brokers = append(kc.Brokers, b)
+			}
+		}
+		if n := os.Getenv("KAFKA_PARTITIONS"); n != "" {
+			if kc.Partitions, err = strconv.Atoi(n); err != nil || kc.Partitions <= 0 {
+				return c, fmt.Errorf("KAFKA_PARTITIONS: want a positive number, got %q", n)
+			}
+		}
+		c.Kafka = kc
+	}
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.StringVar(&c.Addr, "addr", c.Addr, "listen address (env TICKETING_ADDR)")
 	fs.StringVar(&c.DatabaseURL, "database-url", c.DatabaseURL, "PostgreSQL URL (env DATABASE_URL)")
 	if err := fs.Parse(args); err != nil {
@@ -70,8 +90,8 @@ func loadConfig(args []string, log *slog.Logger) (config, error) {
 }
 
 // setup reads the configuration and opens the migrated database.
-func setup(ctx context.Context, args []string, log *slog.Logger) (config, *pgxpool.Pool, error) {
-	c, err := loadConfig(args, log)
+func setup(ctx context.Context, name string, args []string, log *slog.Logger) (config, *pgxpool.Pool, error) {
+	c, err := loadConfig(name, args, log)
 	if err != nil {
 		return c, nil, err
 	}
@@ -146,7 +166,7 @@ func ensureDatabase(ctx context.Context, url string, log *slog.Logger) error {
 }
 
 func migrate(ctx context.Context, args []string, log *slog.Logger) error {
-	_, pool, err := setup(ctx, args, log)
+	_, pool, err := setup(ctx, "migrate", args, log)
 	if err != nil {
 		return err
 	}
@@ -166,9 +186,11 @@ type engine struct {
 	queries  *projections.Queries
 	registry *domain.Registry
 	log      *slog.Logger
+	kafka    *kafka.Config // nil: projectors follow the store in-process
+	relay    *kafka.Relay
 }
 
-func newEngine(ctx context.Context, c config, pool *pgxpool.Pool, log *slog.Logger) (*engine, error) {
+func newEngine(ctx context.Context, c config, pool *pgxpool.Pool, api bool, log *slog.Logger) (*engine, error) {
 	registry := domain.NewRegistry()
 	domain.RegisterEvents(registry)
 	store, err := postgres.NewStore(ctx, pool)
@@ -211,9 +233,26 @@ func newEngine(ctx context.Context, c config, pool *pgxpool.Pool, log *slog.Logg
 	m := newMetrics(store, queries, log)
 	router.Handle("/metrics", m.handler())
 	router.Use(m.instrument)
-	writeapi.New(h, tokens, tokens, postgres.NewIdempotency(pool), log).Register(router)
-	readapi.New(queries, tokens, log).Register(router)
+	if api {
+		writeapi.New(h, tokens, tokens, postgres.NewIdempotency(pool), log).Register(router)
+		readapi.New(queries, tokens, log).Register(router)
+	}
+	var relay *kafka.Relay
+	if c.Kafka != nil {
+		kc := *c.Kafka
+		if kc.Topic == "" {
+			kc.Topic = kafka.DefaultTopic
+		}
+		if kc.Partitions == 0 {
+			kc.Partitions = kafka.DefaultPartitions
+		}
+		c.Kafka = &kc
+		relay = &kafka.Relay{Feed: store, Checkpoints: postgres.NewRelayCheckpoints(pool), Writer: kafka.NewWriter(kc),
+			Topic: kc.Topic, Partitions: kc.Partitions, Log: log}
+	}
 	return &engine{
+		kafka:   c.Kafka,
+		relay:   relay,
 		handler: logRequests(log, router),
 		runner: &projections.Runner{Feed: store, Store: models, Registry: registry, Projectors: projections.All(),
 			Reporter: models, Log: log},
@@ -227,17 +266,52 @@ func newEngine(ctx context.Context, c config, pool *pgxpool.Pool, log *slog.Logg
 	}, nil
 }
 
-// Start runs the projectors and the expirer until ctx ends; wait waits for
-// them to stop.
-func (e *engine) Start(ctx context.Context) (wait func()) {
+// roles are the parts of the engine a process runs.
+type roles struct {
+	API        bool // write and read APIs
+	Expirer    bool // settles holds that ran out
+	Relay      bool // store → Kafka (with Kafka only)
+	Projectors bool // read models, in-process or from Kafka
+}
+
+var allRoles = roles{API: true, Expirer: true, Relay: true, Projectors: true}
+
+// Start runs the background roles until ctx ends; wait waits for them to
+// stop.
+func (e *engine) Start(ctx context.Context, r roles) (wait func()) {
 	var wg sync.WaitGroup
-	wg.Go(func() { _ = e.runner.Run(ctx) })
-	wg.Go(func() { _ = e.expirer.Run(ctx) })
+	if r.Projectors {
+		if e.kafka == nil {
+			wg.Go(func() { _ = e.runner.Run(ctx) })
+		} else {
+			for _, p := range e.runner.Projectors {
+				c := &kafka.Consumer{Brokers: e.kafka.Brokers, Topic: e.kafka.Topic, Projection: p.Name(), Deliverer: e.runner, Log: e.log}
+				wg.Go(func() { _ = c.Run(ctx) })
+			}
+		}
+	}
+	if r.Relay && e.relay != nil {
+		wg.Go(func() {
+			if err := e.relay.Run(ctx); err != nil {
+				e.log.Error("relay stopped", "err", err)
+			}
+		})
+	}
+	if r.Expirer {
+		wg.Go(func() { _ = e.expirer.Run(ctx) })
+	}
 	return wg.Wait
 }
 
 func serve(ctx context.Context, args []string, log *slog.Logger) error {
-	c, pool, err := setup(ctx, args, log)
+	return runRoles(ctx, "serve", allRoles, args, log)
+}
+
+// runRoles runs a process with some roles of the engine. Every process
+// serves /livez, /readyz and /metrics; only one with the API role serves the
+// APIs.
+func runRoles(ctx context.Context, name string, r roles, args []string, log *slog.Logger) error {
+	c, pool, err := setup(ctx, name, args, log)
 	if err != nil {
 		return err
 	}
@@ -247,18 +321,26 @@ func serve(ctx context.Context, args []string, log *slog.Logger) error {
 		_, _ = rand.Read(c.JWTSecret)
 		log.Warn("JWT_SECRET is not set: using a random secret; tokens will not survive a restart or work across processes")
 	}
-	e, err := newEngine(ctx, c, pool, log)
+	if r.Relay && !r.API && c.Kafka == nil {
+		return errors.New("the relay needs KAFKA_BROKERS")
+	}
+	e, err := newEngine(ctx, c, pool, r.API, log)
 	if err != nil {
 		return err
+	}
+	if c.Kafka != nil && (r.Relay || r.Projectors) {
+		if err := kafka.EnsureTopic(ctx, *e.kafka); err != nil {
+			return fmt.Errorf("kafka topic: %w", err)
+		}
 	}
 	ln, err := net.Listen("tcp", c.Addr)
 	if err != nil {
 		return err
 	}
 	bg, stopBG := context.WithCancel(context.WithoutCancel(ctx))
-	waitBG := e.Start(bg)
+	waitBG := e.Start(bg, r)
 	srv := &http.Server{Handler: e.handler, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
-	log.Info("serving", "addr", ln.Addr().String(), "hold_ttl", c.HoldTTL.String())
+	log.Info("serving", "command", name, "addr", ln.Addr().String(), "hold_ttl", c.HoldTTL.String(), "kafka", c.Kafka != nil)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {

@@ -18,6 +18,7 @@ import (
 
 	"github.com/ticketing/ticketing/domain"
 	"github.com/ticketing/ticketing/infra/auth"
+	"github.com/ticketing/ticketing/infra/kafka"
 	"github.com/ticketing/ticketing/infra/postgres/pgtest"
 )
 
@@ -34,7 +35,7 @@ type server struct {
 var testSecret = []byte("test-secret-test-secret-test-secret!")
 
 // startServer runs an engine on the database at dbURL.
-func startServer(t *testing.T, dbURL string, holdTTL time.Duration) *server {
+func startServer(t *testing.T, dbURL string, holdTTL time.Duration, options ...func(*config)) *server {
 	t.Helper()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	if testing.Verbose() {
@@ -46,12 +47,20 @@ func startServer(t *testing.T, dbURL string, holdTTL time.Duration) *server {
 	}
 	t.Cleanup(pool.Close)
 	c := config{JWTSecret: testSecret, TokenTTL: time.Hour, HoldTTL: holdTTL, ExpiryInterval: 50 * time.Millisecond}
+	for _, o := range options {
+		o(&c)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
-	e, err := newEngine(ctx, c, pool, log)
+	e, err := newEngine(ctx, c, pool, true, log)
 	if err != nil {
 		t.Fatal(err)
 	}
-	wait := e.Start(ctx)
+	if c.Kafka != nil {
+		if err := kafka.EnsureTopic(ctx, *e.kafka); err != nil {
+			t.Fatal(err)
+		}
+	}
+	wait := e.Start(ctx, allRoles)
 	srv := httptest.NewServer(e.handler)
 	s := &server{t: t, url: srv.URL, db: dbURL, e: e}
 	var once sync.Once

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/ticketing/ticketing/domain"
@@ -181,5 +182,47 @@ func TestQueries_WaitForPositionThroughKafka(t *testing.T) {
 	}
 	if ok, _ := q.WaitForPosition(ctx, domain.PositionAt(7), 20*time.Millisecond); ok {
 		t.Fatal("reached 7, which the relay has not published")
+	}
+}
+
+// Through Kafka only each stream's order is kept: the sales figures must not
+// depend on whether a show's events or its orders' events come first.
+func TestSales_AnyStreamOrder(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	show, order, org := uuid.New(), uuid.New(), uuid.New()
+	items := []domain.HeldItem{{Section: "floor", Quantity: 2, UnitPriceCents: 500}}
+	showEvents := []domain.Event{
+		domain.ShowCreated{ShowID: show, OrganizerID: org, Title: "t", Venue: "v", Sections: []domain.SectionSpec{{Name: "floor", PriceCents: 500, Capacity: 5}}},
+		domain.SeatsHeld{ShowID: show, OrderID: order, Items: items, TotalCents: 1000},
+		domain.SeatsSold{ShowID: show, OrderID: order, Items: items, TotalCents: 1000},
+	}
+	orderEvents := []domain.Event{
+		domain.OrderPlaced{OrderID: order, ShowID: show, Items: items, TotalCents: 1000},
+		domain.OrderConfirmed{OrderID: order, ShowID: show, TotalCents: 1000},
+	}
+	project := func(first, second []domain.Event) projections.SalesView {
+		pool := pgtest.NewPool(t)
+		m := postgres.NewReadModels(pool)
+		for _, e := range append(append([]domain.Event{}, first...), second...) {
+			err := m.Apply(ctx, "sales", domain.PositionAt(uint64(time.Now().UnixNano())), func(db projections.DB, _ domain.Position) error {
+				return projections.Sales{}.Apply(ctx, db, domain.RecordedEvent{}, e)
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		got, err := projections.NewQueries(m.DB()).Sales(ctx, show)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return got
+	}
+	showFirst, ordersFirst := project(showEvents, orderEvents), project(orderEvents, showEvents)
+	if showFirst != ordersFirst {
+		t.Fatalf("show first %+v, orders first %+v", showFirst, ordersFirst)
+	}
+	if showFirst.Sold != 2 || showFirst.OrdersConfirmed != 1 || showFirst.RevenueCents != 1000 {
+		t.Fatalf("sales = %+v", showFirst)
 	}
 }
