@@ -67,16 +67,25 @@ type Store interface {
 	Apply(ctx context.Context, name string, to domain.Position, fn func(db DB, after domain.Position) error) error
 	// Checkpoints returns the checkpoint of every projection that has one.
 	Checkpoints(ctx context.Context) (map[string]domain.Position, error)
-	// ApplyDelivered applies a batch that a broker delivered from one
-	// partition, in log order, in one transaction. It locks the progress
-	// of (name, partition) against other processes, skips every event whose
-	// stream version the projection applied already (a redelivery), runs fn
-	// for each other event, and records each stream's version and the last
-	// position applied from the partition. When a stream skips a version it
-	// commits the events before that one and returns how many events of the
-	// batch are done (applied or skipped) with a *GapError. An error of fn
-	// rolls everything back and is returned as it is, with 0.
-	ApplyDelivered(ctx context.Context, name string, partition int, batch []domain.RecordedEvent, fn func(db DB, rec domain.RecordedEvent) error) (done int, err error)
+	// ApplyDelivered applies runs of events that a broker delivered, each
+	// from one partition in log order, in one transaction. It locks the
+	// progress of (name, partition) for every partition given, in partition
+	// order, against other processes; skips every event whose stream
+	// version the projection applied already (a redelivery); runs fn for
+	// each other event; and records each stream's version and the last
+	// position applied from each partition. When a stream skips a version,
+	// that partition stops before the event and the others go on: done
+	// tells, per delivery, how many of its events are done (applied or
+	// skipped), and err is a *GapError. An error of fn rolls everything
+	// back and is returned as it is, with nothing done.
+	ApplyDelivered(ctx context.Context, name string, deliveries []Delivery, fn func(db DB, rec domain.RecordedEvent) error) (done []int, err error)
+}
+
+// Delivery is a run of events a broker delivered from one partition, in
+// order.
+type Delivery struct {
+	Partition int
+	Events    []domain.RecordedEvent
 }
 
 // GapError says that a delivered event's stream version is not the next one

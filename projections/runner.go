@@ -269,12 +269,13 @@ func (r *Runner) apply(ctx context.Context, p Projector, batch []domain.Recorded
 	})
 }
 
-// Deliver applies a batch that a broker delivered from one partition to the
-// projection name, exactly once in effect (see Store.ApplyDelivered), and
-// keeps the projection's status: live, or stalled with the failing stream,
-// version and error. It returns how many events of the batch are done; the
-// caller acknowledges those to the broker and delivers the rest again.
-func (r *Runner) Deliver(ctx context.Context, name string, partition int, batch []domain.RecordedEvent) (int, error) {
+// Deliver applies runs of events that a broker delivered, each from one
+// partition, to the projection name, exactly once in effect and in one
+// transaction (see Store.ApplyDelivered), and keeps the projection's status:
+// live, or stalled with the failing stream, version and error. It returns,
+// per delivery, how many of its events are done; the caller acknowledges
+// those to the broker and delivers the rest again.
+func (r *Runner) Deliver(ctx context.Context, name string, deliveries []Delivery) ([]int, error) {
 	var p Projector
 	for _, q := range r.Projectors {
 		if q.Name() == name {
@@ -282,12 +283,9 @@ func (r *Runner) Deliver(ctx context.Context, name string, partition int, batch 
 		}
 	}
 	if p == nil {
-		return 0, fmt.Errorf("projections: no projection %q", name)
+		return make([]int, len(deliveries)), fmt.Errorf("projections: no projection %q", name)
 	}
-	if len(batch) == 0 {
-		return 0, nil
-	}
-	done, err := r.Store.ApplyDelivered(ctx, name, partition, batch, func(db DB, rec domain.RecordedEvent) error {
+	done, err := r.Store.ApplyDelivered(ctx, name, deliveries, func(db DB, rec domain.RecordedEvent) error {
 		e, err := r.Registry.Decode(rec.Type, rec.Data)
 		if err == nil {
 			err = p.Apply(ctx, db, rec, e)
@@ -297,9 +295,14 @@ func (r *Runner) Deliver(ctx context.Context, name string, partition int, batch 
 		}
 		return nil
 	})
+	if len(done) != len(deliveries) {
+		done = make([]int, len(deliveries))
+	}
 	r.update(name, func(s *ProjectionStatus) {
-		if done > 0 && s.Position.Less(batch[done-1].Position) {
-			s.Position = batch[done-1].Position
+		for i, d := range deliveries {
+			if n := done[i]; n > 0 && s.Position.Less(d.Events[n-1].Position) {
+				s.Position = d.Events[n-1].Position
+			}
 		}
 		switch {
 		case err != nil && ctx.Err() == nil:

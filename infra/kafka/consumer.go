@@ -22,14 +22,15 @@ const groupPrefix = "ticketing.projection."
 // "ticketing.projection." followed by its name.
 func GroupID(projection string) string { return groupPrefix + projection }
 
-// Deliverer applies the events a broker delivered from one partition to a
-// projection. *projections.Runner satisfies it.
+// Deliverer applies the events a broker delivered to a projection.
+// *projections.Runner satisfies it.
 type Deliverer interface {
-	// Deliver applies batch, in order, exactly once in effect, and returns
-	// how many events of it, from the first, are done (applied or skipped
-	// as redelivered). With an error, the rest must be delivered again
-	// later; a *projections.GapError says an event of a stream is missing.
-	Deliver(ctx context.Context, projection string, partition int, batch []domain.RecordedEvent) (done int, err error)
+	// Deliver applies runs of events, each from one partition and in
+	// order, exactly once in effect, and returns per run how many of its
+	// events, from the first, are done (applied or skipped as
+	// redelivered). With an error, the rest must be delivered again later;
+	// a *projections.GapError says an event of a stream is missing.
+	Deliver(ctx context.Context, projection string, deliveries []projections.Delivery) (done []int, err error)
 }
 
 var _ Deliverer = (*projections.Runner)(nil)
@@ -208,13 +209,12 @@ func decoded(m kafka.Message) fetched {
 	return fetched{msg: m, rec: rec, err: err}
 }
 
-// deliverAll delivers the gathered messages, split by partition in the order
-// they came, one partition's run after the other; it has what is done
-// committed, and delivers again what is not until it is done or ctx ends.
-//
-// The partitions are not delivered at the same time: projections update rows
-// that events of several partitions touch (a show's sales), and concurrent
-// transactions taking their locks in different orders deadlock.
+// deliverAll delivers the gathered messages, split by partition, in one
+// call (one transaction), has what is done committed, and delivers again
+// what is not until it is done or ctx ends. One transaction for all the
+// partitions of a gather keeps the cost per event low when events spread
+// over many partitions, and leaves no two transactions of this consumer to
+// deadlock on rows that events of several partitions touch (a show's sales).
 func (c *Consumer) deliverAll(ctx context.Context, batch []fetched, commits chan<- []kafka.Message) {
 	var order []int
 	byPartition := map[int][]fetched{}
@@ -227,22 +227,47 @@ func (c *Consumer) deliverAll(ctx context.Context, batch []fetched, commits chan
 	}
 	backoff := minBackoff
 	for {
-		var done []kafka.Message
+		deliveries := make([]projections.Delivery, 0, len(order))
+		for _, p := range order {
+			d := projections.Delivery{Partition: p}
+			for _, f := range byPartition[p] {
+				if f.err != nil {
+					break // an undecodable message is not ours to skip
+				}
+				d.Events = append(d.Events, f.rec)
+			}
+			deliveries = append(deliveries, d)
+		}
+		done, err := c.Deliverer.Deliver(ctx, c.Projection, deliveries)
+		if len(done) != len(deliveries) {
+			done = make([]int, len(deliveries))
+		}
+		var committed []kafka.Message
 		var stalls []stall
 		var kept []int
-		for _, p := range order {
-			rest, last, err := c.deliver(ctx, p, byPartition[p])
-			if last != nil {
-				done = append(done, *last)
+		for i, p := range order {
+			msgs := byPartition[p]
+			n := max(min(done[i], len(deliveries[i].Events)), 0)
+			if n > 0 {
+				committed = append(committed, msgs[n-1].msg)
 			}
+			rest := msgs[n:]
 			byPartition[p] = rest
-			if len(rest) > 0 {
-				stalls = append(stalls, stall{rest[0], err})
-				kept = append(kept, p)
+			if len(rest) == 0 {
+				continue
 			}
+			why := err
+			switch {
+			case n == len(deliveries[i].Events) && rest[0].err != nil:
+				why = rest[0].err
+			case why == nil:
+				why = fmt.Errorf("delivered %d of %d events", n, len(deliveries[i].Events))
+			}
+			stalls = append(stalls, stall{rest[0], why})
+			kept = append(kept, p)
 		}
-		if len(done) > 0 {
-			commits <- done
+		if len(committed) > 0 {
+			commits <- committed
 		}
 		if len(stalls) == 0 || ctx.Err() != nil {
 			return
@@ -262,38 +287,6 @@ func (c *Consumer) deliverAll(ctx context.Context, batch []fetched, commits chan
 type stall struct {
 	first fetched
 	err   error
-}
-
-// deliver delivers the messages of one partition and returns those not
-// done, the last message done (nil when none is) and why the rest is not.
-func (c *Consumer) deliver(ctx context.Context, partition int, msgs []fetched) (rest []fetched, last *kafka.Message, err error) {
-	if len(msgs) == 0 {
-		return nil, nil, nil
-	}
-	recs := make([]domain.RecordedEvent, 0, len(msgs))
-	for _, f := range msgs {
-		if f.err != nil {
-			break
-		}
-		recs = append(recs, f.rec)
-	}
-	done := 0
-	if len(recs) > 0 {
-		done, err = c.Deliverer.Deliver(ctx, c.Projection, partition, recs)
-		done = max(min(done, len(recs)), 0)
-		if err == nil && done < len(recs) {
-			err = fmt.Errorf("delivered %d of %d events", done, len(recs))
-		}
-	}
-	if err == nil && done == len(recs) && len(recs) < len(msgs) {
-		// An undecodable message is not ours to skip: it stalls the
-		// partition until someone looks at it.
-		err = msgs[len(recs)].err
-	}
-	if done > 0 {
-		last = &msgs[done-1].msg
-	}
-	return msgs[done:], last, err
 }
 
 // commitLoop commits the offsets of the messages done that come on commits,

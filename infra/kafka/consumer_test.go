@@ -225,18 +225,20 @@ type timed struct {
 	at      map[domain.Position]time.Time
 }
 
-func (d *timed) Deliver(ctx context.Context, projection string, partition int, batch []domain.RecordedEvent) (int, error) {
-	done, err := d.Deliverer.Deliver(ctx, projection, partition, batch)
+func (d *timed) Deliver(ctx context.Context, projection string, deliveries []projections.Delivery) ([]int, error) {
+	done, err := d.Deliverer.Deliver(ctx, projection, deliveries)
 	now := time.Now()
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	for _, rec := range batch[:done] {
-		if d.applied[rec.Position] == nil {
-			d.applied[rec.Position] = map[string]bool{}
-		}
-		d.applied[rec.Position][projection] = true
-		if _, ok := d.at[rec.Position]; !ok && len(d.applied[rec.Position]) == d.want {
-			d.at[rec.Position] = now
+	for i, dl := range deliveries {
+		for _, rec := range dl.Events[:done[i]] {
+			if d.applied[rec.Position] == nil {
+				d.applied[rec.Position] = map[string]bool{}
+			}
+			d.applied[rec.Position][projection] = true
+			if _, ok := d.at[rec.Position]; !ok && len(d.applied[rec.Position]) == d.want {
+				d.at[rec.Position] = now
+			}
 		}
 	}
 	return done, err
@@ -586,11 +588,11 @@ type failing struct {
 	fail func() bool
 }
 
-func (d failing) Deliver(ctx context.Context, projection string, partition int, batch []domain.RecordedEvent) (int, error) {
+func (d failing) Deliver(ctx context.Context, projection string, deliveries []projections.Delivery) ([]int, error) {
 	if d.fail() {
-		return 0, errors.New("read-model database unavailable")
+		return make([]int, len(deliveries)), errors.New("read-model database unavailable")
 	}
-	return d.Deliverer.Deliver(ctx, projection, partition, batch)
+	return d.Deliverer.Deliver(ctx, projection, deliveries)
 }
 
 // counting counts the events it delivered.
@@ -599,8 +601,10 @@ type counting struct {
 	n *atomic.Int32
 }
 
-func (d counting) Deliver(ctx context.Context, projection string, partition int, batch []domain.RecordedEvent) (int, error) {
-	done, err := d.Deliverer.Deliver(ctx, projection, partition, batch)
-	d.n.Add(int32(done))
+func (d counting) Deliver(ctx context.Context, projection string, deliveries []projections.Delivery) ([]int, error) {
+	done, err := d.Deliverer.Deliver(ctx, projection, deliveries)
+	for _, n := range done {
+		d.n.Add(int32(n))
+	}
 	return done, err
 }

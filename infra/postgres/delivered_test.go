@@ -39,6 +39,12 @@ func countApplied(t *testing.T, pool *pgxpool.Pool) (rows, distinct int) {
 	return rows, distinct
 }
 
+// applyOne delivers one partition's run.
+func applyOne(m *postgres.ReadModels, name string, partition int, recs []domain.RecordedEvent, fn func(projections.DB, domain.RecordedEvent) error) (int, error) {
+	done, err := m.ApplyDelivered(context.Background(), name, []projections.Delivery{{Partition: partition, Events: recs}}, fn)
+	return done[0], err
+}
+
 func TestReadModels_ApplyDelivered(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
@@ -49,7 +55,7 @@ func TestReadModels_ApplyDelivered(t *testing.T) {
 		m, fn := postgres.NewReadModels(pool), appliedTable(t, pool)
 		batch := []domain.RecordedEvent{rec("a", 1, 1), rec("b", 1, 2), rec("a", 2, 3)}
 		for range 3 {
-			done, err := m.ApplyDelivered(ctx, "p", 0, batch, fn)
+			done, err := applyOne(m, "p", 0, batch, fn)
 			if err != nil || done != 3 {
 				t.Fatalf("done, err = %d, %v; want 3, nil", done, err)
 			}
@@ -63,7 +69,7 @@ func TestReadModels_ApplyDelivered(t *testing.T) {
 		t.Parallel()
 		pool := pgtest.NewPool(t)
 		m, fn := postgres.NewReadModels(pool), appliedTable(t, pool)
-		done, err := m.ApplyDelivered(ctx, "p", 0, []domain.RecordedEvent{rec("a", 1, 1), rec("a", 3, 3), rec("a", 4, 4)}, fn)
+		done, err := applyOne(m, "p", 0, []domain.RecordedEvent{rec("a", 1, 1), rec("a", 3, 3), rec("a", 4, 4)}, fn)
 		var gap *projections.GapError
 		if !errors.As(err, &gap) || done != 1 || gap.Stream != "a" || gap.Want != 2 || gap.Got != 3 {
 			t.Fatalf("done, err = %d, %v; want 1 and a gap at a@2", done, err)
@@ -71,7 +77,7 @@ func TestReadModels_ApplyDelivered(t *testing.T) {
 		if rows, _ := countApplied(t, pool); rows != 1 {
 			t.Fatalf("applied %d rows, want 1", rows)
 		}
-		done, err = m.ApplyDelivered(ctx, "p", 0, []domain.RecordedEvent{rec("a", 2, 2), rec("a", 3, 3)}, fn)
+		done, err = applyOne(m, "p", 0, []domain.RecordedEvent{rec("a", 2, 2), rec("a", 3, 3)}, fn)
 		if err != nil || done != 2 {
 			t.Fatalf("after the gap is filled: %d, %v", done, err)
 		}
@@ -82,7 +88,7 @@ func TestReadModels_ApplyDelivered(t *testing.T) {
 		pool := pgtest.NewPool(t)
 		m, fn := postgres.NewReadModels(pool), appliedTable(t, pool)
 		boom := errors.New("boom")
-		_, err := m.ApplyDelivered(ctx, "p", 0, []domain.RecordedEvent{rec("a", 1, 1), rec("b", 1, 2)}, func(db projections.DB, r domain.RecordedEvent) error {
+		_, err := applyOne(m, "p", 0, []domain.RecordedEvent{rec("a", 1, 1), rec("b", 1, 2)}, func(db projections.DB, r domain.RecordedEvent) error {
 			if r.StreamID == "b" {
 				return boom
 			}
@@ -94,8 +100,26 @@ func TestReadModels_ApplyDelivered(t *testing.T) {
 		if rows, _ := countApplied(t, pool); rows != 0 {
 			t.Fatalf("applied %d rows after a rollback", rows)
 		}
-		if done, err := m.ApplyDelivered(ctx, "p", 0, []domain.RecordedEvent{rec("a", 1, 1)}, fn); err != nil || done != 1 {
+		if done, err := applyOne(m, "p", 0, []domain.RecordedEvent{rec("a", 1, 1)}, fn); err != nil || done != 1 {
 			t.Fatalf("retry: %d, %v", done, err)
+		}
+	})
+
+	t.Run("several partitions in one transaction; a gap stops only its partition", func(t *testing.T) {
+		t.Parallel()
+		pool := pgtest.NewPool(t)
+		m, fn := postgres.NewReadModels(pool), appliedTable(t, pool)
+		done, err := m.ApplyDelivered(ctx, "p", []projections.Delivery{
+			{Partition: 3, Events: []domain.RecordedEvent{rec("a", 1, 1), rec("a", 2, 4)}},
+			{Partition: 1, Events: []domain.RecordedEvent{rec("b", 1, 2), rec("b", 3, 5), rec("b", 4, 6)}},
+			{Partition: 2, Events: []domain.RecordedEvent{rec("c", 1, 3)}},
+		}, fn)
+		var gap *projections.GapError
+		if !errors.As(err, &gap) || gap.Stream != "b" || done[0] != 2 || done[1] != 1 || done[2] != 1 {
+			t.Fatalf("done, err = %v, %v; want [2 1 1] and a gap in b", done, err)
+		}
+		if rows, _ := countApplied(t, pool); rows != 4 {
+			t.Fatalf("applied %d rows, want 4", rows)
 		}
 	})
 
@@ -111,7 +135,7 @@ func TestReadModels_ApplyDelivered(t *testing.T) {
 		for c := range 2 {
 			wg.Go(func() {
 				for i := 0; i < len(batch); i += 10 + c*3 {
-					if _, err := m.ApplyDelivered(ctx, "p", 7, batch[i:min(len(batch), i+10+c*3)], fn); err != nil {
+					if _, err := applyOne(m, "p", 7, batch[i:min(len(batch), i+10+c*3)], fn); err != nil {
 						var gap *projections.GapError
 						if !errors.As(err, &gap) {
 							t.Error(err)
@@ -155,7 +179,7 @@ func TestQueries_WaitForPositionThroughKafka(t *testing.T) {
 	nothing := func(projections.DB, domain.RecordedEvent) error { return nil }
 	deliver := func(name string, partition int, recs ...domain.RecordedEvent) {
 		t.Helper()
-		if _, err := m.ApplyDelivered(ctx, name, partition, recs, nothing); err != nil {
+		if _, err := applyOne(m, name, partition, recs, nothing); err != nil {
 			t.Fatal(err)
 		}
 	}

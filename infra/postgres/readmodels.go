@@ -148,81 +148,110 @@ func (r rmRow) Scan(dest ...any) error {
 	return err
 }
 
-// ApplyDelivered applies a batch a broker delivered from one partition; see
-// projections.Store. The (name, partition) progress row is locked first, so
-// that two consumers that both hold the partition for a moment during a
-// rebalance take turns, and the second one skips what the first applied.
-func (m *ReadModels) ApplyDelivered(ctx context.Context, name string, partition int, batch []domain.RecordedEvent, fn func(db projections.DB, rec domain.RecordedEvent) error) (int, error) {
-	if len(batch) == 0 {
-		return 0, nil
+// ApplyDelivered applies runs of events a broker delivered; see
+// projections.Store. The progress rows of the partitions are locked first,
+// in partition order, so that two consumers that both hold a partition for
+// a moment during a rebalance take turns, and the second one skips what the
+// first applied.
+func (m *ReadModels) ApplyDelivered(ctx context.Context, name string, deliveries []projections.Delivery, fn func(db projections.DB, rec domain.RecordedEvent) error) ([]int, error) {
+	done := make([]int, len(deliveries))
+	fail := func(err error) ([]int, error) {
+		return make([]int, len(deliveries)), fmt.Errorf("apply delivered %s: %w", name, err)
+	}
+	var parts []int32
+	var streams []string
+	versions := map[string]int64{}
+	for _, d := range deliveries {
+		parts = append(parts, int32(d.Partition))
+		for _, rec := range d.Events {
+			if _, ok := versions[rec.StreamID]; !ok {
+				versions[rec.StreamID] = 0
+				streams = append(streams, rec.StreamID)
+			}
+		}
+	}
+	if len(streams) == 0 {
+		return done, nil
 	}
 	tx, err := m.pool.Begin(ctx)
 	if err != nil {
-		return 0, fmt.Errorf("apply delivered %s: %w", name, err)
+		return fail(err)
 	}
 	defer tx.Rollback(ctx)
-	var pc, pp int64
-	if err := lockProgress(ctx, tx, `select commit_pos, prepare_pos from projection_partitions where name = $1 and partition = $2 for update`,
-		`insert into projection_partitions (name, partition) values ($1, $2) on conflict do nothing`,
-		[]any{name, partition}, &pc, &pp); err != nil {
-		return 0, fmt.Errorf("apply delivered %s: %w", name, err)
-	}
-	streams := make([]string, 0, len(batch))
-	versions := map[string]int64{}
-	for _, rec := range batch {
-		if _, ok := versions[rec.StreamID]; !ok {
-			versions[rec.StreamID] = 0
-			streams = append(streams, rec.StreamID)
+	last := map[int]domain.Position{}
+	lock := func() (int, error) {
+		rows, err := tx.Query(ctx, `select partition, commit_pos, prepare_pos from projection_partitions
+			where name = $1 and partition = any($2) order by partition for update`, name, parts)
+		if err != nil {
+			return 0, err
 		}
+		var part int
+		var c, p int64
+		tag, err := pgx.ForEachRow(rows, []any{&part, &c, &p}, func() error { last[part] = rmPosition(c, p); return nil })
+		return int(tag.RowsAffected()), err
+	}
+	n, err := lock()
+	if err == nil && n < len(parts) { // first delivery from a partition
+		if _, err = tx.Exec(ctx, `insert into projection_partitions (name, partition) select $1, unnest($2::int[]) on conflict do nothing`, name, parts); err == nil {
+			_, err = lock()
+		}
+	}
+	if err != nil {
+		return fail(err)
 	}
 	rows, err := tx.Query(ctx, `select stream_id, version from projection_streams where name = $1 and stream_id = any($2)`, name, streams)
 	if err != nil {
-		return 0, fmt.Errorf("apply delivered %s: %w", name, err)
+		return fail(err)
 	}
 	var stream string
 	var version int64
 	if _, err := pgx.ForEachRow(rows, []any{&stream, &version}, func() error { versions[stream] = version; return nil }); err != nil {
-		return 0, fmt.Errorf("apply delivered %s: %w", name, err)
+		return fail(err)
 	}
-	done, last := 0, rmPosition(pc, pp)
 	changed := map[string]bool{}
 	var gap error
-	for _, rec := range batch {
-		current := versions[rec.StreamID]
-		if rec.Version > current+1 {
-			gap = &projections.GapError{Projection: name, Stream: rec.StreamID, Want: current + 1, Got: rec.Version, Position: rec.Position}
-			break
-		}
-		if rec.Version == current+1 {
-			if err := fn(rmDB{tx}, rec); err != nil {
-				return 0, err
+	for i, d := range deliveries {
+		for _, rec := range d.Events {
+			current := versions[rec.StreamID]
+			if rec.Version > current+1 {
+				if gap == nil {
+					gap = &projections.GapError{Projection: name, Stream: rec.StreamID, Want: current + 1, Got: rec.Version, Position: rec.Position}
+				}
+				break
 			}
-			versions[rec.StreamID] = rec.Version
-			changed[rec.StreamID] = true
+			if rec.Version == current+1 {
+				if err := fn(rmDB{tx}, rec); err != nil {
+					return make([]int, len(deliveries)), err
+				}
+				versions[rec.StreamID] = rec.Version
+				changed[rec.StreamID] = true
+			}
+			if last[d.Partition].Less(rec.Position) {
+				last[d.Partition] = rec.Position
+			}
+			done[i]++
 		}
-		if last.Less(rec.Position) {
-			last = rec.Position
-		}
-		done++
-	}
-	if done == 0 {
-		return 0, gap
 	}
 	ids, vs := make([]string, 0, len(changed)), make([]int64, 0, len(changed))
 	for s := range changed {
 		ids, vs = append(ids, s), append(vs, versions[s])
 	}
-	if _, err := tx.Exec(ctx, `insert into projection_streams (name, stream_id, version)
-		select $1, s, v from unnest($2::text[], $3::bigint[]) as u(s, v)
-		on conflict (name, stream_id) do update set version = excluded.version`, name, ids, vs); err != nil {
-		return 0, fmt.Errorf("apply delivered %s: %w", name, err)
+	pnum, pc, pp := make([]int32, 0, len(last)), make([]int64, 0, len(last)), make([]int64, 0, len(last))
+	for part, pos := range last {
+		pnum, pc, pp = append(pnum, int32(part)), append(pc, int64(pos.Commit)), append(pp, int64(pos.Prepare))
 	}
-	if _, err := tx.Exec(ctx, `update projection_partitions set commit_pos = $3, prepare_pos = $4, updated_at = now()
-		where name = $1 and partition = $2`, name, partition, int64(last.Commit), int64(last.Prepare)); err != nil {
-		return 0, fmt.Errorf("apply delivered %s: %w", name, err)
+	b := &pgx.Batch{}
+	b.Queue(`insert into projection_streams (name, stream_id, version)
+		select $1, s, v from unnest($2::text[], $3::bigint[]) as u(s, v)
+		on conflict (name, stream_id) do update set version = excluded.version`, name, ids, vs)
+	b.Queue(`update projection_partitions p set commit_pos = u.c, prepare_pos = u.pp, updated_at = now()
+		from unnest($2::int[], $3::bigint[], $4::bigint[]) as u(part, c, pp)
+		where p.name = $1 and p.partition = u.part`, name, pnum, pc, pp)
+	if err := tx.SendBatch(ctx, b).Close(); err != nil {
+		return fail(err)
 	}
 	if err := tx.Commit(ctx); err != nil {
-		return 0, fmt.Errorf("apply delivered %s: %w", name, err)
+		return fail(err)
 	}
 	return done, gap
 }
