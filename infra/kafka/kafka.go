@@ -35,7 +35,7 @@ const (
 	// EnsureTopic creates.
 	DefaultReplicationFactor = 1
 	// DefaultBatchTimeout is how long the writer waits to fill a batch.
-	DefaultBatchTimeout = 2 * time.Millisecond
+	DefaultBatchTimeout = time.Millisecond
 )
 
 // Config says where the global log is published.

@@ -210,8 +210,8 @@ func TestNewWriter_Settings(t *testing.T) {
 	if w.RequiredAcks != kafka.RequireAll || w.Async || w.AllowAutoTopicCreation {
 		t.Errorf("acks %v, async %v, auto-create %v; want all, false, false", w.RequiredAcks, w.Async, w.AllowAutoTopicCreation)
 	}
-	if w.BatchTimeout != 2*time.Millisecond {
-		t.Errorf("batch timeout = %v, want 2ms", w.BatchTimeout)
+	if w.BatchTimeout != time.Millisecond {
+		t.Errorf("batch timeout = %v, want 1ms (kafka-go's default, a second, would add a second to every publish)", w.BatchTimeout)
 	}
 	want := kafka.Balancer(tkafka.KeyBalancer{Partitions: 12})
 	if got := w.Balancer; got != want {

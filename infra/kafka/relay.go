@@ -211,6 +211,10 @@ func (r *Relay) follow(ctx context.Context, topic, name string, balancer KeyBala
 		all[i] = i
 	}
 	maxCount, maxBytes := r.writerLimits()
+	saver := &checkpointSaver{cps: r.Checkpoints, name: name, log: r.logger(), wake: make(chan struct{}, 1), parts: map[int]domain.Position{}}
+	saved := make(chan struct{})
+	go func() { defer close(saved); saver.run(ctx) }()
+	defer func() { <-saved; saver.flush() }()
 	return r.Feed.Follow(ctx, from, func(ctx context.Context, batch []domain.RecordedEvent) error {
 		msgs := make([]kafka.Message, len(batch))
 		parts := make([]int, len(batch))
@@ -236,9 +240,7 @@ func (r *Relay) follow(ctx context.Context, topic, name string, balancer KeyBala
 			for i := range n {
 				byPartition[parts[i]] = batch[i].Position
 			}
-			if err := r.Checkpoints.Save(ctx, name, last, byPartition); err != nil {
-				return fmt.Errorf("relay %s: save checkpoint %s: %w", name, last, err)
-			}
+			saver.add(last, byPartition)
 			progressed()
 			batch, msgs, parts = batch[n:], msgs[n:], parts[n:]
 		}
@@ -374,5 +376,97 @@ func sleep(ctx context.Context, d time.Duration) bool {
 		return false
 	case <-t.C:
 		return true
+	}
+}
+
+// checkpointSaver saves the relay's checkpoint off the publishing path: the
+// relay publishes its next batch while the last one's checkpoint is being
+// saved. It saves only what Kafka acknowledged; a checkpoint that lags
+// behind (the relay stopped before it was saved) means events published
+// again, never events lost.
+type checkpointSaver struct {
+	cps  RelayCheckpoints
+	name string
+	log  *slog.Logger
+	wake chan struct{}
+
+	mu      sync.Mutex
+	pos     domain.Position
+	parts   map[int]domain.Position
+	pending bool
+}
+
+// add records that Kafka acknowledged the log up to pos, with the last
+// position published to each partition.
+func (c *checkpointSaver) add(pos domain.Position, parts map[int]domain.Position) {
+	c.mu.Lock()
+	c.pos, c.pending = pos, true
+	for p, at := range parts {
+		c.parts[p] = at
+	}
+	c.mu.Unlock()
+	select {
+	case c.wake <- struct{}{}:
+	default:
+	}
+}
+
+// run saves what was added until ctx ends, retrying failures.
+func (c *checkpointSaver) run(ctx context.Context) {
+	backoff := minBackoff
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-c.wake:
+		}
+		for {
+			err := c.save(ctx)
+			if err == nil || ctx.Err() != nil {
+				backoff = minBackoff
+				break
+			}
+			c.log.Error("relay: save checkpoint failed", "relay", c.name, "error", err, "retry_in", backoff)
+			if !sleep(ctx, backoff) {
+				return
+			}
+			backoff = min(2*backoff, maxBackoff)
+		}
+	}
+}
+
+// save saves what is pending, if anything.
+func (c *checkpointSaver) save(ctx context.Context) error {
+	c.mu.Lock()
+	if !c.pending {
+		c.mu.Unlock()
+		return nil
+	}
+	pos, parts := c.pos, c.parts
+	c.parts, c.pending = map[int]domain.Position{}, false
+	c.mu.Unlock()
+	if err := c.cps.Save(ctx, c.name, pos, parts); err != nil {
+		c.mu.Lock()
+		if !c.pending {
+			c.pos = pos
+		}
+		for p, at := range parts {
+			if _, newer := c.parts[p]; !newer {
+				c.parts[p] = at
+			}
+		}
+		c.pending = true
+		c.mu.Unlock()
+		return fmt.Errorf("save checkpoint %s: %w", pos, err)
+	}
+	return nil
+}
+
+// flush saves what is pending when the relay stops, best effort.
+func (c *checkpointSaver) flush() {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := c.save(ctx); err != nil {
+		c.log.Warn("relay: checkpoint not saved on stop; its events will be published again", "relay", c.name, "error", err)
 	}
 }

@@ -173,41 +173,50 @@ func (m *ReadModels) ApplyDelivered(ctx context.Context, name string, deliveries
 	if len(streams) == 0 {
 		return done, nil
 	}
-	tx, err := m.pool.Begin(ctx)
+	// BEGIN, the locks and the reads go in one round trip, the writes and
+	// COMMIT in another: this runs for every batch a consumer fetches.
+	pc, err := m.pool.Acquire(ctx)
 	if err != nil {
 		return fail(err)
 	}
-	defer tx.Rollback(ctx)
-	last := map[int]domain.Position{}
-	lock := func() (int, error) {
-		rows, err := tx.Query(ctx, `select partition, commit_pos, prepare_pos from projection_partitions
-			where name = $1 and partition = any($2) order by partition for update`, name, parts)
-		if err != nil {
-			return 0, err
+	defer pc.Release()
+	conn := pc.Conn()
+	committed := false
+	defer func() {
+		if !committed && !conn.IsClosed() {
+			if _, rerr := conn.Exec(context.WithoutCancel(ctx), "rollback"); rerr != nil {
+				_ = conn.Close(ctx)
+			}
 		}
+	}()
+	last := map[int]domain.Position{}
+	locked := 0
+	b := &pgx.Batch{}
+	b.Queue("begin")
+	// Rows of partitions never seen before are created, then every row is
+	// locked in partition order; "do nothing" neither locks nor waits for a
+	// row that exists.
+	b.Queue(`insert into projection_partitions (name, partition) select $1, unnest($2::int[]) on conflict do nothing`, name, parts)
+	b.Queue(`select partition, commit_pos, prepare_pos from projection_partitions
+		where name = $1 and partition = any($2) order by partition for update`, name, parts).Query(func(rows pgx.Rows) error {
 		var part int
 		var c, p int64
-		tag, err := pgx.ForEachRow(rows, []any{&part, &c, &p}, func() error { last[part] = rmPosition(c, p); return nil })
-		return int(tag.RowsAffected()), err
-	}
-	n, err := lock()
-	if err == nil && n < len(parts) { // first delivery from a partition
-		if _, err = tx.Exec(ctx, `insert into projection_partitions (name, partition) select $1, unnest($2::int[]) on conflict do nothing`, name, parts); err == nil {
-			_, err = lock()
-		}
-	}
-	if err != nil {
+		_, err := pgx.ForEachRow(rows, []any{&part, &c, &p}, func() error { last[part] = rmPosition(c, p); locked++; return nil })
+		return err
+	})
+	b.Queue(`select stream_id, version from projection_streams where name = $1 and stream_id = any($2)`, name, streams).Query(func(rows pgx.Rows) error {
+		var stream string
+		var version int64
+		_, err := pgx.ForEachRow(rows, []any{&stream, &version}, func() error { versions[stream] = version; return nil })
+		return err
+	})
+	if err := conn.SendBatch(ctx, b).Close(); err != nil {
 		return fail(err)
 	}
-	rows, err := tx.Query(ctx, `select stream_id, version from projection_streams where name = $1 and stream_id = any($2)`, name, streams)
-	if err != nil {
-		return fail(err)
+	if locked != len(parts) {
+		return fail(fmt.Errorf("locked %d of %d partitions", locked, len(parts)))
 	}
-	var stream string
-	var version int64
-	if _, err := pgx.ForEachRow(rows, []any{&stream, &version}, func() error { versions[stream] = version; return nil }); err != nil {
-		return fail(err)
-	}
+	tx := pipelinedTx{conn}
 	changed := map[string]bool{}
 	var gap error
 	for i, d := range deliveries {
@@ -236,24 +245,39 @@ func (m *ReadModels) ApplyDelivered(ctx context.Context, name string, deliveries
 	for s := range changed {
 		ids, vs = append(ids, s), append(vs, versions[s])
 	}
-	pnum, pc, pp := make([]int32, 0, len(last)), make([]int64, 0, len(last)), make([]int64, 0, len(last))
+	pnum, pcs, pps := make([]int32, 0, len(last)), make([]int64, 0, len(last)), make([]int64, 0, len(last))
 	for part, pos := range last {
-		pnum, pc, pp = append(pnum, int32(part)), append(pc, int64(pos.Commit)), append(pp, int64(pos.Prepare))
+		pnum, pcs, pps = append(pnum, int32(part)), append(pcs, int64(pos.Commit)), append(pps, int64(pos.Prepare))
 	}
-	b := &pgx.Batch{}
+	b = &pgx.Batch{}
 	b.Queue(`insert into projection_streams (name, stream_id, version)
 		select $1, s, v from unnest($2::text[], $3::bigint[]) as u(s, v)
 		on conflict (name, stream_id) do update set version = excluded.version`, name, ids, vs)
 	b.Queue(`update projection_partitions p set commit_pos = u.c, prepare_pos = u.pp, updated_at = now()
 		from unnest($2::int[], $3::bigint[], $4::bigint[]) as u(part, c, pp)
-		where p.name = $1 and p.partition = u.part`, name, pnum, pc, pp)
-	if err := tx.SendBatch(ctx, b).Close(); err != nil {
+		where p.name = $1 and p.partition = u.part`, name, pnum, pcs, pps)
+	b.Queue("commit")
+	if err := conn.SendBatch(ctx, b).Close(); err != nil {
 		return fail(err)
 	}
-	if err := tx.Commit(ctx); err != nil {
-		return fail(err)
-	}
+	committed = true
 	return done, gap
+}
+
+// pipelinedTx runs statements on a connection inside a transaction that was
+// begun by a pipelined BEGIN.
+type pipelinedTx struct{ conn *pgx.Conn }
+
+func (t pipelinedTx) Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error) {
+	return t.conn.Exec(ctx, sql, args...)
+}
+
+func (t pipelinedTx) Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error) {
+	return t.conn.Query(ctx, sql, args...)
+}
+
+func (t pipelinedTx) QueryRow(ctx context.Context, sql string, args ...any) pgx.Row {
+	return t.conn.QueryRow(ctx, sql, args...)
 }
 
 var _ projections.StatusReporter = (*ReadModels)(nil)

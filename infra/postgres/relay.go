@@ -49,13 +49,16 @@ func (r *RelayCheckpoints) Save(ctx context.Context, name string, pos domain.Pos
 		name, int64(pos.Commit), int64(pos.Prepare)); err != nil {
 		return fmt.Errorf("save relay checkpoint %s: %w", name, err)
 	}
+	parts, commits, prepares := make([]int32, 0, len(partitions)), make([]int64, 0, len(partitions)), make([]int64, 0, len(partitions))
 	for part, p := range partitions {
-		if _, err := tx.Exec(ctx, `insert into relay_partitions (name, partition, commit_pos, prepare_pos) values ($1, $2, $3, $4)
-			on conflict (name, partition) do update set commit_pos = excluded.commit_pos, prepare_pos = excluded.prepare_pos
-			where (relay_partitions.commit_pos, relay_partitions.prepare_pos) < (excluded.commit_pos, excluded.prepare_pos)`,
-			name, part, int64(p.Commit), int64(p.Prepare)); err != nil {
-			return fmt.Errorf("save relay checkpoint %s: %w", name, err)
-		}
+		parts, commits, prepares = append(parts, int32(part)), append(commits, int64(p.Commit)), append(prepares, int64(p.Prepare))
+	}
+	if _, err := tx.Exec(ctx, `insert into relay_partitions (name, partition, commit_pos, prepare_pos)
+		select $1, u.p, u.c, u.pp from unnest($2::int[], $3::bigint[], $4::bigint[]) as u(p, c, pp)
+		on conflict (name, partition) do update set commit_pos = excluded.commit_pos, prepare_pos = excluded.prepare_pos
+		where (relay_partitions.commit_pos, relay_partitions.prepare_pos) < (excluded.commit_pos, excluded.prepare_pos)`,
+		name, parts, commits, prepares); err != nil {
+		return fmt.Errorf("save relay checkpoint %s: %w", name, err)
 	}
 	return tx.Commit(ctx)
 }
