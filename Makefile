@@ -2,7 +2,7 @@
 GO      ?= go
 PG_PORT ?= 5432
 
-.PHONY: run test bench lint db
+.PHONY: run test bench bench-latency lint db
 
 ## run: start the engine (write API, read API, projectors, expirer) on :8080
 run: db
@@ -15,6 +15,12 @@ test: db lint
 ## bench: the Go benchmarks
 bench: db
 	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+## bench-latency: append → visible in the read model at 1,000 events/s,
+## in-process and through Kafka (kfake, or KAFKA_BROKERS), against a plain
+## INSERT-and-COMMIT baseline measured in the same run
+bench-latency: db
+	$(GO) test -run '^$$' -bench Visibility -benchtime 1x ./cmd/ticketing
 
 ## lint: gofmt and go vet
 lint:
