@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"os"
 	"slices"
 	"sync"
 	"testing"
@@ -39,7 +40,7 @@ func BenchmarkVisibility(b *testing.B) {
 			got := benchLatency(b, mode, func(ctx context.Context, pool *pgxpool.Pool) (appendFn, seenFn) {
 				var opts []func(*config)
 				if mode == "kafka" {
-					opts = append(opts, withKafka(b, 12))
+					opts = append(opts, withKafka(b, 12, os.Getenv("KAFKA_BROKERS") != ""))
 				}
 				e := benchEngine(b, pool, opts...)
 				return func(ctx context.Context) (int64, error) {

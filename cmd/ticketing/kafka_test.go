@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"os"
-	"strings"
 	"testing"
 	"time"
 
@@ -11,21 +9,22 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 
 	"github.com/ticketing/ticketing/infra/kafka"
+	"github.com/ticketing/ticketing/infra/kafka/kafkatest"
 	"github.com/ticketing/ticketing/infra/postgres/pgtest"
 )
 
-// withKafka routes the engine's events through a Kafka broker: the one
-// KAFKA_BROKERS names, or an in-process kfake cluster on real TCP ports.
-func withKafka(t testing.TB, partitions int) func(*config) {
+// withKafka routes the engine's events through a Kafka broker: an
+// in-process kfake cluster on real TCP ports, or with real set a real broker
+// (KAFKA_BROKERS, or one kafkatest starts in Docker; the test skips without).
+func withKafka(t testing.TB, partitions int, real bool) func(*config) {
 	t.Helper()
-	brokers := os.Getenv("KAFKA_BROKERS")
 	var addrs []string
-	if brokers != "" {
-		addrs = strings.Split(brokers, ",")
+	if real {
+		addrs = kafkatest.Brokers(t)
 	} else {
 		c, err := kfake.NewCluster(kfake.NumBrokers(1))
 		if err != nil {
-			t.Skipf("no Kafka: KAFKA_BROKERS is unset and kfake cannot start (%v)", err)
+			t.Fatalf("kfake: %v", err)
 		}
 		t.Cleanup(c.Close)
 		addrs = c.ListenAddrs()
@@ -38,7 +37,16 @@ func withKafka(t testing.TB, partitions int) func(*config) {
 // projector → read API, with read-your-writes on the way.
 func TestServe_ThroughKafka(t *testing.T) {
 	t.Parallel()
-	s := startServer(t, pgtest.SchemaURL(t), time.Minute, withKafka(t, 4))
+	for _, real := range []bool{false, true} {
+		t.Run(map[bool]string{false: "kfake", true: "real"}[real], func(t *testing.T) {
+			t.Parallel()
+			testThroughKafka(t, withKafka(t, 4, real))
+		})
+	}
+}
+
+func testThroughKafka(t *testing.T, kafkaConfig func(*config)) {
+	s := startServer(t, pgtest.SchemaURL(t), time.Minute, kafkaConfig)
 	org, buyer := s.token("organizer"), s.token("buyer")
 	show, pos := s.publishedShow(org, 10)
 	v := s.read("/v1/shows/"+show, "", pos)

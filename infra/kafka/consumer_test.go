@@ -253,339 +253,340 @@ func TestGroupID(t *testing.T) {
 
 func TestConsumer_Run(t *testing.T) {
 	t.Parallel()
-	b := newBroker(t)
+	forEachBroker(t, func(t *testing.T, b *broker) {
 
-	t.Run("applies the log to the read models as a rebuild does", func(t *testing.T) {
-		t.Parallel()
-		p := newPipeline(t, b, 4)
-		tm := &timed{Deliverer: p.runner, want: len(projections.All()), applied: map[domain.Position]map[string]bool{}, at: map[domain.Position]time.Time{}}
-		p.deliverer = tm
-		p.startRelay()
-		p.startConsumers()
-		s := p.shop
-		shows := []uuid.UUID{s.openShow("A"), s.openShow("B"), s.openShow("C")}
-		p.waitApplied(s.last, 15*time.Second) // see showsFirst
-		orders := map[uuid.UUID]bool{}
-		for i := range 15 {
-			orders[s.buy(shows[i%3], 1+i%2, i%3 != 0)] = i%3 != 0
-		}
-		p.waitApplied(s.last, 15*time.Second)
-
-		sv, err := p.q.Show(context.Background(), shows[0])
-		if err != nil || sv.Status != string(domain.ShowStatusOnSale) {
-			t.Errorf("show = %+v, %v; want it on sale", sv, err)
-		}
-		sales, err := p.q.Sales(context.Background(), shows[1])
-		if err != nil {
-			t.Fatal(err)
-		}
-		// Show B got orders 1, 4, 7, 10, 13: 2, 1, 2, 1, 2 units, the
-		// orders i%3 == 0 are cancelled, none of B's.
-		if sales.Sold != 8 || sales.OrdersConfirmed != 5 || sales.Held != 0 {
-			t.Errorf("sales of B = %+v, want 8 sold in 5 orders, none held", sales)
-		}
-		for id, paid := range orders {
-			o, err := p.q.Order(context.Background(), id)
-			want := "cancelled"
-			if paid {
-				want = "confirmed"
+		t.Run("applies the log to the read models as a rebuild does", func(t *testing.T) {
+			t.Parallel()
+			p := newPipeline(t, b, 4)
+			tm := &timed{Deliverer: p.runner, want: len(projections.All()), applied: map[domain.Position]map[string]bool{}, at: map[domain.Position]time.Time{}}
+			p.deliverer = tm
+			p.startRelay()
+			p.startConsumers()
+			s := p.shop
+			shows := []uuid.UUID{s.openShow("A"), s.openShow("B"), s.openShow("C")}
+			p.waitApplied(s.last, 15*time.Second) // see showsFirst
+			orders := map[uuid.UUID]bool{}
+			for i := range 15 {
+				orders[s.buy(shows[i%3], 1+i%2, i%3 != 0)] = i%3 != 0
 			}
-			if err != nil || o.Status != want {
-				t.Errorf("order %s = %q, %v; want %s", id, o.Status, err, want)
-			}
-		}
-		sameReadModels(t, dump(t, p.models.DB()), rebuild(t, s))
-		p.waitCommitted(projectionNames()...)
-		p.noStalls()
+			p.waitApplied(s.last, 15*time.Second)
 
-		// Latency from the append to the read models, at 1,000 events/s.
-		const n, every = 500, time.Millisecond
-		appended := make(map[domain.Position]time.Time, n)
-		start := time.Now()
-		for i := range n {
-			time.Sleep(time.Until(start.Add(time.Duration(i) * every)))
-			_, pos := s.newShow(fmt.Sprintf("L%d", i))
-			appended[pos] = time.Now()
-		}
-		t.Logf("appended %d events in %v", n, time.Since(start).Round(time.Millisecond))
-		p.waitApplied(s.last, 30*time.Second)
-		// The read models may show the last events a moment before their
-		// Deliver returned to tm.
-		timedAll := func() bool {
+			sv, err := p.q.Show(context.Background(), shows[0])
+			if err != nil || sv.Status != string(domain.ShowStatusOnSale) {
+				t.Errorf("show = %+v, %v; want it on sale", sv, err)
+			}
+			sales, err := p.q.Sales(context.Background(), shows[1])
+			if err != nil {
+				t.Fatal(err)
+			}
+			// Show B got orders 1, 4, 7, 10, 13: 2, 1, 2, 1, 2 units, the
+			// orders i%3 == 0 are cancelled, none of B's.
+			if sales.Sold != 8 || sales.OrdersConfirmed != 5 || sales.Held != 0 {
+				t.Errorf("sales of B = %+v, want 8 sold in 5 orders, none held", sales)
+			}
+			for id, paid := range orders {
+				o, err := p.q.Order(context.Background(), id)
+				want := "cancelled"
+				if paid {
+					want = "confirmed"
+				}
+				if err != nil || o.Status != want {
+					t.Errorf("order %s = %q, %v; want %s", id, o.Status, err, want)
+				}
+			}
+			sameReadModels(t, dump(t, p.models.DB()), rebuild(t, s))
+			p.waitCommitted(projectionNames()...)
+			p.noStalls()
+
+			// Latency from the append to the read models, at 1,000 events/s.
+			const n, every = 500, time.Millisecond
+			appended := make(map[domain.Position]time.Time, n)
+			start := time.Now()
+			for i := range n {
+				time.Sleep(time.Until(start.Add(time.Duration(i) * every)))
+				_, pos := s.newShow(fmt.Sprintf("L%d", i))
+				appended[pos] = time.Now()
+			}
+			t.Logf("appended %d events in %v", n, time.Since(start).Round(time.Millisecond))
+			p.waitApplied(s.last, 30*time.Second)
+			// The read models may show the last events a moment before their
+			// Deliver returned to tm.
+			timedAll := func() bool {
+				tm.mu.Lock()
+				defer tm.mu.Unlock()
+				for pos := range appended {
+					if _, ok := tm.at[pos]; !ok {
+						return false
+					}
+				}
+				return true
+			}
+			eventually(t, 5*time.Second, func() string { return "every event timed" }, timedAll)
 			tm.mu.Lock()
-			defer tm.mu.Unlock()
-			for pos := range appended {
-				if _, ok := tm.at[pos]; !ok {
-					return false
+			var lat []time.Duration
+			for pos, at := range appended {
+				if done, ok := tm.at[pos]; ok {
+					lat = append(lat, done.Sub(at))
 				}
 			}
-			return true
-		}
-		eventually(t, 5*time.Second, func() string { return "every event timed" }, timedAll)
-		tm.mu.Lock()
-		var lat []time.Duration
-		for pos, at := range appended {
-			if done, ok := tm.at[pos]; ok {
-				lat = append(lat, done.Sub(at))
+			tm.mu.Unlock()
+			if len(lat) != n {
+				t.Fatalf("%d of %d events timed", len(lat), n)
 			}
-		}
-		tm.mu.Unlock()
-		if len(lat) != n {
-			t.Fatalf("%d of %d events timed", len(lat), n)
-		}
-		t.Logf("append to applied by all 4 projections, through Kafka: %s", percentiles(lat))
-	})
-
-	t.Run("leaves the read models as they are when every message comes twice", func(t *testing.T) {
-		t.Parallel()
-		p := newPipeline(t, b, 4)
-		p.startRelay()
-		p.startConsumers()
-		s := p.shop
-		shows := []uuid.UUID{s.openShow("A"), s.openShow("B")}
-		p.waitApplied(s.last, 15*time.Second) // see showsFirst
-		for i := range 10 {
-			s.buy(shows[i%2], 1+i%3, i%4 != 3)
-		}
-		p.waitApplied(s.last, 15*time.Second)
-		p.waitCommitted(projectionNames()...)
-		before := dump(t, p.models.DB())
-
-		// A second relay with checkpoints of its own publishes the whole
-		// log again.
-		cps := newMemCheckpoints()
-		run(t, newRelay(t, p.cfg, s.store, cps, p.logs).Run)
-		eventually(t, 10*time.Second, func() string { return "the second relay to publish the log" }, func() bool {
-			pos, _ := cps.get(p.cfg.Topic)
-			return pos == s.last
+			t.Logf("append to applied by all 4 projections, through Kafka: %s", percentiles(lat))
 		})
-		if total := checkTopic(t, p.cfg, s.all(), false); total != 2*len(s.all()) {
-			t.Fatalf("topic holds %d messages, want each of %d twice", total, len(s.all()))
-		}
-		p.waitCommitted(projectionNames()...)
-		sameReadModels(t, dump(t, p.models.DB()), before)
-		sameReadModels(t, before, rebuild(t, s))
-		p.noStalls()
-	})
 
-	t.Run("keeps each stream's order and loses nothing while members join and leave", func(t *testing.T) {
-		t.Parallel()
-		p := newPipeline(t, b, 6)
-		p.startRelay()
-		s := p.shop
-		// Each member counts the events it applied.
-		var applied [3]atomic.Int32
-		member := func(i int) (stop func()) {
-			var stops []func()
-			for _, pr := range projections.All() {
-				c := p.consumer(pr.Name())
-				c.Deliverer = counting{Deliverer: p.runner, n: &applied[i]}
-				stops = append(stops, run(t, c.Run))
+		t.Run("leaves the read models as they are when every message comes twice", func(t *testing.T) {
+			t.Parallel()
+			p := newPipeline(t, b, 4)
+			p.startRelay()
+			p.startConsumers()
+			s := p.shop
+			shows := []uuid.UUID{s.openShow("A"), s.openShow("B")}
+			p.waitApplied(s.last, 15*time.Second) // see showsFirst
+			for i := range 10 {
+				s.buy(shows[i%2], 1+i%3, i%4 != 3)
 			}
-			return func() {
-				for _, stop := range stops {
-					stop()
+			p.waitApplied(s.last, 15*time.Second)
+			p.waitCommitted(projectionNames()...)
+			before := dump(t, p.models.DB())
+
+			// A second relay with checkpoints of its own publishes the whole
+			// log again.
+			cps := newMemCheckpoints()
+			run(t, newRelay(t, p.cfg, s.store, cps, p.logs).Run)
+			eventually(t, 10*time.Second, func() string { return "the second relay to publish the log" }, func() bool {
+				pos, _ := cps.get(p.cfg.Topic)
+				return pos == s.last
+			})
+			if total := checkTopic(t, p.cfg, s.all(), false); total != 2*len(s.all()) {
+				t.Fatalf("topic holds %d messages, want each of %d twice", total, len(s.all()))
+			}
+			p.waitCommitted(projectionNames()...)
+			sameReadModels(t, dump(t, p.models.DB()), before)
+			sameReadModels(t, before, rebuild(t, s))
+			p.noStalls()
+		})
+
+		t.Run("keeps each stream's order and loses nothing while members join and leave", func(t *testing.T) {
+			t.Parallel()
+			p := newPipeline(t, b, 6)
+			p.startRelay()
+			s := p.shop
+			// Each member counts the events it applied.
+			var applied [3]atomic.Int32
+			member := func(i int) (stop func()) {
+				var stops []func()
+				for _, pr := range projections.All() {
+					c := p.consumer(pr.Name())
+					c.Deliverer = counting{Deliverer: p.runner, n: &applied[i]}
+					stops = append(stops, run(t, c.Run))
+				}
+				return func() {
+					for _, stop := range stops {
+						stop()
+					}
 				}
 			}
-		}
-		first := member(0)
-		shows := []uuid.UUID{s.openShow("A"), s.openShow("B"), s.openShow("C"), s.openShow("D")}
-		p.waitApplied(s.last, 15*time.Second) // see showsFirst
+			first := member(0)
+			shows := []uuid.UUID{s.openShow("A"), s.openShow("B"), s.openShow("C"), s.openShow("D")}
+			p.waitApplied(s.last, 15*time.Second) // see showsFirst
 
-		done := make(chan struct{})
-		go func() {
-			defer close(done)
-			time.Sleep(300 * time.Millisecond)
-			second := member(1)
-			time.Sleep(500 * time.Millisecond)
-			third := member(2)
-			time.Sleep(500 * time.Millisecond)
-			first()
-			time.Sleep(500 * time.Millisecond)
-			second()
-			_ = third // stops with the test
-		}()
-		for i := 0; ; i++ {
-			s.buy(shows[i%4], 1+i%3, i%5 != 0)
-			select {
-			case <-done:
-			default:
-				time.Sleep(20 * time.Millisecond)
-				continue
-			}
-			break
-		}
-		p.waitApplied(s.last, 30*time.Second)
-		t.Logf("%d events while members joined and left; the members applied %d, %d and %d",
-			len(s.all()), applied[0].Load(), applied[1].Load(), applied[2].Load())
-		for i := range applied {
-			if applied[i].Load() == 0 {
-				t.Errorf("member %d applied nothing: the group never gave it partitions", i+1)
-			}
-		}
-		sameReadModels(t, dump(t, p.models.DB()), rebuild(t, s))
-		p.waitCommitted(projectionNames()...)
-		p.noGaps()
-	})
-
-	t.Run("catches up after the broker refused fetches", func(t *testing.T) {
-		t.Parallel()
-		c := b.fake(t)
-		p := newPipeline(t, b, 4)
-		var refusing atomic.Bool
-		var refused atomic.Int32
-		c.ControlKey(kmsg.Fetch.Int16(), func(req kmsg.Request) (kmsg.Response, error, bool) {
-			c.KeepControl()
-			freq := req.(*kmsg.FetchRequest)
-			if !refusing.Load() || len(freq.Topics) == 0 || freq.Topics[0].Topic != p.cfg.Topic {
-				return nil, nil, false
-			}
-			refused.Add(1)
-			resp := freq.ResponseKind().(*kmsg.FetchResponse)
-			for _, rt := range freq.Topics {
-				st := kmsg.NewFetchResponseTopic()
-				st.Topic, st.TopicID = rt.Topic, rt.TopicID
-				for _, rp := range rt.Partitions {
-					sp := kmsg.NewFetchResponseTopicPartition()
-					sp.Partition, sp.ErrorCode = rp.Partition, kerr.UnknownServerError.Code
-					sp.HighWatermark, sp.LastStableOffset, sp.LogStartOffset = -1, -1, -1
-					st.Partitions = append(st.Partitions, sp)
+			done := make(chan struct{})
+			go func() {
+				defer close(done)
+				time.Sleep(300 * time.Millisecond)
+				second := member(1)
+				time.Sleep(500 * time.Millisecond)
+				third := member(2)
+				time.Sleep(500 * time.Millisecond)
+				first()
+				time.Sleep(500 * time.Millisecond)
+				second()
+				_ = third // stops with the test
+			}()
+			for i := 0; ; i++ {
+				s.buy(shows[i%4], 1+i%3, i%5 != 0)
+				select {
+				case <-done:
+				default:
+					time.Sleep(20 * time.Millisecond)
+					continue
 				}
-				resp.Topics = append(resp.Topics, st)
+				break
 			}
-			return resp, nil, true
+			p.waitApplied(s.last, 30*time.Second)
+			t.Logf("%d events while members joined and left; the members applied %d, %d and %d",
+				len(s.all()), applied[0].Load(), applied[1].Load(), applied[2].Load())
+			for i := range applied {
+				if applied[i].Load() == 0 {
+					t.Errorf("member %d applied nothing: the group never gave it partitions", i+1)
+				}
+			}
+			sameReadModels(t, dump(t, p.models.DB()), rebuild(t, s))
+			p.waitCommitted(projectionNames()...)
+			p.noGaps()
 		})
-		p.startRelay()
-		p.startConsumers()
-		s := p.shop
-		show := s.openShow("A")
-		p.waitApplied(s.last, 15*time.Second) // see showsFirst
-		s.buy(show, 1, true)
-		p.waitApplied(s.last, 15*time.Second)
 
-		refusing.Store(true)
-		// A fetch waiting at the broker when the refusals began may still
-		// bring news; after MaxWait every fetch is a new, refused one.
-		eventually(t, 10*time.Second, func() string { return "refused fetches" }, func() bool { return refused.Load() >= 16 })
-		time.Sleep(2 * tkafka.DefaultMaxWait)
-		for i := range 10 {
-			s.buy(show, 1, i%2 == 0)
-		}
-		if ok, _ := p.q.WaitForPosition(context.Background(), s.last, 300*time.Millisecond); ok {
-			t.Fatal("the projections got events while the broker refused every fetch")
-		}
-		refusing.Store(false)
+		t.Run("catches up after the broker refused fetches", func(t *testing.T) {
+			t.Parallel()
+			c := b.fake(t)
+			p := newPipeline(t, b, 4)
+			var refusing atomic.Bool
+			var refused atomic.Int32
+			c.ControlKey(kmsg.Fetch.Int16(), func(req kmsg.Request) (kmsg.Response, error, bool) {
+				c.KeepControl()
+				freq := req.(*kmsg.FetchRequest)
+				if !refusing.Load() || len(freq.Topics) == 0 || freq.Topics[0].Topic != p.cfg.Topic {
+					return nil, nil, false
+				}
+				refused.Add(1)
+				resp := freq.ResponseKind().(*kmsg.FetchResponse)
+				for _, rt := range freq.Topics {
+					st := kmsg.NewFetchResponseTopic()
+					st.Topic, st.TopicID = rt.Topic, rt.TopicID
+					for _, rp := range rt.Partitions {
+						sp := kmsg.NewFetchResponseTopicPartition()
+						sp.Partition, sp.ErrorCode = rp.Partition, kerr.UnknownServerError.Code
+						sp.HighWatermark, sp.LastStableOffset, sp.LogStartOffset = -1, -1, -1
+						st.Partitions = append(st.Partitions, sp)
+					}
+					resp.Topics = append(resp.Topics, st)
+				}
+				return resp, nil, true
+			})
+			p.startRelay()
+			p.startConsumers()
+			s := p.shop
+			show := s.openShow("A")
+			p.waitApplied(s.last, 15*time.Second) // see showsFirst
+			s.buy(show, 1, true)
+			p.waitApplied(s.last, 15*time.Second)
 
-		p.waitApplied(s.last, 15*time.Second)
-		sameReadModels(t, dump(t, p.models.DB()), rebuild(t, s))
-		p.waitCommitted(projectionNames()...)
-		if !strings.Contains(p.logs.String(), "fetch failed") {
-			t.Errorf("no failed fetch logged:\n%s", p.logs)
-		}
-	})
+			refusing.Store(true)
+			// A fetch waiting at the broker when the refusals began may still
+			// bring news; after MaxWait every fetch is a new, refused one.
+			eventually(t, 10*time.Second, func() string { return "refused fetches" }, func() bool { return refused.Load() >= 16 })
+			time.Sleep(2 * tkafka.DefaultMaxWait)
+			for i := range 10 {
+				s.buy(show, 1, i%2 == 0)
+			}
+			if ok, _ := p.q.WaitForPosition(context.Background(), s.last, 300*time.Millisecond); ok {
+				t.Fatal("the projections got events while the broker refused every fetch")
+			}
+			refusing.Store(false)
 
-	t.Run("stalls on a missing version, commits nothing from it and never skips it", func(t *testing.T) {
-		t.Parallel()
-		p := newPipeline(t, b, 1)
-		s := p.shop
-		a := s.openShow("A") // show.created, show.published
-		s.buy(a, 1, true)    // show.seats_held ...
-		bShow, _ := s.newShow("B")
-		recs := s.all()
-		var aStream []domain.RecordedEvent
-		for _, rec := range recs {
-			if rec.StreamID == domain.ShowStream(a) {
-				aStream = append(aStream, rec)
+			p.waitApplied(s.last, 15*time.Second)
+			sameReadModels(t, dump(t, p.models.DB()), rebuild(t, s))
+			p.waitCommitted(projectionNames()...)
+			if !strings.Contains(p.logs.String(), "fetch failed") {
+				t.Errorf("no failed fetch logged:\n%s", p.logs)
 			}
-		}
-		// A@1, A@3 (A@2 is missing), B@1.
-		w := tkafka.NewWriter(p.cfg)
-		defer w.Close()
-		var bRec domain.RecordedEvent
-		for _, rec := range recs {
-			if rec.StreamID == domain.ShowStream(bShow) {
-				bRec = rec
-			}
-		}
-		if err := w.WriteMessages(context.Background(), tkafka.Encode(aStream[0]), tkafka.Encode(aStream[2]), tkafka.Encode(bRec)); err != nil {
-			t.Fatal(err)
-		}
-		stalls := func() int { return strings.Count(p.logs.String(), "projection stalled") }
-		stallAt := "stream=" + domain.ShowStream(a) + " version=3 want_version=2"
-		stop := run(t, p.consumer(projections.NameShows).Run)
-		eventually(t, 10*time.Second, func() string { return "two stalls\n" + p.logs.String() }, func() bool { return stalls() >= 2 })
-		if !strings.Contains(p.logs.String(), stallAt) {
-			t.Errorf("the stall does not name %q:\n%s", stallAt, p.logs)
-		}
-		check := func() {
-			t.Helper()
-			if got, want := committed(t, p.cfg, p.group(projections.NameShows)), []int64{1}; !reflect.DeepEqual(got, want) {
-				t.Errorf("committed %v, want %v: A@1 and nothing from A@3", got, want)
-			}
-			if sv, err := p.q.Show(context.Background(), a); err != nil || sv.Status != string(domain.ShowStatusDraft) {
-				t.Errorf("show A = %+v, %v; want it as A@1 left it, a draft", sv, err)
-			}
-			if _, err := p.q.Show(context.Background(), bShow); !errors.Is(err, projections.ErrNotFound) {
-				t.Errorf("show B: %v, want not found: B@1 comes after the missing A@2", err)
-			}
-		}
-		check()
-		stop()
-
-		// A new member of the group starts from the commit: A@3 again.
-		n := stalls()
-		run(t, p.consumer(projections.NameShows).Run)
-		eventually(t, 10*time.Second, func() string { return "a stall after the restart\n" + p.logs.String() }, func() bool { return stalls() > n })
-		check()
-	})
-
-	t.Run("delivers again what failed until it is applied", func(t *testing.T) {
-		t.Parallel()
-		p := newPipeline(t, b, 2)
-		var calls atomic.Int32
-		p.deliverer = failing{Deliverer: p.runner, fail: func() bool { return calls.Add(1) <= 3 }}
-		p.startRelay()
-		run(t, p.consumer(projections.NameShows).Run)
-		s := p.shop
-		show := s.openShow("A")
-		s.buy(show, 2, true)
-		eventually(t, 15*time.Second, func() string { return "the events to be applied\n" + p.logs.String() }, func() bool {
-			sv, err := p.q.Show(context.Background(), show)
-			return err == nil && sv.Sections[0].Sold == 2
 		})
-		// Three failed deliveries, each logged once per partition it held
-		// back, with a growing backoff.
-		for _, retry := range []string{"retry_in=50ms", "retry_in=100ms", "retry_in=200ms"} {
-			if !strings.Contains(p.logs.String(), retry) {
-				t.Errorf("no stall logged with %s:\n%s", retry, p.logs)
-			}
-		}
-		if strings.Contains(p.logs.String(), "retry_in=400ms") {
-			t.Errorf("a fourth stall logged:\n%s", p.logs)
-		}
-		for _, line := range strings.Split(p.logs.String(), "\n") {
-			if strings.Contains(line, "projection stalled") &&
-				(!strings.Contains(line, " stream=") || !strings.Contains(line, " version=") || !strings.Contains(line, "database unavailable")) {
-				t.Errorf("the stall does not name the stream, the version and the error: %s", line)
-			}
-		}
-		p.waitCommitted(projections.NameShows)
-	})
 
-	t.Run("fails at once when misconfigured", func(t *testing.T) {
-		t.Parallel()
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		for name, c := range map[string]*tkafka.Consumer{
-			"no brokers":    {Topic: "t", Projection: "shows", Deliverer: &projections.Runner{}},
-			"no topic":      {Brokers: b.addrs, Projection: "shows", Deliverer: &projections.Runner{}},
-			"no projection": {Brokers: b.addrs, Topic: "t", Deliverer: &projections.Runner{}},
-			"no deliverer":  {Brokers: b.addrs, Topic: "t", Projection: "shows"},
-		} {
-			if err := c.Run(ctx); err == nil || ctx.Err() != nil {
-				t.Errorf("%s: Run = %v, want an error at once", name, err)
+		t.Run("stalls on a missing version, commits nothing from it and never skips it", func(t *testing.T) {
+			t.Parallel()
+			p := newPipeline(t, b, 1)
+			s := p.shop
+			a := s.openShow("A") // show.created, show.published
+			s.buy(a, 1, true)    // show.seats_held ...
+			bShow, _ := s.newShow("B")
+			recs := s.all()
+			var aStream []domain.RecordedEvent
+			for _, rec := range recs {
+				if rec.StreamID == domain.ShowStream(a) {
+					aStream = append(aStream, rec)
+				}
 			}
-		}
+			// A@1, A@3 (A@2 is missing), B@1.
+			w := tkafka.NewWriter(p.cfg)
+			defer w.Close()
+			var bRec domain.RecordedEvent
+			for _, rec := range recs {
+				if rec.StreamID == domain.ShowStream(bShow) {
+					bRec = rec
+				}
+			}
+			if err := w.WriteMessages(context.Background(), tkafka.Encode(aStream[0]), tkafka.Encode(aStream[2]), tkafka.Encode(bRec)); err != nil {
+				t.Fatal(err)
+			}
+			stalls := func() int { return strings.Count(p.logs.String(), "projection stalled") }
+			stallAt := "stream=" + domain.ShowStream(a) + " version=3 want_version=2"
+			stop := run(t, p.consumer(projections.NameShows).Run)
+			eventually(t, 10*time.Second, func() string { return "two stalls\n" + p.logs.String() }, func() bool { return stalls() >= 2 })
+			if !strings.Contains(p.logs.String(), stallAt) {
+				t.Errorf("the stall does not name %q:\n%s", stallAt, p.logs)
+			}
+			check := func() {
+				t.Helper()
+				if got, want := committed(t, p.cfg, p.group(projections.NameShows)), []int64{1}; !reflect.DeepEqual(got, want) {
+					t.Errorf("committed %v, want %v: A@1 and nothing from A@3", got, want)
+				}
+				if sv, err := p.q.Show(context.Background(), a); err != nil || sv.Status != string(domain.ShowStatusDraft) {
+					t.Errorf("show A = %+v, %v; want it as A@1 left it, a draft", sv, err)
+				}
+				if _, err := p.q.Show(context.Background(), bShow); !errors.Is(err, projections.ErrNotFound) {
+					t.Errorf("show B: %v, want not found: B@1 comes after the missing A@2", err)
+				}
+			}
+			check()
+			stop()
+
+			// A new member of the group starts from the commit: A@3 again.
+			n := stalls()
+			run(t, p.consumer(projections.NameShows).Run)
+			eventually(t, 10*time.Second, func() string { return "a stall after the restart\n" + p.logs.String() }, func() bool { return stalls() > n })
+			check()
+		})
+
+		t.Run("delivers again what failed until it is applied", func(t *testing.T) {
+			t.Parallel()
+			p := newPipeline(t, b, 2)
+			var calls atomic.Int32
+			p.deliverer = failing{Deliverer: p.runner, fail: func() bool { return calls.Add(1) <= 3 }}
+			p.startRelay()
+			run(t, p.consumer(projections.NameShows).Run)
+			s := p.shop
+			show := s.openShow("A")
+			s.buy(show, 2, true)
+			eventually(t, 15*time.Second, func() string { return "the events to be applied\n" + p.logs.String() }, func() bool {
+				sv, err := p.q.Show(context.Background(), show)
+				return err == nil && sv.Sections[0].Sold == 2
+			})
+			// Three failed deliveries, each logged once per partition it held
+			// back, with a growing backoff.
+			for _, retry := range []string{"retry_in=50ms", "retry_in=100ms", "retry_in=200ms"} {
+				if !strings.Contains(p.logs.String(), retry) {
+					t.Errorf("no stall logged with %s:\n%s", retry, p.logs)
+				}
+			}
+			if strings.Contains(p.logs.String(), "retry_in=400ms") {
+				t.Errorf("a fourth stall logged:\n%s", p.logs)
+			}
+			for _, line := range strings.Split(p.logs.String(), "\n") {
+				if strings.Contains(line, "projection stalled") &&
+					(!strings.Contains(line, " stream=") || !strings.Contains(line, " version=") || !strings.Contains(line, "database unavailable")) {
+					t.Errorf("the stall does not name the stream, the version and the error: %s", line)
+				}
+			}
+			p.waitCommitted(projections.NameShows)
+		})
+
+		t.Run("fails at once when misconfigured", func(t *testing.T) {
+			t.Parallel()
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			for name, c := range map[string]*tkafka.Consumer{
+				"no brokers":    {Topic: "t", Projection: "shows", Deliverer: &projections.Runner{}},
+				"no topic":      {Brokers: b.addrs, Projection: "shows", Deliverer: &projections.Runner{}},
+				"no projection": {Brokers: b.addrs, Topic: "t", Deliverer: &projections.Runner{}},
+				"no deliverer":  {Brokers: b.addrs, Topic: "t", Projection: "shows"},
+			} {
+				if err := c.Run(ctx); err == nil || ctx.Err() != nil {
+					t.Errorf("%s: Run = %v, want an error at once", name, err)
+				}
+			}
+		})
 	})
 }
 

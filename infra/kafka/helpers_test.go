@@ -3,13 +3,10 @@ package kafka_test
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
-	"os"
 	"regexp"
 	"sort"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -18,59 +15,36 @@ import (
 	"github.com/segmentio/kafka-go"
 	"github.com/twmb/franz-go/pkg/kfake"
 
+	"github.com/ticketing/ticketing/infra/kafka/kafkatest"
+
 	"github.com/ticketing/ticketing/domain"
 	tkafka "github.com/ticketing/ticketing/infra/kafka"
 )
 
-// broker is the Kafka broker of one test: the one KAFKA_BROKERS names, or a
-// fresh in-process kfake cluster.
+// broker is a Kafka broker tests run against: an in-process kfake cluster,
+// or a real one (KAFKA_BROKERS, or started in Docker by kafkatest).
 type broker struct {
 	addrs   []string
 	cluster *kfake.Cluster // nil for a real broker
 }
 
-func newBroker(t *testing.T) *broker {
-	t.Helper()
-	if addrs, err := envBrokers(); err == nil {
-		return &broker{addrs: addrs}
-	} else if addrs != nil {
-		t.Logf("KAFKA_BROKERS is unreachable, using kfake: %v", err)
-	}
-	c, err := kfake.NewCluster(kfake.NumBrokers(1))
-	if err != nil {
-		t.Skipf("no Kafka: KAFKA_BROKERS is unset or unreachable and kfake cannot start (%v)", err)
-	}
-	t.Cleanup(c.Close)
-	return &broker{addrs: c.ListenAddrs(), cluster: c}
-}
-
-var (
-	probeOnce  sync.Once
-	probeErr   error
-	probeAddrs []string
-)
-
-// envBrokers returns the brokers KAFKA_BROKERS names and whether the first
-// answers, once per process; nil when it is unset.
-func envBrokers() ([]string, error) {
-	probeOnce.Do(func() {
-		env := os.Getenv("KAFKA_BROKERS")
-		if env == "" {
-			probeErr = errors.New("KAFKA_BROKERS is unset")
-			return
-		}
-		probeAddrs = strings.Split(env, ",")
-		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
-		defer cancel()
-		conn, err := kafka.DialContext(ctx, "tcp", probeAddrs[0])
+// forEachBroker runs test against a fresh kfake cluster, always, and against
+// a real broker where there is one (otherwise that subtest skips with one
+// line saying why).
+func forEachBroker(t *testing.T, test func(t *testing.T, b *broker)) {
+	t.Run("kfake", func(t *testing.T) {
+		t.Parallel()
+		c, err := kfake.NewCluster(kfake.NumBrokers(1))
 		if err != nil {
-			probeErr = err
-			return
+			t.Fatalf("kfake: %v", err)
 		}
-		_, probeErr = conn.Brokers()
-		conn.Close()
+		t.Cleanup(c.Close)
+		test(t, &broker{addrs: c.ListenAddrs(), cluster: c})
 	})
-	return probeAddrs, probeErr
+	t.Run("real", func(t *testing.T) {
+		t.Parallel()
+		test(t, &broker{addrs: kafkatest.Brokers(t)})
+	})
 }
 
 // fake returns the kfake cluster, to refuse requests with; on a real broker

@@ -221,45 +221,46 @@ func TestNewWriter_Settings(t *testing.T) {
 
 func TestEnsureTopic(t *testing.T) {
 	t.Parallel()
-	b := newBroker(t)
-	partitions := func(t *testing.T, topic string) int {
-		t.Helper()
-		conn, err := kafka.Dial("tcp", b.addrs[0])
-		if err != nil {
-			t.Fatal(err)
+	forEachBroker(t, func(t *testing.T, b *broker) {
+		partitions := func(t *testing.T, topic string) int {
+			t.Helper()
+			conn, err := kafka.Dial("tcp", b.addrs[0])
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Close()
+			parts, err := conn.ReadPartitions(topic)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return len(parts)
 		}
-		defer conn.Close()
-		parts, err := conn.ReadPartitions(topic)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return len(parts)
-	}
-	t.Run("creates the topic, and again is a no-op", func(t *testing.T) {
-		t.Parallel()
-		cfg := b.topic(t, 6)
-		if got := partitions(t, cfg.Topic); got != 6 {
-			t.Fatalf("partitions = %d, want 6", got)
-		}
-		if err := tkafka.EnsureTopic(context.Background(), cfg); err != nil {
-			t.Fatalf("second EnsureTopic: %v", err)
-		}
-		if got := partitions(t, cfg.Topic); got != 6 {
-			t.Fatalf("partitions after the second call = %d, want 6", got)
-		}
-	})
-	t.Run("fails on a topic with fewer partitions", func(t *testing.T) {
-		t.Parallel()
-		cfg := b.topic(t, 2)
-		cfg.Partitions = 4
-		if err := tkafka.EnsureTopic(context.Background(), cfg); err == nil {
-			t.Fatal("EnsureTopic accepted a topic of 2 partitions for 4")
-		}
-	})
-	t.Run("fails without brokers", func(t *testing.T) {
-		t.Parallel()
-		if err := tkafka.EnsureTopic(context.Background(), tkafka.Config{}); err == nil {
-			t.Fatal("EnsureTopic without brokers succeeded")
-		}
+		t.Run("creates the topic, and again is a no-op", func(t *testing.T) {
+			t.Parallel()
+			cfg := b.topic(t, 6)
+			if got := partitions(t, cfg.Topic); got != 6 {
+				t.Fatalf("partitions = %d, want 6", got)
+			}
+			if err := tkafka.EnsureTopic(context.Background(), cfg); err != nil {
+				t.Fatalf("second EnsureTopic: %v", err)
+			}
+			if got := partitions(t, cfg.Topic); got != 6 {
+				t.Fatalf("partitions after the second call = %d, want 6", got)
+			}
+		})
+		t.Run("fails on a topic with fewer partitions", func(t *testing.T) {
+			t.Parallel()
+			cfg := b.topic(t, 2)
+			cfg.Partitions = 4
+			if err := tkafka.EnsureTopic(context.Background(), cfg); err == nil {
+				t.Fatal("EnsureTopic accepted a topic of 2 partitions for 4")
+			}
+		})
+		t.Run("fails without brokers", func(t *testing.T) {
+			t.Parallel()
+			if err := tkafka.EnsureTopic(context.Background(), tkafka.Config{}); err == nil {
+				t.Fatal("EnsureTopic without brokers succeeded")
+			}
+		})
 	})
 }

@@ -136,214 +136,215 @@ func refuseProduce(c *kfake.Cluster, topic string, refusing *atomic.Bool, refuse
 
 func TestRelay_Run(t *testing.T) {
 	t.Parallel()
-	b := newBroker(t)
+	forEachBroker(t, func(t *testing.T, b *broker) {
 
-	t.Run("publishes each event once, keyed, in its stream's order", func(t *testing.T) {
-		t.Parallel()
-		cfg := b.topic(t, 4)
-		s := newShop(t)
-		shows := []uuid.UUID{s.openShow("A"), s.openShow("B"), s.openShow("C")}
-		for i := range 12 {
-			s.buy(shows[i%3], 1+i%3, i%4 != 0)
-		}
-		cps := newMemCheckpoints()
-		logs := &syncBuffer{}
-		relay := newRelay(t, cfg, s.store, cps, logs)
-		run(t, relay.Run)
-		eventually(t, 10*time.Second, func() string { return "the relay's checkpoint to reach " + s.last.String() + "\n" + logs.String() }, func() bool {
-			pos, _ := cps.get(cfg.Topic)
-			return pos == s.last
-		})
-		all := s.all()
-		checkTopic(t, cfg, all, true)
-		_, parts := cps.get(cfg.Topic)
-		if want := lastByPartition(all, cfg.Partitions); !reflect.DeepEqual(parts, want) {
-			t.Errorf("partition checkpoints = %v, want %v", parts, want)
-		}
-		if got := relay.Position(); got != s.last {
-			t.Errorf("Position() = %v, want %v", got, s.last)
-		}
-		if st := relay.Status(); st.State != tkafka.RelayLive || st.Failures != 0 {
-			t.Errorf("status = %+v, want live without failures", st)
-		}
-
-		// Publish latency: one event at a time, from the append to the
-		// checkpoint, which is saved right after Kafka acknowledged.
-		saved := make(chan domain.Position, 1000)
-		cps.mu.Lock()
-		cps.onSave = func(p domain.Position) { saved <- p }
-		cps.mu.Unlock()
-		var lat []time.Duration
-		for i := range 200 {
-			_, pos := s.newShow(fmt.Sprintf("L%d", i))
-			start := time.Now()
-			for p := range saved {
-				if !p.Less(pos) {
-					break
-				}
+		t.Run("publishes each event once, keyed, in its stream's order", func(t *testing.T) {
+			t.Parallel()
+			cfg := b.topic(t, 4)
+			s := newShop(t)
+			shows := []uuid.UUID{s.openShow("A"), s.openShow("B"), s.openShow("C")}
+			for i := range 12 {
+				s.buy(shows[i%3], 1+i%3, i%4 != 0)
 			}
-			lat = append(lat, time.Since(start))
-		}
-		t.Logf("relay publish latency, append to acknowledged and checkpointed: %s", percentiles(lat))
-		checkTopic(t, cfg, s.all(), true)
-	})
-
-	t.Run("checkpoints only what Kafka acknowledged", func(t *testing.T) {
-		t.Parallel()
-		c := b.fake(t)
-		cfg := b.topic(t, 4)
-		var refusing atomic.Bool
-		var refused atomic.Int32
-		refuseProduce(c, cfg.Topic, &refusing, &refused)
-		s := newShop(t)
-		show := s.openShow("A")
-		s.buy(show, 2, true)
-		cps := newMemCheckpoints()
-		var savedWhileRefused atomic.Int32
-		cps.before = func(domain.Position) error {
-			if refusing.Load() {
-				savedWhileRefused.Add(1)
-			}
-			return nil
-		}
-		logs := &syncBuffer{}
-		relay := newRelay(t, cfg, s.store, cps, logs)
-		run(t, relay.Run)
-		eventually(t, 10*time.Second, func() string { return "the first events to be published\n" + logs.String() }, func() bool {
-			pos, _ := cps.get(cfg.Topic)
-			return pos == s.last
-		})
-		acked := s.last
-
-		refusing.Store(true)
-		// The store keeps accepting appends while Kafka refuses them.
-		show2 := s.openShow("B")
-		for i := range 5 {
-			s.buy(show2, 1, i%2 == 0)
-			s.buy(show, 1, true)
-		}
-		eventually(t, 10*time.Second, func() string { return "three failed writes" }, func() bool { return relay.Status().Failures >= 3 })
-		if refused.Load() < 3 {
-			t.Fatalf("%d produce requests refused, want 3 or more", refused.Load())
-		}
-		if pos, _ := cps.get(cfg.Topic); pos != acked {
-			t.Fatalf("checkpoint moved to %v while Kafka refused every write; want %v", pos, acked)
-		}
-		if st := relay.Status(); st.State != tkafka.RelayStalled || st.Failures < 3 || st.Position != acked ||
-			!strings.Contains(st.LastError, "Not Enough Replicas") {
-			t.Errorf("status while refused = %+v, want stalled at %v with 3 or more failures, the broker's error kept", st, acked)
-		}
-		refusing.Store(false)
-
-		eventually(t, 15*time.Second, func() string { return "the relay to catch up after Kafka came back\n" + logs.String() }, func() bool {
-			pos, _ := cps.get(cfg.Topic)
-			return pos == s.last
-		})
-		if n := savedWhileRefused.Load(); n > 0 {
-			t.Errorf("%d checkpoints saved while Kafka refused every write", n)
-		}
-		checkTopic(t, cfg, s.all(), false)
-		if !strings.Contains(logs.String(), "relay: publish failed") {
-			t.Errorf("no failed publish logged:\n%s", logs)
-		}
-		if st := relay.Status(); st.State != tkafka.RelayLive || st.Failures != 0 || st.LastError == "" {
-			t.Errorf("status after recovery = %+v, want live, no failures, the last error kept", st)
-		}
-	})
-
-	t.Run("publishes from its checkpoint after it was stopped between publishing and checkpointing", func(t *testing.T) {
-		t.Parallel()
-		cfg := b.topic(t, 4)
-		s := newShop(t)
-		show := s.openShow("A")
-		for i := range 6 {
-			s.buy(show, 1, i%2 == 0)
-		}
-		cps := newMemCheckpoints()
-		logs := &syncBuffer{}
-		ctx, kill := context.WithCancel(context.Background())
-		defer kill()
-		// The first relay dies after Kafka acknowledged its first batch and
-		// before it saved its checkpoint.
-		var published atomic.Bool
-		cps.before = func(domain.Position) error {
-			published.Store(true)
-			kill()
-			return errors.New("killed")
-		}
-		first := newRelay(t, cfg, s.store, cps, logs)
-		if err := first.Run(ctx); err != nil {
-			t.Fatal(err)
-		}
-		if !published.Load() {
-			t.Fatal("the first relay did not publish")
-		}
-		if pos, _ := cps.get(cfg.Topic); pos != domain.Start {
-			t.Fatalf("checkpoint = %v after the kill, want the start", pos)
-		}
-		published1 := 0
-		for _, msgs := range readTopic(t, cfg) {
-			published1 += len(msgs)
-		}
-		// Appends committed while no relay runs.
-		for range 4 {
-			s.buy(show, 1, true)
-		}
-		cps.mu.Lock()
-		cps.before = nil
-		cps.mu.Unlock()
-		second := newRelay(t, cfg, s.store, cps, logs)
-		run(t, second.Run)
-		eventually(t, 10*time.Second, func() string { return "the second relay to catch up\n" + logs.String() }, func() bool {
-			pos, _ := cps.get(cfg.Topic)
-			return pos == s.last
-		})
-		all := s.all()
-		total := checkTopic(t, cfg, all, false)
-		if got, want := total, len(all)+published1; got != want {
-			t.Errorf("topic holds %d messages, want %d: %d published twice and %d once", got, want, published1, len(all)-published1)
-		}
-	})
-
-	t.Run("refuses a writer that is not NewWriter's", func(t *testing.T) {
-		t.Parallel()
-		cfg := tkafka.Config{Brokers: []string{"127.0.0.1:1"}, Topic: "t", Partitions: 4}
-		for name, change := range map[string]func(*tkafka.Relay){
-			"round robin":             func(r *tkafka.Relay) { r.Writer.Balancer = &kafka.RoundRobin{} },
-			"balancer over all":       func(r *tkafka.Relay) { r.Writer.Balancer = tkafka.KeyBalancer{} },
-			"other partition count":   func(r *tkafka.Relay) { r.Partitions = 6 },
-			"asynchronous":            func(r *tkafka.Relay) { r.Writer.Async = true },
-			"one ack":                 func(r *tkafka.Relay) { r.Writer.RequiredAcks = kafka.RequireOne },
-			"other topic":             func(r *tkafka.Relay) { r.Topic = "u" },
-			"no checkpoints":          func(r *tkafka.Relay) { r.Checkpoints = nil },
-			"no partitions":           func(r *tkafka.Relay) { r.Partitions, r.Writer.Balancer = 0, tkafka.KeyBalancer{} },
-			"no topic anywhere":       func(r *tkafka.Relay) { r.Topic, r.Writer.Topic = "", "" },
-			"no feed":                 func(r *tkafka.Relay) { r.Feed = nil },
-			"pointer to 2 partitions": func(r *tkafka.Relay) { r.Writer.Balancer = &tkafka.KeyBalancer{Partitions: 2} },
-		} {
-			t.Run(name, func(t *testing.T) {
-				t.Parallel()
-				r := newRelay(t, cfg, newShop(t).store, newMemCheckpoints(), &syncBuffer{})
-				change(r)
-				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-				defer cancel()
-				if err := r.Run(ctx); err == nil || ctx.Err() != nil {
-					t.Fatalf("Run = %v, want an error at once", err)
-				}
+			cps := newMemCheckpoints()
+			logs := &syncBuffer{}
+			relay := newRelay(t, cfg, s.store, cps, logs)
+			run(t, relay.Run)
+			eventually(t, 10*time.Second, func() string { return "the relay's checkpoint to reach " + s.last.String() + "\n" + logs.String() }, func() bool {
+				pos, _ := cps.get(cfg.Topic)
+				return pos == s.last
 			})
-		}
-	})
+			all := s.all()
+			checkTopic(t, cfg, all, true)
+			_, parts := cps.get(cfg.Topic)
+			if want := lastByPartition(all, cfg.Partitions); !reflect.DeepEqual(parts, want) {
+				t.Errorf("partition checkpoints = %v, want %v", parts, want)
+			}
+			if got := relay.Position(); got != s.last {
+				t.Errorf("Position() = %v, want %v", got, s.last)
+			}
+			if st := relay.Status(); st.State != tkafka.RelayLive || st.Failures != 0 {
+				t.Errorf("status = %+v, want live without failures", st)
+			}
 
-	t.Run("fails on a topic with fewer partitions than it routes over", func(t *testing.T) {
-		t.Parallel()
-		cfg := b.topic(t, 2)
-		cfg.Partitions = 4
-		r := newRelay(t, cfg, newShop(t).store, newMemCheckpoints(), &syncBuffer{})
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		err := r.Run(ctx)
-		if err == nil || ctx.Err() != nil || !strings.Contains(err.Error(), "2 partitions") {
-			t.Fatalf("Run = %v, want an error at once about the 2 partitions", err)
-		}
+			// Publish latency: one event at a time, from the append to the
+			// checkpoint, which is saved right after Kafka acknowledged.
+			saved := make(chan domain.Position, 1000)
+			cps.mu.Lock()
+			cps.onSave = func(p domain.Position) { saved <- p }
+			cps.mu.Unlock()
+			var lat []time.Duration
+			for i := range 200 {
+				_, pos := s.newShow(fmt.Sprintf("L%d", i))
+				start := time.Now()
+				for p := range saved {
+					if !p.Less(pos) {
+						break
+					}
+				}
+				lat = append(lat, time.Since(start))
+			}
+			t.Logf("relay publish latency, append to acknowledged and checkpointed: %s", percentiles(lat))
+			checkTopic(t, cfg, s.all(), true)
+		})
+
+		t.Run("checkpoints only what Kafka acknowledged", func(t *testing.T) {
+			t.Parallel()
+			c := b.fake(t)
+			cfg := b.topic(t, 4)
+			var refusing atomic.Bool
+			var refused atomic.Int32
+			refuseProduce(c, cfg.Topic, &refusing, &refused)
+			s := newShop(t)
+			show := s.openShow("A")
+			s.buy(show, 2, true)
+			cps := newMemCheckpoints()
+			var savedWhileRefused atomic.Int32
+			cps.before = func(domain.Position) error {
+				if refusing.Load() {
+					savedWhileRefused.Add(1)
+				}
+				return nil
+			}
+			logs := &syncBuffer{}
+			relay := newRelay(t, cfg, s.store, cps, logs)
+			run(t, relay.Run)
+			eventually(t, 10*time.Second, func() string { return "the first events to be published\n" + logs.String() }, func() bool {
+				pos, _ := cps.get(cfg.Topic)
+				return pos == s.last
+			})
+			acked := s.last
+
+			refusing.Store(true)
+			// The store keeps accepting appends while Kafka refuses them.
+			show2 := s.openShow("B")
+			for i := range 5 {
+				s.buy(show2, 1, i%2 == 0)
+				s.buy(show, 1, true)
+			}
+			eventually(t, 10*time.Second, func() string { return "three failed writes" }, func() bool { return relay.Status().Failures >= 3 })
+			if refused.Load() < 3 {
+				t.Fatalf("%d produce requests refused, want 3 or more", refused.Load())
+			}
+			if pos, _ := cps.get(cfg.Topic); pos != acked {
+				t.Fatalf("checkpoint moved to %v while Kafka refused every write; want %v", pos, acked)
+			}
+			if st := relay.Status(); st.State != tkafka.RelayStalled || st.Failures < 3 || st.Position != acked ||
+				!strings.Contains(st.LastError, "Not Enough Replicas") {
+				t.Errorf("status while refused = %+v, want stalled at %v with 3 or more failures, the broker's error kept", st, acked)
+			}
+			refusing.Store(false)
+
+			eventually(t, 15*time.Second, func() string { return "the relay to catch up after Kafka came back\n" + logs.String() }, func() bool {
+				pos, _ := cps.get(cfg.Topic)
+				return pos == s.last
+			})
+			if n := savedWhileRefused.Load(); n > 0 {
+				t.Errorf("%d checkpoints saved while Kafka refused every write", n)
+			}
+			checkTopic(t, cfg, s.all(), false)
+			if !strings.Contains(logs.String(), "relay: publish failed") {
+				t.Errorf("no failed publish logged:\n%s", logs)
+			}
+			if st := relay.Status(); st.State != tkafka.RelayLive || st.Failures != 0 || st.LastError == "" {
+				t.Errorf("status after recovery = %+v, want live, no failures, the last error kept", st)
+			}
+		})
+
+		t.Run("publishes from its checkpoint after it was stopped between publishing and checkpointing", func(t *testing.T) {
+			t.Parallel()
+			cfg := b.topic(t, 4)
+			s := newShop(t)
+			show := s.openShow("A")
+			for i := range 6 {
+				s.buy(show, 1, i%2 == 0)
+			}
+			cps := newMemCheckpoints()
+			logs := &syncBuffer{}
+			ctx, kill := context.WithCancel(context.Background())
+			defer kill()
+			// The first relay dies after Kafka acknowledged its first batch and
+			// before it saved its checkpoint.
+			var published atomic.Bool
+			cps.before = func(domain.Position) error {
+				published.Store(true)
+				kill()
+				return errors.New("killed")
+			}
+			first := newRelay(t, cfg, s.store, cps, logs)
+			if err := first.Run(ctx); err != nil {
+				t.Fatal(err)
+			}
+			if !published.Load() {
+				t.Fatal("the first relay did not publish")
+			}
+			if pos, _ := cps.get(cfg.Topic); pos != domain.Start {
+				t.Fatalf("checkpoint = %v after the kill, want the start", pos)
+			}
+			published1 := 0
+			for _, msgs := range readTopic(t, cfg) {
+				published1 += len(msgs)
+			}
+			// Appends committed while no relay runs.
+			for range 4 {
+				s.buy(show, 1, true)
+			}
+			cps.mu.Lock()
+			cps.before = nil
+			cps.mu.Unlock()
+			second := newRelay(t, cfg, s.store, cps, logs)
+			run(t, second.Run)
+			eventually(t, 10*time.Second, func() string { return "the second relay to catch up\n" + logs.String() }, func() bool {
+				pos, _ := cps.get(cfg.Topic)
+				return pos == s.last
+			})
+			all := s.all()
+			total := checkTopic(t, cfg, all, false)
+			if got, want := total, len(all)+published1; got != want {
+				t.Errorf("topic holds %d messages, want %d: %d published twice and %d once", got, want, published1, len(all)-published1)
+			}
+		})
+
+		t.Run("refuses a writer that is not NewWriter's", func(t *testing.T) {
+			t.Parallel()
+			cfg := tkafka.Config{Brokers: []string{"127.0.0.1:1"}, Topic: "t", Partitions: 4}
+			for name, change := range map[string]func(*tkafka.Relay){
+				"round robin":             func(r *tkafka.Relay) { r.Writer.Balancer = &kafka.RoundRobin{} },
+				"balancer over all":       func(r *tkafka.Relay) { r.Writer.Balancer = tkafka.KeyBalancer{} },
+				"other partition count":   func(r *tkafka.Relay) { r.Partitions = 6 },
+				"asynchronous":            func(r *tkafka.Relay) { r.Writer.Async = true },
+				"one ack":                 func(r *tkafka.Relay) { r.Writer.RequiredAcks = kafka.RequireOne },
+				"other topic":             func(r *tkafka.Relay) { r.Topic = "u" },
+				"no checkpoints":          func(r *tkafka.Relay) { r.Checkpoints = nil },
+				"no partitions":           func(r *tkafka.Relay) { r.Partitions, r.Writer.Balancer = 0, tkafka.KeyBalancer{} },
+				"no topic anywhere":       func(r *tkafka.Relay) { r.Topic, r.Writer.Topic = "", "" },
+				"no feed":                 func(r *tkafka.Relay) { r.Feed = nil },
+				"pointer to 2 partitions": func(r *tkafka.Relay) { r.Writer.Balancer = &tkafka.KeyBalancer{Partitions: 2} },
+			} {
+				t.Run(name, func(t *testing.T) {
+					t.Parallel()
+					r := newRelay(t, cfg, newShop(t).store, newMemCheckpoints(), &syncBuffer{})
+					change(r)
+					ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+					defer cancel()
+					if err := r.Run(ctx); err == nil || ctx.Err() != nil {
+						t.Fatalf("Run = %v, want an error at once", err)
+					}
+				})
+			}
+		})
+
+		t.Run("fails on a topic with fewer partitions than it routes over", func(t *testing.T) {
+			t.Parallel()
+			cfg := b.topic(t, 2)
+			cfg.Partitions = 4
+			r := newRelay(t, cfg, newShop(t).store, newMemCheckpoints(), &syncBuffer{})
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			err := r.Run(ctx)
+			if err == nil || ctx.Err() != nil || !strings.Contains(err.Error(), "2 partitions") {
+				t.Fatalf("Run = %v, want an error at once about the 2 partitions", err)
+			}
+		})
 	})
 }
