@@ -15,6 +15,9 @@ type Holds struct{}
 // Name returns NameHolds.
 func (Holds) Name() string { return NameHolds }
 
+// Tables returns the tables of the projection.
+func (Holds) Tables() []string { return []string{"hold_deadlines"} }
+
 // Apply projects the events that open and close holds.
 func (Holds) Apply(ctx context.Context, db DB, _ domain.RecordedEvent, e domain.Event) error {
 	switch e := e.(type) {

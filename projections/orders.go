@@ -20,6 +20,9 @@ type Orders struct{}
 // Name returns NameOrders.
 func (Orders) Name() string { return NameOrders }
 
+// Tables returns the tables of the projection.
+func (Orders) Tables() []string { return []string{"rm_orders", "rm_tickets"} }
+
 // Apply projects the order events.
 func (Orders) Apply(ctx context.Context, db DB, rec domain.RecordedEvent, e domain.Event) error {
 	switch e := e.(type) {

@@ -119,6 +119,9 @@ type Projector interface {
 	// does not care about are ignored. An error stops the projection at the
 	// event; it is retried and never skipped.
 	Apply(ctx context.Context, db DB, rec domain.RecordedEvent, e domain.Event) error
+	// Tables names the read-model tables the projection owns, and only it
+	// writes: a rebuild replaces exactly these.
+	Tables() []string
 }
 
 // All returns the projectors of the read models, one per projection.

@@ -21,6 +21,9 @@ type Sales struct{}
 // Name returns NameSales.
 func (Sales) Name() string { return NameSales }
 
+// Tables returns the tables of the projection.
+func (Sales) Tables() []string { return []string{"rm_sales", "rm_sales_orders"} }
+
 // Apply projects the events that move sales figures.
 func (Sales) Apply(ctx context.Context, db DB, rec domain.RecordedEvent, e domain.Event) error {
 	switch e := e.(type) {

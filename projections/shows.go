@@ -41,6 +41,9 @@ type Shows struct{}
 // Name returns NameShows.
 func (Shows) Name() string { return NameShows }
 
+// Tables returns the tables of the projection.
+func (Shows) Tables() []string { return []string{"rm_shows", "rm_sections", "rm_seats"} }
+
 // Apply projects the show events.
 func (Shows) Apply(ctx context.Context, db DB, rec domain.RecordedEvent, e domain.Event) error {
 	switch e := e.(type) {

@@ -1,0 +1,54 @@
+package projections
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/ticketing/ticketing/domain"
+)
+
+// Reader reads the global log; the event store satisfies it.
+type Reader interface {
+	// ReadAll returns up to limit events after position after, in order.
+	ReadAll(ctx context.Context, after domain.Position, limit int) ([]domain.RecordedEvent, error)
+}
+
+// DefaultRebuildBatch is how many events a rebuild applies per transaction.
+const DefaultRebuildBatch = 5000
+
+// Rebuild applies the log to a projection's read model through store, from
+// the store's checkpoint of the projection up to the log's end as it is
+// read, in batches of batch events (one transaction each, with the
+// checkpoint, so that a rebuild that is killed resumes where it stopped). It
+// calls progress after each batch with the position reached, and returns the
+// last position applied. A failing event stops it with an *ApplyError: it is
+// never skipped.
+func Rebuild(ctx context.Context, log Reader, store Store, registry *domain.Registry, p Projector, batch int, progress func(domain.Position)) (domain.Position, error) {
+	if batch <= 0 {
+		batch = DefaultRebuildBatch
+	}
+	at, err := store.Checkpoint(ctx, p.Name())
+	if err != nil {
+		return at, fmt.Errorf("rebuild %s: %w", p.Name(), err)
+	}
+	for {
+		events, err := log.ReadAll(ctx, at, batch)
+		if err != nil {
+			return at, fmt.Errorf("rebuild %s: read the log after %s: %w", p.Name(), at, err)
+		}
+		if len(events) == 0 {
+			return at, nil
+		}
+		r := Runner{Store: store, Registry: registry}
+		if err := r.apply(ctx, p, events); err != nil {
+			return at, err
+		}
+		at = events[len(events)-1].Position
+		if progress != nil {
+			progress(at)
+		}
+		if len(events) < batch {
+			return at, nil
+		}
+	}
+}
