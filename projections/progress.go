@@ -30,6 +30,17 @@ type Progress struct {
 	LastError string    `json:"last_error,omitempty"`
 	Failures  int       `json:"failures"`
 	UpdatedAt time.Time `json:"updated_at,omitzero"`
+	// Rebuild is set while `ticketing replay` rebuilds the projection, or
+	// after one was killed (its UpdatedAt then stops moving).
+	Rebuild *RebuildProgress `json:"rebuild,omitempty"`
+}
+
+// RebuildProgress is how far a rebuild got.
+type RebuildProgress struct {
+	Mode      string    `json:"mode"`
+	Position  uint64    `json:"position"`
+	Target    uint64    `json:"target"`
+	UpdatedAt time.Time `json:"updated_at"`
 }
 
 // RelayPosition returns how far the Kafka relay published the log, and false
@@ -87,6 +98,17 @@ func (q *Queries) Progress(ctx context.Context) ([]Progress, error) {
 		err = q.db.QueryRow(ctx, `select state, last_error, failures, updated_at from projection_state where name = $1`, name).
 			Scan(&pr.State, &pr.LastError, &pr.Failures, &pr.UpdatedAt)
 		if err != nil && !errors.Is(err, ErrNotFound) {
+			return nil, fmt.Errorf("query progress: %w", err)
+		}
+		var rb RebuildProgress
+		var at, target int64
+		err = q.db.QueryRow(ctx, `select mode, position, target, updated_at from projection_rebuilds where name = $1`, name).
+			Scan(&rb.Mode, &at, &target, &rb.UpdatedAt)
+		switch {
+		case err == nil:
+			rb.Position, rb.Target = uint64(at), uint64(target)
+			pr.Rebuild = &rb
+		case !errors.Is(err, ErrNotFound):
 			return nil, fmt.Errorf("query progress: %w", err)
 		}
 		out = append(out, pr)

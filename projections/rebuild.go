@@ -24,6 +24,12 @@ const DefaultRebuildBatch = 5000
 // last position applied. A failing event stops it with an *ApplyError: it is
 // never skipped.
 func Rebuild(ctx context.Context, log Reader, store Store, registry *domain.Registry, p Projector, batch int, progress func(domain.Position)) (domain.Position, error) {
+	return RebuildUntil(ctx, log, store, registry, p, batch, domain.Position{}, progress)
+}
+
+// RebuildUntil is Rebuild that stops at position until (inclusive); a zero
+// until means the end of the log.
+func RebuildUntil(ctx context.Context, log Reader, store Store, registry *domain.Registry, p Projector, batch int, until domain.Position, progress func(domain.Position)) (domain.Position, error) {
 	if batch <= 0 {
 		batch = DefaultRebuildBatch
 	}
@@ -36,6 +42,15 @@ func Rebuild(ctx context.Context, log Reader, store Store, registry *domain.Regi
 		if err != nil {
 			return at, fmt.Errorf("rebuild %s: read the log after %s: %w", p.Name(), at, err)
 		}
+		full := len(events) == batch
+		if !until.IsZero() {
+			n := len(events)
+			for n > 0 && until.Less(events[n-1].Position) {
+				n--
+			}
+			full = full && n == len(events)
+			events = events[:n]
+		}
 		if len(events) == 0 {
 			return at, nil
 		}
@@ -47,7 +62,7 @@ func Rebuild(ctx context.Context, log Reader, store Store, registry *domain.Regi
 		if progress != nil {
 			progress(at)
 		}
-		if len(events) < batch {
+		if !full {
 			return at, nil
 		}
 	}

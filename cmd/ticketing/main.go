@@ -39,6 +39,9 @@ commands:
   serve     run the write API, read API, projectors and hold expirer
   relay     publish the event store's global log to Kafka (needs KAFKA_BROKERS)
   project   run the projectors: from Kafka with KAFKA_BROKERS, else from the store
+  replay    --projection NAME (repeatable) | --all  [--dry-run | --in-place] [--expect-identical]
+            rebuild read models from the event store: into shadow tables,
+            verified and swapped in while the live ones keep serving
   migrate   apply database migrations and exit
   projections status [--json]
             each projection's checkpoint, lag and state
@@ -67,6 +70,8 @@ func run(ctx context.Context, args []string, log *slog.Logger) error {
 		return runRoles(ctx, "relay", roles{Relay: true}, args[1:], log)
 	case "project":
 		return runRoles(ctx, "project", roles{Projectors: true}, args[1:], log)
+	case "replay":
+		return replayCmd(ctx, args[1:], log)
 	case "projections":
 		return projectionsCmd(ctx, args[1:], log)
 	case "help", "-h", "--help":

@@ -47,6 +47,8 @@ type config struct {
 	// Kafka is set when KAFKA_BROKERS is: events then flow store → relay →
 	// Kafka → projectors instead of the in-process feed.
 	Kafka *kafka.Config
+	// projectors replaces projections.All(), for tests.
+	projectors []projections.Projector
 }
 
 func loadConfig(name string, args []string, log *slog.Logger) (config, error) {
@@ -230,6 +232,9 @@ func newEngine(ctx context.Context, c config, pool *pgxpool.Pool, api bool, log 
 		}
 		_, _ = w.Write([]byte("ok\n"))
 	})
+	if c.projectors == nil {
+		c.projectors = projections.All()
+	}
 	m := newMetrics(store, queries, log)
 	router.Handle("/metrics", m.handler())
 	router.Use(m.instrument)
@@ -254,7 +259,7 @@ func newEngine(ctx context.Context, c config, pool *pgxpool.Pool, api bool, log 
 		kafka:   c.Kafka,
 		relay:   relay,
 		handler: logRequests(log, router),
-		runner: &projections.Runner{Feed: store, Store: models, Registry: registry, Projectors: projections.All(),
+		runner: &projections.Runner{Feed: store, Store: models, Registry: registry, Projectors: c.projectors,
 			Reporter: models, Log: log},
 		expirer:  &commands.Expirer{Handler: h, Holds: holdIndex{queries}, Interval: c.ExpiryInterval, Log: log},
 		commands: h,

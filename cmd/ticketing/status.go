@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"text/tabwriter"
+	"time"
 
 	"github.com/ticketing/ticketing/infra/postgres"
 	"github.com/ticketing/ticketing/projections"
@@ -72,6 +73,17 @@ func printStatus(w io.Writer, r progressReport, asJSON bool) error {
 		state := p.State
 		if state == "" {
 			state = "never ran"
+		}
+		if rb := p.Rebuild; rb != nil {
+			pct := 100.0
+			if rb.Target > 0 {
+				pct = 100 * float64(rb.Position) / float64(rb.Target)
+			}
+			verb := "rebuilding"
+			if time.Since(rb.UpdatedAt) > 30*time.Second {
+				verb = "rebuild interrupted"
+			}
+			state += fmt.Sprintf("; %s (%s) %.0f%% (%d/%d)", verb, rb.Mode, pct, rb.Position, rb.Target)
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%.3f\t%s\t%s\n", p.Name, p.Mode, p.Position, p.Lag.Events, p.Lag.Seconds, state, p.LastError)
 	}

@@ -1,0 +1,299 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"text/tabwriter"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/schollz/progressbar/v3"
+	"golang.org/x/term"
+
+	"github.com/ticketing/ticketing/domain"
+	"github.com/ticketing/ticketing/infra/postgres"
+	"github.com/ticketing/ticketing/projections"
+)
+
+// replayOptions are the flags of `ticketing replay`.
+type replayOptions struct {
+	Projections     []string
+	All             bool
+	InPlace         bool
+	DryRun          bool
+	ExpectIdentical bool
+	Batch           int
+}
+
+// replayCmd runs `ticketing replay`: it rebuilds projections from the event
+// store's global log (never from Kafka, whose retention is not the source of
+// truth), whether or not the engine runs at the time.
+func replayCmd(ctx context.Context, args []string, log *slog.Logger) error {
+	var o replayOptions
+	fs := flag.NewFlagSet("replay", flag.ContinueOnError)
+	fs.Func("projection", "a projection to rebuild (repeatable): "+strings.Join(projectionNames(), ", "), func(s string) error {
+		o.Projections = append(o.Projections, s)
+		return nil
+	})
+	fs.BoolVar(&o.All, "all", false, "rebuild every projection")
+	fs.BoolVar(&o.InPlace, "in-place", false, "truncate and rebuild the live tables (reads see them empty meanwhile)")
+	fs.BoolVar(&o.DryRun, "dry-run", false, "rebuild into shadow tables and report the differences; change nothing")
+	fs.BoolVar(&o.ExpectIdentical, "expect-identical", false, "refuse the swap when the rebuild differs from the live tables")
+	fs.IntVar(&o.Batch, "batch", projections.DefaultRebuildBatch, "events per transaction")
+	dbURL := fs.String("database-url", envOr("DATABASE_URL", DefaultDatabaseURL), "PostgreSQL URL (env DATABASE_URL)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	pool, err := connect(ctx, *dbURL, log)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	reports, err := replay(ctx, pool, o, os.Stdout, log)
+	printReplay(os.Stdout, reports)
+	return err
+}
+
+func projectionNames() []string {
+	var out []string
+	for _, p := range projections.All() {
+		out = append(out, p.Name())
+	}
+	return out
+}
+
+// replayReport is what a replay did to one projection.
+type replayReport struct {
+	Projection string
+	Events     uint64 // events read
+	Took       time.Duration
+	Swap       postgres.SwapResult
+	Err        error
+}
+
+// replay rebuilds the chosen projections side by side, each in its own
+// shadow schema, with a progress bar on a terminal and log lines otherwise.
+func replay(ctx context.Context, pool *pgxpool.Pool, o replayOptions, out io.Writer, log *slog.Logger) ([]replayReport, error) {
+	chosen, err := chooseProjections(o)
+	if err != nil {
+		return nil, err
+	}
+	if o.InPlace && o.DryRun {
+		return nil, errors.New("replay: --in-place and --dry-run exclude each other")
+	}
+	store, err := postgres.NewStore(ctx, pool)
+	if err != nil {
+		return nil, err
+	}
+	registry := domain.NewRegistry()
+	domain.RegisterEvents(registry)
+	head, err := store.Head(ctx)
+	if err != nil {
+		return nil, err
+	}
+	rebuilds := postgres.NewRebuilds(pool)
+	prog := newReplayProgress(int64(head.Commit)*int64(len(chosen)), out, log)
+	defer prog.finish()
+
+	reports := make([]replayReport, len(chosen))
+	var wg sync.WaitGroup
+	for i, p := range chosen {
+		wg.Go(func() {
+			start := time.Now()
+			reports[i] = replayOne(ctx, pool, store, registry, rebuilds, p, o, head, prog.add)
+			reports[i].Took = time.Since(start)
+		})
+	}
+	wg.Wait()
+	var errs []error
+	for _, r := range reports {
+		if r.Err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", r.Projection, r.Err))
+		}
+	}
+	return reports, errors.Join(errs...)
+}
+
+func chooseProjections(o replayOptions) ([]projections.Projector, error) {
+	all := projections.All()
+	if o.All {
+		if len(o.Projections) > 0 {
+			return nil, errors.New("replay: give --all or --projection, not both")
+		}
+		return all, nil
+	}
+	if len(o.Projections) == 0 {
+		return nil, fmt.Errorf("replay: give --all or --projection NAME (one of %s)", strings.Join(projectionNames(), ", "))
+	}
+	var out []projections.Projector
+	for _, name := range o.Projections {
+		found := false
+		for _, p := range all {
+			if p.Name() == name {
+				out, found = append(out, p), true
+			}
+		}
+		if !found {
+			return nil, fmt.Errorf("replay: no projection %q (one of %s)", name, strings.Join(projectionNames(), ", "))
+		}
+	}
+	return out, nil
+}
+
+// replayOne rebuilds one projection: in place, or into a shadow schema that
+// is verified and swapped in. The live tables are untouched until the swap,
+// which is one transaction: a replay killed before it leaves them as they
+// were, and can be run again.
+func replayOne(ctx context.Context, pool *pgxpool.Pool, store *postgres.Store, registry *domain.Registry, rebuilds *postgres.Rebuilds,
+	p projections.Projector, o replayOptions, head domain.Position, add func(int64)) replayReport {
+	rep := replayReport{Projection: p.Name()}
+	mode := "shadow"
+	switch {
+	case o.InPlace:
+		mode = "in-place"
+	case o.DryRun:
+		mode = "dry-run"
+	}
+	var last domain.Position
+	progress := func(at domain.Position) {
+		add(int64(at.Commit) - int64(last.Commit))
+		rep.Events += at.Commit - last.Commit
+		last = at
+		_ = rebuilds.Progress(ctx, p.Name(), mode, at, head)
+	}
+	defer func() {
+		if err := rebuilds.Done(context.WithoutCancel(ctx), p.Name()); err != nil && rep.Err == nil {
+			rep.Err = err
+		}
+	}()
+	if o.InPlace {
+		if err := postgres.ResetLive(ctx, pool, p.Name(), p.Tables()); err != nil {
+			rep.Err = err
+			return rep
+		}
+		at, err := projections.Rebuild(ctx, store, postgres.NewReadModels(pool), registry, p, o.Batch, progress)
+		rep.Err, rep.Swap.Position, rep.Swap.Swapped = err, at, err == nil
+		return rep
+	}
+	shadow, err := postgres.NewShadow(ctx, pool, p.Name(), p.Tables())
+	if err != nil {
+		rep.Err = err
+		return rep
+	}
+	defer func() {
+		if err := shadow.Close(context.WithoutCancel(ctx)); err != nil && rep.Err == nil {
+			rep.Err = err
+		}
+	}()
+	sstore := shadow.Store()
+	if _, err := projections.Rebuild(ctx, store, sstore, registry, p, o.Batch, progress); err != nil {
+		rep.Err = err
+		return rep
+	}
+	rep.Swap, rep.Err = shadow.Swap(ctx, postgres.SwapOptions{
+		DryRun:          o.DryRun,
+		ExpectIdentical: o.ExpectIdentical,
+		CatchUp: func(ctx context.Context, until domain.Position) (domain.Position, error) {
+			return projections.RebuildUntil(ctx, store, sstore, registry, p, o.Batch, until, progress)
+		},
+	})
+	return rep
+}
+
+// replayProgress shows how far a replay got: a progress bar with events/s
+// and ETA on a terminal (schollz/progressbar), a log line every few seconds
+// otherwise.
+type replayProgress struct {
+	bar   *progressbar.ProgressBar
+	done  atomic.Int64
+	total int64
+	stop  chan struct{}
+	wg    sync.WaitGroup
+}
+
+func newReplayProgress(total int64, out io.Writer, log *slog.Logger) *replayProgress {
+	p := &replayProgress{total: total, stop: make(chan struct{})}
+	if f, ok := out.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		p.bar = progressbar.NewOptions64(total, progressbar.OptionSetWriter(out), progressbar.OptionSetDescription("replaying"),
+			progressbar.OptionShowCount(), progressbar.OptionShowIts(), progressbar.OptionSetItsString("events"),
+			progressbar.OptionThrottle(100*time.Millisecond), progressbar.OptionFullWidth())
+		return p
+	}
+	start := time.Now()
+	p.wg.Go(func() {
+		t := time.NewTicker(2 * time.Second)
+		defer t.Stop()
+		for {
+			select {
+			case <-p.stop:
+				return
+			case <-t.C:
+				done := p.done.Load()
+				rate := float64(done) / time.Since(start).Seconds()
+				eta := time.Duration(0)
+				if rate > 0 {
+					eta = time.Duration(float64(p.total-done)/rate) * time.Second
+				}
+				log.Info("replay progress", "events", done, "of", p.total, "events_per_s", int(rate), "eta", eta.Round(time.Second).String())
+			}
+		}
+	})
+	return p
+}
+
+func (p *replayProgress) add(n int64) {
+	p.done.Add(n)
+	if p.bar != nil {
+		_ = p.bar.Add64(n)
+	}
+}
+
+func (p *replayProgress) finish() {
+	close(p.stop)
+	p.wg.Wait()
+	if p.bar != nil {
+		_ = p.bar.Finish()
+	}
+}
+
+// printReplay writes what the replay found and did.
+func printReplay(w io.Writer, reports []replayReport) {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "\nPROJECTION\tTABLE\tLIVE ROWS\tREBUILT ROWS\tSAME\tONLY LIVE\tONLY REBUILT")
+	for _, r := range reports {
+		for _, d := range r.Swap.Diffs {
+			same := "yes"
+			if !d.Same() {
+				same = "NO"
+			}
+			if !d.SamePosition {
+				same += fmt.Sprintf(" (live at %s, rebuilt at %s)", d.LivePos, d.ShadowPos)
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%s\t%d\t%d\n", r.Projection, d.Table, d.LiveRows, d.ShadowRows, same, d.OnlyLive, d.OnlyShadow)
+		}
+	}
+	fmt.Fprintln(tw, "\nPROJECTION\tEVENTS\tTOOK\tEVENTS/S\tRESULT")
+	for _, r := range reports {
+		result := "swapped in; live continues from " + r.Swap.Position.String()
+		switch {
+		case r.Err != nil:
+			result = "FAILED: " + r.Err.Error()
+		case !r.Swap.Swapped:
+			result = "dry run: nothing changed"
+		}
+		rate := 0.0
+		if s := r.Took.Seconds(); s > 0 {
+			rate = float64(r.Events) / s
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%.0f\t%s\n", r.Projection, r.Events, r.Took.Round(time.Millisecond), rate, result)
+	}
+	_ = tw.Flush()
+}

@@ -1,0 +1,427 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/ticketing/ticketing/domain"
+)
+
+// Shadow is the rebuild of one projection into tables of a schema of its own
+// (replay_<projection>), beside the live tables, which keep serving reads and
+// applying new events meanwhile. Swap replaces the live tables with the
+// shadow ones in one transaction. A rebuild that is killed leaves the live
+// tables as they were; NewShadow starts over.
+type Shadow struct {
+	live       *pgxpool.Pool
+	pool       *pgxpool.Pool // search_path: the shadow schema, then the live one
+	liveSchema string
+	schema     string
+	projection string
+	tables     []string
+}
+
+// NewShadow creates the shadow schema of a projection, with empty tables like
+// the live ones (columns, defaults, indexes; foreign keys are restored by
+// Swap) and a checkpoint table of its own, dropping what a killed rebuild
+// left.
+func NewShadow(ctx context.Context, live *pgxpool.Pool, projection string, tables []string) (*Shadow, error) {
+	var liveSchema string
+	if err := live.QueryRow(ctx, "select current_schema()").Scan(&liveSchema); err != nil {
+		return nil, fmt.Errorf("shadow %s: %w", projection, err)
+	}
+	s := &Shadow{live: live, liveSchema: liveSchema, projection: projection, tables: tables,
+		schema: shadowSchema(liveSchema, projection)}
+	ddl := []string{
+		"drop schema if exists " + s.ident() + " cascade",
+		"create schema " + s.ident(),
+		fmt.Sprintf("create table %s.projection_checkpoints (like %s.projection_checkpoints including all)", s.ident(), s.liveIdent()),
+	}
+	for _, t := range tables {
+		ddl = append(ddl, fmt.Sprintf("create table %s.%s (like %s.%s including all)", s.ident(), ident(t), s.liveIdent(), ident(t)))
+	}
+	for _, q := range ddl {
+		if _, err := live.Exec(ctx, q); err != nil {
+			return nil, fmt.Errorf("shadow %s: %w", projection, err)
+		}
+	}
+	cfg := live.Config().Copy()
+	cfg.ConnConfig.RuntimeParams["search_path"] = s.schema + "," + liveSchema
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("shadow %s: %w", projection, err)
+	}
+	s.pool = pool
+	return s, nil
+}
+
+// shadowSchema names the shadow schema of a projection; it lives beside the
+// live schema, so schemas of tests in parallel do not meet.
+func shadowSchema(live, projection string) string {
+	name := "replay_" + projection
+	if live != "public" {
+		name = live + "_" + name
+	}
+	return name
+}
+
+func ident(s string) string         { return pgx.Identifier{s}.Sanitize() }
+func (s *Shadow) ident() string     { return ident(s.schema) }
+func (s *Shadow) liveIdent() string { return ident(s.liveSchema) }
+
+// Store returns the read-model store of the shadow tables: projectors applied
+// through it write the shadow, and its checkpoints are the shadow's.
+func (s *Shadow) Store() *ReadModels { return NewReadModels(s.pool) }
+
+// Close drops the shadow schema and closes its pool.
+func (s *Shadow) Close(ctx context.Context) error {
+	s.pool.Close()
+	_, err := s.live.Exec(ctx, "drop schema if exists "+s.ident()+" cascade")
+	return err
+}
+
+// TableDiff compares one table of the shadow with the live one.
+type TableDiff struct {
+	Table                string
+	LiveRows, ShadowRows int64
+	LiveSum, ShadowSum   string // md5 of the rows in a stable order
+	SamePosition         bool   // both were at the same position of the log
+	LivePos, ShadowPos   domain.Position
+	OnlyLive, OnlyShadow int64 // rows found on one side only
+}
+
+// Same reports whether the tables hold the same rows.
+func (d TableDiff) Same() bool { return d.LiveRows == d.ShadowRows && d.LiveSum == d.ShadowSum }
+
+// SwapOptions says how to finish a rebuild.
+type SwapOptions struct {
+	// CatchUp applies the log to the shadow up to until (to the end of the
+	// log when until is zero) and returns the shadow's position. It is
+	// called while the live projection is locked.
+	CatchUp func(ctx context.Context, until domain.Position) (domain.Position, error)
+	// DryRun compares and reports, and leaves the live tables as they are.
+	DryRun bool
+	// ExpectIdentical refuses the swap, with ErrRebuildDiffers, when a
+	// table differs.
+	ExpectIdentical bool
+}
+
+// ErrRebuildDiffers says that a rebuild differs from the live tables.
+var ErrRebuildDiffers = errors.New("the rebuild differs from the live tables")
+
+// SwapResult tells what Swap found and did.
+type SwapResult struct {
+	Diffs    []TableDiff
+	Swapped  bool
+	Position domain.Position // where the live projection continues from
+}
+
+// Swap finishes a rebuild. In one transaction it locks the live
+// projection's progress, so that live processing of the projection waits;
+// has the shadow caught up to the live position and compares the tables
+// (row counts and checksums) at that same position; then, unless DryRun,
+// catches the shadow up to the end of the log, replaces the live tables by
+// the shadow ones and sets the live progress to the shadow's, so that live
+// processing continues from exactly there: nothing applied twice, nothing
+// missed.
+func (s *Shadow) Swap(ctx context.Context, opt SwapOptions) (SwapResult, error) {
+	var res SwapResult
+	tx, livePos, kafka, err := s.lockWhenLiveCaughtUp(ctx)
+	if err != nil {
+		return res, fmt.Errorf("swap %s: lock the live projection: %w", s.projection, err)
+	}
+	defer tx.Rollback(ctx)
+	shadowPos, err := opt.CatchUp(ctx, livePos)
+	if err != nil {
+		return res, fmt.Errorf("swap %s: catch up to %s: %w", s.projection, livePos, err)
+	}
+	if res.Diffs, err = s.compare(ctx, tx); err != nil {
+		return res, fmt.Errorf("swap %s: compare: %w", s.projection, err)
+	}
+	for i := range res.Diffs {
+		res.Diffs[i].LivePos, res.Diffs[i].ShadowPos = livePos, shadowPos
+		res.Diffs[i].SamePosition = livePos == shadowPos && !kafka
+	}
+	if opt.DryRun {
+		return res, nil
+	}
+	if opt.ExpectIdentical {
+		for _, d := range res.Diffs {
+			if !d.Same() {
+				return res, fmt.Errorf("swap %s: table %s: %w", s.projection, d.Table, ErrRebuildDiffers)
+			}
+		}
+	}
+	if shadowPos, err = opt.CatchUp(ctx, domain.Position{}); err != nil {
+		return res, fmt.Errorf("swap %s: catch up: %w", s.projection, err)
+	}
+	if err := s.replace(ctx, tx); err != nil {
+		return res, fmt.Errorf("swap %s: %w", s.projection, err)
+	}
+	if err := s.setProgress(ctx, tx, shadowPos, kafka); err != nil {
+		return res, fmt.Errorf("swap %s: %w", s.projection, err)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return res, fmt.Errorf("swap %s: %w", s.projection, err)
+	}
+	res.Swapped, res.Position = true, shadowPos
+	return res, nil
+}
+
+// liveWait bounds how long Swap waits for the live projection to reach the
+// shadow's position, so that both can be compared at the same position.
+const liveWait = 5 * time.Second
+
+// lockWhenLiveCaughtUp locks the live projection once it is at or past the
+// shadow's position: the shadow, built to the end of the log, may be ahead of
+// a live projection that was still applying, and the two compare only at one
+// position. A live projection that does not get there in time (stalled, or
+// not running) is locked where it is.
+func (s *Shadow) lockWhenLiveCaughtUp(ctx context.Context) (pgx.Tx, domain.Position, bool, error) {
+	deadline := time.Now().Add(liveWait)
+	for {
+		shadowPos, err := s.Store().Checkpoint(ctx, s.projection)
+		if err != nil {
+			return nil, domain.Position{}, false, err
+		}
+		tx, err := s.live.Begin(ctx)
+		if err != nil {
+			return nil, domain.Position{}, false, err
+		}
+		livePos, kafka, err := s.lockLive(ctx, tx)
+		if err != nil {
+			_ = tx.Rollback(ctx)
+			return nil, livePos, kafka, err
+		}
+		if !livePos.Less(shadowPos) || time.Now().After(deadline) {
+			return tx, livePos, kafka, nil
+		}
+		_ = tx.Rollback(ctx)
+		select {
+		case <-ctx.Done():
+			return nil, livePos, kafka, ctx.Err()
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+// lockLive locks the live progress rows of the projection (its checkpoint,
+// created if missing, and its Kafka partitions) and returns the furthest
+// position the live projection applied, and whether Kafka feeds it.
+func (s *Shadow) lockLive(ctx context.Context, tx pgx.Tx) (domain.Position, bool, error) {
+	if _, err := tx.Exec(ctx, `insert into projection_checkpoints (name, commit_pos, prepare_pos) values ($1, 0, 0)
+		on conflict (name) do nothing`, s.projection); err != nil {
+		return domain.Position{}, false, err
+	}
+	var c, p int64
+	if err := tx.QueryRow(ctx, `select commit_pos, prepare_pos from projection_checkpoints where name = $1 for update`, s.projection).Scan(&c, &p); err != nil {
+		return domain.Position{}, false, err
+	}
+	pos := rmPosition(c, p)
+	rows, err := tx.Query(ctx, `select commit_pos, prepare_pos from projection_partitions where name = $1 order by partition for update`, s.projection)
+	if err != nil {
+		return pos, false, err
+	}
+	kafka := false
+	_, err = pgx.ForEachRow(rows, []any{&c, &p}, func() error {
+		kafka = true
+		if q := rmPosition(c, p); pos.Less(q) {
+			pos = q
+		}
+		return nil
+	})
+	return pos, kafka, err
+}
+
+// compare counts and checksums every table on both sides.
+func (s *Shadow) compare(ctx context.Context, tx pgx.Tx) ([]TableDiff, error) {
+	var out []TableDiff
+	for _, t := range s.tables {
+		d := TableDiff{Table: t}
+		for _, side := range []struct {
+			schema string
+			rows   *int64
+			sum    *string
+		}{{s.liveSchema, &d.LiveRows, &d.LiveSum}, {s.schema, &d.ShadowRows, &d.ShadowSum}} {
+			q := fmt.Sprintf(`select count(*), coalesce(md5(string_agg(r::text, '|' order by r::text)), '') from %s.%s r`, ident(side.schema), ident(t))
+			if err := tx.QueryRow(ctx, q).Scan(side.rows, side.sum); err != nil {
+				return nil, err
+			}
+		}
+		if !d.Same() {
+			q := fmt.Sprintf(`select
+				(select count(*) from (select r::text from %[1]s.%[3]s r except all select r::text from %[2]s.%[3]s r) a),
+				(select count(*) from (select r::text from %[2]s.%[3]s r except all select r::text from %[1]s.%[3]s r) b)`,
+				ident(s.liveSchema), ident(s.schema), ident(t))
+			if err := tx.QueryRow(ctx, q).Scan(&d.OnlyLive, &d.OnlyShadow); err != nil {
+				return nil, err
+			}
+		}
+		out = append(out, d)
+	}
+	return out, nil
+}
+
+var indexDef = regexp.MustCompile(`^CREATE (UNIQUE )?INDEX \S+ ON \S+ (USING .*)$`)
+
+// replace drops the live tables and moves the shadow ones in, with the live
+// index names and foreign keys.
+func (s *Shadow) replace(ctx context.Context, tx pgx.Tx) error {
+	type fk struct{ table, name, def string }
+	var fks []fk
+	rows, err := tx.Query(ctx, `select c.conrelid::regclass::text, c.conname, pg_get_constraintdef(c.oid)
+		from pg_constraint c join pg_class t on t.oid = c.conrelid join pg_namespace n on n.oid = t.relnamespace
+		where c.contype = 'f' and n.nspname = $1 and t.relname = any($2)`, s.liveSchema, s.tables)
+	if err != nil {
+		return err
+	}
+	var f fk
+	if _, err := pgx.ForEachRow(rows, []any{&f.table, &f.name, &f.def}, func() error { fks = append(fks, f); return nil }); err != nil {
+		return err
+	}
+	names, err := s.indexNames(ctx, tx)
+	if err != nil {
+		return err
+	}
+	for _, t := range s.tables {
+		if _, err := tx.Exec(ctx, fmt.Sprintf("drop table %s.%s cascade", s.liveIdent(), ident(t))); err != nil {
+			return err
+		}
+	}
+	for shadowName, liveName := range names {
+		if shadowName != liveName {
+			if _, err := tx.Exec(ctx, fmt.Sprintf("alter index %s.%s rename to %s", s.ident(), ident(shadowName), ident(liveName))); err != nil {
+				return err
+			}
+		}
+	}
+	for _, t := range s.tables {
+		if _, err := tx.Exec(ctx, fmt.Sprintf("alter table %s.%s set schema %s", s.ident(), ident(t), s.liveIdent())); err != nil {
+			return err
+		}
+	}
+	for _, f := range fks {
+		table := f.table
+		if !strings.Contains(table, ".") {
+			table = s.liveIdent() + "." + table
+		}
+		if _, err := tx.Exec(ctx, fmt.Sprintf("alter table %s add constraint %s %s", table, ident(f.name), f.def)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// indexNames maps each shadow index to the name of the live index with the
+// same definition.
+func (s *Shadow) indexNames(ctx context.Context, tx pgx.Tx) (map[string]string, error) {
+	defs := func(schema string) (map[string]string, error) {
+		rows, err := tx.Query(ctx, `select tablename, indexname, indexdef from pg_indexes where schemaname = $1 and tablename = any($2)`, schema, s.tables)
+		if err != nil {
+			return nil, err
+		}
+		out := map[string]string{} // table + definition without names → index name
+		var table, name, def string
+		_, err = pgx.ForEachRow(rows, []any{&table, &name, &def}, func() error {
+			if m := indexDef.FindStringSubmatch(def); m != nil {
+				out[table+"|"+m[1]+m[2]] = name
+			}
+			return nil
+		})
+		return out, err
+	}
+	live, err := defs(s.liveSchema)
+	if err != nil {
+		return nil, err
+	}
+	shadow, err := defs(s.schema)
+	if err != nil {
+		return nil, err
+	}
+	names := map[string]string{}
+	for key, shadowName := range shadow {
+		if liveName, ok := live[key]; ok {
+			names[shadowName] = liveName
+		}
+	}
+	return names, nil
+}
+
+// setProgress makes the live progress of the projection the shadow's: its
+// checkpoint and, when Kafka feeds it, the version of each stream it applied.
+func (s *Shadow) setProgress(ctx context.Context, tx pgx.Tx, pos domain.Position, kafka bool) error {
+	if _, err := tx.Exec(ctx, `update projection_checkpoints set commit_pos = $2, prepare_pos = $3, updated_at = now() where name = $1`,
+		s.projection, int64(pos.Commit), int64(pos.Prepare)); err != nil {
+		return err
+	}
+	if !kafka {
+		return nil
+	}
+	// The shadow applied every event up to pos: the Kafka consumers skip
+	// those as redelivered and apply the rest.
+	if _, err := tx.Exec(ctx, `delete from projection_streams where name = $1`, s.projection); err != nil {
+		return err
+	}
+	_, err := tx.Exec(ctx, `insert into projection_streams (name, stream_id, version)
+		select $1, stream_id, max(version) from events where position <= $2 group by stream_id`, s.projection, int64(pos.Commit))
+	return err
+}
+
+// ResetLive empties a projection's live tables and progress in one
+// transaction, for a rebuild in place.
+func ResetLive(ctx context.Context, pool *pgxpool.Pool, projection string, tables []string) error {
+	tx, err := pool.Begin(ctx)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback(ctx)
+	quoted := make([]string, len(tables))
+	for i, t := range tables {
+		quoted[i] = ident(t)
+	}
+	for _, q := range []string{
+		"truncate " + strings.Join(quoted, ", ") + " cascade",
+	} {
+		if _, err := tx.Exec(ctx, q); err != nil {
+			return fmt.Errorf("reset %s: %w", projection, err)
+		}
+	}
+	for _, q := range []string{
+		`delete from projection_checkpoints where name = $1`,
+		`delete from projection_streams where name = $1`,
+	} {
+		if _, err := tx.Exec(ctx, q, projection); err != nil {
+			return fmt.Errorf("reset %s: %w", projection, err)
+		}
+	}
+	return tx.Commit(ctx)
+}
+
+// Rebuilds records rebuilds in progress (table projection_rebuilds), for
+// `projections status`.
+type Rebuilds struct{ pool *pgxpool.Pool }
+
+// NewRebuilds returns the rebuild records of pool's database.
+func NewRebuilds(pool *pgxpool.Pool) *Rebuilds { return &Rebuilds{pool: pool} }
+
+// Progress records how far the rebuild of a projection got.
+func (r *Rebuilds) Progress(ctx context.Context, projection, mode string, at, target domain.Position) error {
+	_, err := r.pool.Exec(ctx, `insert into projection_rebuilds (name, mode, position, target, started_at, updated_at)
+		values ($1, $2, $3, $4, now(), now())
+		on conflict (name) do update set mode = excluded.mode, position = excluded.position, target = excluded.target, updated_at = now()`,
+		projection, mode, int64(at.Commit), int64(target.Commit))
+	return err
+}
+
+// Done removes the record of a finished rebuild.
+func (r *Rebuilds) Done(ctx context.Context, projection string) error {
+	_, err := r.pool.Exec(ctx, `delete from projection_rebuilds where name = $1`, projection)
+	return err
+}
