@@ -13,7 +13,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/ticketing/ticketing/domain"
-	"github.com/ticketing/ticketing/infra/postgres"
 	"github.com/ticketing/ticketing/projections"
 )
 
@@ -38,7 +37,7 @@ type projectionReport struct {
 }
 
 // report reads the progress of the relay and the projections.
-func report(ctx context.Context, store *postgres.Store, q *projections.Queries) (progressReport, error) {
+func report(ctx context.Context, store eventStore, q *projections.Queries) (progressReport, error) {
 	var r progressReport
 	head, err := store.Head(ctx)
 	if err != nil {
@@ -72,7 +71,7 @@ func report(ctx context.Context, store *postgres.Store, q *projections.Queries) 
 
 // lagBehind measures the log after at: events (the PostgreSQL log is dense,
 // so positions subtract) and the age of the first of them.
-func lagBehind(ctx context.Context, store *postgres.Store, head, at domain.Position) (lag, error) {
+func lagBehind(ctx context.Context, store eventStore, head, at domain.Position) (lag, error) {
 	if !at.Less(head) {
 		return lag{}, nil
 	}
@@ -92,7 +91,7 @@ type metrics struct {
 	durations *prometheus.HistogramVec
 }
 
-func newMetrics(store *postgres.Store, q *projections.Queries, log *slog.Logger) *metrics {
+func newMetrics(store eventStore, q *projections.Queries, log *slog.Logger) *metrics {
 	m := &metrics{
 		reg: prometheus.NewRegistry(),
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -144,7 +143,7 @@ var (
 // lagCollector reads the progress from the database at each scrape, so any
 // replica reports the same figures.
 type lagCollector struct {
-	store *postgres.Store
+	store eventStore
 	q     *projections.Queries
 	log   *slog.Logger
 }

@@ -89,7 +89,7 @@ func replay(ctx context.Context, pool *pgxpool.Pool, o replayOptions, out io.Wri
 	if o.InPlace && o.DryRun {
 		return nil, errors.New("replay: --in-place and --dry-run exclude each other")
 	}
-	store, err := postgres.NewStore(ctx, pool)
+	store, err := openStore(ctx, pool)
 	if err != nil {
 		return nil, err
 	}
@@ -152,7 +152,7 @@ func chooseProjections(o replayOptions) ([]projections.Projector, error) {
 // is verified and swapped in. The live tables are untouched until the swap,
 // which is one transaction: a replay killed before it leaves them as they
 // were, and can be run again.
-func replayOne(ctx context.Context, pool *pgxpool.Pool, store *postgres.Store, registry *domain.Registry, rebuilds *postgres.Rebuilds,
+func replayOne(ctx context.Context, pool *pgxpool.Pool, store eventStore, registry *domain.Registry, rebuilds *postgres.Rebuilds,
 	p projections.Projector, o replayOptions, head domain.Position, add func(int64)) replayReport {
 	rep := replayReport{Projection: p.Name()}
 	mode := "shadow"

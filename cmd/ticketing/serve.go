@@ -184,7 +184,7 @@ type engine struct {
 	expirer  *commands.Expirer
 	commands *commands.Handler
 	pool     *pgxpool.Pool
-	store    *postgres.Store
+	store    eventStore
 	queries  *projections.Queries
 	registry *domain.Registry
 	log      *slog.Logger
@@ -195,7 +195,7 @@ type engine struct {
 func newEngine(ctx context.Context, c config, pool *pgxpool.Pool, api bool, log *slog.Logger) (*engine, error) {
 	registry := domain.NewRegistry()
 	domain.RegisterEvents(registry)
-	store, err := postgres.NewStore(ctx, pool)
+	store, err := openStore(ctx, pool)
 	if err != nil {
 		return nil, err
 	}

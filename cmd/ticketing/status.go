@@ -31,7 +31,7 @@ func projectionsCmd(ctx context.Context, args []string, log *slog.Logger) error 
 		return err
 	}
 	defer pool.Close()
-	store, err := postgres.NewStore(ctx, pool)
+	store, err := openStore(ctx, pool)
 	if err != nil {
 		return err
 	}
