@@ -14,7 +14,8 @@ import (
 )
 
 // Event is a domain event: a past-tense fact with a stable type name that is
-// never renamed. A breaking change gets a new type name.
+// never renamed. A change of shape gets a new schema version and an upcaster
+// (see Versioned, RegisterUpcaster); a breaking change gets a new type name.
 type Event interface {
 	EventType() string
 }
@@ -85,11 +86,15 @@ type EventData struct {
 	Metadata []byte // JSON, see Metadata; may be empty
 }
 
-// Metadata travels with every event: who caused it and as part of what.
+// Metadata travels with every event: who caused it and as part of what, and
+// the schema version of its data.
 type Metadata struct {
 	CorrelationID string `json:"correlation_id,omitempty"`
 	CausationID   string `json:"causation_id,omitempty"`
 	UserID        string `json:"user_id,omitempty"`
+	// SchemaVersion is the version of the data's shape; Encode sets it for
+	// Versioned events. Absent, it is 1.
+	SchemaVersion int `json:"schema_version,omitempty"`
 }
 
 // RecordedEvent is an event as the store recorded it.
@@ -104,15 +109,23 @@ type RecordedEvent struct {
 	RecordedAt time.Time
 }
 
-// Registry maps stable event type names to their Go types. Registration is
-// explicit: see RegisterEvents.
+// Registry maps stable event type names to their Go types and the current
+// schema version of each, and holds the upcasters that bring stored data of
+// older versions to the current shape. Registration is explicit: see
+// RegisterEvents.
 type Registry struct {
-	decoders map[string]func([]byte) (Event, error)
+	decoders  map[string]func([]byte) (Event, error)
+	versions  map[string]int              // type → current schema version
+	upcasters map[string]map[int]Upcaster // type → from version → upcaster
 }
 
 // NewRegistry returns an empty registry.
 func NewRegistry() *Registry {
-	return &Registry{decoders: map[string]func([]byte) (Event, error){}}
+	return &Registry{
+		decoders:  map[string]func([]byte) (Event, error){},
+		versions:  map[string]int{},
+		upcasters: map[string]map[int]Upcaster{},
+	}
 }
 
 // Register adds the event type E to r. Registering one name twice panics: it
@@ -128,9 +141,11 @@ func Register[E Event](r *Registry) {
 		err := json.Unmarshal(data, &e)
 		return e, err
 	}
+	r.versions[name] = schemaVersion(zero)
 }
 
-// Decode turns a stored event into its Go value.
+// Decode turns data in the current shape of its type into its Go value. A
+// stored event goes through DecodeRecorded, which upcasts it first.
 func (r *Registry) Decode(typ string, data []byte) (Event, error) {
 	dec, ok := r.decoders[typ]
 	if !ok {
@@ -143,11 +158,11 @@ func (r *Registry) Decode(typ string, data []byte) (Event, error) {
 	return e, nil
 }
 
-// DecodeAll decodes recorded events in order.
+// DecodeAll decodes recorded events in order; see DecodeRecorded.
 func (r *Registry) DecodeAll(recs []RecordedEvent) ([]Event, error) {
 	out := make([]Event, len(recs))
 	for i, rec := range recs {
-		e, err := r.Decode(rec.Type, rec.Data)
+		e, err := r.DecodeRecorded(rec)
 		if err != nil {
 			return nil, fmt.Errorf("%s@%d: %w", rec.StreamID, rec.Version, err)
 		}
@@ -171,11 +186,14 @@ func RegisterEvents(r *Registry) {
 	Register[OrderCancelled](r)
 	Register[OrderExpired](r)
 	Register[TicketCheckedIn](r)
+
+	RegisterUpcaster(r, "show.seats_held", 1, upcastSeatsHeldV1)
 }
 
 // Encode turns events into EventData with ids from newID and the given
-// metadata.
+// metadata, which records the schema version of each Versioned event.
 func Encode(events []Event, newID func() uuid.UUID, md Metadata) ([]EventData, error) {
+	md.SchemaVersion = 0
 	meta, err := json.Marshal(md)
 	if err != nil {
 		return nil, err
@@ -186,7 +204,15 @@ func Encode(events []Event, newID func() uuid.UUID, md Metadata) ([]EventData, e
 		if err != nil {
 			return nil, fmt.Errorf("encode %s: %w", e.EventType(), err)
 		}
-		out[i] = EventData{ID: newID(), Type: e.EventType(), Data: data, Metadata: meta}
+		m := meta
+		if v := schemaVersion(e); v > 1 {
+			vmd := md
+			vmd.SchemaVersion = v
+			if m, err = json.Marshal(vmd); err != nil {
+				return nil, err
+			}
+		}
+		out[i] = EventData{ID: newID(), Type: e.EventType(), Data: data, Metadata: m}
 	}
 	return out, nil
 }

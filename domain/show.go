@@ -135,16 +135,23 @@ type ShowCancelled struct {
 }
 
 // SeatsHeld: inventory was reserved for an order until ExpiresAt.
+//
+// Schema version 2 added HoldTTLSeconds, the hold policy in force; version 1
+// events are upcast with ExpiresAt - HeldAt.
 type SeatsHeld struct {
-	ShowID     uuid.UUID  `json:"show_id"`
-	OrderID    uuid.UUID  `json:"order_id"`
-	BuyerID    uuid.UUID  `json:"buyer_id"`
-	Items      []HeldItem `json:"items,omitempty"`
-	Seats      []HeldSeat `json:"seats,omitempty"`
-	TotalCents int64      `json:"total_cents"`
-	HeldAt     time.Time  `json:"held_at"`
-	ExpiresAt  time.Time  `json:"expires_at"`
+	ShowID         uuid.UUID  `json:"show_id"`
+	OrderID        uuid.UUID  `json:"order_id"`
+	BuyerID        uuid.UUID  `json:"buyer_id"`
+	Items          []HeldItem `json:"items,omitempty"`
+	Seats          []HeldSeat `json:"seats,omitempty"`
+	TotalCents     int64      `json:"total_cents"`
+	HeldAt         time.Time  `json:"held_at"`
+	ExpiresAt      time.Time  `json:"expires_at"`
+	HoldTTLSeconds int64      `json:"hold_ttl_seconds"`
 }
+
+// SchemaVersion is the version of SeatsHeld's current shape.
+func (SeatsHeld) SchemaVersion() int { return 2 }
 
 // Release reasons.
 const (
@@ -189,7 +196,9 @@ type Hold struct {
 	Items      []HeldItem
 	Seats      []HeldSeat
 	TotalCents int64
+	HeldAt     time.Time
 	ExpiresAt  time.Time
+	TTL        time.Duration // the hold policy in force when it was made
 }
 
 type section struct {
@@ -509,7 +518,8 @@ func (s *Show) Hold(r HoldRequest, now time.Time, ttl time.Duration) error {
 			return &SeatTakenError{Seat: ref}
 		}
 	}
-	e := SeatsHeld{ShowID: s.ID, OrderID: r.OrderID, BuyerID: r.BuyerID, HeldAt: now.UTC(), ExpiresAt: now.Add(ttl).UTC()}
+	e := SeatsHeld{ShowID: s.ID, OrderID: r.OrderID, BuyerID: r.BuyerID, HeldAt: now.UTC(), ExpiresAt: now.Add(ttl).UTC(),
+		HoldTTLSeconds: int64(ttl / time.Second)}
 	for _, it := range r.Items {
 		p := s.sections[it.Section].price
 		e.Items = append(e.Items, HeldItem{Section: it.Section, Quantity: it.Quantity, UnitPriceCents: p})
@@ -580,7 +590,8 @@ func (s *Show) apply(e Event) {
 		for _, st := range e.Seats {
 			s.sections[st.Section].taken[st.SeatRef] = takenBy{order: e.OrderID}
 		}
-		s.holds[e.OrderID] = &Hold{OrderID: e.OrderID, BuyerID: e.BuyerID, Items: e.Items, Seats: e.Seats, TotalCents: e.TotalCents, ExpiresAt: e.ExpiresAt}
+		s.holds[e.OrderID] = &Hold{OrderID: e.OrderID, BuyerID: e.BuyerID, Items: e.Items, Seats: e.Seats, TotalCents: e.TotalCents,
+			HeldAt: e.HeldAt, ExpiresAt: e.ExpiresAt, TTL: time.Duration(e.HoldTTLSeconds) * time.Second}
 	case SeatsReleased:
 		for _, it := range e.Items {
 			s.sections[it.Section].held -= it.Quantity

@@ -33,13 +33,13 @@ func published() domain.ShowPublished { return domain.ShowPublished{ShowID: show
 func heldGA(order uuid.UUID, q int, price int64) domain.SeatsHeld {
 	return domain.SeatsHeld{ShowID: showID, OrderID: order, BuyerID: buyerID,
 		Items: []domain.HeldItem{{Section: "floor", Quantity: q, UnitPriceCents: price}}, TotalCents: price * int64(q),
-		HeldAt: t0, ExpiresAt: t0.Add(ttl)}
+		HeldAt: t0, ExpiresAt: t0.Add(ttl), HoldTTLSeconds: int64(ttl / time.Second)}
 }
 
 func heldSeat(order uuid.UUID, seat int) domain.SeatsHeld {
 	return domain.SeatsHeld{ShowID: showID, OrderID: order, BuyerID: buyerID,
 		Seats:      []domain.HeldSeat{{SeatRef: domain.SeatRef{Section: "balcony", Row: "A", Seat: seat}, PriceCents: 900}},
-		TotalCents: 900, HeldAt: t0, ExpiresAt: t0.Add(ttl)}
+		TotalCents: 900, HeldAt: t0, ExpiresAt: t0.Add(ttl), HoldTTLSeconds: int64(ttl / time.Second)}
 }
 
 type showCase struct {

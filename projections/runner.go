@@ -257,7 +257,7 @@ func (r *Runner) apply(ctx context.Context, p Projector, batch []domain.Recorded
 			if !after.Less(rec.Position) {
 				continue // applied by another runner of the projection
 			}
-			e, err := r.Registry.Decode(rec.Type, rec.Data)
+			e, err := r.Registry.DecodeRecorded(rec)
 			if err == nil {
 				err = p.Apply(ctx, db, rec, e)
 			}
@@ -286,7 +286,7 @@ func (r *Runner) Deliver(ctx context.Context, name string, deliveries []Delivery
 		return make([]int, len(deliveries)), fmt.Errorf("projections: no projection %q", name)
 	}
 	done, err := r.Store.ApplyDelivered(ctx, name, deliveries, func(db DB, rec domain.RecordedEvent) error {
-		e, err := r.Registry.Decode(rec.Type, rec.Data)
+		e, err := r.Registry.DecodeRecorded(rec)
 		if err == nil {
 			err = p.Apply(ctx, db, rec, e)
 		}
