@@ -1,6 +1,7 @@
 package domain_test
 
 import (
+	"encoding/json"
 	"errors"
 	"reflect"
 	"testing"
@@ -270,5 +271,37 @@ func TestPosition_String(t *testing.T) {
 	}
 	if !domain.PositionAt(1).Less(domain.PositionAt(2)) || domain.PositionAt(2).Less(domain.PositionAt(2)) {
 		t.Error("Less is wrong")
+	}
+}
+
+func TestShow_Snapshot(t *testing.T) {
+	t.Parallel()
+	h := heldGA(orderA, 2, 500)
+	history := []domain.Event{created(), published(), h, heldSeat(orderB, 2),
+		domain.SeatsSold{ShowID: showID, OrderID: orderA, Items: h.Items}}
+	s := domain.NewShow()
+	s.Load(history, 5)
+	data, err := json.Marshal(s.Snapshot())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var snap domain.ShowSnapshot
+	if err := json.Unmarshal(data, &snap); err != nil {
+		t.Fatal(err)
+	}
+	restored := domain.RestoreShow(snap, 5)
+	if !reflect.DeepEqual(restored.Snapshot(), s.Snapshot()) || restored.Version() != 5 {
+		t.Fatalf("restored:\n%+v\nwant\n%+v", restored.Snapshot(), s.Snapshot())
+	}
+	// The restored show decides like the original.
+	for _, show := range []*domain.Show{s, restored} {
+		err := show.Hold(domain.HoldRequest{OrderID: uuid.New(), Seats: []domain.SeatRef{{Section: "balcony", Row: "A", Seat: 2}}}, t0, ttl)
+		var taken *domain.SeatTakenError
+		if !errors.As(err, &taken) {
+			t.Fatalf("seat A2: err = %v, want taken", err)
+		}
+		if got := show.Available("floor"); got != 1 {
+			t.Fatalf("floor available = %d", got)
+		}
 	}
 }

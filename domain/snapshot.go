@@ -1,0 +1,106 @@
+package domain
+
+import (
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// ShowSnapshot is a Show's whole state at a version, so that loading a show
+// costs the events after the snapshot, not its whole history. Its JSON shape
+// is versioned by SnapshotVersion: a snapshot of another version is ignored
+// and the show is loaded from its events.
+type ShowSnapshot struct {
+	SchemaVersion int               `json:"schema_version"`
+	ID            uuid.UUID         `json:"id"`
+	OrganizerID   uuid.UUID         `json:"organizer_id"`
+	Title         string            `json:"title"`
+	Venue         string            `json:"venue"`
+	StartsAt      time.Time         `json:"starts_at"`
+	Status        ShowStatus        `json:"status"`
+	Sections      []SectionSnapshot `json:"sections"`
+	Holds         []Hold            `json:"holds"`
+	Sold          []uuid.UUID       `json:"sold"`
+}
+
+// SectionSnapshot is a section's state.
+type SectionSnapshot struct {
+	Spec  SectionSpec `json:"spec"`
+	Price int64       `json:"price"`
+	Held  int         `json:"held"`
+	Sold  int         `json:"sold"`
+	Taken []TakenSeat `json:"taken,omitempty"`
+}
+
+// TakenSeat is a held or sold seat.
+type TakenSeat struct {
+	Seat  SeatRef   `json:"seat"`
+	Order uuid.UUID `json:"order"`
+	Sold  bool      `json:"sold"`
+}
+
+// SnapshotVersion is the version of ShowSnapshot's shape.
+const SnapshotVersion = 1
+
+// Snapshot returns the show's state. It must have no pending changes.
+func (s *Show) Snapshot() ShowSnapshot {
+	snap := ShowSnapshot{SchemaVersion: SnapshotVersion, ID: s.ID, OrganizerID: s.OrganizerID, Title: s.Title, Venue: s.Venue,
+		StartsAt: s.StartsAt, Status: s.Status}
+	for _, name := range s.order {
+		sec := s.sections[name]
+		ss := SectionSnapshot{Spec: sec.spec, Price: sec.price, Held: sec.held, Sold: sec.sold}
+		for ref, by := range sec.taken {
+			ss.Taken = append(ss.Taken, TakenSeat{Seat: ref, Order: by.order, Sold: by.sold})
+		}
+		slices.SortFunc(ss.Taken, func(a, b TakenSeat) int { return strings.Compare(a.Seat.String(), b.Seat.String()) })
+		snap.Sections = append(snap.Sections, ss)
+	}
+	for _, h := range s.holds {
+		snap.Holds = append(snap.Holds, *h)
+	}
+	for id := range s.sold {
+		snap.Sold = append(snap.Sold, id)
+	}
+	// Sorted, so that equal states make equal snapshots.
+	slices.SortFunc(snap.Holds, func(a, b Hold) int { return strings.Compare(a.OrderID.String(), b.OrderID.String()) })
+	slices.SortFunc(snap.Sold, func(a, b uuid.UUID) int { return strings.Compare(a.String(), b.String()) })
+	return snap
+}
+
+// RestoreShow returns the show a snapshot taken at version describes.
+func RestoreShow(snap ShowSnapshot, version int64) *Show {
+	s := NewShow()
+	s.ID, s.OrganizerID, s.Title, s.Venue, s.StartsAt, s.Status = snap.ID, snap.OrganizerID, snap.Title, snap.Venue, snap.StartsAt, snap.Status
+	for _, ss := range snap.Sections {
+		sec := &section{spec: ss.Spec, price: ss.Price, held: ss.Held, sold: ss.Sold}
+		if ss.Spec.Seated() {
+			sec.rows = make(map[string]int, len(ss.Spec.Rows))
+			for _, r := range ss.Spec.Rows {
+				sec.rows[r.Label] = r.Seats
+			}
+			sec.taken = make(map[SeatRef]takenBy, len(ss.Taken))
+			for _, t := range ss.Taken {
+				sec.taken[t.Seat] = takenBy{order: t.Order, sold: t.Sold}
+			}
+		}
+		s.sections[ss.Spec.Name] = sec
+		s.order = append(s.order, ss.Spec.Name)
+	}
+	for _, h := range snap.Holds {
+		s.holds[h.OrderID] = &h
+	}
+	for _, id := range snap.Sold {
+		s.sold[id] = true
+	}
+	s.version = version
+	return s
+}
+
+// Committed records that the pending changes were appended, the stream now
+// being at version: the show can decide again from there without a reload.
+func (s *Show) Committed(version int64) {
+	s.changes = nil
+	s.version = version
+}
