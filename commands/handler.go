@@ -51,8 +51,16 @@ type Handler struct {
 	HoldTTL time.Duration
 	// MaxRetries bounds the reload-and-retry loop on conflicts.
 	MaxRetries int
+	// Snapshots, if set, keeps show snapshots every SnapshotEvery events.
+	Snapshots     SnapshotStore
+	SnapshotEvery int
+	// Stats counts conflicts, retries and batches.
+	Stats Stats
 
 	locks     streamLocks
+	shows     showCache
+	queuesMu  sync.Mutex
+	queues    map[uuid.UUID]*holdQueue
 	dummyOnce sync.Once
 	dummy     string
 }
@@ -80,6 +88,9 @@ func NewHandler(h *Handler) *Handler {
 	}
 	if h.MaxRetries == 0 {
 		h.MaxRetries = 30
+	}
+	if h.SnapshotEvery == 0 {
+		h.SnapshotEvery = DefaultSnapshotEvery
 	}
 	if h.Log == nil {
 		h.Log = slog.Default()
@@ -183,14 +194,14 @@ func (h *Handler) load(ctx context.Context, stream string) ([]domain.Event, int6
 	return events, version, nil
 }
 
+// LoadShow returns a show as it stands: from its latest snapshot and the
+// events after it.
+func (h *Handler) LoadShow(ctx context.Context, id uuid.UUID) (*domain.Show, error) { return h.loadShow(ctx, id) }
+
+// loadShow loads a show from its latest snapshot and the events after it.
 func (h *Handler) loadShow(ctx context.Context, id uuid.UUID) (*domain.Show, error) {
-	events, version, err := h.load(ctx, domain.ShowStream(id))
-	if err != nil {
-		return nil, err
-	}
-	s := domain.NewShow()
-	s.Load(events, version)
-	return s, nil
+	s, _, err := h.loadShowFrom(ctx, id)
+	return s, err
 }
 
 func (h *Handler) loadOrder(ctx context.Context, id uuid.UUID) (*domain.Order, error) {

@@ -143,10 +143,11 @@ func (h *Handler) Settle(ctx context.Context, showID, orderID uuid.UUID) (domain
 	defer h.lock(domain.ShowStream(showID))()
 	var pos domain.Position
 	err := h.retry(ctx, func() error {
-		s, err := h.loadShow(ctx, showID)
+		c, err := h.currentShow(ctx, showID)
 		if err != nil {
 			return err
 		}
+		s := c.show
 		hold, ok := s.HoldOf(orderID)
 		if !ok {
 			return nil
@@ -179,7 +180,10 @@ func (h *Handler) Settle(ctx context.Context, showID, orderID uuid.UUID) (domain
 		default:
 			return fmt.Errorf("order %s: unknown status %q", orderID, o.Status)
 		}
-		res, err := h.save(ctx, domain.ShowStream(showID), s.Version(), s.Changes())
+		if len(s.Changes()) == 0 {
+			return nil
+		}
+		res, err := h.commitShow(ctx, c)
 		pos = res.Position
 		return err
 	})

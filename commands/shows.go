@@ -43,18 +43,25 @@ func (h *Handler) CancelShow(ctx context.Context, actor domain.Actor, id uuid.UU
 }
 
 func (h *Handler) changeShow(ctx context.Context, actor domain.Actor, id uuid.UUID, decide func(*domain.Show) error) (Result, error) {
-	stream := domain.ShowStream(id)
-	defer h.lock(stream)()
+	defer h.lock(domain.ShowStream(id))()
 	var out Result
 	err := h.retry(ctx, func() error {
-		s, err := h.showOwnedBy(ctx, actor, id)
+		c, err := h.currentShow(ctx, id)
 		if err != nil {
 			return err
 		}
+		s := c.show
+		if !s.Exists() {
+			return domain.ErrShowNotFound
+		}
+		if s.OrganizerID != actor.UserID && actor.Role != domain.RoleAdmin {
+			return ErrForbidden
+		}
 		if err := decide(s); err != nil {
+			h.shows.drop(id) // a failed decision may have raised part of its events
 			return err
 		}
-		res, err := h.save(ctx, stream, s.Version(), s.Changes())
+		res, err := h.commitShow(ctx, c)
 		if err != nil {
 			return err
 		}
@@ -88,29 +95,7 @@ func (h *Handler) PlaceOrder(ctx context.Context, actor domain.Actor, c PlaceOrd
 		return OrderResult{}, ErrForbidden
 	}
 	orderID := h.NewID()
-	stream := domain.ShowStream(c.ShowID)
-	var held domain.SeatsHeld
-	err := func() error {
-		defer h.lock(stream)()
-		return h.retry(ctx, func() error {
-			s, err := h.loadShow(ctx, c.ShowID)
-			if err != nil {
-				return err
-			}
-			if !s.Exists() {
-				return domain.ErrShowNotFound
-			}
-			req := domain.HoldRequest{OrderID: orderID, BuyerID: actor.UserID, Items: c.Items, Seats: c.Seats}
-			if err := s.Hold(req, h.Now(), h.HoldTTL); err != nil {
-				return err
-			}
-			if _, err := h.save(ctx, stream, s.Version(), s.Changes()); err != nil {
-				return err
-			}
-			held = s.Changes()[0].(domain.SeatsHeld)
-			return nil
-		})
-	}()
+	held, err := h.hold(ctx, c.ShowID, domain.HoldRequest{OrderID: orderID, BuyerID: actor.UserID, Items: c.Items, Seats: c.Seats})
 	if err != nil {
 		return OrderResult{}, err
 	}

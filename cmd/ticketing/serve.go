@@ -212,6 +212,7 @@ func newEngine(ctx context.Context, c config, pool *pgxpool.Pool, api bool, log 
 		Users:     postgres.NewUsers(pool),
 		Passwords: auth.NewPasswords(),
 		Tickets:   ticketLocator{queries},
+		Snapshots: postgres.NewSnapshots(pool),
 		Log:       log,
 		HoldTTL:   c.HoldTTL,
 	})

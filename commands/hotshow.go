@@ -1,0 +1,291 @@
+package commands
+
+import (
+	"context"
+	"encoding/json"
+	"sync"
+	"sync/atomic"
+
+	"github.com/google/uuid"
+
+	"github.com/ticketing/ticketing/domain"
+)
+
+// SnapshotStore keeps snapshots of aggregates, so that loading one costs the
+// events after its latest snapshot, not its whole history.
+type SnapshotStore interface {
+	// Load returns the latest snapshot of a stream and the stream version
+	// it was taken at; ok is false when there is none.
+	Load(ctx context.Context, stream string) (version int64, data []byte, ok bool, err error)
+	// Save stores a snapshot of a stream taken at version; an older one
+	// does not replace a newer one.
+	Save(ctx context.Context, stream string, version int64, data []byte) error
+}
+
+// DefaultSnapshotEvery is how many events a show's stream grows by between
+// two snapshots.
+const DefaultSnapshotEvery = 500
+
+// Stats counts what the handlers did, for benchmarks and metrics.
+type Stats struct {
+	Conflicts   atomic.Int64 // appends that found a stream moved on
+	Retries     atomic.Int64 // decisions redone after a conflict
+	HoldBatches atomic.Int64 // appends of batched holds
+	Holds       atomic.Int64 // holds in those appends
+}
+
+// showCache keeps the shows this process writes, decided on in memory: a
+// writer holding the show's stream lock reads only the events appended since
+// (by other processes) before it decides.
+type showCache struct {
+	mu    sync.Mutex
+	shows map[uuid.UUID]*cachedShow
+}
+
+type cachedShow struct {
+	show   *domain.Show
+	snapAt int64 // version of the latest snapshot
+}
+
+// maxCachedShows bounds the cache; past it, it starts over.
+const maxCachedShows = 10_000
+
+func (c *showCache) get(id uuid.UUID) *cachedShow {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.shows[id]
+}
+
+func (c *showCache) put(id uuid.UUID, s *cachedShow) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.shows == nil || len(c.shows) >= maxCachedShows {
+		c.shows = map[uuid.UUID]*cachedShow{}
+	}
+	c.shows[id] = s
+}
+
+func (c *showCache) drop(id uuid.UUID) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.shows, id)
+}
+
+// currentShow returns the show, cached and caught up with its stream. The
+// caller holds the show's stream lock, and drops the show from the cache if
+// it raised events it could not append.
+func (h *Handler) currentShow(ctx context.Context, id uuid.UUID) (*cachedShow, error) {
+	c := h.shows.get(id)
+	if c == nil {
+		s, snapAt, err := h.loadShowFrom(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		c = &cachedShow{show: s, snapAt: snapAt}
+		h.shows.put(id, c)
+		return c, nil
+	}
+	if err := h.catchUp(ctx, c.show, domain.ShowStream(id)); err != nil {
+		h.shows.drop(id)
+		return nil, err
+	}
+	return c, nil
+}
+
+// catchUp applies the events appended to a show's stream after its version.
+func (h *Handler) catchUp(ctx context.Context, s *domain.Show, stream string) error {
+	recs, err := h.Store.ReadStream(ctx, stream, s.Version()+1)
+	if err != nil || len(recs) == 0 {
+		return err
+	}
+	events, err := h.Registry.DecodeAll(recs)
+	if err != nil {
+		return err
+	}
+	s.Load(events, recs[len(recs)-1].Version)
+	return nil
+}
+
+// loadShowFrom loads a show from its latest snapshot, if any, and the events
+// after it; it returns the snapshot's version.
+func (h *Handler) loadShowFrom(ctx context.Context, id uuid.UUID) (*domain.Show, int64, error) {
+	stream := domain.ShowStream(id)
+	s := domain.NewShow()
+	var snapAt int64
+	if h.Snapshots != nil {
+		version, data, ok, err := h.Snapshots.Load(ctx, stream)
+		if err != nil {
+			return nil, 0, err
+		}
+		var snap domain.ShowSnapshot
+		if ok && json.Unmarshal(data, &snap) == nil && snap.SchemaVersion == domain.SnapshotVersion {
+			s, snapAt = domain.RestoreShow(snap, version), version
+		}
+	}
+	if err := h.catchUp(ctx, s, stream); err != nil {
+		return nil, 0, err
+	}
+	return s, snapAt, nil
+}
+
+// commitShow appends what a cached show raised and keeps it for the next
+// writer; on failure the show leaves the cache. It snapshots the show every
+// SnapshotEvery events.
+func (h *Handler) commitShow(ctx context.Context, c *cachedShow) (AppendResult, error) {
+	s := c.show
+	res, err := h.save(ctx, domain.ShowStream(s.ID), s.Version(), s.Changes())
+	if err != nil {
+		if isConflict(err) {
+			h.Stats.Conflicts.Add(1)
+		}
+		h.shows.drop(s.ID)
+		return res, err
+	}
+	s.Committed(res.Version)
+	if h.Snapshots != nil && res.Version-c.snapAt >= int64(h.SnapshotEvery) {
+		if data, err := json.Marshal(s.Snapshot()); err == nil {
+			if err := h.Snapshots.Save(ctx, domain.ShowStream(s.ID), res.Version, data); err != nil {
+				h.Log.Warn("snapshot not saved", "show", s.ID, "err", err)
+			} else {
+				c.snapAt = res.Version
+			}
+		}
+	}
+	return res, nil
+}
+
+// holdQueue gathers the holds of one show, so that one writer decides many
+// of them against the show in memory and appends them together (group
+// commit), still guarded by the expected version.
+type holdQueue struct {
+	mu      sync.Mutex
+	pending []*holdReq
+	leading bool
+}
+
+type holdReq struct {
+	req  domain.HoldRequest
+	held domain.SeatsHeld
+	err  error
+	done chan struct{}
+	lead chan struct{}
+}
+
+// maxHoldBatch bounds the holds appended at once.
+const maxHoldBatch = 512
+
+func (h *Handler) holdQueue(show uuid.UUID) *holdQueue {
+	h.queuesMu.Lock()
+	defer h.queuesMu.Unlock()
+	if h.queues == nil {
+		h.queues = map[uuid.UUID]*holdQueue{}
+	}
+	q := h.queues[show]
+	if q == nil {
+		q = &holdQueue{}
+		h.queues[show] = q
+	}
+	return q
+}
+
+// hold reserves inventory for one order, batched with the other holds of the
+// show that arrive meanwhile.
+func (h *Handler) hold(ctx context.Context, show uuid.UUID, req domain.HoldRequest) (domain.SeatsHeld, error) {
+	q := h.holdQueue(show)
+	r := &holdReq{req: req, done: make(chan struct{}), lead: make(chan struct{}, 1)}
+	q.mu.Lock()
+	q.pending = append(q.pending, r)
+	leading := !q.leading
+	q.leading = true
+	q.mu.Unlock()
+	if !leading {
+		select {
+		case <-r.done:
+			return r.held, r.err
+		case <-r.lead:
+		}
+	}
+	h.leadHolds(ctx, show, q)
+	<-r.done
+	return r.held, r.err
+}
+
+// leadHolds decides and appends one batch of a show's holds, then hands the
+// lead to the next waiting request, if any.
+func (h *Handler) leadHolds(ctx context.Context, show uuid.UUID, q *holdQueue) {
+	q.mu.Lock()
+	n := min(len(q.pending), maxHoldBatch)
+	batch := q.pending[:n:n]
+	q.pending = q.pending[n:]
+	q.mu.Unlock()
+
+	// The batch must not fail because the leader's client went away.
+	bctx := context.WithoutCancel(ctx)
+	h.decideHolds(bctx, show, batch)
+	for _, r := range batch {
+		close(r.done)
+	}
+
+	q.mu.Lock()
+	if len(q.pending) == 0 {
+		q.leading = false
+		// An idle queue leaves the map; a request that already holds it
+		// simply leads it again.
+		h.queuesMu.Lock()
+		if h.queues[show] == q {
+			delete(h.queues, show)
+		}
+		h.queuesMu.Unlock()
+	} else {
+		q.pending[0].lead <- struct{}{}
+	}
+	q.mu.Unlock()
+}
+
+// decideHolds decides every hold of a batch against the show in memory and
+// appends the accepted ones in one append; on a conflict it reloads and
+// decides them all again.
+func (h *Handler) decideHolds(ctx context.Context, show uuid.UUID, batch []*holdReq) {
+	defer h.lock(domain.ShowStream(show))()
+	for attempt := 0; ; attempt++ {
+		c, err := h.currentShow(ctx, show)
+		if err != nil {
+			answer(batch, err)
+			return
+		}
+		if !c.show.Exists() {
+			answer(batch, domain.ErrShowNotFound)
+			return
+		}
+		now := h.Now()
+		var accepted []*holdReq
+		for _, r := range batch {
+			before := len(c.show.Changes())
+			if r.err = c.show.Hold(r.req, now, h.HoldTTL); r.err != nil {
+				continue
+			}
+			r.held = c.show.Changes()[before].(domain.SeatsHeld)
+			accepted = append(accepted, r)
+		}
+		if len(accepted) == 0 {
+			return
+		}
+		_, err = h.commitShow(ctx, c)
+		if err == nil {
+			h.Stats.HoldBatches.Add(1)
+			h.Stats.Holds.Add(int64(len(accepted)))
+			return
+		}
+		if !isConflict(err) || attempt+1 >= h.MaxRetries {
+			answer(accepted, err)
+			return
+		}
+		h.Stats.Retries.Add(1)
+	}
+}
+
+func answer(batch []*holdReq, err error) {
+	for _, r := range batch {
+		r.err = err
+	}
+}
