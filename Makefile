@@ -2,7 +2,7 @@
 GO      ?= go
 PG_PORT ?= 5432
 
-.PHONY: run test bench bench-latency lint db
+.PHONY: run test bench bench-latency bench-flash lint db
 
 ## run: start the engine (write API, read API, projectors, expirer) on :8080
 run: db
@@ -21,6 +21,14 @@ bench: db
 ## INSERT-and-COMMIT baseline measured in the same run
 bench-latency: db
 	$(GO) test -run '^$$' -bench Visibility -benchtime 1x ./cmd/ticketing
+
+## bench-flash: a ticket drop over loopback HTTP (FLASH_BUYERS, default 2,000,
+## race for FLASH_UNITS, default 10,000), a steady mix and reads, against the
+## raw PostgreSQL single-row commit rate at the same concurrency; and the cost
+## of loading a show with 100 and 100,000 events (snapshots)
+bench-flash: db
+	$(GO) test -run '^$$' -bench FlashSale -benchtime 1x -timeout 20m ./cmd/ticketing
+	$(GO) test -run '^$$' -bench LoadShow -benchtime 20x ./infra/postgres
 
 ## lint: gofmt and go vet
 lint:

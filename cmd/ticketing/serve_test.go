@@ -608,3 +608,83 @@ func TestServe_MetricsAndStatus(t *testing.T) {
 		t.Errorf("status:\n%s", out.String())
 	}
 }
+
+// Many buyers race for the seats of one show through two engines on one
+// database, with holds batched per show in each: no seat is held twice,
+// every accepted hold is in the read model, every rejected one got 409.
+func TestServe_SeatRace(t *testing.T) {
+	t.Parallel()
+	db := pgtest.SchemaURL(t)
+	a, b := startServer(t, db, time.Minute), startServer(t, db, time.Minute)
+	org := a.token("organizer")
+	show, _ := a.publishedShow(org, 10) // balcony: rows A and B, 3 seats each
+	type result struct {
+		status int
+		order  string
+		seats  []string
+		pos    string
+	}
+	results := make([]result, 120)
+	var wg sync.WaitGroup
+	for i := range results {
+		srv := a
+		if i%2 == 1 {
+			srv = b
+		}
+		tok := srv.token("buyer")
+		seats := []any{map[string]any{"section": "balcony", "row": []string{"A", "B"}[i%2], "seat": 1 + i%3}}
+		names := []string{fmt.Sprintf("%s%d", []string{"A", "B"}[i%2], 1+i%3)}
+		if i%4 == 0 {
+			seats = append(seats, map[string]any{"section": "balcony", "row": []string{"A", "B"}[(i+1)%2], "seat": 1 + (i+1)%3})
+			names = append(names, fmt.Sprintf("%s%d", []string{"A", "B"}[(i+1)%2], 1+(i+1)%3))
+		}
+		wg.Go(func() {
+			r := srv.call("POST", "/v1/orders", tok, map[string]any{"show_id": show, "seats": seats})
+			results[i] = result{status: r.status, order: r.str("id"), seats: names, pos: r.str("position")}
+		})
+	}
+	wg.Wait()
+	held := map[string]string{} // seat → order
+	last := ""
+	for _, r := range results {
+		switch r.status {
+		case 201:
+			for _, s := range r.seats {
+				if other, dup := held[s]; dup {
+					t.Fatalf("seat %s held by %s and %s", s, other, r.order)
+				}
+				held[s] = r.order
+			}
+			if len(r.pos) > len(last) || (len(r.pos) == len(last) && r.pos > last) {
+				last = r.pos
+			}
+		case 409:
+		default:
+			t.Fatalf("status %d", r.status)
+		}
+	}
+	if len(held) == 0 || len(held) > 6 {
+		t.Fatalf("%d seats held", len(held))
+	}
+	seatMap := a.read("/v1/shows/"+show+"/seats", "", last)
+	got := 0
+	for _, sec := range seatMap.body["sections"].([]any) {
+		for _, row := range sec.(map[string]any)["rows"].([]any) {
+			for _, seat := range row.(map[string]any)["seats"].([]any) {
+				if seat.(map[string]any)["state"] == "held" {
+					got++
+				}
+			}
+		}
+	}
+	if got != len(held) {
+		t.Fatalf("read model holds %d seats, the accepted holds %d", got, len(held))
+	}
+	for _, r := range results {
+		if r.status == 201 {
+			if o := a.call("GET", "/v1/orders/"+r.order, a.token("admin"), nil, "X-Min-Position", last); o.status != 200 || o.str("status") != "held" {
+				t.Fatalf("accepted order %s in the read model: %d %s", r.order, o.status, o.raw)
+			}
+		}
+	}
+}

@@ -1,0 +1,348 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"slices"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/ticketing/ticketing/domain"
+	"github.com/ticketing/ticketing/infra/auth"
+	"github.com/ticketing/ticketing/infra/postgres/pgtest"
+)
+
+// envInt reads a benchmark knob from the environment.
+func envInt(name string, def int) int {
+	if n, err := strconv.Atoi(os.Getenv(name)); err == nil && n > 0 {
+		return n
+	}
+	return def
+}
+
+// flashEngine runs an engine on a fresh database behind a real HTTP server
+// on loopback, with a client that keeps enough connections open.
+type flashEngine struct {
+	e      *engine
+	url    string
+	client *http.Client
+	tokens *auth.Tokens
+}
+
+func newFlashEngine(b *testing.B, holdTTL time.Duration) *flashEngine {
+	b.Helper()
+	db := pgtest.SchemaURL(b)
+	pool, err := newPool(context.Background(), db)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(pool.Close)
+	c := config{JWTSecret: testSecret, TokenTTL: time.Hour, HoldTTL: holdTTL, ExpiryInterval: 100 * time.Millisecond}
+	ctx, cancel := context.WithCancel(context.Background())
+	e, err := newEngine(ctx, c, pool, true, quiet)
+	if err != nil {
+		b.Fatal(err)
+	}
+	wait := e.Start(ctx, allRoles)
+	srv := httptest.NewServer(e.handler)
+	b.Cleanup(func() { srv.Close(); cancel(); wait() })
+	tokens, err := auth.NewTokens(testSecret, time.Hour, time.Now)
+	if err != nil {
+		b.Fatal(err)
+	}
+	tr := &http.Transport{MaxIdleConns: 4096, MaxIdleConnsPerHost: 4096, MaxConnsPerHost: 4096, IdleConnTimeout: time.Minute}
+	b.Cleanup(tr.CloseIdleConnections)
+	return &flashEngine{e: e, url: srv.URL, client: &http.Client{Transport: tr, Timeout: 30 * time.Second}, tokens: tokens}
+}
+
+func (f *flashEngine) token(role domain.Role) string {
+	tok, _, err := f.tokens.Issue(domain.Actor{UserID: uuid.New(), Role: role})
+	if err != nil {
+		panic(err)
+	}
+	return tok
+}
+
+// do sends a request and returns its status, body and duration.
+func (f *flashEngine) do(method, path, token string, body any) (int, map[string]any, time.Duration, error) {
+	var rd io.Reader
+	if body != nil {
+		data, _ := json.Marshal(body)
+		rd = bytes.NewReader(data)
+	}
+	req, err := http.NewRequest(method, f.url+path, rd)
+	if err != nil {
+		return 0, nil, 0, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	start := time.Now()
+	res, err := f.client.Do(req)
+	if err != nil {
+		return 0, nil, time.Since(start), err
+	}
+	defer res.Body.Close()
+	var out map[string]any
+	_ = json.NewDecoder(res.Body).Decode(&out)
+	return res.StatusCode, out, time.Since(start), nil
+}
+
+// show creates and publishes a show with one GA section of capacity units.
+func (f *flashEngine) show(b *testing.B, org string, capacity int) string {
+	b.Helper()
+	st, body, _, err := f.do("POST", "/v1/shows", org, map[string]any{
+		"title": "Drop", "venue": "Arena", "starts_at": time.Now().Add(time.Hour).UTC().Format(time.RFC3339),
+		"sections": []any{map[string]any{"name": "floor", "price_cents": 5000, "capacity": capacity}},
+	})
+	if err != nil || st != 201 {
+		b.Fatalf("create show: %d %v %v", st, body, err)
+	}
+	id := body["id"].(string)
+	if st, _, _, err := f.do("POST", "/v1/shows/"+id+"/publish", org, nil); err != nil || st != 200 {
+		b.Fatalf("publish: %d %v", st, err)
+	}
+	return id
+}
+
+type percentiles struct{ p50, p99, max float64 }
+
+func latencyOf(d []time.Duration) percentiles {
+	if len(d) == 0 {
+		return percentiles{}
+	}
+	slices.Sort(d)
+	ms := func(x time.Duration) float64 { return float64(x) / float64(time.Millisecond) }
+	return percentiles{ms(d[len(d)/2]), ms(d[len(d)*99/100]), ms(d[len(d)-1])}
+}
+
+// baselineCommits measures the raw PostgreSQL single-row INSERT and COMMIT
+// rate through pgx at the given concurrency, over a pool the size of the
+// engine's, for d.
+func baselineCommits(b *testing.B, workers int, d time.Duration) float64 {
+	b.Helper()
+	pool, err := newPool(context.Background(), pgtest.SchemaURL(b))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer pool.Close()
+	ctx := context.Background()
+	if _, err := pool.Exec(ctx, `create table baseline (id bigint primary key, at timestamptz not null)`); err != nil {
+		b.Fatal(err)
+	}
+	var n atomic.Int64
+	deadline := time.Now().Add(d)
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() {
+			for time.Now().Before(deadline) {
+				if _, err := pool.Exec(ctx, `insert into baseline values ($1, now())`, n.Add(1)); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	return float64(n.Load()) / d.Seconds()
+}
+
+// BenchmarkFlashSale drives a ticket drop over loopback HTTP: N concurrent
+// buyers (FLASH_BUYERS, default 2,000) race for M units (FLASH_UNITS,
+// default 10,000) of one show, each holding 1–4 units at a time until it is
+// sold out. Then a steady mix over 100 shows, and reads under load. Each
+// rate is printed beside the raw PostgreSQL single-row commit rate at the
+// same concurrency, measured in the same run. Run it with `make bench-flash`.
+func BenchmarkFlashSale(b *testing.B) {
+	buyers, units := envInt("FLASH_BUYERS", 2000), envInt("FLASH_UNITS", 10_000)
+	baseline := baselineCommits(b, buyers, 3*time.Second)
+	b.Logf("baseline: raw PostgreSQL single-row INSERT+COMMIT at %d concurrent workers: %.0f commits/s", buyers, baseline)
+
+	b.Run("flash-sale", func(b *testing.B) {
+		f := newFlashEngine(b, 15*time.Minute)
+		org := f.token(domain.RoleOrganizer)
+		show := f.show(b, org, units)
+		tokens := make([]string, buyers)
+		for i := range tokens {
+			tokens[i] = f.token(domain.RoleBuyer)
+		}
+		var mu sync.Mutex
+		var lat []time.Duration
+		var accepted, heldUnits, rejected, failures atomic.Int64
+		start := time.Now()
+		var wg sync.WaitGroup
+		for i := range buyers {
+			wg.Go(func() {
+				for {
+					q := 1 + rand.IntN(4)
+					st, _, d, err := f.do("POST", "/v1/orders", tokens[i], map[string]any{"show_id": show, "items": []any{map[string]any{"section": "floor", "quantity": q}}})
+					mu.Lock()
+					lat = append(lat, d)
+					mu.Unlock()
+					switch {
+					case err != nil:
+						failures.Add(1)
+						return
+					case st == 201:
+						accepted.Add(1)
+						heldUnits.Add(int64(q))
+					case st == 409:
+						rejected.Add(1)
+						return // sold out, or too few units left for q
+					default:
+						failures.Add(1)
+						return
+					}
+				}
+			})
+		}
+		wg.Wait()
+		took := time.Since(start)
+		l := latencyOf(lat)
+		rate := float64(accepted.Load()) / took.Seconds()
+
+		// The write side and the read model, against what the buyers got.
+		s, err := f.e.commands.LoadShow(context.Background(), uuid.MustParse(show))
+		if err != nil {
+			b.Fatal(err)
+		}
+		writeHeld := units - s.Available("floor")
+		oversold := max(0, int(heldUnits.Load())-units)
+		head, _ := f.e.store.Head(context.Background())
+		if ok, err := f.e.queries.WaitForPosition(context.Background(), head, 30*time.Second); err != nil || !ok {
+			b.Fatalf("read model did not catch up: %v", err)
+		}
+		v, err := f.e.queries.Show(context.Background(), uuid.MustParse(show))
+		if err != nil {
+			b.Fatal(err)
+		}
+		sec := v.Sections[0]
+		b.Logf("flash sale: %d buyers, %d units: %d holds accepted (%d units) in %s = %.0f holds/s (%.2f × baseline); %d rejected 409, %d failed",
+			buyers, units, accepted.Load(), heldUnits.Load(), took.Round(time.Millisecond), rate, rate/baseline, rejected.Load(), failures.Load())
+		b.Logf("flash sale: latency p50 %.1f ms, p99 %.1f ms, max %.1f ms; conflicts %d, retries %d, hold batches %d (%.1f holds each)",
+			l.p50, l.p99, l.max, f.e.commands.Stats.Conflicts.Load(), f.e.commands.Stats.Retries.Load(),
+			f.e.commands.Stats.HoldBatches.Load(), float64(f.e.commands.Stats.Holds.Load())/float64(max(1, f.e.commands.Stats.HoldBatches.Load())))
+		b.Logf("flash sale: OVERSOLD %d; write side holds %d units; read model held %d, available %d, sold %d",
+			oversold, writeHeld, sec.Held, sec.Available, sec.Sold)
+		if oversold != 0 || writeHeld != int(heldUnits.Load()) || sec.Held != int(heldUnits.Load()) || failures.Load() != 0 {
+			b.Errorf("inconsistent: oversold %d, write side %d, read model %d, accepted %d units, failures %d",
+				oversold, writeHeld, sec.Held, heldUnits.Load(), failures.Load())
+		}
+		b.ReportMetric(rate, "holds/s")
+		b.ReportMetric(rate/baseline, "x-baseline")
+		b.ReportMetric(l.p99, "p99-ms")
+		b.ReportMetric(float64(oversold), "oversold")
+	})
+
+	b.Run("steady-mix", func(b *testing.B) {
+		f := newFlashEngine(b, time.Second)
+		org := f.token(domain.RoleOrganizer)
+		shows := make([]string, 100)
+		for i := range shows {
+			shows[i] = f.show(b, org, 1_000_000)
+		}
+		const clients, d = 200, 5 * time.Second
+		type op struct {
+			name string
+			d    time.Duration
+		}
+		var mu sync.Mutex
+		var ops []op
+		record := func(name string, d time.Duration) { mu.Lock(); ops = append(ops, op{name, d}); mu.Unlock() }
+		deadline := time.Now().Add(d)
+		var wg sync.WaitGroup
+		for i := range clients {
+			wg.Go(func() {
+				tok := f.token(domain.RoleBuyer)
+				for n := 0; time.Now().Before(deadline); n++ {
+					st, body, dur, err := f.do("POST", "/v1/orders", tok, map[string]any{"show_id": shows[(i+n)%len(shows)], "items": []any{map[string]any{"section": "floor", "quantity": 1}}})
+					if err != nil || st != 201 {
+						b.Errorf("hold: %d %v", st, err)
+						return
+					}
+					record("hold", dur)
+					id := body["id"].(string)
+					switch n % 4 {
+					case 0, 1:
+						st, _, dur, err = f.do("POST", "/v1/orders/"+id+"/pay", tok, map[string]any{"payment_token": "tok_visa"})
+						record("pay", dur)
+					case 2:
+						st, _, dur, err = f.do("POST", "/v1/orders/"+id+"/cancel", tok, nil)
+						record("cancel", dur)
+					default: // left to expire
+						st = 200
+					}
+					if err != nil || st != 200 {
+						b.Errorf("order %s: %d %v", id, st, err)
+						return
+					}
+				}
+			})
+		}
+		wg.Wait()
+		byName := map[string][]time.Duration{}
+		for _, o := range ops {
+			byName[o.name] = append(byName[o.name], o.d)
+		}
+		total := float64(len(ops)) / d.Seconds()
+		b.Logf("steady mix: %d clients over %d shows for %s: %.0f writes/s (%.2f × baseline)", clients, len(shows), d, total, total/baseline)
+		for _, name := range []string{"hold", "pay", "cancel"} {
+			l := latencyOf(byName[name])
+			b.Logf("steady mix: %-6s %6d  p50 %.1f ms  p99 %.1f ms", name, len(byName[name]), l.p50, l.p99)
+		}
+		time.Sleep(2 * time.Second) // the last holds expire
+		b.ReportMetric(total, "writes/s")
+		b.ReportMetric(total/baseline, "x-baseline")
+	})
+
+	b.Run("reads", func(b *testing.B) {
+		f := newFlashEngine(b, time.Minute)
+		org := f.token(domain.RoleOrganizer)
+		show := f.show(b, org, 10_000)
+		head, _ := f.e.store.Head(context.Background())
+		if ok, err := f.e.queries.WaitForPosition(context.Background(), head, 10*time.Second); err != nil || !ok {
+			b.Fatalf("read model did not catch up: %v", err)
+		}
+		const clients, d = 200, 3 * time.Second
+		var mu sync.Mutex
+		var lat []time.Duration
+		deadline := time.Now().Add(d)
+		var wg sync.WaitGroup
+		for i := range clients {
+			wg.Go(func() {
+				path := "/v1/shows/" + show
+				if i%2 == 1 {
+					path += "/seats"
+				}
+				for time.Now().Before(deadline) {
+					st, _, dur, err := f.do("GET", path, "", nil)
+					if err != nil || st != 200 {
+						b.Errorf("read: %d %v", st, err)
+						return
+					}
+					mu.Lock()
+					lat = append(lat, dur)
+					mu.Unlock()
+				}
+			})
+		}
+		wg.Wait()
+		l := latencyOf(lat)
+		rate := float64(len(lat)) / d.Seconds()
+		b.Logf("reads: %d clients: %.0f requests/s (%.2f × baseline), p50 %.1f ms, p99 %.1f ms", clients, rate, rate/baseline, l.p50, l.p99)
+		b.ReportMetric(rate, "reads/s")
+		b.ReportMetric(l.p99, "p99-ms")
+	})
+}
