@@ -37,3 +37,16 @@ func (f EventFilter) Match(rec RecordedEvent) bool {
 	}
 	return true
 }
+
+// StartAt makes f select the events at or after p: f.After becomes the
+// position just before p.
+func (f *EventFilter) StartAt(p Position) {
+	switch {
+	case p.Prepare > 0:
+		f.After = Position{Commit: p.Commit, Prepare: p.Prepare - 1}
+	case p.Commit > 0:
+		f.After = Position{Commit: p.Commit - 1, Prepare: ^uint64(0)}
+	default:
+		f.After = Start
+	}
+}

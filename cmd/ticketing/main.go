@@ -45,6 +45,9 @@ commands:
   migrate   apply database migrations and exit
   projections status [--json]
             each projection's checkpoint, lag and state
+  events    [--stream ID] [--type T]... [--since TIME] [--until TIME] [--from-position N]
+            [--limit N] [--format jsonl|csv] [--output FILE] [--raw]
+            export the event history, old schema versions upcast
 
 environment:
   DATABASE_URL    PostgreSQL (default postgres://postgres@127.0.0.1:5432/ticketing?sslmode=disable)
@@ -74,6 +77,8 @@ func run(ctx context.Context, args []string, log *slog.Logger) error {
 		return replayCmd(ctx, args[1:], log)
 	case "projections":
 		return projectionsCmd(ctx, args[1:], log)
+	case "events":
+		return eventsCmd(ctx, args[1:], log)
 	case "help", "-h", "--help":
 		fmt.Print(usage)
 		return nil

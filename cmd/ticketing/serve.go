@@ -241,7 +241,9 @@ func newEngine(ctx context.Context, c config, pool *pgxpool.Pool, api bool, log 
 	router.Use(m.instrument)
 	if api {
 		writeapi.New(h, tokens, tokens, postgres.NewIdempotency(pool), log).Register(router)
-		readapi.New(queries, tokens, log).Register(router)
+		read := readapi.New(queries, tokens, log)
+		read.Register(router)
+		read.RegisterAdmin(router, exporterOf(store), registry)
 	}
 	var relay *kafka.Relay
 	if c.Kafka != nil {
