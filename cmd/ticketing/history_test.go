@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/ticketing/ticketing/domain"
+	"github.com/ticketing/ticketing/infra/postgres"
 	"github.com/ticketing/ticketing/infra/postgres/pgtest"
 )
 
@@ -169,4 +170,17 @@ func jsonLines(t *testing.T, data []byte) []map[string]any {
 		out = append(out, m)
 	}
 	return out
+}
+
+// historyStore returns the event store of the database at dbURL and a
+// registry of the domain's events.
+func historyStore(t *testing.T, dbURL string) (*postgres.Store, *domain.Registry) {
+	t.Helper()
+	store, err := postgres.NewStore(context.Background(), pgtest.Connect(t, dbURL))
+	if err != nil {
+		t.Fatal(err)
+	}
+	registry := domain.NewRegistry()
+	domain.RegisterEvents(registry)
+	return store, registry
 }

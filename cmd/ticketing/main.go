@@ -48,6 +48,10 @@ commands:
   events    [--stream ID] [--type T]... [--since TIME] [--until TIME] [--from-position N]
             [--limit N] [--format jsonl|csv] [--output FILE] [--raw]
             export the event history, old schema versions upcast
+  state     --stream show-<id>|order-<id> [--version N | --at TIME] [--output FILE]
+            an aggregate's state at a version or a moment, rebuilt from its events
+  inventory --show ID --at TIME [--output FILE]
+            a show's seat states at a moment, from its stream and its orders' streams
 
 environment:
   DATABASE_URL    PostgreSQL (default postgres://postgres@127.0.0.1:5432/ticketing?sslmode=disable)
@@ -79,6 +83,10 @@ func run(ctx context.Context, args []string, log *slog.Logger) error {
 		return projectionsCmd(ctx, args[1:], log)
 	case "events":
 		return eventsCmd(ctx, args[1:], log)
+	case "state":
+		return stateCmd(ctx, args[1:], log)
+	case "inventory":
+		return inventoryCmd(ctx, args[1:], log)
 	case "help", "-h", "--help":
 		fmt.Print(usage)
 		return nil

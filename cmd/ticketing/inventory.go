@@ -1,0 +1,101 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/ticketing/ticketing/commands"
+	"github.com/ticketing/ticketing/domain"
+)
+
+// inventoryReaders bounds the order streams read at once.
+const inventoryReaders = 8
+
+// inventoryCmd runs `ticketing inventory`: a show's seat states at a moment,
+// from the show's stream and the streams of the orders it held for.
+func inventoryCmd(ctx context.Context, args []string, log *slog.Logger) error {
+	var showID string
+	var at time.Time
+	fs := flag.NewFlagSet("inventory", flag.ContinueOnError)
+	fs.StringVar(&showID, "show", "", "the show's id (required)")
+	fs.Func("at", "the moment (required): RFC 3339, or 2006-01-02[T15:04[:05]] in UTC", timeFlag(&at))
+	output := fs.String("output", "", "write to this file instead of stdout")
+	dbURL := fs.String("database-url", envOr("DATABASE_URL", DefaultDatabaseURL), "PostgreSQL URL (env DATABASE_URL)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	id, err := uuid.Parse(showID)
+	switch {
+	case fs.NArg() > 0:
+		return fmt.Errorf("inventory: unexpected arguments %q", fs.Args())
+	case err != nil:
+		return fmt.Errorf("inventory: --show: want a show id, got %q", showID)
+	case at.IsZero():
+		return errors.New("inventory: --at is required")
+	}
+	return withStore(ctx, *dbURL, *output, log, func(store eventStore, registry *domain.Registry, out io.Writer) error {
+		inv, err := inventoryAt(ctx, store, registry, id, at)
+		if err != nil {
+			return fmt.Errorf("inventory: %w", err)
+		}
+		return writeIndented(out, inv)
+	})
+}
+
+// inventoryAt rebuilds the show as it was at the moment at, and the orders
+// of its holds open then, each from the events of its stream recorded until
+// then, and returns the inventory they tell of.
+func inventoryAt(ctx context.Context, store commands.EventStore, registry *domain.Registry, id uuid.UUID, at time.Time) (domain.Inventory, error) {
+	asOf := asOf{At: at}
+	h, err := readHistory(ctx, store, registry, domain.ShowStream(id), asOf)
+	if errors.Is(err, errNoHistory) {
+		return domain.Inventory{}, fmt.Errorf("show %s did not exist at %s: %w", id, at.Format(time.RFC3339Nano), domain.ErrShowNotFound)
+	}
+	if err != nil {
+		return domain.Inventory{}, err
+	}
+	show := domain.NewShow()
+	show.Load(h.events, h.last.Version)
+
+	holds := show.Holds()
+	orders := make(map[uuid.UUID]*domain.Order, len(holds))
+	var (
+		mu       sync.Mutex
+		wg       sync.WaitGroup
+		firstErr error
+	)
+	slots := make(chan struct{}, inventoryReaders)
+	for _, hold := range holds {
+		slots <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-slots }()
+			oh, err := readHistory(ctx, store, registry, domain.OrderStream(hold.OrderID), asOf)
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case errors.Is(err, errNoHistory): // not placed yet
+			case err != nil:
+				if firstErr == nil {
+					firstErr = err
+				}
+			default:
+				o := domain.NewOrder()
+				o.Load(oh.events, oh.last.Version)
+				orders[hold.OrderID] = o
+			}
+		})
+	}
+	wg.Wait()
+	if firstErr != nil {
+		return domain.Inventory{}, firstErr
+	}
+	return domain.InventoryAt(show, orders, at), nil
+}
