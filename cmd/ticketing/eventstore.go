@@ -2,13 +2,17 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"log/slog"
 	"os"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/ticketing/ticketing/commands"
 	"github.com/ticketing/ticketing/domain"
+	"github.com/ticketing/ticketing/infra/esdb"
 	"github.com/ticketing/ticketing/infra/postgres"
 )
 
@@ -20,15 +24,51 @@ type eventStore interface {
 	Head(ctx context.Context) (domain.Position, error)
 }
 
-var _ eventStore = (*postgres.Store)(nil)
+var (
+	_ eventStore = (*postgres.Store)(nil)
+	_ eventStore = (*esdb.Store)(nil)
+)
 
-// openStore opens the event store EVENTSTORE names: "postgres" (the
-// default) in the database of pool.
+// esdbOpenTimeout bounds how long the engine waits for EventStoreDB to answer
+// at start.
+const esdbOpenTimeout = 30 * time.Second
+
+// openStore opens the event store EVENTSTORE names:
+//
+//	postgres  (the default) the events table in the database of pool
+//	esdb      the EventStoreDB server ESDB_URL names, for example
+//	          esdb://eventstore:2113?tls=false; ESDB_NAMESPACE, if set,
+//	          prefixes the engine's stream names and narrows its global log
+//	          to them, for several engines on one server
+//
+// Read models, users, idempotency keys and checkpoints stay in PostgreSQL
+// either way. The EventStoreDB client lives as long as the process.
 func openStore(ctx context.Context, pool *pgxpool.Pool) (eventStore, error) {
-	switch kind := envOr("EVENTSTORE", "postgres"); kind {
+	return openStoreFrom(ctx, pool, os.Getenv)
+}
+
+// openStoreFrom is openStore with the environment in getenv.
+func openStoreFrom(ctx context.Context, pool *pgxpool.Pool, getenv func(string) string) (eventStore, error) {
+	kind := getenv("EVENTSTORE")
+	if kind == "" {
+		kind = "postgres"
+	}
+	switch kind {
 	case "postgres":
 		return postgres.NewStore(ctx, pool)
+	case "esdb":
+		url := getenv("ESDB_URL")
+		if url == "" {
+			return nil, errors.New("EVENTSTORE=esdb needs ESDB_URL, for example esdb://localhost:2113?tls=false")
+		}
+		ctx, cancel := context.WithTimeout(ctx, esdbOpenTimeout)
+		defer cancel()
+		s, err := esdb.Open(ctx, url, esdb.Options{Namespace: getenv("ESDB_NAMESPACE"), Log: slog.Default()})
+		if err != nil {
+			return nil, fmt.Errorf("ESDB_URL: %w", err)
+		}
+		return s, nil
 	default:
-		return nil, fmt.Errorf("EVENTSTORE: unknown event store %q (want postgres)", os.Getenv("EVENTSTORE"))
+		return nil, fmt.Errorf("EVENTSTORE: unknown event store %q (want postgres or esdb)", kind)
 	}
 }
