@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -106,5 +107,58 @@ func TestRun_BadConfig(t *testing.T) {
 	}
 	if err := run(context.Background(), []string{"nope"}, log); err != errUsage {
 		t.Fatalf("unknown command: err = %v", err)
+	}
+}
+
+func TestParseRoles(t *testing.T) {
+	t.Parallel()
+	for in, want := range map[string]roles{
+		"all":                allRoles,
+		"write,expirer":      {Write: true, Expirer: true},
+		"read":               {Read: true},
+		" relay, projectors": {Relay: true, Projectors: true},
+	} {
+		got, err := parseRoles(in)
+		if err != nil || got != want {
+			t.Errorf("parseRoles(%q) = %+v, %v; want %+v", in, got, err, want)
+		}
+	}
+	if _, err := parseRoles("write,api"); err == nil {
+		t.Error("an unknown role was accepted")
+	}
+}
+
+// A process with the read role only serves no write route, and the other
+// way round.
+func TestServe_Roles(t *testing.T) {
+	t.Parallel()
+	db := pgtest.SchemaURL(t)
+	for _, c := range []struct {
+		r                   roles
+		wantRead, wantWrite int
+	}{{roles{Read: true}, 200, 404}, {roles{Write: true}, 404, 401}} {
+		pool, err := newPool(context.Background(), db)
+		if err != nil {
+			t.Fatal(err)
+		}
+		e, err := newEngine(context.Background(), config{JWTSecret: testSecret, TokenTTL: time.Hour, HoldTTL: time.Minute}, pool, c.r, quiet)
+		if err != nil {
+			t.Fatal(err)
+		}
+		srv := httptest.NewServer(e.handler)
+		for path, want := range map[string]int{"GET /v1/shows": c.wantRead, "POST /v1/orders": c.wantWrite} {
+			method, p, _ := strings.Cut(path, " ")
+			req, _ := http.NewRequest(method, srv.URL+p, strings.NewReader("{}"))
+			res, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			res.Body.Close()
+			if res.StatusCode != want && !(want == 404 && res.StatusCode == 405) {
+				t.Errorf("roles %+v: %s = %d, want %d", c.r, path, res.StatusCode, want)
+			}
+		}
+		srv.Close()
+		pool.Close()
 	}
 }

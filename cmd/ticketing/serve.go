@@ -47,6 +47,8 @@ type config struct {
 	// Kafka is set when KAFKA_BROKERS is: events then flow store → relay →
 	// Kafka → projectors instead of the in-process feed.
 	Kafka *kafka.Config
+	// Roles are the roles `serve` runs (--roles, env TICKETING_ROLES).
+	Roles string
 	// projectors replaces projections.All(), for tests.
 	projectors []projections.Projector
 }
@@ -81,6 +83,9 @@ func loadConfig(name string, args []string, log *slog.Logger) (config, error) {
 	}
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.StringVar(&c.Addr, "addr", c.Addr, "listen address (env TICKETING_ADDR)")
+	if name == "serve" {
+		fs.StringVar(&c.Roles, "roles", envOr("TICKETING_ROLES", "all"), "roles to run: write, read, expirer, relay, projectors, or all (env TICKETING_ROLES)")
+	}
 	fs.StringVar(&c.DatabaseURL, "database-url", c.DatabaseURL, "PostgreSQL URL (env DATABASE_URL)")
 	if err := fs.Parse(args); err != nil {
 		return c, err
@@ -192,7 +197,7 @@ type engine struct {
 	relay    *kafka.Relay
 }
 
-func newEngine(ctx context.Context, c config, pool *pgxpool.Pool, api bool, log *slog.Logger) (*engine, error) {
+func newEngine(ctx context.Context, c config, pool *pgxpool.Pool, r roles, log *slog.Logger) (*engine, error) {
 	registry := domain.NewRegistry()
 	domain.RegisterEvents(registry)
 	store, err := openStore(ctx, pool)
@@ -239,8 +244,10 @@ func newEngine(ctx context.Context, c config, pool *pgxpool.Pool, api bool, log 
 	m := newMetrics(store, queries, log)
 	router.Handle("/metrics", m.handler())
 	router.Use(m.instrument)
-	if api {
+	if r.Write {
 		writeapi.New(h, tokens, tokens, postgres.NewIdempotency(pool), log).Register(router)
+	}
+	if r.Read {
 		read := readapi.New(queries, tokens, log)
 		read.Register(router)
 		read.RegisterAdmin(router, exporterOf(store), registry)
@@ -276,13 +283,39 @@ func newEngine(ctx context.Context, c config, pool *pgxpool.Pool, api bool, log 
 
 // roles are the parts of the engine a process runs.
 type roles struct {
-	API        bool // write and read APIs
+	Write      bool // the write API
+	Read       bool // the read API
 	Expirer    bool // settles holds that ran out
 	Relay      bool // store → Kafka (with Kafka only)
 	Projectors bool // read models, in-process or from Kafka
 }
 
-var allRoles = roles{API: true, Expirer: true, Relay: true, Projectors: true}
+var allRoles = roles{Write: true, Read: true, Expirer: true, Relay: true, Projectors: true}
+
+// parseRoles reads a comma-separated list of write, read, expirer, relay and
+// projectors; "all" is every role.
+func parseRoles(list string) (roles, error) {
+	var r roles
+	for _, name := range strings.Split(list, ",") {
+		switch strings.TrimSpace(name) {
+		case "all":
+			r = allRoles
+		case "write":
+			r.Write = true
+		case "read":
+			r.Read = true
+		case "expirer":
+			r.Expirer = true
+		case "relay":
+			r.Relay = true
+		case "projectors":
+			r.Projectors = true
+		default:
+			return r, fmt.Errorf("--roles: unknown role %q (want write, read, expirer, relay, projectors or all)", name)
+		}
+	}
+	return r, nil
+}
 
 // Start runs the background roles until ctx ends; wait waits for them to
 // stop.
@@ -329,10 +362,15 @@ func runRoles(ctx context.Context, name string, r roles, args []string, log *slo
 		_, _ = rand.Read(c.JWTSecret)
 		log.Warn("JWT_SECRET is not set: using a random secret; tokens will not survive a restart or work across processes")
 	}
-	if r.Relay && !r.API && c.Kafka == nil {
+	if name == "serve" {
+		if r, err = parseRoles(c.Roles); err != nil {
+			return err
+		}
+	}
+	if name == "relay" && c.Kafka == nil {
 		return errors.New("the relay needs KAFKA_BROKERS")
 	}
-	e, err := newEngine(ctx, c, pool, r.API, log)
+	e, err := newEngine(ctx, c, pool, r, log)
 	if err != nil {
 		return err
 	}
