@@ -212,7 +212,7 @@ func benchEngine(b *testing.B, pool *pgxpool.Pool, options ...func(*config)) *en
 		o(&c)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	e, err := newEngine(ctx, c, pool, false, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	e, err := newEngine(ctx, c, pool, roles{Relay: true, Projectors: true}, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		b.Fatal(err)
 	}

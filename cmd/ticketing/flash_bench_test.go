@@ -50,7 +50,7 @@ func newFlashEngine(b *testing.B, holdTTL time.Duration) *flashEngine {
 	b.Cleanup(pool.Close)
 	c := config{JWTSecret: testSecret, TokenTTL: time.Hour, HoldTTL: holdTTL, ExpiryInterval: 100 * time.Millisecond}
 	ctx, cancel := context.WithCancel(context.Background())
-	e, err := newEngine(ctx, c, pool, true, quiet)
+	e, err := newEngine(ctx, c, pool, allRoles, quiet)
 	if err != nil {
 		b.Fatal(err)
 	}

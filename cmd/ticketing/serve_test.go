@@ -51,7 +51,7 @@ func startServer(t *testing.T, dbURL string, holdTTL time.Duration, options ...f
 		o(&c)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	e, err := newEngine(ctx, c, pool, true, log)
+	e, err := newEngine(ctx, c, pool, allRoles, log)
 	if err != nil {
 		t.Fatal(err)
 	}
