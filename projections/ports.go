@@ -126,5 +126,5 @@ type Projector interface {
 
 // All returns the projectors of the read models, one per projection.
 func All() []Projector {
-	return []Projector{Shows{}, Orders{}, Sales{}, Holds{}}
+	return []Projector{Shows{}, Orders{}, Sales{}, Holds{}, Analytics{}}
 }

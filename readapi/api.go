@@ -85,6 +85,7 @@ func (a *API) Register(r *mux.Router) {
 	r.Handle("/v1/shows/{id}", a.route(anyone, a.show)).Methods(http.MethodGet)
 	r.Handle("/v1/shows/{id}/seats", a.route(anyone, a.seats)).Methods(http.MethodGet)
 	r.Handle("/v1/shows/{id}/sales", a.route(signedIn, a.sales)).Methods(http.MethodGet)
+	r.Handle("/v1/shows/{id}/analytics", a.route(signedIn, a.analytics)).Methods(http.MethodGet)
 	r.Handle("/v1/me/shows", a.route(signedIn, a.myShows)).Methods(http.MethodGet)
 	r.Handle("/v1/me/orders", a.route(signedIn, a.myOrders)).Methods(http.MethodGet)
 	r.Handle("/v1/me/tickets", a.route(signedIn, a.myTickets)).Methods(http.MethodGet)

@@ -327,7 +327,7 @@ func TestReplay_PoisonEvent(t *testing.T) {
 	bad := uuid.New()
 	orders.bad.Store(uuid.Nil)
 	s := startServer(t, db, time.Minute, func(c *config) {
-		c.projectors = []projections.Projector{projections.Shows{}, orders, projections.Sales{}, projections.Holds{}}
+		c.projectors = []projections.Projector{projections.Shows{}, orders, projections.Sales{}, projections.Holds{}, projections.Analytics{}}
 	})
 	w := newWorkload(t, s.e, 1)
 	ctx := context.Background()

@@ -1,0 +1,223 @@
+package projections
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/ticketing/ticketing/domain"
+)
+
+// NameAnalytics is the name of the analytics projection.
+const NameAnalytics = "analytics"
+
+var _ Projector = Analytics{}
+
+// Analytics maintains rm_analytics_hours, what happened to each show's
+// orders hour by hour (held, paid, cancelled, expired; units and revenue),
+// and rm_analytics_orders, each order's hold time and outcome, from which
+// conversion and the time from hold to payment are computed. It reads only
+// order streams, each in its own order; the hours come from the times the
+// events carry (UTC), so a replay builds the same rows. Expiry tombstones of
+// orders never placed count nothing. The tables are created by the migration
+// infra/postgres/migrations/00009_analytics.sql.
+type Analytics struct{}
+
+// Name returns NameAnalytics.
+func (Analytics) Name() string { return NameAnalytics }
+
+// Tables returns the tables of the projection.
+func (Analytics) Tables() []string { return []string{"rm_analytics_hours", "rm_analytics_orders"} }
+
+// hourOf is the hour of t, in UTC.
+func hourOf(t time.Time) time.Time { return t.UTC().Truncate(time.Hour) }
+
+// Apply projects the events of orders.
+func (Analytics) Apply(ctx context.Context, db DB, _ domain.RecordedEvent, e domain.Event) error {
+	switch e := e.(type) {
+	case domain.OrderPlaced:
+		n := units(e.Items, e.Seats)
+		var id uuid.UUID
+		err := db.QueryRow(ctx, `insert into rm_analytics_orders (order_id, show_id, held_hour, held_at, units, total_cents, status)
+			values ($1, $2, $3, $4, $5, $6, $7) on conflict (order_id) do nothing returning order_id`,
+			e.OrderID, e.ShowID, hourOf(e.PlacedAt), e.PlacedAt, n, e.TotalCents, string(domain.OrderStatusHeld)).Scan(&id)
+		if errors.Is(err, ErrNotFound) {
+			return nil // placed twice: counted once
+		}
+		if err != nil {
+			return err
+		}
+		return addHour(ctx, db, e.ShowID, e.PlacedAt, hourDelta{holds: 1, unitsHeld: n})
+	case domain.OrderConfirmed:
+		var units int
+		err := db.QueryRow(ctx, `update rm_analytics_orders
+			set status = $2, pay_ms = floor(extract(epoch from ($3::timestamptz - held_at)) * 1000)::bigint
+			where order_id = $1 and status = $4 returning units`,
+			e.OrderID, string(domain.OrderStatusConfirmed), e.ConfirmedAt, string(domain.OrderStatusHeld)).Scan(&units)
+		if errors.Is(err, ErrNotFound) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		return addHour(ctx, db, e.ShowID, e.ConfirmedAt, hourDelta{confirmed: 1, unitsSold: units, revenue: e.TotalCents})
+	case domain.OrderCancelled:
+		return endOrder(ctx, db, e.OrderID, e.ShowID, e.At, domain.OrderStatusCancelled, hourDelta{cancelled: 1})
+	case domain.OrderExpired:
+		return endOrder(ctx, db, e.OrderID, e.ShowID, e.At, domain.OrderStatusExpired, hourDelta{expired: 1})
+	}
+	return nil
+}
+
+// endOrder records that a held order ended unpaid at at, and counts it in
+// that hour. An order never placed, or no longer held, counts nothing.
+func endOrder(ctx context.Context, db DB, order, show uuid.UUID, at time.Time, status domain.OrderStatus, d hourDelta) error {
+	var id uuid.UUID
+	err := db.QueryRow(ctx, `update rm_analytics_orders set status = $2 where order_id = $1 and status = $3 returning order_id`,
+		order, string(status), string(domain.OrderStatusHeld)).Scan(&id)
+	if errors.Is(err, ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	return addHour(ctx, db, show, at, d)
+}
+
+// hourDelta is a change of one hour's figures.
+type hourDelta struct {
+	holds, unitsHeld, confirmed, unitsSold, expired, cancelled int
+	revenue                                                    int64
+}
+
+// addHour adds d to the figures of the hour of at.
+func addHour(ctx context.Context, db DB, show uuid.UUID, at time.Time, d hourDelta) error {
+	return db.Exec(ctx, `insert into rm_analytics_hours (show_id, hour, holds, units_held, confirmed, units_sold, revenue_cents, expired, cancelled)
+		values ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+		on conflict (show_id, hour) do update set
+			holds = rm_analytics_hours.holds + excluded.holds,
+			units_held = rm_analytics_hours.units_held + excluded.units_held,
+			confirmed = rm_analytics_hours.confirmed + excluded.confirmed,
+			units_sold = rm_analytics_hours.units_sold + excluded.units_sold,
+			revenue_cents = rm_analytics_hours.revenue_cents + excluded.revenue_cents,
+			expired = rm_analytics_hours.expired + excluded.expired,
+			cancelled = rm_analytics_hours.cancelled + excluded.cancelled`,
+		show, hourOf(at), d.holds, d.unitsHeld, d.confirmed, d.unitsSold, d.revenue, d.expired, d.cancelled)
+}
+
+// AnalyticsView is the sales analytics of a show: in all, and hour by hour.
+type AnalyticsView struct {
+	ShowID uuid.UUID        `json:"show_id"`
+	Totals AnalyticsFigures `json:"totals"`
+	// Hours are the hours in which anything happened, in order.
+	Hours []AnalyticsHour `json:"hours"`
+}
+
+// AnalyticsHour is the figures of one hour, which starts at Hour (UTC).
+type AnalyticsHour struct {
+	Hour time.Time `json:"hour"`
+	AnalyticsFigures
+}
+
+// AnalyticsFigures are sales figures over a span of time. The counts are of
+// what happened in the span: orders held (placed), confirmed (paid),
+// expired and cancelled, units and revenue. Paid, Conversion and
+// MedianSecondsToPay follow the holds of the span to their outcome, whenever
+// it came: how many were paid, which share of the holds that is, and the
+// median time from hold to payment of those paid; the last two are null
+// when there is nothing to divide.
+type AnalyticsFigures struct {
+	Holds              int      `json:"holds"`
+	UnitsHeld          int      `json:"units_held"`
+	Confirmed          int      `json:"confirmed"`
+	UnitsSold          int      `json:"units_sold"`
+	RevenueCents       int64    `json:"revenue_cents"`
+	Expired            int      `json:"expired"`
+	Cancelled          int      `json:"cancelled"`
+	Paid               int      `json:"paid"`
+	Conversion         *float64 `json:"conversion"`
+	MedianSecondsToPay *float64 `json:"median_seconds_to_pay"`
+}
+
+// add adds the counts of o to f.
+func (f *AnalyticsFigures) add(o AnalyticsFigures) {
+	f.Holds += o.Holds
+	f.UnitsHeld += o.UnitsHeld
+	f.Confirmed += o.Confirmed
+	f.UnitsSold += o.UnitsSold
+	f.RevenueCents += o.RevenueCents
+	f.Expired += o.Expired
+	f.Cancelled += o.Cancelled
+}
+
+// cohort sets the figures that follow the holds of the span.
+func (f *AnalyticsFigures) cohort(paid int, medianMS *float64) {
+	f.Paid = paid
+	if f.Holds > 0 {
+		c := float64(paid) / float64(f.Holds)
+		f.Conversion = &c
+	}
+	if medianMS != nil {
+		s := *medianMS / 1000
+		f.MedianSecondsToPay = &s
+	}
+}
+
+// Analytics returns the sales analytics of a show. A show without orders
+// has zero figures and no hours; the caller checks that the show exists.
+func (q *Queries) Analytics(ctx context.Context, showID uuid.UUID) (AnalyticsView, error) {
+	v := AnalyticsView{ShowID: showID, Hours: []AnalyticsHour{}}
+	rows, err := q.db.Query(ctx, `select hour, holds, units_held, confirmed, units_sold, revenue_cents, expired, cancelled
+		from rm_analytics_hours where show_id = $1 order by hour`, showID)
+	if err != nil {
+		return AnalyticsView{}, fmt.Errorf("query analytics: %w", err)
+	}
+	defer rows.Close()
+	at := map[time.Time]int{}
+	for rows.Next() {
+		var h AnalyticsHour
+		f := &h.AnalyticsFigures
+		if err := rows.Scan(&h.Hour, &f.Holds, &f.UnitsHeld, &f.Confirmed, &f.UnitsSold, &f.RevenueCents, &f.Expired, &f.Cancelled); err != nil {
+			return AnalyticsView{}, fmt.Errorf("query analytics: %w", err)
+		}
+		h.Hour = h.Hour.UTC()
+		at[h.Hour] = len(v.Hours)
+		v.Hours = append(v.Hours, h)
+		v.Totals.add(*f)
+	}
+	if err := rows.Err(); err != nil {
+		return AnalyticsView{}, fmt.Errorf("query analytics: %w", err)
+	}
+	rows.Close()
+
+	// The holds of each hour, and of all hours (the null hour of the
+	// grouping set), followed to their payment.
+	rows, err = q.db.Query(ctx, `select held_hour, count(pay_ms), percentile_cont(0.5) within group (order by pay_ms)
+		from rm_analytics_orders where show_id = $1 group by grouping sets ((held_hour), ())`, showID)
+	if err != nil {
+		return AnalyticsView{}, fmt.Errorf("query analytics: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var hour *time.Time
+		var paid int
+		var median *float64
+		if err := rows.Scan(&hour, &paid, &median); err != nil {
+			return AnalyticsView{}, fmt.Errorf("query analytics: %w", err)
+		}
+		if hour == nil {
+			v.Totals.cohort(paid, median)
+			continue
+		}
+		if i, ok := at[hour.UTC()]; ok {
+			v.Hours[i].cohort(paid, median)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return AnalyticsView{}, fmt.Errorf("query analytics: %w", err)
+	}
+	return v, nil
+}
