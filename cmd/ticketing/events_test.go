@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/ticketing/ticketing/commands"
 	"github.com/ticketing/ticketing/domain"
 	"github.com/ticketing/ticketing/infra/eventstoretest"
@@ -248,5 +250,40 @@ func TestServe_AdminEvents(t *testing.T) {
 	r = s.must(200, s.call("GET", "/v1/admin/events?stream=show-"+id+"&after="+r.str("next_after"), s.token("admin"), nil))
 	if events, _ := r.body["events"].([]any); len(events) != 1 || r.str("next_after") != "" {
 		t.Errorf("second page = %s, want the publication and no next page", r.raw)
+	}
+}
+
+// Stream ids and types are free text: the encoders quote them as JSON and
+// CSV readers expect.
+func TestEncoders_Quoting(t *testing.T) {
+	t.Parallel()
+	rec := domain.RecordedEvent{ID: uuid.MustParse("0195f000-0000-7000-8000-0000000000ff"), Position: domain.Position{Commit: 9, Prepare: 7},
+		Version: 2, RecordedAt: h0, Metadata: nil}
+	for _, s := range []string{"plain", `with "quotes"`, "comma, here", "new\nline", " leading space", "tab\tand \\ back", "ünïcødé", "\x00"} {
+		t.Run(s, func(t *testing.T) {
+			t.Parallel()
+			rec := rec
+			rec.StreamID, rec.Type = s, s
+			data := []byte(`{"a":"b, \"c\""}`)
+			var line map[string]any
+			if err := json.Unmarshal(jsonlEncoder{}.appendEvent(nil, rec, data, 3), &line); err != nil {
+				t.Fatal(err)
+			}
+			if line["stream_id"] != s || line["type"] != s || line["position"] != "9.7" || line["schema_version"] != 3.0 ||
+				line["event_id"] != rec.ID.String() || line["recorded_at"] != "2026-11-21T19:00:00Z" {
+				t.Errorf("JSON line = %v", line)
+			}
+			if md, ok := line["metadata"].(map[string]any); !ok || len(md) != 0 {
+				t.Errorf("metadata = %v, want {}", line["metadata"])
+			}
+			rows, err := csv.NewReader(bytes.NewReader(csvEncoder{}.appendEvent(appendCSVHeader(nil), rec, data, 3))).ReadAll()
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := []string{"9.7", rec.ID.String(), s, "2", s, "3", "2026-11-21T19:00:00Z", string(data), "{}"}
+			if len(rows) != 2 || !reflect.DeepEqual(rows[1], want) {
+				t.Errorf("CSV rows = %q, want %q", rows, want)
+			}
+		})
 	}
 }
