@@ -2,7 +2,7 @@
 GO      ?= go
 PG_PORT ?= 5432
 
-.PHONY: run test bench bench-latency bench-flash lint db
+.PHONY: run test bench bench-latency bench-flash bench-replay lint db
 
 ## run: start the engine (write API, read API, projectors, expirer) on :8080
 run: db
@@ -29,6 +29,12 @@ bench-latency: db
 bench-flash: db
 	$(GO) test -run '^$$' -bench FlashSale -benchtime 1x -timeout 20m ./cmd/ticketing
 	$(GO) test -run '^$$' -bench LoadShow -benchtime 20x ./infra/postgres
+
+## bench-replay: rebuild every read model from a generated log of
+## 1,000,000 events (REPLAY_EVENTS=n for another size), every projection
+## at once, beside a batched-INSERT baseline measured in the same run
+bench-replay: db
+	$(GO) test -run '^$$' -bench Replay -benchtime 1x -timeout 30m -v ./infra/postgres/
 
 ## lint: gofmt and go vet
 lint:
