@@ -78,7 +78,7 @@ func (s *Shadow) liveIdent() string { return ident(s.liveSchema) }
 
 // Store returns the read-model store of the shadow tables: projectors applied
 // through it write the shadow, and its checkpoints are the shadow's.
-func (s *Shadow) Store() *ReadModels { return NewReadModels(s.pool) }
+func (s *Shadow) Store() *ReadModels { return NewReadModels(s.pool).ForRebuild() }
 
 // Close drops the shadow schema and closes its pool.
 func (s *Shadow) Close(ctx context.Context) error {
