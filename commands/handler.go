@@ -196,7 +196,9 @@ func (h *Handler) load(ctx context.Context, stream string) ([]domain.Event, int6
 
 // LoadShow returns a show as it stands: from its latest snapshot and the
 // events after it.
-func (h *Handler) LoadShow(ctx context.Context, id uuid.UUID) (*domain.Show, error) { return h.loadShow(ctx, id) }
+func (h *Handler) LoadShow(ctx context.Context, id uuid.UUID) (*domain.Show, error) {
+	return h.loadShow(ctx, id)
+}
 
 // loadShow loads a show from its latest snapshot and the events after it.
 func (h *Handler) loadShow(ctx context.Context, id uuid.UUID) (*domain.Show, error) {
