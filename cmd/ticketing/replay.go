@@ -31,6 +31,8 @@ type replayOptions struct {
 	DryRun          bool
 	ExpectIdentical bool
 	Batch           int
+	// afterBatch, if set, is called after each applied batch (tests).
+	afterBatch func()
 }
 
 // replayCmd runs `ticketing replay`: it rebuilds projections from the event
@@ -168,6 +170,9 @@ func replayOne(ctx context.Context, pool *pgxpool.Pool, store eventStore, regist
 		rep.Events += at.Commit - last.Commit
 		last = at
 		_ = rebuilds.Progress(ctx, p.Name(), mode, at, head)
+		if o.afterBatch != nil {
+			o.afterBatch()
+		}
 	}
 	defer func() {
 		if err := rebuilds.Done(context.WithoutCancel(ctx), p.Name()); err != nil && rep.Err == nil {
