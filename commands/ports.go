@@ -76,3 +76,24 @@ type EventStore interface {
 	// returns ctx.Err()) or handle fails (it then returns that error).
 	Follow(ctx context.Context, after domain.Position, handle func(context.Context, []domain.RecordedEvent) error) error
 }
+
+// StreamAppend is one stream's part of a multi-stream append.
+type StreamAppend struct {
+	Stream   string
+	Expected int64
+	Events   []domain.EventData
+}
+
+// MultiAppender is an event store that can append to several streams in one
+// atomic write. A hold batch uses it to write the show's holds and the new
+// orders together: one write per batch, and no window in which a hold has no
+// order. Stores without it get the holds and the orders in two writes.
+type MultiAppender interface {
+	// AppendMulti appends every part to its stream, all or none. Each part
+	// is decided as Append decides it; when one conflicts, nothing is
+	// written and the *ConflictError names that part's stream. When every
+	// event of every part was already appended the same way, it writes
+	// nothing and returns the original results. It returns one result per
+	// part, in order.
+	AppendMulti(ctx context.Context, parts []StreamAppend) ([]AppendResult, error)
+}

@@ -59,6 +59,9 @@ func Run(t *testing.T, newStore func(t *testing.T) commands.EventStore) {
 			tc.test(t, newStore(t))
 		})
 	}
+	if _, ok := newStore(t).(commands.MultiAppender); ok {
+		runMulti(t, newStore)
+	}
 }
 
 func testAppendNoStream(t *testing.T, s commands.EventStore) {

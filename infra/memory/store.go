@@ -44,66 +44,128 @@ func NewStore() *Store {
 
 // Append adds events to the end of a stream; see commands.EventStore.
 func (s *Store) Append(ctx context.Context, stream string, expected int64, events []domain.EventData) (commands.AppendResult, error) {
+	if len(events) > 0 {
+		res, err := s.AppendMulti(ctx, []commands.StreamAppend{{Stream: stream, Expected: expected, Events: events}})
+		if err != nil {
+			return commands.AppendResult{}, err
+		}
+		return res[0], nil
+	}
 	if err := ctx.Err(); err != nil {
 		return commands.AppendResult{}, &commands.StoreError{Op: "append", Stream: stream, Version: expected, Err: err}
 	}
-	for _, e := range events {
-		if !json.Valid(e.Data) {
-			return commands.AppendResult{}, &commands.StoreError{Op: "append", Stream: stream, Version: expected,
-				Err: fmt.Errorf("event %s: data is not valid JSON", e.ID)}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	idxs := s.streams[stream]
+	current := int64(len(idxs))
+	if expected != domain.AnyVersion && expected != current {
+		return commands.AppendResult{}, &commands.ConflictError{Stream: stream, Expected: expected, Actual: current}
+	}
+	res := commands.AppendResult{Version: current}
+	if current > 0 {
+		res.Position = s.log[idxs[current-1]].Position
+	}
+	return res, nil
+}
+
+var _ commands.MultiAppender = (*Store)(nil)
+
+// AppendMulti appends to several streams at once, all or none; see
+// commands.MultiAppender.
+func (s *Store) AppendMulti(ctx context.Context, parts []commands.StreamAppend) ([]commands.AppendResult, error) {
+	for _, p := range parts {
+		fail := func(err error) ([]commands.AppendResult, error) {
+			return nil, &commands.StoreError{Op: "append", Stream: p.Stream, Version: p.Expected, Err: err}
 		}
-		if len(e.Metadata) > 0 && !json.Valid(e.Metadata) {
-			return commands.AppendResult{}, &commands.StoreError{Op: "append", Stream: stream, Version: expected,
-				Err: fmt.Errorf("event %s: metadata is not valid JSON", e.ID)}
+		if err := ctx.Err(); err != nil {
+			return fail(err)
+		}
+		if len(p.Events) == 0 {
+			return fail(fmt.Errorf("no events"))
+		}
+		for _, e := range p.Events {
+			if !json.Valid(e.Data) {
+				return fail(fmt.Errorf("event %s: data is not valid JSON", e.ID))
+			}
+			if len(e.Metadata) > 0 && !json.Valid(e.Metadata) {
+				return fail(fmt.Errorf("event %s: metadata is not valid JSON", e.ID))
+			}
 		}
 	}
 
 	s.mu.Lock()
 	defer s.mu.Unlock()
 
-	idxs := s.streams[stream]
-	current := int64(len(idxs))
-	if len(events) > 0 {
-		if res, retried, err := s.retried(stream, expected, current, events); retried {
-			return res, err
+	// Decide every part before writing any.
+	after := map[string]int64{}
+	current := func(stream string) int64 {
+		if v, ok := after[stream]; ok {
+			return v
 		}
+		return int64(len(s.streams[stream]))
 	}
-	if expected != domain.AnyVersion && expected != current {
-		return commands.AppendResult{}, &commands.ConflictError{Stream: stream, Expected: expected, Actual: current}
-	}
-	if len(events) == 0 {
-		res := commands.AppendResult{Version: current}
-		if current > 0 {
-			res.Position = s.log[idxs[current-1]].Position
+	seen := map[uuid.UUID]bool{}
+	var retried []commands.AppendResult
+	for _, p := range parts {
+		cur := current(p.Stream)
+		conflict := &commands.ConflictError{Stream: p.Stream, Expected: p.Expected, Actual: cur}
+		for _, e := range p.Events {
+			if seen[e.ID] {
+				return nil, conflict
+			}
+			seen[e.ID] = true
 		}
-		return res, nil
+		if res, ok, err := s.retried(p.Stream, p.Expected, cur, p.Events); ok {
+			if err != nil {
+				return nil, err
+			}
+			retried = append(retried, res)
+			continue
+		}
+		if p.Expected != domain.AnyVersion && p.Expected != cur {
+			return nil, conflict
+		}
+		after[p.Stream] = cur + int64(len(p.Events))
+	}
+	switch len(retried) {
+	case len(parts):
+		return retried, nil
+	case 0:
+	default: // only some were written before: not the same append
+		p := parts[0]
+		return nil, &commands.ConflictError{Stream: p.Stream, Expected: p.Expected, Actual: int64(len(s.streams[p.Stream]))}
 	}
 
 	at := s.now().UTC()
-	for i, e := range events {
-		metadata := e.Metadata
-		if len(metadata) == 0 {
-			metadata = []byte("{}")
+	out := make([]commands.AppendResult, len(parts))
+	for j, p := range parts {
+		idxs := s.streams[p.Stream]
+		for _, e := range p.Events {
+			metadata := e.Metadata
+			if len(metadata) == 0 {
+				metadata = []byte("{}")
+			}
+			rec := domain.RecordedEvent{
+				ID:         e.ID,
+				StreamID:   p.Stream,
+				Version:    int64(len(idxs)) + 1,
+				Position:   domain.PositionAt(uint64(len(s.log) + 1)),
+				Type:       e.Type,
+				Data:       clone(e.Data),
+				Metadata:   clone(metadata),
+				RecordedAt: at,
+			}
+			s.ids[e.ID] = len(s.log)
+			idxs = append(idxs, len(s.log))
+			s.log = append(s.log, rec)
 		}
-		rec := domain.RecordedEvent{
-			ID:         e.ID,
-			StreamID:   stream,
-			Version:    current + int64(i) + 1,
-			Position:   domain.PositionAt(uint64(len(s.log) + 1)),
-			Type:       e.Type,
-			Data:       clone(e.Data),
-			Metadata:   clone(metadata),
-			RecordedAt: at,
-		}
-		s.ids[e.ID] = len(s.log)
-		idxs = append(idxs, len(s.log))
-		s.log = append(s.log, rec)
+		s.streams[p.Stream] = idxs
+		last := s.log[len(s.log)-1]
+		out[j] = commands.AppendResult{Version: last.Version, Position: last.Position}
 	}
-	s.streams[stream] = idxs
 	close(s.changed)
 	s.changed = make(chan struct{})
-	last := s.log[len(s.log)-1]
-	return commands.AppendResult{Version: last.Version, Position: last.Position}, nil
+	return out, nil
 }
 
 // retried tells whether events were already appended (in whole or in part).

@@ -95,26 +95,47 @@ type storedEvent struct {
 // against its expected version; a conflict or an idempotent retry in a group
 // does not affect the others.
 func (s *Store) Append(ctx context.Context, stream string, expected int64, events []domain.EventData) (commands.AppendResult, error) {
-	fail := func(err error) (commands.AppendResult, error) {
-		return commands.AppendResult{}, &commands.StoreError{Op: "append", Stream: stream, Version: expected, Err: err}
-	}
 	if len(events) == 0 {
 		current, last, _, err := s.state(ctx, s.pool, stream, nil)
 		if err != nil {
-			return fail(err)
+			return commands.AppendResult{}, &commands.StoreError{Op: "append", Stream: stream, Version: expected, Err: err}
 		}
 		if expected != domain.AnyVersion && expected != current {
 			return commands.AppendResult{}, &commands.ConflictError{Stream: stream, Expected: expected, Actual: current}
 		}
 		return commands.AppendResult{Version: current, Position: domain.PositionAt(uint64(last))}, nil
 	}
+	res, err := s.AppendMulti(ctx, []commands.StreamAppend{{Stream: stream, Expected: expected, Events: events}})
+	if err != nil {
+		return commands.AppendResult{}, err
+	}
+	return res[0], nil
+}
+
+var _ commands.MultiAppender = (*Store)(nil)
+
+// AppendMulti appends to several streams in one transaction, all or none;
+// see commands.MultiAppender. It goes through the same group commit as
+// Append.
+func (s *Store) AppendMulti(ctx context.Context, parts []commands.StreamAppend) ([]commands.AppendResult, error) {
 	// Checked here, so that a bad append cannot fail the others of its group.
-	for _, e := range events {
-		if !json.Valid(e.Data) || (len(e.Metadata) > 0 && !json.Valid(e.Metadata)) {
-			return fail(fmt.Errorf("event %s: data and metadata must be JSON", e.ID))
+	for _, p := range parts {
+		fail := func(err error) ([]commands.AppendResult, error) {
+			return nil, &commands.StoreError{Op: "append", Stream: p.Stream, Version: p.Expected, Err: err}
+		}
+		if len(p.Events) == 0 {
+			return fail(errors.New("no events"))
+		}
+		for _, e := range p.Events {
+			if !json.Valid(e.Data) || (len(e.Metadata) > 0 && !json.Valid(e.Metadata)) {
+				return fail(fmt.Errorf("event %s: data and metadata must be JSON", e.ID))
+			}
 		}
 	}
-	req := &appendReq{stream: stream, expected: expected, events: events, done: make(chan struct{}), lead: make(chan struct{}, 1)}
+	if len(parts) == 0 {
+		return nil, nil
+	}
+	req := &appendReq{parts: parts, done: make(chan struct{}), lead: make(chan struct{}, 1)}
 	s.mu.Lock()
 	s.queue = append(s.queue, req)
 	leading := !s.writing
@@ -134,23 +155,35 @@ func (s *Store) Append(ctx context.Context, stream string, expected int64, event
 
 // appendReq is an append waiting for its group.
 type appendReq struct {
-	stream   string
-	expected int64
-	events   []domain.EventData
-	done     chan struct{} // closed when res and err are set
-	lead     chan struct{} // the caller is to lead the next group
-	res      commands.AppendResult
-	err      error
+	parts []commands.StreamAppend
+	done  chan struct{} // closed when res and err are set
+	lead  chan struct{} // the caller is to lead the next group
+	res   []commands.AppendResult
+	err   error
 }
 
-// maxGroup bounds the appends written in one transaction.
-const maxGroup = 256
+// events counts the events of an append.
+func (r *appendReq) events() int {
+	n := 0
+	for _, p := range r.parts {
+		n += len(p.Events)
+	}
+	return n
+}
+
+// maxGroup bounds the events written in one transaction; a single append
+// larger than it is written alone.
+const maxGroup = 2048
 
 // lead writes one group: the queue as it stands. When more appends queued
 // meanwhile, the first of them leads the next group.
 func (s *Store) lead(ctx context.Context) {
 	s.mu.Lock()
-	n := min(len(s.queue), maxGroup)
+	n, size := 0, 0
+	for n < len(s.queue) && (n == 0 || size+s.queue[n].events() <= maxGroup) {
+		size += s.queue[n].events()
+		n++
+	}
 	group := s.queue[:n:n]
 	s.queue = s.queue[n:]
 	s.mu.Unlock()
@@ -164,8 +197,9 @@ func (s *Store) lead(ctx context.Context) {
 		// On failure, every answer that relied on what the group was to
 		// write becomes the error; conflicts and retries of earlier
 		// appends stand.
-		if err != nil && r.err == nil && (r.res == (commands.AppendResult{}) || r.res.Position.Commit > uint64(start)) {
-			r.err = &commands.StoreError{Op: "append", Stream: r.stream, Version: r.expected, Err: err}
+		if err != nil && r.err == nil && r.reliesOn(start) {
+			p := r.parts[0]
+			r.res, r.err = nil, &commands.StoreError{Op: "append", Stream: p.Stream, Version: p.Expected, Err: err}
 		}
 		close(r.done)
 	}
@@ -177,6 +211,20 @@ func (s *Store) lead(ctx context.Context) {
 		s.queue[0].lead <- struct{}{}
 	}
 	s.mu.Unlock()
+}
+
+// reliesOn reports whether an append's answer relies on a group that
+// started after position start: it has none yet, or one past start.
+func (r *appendReq) reliesOn(start int64) bool {
+	if r.res == nil {
+		return true
+	}
+	for _, res := range r.res {
+		if res.Position.Commit > uint64(start) {
+			return true
+		}
+	}
+	return false
 }
 
 // writeGroup decides and writes a group of appends in one transaction.
@@ -216,25 +264,28 @@ func (s *Store) writeGroup(ctx context.Context, group []*appendReq) (start int64
 		written                []*appendReq
 	)
 	for _, r := range group {
-		current := versions[r.stream]
-		if res, done, err := decide(r.stream, r.expected, current, r.events, found); done {
+		if res, done, err := decideParts(r.parts, versions, found); done {
 			r.res, r.err = res, err
 			continue
 		}
-		for i, e := range r.events {
-			head++
-			v := current + int64(i) + 1
-			positions, versionsOut = append(positions, head), append(versionsOut, v)
-			streams, types, ids = append(streams, r.stream), append(types, e.Type), append(ids, e.ID)
-			md := string(e.Metadata)
-			if md == "" {
-				md = "{}"
+		r.res = make([]commands.AppendResult, len(r.parts))
+		for j, p := range r.parts {
+			current := versions[p.Stream]
+			for i, e := range p.Events {
+				head++
+				v := current + int64(i) + 1
+				positions, versionsOut = append(positions, head), append(versionsOut, v)
+				streams, types, ids = append(streams, p.Stream), append(types, e.Type), append(ids, e.ID)
+				md := string(e.Metadata)
+				if md == "" {
+					md = "{}"
+				}
+				data, metadata = append(data, string(e.Data)), append(metadata, md)
+				found[e.ID] = storedEvent{stream: p.Stream, version: v, position: head}
 			}
-			data, metadata = append(data, string(e.Data)), append(metadata, md)
-			found[e.ID] = storedEvent{stream: r.stream, version: v, position: head}
+			versions[p.Stream] = current + int64(len(p.Events))
+			r.res[j] = commands.AppendResult{Version: versions[p.Stream], Position: domain.PositionAt(uint64(head))}
 		}
-		versions[r.stream] = current + int64(len(r.events))
-		r.res = commands.AppendResult{Version: versions[r.stream], Position: domain.PositionAt(uint64(head))}
 		written = append(written, r)
 	}
 	if len(written) == 0 {
@@ -256,8 +307,10 @@ func (s *Store) writeGroup(ctx context.Context, group []*appendReq) (start int64
 	}
 	if s.beforeCommit != nil {
 		for _, r := range written {
-			if err := s.beforeCommit(ctx, r.stream); err != nil {
-				return start, err
+			for _, p := range r.parts {
+				if err := s.beforeCommit(ctx, p.Stream); err != nil {
+					return start, err
+				}
 			}
 		}
 		if _, err := conn.Exec(ctx, "commit"); err != nil {
@@ -276,12 +329,14 @@ func (s *Store) groupState(ctx context.Context, conn *pgx.Conn, group []*appendR
 	var ids []uuid.UUID
 	versions := map[string]int64{}
 	for _, r := range group {
-		if _, ok := versions[r.stream]; !ok {
-			versions[r.stream] = 0
-			streams = append(streams, r.stream)
-		}
-		for _, e := range r.events {
-			ids = append(ids, e.ID)
+		for _, p := range r.parts {
+			if _, ok := versions[p.Stream]; !ok {
+				versions[p.Stream] = 0
+				streams = append(streams, p.Stream)
+			}
+			for _, e := range p.Events {
+				ids = append(ids, e.ID)
+			}
 		}
 	}
 	found := map[uuid.UUID]storedEvent{}
@@ -310,6 +365,52 @@ func (s *Store) groupState(ctx context.Context, conn *pgx.Conn, group []*appendR
 		return nil, nil, err
 	}
 	return versions, found, nil
+}
+
+// decideParts applies the append rules to every part of an append. done
+// reports that the append must not write: every part is a retry (res holds
+// the original results) or one part conflicts (err). A part that appears
+// twice is decided against the version the first leaves.
+func decideParts(parts []commands.StreamAppend, versions map[string]int64, found map[uuid.UUID]storedEvent) (res []commands.AppendResult, done bool, err error) {
+	after := map[string]int64{}
+	current := func(stream string) int64 {
+		if v, ok := after[stream]; ok {
+			return v
+		}
+		return versions[stream]
+	}
+	if len(parts) > 1 {
+		seen := map[uuid.UUID]bool{}
+		for _, p := range parts {
+			for _, e := range p.Events {
+				if seen[e.ID] {
+					return nil, true, &commands.ConflictError{Stream: p.Stream, Expected: p.Expected, Actual: current(p.Stream)}
+				}
+				seen[e.ID] = true
+			}
+		}
+	}
+	var retried []commands.AppendResult
+	for _, p := range parts {
+		r, done, err := decide(p.Stream, p.Expected, current(p.Stream), p.Events, found)
+		if err != nil {
+			return nil, true, err
+		}
+		if done {
+			retried = append(retried, r)
+			continue
+		}
+		after[p.Stream] = current(p.Stream) + int64(len(p.Events))
+	}
+	switch len(retried) {
+	case 0:
+		return nil, false, nil
+	case len(parts):
+		return retried, true, nil
+	default: // only some were written before: not the same append
+		p := parts[0]
+		return nil, true, &commands.ConflictError{Stream: p.Stream, Expected: p.Expected, Actual: versions[p.Stream]}
+	}
 }
 
 // decide applies the append rules to the state of the stream. done reports
