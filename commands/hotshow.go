@@ -3,8 +3,10 @@ package commands
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -43,8 +45,9 @@ type showCache struct {
 }
 
 type cachedShow struct {
-	show   *domain.Show
-	snapAt int64 // version of the latest snapshot
+	show     *domain.Show
+	snapAt   int64       // version of the latest snapshot taken
+	snapping atomic.Bool // a snapshot is being saved
 }
 
 // maxCachedShows bounds the cache; past it, it starts over.
@@ -129,29 +132,50 @@ func (h *Handler) loadShowFrom(ctx context.Context, id uuid.UUID) (*domain.Show,
 }
 
 // commitShow appends what a cached show raised and keeps it for the next
-// writer; on failure the show leaves the cache. It snapshots the show every
-// SnapshotEvery events.
+// writer; on failure the show leaves the cache.
 func (h *Handler) commitShow(ctx context.Context, c *cachedShow) (AppendResult, error) {
 	s := c.show
 	res, err := h.save(ctx, domain.ShowStream(s.ID), s.Version(), s.Changes())
 	if err != nil {
-		if isConflict(err) {
-			h.Stats.Conflicts.Add(1)
-		}
-		h.shows.drop(s.ID)
+		h.showFailed(c, err)
 		return res, err
 	}
-	s.Committed(res.Version)
-	if h.Snapshots != nil && res.Version-c.snapAt >= int64(h.SnapshotEvery) {
-		if data, err := json.Marshal(s.Snapshot()); err == nil {
-			if err := h.Snapshots.Save(ctx, domain.ShowStream(s.ID), res.Version, data); err != nil {
-				h.Log.Warn("snapshot not saved", "show", s.ID, "err", err)
-			} else {
-				c.snapAt = res.Version
-			}
-		}
-	}
+	h.showCommitted(c, res.Version)
 	return res, nil
+}
+
+// showFailed drops a show whose changes could not be appended.
+func (h *Handler) showFailed(c *cachedShow, err error) {
+	if isConflict(err) {
+		h.Stats.Conflicts.Add(1)
+	}
+	h.shows.drop(c.show.ID)
+}
+
+// showCommitted marks a cached show's changes appended at version, and
+// snapshots it every SnapshotEvery events. The snapshot's state is copied
+// here, under the show's lock; it is encoded and saved in the background,
+// one at a time per show, so that the writers never wait for it.
+func (h *Handler) showCommitted(c *cachedShow, version int64) {
+	s := c.show
+	s.Committed(version)
+	if h.Snapshots == nil || version-c.snapAt < int64(h.SnapshotEvery) || !c.snapping.CompareAndSwap(false, true) {
+		return
+	}
+	snap := s.Snapshot()
+	c.snapAt = version
+	go func() {
+		defer c.snapping.Store(false)
+		data, err := json.Marshal(snap)
+		if err == nil {
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			err = h.Snapshots.Save(ctx, domain.ShowStream(snap.ID), version, data)
+			cancel()
+		}
+		if err != nil {
+			h.Log.Warn("snapshot not saved", "show", snap.ID, "version", version, "err", err)
+		}
+	}()
 }
 
 // holdQueue gathers the holds of one show, so that one writer decides many
@@ -165,10 +189,15 @@ type holdQueue struct {
 
 type holdReq struct {
 	req  domain.HoldRequest
+	md   domain.Metadata // of the request's own context
 	held domain.SeatsHeld
-	err  error
-	done chan struct{}
-	lead chan struct{}
+	// placed reports that the order stream was written with the hold, at
+	// pos.
+	placed bool
+	pos    domain.Position
+	err    error
+	done   chan struct{}
+	lead   chan struct{}
 }
 
 // maxHoldBatch bounds the holds appended at once.
@@ -189,10 +218,12 @@ func (h *Handler) holdQueue(show uuid.UUID) *holdQueue {
 }
 
 // hold reserves inventory for one order, batched with the other holds of the
-// show that arrive meanwhile.
-func (h *Handler) hold(ctx context.Context, show uuid.UUID, req domain.HoldRequest) (domain.SeatsHeld, error) {
+// show that arrive meanwhile. When the store appends to several streams at
+// once, the order is placed in the same append, and the request comes back
+// with placed set.
+func (h *Handler) hold(ctx context.Context, show uuid.UUID, req domain.HoldRequest) (*holdReq, error) {
 	q := h.holdQueue(show)
-	r := &holdReq{req: req, done: make(chan struct{}), lead: make(chan struct{}, 1)}
+	r := &holdReq{req: req, md: metadataOf(ctx), done: make(chan struct{}), lead: make(chan struct{}, 1)}
 	q.mu.Lock()
 	q.pending = append(q.pending, r)
 	leading := !q.leading
@@ -201,13 +232,13 @@ func (h *Handler) hold(ctx context.Context, show uuid.UUID, req domain.HoldReque
 	if !leading {
 		select {
 		case <-r.done:
-			return r.held, r.err
+			return r, r.err
 		case <-r.lead:
 		}
 	}
 	h.leadHolds(ctx, show, q)
 	<-r.done
-	return r.held, r.err
+	return r, r.err
 }
 
 // leadHolds decides and appends one batch of a show's holds, then hands the
@@ -243,8 +274,8 @@ func (h *Handler) leadHolds(ctx context.Context, show uuid.UUID, q *holdQueue) {
 }
 
 // decideHolds decides every hold of a batch against the show in memory and
-// appends the accepted ones in one append; on a conflict it reloads and
-// decides them all again.
+// appends the accepted ones in one append, with their new orders when the
+// store can; on a conflict it reloads and decides them all again.
 func (h *Handler) decideHolds(ctx context.Context, show uuid.UUID, batch []*holdReq) {
 	defer h.lock(domain.ShowStream(show))()
 	for attempt := 0; ; attempt++ {
@@ -260,6 +291,7 @@ func (h *Handler) decideHolds(ctx context.Context, show uuid.UUID, batch []*hold
 		now := h.Now()
 		var accepted []*holdReq
 		for _, r := range batch {
+			r.err, r.placed = nil, false
 			before := len(c.show.Changes())
 			if r.err = c.show.Hold(r.req, now, h.HoldTTL); r.err != nil {
 				continue
@@ -270,18 +302,79 @@ func (h *Handler) decideHolds(ctx context.Context, show uuid.UUID, batch []*hold
 		if len(accepted) == 0 {
 			return
 		}
-		_, err = h.commitShow(ctx, c)
-		if err == nil {
+		if err = h.appendHolds(ctx, c, accepted); err == nil {
 			h.Stats.HoldBatches.Add(1)
 			h.Stats.Holds.Add(int64(len(accepted)))
 			return
 		}
-		if !isConflict(err) || attempt+1 >= h.MaxRetries {
+		var ce *ConflictError
+		if errors.As(err, &ce) && ce.Stream != domain.ShowStream(show) {
+			// An order stream exists already: only that request fails.
+			var rest []*holdReq
+			for _, r := range batch {
+				if domain.OrderStream(r.req.OrderID) == ce.Stream {
+					r.err = domain.ErrOrderExists
+				} else {
+					rest = append(rest, r)
+				}
+			}
+			batch = rest
+		} else if !isConflict(err) || attempt+1 >= h.MaxRetries {
 			answer(accepted, err)
 			return
 		}
 		h.Stats.Retries.Add(1)
 	}
+}
+
+// appendHolds appends the holds a batch raised on its show, each with its
+// own request's metadata. When the store appends to several streams at
+// once, the same append places the orders.
+func (h *Handler) appendHolds(ctx context.Context, c *cachedShow, accepted []*holdReq) error {
+	s := c.show
+	multi, _ := h.Store.(MultiAppender)
+	parts := make([]StreamAppend, 1, len(accepted)+1)
+	parts[0] = StreamAppend{Stream: domain.ShowStream(s.ID), Expected: s.Version()}
+	err := func() error {
+		for _, r := range accepted {
+			held, err := domain.Encode([]domain.Event{r.held}, h.NewID, r.md)
+			if err != nil {
+				return err
+			}
+			parts[0].Events = append(parts[0].Events, held...)
+			if multi == nil {
+				continue
+			}
+			o := domain.NewOrder()
+			if err := o.Place(r.held); err != nil {
+				return err
+			}
+			placed, err := domain.Encode(o.Changes(), h.NewID, r.md)
+			if err != nil {
+				return err
+			}
+			parts = append(parts, StreamAppend{Stream: domain.OrderStream(r.req.OrderID), Expected: domain.NoStream, Events: placed})
+		}
+		return nil
+	}()
+	var res []AppendResult
+	if err == nil && multi != nil {
+		res, err = multi.AppendMulti(ctx, parts)
+	} else if err == nil {
+		var one AppendResult
+		one, err = h.appendData(ctx, parts[0].Stream, parts[0].Expected, parts[0].Events)
+		res = []AppendResult{one}
+	}
+	if err != nil {
+		h.showFailed(c, err)
+		return err
+	}
+	h.showCommitted(c, res[0].Version)
+	last := res[len(res)-1].Position
+	for _, r := range accepted {
+		r.placed, r.pos = multi != nil, last
+	}
+	return nil
 }
 
 func answer(batch []*holdReq, err error) {

@@ -95,10 +95,15 @@ func (h *Handler) PlaceOrder(ctx context.Context, actor domain.Actor, c PlaceOrd
 		return OrderResult{}, ErrForbidden
 	}
 	orderID := h.NewID()
-	held, err := h.hold(ctx, c.ShowID, domain.HoldRequest{OrderID: orderID, BuyerID: actor.UserID, Items: c.Items, Seats: c.Seats})
+	r, err := h.hold(ctx, c.ShowID, domain.HoldRequest{OrderID: orderID, BuyerID: actor.UserID, Items: c.Items, Seats: c.Seats})
 	if err != nil {
 		return OrderResult{}, err
 	}
+	held := r.held
+	if r.placed {
+		return OrderResult{ID: orderID, ExpiresAt: held.ExpiresAt, TotalCents: held.TotalCents, Position: r.pos}, nil
+	}
+	// The store writes one stream at a time: the order follows its hold.
 	o := domain.NewOrder()
 	if err := o.Place(held); err != nil {
 		return OrderResult{}, err

@@ -229,7 +229,32 @@ func (r *appendReq) reliesOn(start int64) bool {
 
 // writeGroup decides and writes a group of appends in one transaction.
 // It returns the head of the log before the group.
+//
+// It first tries optimistically: it reads only the versions of the streams
+// expected at a version, takes new streams (NoStream) to be new and event
+// ids to be new, and lets the unique constraints on (stream_id, version) and
+// event_id catch a stream or an event that exists. That saves two index
+// probes per event on the usual path; when a constraint fires, the group is
+// rolled back and decided again from what the log holds.
 func (s *Store) writeGroup(ctx context.Context, group []*appendReq) (start int64, err error) {
+	start, err = s.writeGroupOnce(ctx, group, false)
+	if !isUniqueViolation(err) {
+		return start, err
+	}
+	for _, r := range group {
+		r.res, r.err = nil, nil
+	}
+	return s.writeGroupOnce(ctx, group, true)
+}
+
+func isUniqueViolation(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && pgErr.Code == "23505"
+}
+
+// writeGroupOnce writes a group; careful reads every stream's version and
+// every event id first.
+func (s *Store) writeGroupOnce(ctx context.Context, group []*appendReq, careful bool) (start int64, err error) {
 	start = math.MaxInt64
 	// The transaction is pipelined: BEGIN goes with the reads and COMMIT
 	// with the writes, two round trips in all.
@@ -251,7 +276,7 @@ func (s *Store) writeGroup(ctx context.Context, group []*appendReq) (start int64
 	// The row lock on log_head serializes writers, across processes too,
 	// from here to commit: positions become visible in order.
 	var head int64
-	versions, found, err := s.groupState(ctx, conn, group, &head)
+	versions, found, err := s.groupState(ctx, conn, group, &head, careful)
 	if err != nil {
 		return start, err
 	}
@@ -293,7 +318,7 @@ func (s *Store) writeGroup(ctx context.Context, group []*appendReq) (start int64
 	}
 	b := &pgx.Batch{}
 	b.Queue(`insert into events (position, event_id, stream_id, version, type, data, metadata, recorded_at)
-		select u.position, u.event_id, u.stream_id, u.version, u.type, u.data::jsonb, u.metadata::jsonb, clock_timestamp()
+		select u.position, u.event_id, u.stream_id, u.version, u.type, u.data::json, u.metadata::json, clock_timestamp()
 		from unnest($1::bigint[], $2::uuid[], $3::text[], $4::bigint[], $5::text[], $6::text[], $7::text[])
 			as u(position, event_id, stream_id, version, type, data, metadata)`,
 		positions, ids, streams, versionsOut, types, data, metadata)
@@ -322,9 +347,10 @@ func (s *Store) writeGroup(ctx context.Context, group []*appendReq) (start int64
 }
 
 // groupState locks log_head and reads its position into head, then returns
-// the version of every stream of a group and where the event ids of the
-// group were already appended: one round trip.
-func (s *Store) groupState(ctx context.Context, conn *pgx.Conn, group []*appendReq, head *int64) (map[string]int64, map[uuid.UUID]storedEvent, error) {
+// the version of the streams of a group and where the event ids of the group
+// were already appended: one round trip. Unless careful, it reads only the
+// versions of streams expected at a version, and no event ids.
+func (s *Store) groupState(ctx context.Context, conn *pgx.Conn, group []*appendReq, head *int64, careful bool) (map[string]int64, map[uuid.UUID]storedEvent, error) {
 	var streams []string
 	var ids []uuid.UUID
 	versions := map[string]int64{}
@@ -332,10 +358,14 @@ func (s *Store) groupState(ctx context.Context, conn *pgx.Conn, group []*appendR
 		for _, p := range r.parts {
 			if _, ok := versions[p.Stream]; !ok {
 				versions[p.Stream] = 0
-				streams = append(streams, p.Stream)
+				if careful || p.Expected != domain.NoStream {
+					streams = append(streams, p.Stream)
+				}
 			}
-			for _, e := range p.Events {
-				ids = append(ids, e.ID)
+			if careful {
+				for _, e := range p.Events {
+					ids = append(ids, e.ID)
+				}
 			}
 		}
 	}
@@ -344,13 +374,21 @@ func (s *Store) groupState(ctx context.Context, conn *pgx.Conn, group []*appendR
 	// The lock comes first: the reads after it see every earlier writer.
 	b.Queue("begin")
 	b.Queue("select position from log_head for update").QueryRow(func(row pgx.Row) error { return row.Scan(head) })
-	b.Queue(`select stream_id, max(version) from events where stream_id = any($1) group by stream_id`, streams).
-		Query(func(rows pgx.Rows) error {
-			var stream string
-			var v int64
-			_, err := pgx.ForEachRow(rows, []any{&stream, &v}, func() error { versions[stream] = v; return nil })
-			return err
-		})
+	if len(streams) > 0 {
+		b.Queue(`select stream_id, max(version) from events where stream_id = any($1) group by stream_id`, streams).
+			Query(func(rows pgx.Rows) error {
+				var stream string
+				var v int64
+				_, err := pgx.ForEachRow(rows, []any{&stream, &v}, func() error { versions[stream] = v; return nil })
+				return err
+			})
+	}
+	if !careful {
+		if err := conn.SendBatch(ctx, b).Close(); err != nil {
+			return nil, nil, err
+		}
+		return versions, found, nil
+	}
 	b.Queue("select event_id, stream_id, version, position from events where event_id = any($1)", ids).
 		Query(func(rows pgx.Rows) error {
 			var id uuid.UUID
