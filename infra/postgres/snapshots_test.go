@@ -136,3 +136,59 @@ func BenchmarkLoadShow(b *testing.B) {
 		}
 	}
 }
+
+// A writer snapshots its show every SnapshotEvery events, in the background;
+// a loader from that snapshot gets the show its events make.
+func TestSnapshots_TakenByWriters(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool := pgtest.NewPool(t)
+	store, err := postgres.NewStore(ctx, pool)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg := domain.NewRegistry()
+	domain.RegisterEvents(reg)
+	snaps := postgres.NewSnapshots(pool)
+	h := commands.NewHandler(&commands.Handler{Store: store, Registry: reg, Snapshots: snaps, SnapshotEvery: 10})
+	org := domain.Actor{UserID: uuid.New(), Role: domain.RoleOrganizer}
+	show, err := h.CreateShow(ctx, org, domain.CreateShow{Title: "Gig", Venue: "Hall", StartsAt: time.Now().Add(time.Hour),
+		Sections: []domain.SectionSpec{{Name: "floor", PriceCents: 500, Capacity: 100}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.PublishShow(ctx, org, show.ID); err != nil {
+		t.Fatal(err)
+	}
+	for range 25 {
+		buyer := domain.Actor{UserID: uuid.New(), Role: domain.RoleBuyer}
+		if _, err := h.PlaceOrder(ctx, buyer, commands.PlaceOrder{ShowID: show.ID, Items: []domain.ItemRequest{{Section: "floor", Quantity: 1}}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		v, _, ok, err := snaps.Load(ctx, domain.ShowStream(show.ID))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ok && v >= 20 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no snapshot at version 20 or later; latest %d (%v)", v, ok)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	full, err := newLoader(t, pool, store, false).LoadShow(ctx, show.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := newLoader(t, pool, store, true).LoadShow(ctx, show.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(got.Snapshot()) != fmt.Sprint(full.Snapshot()) || got.Version() != full.Version() || got.Available("floor") != 75 {
+		t.Fatalf("loaded from the snapshot:\n%+v\nwant\n%+v", got.Snapshot(), full.Snapshot())
+	}
+}
