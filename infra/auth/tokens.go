@@ -10,6 +10,7 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/google/uuid"
+	lru "github.com/hashicorp/golang-lru/v2"
 
 	"github.com/ticketing/ticketing/domain"
 	"github.com/ticketing/ticketing/writeapi"
@@ -38,12 +39,28 @@ var (
 
 // Tokens issues and checks HS256-signed JWT access tokens. The subject is
 // the user id; a role claim carries the actor's role.
+//
+// Authenticate remembers the tokens it verified, until they expire: a
+// buyer sends the same token with every request, and under a ticket drop
+// parsing and verifying it again was a twentieth of a request's cost. The
+// cache is hashicorp/golang-lru's bounded LRU, so that a flood of distinct
+// tokens cannot grow it.
 type Tokens struct {
-	secret []byte
-	ttl    time.Duration
-	now    func() time.Time
-	parser *jwt.Parser
+	secret   []byte
+	ttl      time.Duration
+	now      func() time.Time
+	parser   *jwt.Parser
+	verified *lru.Cache[string, verifiedToken]
 }
+
+// verifiedToken is a token Authenticate accepted, and until when it may.
+type verifiedToken struct {
+	actor domain.Actor
+	until time.Time
+}
+
+// verifiedTokens bounds the tokens remembered.
+const verifiedTokens = 100_000
 
 type claims struct {
 	Role domain.Role `json:"role"`
@@ -63,10 +80,15 @@ func NewTokens(secret []byte, ttl time.Duration, now func() time.Time) (*Tokens,
 	if now == nil {
 		now = time.Now
 	}
+	verified, err := lru.New[string, verifiedToken](verifiedTokens)
+	if err != nil {
+		return nil, fmt.Errorf("new tokens: %w", err)
+	}
 	t := &Tokens{
-		secret: append([]byte(nil), secret...),
-		ttl:    ttl,
-		now:    now,
+		secret:   append([]byte(nil), secret...),
+		ttl:      ttl,
+		now:      now,
+		verified: verified,
 	}
 	t.parser = jwt.NewParser(
 		jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}),
@@ -114,6 +136,12 @@ func (t *Tokens) Issue(actor domain.Actor) (string, time.Time, error) {
 // wrapped together with the reason (one of the jwt.Err* values, when the
 // parser found it).
 func (t *Tokens) Authenticate(_ context.Context, token string) (domain.Actor, error) {
+	if v, ok := t.verified.Get(token); ok {
+		if t.now().Before(v.until) {
+			return v.actor, nil
+		}
+		t.verified.Remove(token) // expired: the parser says so below
+	}
 	var c claims
 	_, err := t.parser.ParseWithClaims(token, &c, func(tok *jwt.Token) (any, error) {
 		// WithValidMethods already allows only HS256; this guards the key
@@ -136,5 +164,9 @@ func (t *Tokens) Authenticate(_ context.Context, token string) (domain.Actor, er
 	if !c.Role.Valid() {
 		return domain.Actor{}, fmt.Errorf("authenticate: %w: %w: role %q", writeapi.ErrUnauthenticated, jwt.ErrTokenInvalidClaims, c.Role)
 	}
-	return domain.Actor{UserID: id, Role: c.Role}, nil
+	actor := domain.Actor{UserID: id, Role: c.Role}
+	// The parser accepts a token until exp plus the leeway; it checked
+	// iat and nbf against a clock that only moves on.
+	t.verified.Add(token, verifiedToken{actor: actor, until: c.ExpiresAt.Add(Leeway)})
+	return actor, nil
 }

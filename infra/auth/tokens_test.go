@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -293,5 +294,32 @@ func TestTokens_Authenticate(t *testing.T) {
 				t.Errorf("got actor %+v, want zero", got)
 			}
 		})
+	}
+}
+
+// A token Authenticate verified and remembered still expires.
+func TestTokens_RememberedTokenExpires(t *testing.T) {
+	t.Parallel()
+	var mu sync.Mutex
+	now := epoch
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	tok := newTokens(t, secret, clock)
+	actor := domain.Actor{UserID: uuid.New(), Role: domain.RoleBuyer}
+	s, _, err := tok.Issue(actor)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 2 { // verified, then remembered
+		if got, err := tok.Authenticate(context.Background(), s); err != nil || got != actor {
+			t.Fatalf("Authenticate = %+v, %v; want %+v", got, err, actor)
+		}
+	}
+	mu.Lock()
+	now = epoch.Add(ttl + auth.Leeway + time.Second)
+	mu.Unlock()
+	for range 2 {
+		if _, err := tok.Authenticate(context.Background(), s); !errors.Is(err, jwt.ErrTokenExpired) || !errors.Is(err, writeapi.ErrUnauthenticated) {
+			t.Fatalf("Authenticate after expiry = %v, want ErrTokenExpired", err)
+		}
 	}
 }
