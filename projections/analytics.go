@@ -221,3 +221,60 @@ func (q *Queries) Analytics(ctx context.Context, showID uuid.UUID) (AnalyticsVie
 	}
 	return v, nil
 }
+
+var _ BatchProjector = Analytics{}
+
+// ApplyBatch projects the order events of a batch. A run of OrderPlaced is
+// done in one statement, which records the orders not recorded yet and
+// counts them in their hours; other events are applied one by one.
+func (p Analytics) ApplyBatch(ctx context.Context, db DB, recs []domain.RecordedEvent, events []domain.Event) error {
+	return applyRuns(ctx, db, recs, events, &analyticsRun{}, p.Apply)
+}
+
+// analyticsRun is a run of OrderPlaced: the first of each order counts,
+// unless the order is recorded already, as in Apply.
+type analyticsRun struct {
+	placed keyed[uuid.UUID, domain.OrderPlaced]
+}
+
+func (r *analyticsRun) add(_ domain.RecordedEvent, e domain.Event) (int, error) {
+	switch e := e.(type) {
+	case domain.OrderPlaced:
+		if !r.placed.has(e.OrderID) {
+			*r.placed.get(e.OrderID) = e
+		}
+		return runJoined, nil
+	case domain.ShowCreated, domain.ShowDetailsChanged, domain.SectionPriceChanged, domain.ShowPublished,
+		domain.ShowCancelled, domain.SeatsHeld, domain.SeatsReleased, domain.SeatsSold, domain.TicketCheckedIn:
+		return runIgnored, nil
+	}
+	return runAlone, nil
+}
+
+func (r *analyticsRun) flush(ctx context.Context, db DB) error {
+	defer r.placed.reset()
+	n := r.placed.len()
+	if n == 0 {
+		return nil
+	}
+	shows, hours, ats := make([]uuid.UUID, n), make([]time.Time, n), make([]time.Time, n)
+	counts, totals := make([]int64, n), make([]int64, n)
+	for i, e := range r.placed.vals {
+		shows[i], hours[i], ats[i] = e.ShowID, hourOf(e.PlacedAt), e.PlacedAt
+		counts[i], totals[i] = int64(units(e.Items, e.Seats)), e.TotalCents
+	}
+	// The orders inserted are those counted: as addHour, per hour.
+	return db.Exec(ctx, `with placed as (
+			insert into rm_analytics_orders (order_id, show_id, held_hour, held_at, units, total_cents, status)
+			select o.order_id, o.show_id, o.held_hour, o.held_at, o.units, o.total_cents, $6::text
+			from unnest($1::uuid[], $2::uuid[], $3::timestamptz[], $4::timestamptz[], $5::bigint[], $7::bigint[])
+				as o(order_id, show_id, held_hour, held_at, units, total_cents)
+			on conflict (order_id) do nothing
+			returning show_id, held_hour, units)
+		insert into rm_analytics_hours (show_id, hour, holds, units_held)
+		select show_id, held_hour, count(*), sum(units) from placed group by show_id, held_hour
+		on conflict (show_id, hour) do update set
+			holds = rm_analytics_hours.holds + excluded.holds,
+			units_held = rm_analytics_hours.units_held + excluded.units_held`,
+		r.placed.keys, shows, hours, ats, counts, string(domain.OrderStatusHeld), totals)
+}

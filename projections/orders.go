@@ -103,3 +103,69 @@ func confirmOrder(ctx context.Context, db DB, rec domain.RecordedEvent, e domain
 		on conflict (id) do nothing`,
 		e.OrderID, e.ShowID, buyer, seq, ids, secs, rows, seats, codes)
 }
+
+var _ BatchProjector = Orders{}
+
+// ApplyBatch projects the order events of a batch. Runs of OrderPlaced are
+// inserted in one statement; other events are applied one by one.
+func (p Orders) ApplyBatch(ctx context.Context, db DB, recs []domain.RecordedEvent, events []domain.Event) error {
+	return applyRuns(ctx, db, recs, events, &ordersRun{}, p.Apply)
+}
+
+// ordersRun is a run of OrderPlaced events: the first of each order is
+// inserted, unless the order is there already, as Apply does.
+type ordersRun struct {
+	placed keyed[uuid.UUID, placedOrder]
+}
+
+type placedOrder struct {
+	seq          int64
+	show, buyer  uuid.UUID
+	items, seats string
+	total        int64
+	expires, at  time.Time
+}
+
+func (r *ordersRun) add(rec domain.RecordedEvent, e domain.Event) (int, error) {
+	switch e := e.(type) {
+	case domain.OrderPlaced:
+		seq, err := seqOf(rec)
+		if err != nil {
+			return 0, err
+		}
+		items, seats, err := encodeLines(e.Items, e.Seats)
+		if err != nil {
+			return 0, err
+		}
+		if !r.placed.has(e.OrderID) { // placed twice: the first one counts
+			*r.placed.get(e.OrderID) = placedOrder{seq, e.ShowID, e.BuyerID, items, seats, e.TotalCents, e.ExpiresAt, e.PlacedAt}
+		}
+		return runJoined, nil
+	case domain.ShowCreated, domain.ShowDetailsChanged, domain.SectionPriceChanged, domain.ShowPublished,
+		domain.ShowCancelled, domain.SeatsHeld, domain.SeatsReleased, domain.SeatsSold:
+		return runIgnored, nil
+	}
+	return runAlone, nil
+}
+
+func (r *ordersRun) flush(ctx context.Context, db DB) error {
+	defer r.placed.reset()
+	n := r.placed.len()
+	if n == 0 {
+		return nil
+	}
+	seqs, shows, buyers := make([]int64, n), make([]uuid.UUID, n), make([]uuid.UUID, n)
+	items, seats, totals := make([]string, n), make([]string, n), make([]int64, n)
+	expires, ats := make([]time.Time, n), make([]time.Time, n)
+	for i, o := range r.placed.vals {
+		seqs[i], shows[i], buyers[i] = o.seq, o.show, o.buyer
+		items[i], seats[i], totals[i] = o.items, o.seats, o.total
+		expires[i], ats[i] = o.expires, o.at
+	}
+	return db.Exec(ctx, `insert into rm_orders (id, seq, show_id, buyer_id, status, items, seats, total_cents, expires_at, created_at, updated_at)
+		select o.id, o.seq, o.show_id, o.buyer_id, $1::text, o.items::jsonb, o.seats::jsonb, o.total_cents, o.expires_at, o.placed_at, o.placed_at
+		from unnest($2::uuid[], $3::bigint[], $4::uuid[], $5::uuid[], $6::text[], $7::text[], $8::bigint[], $9::timestamptz[], $10::timestamptz[])
+			as o(id, seq, show_id, buyer_id, items, seats, total_cents, expires_at, placed_at)
+		on conflict (id) do nothing`,
+		string(domain.OrderStatusHeld), r.placed.keys, seqs, shows, buyers, items, seats, totals, expires, ats)
+}

@@ -6,8 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
+
+	"github.com/google/uuid"
 
 	"github.com/ticketing/ticketing/domain"
 )
@@ -92,8 +95,9 @@ type Runner struct {
 	// Reporter, if set, records state changes for other processes.
 	Reporter StatusReporter
 
-	mu     sync.Mutex
-	status map[string]*ProjectionStatus
+	mu      sync.Mutex
+	status  map[string]*ProjectionStatus
+	decoded decodeCache
 }
 
 // Run runs the projectors until ctx ends; it then returns nil. It fails at
@@ -250,23 +254,70 @@ func (r *Runner) follow(ctx context.Context, p Projector, applied func()) error 
 }
 
 // apply applies the events of a batch after the checkpoint, and the batch's
-// last position as the new checkpoint, atomically.
+// last position as the new checkpoint, atomically. A BatchProjector gets
+// the events in one ApplyBatch, up to the first that cannot be decoded.
 func (r *Runner) apply(ctx context.Context, p Projector, batch []domain.RecordedEvent) error {
+	decoded, failed := r.decode(batch)
 	return r.Store.Apply(ctx, p.Name(), batch[len(batch)-1].Position, func(db DB, after domain.Position) error {
-		for _, rec := range batch {
-			if !after.Less(rec.Position) {
-				continue // applied by another runner of the projection
+		recs, events, errs := batch, decoded, failed
+		if slices.ContainsFunc(batch, func(rec domain.RecordedEvent) bool { return !after.Less(rec.Position) }) {
+			// Events at or before after were applied by another runner of
+			// the projection.
+			recs, events, errs = nil, nil, nil
+			for i, rec := range batch {
+				if after.Less(rec.Position) {
+					recs, events, errs = append(recs, rec), append(events, decoded[i]), append(errs, failed[i])
+				}
 			}
-			e, err := r.Registry.DecodeRecorded(rec)
-			if err == nil {
-				err = p.Apply(ctx, db, rec, e)
+		}
+		bp, ok := p.(BatchProjector)
+		if !ok {
+			for i, rec := range recs {
+				err := errs[i]
+				if err == nil {
+					err = p.Apply(ctx, db, rec, events[i])
+				}
+				if err != nil {
+					return applyError(p.Name(), rec, err)
+				}
 			}
-			if err != nil {
-				return &ApplyError{Projection: p.Name(), Stream: rec.StreamID, Version: rec.Version, Position: rec.Position, Type: rec.Type, Err: err}
+			return nil
+		}
+		n := slices.IndexFunc(errs, func(err error) bool { return err != nil })
+		if n < 0 {
+			n = len(recs)
+		}
+		if n > 0 {
+			if err := bp.ApplyBatch(ctx, db, recs[:n], events[:n]); err != nil {
+				rec := recs[n-1]
+				if be, ok := errors.AsType[*BatchError](err); ok && be.Index >= 0 && be.Index < n {
+					rec, err = recs[be.Index], be.Err
+				}
+				return applyError(p.Name(), rec, err)
 			}
+		}
+		if n < len(recs) {
+			return applyError(p.Name(), recs[n], errs[n])
 		}
 		return nil
 	})
+}
+
+// decode decodes the events of a batch, each once for all the projectors of
+// the runner.
+func (r *Runner) decode(batch []domain.RecordedEvent) ([]domain.Event, []error) {
+	if len(r.Projectors) > 1 {
+		return r.decoded.decode(r.Registry, batch)
+	}
+	events, errs := make([]domain.Event, len(batch)), make([]error, len(batch))
+	for i, rec := range batch {
+		events[i], errs[i] = r.Registry.DecodeRecorded(rec)
+	}
+	return events, errs
+}
+
+func applyError(projection string, rec domain.RecordedEvent, err error) *ApplyError {
+	return &ApplyError{Projection: projection, Stream: rec.StreamID, Version: rec.Version, Position: rec.Position, Type: rec.Type, Err: err}
 }
 
 // Deliver applies runs of events that a broker delivered, each from one
@@ -285,13 +336,31 @@ func (r *Runner) Deliver(ctx context.Context, name string, deliveries []Delivery
 	if p == nil {
 		return make([]int, len(deliveries)), fmt.Errorf("projections: no projection %q", name)
 	}
+	var all []domain.RecordedEvent
+	for _, d := range deliveries {
+		all = append(all, d.Events...)
+	}
+	events, errs := r.decode(all)
+	type decodedEvent struct {
+		id  uuid.UUID
+		e   domain.Event
+		err error
+	}
+	decoded := make(map[domain.Position]decodedEvent, len(all))
+	for i, rec := range all {
+		decoded[rec.Position] = decodedEvent{rec.ID, events[i], errs[i]}
+	}
 	done, err := r.Store.ApplyDelivered(ctx, name, deliveries, func(db DB, rec domain.RecordedEvent) error {
-		e, err := r.Registry.DecodeRecorded(rec)
+		d, ok := decoded[rec.Position]
+		if !ok || d.id != rec.ID {
+			d.e, d.err = r.Registry.DecodeRecorded(rec)
+		}
+		err := d.err
 		if err == nil {
-			err = p.Apply(ctx, db, rec, e)
+			err = p.Apply(ctx, db, rec, d.e)
 		}
 		if err != nil {
-			return &ApplyError{Projection: name, Stream: rec.StreamID, Version: rec.Version, Position: rec.Position, Type: rec.Type, Err: err}
+			return applyError(name, rec, err)
 		}
 		return nil
 	})

@@ -112,3 +112,82 @@ func units(items []domain.HeldItem, seats []domain.HeldSeat) int {
 	}
 	return n
 }
+
+var _ BatchProjector = Sales{}
+
+// ApplyBatch projects the events of a batch that move sales figures. Runs
+// of inventory events and OrderPlaced are done in two statements: each
+// show's figures moved by the sum of their changes, and the first placing of
+// each order recorded. Other events are applied one by one.
+func (p Sales) ApplyBatch(ctx context.Context, db DB, recs []domain.RecordedEvent, events []domain.Event) error {
+	return applyRuns(ctx, db, recs, events, &salesRun{}, p.Apply)
+}
+
+// salesRun is a run of inventory events and OrderPlaced of the sales
+// projection.
+type salesRun struct {
+	figures keyed[uuid.UUID, salesDelta]
+	placed  keyed[uuid.UUID, uuid.UUID] // order → show
+}
+
+func (r *salesRun) add(_ domain.RecordedEvent, e domain.Event) (int, error) {
+	switch e := e.(type) {
+	case domain.SeatsHeld:
+		r.figures.get(e.ShowID).held += units(e.Items, e.Seats)
+	case domain.SeatsSold:
+		n := units(e.Items, e.Seats)
+		d := r.figures.get(e.ShowID)
+		d.held -= n
+		d.sold += n
+		d.revenue += e.TotalCents
+	case domain.SeatsReleased:
+		n := units(e.Items, e.Seats)
+		d := r.figures.get(e.ShowID)
+		d.held -= n
+		switch e.Reason {
+		case domain.ReleaseExpired:
+			d.expired += n
+		case domain.ReleaseCancelled:
+			d.cancelled += n
+		}
+	case domain.OrderPlaced:
+		if !r.placed.has(e.OrderID) { // placed twice: the first one counts
+			*r.placed.get(e.OrderID) = e.ShowID
+		}
+	case domain.ShowDetailsChanged, domain.SectionPriceChanged, domain.ShowPublished, domain.ShowCancelled, domain.TicketCheckedIn:
+		return runIgnored, nil
+	default:
+		return runAlone, nil
+	}
+	return runJoined, nil
+}
+
+func (r *salesRun) flush(ctx context.Context, db DB) error {
+	defer r.figures.reset()
+	defer r.placed.reset()
+	if n := r.figures.len(); n > 0 {
+		held, sold, revenue := make([]int64, n), make([]int64, n), make([]int64, n)
+		expired, cancelled := make([]int64, n), make([]int64, n)
+		for i, d := range r.figures.vals {
+			held[i], sold[i], revenue[i] = int64(d.held), int64(d.sold), d.revenue
+			expired[i], cancelled[i] = int64(d.expired), int64(d.cancelled)
+		}
+		// As addSales; the order counts do not change.
+		if err := db.Exec(ctx, `insert into rm_sales (show_id, held, sold, revenue_cents, expired, cancelled)
+			select * from unnest($1::uuid[], $2::bigint[], $3::bigint[], $4::bigint[], $5::bigint[], $6::bigint[])
+			on conflict (show_id) do update set
+				held = rm_sales.held + excluded.held, sold = rm_sales.sold + excluded.sold,
+				revenue_cents = rm_sales.revenue_cents + excluded.revenue_cents,
+				expired = rm_sales.expired + excluded.expired, cancelled = rm_sales.cancelled + excluded.cancelled`,
+			r.figures.keys, held, sold, revenue, expired, cancelled); err != nil {
+			return err
+		}
+	}
+	if r.placed.len() == 0 {
+		return nil
+	}
+	return db.Exec(ctx, `insert into rm_sales_orders (order_id, show_id, status)
+		select o.order_id, o.show_id, $3::text from unnest($1::uuid[], $2::uuid[]) as o(order_id, show_id)
+		on conflict (order_id) do nothing`,
+		r.placed.keys, r.placed.vals, string(domain.OrderStatusHeld))
+}

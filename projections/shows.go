@@ -176,3 +176,103 @@ func seqOf(rec domain.RecordedEvent) (int64, error) {
 	}
 	return int64(rec.Position.Commit), nil
 }
+
+var _ BatchProjector = Shows{}
+
+// ApplyBatch projects the show events of a batch. Runs of inventory events
+// (SeatsHeld, SeatsReleased, SeatsSold) are done in two statements: the
+// counters of each section moved by their sum, and each seat set to its
+// last state in the run. Other events are applied one by one.
+func (p Shows) ApplyBatch(ctx context.Context, db DB, recs []domain.RecordedEvent, events []domain.Event) error {
+	return applyRuns(ctx, db, recs, events, &showsRun{}, p.Apply)
+}
+
+// showsRun is a run of inventory events of the shows projection.
+type showsRun struct {
+	counters keyed[sectionKey, counterDelta]
+	seats    keyed[seatKey, seatState]
+}
+
+type sectionKey struct {
+	show    uuid.UUID
+	section string
+}
+
+type counterDelta struct{ held, sold int64 }
+
+type seatKey struct {
+	show    uuid.UUID
+	section string
+	row     string
+	seat    int32
+}
+
+type seatState struct {
+	state string
+	order uuid.UUID // uuid.Nil: none
+}
+
+func (r *showsRun) add(_ domain.RecordedEvent, e domain.Event) (int, error) {
+	switch e := e.(type) {
+	case domain.SeatsHeld:
+		r.move(e.ShowID, e.OrderID, e.Items, e.Seats, SeatHeld, 1, 0)
+	case domain.SeatsReleased:
+		r.move(e.ShowID, uuid.Nil, e.Items, e.Seats, SeatAvailable, -1, 0)
+	case domain.SeatsSold:
+		r.move(e.ShowID, e.OrderID, e.Items, e.Seats, SeatSold, -1, 1)
+	case domain.OrderPlaced, domain.OrderConfirmed, domain.OrderCancelled, domain.OrderExpired, domain.TicketCheckedIn:
+		return runIgnored, nil
+	default:
+		return runAlone, nil
+	}
+	return runJoined, nil
+}
+
+// move is moveInventory, added to the run.
+func (r *showsRun) move(show, order uuid.UUID, items []domain.HeldItem, seats []domain.HeldSeat, state string, dHeld, dSold int64) {
+	for _, it := range items {
+		d := r.counters.get(sectionKey{show, it.Section})
+		d.held += dHeld * int64(it.Quantity)
+		d.sold += dSold * int64(it.Quantity)
+	}
+	for _, st := range seats {
+		d := r.counters.get(sectionKey{show, st.Section})
+		d.held += dHeld
+		d.sold += dSold
+		*r.seats.get(seatKey{show, st.Section, st.Row, int32(st.Seat)}) = seatState{state, order}
+	}
+}
+
+func (r *showsRun) flush(ctx context.Context, db DB) error {
+	defer r.counters.reset()
+	defer r.seats.reset()
+	if n := r.counters.len(); n > 0 {
+		shows, names := make([]uuid.UUID, n), make([]string, n)
+		held, sold := make([]int64, n), make([]int64, n)
+		for i, k := range r.counters.keys {
+			shows[i], names[i] = k.show, k.section
+			held[i], sold[i] = r.counters.vals[i].held, r.counters.vals[i].sold
+		}
+		if err := db.Exec(ctx, `update rm_sections s set held = s.held + d.held, sold = s.sold + d.sold
+			from unnest($1::uuid[], $2::text[], $3::bigint[], $4::bigint[]) as d(show_id, name, held, sold)
+			where s.show_id = d.show_id and s.name = d.name`,
+			shows, names, held, sold); err != nil {
+			return err
+		}
+	}
+	n := r.seats.len()
+	if n == 0 {
+		return nil
+	}
+	shows, secs, rows := make([]uuid.UUID, n), make([]string, n), make([]string, n)
+	nums, states, orders := make([]int32, n), make([]string, n), make([]uuid.UUID, n)
+	for i, k := range r.seats.keys {
+		shows[i], secs[i], rows[i], nums[i] = k.show, k.section, k.row, k.seat
+		states[i], orders[i] = r.seats.vals[i].state, r.seats.vals[i].order
+	}
+	// A nil order is no order, as in moveInventory.
+	return db.Exec(ctx, `update rm_seats s set state = x.state, order_id = nullif(x.order_id, '00000000-0000-0000-0000-000000000000'::uuid)
+		from unnest($1::uuid[], $2::text[], $3::text[], $4::int[], $5::text[], $6::uuid[]) as x(show_id, section, row_label, seat, state, order_id)
+		where s.show_id = x.show_id and s.section = x.section and s.row_label = x.row_label and s.seat = x.seat`,
+		shows, secs, rows, nums, states, orders)
+}

@@ -1,0 +1,509 @@
+package projections_test
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/ticketing/ticketing/domain"
+	"github.com/ticketing/ticketing/infra/postgres"
+	"github.com/ticketing/ticketing/infra/postgres/pgtest"
+	"github.com/ticketing/ticketing/projections"
+)
+
+// perEvent hides the ApplyBatch of a projector: the runner applies its
+// events one by one, with Apply.
+type perEvent struct{ projections.Projector }
+
+// perEventAll returns every projector, each applied one event at a time.
+func perEventAll() []projections.Projector {
+	var out []projections.Projector
+	for _, p := range projections.All() {
+		out = append(out, perEvent{p})
+	}
+	return out
+}
+
+// memLog is a global log in memory, with dense positions from 1.
+type memLog []domain.RecordedEvent
+
+// ReadAll returns up to limit events after after.
+func (l memLog) ReadAll(_ context.Context, after domain.Position, limit int) ([]domain.RecordedEvent, error) {
+	i := 0
+	for i < len(l) && !after.Less(l[i].Position) {
+		i++
+	}
+	return l[i:min(len(l), i+limit)], nil
+}
+
+// chunkedFeed follows a memLog, handing it out in chunks of random sizes up
+// to max, then waits for the end of ctx. It always starts at the start of
+// the log, as a feed redelivering events may: the runner must skip those
+// applied already.
+type chunkedFeed struct {
+	log  memLog
+	max  int
+	seed uint64
+}
+
+func (f chunkedFeed) Follow(ctx context.Context, after domain.Position, handle func(context.Context, []domain.RecordedEvent) error) error {
+	rng := rand.New(rand.NewPCG(f.seed, after.Commit))
+	events := f.log
+	for len(events) > 0 {
+		n := min(len(events), 1+rng.IntN(f.max))
+		if err := handle(ctx, events[:n]); err != nil {
+			return err
+		}
+		events = events[n:]
+	}
+	<-ctx.Done()
+	return ctx.Err()
+}
+
+// mixedLog generates a log of about n events from seed with the domain
+// aggregates: shows created (some left as drafts), published, edited and
+// cancelled; drops of many holds in a row, of general-admission units and of
+// seats, each SeatsHeld followed by its OrderPlaced (or not: a process that
+// died in between); orders paid (with tickets checked in), cancelled and
+// expired, tombstones included; the seats of a small seated section held,
+// released and held again. The clock moves by random steps with nanoseconds
+// across hours. It then disturbs the log as only a broken writer or a
+// redelivery would: some events are repeated, at once or later, some with
+// other data (another time, buyer, show), and some
+// swap places with the next one. Positions are dense from 1.
+func mixedLog(t testing.TB, seed uint64, n int) memLog {
+	t.Helper()
+	registry := domain.NewRegistry()
+	domain.RegisterEvents(registry)
+	g := &mixGen{rng: rand.New(rand.NewPCG(seed, 7)), now: time.Date(2031, 3, 1, 10, 17, 3, 123456789, time.UTC),
+		versions: map[string]int64{}, registry: registry}
+	for len(g.recs) < n {
+		if err := g.step(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Disturb: repeats and swaps.
+	var out memLog
+	for i := 0; i < len(g.recs); i++ {
+		rec := g.recs[i]
+		if i+1 < len(g.recs) && g.rng.IntN(100) < 3 {
+			rec, g.recs[i+1] = g.recs[i+1], rec
+		}
+		out = append(out, rec)
+		switch r := g.rng.IntN(100); {
+		case r < 3:
+			out = append(out, g.repeat(t, rec))
+		case r < 5:
+			out = append(out, g.repeat(t, out[g.rng.IntN(len(out))]))
+		}
+	}
+	for i := range out {
+		out[i].Position = domain.PositionAt(uint64(i + 1))
+	}
+	return out
+}
+
+type mixGen struct {
+	rng      *rand.Rand
+	now      time.Time
+	recs     memLog
+	versions map[string]int64
+	shows    []*mixShow
+	orders   []*mixOrder // open: held, not yet ended
+	paid     []*mixOrder
+	repeats  int
+	registry *domain.Registry
+}
+
+type mixShow struct {
+	agg  *domain.Show
+	seen int
+}
+
+type mixOrder struct {
+	id     uuid.UUID
+	show   *mixShow
+	agg    *domain.Order
+	seen   int
+	placed bool
+}
+
+const mixTTL = 3 * time.Minute
+
+func (g *mixGen) id() uuid.UUID {
+	var id uuid.UUID
+	binary.LittleEndian.PutUint64(id[:8], g.rng.Uint64())
+	binary.LittleEndian.PutUint64(id[8:], g.rng.Uint64())
+	id[6] = id[6]&0x0f | 0x40
+	id[8] = id[8]&0x3f | 0x80
+	return id
+}
+
+// tick moves the clock by up to max, with nanoseconds.
+func (g *mixGen) tick(max time.Duration) { g.now = g.now.Add(time.Duration(g.rng.Int64N(int64(max)))) }
+
+func (g *mixGen) emit(stream string, events []domain.Event) error {
+	data, err := domain.Encode(events, g.id, domain.Metadata{CorrelationID: "mix"})
+	if err != nil {
+		return err
+	}
+	for _, d := range data {
+		g.versions[stream]++
+		g.recs = append(g.recs, domain.RecordedEvent{ID: d.ID, StreamID: stream, Version: g.versions[stream],
+			Type: d.Type, Data: d.Data, Metadata: d.Metadata, RecordedAt: g.now})
+	}
+	return nil
+}
+
+func (g *mixGen) emitShow(s *mixShow) error {
+	changes := s.agg.Changes()
+	err := g.emit(domain.ShowStream(s.agg.ID), changes[s.seen:])
+	s.seen = len(changes)
+	return err
+}
+
+func (g *mixGen) emitOrder(o *mixOrder) error {
+	changes := o.agg.Changes()
+	err := g.emit(domain.OrderStream(o.id), changes[o.seen:])
+	o.seen = len(changes)
+	return err
+}
+
+// repeat returns rec again, as the next event of a stream of its own; half
+// of the time with other data: another time, buyer, organizer, payment.
+func (g *mixGen) repeat(t testing.TB, rec domain.RecordedEvent) domain.RecordedEvent {
+	t.Helper()
+	g.repeats++
+	rec.ID, rec.StreamID, rec.Version = g.id(), fmt.Sprintf("repeat-%d", g.repeats), 1
+	if g.rng.IntN(2) == 0 {
+		return rec
+	}
+	e, err := g.registry.DecodeRecorded(rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	later := time.Hour + time.Duration(g.rng.Int64N(int64(time.Hour)))
+	switch v := e.(type) {
+	case domain.OrderPlaced:
+		v.PlacedAt, v.ExpiresAt, v.BuyerID, v.TotalCents = v.PlacedAt.Add(later), v.ExpiresAt.Add(later), g.id(), v.TotalCents+1
+		if g.rng.IntN(2) == 0 {
+			v.ShowID = g.shows[g.rng.IntN(len(g.shows))].agg.ID
+		}
+		e = v
+	case domain.SeatsHeld:
+		v.HeldAt, v.ExpiresAt, v.BuyerID = v.HeldAt.Add(later), v.ExpiresAt.Add(later), g.id()
+		e = v
+	case domain.ShowCreated:
+		v.OrganizerID, v.Title = g.id(), v.Title+" again"
+		e = v
+	case domain.OrderConfirmed:
+		v.PaymentID, v.ConfirmedAt = v.PaymentID+"-again", v.ConfirmedAt.Add(later)
+		e = v
+	}
+	data, err := domain.Encode([]domain.Event{e}, g.id, domain.Metadata{CorrelationID: "mix"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec.Data, rec.Metadata = data[0].Data, data[0].Metadata
+	return rec
+}
+
+func (g *mixGen) step() error {
+	g.tick(20 * time.Second)
+	switch r := g.rng.IntN(100); {
+	case len(g.shows) < 2 || r < 4:
+		return g.createShow()
+	case r < 10:
+		return g.editShow()
+	case r < 30:
+		return g.drop()
+	case r < 36 && len(g.orders) > 0:
+		g.tick(4 * time.Minute) // holds run out
+		return g.end()
+	case r < 37:
+		s := g.shows[g.rng.IntN(len(g.shows))]
+		if err := s.agg.Cancel(g.now); err != nil {
+			return err
+		}
+		return g.emitShow(s)
+	case r < 40 && len(g.paid) > 0:
+		o := g.paid[g.rng.IntN(len(g.paid))]
+		t := o.agg.Tickets[g.rng.IntN(len(o.agg.Tickets))]
+		if err := o.agg.CheckIn(t.ID, g.now); errors.Is(err, domain.ErrAlreadyCheckedIn) {
+			return nil
+		} else if err != nil {
+			return err
+		}
+		return g.emitOrder(o)
+	default:
+		for range 1 + g.rng.IntN(6) {
+			if err := g.end(); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+}
+
+func (g *mixGen) createShow() error {
+	s := &mixShow{agg: domain.NewShow()}
+	err := s.agg.Create(domain.CreateShow{
+		ShowID: g.id(), OrganizerID: g.id(), Title: fmt.Sprintf("Show %d", len(g.shows)+1), Venue: "Hall",
+		StartsAt: g.now.Add(30 * 24 * time.Hour),
+		Sections: []domain.SectionSpec{
+			{Name: "Floor", PriceCents: 4500, Capacity: 300},
+			{Name: "Balcony", PriceCents: 3000, Capacity: 40},
+			{Name: "Box", PriceCents: 9000, Rows: []domain.RowSpec{{Label: "A", Seats: 4}, {Label: "B", Seats: 4}}},
+		},
+	}, g.now)
+	if err == nil && g.rng.IntN(5) > 0 {
+		err = s.agg.Publish(g.now)
+	}
+	if err != nil {
+		return err
+	}
+	g.shows = append(g.shows, s)
+	return g.emitShow(s)
+}
+
+func (g *mixGen) editShow() error {
+	s := g.shows[g.rng.IntN(len(g.shows))]
+	var err error
+	switch g.rng.IntN(3) {
+	case 0:
+		err = s.agg.Publish(g.now)
+	case 1:
+		title := fmt.Sprintf("Renamed %d", g.rng.IntN(1000))
+		err = s.agg.Edit(domain.EditShow{Title: &title})
+	default:
+		err = s.agg.Edit(domain.EditShow{Prices: map[string]int64{"Floor": 4000 + 100*g.rng.Int64N(20)}})
+	}
+	if errors.Is(err, domain.ErrShowCancelled) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	return g.emitShow(s)
+}
+
+// drop holds in a row in one show, as a ticket drop does.
+func (g *mixGen) drop() error {
+	s := g.shows[g.rng.IntN(len(g.shows))]
+	for range 1 + g.rng.IntN(40) {
+		g.tick(50 * time.Millisecond)
+		req := domain.HoldRequest{OrderID: g.id(), BuyerID: g.id()}
+		k := 1 + g.rng.IntN(3)
+		switch r := g.rng.IntN(10); {
+		case r < 3:
+			row := []string{"A", "B"}[g.rng.IntN(2)]
+			first := 1 + g.rng.IntN(3)
+			for i := range min(k, 2) {
+				req.Seats = append(req.Seats, domain.SeatRef{Section: "Box", Row: row, Seat: first + i})
+			}
+		case r < 5:
+			req.Items = []domain.ItemRequest{{Section: "Balcony", Quantity: k}}
+		default:
+			req.Items = []domain.ItemRequest{{Section: "Floor", Quantity: k}}
+		}
+		err := s.agg.Hold(req, g.now, mixTTL)
+		if _, taken := errors.AsType[*domain.SeatTakenError](err); taken || errors.Is(err, domain.ErrSoldOut) ||
+			errors.Is(err, domain.ErrNotOnSale) || errors.Is(err, domain.ErrShowCancelled) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if err := g.emitShow(s); err != nil {
+			return err
+		}
+		changes := s.agg.Changes()
+		held := changes[len(changes)-1].(domain.SeatsHeld)
+		o := &mixOrder{id: req.OrderID, show: s, agg: domain.NewOrder()}
+		if g.rng.IntN(20) > 0 {
+			if err := o.agg.Place(held); err != nil {
+				return err
+			}
+			o.placed = true
+			if err := g.emitOrder(o); err != nil {
+				return err
+			}
+		}
+		g.orders = append(g.orders, o)
+	}
+	return nil
+}
+
+// end ends an open order: paid (and sold), cancelled or expired (and
+// released), as the clock allows.
+func (g *mixGen) end() error {
+	if len(g.orders) == 0 {
+		return nil
+	}
+	i := g.rng.IntN(len(g.orders))
+	o := g.orders[i]
+	g.orders = append(g.orders[:i], g.orders[i+1:]...)
+	held, _ := o.show.agg.HoldOf(o.id)
+	expired := !g.now.Before(held.ExpiresAt)
+	switch r := g.rng.IntN(10); {
+	case !o.placed || expired:
+		if !expired {
+			g.now = held.ExpiresAt.Add(time.Duration(g.rng.Int64N(int64(time.Second))))
+		}
+		if err := o.agg.Expire(o.id, o.show.agg.ID, g.now); err != nil {
+			return err
+		}
+		if err := g.emitOrder(o); err != nil {
+			return err
+		}
+		o.show.agg.Release(o.id, domain.ReleaseExpired, g.now)
+	case r < 7:
+		err := o.agg.Confirm("ch_"+o.id.String()[:8], g.now, func() (uuid.UUID, string) {
+			id := g.id()
+			return id, id.String()[:10]
+		})
+		if err != nil {
+			return err
+		}
+		if err := g.emitOrder(o); err != nil {
+			return err
+		}
+		if err := o.show.agg.Sell(o.id, g.now); err != nil {
+			return err
+		}
+		g.paid = append(g.paid, o)
+	default:
+		if err := o.agg.Cancel(g.now); err != nil {
+			return err
+		}
+		if err := g.emitOrder(o); err != nil {
+			return err
+		}
+		o.show.agg.Release(o.id, domain.ReleaseCancelled, g.now)
+	}
+	return g.emitShow(o.show)
+}
+
+// project applies log to every read model through projectors, each rebuilt
+// from its checkpoint in transactions of batch events.
+func project(t testing.TB, log memLog, models *postgres.ReadModels, registry *domain.Registry, projectors []projections.Projector, batch int) {
+	t.Helper()
+	for _, p := range projectors {
+		if _, err := projections.Rebuild(ctx, log, models, registry, p, batch, nil); err != nil {
+			t.Fatalf("%s: %v", p.Name(), err)
+		}
+	}
+}
+
+// readModels returns every row of every read-model table, one string per
+// table, rows sorted.
+func readModels(t testing.TB, pool *pgxpool.Pool) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	for _, p := range projections.All() {
+		for _, table := range p.Tables() {
+			var rows string
+			if err := pool.QueryRow(ctx, `select coalesce(string_agg(t::text, E'\n' order by t::text), '') from `+table+` t`).Scan(&rows); err != nil {
+				t.Fatal(err)
+			}
+			out[table] = rows
+		}
+	}
+	return out
+}
+
+// sameReadModels reports the tables of got that differ from want, with
+// their first different row.
+func sameReadModels(t testing.TB, what string, got, want map[string]string) {
+	t.Helper()
+	for table, w := range want {
+		g := got[table]
+		if g == w {
+			continue
+		}
+		gl, wl := strings.Split(g, "\n"), strings.Split(w, "\n")
+		i := 0
+		for i < len(gl) && i < len(wl) && gl[i] == wl[i] {
+			i++
+		}
+		line := func(l []string) string {
+			if i < len(l) {
+				return l[i]
+			}
+			return "(none)"
+		}
+		t.Errorf("%s: %s differs: %d rows, want %d; row %d:\ngot  %s\nwant %s", what, table, len(gl), len(wl), i, line(gl), line(wl))
+	}
+}
+
+// emptyReadModels deletes every read-model row and checkpoint.
+func emptyReadModels(t testing.TB, pool *pgxpool.Pool) {
+	t.Helper()
+	tables := []string{"projection_checkpoints"}
+	for _, p := range projections.All() {
+		tables = append(tables, p.Tables()...)
+	}
+	if _, err := pool.Exec(ctx, `truncate `+strings.Join(tables, ", ")); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestBatchProjector_ApplyBatch(t *testing.T) {
+	t.Parallel()
+	registry := domain.NewRegistry()
+	domain.RegisterEvents(registry)
+	for _, seed := range []uint64{1, 2, 3} {
+		t.Run(fmt.Sprintf("seed %d", seed), func(t *testing.T) {
+			t.Parallel()
+			log := mixedLog(t, seed, 1500)
+			refPool := pgtest.NewPool(t)
+			project(t, log, postgres.NewReadModels(refPool).ForRebuild(), registry, perEventAll(), 100)
+			want := readModels(t, refPool)
+			for table, rows := range want {
+				if rows == "" {
+					t.Fatalf("%s: no rows: the log does not cover it", table)
+				}
+			}
+
+			pool := pgtest.NewPool(t)
+			models := postgres.NewReadModels(pool).ForRebuild()
+			for _, batch := range []int{1, 2, 7, 64, 500, len(log)} {
+				emptyReadModels(t, pool)
+				project(t, log, models, registry, projections.All(), batch)
+				sameReadModels(t, fmt.Sprintf("batches of %d", batch), readModels(t, pool), want)
+			}
+
+			// The runner, every projector at once over chunks of the log
+			// of random sizes, sharing decoded events, from checkpoints a
+			// third into the log.
+			emptyReadModels(t, pool)
+			for _, p := range projections.All() {
+				if _, err := projections.RebuildUntil(ctx, log, models, registry, p, 100, log[len(log)/3].Position, nil); err != nil {
+					t.Fatal(err)
+				}
+			}
+			r := &projections.Runner{Feed: chunkedFeed{log: log, max: 300, seed: seed}, Store: postgres.NewReadModels(pool),
+				Registry: registry, Projectors: projections.All(), MaxBatch: 40}
+			c, cancel := context.WithCancel(ctx)
+			done := make(chan error, 1)
+			go func() { done <- r.Run(c) }()
+			ok, err := projections.NewQueries(postgres.NewReadModels(pool).DB()).WaitForPosition(ctx, log[len(log)-1].Position, 20*time.Second)
+			cancel()
+			if rerr := <-done; rerr != nil {
+				t.Fatal(rerr)
+			}
+			if err != nil || !ok {
+				t.Fatalf("runner did not reach the end of the log: %v %v %+v", ok, err, r.Status())
+			}
+			sameReadModels(t, "runner", readModels(t, pool), want)
+		})
+	}
+}
