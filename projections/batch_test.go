@@ -3,10 +3,13 @@ package projections_test
 import (
 	"context"
 	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"math/rand/v2"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -45,20 +48,29 @@ func (l memLog) ReadAll(_ context.Context, after domain.Position, limit int) ([]
 }
 
 // chunkedFeed follows a memLog, handing it out in chunks of random sizes up
-// to max, then waits for the end of ctx. It always starts at the start of
-// the log, as a feed redelivering events may: the runner must skip those
-// applied already.
+// to max (of max events when fixed), then waits for the end of ctx. With
+// redeliver, it starts at the start of the log whatever it is asked, as a
+// feed redelivering events may: the runner must skip those applied already.
 type chunkedFeed struct {
-	log  memLog
-	max  int
-	seed uint64
+	log       memLog
+	max       int
+	seed      uint64
+	fixed     bool
+	redeliver bool
 }
 
 func (f chunkedFeed) Follow(ctx context.Context, after domain.Position, handle func(context.Context, []domain.RecordedEvent) error) error {
 	rng := rand.New(rand.NewPCG(f.seed, after.Commit))
-	events := f.log
+	if f.redeliver {
+		after = domain.Start
+	}
+	events, _ := f.log.ReadAll(ctx, after, len(f.log))
 	for len(events) > 0 {
-		n := min(len(events), 1+rng.IntN(f.max))
+		n := f.max
+		if !f.fixed {
+			n = 1 + rng.IntN(f.max)
+		}
+		n = min(n, len(events))
 		if err := handle(ctx, events[:n]); err != nil {
 			return err
 		}
@@ -490,7 +502,7 @@ func TestBatchProjector_ApplyBatch(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			r := &projections.Runner{Feed: chunkedFeed{log: log, max: 300, seed: seed}, Store: postgres.NewReadModels(pool),
+			r := &projections.Runner{Feed: chunkedFeed{log: log, max: 300, seed: seed, redeliver: true}, Store: postgres.NewReadModels(pool),
 				Registry: registry, Projectors: projections.All(), MaxBatch: 40}
 			c, cancel := context.WithCancel(ctx)
 			done := make(chan error, 1)
@@ -506,4 +518,212 @@ func TestBatchProjector_ApplyBatch(t *testing.T) {
 			sameReadModels(t, "runner", readModels(t, pool), want)
 		})
 	}
+}
+
+// logOf records events as a log: each argument is a stream name, which the
+// events after it go to, or an event; a json.RawMessage is recorded as
+// undecodable data of a SeatsHeld.
+func logOf(t testing.TB, items ...any) memLog {
+	t.Helper()
+	var log memLog
+	stream := ""
+	versions := map[string]int64{}
+	for _, it := range items {
+		rec := domain.RecordedEvent{ID: uuid.New(), RecordedAt: t0}
+		switch v := it.(type) {
+		case string:
+			stream = v
+			continue
+		case json.RawMessage:
+			rec.Type, rec.Data, rec.Metadata = domain.SeatsHeld{}.EventType(), v, []byte(`{"schema_version": 2}`)
+		case domain.Event:
+			data, err := domain.Encode([]domain.Event{v}, uuid.New, domain.Metadata{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			rec.Type, rec.Data, rec.Metadata = data[0].Type, data[0].Data, data[0].Metadata
+		}
+		versions[stream]++
+		rec.StreamID, rec.Version, rec.Position = stream, versions[stream], domain.PositionAt(uint64(len(log)+1))
+		log = append(log, rec)
+	}
+	return log
+}
+
+func TestBatchProjector_Errors(t *testing.T) {
+	t.Parallel()
+	registry := domain.NewRegistry()
+	domain.RegisterEvents(registry)
+	show, other := uuid.New(), uuid.New()
+	created := func(id uuid.UUID) domain.ShowCreated {
+		return domain.ShowCreated{ShowID: id, OrganizerID: uuid.New(), Title: "T", Venue: "V", StartsAt: t0, CreatedAt: t0,
+			Sections: []domain.SectionSpec{{Name: "Floor", PriceCents: 1000, Capacity: 10}}}
+	}
+	held := func(q int) domain.SeatsHeld {
+		return domain.SeatsHeld{ShowID: show, OrderID: uuid.New(), Items: []domain.HeldItem{{Section: "Floor", Quantity: q, UnitPriceCents: 1000}},
+			HeldAt: t0, ExpiresAt: t0.Add(holdTTL)}
+	}
+	stream := domain.ShowStream(show)
+	for _, c := range []struct {
+		name      string
+		log       memLog
+		projector projections.Projector
+		version   int64
+		err       string
+	}{
+		// Units past the int column of rm_sales fail the run's statement.
+		{"a failing run is named by its last event",
+			logOf(t, stream, created(show), held(1), held(1<<31), held(1), domain.ShowPublished{ShowID: show, At: t0},
+				domain.ShowStream(other), created(other)),
+			projections.Sales{}, 4, "out of range"},
+		{"one by one, the failing event itself is named",
+			logOf(t, stream, created(show), held(1), held(1<<31), held(1), domain.ShowStream(other), created(other)),
+			perEvent{projections.Sales{}}, 3, "int4"},
+		{"an event that cannot be decoded is named",
+			logOf(t, stream, created(show), held(1), held(2), json.RawMessage(`{"show_id": 42}`), held(1)),
+			projections.Shows{}, 4, "cannot unmarshal"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			pool := pgtest.NewPool(t)
+			models := postgres.NewReadModels(pool)
+			_, err := projections.Rebuild(ctx, c.log, models, registry, c.projector, 100, nil)
+			ae, ok := errors.AsType[*projections.ApplyError](err)
+			if !ok || ae.Stream != stream || ae.Version != c.version || ae.Type != "show.seats_held" || ae.Projection != c.projector.Name() ||
+				!strings.Contains(err.Error(), c.err) {
+				t.Fatalf("got %v, want an *ApplyError of %s at %s@%d with %q", err, c.projector.Name(), stream, c.version, c.err)
+			}
+			if _, ok := errors.AsType[*projections.BatchError](err); ok {
+				t.Errorf("got %v, want the batch index unwrapped", err)
+			}
+			if got, _ := models.Checkpoint(ctx, c.projector.Name()); got != domain.Start {
+				t.Errorf("checkpoint: got %v, want the start", got)
+			}
+			for _, table := range c.projector.Tables() {
+				var n int
+				if err := pool.QueryRow(ctx, `select count(*) from `+table).Scan(&n); err != nil {
+					t.Fatal(err)
+				}
+				if n != 0 {
+					t.Errorf("%s: %d rows, want none: the batch is not applied", table, n)
+				}
+			}
+		})
+	}
+}
+
+// decodes counts the decodings of countedEvent.
+var decodes atomic.Int64
+
+// countedEvent is an event that no projector cares for, whose decodings
+// are counted.
+type countedEvent struct {
+	N int `json:"n"`
+}
+
+func (countedEvent) EventType() string { return "test.counted" }
+
+func (e *countedEvent) UnmarshalJSON(b []byte) error {
+	decodes.Add(1)
+	type plain countedEvent
+	return json.Unmarshal(b, (*plain)(e))
+}
+
+func TestRunner_DecodesOnce(t *testing.T) {
+	t.Parallel()
+	registry := domain.NewRegistry()
+	domain.RegisterEvents(registry)
+	domain.Register[countedEvent](registry)
+	var items []any
+	for i := range 3000 {
+		items = append(items, fmt.Sprintf("counted-%d", i%7), countedEvent{N: i})
+	}
+	log := logOf(t, items...)
+	models := postgres.NewReadModels(pgtest.NewPool(t))
+	r := &projections.Runner{Feed: chunkedFeed{log: log, max: 300, seed: 1}, Store: models,
+		Registry: registry, Projectors: projections.All(), MaxBatch: 70}
+	c, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- r.Run(c) }()
+	ok, err := projections.NewQueries(models.DB()).WaitForPosition(ctx, log[len(log)-1].Position, 20*time.Second)
+	cancel()
+	if rerr := <-done; rerr != nil {
+		t.Fatal(rerr)
+	}
+	if err != nil || !ok {
+		t.Fatalf("runner did not reach the end of the log: %v %v %+v", ok, err, r.Status())
+	}
+	if got, want := decodes.Load(), int64(len(log)); got != want {
+		t.Errorf("decodings: got %d, want %d: one per event for %d projectors", got, want, len(r.Projectors))
+	}
+}
+
+// plainStore hides the ApplyDeliveredBatch of a store: Deliver applies
+// event by event through ApplyDelivered.
+type plainStore struct{ projections.Store }
+
+func TestRunner_DeliverBatches(t *testing.T) {
+	t.Parallel()
+	registry := domain.NewRegistry()
+	domain.RegisterEvents(registry)
+	log := mixedLog(t, 4, 1500)
+	// Through a broker, each stream's versions follow each other.
+	versions := map[string]int64{}
+	for i := range log {
+		versions[log[i].StreamID]++
+		log[i].Version = versions[log[i].StreamID]
+	}
+	partition := func(stream string) int {
+		h := fnv.New32a()
+		h.Write([]byte(stream))
+		return int(h.Sum32() % 3)
+	}
+	// deliver hands the log to every projection in chunks of random sizes,
+	// each split by partition; a quarter of them begin with events
+	// delivered already.
+	deliver := func(t *testing.T, store projections.Store, projectors []projections.Projector) {
+		r := &projections.Runner{Store: store, Registry: registry, Projectors: projectors}
+		rng := rand.New(rand.NewPCG(4, 4))
+		for start := 0; start < len(log); {
+			from, end := start, min(len(log), start+1+rng.IntN(200))
+			if rng.IntN(4) == 0 {
+				from = max(0, start-rng.IntN(50))
+			}
+			var deliveries []projections.Delivery
+			for p := range 3 {
+				d := projections.Delivery{Partition: p}
+				for _, rec := range log[from:end] {
+					if partition(rec.StreamID) == p {
+						d.Events = append(d.Events, rec)
+					}
+				}
+				if len(d.Events) > 0 {
+					deliveries = append(deliveries, d)
+				}
+			}
+			for _, p := range projectors {
+				done, err := r.Deliver(ctx, p.Name(), deliveries)
+				if err != nil {
+					t.Fatalf("%s: %v", p.Name(), err)
+				}
+				for i, d := range deliveries {
+					if done[i] != len(d.Events) {
+						t.Fatalf("%s: done %d of %d", p.Name(), done[i], len(d.Events))
+					}
+				}
+			}
+			start = end
+		}
+	}
+	refPool := pgtest.NewPool(t)
+	deliver(t, plainStore{postgres.NewReadModels(refPool)}, perEventAll())
+	want := readModels(t, refPool)
+	for table, rows := range want {
+		if rows == "" {
+			t.Fatalf("%s: no rows: the log does not cover it", table)
+		}
+	}
+	pool := pgtest.NewPool(t)
+	deliver(t, postgres.NewReadModels(pool), projections.All())
+	sameReadModels(t, "delivered in batches", readModels(t, pool), want)
 }

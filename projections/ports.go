@@ -81,6 +81,16 @@ type Store interface {
 	ApplyDelivered(ctx context.Context, name string, deliveries []Delivery, fn func(db DB, rec domain.RecordedEvent) error) (done []int, err error)
 }
 
+// DeliveredBatchStore is a Store that can apply delivered events in one
+// call, for projectors that apply a batch at once (BatchProjector).
+type DeliveredBatchStore interface {
+	Store
+	// ApplyDeliveredBatch is ApplyDelivered, with one call of fn for all the
+	// events to apply, in the order in which ApplyDelivered calls its fn
+	// for each; fn is not called when there is none.
+	ApplyDeliveredBatch(ctx context.Context, name string, deliveries []Delivery, fn func(db DB, recs []domain.RecordedEvent) error) (done []int, err error)
+}
+
 // Delivery is a run of events a broker delivered from one partition, in
 // order.
 type Delivery struct {

@@ -270,37 +270,45 @@ func (r *Runner) apply(ctx context.Context, p Projector, batch []domain.Recorded
 				}
 			}
 		}
-		bp, ok := p.(BatchProjector)
-		if !ok {
-			for i, rec := range recs {
-				err := errs[i]
-				if err == nil {
-					err = p.Apply(ctx, db, rec, events[i])
-				}
-				if err != nil {
-					return applyError(p.Name(), rec, err)
-				}
+		return applyEvents(ctx, db, p, recs, events, errs)
+	})
+}
+
+// applyEvents applies recs, decoded as events or failed to decode with
+// errs, to p: with ApplyBatch when p has it, up to the first event that
+// failed to decode, or one by one with Apply. A failure is an *ApplyError
+// naming the failing event.
+func applyEvents(ctx context.Context, db DB, p Projector, recs []domain.RecordedEvent, events []domain.Event, errs []error) error {
+	bp, ok := p.(BatchProjector)
+	if !ok {
+		for i, rec := range recs {
+			err := errs[i]
+			if err == nil {
+				err = p.Apply(ctx, db, rec, events[i])
 			}
-			return nil
-		}
-		n := slices.IndexFunc(errs, func(err error) bool { return err != nil })
-		if n < 0 {
-			n = len(recs)
-		}
-		if n > 0 {
-			if err := bp.ApplyBatch(ctx, db, recs[:n], events[:n]); err != nil {
-				rec := recs[n-1]
-				if be, ok := errors.AsType[*BatchError](err); ok && be.Index >= 0 && be.Index < n {
-					rec, err = recs[be.Index], be.Err
-				}
+			if err != nil {
 				return applyError(p.Name(), rec, err)
 			}
 		}
-		if n < len(recs) {
-			return applyError(p.Name(), recs[n], errs[n])
-		}
 		return nil
-	})
+	}
+	n := slices.IndexFunc(errs, func(err error) bool { return err != nil })
+	if n < 0 {
+		n = len(recs)
+	}
+	if n > 0 {
+		if err := bp.ApplyBatch(ctx, db, recs[:n], events[:n]); err != nil {
+			rec := recs[n-1]
+			if be, ok := errors.AsType[*BatchError](err); ok && be.Index >= 0 && be.Index < n {
+				rec, err = recs[be.Index], be.Err
+			}
+			return applyError(p.Name(), rec, err)
+		}
+	}
+	if n < len(recs) {
+		return applyError(p.Name(), recs[n], errs[n])
+	}
+	return nil
 }
 
 // decode decodes the events of a batch, each once for all the projectors of
@@ -322,7 +330,9 @@ func applyError(projection string, rec domain.RecordedEvent, err error) *ApplyEr
 
 // Deliver applies runs of events that a broker delivered, each from one
 // partition, to the projection name, exactly once in effect and in one
-// transaction (see Store.ApplyDelivered), and keeps the projection's status:
+// transaction (see Store.ApplyDelivered; a BatchProjector gets them in one
+// ApplyBatch when the Store is a DeliveredBatchStore), and keeps the
+// projection's status:
 // live, or stalled with the failing stream, version and error. It returns,
 // per delivery, how many of its events are done; the caller acknowledges
 // those to the broker and delivers the rest again.
@@ -350,20 +360,32 @@ func (r *Runner) Deliver(ctx context.Context, name string, deliveries []Delivery
 	for i, rec := range all {
 		decoded[rec.Position] = decodedEvent{rec.ID, events[i], errs[i]}
 	}
-	done, err := r.Store.ApplyDelivered(ctx, name, deliveries, func(db DB, rec domain.RecordedEvent) error {
-		d, ok := decoded[rec.Position]
-		if !ok || d.id != rec.ID {
-			d.e, d.err = r.Registry.DecodeRecorded(rec)
+	// The events the store applies, decoded.
+	lookup := func(recs []domain.RecordedEvent) ([]domain.Event, []error) {
+		events, errs := make([]domain.Event, len(recs)), make([]error, len(recs))
+		for i, rec := range recs {
+			d, ok := decoded[rec.Position]
+			if !ok || d.id != rec.ID {
+				d.e, d.err = r.Registry.DecodeRecorded(rec)
+			}
+			events[i], errs[i] = d.e, d.err
 		}
-		err := d.err
-		if err == nil {
-			err = p.Apply(ctx, db, rec, d.e)
-		}
-		if err != nil {
-			return applyError(name, rec, err)
-		}
-		return nil
-	})
+		return events, errs
+	}
+	var done []int
+	var err error
+	if bs, ok := r.Store.(DeliveredBatchStore); ok {
+		done, err = bs.ApplyDeliveredBatch(ctx, name, deliveries, func(db DB, recs []domain.RecordedEvent) error {
+			events, errs := lookup(recs)
+			return applyEvents(ctx, db, p, recs, events, errs)
+		})
+	} else {
+		done, err = r.Store.ApplyDelivered(ctx, name, deliveries, func(db DB, rec domain.RecordedEvent) error {
+			recs := []domain.RecordedEvent{rec}
+			events, errs := lookup(recs)
+			return applyEvents(ctx, db, p, recs, events, errs)
+		})
+	}
 	if len(done) != len(deliveries) {
 		done = make([]int, len(deliveries))
 	}

@@ -20,9 +20,10 @@ import (
 )
 
 var (
-	_ projections.Store = (*ReadModels)(nil)
-	_ projections.DB    = rmDB{}
-	_ projections.DB    = (*queueDB)(nil)
+	_ projections.Store               = (*ReadModels)(nil)
+	_ projections.DeliveredBatchStore = (*ReadModels)(nil)
+	_ projections.DB                  = rmDB{}
+	_ projections.DB                  = (*queueDB)(nil)
 )
 
 // ReadModels keeps the read models and the projection checkpoints (table
@@ -249,6 +250,19 @@ func (r rmRow) Scan(dest ...any) error {
 // a moment during a rebalance take turns, and the second one skips what the
 // first applied.
 func (m *ReadModels) ApplyDelivered(ctx context.Context, name string, deliveries []projections.Delivery, fn func(db projections.DB, rec domain.RecordedEvent) error) ([]int, error) {
+	return m.ApplyDeliveredBatch(ctx, name, deliveries, func(db projections.DB, recs []domain.RecordedEvent) error {
+		for _, rec := range recs {
+			if err := fn(db, rec); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// ApplyDeliveredBatch is ApplyDelivered with one call of fn for every event
+// to apply; see projections.DeliveredBatchStore.
+func (m *ReadModels) ApplyDeliveredBatch(ctx context.Context, name string, deliveries []projections.Delivery, fn func(db projections.DB, recs []domain.RecordedEvent) error) ([]int, error) {
 	done := make([]int, len(deliveries))
 	fail := func(err error) ([]int, error) {
 		return make([]int, len(deliveries)), fmt.Errorf("apply delivered %s: %w", name, err)
@@ -311,8 +325,8 @@ func (m *ReadModels) ApplyDelivered(ctx context.Context, name string, deliveries
 	if locked != len(parts) {
 		return fail(fmt.Errorf("locked %d of %d partitions", locked, len(parts)))
 	}
-	tx := pipelinedTx{conn}
 	changed := map[string]bool{}
+	var apply []domain.RecordedEvent
 	var gap error
 	for i, d := range deliveries {
 		for _, rec := range d.Events {
@@ -324,9 +338,7 @@ func (m *ReadModels) ApplyDelivered(ctx context.Context, name string, deliveries
 				break
 			}
 			if rec.Version == current+1 {
-				if err := fn(rmDB{tx}, rec); err != nil {
-					return make([]int, len(deliveries)), err
-				}
+				apply = append(apply, rec)
 				versions[rec.StreamID] = rec.Version
 				changed[rec.StreamID] = true
 			}
@@ -334,6 +346,11 @@ func (m *ReadModels) ApplyDelivered(ctx context.Context, name string, deliveries
 				last[d.Partition] = rec.Position
 			}
 			done[i]++
+		}
+	}
+	if len(apply) > 0 {
+		if err := fn(rmDB{pipelinedTx{conn}}, apply); err != nil {
+			return make([]int, len(deliveries)), err
 		}
 	}
 	ids, vs := make([]string, 0, len(changed)), make([]int64, 0, len(changed))
