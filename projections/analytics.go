@@ -237,7 +237,7 @@ type analyticsRun struct {
 	placed keyed[uuid.UUID, domain.OrderPlaced]
 }
 
-func (r *analyticsRun) add(_ domain.RecordedEvent, e domain.Event) (int, error) {
+func (r *analyticsRun) add(_ domain.RecordedEvent, e domain.Event) (runAction, error) {
 	switch e := e.(type) {
 	case domain.OrderPlaced:
 		if !r.placed.has(e.OrderID) {

@@ -35,10 +35,13 @@ func (e *BatchError) Error() string { return fmt.Sprintf("event %d of the batch:
 // Unwrap returns the failure, for errors.Is and errors.As.
 func (e *BatchError) Unwrap() error { return e.Err }
 
-// What a run does with an event: see batchRun.add.
+// runAction is what a run does with an event: see batchRun.add.
+type runAction int
+
+// Run actions.
 const (
 	// runIgnored: the projector's Apply ignores the event.
-	runIgnored = iota
+	runIgnored runAction = iota
 	// runJoined: the event's work joined the run.
 	runJoined
 	// runAlone: the event is applied alone, with Apply, after the run
@@ -54,7 +57,7 @@ type batchRun interface {
 	// add takes the event into the run and returns runJoined, or leaves
 	// the run as it is and returns runIgnored or runAlone. An error
 	// leaves the run as it is.
-	add(rec domain.RecordedEvent, e domain.Event) (int, error)
+	add(rec domain.RecordedEvent, e domain.Event) (runAction, error)
 	// flush does the work of the run and empties it.
 	flush(ctx context.Context, db DB) error
 }

@@ -404,12 +404,13 @@ func (g *mixGen) end() error {
 	return g.emitShow(o.show)
 }
 
-// project applies log to every read model through projectors, each rebuilt
-// from its checkpoint in transactions of batch events.
-func project(t testing.TB, log memLog, models *postgres.ReadModels, registry *domain.Registry, projectors []projections.Projector, batch int) {
+// project applies log up to until (all of it when zero) to every read model
+// through projectors, each rebuilt from its checkpoint in transactions of
+// batch events.
+func project(t testing.TB, log memLog, models *postgres.ReadModels, registry *domain.Registry, projectors []projections.Projector, batch int, until domain.Position) {
 	t.Helper()
 	for _, p := range projectors {
-		if _, err := projections.Rebuild(ctx, log, models, registry, p, batch, nil); err != nil {
+		if _, err := projections.RebuildUntil(ctx, log, models, registry, p, batch, until, nil); err != nil {
 			t.Fatalf("%s: %v", p.Name(), err)
 		}
 	}
@@ -476,8 +477,12 @@ func TestBatchProjector_ApplyBatch(t *testing.T) {
 		t.Run(fmt.Sprintf("seed %d", seed), func(t *testing.T) {
 			t.Parallel()
 			log := mixedLog(t, seed, 1500)
+			third := log[len(log)/3].Position
 			refPool := pgtest.NewPool(t)
-			project(t, log, postgres.NewReadModels(refPool).ForRebuild(), registry, perEventAll(), 100)
+			ref := postgres.NewReadModels(refPool).ForRebuild()
+			project(t, log, ref, registry, perEventAll(), 100, third)
+			wantThird := readModels(t, refPool)
+			project(t, log, ref, registry, perEventAll(), 100, domain.Position{})
 			want := readModels(t, refPool)
 			for table, rows := range want {
 				if rows == "" {
@@ -487,9 +492,13 @@ func TestBatchProjector_ApplyBatch(t *testing.T) {
 
 			pool := pgtest.NewPool(t)
 			models := postgres.NewReadModels(pool).ForRebuild()
-			for _, batch := range []int{1, 2, 7, 64, 500, len(log)} {
+			// Batches of one event, a transaction each, over a third of
+			// the log: the rest costs time and adds little.
+			project(t, log, models, registry, projections.All(), 1, third)
+			sameReadModels(t, "batches of 1", readModels(t, pool), wantThird)
+			for _, batch := range []int{3, 16, 64, 500, len(log)} {
 				emptyReadModels(t, pool)
-				project(t, log, models, registry, projections.All(), batch)
+				project(t, log, models, registry, projections.All(), batch, domain.Position{})
 				sameReadModels(t, fmt.Sprintf("batches of %d", batch), readModels(t, pool), want)
 			}
 

@@ -57,7 +57,7 @@ type holdChange struct {
 	expires  time.Time
 }
 
-func (r *holdsRun) add(_ domain.RecordedEvent, e domain.Event) (int, error) {
+func (r *holdsRun) add(_ domain.RecordedEvent, e domain.Event) (runAction, error) {
 	switch e := e.(type) {
 	case domain.SeatsHeld:
 		// A second insert of an order changes nothing: "on conflict do

@@ -126,7 +126,7 @@ type placedOrder struct {
 	expires, at  time.Time
 }
 
-func (r *ordersRun) add(rec domain.RecordedEvent, e domain.Event) (int, error) {
+func (r *ordersRun) add(rec domain.RecordedEvent, e domain.Event) (runAction, error) {
 	switch e := e.(type) {
 	case domain.OrderPlaced:
 		seq, err := seqOf(rec)

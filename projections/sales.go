@@ -130,7 +130,7 @@ type salesRun struct {
 	placed  keyed[uuid.UUID, uuid.UUID] // order → show
 }
 
-func (r *salesRun) add(_ domain.RecordedEvent, e domain.Event) (int, error) {
+func (r *salesRun) add(_ domain.RecordedEvent, e domain.Event) (runAction, error) {
 	switch e := e.(type) {
 	case domain.SeatsHeld:
 		r.figures.get(e.ShowID).held += units(e.Items, e.Seats)

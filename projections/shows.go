@@ -212,7 +212,7 @@ type seatState struct {
 	order uuid.UUID // uuid.Nil: none
 }
 
-func (r *showsRun) add(_ domain.RecordedEvent, e domain.Event) (int, error) {
+func (r *showsRun) add(_ domain.RecordedEvent, e domain.Event) (runAction, error) {
 	switch e := e.(type) {
 	case domain.SeatsHeld:
 		r.move(e.ShowID, e.OrderID, e.Items, e.Seats, SeatHeld, 1, 0)
