@@ -153,13 +153,20 @@ func (h *Handler) showFailed(c *cachedShow, err error) {
 }
 
 // showCommitted marks a cached show's changes appended at version, and
-// snapshots it every SnapshotEvery events. The snapshot's state is copied
+// snapshots it every SnapshotEvery events, or every StateSize/2 events when
+// that is more. The snapshot's state is copied
 // here, under the show's lock; it is encoded and saved in the background,
 // one at a time per show, so that the writers never wait for it.
 func (h *Handler) showCommitted(c *cachedShow, version int64) {
 	s := c.show
 	s.Committed(version)
-	if h.Snapshots == nil || version-c.snapAt < int64(h.SnapshotEvery) || !c.snapping.CompareAndSwap(false, true) {
+	// A snapshot costs what the show holds, so a show holding more than
+	// twice SnapshotEvery orders is snapshotted every StateSize/2 events
+	// instead: the cost per event stays bounded (at two orders' worth of
+	// encoding), and a load still reads fewer events after the snapshot
+	// than the snapshot has orders.
+	every := int64(max(h.SnapshotEvery, s.StateSize()/2))
+	if h.Snapshots == nil || version-c.snapAt < every || !c.snapping.CompareAndSwap(false, true) {
 		return
 	}
 	snap := s.Snapshot()

@@ -280,6 +280,10 @@ func (s *Show) Available(sectionName string) int {
 	return sec.spec.Capacity - sec.held - sec.sold
 }
 
+// StateSize is how many orders the show keeps track of: its open holds and
+// its sold orders. A snapshot's size grows with it.
+func (s *Show) StateSize() int { return len(s.holds) + len(s.sold) }
+
 // HoldOf returns the open hold of an order.
 func (s *Show) HoldOf(order uuid.UUID) (Hold, bool) {
 	h, ok := s.holds[order]
