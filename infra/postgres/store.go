@@ -48,6 +48,8 @@ type Store struct {
 	queue   []*appendReq // appends waiting for a group
 	writing bool         // a leader is writing a group
 
+	recent recentEvents // the events followers read last
+
 	// Test hooks, set through export_test.go.
 	beforeCommit func(ctx context.Context, stream string) error
 	onListen     func(pid uint32)
@@ -641,9 +643,12 @@ func (s *Store) follow(ctx context.Context, after *domain.Position, handle func(
 		if err := ctx.Err(); err != nil {
 			return true, err
 		}
-		batch, err := readAll(ctx, conn, *after, followBatch)
-		if err != nil {
-			return true, err
+		batch := s.recent.after(*after, followBatch)
+		if len(batch) == 0 {
+			if batch, err = readAll(ctx, conn, *after, followBatch); err != nil {
+				return true, err
+			}
+			s.recent.add(batch)
 		}
 		if len(batch) > 0 {
 			if err := handle(ctx, batch); err != nil {

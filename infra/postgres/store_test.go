@@ -372,3 +372,53 @@ func assertAscending(t *testing.T, got []domain.RecordedEvent) {
 		}
 	}
 }
+
+// Followers of one Store share what they read: several following while
+// appends go on, starting at different times and so partly from what the
+// others read, each get the whole log once, in order.
+func TestStore_FollowersShareReads(t *testing.T) {
+	t.Parallel()
+	s := newStore(t)
+	var want []uuid.UUID
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	for w := range 4 {
+		wg.Go(func() {
+			for range 50 {
+				events := newEvents(1 + w%3)
+				mustAppend(t, s, "stream-"+uuid.NewString(), domain.NoStream, events)
+				mu.Lock()
+				for _, e := range events {
+					want = append(want, e.ID)
+				}
+				mu.Unlock()
+			}
+		})
+	}
+	var followers []*follower
+	for range 3 {
+		followers = append(followers, startFollow(t, s))
+		time.Sleep(5 * time.Millisecond)
+	}
+	wg.Wait()
+	all, err := s.ReadAll(t.Context(), domain.Start, 10_000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(all) != len(want) {
+		t.Fatalf("log has %d events, want %d", len(all), len(want))
+	}
+	for i, f := range followers {
+		got := f.waitFor(t, len(all))
+		time.Sleep(50 * time.Millisecond)
+		got = f.delivered()
+		if len(got) != len(all) {
+			t.Fatalf("follower %d: %d events, want %d", i, len(got), len(all))
+		}
+		for j := range all {
+			if got[j].ID != all[j].ID || got[j].Position != all[j].Position || string(got[j].Data) != string(all[j].Data) {
+				t.Fatalf("follower %d: event %d is %s at %s, want %s at %s", i, j, got[j].ID, got[j].Position, all[j].ID, all[j].Position)
+			}
+		}
+	}
+}
