@@ -20,6 +20,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/ticketing/ticketing/commands"
 	"github.com/ticketing/ticketing/domain"
 	"github.com/ticketing/ticketing/infra/auth"
 	"github.com/ticketing/ticketing/infra/postgres/pgtest"
@@ -228,12 +229,27 @@ type dropResult struct {
 func runDrop(b *testing.B, buyers, units int, rate float64) dropResult {
 	f := newFlashEngine(b, 15*time.Minute)
 	org := f.token(domain.RoleOrganizer)
-	show := f.show(b, org, units)
+	show, warmup := f.show(b, org, units), f.show(b, org, buyers)
 	f.caughtUp(b)
 	tokens := make([]string, buyers)
 	for i := range tokens {
 		tokens[i] = f.token(domain.RoleBuyer)
 	}
+	// The engine has been selling before the drop: each buyer holds a unit
+	// of another show first, so that connections, caches and prepared
+	// statements are warm, as they are in production.
+	warm, _ := json.Marshal(map[string]any{"show_id": warmup, "items": []any{map[string]any{"section": "floor", "quantity": 1}}})
+	var warming sync.WaitGroup
+	for i := range buyers {
+		warming.Go(func() {
+			if st, _, err := f.send("POST", "/v1/orders", tokens[i], warm); err != nil || st != 201 {
+				b.Errorf("warm-up hold: %d %v", st, err)
+			}
+		})
+	}
+	warming.Wait()
+	f.caughtUp(b)
+	f.e.commands.Stats = commands.Stats{}
 	var mu sync.Mutex
 	var lat []time.Duration
 	var accepted, heldUnits, rejected, failures atomic.Int64

@@ -13,6 +13,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/ticketing/ticketing/commands"
@@ -286,7 +287,7 @@ func (s *Store) writeGroupOnce(ctx context.Context, group []*appendReq, careful 
 	var (
 		positions, versionsOut []int64
 		streams, types         []string
-		ids                    []uuid.UUID
+		ids                    []pgtype.UUID // encoded without going through text
 		data, metadata         []string
 		written                []*appendReq
 	)
@@ -302,7 +303,7 @@ func (s *Store) writeGroupOnce(ctx context.Context, group []*appendReq, careful 
 				head++
 				v := current + int64(i) + 1
 				positions, versionsOut = append(positions, head), append(versionsOut, v)
-				streams, types, ids = append(streams, p.Stream), append(types, e.Type), append(ids, e.ID)
+				streams, types, ids = append(streams, p.Stream), append(types, e.Type), append(ids, pgtype.UUID{Bytes: e.ID, Valid: true})
 				md := string(e.Metadata)
 				if md == "" {
 					md = "{}"
