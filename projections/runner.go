@@ -34,7 +34,7 @@ const (
 
 // DefaultMaxBatch is the most events applied in one transaction when
 // Runner.MaxBatch is zero.
-const DefaultMaxBatch = 500
+const DefaultMaxBatch = 2000
 
 // ApplyError says that a projection failed to apply one event.
 type ApplyError struct {

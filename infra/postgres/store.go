@@ -24,7 +24,7 @@ var _ commands.EventStore = (*Store)(nil)
 
 const (
 	// followBatch is the largest batch Follow hands to its handler.
-	followBatch = 1000
+	followBatch = 2000
 	// defaultPollInterval bounds how long Follow waits for a notification
 	// before it looks at the log anyway.
 	defaultPollInterval = 500 * time.Millisecond
