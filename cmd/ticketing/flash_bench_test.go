@@ -464,6 +464,32 @@ func BenchmarkFlashSale(b *testing.B) {
 		b.ReportMetric(total/baseline, "x-baseline")
 	})
 
+	// The floor under every figure above: the same HTTP stack, client and
+	// concurrency answering /livez, which does nothing. A hold costs this
+	// much before the engine does anything.
+	b.Run("http-floor", func(b *testing.B) {
+		f := newFlashEngine(b, time.Minute)
+		const d = 3 * time.Second
+		var n atomic.Int64
+		deadline := time.Now().Add(d)
+		var wg sync.WaitGroup
+		for range buyers {
+			wg.Go(func() {
+				for time.Now().Before(deadline) {
+					if st, _, err := f.send("GET", "/livez", "", nil); err != nil || st != 200 {
+						b.Errorf("livez: %d %v", st, err)
+						return
+					}
+					n.Add(1)
+				}
+			})
+		}
+		wg.Wait()
+		rate := float64(n.Load()) / d.Seconds()
+		b.Logf("http floor: %d clients: %.0f requests/s of GET /livez (%.2f × baseline)", buyers, rate, rate/baseline)
+		b.ReportMetric(rate, "requests/s")
+	})
+
 	b.Run("reads", func(b *testing.B) {
 		f := newFlashEngine(b, time.Minute)
 		org := f.token(domain.RoleOrganizer)
