@@ -154,9 +154,9 @@ func (h *Handler) showFailed(c *cachedShow, err error) {
 
 // showCommitted marks a cached show's changes appended at version, and
 // snapshots it every SnapshotEvery events, or every StateSize/2 events when
-// that is more. The snapshot's state is copied
-// here, under the show's lock; it is encoded and saved in the background,
-// one at a time per show, so that the writers never wait for it.
+// that is more. The snapshot's state is copied here, under the show's lock;
+// it is encoded and saved in the background, one at a time per show, so
+// that the writers never wait for it.
 func (h *Handler) showCommitted(c *cachedShow, version int64) {
 	s := c.show
 	s.Committed(version)
