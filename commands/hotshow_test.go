@@ -118,3 +118,25 @@ func assertCorrelation(t *testing.T, rec domain.RecordedEvent, want string) {
 		t.Errorf("%s %s@%d: correlation %q, want its request's %q", rec.Type, rec.StreamID, rec.Version, md.CorrelationID, want)
 	}
 }
+
+// A payment checks the show as its stream has it now, even when another
+// process cancelled it after this one cached the show: no charge is made.
+func TestHandler_PayOrderForAShowCancelledElsewhere(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	f := newFixture(t)
+	held := f.hold(t, 2)
+	reg := domain.NewRegistry()
+	domain.RegisterEvents(reg)
+	other := commands.NewHandler(&commands.Handler{Store: f.store, Registry: reg, Payments: f.pay, Now: f.clock.Now, HoldTTL: ttl})
+	if _, err := other.CancelShow(ctx, f.org, f.show); err != nil {
+		t.Fatal(err)
+	}
+	_, err := f.h.PayOrder(ctx, f.buyer, held.ID, "tok_visa")
+	if !errors.Is(err, domain.ErrShowCancelled) {
+		t.Fatalf("PayOrder = %v, want ErrShowCancelled", err)
+	}
+	if n := len(f.pay.Charges()); n != 0 {
+		t.Fatalf("%d charges, want none", n)
+	}
+}

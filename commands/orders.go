@@ -45,11 +45,11 @@ func (h *Handler) PayOrder(ctx context.Context, actor domain.Actor, id uuid.UUID
 	if err := o.CanPay(h.Now()); err != nil {
 		return PayResult{}, err
 	}
-	s, err := h.loadShow(ctx, o.ShowID)
+	status, err := h.showStatus(ctx, o.ShowID)
 	if err != nil {
 		return PayResult{}, err
 	}
-	if s.Status == domain.ShowStatusCancelled {
+	if status == domain.ShowStatusCancelled {
 		return PayResult{}, domain.ErrShowCancelled
 	}
 	// One charge per order and card: a retry with the same card replays the
@@ -97,6 +97,18 @@ func (h *Handler) PayOrder(ctx context.Context, actor domain.Actor, id uuid.UUID
 		out.Position = pos
 	}
 	return out, nil
+}
+
+// showStatus returns a show's status as its stream has it now, from the
+// show cached by this process and caught up under the show's lock: loading
+// a hot show afresh for each payment would cost its snapshot every time.
+func (h *Handler) showStatus(ctx context.Context, id uuid.UUID) (domain.ShowStatus, error) {
+	defer h.lock(domain.ShowStream(id))()
+	c, err := h.currentShow(ctx, id)
+	if err != nil {
+		return "", err
+	}
+	return c.show.Status, nil
 }
 
 // CancelOrder ends a held order at its buyer's request and frees its seats.
