@@ -1,14 +1,17 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"slices"
 	"strconv"
@@ -104,17 +107,47 @@ func (f *flashEngine) do(method, path, token string, body any) (int, map[string]
 	return res.StatusCode, out, time.Since(start), nil
 }
 
-// send sends a request with a body encoded beforehand and reads only the
-// status: a lean load generator leaves more of the machine to the engine.
-func (f *flashEngine) send(method, path, token string, body []byte) (int, time.Duration, error) {
-	req, err := http.NewRequest(method, f.url+path, bytes.NewReader(body))
+// buyerConn is one buyer's keep-alive connection, driven without
+// net/http's Transport and its two goroutines per connection: the load
+// generator shares the machine with the engine, so it should cost as little
+// as wrk would. Requests are written by hand; responses are parsed by
+// net/http's ReadResponse.
+type buyerConn struct {
+	conn net.Conn
+	br   *bufio.Reader
+	bw   *bufio.Writer
+	host string
+}
+
+func (f *flashEngine) dial() (*buyerConn, error) {
+	u, err := url.Parse(f.url)
 	if err != nil {
-		return 0, 0, err
+		return nil, err
 	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Authorization", "Bearer "+token)
+	c, err := net.Dial("tcp", u.Host)
+	if err != nil {
+		return nil, err
+	}
+	return &buyerConn{conn: c, br: bufio.NewReader(c), bw: bufio.NewWriter(c), host: u.Host}, nil
+}
+
+// send sends one request and reads the whole response; it returns the
+// status.
+func (b *buyerConn) send(method, path, token string, body []byte) (int, time.Duration, error) {
 	start := time.Now()
-	res, err := f.client.Do(req)
+	fmt.Fprintf(b.bw, "%s %s HTTP/1.1\r\nHost: %s\r\n", method, path, b.host)
+	if token != "" {
+		fmt.Fprintf(b.bw, "Authorization: Bearer %s\r\n", token)
+	}
+	if body != nil {
+		fmt.Fprintf(b.bw, "Content-Type: application/json\r\nContent-Length: %d\r\n", len(body))
+	}
+	b.bw.WriteString("\r\n")
+	b.bw.Write(body)
+	if err := b.bw.Flush(); err != nil {
+		return 0, time.Since(start), err
+	}
+	res, err := http.ReadResponse(b.br, nil)
 	if err != nil {
 		return 0, time.Since(start), err
 	}
@@ -122,6 +155,8 @@ func (f *flashEngine) send(method, path, token string, body []byte) (int, time.D
 	res.Body.Close()
 	return res.StatusCode, time.Since(start), err
 }
+
+func (b *buyerConn) Close() error { return b.conn.Close() }
 
 // show creates and publishes a show with one GA section of capacity units.
 func (f *flashEngine) show(b *testing.B, org string, capacity int) string {
@@ -239,15 +274,26 @@ func runDrop(b *testing.B, buyers, units int, rate float64) dropResult {
 	// of another show first, so that connections, caches and prepared
 	// statements are warm, as they are in production.
 	warm, _ := json.Marshal(map[string]any{"show_id": warmup, "items": []any{map[string]any{"section": "floor", "quantity": 1}}})
+	conns := make([]*buyerConn, buyers)
 	var warming sync.WaitGroup
 	for i := range buyers {
 		warming.Go(func() {
-			if st, _, err := f.send("POST", "/v1/orders", tokens[i], warm); err != nil || st != 201 {
+			c, err := f.dial()
+			if err != nil {
+				b.Errorf("dial: %v", err)
+				return
+			}
+			b.Cleanup(func() { c.Close() })
+			conns[i] = c
+			if st, _, err := c.send("POST", "/v1/orders", tokens[i], warm); err != nil || st != 201 {
 				b.Errorf("warm-up hold: %d %v", st, err)
 			}
 		})
 	}
 	warming.Wait()
+	if b.Failed() {
+		b.FailNow()
+	}
 	f.caughtUp(b)
 	f.e.commands.Stats = commands.Stats{}
 	var mu sync.Mutex
@@ -261,7 +307,8 @@ func runDrop(b *testing.B, buyers, units int, rate float64) dropResult {
 	for i := range buyers {
 		ready.Add(1)
 		wg.Go(func() {
-			st, _, _, err := f.do("GET", "/v1/shows/"+show, "", nil)
+			c := conns[i]
+			st, _, err := c.send("GET", "/v1/shows/"+show, "", nil)
 			ready.Done()
 			if err != nil || st != 200 {
 				b.Errorf("waiting room: %d %v", st, err)
@@ -280,7 +327,7 @@ func runDrop(b *testing.B, buyers, units int, rate float64) dropResult {
 					}
 				}
 				q := 1 + rand.IntN(4)
-				st, d, err := f.send("POST", "/v1/orders", tokens[i], bodies[q-1])
+				st, d, err := c.send("POST", "/v1/orders", tokens[i], bodies[q-1])
 				if rate > 0 {
 					d = time.Since(at)
 				}
@@ -475,8 +522,14 @@ func BenchmarkFlashSale(b *testing.B) {
 		var wg sync.WaitGroup
 		for range buyers {
 			wg.Go(func() {
+				c, err := f.dial()
+				if err != nil {
+					b.Errorf("dial: %v", err)
+					return
+				}
+				defer c.Close()
 				for time.Now().Before(deadline) {
-					if st, _, err := f.send("GET", "/livez", "", nil); err != nil || st != 200 {
+					if st, _, err := c.send("GET", "/livez", "", nil); err != nil || st != 200 {
 						b.Errorf("livez: %d %v", st, err)
 						return
 					}
