@@ -56,6 +56,11 @@ type Handler struct {
 	SnapshotEvery int
 	// Stats counts conflicts, retries and batches.
 	Stats Stats
+	// Appended, if set, is told of the holds and placed orders a batch
+	// appended, with their event ids, as they were before encoding: the
+	// projections of this process need not decode them again. Only event
+	// types whose JSON decodes back to the same value go to it.
+	Appended func(ids []uuid.UUID, events []domain.Event)
 
 	locks     streamLocks
 	shows     showCache

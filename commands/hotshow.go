@@ -342,25 +342,33 @@ func (h *Handler) appendHolds(ctx context.Context, c *cachedShow, accepted []*ho
 	multi, _ := h.Store.(MultiAppender)
 	parts := make([]StreamAppend, 1, len(accepted)+1)
 	parts[0] = StreamAppend{Stream: domain.ShowStream(s.ID), Expected: s.Version()}
+	// What was appended, for Appended.
+	var ids []uuid.UUID
+	var events []domain.Event
 	err := func() error {
 		for _, r := range accepted {
-			held, err := domain.Encode([]domain.Event{r.held}, h.NewID, r.md)
+			raised := []domain.Event{r.held}
+			if multi != nil {
+				o := domain.NewOrder()
+				if err := o.Place(r.held); err != nil {
+					return err
+				}
+				raised = append(raised, o.Changes()...)
+			}
+			data, err := domain.Encode(raised, h.NewID, r.md)
 			if err != nil {
 				return err
 			}
-			parts[0].Events = append(parts[0].Events, held...)
-			if multi == nil {
-				continue
+			parts[0].Events = append(parts[0].Events, data[0])
+			if multi != nil {
+				parts = append(parts, StreamAppend{Stream: domain.OrderStream(r.req.OrderID), Expected: domain.NoStream, Events: data[1:]})
 			}
-			o := domain.NewOrder()
-			if err := o.Place(r.held); err != nil {
-				return err
+			if h.Appended != nil {
+				for i := range data {
+					ids = append(ids, data[i].ID)
+				}
+				events = append(events, raised...)
 			}
-			placed, err := domain.Encode(o.Changes(), h.NewID, r.md)
-			if err != nil {
-				return err
-			}
-			parts = append(parts, StreamAppend{Stream: domain.OrderStream(r.req.OrderID), Expected: domain.NoStream, Events: placed})
 		}
 		return nil
 	}()
@@ -377,6 +385,9 @@ func (h *Handler) appendHolds(ctx context.Context, c *cachedShow, accepted []*ho
 		return err
 	}
 	h.showCommitted(c, res[0].Version)
+	if h.Appended != nil {
+		h.Appended(ids, events)
+	}
 	last := res[len(res)-1].Position
 	for _, r := range accepted {
 		r.placed, r.pos = multi != nil, last

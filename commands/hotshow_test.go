@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"reflect"
 	"sync"
 	"testing"
 
@@ -138,5 +139,58 @@ func TestHandler_PayOrderForAShowCancelledElsewhere(t *testing.T) {
 	}
 	if n := len(f.pay.Charges()); n != 0 {
 		t.Fatalf("%d charges, want none", n)
+	}
+}
+
+// Appended is told of every hold and placed order a batch appended, with
+// the id it was stored under, as the stored event decodes.
+func TestHandler_Appended(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	reg := domain.NewRegistry()
+	domain.RegisterEvents(reg)
+	var mu sync.Mutex
+	told := map[uuid.UUID]domain.Event{}
+	f.h.Appended = func(ids []uuid.UUID, events []domain.Event) {
+		mu.Lock()
+		defer mu.Unlock()
+		for i, id := range ids {
+			told[id] = events[i]
+		}
+	}
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Go(func() {
+			buyer := domain.Actor{UserID: uuid.New(), Role: domain.RoleBuyer}
+			if _, err := f.h.PlaceOrder(context.Background(), buyer, commands.PlaceOrder{ShowID: f.show, Items: []domain.ItemRequest{{Section: "floor", Quantity: 1}}}); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	recs, err := f.store.ReadAll(context.Background(), domain.Start, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, rec := range recs {
+		if rec.Type != "show.seats_held" && rec.Type != "order.placed" {
+			continue
+		}
+		n++
+		e, ok := told[rec.ID]
+		if !ok {
+			t.Fatalf("%s %s@%d not told", rec.Type, rec.StreamID, rec.Version)
+		}
+		stored, err := reg.DecodeRecorded(rec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(stored, e) {
+			t.Fatalf("told %#v, stored %#v", e, stored)
+		}
+	}
+	if n != 16 || len(told) != 16 {
+		t.Fatalf("%d holds and orders stored, %d told; want 16", n, len(told))
 	}
 }

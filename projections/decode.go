@@ -31,9 +31,9 @@ type decoded struct {
 	err   error
 }
 
-// decode decodes recs with registry, taking what another caller decoded
+// decode decodes recs with decodeOne, taking what another caller decoded
 // or is decoding. Decoded events are shared: they must only be read.
-func (c *decodeCache) decode(registry *domain.Registry, recs []domain.RecordedEvent) ([]domain.Event, []error) {
+func (c *decodeCache) decode(decodeOne func(domain.RecordedEvent) (domain.Event, error), recs []domain.RecordedEvent) ([]domain.Event, []error) {
 	entries := make([]*decoded, len(recs))
 	ready := make(chan struct{})
 	var mine []int
@@ -54,7 +54,7 @@ func (c *decodeCache) decode(registry *domain.Registry, recs []domain.RecordedEv
 	}
 	c.mu.Unlock()
 	for _, i := range mine {
-		entries[i].e, entries[i].err = registry.DecodeRecorded(recs[i])
+		entries[i].e, entries[i].err = decodeOne(recs[i])
 	}
 	close(ready)
 	events, errs := make([]domain.Event, len(recs)), make([]error, len(recs))

@@ -94,6 +94,9 @@ type Runner struct {
 	MaxBatch int
 	// Reporter, if set, records state changes for other processes.
 	Reporter StatusReporter
+	// Written, if set, has events this process appended, not to be decoded
+	// again.
+	Written *Written
 
 	mu      sync.Mutex
 	status  map[string]*ProjectionStatus
@@ -315,13 +318,22 @@ func applyEvents(ctx context.Context, db DB, p Projector, recs []domain.Recorded
 // the runner.
 func (r *Runner) decode(batch []domain.RecordedEvent) ([]domain.Event, []error) {
 	if len(r.Projectors) > 1 {
-		return r.decoded.decode(r.Registry, batch)
+		return r.decoded.decode(r.decodeOne, batch)
 	}
 	events, errs := make([]domain.Event, len(batch)), make([]error, len(batch))
 	for i, rec := range batch {
-		events[i], errs[i] = r.Registry.DecodeRecorded(rec)
+		events[i], errs[i] = r.decodeOne(rec)
 	}
 	return events, errs
+}
+
+// decodeOne returns the event rec records: as this process appended it, if
+// Written has it, or decoded.
+func (r *Runner) decodeOne(rec domain.RecordedEvent) (domain.Event, error) {
+	if e, ok := r.Written.event(rec); ok {
+		return e, nil
+	}
+	return r.Registry.DecodeRecorded(rec)
 }
 
 func applyError(projection string, rec domain.RecordedEvent, err error) *ApplyError {

@@ -265,12 +265,18 @@ func newEngine(ctx context.Context, c config, pool *pgxpool.Pool, r roles, log *
 		relay = &kafka.Relay{Feed: store, Checkpoints: postgres.NewRelayCheckpoints(pool), Writer: kafka.NewWriter(kc),
 			Topic: kc.Topic, Partitions: kc.Partitions, Log: log}
 	}
+	// The projections of this process take the holds and orders its
+	// writers appended as they were, instead of decoding them again.
+	written := &projections.Written{}
+	if r.Write && r.Projectors {
+		h.Appended = written.Add
+	}
 	return &engine{
 		kafka:   c.Kafka,
 		relay:   relay,
 		handler: logRequests(log, router),
 		runner: &projections.Runner{Feed: store, Store: models, Registry: registry, Projectors: c.projectors,
-			Reporter: models, Log: log},
+			Reporter: models, Log: log, Written: written},
 		expirer:  &commands.Expirer{Handler: h, Holds: holdIndex{queries}, Interval: c.ExpiryInterval, Log: log},
 		commands: h,
 		pool:     pool,

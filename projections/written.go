@@ -1,0 +1,59 @@
+package projections
+
+import (
+	"sync"
+
+	"github.com/google/uuid"
+
+	"github.com/ticketing/ticketing/domain"
+)
+
+// writtenSize is how many events a Written keeps.
+const writtenSize = 16384
+
+// Written keeps the events the command side of this process appended last,
+// as they were before they were encoded, by event id: a Runner given it
+// takes an event from here instead of decoding its JSON again. Only events
+// whose JSON decodes to exactly the value encoded belong here (see
+// domain.TestEncode_RoundTrip); the Runner still checks the id and type.
+// It is safe for concurrent use.
+type Written struct {
+	mu     sync.Mutex
+	events map[uuid.UUID]domain.Event
+	ring   []uuid.UUID // the keys, oldest first from next
+	next   int
+}
+
+// Add keeps events, appended with ids.
+func (w *Written) Add(ids []uuid.UUID, events []domain.Event) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.events == nil {
+		w.events = make(map[uuid.UUID]domain.Event, writtenSize)
+		w.ring = make([]uuid.UUID, 0, writtenSize)
+	}
+	for i, id := range ids {
+		if len(w.ring) < writtenSize {
+			w.ring = append(w.ring, id)
+		} else {
+			delete(w.events, w.ring[w.next])
+			w.ring[w.next] = id
+			w.next = (w.next + 1) % writtenSize
+		}
+		w.events[id] = events[i]
+	}
+}
+
+// event returns the event appended as rec, if it is kept.
+func (w *Written) event(rec domain.RecordedEvent) (domain.Event, bool) {
+	if w == nil {
+		return nil, false
+	}
+	w.mu.Lock()
+	e, ok := w.events[rec.ID]
+	w.mu.Unlock()
+	if !ok || e.EventType() != rec.Type {
+		return nil, false
+	}
+	return e, true
+}
