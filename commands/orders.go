@@ -59,11 +59,18 @@ func (h *Handler) PayOrder(ctx context.Context, actor domain.Actor, id uuid.UUID
 		return PayResult{}, err
 	}
 	var out PayResult
+	var confirmed *domain.Order
+	loaded := o // this process holds the order's lock: the first try needs no reload
 	err = h.retry(ctx, func() error {
-		o, err := h.loadOrder(ctx, id)
-		if err != nil {
-			return err
+		o := loaded
+		loaded = nil
+		if o == nil {
+			var err error
+			if o, err = h.loadOrder(ctx, id); err != nil {
+				return err
+			}
 		}
+		confirmed = o
 		if o.Status == domain.OrderStatusConfirmed && o.PaymentID == chargeID {
 			out = PayResult{ID: id, Tickets: o.Tickets}
 			return nil
@@ -88,7 +95,7 @@ func (h *Handler) PayOrder(ctx context.Context, actor domain.Actor, id uuid.UUID
 	if err != nil {
 		return PayResult{}, err
 	}
-	pos, err := h.Settle(ctx, o.ShowID, id)
+	pos, err := h.settle(ctx, o.ShowID, id, confirmed)
 	if err != nil {
 		// The order is confirmed for good; the expirer settles the show
 		// when the hold runs out.
@@ -115,7 +122,7 @@ func (h *Handler) showStatus(ctx context.Context, id uuid.UUID) (domain.ShowStat
 func (h *Handler) CancelOrder(ctx context.Context, actor domain.Actor, id uuid.UUID) (Result, error) {
 	stream := domain.OrderStream(id)
 	var out Result
-	var show uuid.UUID
+	var cancelled *domain.Order
 	err := func() error {
 		defer h.lock(stream)()
 		return h.retry(ctx, func() error {
@@ -130,14 +137,14 @@ func (h *Handler) CancelOrder(ctx context.Context, actor domain.Actor, id uuid.U
 			if err != nil {
 				return err
 			}
-			show, out = o.ShowID, Result{ID: id, Version: res.Version, Position: res.Position}
+			cancelled, out = o, Result{ID: id, Version: res.Version, Position: res.Position}
 			return nil
 		})
 	}()
 	if err != nil {
 		return Result{}, err
 	}
-	if pos, err := h.Settle(ctx, show, id); err != nil {
+	if pos, err := h.settle(ctx, cancelled.ShowID, id, cancelled); err != nil {
 		h.Log.Warn("settling a cancelled order failed", "order", id, "err", err)
 	} else if out.Position.Less(pos) {
 		out.Position = pos
@@ -152,6 +159,20 @@ func (h *Handler) CancelOrder(ctx context.Context, actor domain.Actor, id uuid.U
 // A hold that has not run out and whose order is still held is left alone.
 // It returns the position of the last append, if any.
 func (h *Handler) Settle(ctx context.Context, showID, orderID uuid.UUID) (domain.Position, error) {
+	return h.settle(ctx, showID, orderID, nil)
+}
+
+// settle is Settle with the order as its caller just wrote it, if known:
+// a confirmed, cancelled or expired order stays so, and the first try need
+// not read it back.
+func (h *Handler) settle(ctx context.Context, showID, orderID uuid.UUID, known *domain.Order) (domain.Position, error) {
+	if known != nil {
+		switch known.Status {
+		case domain.OrderStatusConfirmed, domain.OrderStatusCancelled, domain.OrderStatusExpired:
+		default:
+			known = nil
+		}
+	}
 	defer h.lock(domain.ShowStream(showID))()
 	var pos domain.Position
 	err := h.retry(ctx, func() error {
@@ -164,9 +185,12 @@ func (h *Handler) Settle(ctx context.Context, showID, orderID uuid.UUID) (domain
 		if !ok {
 			return nil
 		}
-		o, err := h.loadOrder(ctx, orderID)
-		if err != nil {
-			return err
+		o := known
+		known = nil
+		if o == nil {
+			if o, err = h.loadOrder(ctx, orderID); err != nil {
+				return err
+			}
 		}
 		now := h.Now()
 		switch o.Status {
