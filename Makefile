@@ -26,11 +26,13 @@ bench-latency: db
 ## race for FLASH_UNITS, default 10,000), the same drop paced at FLASH_RATES
 ## (default 2500,5000,10000 holds/s), a steady mix and reads, against the raw
 ## PostgreSQL single-row commit rate at the same concurrency; the cost of
-## loading a show with 100 and 100,000 events (snapshots); and projecting
+## loading a show with 100 and 100,000 events (snapshots); expiring the
+## 2,000 holds of a drop one by one and 500 at a time; and projecting
 ## 10,000 holds set-based against event by event
 bench-flash: db
 	$(GO) test -run '^$$' -bench FlashSale -benchtime 1x -timeout 20m ./cmd/ticketing
 	$(GO) test -run '^$$' -bench LoadShow -benchtime 20x ./infra/postgres
+	$(GO) test -run '^$$' -bench Expiry -benchtime 2x -v ./infra/postgres
 	$(GO) test -run '^$$' -bench Runner_Drop -benchtime 3x ./projections
 
 ## bench-replay: rebuild every read model from a generated log of

@@ -53,15 +53,26 @@ func (e *Expirer) Tick(ctx context.Context) int {
 		}
 		return 0
 	}
-	n := 0
+	// The holds of a drop run out together: each show's are settled in one
+	// append.
+	var shows []uuid.UUID
+	orders := map[uuid.UUID][]uuid.UUID{}
 	for _, h := range due {
-		if _, err := e.Handler.Settle(ctx, h.ShowID, h.OrderID); err != nil {
+		if _, ok := orders[h.ShowID]; !ok {
+			shows = append(shows, h.ShowID)
+		}
+		orders[h.ShowID] = append(orders[h.ShowID], h.OrderID)
+	}
+	n := 0
+	for _, show := range shows {
+		settled, err := e.Handler.SettleMany(ctx, show, orders[show])
+		if err != nil {
 			if ctx.Err() == nil {
-				e.Log.Warn("expirer: settling failed", "show", h.ShowID, "order", h.OrderID, "err", err)
+				e.Log.Warn("expirer: settling failed", "show", show, "orders", len(orders[show]), "err", err)
 			}
 			continue
 		}
-		n++
+		n += settled
 	}
 	return n
 }

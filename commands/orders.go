@@ -180,50 +180,126 @@ func (h *Handler) settle(ctx context.Context, showID, orderID uuid.UUID, known *
 		if err != nil {
 			return err
 		}
-		s := c.show
-		hold, ok := s.HoldOf(orderID)
-		if !ok {
-			return nil
-		}
 		o := known
 		known = nil
-		if o == nil {
-			if o, err = h.loadOrder(ctx, orderID); err != nil {
+		expiry, apply, err := h.settlement(ctx, c.show, orderID, o)
+		if err != nil || apply == nil {
+			return err
+		}
+		// The order first: its stream decides a race with a payment.
+		if expiry != nil {
+			if _, err := h.save(ctx, domain.OrderStream(orderID), expiry.Version(), expiry.Changes()); err != nil {
 				return err
 			}
 		}
-		now := h.Now()
-		switch o.Status {
-		case "", domain.OrderStatusHeld:
-			if now.Before(hold.ExpiresAt) {
-				return nil
-			}
-			if err := o.Expire(orderID, showID, now); err != nil {
-				return err
-			}
-			if _, err := h.save(ctx, domain.OrderStream(orderID), o.Version(), o.Changes()); err != nil {
-				return err
-			}
-			s.Release(orderID, domain.ReleaseExpired, now)
-		case domain.OrderStatusConfirmed:
-			if err := s.Sell(orderID, now); err != nil {
-				return err
-			}
-		case domain.OrderStatusCancelled:
-			s.Release(orderID, domain.ReleaseCancelled, now)
-		case domain.OrderStatusExpired:
-			s.Release(orderID, domain.ReleaseExpired, now)
-		default:
-			return fmt.Errorf("order %s: unknown status %q", orderID, o.Status)
-		}
-		if len(s.Changes()) == 0 {
-			return nil
+		if err := apply(); err != nil || len(c.show.Changes()) == 0 {
+			return err
 		}
 		res, err := h.commitShow(ctx, c)
 		pos = res.Position
 		return err
 	})
 	return pos, err
+}
+
+// settlement decides how settling an order changes its show s at now,
+// without changing either: expiry is the order with its expiry raised, to be
+// appended before the show, or nil; apply raises the show's events on s. A
+// nil apply means there is nothing to do. known, if not nil, is the order as
+// it stands.
+func (h *Handler) settlement(ctx context.Context, s *domain.Show, orderID uuid.UUID, known *domain.Order) (expiry *domain.Order, apply func() error, err error) {
+	hold, ok := s.HoldOf(orderID)
+	if !ok {
+		return nil, nil, nil
+	}
+	o := known
+	if o == nil {
+		if o, err = h.loadOrder(ctx, orderID); err != nil {
+			return nil, nil, err
+		}
+	}
+	now := h.Now()
+	switch o.Status {
+	case "", domain.OrderStatusHeld:
+		if now.Before(hold.ExpiresAt) {
+			return nil, nil, nil
+		}
+		if err := o.Expire(orderID, s.ID, now); err != nil {
+			return nil, nil, err
+		}
+		return o, func() error { s.Release(orderID, domain.ReleaseExpired, now); return nil }, nil
+	case domain.OrderStatusConfirmed:
+		return nil, func() error { return s.Sell(orderID, now) }, nil
+	case domain.OrderStatusCancelled:
+		return nil, func() error { s.Release(orderID, domain.ReleaseCancelled, now); return nil }, nil
+	case domain.OrderStatusExpired:
+		return nil, func() error { s.Release(orderID, domain.ReleaseExpired, now); return nil }, nil
+	}
+	return nil, nil, fmt.Errorf("order %s: unknown status %q", orderID, o.Status)
+}
+
+// SettleMany settles many orders of one show as Settle settles one, in one
+// append of the show and, where the store appends to several streams at
+// once, of the orders' expiries with it: the expirer's way through the
+// holds of a drop that ran out together. Without multi-stream appends the
+// expiries go first, one by one. It returns how many orders it settled or
+// found settled.
+func (h *Handler) SettleMany(ctx context.Context, showID uuid.UUID, orders []uuid.UUID) (int, error) {
+	defer h.lock(domain.ShowStream(showID))()
+	multi, _ := h.Store.(MultiAppender)
+	var settled int
+	err := h.retry(ctx, func() error {
+		c, err := h.currentShow(ctx, showID)
+		if err != nil {
+			return err
+		}
+		s := c.show
+		settled = 0
+		var expiries []StreamAppend
+		for _, id := range orders {
+			expiry, apply, err := h.settlement(ctx, s, id, nil)
+			if err == nil && expiry != nil {
+				var data []domain.EventData
+				if data, err = domain.Encode(expiry.Changes(), h.NewID, metadataOf(ctx)); err == nil {
+					expiries = append(expiries, StreamAppend{Stream: domain.OrderStream(id), Expected: expiry.Version(), Events: data})
+				}
+			}
+			if err == nil && apply != nil {
+				err = apply()
+			}
+			if err != nil {
+				h.shows.drop(showID) // s may hold events of the orders before
+				return err
+			}
+			settled++
+		}
+		if len(s.Changes()) == 0 {
+			return nil
+		}
+		if multi == nil {
+			for _, e := range expiries {
+				if _, err := h.appendData(ctx, e.Stream, e.Expected, e.Events); err != nil {
+					h.shows.drop(showID)
+					return err
+				}
+			}
+			_, err := h.commitShow(ctx, c)
+			return err
+		}
+		data, err := domain.Encode(s.Changes(), h.NewID, metadataOf(ctx))
+		if err != nil {
+			h.shows.drop(showID)
+			return err
+		}
+		res, err := multi.AppendMulti(ctx, append([]StreamAppend{{Stream: domain.ShowStream(showID), Expected: s.Version(), Events: data}}, expiries...))
+		if err != nil {
+			h.showFailed(c, err)
+			return err
+		}
+		h.showCommitted(c, res[0].Version)
+		return nil
+	})
+	return settled, err
 }
 
 func (h *Handler) settleQuietly(ctx context.Context, showID, orderID uuid.UUID) {
