@@ -64,8 +64,8 @@ type Handler struct {
 
 	locks     streamLocks
 	shows     showCache
-	queuesMu  sync.Mutex
-	queues    map[uuid.UUID]*holdQueue
+	holds     batcher[*holdReq]
+	settles   batcher[*settleReq]
 	dummyOnce sync.Once
 	dummy     string
 }

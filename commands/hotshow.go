@@ -185,15 +185,9 @@ func (h *Handler) showCommitted(c *cachedShow, version int64) {
 	}()
 }
 
-// holdQueue gathers the holds of one show, so that one writer decides many
-// of them against the show in memory and appends them together (group
-// commit), still guarded by the expected version.
-type holdQueue struct {
-	mu      sync.Mutex
-	pending []*holdReq
-	leading bool
-}
-
+// holdReq is a hold waiting for its batch: one writer decides the holds of
+// a show queued meanwhile against the show in memory and appends them
+// together (group commit), still guarded by the expected version.
 type holdReq struct {
 	req  domain.HoldRequest
 	md   domain.Metadata // of the request's own context
@@ -203,81 +197,19 @@ type holdReq struct {
 	placed bool
 	pos    domain.Position
 	err    error
-	done   chan struct{}
-	lead   chan struct{}
 }
 
 // maxHoldBatch bounds the holds appended at once.
 const maxHoldBatch = 2048
-
-func (h *Handler) holdQueue(show uuid.UUID) *holdQueue {
-	h.queuesMu.Lock()
-	defer h.queuesMu.Unlock()
-	if h.queues == nil {
-		h.queues = map[uuid.UUID]*holdQueue{}
-	}
-	q := h.queues[show]
-	if q == nil {
-		q = &holdQueue{}
-		h.queues[show] = q
-	}
-	return q
-}
 
 // hold reserves inventory for one order, batched with the other holds of the
 // show that arrive meanwhile. When the store appends to several streams at
 // once, the order is placed in the same append, and the request comes back
 // with placed set.
 func (h *Handler) hold(ctx context.Context, show uuid.UUID, req domain.HoldRequest) (*holdReq, error) {
-	q := h.holdQueue(show)
-	r := &holdReq{req: req, md: metadataOf(ctx), done: make(chan struct{}), lead: make(chan struct{}, 1)}
-	q.mu.Lock()
-	q.pending = append(q.pending, r)
-	leading := !q.leading
-	q.leading = true
-	q.mu.Unlock()
-	if !leading {
-		select {
-		case <-r.done:
-			return r, r.err
-		case <-r.lead:
-		}
-	}
-	h.leadHolds(ctx, show, q)
-	<-r.done
+	r := &holdReq{req: req, md: metadataOf(ctx)}
+	h.holds.do(ctx, show, r, maxHoldBatch, h.decideHolds)
 	return r, r.err
-}
-
-// leadHolds decides and appends one batch of a show's holds, then hands the
-// lead to the next waiting request, if any.
-func (h *Handler) leadHolds(ctx context.Context, show uuid.UUID, q *holdQueue) {
-	q.mu.Lock()
-	n := min(len(q.pending), maxHoldBatch)
-	batch := q.pending[:n:n]
-	q.pending = q.pending[n:]
-	q.mu.Unlock()
-
-	// The batch must not fail because the leader's client went away.
-	bctx := context.WithoutCancel(ctx)
-	h.decideHolds(bctx, show, batch)
-	for _, r := range batch {
-		close(r.done)
-	}
-
-	q.mu.Lock()
-	if len(q.pending) == 0 {
-		q.leading = false
-		// An idle queue leaves the map; a request that already holds it
-		// simply leads it again.
-		h.queuesMu.Lock()
-		if h.queues[show] == q {
-			delete(h.queues, show)
-		}
-		h.queuesMu.Unlock()
-	} else {
-		q.pending[0].lead <- struct{}{}
-	}
-	q.mu.Unlock()
 }
 
 // decideHolds decides every hold of a batch against the show in memory and

@@ -95,7 +95,7 @@ func (h *Handler) PayOrder(ctx context.Context, actor domain.Actor, id uuid.UUID
 	if err != nil {
 		return PayResult{}, err
 	}
-	pos, err := h.settle(ctx, o.ShowID, id, confirmed)
+	pos, err := h.settleBatched(ctx, o.ShowID, id, confirmed)
 	if err != nil {
 		// The order is confirmed for good; the expirer settles the show
 		// when the hold runs out.
@@ -144,7 +144,7 @@ func (h *Handler) CancelOrder(ctx context.Context, actor domain.Actor, id uuid.U
 	if err != nil {
 		return Result{}, err
 	}
-	if pos, err := h.settle(ctx, cancelled.ShowID, id, cancelled); err != nil {
+	if pos, err := h.settleBatched(ctx, cancelled.ShowID, id, cancelled); err != nil {
 		h.Log.Warn("settling a cancelled order failed", "order", id, "err", err)
 	} else if out.Position.Less(pos) {
 		out.Position = pos
@@ -159,20 +159,6 @@ func (h *Handler) CancelOrder(ctx context.Context, actor domain.Actor, id uuid.U
 // A hold that has not run out and whose order is still held is left alone.
 // It returns the position of the last append, if any.
 func (h *Handler) Settle(ctx context.Context, showID, orderID uuid.UUID) (domain.Position, error) {
-	return h.settle(ctx, showID, orderID, nil)
-}
-
-// settle is Settle with the order as its caller just wrote it, if known:
-// a confirmed, cancelled or expired order stays so, and the first try need
-// not read it back.
-func (h *Handler) settle(ctx context.Context, showID, orderID uuid.UUID, known *domain.Order) (domain.Position, error) {
-	if known != nil {
-		switch known.Status {
-		case domain.OrderStatusConfirmed, domain.OrderStatusCancelled, domain.OrderStatusExpired:
-		default:
-			known = nil
-		}
-	}
 	defer h.lock(domain.ShowStream(showID))()
 	var pos domain.Position
 	err := h.retry(ctx, func() error {
@@ -180,9 +166,7 @@ func (h *Handler) settle(ctx context.Context, showID, orderID uuid.UUID, known *
 		if err != nil {
 			return err
 		}
-		o := known
-		known = nil
-		expiry, apply, err := h.settlement(ctx, c.show, orderID, o)
+		expiry, apply, err := h.settlement(ctx, c.show, orderID, nil)
 		if err != nil || apply == nil {
 			return err
 		}
@@ -245,9 +229,62 @@ func (h *Handler) settlement(ctx context.Context, s *domain.Show, orderID uuid.U
 // expiries go first, one by one. It returns how many orders it settled or
 // found settled.
 func (h *Handler) SettleMany(ctx context.Context, showID uuid.UUID, orders []uuid.UUID) (int, error) {
+	n, _, err := h.settleMany(ctx, showID, orders, nil)
+	return n, err
+}
+
+// settleReq is a paid or cancelled order waiting for its show to be settled
+// with the others of its batch.
+type settleReq struct {
+	order uuid.UUID
+	known *domain.Order // as its caller wrote it
+	pos   domain.Position
+	err   error
+}
+
+// maxSettleBatch bounds the orders settled in one append.
+const maxSettleBatch = 512
+
+// settleBatched settles a show for an order its caller just paid or
+// cancelled, batched with the other orders of the show settled meanwhile:
+// after a drop, payments come in a rush too.
+func (h *Handler) settleBatched(ctx context.Context, showID, orderID uuid.UUID, known *domain.Order) (domain.Position, error) {
+	r := &settleReq{order: orderID, known: known}
+	h.settles.do(ctx, showID, r, maxSettleBatch, h.settleReqs)
+	return r.pos, r.err
+}
+
+func (h *Handler) settleReqs(ctx context.Context, showID uuid.UUID, batch []*settleReq) {
+	orders := make([]uuid.UUID, len(batch))
+	known := make(map[uuid.UUID]*domain.Order, len(batch))
+	for i, r := range batch {
+		orders[i] = r.order
+		if r.known != nil {
+			known[r.order] = r.known
+		}
+	}
+	_, pos, err := h.settleMany(ctx, showID, orders, known)
+	for _, r := range batch {
+		r.pos, r.err = pos, err
+	}
+}
+
+// settleMany is SettleMany with the orders as their callers wrote them,
+// where known (confirmed, cancelled or expired orders stay so): the first
+// try need not read those back. It also returns the position of the last
+// event appended, if any.
+func (h *Handler) settleMany(ctx context.Context, showID uuid.UUID, orders []uuid.UUID, known map[uuid.UUID]*domain.Order) (int, domain.Position, error) {
+	for id, o := range known {
+		switch o.Status {
+		case domain.OrderStatusConfirmed, domain.OrderStatusCancelled, domain.OrderStatusExpired:
+		default:
+			delete(known, id)
+		}
+	}
 	defer h.lock(domain.ShowStream(showID))()
 	multi, _ := h.Store.(MultiAppender)
 	var settled int
+	var pos domain.Position
 	err := h.retry(ctx, func() error {
 		c, err := h.currentShow(ctx, showID)
 		if err != nil {
@@ -255,9 +292,11 @@ func (h *Handler) SettleMany(ctx context.Context, showID uuid.UUID, orders []uui
 		}
 		s := c.show
 		settled = 0
+		first := known
+		known = nil
 		var expiries []StreamAppend
 		for _, id := range orders {
-			expiry, apply, err := h.settlement(ctx, s, id, nil)
+			expiry, apply, err := h.settlement(ctx, s, id, first[id])
 			if err == nil && expiry != nil {
 				var data []domain.EventData
 				if data, err = domain.Encode(expiry.Changes(), h.NewID, metadataOf(ctx)); err == nil {
@@ -283,7 +322,8 @@ func (h *Handler) SettleMany(ctx context.Context, showID uuid.UUID, orders []uui
 					return err
 				}
 			}
-			_, err := h.commitShow(ctx, c)
+			res, err := h.commitShow(ctx, c)
+			pos = res.Position
 			return err
 		}
 		data, err := domain.Encode(s.Changes(), h.NewID, metadataOf(ctx))
@@ -297,9 +337,10 @@ func (h *Handler) SettleMany(ctx context.Context, showID uuid.UUID, orders []uui
 			return err
 		}
 		h.showCommitted(c, res[0].Version)
+		pos = res[len(res)-1].Position
 		return nil
 	})
-	return settled, err
+	return settled, pos, err
 }
 
 func (h *Handler) settleQuietly(ctx context.Context, showID, orderID uuid.UUID) {

@@ -180,3 +180,42 @@ func cancelWithoutSettling(t *testing.T, f *fixture, id uuid.UUID) {
 		t.Fatal(err)
 	}
 }
+
+// Payments of one show in a rush settle the show in batches: every paid
+// order is sold, every cancelled one released.
+func TestHandler_PaymentsRushSettleTogether(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	f := newFixture(t)
+	var orders []uuid.UUID
+	for range 10 {
+		orders = append(orders, f.hold(t, 1).ID)
+	}
+	var wg sync.WaitGroup
+	for i, id := range orders {
+		wg.Go(func() {
+			var err error
+			if i%3 == 0 {
+				_, err = f.h.CancelOrder(ctx, f.buyer, id)
+			} else {
+				_, err = f.h.PayOrder(ctx, f.buyer, id, "tok_visa")
+			}
+			if err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	s := f.showState(t)
+	for i, id := range orders {
+		if _, held := s.HoldOf(id); held {
+			t.Errorf("order %d still held", i)
+		}
+		if sold := s.IsSold(id); sold != (i%3 != 0) {
+			t.Errorf("order %d: sold = %v", i, sold)
+		}
+	}
+	if got := s.Available("floor"); got != 4 {
+		t.Fatalf("available = %d, want 4 (6 sold)", got)
+	}
+}
