@@ -117,10 +117,145 @@ func mixedLog(t testing.TB, seed uint64, n int) memLog {
 			out = append(out, g.repeat(t, out[g.rng.IntN(len(out))]))
 		}
 	}
+	out = g.reorder(t, seed, out)
 	for i := range out {
 		out[i].Position = domain.PositionAt(uint64(i + 1))
 	}
 	return out
+}
+
+// reorder disturbs log further, as a broken writer might: some events of
+// orders are held back past up to 40 later ones (an outcome before its
+// placing, a check-in before its confirmation, a placing after its
+// expiry), some confirmations have a ticket checked in just before or
+// after, and some outcomes and check-ins are contradicted, at once or
+// later (a confirmation after an expiry, a cancellation after a
+// confirmation, a second check-in).
+func (g *mixGen) reorder(t testing.TB, seed uint64, log memLog) memLog {
+	t.Helper()
+	rng := rand.New(rand.NewPCG(seed, 11))
+	type lateEvent struct {
+		rec domain.RecordedEvent
+		due int
+	}
+	var late []lateEvent
+	var out memLog
+	for i, rec := range log {
+		if c, ok := g.checkIn(t, rng, rec); ok && rng.IntN(100) < 30 {
+			if rng.IntN(3) == 0 {
+				out = append(out, c)
+			} else {
+				late = append(late, lateEvent{c, i + rng.IntN(40)})
+			}
+		}
+		if strings.HasPrefix(rec.StreamID, "order-") && rng.IntN(100) < 3 {
+			late = append(late, lateEvent{rec, i + 1 + rng.IntN(40)})
+		} else {
+			out = append(out, rec)
+		}
+		if rng.IntN(100) < 6 {
+			if c, ok := g.contrary(t, rng, rec); ok {
+				if rng.IntN(2) == 0 {
+					out = append(out, c)
+				} else {
+					late = append(late, lateEvent{c, i + 1 + rng.IntN(40)})
+				}
+			}
+		}
+		keep := late[:0]
+		for _, l := range late {
+			if l.due <= i {
+				out = append(out, l.rec)
+			} else {
+				keep = append(keep, l)
+			}
+		}
+		late = keep
+	}
+	for _, l := range late {
+		out = append(out, l.rec)
+	}
+	return out
+}
+
+// checkIn returns a check-in of one of the tickets of rec, an
+// OrderConfirmed, as the next event of a stream of its own; ok is false
+// for other events.
+func (g *mixGen) checkIn(t testing.TB, rng *rand.Rand, rec domain.RecordedEvent) (domain.RecordedEvent, bool) {
+	t.Helper()
+	if rec.Type != (domain.OrderConfirmed{}).EventType() {
+		return domain.RecordedEvent{}, false
+	}
+	e, err := g.registry.DecodeRecorded(rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := e.(domain.OrderConfirmed)
+	if len(c.Tickets) == 0 {
+		return domain.RecordedEvent{}, false
+	}
+	return g.record(t, rec, domain.TicketCheckedIn{OrderID: c.OrderID, ShowID: c.ShowID,
+		TicketID: c.Tickets[rng.IntN(len(c.Tickets))].ID, At: c.ConfirmedAt.Add(time.Duration(rng.Int64N(int64(time.Hour))))}), true
+}
+
+// record returns e as the next event of a stream of its own, recorded
+// when rec was.
+func (g *mixGen) record(t testing.TB, rec domain.RecordedEvent, e domain.Event) domain.RecordedEvent {
+	t.Helper()
+	data, err := domain.Encode([]domain.Event{e}, g.id, domain.Metadata{CorrelationID: "mix"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g.repeats++
+	return domain.RecordedEvent{ID: data[0].ID, StreamID: fmt.Sprintf("repeat-%d", g.repeats), Version: 1,
+		Type: data[0].Type, Data: data[0].Data, Metadata: data[0].Metadata, RecordedAt: rec.RecordedAt}
+}
+
+// contrary returns an event that contradicts rec, an order's outcome or
+// check-in, as the next event of a stream of its own: another outcome, or
+// another check-in of the ticket; ok is false for other events.
+func (g *mixGen) contrary(t testing.TB, rng *rand.Rand, rec domain.RecordedEvent) (domain.RecordedEvent, bool) {
+	t.Helper()
+	e, err := g.registry.DecodeRecorded(rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	later := time.Duration(rng.Int64N(int64(2 * time.Hour)))
+	confirm := func(order, show uuid.UUID, at time.Time) domain.Event {
+		c := domain.OrderConfirmed{OrderID: order, ShowID: show, BuyerID: g.id(), PaymentID: "ch_contrary", TotalCents: 777,
+			ConfirmedAt: at.Add(later)}
+		for range 1 + rng.IntN(2) {
+			c.Tickets = append(c.Tickets, domain.Ticket{ID: g.id(), Section: "Floor", Code: "contrary"})
+		}
+		return c
+	}
+	var c domain.Event
+	switch v := e.(type) {
+	case domain.OrderConfirmed:
+		if rng.IntN(2) == 0 {
+			c = domain.OrderExpired{OrderID: v.OrderID, ShowID: v.ShowID, At: v.ConfirmedAt.Add(later)}
+		} else {
+			c = domain.OrderCancelled{OrderID: v.OrderID, ShowID: v.ShowID, At: v.ConfirmedAt.Add(later)}
+		}
+	case domain.OrderCancelled:
+		if rng.IntN(2) == 0 {
+			c = confirm(v.OrderID, v.ShowID, v.At)
+		} else {
+			c = domain.OrderExpired{OrderID: v.OrderID, ShowID: v.ShowID, At: v.At.Add(later)}
+		}
+	case domain.OrderExpired:
+		if rng.IntN(2) == 0 {
+			c = confirm(v.OrderID, v.ShowID, v.At)
+		} else {
+			c = domain.OrderCancelled{OrderID: v.OrderID, ShowID: v.ShowID, At: v.At.Add(later)}
+		}
+	case domain.TicketCheckedIn:
+		v.At = v.At.Add(later)
+		c = v
+	default:
+		return domain.RecordedEvent{}, false
+	}
+	return g.record(t, rec, c), true
 }
 
 type mixGen struct {
