@@ -224,57 +224,202 @@ func (q *Queries) Analytics(ctx context.Context, showID uuid.UUID) (AnalyticsVie
 
 var _ BatchProjector = Analytics{}
 
-// ApplyBatch projects the order events of a batch. A run of OrderPlaced is
-// done in one statement, which records the orders not recorded yet and
-// counts them in their hours; other events are applied one by one.
+// ApplyBatch projects the order events of a batch, a run at a time, in a
+// few statements: the orders with an outcome in the run are read, their
+// events resolved in order as Apply would (an order counts its first
+// placing, and its first outcome while held), then the orders are recorded
+// and each hour's figures moved by the sum of their changes.
 func (p Analytics) ApplyBatch(ctx context.Context, db DB, recs []domain.RecordedEvent, events []domain.Event) error {
 	return applyRuns(ctx, db, recs, events, &analyticsRun{}, p.Apply)
 }
 
-// analyticsRun is a run of OrderPlaced: the first of each order counts,
-// unless the order is recorded already, as in Apply.
+// analyticsRun is a run of order events of the analytics projection.
 type analyticsRun struct {
-	placed keyed[uuid.UUID, domain.OrderPlaced]
+	// events are the order events of the run, in order.
+	events []domain.Event
+	// ended are the orders with an outcome in the run.
+	ended keyed[uuid.UUID, struct{}]
+}
+
+// analyticsOrder is an order of rm_analytics_orders as a run leaves it.
+type analyticsOrder struct {
+	status  domain.OrderStatus
+	units   int
+	stored  bool // in rm_analytics_orders before the run
+	changed bool
+	placed  domain.OrderPlaced // the placing that counted, when not stored
+	paid    bool               // paid in the run, at paidAt
+	paidAt  time.Time
 }
 
 func (r *analyticsRun) add(_ domain.RecordedEvent, e domain.Event) (runAction, error) {
 	switch e := e.(type) {
 	case domain.OrderPlaced:
-		if !r.placed.has(e.OrderID) {
-			*r.placed.get(e.OrderID) = e
-		}
-		return runJoined, nil
+	case domain.OrderConfirmed:
+		r.ended.get(e.OrderID)
+	case domain.OrderCancelled:
+		r.ended.get(e.OrderID)
+	case domain.OrderExpired:
+		r.ended.get(e.OrderID)
 	case domain.ShowCreated, domain.ShowDetailsChanged, domain.SectionPriceChanged, domain.ShowPublished,
 		domain.ShowCancelled, domain.SeatsHeld, domain.SeatsReleased, domain.SeatsSold, domain.TicketCheckedIn:
 		return runIgnored, nil
+	default:
+		return runAlone, nil
 	}
-	return runAlone, nil
+	r.events = append(r.events, e)
+	return runJoined, nil
 }
 
 func (r *analyticsRun) flush(ctx context.Context, db DB) error {
-	defer r.placed.reset()
-	n := r.placed.len()
-	if n == 0 {
+	defer r.ended.reset()
+	defer func() { clear(r.events); r.events = r.events[:0] }()
+	if len(r.events) == 0 {
 		return nil
 	}
-	shows, hours, ats := make([]uuid.UUID, n), make([]time.Time, n), make([]time.Time, n)
-	counts, totals := make([]int64, n), make([]int64, n)
-	for i, e := range r.placed.vals {
-		shows[i], hours[i], ats[i] = e.ShowID, hourOf(e.PlacedAt), e.PlacedAt
-		counts[i], totals[i] = int64(units(e.Items, e.Seats)), e.TotalCents
+	// The orders with an outcome, as they stand before the run.
+	var known keyed[uuid.UUID, analyticsOrder]
+	if r.ended.len() > 0 {
+		rows, err := db.Query(ctx, `select order_id, status, units from rm_analytics_orders where order_id = any($1::uuid[])`, r.ended.keys)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var id uuid.UUID
+			o := analyticsOrder{stored: true}
+			if err := rows.Scan(&id, (*string)(&o.status), &o.units); err != nil {
+				return err
+			}
+			*known.get(id) = o
+		}
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		rows.Close()
 	}
-	// The orders inserted are those counted: as addHour, per hour.
+	// Resolve the events in order, as Apply does. placed are the orders
+	// to insert (unless there already, for those not read): the first
+	// placing of each counts.
+	type hourKey struct {
+		show uuid.UUID
+		hour time.Time
+	}
+	var placed keyed[uuid.UUID, analyticsOrder]
+	var hours keyed[hourKey, hourDelta]
+	end := func(order, show uuid.UUID, at time.Time, status domain.OrderStatus) *analyticsOrder {
+		if !known.has(order) {
+			return nil // never placed: counts nothing
+		}
+		o := known.get(order)
+		if o.status != domain.OrderStatusHeld {
+			return nil // counted already
+		}
+		o.status, o.changed = status, true
+		d := hours.get(hourKey{show, hourOf(at)})
+		switch status {
+		case domain.OrderStatusCancelled:
+			d.cancelled++
+		case domain.OrderStatusExpired:
+			d.expired++
+		}
+		return o
+	}
+	for _, e := range r.events {
+		switch e := e.(type) {
+		case domain.OrderPlaced:
+			o := analyticsOrder{status: domain.OrderStatusHeld, units: units(e.Items, e.Seats), placed: e}
+			if r.ended.has(e.OrderID) {
+				if !known.has(e.OrderID) {
+					*known.get(e.OrderID) = o
+				}
+			} else if !placed.has(e.OrderID) {
+				*placed.get(e.OrderID) = o
+			}
+		case domain.OrderConfirmed:
+			if o := end(e.OrderID, e.ShowID, e.ConfirmedAt, domain.OrderStatusConfirmed); o != nil {
+				o.paid, o.paidAt = true, e.ConfirmedAt
+				d := hours.get(hourKey{e.ShowID, hourOf(e.ConfirmedAt)})
+				d.confirmed++
+				d.unitsSold += o.units
+				d.revenue += e.TotalCents
+			}
+		case domain.OrderCancelled:
+			end(e.OrderID, e.ShowID, e.At, domain.OrderStatusCancelled)
+		case domain.OrderExpired:
+			end(e.OrderID, e.ShowID, e.At, domain.OrderStatusExpired)
+		}
+	}
+	var updIDs []uuid.UUID
+	var updStatus []string
+	var updPaid []bool
+	var updPaidAt []time.Time
+	for i, o := range known.vals {
+		switch {
+		case !o.stored:
+			*placed.get(known.keys[i]) = o
+		case o.changed:
+			updIDs = append(updIDs, known.keys[i])
+			updStatus = append(updStatus, string(o.status))
+			updPaid = append(updPaid, o.paid)
+			updPaidAt = append(updPaidAt, o.paidAt)
+		}
+	}
+	n := placed.len()
+	shows, heldHours, heldAts := make([]uuid.UUID, n), make([]time.Time, n), make([]time.Time, n)
+	counts, totals, statuses := make([]int64, n), make([]int64, n), make([]string, n)
+	paid, paidAts := make([]bool, n), make([]time.Time, n)
+	for i, o := range placed.vals {
+		e := o.placed
+		shows[i], heldHours[i], heldAts[i] = e.ShowID, hourOf(e.PlacedAt), e.PlacedAt
+		counts[i], totals[i], statuses[i] = int64(o.units), e.TotalCents, string(o.status)
+		paid[i], paidAts[i] = o.paid, o.paidAt
+	}
+	m := hours.len()
+	hShows, hHours := make([]uuid.UUID, m), make([]time.Time, m)
+	hConfirmed, hUnitsSold, hRevenue := make([]int64, m), make([]int64, m), make([]int64, m)
+	hExpired, hCancelled := make([]int64, m), make([]int64, m)
+	for i, d := range hours.vals {
+		hShows[i], hHours[i] = hours.keys[i].show, hours.keys[i].hour
+		hConfirmed[i], hUnitsSold[i], hRevenue[i] = int64(d.confirmed), int64(d.unitsSold), d.revenue
+		hExpired[i], hCancelled[i] = int64(d.expired), int64(d.cancelled)
+	}
+	// The orders inserted are those whose placing counts; the orders
+	// updated, stored before the run, are distinct from them. Pay times
+	// are computed as in Apply. Each hour's figures move as addHour.
 	return db.Exec(ctx, `with placed as (
-			insert into rm_analytics_orders (order_id, show_id, held_hour, held_at, units, total_cents, status)
-			select o.order_id, o.show_id, o.held_hour, o.held_at, o.units, o.total_cents, $6::text
-			from unnest($1::uuid[], $2::uuid[], $3::timestamptz[], $4::timestamptz[], $5::bigint[], $7::bigint[])
-				as o(order_id, show_id, held_hour, held_at, units, total_cents)
+			insert into rm_analytics_orders (order_id, show_id, held_hour, held_at, units, total_cents, status, pay_ms)
+			select o.order_id, o.show_id, o.held_hour, o.held_at, o.units, o.total_cents, o.status,
+				case when o.paid then floor(extract(epoch from (o.paid_at - o.held_at)) * 1000)::bigint end
+			from unnest($1::uuid[], $2::uuid[], $3::timestamptz[], $4::timestamptz[], $5::bigint[], $6::bigint[], $7::text[],
+					$8::bool[], $9::timestamptz[])
+				as o(order_id, show_id, held_hour, held_at, units, total_cents, status, paid, paid_at)
 			on conflict (order_id) do nothing
-			returning show_id, held_hour, units)
-		insert into rm_analytics_hours (show_id, hour, holds, units_held)
-		select show_id, held_hour, count(*), sum(units) from placed group by show_id, held_hour
+			returning show_id, held_hour, units),
+		ended as (
+			update rm_analytics_orders a set status = u.status,
+				pay_ms = case when u.paid then floor(extract(epoch from (u.paid_at - a.held_at)) * 1000)::bigint else a.pay_ms end
+			from unnest($10::uuid[], $11::text[], $12::bool[], $13::timestamptz[]) as u(order_id, status, paid, paid_at)
+			where a.order_id = u.order_id)
+		insert into rm_analytics_hours (show_id, hour, holds, units_held, confirmed, units_sold, revenue_cents, expired, cancelled)
+		select show_id, hour, sum(holds), sum(units_held), sum(confirmed), sum(units_sold), sum(revenue_cents), sum(expired), sum(cancelled)
+		from (
+			select show_id, held_hour, 1::bigint, units::bigint, 0::bigint, 0::bigint, 0::bigint, 0::bigint, 0::bigint from placed
+			union all
+			select h.show_id, h.hour, 0, 0, h.confirmed, h.units_sold, h.revenue_cents, h.expired, h.cancelled
+			from unnest($14::uuid[], $15::timestamptz[], $16::bigint[], $17::bigint[], $18::bigint[], $19::bigint[], $20::bigint[])
+				as h(show_id, hour, confirmed, units_sold, revenue_cents, expired, cancelled)
+		) as d(show_id, hour, holds, units_held, confirmed, units_sold, revenue_cents, expired, cancelled)
+		group by show_id, hour
 		on conflict (show_id, hour) do update set
 			holds = rm_analytics_hours.holds + excluded.holds,
-			units_held = rm_analytics_hours.units_held + excluded.units_held`,
-		r.placed.keys, shows, hours, ats, counts, string(domain.OrderStatusHeld), totals)
+			units_held = rm_analytics_hours.units_held + excluded.units_held,
+			confirmed = rm_analytics_hours.confirmed + excluded.confirmed,
+			units_sold = rm_analytics_hours.units_sold + excluded.units_sold,
+			revenue_cents = rm_analytics_hours.revenue_cents + excluded.revenue_cents,
+			expired = rm_analytics_hours.expired + excluded.expired,
+			cancelled = rm_analytics_hours.cancelled + excluded.cancelled`,
+		placed.keys, shows, heldHours, heldAts, counts, totals, statuses, paid, paidAts,
+		updIDs, updStatus, updPaid, updPaidAt,
+		hShows, hHours, hConfirmed, hUnitsSold, hRevenue, hExpired, hCancelled)
 }

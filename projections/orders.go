@@ -106,16 +106,37 @@ func confirmOrder(ctx context.Context, db DB, rec domain.RecordedEvent, e domain
 
 var _ BatchProjector = Orders{}
 
-// ApplyBatch projects the order events of a batch. Runs of OrderPlaced are
-// inserted in one statement; other events are applied one by one.
+// ApplyBatch projects the order events of a batch, a run at a time, in a
+// few statements: the orders and tickets that the run's outcomes and
+// check-ins touch are read, the run's events resolved in order as Apply
+// would, then the orders and tickets written as the run leaves them.
 func (p Orders) ApplyBatch(ctx context.Context, db DB, recs []domain.RecordedEvent, events []domain.Event) error {
 	return applyRuns(ctx, db, recs, events, &ordersRun{}, p.Apply)
 }
 
-// ordersRun is a run of OrderPlaced events: the first of each order is
-// inserted, unless the order is there already, as Apply does.
+// ordersRun is a run of order events.
 type ordersRun struct {
-	placed keyed[uuid.UUID, placedOrder]
+	// events are the order events of the run, in order, with the
+	// sequence numbers of their positions and, for OrderPlaced, the
+	// lines encoded.
+	events []domain.Event
+	seqs   []int64
+	lines  [][2]string
+	// touched are the orders with an event other than OrderPlaced in the
+	// run; checked are the tickets checked in.
+	touched keyed[uuid.UUID, struct{}]
+	checked keyed[uuid.UUID, struct{}]
+}
+
+// runOrder is an order of rm_orders as a run leaves it.
+type runOrder struct {
+	placedOrder
+	status  domain.OrderStatus
+	payment string
+	paid    bool // payment set in the run
+	updated time.Time
+	stored  bool // in rm_orders before the run
+	changed bool
 }
 
 type placedOrder struct {
@@ -126,46 +147,227 @@ type placedOrder struct {
 	expires, at  time.Time
 }
 
+// runTicket is a ticket of rm_tickets as a run leaves it.
+type runTicket struct {
+	order, show, buyer uuid.UUID
+	seq                int64
+	idx                int32
+	section, row, code string
+	seat               int32
+	checked            bool      // checked in, before or in the run
+	checkedAt          time.Time // when, if in the run
+	checkedIn          bool      // checked in by the run
+	stored             bool      // stored before the run, else inserted by it
+}
+
 func (r *ordersRun) add(rec domain.RecordedEvent, e domain.Event) (runAction, error) {
 	switch e := e.(type) {
-	case domain.OrderPlaced:
+	case domain.OrderPlaced, domain.OrderConfirmed:
 		seq, err := seqOf(rec)
 		if err != nil {
 			return 0, err
 		}
-		items, seats, err := encodeLines(e.Items, e.Seats)
-		if err != nil {
-			return 0, err
+		var lines [2]string
+		switch e := e.(type) {
+		case domain.OrderPlaced:
+			if lines[0], lines[1], err = encodeLines(e.Items, e.Seats); err != nil {
+				return 0, err
+			}
+		case domain.OrderConfirmed:
+			r.touched.get(e.OrderID)
 		}
-		if !r.placed.has(e.OrderID) { // placed twice: the first one counts
-			*r.placed.get(e.OrderID) = placedOrder{seq, e.ShowID, e.BuyerID, items, seats, e.TotalCents, e.ExpiresAt, e.PlacedAt}
-		}
+		r.events, r.seqs, r.lines = append(r.events, e), append(r.seqs, seq), append(r.lines, lines)
 		return runJoined, nil
+	case domain.OrderCancelled:
+		r.touched.get(e.OrderID)
+	case domain.OrderExpired:
+		r.touched.get(e.OrderID)
+	case domain.TicketCheckedIn:
+		r.touched.get(e.OrderID)
+		r.checked.get(e.TicketID)
 	case domain.ShowCreated, domain.ShowDetailsChanged, domain.SectionPriceChanged, domain.ShowPublished,
 		domain.ShowCancelled, domain.SeatsHeld, domain.SeatsReleased, domain.SeatsSold:
 		return runIgnored, nil
+	default:
+		return runAlone, nil
 	}
-	return runAlone, nil
+	r.events, r.seqs, r.lines = append(r.events, e), append(r.seqs, 0), append(r.lines, [2]string{})
+	return runJoined, nil
 }
 
 func (r *ordersRun) flush(ctx context.Context, db DB) error {
-	defer r.placed.reset()
-	n := r.placed.len()
-	if n == 0 {
+	defer r.touched.reset()
+	defer r.checked.reset()
+	defer func() { clear(r.events); r.events, r.seqs, r.lines = r.events[:0], r.seqs[:0], r.lines[:0] }()
+	if len(r.events) == 0 {
 		return nil
 	}
+	// The orders and tickets touched, as they stand before the run.
+	var known keyed[uuid.UUID, runOrder]
+	var tickets keyed[uuid.UUID, runTicket]
+	if r.touched.len() > 0 {
+		rows, err := db.Query(ctx, `select true, id, buyer_id, false from rm_orders where id = any($1::uuid[])
+			union all
+			select false, id, buyer_id, checked_in_at is not null from rm_tickets where id = any($2::uuid[])`,
+			r.touched.keys, r.checked.keys)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var order, checked bool
+			var id, buyer uuid.UUID
+			if err := rows.Scan(&order, &id, &buyer, &checked); err != nil {
+				return err
+			}
+			if order {
+				*known.get(id) = runOrder{placedOrder: placedOrder{buyer: buyer}, stored: true}
+			} else {
+				*tickets.get(id) = runTicket{checked: checked, stored: true}
+			}
+		}
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		rows.Close()
+	}
+	// Resolve the events in order, as Apply does. placed are the orders
+	// to insert (unless there already, for those not read): the first
+	// placing of each counts; inserted are the tickets to insert (unless
+	// there already, for those not read), the first of each id.
+	var placed keyed[uuid.UUID, runOrder]
+	var inserted keyed[uuid.UUID, runTicket]
+	for i, e := range r.events {
+		switch e := e.(type) {
+		case domain.OrderPlaced:
+			items, seats := r.lines[i][0], r.lines[i][1]
+			o := runOrder{placedOrder: placedOrder{r.seqs[i], e.ShowID, e.BuyerID, items, seats, e.TotalCents, e.ExpiresAt, e.PlacedAt},
+				status: domain.OrderStatusHeld, updated: e.PlacedAt}
+			if r.touched.has(e.OrderID) {
+				if !known.has(e.OrderID) {
+					*known.get(e.OrderID) = o
+				}
+			} else if !placed.has(e.OrderID) {
+				*placed.get(e.OrderID) = o
+			}
+		case domain.OrderConfirmed:
+			if !known.has(e.OrderID) {
+				continue // never placed: nothing to confirm
+			}
+			o := known.get(e.OrderID)
+			o.status, o.payment, o.paid, o.updated, o.changed = domain.OrderStatusConfirmed, e.PaymentID, true, e.ConfirmedAt, true
+			for j, t := range e.Tickets {
+				rt := runTicket{order: e.OrderID, show: e.ShowID, buyer: o.buyer, seq: r.seqs[i], idx: int32(j),
+					section: t.Section, row: t.Row, seat: int32(t.Seat), code: t.Code}
+				if r.checked.has(t.ID) {
+					if tickets.has(t.ID) {
+						continue // there already
+					}
+					*tickets.get(t.ID) = rt
+				} else if !inserted.has(t.ID) {
+					*inserted.get(t.ID) = rt
+				}
+			}
+		case domain.OrderCancelled:
+			r.setStatus(&known, e.OrderID, domain.OrderStatusCancelled, e.At)
+		case domain.OrderExpired:
+			r.setStatus(&known, e.OrderID, domain.OrderStatusExpired, e.At)
+		case domain.TicketCheckedIn:
+			if tickets.has(e.TicketID) {
+				if t := tickets.get(e.TicketID); !t.checked {
+					t.checked, t.checkedAt, t.checkedIn = true, e.At, true
+				}
+			}
+			if known.has(e.OrderID) {
+				o := known.get(e.OrderID)
+				o.updated, o.changed = e.At, true
+			}
+		}
+	}
+	var upd keyed[uuid.UUID, runOrder]
+	for i, o := range known.vals {
+		switch {
+		case !o.stored:
+			*placed.get(known.keys[i]) = o
+		case o.changed:
+			*upd.get(known.keys[i]) = o
+		}
+	}
+	var checkIDs []uuid.UUID
+	var checkAts []time.Time
+	for i, t := range tickets.vals {
+		switch {
+		case !t.stored:
+			*inserted.get(tickets.keys[i]) = t
+		case t.checkedIn:
+			checkIDs = append(checkIDs, tickets.keys[i])
+			checkAts = append(checkAts, t.checkedAt)
+		}
+	}
+
+	n := placed.len()
 	seqs, shows, buyers := make([]int64, n), make([]uuid.UUID, n), make([]uuid.UUID, n)
 	items, seats, totals := make([]string, n), make([]string, n), make([]int64, n)
-	expires, ats := make([]time.Time, n), make([]time.Time, n)
-	for i, o := range r.placed.vals {
+	expires, ats, statuses := make([]time.Time, n), make([]time.Time, n), make([]string, n)
+	payments, updateds := make([]string, n), make([]time.Time, n)
+	for i, o := range placed.vals {
 		seqs[i], shows[i], buyers[i] = o.seq, o.show, o.buyer
 		items[i], seats[i], totals[i] = o.items, o.seats, o.total
-		expires[i], ats[i] = o.expires, o.at
+		expires[i], ats[i], statuses[i] = o.expires, o.at, string(o.status)
+		payments[i], updateds[i] = o.payment, o.updated
 	}
-	return db.Exec(ctx, `insert into rm_orders (id, seq, show_id, buyer_id, status, items, seats, total_cents, expires_at, created_at, updated_at)
-		select o.id, o.seq, o.show_id, o.buyer_id, $1::text, o.items::jsonb, o.seats::jsonb, o.total_cents, o.expires_at, o.placed_at, o.placed_at
-		from unnest($2::uuid[], $3::bigint[], $4::uuid[], $5::uuid[], $6::text[], $7::text[], $8::bigint[], $9::timestamptz[], $10::timestamptz[])
-			as o(id, seq, show_id, buyer_id, items, seats, total_cents, expires_at, placed_at)
+	m := upd.len()
+	uStatuses, uPaid, uPayments, uUpdateds := make([]string, m), make([]bool, m), make([]string, m), make([]time.Time, m)
+	for i, o := range upd.vals {
+		uStatuses[i], uPaid[i], uPayments[i], uUpdateds[i] = string(o.status), o.paid, o.payment, o.updated
+	}
+	k := inserted.len()
+	tOrders, tShows, tBuyers, tSeqs, tIdx := make([]uuid.UUID, k), make([]uuid.UUID, k), make([]uuid.UUID, k), make([]int64, k), make([]int32, k)
+	tSections, tRows, tSeats, tCodes := make([]string, k), make([]string, k), make([]int32, k), make([]string, k)
+	tChecked, tCheckedAts := make([]bool, k), make([]time.Time, k)
+	for i, t := range inserted.vals {
+		tOrders[i], tShows[i], tBuyers[i], tSeqs[i], tIdx[i] = t.order, t.show, t.buyer, t.seq, t.idx
+		tSections[i], tRows[i], tSeats[i], tCodes[i] = t.section, t.row, t.seat, t.code
+		tChecked[i], tCheckedAts[i] = t.checked, t.checkedAt
+	}
+	// The orders and tickets inserted and those updated, stored before
+	// the run, are distinct rows. An order's status is its last outcome's
+	// (none leaves it as it is), its payment its last confirmation's.
+	return db.Exec(ctx, `with placed as (
+			insert into rm_orders (id, seq, show_id, buyer_id, status, items, seats, total_cents, expires_at, payment_id, created_at, updated_at)
+			select o.id, o.seq, o.show_id, o.buyer_id, o.status, o.items::jsonb, o.seats::jsonb, o.total_cents, o.expires_at,
+				o.payment_id, o.placed_at, o.updated_at
+			from unnest($1::uuid[], $2::bigint[], $3::uuid[], $4::uuid[], $5::text[], $6::text[], $7::text[], $8::bigint[],
+					$9::timestamptz[], $10::text[], $11::timestamptz[], $12::timestamptz[])
+				as o(id, seq, show_id, buyer_id, status, items, seats, total_cents, expires_at, payment_id, placed_at, updated_at)
+			on conflict (id) do nothing),
+		updated as (
+			update rm_orders o set status = coalesce(nullif(u.status, ''), o.status),
+				payment_id = case when u.paid then u.payment_id else o.payment_id end, updated_at = u.updated_at
+			from unnest($13::uuid[], $14::text[], $15::bool[], $16::text[], $17::timestamptz[]) as u(id, status, paid, payment_id, updated_at)
+			where o.id = u.id),
+		checked as (
+			update rm_tickets t set checked_in_at = c.at
+			from unnest($18::uuid[], $19::timestamptz[]) as c(id, at)
+			where t.id = c.id and t.checked_in_at is null)
+		insert into rm_tickets (id, order_id, show_id, buyer_id, seq, idx, section, row_label, seat, code, checked_in_at)
+		select t.id, t.order_id, t.show_id, t.buyer_id, t.seq, t.idx, t.section, t.row_label, t.seat, t.code,
+			case when t.checked then t.checked_at end
+		from unnest($20::uuid[], $21::uuid[], $22::uuid[], $23::uuid[], $24::bigint[], $25::int[], $26::text[], $27::text[],
+				$28::int[], $29::text[], $30::bool[], $31::timestamptz[])
+			as t(id, order_id, show_id, buyer_id, seq, idx, section, row_label, seat, code, checked, checked_at)
 		on conflict (id) do nothing`,
-		string(domain.OrderStatusHeld), r.placed.keys, seqs, shows, buyers, items, seats, totals, expires, ats)
+		placed.keys, seqs, shows, buyers, statuses, items, seats, totals, expires, payments, ats, updateds,
+		upd.keys, uStatuses, uPaid, uPayments, uUpdateds,
+		checkIDs, checkAts,
+		inserted.keys, tOrders, tShows, tBuyers, tSeqs, tIdx, tSections, tRows, tSeats, tCodes, tChecked, tCheckedAts)
+}
+
+// setStatus sets the status of an order the run knows, as setOrderStatus.
+func (r *ordersRun) setStatus(known *keyed[uuid.UUID, runOrder], order uuid.UUID, status domain.OrderStatus, at time.Time) {
+	if !known.has(order) {
+		return // never placed
+	}
+	o := known.get(order)
+	o.status, o.updated, o.changed = status, at, true
 }

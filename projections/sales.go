@@ -116,18 +116,37 @@ func units(items []domain.HeldItem, seats []domain.HeldSeat) int {
 var _ BatchProjector = Sales{}
 
 // ApplyBatch projects the events of a batch that move sales figures. Runs
-// of inventory events and OrderPlaced are done in two statements: each
-// show's figures moved by the sum of their changes, and the first placing of
-// each order recorded. Other events are applied one by one.
+// of inventory events and order events are done in a few statements: the
+// orders with an outcome in the run are read, their events resolved in
+// order as Apply would (each order counted once, by its first outcome while
+// held), then each show's figures are moved by the sum of their changes and
+// the orders recorded. ShowCreated is applied alone.
 func (p Sales) ApplyBatch(ctx context.Context, db DB, recs []domain.RecordedEvent, events []domain.Event) error {
 	return applyRuns(ctx, db, recs, events, &salesRun{}, p.Apply)
 }
 
-// salesRun is a run of inventory events and OrderPlaced of the sales
+// salesRun is a run of inventory events and order events of the sales
 // projection.
 type salesRun struct {
 	figures keyed[uuid.UUID, salesDelta]
-	placed  keyed[uuid.UUID, uuid.UUID] // order → show
+	// orders are the order events of the run, in order.
+	orders []salesOrderEvent
+	// ended are the orders with an outcome in the run.
+	ended keyed[uuid.UUID, struct{}]
+}
+
+// salesOrderEvent is an OrderPlaced (status held) or an outcome.
+type salesOrderEvent struct {
+	order, show uuid.UUID
+	status      domain.OrderStatus
+}
+
+// salesOrder is an order of rm_sales_orders as a run leaves it.
+type salesOrder struct {
+	show    uuid.UUID
+	status  domain.OrderStatus
+	stored  bool // in rm_sales_orders before the run
+	changed bool
 }
 
 func (r *salesRun) add(_ domain.RecordedEvent, e domain.Event) (runAction, error) {
@@ -151,9 +170,13 @@ func (r *salesRun) add(_ domain.RecordedEvent, e domain.Event) (runAction, error
 			d.cancelled += n
 		}
 	case domain.OrderPlaced:
-		if !r.placed.has(e.OrderID) { // placed twice: the first one counts
-			*r.placed.get(e.OrderID) = e.ShowID
-		}
+		r.orders = append(r.orders, salesOrderEvent{e.OrderID, e.ShowID, domain.OrderStatusHeld})
+	case domain.OrderConfirmed:
+		r.end(e.OrderID, domain.OrderStatusConfirmed)
+	case domain.OrderCancelled:
+		r.end(e.OrderID, domain.OrderStatusCancelled)
+	case domain.OrderExpired:
+		r.end(e.OrderID, domain.OrderStatusExpired)
 	case domain.ShowDetailsChanged, domain.SectionPriceChanged, domain.ShowPublished, domain.ShowCancelled, domain.TicketCheckedIn:
 		return runIgnored, nil
 	default:
@@ -162,32 +185,118 @@ func (r *salesRun) add(_ domain.RecordedEvent, e domain.Event) (runAction, error
 	return runJoined, nil
 }
 
+func (r *salesRun) end(order uuid.UUID, status domain.OrderStatus) {
+	r.orders = append(r.orders, salesOrderEvent{order: order, status: status})
+	r.ended.get(order)
+}
+
 func (r *salesRun) flush(ctx context.Context, db DB) error {
 	defer r.figures.reset()
-	defer r.placed.reset()
-	if n := r.figures.len(); n > 0 {
-		held, sold, revenue := make([]int64, n), make([]int64, n), make([]int64, n)
-		expired, cancelled := make([]int64, n), make([]int64, n)
-		for i, d := range r.figures.vals {
-			held[i], sold[i], revenue[i] = int64(d.held), int64(d.sold), d.revenue
-			expired[i], cancelled[i] = int64(d.expired), int64(d.cancelled)
+	defer r.ended.reset()
+	defer func() { r.orders = r.orders[:0] }()
+	if r.figures.len() == 0 && len(r.orders) == 0 {
+		return nil
+	}
+	// The orders with an outcome, as they stand before the run.
+	var known keyed[uuid.UUID, salesOrder]
+	if r.ended.len() > 0 {
+		rows, err := db.Query(ctx, `select order_id, show_id, status from rm_sales_orders where order_id = any($1::uuid[])`, r.ended.keys)
+		if err != nil {
+			return err
 		}
-		// As addSales; the order counts do not change.
-		if err := db.Exec(ctx, `insert into rm_sales (show_id, held, sold, revenue_cents, expired, cancelled)
-			select * from unnest($1::uuid[], $2::bigint[], $3::bigint[], $4::bigint[], $5::bigint[], $6::bigint[])
+		defer rows.Close()
+		for rows.Next() {
+			var id uuid.UUID
+			var o salesOrder
+			if err := rows.Scan(&id, &o.show, (*string)(&o.status)); err != nil {
+				return err
+			}
+			o.stored = true
+			*known.get(id) = o
+		}
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		rows.Close()
+	}
+	// Resolve the order events in order, as Apply does. placed are the
+	// orders to insert (unless there already, for those not read): the
+	// first placing of each counts.
+	var placed keyed[uuid.UUID, salesOrder]
+	for _, ev := range r.orders {
+		if ev.status == domain.OrderStatusHeld {
+			if r.ended.has(ev.order) {
+				if !known.has(ev.order) {
+					*known.get(ev.order) = salesOrder{show: ev.show, status: domain.OrderStatusHeld}
+				}
+			} else if !placed.has(ev.order) {
+				*placed.get(ev.order) = salesOrder{show: ev.show, status: domain.OrderStatusHeld}
+			}
+			continue
+		}
+		if !known.has(ev.order) {
+			continue // never placed: counts nothing
+		}
+		o := known.get(ev.order)
+		if o.status != domain.OrderStatusHeld {
+			continue // counted already
+		}
+		o.status, o.changed = ev.status, true
+		d := r.figures.get(o.show)
+		switch ev.status {
+		case domain.OrderStatusConfirmed:
+			d.confirmed++
+		case domain.OrderStatusCancelled:
+			d.ordersCancelled++
+		case domain.OrderStatusExpired:
+			d.ordersExpired++
+		}
+	}
+	var updatedStatus []string
+	var updatedIDs []uuid.UUID
+	for i, o := range known.vals {
+		switch {
+		case !o.stored:
+			*placed.get(known.keys[i]) = o
+		case o.changed:
+			updatedIDs = append(updatedIDs, known.keys[i])
+			updatedStatus = append(updatedStatus, string(o.status))
+		}
+	}
+	n := r.figures.len()
+	held, sold, revenue := make([]int64, n), make([]int64, n), make([]int64, n)
+	expired, cancelled := make([]int64, n), make([]int64, n)
+	confirmed, ordersExpired, ordersCancelled := make([]int64, n), make([]int64, n), make([]int64, n)
+	for i, d := range r.figures.vals {
+		held[i], sold[i], revenue[i] = int64(d.held), int64(d.sold), d.revenue
+		expired[i], cancelled[i] = int64(d.expired), int64(d.cancelled)
+		confirmed[i], ordersExpired[i], ordersCancelled[i] = int64(d.confirmed), int64(d.ordersExpired), int64(d.ordersCancelled)
+	}
+	shows, statuses := make([]uuid.UUID, placed.len()), make([]string, placed.len())
+	for i, o := range placed.vals {
+		shows[i], statuses[i] = o.show, string(o.status)
+	}
+	// As addSales, countOrder and the insert of OrderPlaced; the three
+	// touch distinct rows.
+	return db.Exec(ctx, `with figures as (
+			insert into rm_sales (show_id, held, sold, revenue_cents, expired, cancelled,
+				orders_confirmed, orders_expired, orders_cancelled)
+			select * from unnest($1::uuid[], $2::bigint[], $3::bigint[], $4::bigint[], $5::bigint[], $6::bigint[],
+				$7::bigint[], $8::bigint[], $9::bigint[])
 			on conflict (show_id) do update set
 				held = rm_sales.held + excluded.held, sold = rm_sales.sold + excluded.sold,
 				revenue_cents = rm_sales.revenue_cents + excluded.revenue_cents,
-				expired = rm_sales.expired + excluded.expired, cancelled = rm_sales.cancelled + excluded.cancelled`,
-			r.figures.keys, held, sold, revenue, expired, cancelled); err != nil {
-			return err
-		}
-	}
-	if r.placed.len() == 0 {
-		return nil
-	}
-	return db.Exec(ctx, `insert into rm_sales_orders (order_id, show_id, status)
-		select o.order_id, o.show_id, $3::text from unnest($1::uuid[], $2::uuid[]) as o(order_id, show_id)
+				expired = rm_sales.expired + excluded.expired, cancelled = rm_sales.cancelled + excluded.cancelled,
+				orders_confirmed = rm_sales.orders_confirmed + excluded.orders_confirmed,
+				orders_expired = rm_sales.orders_expired + excluded.orders_expired,
+				orders_cancelled = rm_sales.orders_cancelled + excluded.orders_cancelled),
+		ended as (
+			update rm_sales_orders s set status = u.status
+			from unnest($10::uuid[], $11::text[]) as u(order_id, status)
+			where s.order_id = u.order_id)
+		insert into rm_sales_orders (order_id, show_id, status)
+		select * from unnest($12::uuid[], $13::uuid[], $14::text[])
 		on conflict (order_id) do nothing`,
-		r.placed.keys, r.placed.vals, string(domain.OrderStatusHeld))
+		r.figures.keys, held, sold, revenue, expired, cancelled, confirmed, ordersExpired, ordersCancelled,
+		updatedIDs, updatedStatus, placed.keys, shows, statuses)
 }
