@@ -365,6 +365,9 @@ func (r *analyticsRun) flush(ctx context.Context, db DB) error {
 			updPaidAt = append(updPaidAt, o.paidAt)
 		}
 	}
+	if r.ended.len() == 0 {
+		return insertHolds(ctx, db, &placed)
+	}
 	n := placed.len()
 	shows, heldHours, heldAts := make([]uuid.UUID, n), make([]time.Time, n), make([]time.Time, n)
 	counts, totals, statuses := make([]int64, n), make([]int64, n), make([]string, n)
@@ -422,4 +425,32 @@ func (r *analyticsRun) flush(ctx context.Context, db DB) error {
 		placed.keys, shows, heldHours, heldAts, counts, totals, statuses, paid, paidAts,
 		updIDs, updStatus, updPaid, updPaidAt,
 		hShows, hHours, hConfirmed, hUnitsSold, hRevenue, hExpired, hCancelled)
+}
+
+// insertHolds records orders placed, held, unless recorded already, and
+// counts those recorded in their hours: the flush of a run of OrderPlaced
+// alone, in a simpler statement.
+func insertHolds(ctx context.Context, db DB, placed *keyed[uuid.UUID, analyticsOrder]) error {
+	n := placed.len()
+	shows, hours, ats := make([]uuid.UUID, n), make([]time.Time, n), make([]time.Time, n)
+	counts, totals := make([]int64, n), make([]int64, n)
+	for i, o := range placed.vals {
+		e := o.placed
+		shows[i], hours[i], ats[i] = e.ShowID, hourOf(e.PlacedAt), e.PlacedAt
+		counts[i], totals[i] = int64(o.units), e.TotalCents
+	}
+	// The orders inserted are those counted: as addHour, per hour.
+	return db.Exec(ctx, `with placed as (
+			insert into rm_analytics_orders (order_id, show_id, held_hour, held_at, units, total_cents, status)
+			select o.order_id, o.show_id, o.held_hour, o.held_at, o.units, o.total_cents, $6::text
+			from unnest($1::uuid[], $2::uuid[], $3::timestamptz[], $4::timestamptz[], $5::bigint[], $7::bigint[])
+				as o(order_id, show_id, held_hour, held_at, units, total_cents)
+			on conflict (order_id) do nothing
+			returning show_id, held_hour, units)
+		insert into rm_analytics_hours (show_id, hour, holds, units_held)
+		select show_id, held_hour, count(*), sum(units) from placed group by show_id, held_hour
+		on conflict (show_id, hour) do update set
+			holds = rm_analytics_hours.holds + excluded.holds,
+			units_held = rm_analytics_hours.units_held + excluded.units_held`,
+		placed.keys, shows, hours, ats, counts, string(domain.OrderStatusHeld), totals)
 }

@@ -263,6 +263,9 @@ func (r *salesRun) flush(ctx context.Context, db DB) error {
 			updatedStatus = append(updatedStatus, string(o.status))
 		}
 	}
+	if r.ended.len() == 0 {
+		return r.flushInventory(ctx, db, &placed)
+	}
 	n := r.figures.len()
 	held, sold, revenue := make([]int64, n), make([]int64, n), make([]int64, n)
 	expired, cancelled := make([]int64, n), make([]int64, n)
@@ -299,4 +302,39 @@ func (r *salesRun) flush(ctx context.Context, db DB) error {
 		on conflict (order_id) do nothing`,
 		r.figures.keys, held, sold, revenue, expired, cancelled, confirmed, ordersExpired, ordersCancelled,
 		updatedIDs, updatedStatus, placed.keys, shows, statuses)
+}
+
+// flushInventory is the flush of a run without outcomes, in simpler
+// statements: the figures moved by inventory events, and the orders placed
+// recorded unless there already.
+func (r *salesRun) flushInventory(ctx context.Context, db DB, placed *keyed[uuid.UUID, salesOrder]) error {
+	if n := r.figures.len(); n > 0 {
+		held, sold, revenue := make([]int64, n), make([]int64, n), make([]int64, n)
+		expired, cancelled := make([]int64, n), make([]int64, n)
+		for i, d := range r.figures.vals {
+			held[i], sold[i], revenue[i] = int64(d.held), int64(d.sold), d.revenue
+			expired[i], cancelled[i] = int64(d.expired), int64(d.cancelled)
+		}
+		// As addSales; the order counts do not change.
+		if err := db.Exec(ctx, `insert into rm_sales (show_id, held, sold, revenue_cents, expired, cancelled)
+			select * from unnest($1::uuid[], $2::bigint[], $3::bigint[], $4::bigint[], $5::bigint[], $6::bigint[])
+			on conflict (show_id) do update set
+				held = rm_sales.held + excluded.held, sold = rm_sales.sold + excluded.sold,
+				revenue_cents = rm_sales.revenue_cents + excluded.revenue_cents,
+				expired = rm_sales.expired + excluded.expired, cancelled = rm_sales.cancelled + excluded.cancelled`,
+			r.figures.keys, held, sold, revenue, expired, cancelled); err != nil {
+			return err
+		}
+	}
+	if placed.len() == 0 {
+		return nil
+	}
+	shows := make([]uuid.UUID, placed.len())
+	for i, o := range placed.vals {
+		shows[i] = o.show
+	}
+	return db.Exec(ctx, `insert into rm_sales_orders (order_id, show_id, status)
+		select o.order_id, o.show_id, $3::text from unnest($1::uuid[], $2::uuid[]) as o(order_id, show_id)
+		on conflict (order_id) do nothing`,
+		placed.keys, shows, string(domain.OrderStatusHeld))
 }
