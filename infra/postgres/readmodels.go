@@ -39,6 +39,15 @@ func NewReadModels(pool *pgxpool.Pool) *ReadModels {
 	return &ReadModels{pool: pool}
 }
 
+// keyedOnly keeps a projection's transaction on the indexes. A read-model
+// table grows from empty (a rebuild's shadow table, a new install's table in
+// its first ticket drop) faster than autovacuum analyzes it, and a plan
+// cached while it was small would then scan it whole at every batch: in a
+// rebuild of 1,000,000 events that made the sales projection take three
+// times as long as the others. The projectors' statements all find their
+// rows by key.
+const keyedOnly = "set local enable_seqscan = off"
+
 // ForRebuild returns the read models of m for a rebuild: their Apply commits
 // with synchronous_commit off, in its own transactions only, so that a commit
 // does not wait for its WAL to reach the disk. A crash may then lose the last
@@ -142,6 +151,7 @@ func (m *ReadModels) apply(ctx context.Context, name string, to domain.Position,
 	found := false
 	b := &pgx.Batch{}
 	b.Queue("begin")
+	b.Queue(keyedOnly)
 	if m.rebuild {
 		b.Queue("set local synchronous_commit = off")
 	}
@@ -302,6 +312,7 @@ func (m *ReadModels) ApplyDeliveredBatch(ctx context.Context, name string, deliv
 	locked := 0
 	b := &pgx.Batch{}
 	b.Queue("begin")
+	b.Queue(keyedOnly)
 	// Rows of partitions never seen before are created, then every row is
 	// locked in partition order; "do nothing" neither locks nor waits for a
 	// row that exists.
