@@ -135,15 +135,22 @@ func (f *flashEngine) dial() (*buyerConn, error) {
 // status.
 func (b *buyerConn) send(method, path, token string, body []byte) (int, time.Duration, error) {
 	start := time.Now()
-	fmt.Fprintf(b.bw, "%s %s HTTP/1.1\r\nHost: %s\r\n", method, path, b.host)
+	w := b.bw
+	w.WriteString(method)
+	w.WriteByte(' ')
+	w.WriteString(path)
+	w.WriteString(" HTTP/1.1\r\nHost: ")
+	w.WriteString(b.host)
 	if token != "" {
-		fmt.Fprintf(b.bw, "Authorization: Bearer %s\r\n", token)
+		w.WriteString("\r\nAuthorization: Bearer ")
+		w.WriteString(token)
 	}
 	if body != nil {
-		fmt.Fprintf(b.bw, "Content-Type: application/json\r\nContent-Length: %d\r\n", len(body))
+		w.WriteString("\r\nContent-Type: application/json\r\nContent-Length: ")
+		w.WriteString(strconv.Itoa(len(body)))
 	}
-	b.bw.WriteString("\r\n")
-	b.bw.Write(body)
+	w.WriteString("\r\n\r\n")
+	w.Write(body)
 	if err := b.bw.Flush(); err != nil {
 		return 0, time.Since(start), err
 	}
