@@ -18,9 +18,7 @@ const decodeCacheSize = 16384
 // event being decoded by one projector is waited for by the others.
 type decodeCache struct {
 	mu      sync.Mutex
-	entries map[domain.Position]*decoded
-	ring    []domain.Position // the keys, oldest first from next
-	next    int
+	entries fifo[domain.Position, *decoded] // made on first use
 }
 
 // decoded is an event decoded, or being decoded until ready is closed.
@@ -38,19 +36,18 @@ func (c *decodeCache) decode(decodeOne func(domain.RecordedEvent) (domain.Event,
 	ready := make(chan struct{})
 	var mine []int
 	c.mu.Lock()
-	if c.entries == nil {
-		c.entries = make(map[domain.Position]*decoded, decodeCacheSize)
-		c.ring = make([]domain.Position, 0, decodeCacheSize)
+	if c.entries.entries == nil {
+		c.entries = newFIFO[domain.Position, *decoded](decodeCacheSize)
 	}
 	for i, rec := range recs {
-		if d, ok := c.entries[rec.Position]; ok && d.id == rec.ID {
+		if d, ok := c.entries.get(rec.Position); ok && d.id == rec.ID {
 			entries[i] = d
 			continue
 		}
 		d := &decoded{id: rec.ID, ready: ready}
 		entries[i] = d
 		mine = append(mine, i)
-		c.put(rec.Position, d)
+		c.entries.put(rec.Position, d)
 	}
 	c.mu.Unlock()
 	for _, i := range mine {
@@ -63,16 +60,4 @@ func (c *decodeCache) decode(decodeOne func(domain.RecordedEvent) (domain.Event,
 		events[i], errs[i] = d.e, d.err
 	}
 	return events, errs
-}
-
-// put adds d at p, forgetting the oldest entry when the cache is full.
-func (c *decodeCache) put(p domain.Position, d *decoded) {
-	if len(c.ring) < decodeCacheSize {
-		c.ring = append(c.ring, p)
-	} else {
-		delete(c.entries, c.ring[c.next])
-		c.ring[c.next] = p
-		c.next = (c.next + 1) % decodeCacheSize
-	}
-	c.entries[p] = d
 }

@@ -19,28 +19,18 @@ const writtenSize = 16384
 // It is safe for concurrent use.
 type Written struct {
 	mu     sync.Mutex
-	events map[uuid.UUID]domain.Event
-	ring   []uuid.UUID // the keys, oldest first from next
-	next   int
+	events fifo[uuid.UUID, domain.Event] // made on first use
 }
 
 // Add keeps events, appended with ids.
 func (w *Written) Add(ids []uuid.UUID, events []domain.Event) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if w.events == nil {
-		w.events = make(map[uuid.UUID]domain.Event, writtenSize)
-		w.ring = make([]uuid.UUID, 0, writtenSize)
+	if w.events.entries == nil {
+		w.events = newFIFO[uuid.UUID, domain.Event](writtenSize)
 	}
 	for i, id := range ids {
-		if len(w.ring) < writtenSize {
-			w.ring = append(w.ring, id)
-		} else {
-			delete(w.events, w.ring[w.next])
-			w.ring[w.next] = id
-			w.next = (w.next + 1) % writtenSize
-		}
-		w.events[id] = events[i]
+		w.events.put(id, events[i])
 	}
 }
 
@@ -50,7 +40,7 @@ func (w *Written) event(rec domain.RecordedEvent) (domain.Event, bool) {
 		return nil, false
 	}
 	w.mu.Lock()
-	e, ok := w.events[rec.ID]
+	e, ok := w.events.get(rec.ID)
 	w.mu.Unlock()
 	if !ok || e.EventType() != rec.Type {
 		return nil, false
