@@ -131,20 +131,72 @@ func ensureTopic(ctx context.Context, cfg Config) error {
 		return err
 	}
 	// The topic exists now, so ReadPartitions (which may ask the broker to
-	// create a missing topic) only reads it; it may take a moment to show.
+	// create a missing topic) only reads it. A real broker shows it a moment
+	// later, and its partitions without a leader a moment after that: until
+	// then writes to them fail (NOT_LEADER_OR_FOLLOWER), so wait for every
+	// leader.
 	for {
 		parts, err := cc.ReadPartitions(cfg.Topic)
 		switch {
 		case err == nil && len(parts) < cfg.Partitions:
 			return fmt.Errorf("it has %d partitions, want %d", len(parts), cfg.Partitions)
 		case err == nil:
-			return nil
+			if err = leaderless(parts); err == nil {
+				return awaitLeaders(ctx, cfg)
+			}
 		case !errors.Is(err, kafka.UnknownTopicOrPartition) && !errors.Is(err, kafka.LeaderNotAvailable):
 			return err
 		}
 		select {
 		case <-ctx.Done():
 			return err
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+// leaderless returns an error naming the first partition of parts that has
+// no leader yet, nil when each has one.
+func leaderless(parts []kafka.Partition) error {
+	for _, p := range parts {
+		if p.Error != nil || p.Leader.Host == "" {
+			return fmt.Errorf("partition %d has no leader yet: %w", p.ID, kafka.LeaderNotAvailable)
+		}
+	}
+	return nil
+}
+
+// awaitLeaders returns once every partition's leader serves it: the
+// metadata name a leader a moment before the leader takes requests for the
+// partition (a write then fails with NOT_LEADER_OR_FOLLOWER). It asks each
+// partition's first offset, which only a serving leader answers.
+func awaitLeaders(ctx context.Context, cfg Config) error {
+	tr := &kafka.Transport{MetadataTTL: 20 * time.Millisecond}
+	defer tr.CloseIdleConnections()
+	client := &kafka.Client{Addr: kafka.TCP(cfg.Brokers...), Transport: tr}
+	reqs := make([]kafka.OffsetRequest, cfg.Partitions)
+	for p := range reqs {
+		reqs[p] = kafka.FirstOffsetOf(p)
+	}
+	for {
+		resp, err := client.ListOffsets(ctx, &kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{cfg.Topic: reqs}})
+		if err == nil {
+			for _, p := range resp.Topics[cfg.Topic] {
+				if p.Error != nil {
+					err = fmt.Errorf("partition %d: %w", p.Partition, p.Error)
+					break
+				}
+			}
+			if err == nil && len(resp.Topics[cfg.Topic]) < cfg.Partitions {
+				err = fmt.Errorf("%d of %d partitions answered", len(resp.Topics[cfg.Topic]), cfg.Partitions)
+			}
+		}
+		if err == nil {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("wait for the partitions' leaders: %w", err)
 		case <-time.After(20 * time.Millisecond):
 		}
 	}

@@ -221,7 +221,7 @@ func TestNewWriter_Settings(t *testing.T) {
 
 func TestEnsureTopic(t *testing.T) {
 	t.Parallel()
-	forEachBroker(t, func(t *testing.T, b *broker) {
+	onBroker(t, func(t *testing.T, b *broker) {
 		partitions := func(t *testing.T, topic string) int {
 			t.Helper()
 			conn, err := kafka.Dial("tcp", b.addrs[0])
@@ -246,6 +246,30 @@ func TestEnsureTopic(t *testing.T) {
 			}
 			if got := partitions(t, cfg.Topic); got != 6 {
 				t.Fatalf("partitions after the second call = %d, want 6", got)
+			}
+		})
+		t.Run("returns once every partition takes writes", func(t *testing.T) {
+			t.Parallel()
+			// A real broker names a new partition's leader a moment before
+			// the leader serves it; kfake never showed that.
+			for range 3 {
+				cfg := b.topic(t, 8)
+				// The relay's writer: it reads the topic's metadata once
+				// through its transport, which caches them, then writes.
+				w := tkafka.NewWriter(cfg)
+				client := &kafka.Client{Addr: w.Addr, Transport: w.Transport}
+				if _, err := client.Metadata(context.Background(), &kafka.MetadataRequest{Topics: []string{cfg.Topic}}); err != nil {
+					t.Fatal(err)
+				}
+				msgs := make([]kafka.Message, 64)
+				for i := range msgs {
+					msgs[i] = kafka.Message{Key: []byte(uuid.NewString()), Value: []byte("v")}
+				}
+				err := w.WriteMessages(context.Background(), msgs...)
+				w.Close()
+				if err != nil {
+					t.Fatalf("first write to %s: %.300v", cfg.Topic, err)
+				}
 			}
 		})
 		t.Run("fails on a topic with fewer partitions", func(t *testing.T) {
