@@ -265,6 +265,12 @@ func (r *Relay) checkTopic(ctx context.Context, topic string) error {
 
 // publish writes msgs until Kafka acknowledged all of them, with a growing
 // backoff between attempts. It fails only when ctx ends.
+//
+// A retry writes again only the messages that failed. Each write is one
+// request per partition (see chunk), so those are whole partitions' shares,
+// and the partitions that took theirs get nothing twice: on a real broker a
+// partition whose leader is moving or not yet elected refuses its request
+// while the others take theirs.
 func (r *Relay) publish(ctx context.Context, name string, msgs []kafka.Message, recs []domain.RecordedEvent) error {
 	backoff := minBackoff
 	for {
@@ -275,18 +281,33 @@ func (r *Relay) publish(ctx context.Context, name string, msgs []kafka.Message, 
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		if werr, ok := errors.AsType[kafka.WriteErrors](err); ok {
+		from, to, n := recs[0].Position, recs[len(recs)-1].Position, len(recs)
+		if werr, ok := errors.AsType[kafka.WriteErrors](err); ok && len(werr) == len(msgs) {
 			err = summarize(werr)
+			msgs, recs = unwritten(werr, msgs, recs)
 		}
 		r.logger().Error("relay: publish failed", "relay", name,
-			"from", recs[0].Position.String(), "to", recs[len(recs)-1].Position.String(), "events", len(recs),
+			"from", from.String(), "to", to.String(), "events", n, "retrying", len(recs),
 			"error", err, "retry_in", backoff)
-		r.failed(fmt.Errorf("publish %s..%s: %w", recs[0].Position, recs[len(recs)-1].Position, err))
+		r.failed(fmt.Errorf("publish %s..%s: %w", from, to, err))
 		if !sleep(ctx, backoff) {
 			return ctx.Err()
 		}
 		backoff = min(2*backoff, maxBackoff)
 	}
+}
+
+// unwritten returns the messages of msgs, and their events, whose write
+// failed by werr, in their order.
+func unwritten(werr kafka.WriteErrors, msgs []kafka.Message, recs []domain.RecordedEvent) ([]kafka.Message, []domain.RecordedEvent) {
+	var m []kafka.Message
+	var r []domain.RecordedEvent
+	for i, err := range werr {
+		if err != nil {
+			m, r = append(m, msgs[i]), append(r, recs[i])
+		}
+	}
+	return m, r
 }
 
 // summarize shortens the error of a write, which repeats the error of each

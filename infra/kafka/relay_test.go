@@ -136,7 +136,7 @@ func refuseProduce(c *kfake.Cluster, topic string, refusing *atomic.Bool, refuse
 
 func TestRelay_Run(t *testing.T) {
 	t.Parallel()
-	forEachBroker(t, func(t *testing.T, b *broker) {
+	onBroker(t, func(t *testing.T, b *broker) {
 
 		t.Run("publishes each event once, keyed, in its stream's order", func(t *testing.T) {
 			t.Parallel()
@@ -186,69 +186,6 @@ func TestRelay_Run(t *testing.T) {
 			}
 			t.Logf("relay publish latency, append to acknowledged and checkpointed: %s", percentiles(lat))
 			checkTopic(t, cfg, s.all(), true)
-		})
-
-		t.Run("checkpoints only what Kafka acknowledged", func(t *testing.T) {
-			t.Parallel()
-			c := b.fake(t)
-			cfg := b.topic(t, 4)
-			var refusing atomic.Bool
-			var refused atomic.Int32
-			refuseProduce(c, cfg.Topic, &refusing, &refused)
-			s := newShop(t)
-			show := s.openShow("A")
-			s.buy(show, 2, true)
-			cps := newMemCheckpoints()
-			var savedWhileRefused atomic.Int32
-			cps.before = func(domain.Position) error {
-				if refusing.Load() {
-					savedWhileRefused.Add(1)
-				}
-				return nil
-			}
-			logs := &syncBuffer{}
-			relay := newRelay(t, cfg, s.store, cps, logs)
-			run(t, relay.Run)
-			eventually(t, 10*time.Second, func() string { return "the first events to be published\n" + logs.String() }, func() bool {
-				pos, _ := cps.get(cfg.Topic)
-				return pos == s.last
-			})
-			acked := s.last
-
-			refusing.Store(true)
-			// The store keeps accepting appends while Kafka refuses them.
-			show2 := s.openShow("B")
-			for i := range 5 {
-				s.buy(show2, 1, i%2 == 0)
-				s.buy(show, 1, true)
-			}
-			eventually(t, 10*time.Second, func() string { return "three failed writes" }, func() bool { return relay.Status().Failures >= 3 })
-			if refused.Load() < 3 {
-				t.Fatalf("%d produce requests refused, want 3 or more", refused.Load())
-			}
-			if pos, _ := cps.get(cfg.Topic); pos != acked {
-				t.Fatalf("checkpoint moved to %v while Kafka refused every write; want %v", pos, acked)
-			}
-			if st := relay.Status(); st.State != tkafka.RelayStalled || st.Failures < 3 || st.Position != acked ||
-				!strings.Contains(st.LastError, "Not Enough Replicas") {
-				t.Errorf("status while refused = %+v, want stalled at %v with 3 or more failures, the broker's error kept", st, acked)
-			}
-			refusing.Store(false)
-
-			eventually(t, 15*time.Second, func() string { return "the relay to catch up after Kafka came back\n" + logs.String() }, func() bool {
-				pos, _ := cps.get(cfg.Topic)
-				return pos == s.last
-			})
-			if n := savedWhileRefused.Load(); n > 0 {
-				t.Errorf("%d checkpoints saved while Kafka refused every write", n)
-			}
-			checkTopic(t, cfg, s.all(), false)
-			if !strings.Contains(logs.String(), "relay: publish failed") {
-				t.Errorf("no failed publish logged:\n%s", logs)
-			}
-			if st := relay.Status(); st.State != tkafka.RelayLive || st.Failures != 0 || st.LastError == "" {
-				t.Errorf("status after recovery = %+v, want live, no failures, the last error kept", st)
-			}
 		})
 
 		t.Run("publishes from its checkpoint after it was stopped between publishing and checkpointing", func(t *testing.T) {
@@ -347,4 +284,123 @@ func TestRelay_Run(t *testing.T) {
 			}
 		})
 	})
+}
+
+// A real broker cannot be made to refuse writes on demand and then take them
+// again: this test stays on kfake.
+func TestRelay_RunWhileKafkaRefusesWrites(t *testing.T) {
+	t.Parallel()
+	c, b := onKfake(t, "the broker refuses every produce request for a while (NOT_ENOUGH_REPLICAS)")
+	cfg := b.topic(t, 4)
+	var refusing atomic.Bool
+	var refused atomic.Int32
+	refuseProduce(c, cfg.Topic, &refusing, &refused)
+	s := newShop(t)
+	show := s.openShow("A")
+	s.buy(show, 2, true)
+	cps := newMemCheckpoints()
+	var savedWhileRefused atomic.Int32
+	cps.before = func(domain.Position) error {
+		if refusing.Load() {
+			savedWhileRefused.Add(1)
+		}
+		return nil
+	}
+	logs := &syncBuffer{}
+	relay := newRelay(t, cfg, s.store, cps, logs)
+	run(t, relay.Run)
+	eventually(t, 10*time.Second, func() string { return "the first events to be published\n" + logs.String() }, func() bool {
+		pos, _ := cps.get(cfg.Topic)
+		return pos == s.last
+	})
+	acked := s.last
+
+	refusing.Store(true)
+	// The store keeps accepting appends while Kafka refuses them.
+	show2 := s.openShow("B")
+	for i := range 5 {
+		s.buy(show2, 1, i%2 == 0)
+		s.buy(show, 1, true)
+	}
+	eventually(t, 10*time.Second, func() string { return "three failed writes" }, func() bool { return relay.Status().Failures >= 3 })
+	if refused.Load() < 3 {
+		t.Fatalf("%d produce requests refused, want 3 or more", refused.Load())
+	}
+	if pos, _ := cps.get(cfg.Topic); pos != acked {
+		t.Fatalf("checkpoint moved to %v while Kafka refused every write; want %v", pos, acked)
+	}
+	if st := relay.Status(); st.State != tkafka.RelayStalled || st.Failures < 3 || st.Position != acked ||
+		!strings.Contains(st.LastError, "Not Enough Replicas") {
+		t.Errorf("status while refused = %+v, want stalled at %v with 3 or more failures, the broker's error kept", st, acked)
+	}
+	refusing.Store(false)
+
+	eventually(t, 15*time.Second, func() string { return "the relay to catch up after Kafka came back\n" + logs.String() }, func() bool {
+		pos, _ := cps.get(cfg.Topic)
+		return pos == s.last
+	})
+	if n := savedWhileRefused.Load(); n > 0 {
+		t.Errorf("%d checkpoints saved while Kafka refused every write", n)
+	}
+	checkTopic(t, cfg, s.all(), false)
+	if !strings.Contains(logs.String(), "relay: publish failed") {
+		t.Errorf("no failed publish logged:\n%s", logs)
+	}
+	if st := relay.Status(); st.State != tkafka.RelayLive || st.Failures != 0 || st.LastError == "" {
+		t.Errorf("status after recovery = %+v, want live, no failures, the last error kept", st)
+	}
+}
+
+// A real broker refuses one partition's writes while that partition's
+// leader moves, and cannot be made to on demand: this test stays on kfake.
+func TestRelay_RunRetriesOnlyTheRefusedPartitions(t *testing.T) {
+	t.Parallel()
+	c, b := onKfake(t, "the broker refuses the first two produce requests to partition 0 (NOT_LEADER_OR_FOLLOWER)")
+	cfg := b.topic(t, 4)
+	var refused atomic.Int32
+	c.ControlKey(kmsg.Produce.Int16(), func(req kmsg.Request) (kmsg.Response, error, bool) {
+		c.KeepControl()
+		preq := req.(*kmsg.ProduceRequest)
+		if refused.Load() >= 2 || len(preq.Topics) != 1 || preq.Topics[0].Topic != cfg.Topic ||
+			len(preq.Topics[0].Partitions) != 1 || preq.Topics[0].Partitions[0].Partition != 0 {
+			return nil, nil, false
+		}
+		refused.Add(1)
+		resp := preq.ResponseKind().(*kmsg.ProduceResponse)
+		st := kmsg.NewProduceResponseTopic()
+		st.Topic, st.TopicID = preq.Topics[0].Topic, preq.Topics[0].TopicID
+		sp := kmsg.NewProduceResponseTopicPartition()
+		sp.Partition, sp.ErrorCode = 0, kerr.NotLeaderForPartition.Code
+		st.Partitions = append(st.Partitions, sp)
+		resp.Topics = append(resp.Topics, st)
+		return resp, nil, true
+	})
+	s := newShop(t)
+	onZero, elsewhere := 0, 0
+	for i := 0; onZero < 2 || elsewhere < 2; i++ {
+		show := s.openShow(fmt.Sprintf("S%d", i))
+		s.buy(show, 1, true)
+		if partitionOf(domain.ShowStream(show), cfg.Partitions) == 0 {
+			onZero++
+		} else {
+			elsewhere++
+		}
+	}
+	cps := newMemCheckpoints()
+	logs := &syncBuffer{}
+	relay := newRelay(t, cfg, s.store, cps, logs)
+	run(t, relay.Run)
+	eventually(t, 10*time.Second, func() string { return "the relay's checkpoint to reach " + s.last.String() + "\n" + logs.String() }, func() bool {
+		pos, _ := cps.get(cfg.Topic)
+		return pos == s.last
+	})
+	if n := refused.Load(); n != 2 {
+		t.Fatalf("%d produce requests to partition 0 refused, want 2", n)
+	}
+	if !strings.Contains(logs.String(), "relay: publish failed") {
+		t.Errorf("no failed publish logged:\n%s", logs)
+	}
+	// Once: the partitions that took their share the first time got
+	// nothing again.
+	checkTopic(t, cfg, s.all(), true)
 }
