@@ -1,26 +1,36 @@
-# The two commands a newcomer needs: `make run` and `make test`.
+# The two commands a newcomer needs: `make run` and `make test`. Each sets up
+# what it needs first: PostgreSQL (tools/postgres/setup) and, for the tests,
+# Apache Kafka's broker (tools/kafka/broker).
 GO      ?= go
 PG_PORT ?= 5432
+export PG_PORT
+BROKER  := tools/kafka/broker run
 
-.PHONY: run test bench bench-latency bench-flash bench-replay lint db
+.PHONY: run run-kafka test bench bench-latency bench-flash bench-replay lint db kafka
 
 ## run: start the engine (write API, read API, projectors, expirer) on :8080
 run: db
 	$(GO) run ./cmd/ticketing serve
 
-## test: gofmt, vet and every test with the race detector
-test: db lint
-	$(GO) test -race -count=1 -timeout 15m ./...
+## run-kafka: the same, with the events flowing through a Kafka broker
+## started for it (stopped with the engine)
+run-kafka: db kafka
+	$(BROKER) $(GO) run ./cmd/ticketing serve
+
+## test: gofmt, vet and every test with the race detector, the Kafka tests
+## against a real broker started for the run
+test: db kafka lint
+	$(BROKER) $(GO) test -race -count=1 -timeout 15m ./...
 
 ## bench: the Go benchmarks
-bench: db
-	$(GO) test -run '^$$' -bench . -benchmem ./...
+bench: db kafka
+	$(BROKER) $(GO) test -run '^$$' -bench . -benchmem ./...
 
 ## bench-latency: append → visible in the read model at 1,000 events/s,
-## in-process and through Kafka (kfake, or KAFKA_BROKERS), against a plain
+## in-process and through a real Kafka broker, against a plain
 ## INSERT-and-COMMIT baseline measured in the same run
-bench-latency: db
-	$(GO) test -run '^$$' -bench Visibility -benchtime 1x ./cmd/ticketing
+bench-latency: db kafka
+	$(BROKER) $(GO) test -run '^$$' -bench Visibility -benchtime 1x ./cmd/ticketing
 
 ## bench-flash: a ticket drop over loopback HTTP (FLASH_BUYERS, default 2,000,
 ## race for FLASH_UNITS, default 10,000), the same drop paced at FLASH_RATES
@@ -47,10 +57,12 @@ lint:
 	 if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 
-## db: start the local PostgreSQL when it is not running
+## db: install PostgreSQL 15 (Debian's packages) if needed and start it on
+## 127.0.0.1:$(PG_PORT) with trust auth; a running one is left alone
 db:
-	@pg_isready -q -h 127.0.0.1 -p $(PG_PORT) || { \
-	  echo "starting PostgreSQL"; \
-	  pg_ctlcluster --skip-systemctl-redirect $$(ls /etc/postgresql) main start; \
-	  for i in $$(seq 1 30); do pg_isready -q -h 127.0.0.1 -p $(PG_PORT) && break; sleep 1; done; \
-	  pg_isready -h 127.0.0.1 -p $(PG_PORT); }
+	@tools/postgres/setup
+
+## kafka: fetch Apache Kafka's broker jars from Maven Central, once, into
+## ~/.cache/ticketing (KAFKA_CACHE)
+kafka:
+	@tools/kafka/broker fetch

@@ -4,7 +4,6 @@ import (
 	"context"
 	"io"
 	"log/slog"
-	"os"
 	"slices"
 	"sync"
 	"testing"
@@ -28,7 +27,7 @@ const (
 
 // BenchmarkVisibility measures append → visible in the read model, p50 and
 // p99, at a steady 1,000 events/s: through the in-process feed and through
-// Kafka (kfake, or KAFKA_BROKERS), each beside a baseline measured in the
+// the real Kafka broker (KAFKA_BROKERS), each beside a baseline measured in the
 // same run the same way: a plain INSERT and COMMIT into a table, seen by the
 // same poller. Run it with `make bench-latency`; -benchtime is ignored (each
 // sub-benchmark runs once, for benchDuration).
@@ -40,7 +39,7 @@ func BenchmarkVisibility(b *testing.B) {
 			got := benchLatency(b, mode, func(ctx context.Context, pool *pgxpool.Pool) (appendFn, seenFn) {
 				var opts []func(*config)
 				if mode == "kafka" {
-					opts = append(opts, withKafka(b, 12, os.Getenv("KAFKA_BROKERS") != ""))
+					opts = append(opts, withKafka(b, 12))
 				}
 				e := benchEngine(b, pool, opts...)
 				return func(ctx context.Context) (int64, error) {

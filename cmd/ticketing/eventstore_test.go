@@ -136,6 +136,6 @@ func TestServe_OnEventStoreDB(t *testing.T) {
 		}
 	})
 	t.Run("through the relay and Kafka", func(t *testing.T) {
-		testThroughKafka(t, withKafka(t, 4, false))
+		testThroughKafka(t, withKafka(t, 4))
 	})
 }

@@ -6,29 +6,17 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/twmb/franz-go/pkg/kfake"
 
 	"github.com/ticketing/ticketing/infra/kafka"
 	"github.com/ticketing/ticketing/infra/kafka/kafkatest"
 	"github.com/ticketing/ticketing/infra/postgres/pgtest"
 )
 
-// withKafka routes the engine's events through a Kafka broker: an
-// in-process kfake cluster on real TCP ports, or with real set a real broker
-// (KAFKA_BROKERS, or one kafkatest starts in Docker; the test skips without).
-func withKafka(t testing.TB, partitions int, real bool) func(*config) {
+// withKafka routes the engine's events through the real Kafka broker of the
+// run (KAFKA_BROKERS; make test starts one), on a topic of its own.
+func withKafka(t testing.TB, partitions int) func(*config) {
 	t.Helper()
-	var addrs []string
-	if real {
-		addrs = kafkatest.Brokers(t)
-	} else {
-		c, err := kfake.NewCluster(kfake.NumBrokers(1))
-		if err != nil {
-			t.Fatalf("kfake: %v", err)
-		}
-		t.Cleanup(c.Close)
-		addrs = c.ListenAddrs()
-	}
+	addrs := kafkatest.Brokers(t)
 	topic := "ticketing.e2e." + uuid.NewString()[:8]
 	return func(c *config) { c.Kafka = &kafka.Config{Brokers: addrs, Topic: topic, Partitions: partitions} }
 }
@@ -37,12 +25,7 @@ func withKafka(t testing.TB, partitions int, real bool) func(*config) {
 // projector → read API, with read-your-writes on the way.
 func TestServe_ThroughKafka(t *testing.T) {
 	t.Parallel()
-	for _, real := range []bool{false, true} {
-		t.Run(map[bool]string{false: "kfake", true: "real"}[real], func(t *testing.T) {
-			t.Parallel()
-			testThroughKafka(t, withKafka(t, 4, real))
-		})
-	}
+	testThroughKafka(t, withKafka(t, 4))
 }
 
 func testThroughKafka(t *testing.T, kafkaConfig func(*config)) {

@@ -40,7 +40,7 @@ type pipeline struct {
 	deliverer tkafka.Deliverer
 	logs      *syncBuffer
 	log       *slog.Logger
-	// groupSuffix keeps the groups of tests sharing a real broker apart.
+	// groupSuffix keeps the groups of tests sharing a broker apart.
 	groupSuffix string
 }
 
@@ -58,9 +58,7 @@ func newPipeline(t *testing.T, b *broker, partitions int) *pipeline {
 	}
 	p.runner = &projections.Runner{Store: models, Registry: s.registry, Projectors: projections.All(), Log: p.log}
 	p.deliverer = p.runner
-	if b.cluster == nil {
-		p.groupSuffix = "." + p.cfg.Topic
-	}
+	p.groupSuffix = "." + p.cfg.Topic
 	return p
 }
 
@@ -253,7 +251,7 @@ func TestGroupID(t *testing.T) {
 
 func TestConsumer_Run(t *testing.T) {
 	t.Parallel()
-	forEachBroker(t, func(t *testing.T, b *broker) {
+	onBroker(t, func(t *testing.T, b *broker) {
 
 		t.Run("applies the log to the read models as a rebuild does", func(t *testing.T) {
 			t.Parallel()
@@ -428,62 +426,6 @@ func TestConsumer_Run(t *testing.T) {
 			p.noGaps()
 		})
 
-		t.Run("catches up after the broker refused fetches", func(t *testing.T) {
-			t.Parallel()
-			c := b.fake(t)
-			p := newPipeline(t, b, 4)
-			var refusing atomic.Bool
-			var refused atomic.Int32
-			c.ControlKey(kmsg.Fetch.Int16(), func(req kmsg.Request) (kmsg.Response, error, bool) {
-				c.KeepControl()
-				freq := req.(*kmsg.FetchRequest)
-				if !refusing.Load() || len(freq.Topics) == 0 || freq.Topics[0].Topic != p.cfg.Topic {
-					return nil, nil, false
-				}
-				refused.Add(1)
-				resp := freq.ResponseKind().(*kmsg.FetchResponse)
-				for _, rt := range freq.Topics {
-					st := kmsg.NewFetchResponseTopic()
-					st.Topic, st.TopicID = rt.Topic, rt.TopicID
-					for _, rp := range rt.Partitions {
-						sp := kmsg.NewFetchResponseTopicPartition()
-						sp.Partition, sp.ErrorCode = rp.Partition, kerr.UnknownServerError.Code
-						sp.HighWatermark, sp.LastStableOffset, sp.LogStartOffset = -1, -1, -1
-						st.Partitions = append(st.Partitions, sp)
-					}
-					resp.Topics = append(resp.Topics, st)
-				}
-				return resp, nil, true
-			})
-			p.startRelay()
-			p.startConsumers()
-			s := p.shop
-			show := s.openShow("A")
-			p.waitApplied(s.last, 15*time.Second) // see showsFirst
-			s.buy(show, 1, true)
-			p.waitApplied(s.last, 15*time.Second)
-
-			refusing.Store(true)
-			// A fetch waiting at the broker when the refusals began may still
-			// bring news; after MaxWait every fetch is a new, refused one.
-			eventually(t, 10*time.Second, func() string { return "refused fetches" }, func() bool { return refused.Load() >= 16 })
-			time.Sleep(2 * tkafka.DefaultMaxWait)
-			for i := range 10 {
-				s.buy(show, 1, i%2 == 0)
-			}
-			if ok, _ := p.q.WaitForPosition(context.Background(), s.last, 300*time.Millisecond); ok {
-				t.Fatal("the projections got events while the broker refused every fetch")
-			}
-			refusing.Store(false)
-
-			p.waitApplied(s.last, 15*time.Second)
-			sameReadModels(t, dump(t, p.models.DB()), rebuild(t, s))
-			p.waitCommitted(projectionNames()...)
-			if !strings.Contains(p.logs.String(), "fetch failed") {
-				t.Errorf("no failed fetch logged:\n%s", p.logs)
-			}
-		})
-
 		t.Run("stalls on a missing version, commits nothing from it and never skips it", func(t *testing.T) {
 			t.Parallel()
 			p := newPipeline(t, b, 1)
@@ -615,4 +557,62 @@ func (d counting) Deliver(ctx context.Context, projection string, deliveries []p
 		d.n.Add(int32(n))
 	}
 	return done, err
+}
+
+// A real broker cannot be made to refuse fetches on demand and then serve
+// them again: this test stays on kfake.
+func TestConsumer_RunAfterRefusedFetches(t *testing.T) {
+	t.Parallel()
+	c, b := onKfake(t, "the broker refuses every fetch for a while (UNKNOWN_SERVER_ERROR)")
+	p := newPipeline(t, b, 4)
+	var refusing atomic.Bool
+	var refused atomic.Int32
+	c.ControlKey(kmsg.Fetch.Int16(), func(req kmsg.Request) (kmsg.Response, error, bool) {
+		c.KeepControl()
+		freq := req.(*kmsg.FetchRequest)
+		if !refusing.Load() || len(freq.Topics) == 0 || freq.Topics[0].Topic != p.cfg.Topic {
+			return nil, nil, false
+		}
+		refused.Add(1)
+		resp := freq.ResponseKind().(*kmsg.FetchResponse)
+		for _, rt := range freq.Topics {
+			st := kmsg.NewFetchResponseTopic()
+			st.Topic, st.TopicID = rt.Topic, rt.TopicID
+			for _, rp := range rt.Partitions {
+				sp := kmsg.NewFetchResponseTopicPartition()
+				sp.Partition, sp.ErrorCode = rp.Partition, kerr.UnknownServerError.Code
+				sp.HighWatermark, sp.LastStableOffset, sp.LogStartOffset = -1, -1, -1
+				st.Partitions = append(st.Partitions, sp)
+			}
+			resp.Topics = append(resp.Topics, st)
+		}
+		return resp, nil, true
+	})
+	p.startRelay()
+	p.startConsumers()
+	s := p.shop
+	show := s.openShow("A")
+	p.waitApplied(s.last, 15*time.Second) // see showsFirst
+	s.buy(show, 1, true)
+	p.waitApplied(s.last, 15*time.Second)
+
+	refusing.Store(true)
+	// A fetch waiting at the broker when the refusals began may still
+	// bring news; after MaxWait every fetch is a new, refused one.
+	eventually(t, 10*time.Second, func() string { return "refused fetches" }, func() bool { return refused.Load() >= 16 })
+	time.Sleep(2 * tkafka.DefaultMaxWait)
+	for i := range 10 {
+		s.buy(show, 1, i%2 == 0)
+	}
+	if ok, _ := p.q.WaitForPosition(context.Background(), s.last, 300*time.Millisecond); ok {
+		t.Fatal("the projections got events while the broker refused every fetch")
+	}
+	refusing.Store(false)
+
+	p.waitApplied(s.last, 15*time.Second)
+	sameReadModels(t, dump(t, p.models.DB()), rebuild(t, s))
+	p.waitCommitted(projectionNames()...)
+	if !strings.Contains(p.logs.String(), "fetch failed") {
+		t.Errorf("no failed fetch logged:\n%s", p.logs)
+	}
 }

@@ -21,40 +21,31 @@ import (
 	tkafka "github.com/ticketing/ticketing/infra/kafka"
 )
 
-// broker is a Kafka broker tests run against: an in-process kfake cluster,
-// or a real one (KAFKA_BROKERS, or started in Docker by kafkatest).
+// broker is a Kafka broker tests run against: the real one of the run, or
+// an in-process kfake cluster for the few tests that inject faults.
 type broker struct {
-	addrs   []string
-	cluster *kfake.Cluster // nil for a real broker
+	addrs []string
 }
 
-// forEachBroker runs test against a fresh kfake cluster, always, and against
-// a real broker where there is one (otherwise that subtest skips with one
-// line saying why).
-func forEachBroker(t *testing.T, test func(t *testing.T, b *broker)) {
-	t.Run("kfake", func(t *testing.T) {
-		t.Parallel()
-		c, err := kfake.NewCluster(kfake.NumBrokers(1))
-		if err != nil {
-			t.Fatalf("kfake: %v", err)
-		}
-		t.Cleanup(c.Close)
-		test(t, &broker{addrs: c.ListenAddrs(), cluster: c})
-	})
-	t.Run("real", func(t *testing.T) {
-		t.Parallel()
-		test(t, &broker{addrs: kafkatest.Brokers(t)})
-	})
-}
-
-// fake returns the kfake cluster, to refuse requests with; on a real broker
-// the test is skipped.
-func (b *broker) fake(t *testing.T) *kfake.Cluster {
+// onBroker runs test against the real broker (KAFKA_BROKERS; make test
+// starts one). Each test makes topics and groups of its own.
+func onBroker(t *testing.T, test func(t *testing.T, b *broker)) {
 	t.Helper()
-	if b.cluster == nil {
-		t.Skip("needs kfake to refuse requests, and KAFKA_BROKERS is set")
+	test(t, &broker{addrs: kafkatest.Brokers(t)})
+}
+
+// onKfake starts a fresh kfake cluster for a test that injects a fault a
+// real broker cannot be made to on demand; why names the fault and is
+// logged, so that the run says which tests did not use the real broker.
+func onKfake(t *testing.T, why string) (*kfake.Cluster, *broker) {
+	t.Helper()
+	c, err := kfake.NewCluster(kfake.NumBrokers(1))
+	if err != nil {
+		t.Fatalf("kfake: %v", err)
 	}
-	return b.cluster
+	t.Cleanup(c.Close)
+	t.Logf("on kfake, not the real broker: %s", why)
+	return c, &broker{addrs: c.ListenAddrs()}
 }
 
 var unsafeTopicChars = regexp.MustCompile(`[^a-zA-Z0-9._-]+`)

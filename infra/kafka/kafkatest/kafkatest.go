@@ -1,7 +1,8 @@
 // Package kafkatest finds a real Kafka broker for tests: the one
-// KAFKA_BROKERS names or, where a Docker engine answers, one it starts with
-// ory/dockertest (Apache Kafka in KRaft mode, no ZooKeeper). Tests that only
-// need the Kafka protocol use franz-go's kfake instead, which runs anywhere.
+// KAFKA_BROKERS names (make test starts Apache Kafka's own broker from its
+// jars and sets it, see tools/kafka/broker) or, where a Docker engine answers,
+// one it starts with ory/dockertest (Apache Kafka in KRaft mode). Only tests
+// that inject faults a real broker cannot use franz-go's kfake instead.
 package kafkatest
 
 import (
@@ -20,8 +21,9 @@ import (
 	"github.com/segmentio/kafka-go"
 )
 
-// Image is the broker image started where a Docker engine answers.
-const Image = "apache/kafka:3.9.0"
+// Image is the broker image started where a Docker engine answers: the
+// version tools/kafka/pom.xml pins.
+const Image = "apache/kafka:4.4.0"
 
 var (
 	once    sync.Once
@@ -30,12 +32,16 @@ var (
 )
 
 // Brokers returns the addresses of a real broker, or skips the test with one
-// line saying why there is none. A broker started here lives until the
+// line saying why there is none; under CI (CI set) it fails instead, since
+// the test command starts one there. A broker started here lives until the
 // test process exits (tests share it; each uses topics and groups of its own).
 func Brokers(t testing.TB) []string {
 	t.Helper()
 	once.Do(find)
 	if brokers == nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal(why + " (CI is set: make test starts a broker and sets KAFKA_BROKERS)")
+		}
 		t.Skip(why)
 	}
 	return brokers
@@ -51,7 +57,7 @@ func find() {
 		err = pool.Client.Ping()
 	}
 	if err != nil {
-		why = "no real Kafka broker: KAFKA_BROKERS is unset and no Docker engine answers"
+		why = "no real Kafka broker: KAFKA_BROKERS is unset and no Docker engine answers; make test, or tools/kafka/broker run go test ..., starts one"
 		return
 	}
 	addrs, err := start(pool)
@@ -80,6 +86,7 @@ func start(pool *dockertest.Pool) ([]string, error) {
 			"KAFKA_CONTROLLER_LISTENER_NAMES=CONTROLLER",
 			"KAFKA_LISTENER_SECURITY_PROTOCOL_MAP=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
 			"KAFKA_CONTROLLER_QUORUM_VOTERS=1@localhost:9093",
+			"KAFKA_OFFSETS_TOPIC_NUM_PARTITIONS=8",
 			"KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR=1",
 			"KAFKA_TRANSACTION_STATE_LOG_REPLICATION_FACTOR=1",
 			"KAFKA_TRANSACTION_STATE_LOG_MIN_ISR=1",
