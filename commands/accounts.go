@@ -19,6 +19,9 @@ var (
 	ErrEmailTaken         = errors.New("email already registered")
 	ErrUserNotFound       = errors.New("user not found")
 	ErrInvalidCredentials = errors.New("invalid email or password")
+	// ErrOverloaded: the password hasher has no capacity left now; the
+	// request may be retried shortly.
+	ErrOverloaded = errors.New("too many password hashes in flight")
 )
 
 // User is an account that signs in with email and password.
@@ -43,10 +46,11 @@ type Users interface {
 // PasswordHasher hashes and checks passwords.
 type PasswordHasher interface {
 	// Hash returns a self-describing hash of password (algorithm, parameters
-	// and salt included).
+	// and salt included). It fails with ErrOverloaded when the hasher has
+	// no capacity left.
 	Hash(password string) (string, error)
 	// Verify reports whether password matches hash; an error means the hash
-	// is malformed.
+	// is malformed, or ErrOverloaded that the hasher has no capacity left.
 	Verify(password, hash string) (bool, error)
 }
 
@@ -56,12 +60,21 @@ var (
 	ErrInvalidPaymentToken = errors.New("invalid payment token")
 )
 
+// DeclineCoder is implemented by the ErrPaymentDeclined errors of a
+// provider that says why a card was refused.
+type DeclineCoder interface {
+	// DeclineCode is the provider's machine-readable reason, such as
+	// "insufficient_funds".
+	DeclineCode() string
+}
+
 // PaymentProvider charges buyers.
 type PaymentProvider interface {
 	// Charge takes amountCents from the card behind token and returns the
 	// charge id. key makes it idempotent: a second call with the same key
 	// returns the first charge's id (or error) and moves no money. It fails
-	// with ErrPaymentDeclined (the card was refused) or
+	// with ErrPaymentDeclined (the card was refused; the error implements
+	// DeclineCoder when the provider gave a reason) or
 	// ErrInvalidPaymentToken (no such token).
 	Charge(ctx context.Context, key string, amountCents int64, token string) (chargeID string, err error)
 	// Refund returns the money of a charge. Refunding twice is a no-op.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"strings"
 
 	"github.com/ticketing/ticketing/domain"
 	"github.com/ticketing/ticketing/projections"
@@ -15,51 +16,101 @@ const ProblemContentType = "application/problem+json"
 
 // Problem is an RFC 9457 problem details body.
 type Problem struct {
-	Type   string              `json:"type"`
-	Title  string              `json:"title"`
-	Status int                 `json:"status"`
+	Type   string `json:"type"`
+	Title  string `json:"title"`
+	Status int    `json:"status"`
+	// Detail is written for the client: it never repeats an internal error.
 	Detail string              `json:"detail"`
 	Errors []domain.FieldError `json:"errors,omitempty"`
 }
 
-// Error writes err as problem+json. It is the one place where the read API
-// decides HTTP statuses. An unknown error is logged and answered with a 500
-// whose detail says nothing about it.
-func (a *API) Error(w http.ResponseWriter, r *http.Request, err error) {
-	p := func(status int, slug, title string) Problem {
-		return Problem{Type: "urn:problem:ticketing:" + slug, Title: title, Status: status, Detail: err.Error()}
+// mapping is one row of the error table: the errors it matches and the
+// problem they are answered with; fill, when set, completes the problem
+// from the error.
+type mapping struct {
+	match  func(error) bool
+	status int
+	slug   string
+	title  string
+	detail string
+	header string // a header to send, "Name: value"
+	fill   func(err error, p *Problem)
+}
+
+func is(targets ...error) func(error) bool {
+	return func(err error) bool {
+		for _, t := range targets {
+			if errors.Is(err, t) {
+				return true
+			}
+		}
+		return false
 	}
-	var (
-		prob  Problem
-		inval *domain.ValidationError
-	)
+}
+
+// mappings is the one place where the read API decides HTTP statuses, in
+// order: the first row that matches answers. An error no row matches is a
+// 500 whose detail is logged, not shown.
+var mappings = []mapping{
+	{match: func(err error) bool { var v *domain.ValidationError; return errors.As(err, &v) },
+		status: http.StatusBadRequest, slug: "invalid-request", title: "Invalid request",
+		fill: func(err error, p *Problem) {
+			var inval *domain.ValidationError
+			errors.As(err, &inval)
+			p.Detail, p.Errors = inval.Error(), inval.Fields
+		}},
+	{match: is(ErrUnauthenticated), status: http.StatusUnauthorized, slug: "unauthenticated", title: "Authentication required",
+		detail: "this route needs a valid, unexpired bearer token", header: `WWW-Authenticate: Bearer realm="ticketing"`},
+	{match: is(ErrForbidden), status: http.StatusForbidden, slug: "forbidden", title: "Forbidden",
+		detail: "this account may not see this"},
+	{match: is(domain.ErrShowNotFound), status: http.StatusNotFound, slug: "not-found", title: "Not found",
+		detail: "no such show"},
+	{match: is(domain.ErrOrderNotFound), status: http.StatusNotFound, slug: "not-found", title: "Not found",
+		detail: "no such order"},
+	{match: is(domain.ErrTicketNotFound), status: http.StatusNotFound, slug: "not-found", title: "Not found",
+		detail: "no such ticket"},
+	{match: is(projections.ErrNotFound), status: http.StatusNotFound, slug: "not-found", title: "Not found",
+		detail: "no such resource"},
+	{match: is(ErrNotCaughtUp), status: http.StatusServiceUnavailable, slug: "not-caught-up", title: "Read models not caught up",
+		detail: "the read models have not reached X-Min-Position yet; retry shortly", header: "Retry-After: 1"},
+}
+
+// Error writes err as problem+json, through mappings. An unknown error is
+// logged and answered with a 500 whose detail says nothing about it.
+func (a *API) Error(w http.ResponseWriter, r *http.Request, err error) {
+	prob := Problem{Type: "urn:problem:ticketing:internal", Title: "Internal error", Status: http.StatusInternalServerError,
+		Detail: "the server failed; the request may be retried"}
+	found := false
+	for _, m := range mappings {
+		if !m.match(err) {
+			continue
+		}
+		found = true
+		prob = Problem{Type: "urn:problem:ticketing:" + m.slug, Title: m.title, Status: m.status, Detail: m.detail}
+		if m.fill != nil {
+			m.fill(err, &prob)
+		}
+		if name, value, ok := splitHeader(m.header); ok {
+			w.Header().Set(name, value)
+		}
+		break
+	}
 	switch {
-	case errors.As(err, &inval):
-		prob = p(http.StatusBadRequest, "invalid-request", "Invalid request")
-		prob.Errors = inval.Fields
-	case errors.Is(err, ErrUnauthenticated):
-		prob = p(http.StatusUnauthorized, "unauthenticated", "Authentication required")
-		w.Header().Set("WWW-Authenticate", `Bearer realm="ticketing"`)
-	case errors.Is(err, ErrForbidden):
-		prob = p(http.StatusForbidden, "forbidden", "Forbidden")
-	case errors.Is(err, projections.ErrNotFound), errors.Is(err, domain.ErrShowNotFound),
-		errors.Is(err, domain.ErrOrderNotFound), errors.Is(err, domain.ErrTicketNotFound):
-		prob = p(http.StatusNotFound, "not-found", "Not found")
-	case errors.Is(err, ErrNotCaughtUp):
-		prob = p(http.StatusServiceUnavailable, "not-caught-up", "Read models not caught up")
-		w.Header().Set("Retry-After", "1")
-		a.log.Warn("read models lag behind a read", "path", r.URL.Path, "err", err)
-	default:
+	case !found:
 		level := slog.LevelError
 		if r.Context().Err() != nil {
 			level = slog.LevelInfo // the client went away
 		}
 		a.log.Log(r.Context(), level, "read request failed", "method", r.Method, "path", r.URL.Path, "err", err)
-		prob = Problem{Type: "urn:problem:ticketing:internal", Title: "Internal error", Status: http.StatusInternalServerError,
-			Detail: "the server failed; the request may be retried"}
+	case errors.Is(err, ErrNotCaughtUp):
+		a.log.Warn("read models lag behind a read", "path", r.URL.Path, "err", err)
 	}
 	w.Header().Set("Content-Type", ProblemContentType)
 	w.Header().Del("Cache-Control")
 	w.WriteHeader(prob.Status)
 	_ = json.NewEncoder(w).Encode(prob)
+}
+
+func splitHeader(h string) (name, value string, ok bool) {
+	return strings.Cut(h, ": ")
 }

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"strconv"
+	"time"
 
 	"github.com/ticketing/ticketing/commands"
 	"github.com/ticketing/ticketing/domain"
@@ -12,14 +14,22 @@ import (
 
 // Problem is an RFC 9457 problem details body.
 type Problem struct {
-	Type   string              `json:"type"`
-	Title  string              `json:"title"`
-	Status int                 `json:"status"`
-	Detail string              `json:"detail,omitempty"`
+	Type   string `json:"type"`
+	Title  string `json:"title"`
+	Status int    `json:"status"`
+	// Detail is written for the client: it never repeats an internal error.
+	Detail string `json:"detail,omitempty"`
+	// Code is a machine-readable reason, where the class has several: the
+	// payment provider's decline code of a 402.
+	Code   string              `json:"code,omitempty"`
 	Errors []domain.FieldError `json:"errors,omitempty"`
+
+	// retryAfter, when positive, is sent as the Retry-After header.
+	retryAfter time.Duration
 }
 
-// badRequest is input that is not the JSON the endpoint takes.
+// badRequest is input that is not the JSON the endpoint takes. Its detail
+// is written for the client.
 type badRequest struct {
 	detail string
 	fields []domain.FieldError
@@ -27,66 +37,130 @@ type badRequest struct {
 
 func (e *badRequest) Error() string { return e.detail }
 
-// problemFor maps an error to its problem. It is the one place where the
-// write API decides HTTP statuses.
+// DeclineGeneric is the code of a 402 whose provider gave no reason.
+const DeclineGeneric = "generic_decline"
+
+// mapping is one row of the error table: the errors it matches, the
+// problem they are answered with, and, when set, fill completes the
+// problem from the error (field errors, a typed error's own message).
+type mapping struct {
+	match  func(error) bool
+	status int
+	slug   string
+	title  string
+	detail string
+	fill   func(err error, p *Problem)
+}
+
+func is(target error) func(error) bool {
+	return func(err error) bool { return errors.Is(err, target) }
+}
+
+func as[T error]() func(error) bool {
+	return func(err error) bool { var t T; return errors.As(err, &t) }
+}
+
+// mappings is the one place where the write API decides HTTP statuses, in
+// order: the first row that matches answers. An error no row matches is a
+// 500 whose detail is logged, not shown.
+var mappings = []mapping{
+	{match: as[*badRequest](), status: http.StatusBadRequest, slug: "malformed-request", title: "Malformed request",
+		fill: func(err error, p *Problem) {
+			var bad *badRequest
+			errors.As(err, &bad)
+			p.Detail, p.Errors = bad.detail, bad.fields
+		}},
+	{match: as[*domain.ValidationError](), status: http.StatusUnprocessableEntity, slug: "validation", title: "Invalid input",
+		fill: func(err error, p *Problem) {
+			var inval *domain.ValidationError
+			errors.As(err, &inval)
+			p.Detail, p.Errors = inval.Error(), inval.Fields
+		}},
+	{match: is(ErrUnauthenticated), status: http.StatusUnauthorized, slug: "unauthenticated", title: "Authentication required",
+		detail: "this route needs a valid, unexpired bearer token"},
+	{match: is(commands.ErrInvalidCredentials), status: http.StatusUnauthorized, slug: "invalid-credentials", title: "Invalid credentials",
+		detail: "the email or the password is wrong"},
+	{match: is(commands.ErrForbidden), status: http.StatusForbidden, slug: "forbidden", title: "Forbidden",
+		detail: "this account may not do this"},
+	{match: is(domain.ErrShowNotFound), status: http.StatusNotFound, slug: "not-found", title: "Not found",
+		detail: "no such show"},
+	{match: is(domain.ErrOrderNotFound), status: http.StatusNotFound, slug: "not-found", title: "Not found",
+		detail: "no such order"},
+	{match: is(domain.ErrTicketNotFound), status: http.StatusNotFound, slug: "not-found", title: "Not found",
+		detail: "no such ticket"},
+	{match: is(ErrNotFound), status: http.StatusNotFound, slug: "not-found", title: "Not found",
+		detail: "no such resource"},
+	{match: is(ErrMethodNotAllowed), status: http.StatusMethodNotAllowed, slug: "method-not-allowed", title: "Method not allowed",
+		detail: "this resource does not take that method"},
+	{match: is(commands.ErrPaymentDeclined), status: http.StatusPaymentRequired, slug: "payment-declined", title: "Payment declined",
+		detail: "the card was declined; see code for the reason",
+		fill: func(err error, p *Problem) {
+			p.Code = DeclineGeneric
+			var dc commands.DeclineCoder
+			if errors.As(err, &dc) && dc.DeclineCode() != "" {
+				p.Code = dc.DeclineCode()
+			}
+		}},
+	{match: is(commands.ErrInvalidPaymentToken), status: http.StatusUnprocessableEntity, slug: "validation", title: "Invalid input",
+		detail: "the payment token is unknown",
+		fill: func(_ error, p *Problem) {
+			p.Errors = []domain.FieldError{{Field: "payment_token", Detail: "unknown payment token"}}
+		}},
+	{match: is(ErrIdempotencyMismatch), status: http.StatusUnprocessableEntity, slug: "idempotency-key-reused", title: "Idempotency key reused",
+		detail: "this Idempotency-Key was used with a different request"},
+	{match: is(ErrIdempotencyInProgress), status: http.StatusConflict, slug: "idempotency-in-progress", title: "Request in progress",
+		detail: "a request with this Idempotency-Key is still running; retry when it is done"},
+	{match: is(domain.ErrSoldOut), status: http.StatusConflict, slug: "sold-out", title: "Sold out",
+		detail: "not enough units left"},
+	{match: as[*domain.SeatTakenError](), status: http.StatusConflict, slug: "seat-taken", title: "Seat taken",
+		fill: func(err error, p *Problem) {
+			var taken *domain.SeatTakenError
+			errors.As(err, &taken)
+			p.Detail = taken.Error()
+		}},
+	{match: is(domain.ErrHoldExpired), status: http.StatusConflict, slug: "hold-expired", title: "Hold expired",
+		detail: "the hold has expired"},
+	{match: is(domain.ErrAlreadyCheckedIn), status: http.StatusConflict, slug: "already-checked-in", title: "Already checked in",
+		detail: "the ticket was checked in already"},
+	{match: is(commands.ErrEmailTaken), status: http.StatusConflict, slug: "email-taken", title: "Email already registered",
+		detail: "an account with this email exists"},
+	{match: is(domain.ErrNotOnSale), status: http.StatusConflict, slug: "invalid-state", title: "Not allowed in the current state",
+		detail: "the show is not on sale"},
+	{match: is(domain.ErrShowCancelled), status: http.StatusConflict, slug: "invalid-state", title: "Not allowed in the current state",
+		detail: "the show is cancelled"},
+	{match: is(domain.ErrOrderNotHeld), status: http.StatusConflict, slug: "invalid-state", title: "Not allowed in the current state",
+		detail: "the order is no longer held"},
+	{match: is(domain.ErrInvalidState), status: http.StatusConflict, slug: "invalid-state", title: "Not allowed in the current state",
+		detail: "not allowed in the current state"},
+	{match: is(domain.ErrOrderExists), status: http.StatusConflict, slug: "invalid-state", title: "Not allowed in the current state",
+		detail: "the order exists already"},
+	{match: is(domain.ErrShowExists), status: http.StatusConflict, slug: "invalid-state", title: "Not allowed in the current state",
+		detail: "the show exists already"},
+	{match: is(domain.ErrNoHold), status: http.StatusConflict, slug: "invalid-state", title: "Not allowed in the current state",
+		detail: "the order holds nothing"},
+	{match: is(commands.ErrConflict), status: http.StatusConflict, slug: "conflict", title: "Concurrent update, try again",
+		detail: "another request changed this at the same time; retry"},
+	{match: is(commands.ErrTooContended), status: http.StatusConflict, slug: "conflict", title: "Concurrent update, try again",
+		detail: "another request changed this at the same time; retry"},
+}
+
+// internal is the answer to an error no mapping matches.
+var internal = Problem{Type: "urn:problem:ticketing:internal", Title: "Internal error", Status: http.StatusInternalServerError,
+	Detail: "the server failed; the request may be retried"}
+
+// problemFor maps an error to its problem, through mappings.
 func problemFor(err error) Problem {
-	var (
-		bad   *badRequest
-		inval *domain.ValidationError
-		taken *domain.SeatTakenError
-	)
-	p := func(status int, slug, title string) Problem {
-		return Problem{Type: "urn:problem:ticketing:" + slug, Title: title, Status: status, Detail: err.Error()}
+	for _, m := range mappings {
+		if !m.match(err) {
+			continue
+		}
+		p := Problem{Type: "urn:problem:ticketing:" + m.slug, Title: m.title, Status: m.status, Detail: m.detail}
+		if m.fill != nil {
+			m.fill(err, &p)
+		}
+		return p
 	}
-	switch {
-	case errors.As(err, &bad):
-		pr := p(http.StatusBadRequest, "malformed-request", "Malformed request")
-		pr.Errors = bad.fields
-		return pr
-	case errors.As(err, &inval):
-		pr := p(http.StatusUnprocessableEntity, "validation", "Invalid input")
-		pr.Errors = inval.Fields
-		return pr
-	case errors.Is(err, ErrUnauthenticated):
-		return p(http.StatusUnauthorized, "unauthenticated", "Authentication required")
-	case errors.Is(err, commands.ErrInvalidCredentials):
-		return p(http.StatusUnauthorized, "invalid-credentials", "Invalid credentials")
-	case errors.Is(err, commands.ErrForbidden):
-		return p(http.StatusForbidden, "forbidden", "Forbidden")
-	case errors.Is(err, domain.ErrShowNotFound), errors.Is(err, domain.ErrOrderNotFound),
-		errors.Is(err, domain.ErrTicketNotFound), errors.Is(err, ErrNotFound):
-		return p(http.StatusNotFound, "not-found", "Not found")
-	case errors.Is(err, ErrMethodNotAllowed):
-		return p(http.StatusMethodNotAllowed, "method-not-allowed", "Method not allowed")
-	case errors.Is(err, commands.ErrPaymentDeclined):
-		return p(http.StatusPaymentRequired, "payment-declined", "Payment declined")
-	case errors.Is(err, commands.ErrInvalidPaymentToken):
-		pr := p(http.StatusUnprocessableEntity, "validation", "Invalid input")
-		pr.Errors = []domain.FieldError{{Field: "payment_token", Detail: "unknown payment token"}}
-		return pr
-	case errors.Is(err, ErrIdempotencyMismatch):
-		return p(http.StatusUnprocessableEntity, "idempotency-key-reused", "Idempotency key reused")
-	case errors.Is(err, ErrIdempotencyInProgress):
-		return p(http.StatusConflict, "idempotency-in-progress", "Request in progress")
-	case errors.Is(err, domain.ErrSoldOut):
-		return p(http.StatusConflict, "sold-out", "Sold out")
-	case errors.As(err, &taken):
-		return p(http.StatusConflict, "seat-taken", "Seat taken")
-	case errors.Is(err, domain.ErrHoldExpired):
-		return p(http.StatusConflict, "hold-expired", "Hold expired")
-	case errors.Is(err, domain.ErrAlreadyCheckedIn):
-		return p(http.StatusConflict, "already-checked-in", "Already checked in")
-	case errors.Is(err, commands.ErrEmailTaken):
-		return p(http.StatusConflict, "email-taken", "Email already registered")
-	case errors.Is(err, domain.ErrNotOnSale), errors.Is(err, domain.ErrShowCancelled),
-		errors.Is(err, domain.ErrOrderNotHeld), errors.Is(err, domain.ErrInvalidState),
-		errors.Is(err, domain.ErrOrderExists), errors.Is(err, domain.ErrShowExists), errors.Is(err, domain.ErrNoHold):
-		return p(http.StatusConflict, "invalid-state", "Not allowed in the current state")
-	case errors.Is(err, commands.ErrConflict), errors.Is(err, commands.ErrTooContended):
-		return p(http.StatusConflict, "conflict", "Concurrent update, try again")
-	}
-	return Problem{Type: "urn:problem:ticketing:internal", Title: "Internal error", Status: http.StatusInternalServerError,
-		Detail: "the server failed; the request may be retried"}
+	return internal
 }
 
 // Error writes err as problem+json. Unknown errors are logged and answered
@@ -99,7 +173,16 @@ func Error(log *slog.Logger, w http.ResponseWriter, r *http.Request, err error) 
 	if p.Status == http.StatusUnauthorized {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="ticketing"`)
 	}
+	if p.retryAfter > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(retryAfterSeconds(p.retryAfter)))
+	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(p.Status)
 	_ = json.NewEncoder(w).Encode(p)
+}
+
+// retryAfterSeconds rounds d up to whole seconds, at least one: Retry-After
+// takes seconds, and a client told 0 would retry at once.
+func retryAfterSeconds(d time.Duration) int {
+	return max(1, int((d+time.Second-1)/time.Second))
 }

@@ -4,15 +4,22 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 
 	"github.com/ticketing/ticketing/commands"
 	"github.com/ticketing/ticketing/domain"
 )
+
+// declined is a provider's decline, as infra/simpay makes them.
+type declined struct{ code string }
+
+func (d *declined) Error() string       { return "simpay charge: payment declined: " + d.code }
+func (d *declined) DeclineCode() string { return d.code }
+func (d *declined) Unwrap() error       { return commands.ErrPaymentDeclined }
 
 func TestError(t *testing.T) {
 	t.Parallel()
@@ -20,42 +27,60 @@ func TestError(t *testing.T) {
 		err    error
 		status int
 		slug   string
+		detail string // what the client reads
+		code   string
 	}{
-		{&badRequest{detail: "x"}, 400, "malformed-request"},
-		{&domain.ValidationError{Fields: []domain.FieldError{{Field: "f", Detail: "d"}}}, 422, "validation"},
-		{fmt.Errorf("%w: expired", ErrUnauthenticated), 401, "unauthenticated"},
-		{commands.ErrInvalidCredentials, 401, "invalid-credentials"},
-		{commands.ErrForbidden, 403, "forbidden"},
-		{domain.ErrShowNotFound, 404, "not-found"},
-		{domain.ErrOrderNotFound, 404, "not-found"},
-		{domain.ErrTicketNotFound, 404, "not-found"},
-		{ErrNotFound, 404, "not-found"},
-		{ErrMethodNotAllowed, 405, "method-not-allowed"},
-		{fmt.Errorf("card: %w", commands.ErrPaymentDeclined), 402, "payment-declined"},
-		{commands.ErrInvalidPaymentToken, 422, "validation"},
-		{ErrIdempotencyMismatch, 422, "idempotency-key-reused"},
-		{ErrIdempotencyInProgress, 409, "idempotency-in-progress"},
-		{fmt.Errorf("%w in section", domain.ErrSoldOut), 409, "sold-out"},
-		{&domain.SeatTakenError{Seat: domain.SeatRef{Section: "a", Row: "b", Seat: 1}}, 409, "seat-taken"},
-		{domain.ErrHoldExpired, 409, "hold-expired"},
-		{domain.ErrAlreadyCheckedIn, 409, "already-checked-in"},
-		{commands.ErrEmailTaken, 409, "email-taken"},
-		{domain.ErrNotOnSale, 409, "invalid-state"},
-		{domain.ErrShowCancelled, 409, "invalid-state"},
-		{domain.ErrOrderNotHeld, 409, "invalid-state"},
-		{domain.ErrInvalidState, 409, "invalid-state"},
-		{domain.ErrOrderExists, 409, "invalid-state"},
-		{domain.ErrShowExists, 409, "invalid-state"},
-		{domain.ErrNoHold, 409, "invalid-state"},
-		{&commands.ConflictError{Stream: "s", Expected: 1, Actual: 2}, 409, "conflict"},
-		{fmt.Errorf("%w: %w", commands.ErrTooContended, commands.ErrConflict), 409, "conflict"},
-		{errors.New("disk on fire"), 500, "internal"},
+		{&badRequest{detail: "x"}, 400, "malformed-request", "x", ""},
+		{fmt.Errorf("create show: %w", &domain.ValidationError{Fields: []domain.FieldError{{Field: "f", Detail: "d"}}}), 422, "validation", "invalid input: f: d", ""},
+		{fmt.Errorf("%w: authenticate: %w: token is expired", ErrUnauthenticated, ErrUnauthenticated), 401, "unauthenticated", "this route needs a valid, unexpired bearer token", ""},
+		{commands.ErrInvalidCredentials, 401, "invalid-credentials", "the email or the password is wrong", ""},
+		{commands.ErrForbidden, 403, "forbidden", "this account may not do this", ""},
+		{fmt.Errorf("load: %w", domain.ErrShowNotFound), 404, "not-found", "no such show", ""},
+		{domain.ErrOrderNotFound, 404, "not-found", "no such order", ""},
+		{domain.ErrTicketNotFound, 404, "not-found", "no such ticket", ""},
+		{fmt.Errorf("%w: /v1/nothing", ErrNotFound), 404, "not-found", "no such resource", ""},
+		{ErrMethodNotAllowed, 405, "method-not-allowed", "this resource does not take that method", ""},
+		{fmt.Errorf("card: %w", commands.ErrPaymentDeclined), 402, "payment-declined", "the card was declined; see code for the reason", "generic_decline"},
+		{fmt.Errorf("pay: %w", &declined{code: "insufficient_funds"}), 402, "payment-declined", "the card was declined; see code for the reason", "insufficient_funds"},
+		{fmt.Errorf("simpay charge: token %q: %w", "tok_x", commands.ErrInvalidPaymentToken), 422, "validation", "the payment token is unknown", ""},
+		{fmt.Errorf("idempotency begin %q: %w", "k", ErrIdempotencyMismatch), 422, "idempotency-key-reused", "this Idempotency-Key was used with a different request", ""},
+		{ErrIdempotencyInProgress, 409, "idempotency-in-progress", "a request with this Idempotency-Key is still running; retry when it is done", ""},
+		{fmt.Errorf("%w in section", domain.ErrSoldOut), 409, "sold-out", "not enough units left", ""},
+		{fmt.Errorf("hold: %w", &domain.SeatTakenError{Seat: domain.SeatRef{Section: "a", Row: "b", Seat: 1}}), 409, "seat-taken", (&domain.SeatTakenError{Seat: domain.SeatRef{Section: "a", Row: "b", Seat: 1}}).Error(), ""},
+		{domain.ErrHoldExpired, 409, "hold-expired", "the hold has expired", ""},
+		{domain.ErrAlreadyCheckedIn, 409, "already-checked-in", "the ticket was checked in already", ""},
+		{fmt.Errorf("create user: %w", commands.ErrEmailTaken), 409, "email-taken", "an account with this email exists", ""},
+		{domain.ErrNotOnSale, 409, "invalid-state", "the show is not on sale", ""},
+		{domain.ErrShowCancelled, 409, "invalid-state", "the show is cancelled", ""},
+		{domain.ErrOrderNotHeld, 409, "invalid-state", "the order is no longer held", ""},
+		{domain.ErrInvalidState, 409, "invalid-state", "not allowed in the current state", ""},
+		{domain.ErrOrderExists, 409, "invalid-state", "the order exists already", ""},
+		{domain.ErrShowExists, 409, "invalid-state", "the show exists already", ""},
+		{domain.ErrNoHold, 409, "invalid-state", "the order holds nothing", ""},
+		{&commands.ConflictError{Stream: "s", Expected: 1, Actual: 2}, 409, "conflict", "another request changed this at the same time; retry", ""},
+		{commands.ErrTooContended, 409, "conflict", "another request changed this at the same time; retry", ""},
+		{errors.New("disk on fire"), 500, "internal", "the server failed; the request may be retried", ""},
+	}
+	hit := make([]bool, len(mappings))
+	for _, c := range cases {
+		for i, m := range mappings {
+			if m.match(c.err) {
+				hit[i] = true
+				break
+			}
+		}
+	}
+	for i, h := range hit {
+		if !h {
+			t.Errorf("no case reaches mapping %d (%s, %d)", i, mappings[i].slug, mappings[i].status)
+		}
 	}
 	for _, c := range cases {
 		t.Run(fmt.Sprintf("%T %v", c.err, c.err), func(t *testing.T) {
 			t.Parallel()
+			var logs strings.Builder
 			w := httptest.NewRecorder()
-			Error(slog.New(slog.NewTextHandler(io.Discard, nil)), w, httptest.NewRequest("POST", "/x", nil), c.err)
+			Error(slog.New(slog.NewTextHandler(&logs, nil)), w, httptest.NewRequest("POST", "/x", nil), c.err)
 			if w.Code != c.status {
 				t.Fatalf("status = %d, want %d", w.Code, c.status)
 			}
@@ -69,8 +94,17 @@ func TestError(t *testing.T) {
 			if got, want := p.Type, "urn:problem:ticketing:"+c.slug; got != want || p.Status != c.status || p.Title == "" {
 				t.Fatalf("problem = %+v, want type %s", p, want)
 			}
+			if got, want := p.Detail, c.detail; got != want {
+				t.Errorf("detail = %q, want %q", got, want)
+			}
+			if got, want := p.Code, c.code; got != want {
+				t.Errorf("code = %q, want %q", got, want)
+			}
 			if c.status == 500 && p.Detail == c.err.Error() {
 				t.Fatalf("a 500 shows the internal error: %q", p.Detail)
+			}
+			if logged, want := strings.Contains(logs.String(), c.err.Error()), c.status >= 500; logged != want {
+				t.Errorf("logged = %v, want %v: %s", logged, want, logs.String())
 			}
 			if c.status == http.StatusUnauthorized && w.Header().Get("WWW-Authenticate") == "" {
 				t.Fatal("401 without WWW-Authenticate")

@@ -59,6 +59,11 @@ type DeclineError struct {
 // Error returns the decline code in a sentence.
 func (e *DeclineError) Error() string { return "payment declined: " + e.Code }
 
+// DeclineCode returns the decline code, for commands.DeclineCoder.
+func (e *DeclineError) DeclineCode() string { return e.Code }
+
+var _ commands.DeclineCoder = (*DeclineError)(nil)
+
 // Unwrap returns commands.ErrPaymentDeclined.
 func (e *DeclineError) Unwrap() error { return commands.ErrPaymentDeclined }
 
