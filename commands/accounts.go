@@ -119,7 +119,15 @@ func (h *Handler) SignUp(ctx context.Context, email, password string, role domai
 func (h *Handler) SignIn(ctx context.Context, email, password string) (domain.Actor, error) {
 	u, err := h.Users.ByEmail(ctx, strings.ToLower(strings.TrimSpace(email)))
 	if errors.Is(err, ErrUserNotFound) {
-		_, _ = h.Passwords.Verify(password, h.dummyHash())
+		dummy, err := h.dummyHash()
+		if err != nil {
+			return domain.Actor{}, err
+		}
+		// The answer is the same whatever Verify says, unless the hasher
+		// is overloaded: then a known email would get a 503 too.
+		if _, err := h.Passwords.Verify(password, dummy); errors.Is(err, ErrOverloaded) {
+			return domain.Actor{}, err
+		}
 		return domain.Actor{}, ErrInvalidCredentials
 	}
 	if err != nil {
@@ -135,7 +143,18 @@ func (h *Handler) SignIn(ctx context.Context, email, password string) (domain.Ac
 	return domain.Actor{UserID: u.ID, Role: u.Role}, nil
 }
 
-func (h *Handler) dummyHash() string {
-	h.dummyOnce.Do(func() { h.dummy, _ = h.Passwords.Hash("not a password of anyone") })
-	return h.dummy
+// dummyHash is the hash an unknown email is checked against, so that it
+// costs the same work as a known one. It is made on first use; a failure
+// (an overloaded hasher) is returned and the next call tries again.
+func (h *Handler) dummyHash() (string, error) {
+	h.dummyLock.Lock()
+	defer h.dummyLock.Unlock()
+	if h.dummy == "" {
+		d, err := h.Passwords.Hash("not a password of anyone")
+		if err != nil {
+			return "", fmt.Errorf("sign in: %w", err)
+		}
+		h.dummy = d
+	}
+	return h.dummy, nil
 }

@@ -66,7 +66,7 @@ type Handler struct {
 	shows     showCache
 	holds     batcher[*holdReq]
 	settles   batcher[*settleReq]
-	dummyOnce sync.Once
+	dummyLock sync.Mutex
 	dummy     string
 }
 

@@ -44,6 +44,7 @@ type API struct {
 	auth   Authenticator
 	idem   IdempotencyStore
 	log    *slog.Logger
+	limits Limits
 }
 
 // New returns the write API.
@@ -61,7 +62,7 @@ func (a *API) Register(r *mux.Router) {
 	r.Handle("/v1/shows/{id}", a.private(a.editShow)).Methods(http.MethodPatch)
 	r.Handle("/v1/shows/{id}/publish", a.private(a.showLifecycle(a.cmd.PublishShow))).Methods(http.MethodPost)
 	r.Handle("/v1/shows/{id}/cancel", a.private(a.showLifecycle(a.cmd.CancelShow))).Methods(http.MethodPost)
-	r.Handle("/v1/orders", a.private(a.placeOrder)).Methods(http.MethodPost)
+	r.Handle("/v1/orders", a.private(throttled(func() Limiter { return a.limits.OrdersPerBuyer }, "holds for this account", a.placeOrder))).Methods(http.MethodPost)
 	r.Handle("/v1/orders/{id}/pay", a.private(a.payOrder)).Methods(http.MethodPost)
 	r.Handle("/v1/orders/{id}/cancel", a.private(a.cancelOrder)).Methods(http.MethodPost)
 	r.Handle("/v1/tickets/{id}/check-in", a.private(a.checkIn)).Methods(http.MethodPost)
@@ -132,9 +133,10 @@ func (a *API) serve(w http.ResponseWriter, r *http.Request, actor domain.Actor, 
 	if err := h(rec, r, actor); err != nil {
 		Error(a.log, rec, r, err)
 	}
-	// Storing must not depend on the client still listening.
+	// Storing must not depend on the client still listening. A 5xx or a
+	// 429 is not an answer to the request: the key stays free for a retry.
 	sctx := context.WithoutCancel(ctx)
-	if rec.status >= 500 {
+	if rec.status >= 500 || rec.status == http.StatusTooManyRequests {
 		if err := a.idem.Release(sctx, scope, key); err != nil {
 			a.log.Warn("idempotency release failed", "err", err)
 		}

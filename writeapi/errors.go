@@ -37,6 +37,9 @@ type badRequest struct {
 
 func (e *badRequest) Error() string { return e.detail }
 
+// OverloadedRetryAfter is the Retry-After of a 503 for ErrOverloaded.
+const OverloadedRetryAfter = time.Second
+
 // DeclineGeneric is the code of a 402 whose provider gave no reason.
 const DeclineGeneric = "generic_decline"
 
@@ -76,6 +79,15 @@ var mappings = []mapping{
 			errors.As(err, &inval)
 			p.Detail, p.Errors = inval.Error(), inval.Fields
 		}},
+	{match: as[*RateLimitedError](), status: http.StatusTooManyRequests, slug: "rate-limited", title: "Too many requests",
+		fill: func(err error, p *Problem) {
+			var rl *RateLimitedError
+			errors.As(err, &rl)
+			p.Detail, p.retryAfter = rl.Error(), rl.RetryAfter
+		}},
+	{match: is(commands.ErrOverloaded), status: http.StatusServiceUnavailable, slug: "overloaded", title: "Server busy",
+		detail: "the server is busy checking passwords; retry shortly",
+		fill:   func(_ error, p *Problem) { p.retryAfter = OverloadedRetryAfter }},
 	{match: is(ErrUnauthenticated), status: http.StatusUnauthorized, slug: "unauthenticated", title: "Authentication required",
 		detail: "this route needs a valid, unexpired bearer token"},
 	{match: is(commands.ErrInvalidCredentials), status: http.StatusUnauthorized, slug: "invalid-credentials", title: "Invalid credentials",
@@ -164,10 +176,10 @@ func problemFor(err error) Problem {
 }
 
 // Error writes err as problem+json. Unknown errors are logged and answered
-// with a generic 500.
+// with a generic 500; a 429 or 503 says when to retry in Retry-After.
 func Error(log *slog.Logger, w http.ResponseWriter, r *http.Request, err error) {
 	p := problemFor(err)
-	if p.Status >= 500 {
+	if p.Status == http.StatusInternalServerError {
 		log.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 	}
 	if p.Status == http.StatusUnauthorized {

@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/ticketing/ticketing/commands"
 	"github.com/ticketing/ticketing/domain"
@@ -33,6 +34,8 @@ func TestError(t *testing.T) {
 		{&badRequest{detail: "x"}, 400, "malformed-request", "x", ""},
 		{fmt.Errorf("create show: %w", &domain.ValidationError{Fields: []domain.FieldError{{Field: "f", Detail: "d"}}}), 422, "validation", "invalid input: f: d", ""},
 		{fmt.Errorf("%w: authenticate: %w: token is expired", ErrUnauthenticated, ErrUnauthenticated), 401, "unauthenticated", "this route needs a valid, unexpired bearer token", ""},
+		{&RateLimitedError{What: "sign-in attempts for this account", RetryAfter: 2500 * time.Millisecond}, 429, "rate-limited", "too many sign-in attempts for this account; retry in 3 s", ""},
+		{fmt.Errorf("sign in: verify password: %w", commands.ErrOverloaded), 503, "overloaded", "the server is busy checking passwords; retry shortly", ""},
 		{commands.ErrInvalidCredentials, 401, "invalid-credentials", "the email or the password is wrong", ""},
 		{commands.ErrForbidden, 403, "forbidden", "this account may not do this", ""},
 		{fmt.Errorf("load: %w", domain.ErrShowNotFound), 404, "not-found", "no such show", ""},
@@ -103,7 +106,11 @@ func TestError(t *testing.T) {
 			if c.status == 500 && p.Detail == c.err.Error() {
 				t.Fatalf("a 500 shows the internal error: %q", p.Detail)
 			}
-			if logged, want := strings.Contains(logs.String(), c.err.Error()), c.status >= 500; logged != want {
+			retryAfter := map[int]string{429: "3", 503: "1"}[c.status]
+			if got := w.Header().Get("Retry-After"); got != retryAfter {
+				t.Errorf("Retry-After = %q, want %q", got, retryAfter)
+			}
+			if logged, want := strings.Contains(logs.String(), c.err.Error()), c.status == 500; logged != want {
 				t.Errorf("logged = %v, want %v: %s", logged, want, logs.String())
 			}
 			if c.status == http.StatusUnauthorized && w.Header().Get("WWW-Authenticate") == "" {

@@ -57,3 +57,10 @@ type IdempotencyStore interface {
 	// Release drops an uncompleted claim, so that the request may be retried.
 	Release(ctx context.Context, scope, key string) error
 }
+
+// Limiter throttles requests by key.
+type Limiter interface {
+	// Allow takes one request from key's allowance. When none is left it
+	// takes nothing and returns false and how long until one is.
+	Allow(key string) (ok bool, retryAfter time.Duration)
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -19,6 +20,9 @@ type signUpRequest struct {
 }
 
 func (a *API) signUp(w http.ResponseWriter, r *http.Request, _ domain.Actor) error {
+	if err := allow(a.limits.SignInPerAddress, clientAddr(r), "sign-ups and sign-ins from this address"); err != nil {
+		return err
+	}
 	var req signUpRequest
 	if err := decode(r, &req); err != nil {
 		return err
@@ -37,8 +41,16 @@ type signInRequest struct {
 }
 
 func (a *API) signIn(w http.ResponseWriter, r *http.Request, _ domain.Actor) error {
+	if err := allow(a.limits.SignInPerAddress, clientAddr(r), "sign-ups and sign-ins from this address"); err != nil {
+		return err
+	}
 	var req signInRequest
 	if err := decode(r, &req); err != nil {
+		return err
+	}
+	// Keyed as SignIn looks the account up, so that spelling an email
+	// differently does not buy more guesses.
+	if err := allow(a.limits.SignInPerAccount, strings.ToLower(strings.TrimSpace(req.Email)), "sign-in attempts for this account"); err != nil {
 		return err
 	}
 	actor, err := a.cmd.SignIn(r.Context(), req.Email, req.Password)

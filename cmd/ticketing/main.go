@@ -77,6 +77,14 @@ environment:
   KAFKA_BROKERS   comma-separated brokers; set, events flow through Kafka
   KAFKA_TOPIC     topic of the global log (default ticketing.events)
   KAFKA_PARTITIONS partitions of that topic (default 12)
+  SIGNIN_RATE_PER_ACCOUNT  sign-ins per account: N/DURATION or off (default 10/10m)
+  SIGNIN_RATE_PER_ADDRESS  sign-ins and sign-ups per client address (default 60/1m)
+  ORDER_RATE_PER_BUYER     holds per buyer (default 20/1m)
+  RATE_LIMIT_KEYS          accounts, addresses or buyers each limiter remembers (default 100000)
+  PASSWORD_HASHES          password hashes at once (default: the number of CPUs)
+  PASSWORD_HASH_QUEUE      requests waiting for one (default 64)
+  PASSWORD_HASH_WAIT       how long each may wait before a 503 (default 1s)
+  IDEMPOTENCY_KEY_TTL      how long an Idempotency-Key is remembered (default 24h)
   LOG_LEVEL       debug, info, warn or error (default info)
   GOGC            the Go collector's target (default 400 here; see tuneGC)
 `

@@ -49,6 +49,8 @@ type config struct {
 	Kafka *kafka.Config
 	// Roles are the roles `serve` runs (--roles, env TICKETING_ROLES).
 	Roles string
+	// Limits are the defences against abusive clients (limits.go).
+	Limits limits
 	// projectors replaces projections.All(), for tests.
 	projectors []projections.Projector
 }
@@ -66,6 +68,9 @@ func loadConfig(name string, args []string, log *slog.Logger) (config, error) {
 	}
 	if c.ExpiryInterval, err = time.ParseDuration(envOr("EXPIRY_INTERVAL", "200ms")); err != nil || c.ExpiryInterval <= 0 {
 		return c, fmt.Errorf("EXPIRY_INTERVAL: want a positive duration, got %q", os.Getenv("EXPIRY_INTERVAL"))
+	}
+	if c.Limits, err = loadLimits(); err != nil {
+		return c, err
 	}
 	if brokers := os.Getenv("KAFKA_BROKERS"); brokers != "" {
 		kc := &kafka.Config{Topic: os.Getenv("KAFKA_TOPIC")}
@@ -210,12 +215,20 @@ func newEngine(ctx context.Context, c config, pool *pgxpool.Pool, r roles, log *
 	if err != nil {
 		return nil, fmt.Errorf("JWT_SECRET: %w", err)
 	}
+	passwords, err := c.Limits.passwordHasher()
+	if err != nil {
+		return nil, err
+	}
+	writeLimits, err := c.Limits.writeLimits()
+	if err != nil {
+		return nil, err
+	}
 	h := commands.NewHandler(&commands.Handler{
 		Store:     store,
 		Registry:  registry,
 		Payments:  simpay.New(),
 		Users:     postgres.NewUsers(pool),
-		Passwords: auth.NewPasswords(),
+		Passwords: passwords,
 		Tickets:   ticketLocator{queries},
 		Snapshots: postgres.NewSnapshots(pool),
 		Log:       log,
@@ -245,7 +258,7 @@ func newEngine(ctx context.Context, c config, pool *pgxpool.Pool, r roles, log *
 	router.Handle("/metrics", m.handler())
 	router.Use(m.instrument)
 	if r.Write {
-		writeapi.New(h, tokens, tokens, postgres.NewIdempotency(pool), log).Register(router)
+		writeapi.New(h, tokens, tokens, postgres.NewIdempotency(pool), log).WithLimits(writeLimits).Register(router)
 	}
 	if r.Read {
 		read := readapi.New(queries, tokens, log)

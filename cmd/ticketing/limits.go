@@ -1,0 +1,133 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"runtime"
+	"strconv"
+	"time"
+
+	"github.com/ticketing/ticketing/commands"
+	"github.com/ticketing/ticketing/infra/auth"
+	"github.com/ticketing/ticketing/infra/ratelimit"
+	"github.com/ticketing/ticketing/writeapi"
+)
+
+// Defaults of the abuse limits, as the environment overrides them.
+const (
+	defaultSignInPerAccount = "10/10m" // 10 at once, then one a minute
+	defaultSignInPerAddress = "60/1m"  // sign-ins and sign-ups: 60 at once, then one a second
+	defaultOrdersPerBuyer   = "20/1m"  // holds: 20 at once, then one each 3 s
+	defaultHashQueue        = 64
+	defaultHashWait         = time.Second
+	defaultIdempotencyTTL   = 24 * time.Hour
+)
+
+// limits are the engine's defences against abusive clients. Their zero
+// value throttles no rate, bounds password hashes to the number of CPUs
+// and keeps idempotency keys for defaultIdempotencyTTL.
+type limits struct {
+	SignInPerAccount ratelimit.Rate // SIGNIN_RATE_PER_ACCOUNT
+	SignInPerAddress ratelimit.Rate // SIGNIN_RATE_PER_ADDRESS
+	OrdersPerBuyer   ratelimit.Rate // ORDER_RATE_PER_BUYER
+	// RateLimitKeys bounds the keys each rate limiter remembers
+	// (RATE_LIMIT_KEYS).
+	RateLimitKeys int
+	// Hashes bounds the password hashes in flight (PASSWORD_HASHES; 0: the
+	// number of CPUs); HashQueue calls wait for a slot (PASSWORD_HASH_QUEUE),
+	// each for at most HashWait (PASSWORD_HASH_WAIT).
+	Hashes    int
+	HashQueue int
+	HashWait  time.Duration
+	// IdempotencyTTL is how long an Idempotency-Key is remembered
+	// (IDEMPOTENCY_KEY_TTL).
+	IdempotencyTTL time.Duration
+	// passwords replaces argon2id under the bound, for tests.
+	passwords commands.PasswordHasher
+}
+
+// loadLimits reads the limits from the environment, with their defaults.
+func loadLimits() (limits, error) {
+	var l limits
+	var err error
+	for _, r := range []struct {
+		env, def string
+		into     *ratelimit.Rate
+	}{
+		{"SIGNIN_RATE_PER_ACCOUNT", defaultSignInPerAccount, &l.SignInPerAccount},
+		{"SIGNIN_RATE_PER_ADDRESS", defaultSignInPerAddress, &l.SignInPerAddress},
+		{"ORDER_RATE_PER_BUYER", defaultOrdersPerBuyer, &l.OrdersPerBuyer},
+	} {
+		if *r.into, err = ratelimit.ParseRate(envOr(r.env, r.def)); err != nil {
+			return l, fmt.Errorf("%s: %w", r.env, err)
+		}
+	}
+	for _, n := range []struct {
+		env  string
+		def  int
+		into *int
+	}{
+		{"RATE_LIMIT_KEYS", ratelimit.DefaultKeys, &l.RateLimitKeys},
+		{"PASSWORD_HASHES", runtime.GOMAXPROCS(0), &l.Hashes},
+		{"PASSWORD_HASH_QUEUE", defaultHashQueue, &l.HashQueue},
+	} {
+		v := envOr(n.env, strconv.Itoa(n.def))
+		if *n.into, err = strconv.Atoi(v); err != nil || *n.into < 0 || (*n.into == 0 && n.env != "PASSWORD_HASH_QUEUE") {
+			return l, fmt.Errorf("%s: want a positive number, got %q", n.env, v)
+		}
+	}
+	for _, d := range []struct {
+		env  string
+		def  time.Duration
+		into *time.Duration
+	}{
+		{"PASSWORD_HASH_WAIT", defaultHashWait, &l.HashWait},
+		{"IDEMPOTENCY_KEY_TTL", defaultIdempotencyTTL, &l.IdempotencyTTL},
+	} {
+		v := envOr(d.env, d.def.String())
+		if *d.into, err = time.ParseDuration(v); err != nil || *d.into <= 0 {
+			return l, fmt.Errorf("%s: want a positive duration, got %q", d.env, os.Getenv(d.env))
+		}
+	}
+	return l, nil
+}
+
+// passwordHasher is argon2id (or the test's hasher) under the bound.
+func (l limits) passwordHasher() (commands.PasswordHasher, error) {
+	next := l.passwords
+	if next == nil {
+		next = auth.NewPasswords()
+	}
+	n := l.Hashes
+	if n == 0 {
+		n = runtime.GOMAXPROCS(0)
+	}
+	queue, wait := l.HashQueue, l.HashWait
+	if queue == 0 && wait == 0 {
+		queue, wait = defaultHashQueue, defaultHashWait
+	}
+	return auth.NewBounded(next, n, queue, wait)
+}
+
+// writeLimits are the write API's rate limiters; an off rate has none.
+func (l limits) writeLimits() (writeapi.Limits, error) {
+	var out writeapi.Limits
+	for _, r := range []struct {
+		rate ratelimit.Rate
+		into *writeapi.Limiter
+	}{
+		{l.SignInPerAccount, &out.SignInPerAccount},
+		{l.SignInPerAddress, &out.SignInPerAddress},
+		{l.OrdersPerBuyer, &out.OrdersPerBuyer},
+	} {
+		if r.rate.Off() {
+			continue
+		}
+		k, err := ratelimit.New(r.rate, l.RateLimitKeys, time.Now)
+		if err != nil {
+			return out, err
+		}
+		*r.into = k
+	}
+	return out, nil
+}
