@@ -64,6 +64,7 @@ func TestReplay_Analytics(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	registerUser(t, s.e.pool, w.org.UserID, w.org.Role)
 	org, _, err := tokens.Issue(w.org)
 	if err != nil {
 		t.Fatal(err)

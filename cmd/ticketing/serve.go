@@ -215,6 +215,8 @@ func newEngine(ctx context.Context, c config, pool *pgxpool.Pool, r roles, log *
 	if err != nil {
 		return nil, fmt.Errorf("JWT_SECRET: %w", err)
 	}
+	// Organizer and admin tokens get their account's current role.
+	authn := auth.NewCurrentRoles(tokens, postgres.NewUsers(pool))
 	passwords, err := c.Limits.passwordHasher()
 	if err != nil {
 		return nil, err
@@ -258,10 +260,10 @@ func newEngine(ctx context.Context, c config, pool *pgxpool.Pool, r roles, log *
 	router.Handle("/metrics", m.handler())
 	router.Use(m.instrument)
 	if r.Write {
-		writeapi.New(h, tokens, tokens, postgres.NewIdempotency(pool), log).WithLimits(writeLimits).Register(router)
+		writeapi.New(h, tokens, authn, postgres.NewIdempotency(pool), log).WithLimits(writeLimits).Register(router)
 	}
 	if r.Read {
-		read := readapi.New(queries, tokens, log)
+		read := readapi.New(queries, authn, log)
 		read.Register(router)
 		read.RegisterAdmin(router, exporterOf(store), registry)
 	}

@@ -149,7 +149,9 @@ func (s *server) token(role string) string {
 	if err != nil {
 		s.t.Fatal(err)
 	}
-	tok, _, err := tokens.Issue(domain.Actor{UserID: uuid.New(), Role: domain.Role(role)})
+	id := uuid.New()
+	registerUser(s.t, s.e.pool, id, domain.Role(role))
+	tok, _, err := tokens.Issue(domain.Actor{UserID: id, Role: domain.Role(role)})
 	if err != nil {
 		s.t.Fatal(err)
 	}

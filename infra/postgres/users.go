@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -65,4 +66,18 @@ func (s *Users) ByEmail(ctx context.Context, email string) (commands.User, error
 	}
 	u.Role = domain.Role(role)
 	return u, nil
+}
+
+// Role returns the role of the user with id as it is now, or
+// commands.ErrUserNotFound.
+func (s *Users) Role(ctx context.Context, id uuid.UUID) (domain.Role, error) {
+	var role string
+	err := s.pool.QueryRow(ctx, `select role from users where id = $1`, id).Scan(&role)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return "", fmt.Errorf("user role: %w", commands.ErrUserNotFound)
+	}
+	if err != nil {
+		return "", fmt.Errorf("user role: %w", err)
+	}
+	return domain.Role(role), nil
 }

@@ -129,3 +129,26 @@ func TestUsers_ByEmail(t *testing.T) {
 		})
 	}
 }
+
+func TestUsers_Role(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool := pgtest.NewPool(t)
+	users := postgres.NewUsers(pool)
+	u := newUser("henry@example.com")
+	if err := users.Create(ctx, u); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := users.Role(ctx, u.ID); err != nil || got != domain.RoleOrganizer {
+		t.Fatalf("Role = %q, %v; want organizer", got, err)
+	}
+	if _, err := pool.Exec(ctx, `update users set role = 'buyer' where id = $1`, u.ID); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := users.Role(ctx, u.ID); err != nil || got != domain.RoleBuyer {
+		t.Fatalf("Role after demotion = %q, %v; want buyer", got, err)
+	}
+	if got, err := users.Role(ctx, uuid.New()); !errors.Is(err, commands.ErrUserNotFound) {
+		t.Errorf("unknown user: got (%q, %v), want ErrUserNotFound", got, err)
+	}
+}
