@@ -57,7 +57,7 @@ type handlerFunc func(w http.ResponseWriter, r *http.Request, actor domain.Actor
 // Register adds the write routes to r.
 func (a *API) Register(r *mux.Router) {
 	r.Handle("/v1/users", a.public(a.signUp)).Methods(http.MethodPost)
-	r.Handle("/v1/tokens", a.public(a.signIn)).Methods(http.MethodPost)
+	r.Handle("/v1/tokens", a.unstored(a.signIn)).Methods(http.MethodPost)
 	r.Handle("/v1/shows", a.private(a.createShow)).Methods(http.MethodPost)
 	r.Handle("/v1/shows/{id}", a.private(a.editShow)).Methods(http.MethodPatch)
 	r.Handle("/v1/shows/{id}/publish", a.private(a.showLifecycle(a.cmd.PublishShow))).Methods(http.MethodPost)
@@ -68,10 +68,21 @@ func (a *API) Register(r *mux.Router) {
 	r.Handle("/v1/tickets/{id}/check-in", a.private(a.checkIn)).Methods(http.MethodPost)
 }
 
-// public serves a route that needs no token.
+// public serves a route that needs no token. Its Idempotency-Keys are
+// scoped to the client's address, so that one client can neither replay
+// nor see another's answer.
 func (a *API) public(h handlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		a.serve(w, r, domain.Actor{}, "anonymous", h)
+		a.serve(w, r, domain.Actor{}, "anonymous:"+clientAddr(r), h)
+	})
+}
+
+// unstored serves a public route whose answers are never stored under an
+// Idempotency-Key (sign-in: its answer is a token). The key is ignored; the
+// request is safe to repeat.
+func (a *API) unstored(h handlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		a.serve(w, r, domain.Actor{}, "", h)
 	})
 }
 
@@ -92,8 +103,8 @@ func (a *API) private(h handlerFunc) http.Handler {
 	})
 }
 
-// serve reads the bounded body, applies the Idempotency-Key protocol and
-// runs h.
+// serve reads the bounded body, applies the Idempotency-Key protocol within
+// scope (none when scope is empty) and runs h.
 func (a *API) serve(w http.ResponseWriter, r *http.Request, actor domain.Actor, scope string, h handlerFunc) {
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
 	if err != nil {
@@ -106,7 +117,7 @@ func (a *API) serve(w http.ResponseWriter, r *http.Request, actor domain.Actor, 
 	})
 	r = r.WithContext(ctx)
 	key := r.Header.Get("Idempotency-Key")
-	if key == "" {
+	if key == "" || scope == "" {
 		if err := h(w, r, actor); err != nil {
 			Error(a.log, w, r, err)
 		}

@@ -50,7 +50,8 @@ type IdempotencyStore interface {
 	// resp is to be replayed; ErrIdempotencyMismatch when the key was used
 	// with another fingerprint; ErrIdempotencyInProgress when another
 	// request holds a claim younger than staleAfter. A claim older than
-	// staleAfter (its request died) is taken over.
+	// staleAfter (its request died) is taken over. A key expires some time
+	// after its claim (the store's TTL); it is then new again.
 	Begin(ctx context.Context, scope, key, fingerprint string, staleAfter time.Duration) (*StoredResponse, error)
 	// Complete stores the response of a claimed key.
 	Complete(ctx context.Context, scope, key string, resp StoredResponse) error

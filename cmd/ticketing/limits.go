@@ -1,7 +1,9 @@
 package main
 
 import (
+	"context"
 	"fmt"
+	"log/slog"
 	"os"
 	"runtime"
 	"strconv"
@@ -9,6 +11,7 @@ import (
 
 	"github.com/ticketing/ticketing/commands"
 	"github.com/ticketing/ticketing/infra/auth"
+	"github.com/ticketing/ticketing/infra/postgres"
 	"github.com/ticketing/ticketing/infra/ratelimit"
 	"github.com/ticketing/ticketing/writeapi"
 )
@@ -130,4 +133,28 @@ func (l limits) writeLimits() (writeapi.Limits, error) {
 		*r.into = k
 	}
 	return out, nil
+}
+
+// idempotencyPurgeEvery is how often a process with the write role deletes
+// the expired idempotency keys. Begin ignores an expired key already, so
+// the purge only bounds the table.
+const idempotencyPurgeEvery = 10 * time.Minute
+
+// purgeIdempotencyKeys deletes expired idempotency keys every interval,
+// and once at the start, until ctx ends.
+func purgeIdempotencyKeys(ctx context.Context, idem *postgres.Idempotency, every time.Duration, log *slog.Logger) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		if n, err := idem.Purge(ctx); err != nil && ctx.Err() == nil {
+			log.Warn("idempotency purge failed", "err", err)
+		} else if n > 0 {
+			log.Info("purged expired idempotency keys", "keys", n)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }

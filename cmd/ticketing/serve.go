@@ -200,6 +200,7 @@ type engine struct {
 	log      *slog.Logger
 	kafka    *kafka.Config // nil: projectors follow the store in-process
 	relay    *kafka.Relay
+	idem     *postgres.Idempotency
 }
 
 func newEngine(ctx context.Context, c config, pool *pgxpool.Pool, r roles, log *slog.Logger) (*engine, error) {
@@ -225,6 +226,7 @@ func newEngine(ctx context.Context, c config, pool *pgxpool.Pool, r roles, log *
 	if err != nil {
 		return nil, err
 	}
+	idem := postgres.NewIdempotency(pool, c.Limits.IdempotencyTTL)
 	h := commands.NewHandler(&commands.Handler{
 		Store:     store,
 		Registry:  registry,
@@ -260,7 +262,7 @@ func newEngine(ctx context.Context, c config, pool *pgxpool.Pool, r roles, log *
 	router.Handle("/metrics", m.handler())
 	router.Use(m.instrument)
 	if r.Write {
-		writeapi.New(h, tokens, authn, postgres.NewIdempotency(pool), log).WithLimits(writeLimits).Register(router)
+		writeapi.New(h, tokens, authn, idem, log).WithLimits(writeLimits).Register(router)
 	}
 	if r.Read {
 		read := readapi.New(queries, authn, log)
@@ -299,6 +301,7 @@ func newEngine(ctx context.Context, c config, pool *pgxpool.Pool, r roles, log *
 		queries:  queries,
 		registry: registry,
 		log:      log,
+		idem:     idem,
 	}, nil
 }
 
@@ -361,6 +364,9 @@ func (e *engine) Start(ctx context.Context, r roles) (wait func()) {
 	}
 	if r.Expirer {
 		wg.Go(func() { _ = e.expirer.Run(ctx) })
+	}
+	if r.Write {
+		wg.Go(func() { purgeIdempotencyKeys(ctx, e.idem, idempotencyPurgeEvery, e.log) })
 	}
 	return wg.Wait
 }

@@ -22,21 +22,32 @@ var ErrNoClaim = errors.New("no open idempotency claim")
 // under it (released, completed or taken over by another request).
 const beginAttempts = 5
 
+// DefaultIdempotencyTTL is how long a key is remembered unless told
+// otherwise: a day, as Stripe keeps its keys.
+const DefaultIdempotencyTTL = 24 * time.Hour
+
 // Idempotency stores idempotency keys and their responses in the
 // idempotency_keys table. Ages are measured with the database's clock, so
 // that engine processes with skewed clocks agree on when a claim is stale.
+// A key expires ttl after it was claimed: Begin treats it as never used,
+// and Purge deletes it.
 type Idempotency struct {
 	pool *pgxpool.Pool
+	ttl  time.Duration
 }
 
-// NewIdempotency returns an Idempotency backed by pool.
-func NewIdempotency(pool *pgxpool.Pool) *Idempotency {
-	return &Idempotency{pool: pool}
+// NewIdempotency returns an Idempotency backed by pool whose keys expire
+// after ttl (DefaultIdempotencyTTL when ttl is not positive).
+func NewIdempotency(pool *pgxpool.Pool, ttl time.Duration) *Idempotency {
+	if ttl <= 0 {
+		ttl = DefaultIdempotencyTTL
+	}
+	return &Idempotency{pool: pool, ttl: ttl}
 }
 
 // Begin claims key within scope, as writeapi.IdempotencyStore documents:
-// (nil, nil) for a new claim or one taken over from a request older than
-// staleAfter, the stored response for a completed key,
+// (nil, nil) for a new claim, an expired key or one taken over from a
+// request older than staleAfter, the stored response for a completed key,
 // writeapi.ErrIdempotencyMismatch for another fingerprint and
 // writeapi.ErrIdempotencyInProgress for a live claim.
 func (s *Idempotency) Begin(ctx context.Context, scope, key, fingerprint string, staleAfter time.Duration) (*writeapi.StoredResponse, error) {
@@ -60,19 +71,37 @@ func (s *Idempotency) Begin(ctx context.Context, scope, key, fingerprint string,
 			createdAt   time.Time
 			completed   bool
 			stale       bool
+			expired     bool
 		)
 		err = s.pool.QueryRow(ctx, `
 			select fingerprint, status, content_type, body, created_at,
 			       completed_at is not null,
-			       created_at <= now() - $3::bigint * interval '1 microsecond'
+			       created_at <= now() - $3::bigint * interval '1 microsecond',
+			       created_at <= now() - $4::bigint * interval '1 microsecond'
 			from idempotency_keys where scope = $1 and key = $2`,
-			scope, key, staleAfter.Microseconds()).
-			Scan(&stored, &status, &contentType, &body, &createdAt, &completed, &stale)
+			scope, key, staleAfter.Microseconds(), s.ttl.Microseconds()).
+			Scan(&stored, &status, &contentType, &body, &createdAt, &completed, &stale, &expired)
 		if errors.Is(err, pgx.ErrNoRows) {
 			continue // released since the insert: claim again
 		}
 		if err != nil {
 			return nil, fmt.Errorf("idempotency begin: %w", err)
+		}
+		if expired {
+			// Forgotten: the key is new, whatever it was used for.
+			tag, err = s.pool.Exec(ctx, `
+				update idempotency_keys
+				set fingerprint = $4, status = null, content_type = null, body = null,
+				    created_at = now(), completed_at = null
+				where scope = $1 and key = $2 and created_at = $3`,
+				scope, key, createdAt, fingerprint)
+			if err != nil {
+				return nil, fmt.Errorf("idempotency begin: %w", err)
+			}
+			if tag.RowsAffected() == 1 {
+				return nil, nil
+			}
+			continue // someone else renewed or purged it: look again
 		}
 		switch {
 		case stored != fingerprint:
@@ -137,4 +166,15 @@ func (s *Idempotency) Release(ctx context.Context, scope, key string) error {
 		return fmt.Errorf("idempotency release: %w", err)
 	}
 	return nil
+}
+
+// Purge deletes the keys that expired, and returns how many.
+func (s *Idempotency) Purge(ctx context.Context) (int64, error) {
+	tag, err := s.pool.Exec(ctx, `
+		delete from idempotency_keys
+		where created_at <= now() - $1::bigint * interval '1 microsecond'`, s.ttl.Microseconds())
+	if err != nil {
+		return 0, fmt.Errorf("idempotency purge: %w", err)
+	}
+	return tag.RowsAffected(), nil
 }

@@ -15,7 +15,10 @@ import (
 	"github.com/ticketing/ticketing/writeapi"
 )
 
-const stale = time.Minute
+const (
+	stale = time.Minute
+	ttl   = 24 * time.Hour // keys expire
+)
 
 // age moves the claim on key back in time by d, as if its request had
 // started d ago.
@@ -44,7 +47,7 @@ func TestIdempotency_Begin(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	pool := pgtest.NewPool(t)
-	s := postgres.NewIdempotency(pool)
+	s := postgres.NewIdempotency(pool, ttl)
 
 	t.Run("new key is claimed", func(t *testing.T) {
 		t.Parallel()
@@ -144,6 +147,34 @@ func TestIdempotency_Begin(t *testing.T) {
 		// Even with another fingerprint: nothing ran under the key.
 		mustBegin(t, s, "u1", "released", "other")
 	})
+	t.Run("expired key is new again", func(t *testing.T) {
+		t.Parallel()
+		mustBegin(t, s, "u1", "expired", "fp")
+		if err := s.Complete(ctx, "u1", "expired", writeapi.StoredResponse{Status: 201, Body: []byte("old")}); err != nil {
+			t.Fatal(err)
+		}
+		age(t, pool, "u1", "expired", ttl+time.Minute)
+		// Even another request may use it: the key is forgotten.
+		mustBegin(t, s, "u1", "expired", "other")
+		if err := s.Complete(ctx, "u1", "expired", writeapi.StoredResponse{Status: 200, Body: []byte("new")}); err != nil {
+			t.Fatal(err)
+		}
+		got, err := s.Begin(ctx, "u1", "expired", "other", stale)
+		if err != nil || got == nil || got.Status != 200 || string(got.Body) != "new" {
+			t.Errorf("got (%+v, %v), want the new response", got, err)
+		}
+	})
+	t.Run("key younger than the ttl is kept", func(t *testing.T) {
+		t.Parallel()
+		mustBegin(t, s, "u1", "day-old", "fp")
+		if err := s.Complete(ctx, "u1", "day-old", writeapi.StoredResponse{Status: 201}); err != nil {
+			t.Fatal(err)
+		}
+		age(t, pool, "u1", "day-old", ttl-time.Minute)
+		if got, err := s.Begin(ctx, "u1", "day-old", "other", stale); !errors.Is(err, writeapi.ErrIdempotencyMismatch) {
+			t.Errorf("got (%+v, %v), want ErrIdempotencyMismatch", got, err)
+		}
+	})
 	t.Run("scopes are separate", func(t *testing.T) {
 		t.Parallel()
 		mustBegin(t, s, "alice", "shared", "fp-a")
@@ -155,7 +186,7 @@ func TestIdempotency_Begin_concurrent(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	pool := pgtest.NewPool(t)
-	s := postgres.NewIdempotency(pool)
+	s := postgres.NewIdempotency(pool, ttl)
 	const n = 10
 
 	// race runs Begin on key from n goroutines at once and counts the
@@ -205,7 +236,7 @@ func TestIdempotency_Begin_concurrent(t *testing.T) {
 func TestIdempotency_Complete(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	s := postgres.NewIdempotency(pgtest.NewPool(t))
+	s := postgres.NewIdempotency(pgtest.NewPool(t), ttl)
 	resp := writeapi.StoredResponse{Status: 201, ContentType: "application/json", Body: []byte(`{}`)}
 
 	t.Run("unclaimed key", func(t *testing.T) {
@@ -250,7 +281,7 @@ func TestIdempotency_Complete(t *testing.T) {
 func TestIdempotency_Release(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	s := postgres.NewIdempotency(pgtest.NewPool(t))
+	s := postgres.NewIdempotency(pgtest.NewPool(t), ttl)
 
 	t.Run("keeps completed responses", func(t *testing.T) {
 		t.Parallel()
@@ -272,4 +303,39 @@ func TestIdempotency_Release(t *testing.T) {
 			t.Errorf("got %v, want nil", err)
 		}
 	})
+}
+
+func TestIdempotency_Purge(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool := pgtest.NewPool(t)
+	s := postgres.NewIdempotency(pool, ttl)
+	for _, key := range []string{"old-done", "old-claim", "young"} {
+		mustBegin(t, s, "u1", key, "fp")
+	}
+	if err := s.Complete(ctx, "u1", "old-done", writeapi.StoredResponse{Status: 201}); err != nil {
+		t.Fatal(err)
+	}
+	age(t, pool, "u1", "old-done", ttl+time.Second)
+	age(t, pool, "u1", "old-claim", 2*ttl)
+	age(t, pool, "u1", "young", ttl-time.Minute)
+	n, err := s.Purge(ctx)
+	if err != nil || n != 2 {
+		t.Fatalf("Purge = %d, %v; want 2", n, err)
+	}
+	var left []string
+	rows, err := pool.Query(ctx, `select key from idempotency_keys order by key`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var k string
+		if err := rows.Scan(&k); err != nil {
+			t.Fatal(err)
+		}
+		left = append(left, k)
+	}
+	if rows.Err() != nil || len(left) != 1 || left[0] != "young" {
+		t.Errorf("left %v (%v), want [young]", left, rows.Err())
+	}
 }
