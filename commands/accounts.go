@@ -145,15 +145,23 @@ func (h *Handler) SignIn(ctx context.Context, email, password string) (domain.Ac
 
 // dummyHash is the hash an unknown email is checked against, so that it
 // costs the same work as a known one. It is made on first use; a failure
-// (an overloaded hasher) is returned and the next call tries again.
+// (an overloaded hasher) is returned and the next call tries again. The
+// lock is not held while hashing, so that callers queue in the hasher's
+// bounded queue, not behind each other's waits.
 func (h *Handler) dummyHash() (string, error) {
+	h.dummyLock.Lock()
+	d := h.dummy
+	h.dummyLock.Unlock()
+	if d != "" {
+		return d, nil
+	}
+	d, err := h.Passwords.Hash("not a password of anyone")
+	if err != nil {
+		return "", fmt.Errorf("sign in: %w", err)
+	}
 	h.dummyLock.Lock()
 	defer h.dummyLock.Unlock()
 	if h.dummy == "" {
-		d, err := h.Passwords.Hash("not a password of anyone")
-		if err != nil {
-			return "", fmt.Errorf("sign in: %w", err)
-		}
 		h.dummy = d
 	}
 	return h.dummy, nil

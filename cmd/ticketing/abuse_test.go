@@ -88,9 +88,9 @@ func TestServe_SignInThrottle(t *testing.T) {
 // Retry-After, and nothing else fails.
 func TestServe_ConcurrentSignInsBounded(t *testing.T) {
 	t.Parallel()
-	hasher := &slowHasher{d: 20 * time.Millisecond}
+	hasher := &slowHasher{d: 50 * time.Millisecond}
 	s := startServer(t, pgtest.SchemaURL(t), time.Minute, withLimits(func(l *limits) {
-		l.Hashes, l.HashQueue, l.HashWait = 2, 4, 50*time.Millisecond
+		l.Hashes, l.HashQueue, l.HashWait = 2, 4, 100*time.Millisecond
 		l.passwords = hasher
 	}))
 	const n = 48
