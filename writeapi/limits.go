@@ -36,6 +36,7 @@ type RateLimitedError struct {
 	RetryAfter time.Duration
 }
 
+// Error says what was limited and when to retry, for the client.
 func (e *RateLimitedError) Error() string {
 	return fmt.Sprintf("too many %s; retry in %d s", e.What, retryAfterSeconds(e.RetryAfter))
 }
