@@ -8,6 +8,7 @@ import (
 
 	"github.com/ticketing/ticketing/commands"
 	"github.com/ticketing/ticketing/domain"
+	"github.com/ticketing/ticketing/web"
 )
 
 // Problem is an RFC 9457 problem details body.
@@ -17,6 +18,9 @@ type Problem struct {
 	Status int                 `json:"status"`
 	Detail string              `json:"detail,omitempty"`
 	Errors []domain.FieldError `json:"errors,omitempty"`
+	// ErrorsOmitted counts the field errors left out of Errors, which
+	// lists at most web.MaxFieldErrors.
+	ErrorsOmitted int `json:"errors_omitted,omitempty"`
 }
 
 // badRequest is input that is not the JSON the endpoint takes.
@@ -32,6 +36,7 @@ func (e *badRequest) Error() string { return e.detail }
 func problemFor(err error) Problem {
 	var (
 		bad   *badRequest
+		plumb *web.Error
 		inval *domain.ValidationError
 		taken *domain.SeatTakenError
 	)
@@ -39,6 +44,8 @@ func problemFor(err error) Problem {
 		return Problem{Type: "urn:problem:ticketing:" + slug, Title: title, Status: status, Detail: err.Error()}
 	}
 	switch {
+	case errors.As(err, &plumb):
+		return Problem{Type: plumb.Type(), Title: plumb.Title(), Status: plumb.Status, Detail: plumb.Detail, Errors: plumb.Fields}
 	case errors.As(err, &bad):
 		pr := p(http.StatusBadRequest, "malformed-request", "Malformed request")
 		pr.Errors = bad.fields
@@ -93,6 +100,7 @@ func problemFor(err error) Problem {
 // with a generic 500.
 func Error(log *slog.Logger, w http.ResponseWriter, r *http.Request, err error) {
 	p := problemFor(err)
+	p.Errors, p.ErrorsOmitted = web.CapFields(p.Errors)
 	if p.Status >= 500 {
 		log.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 	}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/ticketing/ticketing/commands"
 	"github.com/ticketing/ticketing/domain"
+	"github.com/ticketing/ticketing/web"
 )
 
 func TestError(t *testing.T) {
@@ -22,6 +23,10 @@ func TestError(t *testing.T) {
 		slug   string
 	}{
 		{&badRequest{detail: "x"}, 400, "malformed-request"},
+		{&web.Error{Status: 400, Detail: "x"}, 400, "malformed-request"},
+		{fmt.Errorf("body: %w", &web.Error{Status: 413, Detail: "x"}), 413, "body-too-large"},
+		{&web.Error{Status: 411, Detail: "x"}, 411, "length-required"},
+		{&web.Error{Status: 431, Detail: "x"}, 431, "headers-too-large"},
 		{&domain.ValidationError{Fields: []domain.FieldError{{Field: "f", Detail: "d"}}}, 422, "validation"},
 		{fmt.Errorf("%w: expired", ErrUnauthenticated), 401, "unauthenticated"},
 		{commands.ErrInvalidCredentials, 401, "invalid-credentials"},
@@ -76,5 +81,24 @@ func TestError(t *testing.T) {
 				t.Fatal("401 without WWW-Authenticate")
 			}
 		})
+	}
+}
+
+func TestError_CapsFieldErrors(t *testing.T) {
+	t.Parallel()
+	fields := make([]domain.FieldError, 1000)
+	for i := range fields {
+		fields[i] = domain.FieldError{Field: fmt.Sprint("seats[", i, "]"), Detail: "is taken"}
+	}
+	for _, err := range []error{&domain.ValidationError{Fields: fields}, &web.Error{Status: 400, Detail: "x", Fields: fields}} {
+		w := httptest.NewRecorder()
+		Error(slog.New(slog.DiscardHandler), w, httptest.NewRequest("POST", "/x", nil), err)
+		var p Problem
+		if err := json.Unmarshal(w.Body.Bytes(), &p); err != nil {
+			t.Fatal(err)
+		}
+		if len(p.Errors) != web.MaxFieldErrors || p.ErrorsOmitted != 1000-web.MaxFieldErrors || p.Errors[0].Field != "seats[0]" {
+			t.Errorf("%T: got %d errors and %d omitted, want %d and %d", err, len(p.Errors), p.ErrorsOmitted, web.MaxFieldErrors, 1000-web.MaxFieldErrors)
+		}
 	}
 }
