@@ -8,6 +8,7 @@ import (
 
 	"github.com/ticketing/ticketing/domain"
 	"github.com/ticketing/ticketing/projections"
+	"github.com/ticketing/ticketing/web"
 )
 
 // ProblemContentType is the media type of error responses (RFC 9457).
@@ -20,6 +21,9 @@ type Problem struct {
 	Status int                 `json:"status"`
 	Detail string              `json:"detail"`
 	Errors []domain.FieldError `json:"errors,omitempty"`
+	// ErrorsOmitted counts the field errors left out of Errors, which
+	// lists at most web.MaxFieldErrors.
+	ErrorsOmitted int `json:"errors_omitted,omitempty"`
 }
 
 // Error writes err as problem+json. It is the one place where the read API
@@ -31,9 +35,12 @@ func (a *API) Error(w http.ResponseWriter, r *http.Request, err error) {
 	}
 	var (
 		prob  Problem
+		plumb *web.Error
 		inval *domain.ValidationError
 	)
 	switch {
+	case errors.As(err, &plumb):
+		prob = Problem{Type: plumb.Type(), Title: plumb.Title(), Status: plumb.Status, Detail: plumb.Detail, Errors: plumb.Fields}
 	case errors.As(err, &inval):
 		prob = p(http.StatusBadRequest, "invalid-request", "Invalid request")
 		prob.Errors = inval.Fields
@@ -58,6 +65,7 @@ func (a *API) Error(w http.ResponseWriter, r *http.Request, err error) {
 		prob = Problem{Type: "urn:problem:ticketing:internal", Title: "Internal error", Status: http.StatusInternalServerError,
 			Detail: "the server failed; the request may be retried"}
 	}
+	prob.Errors, prob.ErrorsOmitted = web.CapFields(prob.Errors)
 	w.Header().Set("Content-Type", ProblemContentType)
 	w.Header().Del("Cache-Control")
 	w.WriteHeader(prob.Status)
