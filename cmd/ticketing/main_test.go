@@ -63,7 +63,10 @@ func TestRun(t *testing.T) {
 	addr := freeAddr(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- run(ctx, []string{"serve", "--addr", addr, "--database-url", db}, log) }()
+	ops := freeAddr(t)
+	go func() {
+		done <- run(ctx, []string{"serve", "--addr", addr, "--ops-addr", ops, "--database-url", db}, log)
+	}()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		res, err := http.Get("http://" + addr + "/readyz")
@@ -82,6 +85,16 @@ func TestRun(t *testing.T) {
 			t.Fatalf("serve never became ready: %v", err)
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+	for url, want := range map[string]int{"http://" + ops + "/metrics": 200, "http://" + addr + "/metrics": 404, "http://" + ops + "/livez": 200} {
+		res, err := http.Get(url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if res.StatusCode != want {
+			t.Errorf("GET %s = %d, want %d", url, res.StatusCode, want)
+		}
 	}
 	res, err := http.Post("http://"+addr+"/v1/users", "application/json", strings.NewReader(`{"email":"a@b.co","password":"long enough pw","role":"buyer"}`))
 	if err != nil || res.StatusCode != 201 {
