@@ -315,3 +315,56 @@ func TestServe_StreamDeadline(t *testing.T) {
 		})
 	}
 }
+
+// A client's X-Request-ID reaches the events' metadata only when it is a
+// short id of safe characters; any other is replaced by one of the
+// server's. Either way the response echoes the id the events carry.
+func TestServe_RequestID(t *testing.T) {
+	t.Parallel()
+	s := startServer(t, pgtest.SchemaURL(t), time.Minute)
+	org := s.token("organizer")
+	for name, c := range map[string]struct {
+		sent string
+		keep bool
+	}{
+		"a good id":             {"req-42.retry_1", true},
+		"none":                  {"", false},
+		"65 characters":         {strings.Repeat("a", web.MaxRequestIDLen+1), false},
+		"ten kilobytes":         {strings.Repeat("a", 10<<10), false},
+		"JSON in it":            {`x","user_id":"00000000-0000-0000-0000-000000000000`, false},
+		"markup":                {"<img src=x>", false},
+		"spaces and non-ASCII":  {"a b é", false},
+		"a slash and a newline": {"a/b%0A", false},
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			var headers []string
+			if c.sent != "" {
+				headers = []string{"X-Request-ID", c.sent}
+			}
+			r := s.must(201, s.call("POST", "/v1/shows", org, gaShow(1), headers...))
+			echoed := r.header.Get("X-Request-ID")
+			if kept := echoed == c.sent; kept != c.keep {
+				t.Fatalf("echoed %q for %q: kept = %v, want %v", web.Printable(echoed), web.Printable(c.sent), kept, c.keep)
+			}
+			if echoed == "" || len(echoed) > web.MaxRequestIDLen {
+				t.Fatalf("echoed id %q", web.Printable(echoed))
+			}
+			var md string
+			if err := s.e.pool.QueryRow(context.Background(), "select metadata::text from events where stream_id = $1", "show-"+r.str("id")).Scan(&md); err != nil {
+				t.Fatal(err)
+			}
+			var m map[string]any
+			if err := json.Unmarshal([]byte(md), &m); err != nil {
+				t.Fatal(err)
+			}
+			if m["correlation_id"] != echoed || len(md) > 512 {
+				t.Errorf("metadata %s, want correlation_id %q", md, echoed)
+			}
+		})
+	}
+	// Errors carry the id too.
+	if r := s.call("GET", "/v1/nothing", "", nil, "X-Request-ID", "lost-1"); r.header.Get("X-Request-ID") != "lost-1" {
+		t.Errorf("a 404 echoed %q", r.header.Get("X-Request-ID"))
+	}
+}
