@@ -2,12 +2,14 @@ package web
 
 import (
 	"bytes"
+	"encoding"
 	"encoding/json"
 	"errors"
 	"io"
 	"reflect"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 	"unicode"
 	"unicode/utf8"
@@ -26,10 +28,11 @@ import (
 // case-insensitively, so {"role":"buyer","ROLE":"organizer"} decodes as an
 // organizer while anything that reads the first key sees a buyer. It has no
 // option to refuse either, and encoding/json/v2, which does, is still an
-// experiment; so checkKeys walks the tokens first (Decoder.Token) and
-// refuses them, with the case folding encoding/json matches by. No request
-// body has a free-form map, so keys differing in case are refused in every
-// object.
+// experiment; so checkKeys walks the tokens first (Decoder.Token) beside
+// the type of v and refuses a key given twice, a key spelled otherwise
+// than its struct field, and, where the type does not say (an interface),
+// two keys that fold alike as encoding/json folds them. Map keys are the
+// map's: only exact duplicates are refused there.
 func DecodeJSON(body io.Reader, v any) error {
 	data, err := io.ReadAll(body)
 	if err != nil {
@@ -38,7 +41,7 @@ func DecodeJSON(body io.Reader, v any) error {
 	if len(bytes.TrimSpace(data)) == 0 {
 		return &Error{Status: 400, Detail: "request body is empty"}
 	}
-	if err := checkKeys(data); err != nil {
+	if err := checkKeys(data, reflect.TypeOf(v)); err != nil {
 		return err
 	}
 	dec := json.NewDecoder(bytes.NewReader(data))
@@ -52,9 +55,9 @@ func DecodeJSON(body io.Reader, v any) error {
 		// is the only way to tell.
 		case strings.HasPrefix(err.Error(), "json: unknown field "):
 			field := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
-			return &Error{Status: 400, Detail: "unknown field", Fields: []domain.FieldError{{Field: field, Detail: "unknown field"}}}
+			return &Error{Status: 400, Detail: "unknown field", Fields: []domain.FieldError{{Field: Printable(field), Detail: "unknown field"}}}
 		}
-		return &Error{Status: 400, Detail: "malformed JSON: " + err.Error()}
+		return &Error{Status: 400, Detail: "malformed JSON: " + Printable(err.Error())}
 	}
 	return nil
 }
@@ -62,18 +65,32 @@ func DecodeJSON(body io.Reader, v any) error {
 // frame is an object or array checkKeys is inside.
 type frame struct {
 	object bool
-	keys   map[string]string // folded key → key as given
+	t      reflect.Type      // the Go type it decodes into; nil when unknown
+	keys   map[string]string // folded key (exact for a map) → key as given
 	key    string            // the key whose value is being read
+	elem   reflect.Type      // the type of the value being read
 	index  int               // the element being read
 	value  bool              // object: the next token is a value, not a key
 }
 
-// checkKeys walks the one JSON value of data and refuses duplicate keys,
-// keys that differ only in case, malformed JSON and trailing data.
-func checkKeys(data []byte) error {
+// checkKeys walks the one JSON value of data beside t, the type it decodes
+// into, and refuses duplicate keys, keys spelled otherwise than their
+// fields, malformed JSON and trailing data.
+func checkKeys(data []byte, t reflect.Type) error {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.UseNumber()
 	var stack []*frame
+	// next is the type of the value about to be read.
+	next := func() reflect.Type {
+		if len(stack) == 0 {
+			return t
+		}
+		top := stack[len(stack)-1]
+		if top.object {
+			return top.elem
+		}
+		return elemType(top.t)
+	}
 	// done marks the end of a value in the frame on top.
 	done := func() {
 		if len(stack) == 0 {
@@ -89,7 +106,7 @@ func checkKeys(data []byte) error {
 	for {
 		tok, err := dec.Token()
 		if err != nil {
-			return &Error{Status: 400, Detail: "malformed JSON: " + err.Error()}
+			return &Error{Status: 400, Detail: "malformed JSON: " + Printable(err.Error())}
 		}
 		var top *frame
 		if len(stack) > 0 {
@@ -101,7 +118,14 @@ func checkKeys(data []byte) error {
 				done()
 			} else {
 				key := tok.(string) // Token yields only strings as keys
-				folded := foldKey(key)
+				elem, spelled, err := member(top.t, key)
+				if err != nil {
+					return &Error{Status: 400, Detail: "key spelled otherwise than its field", Fields: []domain.FieldError{{Field: Printable(path(stack, key)), Detail: Printable("must be spelled " + strconv.Quote(spelled))}}}
+				}
+				folded := key
+				if k := kind(top.t); k != reflect.Map {
+					folded = foldKey(key)
+				}
 				if first, dup := top.keys[folded]; dup {
 					detail := "is given twice"
 					if first != key {
@@ -110,14 +134,14 @@ func checkKeys(data []byte) error {
 					return &Error{Status: 400, Detail: "duplicate key", Fields: []domain.FieldError{{Field: Printable(path(stack, key)), Detail: Printable(detail)}}}
 				}
 				top.keys[folded] = key
-				top.key, top.value = key, true
+				top.key, top.elem, top.value = key, elem, true
 			}
 		} else {
 			switch tok {
 			case json.Delim('{'):
-				stack = append(stack, &frame{object: true, keys: map[string]string{}})
+				stack = append(stack, &frame{object: true, t: next(), keys: map[string]string{}})
 			case json.Delim('['):
-				stack = append(stack, &frame{})
+				stack = append(stack, &frame{t: next()})
 			case json.Delim(']'):
 				stack = stack[:len(stack)-1]
 				done()
@@ -133,6 +157,120 @@ func checkKeys(data []byte) error {
 		return &Error{Status: 400, Detail: "malformed JSON: data after the value"}
 	}
 	return nil
+}
+
+var (
+	unmarshaler     = reflect.TypeFor[json.Unmarshaler]()
+	textUnmarshaler = reflect.TypeFor[encoding.TextUnmarshaler]()
+)
+
+// decodes returns t without pointers, or nil when encoding/json does not
+// decode into it field by field (an interface, a type that unmarshals
+// itself): what its JSON holds is then not known.
+func decodes(t reflect.Type) reflect.Type {
+	for t != nil {
+		if t.Implements(unmarshaler) || t.Implements(textUnmarshaler) ||
+			reflect.PointerTo(t).Implements(unmarshaler) || reflect.PointerTo(t).Implements(textUnmarshaler) {
+			return nil
+		}
+		if t.Kind() != reflect.Pointer {
+			break
+		}
+		t = t.Elem()
+	}
+	if t != nil && t.Kind() == reflect.Interface {
+		return nil
+	}
+	return t
+}
+
+func kind(t reflect.Type) reflect.Kind {
+	if t = decodes(t); t == nil {
+		return reflect.Invalid
+	}
+	return t.Kind()
+}
+
+// elemType is the type of the elements of an array decoding into t.
+func elemType(t reflect.Type) reflect.Type {
+	if t = decodes(t); t != nil && (t.Kind() == reflect.Slice || t.Kind() == reflect.Array) {
+		return t.Elem()
+	}
+	return nil
+}
+
+// member returns the type of the value of key in an object decoding into
+// t. A key that matches a field of a struct only as encoding/json folds
+// case is an error, with the field's name.
+func member(t reflect.Type, key string) (reflect.Type, string, error) {
+	t = decodes(t)
+	if t == nil {
+		return nil, "", nil
+	}
+	switch t.Kind() {
+	case reflect.Map:
+		return t.Elem(), "", nil
+	case reflect.Struct:
+		fields := structFields(t)
+		if f, ok := fields[key]; ok {
+			return f, "", nil
+		}
+		folded := foldKey(key)
+		for name := range fields {
+			if foldKey(name) == folded {
+				return nil, name, errors.New("misspelled")
+			}
+		}
+	}
+	return nil, "", nil // unknown keys are DisallowUnknownFields's
+}
+
+var fieldCache sync.Map // reflect.Type → map[string]reflect.Type
+
+// structFields maps the JSON names of the fields of struct type t to their
+// types, by encoding/json's rules: exported fields, named by their tag or
+// else their Go name, those of embedded structs promoted unless a
+// shallower field has the name.
+func structFields(t reflect.Type) map[string]reflect.Type {
+	if f, ok := fieldCache.Load(t); ok {
+		return f.(map[string]reflect.Type)
+	}
+	fields := map[string]reflect.Type{}
+	var embedded []reflect.Type
+	for i := range t.NumField() {
+		f := t.Field(i)
+		tag := f.Tag.Get("json")
+		if tag == "-" {
+			continue
+		}
+		name, _, _ := strings.Cut(tag, ",")
+		ft := f.Type
+		if f.Anonymous && name == "" {
+			if ft.Kind() == reflect.Pointer {
+				ft = ft.Elem()
+			}
+			if ft.Kind() == reflect.Struct {
+				embedded = append(embedded, ft)
+				continue
+			}
+		}
+		if !f.IsExported() {
+			continue
+		}
+		if name == "" {
+			name = f.Name
+		}
+		fields[name] = f.Type
+	}
+	for _, e := range embedded {
+		for name, ft := range structFields(e) {
+			if _, ok := fields[name]; !ok {
+				fields[name] = ft
+			}
+		}
+	}
+	fieldCache.Store(t, fields)
+	return fields
 }
 
 // path names key inside the frames of stack: sections[2].name.
