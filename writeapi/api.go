@@ -91,8 +91,9 @@ func (a *API) private(h handlerFunc) http.Handler {
 	})
 }
 
-// serve reads the bounded body, applies the Idempotency-Key protocol and
-// runs h.
+// serve refuses a query string (no write route takes one) and a body over
+// MaxBodyBytes (413), reads the body, applies the Idempotency-Key protocol
+// and runs h.
 func (a *API) serve(w http.ResponseWriter, r *http.Request, actor domain.Actor, scope string, h handlerFunc) {
 	if _, err := web.Query(r, nil); err != nil {
 		Error(a.log, w, r, err)

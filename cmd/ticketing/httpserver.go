@@ -112,9 +112,9 @@ func (l problemListener) Accept() (net.Conn, error) {
 // headers over MaxHeaderBytes, 400 for a malformed request, 501 for an
 // unknown transfer coding, 505), into problem+json. net/http writes each in
 // one Write, as the status line, then exactly cannedHeaders and a text body;
-// a response of a handler never has that shape (net/http writes Date or
+// a response of a handler never starts so (net/http writes Date or
 // Content-Length before Content-Type, and Transfer-Encoding after
-// Connection).
+// Connection), and its body, JSON, escapes CR and LF.
 type problemConn struct {
 	net.Conn
 	maxHeaderBytes int
