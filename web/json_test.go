@@ -166,3 +166,18 @@ func FuzzDecodeJSON(f *testing.F) {
 		}
 	})
 }
+
+func TestDecodeJSON_Depth(t *testing.T) {
+	t.Parallel()
+	nested := func(n int) string { return strings.Repeat("[", n) + strings.Repeat("]", n) }
+	var v any
+	if err := web.DecodeJSON(strings.NewReader(nested(web.MaxJSONDepth)), &v); err != nil {
+		t.Errorf("depth %d: got %v, want it decoded", web.MaxJSONDepth, err)
+	}
+	for _, body := range []string{nested(web.MaxJSONDepth + 1), strings.Repeat("[", 1<<20), strings.Repeat(`{"a":`, 1<<18)} {
+		err := web.DecodeJSON(strings.NewReader(body), &v)
+		if err == nil || !strings.Contains(err.Error(), "nested deeper") {
+			t.Errorf("%.20s… (%d bytes): got %v, want refused for its depth", body, len(body), err)
+		}
+	}
+}
