@@ -175,3 +175,30 @@ func TestServe_Roles(t *testing.T) {
 		pool.Close()
 	}
 }
+
+func TestLoadConfig_HTTP(t *testing.T) {
+	t.Setenv("TICKETING_OPS_ADDR", "")
+	t.Setenv("TICKETING_MAX_CONNS", "")
+	c, err := loadConfig("serve", nil, quiet)
+	if err != nil || c.OpsAddr != DefaultOpsAddr || c.HTTP.MaxConns != 0 {
+		t.Fatalf("defaults: ops %q, max conns %d, %v; want %q and the default", c.OpsAddr, c.HTTP.MaxConns, err, DefaultOpsAddr)
+	}
+	t.Setenv("TICKETING_OPS_ADDR", "127.0.0.1:9999")
+	t.Setenv("TICKETING_MAX_CONNS", "12")
+	c, err = loadConfig("serve", nil, quiet)
+	if err != nil || c.OpsAddr != "127.0.0.1:9999" || c.HTTP.MaxConns != 12 {
+		t.Fatalf("from the environment: ops %q, max conns %d, %v", c.OpsAddr, c.HTTP.MaxConns, err)
+	}
+	if c, _ = loadConfig("serve", []string{"--ops-addr", ":9191"}, quiet); c.OpsAddr != ":9191" {
+		t.Fatalf("--ops-addr: got %q", c.OpsAddr)
+	}
+	if got := c.HTTP.withDefaults(); got.MaxConns != 12 || got.MaxHeaderBytes != DefaultMaxHeaderBytes || got.WriteTimeout != DefaultWriteTimeout {
+		t.Fatalf("withDefaults: got %+v", got)
+	}
+	for _, bad := range []string{"0", "-3", "many"} {
+		t.Setenv("TICKETING_MAX_CONNS", bad)
+		if _, err := loadConfig("serve", nil, quiet); err == nil || !strings.Contains(err.Error(), "TICKETING_MAX_CONNS") {
+			t.Errorf("TICKETING_MAX_CONNS=%s: got %v, want an error naming it", bad, err)
+		}
+	}
+}
