@@ -159,6 +159,14 @@ func TestServe_HTTPFraming(t *testing.T) {
 		c.send("GET /v1/shows HTTP/1.1\r\nHost: x\r\nX-Request-ID: " + strings.Repeat("a", 2*DefaultMaxHeaderBytes) + "\r\n\r\n")
 		c.problem(http.StatusRequestHeaderFieldsTooLarge)
 	})
+	t.Run("a 500 KB X-Request-ID", func(t *testing.T) {
+		t.Parallel()
+		c := dialRaw(t, s.url)
+		go func() { // the server answers before it has read it all
+			_, _ = io.WriteString(c.c, "POST /v1/shows HTTP/1.1\r\nHost: x\r\nX-Request-ID: "+strings.Repeat("a", 500<<10)+"\r\n\r\n")
+		}()
+		c.problem(http.StatusRequestHeaderFieldsTooLarge)
+	})
 	t.Run("a header just under the limit is served", func(t *testing.T) {
 		t.Parallel()
 		r := s.call("GET", "/v1/shows", "", nil, "X-Padding", strings.Repeat("a", DefaultMaxHeaderBytes-1024))
