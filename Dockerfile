@@ -29,7 +29,8 @@ COPY --from=probe /bin/busybox /usr/local/bin/busybox
 COPY --from=build /out/ticketing /ticketing
 # 65532:65532, the image's nonroot user.
 USER nonroot:nonroot
-# TICKETING_ADDR: the APIs, or /livez, /readyz and /metrics for the other roles.
-EXPOSE 8080
+# TICKETING_ADDR: the APIs, /livez and /readyz. TICKETING_OPS_ADDR (set to
+# :9090 by docker-compose.yml; loopback by default): /metrics.
+EXPOSE 8080 9090
 ENTRYPOINT ["/ticketing"]
 CMD ["serve"]

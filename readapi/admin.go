@@ -12,6 +12,7 @@ import (
 	"github.com/gorilla/mux"
 
 	"github.com/ticketing/ticketing/domain"
+	"github.com/ticketing/ticketing/web"
 )
 
 // EventLog is the event store's history, which the admin routes read: the
@@ -58,8 +59,15 @@ type EventPage struct {
 // with registry to the current shape of its type unless raw=true.
 func (a *API) RegisterAdmin(r *mux.Router, events EventLog, registry *domain.Registry) {
 	h := adminEvents{log: events, registry: registry}
-	r.Handle("/v1/admin/events", a.route(signedIn, h.serve)).Methods(http.MethodGet)
+	r.Handle("/v1/admin/events", a.route(signedIn, h.serve, eventParams)).Methods(http.MethodGet)
 }
+
+// MaxEventTypes is how many type parameters a page of the history takes.
+const MaxEventTypes = 50
+
+// eventParams are the query parameters of the event history.
+var eventParams = web.Params{"stream": 1, "type": MaxEventTypes, "since": 1, "until": 1,
+	"from_position": 1, "after": 1, "limit": 1, "raw": 1}
 
 // adminEvents serves GET /v1/admin/events.
 type adminEvents struct {
@@ -107,7 +115,8 @@ func (h adminEvents) serve(w http.ResponseWriter, r *http.Request, actor domain.
 	return writeJSON(w, actor, page)
 }
 
-// eventQuery reads the filter of the event history from the query string.
+// eventQuery reads the filter of the event history from the query string,
+// whose parameters route has checked (eventParams).
 func eventQuery(r *http.Request) (f domain.EventFilter, raw bool, err error) {
 	q := r.URL.Query()
 	var v domain.ValidationError

@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/http"
 	"strconv"
 	"strings"
@@ -23,6 +24,7 @@ import (
 
 	"github.com/ticketing/ticketing/domain"
 	"github.com/ticketing/ticketing/projections"
+	"github.com/ticketing/ticketing/web"
 )
 
 // MinPositionHeader names the position a read must reflect.
@@ -81,24 +83,36 @@ type handlerFunc func(w http.ResponseWriter, r *http.Request, actor domain.Actor
 
 // Register adds the read routes to r.
 func (a *API) Register(r *mux.Router) {
-	r.Handle("/v1/shows", a.route(anyone, a.listShows)).Methods(http.MethodGet)
+	r.Handle("/v1/shows", a.route(anyone, a.listShows, pageParams)).Methods(http.MethodGet)
 	r.Handle("/v1/shows/{id}", a.route(anyone, a.show)).Methods(http.MethodGet)
 	r.Handle("/v1/shows/{id}/seats", a.route(anyone, a.seats)).Methods(http.MethodGet)
 	r.Handle("/v1/shows/{id}/sales", a.route(signedIn, a.sales)).Methods(http.MethodGet)
 	r.Handle("/v1/shows/{id}/analytics", a.route(signedIn, a.analytics)).Methods(http.MethodGet)
-	r.Handle("/v1/me/shows", a.route(signedIn, a.myShows)).Methods(http.MethodGet)
-	r.Handle("/v1/me/orders", a.route(signedIn, a.myOrders)).Methods(http.MethodGet)
-	r.Handle("/v1/me/tickets", a.route(signedIn, a.myTickets)).Methods(http.MethodGet)
+	r.Handle("/v1/me/shows", a.route(signedIn, a.myShows, pageParams)).Methods(http.MethodGet)
+	r.Handle("/v1/me/orders", a.route(signedIn, a.myOrders, pageParams)).Methods(http.MethodGet)
+	r.Handle("/v1/me/tickets", a.route(signedIn, a.myTickets, pageParams)).Methods(http.MethodGet)
 	r.Handle("/v1/orders/{id}", a.route(signedIn, a.order)).Methods(http.MethodGet)
 }
 
-// route authenticates the request, waits for its X-Min-Position and runs h.
-// The actor of an anonymous request has a nil UserID.
-func (a *API) route(who access, h handlerFunc) http.Handler {
+// pageParams are the query parameters of a paged list.
+var pageParams = web.Params{"limit": 1, "cursor": 1}
+
+// route authenticates the request, refuses a query string other than the
+// parameters the route takes (none when query is omitted), waits for its
+// X-Min-Position and runs h. The actor of an anonymous request has a nil
+// UserID.
+func (a *API) route(who access, h handlerFunc, query ...web.Params) http.Handler {
+	takes := web.Params{}
+	for _, q := range query {
+		maps.Copy(takes, q)
+	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		actor, err := a.actor(r)
 		if err == nil && who == signedIn && actor.UserID == uuid.Nil {
 			err = fmt.Errorf("%w: this route needs a bearer token", ErrUnauthenticated)
+		}
+		if err == nil {
+			_, err = web.Query(r, takes)
 		}
 		if err == nil {
 			err = a.waitForMinPosition(r)
@@ -165,7 +179,8 @@ func pathID(r *http.Request) (uuid.UUID, error) {
 	return id, nil
 }
 
-// page reads the limit and cursor query parameters.
+// page reads the limit and cursor query parameters (pageParams), which
+// route has checked.
 func page(r *http.Request) (projections.Page, error) {
 	q := r.URL.Query()
 	p := projections.Page{Cursor: q.Get("cursor")}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/ticketing/ticketing/domain"
 	"github.com/ticketing/ticketing/projections"
+	"github.com/ticketing/ticketing/web"
 )
 
 // ProblemContentType is the media type of error responses (RFC 9457).
@@ -22,6 +23,9 @@ type Problem struct {
 	// Detail is written for the client: it never repeats an internal error.
 	Detail string              `json:"detail"`
 	Errors []domain.FieldError `json:"errors,omitempty"`
+	// ErrorsOmitted counts the field errors left out of Errors, which
+	// lists at most web.MaxFieldErrors.
+	ErrorsOmitted int `json:"errors_omitted,omitempty"`
 }
 
 // mapping is one row of the error table: the errors it matches and the
@@ -52,6 +56,14 @@ func is(targets ...error) func(error) bool {
 // order: the first row that matches answers. An error no row matches is a
 // 500 whose detail is logged, not shown.
 var mappings = []mapping{
+	// The HTTP plumbing's refusals (query strings) carry their own status
+	// and client-written detail.
+	{match: func(err error) bool { var e *web.Error; return errors.As(err, &e) },
+		fill: func(err error, p *Problem) {
+			var plumb *web.Error
+			errors.As(err, &plumb)
+			*p = Problem{Type: plumb.Type(), Title: plumb.Title(), Status: plumb.Status, Detail: plumb.Detail, Errors: plumb.Fields}
+		}},
 	{match: func(err error) bool { var v *domain.ValidationError; return errors.As(err, &v) },
 		status: http.StatusBadRequest, slug: "invalid-request", title: "Invalid request",
 		fill: func(err error, p *Problem) {
@@ -105,6 +117,7 @@ func (a *API) Error(w http.ResponseWriter, r *http.Request, err error) {
 	case errors.Is(err, ErrNotCaughtUp):
 		a.log.Warn("read models lag behind a read", "path", r.URL.Path, "err", err)
 	}
+	prob.Errors, prob.ErrorsOmitted = web.CapFields(prob.Errors)
 	w.Header().Set("Content-Type", ProblemContentType)
 	w.Header().Del("Cache-Control")
 	w.WriteHeader(prob.Status)

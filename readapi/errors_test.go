@@ -15,6 +15,7 @@ import (
 	"github.com/ticketing/ticketing/domain"
 	"github.com/ticketing/ticketing/projections"
 	"github.com/ticketing/ticketing/readapi"
+	"github.com/ticketing/ticketing/web"
 )
 
 func TestAPI_Error(t *testing.T) {
@@ -31,6 +32,14 @@ func TestAPI_Error(t *testing.T) {
 			err:    &domain.ValidationError{Fields: []domain.FieldError{{Field: "limit", Detail: "must be between 1 and 200"}, {Field: "cursor", Detail: "bad"}}},
 			status: http.StatusBadRequest, typ: "urn:problem:ticketing:invalid-request", fields: []string{"limit", "cursor"},
 			detail: "invalid input: limit: must be between 1 and 200; cursor: bad",
+		},
+		"refused by the HTTP plumbing": {
+			err:    &web.Error{Status: http.StatusBadRequest, Detail: "bad query parameter", Fields: []domain.FieldError{{Field: "limit", Detail: "is given more than once"}}},
+			status: http.StatusBadRequest, typ: "urn:problem:ticketing:malformed-request", fields: []string{"limit"}, detail: "bad query parameter",
+		},
+		"headers too large": {
+			err:    &web.Error{Status: http.StatusRequestHeaderFieldsTooLarge, Detail: "headers too large"},
+			status: http.StatusRequestHeaderFieldsTooLarge, typ: "urn:problem:ticketing:headers-too-large", detail: "headers too large",
 		},
 		"unauthenticated": {
 			err:    fmt.Errorf("%w: authenticate: %w: token is expired", readapi.ErrUnauthenticated, errors.New("unauthenticated")),
@@ -122,5 +131,22 @@ func TestAPI_Error(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func TestAPI_Error_CapsFieldErrors(t *testing.T) {
+	t.Parallel()
+	fields := make([]domain.FieldError, 500)
+	for i := range fields {
+		fields[i] = domain.FieldError{Field: fmt.Sprint("f", i), Detail: "bad"}
+	}
+	rec := httptest.NewRecorder()
+	readapi.New(nil, nil, nil).Error(rec, httptest.NewRequest(http.MethodGet, "/v1/shows", nil), &domain.ValidationError{Fields: fields})
+	var p readapi.Problem
+	if err := json.Unmarshal(rec.Body.Bytes(), &p); err != nil {
+		t.Fatal(err)
+	}
+	if len(p.Errors) != web.MaxFieldErrors || p.ErrorsOmitted != 500-web.MaxFieldErrors {
+		t.Errorf("got %d errors and %d omitted, want %d and %d", len(p.Errors), p.ErrorsOmitted, web.MaxFieldErrors, 500-web.MaxFieldErrors)
 	}
 }

@@ -11,7 +11,6 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"reflect"
 	"strings"
 	"time"
 
@@ -20,6 +19,7 @@ import (
 
 	"github.com/ticketing/ticketing/commands"
 	"github.com/ticketing/ticketing/domain"
+	"github.com/ticketing/ticketing/web"
 )
 
 // MaxBodyBytes bounds every request body.
@@ -103,17 +103,34 @@ func (a *API) private(h handlerFunc) http.Handler {
 	})
 }
 
-// serve reads the bounded body, applies the Idempotency-Key protocol within
-// scope (none when scope is empty) and runs h.
+// serve refuses a query string (no write route takes one) and a body over
+// MaxBodyBytes (413), reads the body, applies the Idempotency-Key protocol
+// within scope (none when scope is empty) and runs h.
 func (a *API) serve(w http.ResponseWriter, r *http.Request, actor domain.Actor, scope string, h handlerFunc) {
+	if _, err := web.Query(r, nil); err != nil {
+		Error(a.log, w, r, err)
+		return
+	}
+	tooLarge := &web.Error{Status: http.StatusRequestEntityTooLarge, Detail: fmt.Sprintf("the request body is larger than %d bytes", MaxBodyBytes)}
+	if r.ContentLength > MaxBodyBytes {
+		Error(a.log, w, r, tooLarge)
+		return
+	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
+	var maxErr *http.MaxBytesError
+	if errors.As(err, &maxErr) {
+		Error(a.log, w, r, tooLarge)
+		return
+	}
 	if err != nil {
-		Error(a.log, w, r, &badRequest{detail: fmt.Sprintf("request body unreadable or larger than %d bytes", MaxBodyBytes)})
+		Error(a.log, w, r, &badRequest{detail: "request body unreadable"})
 		return
 	}
 	r.Body = io.NopCloser(bytes.NewReader(body))
+	// The request id is web.RequestID's, never the raw header: it is kept
+	// in every event's metadata.
 	ctx := commands.WithMetadata(r.Context(), domain.Metadata{
-		CorrelationID: r.Header.Get("X-Request-ID"), UserID: uuidOrEmpty(actor.UserID),
+		CorrelationID: web.RequestIDFrom(r.Context()), UserID: uuidOrEmpty(actor.UserID),
 	})
 	r = r.WithContext(ctx)
 	key := r.Header.Get("Idempotency-Key")
@@ -179,59 +196,10 @@ func (r *recorder) Header() http.Header         { return r.header }
 func (r *recorder) Write(b []byte) (int, error) { return r.body.Write(b) }
 func (r *recorder) WriteHeader(status int)      { r.status = status }
 
-// decode reads the JSON body into v: unknown fields and trailing data are
-// rejected.
+// decode reads the JSON body into v strictly (web.DecodeJSON): duplicate
+// or case-variant keys, unknown fields and trailing data are refused.
 func decode(r *http.Request, v any) error {
-	dec := json.NewDecoder(r.Body)
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		var typeErr *json.UnmarshalTypeError
-		var syntaxErr *json.SyntaxError
-		switch {
-		case errors.As(err, &typeErr):
-			return &badRequest{detail: "a field has the wrong type", fields: []domain.FieldError{{Field: typeErr.Field, Detail: "must be " + jsonKind(typeErr.Type)}}}
-		case errors.As(err, &syntaxErr), errors.Is(err, io.ErrUnexpectedEOF):
-			return &badRequest{detail: "malformed JSON: " + err.Error()}
-		case errors.Is(err, io.EOF):
-			return &badRequest{detail: "request body is empty"}
-		// encoding/json has no typed error for unknown fields; its message
-		// is the only way to tell.
-		case strings.HasPrefix(err.Error(), "json: unknown field "):
-			field := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
-			return &badRequest{detail: "unknown field", fields: []domain.FieldError{{Field: field, Detail: "unknown field"}}}
-		}
-		return &badRequest{detail: "malformed JSON: " + err.Error()}
-	}
-	if dec.More() {
-		return &badRequest{detail: "malformed JSON: data after the object"}
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return &badRequest{detail: "malformed JSON: data after the object"}
-	}
-	return nil
-}
-
-// jsonKind names what JSON a Go type takes, for error messages.
-func jsonKind(t reflect.Type) string {
-	switch t {
-	case reflect.TypeFor[uuid.UUID]():
-		return "a UUID string"
-	case reflect.TypeFor[time.Time]():
-		return "an RFC 3339 time string"
-	}
-	switch t.Kind() {
-	case reflect.String:
-		return "a string"
-	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64, reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
-		return "an integer"
-	case reflect.Float32, reflect.Float64:
-		return "a number"
-	case reflect.Bool:
-		return "true or false"
-	case reflect.Slice, reflect.Array:
-		return "an array"
-	}
-	return "an object"
+	return web.DecodeJSON(r.Body, v)
 }
 
 func pathID(r *http.Request) (uuid.UUID, error) {

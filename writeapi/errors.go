@@ -10,6 +10,7 @@ import (
 
 	"github.com/ticketing/ticketing/commands"
 	"github.com/ticketing/ticketing/domain"
+	"github.com/ticketing/ticketing/web"
 )
 
 // Problem is an RFC 9457 problem details body.
@@ -23,6 +24,9 @@ type Problem struct {
 	// payment provider's decline code of a 402.
 	Code   string              `json:"code,omitempty"`
 	Errors []domain.FieldError `json:"errors,omitempty"`
+	// ErrorsOmitted counts the field errors left out of Errors, which
+	// lists at most web.MaxFieldErrors.
+	ErrorsOmitted int `json:"errors_omitted,omitempty"`
 
 	// retryAfter, when positive, is sent as the Retry-After header.
 	retryAfter time.Duration
@@ -67,6 +71,13 @@ func as[T error]() func(error) bool {
 // order: the first row that matches answers. An error no row matches is a
 // 500 whose detail is logged, not shown.
 var mappings = []mapping{
+	{match: as[*web.Error](), fill: func(err error, p *Problem) {
+		// The HTTP plumbing's refusals (framing, sizes, strict JSON, query
+		// strings) carry their own status and client-written detail.
+		var plumb *web.Error
+		errors.As(err, &plumb)
+		*p = Problem{Type: plumb.Type(), Title: plumb.Title(), Status: plumb.Status, Detail: plumb.Detail, Errors: plumb.Fields}
+	}},
 	{match: as[*badRequest](), status: http.StatusBadRequest, slug: "malformed-request", title: "Malformed request",
 		fill: func(err error, p *Problem) {
 			var bad *badRequest
@@ -179,6 +190,7 @@ func problemFor(err error) Problem {
 // with a generic 500; a 429 or 503 says when to retry in Retry-After.
 func Error(log *slog.Logger, w http.ResponseWriter, r *http.Request, err error) {
 	p := problemFor(err)
+	p.Errors, p.ErrorsOmitted = web.CapFields(p.Errors)
 	if p.Status == http.StatusInternalServerError {
 		log.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 	}

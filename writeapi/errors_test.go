@@ -13,6 +13,7 @@ import (
 
 	"github.com/ticketing/ticketing/commands"
 	"github.com/ticketing/ticketing/domain"
+	"github.com/ticketing/ticketing/web"
 )
 
 // declined is a provider's decline, as infra/simpay makes them.
@@ -32,6 +33,10 @@ func TestError(t *testing.T) {
 		code   string
 	}{
 		{&badRequest{detail: "x"}, 400, "malformed-request", "x", ""},
+		{&web.Error{Status: 400, Detail: "x"}, 400, "malformed-request", "x", ""},
+		{fmt.Errorf("body: %w", &web.Error{Status: 413, Detail: "x"}), 413, "body-too-large", "x", ""},
+		{&web.Error{Status: 411, Detail: "x"}, 411, "length-required", "x", ""},
+		{&web.Error{Status: 431, Detail: "x"}, 431, "headers-too-large", "x", ""},
 		{fmt.Errorf("create show: %w", &domain.ValidationError{Fields: []domain.FieldError{{Field: "f", Detail: "d"}}}), 422, "validation", "invalid input: f: d", ""},
 		{fmt.Errorf("%w: authenticate: %w: token is expired", ErrUnauthenticated, ErrUnauthenticated), 401, "unauthenticated", "this route needs a valid, unexpired bearer token", ""},
 		{&RateLimitedError{What: "sign-in attempts for this account", RetryAfter: 2500 * time.Millisecond}, 429, "rate-limited", "too many sign-in attempts for this account; retry in 3 s", ""},
@@ -117,5 +122,24 @@ func TestError(t *testing.T) {
 				t.Fatal("401 without WWW-Authenticate")
 			}
 		})
+	}
+}
+
+func TestError_CapsFieldErrors(t *testing.T) {
+	t.Parallel()
+	fields := make([]domain.FieldError, 1000)
+	for i := range fields {
+		fields[i] = domain.FieldError{Field: fmt.Sprint("seats[", i, "]"), Detail: "is taken"}
+	}
+	for _, err := range []error{&domain.ValidationError{Fields: fields}, &web.Error{Status: 400, Detail: "x", Fields: fields}} {
+		w := httptest.NewRecorder()
+		Error(slog.New(slog.DiscardHandler), w, httptest.NewRequest("POST", "/x", nil), err)
+		var p Problem
+		if err := json.Unmarshal(w.Body.Bytes(), &p); err != nil {
+			t.Fatal(err)
+		}
+		if len(p.Errors) != web.MaxFieldErrors || p.ErrorsOmitted != 1000-web.MaxFieldErrors || p.Errors[0].Field != "seats[0]" {
+			t.Errorf("%T: got %d errors and %d omitted, want %d and %d", err, len(p.Errors), p.ErrorsOmitted, web.MaxFieldErrors, 1000-web.MaxFieldErrors)
+		}
 	}
 }

@@ -72,6 +72,8 @@ commands:
 environment:
   DATABASE_URL    PostgreSQL (default postgres://postgres@127.0.0.1:5432/ticketing?sslmode=disable)
   TICKETING_ADDR  listen address for serve (default :8080)
+  TICKETING_OPS_ADDR  listen address of /metrics, /livez, /readyz (default 127.0.0.1:9090)
+  TICKETING_MAX_CONNS connections served at once per listener (default 10000)
   JWT_SECRET      HMAC secret for access tokens, at least 32 bytes
   HOLD_TTL        how long a hold lasts unpaid (default 15m)
   KAFKA_BROKERS   comma-separated brokers; set, events flow through Kafka

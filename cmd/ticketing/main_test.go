@@ -63,7 +63,10 @@ func TestRun(t *testing.T) {
 	addr := freeAddr(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- run(ctx, []string{"serve", "--addr", addr, "--database-url", db}, log) }()
+	ops := freeAddr(t)
+	go func() {
+		done <- run(ctx, []string{"serve", "--addr", addr, "--ops-addr", ops, "--database-url", db}, log)
+	}()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		res, err := http.Get("http://" + addr + "/readyz")
@@ -82,6 +85,16 @@ func TestRun(t *testing.T) {
 			t.Fatalf("serve never became ready: %v", err)
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+	for url, want := range map[string]int{"http://" + ops + "/metrics": 200, "http://" + addr + "/metrics": 404, "http://" + ops + "/livez": 200} {
+		res, err := http.Get(url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if res.StatusCode != want {
+			t.Errorf("GET %s = %d, want %d", url, res.StatusCode, want)
+		}
 	}
 	res, err := http.Post("http://"+addr+"/v1/users", "application/json", strings.NewReader(`{"email":"a@b.co","password":"long enough pw","role":"buyer"}`))
 	if err != nil || res.StatusCode != 201 {
@@ -160,5 +173,32 @@ func TestServe_Roles(t *testing.T) {
 		}
 		srv.Close()
 		pool.Close()
+	}
+}
+
+func TestLoadConfig_HTTP(t *testing.T) {
+	t.Setenv("TICKETING_OPS_ADDR", "")
+	t.Setenv("TICKETING_MAX_CONNS", "")
+	c, err := loadConfig("serve", nil, quiet)
+	if err != nil || c.OpsAddr != DefaultOpsAddr || c.HTTP.MaxConns != 0 {
+		t.Fatalf("defaults: ops %q, max conns %d, %v; want %q and the default", c.OpsAddr, c.HTTP.MaxConns, err, DefaultOpsAddr)
+	}
+	t.Setenv("TICKETING_OPS_ADDR", "127.0.0.1:9999")
+	t.Setenv("TICKETING_MAX_CONNS", "12")
+	c, err = loadConfig("serve", nil, quiet)
+	if err != nil || c.OpsAddr != "127.0.0.1:9999" || c.HTTP.MaxConns != 12 {
+		t.Fatalf("from the environment: ops %q, max conns %d, %v", c.OpsAddr, c.HTTP.MaxConns, err)
+	}
+	if c, _ = loadConfig("serve", []string{"--ops-addr", ":9191"}, quiet); c.OpsAddr != ":9191" {
+		t.Fatalf("--ops-addr: got %q", c.OpsAddr)
+	}
+	if got := c.HTTP.withDefaults(); got.MaxConns != 12 || got.MaxHeaderBytes != DefaultMaxHeaderBytes || got.WriteTimeout != DefaultWriteTimeout {
+		t.Fatalf("withDefaults: got %+v", got)
+	}
+	for _, bad := range []string{"0", "-3", "many"} {
+		t.Setenv("TICKETING_MAX_CONNS", bad)
+		if _, err := loadConfig("serve", nil, quiet); err == nil || !strings.Contains(err.Error(), "TICKETING_MAX_CONNS") {
+			t.Errorf("TICKETING_MAX_CONNS=%s: got %v, want an error naming it", bad, err)
+		}
 	}
 }

@@ -7,7 +7,6 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
 	"os"
 	"strconv"
@@ -29,16 +28,27 @@ import (
 	"github.com/ticketing/ticketing/infra/simpay"
 	"github.com/ticketing/ticketing/projections"
 	"github.com/ticketing/ticketing/readapi"
+	"github.com/ticketing/ticketing/web"
 	"github.com/ticketing/ticketing/writeapi"
 )
 
 // DefaultDatabaseURL is the local PostgreSQL of a development machine.
 const DefaultDatabaseURL = "postgres://postgres@127.0.0.1:5432/ticketing?sslmode=disable"
 
+// DefaultOpsAddr is where /metrics is served unless TICKETING_OPS_ADDR
+// says otherwise: loopback only.
+const DefaultOpsAddr = "127.0.0.1:9090"
+
 // config is everything the engine reads from the environment and flags.
 type config struct {
-	DatabaseURL     string
-	Addr            string
+	DatabaseURL string
+	Addr        string
+	// OpsAddr is where /metrics is served, with /livez and /readyz: not
+	// on Addr, which is public (--ops-addr, env TICKETING_OPS_ADDR).
+	OpsAddr string
+	// HTTP bounds what a client can make a listener hold; MaxConns from
+	// TICKETING_MAX_CONNS.
+	HTTP            httpLimits
 	JWTSecret       []byte
 	TokenTTL        time.Duration
 	HoldTTL         time.Duration
@@ -59,6 +69,7 @@ func loadConfig(name string, args []string, log *slog.Logger) (config, error) {
 	c := config{
 		DatabaseURL:     envOr("DATABASE_URL", DefaultDatabaseURL),
 		Addr:            envOr("TICKETING_ADDR", ":8080"),
+		OpsAddr:         envOr("TICKETING_OPS_ADDR", DefaultOpsAddr),
 		TokenTTL:        time.Hour,
 		ShutdownTimeout: 15 * time.Second,
 	}
@@ -71,6 +82,11 @@ func loadConfig(name string, args []string, log *slog.Logger) (config, error) {
 	}
 	if c.Limits, err = loadLimits(); err != nil {
 		return c, err
+	}
+	if n := os.Getenv("TICKETING_MAX_CONNS"); n != "" {
+		if c.HTTP.MaxConns, err = strconv.Atoi(n); err != nil || c.HTTP.MaxConns <= 0 {
+			return c, fmt.Errorf("TICKETING_MAX_CONNS: want a positive number, got %q", n)
+		}
 	}
 	if brokers := os.Getenv("KAFKA_BROKERS"); brokers != "" {
 		kc := &kafka.Config{Topic: os.Getenv("KAFKA_TOPIC")}
@@ -88,6 +104,7 @@ func loadConfig(name string, args []string, log *slog.Logger) (config, error) {
 	}
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.StringVar(&c.Addr, "addr", c.Addr, "listen address (env TICKETING_ADDR)")
+	fs.StringVar(&c.OpsAddr, "ops-addr", c.OpsAddr, "listen address of /metrics, /livez and /readyz (env TICKETING_OPS_ADDR)")
 	if name == "serve" {
 		fs.StringVar(&c.Roles, "roles", envOr("TICKETING_ROLES", "all"), "roles to run: write, read, expirer, relay, projectors, or all (env TICKETING_ROLES)")
 	}
@@ -189,7 +206,8 @@ func migrate(ctx context.Context, args []string, log *slog.Logger) error {
 
 // engine is the wired application.
 type engine struct {
-	handler  http.Handler
+	handler  http.Handler // the APIs, /livez and /readyz
+	ops      http.Handler // /metrics, /livez and /readyz
 	runner   *projections.Runner
 	expirer  *commands.Expirer
 	commands *commands.Handler
@@ -238,15 +256,8 @@ func newEngine(ctx context.Context, c config, pool *pgxpool.Pool, r roles, log *
 		Log:       log,
 		HoldTTL:   c.HoldTTL,
 	})
-	router := mux.NewRouter()
-	router.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		writeapi.Error(log, w, r, fmt.Errorf("%w: %s", writeapi.ErrNotFound, r.URL.Path))
-	})
-	router.MethodNotAllowedHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		writeapi.Error(log, w, r, fmt.Errorf("%w: %s %s", writeapi.ErrMethodNotAllowed, r.Method, r.URL.Path))
-	})
-	router.HandleFunc("/livez", func(w http.ResponseWriter, r *http.Request) { _, _ = w.Write([]byte("ok\n")) })
-	router.HandleFunc("/readyz", func(w http.ResponseWriter, r *http.Request) {
+	livez := func(w http.ResponseWriter, r *http.Request) { _, _ = w.Write([]byte("ok\n")) }
+	readyz := func(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 		defer cancel()
 		if err := pool.Ping(ctx); err != nil {
@@ -254,12 +265,20 @@ func newEngine(ctx context.Context, c config, pool *pgxpool.Pool, r roles, log *
 			return
 		}
 		_, _ = w.Write([]byte("ok\n"))
-	})
+	}
+	router := mux.NewRouter()
+	routingErrors(router, log)
+	router.HandleFunc("/livez", livez)
+	router.HandleFunc("/readyz", readyz)
 	if c.projectors == nil {
 		c.projectors = projections.All()
 	}
 	m := newMetrics(store, queries, log)
-	router.Handle("/metrics", m.handler())
+	ops := mux.NewRouter()
+	routingErrors(ops, log)
+	ops.HandleFunc("/livez", livez)
+	ops.HandleFunc("/readyz", readyz)
+	ops.Handle("/metrics", m.handler())
 	router.Use(m.instrument)
 	if r.Write {
 		writeapi.New(h, tokens, authn, idem, log).WithLimits(writeLimits).Register(router)
@@ -291,7 +310,8 @@ func newEngine(ctx context.Context, c config, pool *pgxpool.Pool, r roles, log *
 	return &engine{
 		kafka:   c.Kafka,
 		relay:   relay,
-		handler: logRequests(log, router),
+		handler: logRequests(log, web.RequestID(refuseTransferEncoding(log, router))),
+		ops:     logRequests(log, web.RequestID(refuseTransferEncoding(log, ops))),
 		runner: &projections.Runner{Feed: store, Store: models, Registry: registry, Projectors: c.projectors,
 			Reporter: models, Log: log, Written: written},
 		expirer:  &commands.Expirer{Handler: h, Holds: holdIndex{queries}, Interval: c.ExpiryInterval, Log: log},
@@ -376,8 +396,8 @@ func serve(ctx context.Context, args []string, log *slog.Logger) error {
 }
 
 // runRoles runs a process with some roles of the engine. Every process
-// serves /livez, /readyz and /metrics; only one with the API role serves the
-// APIs.
+// serves /livez and /readyz on Addr, and /metrics with them on OpsAddr; only
+// one with an API role serves the APIs, on Addr.
 func runRoles(ctx context.Context, name string, r roles, args []string, log *slog.Logger) error {
 	c, pool, err := setup(ctx, name, args, log)
 	if err != nil {
@@ -406,18 +426,27 @@ func runRoles(ctx context.Context, name string, r roles, args []string, log *slo
 			return fmt.Errorf("kafka topic: %w", err)
 		}
 	}
-	ln, err := net.Listen("tcp", c.Addr)
+	ln, err := listen(c.Addr, c.HTTP)
 	if err != nil {
 		return err
 	}
+	opsLn, err := listen(c.OpsAddr, c.HTTP)
+	if err != nil {
+		ln.Close()
+		return fmt.Errorf("ops listener (TICKETING_OPS_ADDR): %w", err)
+	}
 	bg, stopBG := context.WithCancel(context.WithoutCancel(ctx))
 	waitBG := e.Start(bg, r)
-	srv := &http.Server{Handler: e.handler, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
-	log.Info("serving", "command", name, "addr", ln.Addr().String(), "hold_ttl", c.HoldTTL.String(), "kafka", c.Kafka != nil)
-	errc := make(chan error, 1)
+	srv, opsSrv := newHTTPServer(e.handler, c.HTTP, log), newHTTPServer(e.ops, c.HTTP, log)
+	log.Info("serving", "command", name, "addr", ln.Addr().String(), "ops_addr", opsLn.Addr().String(),
+		"hold_ttl", c.HoldTTL.String(), "kafka", c.Kafka != nil)
+	errc := make(chan error, 2)
 	go func() { errc <- srv.Serve(ln) }()
+	go func() { errc <- opsSrv.Serve(opsLn) }()
 	select {
 	case err := <-errc:
+		_ = srv.Close()
+		_ = opsSrv.Close()
 		stopBG()
 		waitBG()
 		return err
@@ -426,7 +455,7 @@ func runRoles(ctx context.Context, name string, r roles, args []string, log *slo
 	log.Info("shutting down")
 	sctx, cancel := context.WithTimeout(context.Background(), c.ShutdownTimeout)
 	defer cancel()
-	err = srv.Shutdown(sctx)
+	err = errors.Join(srv.Shutdown(sctx), opsSrv.Shutdown(sctx))
 	stopBG()
 	waitBG()
 	log.Info("stopped")
@@ -468,6 +497,10 @@ type statusWriter struct {
 
 func (w *statusWriter) WriteHeader(s int) { w.status = s; w.ResponseWriter.WriteHeader(s) }
 
+// Unwrap lets http.ResponseController reach the server's ResponseWriter
+// (deadlines, flushing) through statusWriter.
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
 func logRequests(log *slog.Logger, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
@@ -476,6 +509,7 @@ func logRequests(log *slog.Logger, next http.Handler) http.Handler {
 		if !log.Enabled(r.Context(), slog.LevelDebug) {
 			return
 		}
-		log.Debug("http", "method", r.Method, "path", r.URL.Path, "status", sw.status, "ms", time.Since(start).Milliseconds())
+		log.Debug("http", "method", r.Method, "path", r.URL.Path, "status", sw.status, "ms", time.Since(start).Milliseconds(),
+			"request_id", w.Header().Get(web.RequestIDHeader))
 	})
 }

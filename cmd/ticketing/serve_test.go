@@ -8,7 +8,6 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -25,11 +24,12 @@ import (
 // server is one engine process: its HTTP server, projectors and expirer,
 // on a database it may share with other servers.
 type server struct {
-	t    *testing.T
-	url  string
-	db   string
-	e    *engine
-	stop func()
+	t      *testing.T
+	url    string // the API listener
+	opsURL string // the ops listener: /metrics
+	db     string
+	e      *engine
+	stop   func()
 }
 
 var testSecret = []byte("test-secret-test-secret-test-secret!")
@@ -61,12 +61,26 @@ func startServer(t *testing.T, dbURL string, holdTTL time.Duration, options ...f
 		}
 	}
 	wait := e.Start(ctx, allRoles)
-	srv := httptest.NewServer(e.handler)
-	s := &server{t: t, url: srv.URL, db: dbURL, e: e}
+	url, closeAPI := serveHTTP(t, e.handler, c.HTTP)
+	opsURL, closeOps := serveHTTP(t, e.ops, c.HTTP)
+	s := &server{t: t, url: url, opsURL: opsURL, db: dbURL, e: e}
 	var once sync.Once
-	s.stop = func() { once.Do(func() { srv.Close(); cancel(); wait() }) }
+	s.stop = func() { once.Do(func() { closeAPI(); closeOps(); cancel(); wait() }) }
 	t.Cleanup(s.stop)
 	return s
+}
+
+// serveHTTP serves h on a loopback port the way serve does: the same
+// listener and server set-up, limits l.
+func serveHTTP(t *testing.T, h http.Handler, l httpLimits) (url string, close func()) {
+	t.Helper()
+	ln, err := listen("127.0.0.1:0", l)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := newHTTPServer(h, l, quiet)
+	go func() { _ = srv.Serve(ln) }()
+	return "http://" + ln.Addr().String(), func() { _ = srv.Close() }
 }
 
 type testWriter struct{ t *testing.T }
@@ -406,7 +420,15 @@ func TestServe_BadInput(t *testing.T) {
 		{"show with negative price", "POST", "/v1/shows", org, `{"title":"x","venue":"y","starts_at":"2030-01-01T00:00:00Z","sections":[{"name":"a","price_cents":-5,"capacity":1}]}`, 422, "sections[0].price_cents"},
 		{"show without price", "POST", "/v1/shows", org, `{"title":"x","venue":"y","starts_at":"2030-01-01T00:00:00Z","sections":[{"name":"a","capacity":1}]}`, 422, "sections[0].price_cents"},
 		{"bad time", "POST", "/v1/shows", org, `{"title":"x","venue":"y","starts_at":"tomorrow","sections":[{"name":"a","price_cents":1,"capacity":1}]}`, 400, ""},
-		{"oversized body", "POST", "/v1/orders", buyer, `{"show_id":"` + strings.Repeat("x", 2<<20) + `"}`, 400, ""},
+		{"oversized body", "POST", "/v1/orders", buyer, `{"show_id":"` + strings.Repeat("x", 2<<20) + `"}`, 413, ""},
+		{"a key given twice", "POST", "/v1/orders", buyer, order(`"items":[{"section":"floor","quantity":1}],"show_id":"` + uuid.NewString() + `"`), 400, "show_id"},
+		{"a key given twice in another case", "POST", "/v1/users", "", `{"email":"case@example.com","password":"correct horse battery","role":"buyer","ROLE":"organizer"}`, 400, "ROLE"},
+		{"a nested key given twice", "POST", "/v1/orders", buyer, order(`"items":[{"section":"floor","quantity":1,"Quantity":4}]`), 400, "items[0].Quantity"},
+		{"a query parameter on a write", "POST", "/v1/orders?dry_run=true", buyer, order(`"items":[{"section":"floor","quantity":1}]`), 400, "dry_run"},
+		{"a repeated query parameter", "GET", "/v1/shows?limit=1&limit=200", "", nil, 400, "limit"},
+		{"a query that does not parse", "GET", "/v1/shows?limit=1;cursor=x", "", nil, 400, "limit"},
+		{"a bad escape in a query", "GET", "/v1/me/orders?cursor=%zz", buyer, nil, 400, "cursor"},
+		{"an unknown query parameter", "GET", "/v1/me/orders?status=held", buyer, nil, 400, "status"},
 		{"pay without token", "POST", "/v1/orders/" + uuid.NewString() + "/pay", buyer, `{}`, 422, "payment_token"},
 		{"pay with unknown card token", "POST", "/v1/orders/" + uuid.NewString() + "/pay", buyer, `{"payment_token":"tok_nope"}`, 404, ""},
 		{"path id not a uuid", "POST", "/v1/orders/123/cancel", buyer, nil, 404, ""},
@@ -592,7 +614,11 @@ func TestServe_MetricsAndStatus(t *testing.T) {
 	org := s.token("organizer")
 	_, pos := s.publishedShow(org, 5)
 	s.read("/v1/shows", "", pos)
+	s.must(404, s.call("GET", "/metrics", "", nil)) // not on the public listener
+	public := s.url
+	s.url = s.opsURL
 	m := s.must(200, s.call("GET", "/metrics", "", nil))
+	s.url = public
 	for _, want := range []string{
 		`ticketing_http_requests_total{code="201",method="POST",route="/v1/shows"} 1`,
 		`ticketing_http_request_duration_seconds_bucket{method="POST",route="/v1/shows/{id}/publish"`,
