@@ -29,7 +29,7 @@ func (h *Handler) CreateShow(ctx context.Context, actor domain.Actor, c domain.C
 
 // EditShow changes a show's details and prices.
 func (h *Handler) EditShow(ctx context.Context, actor domain.Actor, id uuid.UUID, c domain.EditShow) (Result, error) {
-	return h.changeShow(ctx, actor, id, func(s *domain.Show) error { return s.Edit(c) })
+	return h.changeShow(ctx, actor, id, func(s *domain.Show) error { return s.Edit(c, h.Now()) })
 }
 
 // PublishShow puts a show on sale.

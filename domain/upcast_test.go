@@ -179,7 +179,7 @@ func TestRegisterUpcaster(t *testing.T) {
 
 func TestEncode_SchemaVersion(t *testing.T) {
 	t.Parallel()
-	data, err := domain.Encode([]domain.Event{created(), heldGA(orderA, 1, 500)}, uuid.New,
+	data, err := domain.Encode([]domain.Event{published(), heldGA(orderA, 1, 500)}, uuid.New,
 		domain.Metadata{UserID: "u1", SchemaVersion: 7})
 	if err != nil {
 		t.Fatal(err)

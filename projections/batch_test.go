@@ -429,9 +429,9 @@ func (g *mixGen) editShow() error {
 		err = s.agg.Publish(g.now)
 	case 1:
 		title := fmt.Sprintf("Renamed %d", g.rng.IntN(1000))
-		err = s.agg.Edit(domain.EditShow{Title: &title})
+		err = s.agg.Edit(domain.EditShow{Title: &title}, g.now)
 	default:
-		err = s.agg.Edit(domain.EditShow{Prices: map[string]int64{"Floor": 4000 + 100*g.rng.Int64N(20)}})
+		err = s.agg.Edit(domain.EditShow{Prices: map[string]int64{"Floor": 4000 + 100*g.rng.Int64N(20)}}, g.now)
 	}
 	if errors.Is(err, domain.ErrShowCancelled) {
 		return nil

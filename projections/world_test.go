@@ -192,7 +192,7 @@ func (w *world) publish(show uuid.UUID) {
 func (w *world) edit(show uuid.UUID, e domain.EditShow) {
 	w.t.Helper()
 	s := w.show(show)
-	must(w.t, s.Edit(e))
+	must(w.t, s.Edit(e, t0))
 	w.saveShow(s)
 }
 
