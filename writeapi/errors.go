@@ -72,6 +72,10 @@ func problemFor(err error) Problem {
 		return p(http.StatusConflict, "sold-out", "Sold out")
 	case errors.As(err, &taken):
 		return p(http.StatusConflict, "seat-taken", "Seat taken")
+	case errors.Is(err, domain.ErrBuyerLimit):
+		return p(http.StatusConflict, "buyer-limit", "Per-buyer limit reached")
+	case errors.Is(err, domain.ErrShowStarted):
+		return p(http.StatusConflict, "show-started", "Show has started")
 	case errors.Is(err, domain.ErrHoldExpired):
 		return p(http.StatusConflict, "hold-expired", "Hold expired")
 	case errors.Is(err, domain.ErrAlreadyCheckedIn):

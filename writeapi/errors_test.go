@@ -37,6 +37,8 @@ func TestError(t *testing.T) {
 		{ErrIdempotencyInProgress, 409, "idempotency-in-progress"},
 		{fmt.Errorf("%w in section", domain.ErrSoldOut), 409, "sold-out"},
 		{&domain.SeatTakenError{Seat: domain.SeatRef{Section: "a", Row: "b", Seat: 1}}, 409, "seat-taken"},
+		{&domain.BuyerLimitError{Limit: 10, Have: 8, Asked: 3}, 409, "buyer-limit"},
+		{domain.ErrShowStarted, 409, "show-started"},
 		{domain.ErrHoldExpired, 409, "hold-expired"},
 		{domain.ErrAlreadyCheckedIn, 409, "already-checked-in"},
 		{commands.ErrEmailTaken, 409, "email-taken"},
