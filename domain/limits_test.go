@@ -208,6 +208,11 @@ func TestShow_HoldRefusesHostileInput(t *testing.T) {
 		// The sums of the issue: they wrapped to -100 and were accepted
 		// with a total of -100,000.
 		{name: "quantities whose sum wraps", given: onSale, when: hold(floor(math.MaxInt64), floor(9223372036854775709)), errAs: &verr},
+		{name: "quantities whose sum wraps, free tickets", given: func() []domain.Event {
+			free := c
+			free.Sections = []domain.SectionSpec{{Name: "floor", Capacity: 100}}
+			return []domain.Event{free, published()}
+		}(), when: hold(floor(math.MaxInt64), floor(9223372036854775709)), errAs: &verr},
 		{name: "max int quantity", given: onSale, when: hold(floor(math.MaxInt)), errAs: &verr},
 		{name: "min int quantity", given: onSale, when: hold(floor(math.MinInt)), errAs: &verr},
 		{name: "a huge and a negative quantity", given: onSale, when: hold(floor(math.MaxInt), floor(math.MinInt+60)), errAs: &verr},
