@@ -168,3 +168,38 @@ func TestHandler_PlaceOrderAfterStart(t *testing.T) {
 		t.Fatalf("err = %v, want ErrShowStarted", err)
 	}
 }
+
+// liveShows is a LiveShows that counts what its test says.
+type liveShows struct {
+	n   int
+	org uuid.UUID
+	at  time.Time
+}
+
+func (l *liveShows) LiveShows(_ context.Context, organizer uuid.UUID, now time.Time) (int, error) {
+	l.org, l.at = organizer, now
+	return l.n, nil
+}
+
+func TestHandler_CreateShowQuota(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	f := newFixture(t)
+	counter := &liveShows{n: domain.MaxLiveShowsPerOrganizer - 1}
+	f.h.Shows = counter
+	create := func() error {
+		_, err := f.h.CreateShow(ctx, f.org, domain.CreateShow{Title: "Gig", Venue: "Hall", StartsAt: f.clock.Now().Add(time.Hour),
+			Sections: []domain.SectionSpec{{Name: "floor", PriceCents: 500, Capacity: 10}}})
+		return err
+	}
+	if err := create(); err != nil {
+		t.Fatalf("under the quota: %v", err)
+	}
+	if counter.org != f.org.UserID || !counter.at.Equal(f.clock.Now()) {
+		t.Fatalf("counted the shows of %s at %s", counter.org, counter.at)
+	}
+	counter.n++
+	if err := create(); !errors.Is(err, domain.ErrShowQuota) {
+		t.Fatalf("at the quota: err = %v, want ErrShowQuota", err)
+	}
+}

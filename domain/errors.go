@@ -24,6 +24,7 @@ var (
 	ErrNoHold           = errors.New("no hold for this order")
 	ErrShowStarted      = errors.New("show has started: it is no longer on sale")
 	ErrBuyerLimit       = errors.New("per-buyer limit reached")
+	ErrShowQuota        = errors.New("too many live shows: cancel one or wait until one has started")
 )
 
 // BuyerLimitError says that a hold would take its buyer past the show's

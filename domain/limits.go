@@ -25,7 +25,20 @@ const (
 	MaxUnitsPerBuyerLimit = MaxUnitsPerShow
 	// MaxStartsAhead is how far ahead of now a show may start.
 	MaxStartsAhead = 5 * 366 * 24 * time.Hour
+	// MaxLiveShowsPerOrganizer bounds an organizer's live shows: those
+	// neither cancelled nor started.
+	MaxLiveShowsPerOrganizer = 1000
 )
+
+// CheckShowQuota is the policy on how many shows an organizer may have: it
+// returns ErrShowQuota when an organizer with live live shows may not
+// create another.
+func CheckShowQuota(live int) error {
+	if live >= MaxLiveShowsPerOrganizer {
+		return ErrShowQuota
+	}
+	return nil
+}
 
 // Text limits, counted in runes (Unicode code points), not bytes: a title
 // of MaxTextLen runes is at most 4×MaxTextLen bytes.

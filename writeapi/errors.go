@@ -74,6 +74,8 @@ func problemFor(err error) Problem {
 		return p(http.StatusConflict, "seat-taken", "Seat taken")
 	case errors.Is(err, domain.ErrBuyerLimit):
 		return p(http.StatusConflict, "buyer-limit", "Per-buyer limit reached")
+	case errors.Is(err, domain.ErrShowQuota):
+		return p(http.StatusConflict, "show-quota", "Too many live shows")
 	case errors.Is(err, domain.ErrShowStarted):
 		return p(http.StatusConflict, "show-started", "Show has started")
 	case errors.Is(err, domain.ErrHoldExpired):

@@ -39,6 +39,7 @@ func TestError(t *testing.T) {
 		{&domain.SeatTakenError{Seat: domain.SeatRef{Section: "a", Row: "b", Seat: 1}}, 409, "seat-taken"},
 		{&domain.BuyerLimitError{Limit: 10, Have: 8, Asked: 3}, 409, "buyer-limit"},
 		{domain.ErrShowStarted, 409, "show-started"},
+		{domain.ErrShowQuota, 409, "show-quota"},
 		{domain.ErrHoldExpired, 409, "hold-expired"},
 		{domain.ErrAlreadyCheckedIn, 409, "already-checked-in"},
 		{commands.ErrEmailTaken, 409, "email-taken"},

@@ -217,6 +217,7 @@ func newEngine(ctx context.Context, c config, pool *pgxpool.Pool, r roles, log *
 		Users:     postgres.NewUsers(pool),
 		Passwords: auth.NewPasswords(),
 		Tickets:   ticketLocator{queries},
+		Shows:     queries,
 		Snapshots: postgres.NewSnapshots(pool),
 		Log:       log,
 		HoldTTL:   c.HoldTTL,
