@@ -2,6 +2,7 @@ package domain
 
 import (
 	"bytes"
+	"cmp"
 	"slices"
 	"strings"
 	"time"
@@ -66,7 +67,13 @@ func (s *Show) Snapshot() ShowSnapshot {
 		for ref, by := range sec.taken {
 			ss.Taken = append(ss.Taken, TakenSeat{Seat: ref, Order: by.order, Sold: by.sold})
 		}
-		slices.SortFunc(ss.Taken, func(a, b TakenSeat) int { return strings.Compare(a.Seat.String(), b.Seat.String()) })
+		// By row and seat, not by the seat's text: a row label may hold "/".
+		slices.SortFunc(ss.Taken, func(a, b TakenSeat) int {
+			if c := strings.Compare(a.Seat.Row, b.Seat.Row); c != 0 {
+				return c
+			}
+			return cmp.Compare(a.Seat.Seat, b.Seat.Seat)
+		})
 		snap.Sections = append(snap.Sections, ss)
 	}
 	for _, h := range s.holds {
