@@ -47,7 +47,7 @@ func (h *Handler) CreateShow(ctx context.Context, actor domain.Actor, c domain.C
 	return Result{ID: c.ShowID, Version: res.Version, Position: res.Position}, nil
 }
 
-// EditShow changes a show's details and prices.
+// EditShow changes a show's details, prices and per-buyer limit.
 func (h *Handler) EditShow(ctx context.Context, actor domain.Actor, id uuid.UUID, c domain.EditShow) (Result, error) {
 	return h.changeShow(ctx, actor, id, func(s *domain.Show) error { return s.Edit(c, h.Now()) })
 }
