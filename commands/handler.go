@@ -41,7 +41,9 @@ type Handler struct {
 	Users     Users
 	Passwords PasswordHasher
 	Tickets   TicketLocator
-	Log       *slog.Logger
+	// Shows, if set, counts live shows for the organizers' show quota.
+	Shows LiveShows
+	Log   *slog.Logger
 
 	// Now is the clock; NewID makes ids; NewCode makes ticket codes.
 	Now     func() time.Time

@@ -53,10 +53,13 @@ func (h *Handler) PayOrder(ctx context.Context, actor domain.Actor, id uuid.UUID
 		return PayResult{}, domain.ErrShowCancelled
 	}
 	// One charge per order and card: a retry with the same card replays the
-	// first answer; another card after a decline is a new attempt.
-	chargeID, err := h.Payments.Charge(ctx, "order-"+id.String()+"/"+token, o.TotalCents, token)
-	if err != nil {
-		return PayResult{}, err
+	// first answer; another card after a decline is a new attempt. A free
+	// order is confirmed without a charge, and has no charge id.
+	var chargeID string
+	if !o.Free() {
+		if chargeID, err = h.Payments.Charge(ctx, "order-"+id.String()+"/"+token, o.TotalCents, token); err != nil {
+			return PayResult{}, err
+		}
 	}
 	var out PayResult
 	var confirmed *domain.Order
@@ -86,8 +89,10 @@ func (h *Handler) PayOrder(ctx context.Context, actor domain.Actor, id uuid.UUID
 		return nil
 	})
 	if errors.Is(err, domain.ErrHoldExpired) || errors.Is(err, domain.ErrOrderNotHeld) {
-		if rerr := h.Payments.Refund(ctx, chargeID); rerr != nil {
-			h.Log.Error("refund failed", "order", id, "charge", chargeID, "err", rerr)
+		if chargeID != "" { // a free order was not charged
+			if rerr := h.Payments.Refund(ctx, chargeID); rerr != nil {
+				h.Log.Error("refund failed", "order", id, "charge", chargeID, "err", rerr)
+			}
 		}
 		h.settleQuietly(ctx, o.ShowID, id)
 		return PayResult{}, err

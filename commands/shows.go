@@ -9,7 +9,18 @@ import (
 	"github.com/ticketing/ticketing/domain"
 )
 
-// CreateShow creates a draft show owned by the organizer actor.
+// LiveShows counts an organizer's live shows, for the show quota.
+type LiveShows interface {
+	// LiveShows returns how many shows of organizer are neither cancelled
+	// nor started at now, as far as it knows: a read model may lag.
+	LiveShows(ctx context.Context, organizer uuid.UUID, now time.Time) (int, error)
+}
+
+// CreateShow creates a draft show owned by the organizer actor. With
+// h.Shows set, an organizer at domain.MaxLiveShowsPerOrganizer live shows
+// gets domain.ErrShowQuota. The quota is not exact: the count comes from a
+// read model, so shows created meanwhile, or not projected yet, may take an
+// organizer past it by as many.
 func (h *Handler) CreateShow(ctx context.Context, actor domain.Actor, c domain.CreateShow) (Result, error) {
 	if actor.Role != domain.RoleOrganizer {
 		return Result{}, ErrForbidden
@@ -20,6 +31,15 @@ func (h *Handler) CreateShow(ctx context.Context, actor domain.Actor, c domain.C
 	if err := s.Create(c, h.Now()); err != nil {
 		return Result{}, err
 	}
+	if h.Shows != nil {
+		live, err := h.Shows.LiveShows(ctx, actor.UserID, h.Now())
+		if err != nil {
+			return Result{}, err
+		}
+		if err := domain.CheckShowQuota(live); err != nil {
+			return Result{}, err
+		}
+	}
 	res, err := h.save(ctx, domain.ShowStream(c.ShowID), domain.NoStream, s.Changes())
 	if err != nil {
 		return Result{}, err
@@ -27,9 +47,9 @@ func (h *Handler) CreateShow(ctx context.Context, actor domain.Actor, c domain.C
 	return Result{ID: c.ShowID, Version: res.Version, Position: res.Position}, nil
 }
 
-// EditShow changes a show's details and prices.
+// EditShow changes a show's details, prices and per-buyer limit.
 func (h *Handler) EditShow(ctx context.Context, actor domain.Actor, id uuid.UUID, c domain.EditShow) (Result, error) {
-	return h.changeShow(ctx, actor, id, func(s *domain.Show) error { return s.Edit(c) })
+	return h.changeShow(ctx, actor, id, func(s *domain.Show) error { return s.Edit(c, h.Now()) })
 }
 
 // PublishShow puts a show on sale.

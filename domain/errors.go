@@ -22,7 +22,25 @@ var (
 	ErrOrderNotHeld     = errors.New("order is not held")
 	ErrAlreadyCheckedIn = errors.New("ticket already checked in")
 	ErrNoHold           = errors.New("no hold for this order")
+	ErrShowStarted      = errors.New("show has started: it is no longer on sale")
+	ErrBuyerLimit       = errors.New("per-buyer limit reached")
+	ErrShowQuota        = errors.New("too many live shows: cancel one or wait until one has started")
 )
+
+// BuyerLimitError says that a hold would take its buyer past the show's
+// per-buyer limit. It matches ErrBuyerLimit.
+type BuyerLimitError struct {
+	Limit int // the show's per-buyer limit
+	Have  int // units the buyer holds in open holds and bought
+	Asked int // units the hold asked for
+}
+
+func (e *BuyerLimitError) Error() string {
+	return fmt.Sprintf("at most %d units per buyer for this show: %d held or bought, %d more asked for", e.Limit, e.Have, e.Asked)
+}
+
+// Is makes errors.Is(err, ErrBuyerLimit) true.
+func (e *BuyerLimitError) Is(target error) bool { return target == ErrBuyerLimit }
 
 // SeatTakenError says that a seat is already held or sold.
 type SeatTakenError struct {
@@ -51,11 +69,15 @@ func (e *ValidationError) Error() string {
 	return "invalid input: " + strings.Join(parts, "; ")
 }
 
-// validator collects field errors.
+// maxFieldErrors bounds the field errors of one ValidationError: a huge
+// hostile input gets a bounded answer.
+const maxFieldErrors = 50
+
+// validator collects field errors, up to maxFieldErrors.
 type validator struct{ fields []FieldError }
 
 func (v *validator) check(ok bool, field, format string, args ...any) {
-	if !ok {
+	if !ok && len(v.fields) < maxFieldErrors {
 		v.fields = append(v.fields, FieldError{Field: field, Detail: fmt.Sprintf(format, args...)})
 	}
 }

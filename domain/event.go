@@ -181,6 +181,7 @@ func RegisterEvents(r *Registry) {
 	Register[SeatsHeld](r)
 	Register[SeatsReleased](r)
 	Register[SeatsSold](r)
+	Register[ShowBuyerLimitChanged](r)
 	Register[OrderPlaced](r)
 	Register[OrderConfirmed](r)
 	Register[OrderCancelled](r)
@@ -188,6 +189,7 @@ func RegisterEvents(r *Registry) {
 	Register[TicketCheckedIn](r)
 
 	RegisterUpcaster(r, "show.seats_held", 1, upcastSeatsHeldV1)
+	RegisterUpcaster(r, "show.created", 1, upcastShowCreatedV1)
 }
 
 // Encode turns events into EventData with ids from newID and the given

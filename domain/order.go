@@ -1,6 +1,7 @@
 package domain
 
 import (
+	"fmt"
 	"time"
 
 	"github.com/google/uuid"
@@ -114,10 +115,16 @@ func (o *Order) raise(e Event) {
 }
 
 // Place records the order from the show's SeatsHeld event. An order stream
-// that already exists (a tombstone included) fails with ErrOrderExists.
+// that already exists (a tombstone included) fails with ErrOrderExists; a
+// hold that breaks the show's rules (quantities, units per order, prices,
+// a total that is not the sum of its prices, an expiry not after the hold)
+// fails with a *ValidationError: the order does not trust its caller.
 func (o *Order) Place(h SeatsHeld) error {
 	if o.Exists() {
 		return ErrOrderExists
+	}
+	if err := checkHeld(h); err != nil {
+		return err
 	}
 	o.raise(OrderPlaced{
 		OrderID: h.OrderID, ShowID: h.ShowID, BuyerID: h.BuyerID, Items: h.Items, Seats: h.Seats,
@@ -126,14 +133,46 @@ func (o *Order) Place(h SeatsHeld) error {
 	return nil
 }
 
-// Units is the number of tickets the order is for.
+// checkHeld checks a hold as Show.Hold makes them.
+func checkHeld(h SeatsHeld) error {
+	var v validator
+	v.check(h.OrderID != uuid.Nil, "order_id", "is required")
+	n := len(h.Items) + len(h.Seats)
+	v.check(n > 0 && n <= MaxUnitsPerOrder, "items", "must hold between 1 and %d units", MaxUnitsPerOrder)
+	if n > MaxUnitsPerOrder {
+		return v.err()
+	}
+	for i, it := range h.Items {
+		v.check(it.Quantity > 0 && it.Quantity <= MaxUnitsPerOrder, fmt.Sprintf("items[%d].quantity", i), "must be between 1 and %d", MaxUnitsPerOrder)
+		checkPrice(&v, fmt.Sprintf("items[%d].unit_price_cents", i), it.UnitPriceCents)
+	}
+	for i, st := range h.Seats {
+		checkPrice(&v, fmt.Sprintf("seats[%d].price_cents", i), st.PriceCents)
+	}
+	if err := v.err(); err != nil {
+		return err
+	}
+	units, _ := UnitsOf(h.Items, h.Seats) // bounded: no overflow
+	v.check(units <= MaxUnitsPerOrder, "items", "at most %d units per order", MaxUnitsPerOrder)
+	total, ok := TotalOf(h.Items, h.Seats)
+	v.check(ok && total == h.TotalCents, "total_cents", "must be the sum of the prices")
+	v.check(h.ExpiresAt.After(h.HeldAt), "expires_at", "must be after held_at")
+	return v.err()
+}
+
+// Units is the number of tickets the order is for; -1 when its items do
+// not add up (a corrupt event: such an order cannot be paid).
 func (o *Order) Units() int {
-	n := len(o.Seats)
-	for _, it := range o.Items {
-		n += it.Quantity
+	n, ok := UnitsOf(o.Items, o.Seats)
+	if !ok {
+		return -1
 	}
 	return n
 }
+
+// Free reports whether the order costs nothing: it is confirmed without a
+// charge.
+func (o *Order) Free() bool { return o.TotalCents == 0 }
 
 // CanPay reports why the order cannot be paid at now, or nil.
 func (o *Order) CanPay(now time.Time) error {
@@ -146,15 +185,22 @@ func (o *Order) CanPay(now time.Time) error {
 		return ErrOrderNotHeld
 	case !now.Before(o.ExpiresAt):
 		return ErrHoldExpired
+	case o.TotalCents < 0 || o.Units() < 1 || o.Units() > MaxUnitsPerOrder:
+		// Only an order placed before the domain bounded its holds.
+		return ErrInvalidState
 	}
 	return nil
 }
 
 // Confirm records a successful payment and issues one ticket per unit, with
-// ids and unguessable codes from newTicket.
+// ids and unguessable codes from newTicket. Only a free order may be
+// confirmed without a payment id.
 func (o *Order) Confirm(paymentID string, now time.Time, newTicket func() (uuid.UUID, string)) error {
 	if err := o.CanPay(now); err != nil {
 		return err
+	}
+	if paymentID == "" && !o.Free() {
+		return ErrInvalidState
 	}
 	tickets := make([]Ticket, 0, o.Units())
 	for _, it := range o.Items {

@@ -31,7 +31,9 @@ func TestEncode_RoundTrip(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			s := domain.NewShow()
-			s.Load([]domain.Event{created(), published()}, 2)
+			c := created()
+			c.StartsAt = now.Add(24 * time.Hour).UTC() // the clock is real: the show must not have started
+			s.Load([]domain.Event{c, published()}, 2)
 			tc.req.OrderID, tc.req.BuyerID = uuid.New(), buyerID
 			if err := s.Hold(tc.req, now, ttl); err != nil {
 				t.Fatal(err)

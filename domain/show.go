@@ -2,7 +2,7 @@ package domain
 
 import (
 	"fmt"
-	"strings"
+	"math"
 	"time"
 
 	"github.com/google/uuid"
@@ -18,17 +18,6 @@ const (
 	ShowStatusCancelled ShowStatus = "cancelled"
 )
 
-// Limits on what a show and an order may hold.
-const (
-	MaxSections      = 100
-	MaxRowsPerSect   = 500
-	MaxSeatsPerRow   = 1000
-	MaxCapacity      = 1_000_000
-	MaxUnitsPerOrder = 50
-	MaxTextLen       = 200
-	MaxPriceCents    = 100_000_000
-)
-
 // SectionSpec describes a section as the organizer created it: general
 // admission when Capacity > 0, seated when Rows is not empty.
 type SectionSpec struct {
@@ -41,14 +30,18 @@ type SectionSpec struct {
 // Seated reports whether the section sells individual seats.
 func (s SectionSpec) Seated() bool { return len(s.Rows) > 0 }
 
-// Units is the number of sellable units: capacity or the sum of seats.
+// Units is the number of sellable units: capacity or the sum of seats. A
+// sum that overflows is math.MaxInt, which no limit admits.
 func (s SectionSpec) Units() int {
 	if !s.Seated() {
 		return s.Capacity
 	}
 	n := 0
 	for _, r := range s.Rows {
-		n += r.Seats
+		var ok bool
+		if n, ok = addInt(n, r.Seats); !ok {
+			return math.MaxInt
+		}
 	}
 	return n
 }
@@ -97,14 +90,29 @@ type Ticket struct {
 }
 
 // ShowCreated: an organizer created a show as a draft.
+//
+// Schema version 2 added MaxUnitsPerBuyer, the per-buyer limit; version 1
+// events are upcast with the default of the time, 10. Create always sets
+// it; 0, which only a hand-built event has, means no limit.
 type ShowCreated struct {
-	ShowID      uuid.UUID     `json:"show_id"`
-	OrganizerID uuid.UUID     `json:"organizer_id"`
-	Title       string        `json:"title"`
-	Venue       string        `json:"venue"`
-	StartsAt    time.Time     `json:"starts_at"`
-	Sections    []SectionSpec `json:"sections"`
-	CreatedAt   time.Time     `json:"created_at"`
+	ShowID           uuid.UUID     `json:"show_id"`
+	OrganizerID      uuid.UUID     `json:"organizer_id"`
+	Title            string        `json:"title"`
+	Venue            string        `json:"venue"`
+	StartsAt         time.Time     `json:"starts_at"`
+	Sections         []SectionSpec `json:"sections"`
+	CreatedAt        time.Time     `json:"created_at"`
+	MaxUnitsPerBuyer int           `json:"max_units_per_buyer"`
+}
+
+// SchemaVersion is the version of ShowCreated's current shape.
+func (ShowCreated) SchemaVersion() int { return 2 }
+
+// ShowBuyerLimitChanged: the organizer changed the per-buyer limit. Holds
+// already made stay; a buyer over the new limit can hold no more.
+type ShowBuyerLimitChanged struct {
+	ShowID           uuid.UUID `json:"show_id"`
+	MaxUnitsPerBuyer int       `json:"max_units_per_buyer"`
 }
 
 // ShowDetailsChanged: the organizer changed title, venue or start time.
@@ -188,6 +196,9 @@ func (ShowCancelled) EventType() string       { return "show.cancelled" }
 func (SeatsHeld) EventType() string           { return "show.seats_held" }
 func (SeatsReleased) EventType() string       { return "show.seats_released" }
 func (SeatsSold) EventType() string           { return "show.seats_sold" }
+func (ShowBuyerLimitChanged) EventType() string {
+	return "show.buyer_limit_changed"
+}
 
 // Hold is an open reservation in a show, as the show sees it.
 type Hold struct {
@@ -224,10 +235,12 @@ type Show struct {
 	StartsAt    time.Time
 	Status      ShowStatus
 
-	sections map[string]*section
-	order    []string // section names in creation order
-	holds    map[uuid.UUID]*Hold
-	sold     map[uuid.UUID]bool
+	sections    map[string]*section
+	order       []string // section names in creation order
+	holds       map[uuid.UUID]*Hold
+	sold        map[uuid.UUID]bool
+	maxPerBuyer int               // 0: no limit
+	buyers      map[uuid.UUID]int // buyer → units in open holds and sold
 
 	version int64
 	changes []Event
@@ -235,7 +248,7 @@ type Show struct {
 
 // NewShow returns an empty show, ready to load history or to be created.
 func NewShow() *Show {
-	return &Show{sections: map[string]*section{}, holds: map[uuid.UUID]*Hold{}, sold: map[uuid.UUID]bool{}}
+	return &Show{sections: map[string]*section{}, holds: map[uuid.UUID]*Hold{}, sold: map[uuid.UUID]bool{}, buyers: map[uuid.UUID]int{}}
 }
 
 // Load replays history through the appliers; version is the stream version
@@ -305,6 +318,13 @@ func (s *Show) Holds() []Hold {
 // IsSold reports whether an order's inventory was sold.
 func (s *Show) IsSold(order uuid.UUID) bool { return s.sold[order] }
 
+// MaxUnitsPerBuyer is the show's per-buyer limit: the units one buyer may
+// hold and buy in all. 0 means none.
+func (s *Show) MaxUnitsPerBuyer() int { return s.maxPerBuyer }
+
+// BuyerUnits returns the units a buyer holds in open holds and bought.
+func (s *Show) BuyerUnits(buyer uuid.UUID) int { return s.buyers[buyer] }
+
 func (s *Show) raise(e Event) {
 	s.apply(e)
 	s.changes = append(s.changes, e)
@@ -318,23 +338,37 @@ type CreateShow struct {
 	Venue       string
 	StartsAt    time.Time
 	Sections    []SectionSpec
+	// MaxUnitsPerBuyer is the per-buyer limit; nil means
+	// DefaultMaxUnitsPerBuyer.
+	MaxUnitsPerBuyer *int
 }
 
-// Create raises ShowCreated after checking every field.
+// Create raises ShowCreated after checking every field: texts, sizes,
+// prices, the start (after now and at most MaxStartsAhead ahead) and the
+// per-buyer limit.
 func (s *Show) Create(c CreateShow, now time.Time) error {
 	if s.Exists() {
 		return ErrShowExists
 	}
 	var v validator
-	checkText(&v, "title", c.Title)
-	checkText(&v, "venue", c.Venue)
-	v.check(!c.StartsAt.IsZero(), "starts_at", "is required")
+	checkText(&v, "title", c.Title, MaxTextLen)
+	checkText(&v, "venue", c.Venue, MaxTextLen)
+	checkStart(&v, c.StartsAt, now)
+	limit := DefaultMaxUnitsPerBuyer
+	if c.MaxUnitsPerBuyer != nil {
+		limit = *c.MaxUnitsPerBuyer
+		checkBuyerLimit(&v, limit)
+	}
 	v.check(len(c.Sections) > 0, "sections", "at least one section is required")
-	v.check(len(c.Sections) <= MaxSections, "sections", "at most %d sections", MaxSections)
+	if len(c.Sections) > MaxSections {
+		v.check(false, "sections", "at most %d sections", MaxSections)
+		return v.err()
+	}
 	seen := map[string]bool{}
+	total := 0 // units of the sections whose size is valid
 	for i, sec := range c.Sections {
 		f := fmt.Sprintf("sections[%d]", i)
-		checkText(&v, f+".name", sec.Name)
+		checkText(&v, f+".name", sec.Name, MaxNameLen)
 		v.check(!seen[sec.Name], f+".name", "duplicate section name %q", sec.Name)
 		seen[sec.Name] = true
 		checkPrice(&v, f+".price_cents", sec.PriceCents)
@@ -342,49 +376,75 @@ func (s *Show) Create(c CreateShow, now time.Time) error {
 		case sec.Capacity != 0 && len(sec.Rows) != 0:
 			v.check(false, f, "give either capacity or rows, not both")
 		case len(sec.Rows) == 0:
-			v.check(sec.Capacity > 0 && sec.Capacity <= MaxCapacity, f+".capacity", "must be between 1 and %d", MaxCapacity)
+			ok := sec.Capacity > 0 && sec.Capacity <= MaxCapacity
+			v.check(ok, f+".capacity", "must be between 1 and %d", MaxCapacity)
+			if ok {
+				total += sec.Capacity // at most MaxSections × MaxCapacity
+			}
+		case len(sec.Rows) > MaxRowsPerSect:
+			v.check(false, f+".rows", "at most %d rows", MaxRowsPerSect)
 		default:
-			v.check(len(sec.Rows) <= MaxRowsPerSect, f+".rows", "at most %d rows", MaxRowsPerSect)
 			labels := map[string]bool{}
 			for j, r := range sec.Rows {
 				rf := fmt.Sprintf("%s.rows[%d]", f, j)
-				checkText(&v, rf+".label", r.Label)
+				checkText(&v, rf+".label", r.Label, MaxLabelLen)
 				v.check(!labels[r.Label], rf+".label", "duplicate row label %q", r.Label)
 				labels[r.Label] = true
-				v.check(r.Seats > 0 && r.Seats <= MaxSeatsPerRow, rf+".seats", "must be between 1 and %d", MaxSeatsPerRow)
+				ok := r.Seats > 0 && r.Seats <= MaxSeatsPerRow
+				v.check(ok, rf+".seats", "must be between 1 and %d", MaxSeatsPerRow)
+				if ok {
+					total += r.Seats // at most MaxSections × MaxRowsPerSect × MaxSeatsPerRow
+				}
 			}
 		}
 	}
+	v.check(total <= MaxUnitsPerShow, "sections", "at most %d seats and units in all sections, got %d", MaxUnitsPerShow, total)
 	if err := v.err(); err != nil {
 		return err
 	}
 	s.raise(ShowCreated{
 		ShowID: c.ShowID, OrganizerID: c.OrganizerID, Title: c.Title, Venue: c.Venue,
-		StartsAt: c.StartsAt.UTC(), Sections: c.Sections, CreatedAt: now.UTC(),
+		StartsAt: c.StartsAt.UTC(), Sections: c.Sections, CreatedAt: now.UTC(), MaxUnitsPerBuyer: limit,
 	})
 	return nil
-}
-
-func checkText(v *validator, field, s string) {
-	v.check(strings.TrimSpace(s) != "", field, "is required")
-	v.check(len(s) <= MaxTextLen, field, "at most %d characters", MaxTextLen)
 }
 
 func checkPrice(v *validator, field string, cents int64) {
 	v.check(cents >= 0 && cents <= MaxPriceCents, field, "must be between 0 and %d", MaxPriceCents)
 }
 
-// EditShow changes details and prices; nil fields stay as they are.
-type EditShow struct {
-	Title    *string
-	Venue    *string
-	StartsAt *time.Time
-	Prices   map[string]int64 // section name → new price
+// checkStart refuses a start that is missing, not after now, or more than
+// MaxStartsAhead ahead.
+func checkStart(v *validator, at, now time.Time) {
+	switch {
+	case at.IsZero():
+		v.check(false, "starts_at", "is required")
+	case !at.After(now):
+		v.check(false, "starts_at", "must be in the future")
+	case at.Sub(now) > MaxStartsAhead:
+		v.check(false, "starts_at", "must be at most %d days ahead", int(MaxStartsAhead/(24*time.Hour)))
+	}
 }
 
-// Edit raises ShowDetailsChanged and SectionPriceChanged for what changes. A
-// cancelled show cannot be edited. An edit that changes nothing raises nothing.
-func (s *Show) Edit(c EditShow) error {
+func checkBuyerLimit(v *validator, limit int) {
+	v.check(limit >= 1 && limit <= MaxUnitsPerBuyerLimit, "max_units_per_buyer", "must be between 1 and %d", MaxUnitsPerBuyerLimit)
+}
+
+// EditShow changes details, prices and the per-buyer limit; nil fields stay
+// as they are.
+type EditShow struct {
+	Title            *string
+	Venue            *string
+	StartsAt         *time.Time
+	Prices           map[string]int64 // section name → new price
+	MaxUnitsPerBuyer *int
+}
+
+// Edit raises ShowDetailsChanged, SectionPriceChanged and
+// ShowBuyerLimitChanged for what changes; a new start must be after now and
+// at most MaxStartsAhead ahead. A cancelled show cannot be edited. An edit
+// that changes nothing raises nothing.
+func (s *Show) Edit(c EditShow, now time.Time) error {
 	if !s.Exists() {
 		return ErrShowNotFound
 	}
@@ -392,19 +452,24 @@ func (s *Show) Edit(c EditShow) error {
 		return ErrShowCancelled
 	}
 	var v validator
-	title, venue, starts := s.Title, s.Venue, s.StartsAt
+	title, venue, starts, limit := s.Title, s.Venue, s.StartsAt, s.maxPerBuyer
 	if c.Title != nil {
-		checkText(&v, "title", *c.Title)
+		checkText(&v, "title", *c.Title, MaxTextLen)
 		title = *c.Title
 	}
 	if c.Venue != nil {
-		checkText(&v, "venue", *c.Venue)
+		checkText(&v, "venue", *c.Venue, MaxTextLen)
 		venue = *c.Venue
 	}
 	if c.StartsAt != nil {
-		v.check(!c.StartsAt.IsZero(), "starts_at", "must be a time")
+		checkStart(&v, *c.StartsAt, now)
 		starts = c.StartsAt.UTC()
 	}
+	if c.MaxUnitsPerBuyer != nil {
+		checkBuyerLimit(&v, *c.MaxUnitsPerBuyer)
+		limit = *c.MaxUnitsPerBuyer
+	}
+	v.check(len(c.Prices) <= len(s.order), "sections", "at most %d sections", len(s.order))
 	names := make([]string, 0, len(c.Prices))
 	for _, n := range s.order {
 		if _, ok := c.Prices[n]; ok {
@@ -426,6 +491,9 @@ func (s *Show) Edit(c EditShow) error {
 		if p := c.Prices[n]; p != s.sections[n].price {
 			s.raise(SectionPriceChanged{ShowID: s.ID, Section: n, PriceCents: p})
 		}
+	}
+	if limit != s.maxPerBuyer {
+		s.raise(ShowBuyerLimitChanged{ShowID: s.ID, MaxUnitsPerBuyer: limit})
 	}
 	return nil
 }
@@ -465,9 +533,12 @@ type HoldRequest struct {
 }
 
 // Hold reserves units and seats at today's prices until now+ttl. It fails
-// with a *ValidationError for sections, rows or seats that do not exist,
-// ErrSoldOut when a section has too few units left and *SeatTakenError when
-// a seat is held or sold.
+// with ErrShowStarted once the show has started, with a *ValidationError for
+// quantities out of range and sections, rows or seats that do not exist,
+// with a *BuyerLimitError when the buyer would pass the show's per-buyer
+// limit, ErrSoldOut when a section has too few units left and
+// *SeatTakenError when a seat is held or sold. Every quantity is bounded
+// before it is added up, so no sum can overflow.
 func (s *Show) Hold(r HoldRequest, now time.Time, ttl time.Duration) error {
 	switch {
 	case !s.Exists():
@@ -476,22 +547,33 @@ func (s *Show) Hold(r HoldRequest, now time.Time, ttl time.Duration) error {
 		return ErrShowCancelled
 	case s.Status != ShowStatusOnSale:
 		return ErrNotOnSale
+	case !now.Before(s.StartsAt):
+		return ErrShowStarted
 	}
 	if _, dup := s.holds[r.OrderID]; dup || s.sold[r.OrderID] {
 		return ErrOrderExists
 	}
 	var v validator
-	units := 0
-	v.check(len(r.Items)+len(r.Seats) > 0, "items", "ask for at least one unit or seat")
+	// Every item and seat is at least one unit: a longer request is refused
+	// before it is read.
+	if n := len(r.Items) + len(r.Seats); n == 0 || n > MaxUnitsPerOrder {
+		v.check(n > 0, "items", "ask for at least one unit or seat")
+		v.check(n <= MaxUnitsPerOrder, "items", "at most %d units per order", MaxUnitsPerOrder)
+		return v.err()
+	}
+	units := 0 // at most MaxUnitsPerOrder × MaxUnitsPerOrder: no overflow
 	wanted := map[string]int{}
 	for i, it := range r.Items {
 		f := fmt.Sprintf("items[%d]", i)
 		sec, ok := s.sections[it.Section]
 		v.check(ok, f+".section", "no section named %q", it.Section)
 		v.check(!ok || !sec.spec.Seated(), f+".section", "section %q is seated: choose seats", it.Section)
-		v.check(it.Quantity > 0, f+".quantity", "must be positive")
-		wanted[it.Section] += it.Quantity
-		units += it.Quantity
+		inRange := it.Quantity > 0 && it.Quantity <= MaxUnitsPerOrder
+		v.check(inRange, f+".quantity", "must be between 1 and %d", MaxUnitsPerOrder)
+		if inRange {
+			wanted[it.Section] += it.Quantity
+			units += it.Quantity
+		}
 	}
 	seen := map[SeatRef]bool{}
 	for i, ref := range r.Seats {
@@ -512,6 +594,11 @@ func (s *Show) Hold(r HoldRequest, now time.Time, ttl time.Duration) error {
 	if err := v.err(); err != nil {
 		return err
 	}
+	// Both are bounded: have by the limit (or the show's units), units by
+	// MaxUnitsPerOrder.
+	if have := s.buyers[r.BuyerID]; s.maxPerBuyer > 0 && units > s.maxPerBuyer-have {
+		return &BuyerLimitError{Limit: s.maxPerBuyer, Have: have, Asked: units}
+	}
 	for name, q := range wanted {
 		if s.Available(name) < q {
 			return fmt.Errorf("%w in section %q", ErrSoldOut, name)
@@ -525,15 +612,17 @@ func (s *Show) Hold(r HoldRequest, now time.Time, ttl time.Duration) error {
 	e := SeatsHeld{ShowID: s.ID, OrderID: r.OrderID, BuyerID: r.BuyerID, HeldAt: now.UTC(), ExpiresAt: now.Add(ttl).UTC(),
 		HoldTTLSeconds: int64(ttl / time.Second)}
 	for _, it := range r.Items {
-		p := s.sections[it.Section].price
-		e.Items = append(e.Items, HeldItem{Section: it.Section, Quantity: it.Quantity, UnitPriceCents: p})
-		e.TotalCents += p * int64(it.Quantity)
+		e.Items = append(e.Items, HeldItem{Section: it.Section, Quantity: it.Quantity, UnitPriceCents: s.sections[it.Section].price})
 	}
 	for _, ref := range r.Seats {
-		p := s.sections[ref.Section].price
-		e.Seats = append(e.Seats, HeldSeat{SeatRef: ref, PriceCents: p})
-		e.TotalCents += p
+		e.Seats = append(e.Seats, HeldSeat{SeatRef: ref, PriceCents: s.sections[ref.Section].price})
 	}
+	total, ok := TotalOf(e.Items, e.Seats)
+	if !ok || total < 0 {
+		// Out of reach with bounded prices and quantities; checked all the same.
+		return &ValidationError{Fields: []FieldError{{Field: "items", Detail: "the total is out of range"}}}
+	}
+	e.TotalCents = total
 	s.raise(e)
 	return nil
 }
@@ -567,6 +656,7 @@ func (s *Show) apply(e Event) {
 	case ShowCreated:
 		s.ID, s.OrganizerID, s.Title, s.Venue, s.StartsAt = e.ShowID, e.OrganizerID, e.Title, e.Venue, e.StartsAt
 		s.Status = ShowStatusDraft
+		s.maxPerBuyer = e.MaxUnitsPerBuyer
 		for _, spec := range e.Sections {
 			sec := &section{spec: spec, price: spec.PriceCents}
 			if spec.Seated() {
@@ -583,6 +673,8 @@ func (s *Show) apply(e Event) {
 		s.Title, s.Venue, s.StartsAt = e.Title, e.Venue, e.StartsAt
 	case SectionPriceChanged:
 		s.sections[e.Section].price = e.PriceCents
+	case ShowBuyerLimitChanged:
+		s.maxPerBuyer = e.MaxUnitsPerBuyer
 	case ShowPublished:
 		s.Status = ShowStatusOnSale
 	case ShowCancelled:
@@ -594,9 +686,13 @@ func (s *Show) apply(e Event) {
 		for _, st := range e.Seats {
 			s.sections[st.Section].taken[st.SeatRef] = takenBy{order: e.OrderID}
 		}
+		s.countBuyer(e.BuyerID, e.Items, e.Seats, 1)
 		s.holds[e.OrderID] = &Hold{OrderID: e.OrderID, BuyerID: e.BuyerID, Items: e.Items, Seats: e.Seats, TotalCents: e.TotalCents,
 			HeldAt: e.HeldAt, ExpiresAt: e.ExpiresAt, TTL: time.Duration(e.HoldTTLSeconds) * time.Second}
 	case SeatsReleased:
+		if h, ok := s.holds[e.OrderID]; ok {
+			s.countBuyer(h.BuyerID, h.Items, h.Seats, -1)
+		}
 		for _, it := range e.Items {
 			s.sections[it.Section].held -= it.Quantity
 		}
@@ -616,4 +712,27 @@ func (s *Show) apply(e Event) {
 		delete(s.holds, e.OrderID)
 		s.sold[e.OrderID] = true
 	}
+}
+
+// countBuyer adds (sign 1) or takes back (sign -1) the units of a hold to
+// its buyer's tally; a sold hold's units stay counted. A tally that would
+// overflow, as only corrupt events make, saturates.
+func (s *Show) countBuyer(buyer uuid.UUID, items []HeldItem, seats []HeldSeat, sign int) {
+	n, ok := UnitsOf(items, seats)
+	if !ok {
+		n = math.MaxInt
+	}
+	have := s.buyers[buyer]
+	if sign > 0 {
+		if have, ok = addInt(have, n); !ok {
+			have = math.MaxInt
+		}
+	} else {
+		have = max(have-n, 0)
+	}
+	if have == 0 {
+		delete(s.buyers, buyer)
+		return
+	}
+	s.buyers[buyer] = have
 }

@@ -26,7 +26,7 @@ var (
 
 func created() domain.ShowCreated {
 	return domain.ShowCreated{ShowID: showID, OrganizerID: orgID, Title: "Gig", Venue: "Hall", StartsAt: t0.Add(24 * time.Hour),
-		Sections: []domain.SectionSpec{gaSection, seated}, CreatedAt: t0}
+		Sections: []domain.SectionSpec{gaSection, seated}, CreatedAt: t0, MaxUnitsPerBuyer: domain.DefaultMaxUnitsPerBuyer}
 }
 
 func published() domain.ShowPublished { return domain.ShowPublished{ShowID: showID, At: t0} }
@@ -130,19 +130,19 @@ func TestShow_Lifecycle(t *testing.T) {
 			when: func(s *domain.Show) error { return s.Cancel(t0) }},
 		{name: "edit title and price", given: []domain.Event{created()},
 			when: func(s *domain.Show) error {
-				return s.Edit(domain.EditShow{Title: &newTitle, Prices: map[string]int64{"floor": 700}})
+				return s.Edit(domain.EditShow{Title: &newTitle, Prices: map[string]int64{"floor": 700}}, t0)
 			},
 			then: []domain.Event{
 				domain.ShowDetailsChanged{ShowID: showID, Title: "New", Venue: "Hall", StartsAt: t0.Add(24 * time.Hour)},
 				domain.SectionPriceChanged{ShowID: showID, Section: "floor", PriceCents: 700},
 			}},
 		{name: "edit to the same values raises nothing", given: []domain.Event{created()},
-			when: func(s *domain.Show) error { return s.Edit(domain.EditShow{Prices: map[string]int64{"floor": 500}}) }},
+			when: func(s *domain.Show) error { return s.Edit(domain.EditShow{Prices: map[string]int64{"floor": 500}}, t0) }},
 		{name: "edit unknown section", given: []domain.Event{created()},
-			when:  func(s *domain.Show) error { return s.Edit(domain.EditShow{Prices: map[string]int64{"nope": 1}}) },
+			when:  func(s *domain.Show) error { return s.Edit(domain.EditShow{Prices: map[string]int64{"nope": 1}}, t0) },
 			errAs: new(*domain.ValidationError)},
 		{name: "edit cancelled show", given: []domain.Event{created(), domain.ShowCancelled{ShowID: showID, At: t0}},
-			when: func(s *domain.Show) error { return s.Edit(domain.EditShow{Title: &newTitle}) }, err: domain.ErrShowCancelled},
+			when: func(s *domain.Show) error { return s.Edit(domain.EditShow{Title: &newTitle}, t0) }, err: domain.ErrShowCancelled},
 	})
 }
 

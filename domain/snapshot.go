@@ -2,6 +2,7 @@ package domain
 
 import (
 	"bytes"
+	"cmp"
 	"slices"
 	"strings"
 	"time"
@@ -24,6 +25,16 @@ type ShowSnapshot struct {
 	Sections      []SectionSnapshot `json:"sections"`
 	Holds         []Hold            `json:"holds"`
 	Sold          []uuid.UUID       `json:"sold"`
+	// MaxUnitsPerBuyer is the per-buyer limit, 0 for none; Buyers the units
+	// each buyer holds in open holds and bought (version 2).
+	MaxUnitsPerBuyer int          `json:"max_units_per_buyer"`
+	Buyers           []BuyerUnits `json:"buyers"`
+}
+
+// BuyerUnits is the units one buyer holds in open holds and bought.
+type BuyerUnits struct {
+	Buyer uuid.UUID `json:"buyer"`
+	Units int       `json:"units"`
 }
 
 // SectionSnapshot is a section's state.
@@ -42,20 +53,27 @@ type TakenSeat struct {
 	Sold  bool      `json:"sold"`
 }
 
-// SnapshotVersion is the version of ShowSnapshot's shape.
-const SnapshotVersion = 1
+// SnapshotVersion is the version of ShowSnapshot's shape. Version 2 added
+// the per-buyer limit and tallies; a version 1 snapshot is ignored.
+const SnapshotVersion = 2
 
 // Snapshot returns the show's state. It must have no pending changes.
 func (s *Show) Snapshot() ShowSnapshot {
 	snap := ShowSnapshot{SchemaVersion: SnapshotVersion, ID: s.ID, OrganizerID: s.OrganizerID, Title: s.Title, Venue: s.Venue,
-		StartsAt: s.StartsAt, Status: s.Status}
+		StartsAt: s.StartsAt, Status: s.Status, MaxUnitsPerBuyer: s.maxPerBuyer, Buyers: []BuyerUnits{}}
 	for _, name := range s.order {
 		sec := s.sections[name]
 		ss := SectionSnapshot{Spec: sec.spec, Price: sec.price, Held: sec.held, Sold: sec.sold}
 		for ref, by := range sec.taken {
 			ss.Taken = append(ss.Taken, TakenSeat{Seat: ref, Order: by.order, Sold: by.sold})
 		}
-		slices.SortFunc(ss.Taken, func(a, b TakenSeat) int { return strings.Compare(a.Seat.String(), b.Seat.String()) })
+		// By row and seat, not by the seat's text: a row label may hold "/".
+		slices.SortFunc(ss.Taken, func(a, b TakenSeat) int {
+			if c := strings.Compare(a.Seat.Row, b.Seat.Row); c != 0 {
+				return c
+			}
+			return cmp.Compare(a.Seat.Seat, b.Seat.Seat)
+		})
 		snap.Sections = append(snap.Sections, ss)
 	}
 	for _, h := range s.holds {
@@ -64,10 +82,14 @@ func (s *Show) Snapshot() ShowSnapshot {
 	for id := range s.sold {
 		snap.Sold = append(snap.Sold, id)
 	}
+	for b, n := range s.buyers {
+		snap.Buyers = append(snap.Buyers, BuyerUnits{Buyer: b, Units: n})
+	}
 	// Sorted, so that equal states make equal snapshots.
 	// Byte order is the order of the ids' text, without building the text.
 	slices.SortFunc(snap.Holds, func(a, b Hold) int { return bytes.Compare(a.OrderID[:], b.OrderID[:]) })
 	slices.SortFunc(snap.Sold, func(a, b uuid.UUID) int { return bytes.Compare(a[:], b[:]) })
+	slices.SortFunc(snap.Buyers, func(a, b BuyerUnits) int { return bytes.Compare(a.Buyer[:], b.Buyer[:]) })
 	return snap
 }
 
@@ -95,6 +117,12 @@ func RestoreShow(snap ShowSnapshot, version int64) *Show {
 	}
 	for _, id := range snap.Sold {
 		s.sold[id] = true
+	}
+	s.maxPerBuyer = snap.MaxUnitsPerBuyer
+	for _, b := range snap.Buyers {
+		if b.Units > 0 {
+			s.buyers[b.Buyer] = b.Units
+		}
 	}
 	s.version = version
 	return s

@@ -162,3 +162,23 @@ func upcastSeatsHeldV1(data json.RawMessage) (json.RawMessage, error) {
 	fields["hold_ttl_seconds"] = ttl
 	return json.Marshal(fields)
 }
+
+// legacyMaxUnitsPerBuyer is the per-buyer limit of shows created before
+// show.created had one: the default when it was introduced. It never
+// changes, even if DefaultMaxUnitsPerBuyer does.
+const legacyMaxUnitsPerBuyer = 10
+
+// upcastShowCreatedV1 brings show.created from version 1 to 2, which added
+// max_units_per_buyer: a version 1 show gets legacyMaxUnitsPerBuyer.
+func upcastShowCreatedV1(data json.RawMessage) (json.RawMessage, error) {
+	var fields map[string]json.RawMessage
+	if err := json.Unmarshal(data, &fields); err != nil {
+		return nil, err
+	}
+	limit, err := json.Marshal(legacyMaxUnitsPerBuyer)
+	if err != nil {
+		return nil, err
+	}
+	fields["max_units_per_buyer"] = limit
+	return json.Marshal(fields)
+}

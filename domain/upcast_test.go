@@ -28,7 +28,7 @@ func registry() *domain.Registry {
 func TestRegistry_DecodeRecorded(t *testing.T) {
 	t.Parallel()
 	current := heldGA(orderA, 2, 500)
-	encoded, err := domain.Encode([]domain.Event{current, created()}, uuid.New, domain.Metadata{UserID: "u1"})
+	encoded, err := domain.Encode([]domain.Event{current, published()}, uuid.New, domain.Metadata{UserID: "u1"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -45,7 +45,7 @@ func TestRegistry_DecodeRecorded(t *testing.T) {
 		{"version 1 shape without metadata", domain.RecordedEvent{Type: "show.seats_held", Data: []byte(seatsHeldV1)}, wantV1, nil},
 		{"explicit version 1", domain.RecordedEvent{Type: "show.seats_held", Data: []byte(seatsHeldV1), Metadata: []byte(`{"schema_version":1}`)}, wantV1, nil},
 		{"current shape as Encode stores it", domain.RecordedEvent{Type: encoded[0].Type, Data: encoded[0].Data, Metadata: encoded[0].Metadata}, current, nil},
-		{"type with one shape", domain.RecordedEvent{Type: encoded[1].Type, Data: encoded[1].Data, Metadata: encoded[1].Metadata}, created(), nil},
+		{"type with one shape", domain.RecordedEvent{Type: encoded[1].Type, Data: encoded[1].Data, Metadata: encoded[1].Metadata}, published(), nil},
 		{"version from the future", domain.RecordedEvent{Type: "show.seats_held", Data: []byte(seatsHeldV1), Metadata: []byte(`{"schema_version":3}`)}, nil, domain.ErrSchemaVersion},
 		{"unknown type", domain.RecordedEvent{Type: "no.such", Data: []byte(`{}`)}, nil, domain.ErrUnknownEventType},
 	}
@@ -159,7 +159,7 @@ func TestRegisterUpcaster(t *testing.T) {
 		from int
 	}{
 		{"unregistered type", "no.such", 1},
-		{"type with one version", "show.created", 1},
+		{"type with one version", "show.published", 1},
 		{"from the current version", "show.seats_held", 2},
 		{"from version 0", "show.seats_held", 0},
 		{"a step twice", "show.seats_held", 1},
@@ -179,7 +179,7 @@ func TestRegisterUpcaster(t *testing.T) {
 
 func TestEncode_SchemaVersion(t *testing.T) {
 	t.Parallel()
-	data, err := domain.Encode([]domain.Event{created(), heldGA(orderA, 1, 500)}, uuid.New,
+	data, err := domain.Encode([]domain.Event{published(), heldGA(orderA, 1, 500)}, uuid.New,
 		domain.Metadata{UserID: "u1", SchemaVersion: 7})
 	if err != nil {
 		t.Fatal(err)

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"math"
 	"math/rand/v2"
 	"strings"
 	"sync/atomic"
@@ -429,9 +430,9 @@ func (g *mixGen) editShow() error {
 		err = s.agg.Publish(g.now)
 	case 1:
 		title := fmt.Sprintf("Renamed %d", g.rng.IntN(1000))
-		err = s.agg.Edit(domain.EditShow{Title: &title})
+		err = s.agg.Edit(domain.EditShow{Title: &title}, g.now)
 	default:
-		err = s.agg.Edit(domain.EditShow{Prices: map[string]int64{"Floor": 4000 + 100*g.rng.Int64N(20)}})
+		err = s.agg.Edit(domain.EditShow{Prices: map[string]int64{"Floor": 4000 + 100*g.rng.Int64N(20)}}, g.now)
 	}
 	if errors.Is(err, domain.ErrShowCancelled) {
 		return nil
@@ -707,6 +708,12 @@ func TestBatchProjector_Errors(t *testing.T) {
 		return domain.SeatsHeld{ShowID: show, OrderID: uuid.New(), Items: []domain.HeldItem{{Section: "Floor", Quantity: q, UnitPriceCents: 1000}},
 			HeldAt: t0, ExpiresAt: t0.Add(holdTTL)}
 	}
+	wrapped := func() domain.SeatsHeld {
+		h := held(1)
+		h.Items = []domain.HeldItem{{Section: "Floor", Quantity: math.MaxInt64, UnitPriceCents: 1000}, {Section: "Floor", Quantity: 9223372036854775709, UnitPriceCents: 1000}}
+		h.TotalCents = -100000
+		return h
+	}
 	stream := domain.ShowStream(show)
 	for _, c := range []struct {
 		name      string
@@ -723,6 +730,15 @@ func TestBatchProjector_Errors(t *testing.T) {
 		{"one by one, the failing event itself is named",
 			logOf(t, stream, created(show), held(1), held(1<<31), held(1), domain.ShowStream(other), created(other)),
 			perEvent{projections.Sales{}}, 3, "int4"},
+		// Quantities that wrap around when added (as holds stored before
+		// the domain bounded them have) fail instead of moving the
+		// figures by their wrapped sum.
+		{"a hold whose quantities wrap, in the shows", logOf(t, stream, created(show), held(1), wrapped(), held(1)),
+			perEvent{projections.Shows{}}, 3, "int4"},
+		{"a hold whose quantities wrap, in the sales", logOf(t, stream, created(show), held(1), wrapped(), held(1)),
+			perEvent{projections.Sales{}}, 3, "int4"},
+		{"a run with a hold whose quantities wrap", logOf(t, stream, created(show), held(1), wrapped(), held(1)),
+			projections.Shows{}, 4, "out of range"},
 		{"an event that cannot be decoded is named",
 			logOf(t, stream, created(show), held(1), held(2), json.RawMessage(`{"show_id": 42}`), held(1)),
 			projections.Shows{}, 4, "cannot unmarshal"},

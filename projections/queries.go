@@ -63,6 +63,15 @@ func (q *Queries) ShowsByOrganizer(ctx context.Context, organizer uuid.UUID, p P
 		where organizer_id = $4 and (seq, id) > ($1, $2) order by seq, id limit $3`, k.seq, k.id, limit+1, organizer)
 }
 
+// LiveShows counts the shows of an organizer neither cancelled nor started
+// at now.
+func (q *Queries) LiveShows(ctx context.Context, organizer uuid.UUID, now time.Time) (int, error) {
+	var n int
+	err := q.db.QueryRow(ctx, `select count(*) from rm_shows where organizer_id = $1 and status <> $2 and starts_at > $3`,
+		organizer, string(domain.ShowStatusCancelled), now).Scan(&n)
+	return n, err
+}
+
 // Show returns a show, whatever its status. A show that does not exist
 // fails with an error matching both domain.ErrShowNotFound and ErrNotFound.
 func (q *Queries) Show(ctx context.Context, id uuid.UUID) (ShowView, error) {

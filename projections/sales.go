@@ -3,6 +3,7 @@ package projections
 import (
 	"context"
 	"errors"
+	"math"
 
 	"github.com/google/uuid"
 
@@ -105,10 +106,18 @@ func addSales(ctx context.Context, db DB, show uuid.UUID, d salesDelta) error {
 		show, d.held, d.sold, d.revenue, d.expired, d.cancelled, d.confirmed, d.ordersExpired, d.ordersCancelled)
 }
 
+// corruptUnits stands for the units of an event whose quantities are not
+// positive or do not add up, as only events stored before the domain
+// bounded them have: past every int column, so that the statement fails
+// and the event's stream parks, and small enough that a run's sums of it
+// never overflow.
+const corruptUnits = math.MaxInt32 + 1
+
+// units counts the units of items and seats; see corruptUnits.
 func units(items []domain.HeldItem, seats []domain.HeldSeat) int {
-	n := len(seats)
-	for _, it := range items {
-		n += it.Quantity
+	n, ok := domain.UnitsOf(items, seats)
+	if !ok || n > corruptUnits {
+		return corruptUnits
 	}
 	return n
 }

@@ -133,7 +133,7 @@ func moveInventory(ctx context.Context, db DB, show, order uuid.UUID, items []do
 		if _, ok := units[it.Section]; !ok {
 			names = append(names, it.Section)
 		}
-		units[it.Section] += it.Quantity
+		units[it.Section] += quantity(it.Quantity)
 	}
 	for _, st := range seats {
 		if _, ok := units[st.Section]; !ok {
@@ -228,12 +228,22 @@ func (r *showsRun) add(_ domain.RecordedEvent, e domain.Event) (runAction, error
 	return runJoined, nil
 }
 
+// quantity is an item's quantity, or corruptUnits when it is not positive
+// or past every int column: the statement then fails rather than a sum
+// wrapping around.
+func quantity(q int) int {
+	if q <= 0 || q > corruptUnits {
+		return corruptUnits
+	}
+	return q
+}
+
 // move is moveInventory, added to the run.
 func (r *showsRun) move(show, order uuid.UUID, items []domain.HeldItem, seats []domain.HeldSeat, state string, dHeld, dSold int64) {
 	for _, it := range items {
 		d := r.counters.get(sectionKey{show, it.Section})
-		d.held += dHeld * int64(it.Quantity)
-		d.sold += dSold * int64(it.Quantity)
+		d.held += dHeld * int64(quantity(it.Quantity))
+		d.sold += dSold * int64(quantity(it.Quantity))
 	}
 	for _, st := range seats {
 		d := r.counters.get(sectionKey{show, st.Section})

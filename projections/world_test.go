@@ -166,9 +166,10 @@ func (w *world) createShow(organizer uuid.UUID, title string, sections ...domain
 	w.t.Helper()
 	s := domain.NewShow()
 	id := uuid.New()
+	limit := domain.MaxUnitsPerBuyerLimit // the world's buyers buy a lot
 	must(w.t, s.Create(domain.CreateShow{
 		ShowID: id, OrganizerID: organizer, Title: title, Venue: "Paradiso",
-		StartsAt: t0.Add(30 * 24 * time.Hour), Sections: sections,
+		StartsAt: t0.Add(30 * 24 * time.Hour), Sections: sections, MaxUnitsPerBuyer: &limit,
 	}, t0))
 	w.saveShow(s)
 	return id
@@ -192,7 +193,7 @@ func (w *world) publish(show uuid.UUID) {
 func (w *world) edit(show uuid.UUID, e domain.EditShow) {
 	w.t.Helper()
 	s := w.show(show)
-	must(w.t, s.Edit(e))
+	must(w.t, s.Edit(e, t0))
 	w.saveShow(s)
 }
 

@@ -141,6 +141,18 @@ var mappings = []mapping{
 			errors.As(err, &taken)
 			p.Detail = taken.Error()
 		}},
+	{match: as[*domain.BuyerLimitError](), status: http.StatusConflict, slug: "buyer-limit", title: "Per-buyer limit reached",
+		fill: func(err error, p *Problem) {
+			var bl *domain.BuyerLimitError
+			errors.As(err, &bl)
+			p.Detail = bl.Error()
+		}},
+	{match: is(domain.ErrBuyerLimit), status: http.StatusConflict, slug: "buyer-limit", title: "Per-buyer limit reached",
+		detail: "the per-buyer limit of this show is reached"},
+	{match: is(domain.ErrShowQuota), status: http.StatusConflict, slug: "show-quota", title: "Too many live shows",
+		detail: "too many live shows: cancel one or wait until one has started"},
+	{match: is(domain.ErrShowStarted), status: http.StatusConflict, slug: "show-started", title: "Show has started",
+		detail: "the show has started: it is no longer on sale"},
 	{match: is(domain.ErrHoldExpired), status: http.StatusConflict, slug: "hold-expired", title: "Hold expired",
 		detail: "the hold has expired"},
 	{match: is(domain.ErrAlreadyCheckedIn), status: http.StatusConflict, slug: "already-checked-in", title: "Already checked in",

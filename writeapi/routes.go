@@ -83,10 +83,11 @@ type sectionRequest struct {
 }
 
 type createShowRequest struct {
-	Title    string           `json:"title"`
-	Venue    string           `json:"venue"`
-	StartsAt time.Time        `json:"starts_at"`
-	Sections []sectionRequest `json:"sections"`
+	Title            string           `json:"title"`
+	Venue            string           `json:"venue"`
+	StartsAt         time.Time        `json:"starts_at"`
+	Sections         []sectionRequest `json:"sections"`
+	MaxUnitsPerBuyer *int             `json:"max_units_per_buyer"`
 }
 
 func (a *API) createShow(w http.ResponseWriter, r *http.Request, actor domain.Actor) error {
@@ -94,7 +95,10 @@ func (a *API) createShow(w http.ResponseWriter, r *http.Request, actor domain.Ac
 	if err := decode(r, &req); err != nil {
 		return err
 	}
-	c := domain.CreateShow{Title: req.Title, Venue: req.Venue, StartsAt: req.StartsAt}
+	c := domain.CreateShow{Title: req.Title, Venue: req.Venue, StartsAt: req.StartsAt, MaxUnitsPerBuyer: req.MaxUnitsPerBuyer}
+	if err := tooManySections(len(req.Sections)); err != nil {
+		return err
+	}
 	var missing []domain.FieldError
 	for i, s := range req.Sections {
 		if s.PriceCents == nil {
@@ -120,10 +124,11 @@ type priceRequest struct {
 }
 
 type editShowRequest struct {
-	Title    *string        `json:"title"`
-	Venue    *string        `json:"venue"`
-	StartsAt *time.Time     `json:"starts_at"`
-	Sections []priceRequest `json:"sections"`
+	Title            *string        `json:"title"`
+	Venue            *string        `json:"venue"`
+	StartsAt         *time.Time     `json:"starts_at"`
+	Sections         []priceRequest `json:"sections"`
+	MaxUnitsPerBuyer *int           `json:"max_units_per_buyer"`
 }
 
 func (a *API) editShow(w http.ResponseWriter, r *http.Request, actor domain.Actor) error {
@@ -135,7 +140,10 @@ func (a *API) editShow(w http.ResponseWriter, r *http.Request, actor domain.Acto
 	if err := decode(r, &req); err != nil {
 		return err
 	}
-	c := domain.EditShow{Title: req.Title, Venue: req.Venue, StartsAt: req.StartsAt}
+	c := domain.EditShow{Title: req.Title, Venue: req.Venue, StartsAt: req.StartsAt, MaxUnitsPerBuyer: req.MaxUnitsPerBuyer}
+	if err := tooManySections(len(req.Sections)); err != nil {
+		return err
+	}
 	if len(req.Sections) > 0 {
 		c.Prices = map[string]int64{}
 		for i, s := range req.Sections {
@@ -153,6 +161,15 @@ func (a *API) editShow(w http.ResponseWriter, r *http.Request, actor domain.Acto
 		return err
 	}
 	return writeJSON(w, http.StatusOK, result(res))
+}
+
+// tooManySections refuses more sections than a show may have before they
+// are read one by one; the domain decides every other rule.
+func tooManySections(n int) error {
+	if n <= domain.MaxSections {
+		return nil
+	}
+	return &domain.ValidationError{Fields: []domain.FieldError{{Field: "sections", Detail: "at most " + strconv.Itoa(domain.MaxSections) + " sections"}}}
 }
 
 func (a *API) showLifecycle(do func(context.Context, domain.Actor, uuid.UUID) (commands.Result, error)) handlerFunc {

@@ -177,6 +177,9 @@ func (f *flashEngine) show(b *testing.B, org string, capacity int) string {
 	st, body, _, err := f.do("POST", "/v1/shows", org, map[string]any{
 		"title": "Drop", "venue": "Arena", "starts_at": time.Now().Add(time.Hour).UTC().Format(time.RFC3339),
 		"sections": []any{map[string]any{"name": "floor", "price_cents": 5000, "capacity": capacity}},
+		// The drop's buyers buy until it is sold out: no per-buyer limit
+		// in the way.
+		"max_units_per_buyer": min(capacity, domain.MaxUnitsPerBuyerLimit),
 	})
 	if err != nil || st != 201 {
 		b.Fatalf("create show: %d %v %v", st, body, err)

@@ -252,6 +252,7 @@ func newEngine(ctx context.Context, c config, pool *pgxpool.Pool, r roles, log *
 		Users:     postgres.NewUsers(pool),
 		Passwords: passwords,
 		Tickets:   ticketLocator{queries},
+		Shows:     queries,
 		Snapshots: postgres.NewSnapshots(pool),
 		Log:       log,
 		HoldTTL:   c.HoldTTL,

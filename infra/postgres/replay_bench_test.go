@@ -960,7 +960,7 @@ func (g *replayGen) act(a *genAction, schedule func(*genAction)) error {
 		return g.emitOrder(o)
 	case genReprice:
 		s := a.show
-		if err := s.agg.Edit(domain.EditShow{Prices: map[string]int64{"floor": 4000 + 100*g.rng.Int64N(20)}}); err != nil {
+		if err := s.agg.Edit(domain.EditShow{Prices: map[string]int64{"floor": 4000 + 100*g.rng.Int64N(20)}}, g.now); err != nil {
 			return err
 		}
 		return g.emitShow(s)
