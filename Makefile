@@ -6,7 +6,7 @@ PG_PORT ?= 5432
 export PG_PORT
 BROKER  := tools/kafka/broker run
 
-.PHONY: run run-kafka test bench bench-latency bench-flash bench-replay lint db kafka
+.PHONY: run run-kafka test fuzz bench bench-latency bench-flash bench-replay lint db kafka
 
 ## run: start the engine (write API, read API, projectors, expirer) on :8080
 run: db
@@ -21,6 +21,15 @@ run-kafka: db kafka
 ## against a real broker started for the run
 test: db kafka lint
 	$(BROKER) $(GO) test -race -count=1 -timeout 15m ./...
+	@$(MAKE) --no-print-directory fuzz
+
+## fuzz: a short run of each fuzz target beyond its committed seeds
+## (FUZZTIME each, default 10s)
+FUZZTIME ?= 10s
+fuzz:
+	$(GO) test -run '^$$' -fuzz '^FuzzShow_Hold$$' -fuzztime $(FUZZTIME) ./domain/
+	$(GO) test -run '^$$' -fuzz '^FuzzOrder_Place$$' -fuzztime $(FUZZTIME) ./domain/
+	$(GO) test -run '^$$' -fuzz '^FuzzDecodeJSON$$' -fuzztime $(FUZZTIME) ./web/
 
 ## bench: the Go benchmarks
 bench: db kafka
