@@ -65,17 +65,22 @@ type ProjectionStatus struct {
 	LastError string
 	// Failures counts the failures since the last applied batch.
 	Failures int
+	// Parked are the streams the projection parked, as its last batch
+	// found them: each waits at an event the projector cannot apply, while
+	// the other streams go on (see IsPoison and Retry).
+	Parked []ParkedStream
 }
 
 // MarshalJSON renders the status with the position as its token.
 func (s ProjectionStatus) MarshalJSON() ([]byte, error) {
 	return json.Marshal(struct {
-		Name      string `json:"name"`
-		Position  string `json:"position"`
-		State     string `json:"state"`
-		LastError string `json:"last_error,omitempty"`
-		Failures  int    `json:"failures"`
-	}{s.Name, s.Position.String(), s.State, s.LastError, s.Failures})
+		Name      string         `json:"name"`
+		Position  string         `json:"position"`
+		State     string         `json:"state"`
+		LastError string         `json:"last_error,omitempty"`
+		Failures  int            `json:"failures"`
+		Parked    []ParkedStream `json:"parked,omitempty"`
+	}{s.Name, s.Position.String(), s.State, s.LastError, s.Failures, s.Parked})
 }
 
 // Runner feeds every projector the global log from its checkpoint, each in
@@ -259,7 +264,71 @@ func (r *Runner) follow(ctx context.Context, p Projector, applied func()) error 
 // apply applies the events of a batch after the checkpoint, and the batch's
 // last position as the new checkpoint, atomically. A BatchProjector gets
 // the events in one ApplyBatch, up to the first that cannot be decoded.
+// Events of a parked stream wait behind it. When the batch fails with a
+// poison failure (IsPoison), apply narrows it down: it applies the events
+// again one by one, each in its own transaction, and parks the stream of
+// each event that fails alone, so that the other streams' events of the
+// batch are applied. Any other failure is returned: the projection stalls
+// and retries.
 func (r *Runner) apply(ctx context.Context, p Projector, batch []domain.RecordedEvent) error {
+	err := r.applyOnce(ctx, p, batch)
+	if err == nil || !IsPoison(err) || ctx.Err() != nil {
+		return err
+	}
+	for i, rec := range batch {
+		err := r.applyOnce(ctx, p, batch[i:i+1])
+		if err == nil {
+			continue
+		}
+		if !IsPoison(err) {
+			return err
+		}
+		if err := r.park(ctx, p.Name(), rec, err); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// park parks the stream of rec, which failed with cause, in the
+// transaction that moves the checkpoint past rec.
+func (r *Runner) park(ctx context.Context, name string, rec domain.RecordedEvent, cause error) error {
+	var parked ParkedStream
+	err := r.Store.Apply(ctx, name, rec.Position, func(db DB, after domain.Position) error {
+		var err error
+		parked, err = park(ctx, db, name, rec, cause)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("projection %s: park %s: %w", name, rec.StreamID, err)
+	}
+	r.parked(name, parked, cause)
+	return nil
+}
+
+// parked logs and records in the status that the projection name parked a
+// stream.
+func (r *Runner) parked(name string, s ParkedStream, cause error) {
+	if s.Stream == "" {
+		return // another runner parked it
+	}
+	r.logger().Error("projection parked a stream", "projection", name, "stream", s.Stream, "version", s.Version,
+		"position", s.Position.String(), "type", s.Type, "error", cause)
+	r.update(name, func(st *ProjectionStatus) {
+		if !slices.ContainsFunc(st.Parked, func(p ParkedStream) bool { return p.Stream == s.Stream }) {
+			st.Parked = append(slices.Clip(st.Parked), s)
+		}
+	})
+}
+
+// setParked records the parked streams of a projection, as a batch found
+// them.
+func (r *Runner) setParked(name string, parked []ParkedStream) {
+	r.update(name, func(st *ProjectionStatus) { st.Parked = parked })
+}
+
+// applyOnce is one attempt of apply, in one transaction.
+func (r *Runner) applyOnce(ctx context.Context, p Projector, batch []domain.RecordedEvent) error {
 	decoded, failed := r.decode(batch)
 	return r.Store.Apply(ctx, p.Name(), batch[len(batch)-1].Position, func(db DB, after domain.Position) error {
 		recs, events, errs := batch, decoded, failed
@@ -273,6 +342,14 @@ func (r *Runner) apply(ctx context.Context, p Projector, batch []domain.Recorded
 				}
 			}
 		}
+		parked, err := loadParked(ctx, db, p.Name())
+		if err != nil {
+			return err
+		}
+		r.setParked(p.Name(), parked)
+		if recs, events, errs, err = holdBack(ctx, db, p.Name(), parked, recs, events, errs); err != nil {
+			return err
+		}
 		return applyEvents(ctx, db, p, recs, events, errs)
 	})
 }
@@ -285,8 +362,10 @@ func applyEvents(ctx context.Context, db DB, p Projector, recs []domain.Recorded
 	bp, ok := p.(BatchProjector)
 	if !ok {
 		for i, rec := range recs {
-			err := errs[i]
-			if err == nil {
+			var err error
+			if errs[i] != nil {
+				err = &DecodeError{errs[i]}
+			} else {
 				err = p.Apply(ctx, db, rec, events[i])
 			}
 			if err != nil {
@@ -309,7 +388,7 @@ func applyEvents(ctx context.Context, db DB, p Projector, recs []domain.Recorded
 		}
 	}
 	if n < len(recs) {
-		return applyError(p.Name(), recs[n], errs[n])
+		return applyError(p.Name(), recs[n], &DecodeError{errs[n]})
 	}
 	return nil
 }
@@ -384,25 +463,30 @@ func (r *Runner) Deliver(ctx context.Context, name string, deliveries []Delivery
 		}
 		return events, errs
 	}
-	var done []int
-	var err error
-	if bs, ok := r.Store.(DeliveredBatchStore); ok {
-		done, err = bs.ApplyDeliveredBatch(ctx, name, deliveries, func(db DB, recs []domain.RecordedEvent) error {
-			events, errs := lookup(recs)
-			return applyEvents(ctx, db, p, recs, events, errs)
-		})
-	} else {
-		done, err = r.Store.ApplyDelivered(ctx, name, deliveries, func(db DB, rec domain.RecordedEvent) error {
-			recs := []domain.RecordedEvent{rec}
-			events, errs := lookup(recs)
-			return applyEvents(ctx, db, p, recs, events, errs)
-		})
+	apply := func(db DB, recs []domain.RecordedEvent) error {
+		events, errs := lookup(recs)
+		parked, err := loadParked(ctx, db, name)
+		if err != nil {
+			return err
+		}
+		r.setParked(name, parked)
+		if recs, events, errs, err = holdBack(ctx, db, name, parked, recs, events, errs); err != nil {
+			return err
+		}
+		return applyEvents(ctx, db, p, recs, events, errs)
+	}
+	done, err := r.deliver(ctx, name, deliveries, apply)
+	if err != nil && IsPoison(err) && ctx.Err() == nil {
+		done, err = r.deliverNarrowed(ctx, name, deliveries, apply)
 	}
 	if len(done) != len(deliveries) {
 		done = make([]int, len(deliveries))
 	}
 	r.update(name, func(s *ProjectionStatus) {
 		for i, d := range deliveries {
+			if done[i] > len(d.Events) {
+				continue
+			}
 			if n := done[i]; n > 0 && s.Position.Less(d.Events[n-1].Position) {
 				s.Position = d.Events[n-1].Position
 			}
@@ -416,4 +500,57 @@ func (r *Runner) Deliver(ctx context.Context, name string, deliveries []Delivery
 		}
 	})
 	return done, err
+}
+
+// deliver applies deliveries with one call of fn when the Store can, or
+// with one per event.
+func (r *Runner) deliver(ctx context.Context, name string, deliveries []Delivery, fn func(db DB, recs []domain.RecordedEvent) error) ([]int, error) {
+	if bs, ok := r.Store.(DeliveredBatchStore); ok {
+		return bs.ApplyDeliveredBatch(ctx, name, deliveries, fn)
+	}
+	return r.Store.ApplyDelivered(ctx, name, deliveries, func(db DB, rec domain.RecordedEvent) error {
+		return fn(db, []domain.RecordedEvent{rec})
+	})
+}
+
+// deliverNarrowed delivers deliveries that failed with a poison failure
+// again, event by event, each in its own transaction, and parks the stream
+// of each event that fails alone, so that the other streams' events are
+// applied. A partition stops at a gap (it goes on after the others, with
+// the gap returned) or at any other failure, which is returned at once.
+func (r *Runner) deliverNarrowed(ctx context.Context, name string, deliveries []Delivery, apply func(db DB, recs []domain.RecordedEvent) error) ([]int, error) {
+	done := make([]int, len(deliveries))
+	var gap error
+	for i, d := range deliveries {
+		for j := range d.Events {
+			one := []Delivery{{Partition: d.Partition, Events: d.Events[j : j+1]}}
+			n, err := r.deliver(ctx, name, one, apply)
+			if err != nil && IsPoison(err) {
+				cause := err
+				var parked ParkedStream
+				n, err = r.deliver(ctx, name, one, func(db DB, recs []domain.RecordedEvent) error {
+					var err error
+					parked, err = park(ctx, db, name, recs[0], cause)
+					return err
+				})
+				if err == nil {
+					r.parked(name, parked, cause)
+				}
+			}
+			if len(n) == 1 {
+				done[i] += n[0]
+			}
+			if _, ok := errors.AsType[*GapError](err); ok {
+				gap = err
+				break
+			}
+			if err != nil {
+				return done, err
+			}
+			if len(n) != 1 || n[0] != 1 {
+				break
+			}
+		}
+	}
+	return done, gap
 }
