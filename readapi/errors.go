@@ -3,6 +3,7 @@ package readapi
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 
@@ -30,8 +31,9 @@ func (a *API) Error(w http.ResponseWriter, r *http.Request, err error) {
 		return Problem{Type: "urn:problem:ticketing:" + slug, Title: title, Status: status, Detail: err.Error()}
 	}
 	var (
-		prob  Problem
-		inval *domain.ValidationError
+		prob   Problem
+		inval  *domain.ValidationError
+		parked *projections.ParkedError
 	)
 	switch {
 	case errors.As(err, &inval):
@@ -45,6 +47,12 @@ func (a *API) Error(w http.ResponseWriter, r *http.Request, err error) {
 	case errors.Is(err, projections.ErrNotFound), errors.Is(err, domain.ErrShowNotFound),
 		errors.Is(err, domain.ErrOrderNotFound), errors.Is(err, domain.ErrTicketNotFound):
 		prob = p(http.StatusNotFound, "not-found", "Not found")
+	case errors.As(err, &parked):
+		// Waiting will not help: the stream waits for ops to retry it.
+		prob = p(http.StatusServiceUnavailable, "stream-parked", "Stream parked")
+		prob.Detail = fmt.Sprintf("the read models cannot reflect position %s: projection %s parked stream %s at version %d, "+
+			"an event it cannot apply, until it is retried", parked.Position, parked.Parked.Projection, parked.Parked.Stream, parked.Parked.Version)
+		a.log.Warn("a read needs a parked stream", "path", r.URL.Path, "err", err)
 	case errors.Is(err, ErrNotCaughtUp):
 		prob = p(http.StatusServiceUnavailable, "not-caught-up", "Read models not caught up")
 		w.Header().Set("Retry-After", "1")

@@ -59,6 +59,11 @@ func TestAPI_Error(t *testing.T) {
 			err:    fmt.Errorf("%w: position 9", readapi.ErrNotCaughtUp),
 			status: http.StatusServiceUnavailable, typ: "urn:problem:ticketing:not-caught-up", header: "Retry-After: 1", showDetail: true,
 		},
+		"stream parked": {
+			err: &projections.ParkedError{Position: domain.PositionAt(9), Parked: projections.ParkedStream{Projection: "shows", Stream: "show-1",
+				Version: 2, Position: domain.PositionAt(7), Type: "show.created", Error: "ERROR: invalid byte sequence (SQLSTATE 22021)"}},
+			status: http.StatusServiceUnavailable, typ: "urn:problem:ticketing:stream-parked",
+		},
 		"unknown": {
 			err:    errors.New("pq: connection to 10.0.0.7 refused"),
 			status: http.StatusInternalServerError, typ: "urn:problem:ticketing:internal",

@@ -248,7 +248,7 @@ func newEngine(ctx context.Context, c config, pool *pgxpool.Pool, r roles, log *
 		writeapi.New(h, tokens, tokens, postgres.NewIdempotency(pool), log).Register(router)
 	}
 	if r.Read {
-		read := readapi.New(queries, tokens, log)
+		read := readapi.New(queries, tokens, log).WithLogHead(store)
 		read.Register(router)
 		read.RegisterAdmin(router, exporterOf(store), registry)
 	}
