@@ -85,8 +85,11 @@ func (s ProjectionStatus) MarshalJSON() ([]byte, error) {
 
 // Runner feeds every projector the global log from its checkpoint, each in
 // its own goroutine, applying each batch of events and the new checkpoint in
-// one transaction of the Store. A projector that fails is retried from its
-// checkpoint with a growing backoff; no event is ever skipped.
+// one transaction of the Store. An event that fails with a poison failure
+// (IsPoison) parks its stream: the stream's later events wait behind it and
+// every other stream goes on, until Retry resumes it. A projector that fails
+// otherwise is retried from its checkpoint with a growing backoff. No event
+// is ever skipped.
 type Runner struct {
 	Feed       Feed
 	Store      Store
