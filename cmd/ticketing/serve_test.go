@@ -578,9 +578,14 @@ func TestServe_Health(t *testing.T) {
 	if r.status != 400 {
 		t.Fatalf("bad X-Min-Position: %d", r.status)
 	}
+	// Beyond the end of the log: refused at once, not after the wait.
+	start := time.Now()
 	r = s.call("GET", "/v1/shows", "", nil, "X-Min-Position", fmt.Sprint(1<<40))
-	if r.status != 503 {
-		t.Fatalf("unreachable X-Min-Position: %d %s", r.status, r.raw)
+	if r.status != 400 || !strings.Contains(string(r.raw), "X-Min-Position") {
+		t.Fatalf("X-Min-Position beyond the log: %d %s", r.status, r.raw)
+	}
+	if d := time.Since(start); d > time.Second {
+		t.Errorf("answered after %v, want at once", d)
 	}
 }
 
