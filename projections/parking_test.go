@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -177,6 +178,51 @@ func TestRunner_Park(t *testing.T) {
 		eventually(t, "the status without the parked stream", func() bool { return len(status(w.runner, projections.NameShows).Parked) == 0 })
 		if res, err := projections.Retry(ctx, w.models, w.registry, fixedShows{}, domain.ShowStream(bad)); err != nil || res.Applied != 0 || res.Parked != nil {
 			t.Errorf("retry of a stream not parked: got %+v, %v; want nothing", res, err)
+		}
+	})
+
+	t.Run("a retry while the stream's events keep coming loses none and keeps their order", func(t *testing.T) {
+		t.Parallel()
+		w := newWorld(t)
+		bad := w.poisonShow(uuid.New())
+		w.start().sync()
+		const n = 40
+		appended := make(chan struct{})
+		go func() {
+			defer close(appended)
+			for i := range n {
+				title := fmt.Sprintf("T%d", i+1)
+				w.edit(bad, domain.EditShow{Title: &title})
+			}
+		}()
+		resumed := false
+		for !resumed {
+			select {
+			case <-appended:
+				resumed = true
+			default:
+			}
+			if _, err := projections.Retry(ctx, w.models, w.registry, fixedShows{}, domain.ShowStream(bad)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		// A last retry for what was queued after the one before.
+		if _, err := projections.Retry(ctx, w.models, w.registry, fixedShows{}, domain.ShowStream(bad)); err != nil {
+			t.Fatal(err)
+		}
+		w.sync()
+		if got := parked(t, w, projections.NameShows); len(got) != 0 {
+			t.Errorf("parked: %+v", got)
+		}
+		var left int
+		if err := w.models.DB().QueryRow(ctx, `select count(*) from projection_parked_events`).Scan(&left); err != nil {
+			t.Fatal(err)
+		}
+		if left != 0 {
+			t.Errorf("%d events left waiting behind no parked stream", left)
+		}
+		if s, err := w.q.Show(ctx, bad); err != nil || s.Title != fmt.Sprintf("T%d", n) || s.Status != "on_sale" {
+			t.Errorf("show: got %+v, %v; want the last title, on sale", s, err)
 		}
 	})
 
