@@ -125,6 +125,39 @@ func TestRunner_Park(t *testing.T) {
 		}
 	})
 
+	t.Run("several poison events in one batch: each parks its stream, the rest is applied", func(t *testing.T) {
+		t.Parallel()
+		w := newWorld(t)
+		org := uuid.New()
+		var good, bad []uuid.UUID
+		for i := range 12 {
+			if i%4 == 1 {
+				bad = append(bad, w.poisonShow(org))
+				continue
+			}
+			good = append(good, w.publishedShow(org, fmt.Sprintf("Good %d", i), ga("Floor", 1000, 10)))
+		}
+		w.start().sync()
+		for _, id := range good {
+			if s, err := w.q.Show(ctx, id); err != nil || s.Status != "on_sale" {
+				t.Errorf("show of another stream: got %+v, %v; want it on sale", s, err)
+			}
+		}
+		got := parked(t, w, projections.NameShows)
+		streams := map[string]bool{}
+		for _, p := range got {
+			streams[p.Stream] = p.Version == 1 && p.Waiting == 2
+		}
+		for _, id := range bad {
+			if !streams[domain.ShowStream(id)] {
+				t.Errorf("%s: not parked at version 1 with 2 waiting: %+v", domain.ShowStream(id), got)
+			}
+		}
+		if len(got) != len(bad) {
+			t.Errorf("parked %d streams, want %d", len(got), len(bad))
+		}
+	})
+
 	t.Run("a retry with the same projector keeps the stream parked", func(t *testing.T) {
 		t.Parallel()
 		w := newWorld(t)

@@ -268,29 +268,25 @@ func (r *Runner) follow(ctx context.Context, p Projector, applied func()) error 
 // last position as the new checkpoint, atomically. A BatchProjector gets
 // the events in one ApplyBatch, up to the first that cannot be decoded.
 // Events of a parked stream wait behind it. When the batch fails with a
-// poison failure (IsPoison), apply narrows it down: it applies the events
-// again one by one, each in its own transaction, and parks the stream of
-// each event that fails alone, so that the other streams' events of the
-// batch are applied. Any other failure is returned: the projection stalls
-// and retries.
+// poison failure (IsPoison), apply narrows it down: it applies each half of
+// the batch in turn, in transactions of their own, halving again what
+// fails, and parks the stream of an event that fails alone, so that the
+// other streams' events of the batch are applied (a poison event costs
+// about 2·log2(len(batch)) transactions). Any other failure is returned:
+// the projection stalls and retries.
 func (r *Runner) apply(ctx context.Context, p Projector, batch []domain.RecordedEvent) error {
 	err := r.applyOnce(ctx, p, batch)
 	if err == nil || !IsPoison(err) || ctx.Err() != nil {
 		return err
 	}
-	for i, rec := range batch {
-		err := r.applyOnce(ctx, p, batch[i:i+1])
-		if err == nil {
-			continue
-		}
-		if !IsPoison(err) {
-			return err
-		}
-		if err := r.park(ctx, p.Name(), rec, err); err != nil {
-			return err
-		}
+	if len(batch) == 1 {
+		return r.park(ctx, p.Name(), batch[0], err)
 	}
-	return nil
+	half := len(batch) / 2
+	if err := r.apply(ctx, p, batch[:half]); err != nil {
+		return err
+	}
+	return r.apply(ctx, p, batch[half:])
 }
 
 // park parks the stream of rec, which failed with cause, in the

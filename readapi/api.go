@@ -67,9 +67,6 @@ var (
 	ErrNotCaughtUp = errors.New("read models have not caught up yet")
 )
 
-// minPositionField names the header in the errors of a bad X-Min-Position.
-var minPositionField = MinPositionHeader
-
 // API is the HTTP read API.
 type API struct {
 	q    *projections.Queries
@@ -190,7 +187,7 @@ func (a *API) waitForMinPosition(r *http.Request, needs reads) error {
 		return nil
 	}
 	invalid := func(detail string) error {
-		return &domain.ValidationError{Fields: []domain.FieldError{{Field: minPositionField, Detail: detail}}}
+		return &domain.ValidationError{Fields: []domain.FieldError{{Field: MinPositionHeader, Detail: detail}}}
 	}
 	pos, err := domain.ParsePosition(h)
 	if err != nil || pos.Commit > math.MaxInt64 || pos.Prepare > math.MaxInt64 {
