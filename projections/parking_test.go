@@ -12,6 +12,8 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/ticketing/ticketing/domain"
+	"github.com/ticketing/ticketing/infra/postgres"
+	"github.com/ticketing/ticketing/infra/postgres/pgtest"
 	"github.com/ticketing/ticketing/projections"
 )
 
@@ -336,3 +338,53 @@ type sqlState string
 
 func (s sqlState) Error() string    { return "sqlstate " + string(s) }
 func (s sqlState) SQLState() string { return string(s) }
+
+func TestRunner_DeliverParks(t *testing.T) {
+	t.Parallel()
+	registry := domain.NewRegistry()
+	domain.RegisterEvents(registry)
+	created := func(id uuid.UUID, title string) domain.ShowCreated {
+		return domain.ShowCreated{ShowID: id, OrganizerID: uuid.New(), Title: title, Venue: "V", StartsAt: t0, CreatedAt: t0,
+			Sections: []domain.SectionSpec{{Name: "Floor", PriceCents: 1000, Capacity: 10}}}
+	}
+	a, bad, b, c, gapped := uuid.New(), uuid.New(), uuid.New(), uuid.New(), uuid.New()
+	log := logOf(t,
+		domain.ShowStream(a), created(a, "A"),
+		domain.ShowStream(bad), created(bad, "Nul\x00"), domain.ShowPublished{ShowID: bad, At: t0},
+		domain.ShowStream(b), created(b, "B"),
+		domain.ShowStream(c), created(c, "C"),
+		domain.ShowStream(gapped), created(gapped, "G"), domain.ShowPublished{ShowID: gapped, At: t0})
+	// Partition 0: a, the poison stream and b; partition 1: c, then the
+	// second event of a stream whose first never came: a gap.
+	deliveries := []projections.Delivery{
+		{Partition: 0, Events: log[0:4]},
+		{Partition: 1, Events: []domain.RecordedEvent{log[4], log[6]}},
+	}
+	models := postgres.NewReadModels(pgtest.NewPool(t))
+	r := &projections.Runner{Store: models, Registry: registry, Projectors: projections.All()}
+	done, err := r.Deliver(ctx, projections.NameShows, deliveries)
+	if _, ok := errors.AsType[*projections.GapError](err); !ok || len(done) != 2 || done[0] != 4 || done[1] != 1 {
+		t.Fatalf("deliver: got %v, %v; want [4 1] and the gap", done, err)
+	}
+	q := projections.NewQueries(models.DB())
+	for _, id := range []uuid.UUID{a, b, c} {
+		if _, err := q.Show(ctx, id); err != nil {
+			t.Errorf("show of another stream: %v", err)
+		}
+	}
+	got, err := q.ParkedStreams(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || got[0].Stream != domain.ShowStream(bad) || got[0].Version != 1 || got[0].Waiting != 2 {
+		t.Errorf("parked: got %+v, want %s at version 1 with 2 waiting", got, domain.ShowStream(bad))
+	}
+	// Delivered again (the consumer redelivers what is not done), the
+	// poison stream's events are skipped as done, not parked twice.
+	if done, err := r.Deliver(ctx, projections.NameShows, deliveries[:1]); err != nil || done[0] != 4 {
+		t.Errorf("redelivery: got %v, %v; want all 4 done", done, err)
+	}
+	if got, _ := q.ParkedStreams(ctx); len(got) != 1 || got[0].Waiting != 2 {
+		t.Errorf("parked after the redelivery: got %+v", got)
+	}
+}

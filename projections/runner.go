@@ -513,43 +513,65 @@ func (r *Runner) deliver(ctx context.Context, name string, deliveries []Delivery
 }
 
 // deliverNarrowed delivers deliveries that failed with a poison failure
-// again, event by event, each in its own transaction, and parks the stream
-// of each event that fails alone, so that the other streams' events are
-// applied. A partition stops at a gap (it goes on after the others, with
-// the gap returned) or at any other failure, which is returned at once.
+// again, partition by partition, each in transactions of its own, halving
+// what fails, and parks the stream of each event that fails alone, so that
+// the other streams' events are applied. A partition stops at a gap (the
+// others go on, and the gap is returned) or at any other failure, which is
+// returned at once.
 func (r *Runner) deliverNarrowed(ctx context.Context, name string, deliveries []Delivery, apply func(db DB, recs []domain.RecordedEvent) error) ([]int, error) {
 	done := make([]int, len(deliveries))
 	var gap error
 	for i, d := range deliveries {
-		for j := range d.Events {
-			one := []Delivery{{Partition: d.Partition, Events: d.Events[j : j+1]}}
-			n, err := r.deliver(ctx, name, one, apply)
-			if err != nil && IsPoison(err) {
-				cause := err
-				var parked ParkedStream
-				n, err = r.deliver(ctx, name, one, func(db DB, recs []domain.RecordedEvent) error {
-					var err error
-					parked, err = park(ctx, db, name, recs[0], cause)
-					return err
-				})
-				if err == nil {
-					r.parked(name, parked, cause)
-				}
-			}
-			if len(n) == 1 {
-				done[i] += n[0]
-			}
-			if _, ok := errors.AsType[*GapError](err); ok {
-				gap = err
-				break
-			}
-			if err != nil {
-				return done, err
-			}
-			if len(n) != 1 || n[0] != 1 {
-				break
-			}
+		n, err := r.deliverHalves(ctx, name, d.Partition, d.Events, apply)
+		done[i] = n
+		if _, ok := errors.AsType[*GapError](err); ok {
+			gap = err
+			continue
+		}
+		if err != nil {
+			return done, err
 		}
 	}
 	return done, gap
+}
+
+// deliverHalves applies events of one partition, halving them while they
+// fail with a poison failure, and parks the stream of an event that fails
+// alone. It returns how many events, from the first, are done, and what
+// stopped the others.
+func (r *Runner) deliverHalves(ctx context.Context, name string, partition int, events []domain.RecordedEvent, apply func(db DB, recs []domain.RecordedEvent) error) (int, error) {
+	if len(events) == 0 {
+		return 0, nil
+	}
+	one := func(fn func(db DB, recs []domain.RecordedEvent) error, events []domain.RecordedEvent) (int, error) {
+		n, err := r.deliver(ctx, name, []Delivery{{Partition: partition, Events: events}}, fn)
+		if len(n) != 1 {
+			return 0, err
+		}
+		return n[0], err
+	}
+	n, err := one(apply, events)
+	if err == nil || !IsPoison(err) || ctx.Err() != nil {
+		return n, err
+	}
+	if len(events) == 1 {
+		cause := err
+		var parked ParkedStream
+		n, err := one(func(db DB, recs []domain.RecordedEvent) error {
+			var err error
+			parked, err = park(ctx, db, name, recs[0], cause)
+			return err
+		}, events)
+		if err == nil {
+			r.parked(name, parked, cause)
+		}
+		return n, err
+	}
+	half := len(events) / 2
+	n, err = r.deliverHalves(ctx, name, partition, events[:half], apply)
+	if err != nil || n < half {
+		return n, err
+	}
+	m, err := r.deliverHalves(ctx, name, partition, events[half:], apply)
+	return half + m, err
 }
