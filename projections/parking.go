@@ -288,7 +288,12 @@ func Retry(ctx context.Context, tx Transactor, registry *domain.Registry, p Proj
 					type = $6, error = $7, parked_at = $8 where name = $1 and stream_id = $2`,
 					name, stream, parked.Version, int64(parked.Position.Commit), int64(parked.Position.Prepare), parked.Type, parked.Error, parked.ParkedAt)
 			}
-			if len(recs) < retryChunk {
+			var more bool
+			if err := db.QueryRow(ctx, `select exists (select 1 from projection_parked_events where name = $1 and stream_id = $2)`,
+				name, stream).Scan(&more); err != nil {
+				return fmt.Errorf("retry %s %s: %w", name, stream, err)
+			}
+			if !more {
 				done = true
 				return db.Exec(ctx, `delete from projection_parked_streams where name = $1 and stream_id = $2`, name, stream)
 			}

@@ -216,6 +216,33 @@ func TestRunner_Park(t *testing.T) {
 		}
 	})
 
+	t.Run("a retry applies many waiting events, in transactions of 500", func(t *testing.T) {
+		t.Parallel()
+		for _, waiting := range []int{500, 1100} { // exactly one transaction's worth, and more
+			w := newWorld(t)
+			bad := w.poisonShow(uuid.New())
+			var edits []domain.Event
+			for i := range waiting - 2 {
+				edits = append(edits, domain.ShowDetailsChanged{ShowID: bad, Title: fmt.Sprintf("T%d", i+1), Venue: "Paradiso", StartsAt: t0})
+			}
+			w.save(domain.ShowStream(bad), 2, edits)
+			w.start().sync()
+			if got := parked(t, w, projections.NameShows); len(got) != 1 || got[0].Waiting != waiting {
+				t.Fatalf("parked: got %+v, want %d waiting", got, waiting)
+			}
+			res, err := projections.Retry(ctx, w.models, w.registry, fixedShows{}, domain.ShowStream(bad))
+			if err != nil || res.Applied != waiting || res.Parked != nil {
+				t.Fatalf("%d waiting: retry: got %+v, %v; want all applied", waiting, res, err)
+			}
+			if s, err := w.q.Show(ctx, bad); err != nil || s.Title != fmt.Sprintf("T%d", waiting-2) {
+				t.Errorf("%d waiting: show: got %+v, %v; want the last title", waiting, s, err)
+			}
+			if got := parked(t, w, projections.NameShows); len(got) != 0 {
+				t.Errorf("%d waiting: parked after the retry: %+v", waiting, got)
+			}
+		}
+	})
+
 	t.Run("a retry while the stream's events keep coming loses none and keeps their order", func(t *testing.T) {
 		t.Parallel()
 		w := newWorld(t)
