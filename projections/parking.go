@@ -231,88 +231,111 @@ const retryChunk = 500
 // and is returned. A stream that is not parked gives a zero result.
 func Retry(ctx context.Context, tx Transactor, registry *domain.Registry, p Projector, stream string) (RetryResult, error) {
 	var res RetryResult
-	name := p.Name()
 	for {
-		done := false
-		applied := 0
-		var parked *ParkedStream
+		var step retryStep
 		err := tx.InTx(ctx, func(db DB) error {
-			applied, parked, done = 0, nil, false
-			var version int64
-			err := db.QueryRow(ctx, `select version from projection_parked_streams where name = $1 and stream_id = $2 for update`,
-				name, stream).Scan(&version)
-			if errors.Is(err, ErrNotFound) {
-				done = true
-				return nil
-			}
-			if err != nil {
-				return fmt.Errorf("retry %s %s: %w", name, stream, err)
-			}
-			recs, err := waiting(ctx, db, name, stream, retryChunk)
-			if err != nil {
-				return err
-			}
-			for _, rec := range recs {
-				if err := db.Exec(ctx, "savepoint retry_event"); err != nil {
-					return fmt.Errorf("retry %s %s: %w", name, stream, err)
-				}
-				e, derr := registry.DecodeRecorded(rec)
-				aerr := applyEvents(ctx, db, p, []domain.RecordedEvent{rec}, []domain.Event{e}, []error{derr})
-				if aerr != nil {
-					if !IsPoison(aerr) {
-						return aerr
-					}
-					if err := db.Exec(ctx, "rollback to savepoint retry_event"); err != nil {
-						return fmt.Errorf("retry %s %s: %w", name, stream, err)
-					}
-					s := ParkedStream{Projection: name, Stream: stream, Version: rec.Version, Position: rec.Position,
-						Type: rec.Type, Error: storable(aerr.Error()), ParkedAt: time.Now().UTC()}
-					parked = &s
-					break
-				}
-				if err := db.Exec(ctx, "release savepoint retry_event"); err != nil {
-					return fmt.Errorf("retry %s %s: %w", name, stream, err)
-				}
-				applied++
-				version = rec.Version
-			}
-			if applied > 0 {
-				if err := db.Exec(ctx, `delete from projection_parked_events where name = $1 and stream_id = $2 and version <= $3`,
-					name, stream, version); err != nil {
-					return fmt.Errorf("retry %s %s: %w", name, stream, err)
-				}
-			}
-			if parked != nil {
-				done = true
-				return db.Exec(ctx, `update projection_parked_streams set version = $3, commit_pos = $4, prepare_pos = $5,
-					type = $6, error = $7, parked_at = $8 where name = $1 and stream_id = $2`,
-					name, stream, parked.Version, int64(parked.Position.Commit), int64(parked.Position.Prepare), parked.Type, parked.Error, parked.ParkedAt)
-			}
-			var more bool
-			if err := db.QueryRow(ctx, `select exists (select 1 from projection_parked_events where name = $1 and stream_id = $2)`,
-				name, stream).Scan(&more); err != nil {
-				return fmt.Errorf("retry %s %s: %w", name, stream, err)
-			}
-			if !more {
-				done = true
-				return db.Exec(ctx, `delete from projection_parked_streams where name = $1 and stream_id = $2`, name, stream)
-			}
-			// More wait: the stream stays parked at the next of them until
-			// the next transaction applies it.
-			return db.Exec(ctx, `update projection_parked_streams s set (version, commit_pos, prepare_pos, type, error) =
-				(select e.version, e.commit_pos, e.prepare_pos, e.type, '' from projection_parked_events e
-				 where e.name = s.name and e.stream_id = s.stream_id order by e.version limit 1)
-				where s.name = $1 and s.stream_id = $2`, name, stream)
+			var err error
+			step, err = retryOnce(ctx, db, registry, p, stream)
+			return err
 		})
 		if err != nil {
 			return res, err
 		}
-		res.Applied += applied
-		res.Parked = parked
-		if done {
+		res.Applied += step.applied
+		res.Parked = step.parked
+		if step.done {
 			return res, nil
 		}
 	}
+}
+
+// retryStep is what one transaction of Retry did.
+type retryStep struct {
+	applied int
+	parked  *ParkedStream // the event that failed again, if one did
+	done    bool          // nothing more to do
+}
+
+// retryOnce applies, in the transaction of db, up to retryChunk events
+// waiting behind the parked stream, each in a savepoint, and moves the
+// parked stream past them.
+func retryOnce(ctx context.Context, db DB, registry *domain.Registry, p Projector, stream string) (retryStep, error) {
+	name := p.Name()
+	fail := func(err error) (retryStep, error) {
+		return retryStep{}, fmt.Errorf("retry %s %s: %w", name, stream, err)
+	}
+	var version int64
+	err := db.QueryRow(ctx, `select version from projection_parked_streams where name = $1 and stream_id = $2 for update`,
+		name, stream).Scan(&version)
+	if errors.Is(err, ErrNotFound) {
+		return retryStep{done: true}, nil
+	}
+	if err != nil {
+		return fail(err)
+	}
+	recs, err := waiting(ctx, db, name, stream, retryChunk)
+	if err != nil {
+		return retryStep{}, err
+	}
+	var step retryStep
+	for _, rec := range recs {
+		if err := db.Exec(ctx, "savepoint retry_event"); err != nil {
+			return fail(err)
+		}
+		e, derr := registry.DecodeRecorded(rec)
+		if aerr := applyEvents(ctx, db, p, []domain.RecordedEvent{rec}, []domain.Event{e}, []error{derr}); aerr != nil {
+			if !IsPoison(aerr) {
+				return retryStep{}, aerr
+			}
+			if err := db.Exec(ctx, "rollback to savepoint retry_event"); err != nil {
+				return fail(err)
+			}
+			step.parked = &ParkedStream{Projection: name, Stream: stream, Version: rec.Version, Position: rec.Position,
+				Type: rec.Type, Error: storable(aerr.Error()), ParkedAt: time.Now().UTC()}
+			break
+		}
+		if err := db.Exec(ctx, "release savepoint retry_event"); err != nil {
+			return fail(err)
+		}
+		step.applied++
+		version = rec.Version
+	}
+	if step.applied > 0 {
+		if err := db.Exec(ctx, `delete from projection_parked_events where name = $1 and stream_id = $2 and version <= $3`,
+			name, stream, version); err != nil {
+			return fail(err)
+		}
+	}
+	if s := step.parked; s != nil {
+		step.done = true
+		if err := db.Exec(ctx, `update projection_parked_streams set version = $3, commit_pos = $4, prepare_pos = $5,
+			type = $6, error = $7, parked_at = $8 where name = $1 and stream_id = $2`,
+			name, stream, s.Version, int64(s.Position.Commit), int64(s.Position.Prepare), s.Type, s.Error, s.ParkedAt); err != nil {
+			return fail(err)
+		}
+		return step, nil
+	}
+	var more bool
+	if err := db.QueryRow(ctx, `select exists (select 1 from projection_parked_events where name = $1 and stream_id = $2)`,
+		name, stream).Scan(&more); err != nil {
+		return fail(err)
+	}
+	if !more {
+		step.done = true
+		if err := db.Exec(ctx, `delete from projection_parked_streams where name = $1 and stream_id = $2`, name, stream); err != nil {
+			return fail(err)
+		}
+		return step, nil
+	}
+	// More wait: the stream stays parked at the next of them until the
+	// next transaction applies it.
+	if err := db.Exec(ctx, `update projection_parked_streams s set (version, commit_pos, prepare_pos, type, error) =
+		(select e.version, e.commit_pos, e.prepare_pos, e.type, '' from projection_parked_events e
+		 where e.name = s.name and e.stream_id = s.stream_id order by e.version limit 1)
+		where s.name = $1 and s.stream_id = $2`, name, stream); err != nil {
+		return fail(err)
+	}
+	return step, nil
 }
 
 // waiting returns up to limit events waiting behind a parked stream, in
