@@ -439,23 +439,18 @@ func (q *Queries) WaitFor(ctx context.Context, pos domain.Position, names, strea
 // A stream of streams that one of the projections parked at or before pos
 // is a *ParkedError.
 func (q *Queries) reached(ctx context.Context, pos domain.Position, names, streams []string) (bool, error) {
-	if len(streams) > 0 {
-		var s ParkedStream
-		var c, p int64
-		err := q.db.QueryRow(ctx, `select name, stream_id, version, commit_pos, prepare_pos, type, error, parked_at
-			from projection_parked_streams where name = any($1) and stream_id = any($2)
-			and (commit_pos, prepare_pos) <= ($3::bigint, $4::bigint) order by commit_pos, prepare_pos limit 1`,
-			names, streams, int64(pos.Commit), int64(pos.Prepare)).Scan(&s.Projection, &s.Stream, &s.Version, &c, &p, &s.Type, &s.Error, &s.ParkedAt)
-		switch {
-		case err == nil:
-			s.Position, s.ParkedAt = domain.Position{Commit: uint64(c), Prepare: uint64(p)}, s.ParkedAt.UTC()
-			return false, &ParkedError{Parked: s, Position: pos}
-		case !isNotFound(err):
-			return false, fmt.Errorf("query parked streams: %w", err)
-		}
+	if streams == nil {
+		streams = []string{} // not NULL
 	}
+	// One round trip: whether the projections reached pos, and the first
+	// stream of streams parked at or before it, if any.
 	var ok bool
-	err := q.db.QueryRow(ctx, `select coalesce(bool_and(
+	var (
+		projection, stream, typ, perr *string
+		version, c, p                 *int64
+		at                            *time.Time
+	)
+	err := q.db.QueryRow(ctx, `select (select coalesce(bool_and(
 		coalesce((select (c.commit_pos, c.prepare_pos) >= ($2::bigint, $3::bigint)
 			from projection_checkpoints c where c.name = n.name), false)
 		or exists (
@@ -468,9 +463,19 @@ func (q *Queries) reached(ctx context.Context, pos domain.Position, names, strea
 				and (coalesce(pp.commit_pos, 0), coalesce(pp.prepare_pos, 0)) < (rp.commit_pos, rp.prepare_pos)
 				and (coalesce(pp.commit_pos, 0), coalesce(pp.prepare_pos, 0)) < ($2::bigint, $3::bigint)))
 		), false)
-		from unnest($1::text[]) as n(name)`, names, int64(pos.Commit), int64(pos.Prepare)).Scan(&ok)
+		from unnest($1::text[]) as n(name)),
+		s.name, s.stream_id, s.version, s.commit_pos, s.prepare_pos, s.type, s.error, s.parked_at
+		from (select) one left join lateral (
+			select * from projection_parked_streams where cardinality($4::text[]) > 0 and name = any($1) and stream_id = any($4)
+			and (commit_pos, prepare_pos) <= ($2::bigint, $3::bigint) order by commit_pos, prepare_pos limit 1) s on true`,
+		names, int64(pos.Commit), int64(pos.Prepare), streams).Scan(&ok, &projection, &stream, &version, &c, &p, &typ, &perr, &at)
 	if err != nil {
 		return false, fmt.Errorf("query checkpoints: %w", err)
+	}
+	if stream != nil {
+		s := ParkedStream{Projection: *projection, Stream: *stream, Version: *version,
+			Position: domain.Position{Commit: uint64(*c), Prepare: uint64(*p)}, Type: *typ, Error: *perr, ParkedAt: at.UTC()}
+		return false, &ParkedError{Parked: s, Position: pos}
 	}
 	return ok, nil
 }
