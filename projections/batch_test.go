@@ -695,6 +695,46 @@ func logOf(t testing.TB, items ...any) memLog {
 	return log
 }
 
+// A value the driver cannot encode fails before PostgreSQL sees it, with an
+// error that names no SQLSTATE: it is not known to be a poison event, so the
+// projection stalls at it (see projections.IsPoison).
+func TestBatchProjector_ErrorsOneByOne(t *testing.T) {
+	t.Parallel()
+	registry := domain.NewRegistry()
+	domain.RegisterEvents(registry)
+	show, other := uuid.New(), uuid.New()
+	created := func(id uuid.UUID) domain.ShowCreated {
+		return domain.ShowCreated{ShowID: id, OrganizerID: uuid.New(), Title: "T", Venue: "V", StartsAt: t0, CreatedAt: t0,
+			Sections: []domain.SectionSpec{{Name: "Floor", PriceCents: 1000, Capacity: 10}}}
+	}
+	held := func(q int) domain.SeatsHeld {
+		return domain.SeatsHeld{ShowID: show, OrderID: uuid.New(), Items: []domain.HeldItem{{Section: "Floor", Quantity: q, UnitPriceCents: 1000}},
+			HeldAt: t0, ExpiresAt: t0.Add(holdTTL)}
+	}
+	stream := domain.ShowStream(show)
+	log := logOf(t, stream, created(show), held(1), held(1<<31), held(1), domain.ShowStream(other), created(other))
+	pool := pgtest.NewPool(t)
+	models := postgres.NewReadModels(pool)
+	p := perEvent{projections.Sales{}}
+	_, err := projections.Rebuild(ctx, log, models, registry, p, 100, nil)
+	ae, ok := errors.AsType[*projections.ApplyError](err)
+	if !ok || ae.Stream != stream || ae.Version != 3 || ae.Type != "show.seats_held" || ae.Projection != p.Name() || !strings.Contains(err.Error(), "int4") {
+		t.Fatalf("got %v, want an *ApplyError of %s at %s@3 with %q", err, p.Name(), stream, "int4")
+	}
+	if got, _ := models.Checkpoint(ctx, p.Name()); got != domain.Start {
+		t.Errorf("checkpoint: got %v, want the start", got)
+	}
+	for _, table := range p.Tables() {
+		var n int
+		if err := pool.QueryRow(ctx, `select count(*) from `+table).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		if n != 0 {
+			t.Errorf("%s: %d rows, want none: the batch is not applied", table, n)
+		}
+	}
+}
+
 func TestBatchProjector_Errors(t *testing.T) {
 	t.Parallel()
 	registry := domain.NewRegistry()
@@ -722,51 +762,53 @@ func TestBatchProjector_Errors(t *testing.T) {
 		version   int64
 		err       string
 	}{
-		// Units past the int column of rm_sales fail the run's statement.
-		{"a failing run is named by its last event",
+		// Units past the int column of rm_sales fail the run's statement,
+		// which names the run's last event; narrowed down, the event that
+		// fails alone is parked.
+		{"a failing run is narrowed down to its failing event",
 			logOf(t, stream, created(show), held(1), held(1<<31), held(1), domain.ShowPublished{ShowID: show, At: t0},
 				domain.ShowStream(other), created(other)),
-			projections.Sales{}, 4, "out of range"},
-		{"one by one, the failing event itself is named",
-			logOf(t, stream, created(show), held(1), held(1<<31), held(1), domain.ShowStream(other), created(other)),
-			perEvent{projections.Sales{}}, 3, "int4"},
+			projections.Sales{}, 3, "out of range"},
 		// Quantities that wrap around when added (as holds stored before
-		// the domain bounded them have) fail instead of moving the
-		// figures by their wrapped sum.
-		{"a hold whose quantities wrap, in the shows", logOf(t, stream, created(show), held(1), wrapped(), held(1)),
-			perEvent{projections.Shows{}}, 3, "int4"},
-		{"a hold whose quantities wrap, in the sales", logOf(t, stream, created(show), held(1), wrapped(), held(1)),
-			perEvent{projections.Sales{}}, 3, "int4"},
-		{"a run with a hold whose quantities wrap", logOf(t, stream, created(show), held(1), wrapped(), held(1)),
-			projections.Shows{}, 4, "out of range"},
+		// the domain bounded them have) fail the run's statement instead
+		// of moving the figures by their wrapped sum, and park the stream.
+		{"a run with a hold whose quantities wrap", logOf(t, stream, created(show), held(1), wrapped(), held(1),
+			domain.ShowStream(other), created(other)),
+			projections.Shows{}, 3, "out of range"},
 		{"an event that cannot be decoded is named",
-			logOf(t, stream, created(show), held(1), held(2), json.RawMessage(`{"show_id": 42}`), held(1)),
+			logOf(t, stream, created(show), held(1), held(2), json.RawMessage(`{"show_id": 42}`), held(1),
+				domain.ShowStream(other), created(other)),
 			projections.Shows{}, 4, "cannot unmarshal"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
 			pool := pgtest.NewPool(t)
 			models := postgres.NewReadModels(pool)
-			_, err := projections.Rebuild(ctx, c.log, models, registry, c.projector, 100, nil)
-			ae, ok := errors.AsType[*projections.ApplyError](err)
-			if !ok || ae.Stream != stream || ae.Version != c.version || ae.Type != "show.seats_held" || ae.Projection != c.projector.Name() ||
-				!strings.Contains(err.Error(), c.err) {
-				t.Fatalf("got %v, want an *ApplyError of %s at %s@%d with %q", err, c.projector.Name(), stream, c.version, c.err)
+			// A poison event no longer stops the projection: its stream is
+			// parked at it, with the error, and the other stream is applied.
+			end := c.log[len(c.log)-1].Position
+			at, err := projections.Rebuild(ctx, c.log, models, registry, c.projector, 100, nil)
+			if err != nil || at != end {
+				t.Fatalf("rebuild: got %v, %v; want the end of the log %v", at, err, end)
 			}
-			if _, ok := errors.AsType[*projections.BatchError](err); ok {
-				t.Errorf("got %v, want the batch index unwrapped", err)
+			parked, err := projections.NewQueries(models.DB()).ParkedStreams(ctx, c.projector.Name())
+			if err != nil {
+				t.Fatal(err)
 			}
-			if got, _ := models.Checkpoint(ctx, c.projector.Name()); got != domain.Start {
-				t.Errorf("checkpoint: got %v, want the start", got)
+			if len(parked) != 1 || parked[0].Stream != stream || parked[0].Version != c.version || parked[0].Type != "show.seats_held" ||
+				!strings.Contains(parked[0].Error, c.err) || strings.Contains(parked[0].Error, "of the batch") {
+				t.Fatalf("parked: got %+v, want %s parked at %s@%d with %q, the batch index unwrapped", parked, c.projector.Name(), stream, c.version, c.err)
 			}
-			for _, table := range c.projector.Tables() {
-				var n int
-				if err := pool.QueryRow(ctx, `select count(*) from `+table).Scan(&n); err != nil {
-					t.Fatal(err)
-				}
-				if n != 0 {
-					t.Errorf("%s: %d rows, want none: the batch is not applied", table, n)
-				}
+			if got, _ := models.Checkpoint(ctx, c.projector.Name()); got != end {
+				t.Errorf("checkpoint: got %v, want %v", got, end)
+			}
+			key := map[string]string{"rm_shows": "id", "rm_sales": "show_id"}[c.projector.Tables()[0]]
+			var n int
+			if err := pool.QueryRow(ctx, `select count(*) from `+c.projector.Tables()[0]+` where `+key+` = $1`, other).Scan(&n); err != nil {
+				t.Fatal(err)
+			}
+			if n != 1 {
+				t.Errorf("%s: %d rows of the other stream, want 1: it is applied", c.projector.Tables()[0], n)
 			}
 		})
 	}

@@ -126,8 +126,9 @@ type Projector interface {
 	Name() string
 	// Apply changes the read model for one event, through db, which is the
 	// transaction that also records the checkpoint. Events the projection
-	// does not care about are ignored. An error stops the projection at the
-	// event; it is retried and never skipped.
+	// does not care about are ignored. A poison failure (IsPoison) parks
+	// the event's stream until Retry; any other error stops the projection
+	// at the event, which is retried. No event is ever skipped.
 	Apply(ctx context.Context, db DB, rec domain.RecordedEvent, e domain.Event) error
 	// Tables names the read-model tables the projection owns, and only it
 	// writes: a rebuild replaces exactly these.

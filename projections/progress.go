@@ -33,6 +33,9 @@ type Progress struct {
 	// Rebuild is set while `ticketing replay` rebuilds the projection, or
 	// after one was killed (its UpdatedAt then stops moving).
 	Rebuild *RebuildProgress `json:"rebuild,omitempty"`
+	// Parked are the streams the projection parked, the first parked
+	// first.
+	Parked []ParkedStream `json:"parked,omitempty"`
 }
 
 // RebuildProgress is how far a rebuild got.
@@ -65,6 +68,10 @@ func pos(c, p int64) domain.Position { return domain.Position{Commit: uint64(c),
 // relay's position when no partition is behind.
 func (q *Queries) Progress(ctx context.Context) ([]Progress, error) {
 	relay, hasRelay, err := q.RelayPosition(ctx)
+	if err != nil {
+		return nil, err
+	}
+	parked, err := q.ParkedStreams(ctx, q.names...)
 	if err != nil {
 		return nil, err
 	}
@@ -111,7 +118,43 @@ func (q *Queries) Progress(ctx context.Context) ([]Progress, error) {
 		case !errors.Is(err, ErrNotFound):
 			return nil, fmt.Errorf("query progress: %w", err)
 		}
+		for _, s := range parked {
+			if s.Projection == name {
+				pr.Parked = append(pr.Parked, s)
+			}
+		}
 		out = append(out, pr)
+	}
+	return out, nil
+}
+
+// ParkedStreams returns the streams the projections names parked (every
+// projection's when names is empty), the first parked first, each with the
+// number of its events waiting.
+func (q *Queries) ParkedStreams(ctx context.Context, names ...string) ([]ParkedStream, error) {
+	if names == nil {
+		names = []string{} // not NULL
+	}
+	rows, err := q.db.Query(ctx, `select s.name, s.stream_id, s.version, s.commit_pos, s.prepare_pos, s.type, s.error, s.parked_at,
+			(select count(*) from projection_parked_events e where e.name = s.name and e.stream_id = s.stream_id)
+		from projection_parked_streams s where cardinality($1::text[]) = 0 or s.name = any($1)
+		order by s.parked_at, s.name, s.stream_id`, names)
+	if err != nil {
+		return nil, fmt.Errorf("query parked streams: %w", err)
+	}
+	defer rows.Close()
+	out := []ParkedStream{}
+	for rows.Next() {
+		var s ParkedStream
+		var c, p int64
+		if err := rows.Scan(&s.Projection, &s.Stream, &s.Version, &c, &p, &s.Type, &s.Error, &s.ParkedAt, &s.Waiting); err != nil {
+			return nil, fmt.Errorf("query parked streams: %w", err)
+		}
+		s.Position, s.ParkedAt = pos(c, p), s.ParkedAt.UTC()
+		out = append(out, s)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("query parked streams: %w", err)
 	}
 	return out, nil
 }

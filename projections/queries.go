@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/google/uuid"
@@ -392,16 +393,38 @@ func (q *Queries) DueHolds(ctx context.Context, now time.Time, limit int) ([]Due
 // WaitForPosition waits until every projection of All has applied the log
 // up to pos, checking every few milliseconds. It reports false when timeout
 // passes first, and fails when ctx ends or the checkpoints cannot be read.
+// A stream a projection parked does not hold it back: see WaitFor.
 func (q *Queries) WaitForPosition(ctx context.Context, pos domain.Position, timeout time.Duration) (bool, error) {
+	return q.WaitFor(ctx, pos, q.names, nil, timeout)
+}
+
+// ErrInvalidPosition says that a position does not fit the read models'
+// bigints: no write ever returned it.
+var ErrInvalidPosition = errors.New("invalid position")
+
+// WaitFor waits until the projections names (every projection of All when
+// names is empty) have applied the log up to pos, as WaitForPosition does,
+// for a read of the streams streams. When one
+// of those projections parked one of those streams at or before pos, it
+// fails at once with a *ParkedError: the read cannot reflect pos until the
+// stream is retried. A position beyond a bigint fails with
+// ErrInvalidPosition.
+func (q *Queries) WaitFor(ctx context.Context, pos domain.Position, names, streams []string, timeout time.Duration) (bool, error) {
 	if pos.IsZero() {
 		return true, nil
+	}
+	if len(names) == 0 {
+		names = q.names
+	}
+	if pos.Commit > math.MaxInt64 || pos.Prepare > math.MaxInt64 {
+		return false, fmt.Errorf("%w: %s", ErrInvalidPosition, pos)
 	}
 	deadline := time.NewTimer(timeout)
 	defer deadline.Stop()
 	tick := time.NewTicker(pollEvery)
 	defer tick.Stop()
 	for {
-		ok, err := q.reached(ctx, pos)
+		ok, err := q.reached(ctx, pos, names, streams)
 		if err != nil || ok {
 			return ok, err
 		}
@@ -421,9 +444,22 @@ func (q *Queries) WaitForPosition(ctx context.Context, pos domain.Position, time
 // partition, the projection applied the last event the relay published there
 // or an event at or past pos. That is conservative: it may wait for an event
 // after pos in a partition, never the other way round.
-func (q *Queries) reached(ctx context.Context, pos domain.Position) (bool, error) {
+//
+// A stream of streams that one of the projections parked at or before pos
+// is a *ParkedError.
+func (q *Queries) reached(ctx context.Context, pos domain.Position, names, streams []string) (bool, error) {
+	if streams == nil {
+		streams = []string{} // not NULL
+	}
+	// One round trip: whether the projections reached pos, and the first
+	// stream of streams parked at or before it, if any.
 	var ok bool
-	err := q.db.QueryRow(ctx, `select coalesce(bool_and(
+	var (
+		projection, stream, typ, perr *string
+		version, c, p                 *int64
+		at                            *time.Time
+	)
+	err := q.db.QueryRow(ctx, `select (select coalesce(bool_and(
 		coalesce((select (c.commit_pos, c.prepare_pos) >= ($2::bigint, $3::bigint)
 			from projection_checkpoints c where c.name = n.name), false)
 		or exists (
@@ -436,9 +472,19 @@ func (q *Queries) reached(ctx context.Context, pos domain.Position) (bool, error
 				and (coalesce(pp.commit_pos, 0), coalesce(pp.prepare_pos, 0)) < (rp.commit_pos, rp.prepare_pos)
 				and (coalesce(pp.commit_pos, 0), coalesce(pp.prepare_pos, 0)) < ($2::bigint, $3::bigint)))
 		), false)
-		from unnest($1::text[]) as n(name)`, q.names, int64(pos.Commit), int64(pos.Prepare)).Scan(&ok)
+		from unnest($1::text[]) as n(name)),
+		s.name, s.stream_id, s.version, s.commit_pos, s.prepare_pos, s.type, s.error, s.parked_at
+		from (select) one left join lateral (
+			select * from projection_parked_streams where cardinality($4::text[]) > 0 and name = any($1) and stream_id = any($4)
+			and (commit_pos, prepare_pos) <= ($2::bigint, $3::bigint) order by commit_pos, prepare_pos limit 1) s on true`,
+		names, int64(pos.Commit), int64(pos.Prepare), streams).Scan(&ok, &projection, &stream, &version, &c, &p, &typ, &perr, &at)
 	if err != nil {
 		return false, fmt.Errorf("query checkpoints: %w", err)
+	}
+	if stream != nil {
+		s := ParkedStream{Projection: *projection, Stream: *stream, Version: *version,
+			Position: domain.Position{Commit: uint64(*c), Prepare: uint64(*p)}, Type: *typ, Error: *perr, ParkedAt: at.UTC()}
+		return false, &ParkedError{Parked: s, Position: pos}
 	}
 	return ok, nil
 }

@@ -21,8 +21,8 @@ const DefaultRebuildBatch = 5000
 // read, in batches of batch events (one transaction each, with the
 // checkpoint, so that a rebuild that is killed resumes where it stopped). It
 // calls progress after each batch with the position reached, and returns the
-// last position applied. A failing event stops it with an *ApplyError: it is
-// never skipped.
+// last position applied. A poison event parks its stream, as in the Runner;
+// any other failure stops it with an *ApplyError. No event is skipped.
 func Rebuild(ctx context.Context, log Reader, store Store, registry *domain.Registry, p Projector, batch int, progress func(domain.Position)) (domain.Position, error) {
 	return RebuildUntil(ctx, log, store, registry, p, batch, domain.Position{}, progress)
 }

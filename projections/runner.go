@@ -65,23 +65,31 @@ type ProjectionStatus struct {
 	LastError string
 	// Failures counts the failures since the last applied batch.
 	Failures int
+	// Parked are the streams the projection parked, as its last batch
+	// found them: each waits at an event the projector cannot apply, while
+	// the other streams go on (see IsPoison and Retry).
+	Parked []ParkedStream
 }
 
 // MarshalJSON renders the status with the position as its token.
 func (s ProjectionStatus) MarshalJSON() ([]byte, error) {
 	return json.Marshal(struct {
-		Name      string `json:"name"`
-		Position  string `json:"position"`
-		State     string `json:"state"`
-		LastError string `json:"last_error,omitempty"`
-		Failures  int    `json:"failures"`
-	}{s.Name, s.Position.String(), s.State, s.LastError, s.Failures})
+		Name      string         `json:"name"`
+		Position  string         `json:"position"`
+		State     string         `json:"state"`
+		LastError string         `json:"last_error,omitempty"`
+		Failures  int            `json:"failures"`
+		Parked    []ParkedStream `json:"parked,omitempty"`
+	}{s.Name, s.Position.String(), s.State, s.LastError, s.Failures, s.Parked})
 }
 
 // Runner feeds every projector the global log from its checkpoint, each in
 // its own goroutine, applying each batch of events and the new checkpoint in
-// one transaction of the Store. A projector that fails is retried from its
-// checkpoint with a growing backoff; no event is ever skipped.
+// one transaction of the Store. An event that fails with a poison failure
+// (IsPoison) parks its stream: the stream's later events wait behind it and
+// every other stream goes on, until Retry resumes it. A projector that fails
+// otherwise is retried from its checkpoint with a growing backoff. No event
+// is ever skipped.
 type Runner struct {
 	Feed       Feed
 	Store      Store
@@ -259,7 +267,67 @@ func (r *Runner) follow(ctx context.Context, p Projector, applied func()) error 
 // apply applies the events of a batch after the checkpoint, and the batch's
 // last position as the new checkpoint, atomically. A BatchProjector gets
 // the events in one ApplyBatch, up to the first that cannot be decoded.
+// Events of a parked stream wait behind it. When the batch fails with a
+// poison failure (IsPoison), apply narrows it down: it applies each half of
+// the batch in turn, in transactions of their own, halving again what
+// fails, and parks the stream of an event that fails alone, so that the
+// other streams' events of the batch are applied (a poison event costs
+// about 2·log2(len(batch)) transactions). Any other failure is returned:
+// the projection stalls and retries.
 func (r *Runner) apply(ctx context.Context, p Projector, batch []domain.RecordedEvent) error {
+	err := r.applyOnce(ctx, p, batch)
+	if err == nil || !IsPoison(err) || ctx.Err() != nil {
+		return err
+	}
+	if len(batch) == 1 {
+		return r.park(ctx, p.Name(), batch[0], err)
+	}
+	half := len(batch) / 2
+	if err := r.apply(ctx, p, batch[:half]); err != nil {
+		return err
+	}
+	return r.apply(ctx, p, batch[half:])
+}
+
+// park parks the stream of rec, which failed with cause, in the
+// transaction that moves the checkpoint past rec.
+func (r *Runner) park(ctx context.Context, name string, rec domain.RecordedEvent, cause error) error {
+	var parked ParkedStream
+	err := r.Store.Apply(ctx, name, rec.Position, func(db DB, after domain.Position) error {
+		var err error
+		parked, err = park(ctx, db, name, rec, cause)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("projection %s: park %s: %w", name, rec.StreamID, err)
+	}
+	r.parked(name, parked, cause)
+	return nil
+}
+
+// parked logs and records in the status that the projection name parked a
+// stream.
+func (r *Runner) parked(name string, s ParkedStream, cause error) {
+	if s.Stream == "" {
+		return // another runner parked it
+	}
+	r.logger().Error("projection parked a stream", "projection", name, "stream", s.Stream, "version", s.Version,
+		"position", s.Position.String(), "type", s.Type, "error", cause)
+	r.update(name, func(st *ProjectionStatus) {
+		if !slices.ContainsFunc(st.Parked, func(p ParkedStream) bool { return p.Stream == s.Stream }) {
+			st.Parked = append(slices.Clip(st.Parked), s)
+		}
+	})
+}
+
+// setParked records the parked streams of a projection, as a batch found
+// them.
+func (r *Runner) setParked(name string, parked []ParkedStream) {
+	r.update(name, func(st *ProjectionStatus) { st.Parked = parked })
+}
+
+// applyOnce is one attempt of apply, in one transaction.
+func (r *Runner) applyOnce(ctx context.Context, p Projector, batch []domain.RecordedEvent) error {
 	decoded, failed := r.decode(batch)
 	return r.Store.Apply(ctx, p.Name(), batch[len(batch)-1].Position, func(db DB, after domain.Position) error {
 		recs, events, errs := batch, decoded, failed
@@ -273,6 +341,14 @@ func (r *Runner) apply(ctx context.Context, p Projector, batch []domain.Recorded
 				}
 			}
 		}
+		parked, err := loadParked(ctx, db, p.Name())
+		if err != nil {
+			return err
+		}
+		r.setParked(p.Name(), parked)
+		if recs, events, errs, err = holdBack(ctx, db, p.Name(), parked, recs, events, errs); err != nil {
+			return err
+		}
 		return applyEvents(ctx, db, p, recs, events, errs)
 	})
 }
@@ -285,8 +361,10 @@ func applyEvents(ctx context.Context, db DB, p Projector, recs []domain.Recorded
 	bp, ok := p.(BatchProjector)
 	if !ok {
 		for i, rec := range recs {
-			err := errs[i]
-			if err == nil {
+			var err error
+			if errs[i] != nil {
+				err = &DecodeError{errs[i]}
+			} else {
 				err = p.Apply(ctx, db, rec, events[i])
 			}
 			if err != nil {
@@ -309,7 +387,7 @@ func applyEvents(ctx context.Context, db DB, p Projector, recs []domain.Recorded
 		}
 	}
 	if n < len(recs) {
-		return applyError(p.Name(), recs[n], errs[n])
+		return applyError(p.Name(), recs[n], &DecodeError{errs[n]})
 	}
 	return nil
 }
@@ -384,25 +462,30 @@ func (r *Runner) Deliver(ctx context.Context, name string, deliveries []Delivery
 		}
 		return events, errs
 	}
-	var done []int
-	var err error
-	if bs, ok := r.Store.(DeliveredBatchStore); ok {
-		done, err = bs.ApplyDeliveredBatch(ctx, name, deliveries, func(db DB, recs []domain.RecordedEvent) error {
-			events, errs := lookup(recs)
-			return applyEvents(ctx, db, p, recs, events, errs)
-		})
-	} else {
-		done, err = r.Store.ApplyDelivered(ctx, name, deliveries, func(db DB, rec domain.RecordedEvent) error {
-			recs := []domain.RecordedEvent{rec}
-			events, errs := lookup(recs)
-			return applyEvents(ctx, db, p, recs, events, errs)
-		})
+	apply := func(db DB, recs []domain.RecordedEvent) error {
+		events, errs := lookup(recs)
+		parked, err := loadParked(ctx, db, name)
+		if err != nil {
+			return err
+		}
+		r.setParked(name, parked)
+		if recs, events, errs, err = holdBack(ctx, db, name, parked, recs, events, errs); err != nil {
+			return err
+		}
+		return applyEvents(ctx, db, p, recs, events, errs)
+	}
+	done, err := r.deliver(ctx, name, deliveries, apply)
+	if err != nil && IsPoison(err) && ctx.Err() == nil {
+		done, err = r.deliverNarrowed(ctx, name, deliveries, apply)
 	}
 	if len(done) != len(deliveries) {
 		done = make([]int, len(deliveries))
 	}
 	r.update(name, func(s *ProjectionStatus) {
 		for i, d := range deliveries {
+			if done[i] > len(d.Events) {
+				continue
+			}
 			if n := done[i]; n > 0 && s.Position.Less(d.Events[n-1].Position) {
 				s.Position = d.Events[n-1].Position
 			}
@@ -416,4 +499,79 @@ func (r *Runner) Deliver(ctx context.Context, name string, deliveries []Delivery
 		}
 	})
 	return done, err
+}
+
+// deliver applies deliveries with one call of fn when the Store can, or
+// with one per event.
+func (r *Runner) deliver(ctx context.Context, name string, deliveries []Delivery, fn func(db DB, recs []domain.RecordedEvent) error) ([]int, error) {
+	if bs, ok := r.Store.(DeliveredBatchStore); ok {
+		return bs.ApplyDeliveredBatch(ctx, name, deliveries, fn)
+	}
+	return r.Store.ApplyDelivered(ctx, name, deliveries, func(db DB, rec domain.RecordedEvent) error {
+		return fn(db, []domain.RecordedEvent{rec})
+	})
+}
+
+// deliverNarrowed delivers deliveries that failed with a poison failure
+// again, partition by partition, each in transactions of its own, halving
+// what fails, and parks the stream of each event that fails alone, so that
+// the other streams' events are applied. A partition stops at a gap (the
+// others go on, and the gap is returned) or at any other failure, which is
+// returned at once.
+func (r *Runner) deliverNarrowed(ctx context.Context, name string, deliveries []Delivery, apply func(db DB, recs []domain.RecordedEvent) error) ([]int, error) {
+	done := make([]int, len(deliveries))
+	var gap error
+	for i, d := range deliveries {
+		n, err := r.deliverHalves(ctx, name, d.Partition, d.Events, apply)
+		done[i] = n
+		if _, ok := errors.AsType[*GapError](err); ok {
+			gap = err
+			continue
+		}
+		if err != nil {
+			return done, err
+		}
+	}
+	return done, gap
+}
+
+// deliverHalves applies events of one partition, halving them while they
+// fail with a poison failure, and parks the stream of an event that fails
+// alone. It returns how many events, from the first, are done, and what
+// stopped the others.
+func (r *Runner) deliverHalves(ctx context.Context, name string, partition int, events []domain.RecordedEvent, apply func(db DB, recs []domain.RecordedEvent) error) (int, error) {
+	if len(events) == 0 {
+		return 0, nil
+	}
+	one := func(fn func(db DB, recs []domain.RecordedEvent) error, events []domain.RecordedEvent) (int, error) {
+		n, err := r.deliver(ctx, name, []Delivery{{Partition: partition, Events: events}}, fn)
+		if len(n) != 1 {
+			return 0, err
+		}
+		return n[0], err
+	}
+	n, err := one(apply, events)
+	if err == nil || !IsPoison(err) || ctx.Err() != nil {
+		return n, err
+	}
+	if len(events) == 1 {
+		cause := err
+		var parked ParkedStream
+		n, err := one(func(db DB, recs []domain.RecordedEvent) error {
+			var err error
+			parked, err = park(ctx, db, name, recs[0], cause)
+			return err
+		}, events)
+		if err == nil {
+			r.parked(name, parked, cause)
+		}
+		return n, err
+	}
+	half := len(events) / 2
+	n, err = r.deliverHalves(ctx, name, partition, events[:half], apply)
+	if err != nil || n < half {
+		return n, err
+	}
+	m, err := r.deliverHalves(ctx, name, partition, events[half:], apply)
+	return half + m, err
 }

@@ -59,7 +59,7 @@ type EventPage struct {
 // with registry to the current shape of its type unless raw=true.
 func (a *API) RegisterAdmin(r *mux.Router, events EventLog, registry *domain.Registry) {
 	h := adminEvents{log: events, registry: registry}
-	r.Handle("/v1/admin/events", a.route(signedIn, h.serve, eventParams)).Methods(http.MethodGet)
+	r.Handle("/v1/admin/events", a.route(signedIn, readsLog, h.serve, eventParams)).Methods(http.MethodGet)
 }
 
 // MaxEventTypes is how many type parameters a page of the history takes.

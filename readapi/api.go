@@ -4,7 +4,15 @@
 //
 // Read-your-writes: the write API answers every write with the position of
 // its last event; a read that sends it back in the X-Min-Position header
-// waits (up to MinPositionWait) until every projection has applied it.
+// waits (up to MinPositionWait) until the projections the route reads have
+// applied it. A position that is not one (beyond a bigint) or is beyond the
+// end of the log is refused at once with a 400 naming the header. When a
+// projection the route reads parked the stream the route reads (the show of
+// /v1/shows/{id}..., the order of /v1/orders/{id}) at or before the
+// position, the read is answered at once with a 503 "stream-parked"
+// problem naming the stream: waiting would not help until ops retry it.
+// Routes that list (/v1/shows, /v1/me/...) read no one stream: they wait for
+// their projections only, and a parked stream does not hold them back.
 package readapi
 
 import (
@@ -14,6 +22,7 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"math"
 	"net/http"
 	"strconv"
 	"strings"
@@ -33,6 +42,13 @@ const MinPositionHeader = "X-Min-Position"
 // MinPositionWait is how long a read waits for the projections to reach its
 // X-Min-Position before it fails with ErrNotCaughtUp.
 const MinPositionWait = 2 * time.Second
+
+// LogHead tells where the global log ends. The event store satisfies it.
+type LogHead interface {
+	// Head returns the position of the last event of the log, or
+	// domain.Start when it is empty.
+	Head(ctx context.Context) (domain.Position, error)
+}
 
 // Authenticator checks bearer tokens.
 type Authenticator interface {
@@ -58,6 +74,7 @@ type API struct {
 	q    *projections.Queries
 	auth Authenticator
 	log  *slog.Logger
+	head LogHead
 }
 
 // New returns the read API over q. log receives the errors answered with a
@@ -67,6 +84,13 @@ func New(q *projections.Queries, auth Authenticator, log *slog.Logger) *API {
 		log = slog.New(slog.DiscardHandler)
 	}
 	return &API{q: q, auth: auth, log: log}
+}
+
+// WithLogHead has the API refuse, with a 400, an X-Min-Position beyond the
+// head of the log, rather than wait MinPositionWait for it; it returns a.
+func (a *API) WithLogHead(h LogHead) *API {
+	a.head = h
+	return a
 }
 
 // access says who may call a route.
@@ -81,17 +105,36 @@ const (
 
 type handlerFunc func(w http.ResponseWriter, r *http.Request, actor domain.Actor) error
 
+// reads is what a route reads: the projections whose tables it queries
+// and, for a route of one show or order, the stream of the id in its path.
+type reads struct {
+	projections []string
+	stream      func(id uuid.UUID) string
+}
+
+var (
+	// readsLog: the route reads the event log, which holds every position
+	// the write API returned.
+	readsLog       = reads{}
+	readsShows     = reads{projections: []string{projections.NameShows}}
+	readsShow      = reads{projections: []string{projections.NameShows}, stream: domain.ShowStream}
+	readsSales     = reads{projections: []string{projections.NameShows, projections.NameSales}, stream: domain.ShowStream}
+	readsAnalytics = reads{projections: []string{projections.NameShows, projections.NameAnalytics}, stream: domain.ShowStream}
+	readsOrders    = reads{projections: []string{projections.NameOrders}}
+	readsOrder     = reads{projections: []string{projections.NameOrders}, stream: domain.OrderStream}
+)
+
 // Register adds the read routes to r.
 func (a *API) Register(r *mux.Router) {
-	r.Handle("/v1/shows", a.route(anyone, a.listShows, pageParams)).Methods(http.MethodGet)
-	r.Handle("/v1/shows/{id}", a.route(anyone, a.show)).Methods(http.MethodGet)
-	r.Handle("/v1/shows/{id}/seats", a.route(anyone, a.seats)).Methods(http.MethodGet)
-	r.Handle("/v1/shows/{id}/sales", a.route(signedIn, a.sales)).Methods(http.MethodGet)
-	r.Handle("/v1/shows/{id}/analytics", a.route(signedIn, a.analytics)).Methods(http.MethodGet)
-	r.Handle("/v1/me/shows", a.route(signedIn, a.myShows, pageParams)).Methods(http.MethodGet)
-	r.Handle("/v1/me/orders", a.route(signedIn, a.myOrders, pageParams)).Methods(http.MethodGet)
-	r.Handle("/v1/me/tickets", a.route(signedIn, a.myTickets, pageParams)).Methods(http.MethodGet)
-	r.Handle("/v1/orders/{id}", a.route(signedIn, a.order)).Methods(http.MethodGet)
+	r.Handle("/v1/shows", a.route(anyone, readsShows, a.listShows, pageParams)).Methods(http.MethodGet)
+	r.Handle("/v1/shows/{id}", a.route(anyone, readsShow, a.show)).Methods(http.MethodGet)
+	r.Handle("/v1/shows/{id}/seats", a.route(anyone, readsShow, a.seats)).Methods(http.MethodGet)
+	r.Handle("/v1/shows/{id}/sales", a.route(signedIn, readsSales, a.sales)).Methods(http.MethodGet)
+	r.Handle("/v1/shows/{id}/analytics", a.route(signedIn, readsAnalytics, a.analytics)).Methods(http.MethodGet)
+	r.Handle("/v1/me/shows", a.route(signedIn, readsShows, a.myShows, pageParams)).Methods(http.MethodGet)
+	r.Handle("/v1/me/orders", a.route(signedIn, readsOrders, a.myOrders, pageParams)).Methods(http.MethodGet)
+	r.Handle("/v1/me/tickets", a.route(signedIn, readsOrders, a.myTickets, pageParams)).Methods(http.MethodGet)
+	r.Handle("/v1/orders/{id}", a.route(signedIn, readsOrder, a.order)).Methods(http.MethodGet)
 }
 
 // pageParams are the query parameters of a paged list.
@@ -99,9 +142,9 @@ var pageParams = web.Params{"limit": 1, "cursor": 1}
 
 // route authenticates the request, refuses a query string other than the
 // parameters the route takes (none when query is omitted), waits for its
-// X-Min-Position and runs h. The actor of an anonymous request has a nil
-// UserID.
-func (a *API) route(who access, h handlerFunc, query ...web.Params) http.Handler {
+// X-Min-Position in what the route reads and runs h. The actor of an
+// anonymous request has a nil UserID.
+func (a *API) route(who access, needs reads, h handlerFunc, query ...web.Params) http.Handler {
 	takes := web.Params{}
 	for _, q := range query {
 		maps.Copy(takes, q)
@@ -115,7 +158,7 @@ func (a *API) route(who access, h handlerFunc, query ...web.Params) http.Handler
 			_, err = web.Query(r, takes)
 		}
 		if err == nil {
-			err = a.waitForMinPosition(r)
+			err = a.waitForMinPosition(r, needs)
 		}
 		if err == nil {
 			err = h(w, r, actor)
@@ -147,18 +190,50 @@ func (a *API) actor(r *http.Request) (domain.Actor, error) {
 	return actor, nil
 }
 
-// waitForMinPosition waits until the read models reflect the request's
-// X-Min-Position.
-func (a *API) waitForMinPosition(r *http.Request) error {
+// waitForMinPosition waits until the projections the route reads reflect
+// the request's X-Min-Position. A position that cannot be one, or is
+// beyond the head of the log, is refused at once; so is a read of a stream
+// that is parked before the position (a *projections.ParkedError).
+func (a *API) waitForMinPosition(r *http.Request, needs reads) error {
 	h := r.Header.Get(MinPositionHeader)
 	if h == "" {
 		return nil
 	}
-	pos, err := domain.ParsePosition(h)
-	if err != nil {
-		return &domain.ValidationError{Fields: []domain.FieldError{{Field: MinPositionHeader, Detail: "is not a position returned by the write API"}}}
+	invalid := func(detail string) error {
+		return &domain.ValidationError{Fields: []domain.FieldError{{Field: MinPositionHeader, Detail: detail}}}
 	}
-	ok, err := a.q.WaitForPosition(r.Context(), pos, MinPositionWait)
+	pos, err := domain.ParsePosition(h)
+	if err != nil || pos.Commit > math.MaxInt64 || pos.Prepare > math.MaxInt64 {
+		return invalid("is not a position returned by the write API")
+	}
+	if len(needs.projections) == 0 {
+		return nil
+	}
+	var streams []string
+	if needs.stream != nil {
+		if id, err := uuid.Parse(mux.Vars(r)["id"]); err == nil {
+			streams = []string{needs.stream(id)}
+		}
+	}
+	// One look first: a position reached, or a stream parked, is answered
+	// without asking for the head.
+	ok, err := a.q.WaitFor(r.Context(), pos, needs.projections, streams, 0)
+	if err != nil {
+		return err
+	}
+	if ok {
+		return nil
+	}
+	if a.head != nil {
+		head, err := a.head.Head(r.Context())
+		if err != nil {
+			return fmt.Errorf("read the head of the log: %w", err)
+		}
+		if head.Less(pos) {
+			return invalid(fmt.Sprintf("is beyond the end of the log (position %s)", head))
+		}
+	}
+	ok, err = a.q.WaitFor(r.Context(), pos, needs.projections, streams, MinPositionWait)
 	if err != nil {
 		return err
 	}

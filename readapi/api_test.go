@@ -471,9 +471,10 @@ func TestAPI_MinPosition(t *testing.T) {
 	})
 	t.Run("not reached in time", func(t *testing.T) {
 		t.Parallel()
-		w := newWorld(t).start()
+		w := newWorld(t) // not started: nothing is projected
+		w.publishedShow(uuid.New(), "Unprojected")
 		start := time.Now()
-		r := w.get("/v1/shows", "", "X-Min-Position", "1000000")
+		r := w.get("/v1/shows", "", "X-Min-Position", w.last.String())
 		r.problem(t, http.StatusServiceUnavailable)
 		if got := r.header.Get("Retry-After"); got != "1" {
 			t.Errorf("Retry-After: got %q, want 1", got)
@@ -490,6 +491,72 @@ func TestAPI_MinPosition(t *testing.T) {
 			if len(p.Errors) != 1 || p.Errors[0].Field != "X-Min-Position" {
 				t.Errorf("%q: got errors %+v, want one on X-Min-Position", h, p.Errors)
 			}
+		}
+	})
+	t.Run("beyond the log or beyond a bigint: a 400 at once", func(t *testing.T) {
+		t.Parallel()
+		w := newWorld(t).start()
+		w.publishedShow(uuid.New(), "Only")
+		w.sync()
+		beyond := domain.PositionAt(w.last.Commit + 1).String()
+		for _, h := range []string{beyond, "1000000", "9223372036854775808", "18446744073709551615", "1.9223372036854775808"} {
+			start := time.Now()
+			p := w.get("/v1/shows", "", "X-Min-Position", h).problem(t, http.StatusBadRequest)
+			if len(p.Errors) != 1 || p.Errors[0].Field != "X-Min-Position" {
+				t.Errorf("%q: got errors %+v, want one on X-Min-Position", h, p.Errors)
+			}
+			if d := time.Since(start); d > 500*time.Millisecond {
+				t.Errorf("%q: answered after %v, want at once", h, d)
+			}
+		}
+	})
+	t.Run("a route waits only for the projections it reads", func(t *testing.T) {
+		t.Parallel()
+		w := newWorld(t)
+		// The holds and analytics projections never run.
+		w.runner.Projectors = []projections.Projector{projections.Shows{}, projections.Orders{}, projections.Sales{}}
+		w.start()
+		org, orgToken := w.token(domain.RoleOrganizer)
+		show := w.publishedShow(org, "Partly projected")
+		start := time.Now()
+		var got projections.ShowView
+		w.get("/v1/shows/"+show.String(), "", "X-Min-Position", w.last.String()).ok(t, &got)
+		var sales projections.SalesView
+		w.get("/v1/shows/"+show.String()+"/sales", orgToken, "X-Min-Position", w.last.String()).ok(t, &sales)
+		if d := time.Since(start); d > time.Second {
+			t.Errorf("answered after %v, want as soon as shows and sales reached the position", d)
+		}
+		w.get("/v1/shows/"+show.String()+"/analytics", orgToken, "X-Min-Position", w.last.String()).problem(t, http.StatusServiceUnavailable)
+	})
+	t.Run("a parked stream the route reads: a 503 at once naming it", func(t *testing.T) {
+		t.Parallel()
+		w := newWorld(t).start()
+		good := w.publishedShow(uuid.New(), "Good")
+		bad := uuid.New()
+		// Appended past the domain's validation: PostgreSQL text cannot
+		// hold the NUL of its title.
+		w.save(domain.ShowStream(bad), domain.NoStream, []domain.Event{domain.ShowCreated{ShowID: bad, OrganizerID: uuid.New(),
+			Title: "Nul\x00", Venue: "V", StartsAt: t0.Add(time.Hour), CreatedAt: t0, Sections: []domain.SectionSpec{{Name: "Floor", PriceCents: 1, Capacity: 1}}}})
+		w.sync()
+		start := time.Now()
+		r := w.get("/v1/shows/"+bad.String(), "", "X-Min-Position", w.last.String())
+		p := r.problem(t, http.StatusServiceUnavailable)
+		if p.Type != "urn:problem:ticketing:stream-parked" || !strings.Contains(p.Detail, domain.ShowStream(bad)) || !strings.Contains(p.Detail, "shows") {
+			t.Errorf("problem: got %+v, want stream-parked naming %s and the projection", p, domain.ShowStream(bad))
+		}
+		if strings.Contains(p.Detail, "0x00") {
+			t.Errorf("detail shows the internal error: %q", p.Detail)
+		}
+		if d := time.Since(start); d > 500*time.Millisecond {
+			t.Errorf("answered after %v, want at once", d)
+		}
+		// Reads that do not need the stream are not held back.
+		var got projections.ShowView
+		w.get("/v1/shows/"+good.String(), "", "X-Min-Position", w.last.String()).ok(t, &got)
+		var l showList
+		w.get("/v1/shows", "", "X-Min-Position", w.last.String()).ok(t, &l)
+		if len(l.Items) != 1 {
+			t.Errorf("got %d shows, want the good one", len(l.Items))
 		}
 	})
 	t.Run("authentication comes first", func(t *testing.T) {

@@ -3,6 +3,7 @@ package readapi
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -83,6 +84,15 @@ var mappings = []mapping{
 		detail: "no such ticket"},
 	{match: is(projections.ErrNotFound), status: http.StatusNotFound, slug: "not-found", title: "Not found",
 		detail: "no such resource"},
+	{match: func(err error) bool { var p *projections.ParkedError; return errors.As(err, &p) },
+		status: http.StatusServiceUnavailable, slug: "stream-parked", title: "Stream parked",
+		fill: func(err error, p *Problem) {
+			// Waiting will not help: the stream waits for ops to retry it.
+			var parked *projections.ParkedError
+			errors.As(err, &parked)
+			p.Detail = fmt.Sprintf("the read models cannot reflect position %s: projection %s parked stream %s at version %d, "+
+				"an event it cannot apply, until it is retried", parked.Position, parked.Parked.Projection, parked.Parked.Stream, parked.Parked.Version)
+		}},
 	{match: is(ErrNotCaughtUp), status: http.StatusServiceUnavailable, slug: "not-caught-up", title: "Read models not caught up",
 		detail: "the read models have not reached X-Min-Position yet; retry shortly", header: "Retry-After: 1"},
 }
@@ -116,6 +126,8 @@ func (a *API) Error(w http.ResponseWriter, r *http.Request, err error) {
 		a.log.Log(r.Context(), level, "read request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 	case errors.Is(err, ErrNotCaughtUp):
 		a.log.Warn("read models lag behind a read", "path", r.URL.Path, "err", err)
+	case prob.Type == "urn:problem:ticketing:stream-parked":
+		a.log.Warn("a read needs a parked stream", "path", r.URL.Path, "err", err)
 	}
 	prob.Errors, prob.ErrorsOmitted = web.CapFields(prob.Errors)
 	w.Header().Set("Content-Type", ProblemContentType)

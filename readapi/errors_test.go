@@ -71,6 +71,12 @@ func TestAPI_Error(t *testing.T) {
 			status: http.StatusServiceUnavailable, typ: "urn:problem:ticketing:not-caught-up", header: "Retry-After: 1",
 			detail: "the read models have not reached X-Min-Position yet; retry shortly",
 		},
+		"stream parked": {
+			err: &projections.ParkedError{Position: domain.PositionAt(9), Parked: projections.ParkedStream{Projection: "shows", Stream: "show-1",
+				Version: 2, Position: domain.PositionAt(7), Type: "show.created", Error: "ERROR: invalid byte sequence (SQLSTATE 22021)"}},
+			status: http.StatusServiceUnavailable, typ: "urn:problem:ticketing:stream-parked",
+			detail: "the read models cannot reflect position 9: projection shows parked stream show-1 at version 2, an event it cannot apply, until it is retried",
+		},
 		"unknown": {
 			err:    errors.New("pq: connection to 10.0.0.7 refused"),
 			status: http.StatusInternalServerError, typ: "urn:problem:ticketing:internal",

@@ -60,7 +60,7 @@ func newWorld(t *testing.T) *world {
 	w := &world{t: t, store: store, registry: registry, q: projections.NewQueries(models.DB()), tokens: tokens, logs: &syncBuffer{}}
 	w.runner = &projections.Runner{Feed: store, Store: models, Registry: registry, Projectors: projections.All()}
 	router := mux.NewRouter()
-	readapi.New(w.q, tokens, slog.New(slog.NewTextHandler(w.logs, nil))).Register(router)
+	readapi.New(w.q, tokens, slog.New(slog.NewTextHandler(w.logs, nil))).WithLogHead(store).Register(router)
 	w.srv = httptest.NewServer(router)
 	t.Cleanup(w.srv.Close)
 	return w

@@ -60,7 +60,10 @@ commands:
             verified and swapped in while the live ones keep serving
   migrate   apply database migrations and exit
   projections status [--json]
-            each projection's checkpoint, lag and state
+            each projection's checkpoint, lag and state, and the streams it parked
+  projections retry --projection NAME (--stream ID... | --all)
+            resume parked streams with this binary's projector: apply the
+            parked event and those waiting behind it, in order
   events    [--stream ID] [--type T]... [--since TIME] [--until TIME] [--from-position N]
             [--limit N] [--format jsonl|csv] [--output FILE] [--raw]
             export the event history, old schema versions upcast

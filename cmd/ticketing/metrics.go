@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strconv"
 	"time"
+	"unicode/utf8"
 
 	"github.com/gorilla/mux"
 	"github.com/prometheus/client_golang/prometheus"
@@ -131,12 +132,15 @@ func (m *metrics) instrument(next http.Handler) http.Handler {
 }
 
 var (
-	headDesc      = prometheus.NewDesc("ticketing_log_head_position", "Position of the last event of the global log.", nil, nil)
-	relayEvents   = prometheus.NewDesc("ticketing_relay_lag_events", "Events committed to the store but not yet acknowledged by Kafka.", nil, nil)
-	relaySeconds  = prometheus.NewDesc("ticketing_relay_lag_seconds", "Age of the oldest event not yet published to Kafka.", nil, nil)
-	projEvents    = prometheus.NewDesc("ticketing_projection_lag_events", "Events of the global log a projection has not applied (an upper bound through Kafka).", []string{"projection"}, nil)
-	projSeconds   = prometheus.NewDesc("ticketing_projection_lag_seconds", "Age of the oldest event a projection has not applied.", []string{"projection"}, nil)
-	projStalled   = prometheus.NewDesc("ticketing_projection_stalled", "1 when a projection is stalled on a failing event.", []string{"projection"}, nil)
+	headDesc     = prometheus.NewDesc("ticketing_log_head_position", "Position of the last event of the global log.", nil, nil)
+	relayEvents  = prometheus.NewDesc("ticketing_relay_lag_events", "Events committed to the store but not yet acknowledged by Kafka.", nil, nil)
+	relaySeconds = prometheus.NewDesc("ticketing_relay_lag_seconds", "Age of the oldest event not yet published to Kafka.", nil, nil)
+	projEvents   = prometheus.NewDesc("ticketing_projection_lag_events", "Events of the global log a projection has not applied (an upper bound through Kafka).", []string{"projection"}, nil)
+	projSeconds  = prometheus.NewDesc("ticketing_projection_lag_seconds", "Age of the oldest event a projection has not applied.", []string{"projection"}, nil)
+	projStalled  = prometheus.NewDesc("ticketing_projection_stalled", "1 when a projection is stalled on a failing event.", []string{"projection"}, nil)
+	projParked   = prometheus.NewDesc("ticketing_projection_parked_streams", "Streams a projection parked at an event it cannot apply.", []string{"projection"}, nil)
+	parkedEvent  = prometheus.NewDesc("ticketing_projection_parked_event", "1 for each parked stream, labelled with the event it is parked at and the error.",
+		[]string{"projection", "stream", "version", "position", "type", "error"}, nil)
 	scrapeFailure = prometheus.NewDesc("ticketing_progress_scrape_error", "1 when the progress could not be read from the database.", nil, nil)
 )
 
@@ -149,7 +153,7 @@ type lagCollector struct {
 }
 
 func (c *lagCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{headDesc, relayEvents, relaySeconds, projEvents, projSeconds, projStalled, scrapeFailure} {
+	for _, d := range []*prometheus.Desc{headDesc, relayEvents, relaySeconds, projEvents, projSeconds, projStalled, projParked, parkedEvent, scrapeFailure} {
 		ch <- d
 	}
 }
@@ -177,5 +181,31 @@ func (c *lagCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(projEvents, prometheus.GaugeValue, float64(p.Lag.Events), p.Name)
 		ch <- prometheus.MustNewConstMetric(projSeconds, prometheus.GaugeValue, p.Lag.Seconds, p.Name)
 		ch <- prometheus.MustNewConstMetric(projStalled, prometheus.GaugeValue, stalled, p.Name)
+		ch <- prometheus.MustNewConstMetric(projParked, prometheus.GaugeValue, float64(len(p.Parked)), p.Name)
+		for i, s := range p.Parked {
+			if i == maxParkedSeries {
+				break
+			}
+			ch <- prometheus.MustNewConstMetric(parkedEvent, prometheus.GaugeValue, 1, p.Name, s.Stream,
+				strconv.FormatInt(s.Version, 10), s.Position.String(), s.Type, truncate(s.Error, maxErrorLabel))
+		}
 	}
+}
+
+// Bounds of the parked-event series: parked streams should be few, and a
+// label is no place for a long text.
+const (
+	maxParkedSeries = 100
+	maxErrorLabel   = 200
+)
+
+// truncate cuts s to at most n bytes, on a rune boundary.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
 }

@@ -78,7 +78,10 @@ type replayReport struct {
 	Events     uint64 // events read
 	Took       time.Duration
 	Swap       postgres.SwapResult
-	Err        error
+	// Parked are the streams the rebuild parked at an event the projector
+	// cannot apply; a swap makes them the live projection's.
+	Parked []projections.ParkedStream
+	Err    error
 }
 
 // replay rebuilds the chosen projections side by side, each in its own
@@ -184,8 +187,12 @@ func replayOne(ctx context.Context, pool *pgxpool.Pool, store eventStore, regist
 			rep.Err = err
 			return rep
 		}
-		at, err := projections.Rebuild(ctx, store, postgres.NewReadModels(pool), registry, p, o.Batch, progress)
+		live := postgres.NewReadModels(pool)
+		at, err := projections.Rebuild(ctx, store, live, registry, p, o.Batch, progress)
 		rep.Err, rep.Swap.Position, rep.Swap.Swapped = err, at, err == nil
+		if rep.Parked, err = projections.NewQueries(live.DB()).ParkedStreams(ctx, p.Name()); err != nil && rep.Err == nil {
+			rep.Err = err
+		}
 		return rep
 	}
 	shadow, err := postgres.NewShadow(ctx, pool, p.Name(), p.Tables())
@@ -210,6 +217,9 @@ func replayOne(ctx context.Context, pool *pgxpool.Pool, store eventStore, regist
 			return projections.RebuildUntil(ctx, store, sstore, registry, p, o.Batch, until, progress)
 		},
 	})
+	if rep.Parked, err = projections.NewQueries(sstore.DB()).ParkedStreams(ctx, p.Name()); err != nil && rep.Err == nil {
+		rep.Err = err
+	}
 	return rep
 }
 
@@ -298,7 +308,18 @@ func printReplay(w io.Writer, reports []replayReport) {
 		if s := r.Took.Seconds(); s > 0 {
 			rate = float64(r.Events) / s
 		}
+		if n := len(r.Parked); n > 0 {
+			result += fmt.Sprintf("; %d stream(s) parked", n)
+		}
 		fmt.Fprintf(tw, "%s\t%d\t%s\t%.0f\t%s\n", r.Projection, r.Events, r.Took.Round(time.Millisecond), rate, result)
+	}
+	var parked []projections.ParkedStream
+	for _, r := range reports {
+		parked = append(parked, r.Parked...)
+	}
+	if len(parked) > 0 {
+		fmt.Fprintln(tw, "\nPARKED STREAM\tPROJECTION\tVERSION\tPOSITION\tTYPE\tWAITING\tPARKED AT\tERROR")
+		printParked(tw, parked)
 	}
 	_ = tw.Flush()
 }

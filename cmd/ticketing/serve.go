@@ -285,7 +285,7 @@ func newEngine(ctx context.Context, c config, pool *pgxpool.Pool, r roles, log *
 		writeapi.New(h, tokens, authn, idem, log).WithLimits(writeLimits).Register(router)
 	}
 	if r.Read {
-		read := readapi.New(queries, authn, log)
+		read := readapi.New(queries, authn, log).WithLogHead(store)
 		read.Register(router)
 		read.RegisterAdmin(router, exporterOf(store), registry)
 	}

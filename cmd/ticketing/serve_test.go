@@ -602,10 +602,24 @@ func TestServe_Health(t *testing.T) {
 	if r.status != 400 {
 		t.Fatalf("bad X-Min-Position: %d", r.status)
 	}
+	// Beyond the end of the log: refused at once, not after the wait.
+	start := time.Now()
 	r = s.call("GET", "/v1/shows", "", nil, "X-Min-Position", fmt.Sprint(1<<40))
-	if r.status != 503 {
-		t.Fatalf("unreachable X-Min-Position: %d %s", r.status, r.raw)
+	if r.status != 400 || !strings.Contains(string(r.raw), "X-Min-Position") {
+		t.Fatalf("X-Min-Position beyond the log: %d %s", r.status, r.raw)
 	}
+	if d := time.Since(start); d > time.Second {
+		t.Errorf("answered after %v, want at once", d)
+	}
+}
+
+// metrics returns what the ops listener serves at /metrics.
+func (s *server) metrics() string {
+	s.t.Helper()
+	public := s.url
+	s.url = s.opsURL
+	defer func() { s.url = public }()
+	return string(s.must(200, s.call("GET", "/metrics", "", nil)).raw)
 }
 
 func TestServe_MetricsAndStatus(t *testing.T) {
@@ -615,10 +629,7 @@ func TestServe_MetricsAndStatus(t *testing.T) {
 	_, pos := s.publishedShow(org, 5)
 	s.read("/v1/shows", "", pos)
 	s.must(404, s.call("GET", "/metrics", "", nil)) // not on the public listener
-	public := s.url
-	s.url = s.opsURL
-	m := s.must(200, s.call("GET", "/metrics", "", nil))
-	s.url = public
+	m := s.metrics()
 	for _, want := range []string{
 		`ticketing_http_requests_total{code="201",method="POST",route="/v1/shows"} 1`,
 		`ticketing_http_request_duration_seconds_bucket{method="POST",route="/v1/shows/{id}/publish"`,
@@ -626,7 +637,7 @@ func TestServe_MetricsAndStatus(t *testing.T) {
 		`ticketing_projection_stalled{projection="orders"} 0`,
 		`ticketing_log_head_position 2`,
 	} {
-		if !strings.Contains(string(m.raw), want) {
+		if !strings.Contains(m, want) {
 			t.Errorf("/metrics lacks %s", want)
 		}
 	}

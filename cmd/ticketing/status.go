@@ -15,8 +15,12 @@ import (
 	"github.com/ticketing/ticketing/projections"
 )
 
-// projectionsCmd runs `ticketing projections status`.
+// projectionsCmd runs `ticketing projections status` and
+// `ticketing projections retry`.
 func projectionsCmd(ctx context.Context, args []string, log *slog.Logger) error {
+	if len(args) > 0 && args[0] == "retry" {
+		return retryCmd(ctx, args[1:], log)
+	}
 	if len(args) == 0 || args[0] != "status" {
 		return errUsage
 	}
@@ -74,6 +78,9 @@ func printStatus(w io.Writer, r progressReport, asJSON bool) error {
 		if state == "" {
 			state = "never ran"
 		}
+		if n := len(p.Parked); n > 0 {
+			state += fmt.Sprintf("; %d stream(s) parked", n)
+		}
 		if rb := p.Rebuild; rb != nil {
 			pct := 100.0
 			if rb.Target > 0 {
@@ -87,5 +94,22 @@ func printStatus(w io.Writer, r progressReport, asJSON bool) error {
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%.3f\t%s\t%s\n", p.Name, p.Mode, p.Position, p.Lag.Events, p.Lag.Seconds, state, p.LastError)
 	}
+	var parked []projections.ParkedStream
+	for _, p := range r.Projections {
+		parked = append(parked, p.Parked...)
+	}
+	if len(parked) > 0 {
+		fmt.Fprintln(tw, "\nPARKED STREAM\tPROJECTION\tVERSION\tPOSITION\tTYPE\tWAITING\tPARKED AT\tERROR")
+		printParked(tw, parked)
+		fmt.Fprintln(tw, "\nresume a stream once the projector is fixed: ticketing projections retry --projection NAME --stream ID")
+	}
 	return tw.Flush()
+}
+
+// printParked writes a row per parked stream.
+func printParked(tw io.Writer, parked []projections.ParkedStream) {
+	for _, s := range parked {
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%d\t%s\t%s\n", s.Stream, s.Projection, s.Version, s.Position, s.Type, s.Waiting,
+			s.ParkedAt.Format(time.RFC3339), s.Error)
+	}
 }

@@ -22,6 +22,7 @@ import (
 var (
 	_ projections.Store               = (*ReadModels)(nil)
 	_ projections.DeliveredBatchStore = (*ReadModels)(nil)
+	_ projections.Transactor          = (*ReadModels)(nil)
 	_ projections.DB                  = rmDB{}
 	_ projections.DB                  = (*queueDB)(nil)
 )
@@ -60,6 +61,19 @@ func (m *ReadModels) ForRebuild() *ReadModels {
 
 // DB returns the read-model database for queries outside a transaction.
 func (m *ReadModels) DB() projections.DB { return rmDB{m.pool} }
+
+// InTx runs fn in one transaction and commits it when fn returns nil.
+func (m *ReadModels) InTx(ctx context.Context, fn func(db projections.DB) error) error {
+	tx, err := m.pool.Begin(ctx)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	defer tx.Rollback(ctx)
+	if err := fn(rmDB{tx}); err != nil {
+		return err
+	}
+	return tx.Commit(ctx)
+}
 
 // Checkpoint returns the checkpoint of the projection name, or domain.Start.
 func (m *ReadModels) Checkpoint(ctx context.Context, name string) (domain.Position, error) {

@@ -44,6 +44,10 @@ func NewShadow(ctx context.Context, live *pgxpool.Pool, projection string, table
 		"create schema " + s.ident(),
 		fmt.Sprintf("create table %s.projection_checkpoints (like %s.projection_checkpoints including all)", s.ident(), s.liveIdent()),
 	}
+	// The rebuild parks the streams it cannot apply in tables of its own.
+	for _, t := range parkTables {
+		ddl = append(ddl, fmt.Sprintf("create table %s.%s (like %s.%s including all)", s.ident(), t, s.liveIdent(), t))
+	}
 	for _, t := range tables {
 		ddl = append(ddl, fmt.Sprintf("create table %s.%s (like %s.%s including all)", s.ident(), ident(t), s.liveIdent(), ident(t)))
 	}
@@ -361,6 +365,16 @@ func (s *Shadow) setProgress(ctx context.Context, tx pgx.Tx, pos domain.Position
 		s.projection, int64(pos.Commit), int64(pos.Prepare)); err != nil {
 		return err
 	}
+	// The streams the rebuild parked replace those the live projection
+	// parked: their events after pos are queued behind them as they come.
+	for _, t := range parkTables {
+		if _, err := tx.Exec(ctx, fmt.Sprintf("delete from %s.%s where name = $1", s.liveIdent(), t), s.projection); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, fmt.Sprintf("insert into %s.%s select * from %s.%s where name = $1", s.liveIdent(), t, s.ident(), t), s.projection); err != nil {
+			return err
+		}
+	}
 	if !kafka {
 		return nil
 	}
@@ -373,6 +387,9 @@ func (s *Shadow) setProgress(ctx context.Context, tx pgx.Tx, pos domain.Position
 		select $1, stream_id, max(version) from events where position <= $2 group by stream_id`, s.projection, int64(pos.Commit))
 	return err
 }
+
+// parkTables hold the streams a projection parked (migration 00023).
+var parkTables = []string{"projection_parked_streams", "projection_parked_events"}
 
 // ResetLive empties a projection's live tables and progress in one
 // transaction, for a rebuild in place.
@@ -396,6 +413,8 @@ func ResetLive(ctx context.Context, pool *pgxpool.Pool, projection string, table
 	for _, q := range []string{
 		`delete from projection_checkpoints where name = $1`,
 		`delete from projection_streams where name = $1`,
+		`delete from projection_parked_streams where name = $1`,
+		`delete from projection_parked_events where name = $1`,
 	} {
 		if _, err := tx.Exec(ctx, q, projection); err != nil {
 			return fmt.Errorf("reset %s: %w", projection, err)
