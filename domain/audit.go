@@ -260,10 +260,9 @@ func NewAuditor(registry *Registry) *Auditor {
 // (upcasting older schema versions). It never fails: what is wrong with the
 // event is a violation, an event of a type the registry does not know is
 // counted as not audited.
-func (a *Auditor) Add(rec RecordedEvent) error {
+func (a *Auditor) Add(rec RecordedEvent) {
 	e, err := a.registry.DecodeRecorded(rec)
 	a.AddDecoded(rec, e, err)
-	return nil
 }
 
 // AddDecoded audits the next event of the log as Add does, given rec
