@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -176,10 +177,21 @@ func TestAuditEvents(t *testing.T) {
 	}
 	appendEvents(t, store, domain.ShowStream(show), domain.SeatsReleased{ShowID: show, OrderID: hold.OrderID, Reason: domain.ReleaseCancelled,
 		Seats: hold.Seats, At: hold.HeldAt})
-	registry := domain.NewRegistry()
-	domain.RegisterEvents(registry)
-	r, err := auditEvents(context.Background(), exporterOf(store), registry, nil)
-	if err != nil || r.ViolationCount() != 1 || r.Violations[0].Check != domain.AuditHolds {
-		t.Errorf("a release as cancelled of a held order: %v, %+v", err, r.Violations)
+	var tb failureTB
+	tb.TB = t
+	r = auditLog(&tb, store)
+	if r.ViolationCount() != 1 || r.Violations[0].Check != domain.AuditHolds {
+		t.Errorf("a release as cancelled of a held order: %+v", r.Violations)
+	}
+	if !strings.Contains(tb.errors, "1 violations") || !strings.Contains(tb.errors, "show.seats_released") {
+		t.Errorf("auditLog did not fail the test with the violation: %q", tb.errors)
 	}
 }
+
+// failureTB records the errors a test helper reports instead of failing.
+type failureTB struct {
+	testing.TB
+	errors string
+}
+
+func (f *failureTB) Errorf(format string, args ...any) { f.errors += fmt.Sprintf(format, args...) }
