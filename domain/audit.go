@@ -164,12 +164,14 @@ type Auditor struct {
 
 	events  int64
 	last    Position
-	streams map[string]int64
+	streams map[streamKey]int64 // show and order streams
+	others  map[string]int64    // any other stream
+	cur     streamKey           // of the event being added
 	ids     map[uuid.UUID]Position
 	shows   map[uuid.UUID]*auditShow
 	orders  map[uuid.UUID]*auditOrder
 	charges map[string]*auditPayment
-	tickets map[uuid.UUID]uuid.UUID // ticket → order
+	tickets map[uuid.UUID]auditTicket
 	seats   int64
 	units   int64
 	limits  int64 // show events that set a per-buyer limit
@@ -208,10 +210,39 @@ type auditSeat struct {
 	by    EventRef // the hold or the sale
 }
 
+// streamKey names a show or order stream without its text.
+type streamKey struct {
+	kind byte // 's' show, 'o' order, 0 another stream
+	id   uuid.UUID
+}
+
+// keyOf returns the key of a stream name.
+func keyOf(stream string) streamKey {
+	var k streamKey
+	switch {
+	case len(stream) == 41 && stream[:5] == "show-":
+		k.kind = 's'
+	case len(stream) == 42 && stream[:6] == "order-":
+		k.kind = 'o'
+	default:
+		return streamKey{}
+	}
+	id, err := uuid.Parse(stream[len(stream)-36:])
+	if err != nil {
+		return streamKey{}
+	}
+	k.id = id
+	return k
+}
+
+type auditTicket struct {
+	order   uuid.UUID
+	checked bool
+}
+
 type auditHold struct {
 	buyer uuid.UUID
-	items []HeldItem
-	seats []HeldSeat
+	print uint64 // of its units: unitsPrint
 	total int64
 	units int64
 	ref   EventRef
@@ -220,14 +251,14 @@ type auditHold struct {
 type auditOrder struct {
 	show, buyer uuid.UUID
 	status      OrderStatus // "" until placed or expired
-	items       []HeldItem
-	seats       []HeldSeat
-	total       int64 // as placed
+	print       uint64      // of its units: unitsPrint
+	total       int64       // as placed
+	priced      int64       // its units' prices added up
+	pricedOK    bool        // priced did not overflow
 	units       int64
 	expiresAt   time.Time
 	last        EventRef // the event that set the status
 	payment     string
-	tickets     map[uuid.UUID]bool // ticket → checked in
 	soldOnShow  bool
 	// awaiting is the show's release of the order's hold as expired,
 	// written before the order's own expiry (in the same append, the show
@@ -246,12 +277,13 @@ type auditPayment struct {
 func NewAuditor(registry *Registry) *Auditor {
 	return &Auditor{
 		registry:   registry,
-		streams:    map[string]int64{},
+		streams:    map[streamKey]int64{},
+		others:     map[string]int64{},
 		ids:        map[uuid.UUID]Position{},
 		shows:      map[uuid.UUID]*auditShow{},
 		orders:     map[uuid.UUID]*auditOrder{},
 		charges:    map[string]*auditPayment{},
-		tickets:    map[uuid.UUID]uuid.UUID{},
+		tickets:    map[uuid.UUID]auditTicket{},
 		notAudited: map[string]int64{},
 	}
 }
@@ -314,8 +346,8 @@ func (a *Auditor) AddDecoded(rec RecordedEvent, e Event, err error) {
 	default:
 		a.notAudited[rec.Type]++
 	}
-	if l, ok := e.(BuyerLimiter); ok && strings.HasPrefix(rec.StreamID, "show-") {
-		if s := a.shows[streamID(rec.StreamID, "show-")]; s != nil {
+	if l, ok := e.(BuyerLimiter); ok && a.cur.kind == 's' {
+		if s := a.shows[a.cur.id]; s != nil {
 			a.limits++
 			s.limit = l.PerBuyerLimit()
 		}
@@ -332,27 +364,28 @@ func (a *Auditor) violate(c check, detail string, events ...EventRef) {
 	a.violations = append(a.violations, Violation{Check: AuditChecks[c], Detail: detail, Events: events})
 }
 
-// streamID returns the id in a stream name of prefix, or uuid.Nil.
-func streamID(stream, prefix string) uuid.UUID {
-	id, err := uuid.Parse(strings.TrimPrefix(stream, prefix))
-	if err != nil || !strings.HasPrefix(stream, prefix) {
-		return uuid.Nil
-	}
-	return id
-}
-
 func (a *Auditor) checkLog(rec RecordedEvent, ref EventRef) {
 	a.checked[cLog]++
 	if a.events > 1 && !a.last.Less(rec.Position) {
 		a.violate(cLog, "position "+rec.Position.String()+" does not come after "+a.last.String(), ref)
 	}
 	a.last = rec.Position
-	prev, seen := a.streams[rec.StreamID]
+	a.cur = keyOf(rec.StreamID)
+	var prev int64
+	if a.cur.kind != 0 {
+		prev = a.streams[a.cur]
+	} else {
+		prev = a.others[rec.StreamID]
+	}
 	if rec.Version != prev+1 {
 		a.violate(cLog, fmt.Sprintf("stream version %d follows version %d", rec.Version, prev), ref)
 	}
-	if !seen || rec.Version > prev {
-		a.streams[rec.StreamID] = rec.Version
+	if rec.Version > prev {
+		if a.cur.kind != 0 {
+			a.streams[a.cur] = rec.Version
+		} else {
+			a.others[rec.StreamID] = rec.Version
+		}
 	}
 	if first, dup := a.ids[rec.ID]; dup {
 		a.violate(cLog, "event id "+rec.ID.String()+" already at position "+first.String(), ref)
@@ -363,9 +396,41 @@ func (a *Auditor) checkLog(rec RecordedEvent, ref EventRef) {
 
 // inStream checks that an event of aggregate id is in its stream.
 func (a *Auditor) inStream(ref EventRef, prefix string, id uuid.UUID) {
-	if streamID(ref.Stream, prefix) != id {
+	if a.cur.kind != prefix[0] || a.cur.id != id {
 		a.violate(cLog, "the event is about "+prefix+id.String()+", not its stream", ref)
 	}
+}
+
+// unitsPrint is a fingerprint of items and seats (FNV-1a, 64 bits): two
+// holds, sales or releases of the same units in the same order have the
+// same one.
+func unitsPrint(items []HeldItem, seats []HeldSeat) uint64 {
+	h := uint64(14695981039346656037)
+	add := func(s string) {
+		for i := 0; i < len(s); i++ {
+			h = (h ^ uint64(s[i])) * 1099511628211
+		}
+		h = (h ^ 0xff) * 1099511628211
+	}
+	num := func(n int64) {
+		for i := 0; i < 64; i += 8 {
+			h = (h ^ uint64(byte(n>>i))) * 1099511628211
+		}
+	}
+	num(int64(len(items)))
+	for _, it := range items {
+		add(it.Section)
+		num(int64(it.Quantity))
+		num(it.UnitPriceCents)
+	}
+	num(int64(len(seats)))
+	for _, st := range seats {
+		add(st.Section)
+		add(st.Row)
+		num(int64(st.Seat))
+		num(st.PriceCents)
+	}
+	return h
 }
 
 // Checked arithmetic on untrusted numbers.
@@ -508,7 +573,7 @@ func (a *Auditor) seatsHeld(ref EventRef, e SeatsHeld) {
 	if ok && units > MaxUnitsPerOrder {
 		a.violate(cHolds, fmt.Sprintf("%d units in one hold, at most %d", units, MaxUnitsPerOrder), ref)
 	}
-	wanted := map[string]int64{}
+	var wanted []sectionUnits
 	for _, it := range e.Items {
 		sec := s.sections[it.Section]
 		switch {
@@ -522,14 +587,13 @@ func (a *Auditor) seatsHeld(ref EventRef, e SeatsHeld) {
 			a.violate(cHolds, fmt.Sprintf("section %q held at %d, its price is %d", it.Section, it.UnitPriceCents, sec.price), ref)
 		}
 		if it.Quantity > 0 {
-			wanted[it.Section] += int64(it.Quantity) // at most MaxInt64 / 2 each: no overflow
+			wanted = a.addUnits(ref, wanted, it.Section, int64(it.Quantity))
 		}
 	}
-	for name, q := range wanted {
-		a.moveGA(ref, name, s.sections[name], q, 0)
+	for _, w := range wanted {
+		a.moveGA(ref, w.name, s.sections[w.name], w.units, 0)
 	}
-	seen := map[SeatRef]bool{}
-	for _, st := range e.Seats {
+	for i, st := range e.Seats {
 		sec := s.sections[st.Section]
 		a.checked[cSeats]++
 		switch {
@@ -546,11 +610,10 @@ func (a *Auditor) seatsHeld(ref EventRef, e SeatsHeld) {
 			a.violate(cSeats, "seat "+st.SeatRef.String()+" does not exist", ref)
 			continue
 		}
-		if seen[st.SeatRef] {
+		if slices.ContainsFunc(e.Seats[:i], func(o HeldSeat) bool { return o.SeatRef == st.SeatRef }) {
 			a.violate(cSeats, "seat "+st.SeatRef.String()+" held twice by one hold", ref)
 			continue
 		}
-		seen[st.SeatRef] = true
 		if by, taken := sec.seats[st.SeatRef]; taken {
 			what := "held by order " + by.order.String()
 			if by.sold {
@@ -562,7 +625,7 @@ func (a *Auditor) seatsHeld(ref EventRef, e SeatsHeld) {
 		sec.seats[st.SeatRef] = auditSeat{order: e.OrderID, by: ref}
 	}
 	if s.holds[e.OrderID] == nil {
-		s.holds[e.OrderID] = &auditHold{buyer: e.BuyerID, items: e.Items, seats: e.Seats, total: e.TotalCents, units: units, ref: ref}
+		s.holds[e.OrderID] = &auditHold{buyer: e.BuyerID, print: unitsPrint(e.Items, e.Seats), total: e.TotalCents, units: units, ref: ref}
 	}
 	if !ok {
 		return
@@ -579,6 +642,28 @@ func (a *Auditor) seatsHeld(ref EventRef, e SeatsHeld) {
 			a.violate(cBuyerLimit, fmt.Sprintf("buyer %s has %d units of the show, the limit is %d", e.BuyerID, tally, s.limit), ref)
 		}
 	}
+}
+
+// sectionUnits is a number of units of a section.
+type sectionUnits struct {
+	name  string
+	units int64
+}
+
+// addUnits adds q units of section name to us, or reports an overflow.
+func (a *Auditor) addUnits(ref EventRef, us []sectionUnits, name string, q int64) []sectionUnits {
+	for i := range us {
+		if us[i].name == name {
+			sum, ok := addInt64(us[i].units, q)
+			if !ok {
+				a.violate(cOverflow, fmt.Sprintf("section %q: the units of the event overflow", name), ref)
+				return us
+			}
+			us[i].units = sum
+			return us
+		}
+	}
+	return append(us, sectionUnits{name, q})
 }
 
 // moveGA adds held and sold units to a general-admission section and checks
@@ -615,7 +700,7 @@ func (a *Auditor) endHold(ref EventRef, s *auditShow, order uuid.UUID, items []H
 		}
 		return nil
 	}
-	if !slices.Equal(h.items, items) || !slices.Equal(h.seats, seats) {
+	if h.print != unitsPrint(items, seats) {
 		a.violate(cHolds, what+" of other units than order "+order.String()+" held", h.ref, ref)
 	}
 	return h
@@ -661,20 +746,20 @@ func (a *Auditor) seatsReleased(ref EventRef, e SeatsReleased) {
 
 // freeUnits takes a hold's units off a show: sold when sell, else released.
 func (a *Auditor) freeUnits(ref EventRef, s *auditShow, order uuid.UUID, items []HeldItem, seats []HeldSeat, sell bool) {
-	moved := map[string]int64{}
+	var moved []sectionUnits
 	for _, it := range items {
 		if sec := s.sections[it.Section]; sec == nil || sec.seated {
 			a.violate(cHolds, fmt.Sprintf("no general-admission section %q", it.Section), ref)
 			continue
 		}
-		moved[it.Section] += int64(it.Quantity)
+		moved = a.addUnits(ref, moved, it.Section, int64(it.Quantity))
 	}
-	for name, q := range moved {
+	for _, m := range moved {
 		sold := int64(0)
 		if sell {
-			sold = q
+			sold = m.units
 		}
-		a.moveGA(ref, name, s.sections[name], -q, sold)
+		a.moveGA(ref, m.name, s.sections[m.name], -m.units, sold)
 	}
 	for _, st := range seats {
 		a.checked[cSeats]++
@@ -780,7 +865,8 @@ func (a *Auditor) orderPlaced(ref EventRef, e OrderPlaced) {
 	}
 	units, total, ok := a.priced(ref, e.Items, e.Seats)
 	o.show, o.buyer, o.status, o.last = e.ShowID, e.BuyerID, OrderStatusHeld, ref
-	o.items, o.seats, o.total, o.units, o.expiresAt = e.Items, e.Seats, e.TotalCents, units, e.ExpiresAt
+	o.print, o.total, o.units, o.expiresAt = unitsPrint(e.Items, e.Seats), e.TotalCents, units, e.ExpiresAt
+	o.priced, o.pricedOK = total, ok
 	if ok && total != e.TotalCents {
 		a.checked[cPayments]++
 		a.violate(cPayments, fmt.Sprintf("the order's total is %d, its prices add up to %d", e.TotalCents, total), ref)
@@ -793,7 +879,7 @@ func (a *Auditor) orderPlaced(ref EventRef, e OrderPlaced) {
 	switch {
 	case h == nil:
 		a.violate(cOrders, "order "+e.OrderID.String()+" placed without a live hold on show "+e.ShowID.String(), ref)
-	case h.buyer != e.BuyerID || h.total != e.TotalCents || !slices.Equal(h.items, e.Items) || !slices.Equal(h.seats, e.Seats):
+	case h.buyer != e.BuyerID || h.total != e.TotalCents || h.print != o.print:
 		a.violate(cOrders, "order "+e.OrderID.String()+" placed for other units, buyer or total than its hold", h.ref, ref)
 	}
 }
@@ -816,7 +902,7 @@ func (a *Auditor) orderConfirmed(ref EventRef, e OrderConfirmed) {
 	if e.BuyerID != o.buyer {
 		a.violate(cOrders, "confirmed for buyer "+e.BuyerID.String()+", placed by "+o.buyer.String(), placed, ref)
 	}
-	_, total, ok := holdUnits(o.items, o.seats)
+	total, ok := o.priced, o.pricedOK
 	switch {
 	case e.PaymentID == "":
 		a.violate(cPayments, "confirmed without a payment", ref)
@@ -831,14 +917,12 @@ func (a *Auditor) orderConfirmed(ref EventRef, e OrderConfirmed) {
 	if int64(len(e.Tickets)) != o.units {
 		a.violate(cOrders, fmt.Sprintf("%d tickets for %d units", len(e.Tickets), o.units), ref)
 	}
-	o.tickets = make(map[uuid.UUID]bool, len(e.Tickets))
 	for _, t := range e.Tickets {
 		if other, dup := a.tickets[t.ID]; dup {
-			a.violate(cOrders, "ticket "+t.ID.String()+" already issued to order "+other.String(), ref)
+			a.violate(cOrders, "ticket "+t.ID.String()+" already issued to order "+other.order.String(), ref)
 			continue
 		}
-		a.tickets[t.ID] = e.OrderID
-		o.tickets[t.ID] = false
+		a.tickets[t.ID] = auditTicket{order: e.OrderID}
 	}
 }
 
@@ -873,16 +957,17 @@ func (a *Auditor) orderExpired(ref EventRef, e OrderExpired) {
 func (a *Auditor) checkedIn(ref EventRef, e TicketCheckedIn) {
 	o := a.orderEvent(ref, e.OrderID, e.ShowID)
 	a.checked[cCheckIns]++
-	done, issued := o.tickets[e.TicketID]
+	t, issued := a.tickets[e.TicketID]
 	switch {
 	case o.status != OrderStatusConfirmed:
 		a.violate(cCheckIns, "ticket "+e.TicketID.String()+" checked in, its order is "+statusOf(o), lastOf(o, ref)...)
-	case !issued:
+	case !issued || t.order != e.OrderID:
 		a.violate(cCheckIns, "ticket "+e.TicketID.String()+" is not one of the order's", o.last, ref)
-	case done:
+	case t.checked:
 		a.violate(cCheckIns, "ticket "+e.TicketID.String()+" checked in twice", ref)
 	default:
-		o.tickets[e.TicketID] = true
+		t.checked = true
+		a.tickets[e.TicketID] = t
 		if s := a.shows[o.show]; s != nil && s.cancelled != nil {
 			a.violate(cCheckIns, "ticket "+e.TicketID.String()+" of a cancelled show checked in", *s.cancelled, ref)
 		}
@@ -919,7 +1004,7 @@ func (a *Auditor) refund(ref EventRef, payment string, amount int64) {
 // as expired must have expired by the end.
 func (a *Auditor) Report() AuditReport {
 	r := AuditReport{
-		Events: a.events, Streams: int64(len(a.streams)), Shows: int64(len(a.shows)), Orders: 0,
+		Events: a.events, Streams: int64(len(a.streams) + len(a.others)), Shows: int64(len(a.shows)), Orders: 0,
 		Seats: a.seats, Units: a.units, NotAudited: map[string]int64{}, Pending: map[string]int64{},
 	}
 	found := a.found
@@ -974,4 +1059,84 @@ func cmpPosition(p, q Position) int {
 		return 1
 	}
 	return 0
+}
+
+// auditBatch is a run of recorded events of the log decoded together.
+type auditBatch struct {
+	recs   []RecordedEvent
+	events []Event
+	errs   []error
+	done   chan struct{} // closed once decoded
+}
+
+// auditBatchSize is the events of one auditBatch.
+const auditBatchSize = 256
+
+// AuditFeed feeds an Auditor: it decodes the events added to it on several
+// goroutines while the auditor audits those decoded before, in log order.
+// It is for one goroutine to Add to, then Close.
+type AuditFeed struct {
+	a        *Auditor
+	cur      *auditBatch
+	jobs     chan *auditBatch // to decode
+	order    chan *auditBatch // to audit, in log order
+	finished chan struct{}
+}
+
+// Feed returns a feed into a that decodes on workers goroutines (at least
+// one). Close it to get the report.
+func (a *Auditor) Feed(workers int) *AuditFeed {
+	workers = max(workers, 1)
+	f := &AuditFeed{a: a, jobs: make(chan *auditBatch, 2*workers), order: make(chan *auditBatch, 4*workers), finished: make(chan struct{})}
+	for range workers {
+		go func() {
+			for b := range f.jobs {
+				for i, rec := range b.recs {
+					b.events[i], b.errs[i] = a.registry.DecodeRecorded(rec)
+				}
+				close(b.done)
+			}
+		}()
+	}
+	go func() {
+		defer close(f.finished)
+		for b := range f.order {
+			<-b.done
+			for i, rec := range b.recs {
+				a.AddDecoded(rec, b.events[i], b.errs[i])
+			}
+		}
+	}()
+	return f
+}
+
+// Add audits the next event of the log, as Auditor.Add does.
+func (f *AuditFeed) Add(rec RecordedEvent) {
+	if f.cur == nil {
+		f.cur = &auditBatch{recs: make([]RecordedEvent, 0, auditBatchSize), done: make(chan struct{})}
+	}
+	f.cur.recs = append(f.cur.recs, rec)
+	if len(f.cur.recs) == auditBatchSize {
+		f.flush()
+	}
+}
+
+func (f *AuditFeed) flush() {
+	b := f.cur
+	f.cur = nil
+	b.events, b.errs = make([]Event, len(b.recs)), make([]error, len(b.recs))
+	f.order <- b
+	f.jobs <- b
+}
+
+// Close waits until every event added is audited, stops the feed's
+// goroutines and returns the auditor's report.
+func (f *AuditFeed) Close() AuditReport {
+	if f.cur != nil {
+		f.flush()
+	}
+	close(f.jobs)
+	close(f.order)
+	<-f.finished
+	return f.a.Report()
 }

@@ -486,6 +486,12 @@ func TestAuditor_Add(t *testing.T) {
 			a.Items = []HeldItem{{Section: "floor", Quantity: math.MaxInt64 / 100, UnitPriceCents: 500}}
 			l.add(a)
 		}, []string{"overflow@3", "capacity@3"}},
+		{"quantities whose sum overflows", func(f auditFixture, l *auditLog) {
+			l.add(f.created()...)
+			a := f.hold(f.buyer, 0)
+			a.Items = []HeldItem{{Section: "floor", Quantity: math.MaxInt64/2 + 1, UnitPriceCents: 500}, {Section: "floor", Quantity: math.MaxInt64/2 + 1, UnitPriceCents: 500}}
+			l.add(a)
+		}, []string{"overflow@3", "overflow@3", "capacity@3"}},
 		{"a negative quantity", func(f auditFixture, l *auditLog) {
 			l.add(f.created()...)
 			a := f.hold(f.buyer, 1)
@@ -651,5 +657,47 @@ func TestAuditor_AddUpcasts(t *testing.T) {
 	r := audit(t, l)
 	if r.ViolationCount() != 0 {
 		t.Errorf("violations in a log with a version 1 hold: %v", r.Violations)
+	}
+}
+
+func TestAuditFeed_Close(t *testing.T) {
+	t.Parallel()
+	// Many batches: shows with holds, sales and releases, and violations
+	// among them.
+	l := newAuditLog(t)
+	for i := range 300 {
+		f := newAuditFixture()
+		l.add(f.created()...)
+		a := f.hold(f.buyer, 2, 1)
+		l.add(a, placed(a))
+		switch i % 3 {
+		case 0:
+			l.add(confirmed(a, fmt.Sprint("ch_", i))).add(sold(a))
+		case 1:
+			l.add(cancelled(a)).add(released(a, ReleaseCancelled))
+		default:
+			b := f.hold(f.other, 3) // 2 + 3 > 4
+			l.add(b, placed(b))
+		}
+	}
+	want := audit(t, l)
+	for _, workers := range []int{1, 3} {
+		r := NewRegistry()
+		RegisterEvents(r)
+		Register[buyerLimitSet](r)
+		feed := NewAuditor(r).Feed(workers)
+		for _, rec := range l.recs {
+			feed.Add(rec)
+		}
+		got := feed.Close()
+		if got.Events != int64(len(l.recs)) || len(want.Violations) != 100 {
+			t.Fatalf("%d workers: %d events audited, want %d; %d violations, want 100", workers, got.Events, len(l.recs), len(want.Violations))
+		}
+		if g, w := found(got), found(want); !slices.Equal(g, w) {
+			t.Errorf("%d workers: violations %v, want %v", workers, g, w)
+		}
+		if fmt.Sprint(got.Checks, got.Pending) != fmt.Sprint(want.Checks, want.Pending) {
+			t.Errorf("%d workers: checks %v %v, want %v %v", workers, got.Checks, got.Pending, want.Checks, want.Pending)
+		}
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"runtime"
 	"slices"
 	"text/tabwriter"
 	"time"
@@ -78,25 +79,27 @@ func auditCmd(ctx context.Context, args []string, log *slog.Logger) error {
 }
 
 // auditEvents reads every event x exports, in log order, through an
-// auditor of the events registry decodes, and returns its report. It
-// reports the position reached to progress, if not nil, every few thousand
-// events.
+// auditor of the events registry decodes, and returns its report. The
+// events are decoded on every core while the auditor audits those before.
+// It reports the position reached to progress, if not nil, every few
+// thousand events.
 func auditEvents(ctx context.Context, x exporter, registry *domain.Registry, progress func(domain.Position)) (domain.AuditReport, error) {
-	a := domain.NewAuditor(registry)
+	feed := domain.NewAuditor(registry).Feed(runtime.GOMAXPROCS(0))
 	var n int64
 	var last domain.Position
 	err := x.Export(ctx, domain.EventFilter{}, func(rec domain.RecordedEvent) error {
-		a.Add(rec)
+		feed.Add(rec)
 		if n++; progress != nil && n%progressEvery == 0 {
 			progress(rec.Position)
 		}
 		last = rec.Position
 		return nil
 	})
+	r := feed.Close()
 	if err == nil && progress != nil && n > 0 {
 		progress(last)
 	}
-	return a.Report(), err
+	return r, err
 }
 
 // printAudit writes an audit report as text: the counts, one line per
