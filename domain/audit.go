@@ -293,7 +293,7 @@ func NewAuditor(registry *Registry) *Auditor {
 // event is a violation, an event of a type the registry does not know is
 // counted as not audited.
 func (a *Auditor) Add(rec RecordedEvent) {
-	e, err := a.registry.DecodeRecorded(rec)
+	e, err := a.decode(rec)
 	a.AddDecoded(rec, e, err)
 }
 
@@ -1092,7 +1092,7 @@ func (a *Auditor) Feed(workers int) *AuditFeed {
 		go func() {
 			for b := range f.jobs {
 				for i, rec := range b.recs {
-					b.events[i], b.errs[i] = a.registry.DecodeRecorded(rec)
+					b.events[i], b.errs[i] = a.decode(rec)
 				}
 				close(b.done)
 			}
