@@ -162,20 +162,21 @@ func (r AuditReport) ViolationCount() int64 { return int64(len(r.Violations)) + 
 type Auditor struct {
 	registry *Registry
 
-	events  int64
-	last    Position
-	streams map[streamKey]int64 // show and order streams
-	others  map[string]int64    // any other stream
-	cur     streamKey           // of the event being added
-	ids     map[uuid.UUID]Position
-	shows   map[uuid.UUID]*auditShow
-	orders  map[uuid.UUID]*auditOrder
-	charges map[string]*auditPayment
-	tickets map[uuid.UUID]auditTicket
-	seats   int64
-	units   int64
-	limits  int64 // show events that set a per-buyer limit
-	refunds int64 // refund events seen
+	events   int64
+	last     Position
+	streams  map[streamKey]int64 // show streams (an order's version is in its auditOrder)
+	others   map[string]int64    // any other stream
+	cur      streamKey           // of the event being added
+	curOrder *auditOrder         // of the event being added, in an order stream
+	ids      map[uuid.UUID]Position
+	shows    map[uuid.UUID]*auditShow
+	orders   map[uuid.UUID]*auditOrder
+	charges  map[string]*auditPayment
+	tickets  map[uuid.UUID]auditTicket
+	seats    int64
+	units    int64
+	limits   int64 // show events that set a per-buyer limit
+	refunds  int64 // refund events seen
 
 	checked    [numChecks]int64
 	found      [numChecks]int64
@@ -249,6 +250,7 @@ type auditHold struct {
 }
 
 type auditOrder struct {
+	version     int64 // of its stream
 	show, buyer uuid.UUID
 	status      OrderStatus // "" until placed or expired
 	print       uint64      // of its units: unitsPrint
@@ -286,6 +288,18 @@ func NewAuditor(registry *Registry) *Auditor {
 		tickets:    map[uuid.UUID]auditTicket{},
 		notAudited: map[string]int64{},
 	}
+}
+
+// Expect makes room for a log of about events events (up to a few million):
+// it saves growing the auditor's maps as it goes. Call it before Add.
+func (a *Auditor) Expect(events int) {
+	if a.events > 0 || events <= 0 {
+		return
+	}
+	events = min(events, 1<<22)
+	a.ids = make(map[uuid.UUID]Position, events)
+	a.orders = make(map[uuid.UUID]*auditOrder, events/4)
+	a.tickets = make(map[uuid.UUID]auditTicket, events/2)
 }
 
 // Add audits the next event of the log, decoding it with the registry
@@ -370,20 +384,30 @@ func (a *Auditor) checkLog(rec RecordedEvent, ref EventRef) {
 		a.violate(cLog, "position "+rec.Position.String()+" does not come after "+a.last.String(), ref)
 	}
 	a.last = rec.Position
-	a.cur = keyOf(rec.StreamID)
+	a.cur, a.curOrder = keyOf(rec.StreamID), nil
 	var prev int64
-	if a.cur.kind != 0 {
+	switch a.cur.kind {
+	case 'o':
+		if a.curOrder = a.orders[a.cur.id]; a.curOrder == nil {
+			a.curOrder = &auditOrder{}
+			a.orders[a.cur.id] = a.curOrder
+		}
+		prev = a.curOrder.version
+	case 's':
 		prev = a.streams[a.cur]
-	} else {
+	default:
 		prev = a.others[rec.StreamID]
 	}
 	if rec.Version != prev+1 {
 		a.violate(cLog, fmt.Sprintf("stream version %d follows version %d", rec.Version, prev), ref)
 	}
 	if rec.Version > prev {
-		if a.cur.kind != 0 {
+		switch a.cur.kind {
+		case 'o':
+			a.curOrder.version = rec.Version
+		case 's':
 			a.streams[a.cur] = rec.Version
-		} else {
+		default:
 			a.others[rec.StreamID] = rec.Version
 		}
 	}
@@ -838,10 +862,15 @@ func lastOf(o *auditOrder, ref EventRef) []EventRef {
 func (a *Auditor) orderEvent(ref EventRef, id, show uuid.UUID) *auditOrder {
 	a.checked[cOrders]++
 	a.inStream(ref, "order-", id)
-	o := a.orders[id]
-	if o == nil {
-		o = &auditOrder{show: show}
-		a.orders[id] = o
+	o := a.curOrder
+	if a.cur.id != id || o == nil {
+		if o = a.orders[id]; o == nil {
+			o = &auditOrder{}
+			a.orders[id] = o
+		}
+	}
+	if o.status == "" && o.show == uuid.Nil {
+		o.show = show
 	}
 	if o.status != "" && o.show != show {
 		a.violate(cOrders, "the event is about show "+show.String()+", the order about show "+o.show.String(), o.last, ref)
@@ -1013,6 +1042,9 @@ func (a *Auditor) Report() AuditReport {
 	for id, o := range a.orders {
 		if o.status != "" {
 			r.Orders++
+		}
+		if o.version > 0 {
+			r.Streams++
 		}
 		switch {
 		case o.awaiting != nil:

@@ -56,7 +56,7 @@ func auditCmd(ctx context.Context, args []string, log *slog.Logger) error {
 			progress = bar.set
 		}
 		start := time.Now()
-		r, err := auditEvents(ctx, exporterOf(store), registry, progress)
+		r, err := auditEvents(ctx, exporterOf(store), registry, int(min(head.Commit, 1<<30)), progress)
 		if err != nil {
 			return fmt.Errorf("audit: after %d events: %w", r.Events, err)
 		}
@@ -81,10 +81,13 @@ func auditCmd(ctx context.Context, args []string, log *slog.Logger) error {
 // auditEvents reads every event x exports, in log order, through an
 // auditor of the events registry decodes, and returns its report. The
 // events are decoded on every core while the auditor audits those before.
-// It reports the position reached to progress, if not nil, every few
-// thousand events.
-func auditEvents(ctx context.Context, x exporter, registry *domain.Registry, progress func(domain.Position)) (domain.AuditReport, error) {
-	feed := domain.NewAuditor(registry).Feed(runtime.GOMAXPROCS(0))
+// expect is about how many events the log holds (see Auditor.Expect). It
+// reports the position reached to progress, if not nil, every few thousand
+// events.
+func auditEvents(ctx context.Context, x exporter, registry *domain.Registry, expect int, progress func(domain.Position)) (domain.AuditReport, error) {
+	a := domain.NewAuditor(registry)
+	a.Expect(expect)
+	feed := a.Feed(runtime.GOMAXPROCS(0))
 	var n int64
 	var last domain.Position
 	err := x.Export(ctx, domain.EventFilter{}, func(rec domain.RecordedEvent) error {

@@ -27,7 +27,7 @@ func auditLog(t testing.TB, store commands.EventStore) domain.AuditReport {
 	t.Helper()
 	registry := domain.NewRegistry()
 	domain.RegisterEvents(registry)
-	r, err := auditEvents(context.Background(), exporterOf(store), registry, nil)
+	r, err := auditEvents(context.Background(), exporterOf(store), registry, 0, nil)
 	if err != nil {
 		t.Fatalf("audit: %v", err)
 	}

@@ -19,11 +19,14 @@ const auditEvents = 1_000_000
 
 // auditLog runs a domain.Auditor over the whole log of store as `ticketing
 // audit` does: one streamed export of every event, each added in log order
-// to a feed that decodes on every core.
-func auditLog(ctx context.Context, store *postgres.Store) (domain.AuditReport, error) {
+// to a feed that decodes on every core, the auditor's maps made for about
+// expect events.
+func auditLog(ctx context.Context, store *postgres.Store, expect int) (domain.AuditReport, error) {
 	registry := domain.NewRegistry()
 	domain.RegisterEvents(registry)
-	feed := domain.NewAuditor(registry).Feed(runtime.GOMAXPROCS(0))
+	a := domain.NewAuditor(registry)
+	a.Expect(expect)
+	feed := a.Feed(runtime.GOMAXPROCS(0))
 	err := store.Export(ctx, domain.EventFilter{}, func(rec domain.RecordedEvent) error {
 		feed.Add(rec)
 		return nil
@@ -90,7 +93,7 @@ func BenchmarkAudit(b *testing.B) {
 			scan := time.Since(start)
 			c0 := processCPU()
 			start = time.Now()
-			if r, err = auditLog(ctx, store); err != nil {
+			if r, err = auditLog(ctx, store, n); err != nil {
 				b.Fatal(err)
 			}
 			took := time.Since(start)
@@ -170,7 +173,7 @@ func TestAudit_GeneratedLog(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r, err := auditLog(ctx, store)
+	r, err := auditLog(ctx, store, replayTestEvents)
 	if err != nil {
 		t.Fatal(err)
 	}
