@@ -163,7 +163,8 @@ type Auditor struct {
 	registry *Registry
 
 	events   int64
-	last     Position
+	last     Position            // of the event sequence saw last
+	seen     int64               // events sequence saw
 	streams  map[streamKey]int64 // show streams (an order's version is in its auditOrder)
 	others   map[string]int64    // any other stream
 	cur      streamKey           // of the event being added
@@ -308,15 +309,24 @@ func (a *Auditor) Expect(events int) {
 // counted as not audited.
 func (a *Auditor) Add(rec RecordedEvent) {
 	e, err := a.decode(rec)
-	a.AddDecoded(rec, e, err)
+	a.addDecoded(rec, e, err, a.sequence(rec))
 }
 
 // AddDecoded audits the next event of the log as Add does, given rec
 // already decoded: e is what Registry.DecodeRecorded returned for it, err
 // its error.
 func (a *Auditor) AddDecoded(rec RecordedEvent, e Event, err error) {
+	a.addDecoded(rec, e, err, a.sequence(rec))
+}
+
+// addDecoded audits rec, decoded as e or failing with err, with what
+// sequence found wrong with its place in the log.
+func (a *Auditor) addDecoded(rec RecordedEvent, e Event, err error, misplaced []string) {
 	a.events++
 	ref := refOf(rec)
+	for _, detail := range misplaced {
+		a.violate(cLog, detail, ref)
+	}
 	a.checkLog(rec, ref)
 	switch {
 	case errors.Is(err, ErrUnknownEventType):
@@ -378,12 +388,28 @@ func (a *Auditor) violate(c check, detail string, events ...EventRef) {
 	a.violations = append(a.violations, Violation{Check: AuditChecks[c], Detail: detail, Events: events})
 }
 
+// sequence checks rec's place in the global log, the events before it seen
+// by sequence in log order: its position comes after theirs, its event id
+// is none of theirs. It returns what is wrong, if anything. An AuditFeed
+// runs it as events are added, beside the auditing.
+func (a *Auditor) sequence(rec RecordedEvent) []string {
+	var wrong []string
+	if a.seen > 0 && !a.last.Less(rec.Position) {
+		wrong = append(wrong, "position "+rec.Position.String()+" does not come after "+a.last.String())
+	}
+	a.seen++
+	a.last = rec.Position
+	if first, dup := a.ids[rec.ID]; dup {
+		wrong = append(wrong, "event id "+rec.ID.String()+" already at position "+first.String())
+	} else {
+		a.ids[rec.ID] = rec.Position
+	}
+	return wrong
+}
+
+// checkLog checks rec's place in its stream.
 func (a *Auditor) checkLog(rec RecordedEvent, ref EventRef) {
 	a.checked[cLog]++
-	if a.events > 1 && !a.last.Less(rec.Position) {
-		a.violate(cLog, "position "+rec.Position.String()+" does not come after "+a.last.String(), ref)
-	}
-	a.last = rec.Position
 	a.cur, a.curOrder = keyOf(rec.StreamID), nil
 	var prev int64
 	switch a.cur.kind {
@@ -410,11 +436,6 @@ func (a *Auditor) checkLog(rec RecordedEvent, ref EventRef) {
 		default:
 			a.others[rec.StreamID] = rec.Version
 		}
-	}
-	if first, dup := a.ids[rec.ID]; dup {
-		a.violate(cLog, "event id "+rec.ID.String()+" already at position "+first.String(), ref)
-	} else {
-		a.ids[rec.ID] = rec.Position
 	}
 }
 
@@ -1095,10 +1116,11 @@ func cmpPosition(p, q Position) int {
 
 // auditBatch is a run of recorded events of the log decoded together.
 type auditBatch struct {
-	recs   []RecordedEvent
-	events []Event
-	errs   []error
-	done   chan struct{} // closed once decoded
+	recs      []RecordedEvent
+	misplaced map[int][]string // what Auditor.sequence found, by index in recs
+	events    []Event
+	errs      []error
+	done      chan struct{} // closed once decoded
 }
 
 // auditBatchSize is the events of one auditBatch.
@@ -1135,17 +1157,25 @@ func (a *Auditor) Feed(workers int) *AuditFeed {
 		for b := range f.order {
 			<-b.done
 			for i, rec := range b.recs {
-				a.AddDecoded(rec, b.events[i], b.errs[i])
+				a.addDecoded(rec, b.events[i], b.errs[i], b.misplaced[i])
 			}
 		}
 	}()
 	return f
 }
 
-// Add audits the next event of the log, as Auditor.Add does.
+// Add audits the next event of the log, as Auditor.Add does. Where rec
+// stands in the global log (Auditor.sequence) it checks at once, on the
+// caller's goroutine.
 func (f *AuditFeed) Add(rec RecordedEvent) {
 	if f.cur == nil {
 		f.cur = &auditBatch{recs: make([]RecordedEvent, 0, auditBatchSize), done: make(chan struct{})}
+	}
+	if wrong := f.a.sequence(rec); wrong != nil {
+		if f.cur.misplaced == nil {
+			f.cur.misplaced = map[int][]string{}
+		}
+		f.cur.misplaced[len(f.cur.recs)] = wrong
 	}
 	f.cur.recs = append(f.cur.recs, rec)
 	if len(f.cur.recs) == auditBatchSize {
