@@ -140,7 +140,7 @@ func printAudit(out io.Writer, r domain.AuditReport, took time.Duration) error {
 	if n := r.ViolationCount(); n == 0 {
 		fmt.Fprintf(w, "\nno violations\n")
 	} else {
-		fmt.Fprintf(w, "\n%d violations:\n", n)
+		fmt.Fprintf(w, "\nviolations: %d\n", n)
 		for _, v := range r.Violations {
 			fmt.Fprintf(w, "  %s: %s\n", v.Check, v.Detail)
 			for _, e := range v.Events {

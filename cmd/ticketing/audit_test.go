@@ -116,7 +116,7 @@ func TestAuditCmd(t *testing.T) {
 		t.Fatalf("a seat held twice: err = %v, want errViolations\n%s", err, out)
 	}
 	for _, want := range []string{
-		"1 violations:",
+		"violations: 1",
 		"seats: seat balcony/A/1 is already held by order " + hold.OrderID.String(),
 		"position 3 " + domain.ShowStream(show) + "@3 show.seats_held",
 		"position 5 " + domain.ShowStream(show) + "@4 show.seats_held",
@@ -183,7 +183,7 @@ func TestAuditEvents(t *testing.T) {
 	if r.ViolationCount() != 1 || r.Violations[0].Check != domain.AuditHolds {
 		t.Errorf("a release as cancelled of a held order: %+v", r.Violations)
 	}
-	if !strings.Contains(tb.errors, "1 violations") || !strings.Contains(tb.errors, "show.seats_released") {
+	if !strings.Contains(tb.errors, "violations: 1") || !strings.Contains(tb.errors, "show.seats_released") {
 		t.Errorf("auditLog did not fail the test with the violation: %q", tb.errors)
 	}
 }
