@@ -368,7 +368,9 @@ func (a *Auditor) addDecoded(rec RecordedEvent, e Event, err error, misplaced []
 	case TicketCheckedIn:
 		a.checkedIn(ref, e)
 	default:
-		a.notAudited[rec.Type]++
+		if _, limits := e.(BuyerLimiter); !limits {
+			a.notAudited[rec.Type]++
+		}
 	}
 	if l, ok := e.(BuyerLimiter); ok && a.cur.kind == 's' {
 		if s := a.shows[a.cur.id]; s != nil {
