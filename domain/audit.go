@@ -1,6 +1,7 @@
 package domain
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -96,6 +97,16 @@ type EventRef struct {
 
 func refOf(rec RecordedEvent) EventRef {
 	return EventRef{Position: rec.Position, Stream: rec.StreamID, Version: rec.Version, Type: rec.Type}
+}
+
+// MarshalJSON renders the position as a string, as everywhere in the APIs.
+func (r EventRef) MarshalJSON() ([]byte, error) {
+	return json.Marshal(struct {
+		Position string `json:"position"`
+		Stream   string `json:"stream"`
+		Version  int64  `json:"version"`
+		Type     string `json:"type"`
+	}{r.Position.String(), r.Stream, r.Version, r.Type})
 }
 
 func (r EventRef) String() string {

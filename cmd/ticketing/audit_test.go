@@ -127,7 +127,8 @@ func TestAuditCmd(t *testing.T) {
 	}
 
 	out, err = auditFile(t, db, "--json")
-	if !errors.Is(err, errViolations) || !strings.Contains(out, `"check": "seats"`) || !strings.Contains(out, `"stream": "`+domain.ShowStream(show)+`"`) {
+	if !errors.Is(err, errViolations) || !strings.Contains(out, `"check": "seats"`) || !strings.Contains(out, `"stream": "`+domain.ShowStream(show)+`"`) ||
+		!strings.Contains(out, `"position": "5"`) {
 		t.Errorf("--json: err = %v, report:\n%s", err, out)
 	}
 }
