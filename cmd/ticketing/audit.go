@@ -37,6 +37,7 @@ func auditCmd(ctx context.Context, args []string, log *slog.Logger) error {
 	fs := flag.NewFlagSet("audit", flag.ContinueOnError)
 	fs.BoolVar(&o.JSON, "json", false, "print the report as JSON")
 	fs.StringVar(&o.Output, "output", "", "write to this file instead of stdout")
+	fs.StringVar(&o.Output, "o", "", "shorthand for --output")
 	dbURL := fs.String("database-url", envOr("DATABASE_URL", DefaultDatabaseURL), "PostgreSQL URL (env DATABASE_URL)")
 	if err := fs.Parse(args); err != nil {
 		return err

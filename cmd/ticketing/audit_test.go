@@ -126,10 +126,18 @@ func TestAuditCmd(t *testing.T) {
 		}
 	}
 
-	out, err = auditFile(t, db, "--json")
-	if !errors.Is(err, errViolations) || !strings.Contains(out, `"check": "seats"`) || !strings.Contains(out, `"stream": "`+domain.ShowStream(show)+`"`) ||
+	path := filepath.Join(t.TempDir(), "audit.json")
+	if err := run(context.Background(), []string{"audit", "--database-url", db, "--json", "-o", path}, quiet); !errors.Is(err, errViolations) {
+		t.Fatalf("--json -o: err = %v, want errViolations", err)
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out = string(data)
+	if !strings.Contains(out, `"check": "seats"`) || !strings.Contains(out, `"stream": "`+domain.ShowStream(show)+`"`) ||
 		!strings.Contains(out, `"position": "5"`) {
-		t.Errorf("--json: err = %v, report:\n%s", err, out)
+		t.Errorf("--json: report:\n%s", out)
 	}
 }
 
