@@ -6,7 +6,7 @@ PG_PORT ?= 5432
 export PG_PORT
 BROKER  := tools/kafka/broker run
 
-.PHONY: run run-kafka test fuzz bench bench-latency bench-flash bench-replay lint db kafka
+.PHONY: run run-kafka test fuzz bench bench-latency bench-flash bench-replay bench-audit lint db kafka
 
 ## run: start the engine (write API, read API, projectors, expirer) on :8080
 run: db
@@ -59,6 +59,13 @@ bench-flash: db
 ## at once, beside a batched-INSERT baseline measured in the same run
 bench-replay: db
 	$(GO) test -run '^$$' -bench Replay -benchtime 1x -timeout 30m -v ./infra/postgres/
+
+## bench-audit: audit a generated log of 1,000,000 events (AUDIT_EVENTS=n
+## for another size) as `ticketing audit` does, in three rounds
+## (AUDIT_ROUNDS), each after a plain scan of the same events table: the
+## baseline, measured in the same run
+bench-audit: db
+	$(GO) test -run '^$$' -bench '^BenchmarkAudit$$' -benchtime 1x -timeout 30m -v ./infra/postgres/
 
 ## lint: gofmt and go vet
 lint:

@@ -205,6 +205,7 @@ func TestHandler_PayExpireRace(t *testing.T) {
 		default:
 			t.Fatalf("order status %s", order.Status)
 		}
+		f.audit(t)
 	}
 	t.Logf("outcomes: %v", outcomes)
 }
@@ -248,6 +249,7 @@ func TestHandler_SettleHealsACrashBetweenAppends(t *testing.T) {
 	if _, err := f.store.Append(ctx, domain.OrderStream(orderID), domain.NoStream, data); !errors.Is(err, commands.ErrConflict) {
 		t.Fatalf("late placement: err = %v, want conflict", err)
 	}
+	f.audit(t)
 }
 
 // A paid order whose show append was lost is sold, not released, when the
@@ -273,6 +275,7 @@ func TestHandler_SettleSellsAConfirmedOrder(t *testing.T) {
 	if !s.IsSold(o.ID) || s.Available("floor") != 8 {
 		t.Fatalf("sold=%v available=%d, want sold with 8 left", s.IsSold(o.ID), s.Available("floor"))
 	}
+	f.audit(t)
 }
 
 func TestHandler_CancelOrder(t *testing.T) {
@@ -328,6 +331,7 @@ func TestHandler_PlaceOrderConcurrently(t *testing.T) {
 	if got := f.showState(t).Available("floor"); got != 0 {
 		t.Fatalf("available = %d, want 0", got)
 	}
+	f.audit(t)
 }
 
 func TestHandler_ShowAuthorization(t *testing.T) {

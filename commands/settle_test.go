@@ -140,6 +140,7 @@ func TestHandler_SettleManyRacesPayments(t *testing.T) {
 		if got, want := len(f.pay.Charges()), len(f.pay.Refunds()); got-want != confirmedIn(f, t, orders) {
 			t.Fatalf("%d charges, %d refunds: every expired order's charge must be refunded", got, want)
 		}
+		f.audit(t)
 	}
 	t.Logf("outcomes: %v", outcomes)
 }
@@ -218,4 +219,5 @@ func TestHandler_PaymentsRushSettleTogether(t *testing.T) {
 	if got := s.Available("floor"); got != 4 {
 		t.Fatalf("available = %d, want 4 (6 sold)", got)
 	}
+	f.audit(t)
 }

@@ -188,6 +188,13 @@ type SeatsSold struct {
 }
 
 // EventType implementations: stable names, never renamed.
+// PerBuyerLimit is the show's per-buyer limit as created (0: none); the
+// Auditor checks every hold against it (BuyerLimiter).
+func (e ShowCreated) PerBuyerLimit() int { return e.MaxUnitsPerBuyer }
+
+// PerBuyerLimit is the show's new per-buyer limit (0: none).
+func (e ShowBuyerLimitChanged) PerBuyerLimit() int { return e.MaxUnitsPerBuyer }
+
 func (ShowCreated) EventType() string         { return "show.created" }
 func (ShowDetailsChanged) EventType() string  { return "show.details_changed" }
 func (SectionPriceChanged) EventType() string { return "show.section_price_changed" }

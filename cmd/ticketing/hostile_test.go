@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ticketing/ticketing/domain"
 	"github.com/ticketing/ticketing/infra/postgres/pgtest"
 )
 
@@ -208,4 +209,10 @@ func TestServe_BuyerLimitRace(t *testing.T) {
 	a.must(200, a.call("PATCH", "/v1/shows/"+show, org, map[string]any{"max_units_per_buyer": limit + 2}))
 	b.must(201, b.call("POST", "/v1/orders", buyer, map[string]any{"show_id": show, "items": []any{map[string]any{"section": "floor", "quantity": limit + 2 - units}}}))
 	a.must(409, a.call("POST", "/v1/orders", buyer, map[string]any{"show_id": show, "items": []any{map[string]any{"section": "floor", "quantity": 1}}}))
+	// The whole log, limit changes included, kept every buyer within it.
+	for _, c := range a.audit().Checks {
+		if c.Name == domain.AuditBuyerLimit && c.Checked == 0 {
+			t.Errorf("the audit checked no hold against the per-buyer limit: %+v", c)
+		}
+	}
 }

@@ -61,4 +61,5 @@ func testThroughKafka(t *testing.T, kafkaConfig func(*config)) {
 	if r.Relay == nil || r.Projections[0].Mode != "kafka" {
 		t.Fatalf("report: %+v", r)
 	}
+	s.audit()
 }

@@ -71,6 +71,9 @@ commands:
             an aggregate's state at a version or a moment, rebuilt from its events
   inventory --show ID --at TIME [--output FILE]
             a show's seat states at a moment, from its stream and its orders' streams
+  audit     [--json] [--output FILE]
+            check the invariants over the whole event log at every position;
+            prints what it checked and every violation, fails on any
 
 environment:
   DATABASE_URL    PostgreSQL (default postgres://postgres@127.0.0.1:5432/ticketing?sslmode=disable)
@@ -117,6 +120,8 @@ func run(ctx context.Context, args []string, log *slog.Logger) error {
 		return stateCmd(ctx, args[1:], log)
 	case "inventory":
 		return inventoryCmd(ctx, args[1:], log)
+	case "audit":
+		return auditCmd(ctx, args[1:], log)
 	case "help", "-h", "--help":
 		fmt.Print(usage)
 		return nil

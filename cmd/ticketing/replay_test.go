@@ -195,6 +195,7 @@ func TestReplay_ShadowWhileWriting(t *testing.T) {
 	if err := s.e.pool.QueryRow(ctx, `select count(*) from pg_namespace where nspname like current_schema() || '_replay%'`).Scan(&shadows); err != nil || shadows != 0 {
 		t.Errorf("%d shadow schemas left behind (%v)", shadows, err)
 	}
+	s.audit()
 }
 
 // A damaged read model is repaired by a replay; a dry run reports what
@@ -256,6 +257,7 @@ func TestReplay_RepairsDamage(t *testing.T) {
 	if got := dump(t, s.e.pool); fmt.Sprint(got) != fmt.Sprint(good) {
 		t.Fatalf("after the replay in place:\n got %v\nwant %v", got, good)
 	}
+	s.audit()
 }
 
 // A replay killed half way leaves the live model as it was; a second run
@@ -295,6 +297,7 @@ func TestReplay_KilledHalfWay(t *testing.T) {
 	if got := dump(t, s.e.pool); fmt.Sprint(got) != fmt.Sprint(before) {
 		t.Fatalf("after the second run:\n got %v\nwant %v", got, before)
 	}
+	s.audit()
 }
 
 // poisoned fails on one event, until it is fixed.
@@ -402,4 +405,5 @@ func TestReplay_PoisonEvent(t *testing.T) {
 			}
 		}
 	}
+	s.audit()
 }

@@ -281,6 +281,7 @@ func TestServe_FullFlow(t *testing.T) {
 	s.must(200, s.call("POST", "/v1/tickets/"+ticket+"/check-in", org, nil))
 	s.must(409, s.call("POST", "/v1/tickets/"+ticket+"/check-in", org, nil))
 	s.must(404, s.call("POST", "/v1/tickets/"+uuid.NewString()+"/check-in", org, nil))
+	s.audit()
 }
 
 func TestServe_ShowLifecycle(t *testing.T) {
@@ -314,6 +315,7 @@ func TestServe_ShowLifecycle(t *testing.T) {
 	s.must(200, s.call("POST", "/v1/shows/"+id+"/cancel", org, nil))
 	s.must(409, s.call("POST", "/v1/orders", buyer, map[string]any{"show_id": id, "items": []any{map[string]any{"section": "floor", "quantity": 1}}}))
 	s.must(409, s.call("POST", "/v1/orders/"+hold.str("id")+"/pay", buyer, map[string]any{"payment_token": "tok_visa"}))
+	s.audit()
 }
 
 // waitOrder polls an order's view until it has the status or the deadline passes.
@@ -354,6 +356,7 @@ func TestServe_HoldExpiry(t *testing.T) {
 	}
 	s.must(409, s.call("POST", "/v1/orders/"+held.str("id")+"/pay", buyer, map[string]any{"payment_token": "tok_visa"}))
 	s.must(201, s.call("POST", "/v1/orders", buyer, map[string]any{"show_id": show, "items": []any{map[string]any{"section": "floor", "quantity": 3}}}))
+	s.audit()
 }
 
 // A hold that runs out while no engine is running expires when one starts.
@@ -374,6 +377,7 @@ func TestServe_HoldExpiryWhileStopped(t *testing.T) {
 	s2.waitOrder(held.str("id"), buyer, "expired", 3*time.Second)
 	t.Logf("expired %s after restart", time.Since(start).Round(time.Millisecond))
 	s2.must(201, s2.call("POST", "/v1/orders", buyer, map[string]any{"show_id": show, "items": []any{map[string]any{"section": "floor", "quantity": 2}}}))
+	s2.audit()
 }
 
 // eventCount counts the events in the store.
@@ -458,6 +462,7 @@ func TestServe_BadInput(t *testing.T) {
 	if after := eventCount(t, s); after != before {
 		t.Fatalf("bad input wrote %d events", after-before)
 	}
+	s.audit()
 }
 
 // 200 buyers race for 100 GA units through two engines on one database:
@@ -517,6 +522,9 @@ func TestServe_GARace(t *testing.T) {
 	if orders != 100 {
 		t.Fatalf("order.placed events = %d, want 100", orders)
 	}
+	if r := a.audit(); r.Orders != 100 {
+		t.Errorf("the audit saw %d orders, want 100", r.Orders)
+	}
 }
 
 // 200 shows created at 500, each edited to 1000 then 1500 by concurrent
@@ -557,6 +565,7 @@ func TestServe_ConcurrentPriceEdits(t *testing.T) {
 			t.Fatalf("show %s price = %d, want 1500", id, got)
 		}
 	}
+	s.audit()
 }
 
 func TestServe_IdempotencyKey(t *testing.T) {
@@ -591,6 +600,7 @@ func TestServe_IdempotencyKey(t *testing.T) {
 	if n := eventCount(t, s); n != before+4 {
 		t.Fatalf("events = %d, want %d", n, before+4)
 	}
+	s.audit()
 }
 
 func TestServe_Health(t *testing.T) {
@@ -737,4 +747,5 @@ func TestServe_SeatRace(t *testing.T) {
 			}
 		}
 	}
+	a.audit()
 }
