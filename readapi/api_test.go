@@ -704,3 +704,106 @@ func TestAPI_Routes(t *testing.T) {
 		}
 	}
 }
+
+// escaped spells n in base 3 with the characters encoding/json escapes to
+// six bytes each ("\u003c"), padded to width: the longest JSON a name of
+// width characters can have.
+func escaped(n, width int) string {
+	b := make([]byte, width)
+	for i := range b {
+		b[width-1-i] = "<>&"[n%3]
+		n /= 3
+	}
+	return string(b)
+}
+
+// Every response of the seat map of a show of the most seats the domain
+// allows is bounded: the seat map by its sections, a page by its limit.
+// The show makes its pages nearly as large as one can be: 40 sections of
+// 500 rows of 10 seats (200,000 seats), so that a page of 5,000 seats holds
+// the 500 rows of a whole section, with names and labels of the most
+// characters, each escaped to six bytes, and every seat available, the
+// longest state. Only the seat numbers are short: two digits, not three.
+//
+// The bounds, computed: a seat is at most 33 bytes
+// ({"seat":500,"state":"available"},), a row adds at most 145
+// ({"label":"<120 bytes>","seats":[]},), a page holds at most 500 rows (one
+// section's) and its limit of seats, and the envelope (the show id, a
+// section name of 600 bytes, a cursor) is under 1,000 bytes: a page of
+// MaxSeatLimit seats is under 238,500 bytes, one of DefaultSeatLimit under
+// 106,500. A section of the seat map is under 800 bytes.
+func TestAPI_Seats_LargestShow(t *testing.T) {
+	t.Parallel()
+	const (
+		sections, rows, seats = 40, 500, 10
+		maxPage               = projections.MaxSeatLimit*33 + domain.MaxRowsPerSect*145 + 1000
+		maxDefaultPage        = projections.DefaultSeatLimit*33 + domain.MaxRowsPerSect*145 + 1000
+		maxSeatMap            = domain.MaxSections*800 + 100
+	)
+	if sections*rows*seats != domain.MaxUnitsPerShow || rows*seats != projections.MaxSeatLimit {
+		t.Fatalf("the show has %d seats, %d a section: want %d and %d", sections*rows*seats, rows*seats, domain.MaxUnitsPerShow, projections.MaxSeatLimit)
+	}
+	w := newWorld(t).start()
+	specs := make([]domain.SectionSpec, sections)
+	for i := range specs {
+		specs[i] = domain.SectionSpec{Name: escaped(i, domain.MaxNameLen), PriceCents: 1}
+		for j := range rows {
+			specs[i].Rows = append(specs[i].Rows, domain.RowSpec{Label: escaped(j, domain.MaxLabelLen), Seats: seats})
+		}
+	}
+	start := time.Now()
+	show := w.createShowOf(uuid.New(), "Stadium", specs)
+	w.publish(show)
+	w.syncWithin(time.Minute) // 2 s alone, more beside the package's other tests
+	t.Logf("%d seats projected in %v", domain.MaxUnitsPerShow, time.Since(start))
+	path := "/v1/shows/" + show.String() + "/seats"
+
+	r := w.get(path, "")
+	var m projections.SeatMap
+	r.ok(t, &m)
+	if len(m.Sections) != sections || len(r.body) > maxSeatMap {
+		t.Errorf("seat map: %d sections in %d bytes, want %d in at most %d", len(m.Sections), len(r.body), sections, maxSeatMap)
+	}
+	t.Logf("seat map: %d bytes", len(r.body))
+
+	largest, total, bytes := 0, 0, 0
+	for i, sec := range m.Sections {
+		if sec.Name != specs[i].Name || sec.Rows != rows || sec.Capacity != rows*seats || sec.Available != rows*seats {
+			t.Fatalf("section %d: got %+v", i, sec)
+		}
+		q := path + "?section=" + url.QueryEscape(sec.Name) + "&limit=" + strconv.Itoa(projections.MaxSeatLimit)
+		r := w.get(q, "")
+		var p seatPage
+		r.ok(t, &p)
+		n := 0
+		for j, row := range p.Rows {
+			if row.Label != specs[i].Rows[j].Label || len(row.Seats) != seats || row.Seats[seats-1] != (projections.SeatMapSeat{Seat: seats, State: "available"}) {
+				t.Fatalf("section %d, row %d: got %+v", i, j, row)
+			}
+			n += len(row.Seats)
+		}
+		if len(p.Rows) != rows || n != projections.MaxSeatLimit {
+			t.Fatalf("section %d: got %d rows, %d seats in a page, want %d and %d", i, len(p.Rows), n, rows, projections.MaxSeatLimit)
+		}
+		largest, total, bytes = max(largest, len(r.body)), total+n, bytes+len(r.body)
+	}
+	if largest > maxPage {
+		t.Errorf("the largest page has %d bytes, want at most %d", largest, maxPage)
+	}
+	if total != domain.MaxUnitsPerShow {
+		t.Errorf("pages held %d seats, want %d", total, domain.MaxUnitsPerShow)
+	}
+	t.Logf("pages of %d seats: at most %d bytes; %d seats in %d bytes in all", projections.MaxSeatLimit, largest, total, bytes)
+
+	r = w.get(path+"?section="+url.QueryEscape(m.Sections[0].Name), "")
+	var p seatPage
+	r.ok(t, &p)
+	n := 0
+	for _, row := range p.Rows {
+		n += len(row.Seats)
+	}
+	if n != projections.DefaultSeatLimit || p.NextCursor == "" || len(r.body) > maxDefaultPage {
+		t.Errorf("default page: %d seats in %d bytes, cursor %q; want %d in at most %d, and a cursor", n, len(r.body), p.NextCursor, projections.DefaultSeatLimit, maxDefaultPage)
+	}
+	t.Logf("a page of the default %d seats: %d bytes", projections.DefaultSeatLimit, len(r.body))
+}

@@ -83,7 +83,13 @@ func (w *world) start() *world {
 // sync waits until every projection applied every event appended so far.
 func (w *world) sync() {
 	w.t.Helper()
-	ok, err := w.q.WaitForPosition(ctx, w.last, 5*time.Second)
+	w.syncWithin(5 * time.Second)
+}
+
+// syncWithin is sync that waits up to timeout.
+func (w *world) syncWithin(timeout time.Duration) {
+	w.t.Helper()
+	ok, err := w.q.WaitForPosition(ctx, w.last, timeout)
 	if err != nil || !ok {
 		w.t.Fatalf("projections did not reach %v: %v %+v", w.last, err, w.runner.Status())
 	}
