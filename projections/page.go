@@ -24,9 +24,10 @@ const (
 )
 
 // Page asks for one page of a list: at most Limit items (zero means
-// DefaultLimit) after Cursor, the NextCursor of the previous page (empty for
-// the first page). A bad limit or cursor fails with a *domain.ValidationError
-// on the field "limit" or "cursor".
+// DefaultLimit; for the seats of a section, DefaultSeatLimit) after
+// Cursor, the NextCursor of the previous page (empty for the first page). A
+// bad limit or cursor fails with a *domain.ValidationError on the field
+// "limit" or "cursor".
 type Page struct {
 	Limit  int
 	Cursor string
