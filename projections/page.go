@@ -17,10 +17,17 @@ const (
 	MaxLimit     = 200
 )
 
+// Page sizes of the seats of a section (Queries.Seats), in seats.
+const (
+	DefaultSeatLimit = 1000
+	MaxSeatLimit     = 5000
+)
+
 // Page asks for one page of a list: at most Limit items (zero means
-// DefaultLimit) after Cursor, the NextCursor of the previous page (empty for
-// the first page). A bad limit or cursor fails with a *domain.ValidationError
-// on the field "limit" or "cursor".
+// DefaultLimit; for the seats of a section, DefaultSeatLimit) after
+// Cursor, the NextCursor of the previous page (empty for the first page). A
+// bad limit or cursor fails with a *domain.ValidationError on the field
+// "limit" or "cursor".
 type Page struct {
 	Limit  int
 	Cursor string
@@ -40,6 +47,7 @@ const (
 	cursorShows   = "s"
 	cursorOrders  = "o"
 	cursorTickets = "t"
+	cursorSeats   = "e"
 )
 
 // start is the key before every item.
@@ -52,12 +60,9 @@ func (k key) cursor(kind string) string {
 
 // parse checks p and returns its limit and starting key.
 func (p Page) parse(kind string) (int, key, error) {
-	limit := p.Limit
-	if limit == 0 {
-		limit = DefaultLimit
-	}
-	if limit < 1 || limit > MaxLimit {
-		return 0, key{}, invalid("limit", fmt.Sprintf("must be between 1 and %d", MaxLimit))
+	limit, err := p.limit(DefaultLimit, MaxLimit)
+	if err != nil {
+		return 0, key{}, err
 	}
 	if p.Cursor == "" {
 		return limit, start, nil
@@ -80,6 +85,68 @@ func (p Page) parse(kind string) (int, key, error) {
 	}
 	if k.idx, err = strconv.Atoi(parts[3]); err != nil || k.idx < 0 {
 		return 0, key{}, bad
+	}
+	return limit, k, nil
+}
+
+// limit returns the limit of p: def when it is zero, and a
+// *domain.ValidationError when it is not between 1 and max.
+func (p Page) limit(def, max int) (int, error) {
+	limit := p.Limit
+	if limit == 0 {
+		limit = def
+	}
+	if limit < 1 || limit > max {
+		return 0, invalid("limit", fmt.Sprintf("must be between 1 and %d", max))
+	}
+	return limit, nil
+}
+
+// seatPos is where a page of a section's seats starts: after the seat
+// (row, seat) of section (its creation index) of show. The cursor names the
+// show and the section, so that one section's cursor is refused by another.
+type seatPos struct {
+	show    uuid.UUID
+	section int
+	row     int
+	seat    int
+}
+
+// seatStart is the key before every seat of a section.
+func seatStart(show uuid.UUID, section int) seatPos {
+	return seatPos{show: show, section: section, row: -1}
+}
+
+func (k seatPos) cursor() string {
+	raw := cursorSeats + ":" + k.show.String() + ":" + strconv.Itoa(k.section) + ":" + strconv.Itoa(k.row) + ":" + strconv.Itoa(k.seat)
+	return base64.RawURLEncoding.EncodeToString([]byte(raw))
+}
+
+// parseSeats checks p as a page of the seats of section of show and
+// returns its limit and starting key.
+func (p Page) parseSeats(show uuid.UUID, section int) (int, seatPos, error) {
+	limit, err := p.limit(DefaultSeatLimit, MaxSeatLimit)
+	if err != nil {
+		return 0, seatPos{}, err
+	}
+	if p.Cursor == "" {
+		return limit, seatStart(show, section), nil
+	}
+	bad := invalid("cursor", "is not a cursor of this section's seats")
+	raw, err := base64.RawURLEncoding.DecodeString(p.Cursor)
+	if err != nil {
+		return 0, seatPos{}, bad
+	}
+	parts := strings.Split(string(raw), ":")
+	if len(parts) != 5 || parts[0] != cursorSeats || parts[1] != show.String() || parts[2] != strconv.Itoa(section) {
+		return 0, seatPos{}, bad
+	}
+	k := seatPos{show: show, section: section}
+	if k.row, err = strconv.Atoi(parts[3]); err != nil || k.row < 0 || k.row >= domain.MaxRowsPerSect {
+		return 0, seatPos{}, bad
+	}
+	if k.seat, err = strconv.Atoi(parts[4]); err != nil || k.seat < 1 || k.seat > domain.MaxSeatsPerRow {
+		return 0, seatPos{}, bad
 	}
 	return limit, k, nil
 }

@@ -23,22 +23,59 @@ func section(t *testing.T, s projections.ShowView, name string) projections.Sect
 	return projections.SectionView{}
 }
 
-// seatStates returns the state of every seat of a show as "section/row/seat".
+// seatStates returns the state of every seat of a show as "section/row/seat",
+// read through the seat map and pages of a few seats.
 func seatStates(t *testing.T, w *world, show uuid.UUID) map[string]string {
 	t.Helper()
-	m, err := w.q.Seats(ctx, show)
+	m, err := w.q.SeatMap(ctx, show)
 	if err != nil {
 		t.Fatal(err)
 	}
 	out := map[string]string{}
 	for _, sec := range m.Sections {
-		for _, r := range sec.Rows {
+		for _, r := range seatRows(t, w, show, sec.Name, 3) {
 			for _, s := range r.Seats {
 				out[domain.SeatRef{Section: sec.Name, Row: r.Label, Seat: s.Seat}.String()] = s.State
 			}
 		}
 	}
 	return out
+}
+
+// seatRows reads every page of the seats of a section with limit and joins
+// the rows that go on from one page to the next.
+func seatRows(t *testing.T, w *world, show uuid.UUID, section string, limit int) []projections.SeatMapRow {
+	t.Helper()
+	var rows []projections.SeatMapRow
+	cursor := ""
+	for range 1000 {
+		p, err := w.q.Seats(ctx, show, section, projections.Page{Limit: limit, Cursor: cursor})
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		for i, r := range p.Rows {
+			n += len(r.Seats)
+			if i == 0 && len(rows) > 0 && rows[len(rows)-1].Label == r.Label {
+				rows[len(rows)-1].Seats = append(rows[len(rows)-1].Seats, r.Seats...)
+				continue
+			}
+			rows = append(rows, r)
+		}
+		max := limit
+		if max == 0 {
+			max = projections.DefaultSeatLimit
+		}
+		if n > max || (p.NextCursor != "" && n != max) {
+			t.Fatalf("page of %d seats with cursor %q, limit %d", n, p.NextCursor, max)
+		}
+		if p.NextCursor == "" {
+			return rows
+		}
+		cursor = p.NextCursor
+	}
+	t.Fatal("too many pages")
+	return nil
 }
 
 func TestShows_Apply(t *testing.T) {
@@ -64,19 +101,32 @@ func TestShows_Apply(t *testing.T) {
 		if !reflect.DeepEqual(got, want) {
 			t.Errorf("got %+v\nwant %+v", got, want)
 		}
-		seats, err := w.q.Seats(ctx, id)
+		m, err := w.q.SeatMap(ctx, id)
 		if err != nil {
 			t.Fatal(err)
 		}
-		wantSeats := projections.SeatMap{ShowID: id, Sections: []projections.SeatMapSection{{
-			Name: "Balcony",
-			Rows: []projections.SeatMapRow{
-				{Label: "A", Seats: []projections.SeatMapSeat{{1, "available"}, {2, "available"}}},
-				{Label: "B", Seats: []projections.SeatMapSeat{{1, "available"}, {2, "available"}, {3, "available"}}},
-			},
-		}}}
-		if !reflect.DeepEqual(seats, wantSeats) {
-			t.Errorf("seats: got %+v\nwant %+v", seats, wantSeats)
+		wantMap := projections.SeatMap{ShowID: id, Sections: []projections.SeatMapSection{
+			{Name: "Balcony", Rows: 2, Capacity: 5, Available: 5},
+		}}
+		if !reflect.DeepEqual(m, wantMap) {
+			t.Errorf("seat map: got %+v\nwant %+v", m, wantMap)
+		}
+		wantRows := []projections.SeatMapRow{
+			{Label: "A", Seats: []projections.SeatMapSeat{{1, "available"}, {2, "available"}}},
+			{Label: "B", Seats: []projections.SeatMapSeat{{1, "available"}, {2, "available"}, {3, "available"}}},
+		}
+		for _, limit := range []int{0, 1, 2, 3, 5} {
+			if got := seatRows(t, w, id, "Balcony", limit); !reflect.DeepEqual(got, wantRows) {
+				t.Errorf("seats, limit %d: got %+v\nwant %+v", limit, got, wantRows)
+			}
+		}
+		p, err := w.q.Seats(ctx, id, "Balcony", projections.Page{Limit: 2})
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantPage := projections.SeatPage{ShowID: id, Section: "Balcony", Rows: wantRows[:1], NextCursor: p.NextCursor}
+		if !reflect.DeepEqual(p, wantPage) || p.NextCursor == "" {
+			t.Errorf("first page of 2: got %+v\nwant %+v and a cursor", p, wantPage)
 		}
 	})
 
@@ -194,7 +244,11 @@ func TestShows_Apply(t *testing.T) {
 		if !errors.Is(err, projections.ErrNotFound) || !errors.Is(err, domain.ErrShowNotFound) {
 			t.Errorf("show: got %v, want not found", err)
 		}
-		_, err = w.q.Seats(ctx, uuid.New())
+		_, err = w.q.SeatMap(ctx, uuid.New())
+		if !errors.Is(err, projections.ErrNotFound) || !errors.Is(err, domain.ErrShowNotFound) {
+			t.Errorf("seat map: got %v, want not found", err)
+		}
+		_, err = w.q.Seats(ctx, uuid.New(), "Balcony", projections.Page{})
 		if !errors.Is(err, projections.ErrNotFound) || !errors.Is(err, domain.ErrShowNotFound) {
 			t.Errorf("seats: got %v, want not found", err)
 		}

@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/google/uuid"
 
@@ -146,44 +148,108 @@ func (q *Queries) shows(ctx context.Context, limit int, sql string, args ...any)
 	return out, nil
 }
 
-// Seats returns the seat map of a show. A show that does not exist fails
-// with an error matching both domain.ErrShowNotFound and ErrNotFound.
-func (q *Queries) Seats(ctx context.Context, showID uuid.UUID) (SeatMap, error) {
+// ErrSectionNotFound says that a show has no seated section of a name.
+// Queries wrap it with ErrNotFound.
+var ErrSectionNotFound = errors.New("section not found")
+
+// SeatMap returns the seated sections of a show with their counts, without
+// their seats. A show that does not exist fails with an error matching both
+// domain.ErrShowNotFound and ErrNotFound.
+func (q *Queries) SeatMap(ctx context.Context, showID uuid.UUID) (SeatMap, error) {
 	var status string
 	if err := q.db.QueryRow(ctx, `select status from rm_shows where id = $1`, showID).Scan(&status); err != nil {
 		if isNotFound(err) {
 			return SeatMap{}, notFound(domain.ErrShowNotFound, showID)
 		}
-		return SeatMap{}, fmt.Errorf("query seats: %w", err)
+		return SeatMap{}, fmt.Errorf("query seat map: %w", err)
 	}
-	rows, err := q.db.Query(ctx, `select s.section, s.row_label, s.seat, s.state
-		from rm_seats s join rm_sections c on c.show_id = s.show_id and c.name = s.section
-		where s.show_id = $1 order by c.idx, s.row_idx, s.seat`, showID)
+	// Rows are numbered 0, 1, ... within a section: the last one, read
+	// from the end of rm_seats_order, counts them.
+	rows, err := q.db.Query(ctx, `select c.name, c.capacity, c.held, c.sold,
+		coalesce((select s.row_idx + 1 from rm_seats s where s.show_id = c.show_id and s.section = c.name
+			order by s.row_idx desc, s.seat desc limit 1), 0)
+		from rm_sections c where c.show_id = $1 and c.kind = $2 order by c.idx`, showID, KindSeated)
 	if err != nil {
-		return SeatMap{}, fmt.Errorf("query seats: %w", err)
+		return SeatMap{}, fmt.Errorf("query seat map: %w", err)
 	}
 	defer rows.Close()
 	m := SeatMap{ShowID: showID, Sections: []SeatMapSection{}}
 	for rows.Next() {
-		var section, row string
-		var seat SeatMapSeat
-		if err := rows.Scan(&section, &row, &seat.Seat, &seat.State); err != nil {
-			return SeatMap{}, fmt.Errorf("query seats: %w", err)
+		var s SeatMapSection
+		if err := rows.Scan(&s.Name, &s.Capacity, &s.Held, &s.Sold, &s.Rows); err != nil {
+			return SeatMap{}, fmt.Errorf("query seat map: %w", err)
 		}
-		if n := len(m.Sections); n == 0 || m.Sections[n-1].Name != section {
-			m.Sections = append(m.Sections, SeatMapSection{Name: section})
-		}
-		sec := &m.Sections[len(m.Sections)-1]
-		if n := len(sec.Rows); n == 0 || sec.Rows[n-1].Label != row {
-			sec.Rows = append(sec.Rows, SeatMapRow{Label: row})
-		}
-		r := &sec.Rows[len(sec.Rows)-1]
-		r.Seats = append(r.Seats, seat)
+		s.Available = s.Capacity - s.Held - s.Sold
+		m.Sections = append(m.Sections, s)
 	}
 	if err := rows.Err(); err != nil {
-		return SeatMap{}, fmt.Errorf("query seats: %w", err)
+		return SeatMap{}, fmt.Errorf("query seat map: %w", err)
 	}
 	return m, nil
+}
+
+// Seats returns one page of the seats of the seated section named section
+// of a show, by row in the order the organizer created them, then by seat
+// number; a page holds at most MaxSeatLimit seats (DefaultSeatLimit when
+// p.Limit is zero). A show that does not exist fails with an error matching
+// both domain.ErrShowNotFound and ErrNotFound; a section it does not have,
+// or that is not seated, with one matching both ErrSectionNotFound and
+// ErrNotFound; a bad limit or cursor with a *domain.ValidationError.
+func (q *Queries) Seats(ctx context.Context, showID uuid.UUID, section string, p Page) (SeatPage, error) {
+	noSection := fmt.Errorf("%w: show %s has no seated section %q: %w", ErrSectionNotFound, showID, section, ErrNotFound)
+	// No section has a name PostgreSQL text cannot hold, or longer than
+	// the domain allows: do not ask.
+	if !utf8.ValidString(section) || strings.ContainsRune(section, 0) || utf8.RuneCountInString(section) > domain.MaxNameLen {
+		return SeatPage{}, noSection
+	}
+	var idx *int
+	err := q.db.QueryRow(ctx, `select c.idx from rm_shows s
+		left join rm_sections c on c.show_id = s.id and c.name = $2 and c.kind = $3
+		where s.id = $1`, showID, section, KindSeated).Scan(&idx)
+	if isNotFound(err) {
+		return SeatPage{}, notFound(domain.ErrShowNotFound, showID)
+	}
+	if err != nil {
+		return SeatPage{}, fmt.Errorf("query seats: %w", err)
+	}
+	if idx == nil {
+		return SeatPage{}, noSection
+	}
+	limit, k, err := p.parseSeats(showID, *idx)
+	if err != nil {
+		return SeatPage{}, err
+	}
+	rows, err := q.db.Query(ctx, `select row_label, row_idx, seat, state from rm_seats
+		where show_id = $1 and section = $2 and (row_idx, seat) > ($3, $4)
+		order by row_idx, seat limit $5`, showID, section, k.row, k.seat, limit+1)
+	if err != nil {
+		return SeatPage{}, fmt.Errorf("query seats: %w", err)
+	}
+	defer rows.Close()
+	out := SeatPage{ShowID: showID, Section: section, Rows: []SeatMapRow{}}
+	n, last := 0, k
+	for rows.Next() {
+		var label string
+		var rowIdx int
+		var seat SeatMapSeat
+		if err := rows.Scan(&label, &rowIdx, &seat.Seat, &seat.State); err != nil {
+			return SeatPage{}, fmt.Errorf("query seats: %w", err)
+		}
+		if n == limit {
+			out.NextCursor = last.cursor()
+			break
+		}
+		if r := len(out.Rows); r == 0 || last.row != rowIdx {
+			out.Rows = append(out.Rows, SeatMapRow{Label: label})
+		}
+		r := &out.Rows[len(out.Rows)-1]
+		r.Seats = append(r.Seats, seat)
+		n, last.row, last.seat = n+1, rowIdx, seat.Seat
+	}
+	if err := rows.Err(); err != nil {
+		return SeatPage{}, fmt.Errorf("query seats: %w", err)
+	}
+	return out, nil
 }
 
 const orderColumns = `id, seq, show_id, buyer_id, status, items, seats, total_cents, expires_at, created_at, updated_at`

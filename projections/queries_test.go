@@ -2,8 +2,10 @@ package projections_test
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -311,3 +313,92 @@ func TestQueries_WaitForPosition(t *testing.T) {
 		}
 	})
 }
+
+func TestQueries_Seats(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t).start()
+	org := uuid.New()
+	show := w.publishedShow(org, "Seats", ga("Floor", 1000, 10), seated("Stalls", 2000, 3, 2), seated("Box", 3000, 2))
+	other := w.publishedShow(org, "Other", seated("Stalls", 2000, 3, 2))
+	w.pay(w.hold(show, uuid.New(), nil, []domain.SeatRef{{Section: "Stalls", Row: "A", Seat: 2}}))
+	w.hold(show, uuid.New(), nil, []domain.SeatRef{{Section: "Stalls", Row: "B", Seat: 1}})
+	w.sync()
+
+	t.Run("the seat map has the seated sections and their counts", func(t *testing.T) {
+		got, err := w.q.SeatMap(ctx, show)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := projections.SeatMap{ShowID: show, Sections: []projections.SeatMapSection{
+			{Name: "Stalls", Rows: 2, Capacity: 5, Available: 3, Held: 1, Sold: 1},
+			{Name: "Box", Rows: 1, Capacity: 2, Available: 2},
+		}}
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("got %+v\nwant %+v", got, want)
+		}
+	})
+	t.Run("pages in row and seat order with the seats' states", func(t *testing.T) {
+		want := []projections.SeatMapRow{
+			{Label: "A", Seats: []projections.SeatMapSeat{{1, "available"}, {2, "sold"}, {3, "available"}}},
+			{Label: "B", Seats: []projections.SeatMapSeat{{1, "held"}, {2, "available"}}},
+		}
+		for _, limit := range []int{1, 2, 4, 5, projections.MaxSeatLimit} {
+			if got := seatRows(t, w, show, "Stalls", limit); !reflect.DeepEqual(got, want) {
+				t.Errorf("limit %d: got %+v\nwant %+v", limit, got, want)
+			}
+		}
+	})
+	t.Run("a section the show does not have, or not seated", func(t *testing.T) {
+		for _, name := range []string{"Balcony", "Floor", "stalls", "", "Stalls\x00", "\xff", strings.Repeat("x", domain.MaxNameLen+1)} {
+			_, err := w.q.Seats(ctx, show, name, projections.Page{})
+			if !errors.Is(err, projections.ErrSectionNotFound) || !errors.Is(err, projections.ErrNotFound) {
+				t.Errorf("%q: got %v, want section not found", name, err)
+			}
+		}
+	})
+	t.Run("an unknown show", func(t *testing.T) {
+		_, err := w.q.Seats(ctx, uuid.New(), "Stalls", projections.Page{})
+		if !errors.Is(err, domain.ErrShowNotFound) || !errors.Is(err, projections.ErrNotFound) {
+			t.Errorf("got %v, want show not found", err)
+		}
+	})
+	t.Run("bad limits and cursors", func(t *testing.T) {
+		first, err := w.q.Seats(ctx, show, "Stalls", projections.Page{Limit: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ofOther, err := w.q.Seats(ctx, other, "Stalls", projections.Page{Limit: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		shows, err := w.q.ListShows(ctx, projections.Page{Limit: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for name, c := range map[string]struct {
+			section string
+			page    projections.Page
+			field   string
+		}{
+			"a negative limit":                 {"Stalls", projections.Page{Limit: -1}, "limit"},
+			"a limit past the maximum":         {"Stalls", projections.Page{Limit: projections.MaxSeatLimit + 1}, "limit"},
+			"a cursor of another section":      {"Box", projections.Page{Cursor: first.NextCursor}, "cursor"},
+			"a cursor of another show":         {"Stalls", projections.Page{Cursor: ofOther.NextCursor}, "cursor"},
+			"a cursor of the catalog":          {"Stalls", projections.Page{Cursor: shows.NextCursor}, "cursor"},
+			"not base64":                       {"Stalls", projections.Page{Cursor: "!!"}, "cursor"},
+			"a seat beyond the largest row":    {"Stalls", projections.Page{Cursor: cursorOf("e:" + show.String() + ":1:0:501")}, "cursor"},
+			"a row beyond the largest section": {"Stalls", projections.Page{Cursor: cursorOf("e:" + show.String() + ":1:500:1")}, "cursor"},
+		} {
+			_, err := w.q.Seats(ctx, show, c.section, c.page)
+			var v *domain.ValidationError
+			if !errors.As(err, &v) || len(v.Fields) != 1 || v.Fields[0].Field != c.field {
+				t.Errorf("%s: got %v, want a validation error on %s", name, err, c.field)
+			}
+		}
+		if first.NextCursor == "" || ofOther.NextCursor == "" || shows.NextCursor == "" {
+			t.Fatalf("cursors %q %q %q: want three", first.NextCursor, ofOther.NextCursor, shows.NextCursor)
+		}
+	})
+}
+
+func cursorOf(raw string) string { return base64.RawURLEncoding.EncodeToString([]byte(raw)) }

@@ -33,20 +33,40 @@ type SectionView struct {
 	Sold       int    `json:"sold"`
 }
 
-// SeatMap is the state of every seat of a show, by section and row, in the
-// order the organizer created them. It names no order.
+// SeatMap is the seated sections of a show, in the order the organizer
+// created them, with their counts but not their seats: Queries.Seats pages
+// through the seats of one section. Its size is bounded by
+// domain.MaxSections, whatever the number of seats.
 type SeatMap struct {
 	ShowID   uuid.UUID        `json:"show_id"`
 	Sections []SeatMapSection `json:"sections"`
 }
 
-// SeatMapSection is one seated section of a SeatMap.
+// SeatMapSection is one seated section of a SeatMap: its name, which
+// Queries.Seats takes, its number of rows and how many of its seats are
+// available, held and sold.
 type SeatMapSection struct {
-	Name string       `json:"name"`
-	Rows []SeatMapRow `json:"rows"`
+	Name      string `json:"name"`
+	Rows      int    `json:"rows"`
+	Capacity  int    `json:"capacity"`
+	Available int    `json:"available"`
+	Held      int    `json:"held"`
+	Sold      int    `json:"sold"`
 }
 
-// SeatMapRow is one row of a SeatMapSection.
+// SeatPage is one page of the seats of a seated section, by row in the
+// order the organizer created them, then by seat number. A row may go on
+// in the next page: its first row then has the label of this page's last.
+// NextCursor fetches the next page; it is empty on the last page. It names
+// no order.
+type SeatPage struct {
+	ShowID     uuid.UUID    `json:"show_id"`
+	Section    string       `json:"section"`
+	Rows       []SeatMapRow `json:"rows"`
+	NextCursor string       `json:"next_cursor,omitempty"`
+}
+
+// SeatMapRow is the seats of one row in a SeatPage.
 type SeatMapRow struct {
 	Label string        `json:"label"`
 	Seats []SeatMapSeat `json:"seats"`

@@ -128,7 +128,7 @@ var (
 func (a *API) Register(r *mux.Router) {
 	r.Handle("/v1/shows", a.route(anyone, readsShows, a.listShows, pageParams)).Methods(http.MethodGet)
 	r.Handle("/v1/shows/{id}", a.route(anyone, readsShow, a.show)).Methods(http.MethodGet)
-	r.Handle("/v1/shows/{id}/seats", a.route(anyone, readsShow, a.seats)).Methods(http.MethodGet)
+	r.Handle("/v1/shows/{id}/seats", a.route(anyone, readsShow, a.seats, seatParams)).Methods(http.MethodGet)
 	r.Handle("/v1/shows/{id}/sales", a.route(signedIn, readsSales, a.sales)).Methods(http.MethodGet)
 	r.Handle("/v1/shows/{id}/analytics", a.route(signedIn, readsAnalytics, a.analytics)).Methods(http.MethodGet)
 	r.Handle("/v1/me/shows", a.route(signedIn, readsShows, a.myShows, pageParams)).Methods(http.MethodGet)
@@ -254,15 +254,15 @@ func pathID(r *http.Request) (uuid.UUID, error) {
 	return id, nil
 }
 
-// page reads the limit and cursor query parameters (pageParams), which
-// route has checked.
-func page(r *http.Request) (projections.Page, error) {
+// page reads the limit (at most max) and cursor query parameters
+// (pageParams), which route has checked.
+func page(r *http.Request, max int) (projections.Page, error) {
 	q := r.URL.Query()
 	p := projections.Page{Cursor: q.Get("cursor")}
 	if s := q.Get("limit"); s != "" {
 		n, err := strconv.Atoi(s)
 		if err != nil {
-			return p, &domain.ValidationError{Fields: []domain.FieldError{{Field: "limit", Detail: fmt.Sprintf("must be an integer between 1 and %d", projections.MaxLimit)}}}
+			return p, &domain.ValidationError{Fields: []domain.FieldError{{Field: "limit", Detail: fmt.Sprintf("must be an integer between 1 and %d", max)}}}
 		}
 		if n == 0 {
 			n = -1 // an explicit zero is not the default

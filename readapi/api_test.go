@@ -3,9 +3,11 @@ package readapi_test
 import (
 	"encoding/json"
 	"net/http"
+	"net/url"
 	"reflect"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -192,28 +194,142 @@ func TestAPI_Show(t *testing.T) {
 	})
 }
 
+// seatPage is the body of GET /v1/shows/{id}/seats?section=.
+type seatPage struct {
+	ShowID     uuid.UUID                `json:"show_id"`
+	Section    string                   `json:"section"`
+	Rows       []projections.SeatMapRow `json:"rows"`
+	NextCursor string                   `json:"next_cursor"`
+}
+
 func TestAPI_Seats(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t).start()
-	show := w.publishedShow(uuid.New(), "Seats")
+	org, orgToken := w.token(domain.RoleOrganizer)
+	show := w.publishedShow(org, "Seats")
+	draft := w.createShow(org, "Draft")
 	w.pay(w.hold(show, uuid.New(), 0, 2))
 	w.hold(show, uuid.New(), 0, 3)
 	w.sync()
-	r := w.get("/v1/shows/"+show.String()+"/seats", "")
-	var got projections.SeatMap
-	r.ok(t, &got)
-	want := projections.SeatMap{ShowID: show, Sections: []projections.SeatMapSection{{
-		Name: "Box",
-		Rows: []projections.SeatMapRow{{Label: "A", Seats: []projections.SeatMapSeat{
-			{Seat: 1, State: "available"}, {Seat: 2, State: "sold"}, {Seat: 3, State: "held"}, {Seat: 4, State: "available"},
-		}}},
+	path := "/v1/shows/" + show.String() + "/seats"
+	box := []projections.SeatMapRow{{Label: "A", Seats: []projections.SeatMapSeat{
+		{Seat: 1, State: "available"}, {Seat: 2, State: "sold"}, {Seat: 3, State: "held"}, {Seat: 4, State: "available"},
 	}}}
-	if !reflect.DeepEqual(got, want) {
-		t.Errorf("got %+v\nwant %+v", got, want)
-	}
-	if strings.Contains(string(r.body), "order") {
-		t.Errorf("the seat map names orders: %s", r.body)
-	}
+
+	t.Run("the seat map: seated sections and their counts, no seats", func(t *testing.T) {
+		r := w.get(path, "")
+		var got projections.SeatMap
+		r.ok(t, &got)
+		want := projections.SeatMap{ShowID: show, Sections: []projections.SeatMapSection{
+			{Name: "Box", Rows: 1, Capacity: 4, Available: 2, Held: 1, Sold: 1},
+		}}
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("got %+v\nwant %+v", got, want)
+		}
+		if got, want := keys(t, r.body), sorted("show_id", "sections"); !reflect.DeepEqual(got, want) {
+			t.Errorf("keys: got %v, want %v", got, want)
+		}
+		var raw struct {
+			Sections []json.RawMessage `json:"sections"`
+		}
+		if err := json.Unmarshal(r.body, &raw); err != nil {
+			t.Fatal(err)
+		}
+		if got, want := keys(t, raw.Sections[0]), sorted("name", "rows", "capacity", "available", "held", "sold"); !reflect.DeepEqual(got, want) {
+			t.Errorf("section keys: got %v, want %v", got, want)
+		}
+	})
+	t.Run("a section's seats", func(t *testing.T) {
+		r := w.get(path+"?section=Box", "")
+		var got seatPage
+		r.ok(t, &got)
+		want := seatPage{ShowID: show, Section: "Box", Rows: box}
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("got %+v\nwant %+v", got, want)
+		}
+		if got, want := keys(t, r.body), sorted("show_id", "section", "rows"); !reflect.DeepEqual(got, want) {
+			t.Errorf("keys of the last page: got %v, want %v", got, want)
+		}
+		if strings.Contains(string(r.body), "order") {
+			t.Errorf("the seat map names orders: %s", r.body)
+		}
+	})
+	t.Run("paged through next_cursor, a row going on in the next page", func(t *testing.T) {
+		var first, second seatPage
+		r := w.get(path+"?section=Box&limit=3", "")
+		r.ok(t, &first)
+		if got, want := keys(t, r.body), sorted("show_id", "section", "rows", "next_cursor"); !reflect.DeepEqual(got, want) {
+			t.Errorf("keys: got %v, want %v", got, want)
+		}
+		w.get(path+"?section=Box&limit=3&cursor="+first.NextCursor, "").ok(t, &second)
+		if len(first.Rows) != 1 || len(second.Rows) != 1 || second.NextCursor != "" {
+			t.Fatalf("got %+v then %+v, want row A split in two pages", first, second)
+		}
+		got := []projections.SeatMapRow{{Label: "A", Seats: append(first.Rows[0].Seats, second.Rows[0].Seats...)}}
+		if first.Rows[0].Label != "A" || second.Rows[0].Label != "A" || !reflect.DeepEqual(got, box) {
+			t.Errorf("got %+v then %+v, want %+v", first.Rows, second.Rows, box)
+		}
+	})
+	t.Run("a section name is percent-encoded", func(t *testing.T) {
+		org, orgToken := w.token(domain.RoleOrganizer)
+		name := "Loge & <Balcon> ?=/#é"
+		odd := w.createShowOf(org, "Odd", []domain.SectionSpec{{Name: name, PriceCents: 1, Rows: []domain.RowSpec{{Label: "1/2", Seats: 1}}}})
+		w.sync()
+		var got seatPage
+		w.get("/v1/shows/"+odd.String()+"/seats?section="+url.QueryEscape(name), orgToken).ok(t, &got)
+		want := seatPage{ShowID: odd, Section: name, Rows: []projections.SeatMapRow{{Label: "1/2", Seats: []projections.SeatMapSeat{{Seat: 1, State: "available"}}}}}
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("got %+v\nwant %+v", got, want)
+		}
+	})
+	t.Run("a draft's seats to its organizer only", func(t *testing.T) {
+		for _, q := range []string{"", "?section=Box"} {
+			var got struct {
+				ShowID uuid.UUID `json:"show_id"`
+			}
+			w.get("/v1/shows/"+draft.String()+"/seats"+q, orgToken).ok(t, &got)
+			if got.ShowID != draft {
+				t.Errorf("%s: got show %s, want %s", q, got.ShowID, draft)
+			}
+			w.get("/v1/shows/"+draft.String()+"/seats"+q, "").problem(t, http.StatusNotFound)
+		}
+	})
+	t.Run("bad requests", func(t *testing.T) {
+		first := seatPage{}
+		w.get(path+"?section=Box&limit=1", "").ok(t, &first)
+		for _, c := range []struct {
+			query  string
+			status int
+			field  string
+		}{
+			{"limit=10", http.StatusBadRequest, "limit"},
+			{"cursor=" + first.NextCursor, http.StatusBadRequest, "cursor"},
+			{"section=", http.StatusBadRequest, "section"},
+			{"section=Box&limit=0", http.StatusBadRequest, "limit"},
+			{"section=Box&limit=abc", http.StatusBadRequest, "limit"},
+			{"section=Box&limit=" + strconv.Itoa(projections.MaxSeatLimit+1), http.StatusBadRequest, "limit"},
+			{"section=Box&cursor=nonsense", http.StatusBadRequest, "cursor"},
+			{"section=Floor", http.StatusNotFound, ""},
+			{"section=Balcony", http.StatusNotFound, ""},
+			{"section=Box%00", http.StatusNotFound, ""},
+			{"section=%FF", http.StatusNotFound, ""},
+		} {
+			p := w.get(path+"?"+c.query, "").problem(t, c.status)
+			var fields []string
+			for _, f := range p.Errors {
+				fields = append(fields, f.Field)
+			}
+			if strings.Join(fields, ",") != c.field {
+				t.Errorf("%s: errors %+v, want one naming %q", c.query, p.Errors, c.field)
+			}
+			if c.status == http.StatusNotFound && p.Detail != "the show has no seated section of that name" {
+				t.Errorf("%s: detail %q", c.query, p.Detail)
+			}
+		}
+		if got := w.get(path+"?section=Box&limit="+strconv.Itoa(projections.MaxSeatLimit), "").status; got != http.StatusOK {
+			t.Errorf("limit %d: got %d, want 200", projections.MaxSeatLimit, got)
+		}
+	})
 }
 
 func TestAPI_MyShows(t *testing.T) {
@@ -587,4 +703,107 @@ func TestAPI_Routes(t *testing.T) {
 			t.Errorf("POST %s: got %d, want no read route", path, resp.StatusCode)
 		}
 	}
+}
+
+// escaped spells n in base 3 with the characters encoding/json escapes to
+// six bytes each ("\u003c"), padded to width: the longest JSON a name of
+// width characters can have.
+func escaped(n, width int) string {
+	b := make([]byte, width)
+	for i := range b {
+		b[width-1-i] = "<>&"[n%3]
+		n /= 3
+	}
+	return string(b)
+}
+
+// Every response of the seat map of a show of the most seats the domain
+// allows is bounded: the seat map by its sections, a page by its limit.
+// The show makes its pages nearly as large as one can be: 40 sections of
+// 500 rows of 10 seats (200,000 seats), so that a page of 5,000 seats holds
+// the 500 rows of a whole section, with names and labels of the most
+// characters, each escaped to six bytes, and every seat available, the
+// longest state. Only the seat numbers are short: two digits, not three.
+//
+// The bounds, computed: a seat is at most 33 bytes
+// ({"seat":500,"state":"available"},), a row adds at most 145
+// ({"label":"<120 bytes>","seats":[]},), a page holds at most 500 rows (one
+// section's) and its limit of seats, and the envelope (the show id, a
+// section name of 600 bytes, a cursor) is under 1,000 bytes: a page of
+// MaxSeatLimit seats is under 238,500 bytes, one of DefaultSeatLimit under
+// 106,500. A section of the seat map is under 800 bytes.
+func TestAPI_Seats_LargestShow(t *testing.T) {
+	t.Parallel()
+	const (
+		sections, rows, seats = 40, 500, 10
+		maxPage               = projections.MaxSeatLimit*33 + domain.MaxRowsPerSect*145 + 1000
+		maxDefaultPage        = projections.DefaultSeatLimit*33 + domain.MaxRowsPerSect*145 + 1000
+		maxSeatMap            = domain.MaxSections*800 + 100
+	)
+	if sections*rows*seats != domain.MaxUnitsPerShow || rows*seats != projections.MaxSeatLimit {
+		t.Fatalf("the show has %d seats, %d a section: want %d and %d", sections*rows*seats, rows*seats, domain.MaxUnitsPerShow, projections.MaxSeatLimit)
+	}
+	w := newWorld(t).start()
+	specs := make([]domain.SectionSpec, sections)
+	for i := range specs {
+		specs[i] = domain.SectionSpec{Name: escaped(i, domain.MaxNameLen), PriceCents: 1}
+		for j := range rows {
+			specs[i].Rows = append(specs[i].Rows, domain.RowSpec{Label: escaped(j, domain.MaxLabelLen), Seats: seats})
+		}
+	}
+	start := time.Now()
+	show := w.createShowOf(uuid.New(), "Stadium", specs)
+	w.publish(show)
+	w.syncWithin(time.Minute) // 2 s alone, more beside the package's other tests
+	t.Logf("%d seats projected in %v", domain.MaxUnitsPerShow, time.Since(start))
+	path := "/v1/shows/" + show.String() + "/seats"
+
+	r := w.get(path, "")
+	var m projections.SeatMap
+	r.ok(t, &m)
+	if len(m.Sections) != sections || len(r.body) > maxSeatMap {
+		t.Errorf("seat map: %d sections in %d bytes, want %d in at most %d", len(m.Sections), len(r.body), sections, maxSeatMap)
+	}
+	t.Logf("seat map: %d bytes", len(r.body))
+
+	largest, total, bytes := 0, 0, 0
+	for i, sec := range m.Sections {
+		if sec.Name != specs[i].Name || sec.Rows != rows || sec.Capacity != rows*seats || sec.Available != rows*seats {
+			t.Fatalf("section %d: got %+v", i, sec)
+		}
+		q := path + "?section=" + url.QueryEscape(sec.Name) + "&limit=" + strconv.Itoa(projections.MaxSeatLimit)
+		r := w.get(q, "")
+		var p seatPage
+		r.ok(t, &p)
+		n := 0
+		for j, row := range p.Rows {
+			if row.Label != specs[i].Rows[j].Label || len(row.Seats) != seats || row.Seats[seats-1] != (projections.SeatMapSeat{Seat: seats, State: "available"}) {
+				t.Fatalf("section %d, row %d: got %+v", i, j, row)
+			}
+			n += len(row.Seats)
+		}
+		if len(p.Rows) != rows || n != projections.MaxSeatLimit {
+			t.Fatalf("section %d: got %d rows, %d seats in a page, want %d and %d", i, len(p.Rows), n, rows, projections.MaxSeatLimit)
+		}
+		largest, total, bytes = max(largest, len(r.body)), total+n, bytes+len(r.body)
+	}
+	if largest > maxPage {
+		t.Errorf("the largest page has %d bytes, want at most %d", largest, maxPage)
+	}
+	if total != domain.MaxUnitsPerShow {
+		t.Errorf("pages held %d seats, want %d", total, domain.MaxUnitsPerShow)
+	}
+	t.Logf("pages of %d seats: at most %d bytes; %d seats in %d bytes in all", projections.MaxSeatLimit, largest, total, bytes)
+
+	r = w.get(path+"?section="+url.QueryEscape(m.Sections[0].Name), "")
+	var p seatPage
+	r.ok(t, &p)
+	n := 0
+	for _, row := range p.Rows {
+		n += len(row.Seats)
+	}
+	if n != projections.DefaultSeatLimit || p.NextCursor == "" || len(r.body) > maxDefaultPage {
+		t.Errorf("default page: %d seats in %d bytes, cursor %q; want %d in at most %d, and a cursor", n, len(r.body), p.NextCursor, projections.DefaultSeatLimit, maxDefaultPage)
+	}
+	t.Logf("a page of the default %d seats: %d bytes", projections.DefaultSeatLimit, len(r.body))
 }

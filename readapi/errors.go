@@ -82,6 +82,8 @@ var mappings = []mapping{
 		detail: "no such order"},
 	{match: is(domain.ErrTicketNotFound), status: http.StatusNotFound, slug: "not-found", title: "Not found",
 		detail: "no such ticket"},
+	{match: is(projections.ErrSectionNotFound), status: http.StatusNotFound, slug: "not-found", title: "Not found",
+		detail: "the show has no seated section of that name"},
 	{match: is(projections.ErrNotFound), status: http.StatusNotFound, slug: "not-found", title: "Not found",
 		detail: "no such resource"},
 	{match: func(err error) bool { var p *projections.ParkedError; return errors.As(err, &p) },

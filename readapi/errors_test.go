@@ -54,6 +54,10 @@ func TestAPI_Error(t *testing.T) {
 			err:    fmt.Errorf("query: %w", projections.ErrNotFound),
 			status: http.StatusNotFound, typ: "urn:problem:ticketing:not-found", detail: "no such resource",
 		},
+		"section not found": {
+			err:    fmt.Errorf("%w: show %s has no seated section %q: %w", projections.ErrSectionNotFound, uuid.New(), "Balcony", projections.ErrNotFound),
+			status: http.StatusNotFound, typ: "urn:problem:ticketing:not-found", detail: "the show has no seated section of that name",
+		},
 		"show not found": {
 			err:    fmt.Errorf("%w: %s", domain.ErrShowNotFound, uuid.New()),
 			status: http.StatusNotFound, typ: "urn:problem:ticketing:not-found", detail: "no such show",

@@ -25,7 +25,7 @@ func TestAPI_QueryStrings(t *testing.T) {
 	takes := map[string][]string{
 		"/v1/shows":                {"limit", "cursor"},
 		"/v1/shows/{id}":           nil,
-		"/v1/shows/{id}/seats":     nil,
+		"/v1/shows/{id}/seats":     {"section", "limit", "cursor"},
 		"/v1/shows/{id}/sales":     nil,
 		"/v1/shows/{id}/analytics": nil,
 		"/v1/me/shows":             {"limit", "cursor"},

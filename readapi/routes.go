@@ -6,6 +6,7 @@ import (
 
 	"github.com/ticketing/ticketing/domain"
 	"github.com/ticketing/ticketing/projections"
+	"github.com/ticketing/ticketing/web"
 )
 
 // visibleShow returns a show the actor may see: a draft only to its
@@ -27,7 +28,7 @@ func (a *API) visibleShow(r *http.Request, actor domain.Actor) (projections.Show
 
 // listShows: GET /v1/shows, the public catalog.
 func (a *API) listShows(w http.ResponseWriter, r *http.Request, actor domain.Actor) error {
-	p, err := page(r)
+	p, err := page(r, projections.MaxLimit)
 	if err != nil {
 		return err
 	}
@@ -47,17 +48,42 @@ func (a *API) show(w http.ResponseWriter, r *http.Request, actor domain.Actor) e
 	return writeJSON(w, actor, s)
 }
 
-// seats: GET /v1/shows/{id}/seats, the seat map.
+// seatParams are the query parameters of the seat map.
+var seatParams = web.Params{"section": 1, "limit": 1, "cursor": 1}
+
+// seats: GET /v1/shows/{id}/seats, the seat map: its seated sections with
+// their counts; with ?section=NAME, a page of that section's seats.
 func (a *API) seats(w http.ResponseWriter, r *http.Request, actor domain.Actor) error {
 	s, err := a.visibleShow(r, actor)
 	if err != nil {
 		return err
 	}
-	m, err := a.q.Seats(r.Context(), s.ID)
+	q := r.URL.Query()
+	if !q.Has("section") {
+		for _, f := range []string{"limit", "cursor"} {
+			if q.Has(f) {
+				return &domain.ValidationError{Fields: []domain.FieldError{{Field: f, Detail: "pages the seats of a section: give section too"}}}
+			}
+		}
+		m, err := a.q.SeatMap(r.Context(), s.ID)
+		if err != nil {
+			return err
+		}
+		return writeJSON(w, actor, m)
+	}
+	section := q.Get("section")
+	if section == "" {
+		return &domain.ValidationError{Fields: []domain.FieldError{{Field: "section", Detail: "must name a seated section of the show"}}}
+	}
+	p, err := page(r, projections.MaxSeatLimit)
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, actor, m)
+	seats, err := a.q.Seats(r.Context(), s.ID, section, p)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, actor, seats)
 }
 
 // sales: GET /v1/shows/{id}/sales, for the show's organizer and admins. A
@@ -90,7 +116,7 @@ func (a *API) myShows(w http.ResponseWriter, r *http.Request, actor domain.Actor
 	if actor.Role != domain.RoleOrganizer {
 		return fmt.Errorf("%w: only organizers have shows", ErrForbidden)
 	}
-	p, err := page(r)
+	p, err := page(r, projections.MaxLimit)
 	if err != nil {
 		return err
 	}
@@ -103,7 +129,7 @@ func (a *API) myShows(w http.ResponseWriter, r *http.Request, actor domain.Actor
 
 // myOrders: GET /v1/me/orders, the actor's orders.
 func (a *API) myOrders(w http.ResponseWriter, r *http.Request, actor domain.Actor) error {
-	p, err := page(r)
+	p, err := page(r, projections.MaxLimit)
 	if err != nil {
 		return err
 	}
@@ -116,7 +142,7 @@ func (a *API) myOrders(w http.ResponseWriter, r *http.Request, actor domain.Acto
 
 // myTickets: GET /v1/me/tickets, the actor's tickets.
 func (a *API) myTickets(w http.ResponseWriter, r *http.Request, actor domain.Actor) error {
-	p, err := page(r)
+	p, err := page(r, projections.MaxLimit)
 	if err != nil {
 		return err
 	}

@@ -83,7 +83,13 @@ func (w *world) start() *world {
 // sync waits until every projection applied every event appended so far.
 func (w *world) sync() {
 	w.t.Helper()
-	ok, err := w.q.WaitForPosition(ctx, w.last, 5*time.Second)
+	w.syncWithin(5 * time.Second)
+}
+
+// syncWithin is sync that waits up to timeout.
+func (w *world) syncWithin(timeout time.Duration) {
+	w.t.Helper()
+	ok, err := w.q.WaitForPosition(ctx, w.last, timeout)
 	if err != nil || !ok {
 		w.t.Fatalf("projections did not reach %v: %v %+v", w.last, err, w.runner.Status())
 	}
@@ -150,14 +156,20 @@ func must(t *testing.T, err error) {
 // seats 1 to 4, at 30.00).
 func (w *world) createShow(organizer uuid.UUID, title string) uuid.UUID {
 	w.t.Helper()
+	return w.createShowOf(organizer, title, []domain.SectionSpec{
+		{Name: "Floor", PriceCents: 1000, Capacity: 100},
+		{Name: "Box", PriceCents: 3000, Rows: []domain.RowSpec{{Label: "A", Seats: 4}}},
+	})
+}
+
+// createShowOf creates a draft show of organizer with sections.
+func (w *world) createShowOf(organizer uuid.UUID, title string, sections []domain.SectionSpec) uuid.UUID {
+	w.t.Helper()
 	s := domain.NewShow()
 	id := uuid.New()
 	must(w.t, s.Create(domain.CreateShow{
 		ShowID: id, OrganizerID: organizer, Title: title, Venue: "Paradiso", StartsAt: t0.Add(30 * 24 * time.Hour),
-		Sections: []domain.SectionSpec{
-			{Name: "Floor", PriceCents: 1000, Capacity: 100},
-			{Name: "Box", PriceCents: 3000, Rows: []domain.RowSpec{{Label: "A", Seats: 4}}},
-		},
+		Sections: sections,
 	}, t0))
 	w.save(domain.ShowStream(id), s.Version(), s.Changes())
 	return id
@@ -166,10 +178,16 @@ func (w *world) createShow(organizer uuid.UUID, title string) uuid.UUID {
 func (w *world) publishedShow(organizer uuid.UUID, title string) uuid.UUID {
 	w.t.Helper()
 	id := w.createShow(organizer, title)
+	w.publish(id)
+	return id
+}
+
+// publish puts a draft show on sale.
+func (w *world) publish(id uuid.UUID) {
+	w.t.Helper()
 	s := w.show(id)
 	must(w.t, s.Publish(t0))
 	w.save(domain.ShowStream(id), s.Version(), s.Changes())
-	return id
 }
 
 // hold holds floor units and box seats for buyer and places the order.
