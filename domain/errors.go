@@ -27,6 +27,13 @@ var (
 	ErrShowQuota        = errors.New("too many live shows: cancel one or wait until one has started")
 )
 
+// ErrUnauthenticated says that a request carries no valid credentials: an
+// invalid, expired or forged token, or one of an account that no longer
+// exists. The write and read APIs share it, as their ErrUnauthenticated,
+// and answer it with a 401; any other failure to authenticate (a role
+// lookup that could not be made) is the server's, never the client's.
+var ErrUnauthenticated = errors.New("unauthenticated")
+
 // BuyerLimitError says that a hold would take its buyer past the show's
 // per-buyer limit. It matches ErrBuyerLimit.
 type BuyerLimitError struct {

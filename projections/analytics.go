@@ -42,7 +42,7 @@ func (Analytics) Apply(ctx context.Context, db DB, _ domain.RecordedEvent, e dom
 		n := units(e.Items, e.Seats)
 		var id uuid.UUID
 		err := db.QueryRow(ctx, `insert into rm_analytics_orders (order_id, show_id, held_hour, held_at, units, total_cents, status)
-			values ($1, $2, $3, $4, $5, $6, $7) on conflict (order_id) do nothing returning order_id`,
+			values ($1, $2, $3, $4, $5::bigint, $6::bigint, $7) on conflict (order_id) do nothing returning order_id`,
 			e.OrderID, e.ShowID, hourOf(e.PlacedAt), e.PlacedAt, n, e.TotalCents, string(domain.OrderStatusHeld)).Scan(&id)
 		if errors.Is(err, ErrNotFound) {
 			return nil // placed twice: counted once
@@ -96,7 +96,7 @@ type hourDelta struct {
 // addHour adds d to the figures of the hour of at.
 func addHour(ctx context.Context, db DB, show uuid.UUID, at time.Time, d hourDelta) error {
 	return db.Exec(ctx, `insert into rm_analytics_hours (show_id, hour, holds, units_held, confirmed, units_sold, revenue_cents, expired, cancelled)
-		values ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+		values ($1, $2, $3::bigint, $4::bigint, $5::bigint, $6::bigint, $7::bigint, $8::bigint, $9::bigint)
 		on conflict (show_id, hour) do update set
 			holds = rm_analytics_hours.holds + excluded.holds,
 			units_held = rm_analytics_hours.units_held + excluded.units_held,
@@ -340,9 +340,13 @@ func (r *analyticsRun) flush(ctx context.Context, db DB) error {
 			if o := end(e.OrderID, e.ShowID, e.ConfirmedAt, domain.OrderStatusConfirmed); o != nil {
 				o.paid, o.paidAt = true, e.ConfirmedAt
 				d := hours.get(hourKey{e.ShowID, hourOf(e.ConfirmedAt)})
+				revenue, err := addCents(d.revenue, e.TotalCents)
+				if err != nil {
+					return err
+				}
 				d.confirmed++
 				d.unitsSold += o.units
-				d.revenue += e.TotalCents
+				d.revenue = revenue
 			}
 		case domain.OrderCancelled:
 			end(e.OrderID, e.ShowID, e.At, domain.OrderStatusCancelled)

@@ -105,6 +105,18 @@ func applyRuns(ctx context.Context, db DB, recs []domain.RecordedEvent, events [
 	return flush()
 }
 
+// addCents returns the sum of a run's money, a+b, or an error wrapping
+// ErrPoison when it is past a bigint, as only corrupt events make it: the
+// run then fails, and is narrowed down to the event whose addition
+// PostgreSQL refuses, rather than store a sum that wrapped around.
+func addCents(a, b int64) (int64, error) {
+	s := a + b
+	if (b > 0 && s < a) || (b < 0 && s > a) {
+		return 0, fmt.Errorf("%w: %d + %d cents overflows a bigint", ErrPoison, a, b)
+	}
+	return s, nil
+}
+
 // keyed is a list of values with distinct keys, in the order in which
 // their keys were first added.
 type keyed[K comparable, V any] struct {

@@ -9,6 +9,7 @@ import (
 	"hash/fnv"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -695,43 +696,167 @@ func logOf(t testing.TB, items ...any) memLog {
 	return log
 }
 
-// A value the driver cannot encode fails before PostgreSQL sees it, with an
-// error that names no SQLSTATE: it is not known to be a poison event, so the
-// projection stalls at it (see projections.IsPoison).
+// errorLogs builds the logs of the error cases: a show, orders of it and
+// the events that fail, with an other show and order that must be applied.
+type errorLogs struct {
+	show, other, otherOrder uuid.UUID
+}
+
+func newErrorLogs() errorLogs { return errorLogs{uuid.New(), uuid.New(), uuid.New()} }
+
+func (l errorLogs) created(id uuid.UUID) domain.ShowCreated {
+	return domain.ShowCreated{ShowID: id, OrganizerID: uuid.New(), Title: "T", Venue: "V", StartsAt: t0, CreatedAt: t0,
+		Sections: []domain.SectionSpec{{Name: "Floor", PriceCents: 1000, Capacity: 10}}}
+}
+
+func (l errorLogs) held(q int) domain.SeatsHeld {
+	return domain.SeatsHeld{ShowID: l.show, OrderID: uuid.New(), Items: []domain.HeldItem{{Section: "Floor", Quantity: q, UnitPriceCents: 1000}},
+		HeldAt: t0, ExpiresAt: t0.Add(holdTTL)}
+}
+
+func (l errorLogs) sold(cents int64) domain.SeatsSold {
+	return domain.SeatsSold{ShowID: l.show, OrderID: uuid.New(), Items: []domain.HeldItem{{Section: "Floor", Quantity: 1, UnitPriceCents: 1000}},
+		TotalCents: cents, At: t0}
+}
+
+func (l errorLogs) placed(order uuid.UUID, q int) domain.OrderPlaced {
+	return domain.OrderPlaced{OrderID: order, ShowID: l.show, BuyerID: uuid.New(), Items: []domain.HeldItem{{Section: "Floor", Quantity: q, UnitPriceCents: 1000}},
+		TotalCents: 1000, PlacedAt: t0, ExpiresAt: t0.Add(holdTTL)}
+}
+
+func (l errorLogs) confirmed(order uuid.UUID, cents int64) domain.OrderConfirmed {
+	return domain.OrderConfirmed{OrderID: order, ShowID: l.show, BuyerID: uuid.New(), PaymentID: "p-" + order.String(), TotalCents: cents,
+		Tickets: []domain.Ticket{{ID: uuid.New(), Section: "Floor", Code: "c-" + order.String()}}, ConfirmedAt: t0}
+}
+
+// unitsPastInt is a log whose show stream holds more units than an int
+// column takes, at its version 3; the other show follows.
+func (l errorLogs) unitsPastInt(t *testing.T) memLog {
+	return logOf(t, domain.ShowStream(l.show), l.created(l.show), l.held(1), l.held(1<<31), l.held(1), domain.ShowPublished{ShowID: l.show, At: t0},
+		domain.ShowStream(l.other), l.created(l.other))
+}
+
+// revenuePastBigint is a log whose show stream sells for more cents, in
+// all, than a bigint holds, at its version 3; the other show follows.
+func (l errorLogs) revenuePastBigint(t *testing.T) memLog {
+	return logOf(t, domain.ShowStream(l.show), l.created(l.show), l.sold(math.MaxInt64-10), l.sold(11), l.sold(1),
+		domain.ShowStream(l.other), l.created(l.other))
+}
+
+// orderRevenuePastBigint is a log of two orders of a show paid in the same
+// hour for more cents, in all, than a bigint holds: the second order's
+// stream fails at its version 2; the other order follows.
+func (l errorLogs) orderRevenuePastBigint(t *testing.T, second uuid.UUID) memLog {
+	first := uuid.New()
+	return logOf(t, domain.OrderStream(first), l.placed(first, 1), l.confirmed(first, math.MaxInt64-10),
+		domain.OrderStream(second), l.placed(second, 1), l.confirmed(second, 11),
+		domain.OrderStream(l.otherOrder), l.placed(l.otherOrder, 1))
+}
+
+// bigShow is a show of one section, as only events stored before the
+// domain bounded sections have.
+func bigShow(id uuid.UUID, sec domain.SectionSpec) domain.ShowCreated {
+	return domain.ShowCreated{ShowID: id, OrganizerID: uuid.New(), Title: "T", Venue: "V", StartsAt: t0, CreatedAt: t0,
+		Sections: []domain.SectionSpec{sec}}
+}
+
+// ticketPastInt is a log of an order paid with a ticket for a seat past
+// an int, at the order stream's version 2; the other order follows.
+func (l errorLogs) ticketPastInt(t *testing.T, order uuid.UUID) memLog {
+	paid := l.confirmed(order, 1000)
+	paid.Tickets[0].Row, paid.Tickets[0].Seat = "A", 1<<32+1
+	return logOf(t, domain.OrderStream(order), l.placed(order, 1), paid, domain.OrderStream(l.otherOrder), l.placed(l.otherOrder, 1))
+}
+
+// errorCase is a log with one poison event, the projector that meets it,
+// where its stream parks, with what error, and how many rows of the other
+// stream's id (other, the query's $1) must be there after.
+type errorCase struct {
+	name      string
+	log       memLog
+	projector projections.Projector
+	stream    string
+	version   int64
+	typ       string
+	err       string
+	other     uuid.UUID
+	otherRows string
+}
+
+// wantParked rebuilds c.projector over c.log: the poison event parks its
+// stream, with its error, and the projection goes on to the end of the
+// log, applying the other streams.
+func wantParked(t *testing.T, registry *domain.Registry, c errorCase) {
+	t.Helper()
+	pool := pgtest.NewPool(t)
+	models := postgres.NewReadModels(pool)
+	end := c.log[len(c.log)-1].Position
+	at, err := projections.Rebuild(ctx, c.log, models, registry, c.projector, 100, nil)
+	if err != nil || at != end {
+		t.Fatalf("rebuild: got %v, %v; want the end of the log %v", at, err, end)
+	}
+	parked, err := projections.NewQueries(models.DB()).ParkedStreams(ctx, c.projector.Name())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(parked) != 1 || parked[0].Stream != c.stream || parked[0].Version != c.version || parked[0].Type != c.typ ||
+		!strings.Contains(parked[0].Error, c.err) || strings.Contains(parked[0].Error, "of the batch") {
+		t.Fatalf("parked: got %+v, want %s parked at %s@%d (%s) with %q, the batch index unwrapped",
+			parked, c.projector.Name(), c.stream, c.version, c.typ, c.err)
+	}
+	if got, _ := models.Checkpoint(ctx, c.projector.Name()); got != end {
+		t.Errorf("checkpoint: got %v, want %v", got, end)
+	}
+	var n int
+	if err := pool.QueryRow(ctx, c.otherRows, c.other).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	if n != 1 {
+		t.Errorf("%s: got %d rows of the other stream, want 1: it is applied", c.otherRows, n)
+	}
+}
+
+// Values past an int or bigint column, applied one event at a time, are
+// refused by PostgreSQL itself (the statements take them as bigint, or sum
+// them there), with a data error: the event is poison and parks its stream,
+// rather than fail inside the driver with an error that names no SQLSTATE
+// and stall the projection (see projections.IsPoison).
 func TestBatchProjector_ErrorsOneByOne(t *testing.T) {
 	t.Parallel()
 	registry := domain.NewRegistry()
 	domain.RegisterEvents(registry)
-	show, other := uuid.New(), uuid.New()
-	created := func(id uuid.UUID) domain.ShowCreated {
-		return domain.ShowCreated{ShowID: id, OrganizerID: uuid.New(), Title: "T", Venue: "V", StartsAt: t0, CreatedAt: t0,
-			Sections: []domain.SectionSpec{{Name: "Floor", PriceCents: 1000, Capacity: 10}}}
-	}
-	held := func(q int) domain.SeatsHeld {
-		return domain.SeatsHeld{ShowID: show, OrderID: uuid.New(), Items: []domain.HeldItem{{Section: "Floor", Quantity: q, UnitPriceCents: 1000}},
-			HeldAt: t0, ExpiresAt: t0.Add(holdTTL)}
-	}
-	stream := domain.ShowStream(show)
-	log := logOf(t, stream, created(show), held(1), held(1<<31), held(1), domain.ShowStream(other), created(other))
-	pool := pgtest.NewPool(t)
-	models := postgres.NewReadModels(pool)
-	p := perEvent{projections.Sales{}}
-	_, err := projections.Rebuild(ctx, log, models, registry, p, 100, nil)
-	ae, ok := errors.AsType[*projections.ApplyError](err)
-	if !ok || ae.Stream != stream || ae.Version != 3 || ae.Type != "show.seats_held" || ae.Projection != p.Name() || !strings.Contains(err.Error(), "int4") {
-		t.Fatalf("got %v, want an *ApplyError of %s at %s@3 with %q", err, p.Name(), stream, "int4")
-	}
-	if got, _ := models.Checkpoint(ctx, p.Name()); got != domain.Start {
-		t.Errorf("checkpoint: got %v, want the start", got)
-	}
-	for _, table := range p.Tables() {
-		var n int
-		if err := pool.QueryRow(ctx, `select count(*) from `+table).Scan(&n); err != nil {
-			t.Fatal(err)
-		}
-		if n != 0 {
-			t.Errorf("%s: %d rows, want none: the batch is not applied", table, n)
-		}
+	l := newErrorLogs()
+	second := uuid.New()
+	salesRows := `select count(*) from rm_sales where show_id = $1`
+	showRows := `select count(*) from rm_sections where show_id = $1`
+	orderRows := `select count(*) from rm_analytics_orders where order_id = $1`
+	for _, c := range []errorCase{
+		{"sales: units past int", l.unitsPastInt(t), perEvent{projections.Sales{}},
+			domain.ShowStream(l.show), 3, "show.seats_held", "out of range", l.other, salesRows},
+		{"shows: units past int", l.unitsPastInt(t), perEvent{projections.Shows{}},
+			domain.ShowStream(l.show), 3, "show.seats_held", "out of range", l.other, showRows},
+		{"analytics: units of an order past int",
+			logOf(t, domain.OrderStream(second), l.placed(second, 1<<31), domain.OrderStream(l.otherOrder), l.placed(l.otherOrder, 1)),
+			perEvent{projections.Analytics{}}, domain.OrderStream(second), 1, "order.placed", "out of range", l.otherOrder, orderRows},
+		{"shows: a capacity past int", logOf(t, domain.ShowStream(l.show), bigShow(l.show, domain.SectionSpec{Name: "Floor", PriceCents: 1, Capacity: 1 << 31}),
+			domain.ShowStream(l.other), l.created(l.other)),
+			perEvent{projections.Shows{}}, domain.ShowStream(l.show), 1, "show.created", "out of range", l.other, showRows},
+		// The row's seats do not wrap around to a few.
+		{"shows: a row of seats past int", logOf(t, domain.ShowStream(l.show),
+			bigShow(l.show, domain.SectionSpec{Name: "Balcony", PriceCents: 1, Rows: []domain.RowSpec{{Label: "A", Seats: 1<<32 + 2}}}),
+			domain.ShowStream(l.other), l.created(l.other)),
+			perEvent{projections.Shows{}}, domain.ShowStream(l.show), 1, "show.created", "out of range", l.other, showRows},
+		{"orders: a ticket's seat past int", l.ticketPastInt(t, second), perEvent{projections.Orders{}},
+			domain.OrderStream(second), 2, "order.confirmed", "out of range", l.otherOrder, `select count(*) from rm_orders where id = $1`},
+		{"sales: revenue past bigint", l.revenuePastBigint(t), perEvent{projections.Sales{}},
+			domain.ShowStream(l.show), 3, "show.seats_sold", "out of range", l.other, salesRows},
+		{"analytics: revenue of an hour past bigint", l.orderRevenuePastBigint(t, second), perEvent{projections.Analytics{}},
+			domain.OrderStream(second), 2, "order.confirmed", "out of range", l.otherOrder, orderRows},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			wantParked(t, registry, c)
+		})
 	}
 }
 
@@ -739,77 +864,48 @@ func TestBatchProjector_Errors(t *testing.T) {
 	t.Parallel()
 	registry := domain.NewRegistry()
 	domain.RegisterEvents(registry)
-	show, other := uuid.New(), uuid.New()
-	created := func(id uuid.UUID) domain.ShowCreated {
-		return domain.ShowCreated{ShowID: id, OrganizerID: uuid.New(), Title: "T", Venue: "V", StartsAt: t0, CreatedAt: t0,
-			Sections: []domain.SectionSpec{{Name: "Floor", PriceCents: 1000, Capacity: 10}}}
-	}
-	held := func(q int) domain.SeatsHeld {
-		return domain.SeatsHeld{ShowID: show, OrderID: uuid.New(), Items: []domain.HeldItem{{Section: "Floor", Quantity: q, UnitPriceCents: 1000}},
-			HeldAt: t0, ExpiresAt: t0.Add(holdTTL)}
-	}
+	l := newErrorLogs()
 	wrapped := func() domain.SeatsHeld {
-		h := held(1)
+		h := l.held(1)
 		h.Items = []domain.HeldItem{{Section: "Floor", Quantity: math.MaxInt64, UnitPriceCents: 1000}, {Section: "Floor", Quantity: 9223372036854775709, UnitPriceCents: 1000}}
 		h.TotalCents = -100000
 		return h
 	}
-	stream := domain.ShowStream(show)
-	for _, c := range []struct {
-		name      string
-		log       memLog
-		projector projections.Projector
-		version   int64
-		err       string
-	}{
+	second := uuid.New()
+	stream := domain.ShowStream(l.show)
+	showRows := `select count(*) from rm_shows where id = $1`
+	salesRows := `select count(*) from rm_sales where show_id = $1`
+	for _, c := range []errorCase{
 		// Units past the int column of rm_sales fail the run's statement,
 		// which names the run's last event; narrowed down, the event that
 		// fails alone is parked.
-		{"a failing run is narrowed down to its failing event",
-			logOf(t, stream, created(show), held(1), held(1<<31), held(1), domain.ShowPublished{ShowID: show, At: t0},
-				domain.ShowStream(other), created(other)),
-			projections.Sales{}, 3, "out of range"},
+		{"a failing run is narrowed down to its failing event", l.unitsPastInt(t), projections.Sales{},
+			stream, 3, "show.seats_held", "out of range", l.other, salesRows},
 		// Quantities that wrap around when added (as holds stored before
 		// the domain bounded them have) fail the run's statement instead
 		// of moving the figures by their wrapped sum, and park the stream.
-		{"a run with a hold whose quantities wrap", logOf(t, stream, created(show), held(1), wrapped(), held(1),
-			domain.ShowStream(other), created(other)),
-			projections.Shows{}, 3, "out of range"},
+		{"a run with a hold whose quantities wrap",
+			logOf(t, stream, l.created(l.show), l.held(1), wrapped(), l.held(1), domain.ShowStream(l.other), l.created(l.other)),
+			projections.Shows{}, stream, 3, "show.seats_held", "out of range", l.other, showRows},
+		// Cents whose sum over a run is past a bigint fail the run rather
+		// than move the revenue by their wrapped sum; narrowed down, the
+		// event PostgreSQL cannot add is parked.
+		{"a run whose revenue is past bigint", l.revenuePastBigint(t), projections.Sales{},
+			stream, 3, "show.seats_sold", "out of range", l.other, salesRows},
+		{"a run whose revenue of an hour is past bigint", l.orderRevenuePastBigint(t, second), projections.Analytics{},
+			domain.OrderStream(second), 2, "order.confirmed", "out of range", l.otherOrder,
+			`select count(*) from rm_analytics_orders where order_id = $1`},
+		// The seat does not wrap around to seat 1.
+		{"a run with a ticket whose seat is past int", l.ticketPastInt(t, second), projections.Orders{},
+			domain.OrderStream(second), 2, "order.confirmed", "out of range", l.otherOrder, `select count(*) from rm_orders where id = $1`},
 		{"an event that cannot be decoded is named",
-			logOf(t, stream, created(show), held(1), held(2), json.RawMessage(`{"show_id": 42}`), held(1),
-				domain.ShowStream(other), created(other)),
-			projections.Shows{}, 4, "cannot unmarshal"},
+			logOf(t, stream, l.created(l.show), l.held(1), l.held(2), json.RawMessage(`{"show_id": 42}`), l.held(1),
+				domain.ShowStream(l.other), l.created(l.other)),
+			projections.Shows{}, stream, 4, "show.seats_held", "cannot unmarshal", l.other, showRows},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
-			pool := pgtest.NewPool(t)
-			models := postgres.NewReadModels(pool)
-			// A poison event no longer stops the projection: its stream is
-			// parked at it, with the error, and the other stream is applied.
-			end := c.log[len(c.log)-1].Position
-			at, err := projections.Rebuild(ctx, c.log, models, registry, c.projector, 100, nil)
-			if err != nil || at != end {
-				t.Fatalf("rebuild: got %v, %v; want the end of the log %v", at, err, end)
-			}
-			parked, err := projections.NewQueries(models.DB()).ParkedStreams(ctx, c.projector.Name())
-			if err != nil {
-				t.Fatal(err)
-			}
-			if len(parked) != 1 || parked[0].Stream != stream || parked[0].Version != c.version || parked[0].Type != "show.seats_held" ||
-				!strings.Contains(parked[0].Error, c.err) || strings.Contains(parked[0].Error, "of the batch") {
-				t.Fatalf("parked: got %+v, want %s parked at %s@%d with %q, the batch index unwrapped", parked, c.projector.Name(), stream, c.version, c.err)
-			}
-			if got, _ := models.Checkpoint(ctx, c.projector.Name()); got != end {
-				t.Errorf("checkpoint: got %v, want %v", got, end)
-			}
-			key := map[string]string{"rm_shows": "id", "rm_sales": "show_id"}[c.projector.Tables()[0]]
-			var n int
-			if err := pool.QueryRow(ctx, `select count(*) from `+c.projector.Tables()[0]+` where `+key+` = $1`, other).Scan(&n); err != nil {
-				t.Fatal(err)
-			}
-			if n != 1 {
-				t.Errorf("%s: %d rows of the other stream, want 1: it is applied", c.projector.Tables()[0], n)
-			}
+			wantParked(t, registry, c)
 		})
 	}
 }
@@ -929,4 +1025,49 @@ func TestRunner_DeliverBatches(t *testing.T) {
 	pool := pgtest.NewPool(t)
 	deliver(t, postgres.NewReadModels(pool), projections.All())
 	sameReadModels(t, "delivered in batches", readModels(t, pool), want)
+}
+
+// A seat number past an int names no seat: it does not wrap around onto
+// another seat of the row.
+func TestBatchProjector_SeatPastInt(t *testing.T) {
+	t.Parallel()
+	registry := domain.NewRegistry()
+	domain.RegisterEvents(registry)
+	for _, p := range []projections.Projector{projections.Shows{}, perEvent{projections.Shows{}}} {
+		t.Run(fmt.Sprintf("%T", p), func(t *testing.T) {
+			t.Parallel()
+			show := uuid.New()
+			seat := func(n int) []domain.HeldSeat {
+				return []domain.HeldSeat{{SeatRef: domain.SeatRef{Section: "Balcony", Row: "A", Seat: n}, PriceCents: 1000}}
+			}
+			log := logOf(t, domain.ShowStream(show),
+				bigShow(show, domain.SectionSpec{Name: "Balcony", PriceCents: 1000, Rows: []domain.RowSpec{{Label: "A", Seats: 2}}}),
+				domain.SeatsHeld{ShowID: show, OrderID: uuid.New(), Seats: seat(1<<32 + 1), HeldAt: t0, ExpiresAt: t0.Add(holdTTL)},
+				domain.SeatsSold{ShowID: show, OrderID: uuid.New(), Seats: seat(1<<32 + 2), TotalCents: 1000, At: t0})
+			pool := pgtest.NewPool(t)
+			models := postgres.NewReadModels(pool)
+			if _, err := projections.Rebuild(ctx, log, models, registry, p, 100, nil); err != nil {
+				t.Fatal(err)
+			}
+			rows, err := pool.Query(ctx, `select seat, state from rm_seats where show_id = $1 order by seat`, show)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for rows.Next() {
+				var n int
+				var state string
+				if err := rows.Scan(&n, &state); err != nil {
+					t.Fatal(err)
+				}
+				got = append(got, fmt.Sprintf("%d %s", n, state))
+			}
+			if err := rows.Err(); err != nil {
+				t.Fatal(err)
+			}
+			if want := []string{"1 available", "2 available"}; !slices.Equal(got, want) {
+				t.Errorf("seats: got %q, want %q", got, want)
+			}
+		})
+	}
 }

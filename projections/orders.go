@@ -93,13 +93,13 @@ func confirmOrder(ctx context.Context, db DB, rec domain.RecordedEvent, e domain
 	}
 	n := len(e.Tickets)
 	ids, secs, rows, codes := make([]uuid.UUID, n), make([]string, n), make([]string, n), make([]string, n)
-	seats := make([]int32, n)
+	seats := make([]int64, n)
 	for i, t := range e.Tickets {
-		ids[i], secs[i], rows[i], seats[i], codes[i] = t.ID, t.Section, t.Row, int32(t.Seat), t.Code
+		ids[i], secs[i], rows[i], seats[i], codes[i] = t.ID, t.Section, t.Row, int64(t.Seat), t.Code
 	}
 	return db.Exec(ctx, `insert into rm_tickets (id, order_id, show_id, buyer_id, seq, idx, section, row_label, seat, code)
 		select t.id, $1, $2, $3, $4, t.idx - 1, t.section, t.row_label, t.seat, t.code
-		from unnest($5::uuid[], $6::text[], $7::text[], $8::int[], $9::text[]) with ordinality as t(id, section, row_label, seat, code, idx)
+		from unnest($5::uuid[], $6::text[], $7::text[], $8::bigint[], $9::text[]) with ordinality as t(id, section, row_label, seat, code, idx)
 		on conflict (id) do nothing`,
 		e.OrderID, e.ShowID, buyer, seq, ids, secs, rows, seats, codes)
 }
@@ -153,7 +153,7 @@ type runTicket struct {
 	seq                int64
 	idx                int32
 	section, row, code string
-	seat               int32
+	seat               int64
 	checked            bool      // checked in, before or in the run
 	checkedAt          time.Time // when, if in the run
 	checkedIn          bool      // checked in by the run
@@ -258,7 +258,7 @@ func (r *ordersRun) flush(ctx context.Context, db DB) error {
 			o.status, o.payment, o.paid, o.updated, o.changed = domain.OrderStatusConfirmed, e.PaymentID, true, e.ConfirmedAt, true
 			for j, t := range e.Tickets {
 				rt := runTicket{order: e.OrderID, show: e.ShowID, buyer: o.buyer, seq: r.seqs[i], idx: int32(j),
-					section: t.Section, row: t.Row, seat: int32(t.Seat), code: t.Code}
+					section: t.Section, row: t.Row, seat: int64(t.Seat), code: t.Code}
 				if r.checked.has(t.ID) {
 					if tickets.has(t.ID) {
 						continue // there already
@@ -326,7 +326,7 @@ func (r *ordersRun) flush(ctx context.Context, db DB) error {
 	}
 	k := inserted.len()
 	tOrders, tShows, tBuyers, tSeqs, tIdx := make([]uuid.UUID, k), make([]uuid.UUID, k), make([]uuid.UUID, k), make([]int64, k), make([]int32, k)
-	tSections, tRows, tSeats, tCodes := make([]string, k), make([]string, k), make([]int32, k), make([]string, k)
+	tSections, tRows, tSeats, tCodes := make([]string, k), make([]string, k), make([]int64, k), make([]string, k)
 	tChecked, tCheckedAts := make([]bool, k), make([]time.Time, k)
 	for i, t := range inserted.vals {
 		tOrders[i], tShows[i], tBuyers[i], tSeqs[i], tIdx[i] = t.order, t.show, t.buyer, t.seq, t.idx
@@ -357,7 +357,7 @@ func (r *ordersRun) flush(ctx context.Context, db DB) error {
 		select t.id, t.order_id, t.show_id, t.buyer_id, t.seq, t.idx, t.section, t.row_label, t.seat, t.code,
 			case when t.checked then t.checked_at end
 		from unnest($20::uuid[], $21::uuid[], $22::uuid[], $23::uuid[], $24::bigint[], $25::int[], $26::text[], $27::text[],
-				$28::int[], $29::text[], $30::bool[], $31::timestamptz[])
+				$28::bigint[], $29::text[], $30::bool[], $31::timestamptz[])
 			as t(id, order_id, show_id, buyer_id, seq, idx, section, row_label, seat, code, checked, checked_at)
 		on conflict (id) do nothing`,
 		placed.keys, seqs, shows, buyers, statuses, items, seats, totals, expires, payments, ats, updateds,

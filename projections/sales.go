@@ -95,7 +95,7 @@ type salesDelta struct {
 func addSales(ctx context.Context, db DB, show uuid.UUID, d salesDelta) error {
 	return db.Exec(ctx, `insert into rm_sales (show_id, held, sold, revenue_cents, expired, cancelled,
 			orders_confirmed, orders_expired, orders_cancelled)
-		values ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+		values ($1, $2::bigint, $3::bigint, $4::bigint, $5::bigint, $6::bigint, $7::bigint, $8::bigint, $9::bigint)
 		on conflict (show_id) do update set
 			held = rm_sales.held + excluded.held, sold = rm_sales.sold + excluded.sold,
 			revenue_cents = rm_sales.revenue_cents + excluded.revenue_cents,
@@ -164,10 +164,18 @@ func (r *salesRun) add(_ domain.RecordedEvent, e domain.Event) (runAction, error
 		r.figures.get(e.ShowID).held += units(e.Items, e.Seats)
 	case domain.SeatsSold:
 		n := units(e.Items, e.Seats)
+		var before int64
+		if r.figures.has(e.ShowID) {
+			before = r.figures.get(e.ShowID).revenue
+		}
+		revenue, err := addCents(before, e.TotalCents)
+		if err != nil {
+			return 0, err
+		}
 		d := r.figures.get(e.ShowID)
 		d.held -= n
 		d.sold += n
-		d.revenue += e.TotalCents
+		d.revenue = revenue
 	case domain.SeatsReleased:
 		n := units(e.Items, e.Seats)
 		d := r.figures.get(e.ShowID)

@@ -97,7 +97,8 @@ func createShow(ctx context.Context, db DB, rec domain.RecordedEvent, e domain.S
 		if sec.Seated() {
 			kind = KindSeated
 		}
-		if err := db.Exec(ctx, `insert into rm_sections (show_id, name, idx, kind, price_cents, capacity) values ($1, $2, $3, $4, $5, $6)`,
+		if err := db.Exec(ctx, `insert into rm_sections (show_id, name, idx, kind, price_cents, capacity)
+			values ($1, $2, $3::bigint, $4, $5::bigint, $6::bigint)`,
 			e.ShowID, sec.Name, i, kind, sec.PriceCents, sec.Units()); err != nil {
 			return err
 		}
@@ -105,14 +106,16 @@ func createShow(ctx context.Context, db DB, rec domain.RecordedEvent, e domain.S
 			continue
 		}
 		labels := make([]string, len(sec.Rows))
-		seats := make([]int32, len(sec.Rows))
+		seats := make([]int64, len(sec.Rows))
 		for j, r := range sec.Rows {
-			labels[j], seats[j] = r.Label, int32(r.Seats)
+			labels[j], seats[j] = r.Label, int64(r.Seats)
 		}
+		// A row of more seats than an int holds fails at the cast, before
+		// any seat is generated.
 		if err := db.Exec(ctx, `insert into rm_seats (show_id, section, row_label, row_idx, seat, state)
 			select $1, $2, r.label, r.idx - 1, s, $5
-			from unnest($3::text[], $4::int[]) with ordinality as r(label, seats, idx)
-			cross join lateral generate_series(1, r.seats) as s`,
+			from unnest($3::text[], $4::bigint[]) with ordinality as r(label, seats, idx)
+			cross join lateral generate_series(1, r.seats::int) as s`,
 			e.ShowID, sec.Name, labels, seats, SeatAvailable); err != nil {
 			return err
 		}
@@ -142,7 +145,7 @@ func moveInventory(ctx context.Context, db DB, show, order uuid.UUID, items []do
 		units[st.Section]++
 	}
 	for _, n := range names {
-		if err := db.Exec(ctx, `update rm_sections set held = held + $3, sold = sold + $4 where show_id = $1 and name = $2`,
+		if err := db.Exec(ctx, `update rm_sections set held = held + $3::bigint, sold = sold + $4::bigint where show_id = $1 and name = $2`,
 			show, n, dHeld*units[n], dSold*units[n]); err != nil {
 			return err
 		}
@@ -156,15 +159,17 @@ func moveInventory(ctx context.Context, db DB, show, order uuid.UUID, items []do
 		orderID = &order
 	}
 	return db.Exec(ctx, `update rm_seats set state = $5, order_id = $6
-		from unnest($2::text[], $3::text[], $4::int[]) as x(section, row_label, seat)
+		from unnest($2::text[], $3::text[], $4::bigint[]) as x(section, row_label, seat)
 		where rm_seats.show_id = $1 and rm_seats.section = x.section and rm_seats.row_label = x.row_label and rm_seats.seat = x.seat`,
 		show, secs, rows, nums, state, orderID)
 }
 
-func seatColumns(seats []domain.HeldSeat) (secs, rows []string, nums []int32) {
-	secs, rows, nums = make([]string, len(seats)), make([]string, len(seats)), make([]int32, len(seats))
+// seatColumns returns the seats as columns. Seat numbers are bigint, so
+// that one past an int column names no seat rather than wrap onto another.
+func seatColumns(seats []domain.HeldSeat) (secs, rows []string, nums []int64) {
+	secs, rows, nums = make([]string, len(seats)), make([]string, len(seats)), make([]int64, len(seats))
 	for i, s := range seats {
-		secs[i], rows[i], nums[i] = s.Section, s.Row, int32(s.Seat)
+		secs[i], rows[i], nums[i] = s.Section, s.Row, int64(s.Seat)
 	}
 	return secs, rows, nums
 }
@@ -204,7 +209,7 @@ type seatKey struct {
 	show    uuid.UUID
 	section string
 	row     string
-	seat    int32
+	seat    int64
 }
 
 type seatState struct {
@@ -249,7 +254,7 @@ func (r *showsRun) move(show, order uuid.UUID, items []domain.HeldItem, seats []
 		d := r.counters.get(sectionKey{show, st.Section})
 		d.held += dHeld
 		d.sold += dSold
-		*r.seats.get(seatKey{show, st.Section, st.Row, int32(st.Seat)}) = seatState{state, order}
+		*r.seats.get(seatKey{show, st.Section, st.Row, int64(st.Seat)}) = seatState{state, order}
 	}
 }
 
@@ -275,14 +280,14 @@ func (r *showsRun) flush(ctx context.Context, db DB) error {
 		return nil
 	}
 	shows, secs, rows := make([]uuid.UUID, n), make([]string, n), make([]string, n)
-	nums, states, orders := make([]int32, n), make([]string, n), make([]uuid.UUID, n)
+	nums, states, orders := make([]int64, n), make([]string, n), make([]uuid.UUID, n)
 	for i, k := range r.seats.keys {
 		shows[i], secs[i], rows[i], nums[i] = k.show, k.section, k.row, k.seat
 		states[i], orders[i] = r.seats.vals[i].state, r.seats.vals[i].order
 	}
 	// A nil order is no order, as in moveInventory.
 	return db.Exec(ctx, `update rm_seats s set state = x.state, order_id = nullif(x.order_id, '00000000-0000-0000-0000-000000000000'::uuid)
-		from unnest($1::uuid[], $2::text[], $3::text[], $4::int[], $5::text[], $6::uuid[]) as x(show_id, section, row_label, seat, state, order_id)
+		from unnest($1::uuid[], $2::text[], $3::text[], $4::bigint[], $5::text[], $6::uuid[]) as x(show_id, section, row_label, seat, state, order_id)
 		where s.show_id = x.show_id and s.section = x.section and s.row_label = x.row_label and s.seat = x.seat`,
 		shows, secs, rows, nums, states, orders)
 }

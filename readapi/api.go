@@ -52,16 +52,18 @@ type LogHead interface {
 
 // Authenticator checks bearer tokens.
 type Authenticator interface {
-	// Authenticate returns the actor a token was issued to. Any error means
-	// the token is not valid.
+	// Authenticate returns the actor a token was issued to. An invalid,
+	// expired or forged token fails with ErrUnauthenticated; any other
+	// error (a lookup that failed) is the server's: a 500.
 	Authenticate(ctx context.Context, token string) (domain.Actor, error)
 }
 
 // Errors of the read API; Error maps them to HTTP.
 var (
 	// ErrUnauthenticated: the route needs a valid bearer token, or the
-	// request carries an invalid one.
-	ErrUnauthenticated = errors.New("unauthenticated")
+	// request carries an invalid one. It is domain.ErrUnauthenticated,
+	// which the write API and the Authenticator share.
+	ErrUnauthenticated = domain.ErrUnauthenticated
 	// ErrForbidden: the actor may not see this resource.
 	ErrForbidden = errors.New("forbidden")
 	// ErrNotCaughtUp: the read models did not reach the X-Min-Position of
@@ -180,9 +182,11 @@ func (a *API) actor(r *http.Request) (domain.Actor, error) {
 	if !ok || !strings.EqualFold(scheme, "Bearer") || token == "" {
 		return domain.Actor{}, fmt.Errorf("%w: the Authorization header is not a bearer token", ErrUnauthenticated)
 	}
+	// Only ErrUnauthenticated is the client's: a lookup that failed is
+	// a 500.
 	actor, err := a.auth.Authenticate(r.Context(), token)
 	if err != nil {
-		return domain.Actor{}, fmt.Errorf("%w: %w", ErrUnauthenticated, err)
+		return domain.Actor{}, fmt.Errorf("bearer token: %w", err)
 	}
 	if actor.UserID == uuid.Nil {
 		return domain.Actor{}, fmt.Errorf("%w: the token names no user", ErrUnauthenticated)

@@ -94,9 +94,11 @@ func (a *API) private(h handlerFunc) http.Handler {
 			Error(a.log, w, r, ErrUnauthenticated)
 			return
 		}
+		// Only ErrUnauthenticated is the client's: a lookup that failed
+		// is a 500.
 		actor, err := a.auth.Authenticate(r.Context(), strings.TrimSpace(token))
 		if err != nil {
-			Error(a.log, w, r, fmt.Errorf("%w: %w", ErrUnauthenticated, err))
+			Error(a.log, w, r, fmt.Errorf("bearer token: %w", err))
 			return
 		}
 		a.serve(w, r, actor, "user:"+actor.UserID.String(), h)

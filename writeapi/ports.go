@@ -19,12 +19,14 @@ type TokenIssuer interface {
 // Authenticator checks bearer tokens.
 type Authenticator interface {
 	// Authenticate returns the actor a valid token was issued to. Any
-	// invalid, expired or forged token fails with ErrUnauthenticated.
+	// invalid, expired or forged token fails with ErrUnauthenticated; any
+	// other error (a lookup that failed) is the server's: a 500.
 	Authenticate(ctx context.Context, token string) (domain.Actor, error)
 }
 
-// ErrUnauthenticated means the request carries no valid credentials.
-var ErrUnauthenticated = errors.New("unauthenticated")
+// ErrUnauthenticated means the request carries no valid credentials. It is
+// domain.ErrUnauthenticated, which the read API shares.
+var ErrUnauthenticated = domain.ErrUnauthenticated
 
 // Idempotency errors.
 var (
