@@ -182,9 +182,12 @@ func TestRunner_Run(t *testing.T) {
 				t.Errorf("log lacks %q:\n%s", want, w.logs.String())
 			}
 		}
-		if st := status(w.runner, projections.NameShows); st.State != projections.StateLive || st.Position != w.last {
-			t.Errorf("other projections: got %+v, want live at %v", st, w.last)
-		}
+		// The other projections go on past the stalled one's event (on a
+		// loaded machine they may still be on their way there).
+		eventually(t, "the other projections to be live at the end of the log", func() bool {
+			st := status(w.runner, projections.NameShows)
+			return st.State == projections.StateLive && st.Position == w.last
+		})
 		if ok, _ := w.q.WaitForPosition(ctx, w.last, 0); ok {
 			t.Error("position reached while a projection is behind")
 		}
