@@ -32,20 +32,20 @@ type auditOptions struct {
 // stream in global order, checks the invariants at every position
 // (domain.Auditor) and prints what it checked and every violation. It fails
 // when it found any.
-func auditCmd(ctx context.Context, args []string, log *slog.Logger) error {
+func auditCmd(ctx context.Context, c Config, args []string, log *slog.Logger) error {
 	var o auditOptions
 	fs := flag.NewFlagSet("audit", flag.ContinueOnError)
 	fs.BoolVar(&o.JSON, "json", false, "print the report as JSON")
 	fs.StringVar(&o.Output, "output", "", "write to this file instead of stdout")
 	fs.StringVar(&o.Output, "o", "", "shorthand for --output")
-	dbURL := fs.String("database-url", envOr("DATABASE_URL", DefaultDatabaseURL), "PostgreSQL URL (env DATABASE_URL)")
+	c.databaseFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("audit: unexpected arguments %q", fs.Args())
 	}
-	return withStore(ctx, *dbURL, o.Output, log, func(store eventStore, registry *domain.Registry, out io.Writer) error {
+	return withStore(ctx, c, o.Output, log, func(store eventStore, registry *domain.Registry, out io.Writer) error {
 		head, err := store.Head(ctx)
 		if err != nil {
 			return err

@@ -37,7 +37,7 @@ func BenchmarkVisibility(b *testing.B) {
 	for _, mode := range []string{"in-process", "kafka"} {
 		b.Run(mode, func(b *testing.B) {
 			got := benchLatency(b, mode, func(ctx context.Context, pool *pgxpool.Pool) (appendFn, seenFn) {
-				var opts []func(*config)
+				var opts []func(*Config)
 				if mode == "kafka" {
 					opts = append(opts, withKafka(b, 12))
 				}
@@ -204,9 +204,9 @@ func seqs(ctx context.Context, pool *pgxpool.Pool, sql string, from int64) ([]in
 }
 
 // benchEngine runs the projectors (and the relay, with Kafka) on pool.
-func benchEngine(b *testing.B, pool *pgxpool.Pool, options ...func(*config)) *engine {
+func benchEngine(b *testing.B, pool *pgxpool.Pool, options ...func(*Config)) *engine {
 	b.Helper()
-	c := config{JWTSecret: testSecret, TokenTTL: time.Hour, HoldTTL: time.Minute, ExpiryInterval: time.Second}
+	c := Config{JWTSecret: testSecret, TokenTTL: time.Hour, HoldTTL: time.Minute, ExpiryInterval: time.Second}
 	for _, o := range options {
 		o(&c)
 	}

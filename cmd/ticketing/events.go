@@ -99,7 +99,7 @@ type eventsOptions struct {
 
 // eventsCmd runs `ticketing events`: it streams the event store's history,
 // filtered, as JSON lines or CSV, to stdout or a file.
-func eventsCmd(ctx context.Context, args []string, log *slog.Logger) error {
+func eventsCmd(ctx context.Context, c Config, args []string, log *slog.Logger) error {
 	var o eventsOptions
 	fs := flag.NewFlagSet("events", flag.ContinueOnError)
 	fs.StringVar(&o.Filter.Stream, "stream", "", "only this stream's events (e.g. show-<id>)")
@@ -122,7 +122,7 @@ func eventsCmd(ctx context.Context, args []string, log *slog.Logger) error {
 	fs.StringVar(&o.Output, "output", "", "write to this file instead of stdout")
 	fs.StringVar(&o.Output, "o", "", "shorthand for --output")
 	fs.BoolVar(&o.Raw, "raw", false, "the data as stored, without upcasting old schema versions")
-	dbURL := fs.String("database-url", envOr("DATABASE_URL", DefaultDatabaseURL), "PostgreSQL URL (env DATABASE_URL)")
+	c.databaseFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -132,12 +132,12 @@ func eventsCmd(ctx context.Context, args []string, log *slog.Logger) error {
 	if o.Format != formatJSONL && o.Format != formatCSV {
 		return fmt.Errorf("events: --format: want jsonl or csv, got %q", o.Format)
 	}
-	pool, err := connect(ctx, *dbURL, log)
+	pool, err := connect(ctx, c.DatabaseURL, log)
 	if err != nil {
 		return err
 	}
 	defer pool.Close()
-	store, err := openStore(ctx, pool)
+	store, err := openStore(ctx, pool, c.Store, log)
 	if err != nil {
 		return err
 	}

@@ -48,14 +48,16 @@ type flashEngine struct {
 
 func newFlashEngine(b *testing.B, holdTTL time.Duration) *flashEngine {
 	b.Helper()
-	tuneGC() // as main does
+	if c, err := LoadConfig(env{"GOGC": os.Getenv("GOGC")}.get); err == nil {
+		c.tuneGC() // as main does
+	}
 	db := pgtest.SchemaURL(b)
 	pool, err := newPool(context.Background(), db)
 	if err != nil {
 		b.Fatal(err)
 	}
 	b.Cleanup(pool.Close)
-	c := config{JWTSecret: testSecret, TokenTTL: time.Hour, HoldTTL: holdTTL, ExpiryInterval: 100 * time.Millisecond}
+	c := Config{JWTSecret: testSecret, TokenTTL: time.Hour, HoldTTL: holdTTL, ExpiryInterval: 100 * time.Millisecond}
 	ctx, cancel := context.WithCancel(context.Background())
 	e, err := newEngine(ctx, c, pool, allRoles, quiet)
 	if err != nil {

@@ -21,14 +21,14 @@ const inventoryReaders = 8
 
 // inventoryCmd runs `ticketing inventory`: a show's seat states at a moment,
 // from the show's stream and the streams of the orders it held for.
-func inventoryCmd(ctx context.Context, args []string, log *slog.Logger) error {
+func inventoryCmd(ctx context.Context, c Config, args []string, log *slog.Logger) error {
 	var showID string
 	var at time.Time
 	fs := flag.NewFlagSet("inventory", flag.ContinueOnError)
 	fs.StringVar(&showID, "show", "", "the show's id (required)")
 	fs.Func("at", "the moment (required): RFC 3339, or 2006-01-02[T15:04[:05]] in UTC", timeFlag(&at))
 	output := fs.String("output", "", "write to this file instead of stdout")
-	dbURL := fs.String("database-url", envOr("DATABASE_URL", DefaultDatabaseURL), "PostgreSQL URL (env DATABASE_URL)")
+	c.databaseFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -41,7 +41,7 @@ func inventoryCmd(ctx context.Context, args []string, log *slog.Logger) error {
 	case at.IsZero():
 		return errors.New("inventory: --at is required")
 	}
-	return withStore(ctx, *dbURL, *output, log, func(store eventStore, registry *domain.Registry, out io.Writer) error {
+	return withStore(ctx, c, *output, log, func(store eventStore, registry *domain.Registry, out io.Writer) error {
 		inv, err := inventoryAt(ctx, store, registry, id, at)
 		if err != nil {
 			return fmt.Errorf("inventory: %w", err)

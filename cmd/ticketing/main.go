@@ -13,19 +13,18 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
-	"runtime/debug"
 	"syscall"
 )
 
 func main() {
-	tuneGC()
-	log := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: logLevel()}))
+	level := new(slog.LevelVar)
+	log := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 	slog.SetDefault(log)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, os.Args[1:], log); err != nil {
+	if err := run(ctx, os.Args[1:], os.Getenv, log, level); err != nil {
 		if errors.Is(err, errUsage) {
-			fmt.Fprint(os.Stderr, usage)
+			fmt.Fprint(os.Stderr, usage())
 			os.Exit(2)
 		}
 		log.Error("ticketing failed", "err", err)
@@ -35,21 +34,10 @@ func main() {
 
 var errUsage = errors.New("usage")
 
-// gcPercent is the engine's GC target when GOGC is not set. The engine's
-// live heap is small (tens of megabytes) and most of what it allocates dies
-// within one request, so collecting when the heap has grown 4× rather than
-// 2× spends a fraction of the CPU on the collector for a few more megabytes:
-// under a ticket drop that was a fifth more holds per second.
-const gcPercent = 400
+// usage is the help of the binary: its commands and its environment.
+func usage() string { return commandsUsage + "\n" + environmentUsage() }
 
-// tuneGC sets the GC target unless GOGC says otherwise.
-func tuneGC() {
-	if os.Getenv("GOGC") == "" {
-		debug.SetGCPercent(gcPercent)
-	}
-}
-
-const usage = `usage: ticketing <command> [flags]
+const commandsUsage = `usage: ticketing <command> [flags]
 
 commands:
   serve     run the write API, read API, projectors and hold expirer
@@ -74,65 +62,47 @@ commands:
   audit     [--json] [--output FILE]
             check the invariants over the whole event log at every position;
             prints what it checked and every violation, fails on any
-
-environment:
-  DATABASE_URL    PostgreSQL (default postgres://postgres@127.0.0.1:5432/ticketing?sslmode=disable)
-  TICKETING_ADDR  listen address for serve (default :8080)
-  TICKETING_OPS_ADDR  listen address of /metrics, /livez, /readyz (default 127.0.0.1:9090)
-  TICKETING_MAX_CONNS connections served at once per listener (default 10000)
-  JWT_SECRET      HMAC secret for access tokens, at least 32 bytes
-  HOLD_TTL        how long a hold lasts unpaid (default 15m)
-  KAFKA_BROKERS   comma-separated brokers; set, events flow through Kafka
-  KAFKA_TOPIC     topic of the global log (default ticketing.events)
-  KAFKA_PARTITIONS partitions of that topic (default 12)
-  SIGNIN_RATE_PER_ACCOUNT  sign-ins per account: N/DURATION or off (default 10/10m)
-  SIGNIN_RATE_PER_ADDRESS  sign-ins and sign-ups per client address (default 60/1m)
-  ORDER_RATE_PER_BUYER     holds per buyer (default 20/1m)
-  RATE_LIMIT_KEYS          accounts, addresses or buyers each limiter remembers (default 100000)
-  PASSWORD_HASHES          password hashes at once (default: the number of CPUs)
-  PASSWORD_HASH_QUEUE      requests waiting for one (default 64)
-  PASSWORD_HASH_WAIT       how long each may wait before a 503 (default 1s)
-  IDEMPOTENCY_KEY_TTL      how long an Idempotency-Key is remembered (default 24h)
-  LOG_LEVEL       debug, info, warn or error (default info)
-  GOGC            the Go collector's target (default 400 here; see tuneGC)
 `
 
-func run(ctx context.Context, args []string, log *slog.Logger) error {
+// run runs the command args name, with the configuration getenv holds,
+// logging to log; level, if not nil, takes the configured level.
+func run(ctx context.Context, args []string, getenv func(string) string, log *slog.Logger, level *slog.LevelVar) error {
 	if len(args) == 0 {
 		return errUsage
 	}
-	switch args[0] {
-	case "serve":
-		return serve(ctx, args[1:], log)
-	case "migrate":
-		return migrate(ctx, args[1:], log)
-	case "relay":
-		return runRoles(ctx, "relay", roles{Relay: true}, args[1:], log)
-	case "project":
-		return runRoles(ctx, "project", roles{Projectors: true}, args[1:], log)
-	case "replay":
-		return replayCmd(ctx, args[1:], log)
-	case "projections":
-		return projectionsCmd(ctx, args[1:], log)
-	case "events":
-		return eventsCmd(ctx, args[1:], log)
-	case "state":
-		return stateCmd(ctx, args[1:], log)
-	case "inventory":
-		return inventoryCmd(ctx, args[1:], log)
-	case "audit":
-		return auditCmd(ctx, args[1:], log)
-	case "help", "-h", "--help":
-		fmt.Print(usage)
+	if a := args[0]; a == "help" || a == "-h" || a == "--help" {
+		fmt.Print(usage())
 		return nil
 	}
-	return errUsage
-}
-
-func logLevel() slog.Level {
-	var l slog.Level
-	if err := l.UnmarshalText([]byte(os.Getenv("LOG_LEVEL"))); err != nil {
-		return slog.LevelInfo
+	c, err := LoadConfig(getenv)
+	if err != nil {
+		return err
 	}
-	return l
+	if level != nil {
+		level.Set(c.LogLevel)
+	}
+	c.tuneGC()
+	switch args[0] {
+	case "serve":
+		return serve(ctx, c, args[1:], log)
+	case "migrate":
+		return migrate(ctx, c, args[1:], log)
+	case "relay":
+		return runRoles(ctx, "relay", c, roles{Relay: true}, args[1:], log)
+	case "project":
+		return runRoles(ctx, "project", c, roles{Projectors: true}, args[1:], log)
+	case "replay":
+		return replayCmd(ctx, c, args[1:], log)
+	case "projections":
+		return projectionsCmd(ctx, c, args[1:], log)
+	case "events":
+		return eventsCmd(ctx, c, args[1:], log)
+	case "state":
+		return stateCmd(ctx, c, args[1:], log)
+	case "inventory":
+		return inventoryCmd(ctx, c, args[1:], log)
+	case "audit":
+		return auditCmd(ctx, c, args[1:], log)
+	}
+	return errUsage
 }

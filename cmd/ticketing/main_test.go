@@ -57,7 +57,7 @@ func TestRun(t *testing.T) {
 		log = slog.New(slog.NewTextHandler(&testWriter{t}, nil))
 	}
 	db := freshDatabaseURL(t)
-	if err := run(context.Background(), []string{"migrate", "--database-url", db}, log); err != nil {
+	if err := run(context.Background(), []string{"migrate", "--database-url", db}, env{}.get, log, nil); err != nil {
 		t.Fatalf("migrate: %v", err)
 	}
 	addr := freeAddr(t)
@@ -65,7 +65,7 @@ func TestRun(t *testing.T) {
 	done := make(chan error, 1)
 	ops := freeAddr(t)
 	go func() {
-		done <- run(ctx, []string{"serve", "--addr", addr, "--ops-addr", ops, "--database-url", db}, log)
+		done <- run(ctx, []string{"serve", "--addr", addr, "--ops-addr", ops, "--database-url", db}, env{}.get, log, nil)
 	}()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
@@ -113,12 +113,12 @@ func TestRun(t *testing.T) {
 }
 
 func TestRun_BadConfig(t *testing.T) {
-	t.Setenv("HOLD_TTL", "soon")
+	t.Parallel()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	if err := run(context.Background(), []string{"serve"}, log); err == nil || !strings.Contains(err.Error(), "HOLD_TTL") {
+	if err := run(context.Background(), []string{"serve"}, env{"HOLD_TTL": "soon"}.get, log, nil); err == nil || !strings.Contains(err.Error(), "HOLD_TTL") {
 		t.Fatalf("err = %v, want a HOLD_TTL error", err)
 	}
-	if err := run(context.Background(), []string{"nope"}, log); err != errUsage {
+	if err := run(context.Background(), []string{"nope"}, env{}.get, log, nil); err != errUsage {
 		t.Fatalf("unknown command: err = %v", err)
 	}
 }
@@ -154,7 +154,7 @@ func TestServe_Roles(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		e, err := newEngine(context.Background(), config{JWTSecret: testSecret, TokenTTL: time.Hour, HoldTTL: time.Minute}, pool, c.r, quiet)
+		e, err := newEngine(context.Background(), Config{JWTSecret: testSecret, TokenTTL: time.Hour, HoldTTL: time.Minute}, pool, c.r, quiet)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -177,27 +177,23 @@ func TestServe_Roles(t *testing.T) {
 }
 
 func TestLoadConfig_HTTP(t *testing.T) {
-	t.Setenv("TICKETING_OPS_ADDR", "")
-	t.Setenv("TICKETING_MAX_CONNS", "")
-	c, err := loadConfig("serve", nil, quiet)
+	t.Parallel()
+	c, err := LoadConfig(env{}.get)
 	if err != nil || c.OpsAddr != DefaultOpsAddr || c.HTTP.MaxConns != 0 {
 		t.Fatalf("defaults: ops %q, max conns %d, %v; want %q and the default", c.OpsAddr, c.HTTP.MaxConns, err, DefaultOpsAddr)
 	}
-	t.Setenv("TICKETING_OPS_ADDR", "127.0.0.1:9999")
-	t.Setenv("TICKETING_MAX_CONNS", "12")
-	c, err = loadConfig("serve", nil, quiet)
+	c, err = LoadConfig(env{"TICKETING_OPS_ADDR": "127.0.0.1:9999", "TICKETING_MAX_CONNS": "12"}.get)
 	if err != nil || c.OpsAddr != "127.0.0.1:9999" || c.HTTP.MaxConns != 12 {
 		t.Fatalf("from the environment: ops %q, max conns %d, %v", c.OpsAddr, c.HTTP.MaxConns, err)
 	}
-	if c, _ = loadConfig("serve", []string{"--ops-addr", ":9191"}, quiet); c.OpsAddr != ":9191" {
+	if _ = c.parseFlags("serve", []string{"--ops-addr", ":9191"}); c.OpsAddr != ":9191" {
 		t.Fatalf("--ops-addr: got %q", c.OpsAddr)
 	}
 	if got := c.HTTP.withDefaults(); got.MaxConns != 12 || got.MaxHeaderBytes != DefaultMaxHeaderBytes || got.WriteTimeout != DefaultWriteTimeout {
 		t.Fatalf("withDefaults: got %+v", got)
 	}
 	for _, bad := range []string{"0", "-3", "many"} {
-		t.Setenv("TICKETING_MAX_CONNS", bad)
-		if _, err := loadConfig("serve", nil, quiet); err == nil || !strings.Contains(err.Error(), "TICKETING_MAX_CONNS") {
+		if _, err := LoadConfig(env{"TICKETING_MAX_CONNS": bad}.get); err == nil || !strings.Contains(err.Error(), "TICKETING_MAX_CONNS") {
 			t.Errorf("TICKETING_MAX_CONNS=%s: got %v, want an error naming it", bad, err)
 		}
 	}

@@ -31,6 +31,8 @@ type replayOptions struct {
 	DryRun          bool
 	ExpectIdentical bool
 	Batch           int
+	// Store is the event store to replay from.
+	Store storeConfig
 	// afterBatch, if set, is called after each applied batch (tests).
 	afterBatch func()
 }
@@ -38,7 +40,7 @@ type replayOptions struct {
 // replayCmd runs `ticketing replay`: it rebuilds projections from the event
 // store's global log (never from Kafka, whose retention is not the source of
 // truth), whether or not the engine runs at the time.
-func replayCmd(ctx context.Context, args []string, log *slog.Logger) error {
+func replayCmd(ctx context.Context, c Config, args []string, log *slog.Logger) error {
 	var o replayOptions
 	fs := flag.NewFlagSet("replay", flag.ContinueOnError)
 	fs.Func("projection", "a projection to rebuild (repeatable): "+strings.Join(projectionNames(), ", "), func(s string) error {
@@ -50,15 +52,16 @@ func replayCmd(ctx context.Context, args []string, log *slog.Logger) error {
 	fs.BoolVar(&o.DryRun, "dry-run", false, "rebuild into shadow tables and report the differences; change nothing")
 	fs.BoolVar(&o.ExpectIdentical, "expect-identical", false, "refuse the swap when the rebuild differs from the live tables")
 	fs.IntVar(&o.Batch, "batch", projections.DefaultRebuildBatch, "events per transaction")
-	dbURL := fs.String("database-url", envOr("DATABASE_URL", DefaultDatabaseURL), "PostgreSQL URL (env DATABASE_URL)")
+	c.databaseFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	pool, err := connect(ctx, *dbURL, log)
+	pool, err := connect(ctx, c.DatabaseURL, log)
 	if err != nil {
 		return err
 	}
 	defer pool.Close()
+	o.Store = c.Store
 	reports, err := replay(ctx, pool, o, os.Stdout, log)
 	printReplay(os.Stdout, reports)
 	return err
@@ -94,7 +97,7 @@ func replay(ctx context.Context, pool *pgxpool.Pool, o replayOptions, out io.Wri
 	if o.InPlace && o.DryRun {
 		return nil, errors.New("replay: --in-place and --dry-run exclude each other")
 	}
-	store, err := openStore(ctx, pool)
+	store, err := openStore(ctx, pool, o.Store, log)
 	if err != nil {
 		return nil, err
 	}

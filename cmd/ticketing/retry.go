@@ -28,7 +28,7 @@ type retryOptions struct {
 // retryCmd runs `ticketing projections retry`: it resumes streams a
 // projection parked, with the projectors of this binary (the fixed
 // release), whether or not the engine runs at the time.
-func retryCmd(ctx context.Context, args []string, log *slog.Logger) error {
+func retryCmd(ctx context.Context, c Config, args []string, log *slog.Logger) error {
 	var o retryOptions
 	fs := flag.NewFlagSet("projections retry", flag.ContinueOnError)
 	fs.StringVar(&o.Projection, "projection", "", "the projection that parked the streams: "+strings.Join(projectionNames(), ", "))
@@ -37,11 +37,11 @@ func retryCmd(ctx context.Context, args []string, log *slog.Logger) error {
 		return nil
 	})
 	fs.BoolVar(&o.All, "all", false, "resume every stream the projection parked")
-	dbURL := fs.String("database-url", envOr("DATABASE_URL", DefaultDatabaseURL), "PostgreSQL URL (env DATABASE_URL)")
+	c.databaseFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	pool, err := connect(ctx, *dbURL, log)
+	pool, err := connect(ctx, c.DatabaseURL, log)
 	if err != nil {
 		return err
 	}

@@ -2,14 +2,11 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
 	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
 	"net/http"
-	"os"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -32,107 +29,27 @@ import (
 	"github.com/ticketing/ticketing/writeapi"
 )
 
-// DefaultDatabaseURL is the local PostgreSQL of a development machine.
-const DefaultDatabaseURL = "postgres://postgres@127.0.0.1:5432/ticketing?sslmode=disable"
-
-// DefaultOpsAddr is where /metrics is served unless TICKETING_OPS_ADDR
-// says otherwise: loopback only.
-const DefaultOpsAddr = "127.0.0.1:9090"
-
-// config is everything the engine reads from the environment and flags.
-type config struct {
-	DatabaseURL string
-	Addr        string
-	// OpsAddr is where /metrics is served, with /livez and /readyz: not
-	// on Addr, which is public (--ops-addr, env TICKETING_OPS_ADDR).
-	OpsAddr string
-	// HTTP bounds what a client can make a listener hold; MaxConns from
-	// TICKETING_MAX_CONNS.
-	HTTP            httpLimits
-	JWTSecret       []byte
-	TokenTTL        time.Duration
-	HoldTTL         time.Duration
-	ExpiryInterval  time.Duration
-	ShutdownTimeout time.Duration
-	// Kafka is set when KAFKA_BROKERS is: events then flow store → relay →
-	// Kafka → projectors instead of the in-process feed.
-	Kafka *kafka.Config
-	// Roles are the roles `serve` runs (--roles, env TICKETING_ROLES).
-	Roles string
-	// Limits are the defences against abusive clients (limits.go).
-	Limits limits
-	// projectors replaces projections.All(), for tests.
-	projectors []projections.Projector
-}
-
-func loadConfig(name string, args []string, log *slog.Logger) (config, error) {
-	c := config{
-		DatabaseURL:     envOr("DATABASE_URL", DefaultDatabaseURL),
-		Addr:            envOr("TICKETING_ADDR", ":8080"),
-		OpsAddr:         envOr("TICKETING_OPS_ADDR", DefaultOpsAddr),
-		TokenTTL:        time.Hour,
-		ShutdownTimeout: 15 * time.Second,
-	}
-	var err error
-	if c.HoldTTL, err = time.ParseDuration(envOr("HOLD_TTL", "15m")); err != nil || c.HoldTTL <= 0 {
-		return c, fmt.Errorf("HOLD_TTL: want a positive duration like 15m or 2s, got %q", os.Getenv("HOLD_TTL"))
-	}
-	if c.ExpiryInterval, err = time.ParseDuration(envOr("EXPIRY_INTERVAL", "200ms")); err != nil || c.ExpiryInterval <= 0 {
-		return c, fmt.Errorf("EXPIRY_INTERVAL: want a positive duration, got %q", os.Getenv("EXPIRY_INTERVAL"))
-	}
-	if c.Limits, err = loadLimits(); err != nil {
-		return c, err
-	}
-	if n := os.Getenv("TICKETING_MAX_CONNS"); n != "" {
-		if c.HTTP.MaxConns, err = strconv.Atoi(n); err != nil || c.HTTP.MaxConns <= 0 {
-			return c, fmt.Errorf("TICKETING_MAX_CONNS: want a positive number, got %q", n)
-		}
-	}
-	if brokers := os.Getenv("KAFKA_BROKERS"); brokers != "" {
-		kc := &kafka.Config{Topic: os.Getenv("KAFKA_TOPIC")}
-		for _, b := range strings.Split(brokers, ",") {
-			if b = strings.TrimSpace(b); b != "" {
-				kc.Brokers = append(kc.Brokers, b)
-			}
-		}
-		if n := os.Getenv("KAFKA_PARTITIONS"); n != "" {
-			if kc.Partitions, err = strconv.Atoi(n); err != nil || kc.Partitions <= 0 {
-				return c, fmt.Errorf("KAFKA_PARTITIONS: want a positive number, got %q", n)
-			}
-		}
-		c.Kafka = kc
-	}
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+// listenFlags attaches the flags of a process that serves: --addr and
+// --ops-addr.
+func (c *Config) listenFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.Addr, "addr", c.Addr, "listen address (env TICKETING_ADDR)")
 	fs.StringVar(&c.OpsAddr, "ops-addr", c.OpsAddr, "listen address of /metrics, /livez and /readyz (env TICKETING_OPS_ADDR)")
-	if name == "serve" {
-		fs.StringVar(&c.Roles, "roles", envOr("TICKETING_ROLES", "all"), "roles to run: write, read, expirer, relay, projectors, or all (env TICKETING_ROLES)")
-	}
+}
+
+// databaseFlags attaches --database-url.
+func (c *Config) databaseFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.DatabaseURL, "database-url", c.DatabaseURL, "PostgreSQL URL (env DATABASE_URL)")
-	if err := fs.Parse(args); err != nil {
-		return c, err
-	}
-	if s := os.Getenv("JWT_SECRET"); s != "" {
-		c.JWTSecret = []byte(s)
-	}
-	return c, nil
 }
 
-// setup reads the configuration and opens the migrated database.
-func setup(ctx context.Context, name string, args []string, log *slog.Logger) (config, *pgxpool.Pool, error) {
-	c, err := loadConfig(name, args, log)
-	if err != nil {
-		return c, nil, err
+// parseFlags parses the flags of the serving command name into c.
+func (c *Config) parseFlags(name string, args []string) error {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	c.listenFlags(fs)
+	if name == "serve" {
+		fs.StringVar(&c.Roles, "roles", c.Roles, "roles to run: write, read, expirer, relay, projectors, or all (env TICKETING_ROLES)")
 	}
-	pool, err := connect(ctx, c.DatabaseURL, log)
-	return c, pool, err
-}
-
-func envOr(k, def string) string {
-	if v := os.Getenv(k); v != "" {
-		return v
-	}
-	return def
+	c.databaseFlags(fs)
+	return fs.Parse(args)
 }
 
 // connect opens a pool, creating the database first when it does not exist,
@@ -194,8 +111,11 @@ func ensureDatabase(ctx context.Context, url string, log *slog.Logger) error {
 	return nil
 }
 
-func migrate(ctx context.Context, args []string, log *slog.Logger) error {
-	_, pool, err := setup(ctx, "migrate", args, log)
+func migrate(ctx context.Context, c Config, args []string, log *slog.Logger) error {
+	if err := c.parseFlags("migrate", args); err != nil {
+		return err
+	}
+	pool, err := connect(ctx, c.DatabaseURL, log)
 	if err != nil {
 		return err
 	}
@@ -221,10 +141,10 @@ type engine struct {
 	idem     *postgres.Idempotency
 }
 
-func newEngine(ctx context.Context, c config, pool *pgxpool.Pool, r roles, log *slog.Logger) (*engine, error) {
+func newEngine(ctx context.Context, c Config, pool *pgxpool.Pool, r roles, log *slog.Logger) (*engine, error) {
 	registry := domain.NewRegistry()
 	domain.RegisterEvents(registry)
-	store, err := openStore(ctx, pool)
+	store, err := openStore(ctx, pool, c.Store, log)
 	if err != nil {
 		return nil, err
 	}
@@ -290,16 +210,8 @@ func newEngine(ctx context.Context, c config, pool *pgxpool.Pool, r roles, log *
 		read.RegisterAdmin(router, exporterOf(store), registry)
 	}
 	var relay *kafka.Relay
-	if c.Kafka != nil {
-		kc := *c.Kafka
-		if kc.Topic == "" {
-			kc.Topic = kafka.DefaultTopic
-		}
-		if kc.Partitions == 0 {
-			kc.Partitions = kafka.DefaultPartitions
-		}
-		c.Kafka = &kc
-		relay = &kafka.Relay{Feed: store, Checkpoints: postgres.NewRelayCheckpoints(pool), Writer: kafka.NewWriter(kc),
+	if kc := c.Kafka; kc != nil {
+		relay = &kafka.Relay{Feed: store, Checkpoints: postgres.NewRelayCheckpoints(pool), Writer: kafka.NewWriter(*kc),
 			Topic: kc.Topic, Partitions: kc.Partitions, Log: log}
 	}
 	// The projections of this process take the holds and orders its
@@ -392,22 +304,23 @@ func (e *engine) Start(ctx context.Context, r roles) (wait func()) {
 	return wg.Wait
 }
 
-func serve(ctx context.Context, args []string, log *slog.Logger) error {
-	return runRoles(ctx, "serve", allRoles, args, log)
+func serve(ctx context.Context, c Config, args []string, log *slog.Logger) error {
+	return runRoles(ctx, "serve", c, allRoles, args, log)
 }
 
 // runRoles runs a process with some roles of the engine. Every process
 // serves /livez and /readyz on Addr, and /metrics with them on OpsAddr; only
 // one with an API role serves the APIs, on Addr.
-func runRoles(ctx context.Context, name string, r roles, args []string, log *slog.Logger) error {
-	c, pool, err := setup(ctx, name, args, log)
+func runRoles(ctx context.Context, name string, c Config, r roles, args []string, log *slog.Logger) error {
+	if err := c.parseFlags(name, args); err != nil {
+		return err
+	}
+	pool, err := connect(ctx, c.DatabaseURL, log)
 	if err != nil {
 		return err
 	}
 	defer pool.Close()
-	if c.JWTSecret == nil {
-		c.JWTSecret = make([]byte, 32)
-		_, _ = rand.Read(c.JWTSecret)
+	if c.RandomSecret {
 		log.Warn("JWT_SECRET is not set: using a random secret; tokens will not survive a restart or work across processes")
 	}
 	if name == "serve" {

@@ -36,7 +36,7 @@ type server struct {
 var testSecret = []byte("test-secret-test-secret-test-secret!")
 
 // startServer runs an engine on the database at dbURL.
-func startServer(t *testing.T, dbURL string, holdTTL time.Duration, options ...func(*config)) *server {
+func startServer(t *testing.T, dbURL string, holdTTL time.Duration, options ...func(*Config)) *server {
 	t.Helper()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	if testing.Verbose() {
@@ -47,7 +47,7 @@ func startServer(t *testing.T, dbURL string, holdTTL time.Duration, options ...f
 		t.Fatal(err)
 	}
 	t.Cleanup(pool.Close)
-	c := config{JWTSecret: testSecret, TokenTTL: time.Hour, HoldTTL: holdTTL, ExpiryInterval: 50 * time.Millisecond}
+	c := Config{JWTSecret: testSecret, TokenTTL: time.Hour, HoldTTL: holdTTL, ExpiryInterval: 50 * time.Millisecond}
 	for _, o := range options {
 		o(&c)
 	}

@@ -80,14 +80,14 @@ type stateOptions struct {
 
 // stateCmd runs `ticketing state`: an aggregate's state at a version or a
 // moment, rebuilt from its events, as JSON.
-func stateCmd(ctx context.Context, args []string, log *slog.Logger) error {
+func stateCmd(ctx context.Context, c Config, args []string, log *slog.Logger) error {
 	var o stateOptions
 	fs := flag.NewFlagSet("state", flag.ContinueOnError)
 	fs.StringVar(&o.Stream, "stream", "", "the aggregate's stream: show-<id> or order-<id> (required)")
 	fs.Int64Var(&o.AsOf.Version, "version", 0, "the state after this version of the stream")
 	fs.Func("at", "the state at this moment: after the events recorded then or before (RFC 3339, or 2006-01-02[T15:04[:05]] in UTC)", timeFlag(&o.AsOf.At))
 	output := fs.String("output", "", "write to this file instead of stdout")
-	dbURL := fs.String("database-url", envOr("DATABASE_URL", DefaultDatabaseURL), "PostgreSQL URL (env DATABASE_URL)")
+	c.databaseFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -101,7 +101,7 @@ func stateCmd(ctx context.Context, args []string, log *slog.Logger) error {
 	case o.AsOf.Version > 0 && !o.AsOf.At.IsZero():
 		return errors.New("state: give --version or --at, not both")
 	}
-	return withStore(ctx, *dbURL, *output, log, func(store eventStore, registry *domain.Registry, out io.Writer) error {
+	return withStore(ctx, c, *output, log, func(store eventStore, registry *domain.Registry, out io.Writer) error {
 		s, err := aggregateState(ctx, store, registry, o)
 		if err != nil {
 			return fmt.Errorf("state: %w", err)
@@ -110,15 +110,15 @@ func stateCmd(ctx context.Context, args []string, log *slog.Logger) error {
 	})
 }
 
-// withStore opens the event store at dbURL and runs fn with it, a registry
+// withStore opens the event store c names and runs fn with it, a registry
 // of the domain's events and the output (a file, or stdout).
-func withStore(ctx context.Context, dbURL, output string, log *slog.Logger, fn func(eventStore, *domain.Registry, io.Writer) error) error {
-	pool, err := connect(ctx, dbURL, log)
+func withStore(ctx context.Context, c Config, output string, log *slog.Logger, fn func(eventStore, *domain.Registry, io.Writer) error) error {
+	pool, err := connect(ctx, c.DatabaseURL, log)
 	if err != nil {
 		return err
 	}
 	defer pool.Close()
-	store, err := openStore(ctx, pool)
+	store, err := openStore(ctx, pool, c.Store, log)
 	if err != nil {
 		return err
 	}

@@ -17,25 +17,25 @@ import (
 
 // projectionsCmd runs `ticketing projections status` and
 // `ticketing projections retry`.
-func projectionsCmd(ctx context.Context, args []string, log *slog.Logger) error {
+func projectionsCmd(ctx context.Context, c Config, args []string, log *slog.Logger) error {
 	if len(args) > 0 && args[0] == "retry" {
-		return retryCmd(ctx, args[1:], log)
+		return retryCmd(ctx, c, args[1:], log)
 	}
 	if len(args) == 0 || args[0] != "status" {
 		return errUsage
 	}
 	fs := flag.NewFlagSet("projections status", flag.ContinueOnError)
 	asJSON := fs.Bool("json", false, "print JSON instead of a table")
-	dbURL := fs.String("database-url", envOr("DATABASE_URL", DefaultDatabaseURL), "PostgreSQL URL (env DATABASE_URL)")
+	c.databaseFlags(fs)
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
 	}
-	pool, err := connect(ctx, *dbURL, log)
+	pool, err := connect(ctx, c.DatabaseURL, log)
 	if err != nil {
 		return err
 	}
 	defer pool.Close()
-	store, err := openStore(ctx, pool)
+	store, err := openStore(ctx, pool, c.Store, log)
 	if err != nil {
 		return err
 	}
