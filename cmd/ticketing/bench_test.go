@@ -13,7 +13,6 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/ticketing/ticketing/domain"
-	"github.com/ticketing/ticketing/infra/kafka"
 	"github.com/ticketing/ticketing/infra/postgres/pgtest"
 )
 
@@ -206,23 +205,20 @@ func seqs(ctx context.Context, pool *pgxpool.Pool, sql string, from int64) ([]in
 // benchEngine runs the projectors (and the relay, with Kafka) on pool.
 func benchEngine(b *testing.B, pool *pgxpool.Pool, options ...func(*Config)) *engine {
 	b.Helper()
-	c := Config{JWTSecret: testSecret, TokenTTL: time.Hour, HoldTTL: time.Minute, ExpiryInterval: time.Second}
-	for _, o := range options {
-		o(&c)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	e, err := newEngine(ctx, c, pool, roles{Relay: true, Projectors: true}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	c, err := LoadConfig(testEnv(pool.Config().ConnString(), time.Minute).get)
 	if err != nil {
 		b.Fatal(err)
 	}
-	if e.kafka != nil {
-		if err := kafka.EnsureTopic(ctx, *e.kafka); err != nil {
-			b.Fatal(err)
-		}
+	c.ExpiryInterval = time.Second
+	for _, o := range options {
+		o(&c)
 	}
-	wait := e.Start(ctx, roles{Relay: true, Projectors: true})
-	b.Cleanup(func() { cancel(); wait() })
-	return e
+	m := NewMain("project", c, roles{Relay: true, Projectors: true}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err := m.Run(context.Background()); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = m.Close() })
+	return m.engine
 }
 
 // baselineSetup appends by a plain INSERT and COMMIT into a table of its own

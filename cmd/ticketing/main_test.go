@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -150,18 +149,17 @@ func TestServe_Roles(t *testing.T) {
 		r                   roles
 		wantRead, wantWrite int
 	}{{roles{Read: true}, 200, 404}, {roles{Write: true}, 404, 401}} {
-		pool, err := newPool(context.Background(), db)
+		cfg, err := LoadConfig(testEnv(db, time.Minute).get)
 		if err != nil {
 			t.Fatal(err)
 		}
-		e, err := newEngine(context.Background(), Config{JWTSecret: testSecret, TokenTTL: time.Hour, HoldTTL: time.Minute}, pool, c.r, quiet)
-		if err != nil {
+		m := NewMain("serve", cfg, c.r, quiet)
+		if err := m.Run(context.Background()); err != nil {
 			t.Fatal(err)
 		}
-		srv := httptest.NewServer(e.handler)
 		for path, want := range map[string]int{"GET /v1/shows": c.wantRead, "POST /v1/orders": c.wantWrite} {
 			method, p, _ := strings.Cut(path, " ")
-			req, _ := http.NewRequest(method, srv.URL+p, strings.NewReader("{}"))
+			req, _ := http.NewRequest(method, m.URL()+p, strings.NewReader("{}"))
 			res, err := http.DefaultClient.Do(req)
 			if err != nil {
 				t.Fatal(err)
@@ -171,8 +169,9 @@ func TestServe_Roles(t *testing.T) {
 				t.Errorf("roles %+v: %s = %d, want %d", c.r, path, res.StatusCode, want)
 			}
 		}
-		srv.Close()
-		pool.Close()
+		if err := m.Close(); err != nil {
+			t.Error(err)
+		}
 	}
 }
 

@@ -308,70 +308,23 @@ func serve(ctx context.Context, c Config, args []string, log *slog.Logger) error
 	return runRoles(ctx, "serve", c, allRoles, args, log)
 }
 
-// runRoles runs a process with some roles of the engine. Every process
-// serves /livez and /readyz on Addr, and /metrics with them on OpsAddr; only
-// one with an API role serves the APIs, on Addr.
+// runRoles runs a process with some roles of the engine until ctx ends
+// or a listener fails.
 func runRoles(ctx context.Context, name string, c Config, r roles, args []string, log *slog.Logger) error {
-	if err := c.parseFlags(name, args); err != nil {
+	m := NewMain(name, c, r, log)
+	if err := m.ParseFlags(args); err != nil {
 		return err
 	}
-	pool, err := connect(ctx, c.DatabaseURL, log)
-	if err != nil {
+	if err := m.Run(ctx); err != nil {
 		return err
 	}
-	defer pool.Close()
-	if c.RandomSecret {
-		log.Warn("JWT_SECRET is not set: using a random secret; tokens will not survive a restart or work across processes")
-	}
-	if name == "serve" {
-		if r, err = parseRoles(c.Roles); err != nil {
-			return err
-		}
-	}
-	if name == "relay" && c.Kafka == nil {
-		return errors.New("the relay needs KAFKA_BROKERS")
-	}
-	e, err := newEngine(ctx, c, pool, r, log)
-	if err != nil {
-		return err
-	}
-	if c.Kafka != nil && (r.Relay || r.Projectors) {
-		if err := kafka.EnsureTopic(ctx, *e.kafka); err != nil {
-			return fmt.Errorf("kafka topic: %w", err)
-		}
-	}
-	ln, err := listen(c.Addr, c.HTTP)
-	if err != nil {
-		return err
-	}
-	opsLn, err := listen(c.OpsAddr, c.HTTP)
-	if err != nil {
-		ln.Close()
-		return fmt.Errorf("ops listener (TICKETING_OPS_ADDR): %w", err)
-	}
-	bg, stopBG := context.WithCancel(context.WithoutCancel(ctx))
-	waitBG := e.Start(bg, r)
-	srv, opsSrv := newHTTPServer(e.handler, c.HTTP, log), newHTTPServer(e.ops, c.HTTP, log)
-	log.Info("serving", "command", name, "addr", ln.Addr().String(), "ops_addr", opsLn.Addr().String(),
-		"hold_ttl", c.HoldTTL.String(), "kafka", c.Kafka != nil)
-	errc := make(chan error, 2)
-	go func() { errc <- srv.Serve(ln) }()
-	go func() { errc <- opsSrv.Serve(opsLn) }()
 	select {
-	case err := <-errc:
-		_ = srv.Close()
-		_ = opsSrv.Close()
-		stopBG()
-		waitBG()
-		return err
+	case err := <-m.failed:
+		return errors.Join(err, m.Close())
 	case <-ctx.Done():
 	}
 	log.Info("shutting down")
-	sctx, cancel := context.WithTimeout(context.Background(), c.ShutdownTimeout)
-	defer cancel()
-	err = errors.Join(srv.Shutdown(sctx), opsSrv.Shutdown(sctx))
-	stopBG()
-	waitBG()
+	err := m.Close()
 	log.Info("stopped")
 	return err
 }
