@@ -46,12 +46,22 @@ func NewMain(name string, c Config, r roles, log *slog.Logger) *Main {
 	return &Main{Name: name, Config: c, Roles: r, Log: log, failed: make(chan error, 2)}
 }
 
-// ParseFlags parses the command line into m.Config; serve's roles come
-// from --roles (or TICKETING_ROLES).
+// ParseFlags parses the command line of m's command (serve, relay or
+// project) into m.Config, as the command does.
 func (m *Main) ParseFlags(args []string) error {
-	if err := m.Config.parseFlags(m.Name, args); err != nil {
+	spec, _, ok := lookup([]string{m.Name})
+	if !ok || spec.Access != serving {
+		return fmt.Errorf("%s: not a command that serves", m.Name)
+	}
+	if err := spec.flagSet(spec.New(), &m.Config).Parse(args); err != nil {
 		return err
 	}
+	return m.configure()
+}
+
+// configure takes serve's roles from the configuration and checks that
+// the relay has a broker.
+func (m *Main) configure() error {
 	if m.Name == "serve" {
 		r, err := parseRoles(m.Config.Roles)
 		if err != nil {

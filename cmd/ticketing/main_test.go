@@ -185,8 +185,9 @@ func TestLoadConfig_HTTP(t *testing.T) {
 	if err != nil || c.OpsAddr != "127.0.0.1:9999" || c.HTTP.MaxConns != 12 {
 		t.Fatalf("from the environment: ops %q, max conns %d, %v", c.OpsAddr, c.HTTP.MaxConns, err)
 	}
-	if _ = c.parseFlags("serve", []string{"--ops-addr", ":9191"}); c.OpsAddr != ":9191" {
-		t.Fatalf("--ops-addr: got %q", c.OpsAddr)
+	m := NewMain("serve", c, allRoles, quiet)
+	if _ = m.ParseFlags([]string{"--ops-addr", ":9191"}); m.Config.OpsAddr != ":9191" {
+		t.Fatalf("--ops-addr: got %q", m.Config.OpsAddr)
 	}
 	if got := c.HTTP.withDefaults(); got.MaxConns != 12 || got.MaxHeaderBytes != DefaultMaxHeaderBytes || got.WriteTimeout != DefaultWriteTimeout {
 		t.Fatalf("withDefaults: got %+v", got)

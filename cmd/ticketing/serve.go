@@ -41,17 +41,6 @@ func (c *Config) databaseFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.DatabaseURL, "database-url", c.DatabaseURL, "PostgreSQL URL (env DATABASE_URL)")
 }
 
-// parseFlags parses the flags of the serving command name into c.
-func (c *Config) parseFlags(name string, args []string) error {
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	c.listenFlags(fs)
-	if name == "serve" {
-		fs.StringVar(&c.Roles, "roles", c.Roles, "roles to run: write, read, expirer, relay, projectors, or all (env TICKETING_ROLES)")
-	}
-	c.databaseFlags(fs)
-	return fs.Parse(args)
-}
-
 // connect opens a pool, creating the database first when it does not exist,
 // and applies the migrations.
 func connect(ctx context.Context, url string, log *slog.Logger) (*pgxpool.Pool, error) {
@@ -108,19 +97,6 @@ func ensureDatabase(ctx context.Context, url string, log *slog.Logger) error {
 		}
 	}
 	log.Info("created database", "name", name)
-	return nil
-}
-
-func migrate(ctx context.Context, c Config, args []string, log *slog.Logger) error {
-	if err := c.parseFlags("migrate", args); err != nil {
-		return err
-	}
-	pool, err := connect(ctx, c.DatabaseURL, log)
-	if err != nil {
-		return err
-	}
-	pool.Close()
-	log.Info("migrations applied")
 	return nil
 }
 
@@ -304,15 +280,24 @@ func (e *engine) Start(ctx context.Context, r roles) (wait func()) {
 	return wg.Wait
 }
 
-func serve(ctx context.Context, c Config, args []string, log *slog.Logger) error {
-	return runRoles(ctx, "serve", c, allRoles, args, log)
+// serveCommand is `ticketing serve`, `relay` and `project`: a Main with
+// some roles of the engine, until ctx ends or a listener fails.
+type serveCommand struct {
+	name  string
+	roles roles
 }
 
-// runRoles runs a process with some roles of the engine until ctx ends
-// or a listener fails.
-func runRoles(ctx context.Context, name string, c Config, r roles, args []string, log *slog.Logger) error {
-	m := NewMain(name, c, r, log)
-	if err := m.ParseFlags(args); err != nil {
+// Flags attaches serve's --roles.
+func (x *serveCommand) Flags(fs *flag.FlagSet, c *Config) {
+	if x.name == "serve" {
+		fs.StringVar(&c.Roles, "roles", c.Roles, "roles to run: write, read, expirer, relay, projectors, or all (env TICKETING_ROLES)")
+	}
+}
+
+// Run runs the Main.
+func (x *serveCommand) Run(ctx context.Context, s *session) error {
+	m := NewMain(x.name, s.Config, x.roles, s.Log)
+	if err := m.configure(); err != nil {
 		return err
 	}
 	if err := m.Run(ctx); err != nil {
@@ -323,9 +308,9 @@ func runRoles(ctx context.Context, name string, c Config, r roles, args []string
 		return errors.Join(err, m.Close())
 	case <-ctx.Done():
 	}
-	log.Info("shutting down")
+	s.Log.Info("shutting down")
 	err := m.Close()
-	log.Info("stopped")
+	s.Log.Info("stopped")
 	return err
 }
 
