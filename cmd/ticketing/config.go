@@ -3,6 +3,7 @@ package main
 import (
 	"crypto/rand"
 	"errors"
+	"flag"
 	"fmt"
 	"log/slog"
 	"runtime"
@@ -283,4 +284,16 @@ func environmentUsage() string {
 		fmt.Fprintf(&b, "  %-24s %s (default %s)\n", v.Name, v.Usage, def)
 	}
 	return b.String()
+}
+
+// listenFlags attaches the flags of a process that serves: --addr and
+// --ops-addr.
+func (c *Config) listenFlags(fs *flag.FlagSet) {
+	fs.StringVar(&c.Addr, "addr", c.Addr, "listen address (env TICKETING_ADDR)")
+	fs.StringVar(&c.OpsAddr, "ops-addr", c.OpsAddr, "listen address of /metrics, /livez and /readyz (env TICKETING_OPS_ADDR)")
+}
+
+// databaseFlags attaches --database-url.
+func (c *Config) databaseFlags(fs *flag.FlagSet) {
+	fs.StringVar(&c.DatabaseURL, "database-url", c.DatabaseURL, "PostgreSQL URL (env DATABASE_URL)")
 }

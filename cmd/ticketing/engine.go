@@ -6,170 +6,226 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
+	"strings"
 	"sync"
+	"time"
 
+	"github.com/google/uuid"
+	"github.com/gorilla/mux"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/ticketing/ticketing/commands"
+	"github.com/ticketing/ticketing/domain"
+	"github.com/ticketing/ticketing/infra/auth"
 	"github.com/ticketing/ticketing/infra/kafka"
+	"github.com/ticketing/ticketing/infra/postgres"
+	"github.com/ticketing/ticketing/infra/simpay"
+	"github.com/ticketing/ticketing/projections"
+	"github.com/ticketing/ticketing/readapi"
+	"github.com/ticketing/ticketing/web"
+	"github.com/ticketing/ticketing/writeapi"
 )
 
-// Main is one engine process with some roles: serve, relay and project run
-// it, and so do the end-to-end tests, the same way: NewMain, ParseFlags
-// (the command line), Run, then Close. Every process serves /livez and
-// /readyz on Addr, and /metrics with them on OpsAddr; only one with an API
-// role serves the APIs, on Addr.
-type Main struct {
-	// Name is the command, for flags and the log.
-	Name   string
-	Config Config
-	// Roles are the parts of the engine the process runs.
-	Roles roles
-	Log   *slog.Logger
-
-	pool        *pgxpool.Pool
-	engine      *engine
-	ln, opsLn   net.Listener
-	srv, opsSrv *http.Server
-	stopBG      context.CancelFunc
-	waitBG      func()
-	// failed receives a listener's error when it stops serving.
-	failed    chan error
-	closeOnce sync.Once
-	closeErr  error
+// engine is the wired application.
+type engine struct {
+	handler  http.Handler // the APIs, /livez and /readyz
+	ops      http.Handler // /metrics, /livez and /readyz
+	runner   *projections.Runner
+	expirer  *commands.Expirer
+	commands *commands.Handler
+	pool     *pgxpool.Pool
+	store    eventStore
+	queries  *projections.Queries
+	registry *domain.Registry
+	log      *slog.Logger
+	kafka    *kafka.Config // nil: projectors follow the store in-process
+	relay    *kafka.Relay
+	idem     *postgres.Idempotency
 }
 
-// NewMain returns a process of the command name with the roles r, the
-// configuration c and the log.
-func NewMain(name string, c Config, r roles, log *slog.Logger) *Main {
-	return &Main{Name: name, Config: c, Roles: r, Log: log, failed: make(chan error, 2)}
-}
-
-// ParseFlags parses the command line of m's command (serve, relay or
-// project) into m.Config, as the command does.
-func (m *Main) ParseFlags(args []string) error {
-	spec, _, ok := lookup([]string{m.Name})
-	if !ok || spec.Access != serving {
-		return fmt.Errorf("%s: not a command that serves", m.Name)
+func newEngine(ctx context.Context, c Config, pool *pgxpool.Pool, r roles, log *slog.Logger) (*engine, error) {
+	registry := domain.NewRegistry()
+	domain.RegisterEvents(registry)
+	store, err := openStore(ctx, pool, c.Store, log)
+	if err != nil {
+		return nil, err
 	}
-	if err := spec.flagSet(spec.New(), &m.Config).Parse(args); err != nil {
+	models := postgres.NewReadModels(pool)
+	queries := projections.NewQueries(models.DB())
+	h, err := newCommandHandler(c, pool, store, registry, queries, log)
+	if err != nil {
+		return nil, err
+	}
+	if c.projectors == nil {
+		c.projectors = projections.All()
+	}
+	// The projections of this process take the holds and orders its
+	// writers appended as they were, instead of decoding them again.
+	written := &projections.Written{}
+	if r.Write && r.Projectors {
+		h.Appended = written.Add
+	}
+	e := &engine{
+		kafka: c.Kafka,
+		runner: &projections.Runner{Feed: store, Store: models, Registry: registry, Projectors: c.projectors,
+			Reporter: models, Log: log, Written: written},
+		expirer:  &commands.Expirer{Handler: h, Holds: holdIndex{queries}, Interval: c.ExpiryInterval, Log: log},
+		commands: h,
+		pool:     pool,
+		store:    store,
+		queries:  queries,
+		registry: registry,
+		log:      log,
+		idem:     postgres.NewIdempotency(pool, c.Limits.IdempotencyTTL),
+	}
+	if kc := c.Kafka; kc != nil {
+		e.relay = &kafka.Relay{Feed: store, Checkpoints: postgres.NewRelayCheckpoints(pool), Writer: kafka.NewWriter(*kc),
+			Topic: kc.Topic, Partitions: kc.Partitions, Log: log}
+	}
+	if err := e.route(c, r); err != nil {
+		return nil, err
+	}
+	return e, nil
+}
+
+// newCommandHandler returns the command handler on store, with password
+// hashing under c's bound.
+func newCommandHandler(c Config, pool *pgxpool.Pool, store eventStore, registry *domain.Registry, queries *projections.Queries, log *slog.Logger) (*commands.Handler, error) {
+	passwords, err := c.Limits.passwordHasher()
+	if err != nil {
+		return nil, err
+	}
+	return commands.NewHandler(&commands.Handler{
+		Store:     store,
+		Registry:  registry,
+		Payments:  simpay.New(),
+		Users:     postgres.NewUsers(pool),
+		Passwords: passwords,
+		Tickets:   ticketLocator{queries},
+		Shows:     queries,
+		Snapshots: postgres.NewSnapshots(pool),
+		Log:       log,
+		HoldTTL:   c.HoldTTL,
+	}), nil
+}
+
+// route sets e.handler (the APIs of the roles r, /livez and /readyz) and
+// e.ops (/metrics, /livez and /readyz).
+func (e *engine) route(c Config, r roles) error {
+	tokens, err := auth.NewTokens(c.JWTSecret, c.TokenTTL, time.Now)
+	if err != nil {
+		return fmt.Errorf("JWT_SECRET: %w", err)
+	}
+	// Organizer and admin tokens get their account's current role.
+	authn := auth.NewCurrentRoles(tokens, postgres.NewUsers(e.pool))
+	writeLimits, err := c.Limits.writeLimits()
+	if err != nil {
 		return err
 	}
-	return m.configure()
-}
-
-// configure takes serve's roles from the configuration and checks that
-// the relay has a broker.
-func (m *Main) configure() error {
-	if m.Name == "serve" {
-		r, err := parseRoles(m.Config.Roles)
-		if err != nil {
-			return err
-		}
-		m.Roles = r
+	livez, readyz := health(e.pool)
+	router, ops := mux.NewRouter(), mux.NewRouter()
+	for _, m := range []*mux.Router{router, ops} {
+		routingErrors(m, e.log)
+		m.HandleFunc("/livez", livez)
+		m.HandleFunc("/readyz", readyz)
 	}
-	if m.Name == "relay" && m.Config.Kafka == nil {
-		return errors.New("the relay needs KAFKA_BROKERS")
+	m := newMetrics(e.store, e.queries, e.log)
+	ops.Handle("/metrics", m.handler())
+	router.Use(m.instrument)
+	if r.Write {
+		writeapi.New(e.commands, tokens, authn, e.idem, e.log).WithLimits(writeLimits).Register(router)
 	}
+	if r.Read {
+		read := readapi.New(e.queries, authn, e.log).WithLogHead(e.store)
+		read.Register(router)
+		read.RegisterAdmin(router, exporterOf(e.store), e.registry)
+	}
+	e.handler = logRequests(e.log, web.RequestID(refuseTransferEncoding(e.log, router)))
+	e.ops = logRequests(e.log, web.RequestID(refuseTransferEncoding(e.log, ops)))
 	return nil
 }
 
-// Run opens the database (migrating it), wires the engine, listens on Addr
-// and OpsAddr and starts serving and the background roles. It returns once
-// they run; Close stops them. After an error, Run has undone what it did.
-func (m *Main) Run(ctx context.Context) (err error) {
-	defer func() {
-		if err != nil {
-			_ = m.Close()
-		}
-	}()
-	c, log := m.Config, m.Log
-	if m.pool, err = connect(ctx, c.DatabaseURL, log); err != nil {
-		return err
-	}
-	if c.RandomSecret {
-		log.Warn("JWT_SECRET is not set: using a random secret; tokens will not survive a restart or work across processes")
-	}
-	if m.engine, err = newEngine(ctx, c, m.pool, m.Roles, log); err != nil {
-		return err
-	}
-	if c.Kafka != nil && (m.Roles.Relay || m.Roles.Projectors) {
-		if err := kafka.EnsureTopic(ctx, *c.Kafka); err != nil {
-			return fmt.Errorf("kafka topic: %w", err)
-		}
-	}
-	if m.ln, err = listen(c.Addr, c.HTTP); err != nil {
-		return err
-	}
-	if m.opsLn, err = listen(c.OpsAddr, c.HTTP); err != nil {
-		return fmt.Errorf("ops listener (TICKETING_OPS_ADDR): %w", err)
-	}
-	bg, stop := context.WithCancel(context.WithoutCancel(ctx))
-	m.stopBG, m.waitBG = stop, m.engine.Start(bg, m.Roles)
-	m.srv, m.opsSrv = newHTTPServer(m.engine.handler, c.HTTP, log), newHTTPServer(m.engine.ops, c.HTTP, log)
-	log.Info("serving", "command", m.Name, "addr", m.ln.Addr().String(), "ops_addr", m.opsLn.Addr().String(),
-		"hold_ttl", c.HoldTTL.String(), "kafka", c.Kafka != nil)
-	for _, s := range []struct {
-		srv *http.Server
-		ln  net.Listener
-	}{{m.srv, m.ln}, {m.opsSrv, m.opsLn}} {
-		go func() {
-			if err := s.srv.Serve(s.ln); !errors.Is(err, http.ErrServerClosed) {
-				m.failed <- err
-			}
-		}()
-	}
-	return nil
-}
-
-// URL is the address of the API listener, once Run returned.
-func (m *Main) URL() string { return "http://" + m.ln.Addr().String() }
-
-// OpsURL is the address of the ops listener, once Run returned.
-func (m *Main) OpsURL() string { return "http://" + m.opsLn.Addr().String() }
-
-// Close shuts the listeners down, waiting up to ShutdownTimeout for the
-// requests in flight (then closing their connections), stops the
-// background roles, and closes the event store and the database. It
-// returns the first error of the shutdown; calling it again returns the
-// same.
-func (m *Main) Close() error {
-	m.closeOnce.Do(func() { m.closeErr = m.close() })
-	return m.closeErr
-}
-
-func (m *Main) close() error {
-	var errs []error
-	if m.srv != nil {
-		ctx, cancel := context.WithTimeout(context.Background(), m.Config.ShutdownTimeout)
+// health returns the handlers of /livez (the process answers) and
+// /readyz (and reaches the database).
+func health(pool *pgxpool.Pool) (livez, readyz http.HandlerFunc) {
+	livez = func(w http.ResponseWriter, r *http.Request) { _, _ = w.Write([]byte("ok\n")) }
+	readyz = func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 		defer cancel()
-		for _, s := range []*http.Server{m.srv, m.opsSrv} {
-			if err := s.Shutdown(ctx); err != nil {
-				errs = append(errs, err)
-				_ = s.Close()
+		if err := pool.Ping(ctx); err != nil {
+			http.Error(w, "database unreachable", http.StatusServiceUnavailable)
+			return
+		}
+		_, _ = w.Write([]byte("ok\n"))
+	}
+	return livez, readyz
+}
+
+// roles are the parts of the engine a process runs.
+type roles struct {
+	Write      bool // the write API
+	Read       bool // the read API
+	Expirer    bool // settles holds that ran out
+	Relay      bool // store → Kafka (with Kafka only)
+	Projectors bool // read models, in-process or from Kafka
+}
+
+var allRoles = roles{Write: true, Read: true, Expirer: true, Relay: true, Projectors: true}
+
+// parseRoles reads a comma-separated list of write, read, expirer, relay and
+// projectors; "all" is every role.
+func parseRoles(list string) (roles, error) {
+	var r roles
+	for _, name := range strings.Split(list, ",") {
+		switch strings.TrimSpace(name) {
+		case "all":
+			r = allRoles
+		case "write":
+			r.Write = true
+		case "read":
+			r.Read = true
+		case "expirer":
+			r.Expirer = true
+		case "relay":
+			r.Relay = true
+		case "projectors":
+			r.Projectors = true
+		default:
+			return r, fmt.Errorf("--roles: unknown role %q (want write, read, expirer, relay, projectors or all)", name)
+		}
+	}
+	return r, nil
+}
+
+// Start runs the background roles until ctx ends; wait waits for them to
+// stop.
+func (e *engine) Start(ctx context.Context, r roles) (wait func()) {
+	var wg sync.WaitGroup
+	if r.Projectors {
+		if e.kafka == nil {
+			wg.Go(func() { _ = e.runner.Run(ctx) })
+		} else {
+			for _, p := range e.runner.Projectors {
+				c := &kafka.Consumer{Brokers: e.kafka.Brokers, Topic: e.kafka.Topic, Projection: p.Name(), Deliverer: e.runner, Log: e.log}
+				wg.Go(func() { _ = c.Run(ctx) })
 			}
 		}
-	} else {
-		for _, ln := range []net.Listener{m.ln, m.opsLn} {
-			if ln != nil {
-				_ = ln.Close()
+	}
+	if r.Relay && e.relay != nil {
+		wg.Go(func() {
+			if err := e.relay.Run(ctx); err != nil {
+				e.log.Error("relay stopped", "err", err)
 			}
-		}
+		})
 	}
-	if m.stopBG != nil {
-		m.stopBG()
-		m.waitBG()
+	if r.Expirer {
+		wg.Go(func() { _ = e.expirer.Run(ctx) })
 	}
-	if m.engine != nil {
-		if err := m.engine.Close(); err != nil {
-			errs = append(errs, fmt.Errorf("close the event store: %w", err))
-		}
+	if r.Write {
+		wg.Go(func() { purgeIdempotencyKeys(ctx, e.idem, idempotencyPurgeEvery, e.log) })
 	}
-	if m.pool != nil {
-		m.pool.Close()
-	}
-	return errors.Join(errs...)
+	return wg.Wait
 }
 
 // Close closes the event store, when it holds a client of its own
@@ -179,4 +235,56 @@ func (e *engine) Close() error {
 		return c.Close()
 	}
 	return nil
+}
+
+// ticketLocator finds tickets in the orders read model; a ticket's order
+// never changes, so a read model is a safe index for it.
+type ticketLocator struct{ q *projections.Queries }
+
+func (t ticketLocator) TicketOrder(ctx context.Context, id uuid.UUID) (uuid.UUID, uuid.UUID, error) {
+	order, show, err := t.q.TicketOrder(ctx, id)
+	if errors.Is(err, projections.ErrNotFound) {
+		return uuid.Nil, uuid.Nil, domain.ErrTicketNotFound
+	}
+	return order, show, err
+}
+
+// holdIndex lists due holds from the holds read model.
+type holdIndex struct{ q *projections.Queries }
+
+func (h holdIndex) DueHolds(ctx context.Context, now time.Time, limit int) ([]commands.HoldRef, error) {
+	due, err := h.q.DueHolds(ctx, now, limit)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]commands.HoldRef, len(due))
+	for i, d := range due {
+		out[i] = commands.HoldRef{ShowID: d.ShowID, OrderID: d.OrderID}
+	}
+	return out, nil
+}
+
+// statusWriter remembers the status a handler wrote.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(s int) { w.status = s; w.ResponseWriter.WriteHeader(s) }
+
+// Unwrap lets http.ResponseController reach the server's ResponseWriter
+// (deadlines, flushing) through statusWriter.
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+func logRequests(log *slog.Logger, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
+		next.ServeHTTP(sw, r)
+		if !log.Enabled(r.Context(), slog.LevelDebug) {
+			return
+		}
+		log.Debug("http", "method", r.Method, "path", r.URL.Path, "status", sw.status, "ms", time.Since(start).Milliseconds(),
+			"request_id", w.Header().Get(web.RequestIDHeader))
+	})
 }
