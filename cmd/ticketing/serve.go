@@ -6,23 +6,22 @@ import (
 	"flag"
 )
 
-// serveCommand is `ticketing serve`, `relay` and `project`: a Main with
-// some roles of the engine, until ctx ends or a listener fails.
-type serveCommand struct {
-	name  string
-	roles roles
+// serveCommand is `ticketing serve`: the roles --roles names (all by
+// default) in one process.
+type serveCommand struct{}
+
+// Flags attaches --roles.
+func (serveCommand) Flags(fs *flag.FlagSet, c *Config) {
+	fs.StringVar(&c.Roles, "roles", c.Roles, "roles to run: write, read, expirer, relay, projectors, or all (env TICKETING_ROLES)")
 }
 
-// Flags attaches serve's --roles.
-func (x *serveCommand) Flags(fs *flag.FlagSet, c *Config) {
-	if x.name == "serve" {
-		fs.StringVar(&c.Roles, "roles", c.Roles, "roles to run: write, read, expirer, relay, projectors, or all (env TICKETING_ROLES)")
-	}
+// Run runs the process until ctx ends.
+func (serveCommand) Run(ctx context.Context, s *session) error {
+	return runMain(ctx, NewMain("serve", s.Config, allRoles, s.Log))
 }
 
-// Run runs the Main.
-func (x *serveCommand) Run(ctx context.Context, s *session) error {
-	m := NewMain(x.name, s.Config, x.roles, s.Log)
+// runMain runs m until ctx ends or a listener fails, then closes it.
+func runMain(ctx context.Context, m *Main) error {
 	if err := m.configure(); err != nil {
 		return err
 	}
@@ -34,8 +33,8 @@ func (x *serveCommand) Run(ctx context.Context, s *session) error {
 		return errors.Join(err, m.Close())
 	case <-ctx.Done():
 	}
-	s.Log.Info("shutting down")
+	m.Log.Info("shutting down")
 	err := m.Close()
-	s.Log.Info("stopped")
+	m.Log.Info("stopped")
 	return err
 }
