@@ -104,6 +104,9 @@ func replay(ctx context.Context, pool *pgxpool.Pool, o replayOptions, out io.Wri
 	if err != nil {
 		return nil, err
 	}
+	if c, ok := store.(io.Closer); ok {
+		defer c.Close()
+	}
 	registry := domain.NewRegistry()
 	domain.RegisterEvents(registry)
 	head, err := store.Head(ctx)
