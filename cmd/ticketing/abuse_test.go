@@ -15,7 +15,7 @@ import (
 )
 
 // withLimits sets the engine's abuse limits.
-func withLimits(f func(*limits)) func(*config) { return func(c *config) { f(&c.Limits) } }
+func withLimits(f func(*limits)) func(*Config) { return func(c *Config) { f(&c.Limits) } }
 
 // slowHasher is a password hasher whose calls take d and that records how
 // many run at once: it stands for argon2id, whose 19 MiB a call is what
@@ -187,9 +187,9 @@ func TestServe_PaymentDeclinedCode(t *testing.T) {
 	}
 }
 
-func TestLoadLimits(t *testing.T) {
+func TestLoadConfig_Limits(t *testing.T) {
 	t.Run("defaults", func(t *testing.T) {
-		l, err := loadLimits()
+		l, err := limitsOf(env{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -199,11 +199,7 @@ func TestLoadLimits(t *testing.T) {
 		}
 	})
 	t.Run("from the environment", func(t *testing.T) {
-		t.Setenv("SIGNIN_RATE_PER_ACCOUNT", "5/1h")
-		t.Setenv("ORDER_RATE_PER_BUYER", "off")
-		t.Setenv("PASSWORD_HASHES", "3")
-		t.Setenv("IDEMPOTENCY_KEY_TTL", "2h")
-		l, err := loadLimits()
+		l, err := limitsOf(env{"SIGNIN_RATE_PER_ACCOUNT": "5/1h", "ORDER_RATE_PER_BUYER": "off", "PASSWORD_HASHES": "3", "IDEMPOTENCY_KEY_TTL": "2h"})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -211,12 +207,17 @@ func TestLoadLimits(t *testing.T) {
 			t.Errorf("limits = %+v", l)
 		}
 	})
-	for env, v := range map[string]string{"SIGNIN_RATE_PER_ADDRESS": "lots", "PASSWORD_HASHES": "0", "IDEMPOTENCY_KEY_TTL": "-1h", "RATE_LIMIT_KEYS": "x"} {
-		t.Run("bad "+env, func(t *testing.T) {
-			t.Setenv(env, v)
-			if _, err := loadLimits(); err == nil || !strings.Contains(err.Error(), env) {
-				t.Errorf("err = %v, want one naming %s", err, env)
+	for name, v := range map[string]string{"SIGNIN_RATE_PER_ADDRESS": "lots", "PASSWORD_HASHES": "0", "IDEMPOTENCY_KEY_TTL": "-1h", "RATE_LIMIT_KEYS": "x"} {
+		t.Run("bad "+name, func(t *testing.T) {
+			if _, err := limitsOf(env{name: v}); err == nil || !strings.Contains(err.Error(), name) {
+				t.Errorf("err = %v, want one naming %s", err, name)
 			}
 		})
 	}
+}
+
+// limitsOf returns the limits of the configuration in e.
+func limitsOf(e env) (limits, error) {
+	c, err := LoadConfig(e.get)
+	return c.Limits, err
 }

@@ -7,7 +7,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"runtime"
 	"slices"
@@ -22,30 +21,32 @@ import (
 // errViolations says that an audit found broken invariants.
 var errViolations = errors.New("the log breaks invariants")
 
-// auditOptions are the flags of `ticketing audit`.
-type auditOptions struct {
+// auditCommand is `ticketing audit`: it reads the whole event log, every
+// stream in global order, checks the invariants at every position
+// (domain.Auditor) and prints what it checked and every violation. It fails
+// when it found any.
+type auditCommand struct {
 	JSON   bool   // the report as JSON, not text
 	Output string // a file; empty or "-" for stdout
 }
 
-// auditCmd runs `ticketing audit`: it reads the whole event log, every
-// stream in global order, checks the invariants at every position
-// (domain.Auditor) and prints what it checked and every violation. It fails
-// when it found any.
-func auditCmd(ctx context.Context, args []string, log *slog.Logger) error {
-	var o auditOptions
-	fs := flag.NewFlagSet("audit", flag.ContinueOnError)
-	fs.BoolVar(&o.JSON, "json", false, "print the report as JSON")
-	fs.StringVar(&o.Output, "output", "", "write to this file instead of stdout")
-	fs.StringVar(&o.Output, "o", "", "shorthand for --output")
-	dbURL := fs.String("database-url", envOr("DATABASE_URL", DefaultDatabaseURL), "PostgreSQL URL (env DATABASE_URL)")
-	if err := fs.Parse(args); err != nil {
+// Flags attaches --json and --output.
+func (a *auditCommand) Flags(fs *flag.FlagSet, _ *Config) {
+	fs.BoolVar(&a.JSON, "json", false, "print the report as JSON")
+	fs.StringVar(&a.Output, "output", "", "write to this file instead of stdout")
+	fs.StringVar(&a.Output, "o", "", "shorthand for --output")
+}
+
+// Run audits the log.
+func (a *auditCommand) Run(ctx context.Context, s *session) error {
+	if err := s.noArgs(); err != nil {
 		return err
 	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("audit: unexpected arguments %q", fs.Args())
+	store, registry, err := s.Store(ctx)
+	if err != nil {
+		return err
 	}
-	return withStore(ctx, *dbURL, o.Output, log, func(store eventStore, registry *domain.Registry, out io.Writer) error {
+	return withOutput(a.Output, func(out io.Writer) error {
 		head, err := store.Head(ctx)
 		if err != nil {
 			return err
@@ -62,7 +63,7 @@ func auditCmd(ctx context.Context, args []string, log *slog.Logger) error {
 			return fmt.Errorf("audit: after %d events: %w", r.Events, err)
 		}
 		took := time.Since(start)
-		if o.JSON {
+		if a.JSON {
 			err = writeIndented(out, r)
 		} else {
 			err = printAudit(out, r, took)
@@ -70,7 +71,7 @@ func auditCmd(ctx context.Context, args []string, log *slog.Logger) error {
 		if err != nil {
 			return err
 		}
-		log.Info("audited", "events", r.Events, "violations", r.ViolationCount(), "took", took.Round(time.Millisecond).String(),
+		s.Log.Info("audited", "events", r.Events, "violations", r.ViolationCount(), "took", took.Round(time.Millisecond).String(),
 			"events_per_second", int64(float64(r.Events)/max(took.Seconds(), 1e-9)))
 		if n := r.ViolationCount(); n > 0 {
 			return fmt.Errorf("audit: %d violations: %w", n, errViolations)

@@ -82,7 +82,7 @@ func auditedShow(t *testing.T, store commands.EventStore) (uuid.UUID, domain.Sea
 func auditFile(t *testing.T, db string, args ...string) (string, error) {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "audit.out")
-	err := run(context.Background(), append([]string{"audit", "--database-url", db, "--output", path}, args...), quiet)
+	err := run(context.Background(), append([]string{"audit", "--database-url", db, "--output", path}, args...), env{}.get, quiet, nil)
 	out, rerr := os.ReadFile(path)
 	if rerr != nil {
 		t.Fatal(rerr)
@@ -127,7 +127,7 @@ func TestAuditCmd(t *testing.T) {
 	}
 
 	path := filepath.Join(t.TempDir(), "audit.json")
-	if err := run(context.Background(), []string{"audit", "--database-url", db, "--json", "-o", path}, quiet); !errors.Is(err, errViolations) {
+	if err := run(context.Background(), []string{"audit", "--database-url", db, "--json", "-o", path}, env{}.get, quiet, nil); !errors.Is(err, errViolations) {
 		t.Fatalf("--json -o: err = %v, want errViolations", err)
 	}
 	data, err := os.ReadFile(path)

@@ -13,7 +13,6 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/ticketing/ticketing/domain"
-	"github.com/ticketing/ticketing/infra/kafka"
 	"github.com/ticketing/ticketing/infra/postgres/pgtest"
 )
 
@@ -37,7 +36,7 @@ func BenchmarkVisibility(b *testing.B) {
 	for _, mode := range []string{"in-process", "kafka"} {
 		b.Run(mode, func(b *testing.B) {
 			got := benchLatency(b, mode, func(ctx context.Context, pool *pgxpool.Pool) (appendFn, seenFn) {
-				var opts []func(*config)
+				var opts []func(*Config)
 				if mode == "kafka" {
 					opts = append(opts, withKafka(b, 12))
 				}
@@ -204,25 +203,22 @@ func seqs(ctx context.Context, pool *pgxpool.Pool, sql string, from int64) ([]in
 }
 
 // benchEngine runs the projectors (and the relay, with Kafka) on pool.
-func benchEngine(b *testing.B, pool *pgxpool.Pool, options ...func(*config)) *engine {
+func benchEngine(b *testing.B, pool *pgxpool.Pool, options ...func(*Config)) *engine {
 	b.Helper()
-	c := config{JWTSecret: testSecret, TokenTTL: time.Hour, HoldTTL: time.Minute, ExpiryInterval: time.Second}
-	for _, o := range options {
-		o(&c)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	e, err := newEngine(ctx, c, pool, roles{Relay: true, Projectors: true}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	c, err := LoadConfig(testEnv(pool.Config().ConnString(), time.Minute).get)
 	if err != nil {
 		b.Fatal(err)
 	}
-	if e.kafka != nil {
-		if err := kafka.EnsureTopic(ctx, *e.kafka); err != nil {
-			b.Fatal(err)
-		}
+	c.ExpiryInterval = time.Second
+	for _, o := range options {
+		o(&c)
 	}
-	wait := e.Start(ctx, roles{Relay: true, Projectors: true})
-	b.Cleanup(func() { cancel(); wait() })
-	return e
+	m := NewMain("project", c, roles{Relay: true, Projectors: true}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err := m.Run(context.Background()); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = m.Close() })
+	return m.engine
 }
 
 // baselineSetup appends by a plain INSERT and COMMIT into a table of its own

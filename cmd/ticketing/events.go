@@ -8,7 +8,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"strconv"
 	"strings"
@@ -97,11 +96,13 @@ type eventsOptions struct {
 	Raw    bool   // the data as stored, not upcast to the current shape
 }
 
-// eventsCmd runs `ticketing events`: it streams the event store's history,
-// filtered, as JSON lines or CSV, to stdout or a file.
-func eventsCmd(ctx context.Context, args []string, log *slog.Logger) error {
-	var o eventsOptions
-	fs := flag.NewFlagSet("events", flag.ContinueOnError)
+// eventsCommand is `ticketing events`: it streams the event store's
+// history, filtered, as JSON lines or CSV, to stdout or a file.
+type eventsCommand struct{ o eventsOptions }
+
+// Flags attaches the filter's flags, --format, --output and --raw.
+func (x *eventsCommand) Flags(fs *flag.FlagSet, _ *Config) {
+	o := &x.o
 	fs.StringVar(&o.Filter.Stream, "stream", "", "only this stream's events (e.g. show-<id>)")
 	fs.Func("type", "only events of this type (repeatable), e.g. show.seats_held", func(s string) error {
 		o.Filter.Types = append(o.Filter.Types, s)
@@ -122,27 +123,21 @@ func eventsCmd(ctx context.Context, args []string, log *slog.Logger) error {
 	fs.StringVar(&o.Output, "output", "", "write to this file instead of stdout")
 	fs.StringVar(&o.Output, "o", "", "shorthand for --output")
 	fs.BoolVar(&o.Raw, "raw", false, "the data as stored, without upcasting old schema versions")
-	dbURL := fs.String("database-url", envOr("DATABASE_URL", DefaultDatabaseURL), "PostgreSQL URL (env DATABASE_URL)")
-	if err := fs.Parse(args); err != nil {
+}
+
+// Run exports the events.
+func (x *eventsCommand) Run(ctx context.Context, s *session) error {
+	o := x.o
+	if err := s.noArgs(); err != nil {
 		return err
-	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("events: unexpected arguments %q", fs.Args())
 	}
 	if o.Format != formatJSONL && o.Format != formatCSV {
 		return fmt.Errorf("events: --format: want jsonl or csv, got %q", o.Format)
 	}
-	pool, err := connect(ctx, *dbURL, log)
+	store, registry, err := s.Store(ctx)
 	if err != nil {
 		return err
 	}
-	defer pool.Close()
-	store, err := openStore(ctx, pool)
-	if err != nil {
-		return err
-	}
-	registry := domain.NewRegistry()
-	domain.RegisterEvents(registry)
 
 	out, toStdout := io.Writer(os.Stdout), o.Output == "" || o.Output == "-"
 	var file *os.File
@@ -175,7 +170,7 @@ func eventsCmd(ctx context.Context, args []string, log *slog.Logger) error {
 		}
 	}
 	took := time.Since(start)
-	log.Info("exported", "events", n, "took", took.Round(time.Millisecond).String(),
+	s.Log.Info("exported", "events", n, "took", took.Round(time.Millisecond).String(),
 		"events_per_second", int64(float64(n)/max(took.Seconds(), 1e-9)))
 	return nil
 }

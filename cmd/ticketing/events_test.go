@@ -27,7 +27,7 @@ func exportFile(t *testing.T, db string, args ...string) []byte {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "events.out")
 	args = append([]string{"events", "--database-url", db, "--output", path}, args...)
-	if err := run(context.Background(), args, quiet); err != nil {
+	if err := run(context.Background(), args, env{}.get, quiet, nil); err != nil {
 		t.Fatalf("ticketing %q: %v", args, err)
 	}
 	data, err := os.ReadFile(path)
@@ -145,7 +145,7 @@ func TestEventsCmd(t *testing.T) {
 			{"surplus"},
 		} {
 			out := filepath.Join(t.TempDir(), "out")
-			if err := run(context.Background(), append([]string{"events", "--database-url", db, "--output", out}, args...), quiet); err == nil {
+			if err := run(context.Background(), append([]string{"events", "--database-url", db, "--output", out}, args...), env{}.get, quiet, nil); err == nil {
 				t.Errorf("events %q succeeded", args)
 			}
 		}

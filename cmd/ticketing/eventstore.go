@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -33,7 +32,7 @@ var (
 // at start.
 const esdbOpenTimeout = 30 * time.Second
 
-// openStore opens the event store EVENTSTORE names:
+// openStore opens the event store c names (EVENTSTORE):
 //
 //	postgres  (the default) the events table in the database of pool
 //	esdb      the EventStoreDB server ESDB_URL names, for example
@@ -42,33 +41,23 @@ const esdbOpenTimeout = 30 * time.Second
 //	          to them, for several engines on one server
 //
 // Read models, users, idempotency keys and checkpoints stay in PostgreSQL
-// either way. The EventStoreDB client lives as long as the process.
-func openStore(ctx context.Context, pool *pgxpool.Pool) (eventStore, error) {
-	return openStoreFrom(ctx, pool, os.Getenv)
-}
-
-// openStoreFrom is openStore with the environment in getenv.
-func openStoreFrom(ctx context.Context, pool *pgxpool.Pool, getenv func(string) string) (eventStore, error) {
-	kind := getenv("EVENTSTORE")
-	if kind == "" {
-		kind = "postgres"
-	}
-	switch kind {
-	case "postgres":
+// either way.
+func openStore(ctx context.Context, pool *pgxpool.Pool, c storeConfig, log *slog.Logger) (eventStore, error) {
+	switch c.Kind {
+	case "postgres", "":
 		return postgres.NewStore(ctx, pool)
 	case "esdb":
-		url := getenv("ESDB_URL")
-		if url == "" {
+		if c.URL == "" {
 			return nil, errors.New("EVENTSTORE=esdb needs ESDB_URL, for example esdb://localhost:2113?tls=false")
 		}
 		ctx, cancel := context.WithTimeout(ctx, esdbOpenTimeout)
 		defer cancel()
-		s, err := esdb.Open(ctx, url, esdb.Options{Namespace: getenv("ESDB_NAMESPACE"), Log: slog.Default()})
+		s, err := esdb.Open(ctx, c.URL, esdb.Options{Namespace: c.Namespace, Log: log})
 		if err != nil {
 			return nil, fmt.Errorf("ESDB_URL: %w", err)
 		}
 		return s, nil
 	default:
-		return nil, fmt.Errorf("EVENTSTORE: unknown event store %q (want postgres or esdb)", kind)
+		return nil, fmt.Errorf("EVENTSTORE: unknown event store %q (want postgres or esdb)", c.Kind)
 	}
 }

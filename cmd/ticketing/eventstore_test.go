@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/ticketing/ticketing/domain"
 	"github.com/ticketing/ticketing/infra/esdb"
@@ -15,10 +16,14 @@ import (
 	"github.com/ticketing/ticketing/infra/postgres/pgtest"
 )
 
-// env is an environment for openStoreFrom.
-type env map[string]string
-
-func (e env) get(k string) string { return e[k] }
+// openStoreFrom opens the event store of the configuration getenv holds.
+func openStoreFrom(ctx context.Context, pool *pgxpool.Pool, getenv func(string) string) (eventStore, error) {
+	c, err := LoadConfig(getenv)
+	if err != nil {
+		return nil, err
+	}
+	return openStore(ctx, pool, c.Store, quiet)
+}
 
 func TestOpenStore(t *testing.T) {
 	t.Parallel()
@@ -93,15 +98,14 @@ func TestOpenStore(t *testing.T) {
 
 // The whole engine on EventStoreDB (the in-process test server): HTTP write
 // → EventStoreDB → projectors, in-process or through the relay and Kafka →
-// read API with X-Min-Position; and a replay from EventStoreDB. It sets the
-// environment, so it cannot run in parallel.
+// read API with X-Min-Position; and a replay from EventStoreDB.
 func TestServe_OnEventStoreDB(t *testing.T) {
+	t.Parallel()
 	srv := esdbtest.Start(t, esdbtest.Options{})
-	t.Setenv("EVENTSTORE", "esdb")
-	t.Setenv("ESDB_URL", srv.URL())
+	onESDB := func(c *Config) { c.Store = storeConfig{Kind: "esdb", URL: srv.URL()} }
 	t.Run("in-process projectors and a replay", func(t *testing.T) {
 		db := pgtest.SchemaURL(t)
-		s := startServer(t, db, time.Minute)
+		s := startServer(t, db, time.Minute, onESDB)
 		if _, ok := s.e.store.(*esdb.Store); !ok {
 			t.Fatalf("engine store = %T, want *esdb.Store", s.e.store)
 		}
@@ -124,7 +128,7 @@ func TestServe_OnEventStoreDB(t *testing.T) {
 		}
 		settle(t, s.e)
 		var out strings.Builder
-		reports, err := replay(context.Background(), replayPool(t, db), replayOptions{All: true, ExpectIdentical: true, Batch: 2}, &out, quiet)
+		reports, err := replay(context.Background(), replayPool(t, db), replayOptions{All: true, ExpectIdentical: true, Batch: 2, Store: storeConfig{Kind: "esdb", URL: srv.URL()}}, &out, quiet)
 		if err != nil {
 			printReplay(&out, reports)
 			t.Fatalf("replay from EventStoreDB: %v\n%s", err, out.String())
@@ -136,6 +140,6 @@ func TestServe_OnEventStoreDB(t *testing.T) {
 		}
 	})
 	t.Run("through the relay and Kafka", func(t *testing.T) {
-		testThroughKafka(t, withKafka(t, 4))
+		testThroughKafka(t, func(c *Config) { withKafka(t, 4)(c); onESDB(c) })
 	})
 }

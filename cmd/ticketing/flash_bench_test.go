@@ -10,7 +10,6 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"os"
 	"slices"
@@ -48,29 +47,27 @@ type flashEngine struct {
 
 func newFlashEngine(b *testing.B, holdTTL time.Duration) *flashEngine {
 	b.Helper()
-	tuneGC() // as main does
-	db := pgtest.SchemaURL(b)
-	pool, err := newPool(context.Background(), db)
+	if c, err := LoadConfig(env{"GOGC": os.Getenv("GOGC")}.get); err == nil {
+		c.tuneGC() // as main does
+	}
+	c, err := LoadConfig(testEnv(pgtest.SchemaURL(b), holdTTL).get)
 	if err != nil {
 		b.Fatal(err)
 	}
-	b.Cleanup(pool.Close)
-	c := config{JWTSecret: testSecret, TokenTTL: time.Hour, HoldTTL: holdTTL, ExpiryInterval: 100 * time.Millisecond}
-	ctx, cancel := context.WithCancel(context.Background())
-	e, err := newEngine(ctx, c, pool, allRoles, quiet)
-	if err != nil {
+	c.ExpiryInterval = 100 * time.Millisecond
+	m := NewMain("serve", c, allRoles, quiet)
+	if err := m.Run(context.Background()); err != nil {
 		b.Fatal(err)
 	}
-	wait := e.Start(ctx, allRoles)
-	srv := httptest.NewServer(e.handler)
-	b.Cleanup(func() { srv.Close(); cancel(); wait() })
+	b.Cleanup(func() { _ = m.Close() })
+	e := m.engine
 	tokens, err := auth.NewTokens(testSecret, time.Hour, time.Now)
 	if err != nil {
 		b.Fatal(err)
 	}
 	tr := &http.Transport{MaxIdleConns: 4096, MaxIdleConnsPerHost: 4096, MaxConnsPerHost: 4096, IdleConnTimeout: time.Minute}
 	b.Cleanup(tr.CloseIdleConnections)
-	return &flashEngine{e: e, url: srv.URL, client: &http.Client{Transport: tr, Timeout: 30 * time.Second}, tokens: tokens}
+	return &flashEngine{e: e, url: m.URL(), client: &http.Client{Transport: tr, Timeout: 30 * time.Second}, tokens: tokens}
 }
 
 func (f *flashEngine) token(role domain.Role) string {

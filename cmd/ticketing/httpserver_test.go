@@ -230,7 +230,7 @@ func TestServe_HTTPLimits(t *testing.T) {
 	t.Parallel()
 	limits := httpLimits{ReadHeaderTimeout: 300 * time.Millisecond, ReadTimeout: 600 * time.Millisecond,
 		WriteTimeout: 600 * time.Millisecond, IdleTimeout: 500 * time.Millisecond, MaxConns: 2}
-	s := startServer(t, pgtest.SchemaURL(t), time.Minute, func(c *config) { c.HTTP = limits })
+	s := startServer(t, pgtest.SchemaURL(t), time.Minute, func(c *Config) { c.HTTP = limits })
 
 	t.Run("slow headers", func(t *testing.T) {
 		t.Parallel()
@@ -266,7 +266,7 @@ func TestServe_HTTPLimits(t *testing.T) {
 // closes.
 func TestServe_ConnectionLimit(t *testing.T) {
 	t.Parallel()
-	s := startServer(t, pgtest.SchemaURL(t), time.Minute, func(c *config) { c.HTTP = httpLimits{MaxConns: 2} })
+	s := startServer(t, pgtest.SchemaURL(t), time.Minute, func(c *Config) { c.HTTP = httpLimits{MaxConns: 2} })
 	a, b := dialRaw(t, s.url), dialRaw(t, s.url)
 	for _, c := range []*rawConn{a, b} {
 		c.send("GET /livez HTTP/1.1\r\nHost: x\r\n\r\n")

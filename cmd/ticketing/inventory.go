@@ -6,7 +6,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"sync"
 	"time"
 
@@ -19,30 +18,34 @@ import (
 // inventoryReaders bounds the order streams read at once.
 const inventoryReaders = 8
 
-// inventoryCmd runs `ticketing inventory`: a show's seat states at a moment,
-// from the show's stream and the streams of the orders it held for.
-func inventoryCmd(ctx context.Context, args []string, log *slog.Logger) error {
-	var showID string
-	var at time.Time
-	fs := flag.NewFlagSet("inventory", flag.ContinueOnError)
-	fs.StringVar(&showID, "show", "", "the show's id (required)")
-	fs.Func("at", "the moment (required): RFC 3339, or 2006-01-02[T15:04[:05]] in UTC", timeFlag(&at))
-	output := fs.String("output", "", "write to this file instead of stdout")
-	dbURL := fs.String("database-url", envOr("DATABASE_URL", DefaultDatabaseURL), "PostgreSQL URL (env DATABASE_URL)")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	id, err := uuid.Parse(showID)
+// inventoryCommand is `ticketing inventory`: a show's seat states at a
+// moment, from the show's stream and the streams of the orders it held for.
+type inventoryCommand struct {
+	showID string
+	at     time.Time
+	output string
+}
+
+// Flags attaches --show, --at and --output.
+func (x *inventoryCommand) Flags(fs *flag.FlagSet, _ *Config) {
+	fs.StringVar(&x.showID, "show", "", "the show's id (required)")
+	fs.Func("at", "the moment (required): RFC 3339, or 2006-01-02[T15:04[:05]] in UTC", timeFlag(&x.at))
+	fs.StringVar(&x.output, "output", "", "write to this file instead of stdout")
+}
+
+// Run rebuilds the inventory and writes it.
+func (x *inventoryCommand) Run(ctx context.Context, s *session) error {
+	id, err := uuid.Parse(x.showID)
 	switch {
-	case fs.NArg() > 0:
-		return fmt.Errorf("inventory: unexpected arguments %q", fs.Args())
+	case len(s.Args) > 0:
+		return s.noArgs()
 	case err != nil:
-		return fmt.Errorf("inventory: --show: want a show id, got %q", showID)
-	case at.IsZero():
+		return fmt.Errorf("inventory: --show: want a show id, got %q", x.showID)
+	case x.at.IsZero():
 		return errors.New("inventory: --at is required")
 	}
-	return withStore(ctx, *dbURL, *output, log, func(store eventStore, registry *domain.Registry, out io.Writer) error {
-		inv, err := inventoryAt(ctx, store, registry, id, at)
+	return withStore(ctx, s, x.output, func(store eventStore, registry *domain.Registry, out io.Writer) error {
+		inv, err := inventoryAt(ctx, store, registry, id, x.at)
 		if err != nil {
 			return fmt.Errorf("inventory: %w", err)
 		}

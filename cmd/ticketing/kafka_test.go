@@ -14,11 +14,11 @@ import (
 
 // withKafka routes the engine's events through the real Kafka broker of the
 // run (KAFKA_BROKERS; make test starts one), on a topic of its own.
-func withKafka(t testing.TB, partitions int) func(*config) {
+func withKafka(t testing.TB, partitions int) func(*Config) {
 	t.Helper()
 	addrs := kafkatest.Brokers(t)
 	topic := "ticketing.e2e." + uuid.NewString()[:8]
-	return func(c *config) { c.Kafka = &kafka.Config{Brokers: addrs, Topic: topic, Partitions: partitions} }
+	return func(c *Config) { c.Kafka = &kafka.Config{Brokers: addrs, Topic: topic, Partitions: partitions} }
 }
 
 // End to end through Kafka: HTTP write → event store → relay → Kafka →
@@ -28,7 +28,7 @@ func TestServe_ThroughKafka(t *testing.T) {
 	testThroughKafka(t, withKafka(t, 4))
 }
 
-func testThroughKafka(t *testing.T, kafkaConfig func(*config)) {
+func testThroughKafka(t *testing.T, kafkaConfig func(*Config)) {
 	s := startServer(t, pgtest.SchemaURL(t), time.Minute, kafkaConfig)
 	org, buyer := s.token("organizer"), s.token("buyer")
 	show, pos := s.publishedShow(org, 10)

@@ -2,11 +2,8 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
-	"os"
 	"runtime"
-	"strconv"
 	"time"
 
 	"github.com/ticketing/ticketing/commands"
@@ -47,52 +44,6 @@ type limits struct {
 	IdempotencyTTL time.Duration
 	// passwords replaces argon2id under the bound, for tests.
 	passwords commands.PasswordHasher
-}
-
-// loadLimits reads the limits from the environment, with their defaults.
-func loadLimits() (limits, error) {
-	var l limits
-	var err error
-	for _, r := range []struct {
-		env, def string
-		into     *ratelimit.Rate
-	}{
-		{"SIGNIN_RATE_PER_ACCOUNT", defaultSignInPerAccount, &l.SignInPerAccount},
-		{"SIGNIN_RATE_PER_ADDRESS", defaultSignInPerAddress, &l.SignInPerAddress},
-		{"ORDER_RATE_PER_BUYER", defaultOrdersPerBuyer, &l.OrdersPerBuyer},
-	} {
-		if *r.into, err = ratelimit.ParseRate(envOr(r.env, r.def)); err != nil {
-			return l, fmt.Errorf("%s: %w", r.env, err)
-		}
-	}
-	for _, n := range []struct {
-		env  string
-		def  int
-		into *int
-	}{
-		{"RATE_LIMIT_KEYS", ratelimit.DefaultKeys, &l.RateLimitKeys},
-		{"PASSWORD_HASHES", runtime.GOMAXPROCS(0), &l.Hashes},
-		{"PASSWORD_HASH_QUEUE", defaultHashQueue, &l.HashQueue},
-	} {
-		v := envOr(n.env, strconv.Itoa(n.def))
-		if *n.into, err = strconv.Atoi(v); err != nil || *n.into < 0 || (*n.into == 0 && n.env != "PASSWORD_HASH_QUEUE") {
-			return l, fmt.Errorf("%s: want a positive number, got %q", n.env, v)
-		}
-	}
-	for _, d := range []struct {
-		env  string
-		def  time.Duration
-		into *time.Duration
-	}{
-		{"PASSWORD_HASH_WAIT", defaultHashWait, &l.HashWait},
-		{"IDEMPOTENCY_KEY_TTL", defaultIdempotencyTTL, &l.IdempotencyTTL},
-	} {
-		v := envOr(d.env, d.def.String())
-		if *d.into, err = time.ParseDuration(v); err != nil || *d.into <= 0 {
-			return l, fmt.Errorf("%s: want a positive duration, got %q", d.env, os.Getenv(d.env))
-		}
-	}
-	return l, nil
 }
 
 // passwordHasher is argon2id (or the test's hasher) under the bound.

@@ -2,8 +2,9 @@
 //
 //	ticketing serve     write API, read API, projectors and hold expirer in one process
 //	ticketing migrate   apply the database migrations and exit
+//	ticketing help      the commands and the environment (config.go)
 //
-// Configuration comes from the environment (see config.go) and flags.
+// Each command has a type and a file of its own (command.go lists them).
 package main
 
 import (
@@ -11,21 +12,30 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
+	"net/http"
 	"os"
 	"os/signal"
-	"runtime/debug"
+	"sync"
 	"syscall"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/ticketing/ticketing/infra/kafka"
 )
 
 func main() {
-	tuneGC()
-	log := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: logLevel()}))
+	level := new(slog.LevelVar)
+	log := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 	slog.SetDefault(log)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, os.Args[1:], log); err != nil {
+	if err := run(ctx, os.Args[1:], os.Getenv, log, level); err != nil {
 		if errors.Is(err, errUsage) {
-			fmt.Fprint(os.Stderr, usage)
+			if msg := unknownCommand(os.Args[1:]); msg != "" {
+				fmt.Fprintln(os.Stderr, msg)
+			}
+			fmt.Fprint(os.Stderr, usage())
 			os.Exit(2)
 		}
 		log.Error("ticketing failed", "err", err)
@@ -35,104 +45,186 @@ func main() {
 
 var errUsage = errors.New("usage")
 
-// gcPercent is the engine's GC target when GOGC is not set. The engine's
-// live heap is small (tens of megabytes) and most of what it allocates dies
-// within one request, so collecting when the heap has grown 4× rather than
-// 2× spends a fraction of the CPU on the collector for a few more megabytes:
-// under a ticket drop that was a fifth more holds per second.
-const gcPercent = 400
+// usage is the help of the binary: its commands and its environment.
+func usage() string { return commandsUsage() + "\n" + environmentUsage() }
 
-// tuneGC sets the GC target unless GOGC says otherwise.
-func tuneGC() {
-	if os.Getenv("GOGC") == "" {
-		debug.SetGCPercent(gcPercent)
-	}
-}
-
-const usage = `usage: ticketing <command> [flags]
-
-commands:
-  serve     run the write API, read API, projectors and hold expirer
-  relay     publish the event store's global log to Kafka (needs KAFKA_BROKERS)
-  project   run the projectors: from Kafka with KAFKA_BROKERS, else from the store
-  replay    --projection NAME (repeatable) | --all  [--dry-run | --in-place] [--expect-identical]
-            rebuild read models from the event store: into shadow tables,
-            verified and swapped in while the live ones keep serving
-  migrate   apply database migrations and exit
-  projections status [--json]
-            each projection's checkpoint, lag and state, and the streams it parked
-  projections retry --projection NAME (--stream ID... | --all)
-            resume parked streams with this binary's projector: apply the
-            parked event and those waiting behind it, in order
-  events    [--stream ID] [--type T]... [--since TIME] [--until TIME] [--from-position N]
-            [--limit N] [--format jsonl|csv] [--output FILE] [--raw]
-            export the event history, old schema versions upcast
-  state     --stream show-<id>|order-<id> [--version N | --at TIME] [--output FILE]
-            an aggregate's state at a version or a moment, rebuilt from its events
-  inventory --show ID --at TIME [--output FILE]
-            a show's seat states at a moment, from its stream and its orders' streams
-  audit     [--json] [--output FILE]
-            check the invariants over the whole event log at every position;
-            prints what it checked and every violation, fails on any
-
-environment:
-  DATABASE_URL    PostgreSQL (default postgres://postgres@127.0.0.1:5432/ticketing?sslmode=disable)
-  TICKETING_ADDR  listen address for serve (default :8080)
-  TICKETING_OPS_ADDR  listen address of /metrics, /livez, /readyz (default 127.0.0.1:9090)
-  TICKETING_MAX_CONNS connections served at once per listener (default 10000)
-  JWT_SECRET      HMAC secret for access tokens, at least 32 bytes
-  HOLD_TTL        how long a hold lasts unpaid (default 15m)
-  KAFKA_BROKERS   comma-separated brokers; set, events flow through Kafka
-  KAFKA_TOPIC     topic of the global log (default ticketing.events)
-  KAFKA_PARTITIONS partitions of that topic (default 12)
-  SIGNIN_RATE_PER_ACCOUNT  sign-ins per account: N/DURATION or off (default 10/10m)
-  SIGNIN_RATE_PER_ADDRESS  sign-ins and sign-ups per client address (default 60/1m)
-  ORDER_RATE_PER_BUYER     holds per buyer (default 20/1m)
-  RATE_LIMIT_KEYS          accounts, addresses or buyers each limiter remembers (default 100000)
-  PASSWORD_HASHES          password hashes at once (default: the number of CPUs)
-  PASSWORD_HASH_QUEUE      requests waiting for one (default 64)
-  PASSWORD_HASH_WAIT       how long each may wait before a 503 (default 1s)
-  IDEMPOTENCY_KEY_TTL      how long an Idempotency-Key is remembered (default 24h)
-  LOG_LEVEL       debug, info, warn or error (default info)
-  GOGC            the Go collector's target (default 400 here; see tuneGC)
-`
-
-func run(ctx context.Context, args []string, log *slog.Logger) error {
+// run runs the command args name, with the configuration getenv holds,
+// logging to log; level, if not nil, takes the configured level.
+func run(ctx context.Context, args []string, getenv func(string) string, log *slog.Logger, level *slog.LevelVar) error {
 	if len(args) == 0 {
 		return errUsage
 	}
-	switch args[0] {
-	case "serve":
-		return serve(ctx, args[1:], log)
-	case "migrate":
-		return migrate(ctx, args[1:], log)
-	case "relay":
-		return runRoles(ctx, "relay", roles{Relay: true}, args[1:], log)
-	case "project":
-		return runRoles(ctx, "project", roles{Projectors: true}, args[1:], log)
-	case "replay":
-		return replayCmd(ctx, args[1:], log)
-	case "projections":
-		return projectionsCmd(ctx, args[1:], log)
-	case "events":
-		return eventsCmd(ctx, args[1:], log)
-	case "state":
-		return stateCmd(ctx, args[1:], log)
-	case "inventory":
-		return inventoryCmd(ctx, args[1:], log)
-	case "audit":
-		return auditCmd(ctx, args[1:], log)
-	case "help", "-h", "--help":
-		fmt.Print(usage)
-		return nil
+	if isHelp(args[0]) {
+		return help(os.Stdout, args[1:])
 	}
-	return errUsage
+	spec, rest, ok := lookup(args)
+	if !ok {
+		return errUsage
+	}
+	c, err := LoadConfig(getenv)
+	if err != nil {
+		return err
+	}
+	if level != nil {
+		level.Set(c.LogLevel)
+	}
+	c.tuneGC()
+	return runCommand(ctx, spec, rest, c, log)
 }
 
-func logLevel() slog.Level {
-	var l slog.Level
-	if err := l.UnmarshalText([]byte(os.Getenv("LOG_LEVEL"))); err != nil {
-		return slog.LevelInfo
+// Main is one engine process with some roles: serve, relay and project run
+// it, and so do the end-to-end tests, the same way: NewMain, ParseFlags
+// (the command line), Run, then Close. Every process serves /livez and
+// /readyz on Addr, and /metrics with them on OpsAddr; only one with an API
+// role serves the APIs, on Addr.
+type Main struct {
+	// Name is the command, for flags and the log.
+	Name   string
+	Config Config
+	// Roles are the parts of the engine the process runs.
+	Roles roles
+	Log   *slog.Logger
+
+	pool        *pgxpool.Pool
+	engine      *engine
+	ln, opsLn   net.Listener
+	srv, opsSrv *http.Server
+	stopBG      context.CancelFunc
+	waitBG      func()
+	// failed receives a listener's error when it stops serving.
+	failed    chan error
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// NewMain returns a process of the command name with the roles r, the
+// configuration c and the log.
+func NewMain(name string, c Config, r roles, log *slog.Logger) *Main {
+	return &Main{Name: name, Config: c, Roles: r, Log: log, failed: make(chan error, 2)}
+}
+
+// ParseFlags parses the command line of m's command (serve, relay or
+// project) into m.Config, as the command does.
+func (m *Main) ParseFlags(args []string) error {
+	spec, _, ok := lookup([]string{m.Name})
+	if !ok || spec.Access != serving {
+		return fmt.Errorf("%s: not a command that serves", m.Name)
 	}
-	return l
+	if err := spec.flagSet(spec.New(), &m.Config).Parse(args); err != nil {
+		return err
+	}
+	return m.configure()
+}
+
+// configure takes serve's roles from the configuration and checks that
+// the relay has a broker.
+func (m *Main) configure() error {
+	if m.Name == "serve" {
+		r, err := parseRoles(m.Config.Roles)
+		if err != nil {
+			return err
+		}
+		m.Roles = r
+	}
+	if m.Name == "relay" && m.Config.Kafka == nil {
+		return errors.New("the relay needs KAFKA_BROKERS")
+	}
+	return nil
+}
+
+// Run opens the database (migrating it), wires the engine, listens on Addr
+// and OpsAddr and starts serving and the background roles. It returns once
+// they run; Close stops them. After an error, Run has undone what it did.
+func (m *Main) Run(ctx context.Context) (err error) {
+	defer func() {
+		if err != nil {
+			_ = m.Close()
+		}
+	}()
+	c, log := m.Config, m.Log
+	if m.pool, err = connect(ctx, c.DatabaseURL, log); err != nil {
+		return err
+	}
+	if c.RandomSecret {
+		log.Warn("JWT_SECRET is not set: using a random secret; tokens will not survive a restart or work across processes")
+	}
+	if m.engine, err = newEngine(ctx, c, m.pool, m.Roles, log); err != nil {
+		return err
+	}
+	if c.Kafka != nil && (m.Roles.Relay || m.Roles.Projectors) {
+		if err := kafka.EnsureTopic(ctx, *c.Kafka); err != nil {
+			return fmt.Errorf("kafka topic: %w", err)
+		}
+	}
+	if m.ln, err = listen(c.Addr, c.HTTP); err != nil {
+		return err
+	}
+	if m.opsLn, err = listen(c.OpsAddr, c.HTTP); err != nil {
+		return fmt.Errorf("ops listener (TICKETING_OPS_ADDR): %w", err)
+	}
+	bg, stop := context.WithCancel(context.WithoutCancel(ctx))
+	m.stopBG, m.waitBG = stop, m.engine.Start(bg, m.Roles)
+	m.srv, m.opsSrv = newHTTPServer(m.engine.handler, c.HTTP, log), newHTTPServer(m.engine.ops, c.HTTP, log)
+	log.Info("serving", "command", m.Name, "addr", m.ln.Addr().String(), "ops_addr", m.opsLn.Addr().String(),
+		"hold_ttl", c.HoldTTL.String(), "kafka", c.Kafka != nil)
+	for _, s := range []struct {
+		srv *http.Server
+		ln  net.Listener
+	}{{m.srv, m.ln}, {m.opsSrv, m.opsLn}} {
+		go func() {
+			if err := s.srv.Serve(s.ln); !errors.Is(err, http.ErrServerClosed) {
+				m.failed <- err
+			}
+		}()
+	}
+	return nil
+}
+
+// URL is the address of the API listener, once Run returned.
+func (m *Main) URL() string { return "http://" + m.ln.Addr().String() }
+
+// OpsURL is the address of the ops listener, once Run returned.
+func (m *Main) OpsURL() string { return "http://" + m.opsLn.Addr().String() }
+
+// Close shuts the listeners down, waiting up to ShutdownTimeout for the
+// requests in flight (then closing their connections), stops the
+// background roles, and closes the event store and the database. It
+// returns the first error of the shutdown; calling it again returns the
+// same.
+func (m *Main) Close() error {
+	m.closeOnce.Do(func() { m.closeErr = m.close() })
+	return m.closeErr
+}
+
+func (m *Main) close() error {
+	var errs []error
+	if m.srv != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), m.Config.ShutdownTimeout)
+		defer cancel()
+		for _, s := range []*http.Server{m.srv, m.opsSrv} {
+			if err := s.Shutdown(ctx); err != nil {
+				errs = append(errs, err)
+				_ = s.Close()
+			}
+		}
+	} else {
+		for _, ln := range []net.Listener{m.ln, m.opsLn} {
+			if ln != nil {
+				_ = ln.Close()
+			}
+		}
+	}
+	if m.stopBG != nil {
+		m.stopBG()
+		m.waitBG()
+	}
+	if m.engine != nil {
+		if err := m.engine.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("close the event store: %w", err))
+		}
+	}
+	if m.pool != nil {
+		m.pool.Close()
+	}
+	return errors.Join(errs...)
 }

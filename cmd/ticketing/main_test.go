@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -57,7 +56,7 @@ func TestRun(t *testing.T) {
 		log = slog.New(slog.NewTextHandler(&testWriter{t}, nil))
 	}
 	db := freshDatabaseURL(t)
-	if err := run(context.Background(), []string{"migrate", "--database-url", db}, log); err != nil {
+	if err := run(context.Background(), []string{"migrate", "--database-url", db}, env{}.get, log, nil); err != nil {
 		t.Fatalf("migrate: %v", err)
 	}
 	addr := freeAddr(t)
@@ -65,7 +64,7 @@ func TestRun(t *testing.T) {
 	done := make(chan error, 1)
 	ops := freeAddr(t)
 	go func() {
-		done <- run(ctx, []string{"serve", "--addr", addr, "--ops-addr", ops, "--database-url", db}, log)
+		done <- run(ctx, []string{"serve", "--addr", addr, "--ops-addr", ops, "--database-url", db}, env{}.get, log, nil)
 	}()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
@@ -113,12 +112,12 @@ func TestRun(t *testing.T) {
 }
 
 func TestRun_BadConfig(t *testing.T) {
-	t.Setenv("HOLD_TTL", "soon")
+	t.Parallel()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	if err := run(context.Background(), []string{"serve"}, log); err == nil || !strings.Contains(err.Error(), "HOLD_TTL") {
+	if err := run(context.Background(), []string{"serve"}, env{"HOLD_TTL": "soon"}.get, log, nil); err == nil || !strings.Contains(err.Error(), "HOLD_TTL") {
 		t.Fatalf("err = %v, want a HOLD_TTL error", err)
 	}
-	if err := run(context.Background(), []string{"nope"}, log); err != errUsage {
+	if err := run(context.Background(), []string{"nope"}, env{}.get, log, nil); err != errUsage {
 		t.Fatalf("unknown command: err = %v", err)
 	}
 }
@@ -150,18 +149,17 @@ func TestServe_Roles(t *testing.T) {
 		r                   roles
 		wantRead, wantWrite int
 	}{{roles{Read: true}, 200, 404}, {roles{Write: true}, 404, 401}} {
-		pool, err := newPool(context.Background(), db)
+		cfg, err := LoadConfig(testEnv(db, time.Minute).get)
 		if err != nil {
 			t.Fatal(err)
 		}
-		e, err := newEngine(context.Background(), config{JWTSecret: testSecret, TokenTTL: time.Hour, HoldTTL: time.Minute}, pool, c.r, quiet)
-		if err != nil {
+		m := NewMain("serve", cfg, c.r, quiet)
+		if err := m.Run(context.Background()); err != nil {
 			t.Fatal(err)
 		}
-		srv := httptest.NewServer(e.handler)
 		for path, want := range map[string]int{"GET /v1/shows": c.wantRead, "POST /v1/orders": c.wantWrite} {
 			method, p, _ := strings.Cut(path, " ")
-			req, _ := http.NewRequest(method, srv.URL+p, strings.NewReader("{}"))
+			req, _ := http.NewRequest(method, m.URL()+p, strings.NewReader("{}"))
 			res, err := http.DefaultClient.Do(req)
 			if err != nil {
 				t.Fatal(err)
@@ -171,33 +169,31 @@ func TestServe_Roles(t *testing.T) {
 				t.Errorf("roles %+v: %s = %d, want %d", c.r, path, res.StatusCode, want)
 			}
 		}
-		srv.Close()
-		pool.Close()
+		if err := m.Close(); err != nil {
+			t.Error(err)
+		}
 	}
 }
 
 func TestLoadConfig_HTTP(t *testing.T) {
-	t.Setenv("TICKETING_OPS_ADDR", "")
-	t.Setenv("TICKETING_MAX_CONNS", "")
-	c, err := loadConfig("serve", nil, quiet)
+	t.Parallel()
+	c, err := LoadConfig(env{}.get)
 	if err != nil || c.OpsAddr != DefaultOpsAddr || c.HTTP.MaxConns != 0 {
 		t.Fatalf("defaults: ops %q, max conns %d, %v; want %q and the default", c.OpsAddr, c.HTTP.MaxConns, err, DefaultOpsAddr)
 	}
-	t.Setenv("TICKETING_OPS_ADDR", "127.0.0.1:9999")
-	t.Setenv("TICKETING_MAX_CONNS", "12")
-	c, err = loadConfig("serve", nil, quiet)
+	c, err = LoadConfig(env{"TICKETING_OPS_ADDR": "127.0.0.1:9999", "TICKETING_MAX_CONNS": "12"}.get)
 	if err != nil || c.OpsAddr != "127.0.0.1:9999" || c.HTTP.MaxConns != 12 {
 		t.Fatalf("from the environment: ops %q, max conns %d, %v", c.OpsAddr, c.HTTP.MaxConns, err)
 	}
-	if c, _ = loadConfig("serve", []string{"--ops-addr", ":9191"}, quiet); c.OpsAddr != ":9191" {
-		t.Fatalf("--ops-addr: got %q", c.OpsAddr)
+	m := NewMain("serve", c, allRoles, quiet)
+	if _ = m.ParseFlags([]string{"--ops-addr", ":9191"}); m.Config.OpsAddr != ":9191" {
+		t.Fatalf("--ops-addr: got %q", m.Config.OpsAddr)
 	}
 	if got := c.HTTP.withDefaults(); got.MaxConns != 12 || got.MaxHeaderBytes != DefaultMaxHeaderBytes || got.WriteTimeout != DefaultWriteTimeout {
 		t.Fatalf("withDefaults: got %+v", got)
 	}
 	for _, bad := range []string{"0", "-3", "many"} {
-		t.Setenv("TICKETING_MAX_CONNS", bad)
-		if _, err := loadConfig("serve", nil, quiet); err == nil || !strings.Contains(err.Error(), "TICKETING_MAX_CONNS") {
+		if _, err := LoadConfig(env{"TICKETING_MAX_CONNS": bad}.get); err == nil || !strings.Contains(err.Error(), "TICKETING_MAX_CONNS") {
 			t.Errorf("TICKETING_MAX_CONNS=%s: got %v, want an error naming it", bad, err)
 		}
 	}

@@ -31,16 +31,21 @@ type replayOptions struct {
 	DryRun          bool
 	ExpectIdentical bool
 	Batch           int
+	// Store is the event store to replay from.
+	Store storeConfig
 	// afterBatch, if set, is called after each applied batch (tests).
 	afterBatch func()
 }
 
-// replayCmd runs `ticketing replay`: it rebuilds projections from the event
-// store's global log (never from Kafka, whose retention is not the source of
-// truth), whether or not the engine runs at the time.
-func replayCmd(ctx context.Context, args []string, log *slog.Logger) error {
-	var o replayOptions
-	fs := flag.NewFlagSet("replay", flag.ContinueOnError)
+// replayCommand is `ticketing replay`: it rebuilds projections from the
+// event store's global log (never from Kafka, whose retention is not the
+// source of truth), whether or not the engine runs at the time.
+type replayCommand struct{ o replayOptions }
+
+// Flags attaches --projection, --all, --in-place, --dry-run,
+// --expect-identical and --batch.
+func (x *replayCommand) Flags(fs *flag.FlagSet, _ *Config) {
+	o := &x.o
 	fs.Func("projection", "a projection to rebuild (repeatable): "+strings.Join(projectionNames(), ", "), func(s string) error {
 		o.Projections = append(o.Projections, s)
 		return nil
@@ -50,16 +55,17 @@ func replayCmd(ctx context.Context, args []string, log *slog.Logger) error {
 	fs.BoolVar(&o.DryRun, "dry-run", false, "rebuild into shadow tables and report the differences; change nothing")
 	fs.BoolVar(&o.ExpectIdentical, "expect-identical", false, "refuse the swap when the rebuild differs from the live tables")
 	fs.IntVar(&o.Batch, "batch", projections.DefaultRebuildBatch, "events per transaction")
-	dbURL := fs.String("database-url", envOr("DATABASE_URL", DefaultDatabaseURL), "PostgreSQL URL (env DATABASE_URL)")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	pool, err := connect(ctx, *dbURL, log)
+}
+
+// Run rebuilds and prints what it did.
+func (x *replayCommand) Run(ctx context.Context, s *session) error {
+	pool, err := s.Pool(ctx)
 	if err != nil {
 		return err
 	}
-	defer pool.Close()
-	reports, err := replay(ctx, pool, o, os.Stdout, log)
+	o := x.o
+	o.Store = s.Config.Store
+	reports, err := replay(ctx, pool, o, os.Stdout, s.Log)
 	printReplay(os.Stdout, reports)
 	return err
 }
@@ -94,9 +100,12 @@ func replay(ctx context.Context, pool *pgxpool.Pool, o replayOptions, out io.Wri
 	if o.InPlace && o.DryRun {
 		return nil, errors.New("replay: --in-place and --dry-run exclude each other")
 	}
-	store, err := openStore(ctx, pool)
+	store, err := openStore(ctx, pool, o.Store, log)
 	if err != nil {
 		return nil, err
+	}
+	if c, ok := store.(io.Closer); ok {
+		defer c.Close()
 	}
 	registry := domain.NewRegistry()
 	domain.RegisterEvents(registry)

@@ -323,7 +323,7 @@ func TestReplay_PoisonEvent(t *testing.T) {
 	orders := &poisoned{Projector: projections.Orders{}}
 	bad := uuid.New()
 	orders.bad.Store(uuid.Nil)
-	s := startServer(t, db, time.Minute, func(c *config) {
+	s := startServer(t, db, time.Minute, func(c *Config) {
 		c.projectors = []projections.Projector{projections.Shows{}, orders, projections.Sales{}, projections.Holds{}, projections.Analytics{}}
 	})
 	w := newWorkload(t, s.e, 1)

@@ -6,7 +6,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"strings"
 	"text/tabwriter"
@@ -25,28 +24,29 @@ type retryOptions struct {
 	All        bool
 }
 
-// retryCmd runs `ticketing projections retry`: it resumes streams a
+// retryCommand is `ticketing projections retry`: it resumes streams a
 // projection parked, with the projectors of this binary (the fixed
 // release), whether or not the engine runs at the time.
-func retryCmd(ctx context.Context, args []string, log *slog.Logger) error {
-	var o retryOptions
-	fs := flag.NewFlagSet("projections retry", flag.ContinueOnError)
+type retryCommand struct{ o retryOptions }
+
+// Flags attaches --projection, --stream and --all.
+func (x *retryCommand) Flags(fs *flag.FlagSet, _ *Config) {
+	o := &x.o
 	fs.StringVar(&o.Projection, "projection", "", "the projection that parked the streams: "+strings.Join(projectionNames(), ", "))
 	fs.Func("stream", "a parked stream to resume (repeatable)", func(s string) error {
 		o.Streams = append(o.Streams, s)
 		return nil
 	})
 	fs.BoolVar(&o.All, "all", false, "resume every stream the projection parked")
-	dbURL := fs.String("database-url", envOr("DATABASE_URL", DefaultDatabaseURL), "PostgreSQL URL (env DATABASE_URL)")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	pool, err := connect(ctx, *dbURL, log)
+}
+
+// Run resumes the streams and prints what it did.
+func (x *retryCommand) Run(ctx context.Context, s *session) error {
+	pool, err := s.Pool(ctx)
 	if err != nil {
 		return err
 	}
-	defer pool.Close()
-	reports, err := retry(ctx, pool, projections.All(), o)
+	reports, err := retry(ctx, pool, projections.All(), x.o)
 	printRetry(os.Stdout, reports)
 	return err
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -18,7 +19,6 @@ import (
 
 	"github.com/ticketing/ticketing/domain"
 	"github.com/ticketing/ticketing/infra/auth"
-	"github.com/ticketing/ticketing/infra/kafka"
 	"github.com/ticketing/ticketing/infra/postgres/pgtest"
 )
 
@@ -35,38 +35,44 @@ type server struct {
 
 var testSecret = []byte("test-secret-test-secret-test-secret!")
 
-// startServer runs an engine on the database at dbURL.
-func startServer(t *testing.T, dbURL string, holdTTL time.Duration, options ...func(*config)) *server {
+// testEnv is the environment of a test's engine on the database at dbURL:
+// loopback listeners on free ports, the test secret, no rate limits.
+func testEnv(dbURL string, holdTTL time.Duration) env {
+	return env{
+		"DATABASE_URL": dbURL, "TICKETING_ADDR": "127.0.0.1:0", "TICKETING_OPS_ADDR": "127.0.0.1:0",
+		"JWT_SECRET": string(testSecret), "HOLD_TTL": holdTTL.String(), "EXPIRY_INTERVAL": "50ms",
+		"SIGNIN_RATE_PER_ACCOUNT": "off", "SIGNIN_RATE_PER_ADDRESS": "off", "ORDER_RATE_PER_BUYER": "off",
+	}
+}
+
+// startServer runs an engine on the database at dbURL, as serve does: its
+// configuration from testEnv, then changed by options.
+func startServer(t *testing.T, dbURL string, holdTTL time.Duration, options ...func(*Config)) *server {
 	t.Helper()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	if testing.Verbose() {
 		log = slog.New(slog.NewTextHandler(&testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	}
-	pool, err := newPool(context.Background(), dbURL)
+	c, err := LoadConfig(testEnv(dbURL, holdTTL).get)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(pool.Close)
-	c := config{JWTSecret: testSecret, TokenTTL: time.Hour, HoldTTL: holdTTL, ExpiryInterval: 50 * time.Millisecond}
+	// As the tests stopped their servers before: at once, dropping what
+	// a test left running (a race's losers, a long poll).
+	c.ShutdownTimeout = 200 * time.Millisecond
 	for _, o := range options {
 		o(&c)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	e, err := newEngine(ctx, c, pool, allRoles, log)
-	if err != nil {
+	m := NewMain("serve", c, allRoles, log)
+	if err := m.Run(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	if c.Kafka != nil {
-		if err := kafka.EnsureTopic(ctx, *e.kafka); err != nil {
-			t.Fatal(err)
+	s := &server{t: t, url: m.URL(), opsURL: m.OpsURL(), db: dbURL, e: m.engine}
+	s.stop = func() {
+		if err := m.Close(); err != nil && !errors.Is(err, context.DeadlineExceeded) {
+			t.Errorf("stop the engine: %v", err)
 		}
 	}
-	wait := e.Start(ctx, allRoles)
-	url, closeAPI := serveHTTP(t, e.handler, c.HTTP)
-	opsURL, closeOps := serveHTTP(t, e.ops, c.HTTP)
-	s := &server{t: t, url: url, opsURL: opsURL, db: dbURL, e: e}
-	var once sync.Once
-	s.stop = func() { once.Do(func() { closeAPI(); closeOps(); cancel(); wait() }) }
 	t.Cleanup(s.stop)
 	return s
 }

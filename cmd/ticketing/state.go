@@ -7,8 +7,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
-	"os"
 	"strings"
 	"time"
 
@@ -78,22 +76,27 @@ type stateOptions struct {
 	AsOf   asOf
 }
 
-// stateCmd runs `ticketing state`: an aggregate's state at a version or a
-// moment, rebuilt from its events, as JSON.
-func stateCmd(ctx context.Context, args []string, log *slog.Logger) error {
-	var o stateOptions
-	fs := flag.NewFlagSet("state", flag.ContinueOnError)
-	fs.StringVar(&o.Stream, "stream", "", "the aggregate's stream: show-<id> or order-<id> (required)")
-	fs.Int64Var(&o.AsOf.Version, "version", 0, "the state after this version of the stream")
-	fs.Func("at", "the state at this moment: after the events recorded then or before (RFC 3339, or 2006-01-02[T15:04[:05]] in UTC)", timeFlag(&o.AsOf.At))
-	output := fs.String("output", "", "write to this file instead of stdout")
-	dbURL := fs.String("database-url", envOr("DATABASE_URL", DefaultDatabaseURL), "PostgreSQL URL (env DATABASE_URL)")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
+// stateCommand is `ticketing state`: an aggregate's state at a version or
+// a moment, rebuilt from its events, as JSON.
+type stateCommand struct {
+	o      stateOptions
+	output string
+}
+
+// Flags attaches --stream, --version, --at and --output.
+func (x *stateCommand) Flags(fs *flag.FlagSet, _ *Config) {
+	fs.StringVar(&x.o.Stream, "stream", "", "the aggregate's stream: show-<id> or order-<id> (required)")
+	fs.Int64Var(&x.o.AsOf.Version, "version", 0, "the state after this version of the stream")
+	fs.Func("at", "the state at this moment: after the events recorded then or before (RFC 3339, or 2006-01-02[T15:04[:05]] in UTC)", timeFlag(&x.o.AsOf.At))
+	fs.StringVar(&x.output, "output", "", "write to this file instead of stdout")
+}
+
+// Run rebuilds the state and writes it.
+func (x *stateCommand) Run(ctx context.Context, s *session) error {
+	o := x.o
 	switch {
-	case fs.NArg() > 0:
-		return fmt.Errorf("state: unexpected arguments %q", fs.Args())
+	case len(s.Args) > 0:
+		return s.noArgs()
 	case o.Stream == "":
 		return errors.New("state: --stream is required")
 	case o.AsOf.Version < 0:
@@ -101,41 +104,23 @@ func stateCmd(ctx context.Context, args []string, log *slog.Logger) error {
 	case o.AsOf.Version > 0 && !o.AsOf.At.IsZero():
 		return errors.New("state: give --version or --at, not both")
 	}
-	return withStore(ctx, *dbURL, *output, log, func(store eventStore, registry *domain.Registry, out io.Writer) error {
-		s, err := aggregateState(ctx, store, registry, o)
+	return withStore(ctx, s, x.output, func(store eventStore, registry *domain.Registry, out io.Writer) error {
+		st, err := aggregateState(ctx, store, registry, o)
 		if err != nil {
 			return fmt.Errorf("state: %w", err)
 		}
-		return writeIndented(out, s)
+		return writeIndented(out, st)
 	})
 }
 
-// withStore opens the event store at dbURL and runs fn with it, a registry
-// of the domain's events and the output (a file, or stdout).
-func withStore(ctx context.Context, dbURL, output string, log *slog.Logger, fn func(eventStore, *domain.Registry, io.Writer) error) error {
-	pool, err := connect(ctx, dbURL, log)
+// withStore opens the session's event store and runs fn with it, a
+// registry of the domain's events and the output (a file, or stdout).
+func withStore(ctx context.Context, s *session, output string, fn func(eventStore, *domain.Registry, io.Writer) error) error {
+	store, registry, err := s.Store(ctx)
 	if err != nil {
 		return err
 	}
-	defer pool.Close()
-	store, err := openStore(ctx, pool)
-	if err != nil {
-		return err
-	}
-	registry := domain.NewRegistry()
-	domain.RegisterEvents(registry)
-	if output == "" || output == "-" {
-		return fn(store, registry, os.Stdout)
-	}
-	f, err := os.Create(output)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	if err := fn(store, registry, f); err != nil {
-		return err
-	}
-	return f.Close()
+	return withOutput(output, func(out io.Writer) error { return fn(store, registry, out) })
 }
 
 // writeIndented writes v as indented JSON.

@@ -20,7 +20,7 @@ import (
 func runJSON(t *testing.T, v any, args ...string) {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "out.json")
-	if err := run(context.Background(), append(args, "--output", path), quiet); err != nil {
+	if err := run(context.Background(), append(args, "--output", path), env{}.get, quiet, nil); err != nil {
 		t.Fatalf("ticketing %q: %v", args, err)
 	}
 	data, err := os.ReadFile(path)
@@ -141,7 +141,7 @@ func TestStateCmd(t *testing.T) {
 			{"--stream", show, "surplus"},
 		} {
 			out := filepath.Join(t.TempDir(), "out")
-			if err := run(context.Background(), append([]string{"state", "--database-url", db, "--output", out}, args...), quiet); err == nil {
+			if err := run(context.Background(), append([]string{"state", "--database-url", db, "--output", out}, args...), env{}.get, quiet, nil); err == nil {
 				t.Errorf("state %q succeeded", args)
 			}
 		}
@@ -225,7 +225,7 @@ func TestInventoryCmd(t *testing.T) {
 			{"--show", uuid.NewString(), "--at", "2026-11-21T20:00:00Z"},
 		} {
 			out := filepath.Join(t.TempDir(), "out")
-			if err := run(context.Background(), append([]string{"inventory", "--database-url", db, "--output", out}, args...), quiet); err == nil {
+			if err := run(context.Background(), append([]string{"inventory", "--database-url", db, "--output", out}, args...), env{}.get, quiet, nil); err == nil {
 				t.Errorf("inventory %q succeeded", args)
 			}
 		}

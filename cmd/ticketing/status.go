@@ -6,7 +6,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"text/tabwriter"
 	"time"
@@ -15,35 +14,26 @@ import (
 	"github.com/ticketing/ticketing/projections"
 )
 
-// projectionsCmd runs `ticketing projections status` and
-// `ticketing projections retry`.
-func projectionsCmd(ctx context.Context, args []string, log *slog.Logger) error {
-	if len(args) > 0 && args[0] == "retry" {
-		return retryCmd(ctx, args[1:], log)
-	}
-	if len(args) == 0 || args[0] != "status" {
-		return errUsage
-	}
-	fs := flag.NewFlagSet("projections status", flag.ContinueOnError)
-	asJSON := fs.Bool("json", false, "print JSON instead of a table")
-	dbURL := fs.String("database-url", envOr("DATABASE_URL", DefaultDatabaseURL), "PostgreSQL URL (env DATABASE_URL)")
-	if err := fs.Parse(args[1:]); err != nil {
-		return err
-	}
-	pool, err := connect(ctx, *dbURL, log)
+// statusCommand is `ticketing projections status`: each projection's
+// checkpoint, lag and state, and the streams it parked.
+type statusCommand struct{ json bool }
+
+// Flags attaches --json.
+func (x *statusCommand) Flags(fs *flag.FlagSet, _ *Config) {
+	fs.BoolVar(&x.json, "json", false, "print JSON instead of a table")
+}
+
+// Run prints the report.
+func (x *statusCommand) Run(ctx context.Context, s *session) error {
+	store, _, err := s.Store(ctx)
 	if err != nil {
 		return err
 	}
-	defer pool.Close()
-	store, err := openStore(ctx, pool)
+	r, err := report(ctx, store, projections.NewQueries(postgres.NewReadModels(s.pool).DB()))
 	if err != nil {
 		return err
 	}
-	r, err := report(ctx, store, projections.NewQueries(postgres.NewReadModels(pool).DB()))
-	if err != nil {
-		return err
-	}
-	return printStatus(os.Stdout, r, *asJSON)
+	return printStatus(os.Stdout, r, x.json)
 }
 
 // printStatus writes the progress report as a table or as JSON.

@@ -1,0 +1,290 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/gorilla/mux"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/ticketing/ticketing/commands"
+	"github.com/ticketing/ticketing/domain"
+	"github.com/ticketing/ticketing/infra/auth"
+	"github.com/ticketing/ticketing/infra/kafka"
+	"github.com/ticketing/ticketing/infra/postgres"
+	"github.com/ticketing/ticketing/infra/simpay"
+	"github.com/ticketing/ticketing/projections"
+	"github.com/ticketing/ticketing/readapi"
+	"github.com/ticketing/ticketing/web"
+	"github.com/ticketing/ticketing/writeapi"
+)
+
+// engine is the wired application.
+type engine struct {
+	handler  http.Handler // the APIs, /livez and /readyz
+	ops      http.Handler // /metrics, /livez and /readyz
+	runner   *projections.Runner
+	expirer  *commands.Expirer
+	commands *commands.Handler
+	pool     *pgxpool.Pool
+	store    eventStore
+	queries  *projections.Queries
+	registry *domain.Registry
+	log      *slog.Logger
+	kafka    *kafka.Config // nil: projectors follow the store in-process
+	relay    *kafka.Relay
+	idem     *postgres.Idempotency
+}
+
+func newEngine(ctx context.Context, c Config, pool *pgxpool.Pool, r roles, log *slog.Logger) (*engine, error) {
+	registry := domain.NewRegistry()
+	domain.RegisterEvents(registry)
+	store, err := openStore(ctx, pool, c.Store, log)
+	if err != nil {
+		return nil, err
+	}
+	models := postgres.NewReadModels(pool)
+	queries := projections.NewQueries(models.DB())
+	h, err := newCommandHandler(c, pool, store, registry, queries, log)
+	if err != nil {
+		return nil, err
+	}
+	if c.projectors == nil {
+		c.projectors = projections.All()
+	}
+	// The projections of this process take the holds and orders its
+	// writers appended as they were, instead of decoding them again.
+	written := &projections.Written{}
+	if r.Write && r.Projectors {
+		h.Appended = written.Add
+	}
+	e := &engine{
+		kafka: c.Kafka,
+		runner: &projections.Runner{Feed: store, Store: models, Registry: registry, Projectors: c.projectors,
+			Reporter: models, Log: log, Written: written},
+		expirer:  &commands.Expirer{Handler: h, Holds: holdIndex{queries}, Interval: c.ExpiryInterval, Log: log},
+		commands: h,
+		pool:     pool,
+		store:    store,
+		queries:  queries,
+		registry: registry,
+		log:      log,
+		idem:     postgres.NewIdempotency(pool, c.Limits.IdempotencyTTL),
+	}
+	if kc := c.Kafka; kc != nil {
+		e.relay = &kafka.Relay{Feed: store, Checkpoints: postgres.NewRelayCheckpoints(pool), Writer: kafka.NewWriter(*kc),
+			Topic: kc.Topic, Partitions: kc.Partitions, Log: log}
+	}
+	if err := e.route(c, r); err != nil {
+		return nil, err
+	}
+	return e, nil
+}
+
+// newCommandHandler returns the command handler on store, with password
+// hashing under c's bound.
+func newCommandHandler(c Config, pool *pgxpool.Pool, store eventStore, registry *domain.Registry, queries *projections.Queries, log *slog.Logger) (*commands.Handler, error) {
+	passwords, err := c.Limits.passwordHasher()
+	if err != nil {
+		return nil, err
+	}
+	return commands.NewHandler(&commands.Handler{
+		Store:     store,
+		Registry:  registry,
+		Payments:  simpay.New(),
+		Users:     postgres.NewUsers(pool),
+		Passwords: passwords,
+		Tickets:   ticketLocator{queries},
+		Shows:     queries,
+		Snapshots: postgres.NewSnapshots(pool),
+		Log:       log,
+		HoldTTL:   c.HoldTTL,
+	}), nil
+}
+
+// route sets e.handler (the APIs of the roles r, /livez and /readyz) and
+// e.ops (/metrics, /livez and /readyz).
+func (e *engine) route(c Config, r roles) error {
+	tokens, err := auth.NewTokens(c.JWTSecret, c.TokenTTL, time.Now)
+	if err != nil {
+		return fmt.Errorf("JWT_SECRET: %w", err)
+	}
+	// Organizer and admin tokens get their account's current role.
+	authn := auth.NewCurrentRoles(tokens, postgres.NewUsers(e.pool))
+	writeLimits, err := c.Limits.writeLimits()
+	if err != nil {
+		return err
+	}
+	livez, readyz := health(e.pool)
+	router, ops := mux.NewRouter(), mux.NewRouter()
+	for _, m := range []*mux.Router{router, ops} {
+		routingErrors(m, e.log)
+		m.HandleFunc("/livez", livez)
+		m.HandleFunc("/readyz", readyz)
+	}
+	m := newMetrics(e.store, e.queries, e.log)
+	ops.Handle("/metrics", m.handler())
+	router.Use(m.instrument)
+	if r.Write {
+		writeapi.New(e.commands, tokens, authn, e.idem, e.log).WithLimits(writeLimits).Register(router)
+	}
+	if r.Read {
+		read := readapi.New(e.queries, authn, e.log).WithLogHead(e.store)
+		read.Register(router)
+		read.RegisterAdmin(router, exporterOf(e.store), e.registry)
+	}
+	e.handler = logRequests(e.log, web.RequestID(refuseTransferEncoding(e.log, router)))
+	e.ops = logRequests(e.log, web.RequestID(refuseTransferEncoding(e.log, ops)))
+	return nil
+}
+
+// health returns the handlers of /livez (the process answers) and
+// /readyz (and reaches the database).
+func health(pool *pgxpool.Pool) (livez, readyz http.HandlerFunc) {
+	livez = func(w http.ResponseWriter, r *http.Request) { _, _ = w.Write([]byte("ok\n")) }
+	readyz = func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+		defer cancel()
+		if err := pool.Ping(ctx); err != nil {
+			http.Error(w, "database unreachable", http.StatusServiceUnavailable)
+			return
+		}
+		_, _ = w.Write([]byte("ok\n"))
+	}
+	return livez, readyz
+}
+
+// roles are the parts of the engine a process runs.
+type roles struct {
+	Write      bool // the write API
+	Read       bool // the read API
+	Expirer    bool // settles holds that ran out
+	Relay      bool // store → Kafka (with Kafka only)
+	Projectors bool // read models, in-process or from Kafka
+}
+
+var allRoles = roles{Write: true, Read: true, Expirer: true, Relay: true, Projectors: true}
+
+// parseRoles reads a comma-separated list of write, read, expirer, relay and
+// projectors; "all" is every role.
+func parseRoles(list string) (roles, error) {
+	var r roles
+	for _, name := range strings.Split(list, ",") {
+		switch strings.TrimSpace(name) {
+		case "all":
+			r = allRoles
+		case "write":
+			r.Write = true
+		case "read":
+			r.Read = true
+		case "expirer":
+			r.Expirer = true
+		case "relay":
+			r.Relay = true
+		case "projectors":
+			r.Projectors = true
+		default:
+			return r, fmt.Errorf("--roles: unknown role %q (want write, read, expirer, relay, projectors or all)", name)
+		}
+	}
+	return r, nil
+}
+
+// Start runs the background roles until ctx ends; wait waits for them to
+// stop.
+func (e *engine) Start(ctx context.Context, r roles) (wait func()) {
+	var wg sync.WaitGroup
+	if r.Projectors {
+		if e.kafka == nil {
+			wg.Go(func() { _ = e.runner.Run(ctx) })
+		} else {
+			for _, p := range e.runner.Projectors {
+				c := &kafka.Consumer{Brokers: e.kafka.Brokers, Topic: e.kafka.Topic, Projection: p.Name(), Deliverer: e.runner, Log: e.log}
+				wg.Go(func() { _ = c.Run(ctx) })
+			}
+		}
+	}
+	if r.Relay && e.relay != nil {
+		wg.Go(func() {
+			if err := e.relay.Run(ctx); err != nil {
+				e.log.Error("relay stopped", "err", err)
+			}
+		})
+	}
+	if r.Expirer {
+		wg.Go(func() { _ = e.expirer.Run(ctx) })
+	}
+	if r.Write {
+		wg.Go(func() { purgeIdempotencyKeys(ctx, e.idem, idempotencyPurgeEvery, e.log) })
+	}
+	return wg.Wait
+}
+
+// Close closes the event store, when it holds a client of its own
+// (EventStoreDB); the pool is the caller's.
+func (e *engine) Close() error {
+	if c, ok := e.store.(io.Closer); ok {
+		return c.Close()
+	}
+	return nil
+}
+
+// ticketLocator finds tickets in the orders read model; a ticket's order
+// never changes, so a read model is a safe index for it.
+type ticketLocator struct{ q *projections.Queries }
+
+func (t ticketLocator) TicketOrder(ctx context.Context, id uuid.UUID) (uuid.UUID, uuid.UUID, error) {
+	order, show, err := t.q.TicketOrder(ctx, id)
+	if errors.Is(err, projections.ErrNotFound) {
+		return uuid.Nil, uuid.Nil, domain.ErrTicketNotFound
+	}
+	return order, show, err
+}
+
+// holdIndex lists due holds from the holds read model.
+type holdIndex struct{ q *projections.Queries }
+
+func (h holdIndex) DueHolds(ctx context.Context, now time.Time, limit int) ([]commands.HoldRef, error) {
+	due, err := h.q.DueHolds(ctx, now, limit)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]commands.HoldRef, len(due))
+	for i, d := range due {
+		out[i] = commands.HoldRef{ShowID: d.ShowID, OrderID: d.OrderID}
+	}
+	return out, nil
+}
+
+// statusWriter remembers the status a handler wrote.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(s int) { w.status = s; w.ResponseWriter.WriteHeader(s) }
+
+// Unwrap lets http.ResponseController reach the server's ResponseWriter
+// (deadlines, flushing) through statusWriter.
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+func logRequests(log *slog.Logger, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
+		next.ServeHTTP(sw, r)
+		if !log.Enabled(r.Context(), slog.LevelDebug) {
+			return
+		}
+		log.Debug("http", "method", r.Method, "path", r.URL.Path, "status", sw.status, "ms", time.Since(start).Milliseconds(),
+			"request_id", w.Header().Get(web.RequestIDHeader))
+	})
+}
