@@ -261,25 +261,22 @@ func (s *Store) writeGroupOnce(ctx context.Context, group []*appendReq, careful 
 	start = math.MaxInt64
 	// The transaction is pipelined: BEGIN goes with the reads and COMMIT
 	// with the writes, two round trips in all.
-	pc, err := s.pool.Acquire(ctx)
-	if err != nil {
-		return start, err
-	}
-	defer pc.Release()
-	conn := pc.Conn()
-	committed := false
-	defer func() {
-		if !committed && !conn.IsClosed() {
-			if _, rerr := conn.Exec(context.WithoutCancel(ctx), "rollback"); rerr != nil {
-				_ = conn.Close(ctx)
-			}
-		}
-	}()
+	err = withPipelinedTx(ctx, s.pool, func(tx *pipeTx) error {
+		var err error
+		start, err = s.writeGroupTx(ctx, tx, group, careful)
+		return err
+	})
+	return start, err
+}
 
+// writeGroupTx is writeGroupOnce in the pipelined transaction tx; it commits
+// tx when it writes.
+func (s *Store) writeGroupTx(ctx context.Context, tx *pipeTx, group []*appendReq, careful bool) (start int64, err error) {
+	start = math.MaxInt64
 	// The row lock on log_head serializes writers, across processes too,
 	// from here to commit: positions become visible in order.
 	var head int64
-	versions, found, err := s.groupState(ctx, conn, group, &head, careful)
+	versions, found, err := s.groupState(ctx, tx, group, &head, careful)
 	if err != nil {
 		return start, err
 	}
@@ -317,7 +314,7 @@ func (s *Store) writeGroupOnce(ctx context.Context, group []*appendReq, careful 
 		written = append(written, r)
 	}
 	if len(written) == 0 {
-		return start, nil // the deferred rollback ends the transaction
+		return start, nil // withPipelinedTx rolls the transaction back
 	}
 	b := &pgx.Batch{}
 	b.Queue(`insert into events (position, event_id, stream_id, version, type, data, metadata, recorded_at)
@@ -327,13 +324,10 @@ func (s *Store) writeGroupOnce(ctx context.Context, group []*appendReq, careful 
 		positions, ids, streams, versionsOut, types, data, metadata)
 	b.Queue("update log_head set position = $1", head)
 	b.Queue("select pg_notify($1, '')", s.channel)
-	if s.beforeCommit == nil {
-		b.Queue("commit")
-	}
-	if err := conn.SendBatch(ctx, b).Close(); err != nil {
-		return start, err
-	}
 	if s.beforeCommit != nil {
+		if err := tx.conn.SendBatch(ctx, b).Close(); err != nil {
+			return start, err
+		}
 		for _, r := range written {
 			for _, p := range r.parts {
 				if err := s.beforeCommit(ctx, p.Stream); err != nil {
@@ -341,19 +335,17 @@ func (s *Store) writeGroupOnce(ctx context.Context, group []*appendReq, careful 
 				}
 			}
 		}
-		if _, err := conn.Exec(ctx, "commit"); err != nil {
-			return start, err
-		}
+		b = &pgx.Batch{}
 	}
-	committed = true
-	return start, nil
+	_, err = tx.commit(ctx, b)
+	return start, err
 }
 
 // groupState locks log_head and reads its position into head, then returns
 // the version of the streams of a group and where the event ids of the group
 // were already appended: one round trip. Unless careful, it reads only the
 // versions of streams expected at a version, and no event ids.
-func (s *Store) groupState(ctx context.Context, conn *pgx.Conn, group []*appendReq, head *int64, careful bool) (map[string]int64, map[uuid.UUID]storedEvent, error) {
+func (s *Store) groupState(ctx context.Context, tx *pipeTx, group []*appendReq, head *int64, careful bool) (map[string]int64, map[uuid.UUID]storedEvent, error) {
 	var streams []string
 	var ids []uuid.UUID
 	versions := map[string]int64{}
@@ -373,9 +365,8 @@ func (s *Store) groupState(ctx context.Context, conn *pgx.Conn, group []*appendR
 		}
 	}
 	found := map[uuid.UUID]storedEvent{}
-	b := &pgx.Batch{}
 	// The lock comes first: the reads after it see every earlier writer.
-	b.Queue("begin")
+	b := tx.begin()
 	b.Queue("select position from log_head for update").QueryRow(func(row pgx.Row) error { return row.Scan(head) })
 	if len(streams) > 0 {
 		b.Queue(`select stream_id, max(version) from events where stream_id = any($1) group by stream_id`, streams).
@@ -387,7 +378,7 @@ func (s *Store) groupState(ctx context.Context, conn *pgx.Conn, group []*appendR
 			})
 	}
 	if !careful {
-		if err := conn.SendBatch(ctx, b).Close(); err != nil {
+		if err := tx.conn.SendBatch(ctx, b).Close(); err != nil {
 			return nil, nil, err
 		}
 		return versions, found, nil
@@ -402,7 +393,7 @@ func (s *Store) groupState(ctx context.Context, conn *pgx.Conn, group []*appendR
 			})
 			return err
 		})
-	if err := conn.SendBatch(ctx, b).Close(); err != nil {
+	if err := tx.conn.SendBatch(ctx, b).Close(); err != nil {
 		return nil, nil, err
 	}
 	return versions, found, nil
