@@ -4,10 +4,10 @@ package writeapi
 
 import (
 	"context"
-	"errors"
 	"time"
 
 	"github.com/ticketing/ticketing/domain"
+	"github.com/ticketing/ticketing/idempotency"
 )
 
 // TokenIssuer signs access tokens.
@@ -28,38 +28,20 @@ type Authenticator interface {
 // domain.ErrUnauthenticated, which the read API shares.
 var ErrUnauthenticated = domain.ErrUnauthenticated
 
-// Idempotency errors.
+// Idempotency errors, those of the idempotency port.
 var (
 	// ErrIdempotencyMismatch: the key was used with a different request.
-	ErrIdempotencyMismatch = errors.New("idempotency key reused with a different request")
+	ErrIdempotencyMismatch = idempotency.ErrMismatch
 	// ErrIdempotencyInProgress: a request with this key is still running.
-	ErrIdempotencyInProgress = errors.New("a request with this idempotency key is in progress")
+	ErrIdempotencyInProgress = idempotency.ErrInProgress
 )
 
 // StoredResponse is the response recorded for an idempotency key.
-type StoredResponse struct {
-	Status      int
-	ContentType string
-	Body        []byte
-}
+type StoredResponse = idempotency.StoredResponse
 
-// IdempotencyStore records responses by idempotency key, durably.
-type IdempotencyStore interface {
-	// Begin claims key within scope (the user, or the client address for
-	// anonymous requests) for a request with this fingerprint. It returns:
-	// (nil, nil) when the claim is new and the request should run;
-	// (resp, nil) when the key was completed with the same fingerprint, so
-	// resp is to be replayed; ErrIdempotencyMismatch when the key was used
-	// with another fingerprint; ErrIdempotencyInProgress when another
-	// request holds a claim younger than staleAfter. A claim older than
-	// staleAfter (its request died) is taken over. A key expires some time
-	// after its claim (the store's TTL); it is then new again.
-	Begin(ctx context.Context, scope, key, fingerprint string, staleAfter time.Duration) (*StoredResponse, error)
-	// Complete stores the response of a claimed key.
-	Complete(ctx context.Context, scope, key string, resp StoredResponse) error
-	// Release drops an uncompleted claim, so that the request may be retried.
-	Release(ctx context.Context, scope, key string) error
-}
+// IdempotencyStore records responses by idempotency key, durably; see
+// idempotency.Store.
+type IdempotencyStore = idempotency.Store
 
 // Limiter throttles requests by key.
 type Limiter interface {
