@@ -3,11 +3,11 @@
 package writeapi
 
 import (
-	"context"
 	"time"
 
 	"github.com/ticketing/ticketing/domain"
 	"github.com/ticketing/ticketing/idempotency"
+	"github.com/ticketing/ticketing/web"
 )
 
 // TokenIssuer signs access tokens.
@@ -16,13 +16,9 @@ type TokenIssuer interface {
 	Issue(actor domain.Actor) (token string, expiresAt time.Time, err error)
 }
 
-// Authenticator checks bearer tokens.
-type Authenticator interface {
-	// Authenticate returns the actor a valid token was issued to. Any
-	// invalid, expired or forged token fails with ErrUnauthenticated; any
-	// other error (a lookup that failed) is the server's: a 500.
-	Authenticate(ctx context.Context, token string) (domain.Actor, error)
-}
+// Authenticator checks bearer tokens; see web.Authenticator, which the
+// read API shares.
+type Authenticator = web.Authenticator
 
 // ErrUnauthenticated means the request carries no valid credentials. It is
 // domain.ErrUnauthenticated, which the read API shares.
