@@ -18,6 +18,7 @@ import (
 
 	"github.com/ticketing/ticketing/commands"
 	"github.com/ticketing/ticketing/domain"
+	"github.com/ticketing/ticketing/infra/follow"
 )
 
 var _ commands.EventStore = (*Store)(nil)
@@ -28,10 +29,6 @@ const (
 	// defaultPollInterval bounds how long Follow waits for a notification
 	// before it looks at the log anyway.
 	defaultPollInterval = 500 * time.Millisecond
-	// Follow reconnects after these delays, doubling, when its connection
-	// breaks.
-	minBackoff = 50 * time.Millisecond
-	maxBackoff = 5 * time.Second
 )
 
 // Store is the PostgreSQL event store, in the tables events and log_head of
@@ -581,35 +578,9 @@ func (s *Store) Head(ctx context.Context) (domain.Position, error) {
 // appends on a connection of its own, looks at the log at least every half
 // second anyway, and reconnects, with backoff, when that connection breaks.
 func (s *Store) Follow(ctx context.Context, after domain.Position, handle func(context.Context, []domain.RecordedEvent) error) error {
-	backoff := minBackoff
-	for {
-		listened, err := s.follow(ctx, &after, handle)
-		var he handlerError
-		if errors.As(err, &he) {
-			return he.err
-		}
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		if !transient(err) {
-			return &commands.StoreError{Op: "follow", Err: err}
-		}
-		if listened {
-			backoff = minBackoff
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(backoff):
-		}
-		backoff = min(2*backoff, maxBackoff)
-	}
+	// An attempt that got as far as listening made progress.
+	return follow.Reconnect(ctx, func() (bool, error) { return s.follow(ctx, &after, handle) }, transient, nil)
 }
-
-// handlerError carries the error of Follow's handler.
-type handlerError struct{ err error }
-
-func (e handlerError) Error() string { return e.err.Error() }
 
 // follow follows the log on one connection until it fails, and advances
 // after. listened reports that it got as far as listening.
@@ -644,7 +615,7 @@ func (s *Store) follow(ctx context.Context, after *domain.Position, handle func(
 		}
 		if len(batch) > 0 {
 			if err := handle(ctx, batch); err != nil {
-				return true, handlerError{err}
+				return true, follow.HandlerError{Err: err}
 			}
 			*after = batch[len(batch)-1].Position
 			continue
