@@ -403,7 +403,7 @@ func (s *Shadow) setProgress(ctx context.Context, tx pgx.Tx, pos domain.Position
 	return err
 }
 
-// parkTables hold the streams a projection parked (migration 00023).
+// parkTables hold the streams a projection parked (migration 00013).
 var parkTables = []string{"projection_parked_streams", "projection_parked_events"}
 
 // ResetLive empties a projection's live tables and progress in one
