@@ -50,13 +50,9 @@ type LogHead interface {
 	Head(ctx context.Context) (domain.Position, error)
 }
 
-// Authenticator checks bearer tokens.
-type Authenticator interface {
-	// Authenticate returns the actor a token was issued to. An invalid,
-	// expired or forged token fails with ErrUnauthenticated; any other
-	// error (a lookup that failed) is the server's: a 500.
-	Authenticate(ctx context.Context, token string) (domain.Actor, error)
-}
+// Authenticator checks bearer tokens; see web.Authenticator, which the
+// write API shares.
+type Authenticator = web.Authenticator
 
 // Errors of the read API; Error maps them to HTTP.
 var (

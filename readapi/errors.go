@@ -1,12 +1,11 @@
 package readapi
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
-	"strings"
+	"time"
 
 	"github.com/ticketing/ticketing/domain"
 	"github.com/ticketing/ticketing/projections"
@@ -14,20 +13,10 @@ import (
 )
 
 // ProblemContentType is the media type of error responses (RFC 9457).
-const ProblemContentType = "application/problem+json"
+const ProblemContentType = web.ProblemContentType
 
-// Problem is an RFC 9457 problem details body.
-type Problem struct {
-	Type   string `json:"type"`
-	Title  string `json:"title"`
-	Status int    `json:"status"`
-	// Detail is written for the client: it never repeats an internal error.
-	Detail string              `json:"detail"`
-	Errors []domain.FieldError `json:"errors,omitempty"`
-	// ErrorsOmitted counts the field errors left out of Errors, which
-	// lists at most web.MaxFieldErrors.
-	ErrorsOmitted int `json:"errors_omitted,omitempty"`
-}
+// Problem is an RFC 9457 problem details body; see web.Problem.
+type Problem = web.Problem
 
 // mapping is one row of the error table: the errors it matches and the
 // problem they are answered with; fill, when set, completes the problem
@@ -38,7 +27,6 @@ type mapping struct {
 	slug   string
 	title  string
 	detail string
-	header string // a header to send, "Name: value"
 	fill   func(err error, p *Problem)
 }
 
@@ -73,7 +61,7 @@ var mappings = []mapping{
 			p.Detail, p.Errors = inval.Error(), inval.Fields
 		}},
 	{match: is(ErrUnauthenticated), status: http.StatusUnauthorized, slug: "unauthenticated", title: "Authentication required",
-		detail: "this route needs a valid, unexpired bearer token", header: `WWW-Authenticate: Bearer realm="ticketing"`},
+		detail: "this route needs a valid, unexpired bearer token"}, // web.WriteProblem adds the challenge
 	{match: is(ErrForbidden), status: http.StatusForbidden, slug: "forbidden", title: "Forbidden",
 		detail: "this account may not see this"},
 	{match: is(domain.ErrShowNotFound), status: http.StatusNotFound, slug: "not-found", title: "Not found",
@@ -96,14 +84,15 @@ var mappings = []mapping{
 				"an event it cannot apply, until it is retried", parked.Position, parked.Parked.Projection, parked.Parked.Stream, parked.Parked.Version)
 		}},
 	{match: is(ErrNotCaughtUp), status: http.StatusServiceUnavailable, slug: "not-caught-up", title: "Read models not caught up",
-		detail: "the read models have not reached X-Min-Position yet; retry shortly", header: "Retry-After: 1"},
+		detail: "the read models have not reached X-Min-Position yet; retry shortly",
+		fill:   func(_ error, p *Problem) { p.RetryAfter = time.Second }},
 }
 
-// Error writes err as problem+json, through mappings. An unknown error is
-// logged and answered with a 500 whose detail says nothing about it.
+// Error writes err as problem+json, through mappings and web.WriteProblem.
+// An unknown error is logged and answered with a 500 whose detail says
+// nothing about it.
 func (a *API) Error(w http.ResponseWriter, r *http.Request, err error) {
-	prob := Problem{Type: "urn:problem:ticketing:internal", Title: "Internal error", Status: http.StatusInternalServerError,
-		Detail: "the server failed; the request may be retried"}
+	prob := web.Internal
 	found := false
 	for _, m := range mappings {
 		if !m.match(err) {
@@ -113,9 +102,6 @@ func (a *API) Error(w http.ResponseWriter, r *http.Request, err error) {
 		prob = Problem{Type: "urn:problem:ticketing:" + m.slug, Title: m.title, Status: m.status, Detail: m.detail}
 		if m.fill != nil {
 			m.fill(err, &prob)
-		}
-		if name, value, ok := splitHeader(m.header); ok {
-			w.Header().Set(name, value)
 		}
 		break
 	}
@@ -131,13 +117,5 @@ func (a *API) Error(w http.ResponseWriter, r *http.Request, err error) {
 	case prob.Type == "urn:problem:ticketing:stream-parked":
 		a.log.Warn("a read needs a parked stream", "path", r.URL.Path, "err", err)
 	}
-	prob.Errors, prob.ErrorsOmitted = web.CapFields(prob.Errors)
-	w.Header().Set("Content-Type", ProblemContentType)
-	w.Header().Del("Cache-Control")
-	w.WriteHeader(prob.Status)
-	_ = json.NewEncoder(w).Encode(prob)
-}
-
-func splitHeader(h string) (name, value string, ok bool) {
-	return strings.Cut(h, ": ")
+	web.WriteProblem(w, prob)
 }

@@ -1,6 +1,7 @@
 // Package web is the HTTP plumbing both APIs share: strict JSON bodies,
-// strict query strings, request ids, and the errors that refuse a request
-// before a handler acts on it. It knows no route and no command.
+// strict query strings, request ids, the errors that refuse a request
+// before a handler acts on it, the problem+json writer and the
+// Authenticator port. It knows no route and no command.
 package web
 
 import (

@@ -1,11 +1,9 @@
 package writeapi
 
 import (
-	"encoding/json"
 	"errors"
 	"log/slog"
 	"net/http"
-	"strconv"
 	"time"
 
 	"github.com/ticketing/ticketing/commands"
@@ -13,24 +11,8 @@ import (
 	"github.com/ticketing/ticketing/web"
 )
 
-// Problem is an RFC 9457 problem details body.
-type Problem struct {
-	Type   string `json:"type"`
-	Title  string `json:"title"`
-	Status int    `json:"status"`
-	// Detail is written for the client: it never repeats an internal error.
-	Detail string `json:"detail,omitempty"`
-	// Code is a machine-readable reason, where the class has several: the
-	// payment provider's decline code of a 402.
-	Code   string              `json:"code,omitempty"`
-	Errors []domain.FieldError `json:"errors,omitempty"`
-	// ErrorsOmitted counts the field errors left out of Errors, which
-	// lists at most web.MaxFieldErrors.
-	ErrorsOmitted int `json:"errors_omitted,omitempty"`
-
-	// retryAfter, when positive, is sent as the Retry-After header.
-	retryAfter time.Duration
-}
+// Problem is an RFC 9457 problem details body; see web.Problem.
+type Problem = web.Problem
 
 // badRequest is input that is not the JSON the endpoint takes. Its detail
 // is written for the client.
@@ -94,11 +76,11 @@ var mappings = []mapping{
 		fill: func(err error, p *Problem) {
 			var rl *RateLimitedError
 			errors.As(err, &rl)
-			p.Detail, p.retryAfter = rl.Error(), rl.RetryAfter
+			p.Detail, p.RetryAfter = rl.Error(), rl.RetryAfter
 		}},
 	{match: is(commands.ErrOverloaded), status: http.StatusServiceUnavailable, slug: "overloaded", title: "Server busy",
 		detail: "the server is busy checking passwords; retry shortly",
-		fill:   func(_ error, p *Problem) { p.retryAfter = OverloadedRetryAfter }},
+		fill:   func(_ error, p *Problem) { p.RetryAfter = OverloadedRetryAfter }},
 	{match: is(ErrUnauthenticated), status: http.StatusUnauthorized, slug: "unauthenticated", title: "Authentication required",
 		detail: "this route needs a valid, unexpired bearer token"},
 	{match: is(commands.ErrInvalidCredentials), status: http.StatusUnauthorized, slug: "invalid-credentials", title: "Invalid credentials",
@@ -180,8 +162,7 @@ var mappings = []mapping{
 }
 
 // internal is the answer to an error no mapping matches.
-var internal = Problem{Type: "urn:problem:ticketing:internal", Title: "Internal error", Status: http.StatusInternalServerError,
-	Detail: "the server failed; the request may be retried"}
+var internal = web.Internal
 
 // problemFor maps an error to its problem, through mappings.
 func problemFor(err error) Problem {
@@ -198,27 +179,13 @@ func problemFor(err error) Problem {
 	return internal
 }
 
-// Error writes err as problem+json. Unknown errors are logged and answered
-// with a generic 500; a 429 or 503 says when to retry in Retry-After.
+// Error writes err as problem+json, through web.WriteProblem. Unknown
+// errors are logged and answered with a generic 500; a 429 or 503 says when
+// to retry in Retry-After.
 func Error(log *slog.Logger, w http.ResponseWriter, r *http.Request, err error) {
 	p := problemFor(err)
-	p.Errors, p.ErrorsOmitted = web.CapFields(p.Errors)
 	if p.Status == http.StatusInternalServerError {
 		log.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 	}
-	if p.Status == http.StatusUnauthorized {
-		w.Header().Set("WWW-Authenticate", `Bearer realm="ticketing"`)
-	}
-	if p.retryAfter > 0 {
-		w.Header().Set("Retry-After", strconv.Itoa(retryAfterSeconds(p.retryAfter)))
-	}
-	w.Header().Set("Content-Type", "application/problem+json")
-	w.WriteHeader(p.Status)
-	_ = json.NewEncoder(w).Encode(p)
-}
-
-// retryAfterSeconds rounds d up to whole seconds, at least one: Retry-After
-// takes seconds, and a client told 0 would retry at once.
-func retryAfterSeconds(d time.Duration) int {
-	return max(1, int((d+time.Second-1)/time.Second))
+	web.WriteProblem(w, p)
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/ticketing/ticketing/domain"
+	"github.com/ticketing/ticketing/web"
 )
 
 // Limits are the request rates the write API allows. A nil Limiter allows
@@ -38,7 +39,7 @@ type RateLimitedError struct {
 
 // Error says what was limited and when to retry, for the client.
 func (e *RateLimitedError) Error() string {
-	return fmt.Sprintf("too many %s; retry in %d s", e.What, retryAfterSeconds(e.RetryAfter))
+	return fmt.Sprintf("too many %s; retry in %d s", e.What, web.RetryAfterSeconds(e.RetryAfter))
 }
 
 // allow takes one request of key from l, or returns a *RateLimitedError.

@@ -61,6 +61,7 @@ import (
 
 	"github.com/ticketing/ticketing/commands"
 	"github.com/ticketing/ticketing/domain"
+	"github.com/ticketing/ticketing/infra/follow"
 )
 
 var _ commands.EventStore = (*Store)(nil)
@@ -72,10 +73,6 @@ const (
 	readPage = 4096
 	// headPage is how many events Head reads back at a time.
 	headPage = 64
-	// Follow subscribes again after these delays, doubling, when its
-	// subscription ends.
-	minBackoff = 50 * time.Millisecond
-	maxBackoff = 5 * time.Second
 	// closeGrace bounds how long Close waits for calls into the client.
 	closeGrace = 10 * time.Second
 )
@@ -640,36 +637,12 @@ func (s *Store) record(ev *esdbclient.RecordedEvent, pos domain.Position) domain
 // away, say) it subscribes again, with backoff, after the last event it
 // delivered.
 func (s *Store) Follow(ctx context.Context, after domain.Position, handle func(context.Context, []domain.RecordedEvent) error) error {
-	backoff := minBackoff
-	for {
-		delivered, err := s.follow(ctx, &after, handle)
-		var he handlerError
-		if errors.As(err, &he) {
-			return he.err
-		}
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		if !transient(err) {
-			return &commands.StoreError{Op: "follow", Err: err}
-		}
-		if delivered {
-			backoff = minBackoff
-		}
-		s.log.Warn("esdb: the subscription to $all ended; subscribing again", "after", after.String(), "in", backoff.String(), "err", err)
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(backoff):
-		}
-		backoff = min(2*backoff, maxBackoff)
-	}
+	// An attempt that delivered a batch made progress.
+	return follow.Reconnect(ctx, func() (bool, error) { return s.follow(ctx, &after, handle) }, transient,
+		func(err error, in time.Duration) {
+			s.log.Warn("esdb: the subscription to $all ended; subscribing again", "after", after.String(), "in", in.String(), "err", err)
+		})
 }
-
-// handlerError carries the error of Follow's handler.
-type handlerError struct{ err error }
-
-func (e handlerError) Error() string { return e.err.Error() }
 
 // follow follows one subscription until it ends, and advances after.
 // delivered reports that it handed over at least one batch.
@@ -746,7 +719,7 @@ func (s *Store) follow(ctx context.Context, after *domain.Position, handle func(
 		}
 		if len(batch) > 0 {
 			if err := handle(ctx, batch); err != nil {
-				return delivered, handlerError{err}
+				return delivered, follow.HandlerError{Err: err}
 			}
 			*after, delivered, batch = batch[len(batch)-1].Position, true, nil
 		}

@@ -9,10 +9,10 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/ticketing/ticketing/writeapi"
+	"github.com/ticketing/ticketing/idempotency"
 )
 
-var _ writeapi.IdempotencyStore = (*Idempotency)(nil)
+var _ idempotency.Store = (*Idempotency)(nil)
 
 // ErrNoClaim means Complete found no open claim for the key: it was never
 // claimed, was released, or is completed already.
@@ -45,12 +45,12 @@ func NewIdempotency(pool *pgxpool.Pool, ttl time.Duration) *Idempotency {
 	return &Idempotency{pool: pool, ttl: ttl}
 }
 
-// Begin claims key within scope, as writeapi.IdempotencyStore documents:
+// Begin claims key within scope, as idempotency.Store documents:
 // (nil, nil) for a new claim, an expired key or one taken over from a
 // request older than staleAfter, the stored response for a completed key,
-// writeapi.ErrIdempotencyMismatch for another fingerprint and
-// writeapi.ErrIdempotencyInProgress for a live claim.
-func (s *Idempotency) Begin(ctx context.Context, scope, key, fingerprint string, staleAfter time.Duration) (*writeapi.StoredResponse, error) {
+// idempotency.ErrMismatch for another fingerprint and
+// idempotency.ErrInProgress for a live claim.
+func (s *Idempotency) Begin(ctx context.Context, scope, key, fingerprint string, staleAfter time.Duration) (*idempotency.StoredResponse, error) {
 	for range beginAttempts {
 		tag, err := s.pool.Exec(ctx, `
 			insert into idempotency_keys (scope, key, fingerprint, created_at)
@@ -105,9 +105,9 @@ func (s *Idempotency) Begin(ctx context.Context, scope, key, fingerprint string,
 		}
 		switch {
 		case stored != fingerprint:
-			return nil, fmt.Errorf("idempotency begin %q: %w", key, writeapi.ErrIdempotencyMismatch)
+			return nil, fmt.Errorf("idempotency begin %q: %w", key, idempotency.ErrMismatch)
 		case completed:
-			resp := &writeapi.StoredResponse{Body: body}
+			resp := &idempotency.StoredResponse{Body: body}
 			if status != nil {
 				resp.Status = int(*status)
 			}
@@ -116,7 +116,7 @@ func (s *Idempotency) Begin(ctx context.Context, scope, key, fingerprint string,
 			}
 			return resp, nil
 		case !stale:
-			return nil, fmt.Errorf("idempotency begin %q: %w", key, writeapi.ErrIdempotencyInProgress)
+			return nil, fmt.Errorf("idempotency begin %q: %w", key, idempotency.ErrInProgress)
 		}
 
 		// The claim is stale: its request died. Take it over, on condition
@@ -133,12 +133,12 @@ func (s *Idempotency) Begin(ctx context.Context, scope, key, fingerprint string,
 		}
 		// Someone else took it over, completed or released it: look again.
 	}
-	return nil, fmt.Errorf("idempotency begin %q: %w", key, writeapi.ErrIdempotencyInProgress)
+	return nil, fmt.Errorf("idempotency begin %q: %w", key, idempotency.ErrInProgress)
 }
 
 // Complete stores resp for the claimed key. It fails with ErrNoClaim when
 // the key has no open claim.
-func (s *Idempotency) Complete(ctx context.Context, scope, key string, resp writeapi.StoredResponse) error {
+func (s *Idempotency) Complete(ctx context.Context, scope, key string, resp idempotency.StoredResponse) error {
 	body := resp.Body
 	if body == nil {
 		body = []byte{}

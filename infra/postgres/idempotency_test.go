@@ -10,9 +10,9 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/ticketing/ticketing/idempotency"
 	"github.com/ticketing/ticketing/infra/postgres"
 	"github.com/ticketing/ticketing/infra/postgres/pgtest"
-	"github.com/ticketing/ticketing/writeapi"
 )
 
 const (
@@ -57,7 +57,7 @@ func TestIdempotency_Begin(t *testing.T) {
 		t.Parallel()
 		mustBegin(t, s, "u1", "running", "fp")
 		resp, err := s.Begin(ctx, "u1", "running", "fp", stale)
-		if !errors.Is(err, writeapi.ErrIdempotencyInProgress) {
+		if !errors.Is(err, idempotency.ErrInProgress) {
 			t.Errorf("got (%+v, %v), want ErrIdempotencyInProgress", resp, err)
 		}
 	})
@@ -65,18 +65,18 @@ func TestIdempotency_Begin(t *testing.T) {
 		t.Parallel()
 		mustBegin(t, s, "u1", "mismatch-running", "fp")
 		resp, err := s.Begin(ctx, "u1", "mismatch-running", "other", stale)
-		if !errors.Is(err, writeapi.ErrIdempotencyMismatch) {
+		if !errors.Is(err, idempotency.ErrMismatch) {
 			t.Errorf("got (%+v, %v), want ErrIdempotencyMismatch", resp, err)
 		}
 	})
 	t.Run("other fingerprint is a mismatch when completed", func(t *testing.T) {
 		t.Parallel()
 		mustBegin(t, s, "u1", "mismatch-done", "fp")
-		if err := s.Complete(ctx, "u1", "mismatch-done", writeapi.StoredResponse{Status: 201}); err != nil {
+		if err := s.Complete(ctx, "u1", "mismatch-done", idempotency.StoredResponse{Status: 201}); err != nil {
 			t.Fatal(err)
 		}
 		resp, err := s.Begin(ctx, "u1", "mismatch-done", "other", stale)
-		if !errors.Is(err, writeapi.ErrIdempotencyMismatch) {
+		if !errors.Is(err, idempotency.ErrMismatch) {
 			t.Errorf("got (%+v, %v), want ErrIdempotencyMismatch", resp, err)
 		}
 	})
@@ -85,13 +85,13 @@ func TestIdempotency_Begin(t *testing.T) {
 		mustBegin(t, s, "u1", "mismatch-stale", "fp")
 		age(t, pool, "u1", "mismatch-stale", time.Hour)
 		resp, err := s.Begin(ctx, "u1", "mismatch-stale", "other", stale)
-		if !errors.Is(err, writeapi.ErrIdempotencyMismatch) {
+		if !errors.Is(err, idempotency.ErrMismatch) {
 			t.Errorf("got (%+v, %v), want ErrIdempotencyMismatch", resp, err)
 		}
 	})
 	t.Run("completed key replays its response", func(t *testing.T) {
 		t.Parallel()
-		want := writeapi.StoredResponse{Status: 201, ContentType: "application/json", Body: []byte(`{"id":"o1"}` + "\x00\xff")}
+		want := idempotency.StoredResponse{Status: 201, ContentType: "application/json", Body: []byte(`{"id":"o1"}` + "\x00\xff")}
 		mustBegin(t, s, "u1", "done", "fp")
 		if err := s.Complete(ctx, "u1", "done", want); err != nil {
 			t.Fatal(err)
@@ -109,7 +109,7 @@ func TestIdempotency_Begin(t *testing.T) {
 	t.Run("completed key is never stale", func(t *testing.T) {
 		t.Parallel()
 		mustBegin(t, s, "u1", "done-old", "fp")
-		if err := s.Complete(ctx, "u1", "done-old", writeapi.StoredResponse{Status: 204}); err != nil {
+		if err := s.Complete(ctx, "u1", "done-old", idempotency.StoredResponse{Status: 204}); err != nil {
 			t.Fatal(err)
 		}
 		age(t, pool, "u1", "done-old", time.Hour)
@@ -125,7 +125,7 @@ func TestIdempotency_Begin(t *testing.T) {
 		mustBegin(t, s, "u1", "stale", "fp")
 		// The takeover is a fresh claim.
 		resp, err := s.Begin(ctx, "u1", "stale", "fp", stale)
-		if !errors.Is(err, writeapi.ErrIdempotencyInProgress) {
+		if !errors.Is(err, idempotency.ErrInProgress) {
 			t.Errorf("got (%+v, %v), want ErrIdempotencyInProgress", resp, err)
 		}
 	})
@@ -134,7 +134,7 @@ func TestIdempotency_Begin(t *testing.T) {
 		mustBegin(t, s, "u1", "young", "fp")
 		age(t, pool, "u1", "young", stale/2)
 		resp, err := s.Begin(ctx, "u1", "young", "fp", stale)
-		if !errors.Is(err, writeapi.ErrIdempotencyInProgress) {
+		if !errors.Is(err, idempotency.ErrInProgress) {
 			t.Errorf("got (%+v, %v), want ErrIdempotencyInProgress", resp, err)
 		}
 	})
@@ -150,13 +150,13 @@ func TestIdempotency_Begin(t *testing.T) {
 	t.Run("expired key is new again", func(t *testing.T) {
 		t.Parallel()
 		mustBegin(t, s, "u1", "expired", "fp")
-		if err := s.Complete(ctx, "u1", "expired", writeapi.StoredResponse{Status: 201, Body: []byte("old")}); err != nil {
+		if err := s.Complete(ctx, "u1", "expired", idempotency.StoredResponse{Status: 201, Body: []byte("old")}); err != nil {
 			t.Fatal(err)
 		}
 		age(t, pool, "u1", "expired", ttl+time.Minute)
 		// Even another request may use it: the key is forgotten.
 		mustBegin(t, s, "u1", "expired", "other")
-		if err := s.Complete(ctx, "u1", "expired", writeapi.StoredResponse{Status: 200, Body: []byte("new")}); err != nil {
+		if err := s.Complete(ctx, "u1", "expired", idempotency.StoredResponse{Status: 200, Body: []byte("new")}); err != nil {
 			t.Fatal(err)
 		}
 		got, err := s.Begin(ctx, "u1", "expired", "other", stale)
@@ -167,11 +167,11 @@ func TestIdempotency_Begin(t *testing.T) {
 	t.Run("key younger than the ttl is kept", func(t *testing.T) {
 		t.Parallel()
 		mustBegin(t, s, "u1", "day-old", "fp")
-		if err := s.Complete(ctx, "u1", "day-old", writeapi.StoredResponse{Status: 201}); err != nil {
+		if err := s.Complete(ctx, "u1", "day-old", idempotency.StoredResponse{Status: 201}); err != nil {
 			t.Fatal(err)
 		}
 		age(t, pool, "u1", "day-old", ttl-time.Minute)
-		if got, err := s.Begin(ctx, "u1", "day-old", "other", stale); !errors.Is(err, writeapi.ErrIdempotencyMismatch) {
+		if got, err := s.Begin(ctx, "u1", "day-old", "other", stale); !errors.Is(err, idempotency.ErrMismatch) {
 			t.Errorf("got (%+v, %v), want ErrIdempotencyMismatch", got, err)
 		}
 	})
@@ -197,7 +197,7 @@ func TestIdempotency_Begin_concurrent(t *testing.T) {
 			wg    sync.WaitGroup
 			start = make(chan struct{})
 			errs  = make([]error, n)
-			resps = make([]*writeapi.StoredResponse, n)
+			resps = make([]*idempotency.StoredResponse, n)
 		)
 		for i := range n {
 			wg.Go(func() {
@@ -212,7 +212,7 @@ func TestIdempotency_Begin_concurrent(t *testing.T) {
 			switch {
 			case err == nil && resps[i] == nil:
 				claims++
-			case !errors.Is(err, writeapi.ErrIdempotencyInProgress):
+			case !errors.Is(err, idempotency.ErrInProgress):
 				t.Errorf("got (%+v, %v), want a claim or ErrIdempotencyInProgress", resps[i], err)
 			}
 		}
@@ -237,7 +237,7 @@ func TestIdempotency_Complete(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	s := postgres.NewIdempotency(pgtest.NewPool(t), ttl)
-	resp := writeapi.StoredResponse{Status: 201, ContentType: "application/json", Body: []byte(`{}`)}
+	resp := idempotency.StoredResponse{Status: 201, ContentType: "application/json", Body: []byte(`{}`)}
 
 	t.Run("unclaimed key", func(t *testing.T) {
 		t.Parallel()
@@ -251,7 +251,7 @@ func TestIdempotency_Complete(t *testing.T) {
 		if err := s.Complete(ctx, "u1", "twice", resp); err != nil {
 			t.Fatal(err)
 		}
-		if err := s.Complete(ctx, "u1", "twice", writeapi.StoredResponse{Status: 500}); !errors.Is(err, postgres.ErrNoClaim) {
+		if err := s.Complete(ctx, "u1", "twice", idempotency.StoredResponse{Status: 500}); !errors.Is(err, postgres.ErrNoClaim) {
 			t.Errorf("second Complete: got %v, want ErrNoClaim", err)
 		}
 		got, err := s.Begin(ctx, "u1", "twice", "fp", stale)
@@ -286,7 +286,7 @@ func TestIdempotency_Release(t *testing.T) {
 	t.Run("keeps completed responses", func(t *testing.T) {
 		t.Parallel()
 		mustBegin(t, s, "u1", "done", "fp")
-		if err := s.Complete(ctx, "u1", "done", writeapi.StoredResponse{Status: 201}); err != nil {
+		if err := s.Complete(ctx, "u1", "done", idempotency.StoredResponse{Status: 201}); err != nil {
 			t.Fatal(err)
 		}
 		if err := s.Release(ctx, "u1", "done"); err != nil {
@@ -313,7 +313,7 @@ func TestIdempotency_Purge(t *testing.T) {
 	for _, key := range []string{"old-done", "old-claim", "young"} {
 		mustBegin(t, s, "u1", key, "fp")
 	}
-	if err := s.Complete(ctx, "u1", "old-done", writeapi.StoredResponse{Status: 201}); err != nil {
+	if err := s.Complete(ctx, "u1", "old-done", idempotency.StoredResponse{Status: 201}); err != nil {
 		t.Fatal(err)
 	}
 	age(t, pool, "u1", "old-done", ttl+time.Second)

@@ -5,6 +5,10 @@
 // pressly/goose: it keeps a version table, runs each file in a transaction and
 // holds an advisory lock so that two engine processes starting at once do not
 // migrate twice. Hand-rolled migration code would have to do all of that again.
+//
+// The migrations are numbered without gaps. Those now numbered 00010 to 00015
+// were once 00020 to 00025; Migrate renumbers the versions a database
+// recorded under the old numbers before goose reads them.
 package postgres
 
 import (
@@ -14,6 +18,7 @@ import (
 	"hash/crc64"
 	"io/fs"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/pressly/goose/v3"
@@ -43,6 +48,9 @@ func Migrate(ctx context.Context, pool *pgxpool.Pool) error {
 	if err != nil {
 		return err
 	}
+	if err := renumber(ctx, pool); err != nil {
+		return fmt.Errorf("migrate: renumber: %w", err)
+	}
 	db := stdlib.OpenDBFromPool(pool)
 	defer db.Close()
 	p, err := goose.NewProvider(goose.DialectPostgres, db, sub, goose.WithSessionLocker(locker), goose.WithDisableGlobalRegistry(true))
@@ -53,4 +61,34 @@ func Migrate(ctx context.Context, pool *pgxpool.Pool) error {
 		return fmt.Errorf("migrate: %w", err)
 	}
 	return nil
+}
+
+// The migrations once numbered renumberedFirst to renumberedLast are now
+// numbered renumberShift lower, right after 00009.
+const (
+	renumberedFirst = 20
+	renumberedLast  = 25
+	renumberShift   = 10
+)
+
+// renumber moves the versions that goose recorded in the schema's
+// goose_db_version under the old numbers to the new ones, in one
+// transaction. It does nothing to a schema goose never migrated, or one that
+// records a new number already; two processes that renumber at once change
+// the rows once, as the second finds them changed.
+func renumber(ctx context.Context, pool *pgxpool.Pool) error {
+	return withTx(ctx, pool, func(tx pgx.Tx) error {
+		var migrated bool
+		if err := tx.QueryRow(ctx, "select to_regclass('goose_db_version') is not null").Scan(&migrated); err != nil {
+			return err
+		}
+		if !migrated {
+			return nil
+		}
+		_, err := tx.Exec(ctx, `update goose_db_version set version_id = version_id - $3
+			where version_id between $1 and $2
+			and not exists (select 1 from goose_db_version where version_id between $1::bigint - $3 and $2::bigint - $3)`,
+			renumberedFirst, renumberedLast, renumberShift)
+		return err
+	})
 }

@@ -64,15 +64,7 @@ func (m *ReadModels) DB() projections.DB { return rmDB{m.pool} }
 
 // InTx runs fn in one transaction and commits it when fn returns nil.
 func (m *ReadModels) InTx(ctx context.Context, fn func(db projections.DB) error) error {
-	tx, err := m.pool.Begin(ctx)
-	if err != nil {
-		return fmt.Errorf("begin: %w", err)
-	}
-	defer tx.Rollback(ctx)
-	if err := fn(rmDB{tx}); err != nil {
-		return err
-	}
-	return tx.Commit(ctx)
+	return withTx(ctx, m.pool, func(tx pgx.Tx) error { return fn(rmDB{tx}) })
 }
 
 // Checkpoint returns the checkpoint of the projection name, or domain.Start.
@@ -144,27 +136,28 @@ func (m *ReadModels) Apply(ctx context.Context, name string, to domain.Position,
 // apply is one attempt of Apply, queueing the Execs of fn or not. late says
 // that a queued statement of fn failed.
 func (m *ReadModels) apply(ctx context.Context, name string, to domain.Position, fn func(db projections.DB, after domain.Position) error, queue bool) (late bool, err error) {
-	fail := func(err error) (bool, error) { return false, fmt.Errorf("apply %s: %w", name, err) }
-	pc, err := m.pool.Acquire(ctx)
-	if err != nil {
-		return fail(err)
+	ran := false
+	err = withPipelinedTx(ctx, m.pool, func(tx *pipeTx) error {
+		ran = true
+		var err error
+		late, err = m.applyTx(ctx, tx, name, to, fn, queue)
+		return err
+	})
+	if err != nil && !ran { // no connection
+		return false, fmt.Errorf("apply %s: %w", name, err)
 	}
-	defer pc.Release()
-	conn := pc.Conn()
-	committed := false
-	defer func() {
-		if !committed && !conn.IsClosed() {
-			if _, rerr := conn.Exec(context.WithoutCancel(ctx), "rollback"); rerr != nil {
-				_ = conn.Close(ctx)
-			}
-		}
-	}()
+	return late, err
+}
+
+// applyTx is apply in the pipelined transaction tx.
+func (m *ReadModels) applyTx(ctx context.Context, tx *pipeTx, name string, to domain.Position, fn func(db projections.DB, after domain.Position) error, queue bool) (late bool, err error) {
+	fail := func(err error) (bool, error) { return false, fmt.Errorf("apply %s: %w", name, err) }
+	conn := tx.conn
 	// BEGIN and the lock go in one round trip; the row is created the
 	// first time only.
 	var c, p int64
 	found := false
-	b := &pgx.Batch{}
-	b.Queue("begin")
+	b := tx.begin()
 	b.Queue(keyedOnly)
 	if m.rebuild {
 		b.Queue("set local synchronous_commit = off")
@@ -201,24 +194,12 @@ func (m *ReadModels) apply(ctx context.Context, name string, to domain.Position,
 	}
 	// The queued statements, the checkpoint and COMMIT: one round trip.
 	n := db.batch.Len()
-	db.batch.Queue(setCheckpoint, name, int64(to.Commit), int64(to.Prepare))
-	db.batch.Queue("commit")
-	results := conn.SendBatch(ctx, db.batch)
+	b = db.batch
 	db.batch = nil
-	var tag pgconn.CommandTag
-	for i := range n + 2 {
-		if tag, err = results.Exec(); err != nil {
-			_ = results.Close()
-			return i < n, fmt.Errorf("apply %s: %w", name, err)
-		}
+	b.Queue(setCheckpoint, name, int64(to.Commit), int64(to.Prepare))
+	if i, err := tx.commit(ctx, b); err != nil {
+		return i < n, fmt.Errorf("apply %s: %w", name, err)
 	}
-	if err := results.Close(); err != nil {
-		return fail(err)
-	}
-	if tag.String() != "COMMIT" { // the transaction had failed
-		return fail(pgx.ErrTxCommitRollback)
-	}
-	committed = true
 	return false, nil
 }
 
@@ -308,24 +289,35 @@ func (m *ReadModels) ApplyDeliveredBatch(ctx context.Context, name string, deliv
 	}
 	// BEGIN, the locks and the reads go in one round trip, the writes and
 	// COMMIT in another: this runs for every batch a consumer fetches.
-	pc, err := m.pool.Acquire(ctx)
+	var gap error
+	ran := false
+	err := withPipelinedTx(ctx, m.pool, func(tx *pipeTx) error {
+		ran = true
+		var err error
+		done, gap, err = m.applyDeliveredTx(ctx, tx, name, deliveries, fn, parts, streams, versions)
+		return err
+	})
 	if err != nil {
-		return fail(err)
-	}
-	defer pc.Release()
-	conn := pc.Conn()
-	committed := false
-	defer func() {
-		if !committed && !conn.IsClosed() {
-			if _, rerr := conn.Exec(context.WithoutCancel(ctx), "rollback"); rerr != nil {
-				_ = conn.Close(ctx)
-			}
+		if !ran { // no connection
+			return fail(err)
 		}
-	}()
+		return done, err
+	}
+	return done, gap
+}
+
+// applyDeliveredTx is ApplyDeliveredBatch in the pipelined transaction tx,
+// for the partitions parts and the streams of the deliveries at versions.
+// It returns what it did, a gap it found, and its error.
+func (m *ReadModels) applyDeliveredTx(ctx context.Context, tx *pipeTx, name string, deliveries []projections.Delivery, fn func(db projections.DB, recs []domain.RecordedEvent) error, parts []int32, streams []string, versions map[string]int64) ([]int, error, error) {
+	done := make([]int, len(deliveries))
+	fail := func(err error) ([]int, error, error) {
+		return make([]int, len(deliveries)), nil, fmt.Errorf("apply delivered %s: %w", name, err)
+	}
+	conn := tx.conn
 	last := map[int]domain.Position{}
 	locked := 0
-	b := &pgx.Batch{}
-	b.Queue("begin")
+	b := tx.begin()
 	b.Queue(keyedOnly)
 	// Rows of partitions never seen before are created, then every row is
 	// locked in partition order; "do nothing" neither locks nor waits for a
@@ -375,7 +367,7 @@ func (m *ReadModels) ApplyDeliveredBatch(ctx context.Context, name string, deliv
 	}
 	if len(apply) > 0 {
 		if err := fn(rmDB{pipelinedTx{conn}}, apply); err != nil {
-			return make([]int, len(deliveries)), err
+			return make([]int, len(deliveries)), nil, err
 		}
 	}
 	ids, vs := make([]string, 0, len(changed)), make([]int64, 0, len(changed))
@@ -393,12 +385,10 @@ func (m *ReadModels) ApplyDeliveredBatch(ctx context.Context, name string, deliv
 	b.Queue(`update projection_partitions p set commit_pos = u.c, prepare_pos = u.pp, updated_at = now()
 		from unnest($2::int[], $3::bigint[], $4::bigint[]) as u(part, c, pp)
 		where p.name = $1 and p.partition = u.part`, name, pnum, pcs, pps)
-	b.Queue("commit")
-	if err := conn.SendBatch(ctx, b).Close(); err != nil {
+	if _, err := tx.commit(ctx, b); err != nil {
 		return fail(err)
 	}
-	committed = true
-	return done, gap
+	return done, gap, nil
 }
 
 // pipelinedTx runs statements on a connection inside a transaction that was

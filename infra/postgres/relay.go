@@ -38,11 +38,11 @@ func (r *RelayCheckpoints) Load(ctx context.Context, name string) (domain.Positi
 // the position of the last event it published there. Positions never move
 // back.
 func (r *RelayCheckpoints) Save(ctx context.Context, name string, pos domain.Position, partitions map[int]domain.Position) error {
-	tx, err := r.pool.Begin(ctx)
-	if err != nil {
-		return fmt.Errorf("save relay checkpoint %s: %w", name, err)
-	}
-	defer tx.Rollback(ctx)
+	return withTx(ctx, r.pool, func(tx pgx.Tx) error { return r.save(ctx, tx, name, pos, partitions) })
+}
+
+// save is Save in the transaction tx.
+func (r *RelayCheckpoints) save(ctx context.Context, tx pgx.Tx, name string, pos domain.Position, partitions map[int]domain.Position) error {
 	if _, err := tx.Exec(ctx, `insert into relay_checkpoints (name, commit_pos, prepare_pos) values ($1, $2, $3)
 		on conflict (name) do update set commit_pos = excluded.commit_pos, prepare_pos = excluded.prepare_pos, updated_at = now()
 		where (relay_checkpoints.commit_pos, relay_checkpoints.prepare_pos) < (excluded.commit_pos, excluded.prepare_pos)`,
@@ -60,5 +60,5 @@ func (r *RelayCheckpoints) Save(ctx context.Context, name string, pos domain.Pos
 		name, parts, commits, prepares); err != nil {
 		return fmt.Errorf("save relay checkpoint %s: %w", name, err)
 	}
-	return tx.Commit(ctx)
+	return nil
 }

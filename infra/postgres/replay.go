@@ -137,80 +137,95 @@ type SwapResult struct {
 // missed.
 func (s *Shadow) Swap(ctx context.Context, opt SwapOptions) (SwapResult, error) {
 	var res SwapResult
-	tx, livePos, kafka, err := s.lockWhenLiveCaughtUp(ctx)
+	var pos domain.Position
+	err := s.withLiveLocked(ctx, func(tx pgx.Tx, livePos domain.Position, kafka bool) error {
+		var err error
+		pos, err = s.swap(ctx, tx, opt, livePos, kafka, &res)
+		return err
+	})
 	if err != nil {
-		return res, fmt.Errorf("swap %s: lock the live projection: %w", s.projection, err)
+		return res, fmt.Errorf("swap %s: %w", s.projection, err)
 	}
-	defer tx.Rollback(ctx)
+	if !opt.DryRun {
+		res.Swapped, res.Position = true, pos
+	}
+	return res, nil
+}
+
+// swap is Swap in the transaction tx, which locked the live projection at
+// livePos. It puts the diffs in res and returns where the live projection
+// continues from; a dry run returns errRollback.
+func (s *Shadow) swap(ctx context.Context, tx pgx.Tx, opt SwapOptions, livePos domain.Position, kafka bool, res *SwapResult) (domain.Position, error) {
 	shadowPos, err := opt.CatchUp(ctx, livePos)
 	if err != nil {
-		return res, fmt.Errorf("swap %s: catch up to %s: %w", s.projection, livePos, err)
+		return shadowPos, fmt.Errorf("catch up to %s: %w", livePos, err)
 	}
 	if res.Diffs, err = s.compare(ctx, tx); err != nil {
-		return res, fmt.Errorf("swap %s: compare: %w", s.projection, err)
+		return shadowPos, fmt.Errorf("compare: %w", err)
 	}
 	for i := range res.Diffs {
 		res.Diffs[i].LivePos, res.Diffs[i].ShadowPos = livePos, shadowPos
 		res.Diffs[i].SamePosition = livePos == shadowPos && !kafka
 	}
 	if opt.DryRun {
-		return res, nil
+		return shadowPos, errRollback
 	}
 	if opt.ExpectIdentical {
 		for _, d := range res.Diffs {
 			if !d.Same() {
-				return res, fmt.Errorf("swap %s: table %s: %w", s.projection, d.Table, ErrRebuildDiffers)
+				return shadowPos, fmt.Errorf("table %s: %w", d.Table, ErrRebuildDiffers)
 			}
 		}
 	}
 	if shadowPos, err = opt.CatchUp(ctx, domain.Position{}); err != nil {
-		return res, fmt.Errorf("swap %s: catch up: %w", s.projection, err)
+		return shadowPos, fmt.Errorf("catch up: %w", err)
 	}
 	if err := s.replace(ctx, tx); err != nil {
-		return res, fmt.Errorf("swap %s: %w", s.projection, err)
+		return shadowPos, err
 	}
 	if err := s.setProgress(ctx, tx, shadowPos, kafka); err != nil {
-		return res, fmt.Errorf("swap %s: %w", s.projection, err)
+		return shadowPos, err
 	}
-	if err := tx.Commit(ctx); err != nil {
-		return res, fmt.Errorf("swap %s: %w", s.projection, err)
-	}
-	res.Swapped, res.Position = true, shadowPos
-	return res, nil
+	return shadowPos, nil
 }
 
 // liveWait bounds how long Swap waits for the live projection to reach the
 // shadow's position, so that both can be compared at the same position.
 const liveWait = 5 * time.Second
 
-// lockWhenLiveCaughtUp locks the live projection once it is at or past the
-// shadow's position: the shadow, built to the end of the log, may be ahead of
-// a live projection that was still applying, and the two compare only at one
+// errLiveBehind says that the live projection has not reached the shadow's
+// position yet.
+var errLiveBehind = errors.New("the live projection is behind the shadow")
+
+// withLiveLocked runs fn in a transaction that locked the live projection
+// once it is at or past the shadow's position, and commits it as withTx
+// does: the shadow, built to the end of the log, may be ahead of a live
+// projection that was still applying, and the two compare only at one
 // position. A live projection that does not get there in time (stalled, or
 // not running) is locked where it is.
-func (s *Shadow) lockWhenLiveCaughtUp(ctx context.Context) (pgx.Tx, domain.Position, bool, error) {
+func (s *Shadow) withLiveLocked(ctx context.Context, fn func(tx pgx.Tx, livePos domain.Position, kafka bool) error) error {
 	deadline := time.Now().Add(liveWait)
 	for {
 		shadowPos, err := s.Store().Checkpoint(ctx, s.projection)
 		if err != nil {
-			return nil, domain.Position{}, false, err
+			return fmt.Errorf("lock the live projection: %w", err)
 		}
-		tx, err := s.live.Begin(ctx)
-		if err != nil {
-			return nil, domain.Position{}, false, err
+		err = withTx(ctx, s.live, func(tx pgx.Tx) error {
+			livePos, kafka, err := s.lockLive(ctx, tx)
+			if err != nil {
+				return fmt.Errorf("lock the live projection: %w", err)
+			}
+			if livePos.Less(shadowPos) && !time.Now().After(deadline) {
+				return errLiveBehind
+			}
+			return fn(tx, livePos, kafka)
+		})
+		if !errors.Is(err, errLiveBehind) {
+			return err
 		}
-		livePos, kafka, err := s.lockLive(ctx, tx)
-		if err != nil {
-			_ = tx.Rollback(ctx)
-			return nil, livePos, kafka, err
-		}
-		if !livePos.Less(shadowPos) || time.Now().After(deadline) {
-			return tx, livePos, kafka, nil
-		}
-		_ = tx.Rollback(ctx)
 		select {
 		case <-ctx.Done():
-			return nil, livePos, kafka, ctx.Err()
+			return fmt.Errorf("lock the live projection: %w", ctx.Err())
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
@@ -388,17 +403,17 @@ func (s *Shadow) setProgress(ctx context.Context, tx pgx.Tx, pos domain.Position
 	return err
 }
 
-// parkTables hold the streams a projection parked (migration 00023).
+// parkTables hold the streams a projection parked (migration 00013).
 var parkTables = []string{"projection_parked_streams", "projection_parked_events"}
 
 // ResetLive empties a projection's live tables and progress in one
 // transaction, for a rebuild in place.
 func ResetLive(ctx context.Context, pool *pgxpool.Pool, projection string, tables []string) error {
-	tx, err := pool.Begin(ctx)
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback(ctx)
+	return withTx(ctx, pool, func(tx pgx.Tx) error { return resetLive(ctx, tx, projection, tables) })
+}
+
+// resetLive is ResetLive in the transaction tx.
+func resetLive(ctx context.Context, tx pgx.Tx, projection string, tables []string) error {
 	quoted := make([]string, len(tables))
 	for i, t := range tables {
 		quoted[i] = ident(t)
@@ -420,7 +435,7 @@ func ResetLive(ctx context.Context, pool *pgxpool.Pool, projection string, table
 			return fmt.Errorf("reset %s: %w", projection, err)
 		}
 	}
-	return tx.Commit(ctx)
+	return nil
 }
 
 // Rebuilds records rebuilds in progress (table projection_rebuilds), for

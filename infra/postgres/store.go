@@ -18,6 +18,7 @@ import (
 
 	"github.com/ticketing/ticketing/commands"
 	"github.com/ticketing/ticketing/domain"
+	"github.com/ticketing/ticketing/infra/follow"
 )
 
 var _ commands.EventStore = (*Store)(nil)
@@ -28,10 +29,6 @@ const (
 	// defaultPollInterval bounds how long Follow waits for a notification
 	// before it looks at the log anyway.
 	defaultPollInterval = 500 * time.Millisecond
-	// Follow reconnects after these delays, doubling, when its connection
-	// breaks.
-	minBackoff = 50 * time.Millisecond
-	maxBackoff = 5 * time.Second
 )
 
 // Store is the PostgreSQL event store, in the tables events and log_head of
@@ -261,25 +258,22 @@ func (s *Store) writeGroupOnce(ctx context.Context, group []*appendReq, careful 
 	start = math.MaxInt64
 	// The transaction is pipelined: BEGIN goes with the reads and COMMIT
 	// with the writes, two round trips in all.
-	pc, err := s.pool.Acquire(ctx)
-	if err != nil {
-		return start, err
-	}
-	defer pc.Release()
-	conn := pc.Conn()
-	committed := false
-	defer func() {
-		if !committed && !conn.IsClosed() {
-			if _, rerr := conn.Exec(context.WithoutCancel(ctx), "rollback"); rerr != nil {
-				_ = conn.Close(ctx)
-			}
-		}
-	}()
+	err = withPipelinedTx(ctx, s.pool, func(tx *pipeTx) error {
+		var err error
+		start, err = s.writeGroupTx(ctx, tx, group, careful)
+		return err
+	})
+	return start, err
+}
 
+// writeGroupTx is writeGroupOnce in the pipelined transaction tx; it commits
+// tx when it writes.
+func (s *Store) writeGroupTx(ctx context.Context, tx *pipeTx, group []*appendReq, careful bool) (start int64, err error) {
+	start = math.MaxInt64
 	// The row lock on log_head serializes writers, across processes too,
 	// from here to commit: positions become visible in order.
 	var head int64
-	versions, found, err := s.groupState(ctx, conn, group, &head, careful)
+	versions, found, err := s.groupState(ctx, tx, group, &head, careful)
 	if err != nil {
 		return start, err
 	}
@@ -317,7 +311,7 @@ func (s *Store) writeGroupOnce(ctx context.Context, group []*appendReq, careful 
 		written = append(written, r)
 	}
 	if len(written) == 0 {
-		return start, nil // the deferred rollback ends the transaction
+		return start, nil // withPipelinedTx rolls the transaction back
 	}
 	b := &pgx.Batch{}
 	b.Queue(`insert into events (position, event_id, stream_id, version, type, data, metadata, recorded_at)
@@ -327,13 +321,10 @@ func (s *Store) writeGroupOnce(ctx context.Context, group []*appendReq, careful 
 		positions, ids, streams, versionsOut, types, data, metadata)
 	b.Queue("update log_head set position = $1", head)
 	b.Queue("select pg_notify($1, '')", s.channel)
-	if s.beforeCommit == nil {
-		b.Queue("commit")
-	}
-	if err := conn.SendBatch(ctx, b).Close(); err != nil {
-		return start, err
-	}
 	if s.beforeCommit != nil {
+		if err := tx.conn.SendBatch(ctx, b).Close(); err != nil {
+			return start, err
+		}
 		for _, r := range written {
 			for _, p := range r.parts {
 				if err := s.beforeCommit(ctx, p.Stream); err != nil {
@@ -341,19 +332,17 @@ func (s *Store) writeGroupOnce(ctx context.Context, group []*appendReq, careful 
 				}
 			}
 		}
-		if _, err := conn.Exec(ctx, "commit"); err != nil {
-			return start, err
-		}
+		b = &pgx.Batch{}
 	}
-	committed = true
-	return start, nil
+	_, err = tx.commit(ctx, b)
+	return start, err
 }
 
 // groupState locks log_head and reads its position into head, then returns
 // the version of the streams of a group and where the event ids of the group
 // were already appended: one round trip. Unless careful, it reads only the
 // versions of streams expected at a version, and no event ids.
-func (s *Store) groupState(ctx context.Context, conn *pgx.Conn, group []*appendReq, head *int64, careful bool) (map[string]int64, map[uuid.UUID]storedEvent, error) {
+func (s *Store) groupState(ctx context.Context, tx *pipeTx, group []*appendReq, head *int64, careful bool) (map[string]int64, map[uuid.UUID]storedEvent, error) {
 	var streams []string
 	var ids []uuid.UUID
 	versions := map[string]int64{}
@@ -373,9 +362,8 @@ func (s *Store) groupState(ctx context.Context, conn *pgx.Conn, group []*appendR
 		}
 	}
 	found := map[uuid.UUID]storedEvent{}
-	b := &pgx.Batch{}
 	// The lock comes first: the reads after it see every earlier writer.
-	b.Queue("begin")
+	b := tx.begin()
 	b.Queue("select position from log_head for update").QueryRow(func(row pgx.Row) error { return row.Scan(head) })
 	if len(streams) > 0 {
 		b.Queue(`select stream_id, max(version) from events where stream_id = any($1) group by stream_id`, streams).
@@ -387,7 +375,7 @@ func (s *Store) groupState(ctx context.Context, conn *pgx.Conn, group []*appendR
 			})
 	}
 	if !careful {
-		if err := conn.SendBatch(ctx, b).Close(); err != nil {
+		if err := tx.conn.SendBatch(ctx, b).Close(); err != nil {
 			return nil, nil, err
 		}
 		return versions, found, nil
@@ -402,7 +390,7 @@ func (s *Store) groupState(ctx context.Context, conn *pgx.Conn, group []*appendR
 			})
 			return err
 		})
-	if err := conn.SendBatch(ctx, b).Close(); err != nil {
+	if err := tx.conn.SendBatch(ctx, b).Close(); err != nil {
 		return nil, nil, err
 	}
 	return versions, found, nil
@@ -590,35 +578,9 @@ func (s *Store) Head(ctx context.Context) (domain.Position, error) {
 // appends on a connection of its own, looks at the log at least every half
 // second anyway, and reconnects, with backoff, when that connection breaks.
 func (s *Store) Follow(ctx context.Context, after domain.Position, handle func(context.Context, []domain.RecordedEvent) error) error {
-	backoff := minBackoff
-	for {
-		listened, err := s.follow(ctx, &after, handle)
-		var he handlerError
-		if errors.As(err, &he) {
-			return he.err
-		}
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		if !transient(err) {
-			return &commands.StoreError{Op: "follow", Err: err}
-		}
-		if listened {
-			backoff = minBackoff
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(backoff):
-		}
-		backoff = min(2*backoff, maxBackoff)
-	}
+	// An attempt that got as far as listening made progress.
+	return follow.Reconnect(ctx, func() (bool, error) { return s.follow(ctx, &after, handle) }, transient, nil)
 }
-
-// handlerError carries the error of Follow's handler.
-type handlerError struct{ err error }
-
-func (e handlerError) Error() string { return e.err.Error() }
 
 // follow follows the log on one connection until it fails, and advances
 // after. listened reports that it got as far as listening.
@@ -653,7 +615,7 @@ func (s *Store) follow(ctx context.Context, after *domain.Position, handle func(
 		}
 		if len(batch) > 0 {
 			if err := handle(ctx, batch); err != nil {
-				return true, handlerError{err}
+				return true, follow.HandlerError{Err: err}
 			}
 			*after = batch[len(batch)-1].Position
 			continue

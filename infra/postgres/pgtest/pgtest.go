@@ -69,6 +69,17 @@ func createDatabase(u string) error {
 // The schema is dropped when the test ends.
 func SchemaURL(t testing.TB) string {
 	t.Helper()
+	u := EmptySchemaURL(t)
+	if err := postgres.Migrate(context.Background(), Connect(t, u)); err != nil {
+		t.Fatalf("pgtest: %v", err)
+	}
+	return u
+}
+
+// EmptySchemaURL returns a URL whose connections use a fresh schema that
+// nothing migrated. The schema is dropped when the test ends.
+func EmptySchemaURL(t testing.TB) string {
+	t.Helper()
 	base := BaseURL(t)
 	schema := "t_" + strings.ReplaceAll(uuid.NewString(), "-", "")[:16]
 	ctx := context.Background()
@@ -95,12 +106,7 @@ func SchemaURL(t testing.TB) string {
 	q := pu.Query()
 	q.Set("search_path", schema)
 	pu.RawQuery = q.Encode()
-	u := pu.String()
-	pool := Connect(t, u)
-	if err := postgres.Migrate(ctx, pool); err != nil {
-		t.Fatalf("pgtest: %v", err)
-	}
-	return u
+	return pu.String()
 }
 
 // NewPool returns a pool on a fresh, migrated schema.
