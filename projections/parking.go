@@ -15,7 +15,7 @@ import (
 )
 
 // The SQL of this file uses the tables of migration
-// infra/postgres/migrations/00023_parked_streams.sql.
+// infra/postgres/migrations/00013_parked_streams.sql.
 
 // ErrPoison marks a failure that applying the same event again gives again
 // (see IsPoison). A projector wraps it to have its own refusal of an event
