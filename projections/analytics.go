@@ -3,7 +3,6 @@ package projections
 import (
 	"context"
 	"errors"
-	"fmt"
 	"time"
 
 	"github.com/google/uuid"
@@ -106,120 +105,6 @@ func addHour(ctx context.Context, db DB, show uuid.UUID, at time.Time, d hourDel
 			expired = rm_analytics_hours.expired + excluded.expired,
 			cancelled = rm_analytics_hours.cancelled + excluded.cancelled`,
 		show, hourOf(at), d.holds, d.unitsHeld, d.confirmed, d.unitsSold, d.revenue, d.expired, d.cancelled)
-}
-
-// AnalyticsView is the sales analytics of a show: in all, and hour by hour.
-type AnalyticsView struct {
-	ShowID uuid.UUID        `json:"show_id"`
-	Totals AnalyticsFigures `json:"totals"`
-	// Hours are the hours in which anything happened, in order.
-	Hours []AnalyticsHour `json:"hours"`
-}
-
-// AnalyticsHour is the figures of one hour, which starts at Hour (UTC).
-type AnalyticsHour struct {
-	Hour time.Time `json:"hour"`
-	AnalyticsFigures
-}
-
-// AnalyticsFigures are sales figures over a span of time. The counts are of
-// what happened in the span: orders held (placed), confirmed (paid),
-// expired and cancelled, units and revenue. Paid, Conversion and
-// MedianSecondsToPay follow the holds of the span to their outcome, whenever
-// it came: how many were paid, which share of the holds that is, and the
-// median time from hold to payment of those paid; the last two are null
-// when there is nothing to divide.
-type AnalyticsFigures struct {
-	Holds              int      `json:"holds"`
-	UnitsHeld          int      `json:"units_held"`
-	Confirmed          int      `json:"confirmed"`
-	UnitsSold          int      `json:"units_sold"`
-	RevenueCents       int64    `json:"revenue_cents"`
-	Expired            int      `json:"expired"`
-	Cancelled          int      `json:"cancelled"`
-	Paid               int      `json:"paid"`
-	Conversion         *float64 `json:"conversion"`
-	MedianSecondsToPay *float64 `json:"median_seconds_to_pay"`
-}
-
-// add adds the counts of o to f.
-func (f *AnalyticsFigures) add(o AnalyticsFigures) {
-	f.Holds += o.Holds
-	f.UnitsHeld += o.UnitsHeld
-	f.Confirmed += o.Confirmed
-	f.UnitsSold += o.UnitsSold
-	f.RevenueCents += o.RevenueCents
-	f.Expired += o.Expired
-	f.Cancelled += o.Cancelled
-}
-
-// cohort sets the figures that follow the holds of the span.
-func (f *AnalyticsFigures) cohort(paid int, medianMS *float64) {
-	f.Paid = paid
-	if f.Holds > 0 {
-		c := float64(paid) / float64(f.Holds)
-		f.Conversion = &c
-	}
-	if medianMS != nil {
-		s := *medianMS / 1000
-		f.MedianSecondsToPay = &s
-	}
-}
-
-// Analytics returns the sales analytics of a show. A show without orders
-// has zero figures and no hours; the caller checks that the show exists.
-func (q *Queries) Analytics(ctx context.Context, showID uuid.UUID) (AnalyticsView, error) {
-	v := AnalyticsView{ShowID: showID, Hours: []AnalyticsHour{}}
-	rows, err := q.db.Query(ctx, `select hour, holds, units_held, confirmed, units_sold, revenue_cents, expired, cancelled
-		from rm_analytics_hours where show_id = $1 order by hour`, showID)
-	if err != nil {
-		return AnalyticsView{}, fmt.Errorf("query analytics: %w", err)
-	}
-	defer rows.Close()
-	at := map[time.Time]int{}
-	for rows.Next() {
-		var h AnalyticsHour
-		f := &h.AnalyticsFigures
-		if err := rows.Scan(&h.Hour, &f.Holds, &f.UnitsHeld, &f.Confirmed, &f.UnitsSold, &f.RevenueCents, &f.Expired, &f.Cancelled); err != nil {
-			return AnalyticsView{}, fmt.Errorf("query analytics: %w", err)
-		}
-		h.Hour = h.Hour.UTC()
-		at[h.Hour] = len(v.Hours)
-		v.Hours = append(v.Hours, h)
-		v.Totals.add(*f)
-	}
-	if err := rows.Err(); err != nil {
-		return AnalyticsView{}, fmt.Errorf("query analytics: %w", err)
-	}
-	rows.Close()
-
-	// The holds of each hour, and of all hours (the null hour of the
-	// grouping set), followed to their payment.
-	rows, err = q.db.Query(ctx, `select held_hour, count(pay_ms), percentile_cont(0.5) within group (order by pay_ms)
-		from rm_analytics_orders where show_id = $1 group by grouping sets ((held_hour), ())`, showID)
-	if err != nil {
-		return AnalyticsView{}, fmt.Errorf("query analytics: %w", err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var hour *time.Time
-		var paid int
-		var median *float64
-		if err := rows.Scan(&hour, &paid, &median); err != nil {
-			return AnalyticsView{}, fmt.Errorf("query analytics: %w", err)
-		}
-		if hour == nil {
-			v.Totals.cohort(paid, median)
-			continue
-		}
-		if i, ok := at[hour.UTC()]; ok {
-			v.Hours[i].cohort(paid, median)
-		}
-	}
-	if err := rows.Err(); err != nil {
-		return AnalyticsView{}, fmt.Errorf("query analytics: %w", err)
-	}
-	return v, nil
 }
 
 var _ BatchProjector = Analytics{}
