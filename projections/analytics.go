@@ -157,59 +157,75 @@ func (r *analyticsRun) add(_ domain.RecordedEvent, e domain.Event) (runAction, e
 }
 
 func (r *analyticsRun) flush(ctx context.Context, db DB) error {
-	defer r.ended.reset()
-	defer func() { clear(r.events); r.events = r.events[:0] }()
+	defer r.reset()
 	if len(r.events) == 0 {
 		return nil
 	}
-	// The orders with an outcome, as they stand before the run.
-	var known keyed[uuid.UUID, analyticsOrder]
-	if r.ended.len() > 0 {
-		rows, err := db.Query(ctx, `select order_id, status, units from rm_analytics_orders where order_id = any($1::uuid[])`, r.ended.keys)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			var id uuid.UUID
-			o := analyticsOrder{stored: true}
-			if err := rows.Scan(&id, (*string)(&o.status), &o.units); err != nil {
-				return err
-			}
-			*known.get(id) = o
-		}
-		if err := rows.Err(); err != nil {
-			return err
-		}
-		rows.Close()
+	known, err := r.load(ctx, db)
+	if err != nil {
+		return err
 	}
-	// Resolve the events in order, as Apply does. placed are the orders
-	// to insert (unless there already, for those not read): the first
-	// placing of each counts.
-	type hourKey struct {
-		show uuid.UUID
-		hour time.Time
+	w, err := r.resolve(known)
+	if err != nil {
+		return err
 	}
-	var placed keyed[uuid.UUID, analyticsOrder]
-	var hours keyed[hourKey, hourDelta]
-	end := func(order, show uuid.UUID, at time.Time, status domain.OrderStatus) *analyticsOrder {
-		if !known.has(order) {
-			return nil // never placed: counts nothing
-		}
-		o := known.get(order)
-		if o.status != domain.OrderStatusHeld {
-			return nil // counted already
-		}
-		o.status, o.changed = status, true
-		d := hours.get(hourKey{show, hourOf(at)})
-		switch status {
-		case domain.OrderStatusCancelled:
-			d.cancelled++
-		case domain.OrderStatusExpired:
-			d.expired++
-		}
-		return o
+	if r.ended.len() == 0 {
+		return insertHolds(ctx, db, &w.placed)
 	}
+	return w.write(ctx, db)
+}
+
+// reset empties the run.
+func (r *analyticsRun) reset() {
+	r.ended.reset()
+	clear(r.events)
+	r.events = r.events[:0]
+}
+
+// load reads the orders with an outcome in the run, as they stand before
+// the run, in one query.
+func (r *analyticsRun) load(ctx context.Context, db DB) (known keyed[uuid.UUID, analyticsOrder], err error) {
+	if r.ended.len() == 0 {
+		return known, nil
+	}
+	rows, err := db.Query(ctx, `select order_id, status, units from rm_analytics_orders where order_id = any($1::uuid[])`, r.ended.keys)
+	if err != nil {
+		return known, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id uuid.UUID
+		o := analyticsOrder{stored: true}
+		if err := rows.Scan(&id, (*string)(&o.status), &o.units); err != nil {
+			return known, err
+		}
+		*known.get(id) = o
+	}
+	return known, rows.Err()
+}
+
+// hourKey is an hour of a show's figures.
+type hourKey struct {
+	show uuid.UUID
+	hour time.Time
+}
+
+// analyticsWrite is what a run of the analytics projection writes.
+type analyticsWrite struct {
+	// placed are the orders to insert (unless there already, for those
+	// not read), updated those stored before the run that it changes:
+	// distinct rows.
+	placed, updated keyed[uuid.UUID, analyticsOrder]
+	// hours are the changes of the figures of each hour, but for the
+	// holds of the orders placed, counted as they are inserted.
+	hours keyed[hourKey, hourDelta]
+}
+
+// resolve applies the run's events in order, as Apply does, to the orders
+// known before the run (see load), and returns what to write. An order
+// counts its first placing, and its first outcome while held.
+func (r *analyticsRun) resolve(known keyed[uuid.UUID, analyticsOrder]) (*analyticsWrite, error) {
+	w := &analyticsWrite{}
 	for _, e := range r.events {
 		switch e := e.(type) {
 		case domain.OrderPlaced:
@@ -218,116 +234,122 @@ func (r *analyticsRun) flush(ctx context.Context, db DB) error {
 				if !known.has(e.OrderID) {
 					*known.get(e.OrderID) = o
 				}
-			} else if !placed.has(e.OrderID) {
-				*placed.get(e.OrderID) = o
+			} else if !w.placed.has(e.OrderID) {
+				*w.placed.get(e.OrderID) = o
 			}
 		case domain.OrderConfirmed:
-			if o := end(e.OrderID, e.ShowID, e.ConfirmedAt, domain.OrderStatusConfirmed); o != nil {
+			if o := w.end(&known, e.OrderID, e.ShowID, e.ConfirmedAt, domain.OrderStatusConfirmed); o != nil {
 				o.paid, o.paidAt = true, e.ConfirmedAt
-				d := hours.get(hourKey{e.ShowID, hourOf(e.ConfirmedAt)})
+				d := w.hours.get(hourKey{e.ShowID, hourOf(e.ConfirmedAt)})
 				revenue, err := addCents(d.revenue, e.TotalCents)
 				if err != nil {
-					return err
+					return nil, err
 				}
 				d.confirmed++
 				d.unitsSold += o.units
 				d.revenue = revenue
 			}
 		case domain.OrderCancelled:
-			end(e.OrderID, e.ShowID, e.At, domain.OrderStatusCancelled)
+			w.end(&known, e.OrderID, e.ShowID, e.At, domain.OrderStatusCancelled)
 		case domain.OrderExpired:
-			end(e.OrderID, e.ShowID, e.At, domain.OrderStatusExpired)
+			w.end(&known, e.OrderID, e.ShowID, e.At, domain.OrderStatusExpired)
 		}
 	}
-	var updIDs []uuid.UUID
-	var updStatus []string
-	var updPaid []bool
-	var updPaidAt []time.Time
 	for i, o := range known.vals {
 		switch {
 		case !o.stored:
-			*placed.get(known.keys[i]) = o
+			*w.placed.get(known.keys[i]) = o
 		case o.changed:
-			updIDs = append(updIDs, known.keys[i])
-			updStatus = append(updStatus, string(o.status))
-			updPaid = append(updPaid, o.paid)
-			updPaidAt = append(updPaidAt, o.paidAt)
+			*w.updated.get(known.keys[i]) = o
 		}
 	}
-	if r.ended.len() == 0 {
-		return insertHolds(ctx, db, &placed)
-	}
-	n := placed.len()
-	shows, heldHours, heldAts := make([]uuid.UUID, n), make([]time.Time, n), make([]time.Time, n)
-	counts, totals, statuses := make([]int64, n), make([]int64, n), make([]string, n)
-	paid, paidAts := make([]bool, n), make([]time.Time, n)
-	for i, o := range placed.vals {
-		e := o.placed
-		shows[i], heldHours[i], heldAts[i] = e.ShowID, hourOf(e.PlacedAt), e.PlacedAt
-		counts[i], totals[i], statuses[i] = int64(o.units), e.TotalCents, string(o.status)
-		paid[i], paidAts[i] = o.paid, o.paidAt
-	}
-	m := hours.len()
-	hShows, hHours := make([]uuid.UUID, m), make([]time.Time, m)
-	hConfirmed, hUnitsSold, hRevenue := make([]int64, m), make([]int64, m), make([]int64, m)
-	hExpired, hCancelled := make([]int64, m), make([]int64, m)
-	for i, d := range hours.vals {
-		hShows[i], hHours[i] = hours.keys[i].show, hours.keys[i].hour
-		hConfirmed[i], hUnitsSold[i], hRevenue[i] = int64(d.confirmed), int64(d.unitsSold), d.revenue
-		hExpired[i], hCancelled[i] = int64(d.expired), int64(d.cancelled)
-	}
-	// The orders inserted are those whose placing counts; the orders
-	// updated, stored before the run, are distinct from them. Pay times
-	// are computed as in Apply. Each hour's figures move as addHour.
-	return db.Exec(ctx, `with placed as (
-			insert into rm_analytics_orders (order_id, show_id, held_hour, held_at, units, total_cents, status, pay_ms)
-			select o.order_id, o.show_id, o.held_hour, o.held_at, o.units, o.total_cents, o.status,
-				case when o.paid then floor(extract(epoch from (o.paid_at - o.held_at)) * 1000)::bigint end
-			from unnest($1::uuid[], $2::uuid[], $3::timestamptz[], $4::timestamptz[], $5::bigint[], $6::bigint[], $7::text[],
-					$8::bool[], $9::timestamptz[])
-				as o(order_id, show_id, held_hour, held_at, units, total_cents, status, paid, paid_at)
-			on conflict (order_id) do nothing
-			returning show_id, held_hour, units),
-		ended as (
-			update rm_analytics_orders a set status = u.status,
-				pay_ms = case when u.paid then floor(extract(epoch from (u.paid_at - a.held_at)) * 1000)::bigint else a.pay_ms end
-			from unnest($10::uuid[], $11::text[], $12::bool[], $13::timestamptz[]) as u(order_id, status, paid, paid_at)
-			where a.order_id = u.order_id)
-		insert into rm_analytics_hours (show_id, hour, holds, units_held, confirmed, units_sold, revenue_cents, expired, cancelled)
-		select show_id, hour, sum(holds), sum(units_held), sum(confirmed), sum(units_sold), sum(revenue_cents), sum(expired), sum(cancelled)
-		from (
-			select show_id, held_hour, 1::bigint, units::bigint, 0::bigint, 0::bigint, 0::bigint, 0::bigint, 0::bigint from placed
-			union all
-			select h.show_id, h.hour, 0, 0, h.confirmed, h.units_sold, h.revenue_cents, h.expired, h.cancelled
-			from unnest($14::uuid[], $15::timestamptz[], $16::bigint[], $17::bigint[], $18::bigint[], $19::bigint[], $20::bigint[])
-				as h(show_id, hour, confirmed, units_sold, revenue_cents, expired, cancelled)
-		) as d(show_id, hour, holds, units_held, confirmed, units_sold, revenue_cents, expired, cancelled)
-		group by show_id, hour
-		on conflict (show_id, hour) do update set
-			holds = rm_analytics_hours.holds + excluded.holds,
-			units_held = rm_analytics_hours.units_held + excluded.units_held,
-			confirmed = rm_analytics_hours.confirmed + excluded.confirmed,
-			units_sold = rm_analytics_hours.units_sold + excluded.units_sold,
-			revenue_cents = rm_analytics_hours.revenue_cents + excluded.revenue_cents,
-			expired = rm_analytics_hours.expired + excluded.expired,
-			cancelled = rm_analytics_hours.cancelled + excluded.cancelled`,
-		placed.keys, shows, heldHours, heldAts, counts, totals, statuses, paid, paidAts,
-		updIDs, updStatus, updPaid, updPaidAt,
-		hShows, hHours, hConfirmed, hUnitsSold, hRevenue, hExpired, hCancelled)
+	return w, nil
 }
+
+// end ends an order known and held with status at at, as endOrder, and
+// returns it; an order never placed, or no longer held, counts nothing
+// and end returns nil.
+func (w *analyticsWrite) end(known *keyed[uuid.UUID, analyticsOrder], order, show uuid.UUID, at time.Time, status domain.OrderStatus) *analyticsOrder {
+	if !known.has(order) {
+		return nil // never placed: counts nothing
+	}
+	o := known.get(order)
+	if o.status != domain.OrderStatusHeld {
+		return nil // counted already
+	}
+	o.status, o.changed = status, true
+	d := w.hours.get(hourKey{show, hourOf(at)})
+	switch status {
+	case domain.OrderStatusCancelled:
+		d.cancelled++
+	case domain.OrderStatusExpired:
+		d.expired++
+	}
+	return o
+}
+
+// write writes the orders and hours of a run in one statement.
+func (w *analyticsWrite) write(ctx context.Context, db DB) error {
+	p, u, h := w.placed.vals, w.updated.vals, w.hours.vals
+	return db.Exec(ctx, writeAnalytics,
+		w.placed.keys, column(p, func(o analyticsOrder) uuid.UUID { return o.placed.ShowID }),
+		column(p, func(o analyticsOrder) time.Time { return hourOf(o.placed.PlacedAt) }),
+		column(p, func(o analyticsOrder) time.Time { return o.placed.PlacedAt }),
+		column(p, func(o analyticsOrder) int64 { return int64(o.units) }),
+		column(p, func(o analyticsOrder) int64 { return o.placed.TotalCents }),
+		column(p, func(o analyticsOrder) string { return string(o.status) }),
+		column(p, func(o analyticsOrder) bool { return o.paid }), column(p, func(o analyticsOrder) time.Time { return o.paidAt }),
+		w.updated.keys, column(u, func(o analyticsOrder) string { return string(o.status) }),
+		column(u, func(o analyticsOrder) bool { return o.paid }), column(u, func(o analyticsOrder) time.Time { return o.paidAt }),
+		column(w.hours.keys, func(k hourKey) uuid.UUID { return k.show }),
+		column(w.hours.keys, func(k hourKey) time.Time { return k.hour }),
+		column(h, func(d hourDelta) int64 { return int64(d.confirmed) }), column(h, func(d hourDelta) int64 { return int64(d.unitsSold) }),
+		column(h, func(d hourDelta) int64 { return d.revenue }), column(h, func(d hourDelta) int64 { return int64(d.expired) }),
+		column(h, func(d hourDelta) int64 { return int64(d.cancelled) }))
+}
+
+// writeAnalytics is the statement of analyticsWrite.write. The orders
+// inserted are those whose placing counts; the orders updated, stored
+// before the run, are distinct from them. Pay times are computed as in
+// Apply. Each hour's figures move as addHour.
+const writeAnalytics = `with placed as (
+		insert into rm_analytics_orders (order_id, show_id, held_hour, held_at, units, total_cents, status, pay_ms)
+		select o.order_id, o.show_id, o.held_hour, o.held_at, o.units, o.total_cents, o.status,
+			case when o.paid then floor(extract(epoch from (o.paid_at - o.held_at)) * 1000)::bigint end
+		from unnest($1::uuid[], $2::uuid[], $3::timestamptz[], $4::timestamptz[], $5::bigint[], $6::bigint[], $7::text[],
+				$8::bool[], $9::timestamptz[])
+			as o(order_id, show_id, held_hour, held_at, units, total_cents, status, paid, paid_at)
+		on conflict (order_id) do nothing
+		returning show_id, held_hour, units),
+	ended as (
+		update rm_analytics_orders a set status = u.status,
+			pay_ms = case when u.paid then floor(extract(epoch from (u.paid_at - a.held_at)) * 1000)::bigint else a.pay_ms end
+		from unnest($10::uuid[], $11::text[], $12::bool[], $13::timestamptz[]) as u(order_id, status, paid, paid_at)
+		where a.order_id = u.order_id)
+	insert into rm_analytics_hours (show_id, hour, holds, units_held, confirmed, units_sold, revenue_cents, expired, cancelled)
+	select show_id, hour, sum(holds), sum(units_held), sum(confirmed), sum(units_sold), sum(revenue_cents), sum(expired), sum(cancelled)
+	from (
+		select show_id, held_hour, 1::bigint, units::bigint, 0::bigint, 0::bigint, 0::bigint, 0::bigint, 0::bigint from placed
+		union all
+		select h.show_id, h.hour, 0, 0, h.confirmed, h.units_sold, h.revenue_cents, h.expired, h.cancelled
+		from unnest($14::uuid[], $15::timestamptz[], $16::bigint[], $17::bigint[], $18::bigint[], $19::bigint[], $20::bigint[])
+			as h(show_id, hour, confirmed, units_sold, revenue_cents, expired, cancelled)
+	) as d(show_id, hour, holds, units_held, confirmed, units_sold, revenue_cents, expired, cancelled)
+	group by show_id, hour
+	on conflict (show_id, hour) do update set
+		holds = rm_analytics_hours.holds + excluded.holds,
+		units_held = rm_analytics_hours.units_held + excluded.units_held,
+		confirmed = rm_analytics_hours.confirmed + excluded.confirmed,
+		units_sold = rm_analytics_hours.units_sold + excluded.units_sold,
+		revenue_cents = rm_analytics_hours.revenue_cents + excluded.revenue_cents,
+		expired = rm_analytics_hours.expired + excluded.expired,
+		cancelled = rm_analytics_hours.cancelled + excluded.cancelled`
 
 // insertHolds records orders placed, held, unless recorded already, and
 // counts those recorded in their hours: the flush of a run of OrderPlaced
 // alone, in a simpler statement.
 func insertHolds(ctx context.Context, db DB, placed *keyed[uuid.UUID, analyticsOrder]) error {
-	n := placed.len()
-	shows, hours, ats := make([]uuid.UUID, n), make([]time.Time, n), make([]time.Time, n)
-	counts, totals := make([]int64, n), make([]int64, n)
-	for i, o := range placed.vals {
-		e := o.placed
-		shows[i], hours[i], ats[i] = e.ShowID, hourOf(e.PlacedAt), e.PlacedAt
-		counts[i], totals[i] = int64(o.units), e.TotalCents
-	}
+	p := placed.vals
 	// The orders inserted are those counted: as addHour, per hour.
 	return db.Exec(ctx, `with placed as (
 			insert into rm_analytics_orders (order_id, show_id, held_hour, held_at, units, total_cents, status)
@@ -341,5 +363,9 @@ func insertHolds(ctx context.Context, db DB, placed *keyed[uuid.UUID, analyticsO
 		on conflict (show_id, hour) do update set
 			holds = rm_analytics_hours.holds + excluded.holds,
 			units_held = rm_analytics_hours.units_held + excluded.units_held`,
-		placed.keys, shows, hours, ats, counts, string(domain.OrderStatusHeld), totals)
+		placed.keys, column(p, func(o analyticsOrder) uuid.UUID { return o.placed.ShowID }),
+		column(p, func(o analyticsOrder) time.Time { return hourOf(o.placed.PlacedAt) }),
+		column(p, func(o analyticsOrder) time.Time { return o.placed.PlacedAt }),
+		column(p, func(o analyticsOrder) int64 { return int64(o.units) }),
+		string(domain.OrderStatusHeld), column(p, func(o analyticsOrder) int64 { return o.placed.TotalCents }))
 }

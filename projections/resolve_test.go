@@ -1,6 +1,8 @@
 package projections
 
 import (
+	"errors"
+	"math"
 	"slices"
 	"testing"
 	"time"
@@ -10,10 +12,9 @@ import (
 	"github.com/ticketing/ticketing/domain"
 )
 
-// ordersRunOf returns a run of events, the i-th at commit position i+1.
-func ordersRunOf(t *testing.T, events ...domain.Event) *ordersRun {
+// runOf returns r with events added, the i-th at commit position i+1.
+func runOf[R batchRun](t *testing.T, r R, events ...domain.Event) R {
 	t.Helper()
-	r := &ordersRun{}
 	for i, e := range events {
 		rec := domain.RecordedEvent{Position: domain.Position{Commit: uint64(i + 1)}}
 		if what, err := r.add(rec, e); err != nil || what != runJoined {
@@ -36,7 +37,7 @@ func TestOrdersRun_Resolve(t *testing.T) {
 		t.Parallel()
 		again := placed
 		again.TotalCents = 900
-		w := ordersRunOf(t, placed, again).resolve(keyed[uuid.UUID, runOrder]{}, keyed[uuid.UUID, runTicket]{})
+		w := runOf(t, &ordersRun{}, placed, again).resolve(keyed[uuid.UUID, runOrder]{}, keyed[uuid.UUID, runTicket]{})
 		if w.placed.len() != 1 || w.updated.len() != 0 || w.inserted.len() != 0 || w.checked.len() != 0 {
 			t.Fatalf("placed %d, updated %d, inserted %d, checked %d; want 1, 0, 0, 0",
 				w.placed.len(), w.updated.len(), w.inserted.len(), w.checked.len())
@@ -48,7 +49,7 @@ func TestOrdersRun_Resolve(t *testing.T) {
 	})
 	t.Run("placed, confirmed and checked in within the run", func(t *testing.T) {
 		t.Parallel()
-		r := ordersRunOf(t, placed, confirmed, checkedIn)
+		r := runOf(t, &ordersRun{}, placed, confirmed, checkedIn)
 		w := r.resolve(keyed[uuid.UUID, runOrder]{}, keyed[uuid.UUID, runTicket]{}) // nothing stored before
 		o := *w.placed.get(order)
 		if o.status != domain.OrderStatusConfirmed || !o.paid || o.payment != "pay-1" || !o.updated.Equal(checkedIn.At) {
@@ -73,7 +74,7 @@ func TestOrdersRun_Resolve(t *testing.T) {
 		*known.get(order) = runOrder{placedOrder: placedOrder{buyer: buyer}, stored: true}
 		var tickets keyed[uuid.UUID, runTicket]
 		*tickets.get(ticket) = runTicket{stored: true}
-		w := ordersRunOf(t, checkedIn, domain.OrderCancelled{OrderID: order, ShowID: show, At: at.Add(time.Hour)}).resolve(known, tickets)
+		w := runOf(t, &ordersRun{}, checkedIn, domain.OrderCancelled{OrderID: order, ShowID: show, At: at.Add(time.Hour)}).resolve(known, tickets)
 		if w.placed.len() != 0 || w.inserted.len() != 0 {
 			t.Errorf("placed %d, inserted %d; want none", w.placed.len(), w.inserted.len())
 		}
@@ -86,10 +87,65 @@ func TestOrdersRun_Resolve(t *testing.T) {
 	})
 	t.Run("never placed", func(t *testing.T) {
 		t.Parallel()
-		w := ordersRunOf(t, confirmed, checkedIn).resolve(keyed[uuid.UUID, runOrder]{}, keyed[uuid.UUID, runTicket]{})
+		w := runOf(t, &ordersRun{}, confirmed, checkedIn).resolve(keyed[uuid.UUID, runOrder]{}, keyed[uuid.UUID, runTicket]{})
 		if w.placed.len()+w.updated.len()+w.inserted.len()+w.checked.len() != 0 {
 			t.Errorf("placed %d, updated %d, inserted %d, checked %d; want nothing written",
 				w.placed.len(), w.updated.len(), w.inserted.len(), w.checked.len())
+		}
+	})
+}
+
+func TestAnalyticsRun_Resolve(t *testing.T) {
+	t.Parallel()
+	at := time.Date(2026, 3, 1, 20, 30, 0, 0, time.UTC)
+	order, show := uuid.New(), uuid.New()
+	placed := domain.OrderPlaced{OrderID: order, ShowID: show, TotalCents: 500, PlacedAt: at, ExpiresAt: at.Add(time.Hour),
+		Items: []domain.HeldItem{{Section: "A", Quantity: 3}}}
+	confirmed := domain.OrderConfirmed{OrderID: order, ShowID: show, TotalCents: 500, ConfirmedAt: at.Add(time.Hour)}
+	expired := domain.OrderExpired{OrderID: order, ShowID: show, At: at.Add(2 * time.Hour)}
+
+	t.Run("first outcome while held counts", func(t *testing.T) {
+		t.Parallel()
+		w, err := runOf(t, &analyticsRun{}, placed, confirmed, expired).resolve(keyed[uuid.UUID, analyticsOrder]{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		o := *w.placed.get(order)
+		if o.status != domain.OrderStatusConfirmed || !o.paid || !o.paidAt.Equal(confirmed.ConfirmedAt) || o.units != 3 {
+			t.Errorf("order %+v; want 3 units, confirmed and paid at %v", o, confirmed.ConfirmedAt)
+		}
+		want := []hourKey{{show, at.Add(30 * time.Minute)}}
+		if got := w.hours.keys; !slices.Equal(got, want) {
+			t.Fatalf("hours %v; want %v", got, want)
+		}
+		if got, want := w.hours.vals[0], (hourDelta{confirmed: 1, unitsSold: 3, revenue: 500}); got != want {
+			t.Errorf("hour %+v; want %+v", got, want)
+		}
+	})
+	t.Run("stored and no longer held", func(t *testing.T) {
+		t.Parallel()
+		var known keyed[uuid.UUID, analyticsOrder]
+		*known.get(order) = analyticsOrder{status: domain.OrderStatusCancelled, units: 3, stored: true}
+		w, err := runOf(t, &analyticsRun{}, confirmed, expired).resolve(known)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if w.placed.len()+w.updated.len()+w.hours.len() != 0 {
+			t.Errorf("placed %d, updated %d, hours %d; want nothing written", w.placed.len(), w.updated.len(), w.hours.len())
+		}
+	})
+	t.Run("revenue past a bigint", func(t *testing.T) {
+		t.Parallel()
+		other := uuid.New()
+		var known keyed[uuid.UUID, analyticsOrder]
+		*known.get(order) = analyticsOrder{status: domain.OrderStatusHeld, stored: true}
+		*known.get(other) = analyticsOrder{status: domain.OrderStatusHeld, stored: true}
+		big := confirmed
+		big.TotalCents = math.MaxInt64
+		again := big
+		again.OrderID = other
+		if _, err := runOf(t, &analyticsRun{}, big, again).resolve(known); !errors.Is(err, ErrPoison) {
+			t.Errorf("resolve = %v; want ErrPoison", err)
 		}
 	})
 }
