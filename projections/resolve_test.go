@@ -149,3 +149,30 @@ func TestAnalyticsRun_Resolve(t *testing.T) {
 		}
 	})
 }
+
+func TestSalesRun_Resolve(t *testing.T) {
+	t.Parallel()
+	at := time.Date(2026, 3, 1, 20, 30, 0, 0, time.UTC)
+	order, stored, show := uuid.New(), uuid.New(), uuid.New()
+	r := runOf(t, &salesRun{},
+		domain.SeatsHeld{ShowID: show, Items: []domain.HeldItem{{Section: "A", Quantity: 2}}},
+		domain.OrderPlaced{OrderID: order, ShowID: show, PlacedAt: at},
+		domain.OrderConfirmed{OrderID: stored, ShowID: show, ConfirmedAt: at},
+		domain.OrderExpired{OrderID: stored, ShowID: show, At: at},       // counted already
+		domain.OrderCancelled{OrderID: uuid.New(), ShowID: show, At: at}) // never placed
+	var known keyed[uuid.UUID, salesOrder]
+	*known.get(stored) = salesOrder{show: show, status: domain.OrderStatusHeld, stored: true}
+	w := r.resolve(known)
+	if got, want := *w.figures.get(show), (salesDelta{held: 2, confirmed: 1}); got != want {
+		t.Errorf("figures %+v; want %+v", got, want)
+	}
+	if got, want := *r.figures.get(show), (salesDelta{held: 2}); got != want {
+		t.Errorf("the run's figures %+v after resolve; want %+v, as before", got, want)
+	}
+	if got := w.placed.keys; !slices.Equal(got, []uuid.UUID{order}) || w.placed.vals[0].status != domain.OrderStatusHeld {
+		t.Errorf("placed %v %+v; want %v, held", got, w.placed.vals, order)
+	}
+	if got := w.updated.keys; !slices.Equal(got, []uuid.UUID{stored}) || w.updated.vals[0].status != domain.OrderStatusConfirmed {
+		t.Errorf("updated %v %+v; want %v, confirmed", got, w.updated.vals, stored)
+	}
+}
