@@ -91,17 +91,14 @@ func confirmOrder(ctx context.Context, db DB, rec domain.RecordedEvent, e domain
 	if err != nil {
 		return err
 	}
-	n := len(e.Tickets)
-	ids, secs, rows, codes := make([]uuid.UUID, n), make([]string, n), make([]string, n), make([]string, n)
-	seats := make([]int64, n)
-	for i, t := range e.Tickets {
-		ids[i], secs[i], rows[i], seats[i], codes[i] = t.ID, t.Section, t.Row, int64(t.Seat), t.Code
-	}
+	ts := e.Tickets
 	return db.Exec(ctx, `insert into rm_tickets (id, order_id, show_id, buyer_id, seq, idx, section, row_label, seat, code)
 		select t.id, $1, $2, $3, $4, t.idx - 1, t.section, t.row_label, t.seat, t.code
 		from unnest($5::uuid[], $6::text[], $7::text[], $8::bigint[], $9::text[]) with ordinality as t(id, section, row_label, seat, code, idx)
 		on conflict (id) do nothing`,
-		e.OrderID, e.ShowID, buyer, seq, ids, secs, rows, seats, codes)
+		e.OrderID, e.ShowID, buyer, seq, column(ts, func(t domain.Ticket) uuid.UUID { return t.ID }),
+		column(ts, func(t domain.Ticket) string { return t.Section }), column(ts, func(t domain.Ticket) string { return t.Row }),
+		column(ts, func(t domain.Ticket) int64 { return int64(t.Seat) }), column(ts, func(t domain.Ticket) string { return t.Code }))
 }
 
 var _ BatchProjector = Orders{}
