@@ -265,16 +265,7 @@ func (r *ordersRun) resolve(known keyed[uuid.UUID, runOrder], tickets keyed[uuid
 	for i, e := range r.events {
 		switch e := e.(type) {
 		case domain.OrderPlaced:
-			items, seats := r.lines[i][0], r.lines[i][1]
-			o := runOrder{placedOrder: placedOrder{r.seqs[i], e.ShowID, e.BuyerID, items, seats, e.TotalCents, e.ExpiresAt, e.PlacedAt},
-				status: domain.OrderStatusHeld, updated: e.PlacedAt}
-			if r.touched.has(e.OrderID) {
-				if !known.has(e.OrderID) {
-					*known.get(e.OrderID) = o
-				}
-			} else if !w.placed.has(e.OrderID) {
-				*w.placed.get(e.OrderID) = o
-			}
+			r.place(&known, &w.placed, i, e)
 		case domain.OrderConfirmed:
 			r.confirm(&known, &tickets, &w.inserted, r.seqs[i], e)
 		case domain.OrderCancelled:
@@ -310,6 +301,21 @@ func (r *ordersRun) resolve(known keyed[uuid.UUID, runOrder], tickets keyed[uuid
 		}
 	}
 	return w
+}
+
+// place places the order of the run's i-th event, e, as Apply: it joins
+// the orders known, when touched by the run, or else those placed.
+func (r *ordersRun) place(known, placed *keyed[uuid.UUID, runOrder], i int, e domain.OrderPlaced) {
+	items, seats := r.lines[i][0], r.lines[i][1]
+	o := runOrder{placedOrder: placedOrder{r.seqs[i], e.ShowID, e.BuyerID, items, seats, e.TotalCents, e.ExpiresAt, e.PlacedAt},
+		status: domain.OrderStatusHeld, updated: e.PlacedAt}
+	if r.touched.has(e.OrderID) {
+		if !known.has(e.OrderID) {
+			*known.get(e.OrderID) = o
+		}
+	} else if !placed.has(e.OrderID) {
+		*placed.get(e.OrderID) = o
+	}
 }
 
 // confirm confirms an order the run knows, as confirmOrder: its tickets
