@@ -22,7 +22,7 @@ var _ Projector = Analytics{}
 // order streams, each in its own order; the hours come from the times the
 // events carry (UTC), so a replay builds the same rows. Expiry tombstones of
 // orders never placed count nothing. The tables are created by the migration
-// infra/postgres/migrations/00009_analytics.sql.
+// schema/00009_analytics.sql.
 type Analytics struct{}
 
 // Name returns NameAnalytics.
