@@ -3,7 +3,6 @@ package projections
 import (
 	"context"
 	"errors"
-	"fmt"
 	"time"
 
 	"github.com/google/uuid"
@@ -23,7 +22,7 @@ var _ Projector = Analytics{}
 // order streams, each in its own order; the hours come from the times the
 // events carry (UTC), so a replay builds the same rows. Expiry tombstones of
 // orders never placed count nothing. The tables are created by the migration
-// infra/postgres/migrations/00009_analytics.sql.
+// schema/00009_analytics.sql.
 type Analytics struct{}
 
 // Name returns NameAnalytics.
@@ -108,120 +107,6 @@ func addHour(ctx context.Context, db DB, show uuid.UUID, at time.Time, d hourDel
 		show, hourOf(at), d.holds, d.unitsHeld, d.confirmed, d.unitsSold, d.revenue, d.expired, d.cancelled)
 }
 
-// AnalyticsView is the sales analytics of a show: in all, and hour by hour.
-type AnalyticsView struct {
-	ShowID uuid.UUID        `json:"show_id"`
-	Totals AnalyticsFigures `json:"totals"`
-	// Hours are the hours in which anything happened, in order.
-	Hours []AnalyticsHour `json:"hours"`
-}
-
-// AnalyticsHour is the figures of one hour, which starts at Hour (UTC).
-type AnalyticsHour struct {
-	Hour time.Time `json:"hour"`
-	AnalyticsFigures
-}
-
-// AnalyticsFigures are sales figures over a span of time. The counts are of
-// what happened in the span: orders held (placed), confirmed (paid),
-// expired and cancelled, units and revenue. Paid, Conversion and
-// MedianSecondsToPay follow the holds of the span to their outcome, whenever
-// it came: how many were paid, which share of the holds that is, and the
-// median time from hold to payment of those paid; the last two are null
-// when there is nothing to divide.
-type AnalyticsFigures struct {
-	Holds              int      `json:"holds"`
-	UnitsHeld          int      `json:"units_held"`
-	Confirmed          int      `json:"confirmed"`
-	UnitsSold          int      `json:"units_sold"`
-	RevenueCents       int64    `json:"revenue_cents"`
-	Expired            int      `json:"expired"`
-	Cancelled          int      `json:"cancelled"`
-	Paid               int      `json:"paid"`
-	Conversion         *float64 `json:"conversion"`
-	MedianSecondsToPay *float64 `json:"median_seconds_to_pay"`
-}
-
-// add adds the counts of o to f.
-func (f *AnalyticsFigures) add(o AnalyticsFigures) {
-	f.Holds += o.Holds
-	f.UnitsHeld += o.UnitsHeld
-	f.Confirmed += o.Confirmed
-	f.UnitsSold += o.UnitsSold
-	f.RevenueCents += o.RevenueCents
-	f.Expired += o.Expired
-	f.Cancelled += o.Cancelled
-}
-
-// cohort sets the figures that follow the holds of the span.
-func (f *AnalyticsFigures) cohort(paid int, medianMS *float64) {
-	f.Paid = paid
-	if f.Holds > 0 {
-		c := float64(paid) / float64(f.Holds)
-		f.Conversion = &c
-	}
-	if medianMS != nil {
-		s := *medianMS / 1000
-		f.MedianSecondsToPay = &s
-	}
-}
-
-// Analytics returns the sales analytics of a show. A show without orders
-// has zero figures and no hours; the caller checks that the show exists.
-func (q *Queries) Analytics(ctx context.Context, showID uuid.UUID) (AnalyticsView, error) {
-	v := AnalyticsView{ShowID: showID, Hours: []AnalyticsHour{}}
-	rows, err := q.db.Query(ctx, `select hour, holds, units_held, confirmed, units_sold, revenue_cents, expired, cancelled
-		from rm_analytics_hours where show_id = $1 order by hour`, showID)
-	if err != nil {
-		return AnalyticsView{}, fmt.Errorf("query analytics: %w", err)
-	}
-	defer rows.Close()
-	at := map[time.Time]int{}
-	for rows.Next() {
-		var h AnalyticsHour
-		f := &h.AnalyticsFigures
-		if err := rows.Scan(&h.Hour, &f.Holds, &f.UnitsHeld, &f.Confirmed, &f.UnitsSold, &f.RevenueCents, &f.Expired, &f.Cancelled); err != nil {
-			return AnalyticsView{}, fmt.Errorf("query analytics: %w", err)
-		}
-		h.Hour = h.Hour.UTC()
-		at[h.Hour] = len(v.Hours)
-		v.Hours = append(v.Hours, h)
-		v.Totals.add(*f)
-	}
-	if err := rows.Err(); err != nil {
-		return AnalyticsView{}, fmt.Errorf("query analytics: %w", err)
-	}
-	rows.Close()
-
-	// The holds of each hour, and of all hours (the null hour of the
-	// grouping set), followed to their payment.
-	rows, err = q.db.Query(ctx, `select held_hour, count(pay_ms), percentile_cont(0.5) within group (order by pay_ms)
-		from rm_analytics_orders where show_id = $1 group by grouping sets ((held_hour), ())`, showID)
-	if err != nil {
-		return AnalyticsView{}, fmt.Errorf("query analytics: %w", err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var hour *time.Time
-		var paid int
-		var median *float64
-		if err := rows.Scan(&hour, &paid, &median); err != nil {
-			return AnalyticsView{}, fmt.Errorf("query analytics: %w", err)
-		}
-		if hour == nil {
-			v.Totals.cohort(paid, median)
-			continue
-		}
-		if i, ok := at[hour.UTC()]; ok {
-			v.Hours[i].cohort(paid, median)
-		}
-	}
-	if err := rows.Err(); err != nil {
-		return AnalyticsView{}, fmt.Errorf("query analytics: %w", err)
-	}
-	return v, nil
-}
-
 var _ BatchProjector = Analytics{}
 
 // ApplyBatch projects the order events of a batch, a run at a time, in a
@@ -272,59 +157,75 @@ func (r *analyticsRun) add(_ domain.RecordedEvent, e domain.Event) (runAction, e
 }
 
 func (r *analyticsRun) flush(ctx context.Context, db DB) error {
-	defer r.ended.reset()
-	defer func() { clear(r.events); r.events = r.events[:0] }()
+	defer r.reset()
 	if len(r.events) == 0 {
 		return nil
 	}
-	// The orders with an outcome, as they stand before the run.
-	var known keyed[uuid.UUID, analyticsOrder]
-	if r.ended.len() > 0 {
-		rows, err := db.Query(ctx, `select order_id, status, units from rm_analytics_orders where order_id = any($1::uuid[])`, r.ended.keys)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			var id uuid.UUID
-			o := analyticsOrder{stored: true}
-			if err := rows.Scan(&id, (*string)(&o.status), &o.units); err != nil {
-				return err
-			}
-			*known.get(id) = o
-		}
-		if err := rows.Err(); err != nil {
-			return err
-		}
-		rows.Close()
+	known, err := r.load(ctx, db)
+	if err != nil {
+		return err
 	}
-	// Resolve the events in order, as Apply does. placed are the orders
-	// to insert (unless there already, for those not read): the first
-	// placing of each counts.
-	type hourKey struct {
-		show uuid.UUID
-		hour time.Time
+	w, err := r.resolve(known)
+	if err != nil {
+		return err
 	}
-	var placed keyed[uuid.UUID, analyticsOrder]
-	var hours keyed[hourKey, hourDelta]
-	end := func(order, show uuid.UUID, at time.Time, status domain.OrderStatus) *analyticsOrder {
-		if !known.has(order) {
-			return nil // never placed: counts nothing
-		}
-		o := known.get(order)
-		if o.status != domain.OrderStatusHeld {
-			return nil // counted already
-		}
-		o.status, o.changed = status, true
-		d := hours.get(hourKey{show, hourOf(at)})
-		switch status {
-		case domain.OrderStatusCancelled:
-			d.cancelled++
-		case domain.OrderStatusExpired:
-			d.expired++
-		}
-		return o
+	if r.ended.len() == 0 {
+		return insertHolds(ctx, db, &w.placed)
 	}
+	return w.write(ctx, db)
+}
+
+// reset empties the run.
+func (r *analyticsRun) reset() {
+	r.ended.reset()
+	clear(r.events)
+	r.events = r.events[:0]
+}
+
+// load reads the orders with an outcome in the run, as they stand before
+// the run, in one query.
+func (r *analyticsRun) load(ctx context.Context, db DB) (known keyed[uuid.UUID, analyticsOrder], err error) {
+	if r.ended.len() == 0 {
+		return known, nil
+	}
+	rows, err := db.Query(ctx, `select order_id, status, units from rm_analytics_orders where order_id = any($1::uuid[])`, r.ended.keys)
+	if err != nil {
+		return known, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id uuid.UUID
+		o := analyticsOrder{stored: true}
+		if err := rows.Scan(&id, (*string)(&o.status), &o.units); err != nil {
+			return known, err
+		}
+		*known.get(id) = o
+	}
+	return known, rows.Err()
+}
+
+// hourKey is an hour of a show's figures.
+type hourKey struct {
+	show uuid.UUID
+	hour time.Time
+}
+
+// analyticsWrite is what a run of the analytics projection writes.
+type analyticsWrite struct {
+	// placed are the orders to insert (unless there already, for those
+	// not read), updated those stored before the run that it changes:
+	// distinct rows.
+	placed, updated keyed[uuid.UUID, analyticsOrder]
+	// hours are the changes of the figures of each hour, but for the
+	// holds of the orders placed, counted as they are inserted.
+	hours keyed[hourKey, hourDelta]
+}
+
+// resolve applies the run's events in order, as Apply does, to the orders
+// known before the run (see load), and returns what to write. An order
+// counts its first placing, and its first outcome while held.
+func (r *analyticsRun) resolve(known keyed[uuid.UUID, analyticsOrder]) (*analyticsWrite, error) {
+	w := &analyticsWrite{}
 	for _, e := range r.events {
 		switch e := e.(type) {
 		case domain.OrderPlaced:
@@ -333,116 +234,122 @@ func (r *analyticsRun) flush(ctx context.Context, db DB) error {
 				if !known.has(e.OrderID) {
 					*known.get(e.OrderID) = o
 				}
-			} else if !placed.has(e.OrderID) {
-				*placed.get(e.OrderID) = o
+			} else if !w.placed.has(e.OrderID) {
+				*w.placed.get(e.OrderID) = o
 			}
 		case domain.OrderConfirmed:
-			if o := end(e.OrderID, e.ShowID, e.ConfirmedAt, domain.OrderStatusConfirmed); o != nil {
+			if o := w.end(&known, e.OrderID, e.ShowID, e.ConfirmedAt, domain.OrderStatusConfirmed); o != nil {
 				o.paid, o.paidAt = true, e.ConfirmedAt
-				d := hours.get(hourKey{e.ShowID, hourOf(e.ConfirmedAt)})
+				d := w.hours.get(hourKey{e.ShowID, hourOf(e.ConfirmedAt)})
 				revenue, err := addCents(d.revenue, e.TotalCents)
 				if err != nil {
-					return err
+					return nil, err
 				}
 				d.confirmed++
 				d.unitsSold += o.units
 				d.revenue = revenue
 			}
 		case domain.OrderCancelled:
-			end(e.OrderID, e.ShowID, e.At, domain.OrderStatusCancelled)
+			w.end(&known, e.OrderID, e.ShowID, e.At, domain.OrderStatusCancelled)
 		case domain.OrderExpired:
-			end(e.OrderID, e.ShowID, e.At, domain.OrderStatusExpired)
+			w.end(&known, e.OrderID, e.ShowID, e.At, domain.OrderStatusExpired)
 		}
 	}
-	var updIDs []uuid.UUID
-	var updStatus []string
-	var updPaid []bool
-	var updPaidAt []time.Time
 	for i, o := range known.vals {
 		switch {
 		case !o.stored:
-			*placed.get(known.keys[i]) = o
+			*w.placed.get(known.keys[i]) = o
 		case o.changed:
-			updIDs = append(updIDs, known.keys[i])
-			updStatus = append(updStatus, string(o.status))
-			updPaid = append(updPaid, o.paid)
-			updPaidAt = append(updPaidAt, o.paidAt)
+			*w.updated.get(known.keys[i]) = o
 		}
 	}
-	if r.ended.len() == 0 {
-		return insertHolds(ctx, db, &placed)
-	}
-	n := placed.len()
-	shows, heldHours, heldAts := make([]uuid.UUID, n), make([]time.Time, n), make([]time.Time, n)
-	counts, totals, statuses := make([]int64, n), make([]int64, n), make([]string, n)
-	paid, paidAts := make([]bool, n), make([]time.Time, n)
-	for i, o := range placed.vals {
-		e := o.placed
-		shows[i], heldHours[i], heldAts[i] = e.ShowID, hourOf(e.PlacedAt), e.PlacedAt
-		counts[i], totals[i], statuses[i] = int64(o.units), e.TotalCents, string(o.status)
-		paid[i], paidAts[i] = o.paid, o.paidAt
-	}
-	m := hours.len()
-	hShows, hHours := make([]uuid.UUID, m), make([]time.Time, m)
-	hConfirmed, hUnitsSold, hRevenue := make([]int64, m), make([]int64, m), make([]int64, m)
-	hExpired, hCancelled := make([]int64, m), make([]int64, m)
-	for i, d := range hours.vals {
-		hShows[i], hHours[i] = hours.keys[i].show, hours.keys[i].hour
-		hConfirmed[i], hUnitsSold[i], hRevenue[i] = int64(d.confirmed), int64(d.unitsSold), d.revenue
-		hExpired[i], hCancelled[i] = int64(d.expired), int64(d.cancelled)
-	}
-	// The orders inserted are those whose placing counts; the orders
-	// updated, stored before the run, are distinct from them. Pay times
-	// are computed as in Apply. Each hour's figures move as addHour.
-	return db.Exec(ctx, `with placed as (
-			insert into rm_analytics_orders (order_id, show_id, held_hour, held_at, units, total_cents, status, pay_ms)
-			select o.order_id, o.show_id, o.held_hour, o.held_at, o.units, o.total_cents, o.status,
-				case when o.paid then floor(extract(epoch from (o.paid_at - o.held_at)) * 1000)::bigint end
-			from unnest($1::uuid[], $2::uuid[], $3::timestamptz[], $4::timestamptz[], $5::bigint[], $6::bigint[], $7::text[],
-					$8::bool[], $9::timestamptz[])
-				as o(order_id, show_id, held_hour, held_at, units, total_cents, status, paid, paid_at)
-			on conflict (order_id) do nothing
-			returning show_id, held_hour, units),
-		ended as (
-			update rm_analytics_orders a set status = u.status,
-				pay_ms = case when u.paid then floor(extract(epoch from (u.paid_at - a.held_at)) * 1000)::bigint else a.pay_ms end
-			from unnest($10::uuid[], $11::text[], $12::bool[], $13::timestamptz[]) as u(order_id, status, paid, paid_at)
-			where a.order_id = u.order_id)
-		insert into rm_analytics_hours (show_id, hour, holds, units_held, confirmed, units_sold, revenue_cents, expired, cancelled)
-		select show_id, hour, sum(holds), sum(units_held), sum(confirmed), sum(units_sold), sum(revenue_cents), sum(expired), sum(cancelled)
-		from (
-			select show_id, held_hour, 1::bigint, units::bigint, 0::bigint, 0::bigint, 0::bigint, 0::bigint, 0::bigint from placed
-			union all
-			select h.show_id, h.hour, 0, 0, h.confirmed, h.units_sold, h.revenue_cents, h.expired, h.cancelled
-			from unnest($14::uuid[], $15::timestamptz[], $16::bigint[], $17::bigint[], $18::bigint[], $19::bigint[], $20::bigint[])
-				as h(show_id, hour, confirmed, units_sold, revenue_cents, expired, cancelled)
-		) as d(show_id, hour, holds, units_held, confirmed, units_sold, revenue_cents, expired, cancelled)
-		group by show_id, hour
-		on conflict (show_id, hour) do update set
-			holds = rm_analytics_hours.holds + excluded.holds,
-			units_held = rm_analytics_hours.units_held + excluded.units_held,
-			confirmed = rm_analytics_hours.confirmed + excluded.confirmed,
-			units_sold = rm_analytics_hours.units_sold + excluded.units_sold,
-			revenue_cents = rm_analytics_hours.revenue_cents + excluded.revenue_cents,
-			expired = rm_analytics_hours.expired + excluded.expired,
-			cancelled = rm_analytics_hours.cancelled + excluded.cancelled`,
-		placed.keys, shows, heldHours, heldAts, counts, totals, statuses, paid, paidAts,
-		updIDs, updStatus, updPaid, updPaidAt,
-		hShows, hHours, hConfirmed, hUnitsSold, hRevenue, hExpired, hCancelled)
+	return w, nil
 }
+
+// end ends an order known and held with status at at, as endOrder, and
+// returns it; an order never placed, or no longer held, counts nothing
+// and end returns nil.
+func (w *analyticsWrite) end(known *keyed[uuid.UUID, analyticsOrder], order, show uuid.UUID, at time.Time, status domain.OrderStatus) *analyticsOrder {
+	if !known.has(order) {
+		return nil // never placed: counts nothing
+	}
+	o := known.get(order)
+	if o.status != domain.OrderStatusHeld {
+		return nil // counted already
+	}
+	o.status, o.changed = status, true
+	d := w.hours.get(hourKey{show, hourOf(at)})
+	switch status {
+	case domain.OrderStatusCancelled:
+		d.cancelled++
+	case domain.OrderStatusExpired:
+		d.expired++
+	}
+	return o
+}
+
+// write writes the orders and hours of a run in one statement.
+func (w *analyticsWrite) write(ctx context.Context, db DB) error {
+	p, u, h := w.placed.vals, w.updated.vals, w.hours.vals
+	return db.Exec(ctx, writeAnalytics,
+		w.placed.keys, column(p, func(o analyticsOrder) uuid.UUID { return o.placed.ShowID }),
+		column(p, func(o analyticsOrder) time.Time { return hourOf(o.placed.PlacedAt) }),
+		column(p, func(o analyticsOrder) time.Time { return o.placed.PlacedAt }),
+		column(p, func(o analyticsOrder) int64 { return int64(o.units) }),
+		column(p, func(o analyticsOrder) int64 { return o.placed.TotalCents }),
+		column(p, func(o analyticsOrder) string { return string(o.status) }),
+		column(p, func(o analyticsOrder) bool { return o.paid }), column(p, func(o analyticsOrder) time.Time { return o.paidAt }),
+		w.updated.keys, column(u, func(o analyticsOrder) string { return string(o.status) }),
+		column(u, func(o analyticsOrder) bool { return o.paid }), column(u, func(o analyticsOrder) time.Time { return o.paidAt }),
+		column(w.hours.keys, func(k hourKey) uuid.UUID { return k.show }),
+		column(w.hours.keys, func(k hourKey) time.Time { return k.hour }),
+		column(h, func(d hourDelta) int64 { return int64(d.confirmed) }), column(h, func(d hourDelta) int64 { return int64(d.unitsSold) }),
+		column(h, func(d hourDelta) int64 { return d.revenue }), column(h, func(d hourDelta) int64 { return int64(d.expired) }),
+		column(h, func(d hourDelta) int64 { return int64(d.cancelled) }))
+}
+
+// writeAnalytics is the statement of analyticsWrite.write. The orders
+// inserted are those whose placing counts; the orders updated, stored
+// before the run, are distinct from them. Pay times are computed as in
+// Apply. Each hour's figures move as addHour.
+const writeAnalytics = `with placed as (
+		insert into rm_analytics_orders (order_id, show_id, held_hour, held_at, units, total_cents, status, pay_ms)
+		select o.order_id, o.show_id, o.held_hour, o.held_at, o.units, o.total_cents, o.status,
+			case when o.paid then floor(extract(epoch from (o.paid_at - o.held_at)) * 1000)::bigint end
+		from unnest($1::uuid[], $2::uuid[], $3::timestamptz[], $4::timestamptz[], $5::bigint[], $6::bigint[], $7::text[],
+				$8::bool[], $9::timestamptz[])
+			as o(order_id, show_id, held_hour, held_at, units, total_cents, status, paid, paid_at)
+		on conflict (order_id) do nothing
+		returning show_id, held_hour, units),
+	ended as (
+		update rm_analytics_orders a set status = u.status,
+			pay_ms = case when u.paid then floor(extract(epoch from (u.paid_at - a.held_at)) * 1000)::bigint else a.pay_ms end
+		from unnest($10::uuid[], $11::text[], $12::bool[], $13::timestamptz[]) as u(order_id, status, paid, paid_at)
+		where a.order_id = u.order_id)
+	insert into rm_analytics_hours (show_id, hour, holds, units_held, confirmed, units_sold, revenue_cents, expired, cancelled)
+	select show_id, hour, sum(holds), sum(units_held), sum(confirmed), sum(units_sold), sum(revenue_cents), sum(expired), sum(cancelled)
+	from (
+		select show_id, held_hour, 1::bigint, units::bigint, 0::bigint, 0::bigint, 0::bigint, 0::bigint, 0::bigint from placed
+		union all
+		select h.show_id, h.hour, 0, 0, h.confirmed, h.units_sold, h.revenue_cents, h.expired, h.cancelled
+		from unnest($14::uuid[], $15::timestamptz[], $16::bigint[], $17::bigint[], $18::bigint[], $19::bigint[], $20::bigint[])
+			as h(show_id, hour, confirmed, units_sold, revenue_cents, expired, cancelled)
+	) as d(show_id, hour, holds, units_held, confirmed, units_sold, revenue_cents, expired, cancelled)
+	group by show_id, hour
+	on conflict (show_id, hour) do update set
+		holds = rm_analytics_hours.holds + excluded.holds,
+		units_held = rm_analytics_hours.units_held + excluded.units_held,
+		confirmed = rm_analytics_hours.confirmed + excluded.confirmed,
+		units_sold = rm_analytics_hours.units_sold + excluded.units_sold,
+		revenue_cents = rm_analytics_hours.revenue_cents + excluded.revenue_cents,
+		expired = rm_analytics_hours.expired + excluded.expired,
+		cancelled = rm_analytics_hours.cancelled + excluded.cancelled`
 
 // insertHolds records orders placed, held, unless recorded already, and
 // counts those recorded in their hours: the flush of a run of OrderPlaced
 // alone, in a simpler statement.
 func insertHolds(ctx context.Context, db DB, placed *keyed[uuid.UUID, analyticsOrder]) error {
-	n := placed.len()
-	shows, hours, ats := make([]uuid.UUID, n), make([]time.Time, n), make([]time.Time, n)
-	counts, totals := make([]int64, n), make([]int64, n)
-	for i, o := range placed.vals {
-		e := o.placed
-		shows[i], hours[i], ats[i] = e.ShowID, hourOf(e.PlacedAt), e.PlacedAt
-		counts[i], totals[i] = int64(o.units), e.TotalCents
-	}
+	p := placed.vals
 	// The orders inserted are those counted: as addHour, per hour.
 	return db.Exec(ctx, `with placed as (
 			insert into rm_analytics_orders (order_id, show_id, held_hour, held_at, units, total_cents, status)
@@ -456,5 +363,9 @@ func insertHolds(ctx context.Context, db DB, placed *keyed[uuid.UUID, analyticsO
 		on conflict (show_id, hour) do update set
 			holds = rm_analytics_hours.holds + excluded.holds,
 			units_held = rm_analytics_hours.units_held + excluded.units_held`,
-		placed.keys, shows, hours, ats, counts, string(domain.OrderStatusHeld), totals)
+		placed.keys, column(p, func(o analyticsOrder) uuid.UUID { return o.placed.ShowID }),
+		column(p, func(o analyticsOrder) time.Time { return hourOf(o.placed.PlacedAt) }),
+		column(p, func(o analyticsOrder) time.Time { return o.placed.PlacedAt }),
+		column(p, func(o analyticsOrder) int64 { return int64(o.units) }),
+		string(domain.OrderStatusHeld), column(p, func(o analyticsOrder) int64 { return o.placed.TotalCents }))
 }

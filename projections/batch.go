@@ -151,3 +151,13 @@ func (l *keyed[K, V]) len() int { return len(l.keys) }
 
 // reset empties the list.
 func (l *keyed[K, V]) reset() { *l = keyed[K, V]{} }
+
+// column returns the field f of each of rows, in order: a column of an
+// unnest(...) over rows.
+func column[R, T any](rows []R, f func(R) T) []T {
+	c := make([]T, len(rows))
+	for i, r := range rows {
+		c[i] = f(r)
+	}
+	return c
+}

@@ -91,17 +91,14 @@ func confirmOrder(ctx context.Context, db DB, rec domain.RecordedEvent, e domain
 	if err != nil {
 		return err
 	}
-	n := len(e.Tickets)
-	ids, secs, rows, codes := make([]uuid.UUID, n), make([]string, n), make([]string, n), make([]string, n)
-	seats := make([]int64, n)
-	for i, t := range e.Tickets {
-		ids[i], secs[i], rows[i], seats[i], codes[i] = t.ID, t.Section, t.Row, int64(t.Seat), t.Code
-	}
+	ts := e.Tickets
 	return db.Exec(ctx, `insert into rm_tickets (id, order_id, show_id, buyer_id, seq, idx, section, row_label, seat, code)
 		select t.id, $1, $2, $3, $4, t.idx - 1, t.section, t.row_label, t.seat, t.code
 		from unnest($5::uuid[], $6::text[], $7::text[], $8::bigint[], $9::text[]) with ordinality as t(id, section, row_label, seat, code, idx)
 		on conflict (id) do nothing`,
-		e.OrderID, e.ShowID, buyer, seq, ids, secs, rows, seats, codes)
+		e.OrderID, e.ShowID, buyer, seq, column(ts, func(t domain.Ticket) uuid.UUID { return t.ID }),
+		column(ts, func(t domain.Ticket) string { return t.Section }), column(ts, func(t domain.Ticket) string { return t.Row }),
+		column(ts, func(t domain.Ticket) int64 { return int64(t.Seat) }), column(ts, func(t domain.Ticket) string { return t.Code }))
 }
 
 var _ BatchProjector = Orders{}
@@ -196,78 +193,81 @@ func (r *ordersRun) add(rec domain.RecordedEvent, e domain.Event) (runAction, er
 }
 
 func (r *ordersRun) flush(ctx context.Context, db DB) error {
-	defer r.touched.reset()
-	defer r.checked.reset()
-	defer func() { clear(r.events); r.events, r.seqs, r.lines = r.events[:0], r.seqs[:0], r.lines[:0] }()
+	defer r.reset()
 	if len(r.events) == 0 {
 		return nil
 	}
-	// The orders and tickets touched, as they stand before the run.
-	var known keyed[uuid.UUID, runOrder]
-	var tickets keyed[uuid.UUID, runTicket]
-	if r.touched.len() > 0 {
-		rows, err := db.Query(ctx, `select true, id, buyer_id, false from rm_orders where id = any($1::uuid[])
-			union all
-			select false, id, buyer_id, checked_in_at is not null from rm_tickets where id = any($2::uuid[])`,
-			r.touched.keys, r.checked.keys)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			var order, checked bool
-			var id, buyer uuid.UUID
-			if err := rows.Scan(&order, &id, &buyer, &checked); err != nil {
-				return err
-			}
-			if order {
-				*known.get(id) = runOrder{placedOrder: placedOrder{buyer: buyer}, stored: true}
-			} else {
-				*tickets.get(id) = runTicket{checked: checked, stored: true}
-			}
-		}
-		if err := rows.Err(); err != nil {
-			return err
-		}
-		rows.Close()
+	known, tickets, err := r.load(ctx, db)
+	if err != nil {
+		return err
 	}
-	// Resolve the events in order, as Apply does. placed are the orders
-	// to insert (unless there already, for those not read): the first
-	// placing of each counts; inserted are the tickets to insert (unless
-	// there already, for those not read), the first of each id.
-	var placed keyed[uuid.UUID, runOrder]
-	var inserted keyed[uuid.UUID, runTicket]
+	w := r.resolve(known, tickets)
+	if r.touched.len() == 0 {
+		return insertPlaced(ctx, db, &w.placed)
+	}
+	return w.write(ctx, db)
+}
+
+// reset empties the run.
+func (r *ordersRun) reset() {
+	r.touched.reset()
+	r.checked.reset()
+	clear(r.events)
+	r.events, r.seqs, r.lines = r.events[:0], r.seqs[:0], r.lines[:0]
+}
+
+// load reads the orders and tickets the run touches, as they stand before
+// the run, in one query.
+func (r *ordersRun) load(ctx context.Context, db DB) (known keyed[uuid.UUID, runOrder], tickets keyed[uuid.UUID, runTicket], err error) {
+	if r.touched.len() == 0 {
+		return known, tickets, nil
+	}
+	rows, err := db.Query(ctx, `select true, id, buyer_id, false from rm_orders where id = any($1::uuid[])
+		union all
+		select false, id, buyer_id, checked_in_at is not null from rm_tickets where id = any($2::uuid[])`,
+		r.touched.keys, r.checked.keys)
+	if err != nil {
+		return known, tickets, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var order, checked bool
+		var id, buyer uuid.UUID
+		if err := rows.Scan(&order, &id, &buyer, &checked); err != nil {
+			return known, tickets, err
+		}
+		if order {
+			*known.get(id) = runOrder{placedOrder: placedOrder{buyer: buyer}, stored: true}
+		} else {
+			*tickets.get(id) = runTicket{checked: checked, stored: true}
+		}
+	}
+	return known, tickets, rows.Err()
+}
+
+// ordersWrite is what a run writes: distinct rows each.
+type ordersWrite struct {
+	// placed are the orders to insert (unless there already, for those
+	// not read), updated those stored before the run that it changes.
+	placed, updated keyed[uuid.UUID, runOrder]
+	// inserted are the tickets to insert (unless there already, for
+	// those not read); checked the stored ones the run checks in, when.
+	inserted keyed[uuid.UUID, runTicket]
+	checked  keyed[uuid.UUID, time.Time]
+}
+
+// resolve applies the run's events in order, as Apply does, to the orders
+// and tickets known and read before the run (see load), and returns what
+// to write. Of the orders placed the first placing of each counts; of the
+// tickets the first of each id.
+func (r *ordersRun) resolve(known keyed[uuid.UUID, runOrder], tickets keyed[uuid.UUID, runTicket]) *ordersWrite {
+	w := &ordersWrite{}
 	for i, e := range r.events {
 		switch e := e.(type) {
 		case domain.OrderPlaced:
-			items, seats := r.lines[i][0], r.lines[i][1]
-			o := runOrder{placedOrder: placedOrder{r.seqs[i], e.ShowID, e.BuyerID, items, seats, e.TotalCents, e.ExpiresAt, e.PlacedAt},
-				status: domain.OrderStatusHeld, updated: e.PlacedAt}
-			if r.touched.has(e.OrderID) {
-				if !known.has(e.OrderID) {
-					*known.get(e.OrderID) = o
-				}
-			} else if !placed.has(e.OrderID) {
-				*placed.get(e.OrderID) = o
-			}
+			r.place(&known, &w.placed, i, e)
 		case domain.OrderConfirmed:
-			if !known.has(e.OrderID) {
-				continue // never placed: nothing to confirm
-			}
-			o := known.get(e.OrderID)
-			o.status, o.payment, o.paid, o.updated, o.changed = domain.OrderStatusConfirmed, e.PaymentID, true, e.ConfirmedAt, true
-			for j, t := range e.Tickets {
-				rt := runTicket{order: e.OrderID, show: e.ShowID, buyer: o.buyer, seq: r.seqs[i], idx: int32(j),
-					section: t.Section, row: t.Row, seat: int64(t.Seat), code: t.Code}
-				if r.checked.has(t.ID) {
-					if tickets.has(t.ID) {
-						continue // there already
-					}
-					*tickets.get(t.ID) = rt
-				} else if !inserted.has(t.ID) {
-					*inserted.get(t.ID) = rt
-				}
-			}
+			r.confirm(&known, &tickets, &w.inserted, r.seqs[i], e)
 		case domain.OrderCancelled:
 			r.setStatus(&known, e.OrderID, domain.OrderStatusCancelled, e.At)
 		case domain.OrderExpired:
@@ -284,106 +284,128 @@ func (r *ordersRun) flush(ctx context.Context, db DB) error {
 			}
 		}
 	}
-	var upd keyed[uuid.UUID, runOrder]
 	for i, o := range known.vals {
 		switch {
 		case !o.stored:
-			*placed.get(known.keys[i]) = o
+			*w.placed.get(known.keys[i]) = o
 		case o.changed:
-			*upd.get(known.keys[i]) = o
+			*w.updated.get(known.keys[i]) = o
 		}
 	}
-	var checkIDs []uuid.UUID
-	var checkAts []time.Time
 	for i, t := range tickets.vals {
 		switch {
 		case !t.stored:
-			*inserted.get(tickets.keys[i]) = t
+			*w.inserted.get(tickets.keys[i]) = t
 		case t.checkedIn:
-			checkIDs = append(checkIDs, tickets.keys[i])
-			checkAts = append(checkAts, t.checkedAt)
+			*w.checked.get(tickets.keys[i]) = t.checkedAt
 		}
 	}
-
-	if r.touched.len() == 0 {
-		return insertPlaced(ctx, db, &placed)
-	}
-	n := placed.len()
-	seqs, shows, buyers := make([]int64, n), make([]uuid.UUID, n), make([]uuid.UUID, n)
-	items, seats, totals := make([]string, n), make([]string, n), make([]int64, n)
-	expires, ats, statuses := make([]time.Time, n), make([]time.Time, n), make([]string, n)
-	payments, updateds := make([]string, n), make([]time.Time, n)
-	for i, o := range placed.vals {
-		seqs[i], shows[i], buyers[i] = o.seq, o.show, o.buyer
-		items[i], seats[i], totals[i] = o.items, o.seats, o.total
-		expires[i], ats[i], statuses[i] = o.expires, o.at, string(o.status)
-		payments[i], updateds[i] = o.payment, o.updated
-	}
-	m := upd.len()
-	uStatuses, uPaid, uPayments, uUpdateds := make([]string, m), make([]bool, m), make([]string, m), make([]time.Time, m)
-	for i, o := range upd.vals {
-		uStatuses[i], uPaid[i], uPayments[i], uUpdateds[i] = string(o.status), o.paid, o.payment, o.updated
-	}
-	k := inserted.len()
-	tOrders, tShows, tBuyers, tSeqs, tIdx := make([]uuid.UUID, k), make([]uuid.UUID, k), make([]uuid.UUID, k), make([]int64, k), make([]int32, k)
-	tSections, tRows, tSeats, tCodes := make([]string, k), make([]string, k), make([]int64, k), make([]string, k)
-	tChecked, tCheckedAts := make([]bool, k), make([]time.Time, k)
-	for i, t := range inserted.vals {
-		tOrders[i], tShows[i], tBuyers[i], tSeqs[i], tIdx[i] = t.order, t.show, t.buyer, t.seq, t.idx
-		tSections[i], tRows[i], tSeats[i], tCodes[i] = t.section, t.row, t.seat, t.code
-		tChecked[i], tCheckedAts[i] = t.checked, t.checkedAt
-	}
-	// The orders and tickets inserted and those updated, stored before
-	// the run, are distinct rows. An order's status is its last outcome's
-	// (none leaves it as it is), its payment its last confirmation's.
-	return db.Exec(ctx, `with placed as (
-			insert into rm_orders (id, seq, show_id, buyer_id, status, items, seats, total_cents, expires_at, payment_id, created_at, updated_at)
-			select o.id, o.seq, o.show_id, o.buyer_id, o.status, o.items::jsonb, o.seats::jsonb, o.total_cents, o.expires_at,
-				o.payment_id, o.placed_at, o.updated_at
-			from unnest($1::uuid[], $2::bigint[], $3::uuid[], $4::uuid[], $5::text[], $6::text[], $7::text[], $8::bigint[],
-					$9::timestamptz[], $10::text[], $11::timestamptz[], $12::timestamptz[])
-				as o(id, seq, show_id, buyer_id, status, items, seats, total_cents, expires_at, payment_id, placed_at, updated_at)
-			on conflict (id) do nothing),
-		updated as (
-			update rm_orders o set status = coalesce(nullif(u.status, ''), o.status),
-				payment_id = case when u.paid then u.payment_id else o.payment_id end, updated_at = u.updated_at
-			from unnest($13::uuid[], $14::text[], $15::bool[], $16::text[], $17::timestamptz[]) as u(id, status, paid, payment_id, updated_at)
-			where o.id = u.id),
-		checked as (
-			update rm_tickets t set checked_in_at = c.at
-			from unnest($18::uuid[], $19::timestamptz[]) as c(id, at)
-			where t.id = c.id and t.checked_in_at is null)
-		insert into rm_tickets (id, order_id, show_id, buyer_id, seq, idx, section, row_label, seat, code, checked_in_at)
-		select t.id, t.order_id, t.show_id, t.buyer_id, t.seq, t.idx, t.section, t.row_label, t.seat, t.code,
-			case when t.checked then t.checked_at end
-		from unnest($20::uuid[], $21::uuid[], $22::uuid[], $23::uuid[], $24::bigint[], $25::int[], $26::text[], $27::text[],
-				$28::bigint[], $29::text[], $30::bool[], $31::timestamptz[])
-			as t(id, order_id, show_id, buyer_id, seq, idx, section, row_label, seat, code, checked, checked_at)
-		on conflict (id) do nothing`,
-		placed.keys, seqs, shows, buyers, statuses, items, seats, totals, expires, payments, ats, updateds,
-		upd.keys, uStatuses, uPaid, uPayments, uUpdateds,
-		checkIDs, checkAts,
-		inserted.keys, tOrders, tShows, tBuyers, tSeqs, tIdx, tSections, tRows, tSeats, tCodes, tChecked, tCheckedAts)
+	return w
 }
+
+// place places the order of the run's i-th event, e, as Apply: it joins
+// the orders known, when touched by the run, or else those placed.
+func (r *ordersRun) place(known, placed *keyed[uuid.UUID, runOrder], i int, e domain.OrderPlaced) {
+	items, seats := r.lines[i][0], r.lines[i][1]
+	o := runOrder{placedOrder: placedOrder{r.seqs[i], e.ShowID, e.BuyerID, items, seats, e.TotalCents, e.ExpiresAt, e.PlacedAt},
+		status: domain.OrderStatusHeld, updated: e.PlacedAt}
+	if r.touched.has(e.OrderID) {
+		if !known.has(e.OrderID) {
+			*known.get(e.OrderID) = o
+		}
+	} else if !placed.has(e.OrderID) {
+		*placed.get(e.OrderID) = o
+	}
+}
+
+// confirm confirms an order the run knows, as confirmOrder: its tickets
+// join those known, when checked in by the run, or else those inserted.
+func (r *ordersRun) confirm(known *keyed[uuid.UUID, runOrder], tickets, inserted *keyed[uuid.UUID, runTicket], seq int64, e domain.OrderConfirmed) {
+	if !known.has(e.OrderID) {
+		return // never placed: nothing to confirm
+	}
+	o := known.get(e.OrderID)
+	o.status, o.payment, o.paid, o.updated, o.changed = domain.OrderStatusConfirmed, e.PaymentID, true, e.ConfirmedAt, true
+	for j, t := range e.Tickets {
+		rt := runTicket{order: e.OrderID, show: e.ShowID, buyer: o.buyer, seq: seq, idx: int32(j),
+			section: t.Section, row: t.Row, seat: int64(t.Seat), code: t.Code}
+		if r.checked.has(t.ID) {
+			if tickets.has(t.ID) {
+				continue // there already
+			}
+			*tickets.get(t.ID) = rt
+		} else if !inserted.has(t.ID) {
+			*inserted.get(t.ID) = rt
+		}
+	}
+}
+
+// write writes the orders and tickets of a run in one statement. The
+// orders and tickets inserted and those updated, stored before the run,
+// are distinct rows. An order's status is its last outcome's (none leaves
+// it as it is), its payment its last confirmation's.
+func (w *ordersWrite) write(ctx context.Context, db DB) error {
+	p, u, t := w.placed.vals, w.updated.vals, w.inserted.vals
+	return db.Exec(ctx, writeOrders,
+		w.placed.keys, column(p, func(o runOrder) int64 { return o.seq }),
+		column(p, func(o runOrder) uuid.UUID { return o.show }), column(p, func(o runOrder) uuid.UUID { return o.buyer }),
+		column(p, func(o runOrder) string { return string(o.status) }),
+		column(p, func(o runOrder) string { return o.items }), column(p, func(o runOrder) string { return o.seats }),
+		column(p, func(o runOrder) int64 { return o.total }), column(p, func(o runOrder) time.Time { return o.expires }),
+		column(p, func(o runOrder) string { return o.payment }), column(p, func(o runOrder) time.Time { return o.at }),
+		column(p, func(o runOrder) time.Time { return o.updated }),
+		w.updated.keys, column(u, func(o runOrder) string { return string(o.status) }),
+		column(u, func(o runOrder) bool { return o.paid }), column(u, func(o runOrder) string { return o.payment }),
+		column(u, func(o runOrder) time.Time { return o.updated }),
+		w.checked.keys, w.checked.vals,
+		w.inserted.keys, column(t, func(t runTicket) uuid.UUID { return t.order }),
+		column(t, func(t runTicket) uuid.UUID { return t.show }), column(t, func(t runTicket) uuid.UUID { return t.buyer }),
+		column(t, func(t runTicket) int64 { return t.seq }), column(t, func(t runTicket) int32 { return t.idx }),
+		column(t, func(t runTicket) string { return t.section }), column(t, func(t runTicket) string { return t.row }),
+		column(t, func(t runTicket) int64 { return t.seat }), column(t, func(t runTicket) string { return t.code }),
+		column(t, func(t runTicket) bool { return t.checked }), column(t, func(t runTicket) time.Time { return t.checkedAt }))
+}
+
+// writeOrders is the statement of ordersWrite.write.
+const writeOrders = `with placed as (
+		insert into rm_orders (id, seq, show_id, buyer_id, status, items, seats, total_cents, expires_at, payment_id, created_at, updated_at)
+		select o.id, o.seq, o.show_id, o.buyer_id, o.status, o.items::jsonb, o.seats::jsonb, o.total_cents, o.expires_at,
+			o.payment_id, o.placed_at, o.updated_at
+		from unnest($1::uuid[], $2::bigint[], $3::uuid[], $4::uuid[], $5::text[], $6::text[], $7::text[], $8::bigint[],
+				$9::timestamptz[], $10::text[], $11::timestamptz[], $12::timestamptz[])
+			as o(id, seq, show_id, buyer_id, status, items, seats, total_cents, expires_at, payment_id, placed_at, updated_at)
+		on conflict (id) do nothing),
+	updated as (
+		update rm_orders o set status = coalesce(nullif(u.status, ''), o.status),
+			payment_id = case when u.paid then u.payment_id else o.payment_id end, updated_at = u.updated_at
+		from unnest($13::uuid[], $14::text[], $15::bool[], $16::text[], $17::timestamptz[]) as u(id, status, paid, payment_id, updated_at)
+		where o.id = u.id),
+	checked as (
+		update rm_tickets t set checked_in_at = c.at
+		from unnest($18::uuid[], $19::timestamptz[]) as c(id, at)
+		where t.id = c.id and t.checked_in_at is null)
+	insert into rm_tickets (id, order_id, show_id, buyer_id, seq, idx, section, row_label, seat, code, checked_in_at)
+	select t.id, t.order_id, t.show_id, t.buyer_id, t.seq, t.idx, t.section, t.row_label, t.seat, t.code,
+		case when t.checked then t.checked_at end
+	from unnest($20::uuid[], $21::uuid[], $22::uuid[], $23::uuid[], $24::bigint[], $25::int[], $26::text[], $27::text[],
+			$28::bigint[], $29::text[], $30::bool[], $31::timestamptz[])
+		as t(id, order_id, show_id, buyer_id, seq, idx, section, row_label, seat, code, checked, checked_at)
+	on conflict (id) do nothing`
 
 // insertPlaced inserts orders placed, held, unless there already: the
 // flush of a run of OrderPlaced alone, in a simpler statement.
 func insertPlaced(ctx context.Context, db DB, placed *keyed[uuid.UUID, runOrder]) error {
-	n := placed.len()
-	seqs, shows, buyers := make([]int64, n), make([]uuid.UUID, n), make([]uuid.UUID, n)
-	items, seats, totals := make([]string, n), make([]string, n), make([]int64, n)
-	expires, ats := make([]time.Time, n), make([]time.Time, n)
-	for i, o := range placed.vals {
-		seqs[i], shows[i], buyers[i] = o.seq, o.show, o.buyer
-		items[i], seats[i], totals[i] = o.items, o.seats, o.total
-		expires[i], ats[i] = o.expires, o.at
-	}
+	p := placed.vals
 	return db.Exec(ctx, `insert into rm_orders (id, seq, show_id, buyer_id, status, items, seats, total_cents, expires_at, created_at, updated_at)
 		select o.id, o.seq, o.show_id, o.buyer_id, $1::text, o.items::jsonb, o.seats::jsonb, o.total_cents, o.expires_at, o.placed_at, o.placed_at
 		from unnest($2::uuid[], $3::bigint[], $4::uuid[], $5::uuid[], $6::text[], $7::text[], $8::bigint[], $9::timestamptz[], $10::timestamptz[])
 			as o(id, seq, show_id, buyer_id, items, seats, total_cents, expires_at, placed_at)
 		on conflict (id) do nothing`,
-		string(domain.OrderStatusHeld), placed.keys, seqs, shows, buyers, items, seats, totals, expires, ats)
+		string(domain.OrderStatusHeld), placed.keys, column(p, func(o runOrder) int64 { return o.seq }),
+		column(p, func(o runOrder) uuid.UUID { return o.show }), column(p, func(o runOrder) uuid.UUID { return o.buyer }),
+		column(p, func(o runOrder) string { return o.items }), column(p, func(o runOrder) string { return o.seats }),
+		column(p, func(o runOrder) int64 { return o.total }), column(p, func(o runOrder) time.Time { return o.expires }),
+		column(p, func(o runOrder) time.Time { return o.at }))
 }
 
 // setStatus sets the status of an order the run knows, as setOrderStatus.

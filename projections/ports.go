@@ -3,8 +3,8 @@
 // queries the read API answers from. It imports only the domain; the ports it
 // needs (DB, Store, Feed) are implemented by adapters in infra/.
 //
-// The SQL is PostgreSQL's; the tables are created by the migration
-// infra/postgres/migrations/00002_readmodels.sql.
+// The SQL is PostgreSQL's; the read-model tables are created by the
+// migrations in schema/ (see Schema), beside the SQL that uses them.
 package projections
 
 import (

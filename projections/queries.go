@@ -554,3 +554,59 @@ func (q *Queries) reached(ctx context.Context, pos domain.Position, names, strea
 	}
 	return ok, nil
 }
+
+// Analytics returns the sales analytics of a show. A show without orders
+// has zero figures and no hours; the caller checks that the show exists.
+func (q *Queries) Analytics(ctx context.Context, showID uuid.UUID) (AnalyticsView, error) {
+	v := AnalyticsView{ShowID: showID, Hours: []AnalyticsHour{}}
+	rows, err := q.db.Query(ctx, `select hour, holds, units_held, confirmed, units_sold, revenue_cents, expired, cancelled
+		from rm_analytics_hours where show_id = $1 order by hour`, showID)
+	if err != nil {
+		return AnalyticsView{}, fmt.Errorf("query analytics: %w", err)
+	}
+	defer rows.Close()
+	at := map[time.Time]int{}
+	for rows.Next() {
+		var h AnalyticsHour
+		f := &h.AnalyticsFigures
+		if err := rows.Scan(&h.Hour, &f.Holds, &f.UnitsHeld, &f.Confirmed, &f.UnitsSold, &f.RevenueCents, &f.Expired, &f.Cancelled); err != nil {
+			return AnalyticsView{}, fmt.Errorf("query analytics: %w", err)
+		}
+		h.Hour = h.Hour.UTC()
+		at[h.Hour] = len(v.Hours)
+		v.Hours = append(v.Hours, h)
+		v.Totals.add(*f)
+	}
+	if err := rows.Err(); err != nil {
+		return AnalyticsView{}, fmt.Errorf("query analytics: %w", err)
+	}
+	rows.Close()
+
+	// The holds of each hour, and of all hours (the null hour of the
+	// grouping set), followed to their payment.
+	rows, err = q.db.Query(ctx, `select held_hour, count(pay_ms), percentile_cont(0.5) within group (order by pay_ms)
+		from rm_analytics_orders where show_id = $1 group by grouping sets ((held_hour), ())`, showID)
+	if err != nil {
+		return AnalyticsView{}, fmt.Errorf("query analytics: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var hour *time.Time
+		var paid int
+		var median *float64
+		if err := rows.Scan(&hour, &paid, &median); err != nil {
+			return AnalyticsView{}, fmt.Errorf("query analytics: %w", err)
+		}
+		if hour == nil {
+			v.Totals.cohort(paid, median)
+			continue
+		}
+		if i, ok := at[hour.UTC()]; ok {
+			v.Hours[i].cohort(paid, median)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return AnalyticsView{}, fmt.Errorf("query analytics: %w", err)
+	}
+	return v, nil
+}

@@ -208,46 +208,78 @@ func (r *salesRun) end(order uuid.UUID, status domain.OrderStatus) {
 }
 
 func (r *salesRun) flush(ctx context.Context, db DB) error {
-	defer r.figures.reset()
-	defer r.ended.reset()
-	defer func() { r.orders = r.orders[:0] }()
+	defer r.reset()
 	if r.figures.len() == 0 && len(r.orders) == 0 {
 		return nil
 	}
-	// The orders with an outcome, as they stand before the run.
-	var known keyed[uuid.UUID, salesOrder]
-	if r.ended.len() > 0 {
-		rows, err := db.Query(ctx, `select order_id, show_id, status from rm_sales_orders where order_id = any($1::uuid[])`, r.ended.keys)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			var id uuid.UUID
-			var o salesOrder
-			if err := rows.Scan(&id, &o.show, (*string)(&o.status)); err != nil {
-				return err
-			}
-			o.stored = true
-			*known.get(id) = o
-		}
-		if err := rows.Err(); err != nil {
-			return err
-		}
-		rows.Close()
+	known, err := r.load(ctx, db)
+	if err != nil {
+		return err
 	}
-	// Resolve the order events in order, as Apply does. placed are the
-	// orders to insert (unless there already, for those not read): the
-	// first placing of each counts.
-	var placed keyed[uuid.UUID, salesOrder]
+	w := r.resolve(known)
+	if r.ended.len() == 0 {
+		return w.writeInventory(ctx, db)
+	}
+	return w.write(ctx, db)
+}
+
+// reset empties the run.
+func (r *salesRun) reset() {
+	r.figures.reset()
+	r.ended.reset()
+	r.orders = r.orders[:0]
+}
+
+// load reads the orders with an outcome in the run, as they stand before
+// the run, in one query.
+func (r *salesRun) load(ctx context.Context, db DB) (known keyed[uuid.UUID, salesOrder], err error) {
+	if r.ended.len() == 0 {
+		return known, nil
+	}
+	rows, err := db.Query(ctx, `select order_id, show_id, status from rm_sales_orders where order_id = any($1::uuid[])`, r.ended.keys)
+	if err != nil {
+		return known, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id uuid.UUID
+		var o salesOrder
+		if err := rows.Scan(&id, &o.show, (*string)(&o.status)); err != nil {
+			return known, err
+		}
+		o.stored = true
+		*known.get(id) = o
+	}
+	return known, rows.Err()
+}
+
+// salesWrite is what a run of the sales projection writes.
+type salesWrite struct {
+	// figures are the changes of each show's figures.
+	figures keyed[uuid.UUID, salesDelta]
+	// placed are the orders to insert (unless there already, for those
+	// not read), updated those stored before the run that it changes:
+	// distinct rows.
+	placed, updated keyed[uuid.UUID, salesOrder]
+}
+
+// resolve applies the run's order events in order, as Apply does, to the
+// orders known before the run (see load), and returns what to write with
+// the run's figures: an order counts its first placing, and its first
+// outcome while held.
+func (r *salesRun) resolve(known keyed[uuid.UUID, salesOrder]) *salesWrite {
+	w := &salesWrite{}
+	for i, show := range r.figures.keys {
+		*w.figures.get(show) = r.figures.vals[i]
+	}
 	for _, ev := range r.orders {
 		if ev.status == domain.OrderStatusHeld {
 			if r.ended.has(ev.order) {
 				if !known.has(ev.order) {
 					*known.get(ev.order) = salesOrder{show: ev.show, status: domain.OrderStatusHeld}
 				}
-			} else if !placed.has(ev.order) {
-				*placed.get(ev.order) = salesOrder{show: ev.show, status: domain.OrderStatusHeld}
+			} else if !w.placed.has(ev.order) {
+				*w.placed.get(ev.order) = salesOrder{show: ev.show, status: domain.OrderStatusHeld}
 			}
 			continue
 		}
@@ -259,7 +291,7 @@ func (r *salesRun) flush(ctx context.Context, db DB) error {
 			continue // counted already
 		}
 		o.status, o.changed = ev.status, true
-		d := r.figures.get(o.show)
+		d := w.figures.get(o.show)
 		switch ev.status {
 		case domain.OrderStatusConfirmed:
 			d.confirmed++
@@ -269,35 +301,22 @@ func (r *salesRun) flush(ctx context.Context, db DB) error {
 			d.ordersExpired++
 		}
 	}
-	var updatedStatus []string
-	var updatedIDs []uuid.UUID
 	for i, o := range known.vals {
 		switch {
 		case !o.stored:
-			*placed.get(known.keys[i]) = o
+			*w.placed.get(known.keys[i]) = o
 		case o.changed:
-			updatedIDs = append(updatedIDs, known.keys[i])
-			updatedStatus = append(updatedStatus, string(o.status))
+			*w.updated.get(known.keys[i]) = o
 		}
 	}
-	if r.ended.len() == 0 {
-		return r.flushInventory(ctx, db, &placed)
-	}
-	n := r.figures.len()
-	held, sold, revenue := make([]int64, n), make([]int64, n), make([]int64, n)
-	expired, cancelled := make([]int64, n), make([]int64, n)
-	confirmed, ordersExpired, ordersCancelled := make([]int64, n), make([]int64, n), make([]int64, n)
-	for i, d := range r.figures.vals {
-		held[i], sold[i], revenue[i] = int64(d.held), int64(d.sold), d.revenue
-		expired[i], cancelled[i] = int64(d.expired), int64(d.cancelled)
-		confirmed[i], ordersExpired[i], ordersCancelled[i] = int64(d.confirmed), int64(d.ordersExpired), int64(d.ordersCancelled)
-	}
-	shows, statuses := make([]uuid.UUID, placed.len()), make([]string, placed.len())
-	for i, o := range placed.vals {
-		shows[i], statuses[i] = o.show, string(o.status)
-	}
-	// As addSales, countOrder and the insert of OrderPlaced; the three
-	// touch distinct rows.
+	return w
+}
+
+// write writes the figures and orders of a run in one statement: as
+// addSales, countOrder and the insert of OrderPlaced; the three touch
+// distinct rows.
+func (w *salesWrite) write(ctx context.Context, db DB) error {
+	f := w.figures.vals
 	return db.Exec(ctx, `with figures as (
 			insert into rm_sales (show_id, held, sold, revenue_cents, expired, cancelled,
 				orders_confirmed, orders_expired, orders_cancelled)
@@ -317,21 +336,22 @@ func (r *salesRun) flush(ctx context.Context, db DB) error {
 		insert into rm_sales_orders (order_id, show_id, status)
 		select * from unnest($12::uuid[], $13::uuid[], $14::text[])
 		on conflict (order_id) do nothing`,
-		r.figures.keys, held, sold, revenue, expired, cancelled, confirmed, ordersExpired, ordersCancelled,
-		updatedIDs, updatedStatus, placed.keys, shows, statuses)
+		w.figures.keys, column(f, func(d salesDelta) int64 { return int64(d.held) }),
+		column(f, func(d salesDelta) int64 { return int64(d.sold) }), column(f, func(d salesDelta) int64 { return d.revenue }),
+		column(f, func(d salesDelta) int64 { return int64(d.expired) }), column(f, func(d salesDelta) int64 { return int64(d.cancelled) }),
+		column(f, func(d salesDelta) int64 { return int64(d.confirmed) }),
+		column(f, func(d salesDelta) int64 { return int64(d.ordersExpired) }),
+		column(f, func(d salesDelta) int64 { return int64(d.ordersCancelled) }),
+		w.updated.keys, column(w.updated.vals, func(o salesOrder) string { return string(o.status) }),
+		w.placed.keys, column(w.placed.vals, func(o salesOrder) uuid.UUID { return o.show }),
+		column(w.placed.vals, func(o salesOrder) string { return string(o.status) }))
 }
 
-// flushInventory is the flush of a run without outcomes, in simpler
+// writeInventory is the write of a run without outcomes, in simpler
 // statements: the figures moved by inventory events, and the orders placed
 // recorded unless there already.
-func (r *salesRun) flushInventory(ctx context.Context, db DB, placed *keyed[uuid.UUID, salesOrder]) error {
-	if n := r.figures.len(); n > 0 {
-		held, sold, revenue := make([]int64, n), make([]int64, n), make([]int64, n)
-		expired, cancelled := make([]int64, n), make([]int64, n)
-		for i, d := range r.figures.vals {
-			held[i], sold[i], revenue[i] = int64(d.held), int64(d.sold), d.revenue
-			expired[i], cancelled[i] = int64(d.expired), int64(d.cancelled)
-		}
+func (w *salesWrite) writeInventory(ctx context.Context, db DB) error {
+	if f := w.figures.vals; len(f) > 0 {
 		// As addSales; the order counts do not change.
 		if err := db.Exec(ctx, `insert into rm_sales (show_id, held, sold, revenue_cents, expired, cancelled)
 			select * from unnest($1::uuid[], $2::bigint[], $3::bigint[], $4::bigint[], $5::bigint[], $6::bigint[])
@@ -339,19 +359,18 @@ func (r *salesRun) flushInventory(ctx context.Context, db DB, placed *keyed[uuid
 				held = rm_sales.held + excluded.held, sold = rm_sales.sold + excluded.sold,
 				revenue_cents = rm_sales.revenue_cents + excluded.revenue_cents,
 				expired = rm_sales.expired + excluded.expired, cancelled = rm_sales.cancelled + excluded.cancelled`,
-			r.figures.keys, held, sold, revenue, expired, cancelled); err != nil {
+			w.figures.keys, column(f, func(d salesDelta) int64 { return int64(d.held) }),
+			column(f, func(d salesDelta) int64 { return int64(d.sold) }), column(f, func(d salesDelta) int64 { return d.revenue }),
+			column(f, func(d salesDelta) int64 { return int64(d.expired) }),
+			column(f, func(d salesDelta) int64 { return int64(d.cancelled) })); err != nil {
 			return err
 		}
 	}
-	if placed.len() == 0 {
+	if w.placed.len() == 0 {
 		return nil
-	}
-	shows := make([]uuid.UUID, placed.len())
-	for i, o := range placed.vals {
-		shows[i] = o.show
 	}
 	return db.Exec(ctx, `insert into rm_sales_orders (order_id, show_id, status)
 		select o.order_id, o.show_id, $3::text from unnest($1::uuid[], $2::uuid[]) as o(order_id, show_id)
 		on conflict (order_id) do nothing`,
-		placed.keys, shows, string(domain.OrderStatusHeld))
+		w.placed.keys, column(w.placed.vals, func(o salesOrder) uuid.UUID { return o.show }), string(domain.OrderStatusHeld))
 }

@@ -105,18 +105,14 @@ func createShow(ctx context.Context, db DB, rec domain.RecordedEvent, e domain.S
 		if !sec.Seated() {
 			continue
 		}
-		labels := make([]string, len(sec.Rows))
-		seats := make([]int64, len(sec.Rows))
-		for j, r := range sec.Rows {
-			labels[j], seats[j] = r.Label, int64(r.Seats)
-		}
 		// A row of more seats than an int holds fails at the cast, before
 		// any seat is generated.
 		if err := db.Exec(ctx, `insert into rm_seats (show_id, section, row_label, row_idx, seat, state)
 			select $1, $2, r.label, r.idx - 1, s, $5
 			from unnest($3::text[], $4::bigint[]) with ordinality as r(label, seats, idx)
 			cross join lateral generate_series(1, r.seats::int) as s`,
-			e.ShowID, sec.Name, labels, seats, SeatAvailable); err != nil {
+			e.ShowID, sec.Name, column(sec.Rows, func(r domain.RowSpec) string { return r.Label }),
+			column(sec.Rows, func(r domain.RowSpec) int64 { return int64(r.Seats) }), SeatAvailable); err != nil {
 			return err
 		}
 	}
@@ -167,11 +163,9 @@ func moveInventory(ctx context.Context, db DB, show, order uuid.UUID, items []do
 // seatColumns returns the seats as columns. Seat numbers are bigint, so
 // that one past an int column names no seat rather than wrap onto another.
 func seatColumns(seats []domain.HeldSeat) (secs, rows []string, nums []int64) {
-	secs, rows, nums = make([]string, len(seats)), make([]string, len(seats)), make([]int64, len(seats))
-	for i, s := range seats {
-		secs[i], rows[i], nums[i] = s.Section, s.Row, int64(s.Seat)
-	}
-	return secs, rows, nums
+	return column(seats, func(s domain.HeldSeat) string { return s.Section }),
+		column(seats, func(s domain.HeldSeat) string { return s.Row }),
+		column(seats, func(s domain.HeldSeat) int64 { return int64(s.Seat) })
 }
 
 // seqOf returns the commit position of rec as the bigint of a seq column.
@@ -261,33 +255,24 @@ func (r *showsRun) move(show, order uuid.UUID, items []domain.HeldItem, seats []
 func (r *showsRun) flush(ctx context.Context, db DB) error {
 	defer r.counters.reset()
 	defer r.seats.reset()
-	if n := r.counters.len(); n > 0 {
-		shows, names := make([]uuid.UUID, n), make([]string, n)
-		held, sold := make([]int64, n), make([]int64, n)
-		for i, k := range r.counters.keys {
-			shows[i], names[i] = k.show, k.section
-			held[i], sold[i] = r.counters.vals[i].held, r.counters.vals[i].sold
-		}
+	if c := &r.counters; c.len() > 0 {
 		if err := db.Exec(ctx, `update rm_sections s set held = s.held + d.held, sold = s.sold + d.sold
 			from unnest($1::uuid[], $2::text[], $3::bigint[], $4::bigint[]) as d(show_id, name, held, sold)
 			where s.show_id = d.show_id and s.name = d.name`,
-			shows, names, held, sold); err != nil {
+			column(c.keys, func(k sectionKey) uuid.UUID { return k.show }), column(c.keys, func(k sectionKey) string { return k.section }),
+			column(c.vals, func(d counterDelta) int64 { return d.held }), column(c.vals, func(d counterDelta) int64 { return d.sold })); err != nil {
 			return err
 		}
 	}
-	n := r.seats.len()
-	if n == 0 {
+	if r.seats.len() == 0 {
 		return nil
 	}
-	shows, secs, rows := make([]uuid.UUID, n), make([]string, n), make([]string, n)
-	nums, states, orders := make([]int64, n), make([]string, n), make([]uuid.UUID, n)
-	for i, k := range r.seats.keys {
-		shows[i], secs[i], rows[i], nums[i] = k.show, k.section, k.row, k.seat
-		states[i], orders[i] = r.seats.vals[i].state, r.seats.vals[i].order
-	}
+	k, v := r.seats.keys, r.seats.vals
 	// A nil order is no order, as in moveInventory.
 	return db.Exec(ctx, `update rm_seats s set state = x.state, order_id = nullif(x.order_id, '00000000-0000-0000-0000-000000000000'::uuid)
 		from unnest($1::uuid[], $2::text[], $3::text[], $4::bigint[], $5::text[], $6::uuid[]) as x(show_id, section, row_label, seat, state, order_id)
 		where s.show_id = x.show_id and s.section = x.section and s.row_label = x.row_label and s.seat = x.seat`,
-		shows, secs, rows, nums, states, orders)
+		column(k, func(k seatKey) uuid.UUID { return k.show }), column(k, func(k seatKey) string { return k.section }),
+		column(k, func(k seatKey) string { return k.row }), column(k, func(k seatKey) int64 { return k.seat }),
+		column(v, func(s seatState) string { return s.state }), column(v, func(s seatState) uuid.UUID { return s.order }))
 }

@@ -139,3 +139,61 @@ type List[T any] struct {
 	Items      []T    `json:"items"`
 	NextCursor string `json:"next_cursor,omitempty"`
 }
+
+// AnalyticsView is the sales analytics of a show: in all, and hour by hour.
+type AnalyticsView struct {
+	ShowID uuid.UUID        `json:"show_id"`
+	Totals AnalyticsFigures `json:"totals"`
+	// Hours are the hours in which anything happened, in order.
+	Hours []AnalyticsHour `json:"hours"`
+}
+
+// AnalyticsHour is the figures of one hour, which starts at Hour (UTC).
+type AnalyticsHour struct {
+	Hour time.Time `json:"hour"`
+	AnalyticsFigures
+}
+
+// AnalyticsFigures are sales figures over a span of time. The counts are of
+// what happened in the span: orders held (placed), confirmed (paid),
+// expired and cancelled, units and revenue. Paid, Conversion and
+// MedianSecondsToPay follow the holds of the span to their outcome, whenever
+// it came: how many were paid, which share of the holds that is, and the
+// median time from hold to payment of those paid; the last two are null
+// when there is nothing to divide.
+type AnalyticsFigures struct {
+	Holds              int      `json:"holds"`
+	UnitsHeld          int      `json:"units_held"`
+	Confirmed          int      `json:"confirmed"`
+	UnitsSold          int      `json:"units_sold"`
+	RevenueCents       int64    `json:"revenue_cents"`
+	Expired            int      `json:"expired"`
+	Cancelled          int      `json:"cancelled"`
+	Paid               int      `json:"paid"`
+	Conversion         *float64 `json:"conversion"`
+	MedianSecondsToPay *float64 `json:"median_seconds_to_pay"`
+}
+
+// add adds the counts of o to f.
+func (f *AnalyticsFigures) add(o AnalyticsFigures) {
+	f.Holds += o.Holds
+	f.UnitsHeld += o.UnitsHeld
+	f.Confirmed += o.Confirmed
+	f.UnitsSold += o.UnitsSold
+	f.RevenueCents += o.RevenueCents
+	f.Expired += o.Expired
+	f.Cancelled += o.Cancelled
+}
+
+// cohort sets the figures that follow the holds of the span.
+func (f *AnalyticsFigures) cohort(paid int, medianMS *float64) {
+	f.Paid = paid
+	if f.Holds > 0 {
+		c := float64(paid) / float64(f.Holds)
+		f.Conversion = &c
+	}
+	if medianMS != nil {
+		s := *medianMS / 1000
+		f.MedianSecondsToPay = &s
+	}
+}

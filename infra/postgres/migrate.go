@@ -14,15 +14,20 @@ package postgres
 import (
 	"context"
 	"embed"
+	"errors"
 	"fmt"
 	"hash/crc64"
 	"io/fs"
+	"slices"
+	"strings"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/pressly/goose/v3"
 	"github.com/pressly/goose/v3/lock"
+
+	"github.com/ticketing/ticketing/projections"
 )
 
 //go:embed migrations/*.sql
@@ -51,9 +56,10 @@ func Migrate(ctx context.Context, pool *pgxpool.Pool) error {
 	if err := renumber(ctx, pool); err != nil {
 		return fmt.Errorf("migrate: renumber: %w", err)
 	}
+	all := sources{sub, projections.Schema()} // the read models' beside their SQL
 	db := stdlib.OpenDBFromPool(pool)
 	defer db.Close()
-	p, err := goose.NewProvider(goose.DialectPostgres, db, sub, goose.WithSessionLocker(locker), goose.WithDisableGlobalRegistry(true))
+	p, err := goose.NewProvider(goose.DialectPostgres, db, all, goose.WithSessionLocker(locker), goose.WithDisableGlobalRegistry(true))
 	if err != nil {
 		return fmt.Errorf("migrate: %w", err)
 	}
@@ -91,4 +97,34 @@ func renumber(ctx context.Context, pool *pgxpool.Pool) error {
 			renumberedFirst, renumberedLast, renumberShift)
 		return err
 	})
+}
+
+// sources is the migrations of several directories as one: a file is
+// opened from the first that has it, and a directory lists them all
+// (goose refuses a version found twice).
+type sources []fs.FS
+
+// Open opens name from the first of s that has it.
+func (s sources) Open(name string) (fs.File, error) {
+	for _, fsys := range s {
+		f, err := fsys.Open(name)
+		if !errors.Is(err, fs.ErrNotExist) {
+			return f, err
+		}
+	}
+	return nil, &fs.PathError{Op: "open", Path: name, Err: fs.ErrNotExist}
+}
+
+// ReadDir lists the directory name of each of s, sorted by file name.
+func (s sources) ReadDir(name string) ([]fs.DirEntry, error) {
+	var all []fs.DirEntry
+	for _, fsys := range s {
+		entries, err := fs.ReadDir(fsys, name)
+		if err != nil {
+			return nil, err
+		}
+		all = append(all, entries...)
+	}
+	slices.SortFunc(all, func(a, b fs.DirEntry) int { return strings.Compare(a.Name(), b.Name()) })
+	return all, nil
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"path"
 	"slices"
 	"strconv"
 	"strings"
@@ -24,20 +25,30 @@ import (
 // after 00009 was closed: 00010 to 00015 were 00020 to 00025.
 func oldMigrations(t *testing.T) fs.FS {
 	t.Helper()
-	entries, err := os.ReadDir("migrations")
-	if err != nil {
-		t.Fatal(err)
-	}
-	old := fstest.MapFS{}
-	for _, e := range entries {
-		data, err := os.ReadFile("migrations/" + e.Name())
+	// The read models' migrations sit beside their projectors.
+	var files []string
+	for _, dir := range []string{"migrations", "../../projections/schema"} {
+		entries, err := os.ReadDir(dir)
 		if err != nil {
 			t.Fatal(err)
 		}
-		num, rest, _ := strings.Cut(e.Name(), "_")
+		for _, e := range entries {
+			if strings.HasSuffix(e.Name(), ".sql") {
+				files = append(files, dir+"/"+e.Name())
+			}
+		}
+	}
+	old := fstest.MapFS{}
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		name := path.Base(f)
+		num, rest, _ := strings.Cut(name, "_")
 		v, err := strconv.Atoi(num)
 		if err != nil {
-			t.Fatalf("migration %s: %v", e.Name(), err)
+			t.Fatalf("migration %s: %v", name, err)
 		}
 		if v >= 10 {
 			v += 10
