@@ -6,80 +6,14 @@ import (
 	"fmt"
 	"net/mail"
 	"strings"
-	"time"
 	"unicode/utf8"
-
-	"github.com/google/uuid"
 
 	"github.com/ticketing/ticketing/domain"
 )
 
-// Account errors.
-var (
-	ErrEmailTaken         = errors.New("email already registered")
-	ErrUserNotFound       = errors.New("user not found")
-	ErrInvalidCredentials = errors.New("invalid email or password")
-	// ErrOverloaded: the password hasher has no capacity left now; the
-	// request may be retried shortly.
-	ErrOverloaded = errors.New("too many password hashes in flight")
-)
-
-// User is an account that signs in with email and password.
-type User struct {
-	ID           uuid.UUID
-	Email        string // stored lower-cased
-	PasswordHash string
-	Role         domain.Role
-	CreatedAt    time.Time
-}
-
-// Users stores accounts.
-type Users interface {
-	// Create stores a new user. It fails with ErrEmailTaken when a user with
-	// the same email (compared case-insensitively) exists.
-	Create(ctx context.Context, u User) error
-	// ByEmail returns the user with that email (case-insensitive), or
-	// ErrUserNotFound.
-	ByEmail(ctx context.Context, email string) (User, error)
-}
-
-// PasswordHasher hashes and checks passwords.
-type PasswordHasher interface {
-	// Hash returns a self-describing hash of password (algorithm, parameters
-	// and salt included). It fails with ErrOverloaded when the hasher has
-	// no capacity left.
-	Hash(password string) (string, error)
-	// Verify reports whether password matches hash; an error means the hash
-	// is malformed, or ErrOverloaded that the hasher has no capacity left.
-	Verify(password, hash string) (bool, error)
-}
-
-// Payment errors.
-var (
-	ErrPaymentDeclined     = errors.New("payment declined")
-	ErrInvalidPaymentToken = errors.New("invalid payment token")
-)
-
-// DeclineCoder is implemented by the ErrPaymentDeclined errors of a
-// provider that says why a card was refused.
-type DeclineCoder interface {
-	// DeclineCode is the provider's machine-readable reason, such as
-	// "insufficient_funds".
-	DeclineCode() string
-}
-
-// PaymentProvider charges buyers.
-type PaymentProvider interface {
-	// Charge takes amountCents from the card behind token and returns the
-	// charge id. key makes it idempotent: a second call with the same key
-	// returns the first charge's id (or error) and moves no money. It fails
-	// with ErrPaymentDeclined (the card was refused; the error implements
-	// DeclineCoder when the provider gave a reason) or
-	// ErrInvalidPaymentToken (no such token).
-	Charge(ctx context.Context, key string, amountCents int64, token string) (chargeID string, err error)
-	// Refund returns the money of a charge. Refunding twice is a no-op.
-	Refund(ctx context.Context, chargeID string) error
-}
+// ErrInvalidCredentials: SignIn found no user with that email and
+// password.
+var ErrInvalidCredentials = errors.New("invalid email or password")
 
 // Password rules, after OWASP's authentication cheat sheet.
 const (

@@ -72,13 +72,6 @@ type Handler struct {
 	dummy     string
 }
 
-// TicketLocator finds the order a ticket belongs to.
-type TicketLocator interface {
-	// TicketOrder returns the order and show of a ticket, or
-	// domain.ErrTicketNotFound.
-	TicketOrder(ctx context.Context, ticket uuid.UUID) (order, show uuid.UUID, err error)
-}
-
 // NewHandler returns a handler with production defaults for what is unset.
 func NewHandler(h *Handler) *Handler {
 	if h.Now == nil {

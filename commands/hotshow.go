@@ -13,17 +13,6 @@ import (
 	"github.com/ticketing/ticketing/domain"
 )
 
-// SnapshotStore keeps snapshots of aggregates, so that loading one costs the
-// events after its latest snapshot, not its whole history.
-type SnapshotStore interface {
-	// Load returns the latest snapshot of a stream and the stream version
-	// it was taken at; ok is false when there is none.
-	Load(ctx context.Context, stream string) (version int64, data []byte, ok bool, err error)
-	// Save stores a snapshot of a stream taken at version; an older one
-	// does not replace a newer one.
-	Save(ctx context.Context, stream string, version int64, data []byte) error
-}
-
 // DefaultSnapshotEvery is how many events a show's stream grows by between
 // two snapshots.
 const DefaultSnapshotEvery = 500

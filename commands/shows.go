@@ -9,13 +9,6 @@ import (
 	"github.com/ticketing/ticketing/domain"
 )
 
-// LiveShows counts an organizer's live shows, for the show quota.
-type LiveShows interface {
-	// LiveShows returns how many shows of organizer are neither cancelled
-	// nor started at now, as far as it knows: a read model may lag.
-	LiveShows(ctx context.Context, organizer uuid.UUID, now time.Time) (int, error)
-}
-
 // CreateShow creates a draft show owned by the organizer actor. With
 // h.Shows set, an organizer at domain.MaxLiveShowsPerOrganizer live shows
 // gets domain.ErrShowQuota. The quota is not exact: the count comes from a
