@@ -255,7 +255,7 @@ func (h *Handler) showOwnedBy(ctx context.Context, actor domain.Actor, id uuid.U
 	if !s.Exists() {
 		return nil, domain.ErrShowNotFound
 	}
-	if s.OrganizerID != actor.UserID && actor.Role != domain.RoleAdmin {
+	if !domain.CanManage(actor, s) {
 		return nil, ErrForbidden
 	}
 	return s, nil

@@ -67,7 +67,7 @@ func (h *Handler) changeShow(ctx context.Context, actor domain.Actor, id uuid.UU
 		if !s.Exists() {
 			return domain.ErrShowNotFound
 		}
-		if s.OrganizerID != actor.UserID && actor.Role != domain.RoleAdmin {
+		if !domain.CanManage(actor, s) {
 			return ErrForbidden
 		}
 		if err := decide(s); err != nil {
