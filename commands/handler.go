@@ -35,12 +35,10 @@ type Result struct {
 // aggregate, decides, and appends with the expected version, retrying a
 // bounded number of times on a conflict.
 type Handler struct {
-	Store     EventStore
-	Registry  *domain.Registry
-	Payments  PaymentProvider
-	Users     Users
-	Passwords PasswordHasher
-	Tickets   TicketLocator
+	Store    EventStore
+	Registry *domain.Registry
+	Payments PaymentProvider
+	Tickets  TicketLocator
 	// Shows, if set, counts live shows for the organizers' show quota.
 	Shows LiveShows
 	Log   *slog.Logger
@@ -64,12 +62,10 @@ type Handler struct {
 	// types whose JSON decodes back to the same value go to it.
 	Appended func(ids []uuid.UUID, events []domain.Event)
 
-	locks     streamLocks
-	shows     showCache
-	holds     batcher[*holdReq]
-	settles   batcher[*settleReq]
-	dummyLock sync.Mutex
-	dummy     string
+	locks   streamLocks
+	shows   showCache
+	holds   batcher[*holdReq]
+	settles batcher[*settleReq]
 }
 
 // NewHandler returns a handler with production defaults for what is unset.
@@ -78,7 +74,7 @@ func NewHandler(h *Handler) *Handler {
 		h.Now = time.Now
 	}
 	if h.NewID == nil {
-		h.NewID = func() uuid.UUID { return uuid.Must(uuid.NewV7()) }
+		h.NewID = NewID
 	}
 	if h.NewCode == nil {
 		h.NewCode = NewTicketCode
@@ -97,6 +93,9 @@ func NewHandler(h *Handler) *Handler {
 	}
 	return h
 }
+
+// NewID returns a new time-ordered id (a UUIDv7).
+func NewID() uuid.UUID { return uuid.Must(uuid.NewV7()) }
 
 // NewTicketCode returns 128 random bits in base32: unguessable.
 func NewTicketCode() string {

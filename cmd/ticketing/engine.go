@@ -34,6 +34,7 @@ type engine struct {
 	runner   *projections.Runner
 	expirer  *commands.Expirer
 	commands *commands.Handler
+	accounts *commands.Accounts
 	pool     *pgxpool.Pool
 	store    eventStore
 	queries  *projections.Queries
@@ -53,7 +54,8 @@ func newEngine(ctx context.Context, c Config, pool *pgxpool.Pool, r roles, log *
 	}
 	models := postgres.NewReadModels(pool)
 	queries := projections.NewQueries(models.DB())
-	h, err := newCommandHandler(c, pool, store, registry, queries, log)
+	h := newCommandHandler(c, pool, store, registry, queries, log)
+	passwords, err := c.Limits.passwordHasher()
 	if err != nil {
 		return nil, err
 	}
@@ -72,6 +74,7 @@ func newEngine(ctx context.Context, c Config, pool *pgxpool.Pool, r roles, log *
 			Reporter: models, Log: log, Written: written},
 		expirer:  &commands.Expirer{Handler: h, Holds: holdIndex{queries}, Interval: c.ExpiryInterval, Log: log},
 		commands: h,
+		accounts: commands.NewAccounts(postgres.NewUsers(pool), passwords, time.Now, commands.NewID),
 		pool:     pool,
 		store:    store,
 		queries:  queries,
@@ -89,25 +92,25 @@ func newEngine(ctx context.Context, c Config, pool *pgxpool.Pool, r roles, log *
 	return e, nil
 }
 
-// newCommandHandler returns the command handler on store, with password
-// hashing under c's bound.
-func newCommandHandler(c Config, pool *pgxpool.Pool, store eventStore, registry *domain.Registry, queries *projections.Queries, log *slog.Logger) (*commands.Handler, error) {
-	passwords, err := c.Limits.passwordHasher()
-	if err != nil {
-		return nil, err
-	}
+// newCommandHandler returns the command handler on store.
+func newCommandHandler(c Config, pool *pgxpool.Pool, store eventStore, registry *domain.Registry, queries *projections.Queries, log *slog.Logger) *commands.Handler {
 	return commands.NewHandler(&commands.Handler{
 		Store:     store,
 		Registry:  registry,
 		Payments:  simpay.New(),
-		Users:     postgres.NewUsers(pool),
-		Passwords: passwords,
 		Tickets:   ticketLocator{queries},
 		Shows:     queries,
 		Snapshots: postgres.NewSnapshots(pool),
 		Log:       log,
 		HoldTTL:   c.HoldTTL,
-	}), nil
+	})
+}
+
+// writeCommands is what the write API runs: the accounts and the
+// event-sourced commands.
+type writeCommands struct {
+	*commands.Accounts
+	*commands.Handler
 }
 
 // route sets e.handler (the APIs of the roles r, /livez and /readyz) and
@@ -134,7 +137,7 @@ func (e *engine) route(c Config, r roles) error {
 	ops.Handle("/metrics", m.handler())
 	router.Use(m.instrument)
 	if r.Write {
-		writeapi.New(e.commands, tokens, authn, e.idem, e.log).WithLimits(writeLimits).Register(router)
+		writeapi.New(writeCommands{e.accounts, e.commands}, tokens, authn, e.idem, e.log).WithLimits(writeLimits).Register(router)
 	}
 	if r.Read {
 		read := readapi.New(e.queries, authn, e.log).WithLogHead(e.store)
