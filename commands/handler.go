@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -29,6 +30,14 @@ type Result struct {
 	ID       uuid.UUID
 	Version  int64
 	Position domain.Position
+}
+
+// Stats counts what the handlers did, for benchmarks and metrics.
+type Stats struct {
+	Conflicts   atomic.Int64 // appends that found a stream moved on
+	Retries     atomic.Int64 // decisions redone after a conflict
+	HoldBatches atomic.Int64 // appends of batched holds
+	Holds       atomic.Int64 // holds in those appends
 }
 
 // Handler runs the commands. One method per command: each loads the
@@ -62,8 +71,9 @@ type Handler struct {
 	// types whose JSON decodes back to the same value go to it.
 	Appended func(ids []uuid.UUID, events []domain.Event)
 
+	events  *eventLog
+	shows   *showRepository
 	locks   streamLocks
-	shows   showCache
 	holds   batcher[*holdReq]
 	settles batcher[*settleReq]
 }
@@ -91,7 +101,15 @@ func NewHandler(h *Handler) *Handler {
 	if h.Log == nil {
 		h.Log = slog.Default()
 	}
+	h.events = &eventLog{store: h.Store, registry: h.Registry, newID: h.NewID, log: h.Log}
+	h.shows = newShowRepository(h.events, h.Snapshots, h.SnapshotEvery, &h.Stats)
 	return h
+}
+
+// LoadShow returns a show as it stands: from its latest snapshot and the
+// events after it.
+func (h *Handler) LoadShow(ctx context.Context, id uuid.UUID) (*domain.Show, error) {
+	return h.shows.load(ctx, id)
 }
 
 // NewID returns a new time-ordered id (a UUIDv7).
@@ -177,77 +195,9 @@ func (h *Handler) retry(ctx context.Context, attempt func() error) error {
 	}
 }
 
-func (h *Handler) load(ctx context.Context, stream string) ([]domain.Event, int64, error) {
-	recs, err := h.Store.ReadStream(ctx, stream, 1)
-	if err != nil {
-		return nil, 0, err
-	}
-	events, err := h.Registry.DecodeAll(recs)
-	if err != nil {
-		return nil, 0, err
-	}
-	var version int64
-	if n := len(recs); n > 0 {
-		version = recs[n-1].Version
-	}
-	return events, version, nil
-}
-
-// LoadShow returns a show as it stands: from its latest snapshot and the
-// events after it.
-func (h *Handler) LoadShow(ctx context.Context, id uuid.UUID) (*domain.Show, error) {
-	return h.loadShow(ctx, id)
-}
-
-// loadShow loads a show from its latest snapshot and the events after it.
-func (h *Handler) loadShow(ctx context.Context, id uuid.UUID) (*domain.Show, error) {
-	s, _, err := h.loadShowFrom(ctx, id)
-	return s, err
-}
-
-func (h *Handler) loadOrder(ctx context.Context, id uuid.UUID) (*domain.Order, error) {
-	events, version, err := h.load(ctx, domain.OrderStream(id))
-	if err != nil {
-		return nil, err
-	}
-	o := domain.NewOrder()
-	o.Load(events, version)
-	return o, nil
-}
-
-// save appends what an aggregate raised. With nothing raised it writes
-// nothing and returns the current version.
-func (h *Handler) save(ctx context.Context, stream string, version int64, events []domain.Event) (AppendResult, error) {
-	if len(events) == 0 {
-		return AppendResult{Version: version}, nil
-	}
-	data, err := domain.Encode(events, h.NewID, metadataOf(ctx))
-	if err != nil {
-		return AppendResult{}, err
-	}
-	return h.appendData(ctx, stream, version, data)
-}
-
-// appendData appends, retrying a few times on store failures other than a
-// conflict with the very same event ids: the store's idempotent append makes
-// that safe when a first try did commit but its answer was lost.
-func (h *Handler) appendData(ctx context.Context, stream string, version int64, data []domain.EventData) (AppendResult, error) {
-	var err error
-	for i := range 3 {
-		var res AppendResult
-		res, err = h.Store.Append(ctx, stream, version, data)
-		if err == nil || errors.Is(err, ErrConflict) || ctx.Err() != nil {
-			return res, err
-		}
-		h.Log.Warn("append failed, retrying", "stream", stream, "try", i+1, "err", err)
-		time.Sleep(time.Duration(i+1) * 20 * time.Millisecond)
-	}
-	return AppendResult{}, err
-}
-
 // showOwnedBy loads a show that actor may manage.
 func (h *Handler) showOwnedBy(ctx context.Context, actor domain.Actor, id uuid.UUID) (*domain.Show, error) {
-	s, err := h.loadShow(ctx, id)
+	s, err := h.shows.load(ctx, id)
 	if err != nil {
 		return nil, err
 	}

@@ -15,7 +15,7 @@ func isConflict(err error) bool { return errors.Is(err, ErrConflict) }
 // ownOrder loads an order its buyer may act on; anyone else's order is
 // "not found", so that order ids do not leak.
 func (h *Handler) ownOrder(ctx context.Context, actor domain.Actor, id uuid.UUID) (*domain.Order, error) {
-	o, err := h.loadOrder(ctx, id)
+	o, err := h.events.loadOrder(ctx, id)
 	if err != nil {
 		return nil, err
 	}
@@ -69,7 +69,7 @@ func (h *Handler) PayOrder(ctx context.Context, actor domain.Actor, id uuid.UUID
 		loaded = nil
 		if o == nil {
 			var err error
-			if o, err = h.loadOrder(ctx, id); err != nil {
+			if o, err = h.events.loadOrder(ctx, id); err != nil {
 				return err
 			}
 		}
@@ -81,7 +81,7 @@ func (h *Handler) PayOrder(ctx context.Context, actor domain.Actor, id uuid.UUID
 		if err := o.Confirm(chargeID, h.Now(), func() (uuid.UUID, string) { return h.NewID(), h.NewCode() }); err != nil {
 			return err
 		}
-		res, err := h.save(ctx, stream, o.Version(), o.Changes())
+		res, err := h.events.save(ctx, stream, o.Version(), o.Changes())
 		if err != nil {
 			return err
 		}
@@ -116,7 +116,7 @@ func (h *Handler) PayOrder(ctx context.Context, actor domain.Actor, id uuid.UUID
 // a hot show afresh for each payment would cost its snapshot every time.
 func (h *Handler) showStatus(ctx context.Context, id uuid.UUID) (domain.ShowStatus, error) {
 	defer h.lock(domain.ShowStream(id))()
-	c, err := h.currentShow(ctx, id)
+	c, err := h.shows.current(ctx, id)
 	if err != nil {
 		return "", err
 	}
@@ -138,7 +138,7 @@ func (h *Handler) CancelOrder(ctx context.Context, actor domain.Actor, id uuid.U
 			if err := o.Cancel(h.Now()); err != nil {
 				return err
 			}
-			res, err := h.save(ctx, stream, o.Version(), o.Changes())
+			res, err := h.events.save(ctx, stream, o.Version(), o.Changes())
 			if err != nil {
 				return err
 			}
@@ -167,7 +167,7 @@ func (h *Handler) Settle(ctx context.Context, showID, orderID uuid.UUID) (domain
 	defer h.lock(domain.ShowStream(showID))()
 	var pos domain.Position
 	err := h.retry(ctx, func() error {
-		c, err := h.currentShow(ctx, showID)
+		c, err := h.shows.current(ctx, showID)
 		if err != nil {
 			return err
 		}
@@ -177,14 +177,14 @@ func (h *Handler) Settle(ctx context.Context, showID, orderID uuid.UUID) (domain
 		}
 		// The order first: its stream decides a race with a payment.
 		if expiry != nil {
-			if _, err := h.save(ctx, domain.OrderStream(orderID), expiry.Version(), expiry.Changes()); err != nil {
+			if _, err := h.events.save(ctx, domain.OrderStream(orderID), expiry.Version(), expiry.Changes()); err != nil {
 				return err
 			}
 		}
 		if err := apply(); err != nil || len(c.show.Changes()) == 0 {
 			return err
 		}
-		res, err := h.commitShow(ctx, c)
+		res, err := h.shows.commit(ctx, c)
 		pos = res.Position
 		return err
 	})
@@ -203,7 +203,7 @@ func (h *Handler) settlement(ctx context.Context, s *domain.Show, orderID uuid.U
 	}
 	o := known
 	if o == nil {
-		if o, err = h.loadOrder(ctx, orderID); err != nil {
+		if o, err = h.events.loadOrder(ctx, orderID); err != nil {
 			return nil, nil, err
 		}
 	}
@@ -287,11 +287,11 @@ func (h *Handler) settleMany(ctx context.Context, showID uuid.UUID, orders []uui
 		}
 	}
 	defer h.lock(domain.ShowStream(showID))()
-	multi, _ := h.Store.(MultiAppender)
+	multi := h.events.multi()
 	var settled int
 	var pos domain.Position
 	err := h.retry(ctx, func() error {
-		c, err := h.currentShow(ctx, showID)
+		c, err := h.shows.current(ctx, showID)
 		if err != nil {
 			return err
 		}
@@ -312,7 +312,7 @@ func (h *Handler) settleMany(ctx context.Context, showID uuid.UUID, orders []uui
 				err = apply()
 			}
 			if err != nil {
-				h.shows.drop(showID) // s may hold events of the orders before
+				h.shows.cache.drop(showID) // s may hold events of the orders before
 				return err
 			}
 			settled++
@@ -322,26 +322,26 @@ func (h *Handler) settleMany(ctx context.Context, showID uuid.UUID, orders []uui
 		}
 		if multi == nil {
 			for _, e := range expiries {
-				if _, err := h.appendData(ctx, e.Stream, e.Expected, e.Events); err != nil {
-					h.shows.drop(showID)
+				if _, err := h.events.appendData(ctx, e.Stream, e.Expected, e.Events); err != nil {
+					h.shows.cache.drop(showID)
 					return err
 				}
 			}
-			res, err := h.commitShow(ctx, c)
+			res, err := h.shows.commit(ctx, c)
 			pos = res.Position
 			return err
 		}
 		data, err := domain.Encode(s.Changes(), h.NewID, metadataOf(ctx))
 		if err != nil {
-			h.shows.drop(showID)
+			h.shows.cache.drop(showID)
 			return err
 		}
 		res, err := multi.AppendMulti(ctx, append([]StreamAppend{{Stream: domain.ShowStream(showID), Expected: s.Version(), Events: data}}, expiries...))
 		if err != nil {
-			h.showFailed(c, err)
+			h.shows.failed(c, err)
 			return err
 		}
-		h.showCommitted(c, res[0].Version)
+		h.shows.committed(c, res[0].Version)
 		pos = res[len(res)-1].Position
 		return nil
 	})
@@ -368,14 +368,14 @@ func (h *Handler) CheckIn(ctx context.Context, actor domain.Actor, ticketID uuid
 	defer h.lock(stream)()
 	var out Result
 	err = h.retry(ctx, func() error {
-		o, err := h.loadOrder(ctx, orderID)
+		o, err := h.events.loadOrder(ctx, orderID)
 		if err != nil {
 			return err
 		}
 		if err := o.CheckIn(ticketID, h.Now()); err != nil {
 			return err
 		}
-		res, err := h.save(ctx, stream, o.Version(), o.Changes())
+		res, err := h.events.save(ctx, stream, o.Version(), o.Changes())
 		out = Result{ID: ticketID, Version: res.Version, Position: res.Position}
 		return err
 	})

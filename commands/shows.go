@@ -33,7 +33,7 @@ func (h *Handler) CreateShow(ctx context.Context, actor domain.Actor, c domain.C
 			return Result{}, err
 		}
 	}
-	res, err := h.save(ctx, domain.ShowStream(c.ShowID), domain.NoStream, s.Changes())
+	res, err := h.events.save(ctx, domain.ShowStream(c.ShowID), domain.NoStream, s.Changes())
 	if err != nil {
 		return Result{}, err
 	}
@@ -59,7 +59,7 @@ func (h *Handler) changeShow(ctx context.Context, actor domain.Actor, id uuid.UU
 	defer h.lock(domain.ShowStream(id))()
 	var out Result
 	err := h.retry(ctx, func() error {
-		c, err := h.currentShow(ctx, id)
+		c, err := h.shows.current(ctx, id)
 		if err != nil {
 			return err
 		}
@@ -71,10 +71,10 @@ func (h *Handler) changeShow(ctx context.Context, actor domain.Actor, id uuid.UU
 			return ErrForbidden
 		}
 		if err := decide(s); err != nil {
-			h.shows.drop(id) // a failed decision may have raised part of its events
+			h.shows.cache.drop(id) // a failed decision may have raised part of its events
 			return err
 		}
-		res, err := h.commitShow(ctx, c)
+		res, err := h.shows.commit(ctx, c)
 		if err != nil {
 			return err
 		}
@@ -121,7 +121,7 @@ func (h *Handler) PlaceOrder(ctx context.Context, actor domain.Actor, c PlaceOrd
 	if err := o.Place(held); err != nil {
 		return OrderResult{}, err
 	}
-	res, err := h.save(ctx, domain.OrderStream(orderID), domain.NoStream, o.Changes())
+	res, err := h.events.save(ctx, domain.OrderStream(orderID), domain.NoStream, o.Changes())
 	if err != nil {
 		// The expirer wrote its tombstone first: the hold ran out already.
 		if isConflict(err) {
