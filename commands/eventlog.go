@@ -84,3 +84,5 @@ func (l *eventLog) appendData(ctx context.Context, stream string, version int64,
 	}
 	return AppendResult{}, err
 }
+
+func isConflict(err error) bool { return errors.Is(err, ErrConflict) }

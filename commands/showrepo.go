@@ -34,6 +34,9 @@ func newShowRepository(events *eventLog, snapshots SnapshotStore, snapshotEvery 
 	return &showRepository{events: events, snapshots: snapshots, every: snapshotEvery, stats: stats}
 }
 
+// drop forgets a cached show, whose changes were not all appended.
+func (r *showRepository) drop(id uuid.UUID) { r.cache.drop(id) }
+
 // load returns a show as it stands, from its latest snapshot and the
 // events after it, without caching it.
 func (r *showRepository) load(ctx context.Context, id uuid.UUID) (*domain.Show, error) {

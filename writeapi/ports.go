@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+
 	"github.com/ticketing/ticketing/commands"
 	"github.com/ticketing/ticketing/domain"
 )

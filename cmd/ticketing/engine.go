@@ -54,19 +54,20 @@ func newEngine(ctx context.Context, c Config, pool *pgxpool.Pool, r roles, log *
 	}
 	models := postgres.NewReadModels(pool)
 	queries := projections.NewQueries(models.DB())
-	h := newCommandHandler(c, pool, store, registry, queries, log)
+	// The projections of this process take the holds and orders its
+	// writers appended as they were, instead of decoding them again.
+	written := &projections.Written{}
+	var appended func([]uuid.UUID, []domain.Event)
+	if r.Write && r.Projectors {
+		appended = written.Add
+	}
+	h := newCommandHandler(c, pool, store, registry, queries, appended, log)
 	passwords, err := c.Limits.passwordHasher()
 	if err != nil {
 		return nil, err
 	}
 	if c.projectors == nil {
 		c.projectors = projections.All()
-	}
-	// The projections of this process take the holds and orders its
-	// writers appended as they were, instead of decoding them again.
-	written := &projections.Written{}
-	if r.Write && r.Projectors {
-		h.Appended = written.Add
 	}
 	e := &engine{
 		kafka: c.Kafka,
@@ -92,8 +93,10 @@ func newEngine(ctx context.Context, c Config, pool *pgxpool.Pool, r roles, log *
 	return e, nil
 }
 
-// newCommandHandler returns the command handler on store.
-func newCommandHandler(c Config, pool *pgxpool.Pool, store eventStore, registry *domain.Registry, queries *projections.Queries, log *slog.Logger) *commands.Handler {
+// newCommandHandler returns the command handler on store; appended, if not
+// nil, is told of the holds and orders it appends.
+func newCommandHandler(c Config, pool *pgxpool.Pool, store eventStore, registry *domain.Registry, queries *projections.Queries,
+	appended func([]uuid.UUID, []domain.Event), log *slog.Logger) *commands.Handler {
 	return commands.NewHandler(&commands.Handler{
 		Store:     store,
 		Registry:  registry,
@@ -103,6 +106,7 @@ func newCommandHandler(c Config, pool *pgxpool.Pool, store eventStore, registry 
 		Snapshots: postgres.NewSnapshots(pool),
 		Log:       log,
 		HoldTTL:   c.HoldTTL,
+		Appended:  appended,
 	})
 }
 

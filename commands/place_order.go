@@ -3,11 +3,84 @@ package commands
 import (
 	"context"
 	"errors"
+	"time"
 
 	"github.com/google/uuid"
 
 	"github.com/ticketing/ticketing/domain"
 )
+
+// PlaceOrder is a buyer's request to hold units or seats of a show.
+type PlaceOrder struct {
+	ShowID uuid.UUID
+	Items  []domain.ItemRequest
+	Seats  []domain.SeatRef
+}
+
+// OrderResult is a placed order.
+type OrderResult struct {
+	ID         uuid.UUID
+	ExpiresAt  time.Time
+	TotalCents int64
+	Position   domain.Position
+}
+
+// placeOrder places orders: it holds their inventory in the show's stream,
+// batched with the other holds of the show, and opens their streams.
+type placeOrder struct {
+	events   *eventLog
+	shows    *showRepository
+	locks    *streamLocks
+	now      func() time.Time
+	newID    func() uuid.UUID
+	holdTTL  time.Duration
+	retries  int
+	stats    *Stats
+	appended func(ids []uuid.UUID, events []domain.Event) // may be nil
+	holds    batcher[*holdReq]
+}
+
+// newPlaceOrder returns the handler of PlaceOrder; appended, if not nil, is
+// told of what each batch appended (Handler.Appended).
+func newPlaceOrder(events *eventLog, shows *showRepository, locks *streamLocks, now func() time.Time, newID func() uuid.UUID,
+	holdTTL time.Duration, retries int, stats *Stats, appended func([]uuid.UUID, []domain.Event)) *placeOrder {
+	mustHave("newPlaceOrder", events, shows, locks, now, newID, stats)
+	return &placeOrder{events: events, shows: shows, locks: locks, now: now, newID: newID, holdTTL: holdTTL, retries: retries,
+		stats: stats, appended: appended}
+}
+
+// handle holds inventory in the show's stream, then opens the order's
+// stream. A crash between the two appends leaves a hold without an order,
+// which the expirer releases when it runs out: no seat leaks for good, and
+// none is sold twice because only a held order can be paid.
+func (h *placeOrder) handle(ctx context.Context, actor domain.Actor, c PlaceOrder) (OrderResult, error) {
+	if actor.Role != domain.RoleBuyer {
+		return OrderResult{}, ErrForbidden
+	}
+	orderID := h.newID()
+	r, err := h.hold(ctx, c.ShowID, domain.HoldRequest{OrderID: orderID, BuyerID: actor.UserID, Items: c.Items, Seats: c.Seats})
+	if err != nil {
+		return OrderResult{}, err
+	}
+	held := r.held
+	if r.placed {
+		return OrderResult{ID: orderID, ExpiresAt: held.ExpiresAt, TotalCents: held.TotalCents, Position: r.pos}, nil
+	}
+	// The store writes one stream at a time: the order follows its hold.
+	o := domain.NewOrder()
+	if err := o.Place(held); err != nil {
+		return OrderResult{}, err
+	}
+	res, err := h.events.save(ctx, domain.OrderStream(orderID), domain.NoStream, o.Changes())
+	if err != nil {
+		// The expirer wrote its tombstone first: the hold ran out already.
+		if isConflict(err) {
+			return OrderResult{}, domain.ErrHoldExpired
+		}
+		return OrderResult{}, err
+	}
+	return OrderResult{ID: orderID, ExpiresAt: held.ExpiresAt, TotalCents: held.TotalCents, Position: res.Position}, nil
+}
 
 // holdReq is a hold waiting for its batch: one writer decides the holds of
 // a show queued meanwhile against the show in memory and appends them
@@ -30,7 +103,7 @@ const maxHoldBatch = 2048
 // show that arrive meanwhile. When the store appends to several streams at
 // once, the order is placed in the same append, and the request comes back
 // with placed set.
-func (h *Handler) hold(ctx context.Context, show uuid.UUID, req domain.HoldRequest) (*holdReq, error) {
+func (h *placeOrder) hold(ctx context.Context, show uuid.UUID, req domain.HoldRequest) (*holdReq, error) {
 	r := &holdReq{req: req, md: metadataOf(ctx)}
 	h.holds.do(ctx, show, r, maxHoldBatch, h.decideHolds)
 	return r, r.err
@@ -39,8 +112,8 @@ func (h *Handler) hold(ctx context.Context, show uuid.UUID, req domain.HoldReque
 // decideHolds decides every hold of a batch against the show in memory and
 // appends the accepted ones in one append, with their new orders when the
 // store can; on a conflict it reloads and decides them all again.
-func (h *Handler) decideHolds(ctx context.Context, show uuid.UUID, batch []*holdReq) {
-	defer h.lock(domain.ShowStream(show))()
+func (h *placeOrder) decideHolds(ctx context.Context, show uuid.UUID, batch []*holdReq) {
+	defer h.locks.lock(domain.ShowStream(show))()
 	for attempt := 0; ; attempt++ {
 		c, err := h.shows.current(ctx, show)
 		if err != nil {
@@ -51,12 +124,12 @@ func (h *Handler) decideHolds(ctx context.Context, show uuid.UUID, batch []*hold
 			answer(batch, domain.ErrShowNotFound)
 			return
 		}
-		now := h.Now()
+		now := h.now()
 		var accepted []*holdReq
 		for _, r := range batch {
 			r.err, r.placed = nil, false
 			before := len(c.show.Changes())
-			if r.err = c.show.Hold(r.req, now, h.HoldTTL); r.err != nil {
+			if r.err = c.show.Hold(r.req, now, h.holdTTL); r.err != nil {
 				continue
 			}
 			r.held = c.show.Changes()[before].(domain.SeatsHeld)
@@ -66,8 +139,8 @@ func (h *Handler) decideHolds(ctx context.Context, show uuid.UUID, batch []*hold
 			return
 		}
 		if err = h.appendHolds(ctx, c, accepted); err == nil {
-			h.Stats.HoldBatches.Add(1)
-			h.Stats.Holds.Add(int64(len(accepted)))
+			h.stats.HoldBatches.Add(1)
+			h.stats.Holds.Add(int64(len(accepted)))
 			return
 		}
 		var ce *ConflictError
@@ -82,18 +155,18 @@ func (h *Handler) decideHolds(ctx context.Context, show uuid.UUID, batch []*hold
 				}
 			}
 			batch = rest
-		} else if !isConflict(err) || attempt+1 >= h.MaxRetries {
+		} else if !isConflict(err) || attempt+1 >= h.retries {
 			answer(accepted, err)
 			return
 		}
-		h.Stats.Retries.Add(1)
+		h.stats.Retries.Add(1)
 	}
 }
 
 // appendHolds appends the holds a batch raised on its show, each with its
 // own request's metadata. When the store appends to several streams at
 // once, the same append places the orders.
-func (h *Handler) appendHolds(ctx context.Context, c *cachedShow, accepted []*holdReq) error {
+func (h *placeOrder) appendHolds(ctx context.Context, c *cachedShow, accepted []*holdReq) error {
 	s := c.show
 	multi := h.events.multi()
 	parts := make([]StreamAppend, 1, len(accepted)+1)
@@ -111,7 +184,7 @@ func (h *Handler) appendHolds(ctx context.Context, c *cachedShow, accepted []*ho
 				}
 				raised = append(raised, o.Changes()...)
 			}
-			data, err := domain.Encode(raised, h.NewID, r.md)
+			data, err := domain.Encode(raised, h.newID, r.md)
 			if err != nil {
 				return err
 			}
@@ -119,7 +192,7 @@ func (h *Handler) appendHolds(ctx context.Context, c *cachedShow, accepted []*ho
 			if multi != nil {
 				parts = append(parts, StreamAppend{Stream: domain.OrderStream(r.req.OrderID), Expected: domain.NoStream, Events: data[1:]})
 			}
-			if h.Appended != nil {
+			if h.appended != nil {
 				for i := range data {
 					ids = append(ids, data[i].ID)
 				}
@@ -141,8 +214,8 @@ func (h *Handler) appendHolds(ctx context.Context, c *cachedShow, accepted []*ho
 		return err
 	}
 	h.shows.committed(c, res[0].Version)
-	if h.Appended != nil {
-		h.Appended(ids, events)
+	if h.appended != nil {
+		h.appended(ids, events)
 	}
 	last := res[len(res)-1].Position
 	for _, r := range accepted {

@@ -1,0 +1,131 @@
+package commands
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/ticketing/ticketing/domain"
+)
+
+// PayResult is a confirmed order.
+type PayResult struct {
+	ID       uuid.UUID
+	Tickets  []domain.Ticket
+	Position domain.Position
+}
+
+// payOrder charges buyers and confirms their orders.
+type payOrder struct {
+	events   *eventLog
+	shows    *showRepository
+	locks    *streamLocks
+	payments PaymentProvider
+	settle   *settler
+	now      func() time.Time
+	newID    func() uuid.UUID
+	newCode  func() string
+	retries  int
+	log      *slog.Logger
+}
+
+func newPayOrder(events *eventLog, shows *showRepository, locks *streamLocks, payments PaymentProvider, settle *settler,
+	now func() time.Time, newID func() uuid.UUID, newCode func() string, retries int, log *slog.Logger) *payOrder {
+	mustHave("newPayOrder", events, shows, locks, payments, settle, now, newID, newCode, log)
+	return &payOrder{events: events, shows: shows, locks: locks, payments: payments, settle: settle, now: now, newID: newID,
+		newCode: newCode, retries: retries, log: log}
+}
+
+// handle charges the buyer and confirms a held order. The confirmation is
+// decided on the order's stream with its expected version, so a payment
+// racing the expirer has exactly one outcome; the loser's charge is refunded.
+func (h *payOrder) handle(ctx context.Context, actor domain.Actor, id uuid.UUID, token string) (PayResult, error) {
+	stream := domain.OrderStream(id)
+	defer h.locks.lock(stream)()
+	o, err := ownOrder(ctx, h.events, actor, id)
+	if err != nil {
+		return PayResult{}, err
+	}
+	if err := o.CanPay(h.now()); err != nil {
+		return PayResult{}, err
+	}
+	status, err := h.showStatus(ctx, o.ShowID)
+	if err != nil {
+		return PayResult{}, err
+	}
+	if status == domain.ShowStatusCancelled {
+		return PayResult{}, domain.ErrShowCancelled
+	}
+	// One charge per order and card: a retry with the same card replays the
+	// first answer; another card after a decline is a new attempt. A free
+	// order is confirmed without a charge, and has no charge id.
+	var chargeID string
+	if !o.Free() {
+		if chargeID, err = h.payments.Charge(ctx, "order-"+id.String()+"/"+token, o.TotalCents, token); err != nil {
+			return PayResult{}, err
+		}
+	}
+	var out PayResult
+	var confirmed *domain.Order
+	loaded := o // this process holds the order's lock: the first try needs no reload
+	err = retry(ctx, h.retries, func() error {
+		o := loaded
+		loaded = nil
+		if o == nil {
+			var err error
+			if o, err = h.events.loadOrder(ctx, id); err != nil {
+				return err
+			}
+		}
+		confirmed = o
+		if o.Status == domain.OrderStatusConfirmed && o.PaymentID == chargeID {
+			out = PayResult{ID: id, Tickets: o.Tickets}
+			return nil
+		}
+		if err := o.Confirm(chargeID, h.now(), func() (uuid.UUID, string) { return h.newID(), h.newCode() }); err != nil {
+			return err
+		}
+		res, err := h.events.save(ctx, stream, o.Version(), o.Changes())
+		if err != nil {
+			return err
+		}
+		out = PayResult{ID: id, Tickets: o.Tickets, Position: res.Position}
+		return nil
+	})
+	if errors.Is(err, domain.ErrHoldExpired) || errors.Is(err, domain.ErrOrderNotHeld) {
+		if chargeID != "" { // a free order was not charged
+			if rerr := h.payments.Refund(ctx, chargeID); rerr != nil {
+				h.log.Error("refund failed", "order", id, "charge", chargeID, "err", rerr)
+			}
+		}
+		h.settle.quietly(ctx, o.ShowID, id)
+		return PayResult{}, err
+	}
+	if err != nil {
+		return PayResult{}, err
+	}
+	pos, err := h.settle.batched(ctx, o.ShowID, id, confirmed)
+	if err != nil {
+		// The order is confirmed for good; the expirer settles the show
+		// when the hold runs out.
+		h.log.Warn("settling a paid order failed", "order", id, "err", err)
+	} else if out.Position.Less(pos) {
+		out.Position = pos
+	}
+	return out, nil
+}
+
+// showStatus returns a show's status as its stream has it now, from the
+// show cached by this process and caught up under the show's lock: loading
+// a hot show afresh for each payment would cost its snapshot every time.
+func (h *payOrder) showStatus(ctx context.Context, id uuid.UUID) (domain.ShowStatus, error) {
+	defer h.locks.lock(domain.ShowStream(id))()
+	c, err := h.shows.current(ctx, id)
+	if err != nil {
+		return "", err
+	}
+	return c.show.Status, nil
+}
