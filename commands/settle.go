@@ -160,7 +160,6 @@ func (h *settler) settleMany(ctx context.Context, showID uuid.UUID, orders []uui
 		}
 	}
 	defer h.locks.lock(domain.ShowStream(showID))()
-	multi := h.events.multi()
 	var settled int
 	var pos domain.Position
 	err := retry(ctx, h.retries, func() error {
@@ -168,57 +167,77 @@ func (h *settler) settleMany(ctx context.Context, showID uuid.UUID, orders []uui
 		if err != nil {
 			return err
 		}
-		s := c.show
-		settled = 0
 		first := known
 		known = nil
 		var expiries []StreamAppend
-		for _, id := range orders {
-			expiry, apply, err := h.settlement(ctx, s, id, first[id])
-			if err == nil && expiry != nil {
-				var data []domain.EventData
-				if data, err = domain.Encode(expiry.Changes(), h.newID, metadataOf(ctx)); err == nil {
-					expiries = append(expiries, StreamAppend{Stream: domain.OrderStream(id), Expected: expiry.Version(), Events: data})
-				}
-			}
-			if err == nil && apply != nil {
-				err = apply()
-			}
-			if err != nil {
-				h.shows.drop(showID) // s may hold events of the orders before
-				return err
-			}
-			settled++
+		expiries, settled, err = h.decide(ctx, c.show, orders, first)
+		if err != nil {
+			h.shows.drop(showID) // the show may hold events of the orders before
+			return err
 		}
-		if len(s.Changes()) == 0 {
+		if len(c.show.Changes()) == 0 {
 			return nil
 		}
-		if multi == nil {
-			for _, e := range expiries {
-				if _, err := h.events.appendData(ctx, e.Stream, e.Expected, e.Events); err != nil {
-					h.shows.drop(showID)
-					return err
-				}
-			}
-			res, err := h.shows.commit(ctx, c)
-			pos = res.Position
-			return err
-		}
-		data, err := domain.Encode(s.Changes(), h.newID, metadataOf(ctx))
-		if err != nil {
-			h.shows.drop(showID)
-			return err
-		}
-		res, err := multi.AppendMulti(ctx, append([]StreamAppend{{Stream: domain.ShowStream(showID), Expected: s.Version(), Events: data}}, expiries...))
-		if err != nil {
-			h.shows.failed(c, err)
-			return err
-		}
-		h.shows.committed(c, res[0].Version)
-		pos = res[len(res)-1].Position
-		return nil
+		pos, err = h.append(ctx, c, expiries)
+		return err
 	})
 	return settled, pos, err
+}
+
+// decide raises on show s the settlement of each order, known holding
+// those whose caller wrote them, and returns the expiries to append with
+// the show and how many orders it settled. On an error s may hold part of
+// the events.
+func (h *settler) decide(ctx context.Context, s *domain.Show, orders []uuid.UUID, known map[uuid.UUID]*domain.Order) ([]StreamAppend, int, error) {
+	var expiries []StreamAppend
+	settled := 0
+	for _, id := range orders {
+		expiry, apply, err := h.settlement(ctx, s, id, known[id])
+		if err == nil && expiry != nil {
+			var data []domain.EventData
+			if data, err = domain.Encode(expiry.Changes(), h.newID, metadataOf(ctx)); err == nil {
+				expiries = append(expiries, StreamAppend{Stream: domain.OrderStream(id), Expected: expiry.Version(), Events: data})
+			}
+		}
+		if err == nil && apply != nil {
+			err = apply()
+		}
+		if err != nil {
+			return nil, settled, err
+		}
+		settled++
+	}
+	return expiries, settled, nil
+}
+
+// append appends what the cached show c raised and the orders' expiries:
+// in one append where the store can, else the expiries first, one by one.
+// It returns the position of the last event appended.
+func (h *settler) append(ctx context.Context, c *cachedShow, expiries []StreamAppend) (domain.Position, error) {
+	s := c.show
+	multi := h.events.multi()
+	if multi == nil {
+		for _, e := range expiries {
+			if _, err := h.events.appendData(ctx, e.Stream, e.Expected, e.Events); err != nil {
+				h.shows.drop(s.ID)
+				return domain.Position{}, err
+			}
+		}
+		res, err := h.shows.commit(ctx, c)
+		return res.Position, err
+	}
+	data, err := domain.Encode(s.Changes(), h.newID, metadataOf(ctx))
+	if err != nil {
+		h.shows.drop(s.ID)
+		return domain.Position{}, err
+	}
+	res, err := multi.AppendMulti(ctx, append([]StreamAppend{{Stream: domain.ShowStream(s.ID), Expected: s.Version(), Events: data}}, expiries...))
+	if err != nil {
+		h.shows.failed(c, err)
+		return domain.Position{}, err
+	}
+	h.shows.committed(c, res[0].Version)
+	return res[len(res)-1].Position, nil
 }
 
 func (h *settler) quietly(ctx context.Context, showID, orderID uuid.UUID) {
