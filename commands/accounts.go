@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/mail"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -14,72 +15,9 @@ import (
 	"github.com/ticketing/ticketing/domain"
 )
 
-// Account errors.
-var (
-	ErrEmailTaken         = errors.New("email already registered")
-	ErrUserNotFound       = errors.New("user not found")
-	ErrInvalidCredentials = errors.New("invalid email or password")
-	// ErrOverloaded: the password hasher has no capacity left now; the
-	// request may be retried shortly.
-	ErrOverloaded = errors.New("too many password hashes in flight")
-)
-
-// User is an account that signs in with email and password.
-type User struct {
-	ID           uuid.UUID
-	Email        string // stored lower-cased
-	PasswordHash string
-	Role         domain.Role
-	CreatedAt    time.Time
-}
-
-// Users stores accounts.
-type Users interface {
-	// Create stores a new user. It fails with ErrEmailTaken when a user with
-	// the same email (compared case-insensitively) exists.
-	Create(ctx context.Context, u User) error
-	// ByEmail returns the user with that email (case-insensitive), or
-	// ErrUserNotFound.
-	ByEmail(ctx context.Context, email string) (User, error)
-}
-
-// PasswordHasher hashes and checks passwords.
-type PasswordHasher interface {
-	// Hash returns a self-describing hash of password (algorithm, parameters
-	// and salt included). It fails with ErrOverloaded when the hasher has
-	// no capacity left.
-	Hash(password string) (string, error)
-	// Verify reports whether password matches hash; an error means the hash
-	// is malformed, or ErrOverloaded that the hasher has no capacity left.
-	Verify(password, hash string) (bool, error)
-}
-
-// Payment errors.
-var (
-	ErrPaymentDeclined     = errors.New("payment declined")
-	ErrInvalidPaymentToken = errors.New("invalid payment token")
-)
-
-// DeclineCoder is implemented by the ErrPaymentDeclined errors of a
-// provider that says why a card was refused.
-type DeclineCoder interface {
-	// DeclineCode is the provider's machine-readable reason, such as
-	// "insufficient_funds".
-	DeclineCode() string
-}
-
-// PaymentProvider charges buyers.
-type PaymentProvider interface {
-	// Charge takes amountCents from the card behind token and returns the
-	// charge id. key makes it idempotent: a second call with the same key
-	// returns the first charge's id (or error) and moves no money. It fails
-	// with ErrPaymentDeclined (the card was refused; the error implements
-	// DeclineCoder when the provider gave a reason) or
-	// ErrInvalidPaymentToken (no such token).
-	Charge(ctx context.Context, key string, amountCents int64, token string) (chargeID string, err error)
-	// Refund returns the money of a charge. Refunding twice is a no-op.
-	Refund(ctx context.Context, chargeID string) error
-}
+// ErrInvalidCredentials: SignIn found no user with that email and
+// password.
+var ErrInvalidCredentials = errors.New("invalid email or password")
 
 // Password rules, after OWASP's authentication cheat sheet.
 const (
@@ -87,8 +25,30 @@ const (
 	MaxPasswordLen = 128
 )
 
+// Accounts signs users up and in. Accounts live in the user store, not in
+// the event log: Accounts stands apart from the event-sourced commands.
+type Accounts struct {
+	users     Users
+	passwords PasswordHasher
+	now       func() time.Time
+	newID     func() uuid.UUID
+
+	dummyLock sync.Mutex
+	dummy     string
+}
+
+// NewAccounts returns the accounts kept in users, with passwords hashed by
+// passwords, the clock now and ids from newID. It panics on a nil
+// dependency.
+func NewAccounts(users Users, passwords PasswordHasher, now func() time.Time, newID func() uuid.UUID) *Accounts {
+	if users == nil || passwords == nil || now == nil || newID == nil {
+		panic("commands.NewAccounts: nil dependency")
+	}
+	return &Accounts{users: users, passwords: passwords, now: now, newID: newID}
+}
+
 // SignUp registers a buyer or an organizer. Admins are not self-service.
-func (h *Handler) SignUp(ctx context.Context, email, password string, role domain.Role) (User, error) {
+func (a *Accounts) SignUp(ctx context.Context, email, password string, role domain.Role) (User, error) {
 	email = strings.ToLower(strings.TrimSpace(email))
 	var fields []domain.FieldError
 	if a, err := mail.ParseAddress(email); err != nil || a.Address != email || len(email) > 254 {
@@ -103,12 +63,12 @@ func (h *Handler) SignUp(ctx context.Context, email, password string, role domai
 	if len(fields) > 0 {
 		return User{}, &domain.ValidationError{Fields: fields}
 	}
-	hash, err := h.Passwords.Hash(password)
+	hash, err := a.passwords.Hash(password)
 	if err != nil {
 		return User{}, err
 	}
-	u := User{ID: h.NewID(), Email: email, PasswordHash: hash, Role: role, CreatedAt: h.Now().UTC()}
-	if err := h.Users.Create(ctx, u); err != nil {
+	u := User{ID: a.newID(), Email: email, PasswordHash: hash, Role: role, CreatedAt: a.now().UTC()}
+	if err := a.users.Create(ctx, u); err != nil {
 		return User{}, err
 	}
 	return u, nil
@@ -116,16 +76,16 @@ func (h *Handler) SignUp(ctx context.Context, email, password string, role domai
 
 // SignIn checks credentials. An unknown email and a wrong password fail
 // alike, with ErrInvalidCredentials, after the same hashing work.
-func (h *Handler) SignIn(ctx context.Context, email, password string) (domain.Actor, error) {
-	u, err := h.Users.ByEmail(ctx, strings.ToLower(strings.TrimSpace(email)))
+func (a *Accounts) SignIn(ctx context.Context, email, password string) (domain.Actor, error) {
+	u, err := a.users.ByEmail(ctx, strings.ToLower(strings.TrimSpace(email)))
 	if errors.Is(err, ErrUserNotFound) {
-		dummy, err := h.dummyHash()
+		dummy, err := a.dummyHash()
 		if err != nil {
 			return domain.Actor{}, err
 		}
 		// The answer is the same whatever Verify says, unless the hasher
 		// is overloaded: then a known email would get a 503 too.
-		if _, err := h.Passwords.Verify(password, dummy); errors.Is(err, ErrOverloaded) {
+		if _, err := a.passwords.Verify(password, dummy); errors.Is(err, ErrOverloaded) {
 			return domain.Actor{}, err
 		}
 		return domain.Actor{}, ErrInvalidCredentials
@@ -133,7 +93,7 @@ func (h *Handler) SignIn(ctx context.Context, email, password string) (domain.Ac
 	if err != nil {
 		return domain.Actor{}, err
 	}
-	ok, err := h.Passwords.Verify(password, u.PasswordHash)
+	ok, err := a.passwords.Verify(password, u.PasswordHash)
 	if err != nil {
 		return domain.Actor{}, err
 	}
@@ -148,21 +108,21 @@ func (h *Handler) SignIn(ctx context.Context, email, password string) (domain.Ac
 // (an overloaded hasher) is returned and the next call tries again. The
 // lock is not held while hashing, so that callers queue in the hasher's
 // bounded queue, not behind each other's waits.
-func (h *Handler) dummyHash() (string, error) {
-	h.dummyLock.Lock()
-	d := h.dummy
-	h.dummyLock.Unlock()
+func (a *Accounts) dummyHash() (string, error) {
+	a.dummyLock.Lock()
+	d := a.dummy
+	a.dummyLock.Unlock()
 	if d != "" {
 		return d, nil
 	}
-	d, err := h.Passwords.Hash("not a password of anyone")
+	d, err := a.passwords.Hash("not a password of anyone")
 	if err != nil {
 		return "", fmt.Errorf("sign in: %w", err)
 	}
-	h.dummyLock.Lock()
-	defer h.dummyLock.Unlock()
-	if h.dummy == "" {
-		h.dummy = d
+	a.dummyLock.Lock()
+	defer a.dummyLock.Unlock()
+	if a.dummy == "" {
+		a.dummy = d
 	}
-	return h.dummy, nil
+	return a.dummy, nil
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/ticketing/ticketing/commands"
 	"github.com/ticketing/ticketing/domain"
@@ -65,11 +66,11 @@ func (h *busyHasher) Verify(pw, hash string) (bool, error) {
 
 func (h *busyHasher) setBusy(b bool) { h.mu.Lock(); h.busy = b; h.mu.Unlock() }
 
-func TestHandler_SignIn(t *testing.T) {
+func TestAccounts_SignIn(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	hasher := &busyHasher{}
-	h := commands.NewHandler(&commands.Handler{Users: &users{by: map[string]commands.User{}}, Passwords: hasher})
+	h := commands.NewAccounts(&users{by: map[string]commands.User{}}, hasher, time.Now, commands.NewID)
 	if _, err := h.SignUp(ctx, "dora@example.com", "correct horse battery", domain.RoleBuyer); err != nil {
 		t.Fatal(err)
 	}

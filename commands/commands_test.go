@@ -41,12 +41,18 @@ type fixture struct {
 
 const ttl = time.Minute
 
-func newFixture(t *testing.T) *fixture {
+// newFixture returns a handler on a fresh store with a published show;
+// opts set the handler's fields before NewHandler.
+func newFixture(t *testing.T, opts ...func(*commands.Handler)) *fixture {
 	t.Helper()
 	reg := domain.NewRegistry()
 	domain.RegisterEvents(reg)
 	f := &fixture{store: memory.NewStore(), pay: simpay.New(), clock: &clock{now: time.Date(2026, 11, 21, 20, 0, 0, 0, time.UTC)}}
-	f.h = commands.NewHandler(&commands.Handler{Store: f.store, Registry: reg, Payments: f.pay, Now: f.clock.Now, HoldTTL: ttl})
+	cfg := &commands.Handler{Store: f.store, Registry: reg, Payments: f.pay, Now: f.clock.Now, HoldTTL: ttl}
+	for _, o := range opts {
+		o(cfg)
+	}
+	f.h = commands.NewHandler(cfg)
 	f.org = domain.Actor{UserID: uuid.New(), Role: domain.RoleOrganizer}
 	f.buyer = domain.Actor{UserID: uuid.New(), Role: domain.RoleBuyer}
 	ctx := context.Background()
@@ -299,11 +305,10 @@ func TestHandler_CancelOrder(t *testing.T) {
 func TestHandler_PlaceOrderConcurrently(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	f := newFixture(t)
+	f := newFixture(t, func(h *commands.Handler) { h.MaxRetries = 1000 })
 	reg := domain.NewRegistry()
 	domain.RegisterEvents(reg)
 	other := commands.NewHandler(&commands.Handler{Store: f.store, Registry: reg, Payments: f.pay, Now: f.clock.Now, HoldTTL: ttl, MaxRetries: 1000})
-	f.h.MaxRetries = 1000
 	var ok, soldOut atomic.Int64
 	var wg sync.WaitGroup
 	for i := range 60 {

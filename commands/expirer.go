@@ -8,19 +8,6 @@ import (
 	"github.com/google/uuid"
 )
 
-// HoldRef names an open hold.
-type HoldRef struct {
-	ShowID  uuid.UUID
-	OrderID uuid.UUID
-}
-
-// HoldIndex finds holds whose time ran out.
-type HoldIndex interface {
-	// DueHolds returns up to limit open holds that expire at or before now,
-	// earliest first.
-	DueHolds(ctx context.Context, now time.Time, limit int) ([]HoldRef, error)
-}
-
 // Expirer settles holds that ran out unpaid, including those that ran out
 // while no process was running: it polls the hold index every Interval.
 type Expirer struct {

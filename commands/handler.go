@@ -7,8 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
-	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -31,16 +30,25 @@ type Result struct {
 	Position domain.Position
 }
 
-// Handler runs the commands. One method per command: each loads the
-// aggregate, decides, and appends with the expected version, retrying a
-// bounded number of times on a conflict.
+// Stats counts what the handlers did, for benchmarks and metrics.
+type Stats struct {
+	Conflicts   atomic.Int64 // appends that found a stream moved on
+	Retries     atomic.Int64 // decisions redone after a conflict
+	HoldBatches atomic.Int64 // appends of batched holds
+	Holds       atomic.Int64 // holds in those appends
+}
+
+// Handler wires the event-sourced commands from one set of ports and
+// options, and runs them: one method per command, each a call of its own
+// small handler (one file each), which loads the aggregate, decides, and
+// appends with the expected version, retrying a bounded number of times on
+// a conflict. Set the fields, then call NewHandler; later changes to them
+// are not seen.
 type Handler struct {
-	Store     EventStore
-	Registry  *domain.Registry
-	Payments  PaymentProvider
-	Users     Users
-	Passwords PasswordHasher
-	Tickets   TicketLocator
+	Store    EventStore
+	Registry *domain.Registry
+	Payments PaymentProvider
+	Tickets  TicketLocator
 	// Shows, if set, counts live shows for the organizers' show quota.
 	Shows LiveShows
 	Log   *slog.Logger
@@ -64,28 +72,27 @@ type Handler struct {
 	// types whose JSON decodes back to the same value go to it.
 	Appended func(ids []uuid.UUID, events []domain.Event)
 
-	locks     streamLocks
-	shows     showCache
-	holds     batcher[*holdReq]
-	settles   batcher[*settleReq]
-	dummyLock sync.Mutex
-	dummy     string
+	shows       *showRepository
+	createShow  *createShow
+	editShow    *editShow
+	publishShow *publishShow
+	cancelShow  *cancelShow
+	placeOrder  *placeOrder
+	payOrder    *payOrder // nil without Payments
+	cancelOrder *cancelOrder
+	settler     *settler
+	checkIn     *checkIn // nil without Tickets
 }
 
-// TicketLocator finds the order a ticket belongs to.
-type TicketLocator interface {
-	// TicketOrder returns the order and show of a ticket, or
-	// domain.ErrTicketNotFound.
-	TicketOrder(ctx context.Context, ticket uuid.UUID) (order, show uuid.UUID, err error)
-}
-
-// NewHandler returns a handler with production defaults for what is unset.
+// NewHandler returns a handler with production defaults for what is unset,
+// its commands wired to the ports set. Store and Registry are required;
+// PayOrder needs Payments, CheckIn needs Tickets.
 func NewHandler(h *Handler) *Handler {
 	if h.Now == nil {
 		h.Now = time.Now
 	}
 	if h.NewID == nil {
-		h.NewID = func() uuid.UUID { return uuid.Must(uuid.NewV7()) }
+		h.NewID = NewID
 	}
 	if h.NewCode == nil {
 		h.NewCode = NewTicketCode
@@ -102,8 +109,102 @@ func NewHandler(h *Handler) *Handler {
 	if h.Log == nil {
 		h.Log = slog.Default()
 	}
+	mustHave("NewHandler", h.Store, h.Registry)
+	events := &eventLog{store: h.Store, registry: h.Registry, newID: h.NewID, log: h.Log}
+	locks := &streamLocks{}
+	h.shows = newShowRepository(events, h.Snapshots, h.SnapshotEvery, &h.Stats)
+	h.createShow = newCreateShow(events, h.Shows, h.Now, h.NewID)
+	change := newShowChange(h.shows, locks, h.MaxRetries)
+	h.editShow = newEditShow(change, h.Now)
+	h.publishShow = newPublishShow(change, h.Now)
+	h.cancelShow = newCancelShow(change, h.Now)
+	h.placeOrder = newPlaceOrder(events, h.shows, locks, h.Now, h.NewID, h.HoldTTL, h.MaxRetries, &h.Stats, h.Appended)
+	h.settler = newSettler(events, h.shows, locks, h.Now, h.NewID, h.MaxRetries, h.Log)
+	if h.Payments != nil {
+		h.payOrder = newPayOrder(events, h.shows, locks, h.Payments, h.settler, h.Now, h.NewID, h.NewCode, h.MaxRetries, h.Log)
+	}
+	h.cancelOrder = newCancelOrder(events, locks, h.settler, h.Now, h.MaxRetries, h.Log)
+	if h.Tickets != nil {
+		h.checkIn = newCheckIn(events, h.shows, h.Tickets, locks, h.Now, h.MaxRetries)
+	}
 	return h
 }
+
+// errNotWired: the command needs a port the handler was built without.
+var errNotWired = errors.New("commands: the handler has no port for this command")
+
+// LoadShow returns a show as it stands: from its latest snapshot and the
+// events after it.
+func (h *Handler) LoadShow(ctx context.Context, id uuid.UUID) (*domain.Show, error) {
+	return h.shows.load(ctx, id)
+}
+
+// CreateShow creates a draft show owned by the organizer actor. With
+// Shows set, an organizer at domain.MaxLiveShowsPerOrganizer live shows
+// gets domain.ErrShowQuota. The quota is not exact: the count comes from a
+// read model, so shows created meanwhile, or not projected yet, may take an
+// organizer past it by as many.
+func (h *Handler) CreateShow(ctx context.Context, actor domain.Actor, c domain.CreateShow) (Result, error) {
+	return h.createShow.handle(ctx, actor, c)
+}
+
+// EditShow changes a show's details, prices and per-buyer limit.
+func (h *Handler) EditShow(ctx context.Context, actor domain.Actor, id uuid.UUID, c domain.EditShow) (Result, error) {
+	return h.editShow.handle(ctx, actor, id, c)
+}
+
+// PublishShow puts a show on sale.
+func (h *Handler) PublishShow(ctx context.Context, actor domain.Actor, id uuid.UUID) (Result, error) {
+	return h.publishShow.handle(ctx, actor, id)
+}
+
+// CancelShow stops a show's sales.
+func (h *Handler) CancelShow(ctx context.Context, actor domain.Actor, id uuid.UUID) (Result, error) {
+	return h.cancelShow.handle(ctx, actor, id)
+}
+
+// PlaceOrder holds inventory in the show's stream, then opens the order's
+// stream (in one append where the store can).
+func (h *Handler) PlaceOrder(ctx context.Context, actor domain.Actor, c PlaceOrder) (OrderResult, error) {
+	return h.placeOrder.handle(ctx, actor, c)
+}
+
+// PayOrder charges the buyer and confirms a held order.
+func (h *Handler) PayOrder(ctx context.Context, actor domain.Actor, id uuid.UUID, token string) (PayResult, error) {
+	if h.payOrder == nil {
+		return PayResult{}, fmt.Errorf("PayOrder: %w", errNotWired)
+	}
+	return h.payOrder.handle(ctx, actor, id, token)
+}
+
+// CancelOrder ends a held order at its buyer's request and frees its seats.
+func (h *Handler) CancelOrder(ctx context.Context, actor domain.Actor, id uuid.UUID) (Result, error) {
+	return h.cancelOrder.handle(ctx, actor, id)
+}
+
+// Settle brings a show's hold of an order in line with the order, and
+// returns the position of the last append, if any.
+func (h *Handler) Settle(ctx context.Context, showID, orderID uuid.UUID) (domain.Position, error) {
+	return h.settler.settleOne(ctx, showID, orderID)
+}
+
+// SettleMany settles many orders of one show as Settle settles one, in one
+// append, and returns how many it settled or found settled.
+func (h *Handler) SettleMany(ctx context.Context, showID uuid.UUID, orders []uuid.UUID) (int, error) {
+	return h.settler.settleAll(ctx, showID, orders)
+}
+
+// CheckIn admits a ticket at the door; only the show's organizer (or an
+// admin) may, and only once.
+func (h *Handler) CheckIn(ctx context.Context, actor domain.Actor, ticketID uuid.UUID) (Result, error) {
+	if h.checkIn == nil {
+		return Result{}, fmt.Errorf("CheckIn: %w", errNotWired)
+	}
+	return h.checkIn.handle(ctx, actor, ticketID)
+}
+
+// NewID returns a new time-ordered id (a UUIDv7).
+func NewID() uuid.UUID { return uuid.Must(uuid.NewV7()) }
 
 // NewTicketCode returns 128 random bits in base32: unguessable.
 func NewTicketCode() string {
@@ -123,147 +224,4 @@ func WithMetadata(ctx context.Context, md domain.Metadata) context.Context {
 func metadataOf(ctx context.Context) domain.Metadata {
 	md, _ := ctx.Value(ctxKey{}).(domain.Metadata)
 	return md
-}
-
-// lock serializes the writers of one stream inside this process, so that
-// they queue instead of conflicting; other processes are still kept apart by
-// the expected version.
-func (h *Handler) lock(stream string) (unlock func()) { return h.locks.lock(stream) }
-
-// streamLocks is a mutex per stream, kept only while someone holds or
-// waits for it.
-type streamLocks struct {
-	mu    sync.Mutex
-	locks map[string]*streamLock
-}
-
-type streamLock struct {
-	sync.Mutex
-	users int
-}
-
-func (l *streamLocks) lock(stream string) func() {
-	l.mu.Lock()
-	if l.locks == nil {
-		l.locks = map[string]*streamLock{}
-	}
-	sl := l.locks[stream]
-	if sl == nil {
-		sl = &streamLock{}
-		l.locks[stream] = sl
-	}
-	sl.users++
-	l.mu.Unlock()
-	sl.Lock()
-	return func() {
-		sl.Unlock()
-		l.mu.Lock()
-		if sl.users--; sl.users == 0 {
-			delete(l.locks, stream)
-		}
-		l.mu.Unlock()
-	}
-}
-
-// retry runs attempt until it does not fail with ErrConflict, at most
-// MaxRetries times, with a short jittered pause between tries.
-func (h *Handler) retry(ctx context.Context, attempt func() error) error {
-	for i := 0; ; i++ {
-		err := attempt()
-		if !errors.Is(err, ErrConflict) {
-			return err
-		}
-		if i+1 >= h.MaxRetries {
-			return fmt.Errorf("%w: %w", ErrTooContended, err)
-		}
-		pause := time.Duration(rand.Int64N(int64(time.Millisecond) * int64(min(i+1, 10))))
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(pause):
-		}
-	}
-}
-
-func (h *Handler) load(ctx context.Context, stream string) ([]domain.Event, int64, error) {
-	recs, err := h.Store.ReadStream(ctx, stream, 1)
-	if err != nil {
-		return nil, 0, err
-	}
-	events, err := h.Registry.DecodeAll(recs)
-	if err != nil {
-		return nil, 0, err
-	}
-	var version int64
-	if n := len(recs); n > 0 {
-		version = recs[n-1].Version
-	}
-	return events, version, nil
-}
-
-// LoadShow returns a show as it stands: from its latest snapshot and the
-// events after it.
-func (h *Handler) LoadShow(ctx context.Context, id uuid.UUID) (*domain.Show, error) {
-	return h.loadShow(ctx, id)
-}
-
-// loadShow loads a show from its latest snapshot and the events after it.
-func (h *Handler) loadShow(ctx context.Context, id uuid.UUID) (*domain.Show, error) {
-	s, _, err := h.loadShowFrom(ctx, id)
-	return s, err
-}
-
-func (h *Handler) loadOrder(ctx context.Context, id uuid.UUID) (*domain.Order, error) {
-	events, version, err := h.load(ctx, domain.OrderStream(id))
-	if err != nil {
-		return nil, err
-	}
-	o := domain.NewOrder()
-	o.Load(events, version)
-	return o, nil
-}
-
-// save appends what an aggregate raised. With nothing raised it writes
-// nothing and returns the current version.
-func (h *Handler) save(ctx context.Context, stream string, version int64, events []domain.Event) (AppendResult, error) {
-	if len(events) == 0 {
-		return AppendResult{Version: version}, nil
-	}
-	data, err := domain.Encode(events, h.NewID, metadataOf(ctx))
-	if err != nil {
-		return AppendResult{}, err
-	}
-	return h.appendData(ctx, stream, version, data)
-}
-
-// appendData appends, retrying a few times on store failures other than a
-// conflict with the very same event ids: the store's idempotent append makes
-// that safe when a first try did commit but its answer was lost.
-func (h *Handler) appendData(ctx context.Context, stream string, version int64, data []domain.EventData) (AppendResult, error) {
-	var err error
-	for i := range 3 {
-		var res AppendResult
-		res, err = h.Store.Append(ctx, stream, version, data)
-		if err == nil || errors.Is(err, ErrConflict) || ctx.Err() != nil {
-			return res, err
-		}
-		h.Log.Warn("append failed, retrying", "stream", stream, "try", i+1, "err", err)
-		time.Sleep(time.Duration(i+1) * 20 * time.Millisecond)
-	}
-	return AppendResult{}, err
-}
-
-// showOwnedBy loads a show that actor may manage.
-func (h *Handler) showOwnedBy(ctx context.Context, actor domain.Actor, id uuid.UUID) (*domain.Show, error) {
-	s, err := h.loadShow(ctx, id)
-	if err != nil {
-		return nil, err
-	}
-	if !s.Exists() {
-		return nil, domain.ErrShowNotFound
-	}
-	if s.OrganizerID != actor.UserID && actor.Role != domain.RoleAdmin {
-		return nil, ErrForbidden
-	}
-	return s, nil
 }

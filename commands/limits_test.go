@@ -107,11 +107,10 @@ func TestHandler_PlaceOrderBuyerLimit(t *testing.T) {
 func TestHandler_PlaceOrderBuyerLimitConcurrently(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	f := newFixture(t)
+	f := newFixture(t, func(h *commands.Handler) { h.MaxRetries = 1000 })
 	reg := domain.NewRegistry()
 	domain.RegisterEvents(reg)
 	other := commands.NewHandler(&commands.Handler{Store: f.store, Registry: reg, Payments: f.pay, Now: f.clock.Now, HoldTTL: ttl, MaxRetries: 1000})
-	f.h.MaxRetries = 1000
 	var units, limited atomic.Int64
 	var wg sync.WaitGroup
 	for i := range 60 {
@@ -184,9 +183,8 @@ func (l *liveShows) LiveShows(_ context.Context, organizer uuid.UUID, now time.T
 func TestHandler_CreateShowQuota(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	f := newFixture(t)
 	counter := &liveShows{n: domain.MaxLiveShowsPerOrganizer - 1}
-	f.h.Shows = counter
+	f := newFixture(t, func(h *commands.Handler) { h.Shows = counter })
 	create := func() error {
 		_, err := f.h.CreateShow(ctx, f.org, domain.CreateShow{Title: "Gig", Venue: "Hall", StartsAt: f.clock.Now().Add(time.Hour),
 			Sections: []domain.SectionSpec{{Name: "floor", PriceCents: 500, Capacity: 10}}})

@@ -1,11 +1,15 @@
 // Package commands holds one handler per command and the ports they need:
 // the event store, the payment provider, the user store and the clock.
+// Every port is declared here, with its contract.
 package commands
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
+
+	"github.com/google/uuid"
 
 	"github.com/ticketing/ticketing/domain"
 )
@@ -96,4 +100,110 @@ type MultiAppender interface {
 	// nothing and returns the original results. It returns one result per
 	// part, in order.
 	AppendMulti(ctx context.Context, parts []StreamAppend) ([]AppendResult, error)
+}
+
+// SnapshotStore keeps snapshots of aggregates, so that loading one costs the
+// events after its latest snapshot, not its whole history.
+type SnapshotStore interface {
+	// Load returns the latest snapshot of a stream and the stream version
+	// it was taken at; ok is false when there is none.
+	Load(ctx context.Context, stream string) (version int64, data []byte, ok bool, err error)
+	// Save stores a snapshot of a stream taken at version; an older one
+	// does not replace a newer one.
+	Save(ctx context.Context, stream string, version int64, data []byte) error
+}
+
+// LiveShows counts an organizer's live shows, for the show quota.
+type LiveShows interface {
+	// LiveShows returns how many shows of organizer are neither cancelled
+	// nor started at now, as far as it knows: a read model may lag.
+	LiveShows(ctx context.Context, organizer uuid.UUID, now time.Time) (int, error)
+}
+
+// TicketLocator finds the order a ticket belongs to.
+type TicketLocator interface {
+	// TicketOrder returns the order and show of a ticket, or
+	// domain.ErrTicketNotFound.
+	TicketOrder(ctx context.Context, ticket uuid.UUID) (order, show uuid.UUID, err error)
+}
+
+// HoldRef names an open hold.
+type HoldRef struct {
+	ShowID  uuid.UUID
+	OrderID uuid.UUID
+}
+
+// HoldIndex finds holds whose time ran out.
+type HoldIndex interface {
+	// DueHolds returns up to limit open holds that expire at or before now,
+	// earliest first.
+	DueHolds(ctx context.Context, now time.Time, limit int) ([]HoldRef, error)
+}
+
+// Errors of the account ports.
+var (
+	// ErrEmailTaken: Users.Create found the email registered already.
+	ErrEmailTaken = errors.New("email already registered")
+	// ErrUserNotFound: Users.ByEmail knows no such email.
+	ErrUserNotFound = errors.New("user not found")
+	// ErrOverloaded: the password hasher has no capacity left now; the
+	// request may be retried shortly.
+	ErrOverloaded = errors.New("too many password hashes in flight")
+)
+
+// User is an account that signs in with email and password.
+type User struct {
+	ID           uuid.UUID
+	Email        string // stored lower-cased
+	PasswordHash string
+	Role         domain.Role
+	CreatedAt    time.Time
+}
+
+// Users stores accounts.
+type Users interface {
+	// Create stores a new user. It fails with ErrEmailTaken when a user with
+	// the same email (compared case-insensitively) exists.
+	Create(ctx context.Context, u User) error
+	// ByEmail returns the user with that email (case-insensitive), or
+	// ErrUserNotFound.
+	ByEmail(ctx context.Context, email string) (User, error)
+}
+
+// PasswordHasher hashes and checks passwords.
+type PasswordHasher interface {
+	// Hash returns a self-describing hash of password (algorithm, parameters
+	// and salt included). It fails with ErrOverloaded when the hasher has
+	// no capacity left.
+	Hash(password string) (string, error)
+	// Verify reports whether password matches hash; an error means the hash
+	// is malformed, or ErrOverloaded that the hasher has no capacity left.
+	Verify(password, hash string) (bool, error)
+}
+
+// Payment errors.
+var (
+	ErrPaymentDeclined     = errors.New("payment declined")
+	ErrInvalidPaymentToken = errors.New("invalid payment token")
+)
+
+// DeclineCoder is implemented by the ErrPaymentDeclined errors of a
+// provider that says why a card was refused.
+type DeclineCoder interface {
+	// DeclineCode is the provider's machine-readable reason, such as
+	// "insufficient_funds".
+	DeclineCode() string
+}
+
+// PaymentProvider charges buyers.
+type PaymentProvider interface {
+	// Charge takes amountCents from the card behind token and returns the
+	// charge id. key makes it idempotent: a second call with the same key
+	// returns the first charge's id (or error) and moves no money. It fails
+	// with ErrPaymentDeclined (the card was refused; the error implements
+	// DeclineCoder when the provider gave a reason) or
+	// ErrInvalidPaymentToken (no such token).
+	Charge(ctx context.Context, key string, amountCents int64, token string) (chargeID string, err error)
+	// Refund returns the money of a charge. Refunding twice is a no-op.
+	Refund(ctx context.Context, chargeID string) error
 }

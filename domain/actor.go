@@ -20,3 +20,14 @@ type Actor struct {
 	UserID uuid.UUID
 	Role   Role
 }
+
+// CanManage reports whether actor may manage show s: edit, publish or
+// cancel it, check its tickets in, see its sales. Its organizer and admins
+// may.
+func CanManage(actor Actor, s *Show) bool { return CanManageShowsOf(actor, s.OrganizerID) }
+
+// CanManageShowsOf is CanManage for a show known only by its organizer, such
+// as a read model's row.
+func CanManageShowsOf(actor Actor, organizer uuid.UUID) bool {
+	return actor.UserID == organizer || actor.Role == RoleAdmin
+}

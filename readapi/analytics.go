@@ -19,7 +19,7 @@ func (a *API) analytics(w http.ResponseWriter, r *http.Request, actor domain.Act
 	if err != nil {
 		return err
 	}
-	if s.OrganizerID != actor.UserID && actor.Role != domain.RoleAdmin {
+	if !domain.CanManageShowsOf(actor, s.OrganizerID) {
 		if s.Status == string(domain.ShowStatusDraft) {
 			return fmt.Errorf("%w: %s", domain.ErrShowNotFound, id)
 		}

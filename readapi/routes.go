@@ -97,8 +97,7 @@ func (a *API) sales(w http.ResponseWriter, r *http.Request, actor domain.Actor) 
 	if err != nil {
 		return err
 	}
-	owner := s.OrganizerID == actor.UserID
-	if !owner && actor.Role != domain.RoleAdmin {
+	if !domain.CanManageShowsOf(actor, s.OrganizerID) {
 		if s.Status == string(domain.ShowStatusDraft) {
 			return fmt.Errorf("%w: %s", domain.ErrShowNotFound, id)
 		}

@@ -39,17 +39,19 @@ var (
 
 // API is the HTTP write API.
 type API struct {
-	cmd    *commands.Handler
-	tokens TokenIssuer
-	auth   Authenticator
-	idem   IdempotencyStore
-	log    *slog.Logger
-	limits Limits
+	accounts Accounts
+	shows    Shows
+	orders   Orders
+	tokens   TokenIssuer
+	auth     Authenticator
+	idem     IdempotencyStore
+	log      *slog.Logger
+	limits   Limits
 }
 
 // New returns the write API.
-func New(cmd *commands.Handler, tokens TokenIssuer, auth Authenticator, idem IdempotencyStore, log *slog.Logger) *API {
-	return &API{cmd: cmd, tokens: tokens, auth: auth, idem: idem, log: log}
+func New(cmd Commands, tokens TokenIssuer, auth Authenticator, idem IdempotencyStore, log *slog.Logger) *API {
+	return &API{accounts: cmd, shows: cmd, orders: cmd, tokens: tokens, auth: auth, idem: idem, log: log}
 }
 
 type handlerFunc func(w http.ResponseWriter, r *http.Request, actor domain.Actor) error
@@ -60,8 +62,8 @@ func (a *API) Register(r *mux.Router) {
 	r.Handle("/v1/tokens", a.unstored(a.signIn)).Methods(http.MethodPost)
 	r.Handle("/v1/shows", a.private(a.createShow)).Methods(http.MethodPost)
 	r.Handle("/v1/shows/{id}", a.private(a.editShow)).Methods(http.MethodPatch)
-	r.Handle("/v1/shows/{id}/publish", a.private(a.showLifecycle(a.cmd.PublishShow))).Methods(http.MethodPost)
-	r.Handle("/v1/shows/{id}/cancel", a.private(a.showLifecycle(a.cmd.CancelShow))).Methods(http.MethodPost)
+	r.Handle("/v1/shows/{id}/publish", a.private(a.showLifecycle(a.shows.PublishShow))).Methods(http.MethodPost)
+	r.Handle("/v1/shows/{id}/cancel", a.private(a.showLifecycle(a.shows.CancelShow))).Methods(http.MethodPost)
 	r.Handle("/v1/orders", a.private(throttled(func() Limiter { return a.limits.OrdersPerBuyer }, "holds for this account", a.placeOrder))).Methods(http.MethodPost)
 	r.Handle("/v1/orders/{id}/pay", a.private(a.payOrder)).Methods(http.MethodPost)
 	r.Handle("/v1/orders/{id}/cancel", a.private(a.cancelOrder)).Methods(http.MethodPost)

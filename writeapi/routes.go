@@ -27,7 +27,7 @@ func (a *API) signUp(w http.ResponseWriter, r *http.Request, _ domain.Actor) err
 	if err := decode(r, &req); err != nil {
 		return err
 	}
-	u, err := a.cmd.SignUp(r.Context(), req.Email, req.Password, req.Role)
+	u, err := a.accounts.SignUp(r.Context(), req.Email, req.Password, req.Role)
 	if err != nil {
 		return err
 	}
@@ -53,7 +53,7 @@ func (a *API) signIn(w http.ResponseWriter, r *http.Request, _ domain.Actor) err
 	if err := allow(a.limits.SignInPerAccount, strings.ToLower(strings.TrimSpace(req.Email)), "sign-in attempts for this account"); err != nil {
 		return err
 	}
-	actor, err := a.cmd.SignIn(r.Context(), req.Email, req.Password)
+	actor, err := a.accounts.SignIn(r.Context(), req.Email, req.Password)
 	if err != nil {
 		return err
 	}
@@ -110,7 +110,7 @@ func (a *API) createShow(w http.ResponseWriter, r *http.Request, actor domain.Ac
 	if len(missing) > 0 {
 		return &domain.ValidationError{Fields: missing}
 	}
-	res, err := a.cmd.CreateShow(r.Context(), actor, c)
+	res, err := a.shows.CreateShow(r.Context(), actor, c)
 	if err != nil {
 		return err
 	}
@@ -156,7 +156,7 @@ func (a *API) editShow(w http.ResponseWriter, r *http.Request, actor domain.Acto
 			c.Prices[s.Name] = *s.PriceCents
 		}
 	}
-	res, err := a.cmd.EditShow(r.Context(), actor, id, c)
+	res, err := a.shows.EditShow(r.Context(), actor, id, c)
 	if err != nil {
 		return err
 	}
@@ -212,7 +212,7 @@ func (a *API) placeOrder(w http.ResponseWriter, r *http.Request, actor domain.Ac
 	if req.ShowID == uuid.Nil {
 		return &domain.ValidationError{Fields: []domain.FieldError{{Field: "show_id", Detail: "is required"}}}
 	}
-	res, err := a.cmd.PlaceOrder(r.Context(), actor, commands.PlaceOrder{ShowID: req.ShowID, Items: req.Items, Seats: req.Seats})
+	res, err := a.orders.PlaceOrder(r.Context(), actor, commands.PlaceOrder{ShowID: req.ShowID, Items: req.Items, Seats: req.Seats})
 	if err != nil {
 		return err
 	}
@@ -239,7 +239,7 @@ func (a *API) payOrder(w http.ResponseWriter, r *http.Request, actor domain.Acto
 	if req.PaymentToken == "" {
 		return &domain.ValidationError{Fields: []domain.FieldError{{Field: "payment_token", Detail: "is required"}}}
 	}
-	res, err := a.cmd.PayOrder(r.Context(), actor, id, req.PaymentToken)
+	res, err := a.orders.PayOrder(r.Context(), actor, id, req.PaymentToken)
 	if err != nil {
 		return err
 	}
@@ -256,7 +256,7 @@ func (a *API) cancelOrder(w http.ResponseWriter, r *http.Request, actor domain.A
 	if err := decodeOptional(r); err != nil {
 		return err
 	}
-	res, err := a.cmd.CancelOrder(r.Context(), actor, id)
+	res, err := a.orders.CancelOrder(r.Context(), actor, id)
 	if err != nil {
 		return err
 	}
@@ -271,7 +271,7 @@ func (a *API) checkIn(w http.ResponseWriter, r *http.Request, actor domain.Actor
 	if err := decodeOptional(r); err != nil {
 		return err
 	}
-	res, err := a.cmd.CheckIn(r.Context(), actor, id)
+	res, err := a.orders.CheckIn(r.Context(), actor, id)
 	if err != nil {
 		return err
 	}

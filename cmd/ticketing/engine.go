@@ -34,6 +34,7 @@ type engine struct {
 	runner   *projections.Runner
 	expirer  *commands.Expirer
 	commands *commands.Handler
+	accounts *commands.Accounts
 	pool     *pgxpool.Pool
 	store    eventStore
 	queries  *projections.Queries
@@ -53,18 +54,20 @@ func newEngine(ctx context.Context, c Config, pool *pgxpool.Pool, r roles, log *
 	}
 	models := postgres.NewReadModels(pool)
 	queries := projections.NewQueries(models.DB())
-	h, err := newCommandHandler(c, pool, store, registry, queries, log)
+	// The projections of this process take the holds and orders its
+	// writers appended as they were, instead of decoding them again.
+	written := &projections.Written{}
+	var appended func([]uuid.UUID, []domain.Event)
+	if r.Write && r.Projectors {
+		appended = written.Add
+	}
+	h := newCommandHandler(c, pool, store, registry, queries, appended, log)
+	passwords, err := c.Limits.passwordHasher()
 	if err != nil {
 		return nil, err
 	}
 	if c.projectors == nil {
 		c.projectors = projections.All()
-	}
-	// The projections of this process take the holds and orders its
-	// writers appended as they were, instead of decoding them again.
-	written := &projections.Written{}
-	if r.Write && r.Projectors {
-		h.Appended = written.Add
 	}
 	e := &engine{
 		kafka: c.Kafka,
@@ -72,6 +75,7 @@ func newEngine(ctx context.Context, c Config, pool *pgxpool.Pool, r roles, log *
 			Reporter: models, Log: log, Written: written},
 		expirer:  &commands.Expirer{Handler: h, Holds: holdIndex{queries}, Interval: c.ExpiryInterval, Log: log},
 		commands: h,
+		accounts: commands.NewAccounts(postgres.NewUsers(pool), passwords, time.Now, commands.NewID),
 		pool:     pool,
 		store:    store,
 		queries:  queries,
@@ -89,25 +93,28 @@ func newEngine(ctx context.Context, c Config, pool *pgxpool.Pool, r roles, log *
 	return e, nil
 }
 
-// newCommandHandler returns the command handler on store, with password
-// hashing under c's bound.
-func newCommandHandler(c Config, pool *pgxpool.Pool, store eventStore, registry *domain.Registry, queries *projections.Queries, log *slog.Logger) (*commands.Handler, error) {
-	passwords, err := c.Limits.passwordHasher()
-	if err != nil {
-		return nil, err
-	}
+// newCommandHandler returns the command handler on store; appended, if not
+// nil, is told of the holds and orders it appends.
+func newCommandHandler(c Config, pool *pgxpool.Pool, store eventStore, registry *domain.Registry, queries *projections.Queries,
+	appended func([]uuid.UUID, []domain.Event), log *slog.Logger) *commands.Handler {
 	return commands.NewHandler(&commands.Handler{
 		Store:     store,
 		Registry:  registry,
 		Payments:  simpay.New(),
-		Users:     postgres.NewUsers(pool),
-		Passwords: passwords,
 		Tickets:   ticketLocator{queries},
 		Shows:     queries,
 		Snapshots: postgres.NewSnapshots(pool),
 		Log:       log,
 		HoldTTL:   c.HoldTTL,
-	}), nil
+		Appended:  appended,
+	})
+}
+
+// writeCommands is what the write API runs: the accounts and the
+// event-sourced commands.
+type writeCommands struct {
+	*commands.Accounts
+	*commands.Handler
 }
 
 // route sets e.handler (the APIs of the roles r, /livez and /readyz) and
@@ -134,7 +141,7 @@ func (e *engine) route(c Config, r roles) error {
 	ops.Handle("/metrics", m.handler())
 	router.Use(m.instrument)
 	if r.Write {
-		writeapi.New(e.commands, tokens, authn, e.idem, e.log).WithLimits(writeLimits).Register(router)
+		writeapi.New(writeCommands{e.accounts, e.commands}, tokens, authn, e.idem, e.log).WithLimits(writeLimits).Register(router)
 	}
 	if r.Read {
 		read := readapi.New(e.queries, authn, e.log).WithLogHead(e.store)

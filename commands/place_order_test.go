@@ -146,18 +146,19 @@ func TestHandler_PayOrderForAShowCancelledElsewhere(t *testing.T) {
 // the id it was stored under, as the stored event decodes.
 func TestHandler_Appended(t *testing.T) {
 	t.Parallel()
-	f := newFixture(t)
 	reg := domain.NewRegistry()
 	domain.RegisterEvents(reg)
 	var mu sync.Mutex
 	told := map[uuid.UUID]domain.Event{}
-	f.h.Appended = func(ids []uuid.UUID, events []domain.Event) {
-		mu.Lock()
-		defer mu.Unlock()
-		for i, id := range ids {
-			told[id] = events[i]
+	f := newFixture(t, func(h *commands.Handler) {
+		h.Appended = func(ids []uuid.UUID, events []domain.Event) {
+			mu.Lock()
+			defer mu.Unlock()
+			for i, id := range ids {
+				told[id] = events[i]
+			}
 		}
-	}
+	})
 	var wg sync.WaitGroup
 	for range 8 {
 		wg.Go(func() {
