@@ -3,6 +3,7 @@
 package writeapi
 
 import (
+	"context"
 	"time"
 
 	"github.com/google/uuid"
