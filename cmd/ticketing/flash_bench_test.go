@@ -468,7 +468,7 @@ func BenchmarkFlashSale(b *testing.B) {
 		org := f.token(domain.RoleOrganizer)
 		shows := make([]string, 100)
 		for i := range shows {
-			shows[i] = f.show(b, org, 1_000_000)
+			shows[i] = f.show(b, org, domain.MaxUnitsPerShow) // the largest a show may be
 		}
 		const clients, d = 200, 5 * time.Second
 		type op struct {
