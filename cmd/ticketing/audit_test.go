@@ -1,12 +1,10 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -144,11 +142,6 @@ func TestAuditCmd(t *testing.T) {
 // The binary exits with status 1 on a log that breaks an invariant, and
 // prints the violation.
 func TestAuditCmd_ExitStatus(t *testing.T) {
-	if os.Getenv("TICKETING_TEST_MAIN") == "1" {
-		os.Args = []string{"ticketing", "audit"}
-		main()
-		return
-	}
 	t.Parallel()
 	db := pgtest.SchemaURL(t)
 	store, _ := historyStore(t, db)
@@ -157,20 +150,15 @@ func TestAuditCmd_ExitStatus(t *testing.T) {
 		Tickets: []domain.Ticket{{ID: uuid.New(), Section: "balcony", Row: "A", Seat: 1, Code: "c"}}, ConfirmedAt: hold.HeldAt}
 	appendEvents(t, store, domain.OrderStream(hold.OrderID), paid)
 
-	cmd := exec.Command(os.Args[0], "-test.run=^TestAuditCmd_ExitStatus$")
-	cmd.Env = append(os.Environ(), "TICKETING_TEST_MAIN=1", "DATABASE_URL="+db)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
-	exit, ok := errors.AsType[*exec.ExitError](err)
-	if !ok || exit.ExitCode() != 1 {
-		t.Fatalf("exit: %v, want status 1\nstdout:\n%s\nstderr:\n%s", err, stdout.String(), stderr.String())
+	stdout, stderr, code := runBinary(t, "audit", "--database-url", db)
+	if code != 1 {
+		t.Fatalf("exit status %d, want 1\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
 	}
-	if want := "payments: paid 1, the hold's total is 900"; !strings.Contains(stdout.String(), want) {
-		t.Errorf("stdout lacks %q:\n%s", want, stdout.String())
+	if want := "payments: paid 1, the hold's total is 900"; !strings.Contains(stdout, want) {
+		t.Errorf("stdout lacks %q:\n%s", want, stdout)
 	}
-	if want := "position 5 " + domain.OrderStream(hold.OrderID) + "@2 order.confirmed"; !strings.Contains(stdout.String(), want) {
-		t.Errorf("stdout lacks %q:\n%s", want, stdout.String())
+	if want := "position 5 " + domain.OrderStream(hold.OrderID) + "@2 order.confirmed"; !strings.Contains(stdout, want) {
+		t.Errorf("stdout lacks %q:\n%s", want, stdout)
 	}
 }
 

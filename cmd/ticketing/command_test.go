@@ -16,23 +16,22 @@ import (
 	"github.com/ticketing/ticketing/infra/postgres/pgtest"
 )
 
-// TestMainProcess is the binary when runBinary starts the test binary
-// again: main with the arguments in TICKETING_TEST_ARGS.
-func TestMainProcess(t *testing.T) {
-	args, ok := os.LookupEnv("TICKETING_TEST_ARGS")
-	if !ok {
-		t.Skip("only as a child of runBinary")
+// TestMain runs main instead of the tests when runBinary starts the test
+// binary again, with the arguments in TICKETING_TEST_ARGS.
+func TestMain(m *testing.M) {
+	if args, ok := os.LookupEnv("TICKETING_TEST_ARGS"); ok {
+		os.Args = append([]string{"ticketing"}, strings.Split(args, "\x1f")...)
+		main()
+		os.Exit(0)
 	}
-	os.Args = append([]string{"ticketing"}, strings.Split(args, "\x1f")...)
-	main()
-	os.Exit(0)
+	os.Exit(m.Run())
 }
 
 // runBinary runs main with args in a process of its own and returns what
 // it printed and its exit status.
 func runBinary(t *testing.T, args ...string) (stdout, stderr string, code int) {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], "-test.run=^TestMainProcess$")
+	cmd := exec.Command(os.Args[0])
 	cmd.Env = append(os.Environ(), "TICKETING_TEST_ARGS="+strings.Join(args, "\x1f"))
 	var out, errOut bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errOut
