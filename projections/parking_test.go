@@ -15,6 +15,7 @@ import (
 	"github.com/ticketing/ticketing/infra/postgres"
 	"github.com/ticketing/ticketing/infra/postgres/pgtest"
 	"github.com/ticketing/ticketing/projections"
+	"github.com/ticketing/ticketing/projections/projectionstest"
 )
 
 // poisonShow appends, bypassing the domain's validation, a show whose title
@@ -29,27 +30,6 @@ func (w *world) poisonShow(organizer uuid.UUID) uuid.UUID {
 		domain.ShowPublished{ShowID: id, At: t0.Add(time.Minute)},
 	})
 	return id
-}
-
-// fixedShows is the shows projector of a fixed release: it stores a title
-// without its NUL characters.
-type fixedShows struct{ projections.Shows }
-
-func (f fixedShows) Apply(ctx context.Context, db projections.DB, rec domain.RecordedEvent, e domain.Event) error {
-	if c, ok := e.(domain.ShowCreated); ok {
-		c.Title = strings.ReplaceAll(c.Title, "\x00", "")
-		e = c
-	}
-	return f.Shows.Apply(ctx, db, rec, e)
-}
-
-func (f fixedShows) ApplyBatch(ctx context.Context, db projections.DB, recs []domain.RecordedEvent, events []domain.Event) error {
-	for i := range recs {
-		if err := f.Apply(ctx, db, recs[i], events[i]); err != nil {
-			return &projections.BatchError{Index: i, Err: err}
-		}
-	}
-	return nil
 }
 
 func parked(t *testing.T, w *world, name string) []projections.ParkedStream {
@@ -187,7 +167,7 @@ func TestRunner_Park(t *testing.T) {
 		w.edit(bad, domain.EditShow{Title: &title})
 		w.sync()
 
-		res, err := projections.Retry(ctx, w.models, w.registry, fixedShows{}, domain.ShowStream(bad))
+		res, err := projections.Retry(ctx, w.models, w.registry, projectionstest.FixedShows{}, domain.ShowStream(bad))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -211,7 +191,7 @@ func TestRunner_Park(t *testing.T) {
 			t.Errorf("after the retry: got %+v, %v; want the next event applied", s, err)
 		}
 		eventually(t, "the status without the parked stream", func() bool { return len(status(w.runner, projections.NameShows).Parked) == 0 })
-		if res, err := projections.Retry(ctx, w.models, w.registry, fixedShows{}, domain.ShowStream(bad)); err != nil || res.Applied != 0 || res.Parked != nil {
+		if res, err := projections.Retry(ctx, w.models, w.registry, projectionstest.FixedShows{}, domain.ShowStream(bad)); err != nil || res.Applied != 0 || res.Parked != nil {
 			t.Errorf("retry of a stream not parked: got %+v, %v; want nothing", res, err)
 		}
 	})
@@ -230,7 +210,7 @@ func TestRunner_Park(t *testing.T) {
 			if got := parked(t, w, projections.NameShows); len(got) != 1 || got[0].Waiting != waiting {
 				t.Fatalf("parked: got %+v, want %d waiting", got, waiting)
 			}
-			res, err := projections.Retry(ctx, w.models, w.registry, fixedShows{}, domain.ShowStream(bad))
+			res, err := projections.Retry(ctx, w.models, w.registry, projectionstest.FixedShows{}, domain.ShowStream(bad))
 			if err != nil || res.Applied != waiting || res.Parked != nil {
 				t.Fatalf("%d waiting: retry: got %+v, %v; want all applied", waiting, res, err)
 			}
@@ -264,12 +244,12 @@ func TestRunner_Park(t *testing.T) {
 				resumed = true
 			default:
 			}
-			if _, err := projections.Retry(ctx, w.models, w.registry, fixedShows{}, domain.ShowStream(bad)); err != nil {
+			if _, err := projections.Retry(ctx, w.models, w.registry, projectionstest.FixedShows{}, domain.ShowStream(bad)); err != nil {
 				t.Fatal(err)
 			}
 		}
 		// A last retry for what was queued after the one before.
-		if _, err := projections.Retry(ctx, w.models, w.registry, fixedShows{}, domain.ShowStream(bad)); err != nil {
+		if _, err := projections.Retry(ctx, w.models, w.registry, projectionstest.FixedShows{}, domain.ShowStream(bad)); err != nil {
 			t.Fatal(err)
 		}
 		w.sync()

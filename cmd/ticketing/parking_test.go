@@ -15,6 +15,7 @@ import (
 	"github.com/ticketing/ticketing/infra/postgres"
 	"github.com/ticketing/ticketing/infra/postgres/pgtest"
 	"github.com/ticketing/ticketing/projections"
+	"github.com/ticketing/ticketing/projections/projectionstest"
 )
 
 // appendPoisonShow appends, straight through the store and past the
@@ -36,28 +37,6 @@ func appendPoisonShow(t *testing.T, e *engine) uuid.UUID {
 		t.Fatal(err)
 	}
 	return id
-}
-
-// fixedShows is the shows projector of a fixed release: it stores a title
-// without its NUL characters.
-type fixedShows struct{ projections.Shows }
-
-func (f fixedShows) Apply(ctx context.Context, db projections.DB, rec domain.RecordedEvent, e domain.Event) error {
-	if c, ok := e.(domain.ShowCreated); ok {
-		c.Title = strings.ReplaceAll(c.Title, "\x00", "")
-		e = c
-	}
-	return f.Shows.Apply(ctx, db, rec, e)
-}
-
-// ApplyBatch applies one by one: Shows' own would skip the fix.
-func (f fixedShows) ApplyBatch(ctx context.Context, db projections.DB, recs []domain.RecordedEvent, events []domain.Event) error {
-	for i := range recs {
-		if err := f.Apply(ctx, db, recs[i], events[i]); err != nil {
-			return &projections.BatchError{Index: i, Err: err}
-		}
-	}
-	return nil
 }
 
 // parkedIn returns the streams projection parked, as the report has them.
@@ -151,7 +130,7 @@ func TestProjectionsRetry(t *testing.T) {
 	if got := parkedIn(t, s.e, projections.NameShows); len(got) != 1 {
 		t.Errorf("parked after a failed retry: got %+v", got)
 	}
-	fixed := []projections.Projector{fixedShows{}, projections.Orders{}, projections.Sales{}, projections.Holds{}, projections.Analytics{}}
+	fixed := []projections.Projector{projectionstest.FixedShows{}, projections.Orders{}, projections.Sales{}, projections.Holds{}, projections.Analytics{}}
 	reports, err := retry(context.Background(), pool, fixed, retryOptions{Projection: "shows", All: true})
 	if err != nil {
 		t.Fatal(err)

@@ -11,29 +11,8 @@ import (
 
 	"github.com/ticketing/ticketing/domain"
 	"github.com/ticketing/ticketing/projections"
+	"github.com/ticketing/ticketing/projections/projectionstest"
 )
-
-// fixedShows is the shows projector of a fixed release: it stores a title
-// without its NUL characters.
-type fixedShows struct{ projections.Shows }
-
-func (f fixedShows) Apply(ctx context.Context, db projections.DB, rec domain.RecordedEvent, e domain.Event) error {
-	if c, ok := e.(domain.ShowCreated); ok {
-		c.Title = strings.ReplaceAll(c.Title, "\x00", "")
-		e = c
-	}
-	return f.Shows.Apply(ctx, db, rec, e)
-}
-
-// ApplyBatch applies one by one: Shows' own would skip the fix.
-func (f fixedShows) ApplyBatch(ctx context.Context, db projections.DB, recs []domain.RecordedEvent, events []domain.Event) error {
-	for i := range recs {
-		if err := f.Apply(ctx, db, recs[i], events[i]); err != nil {
-			return &projections.BatchError{Index: i, Err: err}
-		}
-	}
-	return nil
-}
 
 // A poison event delivered through Kafka parks its stream: the stream's
 // later events wait behind it, every other stream (in its partition and
@@ -91,7 +70,7 @@ func TestConsumer_ParksPoisonStream(t *testing.T) {
 			t.Error("a wait for the parked stream: got nil, want a *ParkedError")
 		}
 
-		res, err := projections.Retry(context.Background(), p.models, s.registry, fixedShows{}, stream)
+		res, err := projections.Retry(context.Background(), p.models, s.registry, projectionstest.FixedShows{}, stream)
 		if err != nil || res.Applied != 3 || res.Parked != nil {
 			t.Fatalf("retry: got %+v, %v; want 3 applied", res, err)
 		}
