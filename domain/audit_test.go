@@ -54,6 +54,8 @@ func streamOf(e Event) string {
 		return OrderStream(e.OrderID)
 	case TicketCheckedIn:
 		return OrderStream(e.OrderID)
+	case OrderPaymentStarted, OrderPaymentSucceeded, OrderPaymentFailed, OrderPaymentRefunded: // issue 14: asyncpay
+		return paymentStream(e)
 	}
 	panic(fmt.Sprintf("no stream for %T", e))
 }
