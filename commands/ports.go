@@ -207,3 +207,24 @@ type PaymentProvider interface {
 	// Refund returns the money of a charge. Refunding twice is a no-op.
 	Refund(ctx context.Context, chargeID string) error
 }
+
+// issue 14: asyncpay
+
+// Intent is a payment intent opened at a provider.
+type Intent struct {
+	ID string
+	// ClientSecret lets the buyer's browser complete the payment with the
+	// provider, as Stripe's client_secret does. It is never stored in an
+	// event.
+	ClientSecret string
+}
+
+// PaymentIntents opens payment intents, which the provider confirms or
+// fails later by a signed webhook.
+type PaymentIntents interface {
+	// StartIntent opens an intent to take amountCents for order and
+	// returns it. key makes it idempotent: a second call with the same key
+	// returns the first intent (or error) and opens none. A non-positive
+	// amount or an empty key fails.
+	StartIntent(ctx context.Context, key string, order uuid.UUID, amountCents int64) (Intent, error)
+}
