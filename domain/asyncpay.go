@@ -91,12 +91,12 @@ type PaymentIntent struct {
 	ChargeID string
 	// Failures counts the failed attempts recorded.
 	Failures int
-	failed   map[string]bool // charge ids of the failures recorded
-	refunded map[string]bool // charge ids refunded
+	failed   map[string]bool   // charge ids of the failures recorded
+	refunded map[string]string // charge ids refunded, and why
 }
 
 // Refunded reports whether the charge of the intent was refunded.
-func (p *PaymentIntent) Refunded(chargeID string) bool { return p.refunded[chargeID] }
+func (p *PaymentIntent) Refunded(chargeID string) bool { _, ok := p.refunded[chargeID]; return ok }
 
 // PaymentReport is what a provider reports of an attempt to pay an intent.
 type PaymentReport struct {
@@ -165,7 +165,8 @@ func (o *Order) intentOf(p PaymentReport) (*PaymentIntent, error) {
 // SucceedPayment decides what the succeeded payment p does to the order at
 // now, showCancelled telling whether its show is cancelled. It raises
 // OrderPaymentSucceeded when the order is to be confirmed by it for the
-// first time. A refund verdict comes with its reason. A replay of a
+// first time. A refund verdict comes with its reason, and so does
+// PaymentDone, with the reason of the refund made. A replay of a
 // payment already recorded gives the same verdict and raises nothing.
 func (o *Order) SucceedPayment(p PaymentReport, showCancelled bool, now time.Time) (PaymentVerdict, string, error) {
 	in, err := o.intentOf(p)
@@ -175,9 +176,10 @@ func (o *Order) SucceedPayment(p PaymentReport, showCancelled bool, now time.Tim
 	if p.ChargeID == "" {
 		return 0, "", &ValidationError{Fields: []FieldError{{Field: "charge_id", Detail: "is required"}}}
 	}
+	if reason, done := in.refunded[p.ChargeID]; done {
+		return PaymentDone, reason, nil
+	}
 	switch {
-	case in.refunded[p.ChargeID]:
-		return PaymentDone, "", nil
 	case o.Status == OrderStatusConfirmed && o.PaymentID == p.ChargeID:
 		return PaymentConfirm, "", nil
 	case p.AmountCents != o.TotalCents:
@@ -234,7 +236,7 @@ func (o *Order) RefundPayment(p PaymentReport, refundID, reason string, now time
 	switch {
 	case p.ChargeID == "" || p.AmountCents <= 0:
 		return ErrInvalidState
-	case in.refunded[p.ChargeID]:
+	case in.Refunded(p.ChargeID):
 		return nil
 	case o.Status == OrderStatusConfirmed && o.PaymentID == p.ChargeID:
 		return ErrInvalidState
@@ -265,8 +267,8 @@ func (o *Order) applyPayment(e Event) {
 		in.failed[e.ChargeID] = true
 	case OrderPaymentRefunded:
 		if in.refunded == nil {
-			in.refunded = map[string]bool{}
+			in.refunded = map[string]string{}
 		}
-		in.refunded[e.ChargeID] = true
+		in.refunded[e.ChargeID] = e.Reason
 	}
 }

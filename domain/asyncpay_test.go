@@ -67,7 +67,7 @@ func TestOrder_AsyncPayment(t *testing.T) {
 		{name: "succeeded with the wrong amount", given: []domain.Event{placed(), started}, when: succeed(wrongAmount, false, 0), verdict: domain.PaymentRefund, reason: domain.RefundAmountMismatch},
 		{name: "succeeded for an order paid by card", given: []domain.Event{placed(), started, paidBy("ch_card")}, when: succeed(paid, false, 0), verdict: domain.PaymentRefund, reason: domain.RefundAlreadyPaid},
 		{name: "a second charge succeeded", given: []domain.Event{placed(), started, succeeded}, when: succeed(other, false, 0), verdict: domain.PaymentRefund, reason: domain.RefundAlreadyPaid},
-		{name: "succeeded, refunded already", given: []domain.Event{placed(), started, expired, refunded("ch_1", domain.RefundHoldExpired)}, when: succeed(paid, false, 1), verdict: domain.PaymentDone},
+		{name: "succeeded, refunded already", given: []domain.Event{placed(), started, expired, refunded("ch_1", domain.RefundHoldExpired)}, when: succeed(paid, false, 1), verdict: domain.PaymentDone, reason: domain.RefundHoldExpired},
 		{name: "succeeded for another intent", given: []domain.Event{placed(), started}, when: succeed(unknown, false, 0), err: domain.ErrUnknownIntent},
 		{name: "succeeded without an intent", given: []domain.Event{placed()}, when: succeed(paid, false, 0), err: domain.ErrUnknownIntent},
 		{name: "succeeded for a missing order", when: succeed(paid, false, 0), err: domain.ErrOrderNotFound},
