@@ -34,6 +34,32 @@ func intentRefunded(h SeatsHeld, intent, charge string) OrderPaymentRefunded {
 		RefundID: "re_" + charge, Reason: RefundHoldExpired, At: auditT0.Add(12 * time.Minute)}
 }
 
+// wantFound checks that r found the violations want (check@position of
+// each, in log order), and counts them so.
+func wantFound(t *testing.T, r AuditReport, want []string) {
+	t.Helper()
+	got := found(r)
+	if want == nil {
+		want = []string{}
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("violations: got %v, want %v", got, want)
+		for _, v := range r.Violations {
+			t.Log(v)
+		}
+	}
+	if r.ViolationCount() != int64(len(want)) {
+		t.Errorf("ViolationCount() = %d, want %d", r.ViolationCount(), len(want))
+	}
+	var sum int64
+	for _, ch := range r.Checks {
+		sum += ch.Violations
+	}
+	if sum != int64(len(want)) {
+		t.Errorf("the checks count %d violations, want %d", sum, len(want))
+	}
+}
+
 func TestAuditor_AsyncPayments(t *testing.T) {
 	t.Parallel()
 	cases := []struct {
@@ -134,16 +160,7 @@ func TestAuditor_AsyncPayments(t *testing.T) {
 			l := newAuditLog(t)
 			c.given(newAuditFixture(), l)
 			r := audit(t, l)
-			got, want := found(r), c.then
-			if want == nil {
-				want = []string{}
-			}
-			if !slices.Equal(got, want) {
-				t.Errorf("violations: got %v, want %v", got, want)
-				for _, v := range r.Violations {
-					t.Log(v)
-				}
-			}
+			wantFound(t, r, c.then)
 			if c.pending != "" && r.Pending[c.pending] != 1 {
 				t.Errorf("pending %q = %d, want 1 (%v)", c.pending, r.Pending[c.pending], r.Pending)
 			}

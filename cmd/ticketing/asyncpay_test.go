@@ -24,12 +24,16 @@ func (s *server) intents() (*simpay.Intents, *simpay.Provider) {
 	return in, pay
 }
 
-// deliver POSTs w to the engine's webhook route, signed by the provider,
-// and wants status.
-func (s *server) deliver(w simpay.Webhook, status int) resp {
+// delivered POSTs w to the engine's webhook route, signed by the
+// provider, and wants a 200 with outcome, and reason unless it is "".
+func (s *server) delivered(w simpay.Webhook, outcome, reason string) resp {
 	s.t.Helper()
 	in, _ := s.intents()
-	return s.must(status, s.call("POST", "/v1/webhooks/payments", "", string(w.Body), paysig.Header, in.Sign(w.Body, time.Now())))
+	r := s.must(200, s.call("POST", "/v1/webhooks/payments", "", string(w.Body), paysig.Header, in.Sign(w.Body, time.Now())))
+	if r.str("outcome") != outcome || reason != "" && r.str("reason") != reason {
+		s.t.Fatalf("webhook %s: %s, want outcome %s %s", w.Event.Type, r.raw, outcome, reason)
+	}
+	return r
 }
 
 // complete pays intent id with token at the provider and returns its webhook.
@@ -77,8 +81,8 @@ func TestServe_AsyncPayment(t *testing.T) {
 	}
 
 	w := s.complete(intent, simpay.TokenVisa, 0)
-	got := s.deliver(w, 200)
-	if got.str("outcome") != "confirmed" || got.str("order_id") != order {
+	got := s.delivered(w, "confirmed", "")
+	if got.str("order_id") != order {
 		t.Fatalf("webhook answer: %s", got.raw)
 	}
 	view := s.read("/v1/orders/"+order, buyer, got.str("position"))
@@ -91,18 +95,14 @@ func TestServe_AsyncPayment(t *testing.T) {
 
 	// Duplicates, and a failure delivered after the success: harmless.
 	before := eventCount(t, s)
-	if dup := s.deliver(w, 200); dup.str("outcome") != "confirmed" {
-		t.Fatalf("duplicate: %s", dup.raw)
-	}
+	s.delivered(w, "confirmed", "") // a duplicate
 	obj := w.Event.Data.Object
 	obj.Status, obj.LatestCharge, obj.LastPaymentError = simpay.IntentRequiresPayment, "ch_late", &paysig.PaymentError{Code: "card_declined"}
 	late, err := simpay.NewWebhook(paysig.IntentFailed, obj, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r := s.deliver(late, 200); r.str("outcome") != "ignored" {
-		t.Fatalf("failed after succeeded: %s", r.raw)
-	}
+	s.delivered(late, "ignored", "")
 	if n := eventCount(t, s); n != before {
 		t.Fatalf("duplicates wrote %d events", n-before)
 	}
@@ -122,21 +122,13 @@ func TestServe_AsyncPaymentFailedThenSucceeded(t *testing.T) {
 	order, intent := s.holdWithIntent(buyer, show)
 
 	failed := s.complete(intent, simpay.TokenDeclinedInsufficientFunds, 0)
-	if r := s.deliver(failed, 200); r.str("outcome") != "recorded" {
-		t.Fatalf("failed: %s", r.raw)
-	}
-	if r := s.deliver(failed, 200); r.str("outcome") != "ignored" {
-		t.Fatalf("failed twice: %s", r.raw)
-	}
+	s.delivered(failed, "recorded", "")
+	s.delivered(failed, "ignored", "")
 	s.waitOrder(order, buyer, "held", 5*time.Second)
 	ok := s.complete(intent, simpay.TokenMastercard, 0)
-	if r := s.deliver(ok, 200); r.str("outcome") != "confirmed" {
-		t.Fatalf("succeeded: %s", r.raw)
-	}
+	s.delivered(ok, "confirmed", "")
 	// The failure again, out of order.
-	if r := s.deliver(failed, 200); r.str("outcome") != "ignored" {
-		t.Fatalf("failed after succeeded: %s", r.raw)
-	}
+	s.delivered(failed, "ignored", "")
 	s.waitOrder(order, buyer, "confirmed", 5*time.Second)
 	s.audit()
 }
@@ -154,9 +146,7 @@ func TestServe_AsyncPaymentLate(t *testing.T) {
 	s.waitOrder(order, buyer, "expired", holdTTL+3*time.Second)
 	w := s.complete(intent, simpay.TokenVisa, 0)
 	for range 2 { // the second is a duplicate
-		if r := s.deliver(w, 200); r.str("outcome") != "refunded" || r.str("reason") != "hold_expired" {
-			t.Fatalf("late payment: %s", r.raw)
-		}
+		s.delivered(w, "refunded", "hold_expired")
 	}
 	charge := w.Event.Data.Object.LatestCharge
 	if refunds := ledger.Refunds(); len(refunds) != 1 || refunds[0] != charge {
@@ -166,9 +156,7 @@ func TestServe_AsyncPaymentLate(t *testing.T) {
 	// A wrong amount: refused and refunded; the hold stays.
 	order2, intent2 := s.holdWithIntent(buyer, show)
 	wrong := s.complete(intent2, simpay.TokenVisa, 999)
-	if r := s.deliver(wrong, 200); r.str("outcome") != "refunded" || r.str("reason") != "amount_mismatch" {
-		t.Fatalf("wrong amount: %s", r.raw)
-	}
+	s.delivered(wrong, "refunded", "amount_mismatch")
 	if r := s.call("GET", "/v1/orders/"+order2, buyer, nil); r.str("status") == "confirmed" {
 		t.Fatalf("confirmed by a wrong amount: %s", r.raw)
 	}
@@ -185,9 +173,7 @@ func TestServe_AsyncPaymentLate(t *testing.T) {
 	order3, intent3 := s.holdWithIntent(buyer, show)
 	s.must(200, s.call("POST", "/v1/orders/"+order3+"/cancel", buyer, nil))
 	s.must(409, s.call("POST", "/v1/orders/"+order3+"/payment-intents", buyer, nil))
-	if r := s.deliver(s.complete(intent3, simpay.TokenVisa, 0), 200); r.str("reason") != "order_cancelled" {
-		t.Fatalf("payment of a cancelled order: %s", r.raw)
-	}
+	s.delivered(s.complete(intent3, simpay.TokenVisa, 0), "refunded", "order_cancelled")
 	s.waitOrder(order2, buyer, "expired", holdTTL+3*time.Second)
 	s.audit()
 }
