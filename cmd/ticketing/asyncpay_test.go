@@ -3,7 +3,10 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -244,4 +247,52 @@ func TestServe_PaymentWebhookHostile(t *testing.T) {
 	}
 	s.waitOrder(order, buyer, "confirmed", 5*time.Second)
 	s.audit()
+}
+
+// The same webhook delivered at once, twice to each of two engines on one
+// database: every delivery is answered confirmed, the order is confirmed
+// once, the show sells once.
+func TestServe_PaymentWebhookTwoEngines(t *testing.T) {
+	t.Parallel()
+	db := pgtest.SchemaURL(t)
+	secret := func(c *Config) { c.WebhookSecrets = [][]byte{[]byte("whsec_shared_shared_shared_shared!")} }
+	a, b := startServer(t, db, time.Minute, secret), startServer(t, db, time.Minute, secret)
+	org, buyer := a.token("organizer"), a.token("buyer")
+	show, _ := a.publishedShow(org, 10)
+	order, intent := a.holdWithIntent(buyer, show)
+	w := a.complete(intent, simpay.TokenVisa, 0)
+	in, _ := a.intents()
+	var wg sync.WaitGroup
+	outcomes := make(chan string, 4)
+	for _, s := range []*server{a, b, a, b} {
+		wg.Go(func() {
+			req, _ := http.NewRequest("POST", s.url+"/v1/webhooks/payments", strings.NewReader(string(w.Body)))
+			req.Header.Set(paysig.Header, in.Sign(w.Body, time.Now()))
+			res, err := http.DefaultClient.Do(req)
+			if err != nil {
+				outcomes <- err.Error()
+				return
+			}
+			defer res.Body.Close()
+			var body map[string]any
+			_ = json.NewDecoder(res.Body).Decode(&body)
+			outcomes <- fmt.Sprint(res.StatusCode, " ", body["outcome"])
+		})
+	}
+	wg.Wait()
+	close(outcomes)
+	for o := range outcomes {
+		if o != "200 confirmed" {
+			t.Errorf("a delivery: %s, want 200 confirmed", o)
+		}
+	}
+	b.waitOrder(order, buyer, "confirmed", 5*time.Second)
+	var confirmations int
+	if err := a.e.pool.QueryRow(context.Background(), "select count(*) from events where type = 'order.confirmed'").Scan(&confirmations); err != nil {
+		t.Fatal(err)
+	}
+	if confirmations != 1 {
+		t.Fatalf("%d confirmations, want 1", confirmations)
+	}
+	a.audit()
 }
