@@ -48,22 +48,43 @@ func (r *recorder) got(key string) [][]int {
 	return slices.Clone(r.batches[key])
 }
 
+// want checks the batches served for key.
+func (r *recorder) want(t *testing.T, key string, want [][]int) {
+	t.Helper()
+	if got := r.got(key); !equal(got, want) {
+		t.Errorf("batches of %q = %v, want %v", key, got, want)
+	}
+}
+
+// pending counts the requests of key waiting for a batch.
+func pending[R any](b *Batcher[string, R], key string) int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if q := b.queues[key]; q != nil {
+		return len(q.pending)
+	}
+	return 0
+}
+
 // queued waits until n requests of key wait for a batch.
 func queued[R any](t *testing.T, b *Batcher[string, R], key string, n int) {
 	t.Helper()
 	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
-		b.mu.Lock()
-		q := b.queues[key]
-		got := 0
-		if q != nil {
-			got = len(q.pending)
-		}
-		b.mu.Unlock()
-		if got == n {
+		if pending(b, key) == n {
 			return
 		}
 	}
 	t.Fatalf("%d requests never queued under %q", n, key)
+}
+
+// succeed checks that every answer is nil.
+func succeed(t *testing.T, answers ...<-chan error) {
+	t.Helper()
+	for _, errs := range answers {
+		if err := <-errs; err != nil {
+			t.Errorf("Do = %v", err)
+		}
+	}
 }
 
 // blocked starts a request of r.hold under key and returns once its batch
@@ -76,11 +97,20 @@ func blocked(t *testing.T, b *Batcher[string, int], r *recorder, key string) <-c
 	return errs
 }
 
-// start starts Do(ctx, key, req) and returns the channel its answer comes on.
-func start(ctx context.Context, b *Batcher[string, int], key string, req int) <-chan error {
-	errs := make(chan error, 1)
-	go func() { errs <- b.Do(ctx, key, req) }()
-	return errs
+// enqueue starts Do(ctx, key, req) for each req, each once the one before
+// is queued, and returns the channels their answers come on, once all are
+// queued.
+func enqueue(t *testing.T, ctx context.Context, b *Batcher[string, int], key string, reqs ...int) []<-chan error {
+	t.Helper()
+	var answers []<-chan error
+	for _, req := range reqs {
+		n := pending(b, key)
+		errs := make(chan error, 1)
+		go func() { errs <- b.Do(ctx, key, req) }()
+		queued(t, b, key, n+1)
+		answers = append(answers, errs)
+	}
+	return answers
 }
 
 func TestBatcher_Do(t *testing.T) {
@@ -90,9 +120,7 @@ func TestBatcher_Do(t *testing.T) {
 		if err := b.Do(t.Context(), "a", 7); err != nil {
 			t.Fatalf("Do = %v", err)
 		}
-		if got, want := r.got("a"), [][]int{{7}}; !equal(got, want) {
-			t.Errorf("batches = %v, want %v", got, want)
-		}
+		r.want(t, "a", [][]int{{7}})
 		if len(b.queues) != 0 {
 			t.Errorf("%d queues left, want 0", len(b.queues))
 		}
@@ -101,20 +129,10 @@ func TestBatcher_Do(t *testing.T) {
 		r := newRecorder(0)
 		b := New(10, nil, r.serve)
 		first := blocked(t, b, r, "a")
-		var answers []<-chan error
-		for i := 1; i <= 5; i++ {
-			answers = append(answers, start(t.Context(), b, "a", i))
-			queued(t, b, "a", i)
-		}
+		answers := enqueue(t, t.Context(), b, "a", 1, 2, 3, 4, 5)
 		close(r.release)
-		for _, errs := range append(answers, first) {
-			if err := <-errs; err != nil {
-				t.Errorf("Do = %v", err)
-			}
-		}
-		if got, want := r.got("a"), [][]int{{0}, {1, 2, 3, 4, 5}}; !equal(got, want) {
-			t.Errorf("batches = %v, want %v", got, want)
-		}
+		succeed(t, append(answers, first)...)
+		r.want(t, "a", [][]int{{0}, {1, 2, 3, 4, 5}})
 	})
 	t.Run("keys are batched apart", func(t *testing.T) {
 		r := newRecorder(0)
@@ -124,12 +142,8 @@ func TestBatcher_Do(t *testing.T) {
 			t.Fatalf("Do(b) = %v", err)
 		}
 		close(r.release)
-		if err := <-first; err != nil {
-			t.Fatalf("Do(a) = %v", err)
-		}
-		if got, want := r.got("b"), [][]int{{1}}; !equal(got, want) {
-			t.Errorf("batches of b = %v, want %v", got, want)
-		}
+		succeed(t, first)
+		r.want(t, "b", [][]int{{1}})
 	})
 }
 
@@ -150,20 +164,10 @@ func TestBatcher_limits(t *testing.T) {
 			r := newRecorder(0)
 			b := New(tt.max, tt.weight, r.serve)
 			first := blocked(t, b, r, "a")
-			var answers []<-chan error
-			for i, n := range tt.queue {
-				answers = append(answers, start(t.Context(), b, "a", n))
-				queued(t, b, "a", i+1)
-			}
+			answers := enqueue(t, t.Context(), b, "a", tt.queue...)
 			close(r.release)
-			for _, errs := range append(answers, first) {
-				if err := <-errs; err != nil {
-					t.Errorf("Do = %v", err)
-				}
-			}
-			if got, want := r.got("a")[1:], tt.batches; !equal(got, want) {
-				t.Errorf("batches = %v, want %v", got, want)
-			}
+			succeed(t, append(answers, first)...)
+			r.want(t, "a", append([][]int{{0}}, tt.batches...))
 		})
 	}
 }
@@ -180,11 +184,7 @@ func TestBatcher_errors(t *testing.T) {
 		}
 		b := New(2, nil, r.serve)
 		first := blocked(t, b, r, "a")
-		var answers []<-chan error
-		for i := 1; i <= 4; i++ {
-			answers = append(answers, start(t.Context(), b, "a", i))
-			queued(t, b, "a", i)
-		}
+		answers := enqueue(t, t.Context(), b, "a", 1, 2, 3, 4)
 		close(r.release)
 		want := []error{bad, bad, nil, nil}
 		for i, errs := range answers {
@@ -192,9 +192,7 @@ func TestBatcher_errors(t *testing.T) {
 				t.Errorf("Do(%d) = %v, want %v", i+1, err, want[i])
 			}
 		}
-		if err := <-first; err != nil {
-			t.Errorf("Do(0) = %v, want nil", err)
-		}
+		succeed(t, first)
 	})
 	t.Run("a panic in serve answers the batch and frees the key", func(t *testing.T) {
 		r := newRecorder(0)
@@ -211,8 +209,7 @@ func TestBatcher_errors(t *testing.T) {
 			_ = b.Do(t.Context(), "a", 9) // leads the next batch
 		}()
 		queued(t, b, "a", 1)
-		follower := start(t.Context(), b, "a", 1)
-		queued(t, b, "a", 2)
+		follower := enqueue(t, t.Context(), b, "a", 1)[0]
 		close(r.release)
 		<-first
 		if p := <-panicked; p != "boom" {
@@ -233,23 +230,16 @@ func TestBatcher_context(t *testing.T) {
 		b := New(10, nil, r.serve)
 		first := blocked(t, b, r, "a")
 		ctx, cancel := context.WithCancel(t.Context())
-		gone := start(ctx, b, "a", 1)
-		queued(t, b, "a", 1)
-		stays := start(t.Context(), b, "a", 2)
-		queued(t, b, "a", 2)
+		gone := enqueue(t, ctx, b, "a", 1)[0]
+		stays := enqueue(t, t.Context(), b, "a", 2)[0]
 		cancel()
 		if err := <-gone; !errors.Is(err, context.Canceled) {
 			t.Errorf("Do of the caller that gave up = %v, want context.Canceled", err)
 		}
 		queued(t, b, "a", 1)
 		close(r.release)
-		if err := <-stays; err != nil {
-			t.Errorf("Do = %v", err)
-		}
-		<-first
-		if got, want := r.got("a"), [][]int{{0}, {2}}; !equal(got, want) {
-			t.Errorf("batches = %v, want %v", got, want)
-		}
+		succeed(t, stays, first)
+		r.want(t, "a", [][]int{{0}, {2}})
 	})
 	t.Run("the next leader giving up hands the lead on", func(t *testing.T) {
 		// The cancellation races the hand-off: the caller either led and
@@ -260,8 +250,7 @@ func TestBatcher_context(t *testing.T) {
 			b := New(10, nil, r.serve)
 			first := blocked(t, b, r, "a")
 			ctx, cancel := context.WithCancel(t.Context())
-			racer := start(ctx, b, "a", 1)
-			queued(t, b, "a", 1)
+			racer := enqueue(t, ctx, b, "a", 1)[0]
 			r.release2(cancel, i%2 == 0)
 			err := <-racer
 			if err := <-first; err != nil {
@@ -377,8 +366,7 @@ func TestBatcher_Close(t *testing.T) {
 		r := newRecorder(0)
 		b := New(10, nil, r.serve)
 		first := blocked(t, b, r, "a")
-		queuedBefore := start(t.Context(), b, "a", 1)
-		queued(t, b, "a", 1)
+		queuedBefore := enqueue(t, t.Context(), b, "a", 1)[0]
 		closed := make(chan struct{})
 		go func() { b.Close(); close(closed) }()
 		for b.isOpen() {
@@ -394,13 +382,8 @@ func TestBatcher_Close(t *testing.T) {
 		}
 		close(r.release)
 		<-closed
-		if err := <-queuedBefore; err != nil {
-			t.Errorf("Do queued before Close = %v", err)
-		}
-		<-first
-		if got, want := r.got("a"), [][]int{{0}, {1}}; !equal(got, want) {
-			t.Errorf("batches = %v, want %v", got, want)
-		}
+		succeed(t, queuedBefore, first)
+		r.want(t, "a", [][]int{{0}, {1}})
 	})
 	t.Run("twice, and idle, without a panic", func(t *testing.T) {
 		b := New(1, nil, func(context.Context, string, []int) error { return nil })
