@@ -420,3 +420,19 @@ func (b *Batcher[K, R]) isOpen() bool {
 func equal(a, b [][]int) bool {
 	return fmt.Sprint(a) == fmt.Sprint(b)
 }
+
+// BenchmarkBatcher_Do measures the hand-off alone: callers on all CPUs,
+// one key, a serve that does nothing.
+func BenchmarkBatcher_Do(b *testing.B) {
+	var batches atomic.Int64
+	bt := New(2048, nil, func(context.Context, int, []int) error { batches.Add(1); return nil })
+	b.SetParallelism(64)
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if err := bt.Do(context.Background(), 0, 1); err != nil {
+				b.Error(err)
+			}
+		}
+	})
+	b.ReportMetric(float64(b.N)/float64(batches.Load()), "reqs/batch")
+}
