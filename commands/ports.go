@@ -140,6 +140,14 @@ type HoldIndex interface {
 	DueHolds(ctx context.Context, now time.Time, limit int) ([]HoldRef, error)
 }
 
+// HoldSettler settles the holds of orders of one show: what the Expirer
+// needs of a Handler.
+type HoldSettler interface {
+	// SettleMany settles orders of the show showID as Handler.SettleMany
+	// does, and returns how many it settled or found settled.
+	SettleMany(ctx context.Context, showID uuid.UUID, orders []uuid.UUID) (int, error)
+}
+
 // Errors of the account ports.
 var (
 	// ErrEmailTaken: Users.Create found the email registered already.

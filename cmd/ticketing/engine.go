@@ -73,7 +73,7 @@ func newEngine(ctx context.Context, c Config, pool *pgxpool.Pool, r roles, log *
 		kafka: c.Kafka,
 		runner: &projections.Runner{Feed: store, Store: models, Registry: registry, Projectors: c.projectors,
 			Reporter: models, Log: log, Written: written},
-		expirer:  &commands.Expirer{Handler: h, Holds: holdIndex{queries}, Interval: c.ExpiryInterval, Log: log},
+		expirer:  commands.NewExpirer(h, holdIndex{queries}, h.Now, c.ExpiryInterval, log),
 		commands: h,
 		accounts: commands.NewAccounts(postgres.NewUsers(pool), passwords, time.Now, commands.NewID),
 		pool:     pool,
