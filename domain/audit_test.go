@@ -54,6 +54,8 @@ func streamOf(e Event) string {
 		return OrderStream(e.OrderID)
 	case TicketCheckedIn:
 		return OrderStream(e.OrderID)
+	case TicketTransferred: // issue 14: door
+		return OrderStream(e.OrderID)
 	}
 	panic(fmt.Sprintf("no stream for %T", e))
 }
