@@ -418,3 +418,27 @@ func TestServe_DoorCheckInRace(t *testing.T) {
 	}
 	a.audit()
 }
+
+func TestLoadConfig_TicketKey(t *testing.T) {
+	t.Parallel()
+	c, err := LoadConfig(env{}.get)
+	if err != nil || !c.DevTicketKey || string(c.TicketKey) != domain.DevTicketKey {
+		t.Fatalf("unset: %v, dev %v", err, c.DevTicketKey)
+	}
+	key := strings.Repeat("k", domain.MinTicketKeyLen)
+	c, err = LoadConfig(env{"TICKETING_TICKET_KEY": key}.get)
+	if err != nil || c.DevTicketKey || string(c.TicketKey) != key {
+		t.Fatalf("set: %v, dev %v", err, c.DevTicketKey)
+	}
+	// Two engines with one key agree on codes; another key's are unknown.
+	id := uuid.New()
+	if ticketCodes(c).Code(id, 0) != ticketCodes(c).Code(id, 0) {
+		t.Error("one key, two codes")
+	}
+	if _, _, err := ticketCodes(c).Verify(ticketCodes(Config{}).Code(id, 0)); err == nil {
+		t.Error("a code of the development key verifies under another key")
+	}
+	if _, err := LoadConfig(env{"TICKETING_TICKET_KEY": key[1:]}.get); err == nil || !strings.Contains(err.Error(), "TICKETING_TICKET_KEY") {
+		t.Errorf("a short key: %v", err)
+	}
+}
