@@ -72,14 +72,21 @@ func (a *API) managedShow(r *http.Request, actor domain.Actor, what string) (uui
 	return id, nil
 }
 
+// managedPage returns the show of the path, which the actor must manage,
+// and the page asked for.
+func (a *API) managedPage(r *http.Request, actor domain.Actor, what string) (uuid.UUID, projections.Page, error) {
+	id, err := a.managedShow(r, actor, what)
+	if err != nil {
+		return uuid.Nil, projections.Page{}, err
+	}
+	p, err := page(r, projections.MaxLimit)
+	return id, p, err
+}
+
 // attendees: GET /v1/shows/{id}/attendees, the tickets of a show with their
 // check-in state, for its organizer and admins.
 func (a *API) attendees(w http.ResponseWriter, r *http.Request, actor domain.Actor) error {
-	id, err := a.managedShow(r, actor, "attendees")
-	if err != nil {
-		return err
-	}
-	p, err := page(r, projections.MaxLimit)
+	id, p, err := a.managedPage(r, actor, "attendees")
 	if err != nil {
 		return err
 	}
@@ -93,11 +100,7 @@ func (a *API) attendees(w http.ResponseWriter, r *http.Request, actor domain.Act
 // showOrders: GET /v1/shows/{id}/orders, the orders of a show, for its
 // organizer and admins. Their tickets carry no codes.
 func (a *API) showOrders(w http.ResponseWriter, r *http.Request, actor domain.Actor) error {
-	id, err := a.managedShow(r, actor, "orders")
-	if err != nil {
-		return err
-	}
-	p, err := page(r, projections.MaxLimit)
+	id, p, err := a.managedPage(r, actor, "orders")
 	if err != nil {
 		return err
 	}

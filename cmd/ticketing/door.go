@@ -56,4 +56,3 @@ func (b buyers) BuyerByEmail(ctx context.Context, email string) (uuid.UUID, erro
 	}
 	return u.ID, nil
 }
-

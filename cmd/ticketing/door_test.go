@@ -99,6 +99,18 @@ func (s *server) codesStored(admin string, codes ...string) {
 	}
 }
 
+// doorShow starts an engine with a show on sale of the organizer org and n
+// floor tickets of the buyer, projected.
+func doorShow(t *testing.T, n int) (s *server, org string, buyer doorUser, show string, tickets []map[string]any) {
+	t.Helper()
+	s = startServer(t, pgtest.SchemaURL(t), time.Minute)
+	org, buyer = s.token("organizer"), s.member(domain.RoleBuyer)
+	show, _ = s.publishedShow(org, 10)
+	tickets, pos := s.buy(buyer.token, show, n)
+	s.read("/v1/me/tickets", buyer.token, pos)
+	return s, org, buyer, show, tickets
+}
+
 func codeOf(t map[string]any) string { c, _ := t["code"].(string); return c }
 
 func TestServe_DoorCheckInByCode(t *testing.T) {
@@ -209,11 +221,7 @@ func TestServe_DoorTransfer(t *testing.T) {
 
 func TestServe_DoorScans(t *testing.T) {
 	t.Parallel()
-	s := startServer(t, pgtest.SchemaURL(t), time.Minute)
-	org, buyer := s.token("organizer"), s.member(domain.RoleBuyer)
-	show, _ := s.publishedShow(org, 10)
-	tickets, pos := s.buy(buyer.token, show, 3)
-	s.read("/v1/me/tickets", buyer.token, pos)
+	s, org, _, show, tickets := doorShow(t, 3)
 	s.must(200, s.call("POST", "/v1/check-ins", org, map[string]any{"code": codeOf(tickets[2]), "show_id": show}))
 	t0 := time.Now().Add(-time.Hour).UTC().Truncate(time.Second)
 	scan := func(code, nonce string, at time.Duration) map[string]any {
@@ -257,10 +265,7 @@ func TestServe_DoorScans(t *testing.T) {
 
 func TestServe_DoorLists(t *testing.T) {
 	t.Parallel()
-	s := startServer(t, pgtest.SchemaURL(t), time.Minute)
-	org, buyer := s.token("organizer"), s.member(domain.RoleBuyer)
-	show, _ := s.publishedShow(org, 10)
-	tickets, _ := s.buy(buyer.token, show, 2)
+	s, org, buyer, show, tickets := doorShow(t, 2)
 	more, pos := s.buy(buyer.token, show, 1)
 	s.read("/v1/me/tickets", buyer.token, pos)
 	in := s.must(200, s.call("POST", "/v1/check-ins", org, map[string]any{"code": codeOf(more[0]), "show_id": show}))
@@ -302,11 +307,7 @@ func TestServe_DoorLists(t *testing.T) {
 
 func TestServe_DoorHostileInput(t *testing.T) {
 	t.Parallel()
-	s := startServer(t, pgtest.SchemaURL(t), time.Minute)
-	org, buyer := s.token("organizer"), s.member(domain.RoleBuyer)
-	show, _ := s.publishedShow(org, 10)
-	tickets, pos := s.buy(buyer.token, show, 1)
-	s.read("/v1/me/tickets", buyer.token, pos)
+	s, org, buyer, show, tickets := doorShow(t, 1)
 	code, id := codeOf(tickets[0]), tickets[0]["id"].(string)
 	future := time.Now().Add(time.Hour).UTC().Format(time.RFC3339)
 	now := time.Now().UTC().Format(time.RFC3339)
