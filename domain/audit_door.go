@@ -10,19 +10,27 @@ import (
 // AuditCheckIns it also checks that a ticket is transferred only by its
 // holder, before it is checked in, one generation at a time; that a
 // check-in admits the ticket's current generation (a code transferred away
-// opens no door); and that an offline scan's nonce is recorded once.
+// opens no door); and that an offline scan's nonce is recorded once per
+// order: the engine keeps the nonces of an order's check-ins in its stream
+// (a scan uploaded again names the same ticket, so the same order).
 
 // auditDoor is the auditor's state of transfers and scans.
 type auditDoor struct {
 	generations map[uuid.UUID]int       // ticket → current generation
 	holders     map[uuid.UUID]uuid.UUID // ticket → holder, once transferred
-	nonces      map[string]EventRef     // nonce → the check-in that recorded it
+	nonces      map[auditNonce]EventRef // → the check-in that recorded it
 	scans       int64                   // distinct nonces: the offline scans
+}
+
+// auditNonce is a scan's nonce in an order.
+type auditNonce struct {
+	order uuid.UUID
+	nonce string
 }
 
 func (a *Auditor) doorState() *auditDoor {
 	if a.door == nil {
-		a.door = &auditDoor{generations: map[uuid.UUID]int{}, holders: map[uuid.UUID]uuid.UUID{}, nonces: map[string]EventRef{}}
+		a.door = &auditDoor{generations: map[uuid.UUID]int{}, holders: map[uuid.UUID]uuid.UUID{}, nonces: map[auditNonce]EventRef{}}
 	}
 	return a.door
 }
@@ -66,10 +74,11 @@ func (a *Auditor) doorCheckIn(ref EventRef, e TicketCheckedIn) {
 	if e.Nonce == "" {
 		return
 	}
-	if first, dup := d.nonces[e.Nonce]; dup {
+	key := auditNonce{e.OrderID, e.Nonce}
+	if first, dup := d.nonces[key]; dup {
 		a.violate(cCheckIns, "scan nonce "+e.Nonce+" recorded twice", first, ref)
 		return
 	}
-	d.nonces[e.Nonce] = ref
+	d.nonces[key] = ref
 	d.scans++
 }

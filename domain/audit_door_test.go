@@ -49,10 +49,17 @@ func TestAuditor_Door(t *testing.T) {
 			c := sale(f, l)
 			l.add(scanIn(c, c.Tickets[0].ID, 0, "n-1"), scanIn(c, c.Tickets[0].ID, 0, "n-2"))
 		}, []string{"check-ins@8"}},
-		{"one nonce for two tickets", func(f auditFixture, l *auditLog) {
+		{"one nonce for two tickets of an order", func(f auditFixture, l *auditLog) {
 			c := sale(f, l)
 			l.add(scanIn(c, c.Tickets[0].ID, 0, "n-1"), scanIn(c, c.Tickets[1].ID, 0, "n-1"))
 		}, []string{"check-ins@8"}},
+		{"one nonce in two orders", func(f auditFixture, l *auditLog) {
+			c := sale(f, l)
+			b := f.hold(f.other, 1)
+			d := confirmed(b, "ch_2")
+			l.add(b, placed(b), d, sold(b))
+			l.add(scanIn(c, c.Tickets[0].ID, 0, "0001"), scanIn(d, d.Tickets[0].ID, 0, "0001"))
+		}, nil},
 		{"a transfer by someone who does not hold the ticket", func(f auditFixture, l *auditLog) {
 			c := sale(f, l)
 			l.add(transfer(c, c.Tickets[0].ID, f.other, f.buyer, 1))

@@ -59,10 +59,19 @@ type CheckInRefusedError struct {
 }
 
 func (e *CheckInRefusedError) Error() string {
-	if e.Reason == RefusedAlreadyCheckedIn {
-		return fmt.Sprintf("check-in refused: ticket checked in already at %s", e.CheckedInAt.UTC().Format(time.RFC3339))
+	switch e.Reason {
+	case RefusedAlreadyCheckedIn:
+		return fmt.Sprintf("the ticket was checked in already, at %s", e.CheckedInAt.UTC().Format(time.RFC3339))
+	case RefusedVoided:
+		return "the ticket is void"
+	case RefusedTransferred:
+		return "the ticket was transferred: this code is no longer valid"
+	case RefusedWrongShow:
+		return "the ticket is for another show"
+	case RefusedDuplicate:
+		return "this scan was recorded already"
 	}
-	return "check-in refused: " + e.Reason
+	return "no ticket has this code"
 }
 
 // Is matches ErrAlreadyCheckedIn and ErrUnknownCode for their reasons.
