@@ -164,3 +164,29 @@ func TestCheckNonce(t *testing.T) {
 		}
 	}
 }
+
+// FuzzTicketCodes_Verify: any string verifies only as the code it is, and
+// never panics.
+func FuzzTicketCodes_Verify(f *testing.F) {
+	codes, err := domain.NewTicketCodes([]byte(domain.DevTicketKey))
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(codes.Code(ticketID, 0))
+	f.Add(codes.Code(ticketID, domain.MaxTicketTransfers))
+	f.Add("")
+	f.Add(strings.Repeat("A", domain.TicketCodeLen))
+	f.Add(strings.Repeat("=", domain.TicketCodeLen))
+	f.Fuzz(func(t *testing.T, code string) {
+		id, gen, err := codes.Verify(code)
+		if err != nil {
+			if !errors.Is(err, domain.ErrUnknownCode) {
+				t.Fatalf("Verify(%q): %v", code, err)
+			}
+			return
+		}
+		if again := codes.Code(id, gen); again != code {
+			t.Fatalf("Verify(%q) = %s, %d; its code is %q", code, id, gen, again)
+		}
+	})
+}

@@ -35,7 +35,7 @@ func ticketCodes(c Config) *domain.TicketCodes {
 	}
 	codes, err := domain.NewTicketCodes(c.TicketKey)
 	if err != nil {
-		return commands.DevTicketCodes()
+		panic("ticket key not checked by setTicketKey: " + err.Error())
 	}
 	return codes
 }
