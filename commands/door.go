@@ -151,7 +151,8 @@ func (h *door) locate(ctx context.Context, showID uuid.UUID, code string) (domai
 }
 
 // admit decides the scans of one order's tickets in order and appends the
-// check-ins in one write. It returns one admission per scan and the first
+// check-ins in one write; a scan of a ticket an earlier one admitted is a
+// duplicate. It returns one admission per scan and the first
 // scan's refusal (each admission keeps its own).
 func (h *door) admit(ctx context.Context, orderID uuid.UUID, scans []domain.DoorScan) ([]Admission, error) {
 	stream := domain.OrderStream(orderID)
@@ -163,10 +164,17 @@ func (h *door) admit(ctx context.Context, orderID uuid.UUID, scans []domain.Door
 		if err != nil {
 			return err
 		}
-		now := h.now()
+		now, admitted := h.now(), map[uuid.UUID]bool{}
 		out, refusals = make([]Admission, len(scans)), make([]error, len(scans))
 		for i, s := range scans {
 			refusals[i] = o.Admit(s, now)
+			switch {
+			case refusals[i] == nil:
+				admitted[s.TicketID] = true
+			case admitted[s.TicketID] && errors.Is(refusals[i], domain.ErrAlreadyCheckedIn):
+				// A later scan of a ticket this batch admitted.
+				refusals[i] = &domain.CheckInRefusedError{Reason: domain.RefusedDuplicate, TicketID: s.TicketID}
+			}
 			out[i] = Admission{OrderID: orderID, ShowID: o.ShowID, Result: Result{ID: s.TicketID}}
 			out[i].Ticket, _ = o.Ticket(s.TicketID)
 			out[i].CheckedInAt = o.CheckedIn[s.TicketID]
@@ -272,15 +280,16 @@ type orderScans struct {
 }
 
 // planScans settles the scans that need no order (unknown codes, wrong
-// shows, duplicates in the batch) in out, and groups the others by order,
-// earliest scan first.
+// shows, nonces twice in the batch) in out, and groups the others by
+// order, earliest scan first: the first scan of a ticket that the door
+// admits wins, and a refused one (an old code) does not hide a later one.
 func (h *door) planScans(ctx context.Context, showID uuid.UUID, scans []Scan, out []ScanOutcome) ([]*orderScans, error) {
 	order := make([]int, len(scans))
 	for i := range order {
 		order[i] = i
 	}
 	sort.SliceStable(order, func(a, b int) bool { return scans[order[a]].ScannedAt.Before(scans[order[b]].ScannedAt) })
-	nonces, tickets := map[string]bool{}, map[uuid.UUID]bool{}
+	nonces := map[string]bool{}
 	groups := map[uuid.UUID]*orderScans{}
 	var plan []*orderScans
 	for _, i := range order {
@@ -296,11 +305,11 @@ func (h *door) planScans(ctx context.Context, showID uuid.UUID, scans []Scan, ou
 			return nil, err
 		}
 		out[i].TicketID = ds.TicketID
-		if nonces[s.Nonce] || tickets[ds.TicketID] {
+		if nonces[s.Nonce] {
 			out[i].Outcome = domain.RefusedDuplicate
 			continue
 		}
-		nonces[s.Nonce], tickets[ds.TicketID] = true, true
+		nonces[s.Nonce] = true
 		ds.Nonce, ds.ScannedAt = s.Nonce, s.ScannedAt
 		g := groups[orderID]
 		if g == nil {
