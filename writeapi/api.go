@@ -68,7 +68,7 @@ func (a *API) Register(r *mux.Router) {
 	r.Handle("/v1/orders", a.private(throttled(func() Limiter { return a.limits.OrdersPerBuyer }, "holds for this account", a.placeOrder))).Methods(http.MethodPost)
 	r.Handle("/v1/orders/{id}/pay", a.private(a.payOrder)).Methods(http.MethodPost)
 	r.Handle("/v1/orders/{id}/cancel", a.private(a.cancelOrder)).Methods(http.MethodPost)
-	r.Handle("/v1/tickets/{id}/check-in", a.private(a.checkIn)).Methods(http.MethodPost)
+	r.Handle("/v1/tickets/{id}/check-in", a.private(deprecated("/v1/check-ins", a.checkIn))).Methods(http.MethodPost)
 	// issue 14: door. The check-in by id above is kept for one release:
 	// doors scan codes (POST /v1/check-ins).
 	r.Handle("/v1/check-ins", a.private(a.checkInCode)).Methods(http.MethodPost)

@@ -203,3 +203,13 @@ func (a *API) transferTicket(w http.ResponseWriter, r *http.Request, actor domai
 	return writeJSON(w, http.StatusOK, map[string]any{"id": res.ID, "to_user_id": res.ToUserID, "generation": res.Generation,
 		"transferred": true, "position": res.Position.String()})
 }
+
+// deprecated marks the answers of a route that goes away in the next
+// release (RFC 9745's Deprecation, RFC 8594's successor Link).
+func deprecated(successor string, h handlerFunc) handlerFunc {
+	return func(w http.ResponseWriter, r *http.Request, actor domain.Actor) error {
+		w.Header().Set("Deprecation", "true")
+		w.Header().Set("Link", "<"+successor+">; rel=\"successor-version\"")
+		return h(w, r, actor)
+	}
+}

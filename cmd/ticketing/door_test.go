@@ -157,7 +157,10 @@ func TestServe_DoorCheckInByCode(t *testing.T) {
 		}
 	}
 	// The check-in by id still works for one release.
-	s.must(200, s.call("POST", "/v1/tickets/"+tickets[1]["id"].(string)+"/check-in", org, nil))
+	old := s.must(200, s.call("POST", "/v1/tickets/"+tickets[1]["id"].(string)+"/check-in", org, nil))
+	if old.header.Get("Deprecation") != "true" || !strings.Contains(old.header.Get("Link"), "/v1/check-ins") {
+		t.Errorf("the check-in by id is not marked deprecated: %v", old.header)
+	}
 	s.codesStored(s.token("admin"), code, codeOf(tickets[1]))
 	s.audit()
 }
