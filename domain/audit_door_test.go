@@ -30,11 +30,7 @@ func TestAuditor_Door(t *testing.T) {
 		l.add(a, placed(a), c, sold(a))
 		return c
 	}
-	cases := []struct {
-		name  string
-		given func(f auditFixture, l *auditLog)
-		then  []string // check@position of each violation, in log order
-	}{
+	cases := []auditCase{
 		{"a transfer, then the new code checked in", func(f auditFixture, l *auditLog) {
 			c := sale(f, l)
 			tk := c.Tickets[0].ID
@@ -77,6 +73,20 @@ func TestAuditor_Door(t *testing.T) {
 			l.add(transfer(c, uuid.New(), f.buyer, f.other, 1))
 		}, []string{"check-ins@7"}},
 	}
+	runAuditCases(t, cases)
+}
+
+// auditCase is a given/then row of the auditor: a log, and the
+// violations it has.
+type auditCase struct {
+	name  string
+	given func(f auditFixture, l *auditLog)
+	then  []string // check@position of each violation, in log order
+}
+
+// runAuditCases audits the log of each case and checks its violations.
+func runAuditCases(t *testing.T, cases []auditCase) {
+	t.Helper()
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
@@ -92,6 +102,16 @@ func TestAuditor_Door(t *testing.T) {
 				for _, v := range r.Violations {
 					t.Log(v)
 				}
+			}
+			if r.ViolationCount() != int64(len(want)) {
+				t.Errorf("ViolationCount() = %d, want %d", r.ViolationCount(), len(want))
+			}
+			var sum int64
+			for _, ch := range r.Checks {
+				sum += ch.Violations
+			}
+			if sum != int64(len(want)) {
+				t.Errorf("the checks count %d violations, want %d", sum, len(want))
 			}
 		})
 	}

@@ -195,11 +195,7 @@ func found(r AuditReport) []string {
 
 func TestAuditor_Add(t *testing.T) {
 	t.Parallel()
-	cases := []struct {
-		name  string
-		given func(f auditFixture, l *auditLog)
-		then  []string // check@position of each violation, in log order
-	}{
+	cases := []auditCase{
 		{"a clean log", func(f auditFixture, l *auditLog) {
 			l.add(f.created()...)                                     // 1, 2
 			paid := f.hold(f.buyer, 2, 1)                             // floor ×2 and A1
@@ -513,34 +509,7 @@ func TestAuditor_Add(t *testing.T) {
 			l.raw(RecordedEvent{StreamID: "refund-1", Version: 1, Type: "payment.refunded", Data: []byte(`{}`)})
 		}, nil},
 	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			t.Parallel()
-			l := newAuditLog(t)
-			c.given(newAuditFixture(), l)
-			r := audit(t, l)
-			got, want := found(r), c.then
-			if want == nil {
-				want = []string{}
-			}
-			if !slices.Equal(got, want) {
-				t.Errorf("violations: got %v, want %v", got, want)
-				for _, v := range r.Violations {
-					t.Log(v)
-				}
-			}
-			if r.ViolationCount() != int64(len(want)) {
-				t.Errorf("ViolationCount() = %d, want %d", r.ViolationCount(), len(want))
-			}
-			var sum int64
-			for _, ch := range r.Checks {
-				sum += ch.Violations
-			}
-			if sum != int64(len(want)) {
-				t.Errorf("the checks count %d violations, want %d", sum, len(want))
-			}
-		})
-	}
+	runAuditCases(t, cases)
 }
 
 func TestAuditor_Report(t *testing.T) {
