@@ -128,6 +128,9 @@ func (h *door) checkInCode(ctx context.Context, actor domain.Actor, showID uuid.
 		return Admission{}, err
 	}
 	out, err := h.admit(ctx, orderID, []domain.DoorScan{s})
+	if len(out) == 0 {
+		return Admission{}, err
+	}
 	return out[0], err
 }
 
