@@ -2,8 +2,6 @@ package commands
 
 import (
 	"context"
-	crand "crypto/rand"
-	"encoding/base32"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -53,10 +51,14 @@ type Handler struct {
 	Shows LiveShows
 	Log   *slog.Logger
 
-	// Now is the clock; NewID makes ids; NewCode makes ticket codes.
-	Now     func() time.Time
-	NewID   func() uuid.UUID
-	NewCode func() string
+	// Now is the clock; NewID makes ids.
+	Now   func() time.Time
+	NewID func() uuid.UUID
+	// issue 14: door. Codes makes and verifies ticket codes (the
+	// development key, domain.DevTicketKey, when nil); Buyers finds the
+	// recipient of a transfer (Transfer needs it).
+	Codes  *domain.TicketCodes
+	Buyers Buyers
 	// HoldTTL is how long a hold lasts unpaid.
 	HoldTTL time.Duration
 	// MaxRetries bounds the reload-and-retry loop on conflicts.
@@ -86,6 +88,7 @@ type Handler struct {
 	cancelOrder *cancelOrder
 	settler     *settler
 	checkIn     *checkIn  // nil without Tickets
+	door        *door     // issue 14: door; nil without Tickets
 	asyncPay    *asyncPay // issue 14: asyncpay; nil without Payments and Intents
 }
 
@@ -99,8 +102,8 @@ func NewHandler(h *Handler) *Handler {
 	if h.NewID == nil {
 		h.NewID = NewID
 	}
-	if h.NewCode == nil {
-		h.NewCode = NewTicketCode
+	if h.Codes == nil {
+		h.Codes = DevTicketCodes()
 	}
 	if h.HoldTTL == 0 {
 		h.HoldTTL = 15 * time.Minute
@@ -126,11 +129,12 @@ func NewHandler(h *Handler) *Handler {
 	h.placeOrder = newPlaceOrder(events, h.shows, locks, h.Now, h.NewID, h.HoldTTL, h.MaxRetries, &h.Stats, h.Appended)
 	h.settler = newSettler(events, h.shows, locks, h.Now, h.NewID, h.MaxRetries, h.Log)
 	if h.Payments != nil {
-		h.payOrder = newPayOrder(events, h.shows, locks, h.Payments, h.settler, h.Now, h.NewID, h.NewCode, h.MaxRetries, h.Log)
+		h.payOrder = newPayOrder(events, h.shows, locks, h.Payments, h.settler, h.Now, h.NewID, h.Codes, h.MaxRetries, h.Log)
 	}
 	h.cancelOrder = newCancelOrder(events, locks, h.settler, h.Now, h.MaxRetries, h.Log)
 	if h.Tickets != nil {
 		h.checkIn = newCheckIn(events, h.shows, h.Tickets, locks, h.Now, h.MaxRetries)
+		h.door = newDoor(h.checkIn, h.Codes, h.Buyers) // issue 14: door
 	}
 	if h.payOrder != nil && h.Intents != nil { // issue 14: asyncpay
 		h.asyncPay = newAsyncPay(h.payOrder, h.Intents)
@@ -211,6 +215,36 @@ func (h *Handler) CheckIn(ctx context.Context, actor domain.Actor, ticketID uuid
 	return h.checkIn.handle(ctx, actor, ticketID)
 }
 
+// issue 14: door (door.go).
+
+// CheckInCode admits the ticket of a code at the door of a show the actor
+// manages; a refusal is a *domain.CheckInRefusedError.
+func (h *Handler) CheckInCode(ctx context.Context, actor domain.Actor, showID uuid.UUID, code string) (Admission, error) {
+	if h.door == nil {
+		return Admission{}, fmt.Errorf("CheckInCode: %w", errNotWired)
+	}
+	return h.door.checkInCode(ctx, actor, showID, code)
+}
+
+// RecordScans records a batch of offline scans at the door of a show.
+func (h *Handler) RecordScans(ctx context.Context, actor domain.Actor, showID uuid.UUID, scans []Scan) ([]ScanOutcome, error) {
+	if h.door == nil {
+		return nil, fmt.Errorf("RecordScans: %w", errNotWired)
+	}
+	return h.door.scans(ctx, actor, showID, scans)
+}
+
+// TransferTicket gives a ticket the actor holds to the buyer with that email.
+func (h *Handler) TransferTicket(ctx context.Context, actor domain.Actor, ticketID uuid.UUID, email string) (TransferResult, error) {
+	if h.door == nil {
+		return TransferResult{}, fmt.Errorf("TransferTicket: %w", errNotWired)
+	}
+	return h.door.transfer(ctx, actor, ticketID, email)
+}
+
+// TicketCodes returns the codes the handler verifies.
+func (h *Handler) TicketCodes() *domain.TicketCodes { return h.Codes }
+
 // issue 14: asyncpay
 
 // StartPayment opens the payment intent of a held order of the buyer
@@ -242,13 +276,6 @@ func (h *Handler) PaymentFailed(ctx context.Context, order uuid.UUID, p domain.P
 
 // NewID returns a new time-ordered id (a UUIDv7).
 func NewID() uuid.UUID { return uuid.Must(uuid.NewV7()) }
-
-// NewTicketCode returns 128 random bits in base32: unguessable.
-func NewTicketCode() string {
-	var b [16]byte
-	_, _ = crand.Read(b[:])
-	return base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(b[:])
-}
 
 type ctxKey struct{}
 

@@ -189,6 +189,9 @@ type Auditor struct {
 	units    int64
 	limits   int64 // show events that set a per-buyer limit
 	refunds  int64 // refund events seen
+	// issue 14: door. Transfers and scans (audit_door.go); nil until the
+	// first.
+	door *auditDoor
 	// issue 14: asyncpay
 	asyncpay *auditAsyncPay // nil until the log has one
 
@@ -381,6 +384,9 @@ func (a *Auditor) addDecoded(rec RecordedEvent, e Event, err error, misplaced []
 		a.orderExpired(ref, e)
 	case TicketCheckedIn:
 		a.checkedIn(ref, e)
+		a.doorCheckIn(ref, e) // issue 14: door
+	case TicketTransferred: // issue 14: door
+		a.ticketTransferred(ref, e)
 	case OrderPaymentStarted, OrderPaymentSucceeded, OrderPaymentFailed, OrderPaymentRefunded: // issue 14: asyncpay
 		a.asyncPayment(ref, e)
 	default:

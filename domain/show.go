@@ -86,7 +86,10 @@ type Ticket struct {
 	Section string    `json:"section"`
 	Row     string    `json:"row,omitempty"`
 	Seat    int       `json:"seat,omitempty"`
-	Code    string    `json:"code"`
+	// Code is empty: a ticket's code is derived (TicketCodes), never
+	// stored. Only order.confirmed events of schema version 1 carried a
+	// plain code; their upcaster drops it (issue 14: door).
+	Code string `json:"code,omitempty"`
 }
 
 // ShowCreated: an organizer created a show as a draft.

@@ -515,10 +515,7 @@ func (g *mixGen) end() error {
 		}
 		o.show.agg.Release(o.id, domain.ReleaseExpired, g.now)
 	case r < 7:
-		err := o.agg.Confirm("ch_"+o.id.String()[:8], g.now, func() (uuid.UUID, string) {
-			id := g.id()
-			return id, id.String()[:10]
-		})
+		err := o.agg.Confirm("ch_"+o.id.String()[:8], g.now, g.id)
 		if err != nil {
 			return err
 		}

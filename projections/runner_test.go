@@ -59,6 +59,7 @@ func busyHistory(w *world) {
 		case 0:
 			tickets := w.pay(o)
 			w.checkIn(o, tickets[0].ID, t0.Add(24*time.Hour))
+			w.transfer(o, tickets[1].ID, buyer, uuid.New()) // issue 14: door
 		case 1:
 			w.cancel(o)
 		case 2:

@@ -32,6 +32,8 @@ func TestAPI_QueryStrings(t *testing.T) {
 		"/v1/me/orders":            {"limit", "cursor"},
 		"/v1/me/tickets":           {"limit", "cursor"},
 		"/v1/orders/{id}":          nil,
+		"/v1/shows/{id}/attendees": {"limit", "cursor"}, // issue 14: door
+		"/v1/shows/{id}/orders":    {"limit", "cursor"}, // issue 14: door
 		"/v1/admin/events":         {"stream", "type", "since", "until", "from_position", "after", "limit", "raw"},
 	}
 	router := mux.NewRouter()

@@ -137,6 +137,11 @@ var mappings = []mapping{
 		detail: "the show has started: it is no longer on sale"},
 	{match: is(domain.ErrHoldExpired), status: http.StatusConflict, slug: "hold-expired", title: "Hold expired",
 		detail: "the hold has expired"},
+	// issue 14: door. A refusal at the door: its problem type by reason
+	// (fillRefusal), before ErrAlreadyCheckedIn, which one of them matches.
+	{match: as[*domain.CheckInRefusedError](), fill: fillRefusal},
+	{match: is(domain.ErrTicketNotTransferable), status: http.StatusConflict, slug: "ticket-not-transferable", title: "Ticket not transferable",
+		detail: "the ticket is void or was transferred too often"},
 	{match: is(domain.ErrAlreadyCheckedIn), status: http.StatusConflict, slug: "already-checked-in", title: "Already checked in",
 		detail: "the ticket was checked in already"},
 	{match: is(commands.ErrEmailTaken), status: http.StatusConflict, slug: "email-taken", title: "Email already registered",

@@ -60,6 +60,12 @@ func TestError(t *testing.T) {
 		{domain.ErrShowStarted, 409, "show-started", "the show has started: it is no longer on sale", ""},
 		{fmt.Errorf("create: %w", domain.ErrShowQuota), 409, "show-quota", "too many live shows: cancel one or wait until one has started", ""},
 		{domain.ErrHoldExpired, 409, "hold-expired", "the hold has expired", ""},
+		// issue 14: door
+		{&domain.CheckInRefusedError{Reason: domain.RefusedTransferred}, 409, "ticket-transferred", "the ticket was transferred: this code is no longer valid", "transferred"},
+		{&domain.CheckInRefusedError{Reason: domain.RefusedVoided}, 409, "ticket-voided", "the ticket is void", "voided"},
+		{&domain.CheckInRefusedError{Reason: domain.RefusedWrongShow}, 409, "wrong-show", "the ticket is for another show", "wrong_show"},
+		{&domain.CheckInRefusedError{Reason: domain.RefusedUnknownCode}, 404, "unknown-code", "no ticket has this code", "unknown_code"},
+		{fmt.Errorf("transfer: %w", domain.ErrTicketNotTransferable), 409, "ticket-not-transferable", "the ticket is void or was transferred too often", ""},
 		{domain.ErrAlreadyCheckedIn, 409, "already-checked-in", "the ticket was checked in already", ""},
 		{fmt.Errorf("create user: %w", commands.ErrEmailTaken), 409, "email-taken", "an account with this email exists", ""},
 		{domain.ErrNotOnSale, 409, "invalid-state", "the show is not on sale", ""},

@@ -94,4 +94,5 @@ type Commands interface {
 	Accounts
 	Shows
 	Orders
+	Door // issue 14: door
 }

@@ -57,6 +57,11 @@ type Config struct {
 	// GCPercent is the collector's target to set, or 0 to leave the
 	// runtime's (GOGC set).
 	GCPercent int
+	// issue 14: door. TicketKey is the HMAC key of ticket codes
+	// (TICKETING_TICKET_KEY); DevTicketKey says it was not set and is
+	// domain.DevTicketKey, public.
+	TicketKey    []byte
+	DevTicketKey bool
 	// issue 14: asyncpay
 	// WebhookSecrets verify payment webhooks, the current first
 	// (TICKETING_WEBHOOK_SECRET); RandomWebhookSecret says it was not set
@@ -101,6 +106,9 @@ var variables = []variable{
 		set: func(c *Config, v string) error { _, err := parseRoles(v); c.Roles = v; return err }},
 	{Name: "JWT_SECRET", Shown: "random per process (warned)", Usage: "HMAC secret for access tokens, at least 32 bytes",
 		set: setSecret},
+	// issue 14: door
+	{Name: "TICKETING_TICKET_KEY", Shown: "a public development key (warned)", Usage: "HMAC key of ticket codes, at least 32 bytes",
+		set: setTicketKey},
 	{Name: "HOLD_TTL", Default: "15m", Usage: "how long a hold lasts unpaid",
 		set: func(c *Config, v string) error { return positiveDuration(v, &c.HoldTTL) }},
 	{Name: "EXPIRY_INTERVAL", Default: "200ms", Usage: "how often the expirer looks for due holds",
