@@ -187,6 +187,11 @@ func RegisterEvents(r *Registry) {
 	Register[OrderCancelled](r)
 	Register[OrderExpired](r)
 	Register[TicketCheckedIn](r)
+	// issue 14: waitlist
+	Register[WaitlistJoined](r)
+	Register[WaitlistLeft](r)
+	Register[WaitlistReserved](r)
+	Register[WaitlistOffered](r)
 
 	RegisterUpcaster(r, "show.seats_held", 1, upcastSeatsHeldV1)
 	RegisterUpcaster(r, "show.created", 1, upcastShowCreatedV1)
