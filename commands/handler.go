@@ -59,6 +59,9 @@ type Handler struct {
 	NewCode func() string
 	// HoldTTL is how long a hold lasts unpaid.
 	HoldTTL time.Duration
+	// issue 14: waitlist — WaitlistOfferWindow is how long a waiting-list
+	// offer's hold lasts; 0 means domain.DefaultOfferWindow.
+	WaitlistOfferWindow time.Duration
 	// MaxRetries bounds the reload-and-retry loop on conflicts.
 	MaxRetries int
 	// Snapshots, if set, keeps show snapshots every SnapshotEvery events.
@@ -81,7 +84,8 @@ type Handler struct {
 	payOrder    *payOrder // nil without Payments
 	cancelOrder *cancelOrder
 	settler     *settler
-	checkIn     *checkIn // nil without Tickets
+	checkIn     *checkIn  // nil without Tickets
+	waitlist    *waitlist // issue 14: waitlist
 }
 
 // NewHandler returns a handler with production defaults for what is unset,
@@ -120,6 +124,8 @@ func NewHandler(h *Handler) *Handler {
 	h.cancelShow = newCancelShow(change, h.Now)
 	h.placeOrder = newPlaceOrder(events, h.shows, locks, h.Now, h.NewID, h.HoldTTL, h.MaxRetries, &h.Stats, h.Appended)
 	h.settler = newSettler(events, h.shows, locks, h.Now, h.NewID, h.MaxRetries, h.Log)
+	h.shows.offerWindow = h.WaitlistOfferWindow // issue 14: waitlist
+	h.waitlist = newWaitlist(h.shows, locks, h.settler, h.MaxRetries)
 	if h.Payments != nil {
 		h.payOrder = newPayOrder(events, h.shows, locks, h.Payments, h.settler, h.Now, h.NewID, h.NewCode, h.MaxRetries, h.Log)
 	}
@@ -201,6 +207,24 @@ func (h *Handler) CheckIn(ctx context.Context, actor domain.Actor, ticketID uuid
 		return Result{}, fmt.Errorf("CheckIn: %w", errNotWired)
 	}
 	return h.checkIn.handle(ctx, actor, ticketID)
+}
+
+// issue 14: waitlist
+
+// JoinWaitlist puts the buyer actor on the waiting list of a sold-out
+// general-admission section for quantity units.
+func (h *Handler) JoinWaitlist(ctx context.Context, actor domain.Actor, show uuid.UUID, section string, quantity int) (Result, error) {
+	return h.waitlist.run(ctx, actor, show, func(s *domain.Show) error { return s.JoinWaitlist(actor.UserID, section, quantity, h.Now()) })
+}
+
+// LeaveWaitlist takes the buyer actor off a section's waiting list.
+func (h *Handler) LeaveWaitlist(ctx context.Context, actor domain.Actor, show uuid.UUID, section string) (Result, error) {
+	return h.waitlist.run(ctx, actor, show, func(s *domain.Show) error { return s.LeaveWaitlist(actor.UserID, section, h.Now()) })
+}
+
+// Waitlist returns a show's waiting lists as actor may see them.
+func (h *Handler) Waitlist(ctx context.Context, actor domain.Actor, show uuid.UUID) (WaitlistView, error) {
+	return h.waitlist.view(ctx, actor, show)
 }
 
 // NewID returns a new time-ordered id (a UUIDv7).
