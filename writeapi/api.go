@@ -68,6 +68,10 @@ func (a *API) Register(r *mux.Router) {
 	r.Handle("/v1/orders/{id}/pay", a.private(a.payOrder)).Methods(http.MethodPost)
 	r.Handle("/v1/orders/{id}/cancel", a.private(a.cancelOrder)).Methods(http.MethodPost)
 	r.Handle("/v1/tickets/{id}/check-in", a.private(a.checkIn)).Methods(http.MethodPost)
+	// issue 14: waitlist
+	r.Handle("/v1/shows/{id}/waitlist", a.private(a.joinWaitlist)).Methods(http.MethodPost)
+	r.Handle("/v1/shows/{id}/waitlist", a.private(a.leaveWaitlist)).Methods(http.MethodDelete)
+	r.Handle("/v1/shows/{id}/waitlist", a.private(a.waitlist)).Methods(http.MethodGet)
 }
 
 // public serves a route that needs no token. Its Idempotency-Keys are
