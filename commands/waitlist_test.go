@@ -15,29 +15,30 @@ import (
 
 const offerWindow = 2 * time.Minute
 
-// offers returns the show's waiting-list offers, in log order.
-func (f *fixture) offers(t *testing.T) []domain.WaitlistOffered {
+// showEvents returns the show's events of type T, in log order.
+func showEvents[T domain.Event](t *testing.T, f *fixture) []T {
 	t.Helper()
 	events, _ := f.history(t, domain.ShowStream(f.show))
-	var out []domain.WaitlistOffered
+	var out []T
 	for _, e := range events {
-		if o, ok := e.(domain.WaitlistOffered); ok {
-			out = append(out, o)
+		if x, ok := e.(T); ok {
+			out = append(out, x)
 		}
 	}
 	return out
 }
 
+// offers returns the show's waiting-list offers, in log order.
+func (f *fixture) offers(t *testing.T) []domain.WaitlistOffered {
+	return showEvents[domain.WaitlistOffered](t, f)
+}
+
 // joinOrder returns the buyers of the floor's list in the order the show
 // decided their joins.
 func (f *fixture) joinOrder(t *testing.T) []uuid.UUID {
-	t.Helper()
-	events, _ := f.history(t, domain.ShowStream(f.show))
 	var out []uuid.UUID
-	for _, e := range events {
-		if j, ok := e.(domain.WaitlistJoined); ok {
-			out = append(out, j.BuyerID)
-		}
+	for _, j := range showEvents[domain.WaitlistJoined](t, f) {
+		out = append(out, j.BuyerID)
 	}
 	return out
 }

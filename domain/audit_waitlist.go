@@ -80,13 +80,19 @@ func (a *Auditor) waitSectionOf(ref EventRef, s *auditShow, name string) *auditS
 	return sec
 }
 
-func (a *Auditor) waitlistJoined(ref EventRef, e WaitlistJoined) {
-	s := a.showEvent(ref, e.ShowID)
+// waitSection counts a check of a waiting-list event and returns its show
+// and section, or nil when either is missing (reported).
+func (a *Auditor) waitSection(ref EventRef, show uuid.UUID, name string) (*auditShow, *auditSection) {
+	s := a.showEvent(ref, show)
 	if s == nil {
-		return
+		return nil, nil
 	}
 	a.checked[cHolds]++
-	sec := a.waitSectionOf(ref, s, e.Section)
+	return s, a.waitSectionOf(ref, s, name)
+}
+
+func (a *Auditor) waitlistJoined(ref EventRef, e WaitlistJoined) {
+	s, sec := a.waitSection(ref, e.ShowID, e.Section)
 	if sec == nil {
 		return
 	}
@@ -120,12 +126,7 @@ func (a *Auditor) spend(ref EventRef, ws *auditWaitSection, section string, q in
 }
 
 func (a *Auditor) waitlistReserved(ref EventRef, e WaitlistReserved) {
-	s := a.showEvent(ref, e.ShowID)
-	if s == nil {
-		return
-	}
-	a.checked[cHolds]++
-	sec := a.waitSectionOf(ref, s, e.Section)
+	_, sec := a.waitSection(ref, e.ShowID, e.Section)
 	if sec == nil {
 		return
 	}
@@ -142,16 +143,13 @@ func (a *Auditor) waitlistReserved(ref EventRef, e WaitlistReserved) {
 }
 
 func (a *Auditor) waitlistOffered(ref EventRef, e WaitlistOffered) {
-	s := a.showEvent(ref, e.ShowID)
-	if s == nil {
+	if a.shows[e.ShowID] != nil {
+		a.offerWithoutHold(a.waitlistOf(e.ShowID))
+	}
+	if _, sec := a.waitSection(ref, e.ShowID, e.Section); sec == nil {
 		return
 	}
-	a.checked[cHolds]++
 	w := a.waitlistOf(e.ShowID)
-	a.offerWithoutHold(w)
-	if a.waitSectionOf(ref, s, e.Section) == nil {
-		return
-	}
 	ws := w.section(e.Section)
 	switch {
 	case len(ws.queue) == 0 || !slices.ContainsFunc(ws.queue, func(x WaitlistEntry) bool { return x.BuyerID == e.BuyerID }):

@@ -37,19 +37,26 @@ func (a *API) waitlists() (Waitlists, error) {
 	return w, nil
 }
 
-func (a *API) joinWaitlist(w http.ResponseWriter, r *http.Request, actor domain.Actor) error {
+// sectionBody decodes the body of a join or a leave into v, whose section
+// is *section, and returns the show and the commands.
+func (a *API) sectionBody(r *http.Request, v any, section *string) (uuid.UUID, Waitlists, error) {
 	id, err := pathID(r)
 	if err != nil {
-		return err
+		return uuid.Nil, nil, err
 	}
-	var req joinWaitlistRequest
-	if err := decode(r, &req); err != nil {
-		return err
+	if err := decode(r, v); err != nil {
+		return uuid.Nil, nil, err
 	}
-	if req.Section == "" {
-		return &domain.ValidationError{Fields: []domain.FieldError{{Field: "section", Detail: "is required"}}}
+	if *section == "" {
+		return uuid.Nil, nil, &domain.ValidationError{Fields: []domain.FieldError{{Field: "section", Detail: "is required"}}}
 	}
 	wl, err := a.waitlists()
+	return id, wl, err
+}
+
+func (a *API) joinWaitlist(w http.ResponseWriter, r *http.Request, actor domain.Actor) error {
+	var req joinWaitlistRequest
+	id, wl, err := a.sectionBody(r, &req, &req.Section)
 	if err != nil {
 		return err
 	}
@@ -63,18 +70,8 @@ func (a *API) joinWaitlist(w http.ResponseWriter, r *http.Request, actor domain.
 }
 
 func (a *API) leaveWaitlist(w http.ResponseWriter, r *http.Request, actor domain.Actor) error {
-	id, err := pathID(r)
-	if err != nil {
-		return err
-	}
 	var req leaveWaitlistRequest
-	if err := decode(r, &req); err != nil {
-		return err
-	}
-	if req.Section == "" {
-		return &domain.ValidationError{Fields: []domain.FieldError{{Field: "section", Detail: "is required"}}}
-	}
-	wl, err := a.waitlists()
+	id, wl, err := a.sectionBody(r, &req, &req.Section)
 	if err != nil {
 		return err
 	}
