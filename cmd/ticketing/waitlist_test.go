@@ -127,10 +127,17 @@ func TestServe_Waitlist(t *testing.T) {
 	}
 	s.must(200, s.call("DELETE", path, waiter, map[string]any{"section": "floor"}))
 	s.must(404, s.call("DELETE", path, waiter, map[string]any{"section": "floor"}))
-	s.must(201, s.call("POST", path, waiter, join))
+	pos := s.must(201, s.call("POST", path, waiter, join)).str("position")
+	mine := s.read("/v1/me/waitlist", waiter, pos).body["places"].([]any)
+	if len(mine) != 1 || num(mine[0].(map[string]any)["place"]) != 1 || mine[0].(map[string]any)["show_id"] != show {
+		t.Fatalf("read model places = %v", mine)
+	}
 	hostileWaitlist(t, s, show, waiter)
 	// The holder cancels: the waiter gets the two units as a hold, and pays.
-	s.must(200, s.call("POST", "/v1/orders/"+held+"/cancel", holder, nil))
+	pos = s.must(200, s.call("POST", "/v1/orders/"+held+"/cancel", holder, nil)).str("position")
+	if offers := s.read("/v1/me/waitlist", waiter, pos).body["offers"].([]any); len(offers) != 1 || num(offers[0].(map[string]any)["quantity"]) != 2 {
+		t.Fatalf("read model offers = %v", offers)
+	}
 	offers := s.must(200, s.call("GET", path, waiter, nil)).body["offers"].([]any)
 	if len(offers) != 1 {
 		t.Fatalf("offers = %v", offers)
@@ -173,6 +180,8 @@ func hostileWaitlist(t *testing.T, s *server, show, buyer string) {
 		{"a view with a body", "GET", path, buyer, `{"x":1}`, 400, ""},
 		{"a view without a token", "GET", path, "", nil, 401, ""},
 		{"wrong method", "PUT", path, buyer, nil, 405, ""},
+		{"the read model with a query", "GET", "/v1/me/waitlist?show=1", buyer, nil, 400, "show"},
+		{"the read model without a token", "GET", "/v1/me/waitlist", "", nil, 401, ""},
 	}
 	before := eventCount(t, s)
 	for _, c := range cases {
