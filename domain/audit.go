@@ -189,6 +189,8 @@ type Auditor struct {
 	units    int64
 	limits   int64 // show events that set a per-buyer limit
 	refunds  int64 // refund events seen
+	// issue 14: asyncpay
+	asyncpay *auditAsyncPay // nil until the log has one
 
 	// issue 14: waitlist — the shows' waiting lists (audit_waitlist.go).
 	waitlists map[uuid.UUID]*auditWaitlist
@@ -375,12 +377,15 @@ func (a *Auditor) addDecoded(rec RecordedEvent, e Event, err error, misplaced []
 		a.orderPlaced(ref, e)
 	case OrderConfirmed:
 		a.orderConfirmed(ref, e)
+		a.confirmedByIntent(ref, e) // issue 14: asyncpay
 	case OrderCancelled:
 		a.orderCancelled(ref, e)
 	case OrderExpired:
 		a.orderExpired(ref, e)
 	case TicketCheckedIn:
 		a.checkedIn(ref, e)
+	case OrderPaymentStarted, OrderPaymentSucceeded, OrderPaymentFailed, OrderPaymentRefunded: // issue 14: asyncpay
+		a.asyncPayment(ref, e)
 	case WaitlistJoined, WaitlistLeft, WaitlistReserved, WaitlistOffered: // issue 14: waitlist
 		a.waitlistEvent(ref, e)
 	default:
@@ -1102,6 +1107,7 @@ func (a *Auditor) Report() AuditReport {
 			r.Pending["held orders"]++
 		}
 	}
+	violations, dropped = a.unrefundedPayments(&r, &found, violations, dropped) // issue 14: asyncpay
 	slices.SortStableFunc(violations[len(a.violations):], func(x, y Violation) int {
 		return cmpPosition(x.Events[len(x.Events)-1].Position, y.Events[len(y.Events)-1].Position)
 	})

@@ -187,6 +187,11 @@ func RegisterEvents(r *Registry) {
 	Register[OrderCancelled](r)
 	Register[OrderExpired](r)
 	Register[TicketCheckedIn](r)
+	// issue 14: asyncpay
+	Register[OrderPaymentStarted](r)
+	Register[OrderPaymentSucceeded](r)
+	Register[OrderPaymentFailed](r)
+	Register[OrderPaymentRefunded](r)
 	// issue 14: waitlist
 	Register[WaitlistJoined](r)
 	Register[WaitlistLeft](r)

@@ -47,6 +47,8 @@ type API struct {
 	idem     IdempotencyStore
 	log      *slog.Logger
 	limits   Limits
+	// issue 14: asyncpay
+	asyncpay *asyncPayAPI // nil: no routes of asynchronous payments
 }
 
 // New returns the write API.
@@ -68,6 +70,8 @@ func (a *API) Register(r *mux.Router) {
 	r.Handle("/v1/orders/{id}/pay", a.private(a.payOrder)).Methods(http.MethodPost)
 	r.Handle("/v1/orders/{id}/cancel", a.private(a.cancelOrder)).Methods(http.MethodPost)
 	r.Handle("/v1/tickets/{id}/check-in", a.private(a.checkIn)).Methods(http.MethodPost)
+	// issue 14: asyncpay
+	a.registerAsyncPay(r)
 	// issue 14: waitlist
 	r.Handle("/v1/shows/{id}/waitlist", a.private(a.joinWaitlist)).Methods(http.MethodPost)
 	r.Handle("/v1/shows/{id}/waitlist", a.private(a.leaveWaitlist)).Methods(http.MethodDelete)
