@@ -85,11 +85,11 @@ func (h *waitlist) view(ctx context.Context, actor domain.Actor, id uuid.UUID) (
 	if err != nil {
 		return WaitlistView{}, err
 	}
-	if !s.Exists() {
-		return WaitlistView{}, domain.ErrShowNotFound
+	manager := domain.CanManage(actor, s)
+	if !s.Exists() || (s.Status == domain.ShowStatusDraft && !manager) {
+		return WaitlistView{}, domain.ErrShowNotFound // a draft is its organizer's alone
 	}
 	v := WaitlistView{ShowID: id, Places: []WaitlistPlace{}, Offers: []domain.WaitlistOffer{}}
-	manager := domain.CanManage(actor, s)
 	offers := s.WaitlistOffers()
 	for _, o := range offers {
 		if o.BuyerID == actor.UserID {

@@ -154,6 +154,14 @@ func TestHandler_JoinWaitlist(t *testing.T) {
 	if _, err := f.h.JoinWaitlist(ctx, f.org, f.show, "floor", 1); !errors.Is(err, commands.ErrForbidden) {
 		t.Fatalf("an organizer joins: %v, want ErrForbidden", err)
 	}
+	draft, err := f.h.CreateShow(ctx, f.org, domain.CreateShow{Title: "Draft", Venue: "Hall", StartsAt: f.clock.Now().Add(time.Hour),
+		Sections: []domain.SectionSpec{{Name: "floor", PriceCents: 500, Capacity: 1}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.h.Waitlist(ctx, b, draft.ID); !errors.Is(err, domain.ErrShowNotFound) {
+		t.Fatalf("a buyer's view of a draft: %v, want ErrShowNotFound", err)
+	}
 	held := f.hold(t, 10)
 	if _, err := f.h.JoinWaitlist(ctx, b, f.show, "floor", 2); err != nil {
 		t.Fatal(err)
