@@ -196,7 +196,12 @@ func (s *Show) WaitlistOffers() []WaitlistOffer {
 	for _, o := range s.waitlist.offers {
 		out = append(out, *o)
 	}
-	slices.SortFunc(out, func(a, b WaitlistOffer) int { return a.ExpiresAt.Compare(b.ExpiresAt) })
+	slices.SortFunc(out, func(a, b WaitlistOffer) int {
+		if c := a.ExpiresAt.Compare(b.ExpiresAt); c != 0 {
+			return c
+		}
+		return bytes.Compare(a.OrderID[:], b.OrderID[:])
+	})
 	return out
 }
 
