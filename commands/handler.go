@@ -61,6 +61,9 @@ type Handler struct {
 	Buyers Buyers
 	// HoldTTL is how long a hold lasts unpaid.
 	HoldTTL time.Duration
+	// issue 14: waitlist — WaitlistOfferWindow is how long a waiting-list
+	// offer's hold lasts; 0 means domain.DefaultOfferWindow.
+	WaitlistOfferWindow time.Duration
 	// MaxRetries bounds the reload-and-retry loop on conflicts.
 	MaxRetries int
 	// Snapshots, if set, keeps show snapshots every SnapshotEvery events.
@@ -90,6 +93,7 @@ type Handler struct {
 	checkIn     *checkIn  // nil without Tickets
 	door        *door     // issue 14: door; nil without Tickets
 	asyncPay    *asyncPay // issue 14: asyncpay; nil without Payments and Intents
+	waitlist    *waitlist // issue 14: waitlist
 }
 
 // NewHandler returns a handler with production defaults for what is unset,
@@ -128,6 +132,8 @@ func NewHandler(h *Handler) *Handler {
 	h.cancelShow = newCancelShow(change, h.Now)
 	h.placeOrder = newPlaceOrder(events, h.shows, locks, h.Now, h.NewID, h.HoldTTL, h.MaxRetries, &h.Stats, h.Appended)
 	h.settler = newSettler(events, h.shows, locks, h.Now, h.NewID, h.MaxRetries, h.Log)
+	h.shows.offerWindow = h.WaitlistOfferWindow // issue 14: waitlist
+	h.waitlist = newWaitlist(h.shows, locks, h.settler, h.MaxRetries)
 	if h.Payments != nil {
 		h.payOrder = newPayOrder(events, h.shows, locks, h.Payments, h.settler, h.Now, h.NewID, h.Codes, h.MaxRetries, h.Log)
 	}
@@ -272,6 +278,24 @@ func (h *Handler) PaymentFailed(ctx context.Context, order uuid.UUID, p domain.P
 		return PaymentOutcome{}, fmt.Errorf("PaymentFailed: %w", errNotWired)
 	}
 	return h.asyncPay.failed(ctx, order, p)
+}
+
+// issue 14: waitlist
+
+// JoinWaitlist puts the buyer actor on the waiting list of a sold-out
+// general-admission section for quantity units.
+func (h *Handler) JoinWaitlist(ctx context.Context, actor domain.Actor, show uuid.UUID, section string, quantity int) (Result, error) {
+	return h.waitlist.run(ctx, actor, show, func(s *domain.Show) error { return s.JoinWaitlist(actor.UserID, section, quantity, h.Now()) })
+}
+
+// LeaveWaitlist takes the buyer actor off a section's waiting list.
+func (h *Handler) LeaveWaitlist(ctx context.Context, actor domain.Actor, show uuid.UUID, section string) (Result, error) {
+	return h.waitlist.run(ctx, actor, show, func(s *domain.Show) error { return s.LeaveWaitlist(actor.UserID, section, h.Now()) })
+}
+
+// Waitlist returns a show's waiting lists as actor may see them.
+func (h *Handler) Waitlist(ctx context.Context, actor domain.Actor, show uuid.UUID) (WaitlistView, error) {
+	return h.waitlist.view(ctx, actor, show)
 }
 
 // NewID returns a new time-ordered id (a UUIDv7).

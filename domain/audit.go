@@ -195,6 +195,9 @@ type Auditor struct {
 	// issue 14: asyncpay
 	asyncpay *auditAsyncPay // nil until the log has one
 
+	// issue 14: waitlist — the shows' waiting lists (audit_waitlist.go).
+	waitlists map[uuid.UUID]*auditWaitlist
+
 	checked    [numChecks]int64
 	found      [numChecks]int64
 	violations []Violation
@@ -389,6 +392,8 @@ func (a *Auditor) addDecoded(rec RecordedEvent, e Event, err error, misplaced []
 		a.ticketTransferred(ref, e)
 	case OrderPaymentStarted, OrderPaymentSucceeded, OrderPaymentFailed, OrderPaymentRefunded: // issue 14: asyncpay
 		a.asyncPayment(ref, e)
+	case WaitlistJoined, WaitlistLeft, WaitlistReserved, WaitlistOffered: // issue 14: waitlist
+		a.waitlistEvent(ref, e)
 	default:
 		if _, limits := e.(BuyerLimiter); !limits {
 			a.notAudited[rec.Type]++
@@ -696,6 +701,7 @@ func (a *Auditor) seatsHeld(ref EventRef, e SeatsHeld) {
 	if s.holds[e.OrderID] == nil {
 		s.holds[e.OrderID] = &auditHold{buyer: e.BuyerID, print: unitsPrint(e.Items, e.Seats), total: e.TotalCents, units: units, ref: ref}
 	}
+	a.waitlistHeld(ref, s, e) // issue 14: waitlist
 	if !ok {
 		return
 	}
@@ -807,6 +813,7 @@ func (a *Auditor) seatsReleased(ref EventRef, e SeatsReleased) {
 		return
 	}
 	a.freeUnits(ref, s, e.OrderID, e.Items, e.Seats, false)
+	a.waitlistFreed(e) // issue 14: waitlist
 	if h != nil {
 		s.buyers[h.buyer] -= h.units
 		delete(s.holds, e.OrderID)
@@ -882,6 +889,7 @@ func (a *Auditor) seatsSold(ref EventRef, e SeatsSold) {
 		}
 	}
 	a.freeUnits(ref, s, e.OrderID, e.Items, e.Seats, true)
+	a.waitlistSold(e) // issue 14: waitlist
 	delete(s.holds, e.OrderID)
 	s.sold[e.OrderID] = ref
 }

@@ -192,6 +192,11 @@ func RegisterEvents(r *Registry) {
 	Register[OrderPaymentSucceeded](r)
 	Register[OrderPaymentFailed](r)
 	Register[OrderPaymentRefunded](r)
+	// issue 14: waitlist
+	Register[WaitlistJoined](r)
+	Register[WaitlistLeft](r)
+	Register[WaitlistReserved](r)
+	Register[WaitlistOffered](r)
 
 	// issue 14: door
 	Register[TicketTransferred](r)

@@ -252,6 +252,10 @@ type Show struct {
 	maxPerBuyer int               // 0: no limit
 	buyers      map[uuid.UUID]int // buyer → units in open holds and sold
 
+	// issue 14: waitlist — the waiting lists, their reserved units and open
+	// offers (domain/waitlist.go).
+	waitlist *showWaitlist
+
 	version int64
 	changes []Event
 }
@@ -300,7 +304,7 @@ func (s *Show) Available(sectionName string) int {
 	if sec.spec.Seated() {
 		return sec.spec.Units() - len(sec.taken)
 	}
-	return sec.spec.Capacity - sec.held - sec.sold
+	return sec.spec.Capacity - sec.held - sec.sold - s.waitlistReserved(sectionName)
 }
 
 // StateSize is how many orders the show keeps track of: its open holds and
@@ -645,6 +649,7 @@ func (s *Show) Release(order uuid.UUID, reason string, now time.Time) {
 		return
 	}
 	s.raise(SeatsReleased{ShowID: s.ID, OrderID: order, Reason: reason, Items: h.Items, Seats: h.Seats, At: now.UTC()})
+	s.offerReleased(h.Items, now) // issue 14: waitlist
 }
 
 // Sell turns an order's hold into a sale. Selling a sold order raises
@@ -710,6 +715,7 @@ func (s *Show) apply(e Event) {
 			delete(s.sections[st.Section].taken, st.SeatRef)
 		}
 		delete(s.holds, e.OrderID)
+		s.closeOffer(e.OrderID) // issue 14: waitlist
 	case SeatsSold:
 		for _, it := range e.Items {
 			sec := s.sections[it.Section]
@@ -721,6 +727,9 @@ func (s *Show) apply(e Event) {
 		}
 		delete(s.holds, e.OrderID)
 		s.sold[e.OrderID] = true
+		s.closeOffer(e.OrderID) // issue 14: waitlist
+	case WaitlistJoined, WaitlistLeft, WaitlistReserved, WaitlistOffered: // issue 14: waitlist
+		s.applyWaitlist(e)
 	}
 }
 

@@ -134,6 +134,8 @@ func (a *API) Register(r *mux.Router) {
 	r.Handle("/v1/me/shows", a.route(signedIn, readsShows, a.myShows, pageParams)).Methods(http.MethodGet)
 	r.Handle("/v1/me/orders", a.route(signedIn, readsOrders, a.myOrders, pageParams)).Methods(http.MethodGet)
 	r.Handle("/v1/me/tickets", a.route(signedIn, readsOrders, a.myTickets, pageParams)).Methods(http.MethodGet)
+	// issue 14: waitlist
+	r.Handle("/v1/me/waitlist", a.route(signedIn, readsWaitlist, a.myWaitlist)).Methods(http.MethodGet)
 	r.Handle("/v1/orders/{id}", a.route(signedIn, readsOrder, a.order)).Methods(http.MethodGet)
 	// issue 14: door
 	r.Handle("/v1/shows/{id}/attendees", a.route(signedIn, readsShowOrders, a.attendees, pageParams)).Methods(http.MethodGet)

@@ -78,6 +78,10 @@ func (a *API) Register(r *mux.Router) {
 	r.Handle("/v1/tickets/{id}/transfer", a.private(a.transferTicket)).Methods(http.MethodPost)
 	// issue 14: asyncpay
 	a.registerAsyncPay(r)
+	// issue 14: waitlist
+	r.Handle("/v1/shows/{id}/waitlist", a.private(a.joinWaitlist)).Methods(http.MethodPost)
+	r.Handle("/v1/shows/{id}/waitlist", a.private(a.leaveWaitlist)).Methods(http.MethodDelete)
+	r.Handle("/v1/shows/{id}/waitlist", a.private(a.waitlist)).Methods(http.MethodGet)
 }
 
 // public serves a route that needs no token. Its Idempotency-Keys are

@@ -117,6 +117,15 @@ var mappings = []mapping{
 		detail: "a request with this Idempotency-Key is still running; retry when it is done"},
 	{match: is(domain.ErrSoldOut), status: http.StatusConflict, slug: "sold-out", title: "Sold out",
 		detail: "not enough units left"},
+	// issue 14: waitlist
+	{match: is(domain.ErrNotSoldOut), status: http.StatusConflict, slug: "buy-instead", title: "Not sold out",
+		detail: "the section still has units: buy instead"},
+	{match: is(domain.ErrAlreadyWaiting), status: http.StatusConflict, slug: "already-waiting", title: "Already waiting",
+		detail: "already on the waiting list of this section, or holding its offer"},
+	{match: is(domain.ErrWaitlistFull), status: http.StatusConflict, slug: "waitlist-full", title: "Waiting list full",
+		detail: "the waiting list of this section is full"},
+	{match: is(domain.ErrNotWaiting), status: http.StatusNotFound, slug: "not-found", title: "Not found",
+		detail: "not on the waiting list of this section"},
 	{match: as[*domain.SeatTakenError](), status: http.StatusConflict, slug: "seat-taken", title: "Seat taken",
 		fill: func(err error, p *Problem) {
 			var taken *domain.SeatTakenError

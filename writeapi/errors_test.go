@@ -54,6 +54,11 @@ func TestError(t *testing.T) {
 		{fmt.Errorf("idempotency begin %q: %w", "k", ErrIdempotencyMismatch), 422, "idempotency-key-reused", "this Idempotency-Key was used with a different request", ""},
 		{ErrIdempotencyInProgress, 409, "idempotency-in-progress", "a request with this Idempotency-Key is still running; retry when it is done", ""},
 		{fmt.Errorf("%w in section", domain.ErrSoldOut), 409, "sold-out", "not enough units left", ""},
+		// issue 14: waitlist
+		{fmt.Errorf("join: %w", domain.ErrNotSoldOut), 409, "buy-instead", "the section still has units: buy instead", ""},
+		{domain.ErrAlreadyWaiting, 409, "already-waiting", "already on the waiting list of this section, or holding its offer", ""},
+		{domain.ErrWaitlistFull, 409, "waitlist-full", "the waiting list of this section is full", ""},
+		{domain.ErrNotWaiting, 404, "not-found", "not on the waiting list of this section", ""},
 		{fmt.Errorf("hold: %w", &domain.SeatTakenError{Seat: domain.SeatRef{Section: "a", Row: "b", Seat: 1}}), 409, "seat-taken", (&domain.SeatTakenError{Seat: domain.SeatRef{Section: "a", Row: "b", Seat: 1}}).Error(), ""},
 		{fmt.Errorf("hold: %w", &domain.BuyerLimitError{Limit: 10, Have: 8, Asked: 3}), 409, "buyer-limit", (&domain.BuyerLimitError{Limit: 10, Have: 8, Asked: 3}).Error(), ""},
 		{domain.ErrBuyerLimit, 409, "buyer-limit", "the per-buyer limit of this show is reached", ""},

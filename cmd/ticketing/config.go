@@ -38,11 +38,14 @@ type Config struct {
 	JWTSecret []byte
 	// RandomSecret says that JWT_SECRET was not set and JWTSecret is
 	// random, for this process only.
-	RandomSecret    bool
-	TokenTTL        time.Duration
-	HoldTTL         time.Duration
-	ExpiryInterval  time.Duration
-	ShutdownTimeout time.Duration
+	RandomSecret bool
+	TokenTTL     time.Duration
+	HoldTTL      time.Duration
+	// issue 14: waitlist — how long a waiting-list offer's hold lasts
+	// (WAITLIST_OFFER_WINDOW).
+	WaitlistOfferWindow time.Duration
+	ExpiryInterval      time.Duration
+	ShutdownTimeout     time.Duration
 	// Kafka is set when KAFKA_BROKERS is: events then flow store → relay →
 	// Kafka → projectors instead of the in-process feed.
 	Kafka *kafka.Config
@@ -111,6 +114,9 @@ var variables = []variable{
 		set: setTicketKey},
 	{Name: "HOLD_TTL", Default: "15m", Usage: "how long a hold lasts unpaid",
 		set: func(c *Config, v string) error { return positiveDuration(v, &c.HoldTTL) }},
+	// issue 14: waitlist
+	{Name: "WAITLIST_OFFER_WINDOW", Default: "10m", Usage: "how long a waiting-list offer's hold lasts unpaid",
+		set: func(c *Config, v string) error { return positiveDuration(v, &c.WaitlistOfferWindow) }},
 	{Name: "EXPIRY_INTERVAL", Default: "200ms", Usage: "how often the expirer looks for due holds",
 		set: func(c *Config, v string) error { return positiveDuration(v, &c.ExpiryInterval) }},
 	{Name: "EVENTSTORE", Default: "postgres", Usage: "the event store: postgres, or esdb (EventStoreDB)",

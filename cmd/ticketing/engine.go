@@ -113,7 +113,9 @@ func newCommandHandler(c Config, pool *pgxpool.Pool, store eventStore, registry 
 		Snapshots: postgres.NewSnapshots(pool),
 		Log:       log,
 		HoldTTL:   c.HoldTTL,
-		Appended:  appended,
+		// issue 14: waitlist
+		WaitlistOfferWindow: c.WaitlistOfferWindow,
+		Appended:            appended,
 	})
 }
 
