@@ -63,7 +63,7 @@ func (w *waitlistWorld) end() {
 	switch how {
 	case 0:
 		n := 0
-		if err := o.Confirm("ch_"+id.String(), w.now, func() (uuid.UUID, string) { n++; return uuid.New(), "c" }); err != nil {
+		if err := o.Confirm("ch_"+id.String(), w.now, func() uuid.UUID { n++; return uuid.New() }); err != nil {
 			w.t.Fatal(err)
 		}
 		w.log.add(o.Changes()[before:]...)
