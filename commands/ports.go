@@ -185,6 +185,8 @@ type PasswordHasher interface {
 var (
 	ErrPaymentDeclined     = errors.New("payment declined")
 	ErrInvalidPaymentToken = errors.New("invalid payment token")
+	// ErrRefundExceedsCharge: the refunds of a charge would pass its amount.
+	ErrRefundExceedsCharge = errors.New("refund exceeds the charge")
 )
 
 // DeclineCoder is implemented by the ErrPaymentDeclined errors of a
@@ -204,6 +206,10 @@ type PaymentProvider interface {
 	// DeclineCoder when the provider gave a reason) or
 	// ErrInvalidPaymentToken (no such token).
 	Charge(ctx context.Context, key string, amountCents int64, token string) (chargeID string, err error)
-	// Refund returns the money of a charge. Refunding twice is a no-op.
-	Refund(ctx context.Context, chargeID string) error
+	// Refund returns amountCents of a charge and the refund's id. key makes
+	// it idempotent: a second call with the same key returns the first
+	// call's id (or error) and moves no money. Partial refunds are allowed;
+	// the refunds of a charge never add up to more than it: past that it
+	// fails with ErrRefundExceedsCharge.
+	Refund(ctx context.Context, key, chargeID string, amountCents int64) (refundID string, err error)
 }

@@ -187,6 +187,9 @@ func RegisterEvents(r *Registry) {
 	Register[OrderCancelled](r)
 	Register[OrderExpired](r)
 	Register[TicketCheckedIn](r)
+	// issue 14: money
+	Register[OrderRefunded](r)
+	Register[SeatsReturned](r)
 
 	RegisterUpcaster(r, "show.seats_held", 1, upcastSeatsHeldV1)
 	RegisterUpcaster(r, "show.created", 1, upcastShowCreatedV1)

@@ -85,6 +85,12 @@ type Order struct {
 	Tickets    []Ticket
 	CheckedIn  map[uuid.UUID]time.Time
 
+	// issue 14: money. Voided are the refunded tickets; RefundedCents the
+	// sum of the refunds; Refunds their ids, oldest first.
+	Voided        map[uuid.UUID]bool
+	RefundedCents int64
+	Refunds       []string
+
 	version int64
 	changes []Event
 }
@@ -267,6 +273,9 @@ func (o *Order) Ticket(id uuid.UUID) (Ticket, bool) {
 
 // CheckIn admits a ticket once; a second check-in fails with ErrAlreadyCheckedIn.
 func (o *Order) CheckIn(ticket uuid.UUID, now time.Time) error {
+	if _, ok := o.Ticket(ticket); ok && o.Voided[ticket] {
+		return ErrTicketVoided
+	}
 	if _, ok := o.Ticket(ticket); !ok || o.Status != OrderStatusConfirmed {
 		return ErrTicketNotFound
 	}
@@ -292,5 +301,7 @@ func (o *Order) apply(e Event) {
 		o.Status = OrderStatusExpired
 	case TicketCheckedIn:
 		o.CheckedIn[e.TicketID] = e.At
+	case OrderRefunded: // issue 14: money
+		o.applyRefunded(e)
 	}
 }

@@ -249,6 +249,9 @@ type Show struct {
 	maxPerBuyer int               // 0: no limit
 	buyers      map[uuid.UUID]int // buyer → units in open holds and sold
 
+	// issue 14: money. returned are the refunds whose units went back on sale.
+	returned map[string]bool
+
 	version int64
 	changes []Event
 }
@@ -718,6 +721,8 @@ func (s *Show) apply(e Event) {
 		}
 		delete(s.holds, e.OrderID)
 		s.sold[e.OrderID] = true
+	case SeatsReturned: // issue 14: money
+		s.applyReturned(e)
 	}
 }
 

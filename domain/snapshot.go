@@ -29,6 +29,8 @@ type ShowSnapshot struct {
 	// each buyer holds in open holds and bought (version 2).
 	MaxUnitsPerBuyer int          `json:"max_units_per_buyer"`
 	Buyers           []BuyerUnits `json:"buyers"`
+	// Returned are the refunds whose units went back on sale (issue 14).
+	Returned []string `json:"returned,omitempty"`
 }
 
 // BuyerUnits is the units one buyer holds in open holds and bought.
@@ -90,6 +92,10 @@ func (s *Show) Snapshot() ShowSnapshot {
 	slices.SortFunc(snap.Holds, func(a, b Hold) int { return bytes.Compare(a.OrderID[:], b.OrderID[:]) })
 	slices.SortFunc(snap.Sold, func(a, b uuid.UUID) int { return bytes.Compare(a[:], b[:]) })
 	slices.SortFunc(snap.Buyers, func(a, b BuyerUnits) int { return bytes.Compare(a.Buyer[:], b.Buyer[:]) })
+	for id := range s.returned {
+		snap.Returned = append(snap.Returned, id)
+	}
+	slices.Sort(snap.Returned)
 	return snap
 }
 
@@ -123,6 +129,12 @@ func RestoreShow(snap ShowSnapshot, version int64) *Show {
 		if b.Units > 0 {
 			s.buyers[b.Buyer] = b.Units
 		}
+	}
+	for _, id := range snap.Returned {
+		if s.returned == nil {
+			s.returned = map[string]bool{}
+		}
+		s.returned[id] = true
 	}
 	s.version = version
 	return s
