@@ -82,6 +82,8 @@ type Handler struct {
 	cancelOrder *cancelOrder
 	settler     *settler
 	checkIn     *checkIn // nil without Tickets
+	// issue 14: money
+	refundOrder *refundOrder // nil without Payments
 }
 
 // NewHandler returns a handler with production defaults for what is unset,
@@ -122,6 +124,7 @@ func NewHandler(h *Handler) *Handler {
 	h.settler = newSettler(events, h.shows, locks, h.Now, h.NewID, h.MaxRetries, h.Log)
 	if h.Payments != nil {
 		h.payOrder = newPayOrder(events, h.shows, locks, h.Payments, h.settler, h.Now, h.NewID, h.NewCode, h.MaxRetries, h.Log)
+		h.refundOrder = newRefundOrder(events, h.shows, locks, h.Payments, h.Now, h.MaxRetries, h.Log) // issue 14: money
 	}
 	h.cancelOrder = newCancelOrder(events, locks, h.settler, h.Now, h.MaxRetries, h.Log)
 	if h.Tickets != nil {
@@ -201,6 +204,35 @@ func (h *Handler) CheckIn(ctx context.Context, actor domain.Actor, ticketID uuid
 		return Result{}, fmt.Errorf("CheckIn: %w", errNotWired)
 	}
 	return h.checkIn.handle(ctx, actor, ticketID)
+}
+
+// issue 14: money.
+
+// RefundOrder refunds tickets of a confirmed order (all that are left when
+// none are named); only the show's organizer (or an admin) may.
+func (h *Handler) RefundOrder(ctx context.Context, actor domain.Actor, id uuid.UUID, r domain.RefundRequest) (RefundResult, error) {
+	if h.refundOrder == nil {
+		return RefundResult{}, fmt.Errorf("RefundOrder: %w", errNotWired)
+	}
+	return h.refundOrder.handle(ctx, actor, id, r)
+}
+
+// RefundCancelledOrder refunds what is left of an order of a cancelled
+// show, for the refund process; a refunded or unpaid order is left alone.
+func (h *Handler) RefundCancelledOrder(ctx context.Context, id uuid.UUID) error {
+	if h.refundOrder == nil {
+		return fmt.Errorf("RefundCancelledOrder: %w", errNotWired)
+	}
+	return h.refundOrder.cancelled(ctx, id)
+}
+
+// SettleRefund settles a decided refund again: the provider's refund by
+// its key and the return of its units; both are idempotent.
+func (h *Handler) SettleRefund(ctx context.Context, order uuid.UUID, refundID string) error {
+	if h.refundOrder == nil {
+		return fmt.Errorf("SettleRefund: %w", errNotWired)
+	}
+	return h.refundOrder.settleRecorded(ctx, order, refundID)
 }
 
 // NewID returns a new time-ordered id (a UUIDv7).

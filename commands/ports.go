@@ -213,3 +213,24 @@ type PaymentProvider interface {
 	// fails with ErrRefundExceedsCharge.
 	Refund(ctx context.Context, key, chargeID string, amountCents int64) (refundID string, err error)
 }
+
+// issue 14: money.
+
+// RefundRef names a decided refund: an order.refunded of an order.
+type RefundRef struct {
+	OrderID  uuid.UUID
+	RefundID string
+}
+
+// RefundWork is the refund process's view of the log (a projection).
+type RefundWork interface {
+	// OrdersToRefund returns up to limit confirmed orders of cancelled
+	// shows that still have tickets to refund.
+	OrdersToRefund(ctx context.Context, limit int) ([]uuid.UUID, error)
+	// UnsettledRefunds returns up to limit decided refunds recorded before
+	// before whose settling was not recorded, oldest first.
+	UnsettledRefunds(ctx context.Context, before time.Time, limit int) ([]RefundRef, error)
+	// SettleRefund records that a refund was settled (failure nil) or that
+	// an attempt failed.
+	SettleRefund(ctx context.Context, refundID string, failure error) error
+}

@@ -137,5 +137,5 @@ type Projector interface {
 
 // All returns the projectors of the read models, one per projection.
 func All() []Projector {
-	return []Projector{Shows{}, Orders{}, Sales{}, Holds{}, Analytics{}}
+	return []Projector{Shows{}, Orders{}, Sales{}, Holds{}, Analytics{}, Refunds{}} // Refunds: issue 14, money
 }

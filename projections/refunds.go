@@ -1,0 +1,173 @@
+package projections
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/ticketing/ticketing/domain"
+)
+
+// NameRefunds is the refunds projection: the state of the refund process.
+const NameRefunds = "refunds"
+
+var _ Projector = Refunds{}
+
+// Refunds maintains the state the refund process (commands.Refunder)
+// polls: confirmed orders with their issued and voided tickets, cancelled
+// shows, and the decided refunds with whether they are settled.
+type Refunds struct{}
+
+// Name returns NameRefunds.
+func (Refunds) Name() string { return NameRefunds }
+
+// Tables returns the tables of the projection.
+func (Refunds) Tables() []string { return []string{"pm_refund_orders", "pm_refund_shows", "pm_refunds"} }
+
+// Apply projects confirmations, cancellations of shows and refunds.
+func (Refunds) Apply(ctx context.Context, db DB, rec domain.RecordedEvent, e domain.Event) error {
+	switch e := e.(type) {
+	case domain.OrderConfirmed:
+		return db.Exec(ctx, `insert into pm_refund_orders (order_id, show_id, tickets, show_cancelled)
+			values ($1, $2, $3, exists (select 1 from pm_refund_shows where show_id = $2)) on conflict (order_id) do nothing`,
+			e.OrderID, e.ShowID, len(e.Tickets))
+	case domain.ShowCancelled:
+		if err := db.Exec(ctx, `insert into pm_refund_shows (show_id, cancelled_at) values ($1, $2) on conflict (show_id) do nothing`,
+			e.ShowID, e.At); err != nil {
+			return err
+		}
+		return db.Exec(ctx, `update pm_refund_orders set show_cancelled = true where show_id = $1`, e.ShowID)
+	case domain.OrderRefunded:
+		if err := db.Exec(ctx, `update pm_refund_orders set voided = voided + $2 where order_id = $1`, e.OrderID, len(e.TicketIDs)); err != nil {
+			return err
+		}
+		// Nothing to settle: no money and no units move.
+		settled := (e.AmountCents == 0 || e.PaymentID == "") && !e.Restock
+		return db.Exec(ctx, `insert into pm_refunds (refund_id, order_id, show_id, amount_cents, restock, recorded_at, settled)
+			values ($1, $2, $3, $4, $5, $6, $7) on conflict (refund_id) do nothing`,
+			e.RefundID, e.OrderID, e.ShowID, e.AmountCents, e.Restock, rec.RecordedAt, settled)
+	}
+	return nil
+}
+
+// RefundRef names a decided refund.
+type RefundRef struct {
+	OrderID  uuid.UUID
+	RefundID string
+}
+
+// UnsettledRefunds returns up to limit refunds recorded before before that
+// the refund process has not settled, oldest first.
+func (q *Queries) UnsettledRefunds(ctx context.Context, before time.Time, limit int) ([]RefundRef, error) {
+	rows, err := q.db.Query(ctx, `select order_id, refund_id from pm_refunds where not settled and recorded_at < $1
+		order by recorded_at, refund_id limit $2`, before, limit)
+	if err != nil {
+		return nil, fmt.Errorf("query unsettled refunds: %w", err)
+	}
+	defer rows.Close()
+	out := []RefundRef{}
+	for rows.Next() {
+		var r RefundRef
+		if err := rows.Scan(&r.OrderID, &r.RefundID); err != nil {
+			return nil, fmt.Errorf("query unsettled refunds: %w", err)
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// SettleRefund records the outcome of settling a refund: settled, or one
+// more failed attempt and its error.
+func (q *Queries) SettleRefund(ctx context.Context, refundID string, failure error) error {
+	if failure == nil {
+		return q.db.Exec(ctx, `update pm_refunds set settled = true, last_error = '' where refund_id = $1`, refundID)
+	}
+	msg := []rune(failure.Error())
+	return q.db.Exec(ctx, `update pm_refunds set attempts = attempts + 1, last_error = $2 where refund_id = $1`,
+		refundID, string(msg[:min(len(msg), 500)]))
+}
+
+// OrdersToRefund returns up to limit confirmed orders of cancelled shows
+// with tickets not voided yet.
+func (q *Queries) OrdersToRefund(ctx context.Context, limit int) ([]uuid.UUID, error) {
+	rows, err := q.db.Query(ctx, `select order_id from pm_refund_orders where show_cancelled and voided < tickets
+		order by show_id, order_id limit $1`, limit)
+	if err != nil {
+		return nil, fmt.Errorf("query orders to refund: %w", err)
+	}
+	defer rows.Close()
+	out := []uuid.UUID{}
+	for rows.Next() {
+		var id uuid.UUID
+		if err := rows.Scan(&id); err != nil {
+			return nil, fmt.Errorf("query orders to refund: %w", err)
+		}
+		out = append(out, id)
+	}
+	return out, rows.Err()
+}
+
+// Refund process states of a cancelled show.
+const (
+	RefundsInProgress = "in_progress"
+	RefundsDone       = "done"
+)
+
+// RefundProgress is how far the refunds of a cancelled show are: of its
+// confirmed orders, how many are refunded in full and settled.
+type RefundProgress struct {
+	Orders   int    `json:"orders"`
+	Refunded int    `json:"refunded"`
+	State    string `json:"state"`
+	// Failing counts the unsettled refunds whose last attempt failed.
+	Failing int `json:"failing,omitempty"`
+}
+
+// ShowRefunds returns the refund progress of a show, nil when it is not
+// cancelled (as far as the refunds projection knows).
+func (q *Queries) ShowRefunds(ctx context.Context, show uuid.UUID) (*RefundProgress, error) {
+	var p RefundProgress
+	err := q.db.QueryRow(ctx, `select
+		(select count(*) from pm_refund_orders where show_id = $1),
+		(select count(*) from pm_refund_orders o where show_id = $1 and voided >= tickets
+			and not exists (select 1 from pm_refunds r where r.order_id = o.order_id and not r.settled)),
+		(select count(*) from pm_refunds where show_id = $1 and not settled and attempts > 0)
+		from pm_refund_shows where show_id = $1`, show).Scan(&p.Orders, &p.Refunded, &p.Failing)
+	if isNotFound(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("query show refunds: %w", err)
+	}
+	p.State = RefundsInProgress
+	if p.Refunded == p.Orders {
+		p.State = RefundsDone
+	}
+	return &p, nil
+}
+
+// RefundBacklog is the refund process's work left: orders of cancelled
+// shows to refund, decided refunds not settled, and of those how many
+// failed at least once and the oldest's recording time.
+type RefundBacklog struct {
+	OrdersToRefund int        `json:"orders_to_refund"`
+	Unsettled      int        `json:"unsettled"`
+	Failing        int        `json:"failing"`
+	Oldest         *time.Time `json:"oldest_unsettled,omitempty"`
+}
+
+// RefundBacklog returns the refund process's work left.
+func (q *Queries) RefundBacklog(ctx context.Context) (RefundBacklog, error) {
+	var b RefundBacklog
+	err := q.db.QueryRow(ctx, `select
+		(select count(*) from pm_refund_orders where show_cancelled and voided < tickets),
+		(select count(*) from pm_refunds where not settled),
+		(select count(*) from pm_refunds where not settled and attempts > 0),
+		(select min(recorded_at) from pm_refunds where not settled)`).Scan(&b.OrdersToRefund, &b.Unsettled, &b.Failing, &b.Oldest)
+	if err != nil {
+		return RefundBacklog{}, fmt.Errorf("query refund backlog: %w", err)
+	}
+	return b, nil
+}
