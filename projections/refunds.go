@@ -24,7 +24,9 @@ type Refunds struct{}
 func (Refunds) Name() string { return NameRefunds }
 
 // Tables returns the tables of the projection.
-func (Refunds) Tables() []string { return []string{"pm_refund_orders", "pm_refund_shows", "pm_refunds"} }
+func (Refunds) Tables() []string {
+	return []string{"pm_refund_orders", "pm_refund_shows", "pm_refunds"}
+}
 
 // Apply projects confirmations, cancellations of shows and refunds.
 func (Refunds) Apply(ctx context.Context, db DB, rec domain.RecordedEvent, e domain.Event) error {
