@@ -44,15 +44,15 @@ func isNotFound(err error) bool { return errors.Is(err, ErrNotFound) }
 
 const showColumns = `id, seq, organizer_id, title, venue, starts_at, status, created_at, updated_at`
 
-// ListShows returns the public catalog: every show that is not a draft, in
-// the order they were created.
+// ListShows returns the public catalog: every show that is neither a draft
+// nor cancelled, in the order they were created.
 func (q *Queries) ListShows(ctx context.Context, p Page) (List[ShowView], error) {
 	limit, k, err := p.parse(cursorShows)
 	if err != nil {
 		return List[ShowView]{}, err
 	}
 	return q.shows(ctx, limit, `select `+showColumns+` from rm_shows
-		where status <> 'draft' and (seq, id) > ($1, $2) order by seq, id limit $3`, k.seq, k.id, limit+1)
+		where status <> 'draft' and status <> 'cancelled' and (seq, id) > ($1, $2) order by seq, id limit $3`, k.seq, k.id, limit+1)
 }
 
 // ShowsByOrganizer returns the shows of an organizer, drafts included, in

@@ -19,6 +19,8 @@ type ShowView struct {
 	CreatedAt   time.Time     `json:"created_at"`
 	UpdatedAt   time.Time     `json:"updated_at"`
 	Sections    []SectionView `json:"sections"`
+	// Refunds is the refund progress of a cancelled show (issue 14: money).
+	Refunds *RefundProgress `json:"refunds,omitempty"`
 }
 
 // SectionView is a section's price and inventory.

@@ -69,6 +69,10 @@ func TestError(t *testing.T) {
 		{domain.ErrOrderExists, 409, "invalid-state", "the order exists already", ""},
 		{domain.ErrShowExists, 409, "invalid-state", "the show exists already", ""},
 		{domain.ErrNoHold, 409, "invalid-state", "the order holds nothing", ""},
+		// issue 14: money
+		{fmt.Errorf("refund: %w", domain.ErrNotRefundable), 409, "not-refundable", "the order is not paid: there is nothing to refund", ""},
+		{fmt.Errorf("%w: a ticket asked for", domain.ErrAlreadyRefunded), 409, "already-refunded", "the order, or a ticket asked for, is refunded already", ""},
+		{domain.ErrTicketVoided, 409, "ticket-void", "the ticket was refunded: it admits nobody", ""},
 		{&commands.ConflictError{Stream: "s", Expected: 1, Actual: 2}, 409, "conflict", "another request changed this at the same time; retry", ""},
 		{commands.ErrTooContended, 409, "conflict", "another request changed this at the same time; retry", ""},
 		{errors.New("disk on fire"), 500, "internal", "the server failed; the request may be retried", ""},
