@@ -173,3 +173,15 @@ func (q *Queries) RefundBacklog(ctx context.Context) (RefundBacklog, error) {
 	}
 	return b, nil
 }
+
+// refundOrder voids the refunded tickets in rm_tickets and counts the
+// refund in rm_orders; an order with no live ticket left is refunded.
+func refundOrder(ctx context.Context, db DB, e domain.OrderRefunded) error {
+	if err := db.Exec(ctx, `update rm_tickets set voided_at = $2 where id = any($1::uuid[]) and voided_at is null`,
+		e.TicketIDs, e.RefundedAt); err != nil {
+		return err
+	}
+	return db.Exec(ctx, `update rm_orders set refunded_cents = refunded_cents + $2, updated_at = $3,
+		status = case when exists (select 1 from rm_tickets where order_id = $1 and voided_at is null) then status else $4 end
+		where id = $1`, e.OrderID, e.AmountCents, e.RefundedAt, string(domain.OrderStatusRefunded))
+}
