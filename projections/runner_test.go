@@ -157,7 +157,7 @@ func TestRunner_Run(t *testing.T) {
 		bad := recs[0] // OrderPlaced, after ShowCreated, ShowPublished and SeatsHeld in the same batch
 		flaky := &failing{Projector: projections.Sales{}, event: bad.ID}
 		flaky.on.Store(true)
-		w.runner.Projectors = []projections.Projector{projections.Shows{}, projections.Orders{}, flaky, projections.Holds{}, projections.Analytics{}}
+		w.runner.Projectors = []projections.Projector{projections.Shows{}, projections.Orders{}, flaky, projections.Holds{}, projections.Analytics{}, projections.Refunds{}}
 		w.start()
 
 		eventually(t, "a stall with retries", func() bool {
@@ -255,7 +255,7 @@ func TestRunner_Run(t *testing.T) {
 				t.Errorf("%s: got %+v, want live at %v", st.Name, st, w.last)
 			}
 		}
-		if want := []string{"shows", "orders", "sales", "holds", "analytics"}; !reflect.DeepEqual(names, want) {
+		if want := []string{"shows", "orders", "sales", "holds", "analytics", "refunds"}; !reflect.DeepEqual(names, want) {
 			t.Errorf("names: got %v, want %v", names, want)
 		}
 		b, err := json.Marshal(status(w.runner, projections.NameShows))
