@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"fmt"
+	"io"
 	"time"
 
 	"github.com/google/uuid"
@@ -34,4 +36,35 @@ func (w refundWork) UnsettledRefunds(ctx context.Context, before time.Time, limi
 
 func (w refundWork) SettleRefund(ctx context.Context, refundID string, failure error) error {
 	return w.q.SettleRefund(ctx, refundID, failure)
+}
+
+// refundBacklog returns the refund process's backlog.
+func refundBacklog(ctx context.Context, q *projections.Queries) (*projections.RefundBacklog, error) {
+	b, err := q.RefundBacklog(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return &b, nil
+}
+
+// printRefundProcess writes the refund process's backlog, when there is
+// one: orders of cancelled shows left to refund, and decided refunds not
+// settled, of which how many failed (a stuck one keeps failing).
+func printRefundProcess(w io.Writer, b *projections.RefundBacklog) {
+	if b == nil {
+		return
+	}
+	state := "idle"
+	switch {
+	case b.Failing > 0:
+		state = "failing"
+	case b.OrdersToRefund > 0 || b.Unsettled > 0:
+		state = "in progress"
+	}
+	oldest := "-"
+	if b.Oldest != nil {
+		oldest = b.Oldest.UTC().Format(time.RFC3339) + " (" + time.Since(*b.Oldest).Round(time.Second).String() + " ago)"
+	}
+	fmt.Fprintln(w, "\nREFUND PROCESS\tORDERS TO REFUND\tUNSETTLED REFUNDS\tFAILING\tOLDEST UNSETTLED")
+	fmt.Fprintf(w, "%s\t%d\t%d\t%d\t%s\n", state, b.OrdersToRefund, b.Unsettled, b.Failing, oldest)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -12,6 +13,7 @@ import (
 	"github.com/ticketing/ticketing/commands"
 	"github.com/ticketing/ticketing/infra/postgres/pgtest"
 	"github.com/ticketing/ticketing/infra/simpay"
+	"github.com/ticketing/ticketing/projections"
 )
 
 // withPayments makes an engine charge and refund through p: the test owns
@@ -212,6 +214,27 @@ func TestMoney_CancellationRefundsSurviveACrash(t *testing.T) {
 	case <-time.After(20 * time.Second):
 		t.Fatal("the refund process never reached its fourth refund")
 	}
+	// The stuck process shows: on the show's page and in the status.
+	var backlog *projections.RefundBacklog
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		var err error
+		if backlog, err = refundBacklog(context.Background(), a.e.queries); err != nil {
+			t.Fatal(err)
+		}
+		if backlog.Failing > 0 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	var status strings.Builder
+	printRefundProcess(&status, backlog)
+	if !strings.Contains(status.String(), "failing") || backlog.Unsettled == 0 {
+		t.Errorf("status of the stuck refund process: %+v\n%s", backlog, status.String())
+	}
+	rf, _ := a.call("GET", "/v1/shows/"+show, "", nil).body["refunds"].(map[string]any)
+	if rf["state"] != "in_progress" || num(rf["failing"]) == 0 {
+		t.Errorf("the show's refunds while stuck: %v", rf)
+	}
 	a.stop()
 	if got := len(ledger.Refunds()); got != 3 {
 		t.Fatalf("%d refunds before the crash, want 3", got)
@@ -219,7 +242,7 @@ func TestMoney_CancellationRefundsSurviveACrash(t *testing.T) {
 
 	b := startServer(t, db, time.Minute, withPayments(ledger))
 	page := b.waitRefunds(show, 30*time.Second)
-	rf := page.body["refunds"].(map[string]any)
+	rf = page.body["refunds"].(map[string]any)
 	if num(rf["orders"]) != orders || num(rf["refunded"]) != orders {
 		t.Errorf("refunds after the restart: %v", rf)
 	}
