@@ -235,6 +235,12 @@ func (h *Handler) SettleRefund(ctx context.Context, order uuid.UUID, refundID st
 	return h.refundOrder.settleRecorded(ctx, order, refundID)
 }
 
+// ReleaseCancelledHold cancels a held order of a cancelled show, for the
+// refund process: its hold is released (as cancelled).
+func (h *Handler) ReleaseCancelledHold(ctx context.Context, id uuid.UUID) error {
+	return h.cancelOrder.releaseHold(ctx, h.shows, id)
+}
+
 // NewID returns a new time-ordered id (a UUIDv7).
 func NewID() uuid.UUID { return uuid.Must(uuid.NewV7()) }
 

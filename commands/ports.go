@@ -233,4 +233,7 @@ type RefundWork interface {
 	// SettleRefund records that a refund was settled (failure nil) or that
 	// an attempt failed.
 	SettleRefund(ctx context.Context, refundID string, failure error) error
+	// HoldsToRelease returns up to limit orders with open holds on
+	// cancelled shows.
+	HoldsToRelease(ctx context.Context, limit int) ([]uuid.UUID, error)
 }

@@ -173,3 +173,24 @@ func (h *refundOrder) settleRecorded(ctx context.Context, id uuid.UUID, refundID
 	}
 	return fmt.Errorf("order %s has no refund %s: %w", id, refundID, domain.ErrInvalidState)
 }
+
+// releaseHold cancels held order id of a cancelled show as its buyer would,
+// which frees its hold; an order no longer held is left alone.
+func (h *cancelOrder) releaseHold(ctx context.Context, shows *showRepository, id uuid.UUID) error {
+	o, err := h.events.loadOrder(ctx, id)
+	if err != nil || o.Status != domain.OrderStatusHeld {
+		return err
+	}
+	s, err := shows.load(ctx, o.ShowID)
+	if err != nil {
+		return err
+	}
+	if s.Status != domain.ShowStatusCancelled {
+		return fmt.Errorf("release order %s: its show is %s: %w", id, s.Status, domain.ErrInvalidState)
+	}
+	_, err = h.handle(ctx, domain.Actor{UserID: o.BuyerID, Role: domain.RoleBuyer}, id)
+	if errors.Is(err, domain.ErrOrderNotHeld) || errors.Is(err, domain.ErrHoldExpired) {
+		return nil
+	}
+	return err
+}

@@ -59,6 +59,7 @@ func (r *Refunder) Tick(ctx context.Context) (refunded, settled int) {
 		}
 		refunded++
 	}
+	r.release(ctx)
 	due, err := r.Work.UnsettledRefunds(ctx, r.Handler.Now().Add(-r.Grace), refunderBatch)
 	if err != nil && ctx.Err() == nil {
 		r.Log.Warn("refunder: listing unsettled refunds failed", "err", err)
@@ -80,4 +81,17 @@ func (r *Refunder) Tick(ctx context.Context) (refunded, settled int) {
 		}
 	}
 	return refunded, settled
+}
+
+// release cancels the held orders of cancelled shows, freeing their holds.
+func (r *Refunder) release(ctx context.Context) {
+	holds, err := r.Work.HoldsToRelease(ctx, refunderBatch)
+	if err != nil && ctx.Err() == nil {
+		r.Log.Warn("refunder: listing holds of cancelled shows failed", "err", err)
+	}
+	for _, id := range holds {
+		if err := r.Handler.ReleaseCancelledHold(ctx, id); err != nil && ctx.Err() == nil {
+			r.Log.Warn("refunder: releasing a hold of a cancelled show failed", "order", id, "err", err)
+		}
+	}
 }

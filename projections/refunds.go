@@ -94,17 +94,22 @@ func (q *Queries) SettleRefund(ctx context.Context, refundID string, failure err
 // OrdersToRefund returns up to limit confirmed orders of cancelled shows
 // with tickets not voided yet.
 func (q *Queries) OrdersToRefund(ctx context.Context, limit int) ([]uuid.UUID, error) {
-	rows, err := q.db.Query(ctx, `select order_id from pm_refund_orders where show_cancelled and voided < tickets
+	return q.ids(ctx, "orders to refund", `select order_id from pm_refund_orders where show_cancelled and voided < tickets
 		order by show_id, order_id limit $1`, limit)
+}
+
+// ids runs a query of one uuid column.
+func (q *Queries) ids(ctx context.Context, what, sql string, args ...any) ([]uuid.UUID, error) {
+	rows, err := q.db.Query(ctx, sql, args...)
 	if err != nil {
-		return nil, fmt.Errorf("query orders to refund: %w", err)
+		return nil, fmt.Errorf("query %s: %w", what, err)
 	}
 	defer rows.Close()
 	out := []uuid.UUID{}
 	for rows.Next() {
 		var id uuid.UUID
 		if err := rows.Scan(&id); err != nil {
-			return nil, fmt.Errorf("query orders to refund: %w", err)
+			return nil, fmt.Errorf("query %s: %w", what, err)
 		}
 		out = append(out, id)
 	}
@@ -184,4 +189,11 @@ func refundOrder(ctx context.Context, db DB, e domain.OrderRefunded) error {
 	return db.Exec(ctx, `update rm_orders set refunded_cents = refunded_cents + $2, updated_at = $3,
 		status = case when exists (select 1 from rm_tickets where order_id = $1 and voided_at is null) then status else $4 end
 		where id = $1`, e.OrderID, e.AmountCents, e.RefundedAt, string(domain.OrderStatusRefunded))
+}
+
+// HoldsToRelease returns up to limit orders with open holds on cancelled
+// shows, as the holds and refunds projections know them.
+func (q *Queries) HoldsToRelease(ctx context.Context, limit int) ([]uuid.UUID, error) {
+	return q.ids(ctx, "holds to release", `select h.order_id from hold_deadlines h join pm_refund_shows s on s.show_id = h.show_id
+		order by h.expires_at, h.order_id limit $1`, limit)
 }

@@ -68,3 +68,7 @@ func printRefundProcess(w io.Writer, b *projections.RefundBacklog) {
 	fmt.Fprintln(w, "\nREFUND PROCESS\tORDERS TO REFUND\tUNSETTLED REFUNDS\tFAILING\tOLDEST UNSETTLED")
 	fmt.Fprintf(w, "%s\t%d\t%d\t%d\t%s\n", state, b.OrdersToRefund, b.Unsettled, b.Failing, oldest)
 }
+
+func (w refundWork) HoldsToRelease(ctx context.Context, limit int) ([]uuid.UUID, error) {
+	return w.q.HoldsToRelease(ctx, limit)
+}

@@ -256,6 +256,7 @@ func TestMoney_CancellationRefundsSurviveACrash(t *testing.T) {
 	if items, _ := catalog.body["items"].([]any); len(items) != 0 {
 		t.Errorf("the catalog lists the cancelled show: %s", catalog.raw)
 	}
+	b.waitOrder(open.str("id"), late, "cancelled", 10*time.Second)
 	b.must(409, b.call("POST", "/v1/orders/"+open.str("id")+"/pay", late, map[string]any{"payment_token": "tok_visa"}))
 	b.audit()
 }
