@@ -118,21 +118,45 @@ func TestAuditor_Money(t *testing.T) {
 		}, []string{"check-ins@8"}},
 	}
 	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			t.Parallel()
-			l := newAuditLog(t)
-			c.given(newAuditFixture(), l)
-			r := audit(t, l)
-			got, want := found(r), c.then
-			if want == nil {
-				want = []string{}
-			}
-			if !slices.Equal(got, want) {
-				t.Errorf("violations: got %v, want %v", got, want)
-				for _, v := range r.Violations {
-					t.Log(v)
-				}
-			}
-		})
+		runAuditCase(t, auditCase(c))
 	}
+}
+
+// auditCase is a row of an auditor table: given a log, then the
+// violations found, as check@position.
+type auditCase struct {
+	name  string
+	given func(f auditFixture, l *auditLog)
+	then  []string
+}
+
+// runAuditCase audits the log of c and checks what it found, and that
+// the report's counts agree.
+func runAuditCase(t *testing.T, c auditCase) {
+	t.Run(c.name, func(t *testing.T) {
+		t.Parallel()
+		l := newAuditLog(t)
+		c.given(newAuditFixture(), l)
+		r := audit(t, l)
+		got, want := found(r), c.then
+		if want == nil {
+			want = []string{}
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("violations: got %v, want %v", got, want)
+			for _, v := range r.Violations {
+				t.Log(v)
+			}
+		}
+		if r.ViolationCount() != int64(len(want)) {
+			t.Errorf("ViolationCount() = %d, want %d", r.ViolationCount(), len(want))
+		}
+		var sum int64
+		for _, ch := range r.Checks {
+			sum += ch.Violations
+		}
+		if sum != int64(len(want)) {
+			t.Errorf("the checks count %d violations, want %d", sum, len(want))
+		}
+	})
 }

@@ -516,32 +516,7 @@ func TestAuditor_Add(t *testing.T) {
 		}, nil},
 	}
 	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			t.Parallel()
-			l := newAuditLog(t)
-			c.given(newAuditFixture(), l)
-			r := audit(t, l)
-			got, want := found(r), c.then
-			if want == nil {
-				want = []string{}
-			}
-			if !slices.Equal(got, want) {
-				t.Errorf("violations: got %v, want %v", got, want)
-				for _, v := range r.Violations {
-					t.Log(v)
-				}
-			}
-			if r.ViolationCount() != int64(len(want)) {
-				t.Errorf("ViolationCount() = %d, want %d", r.ViolationCount(), len(want))
-			}
-			var sum int64
-			for _, ch := range r.Checks {
-				sum += ch.Violations
-			}
-			if sum != int64(len(want)) {
-				t.Errorf("the checks count %d violations, want %d", sum, len(want))
-			}
-		})
+		runAuditCase(t, auditCase(c))
 	}
 }
 
