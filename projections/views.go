@@ -93,6 +93,8 @@ type OrderView struct {
 	CreatedAt  time.Time         `json:"created_at"`
 	UpdatedAt  time.Time         `json:"updated_at"`
 	Tickets    []TicketView      `json:"tickets"`
+	// RefundedCents is the sum of the order's refunds (issue 14: money).
+	RefundedCents int64 `json:"refunded_cents,omitempty"`
 }
 
 // TicketView is a ticket of an order. Row and Seat are empty for general
@@ -104,6 +106,8 @@ type TicketView struct {
 	Seat        int        `json:"seat,omitempty"`
 	Code        string     `json:"code"`
 	CheckedInAt *time.Time `json:"checked_in_at"`
+	// VoidedAt is when the ticket was refunded (issue 14: money).
+	VoidedAt *time.Time `json:"voided_at,omitempty"`
 }
 
 // BuyerTicket is a ticket in a buyer's list of tickets.

@@ -130,7 +130,13 @@ func TestMoney_RefundRoute(t *testing.T) {
 	}
 	problemOf(t, s.call("POST", refund, org, map[string]any{"reason": "once more"}), 409, "already-refunded")
 	v := s.read("/v1/orders/"+order, buyer, rest.str("position"))
-	if v.str("status") != "refunded" {
+	voided := 0
+	for _, x := range v.body["tickets"].([]any) {
+		if x.(map[string]any)["voided_at"] != nil {
+			voided++
+		}
+	}
+	if v.str("status") != "refunded" || num(v.body["refunded_cents"]) != 1900 || voided != 3 {
 		t.Errorf("order view after the refunds: %s", v.raw)
 	}
 	sales := s.read("/v1/shows/"+show+"/sales", org, rest.str("position"))
