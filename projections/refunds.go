@@ -197,3 +197,40 @@ func (q *Queries) HoldsToRelease(ctx context.Context, limit int) ([]uuid.UUID, e
 	return q.ids(ctx, "holds to release", `select h.order_id from hold_deadlines h join pm_refund_shows s on s.show_id = h.show_id
 		order by h.expires_at, h.order_id limit $1`, limit)
 }
+
+var _ BatchProjector = Refunds{}
+
+// ApplyBatch projects a batch as Apply does, the confirmations of each run
+// of them in one statement: the hot path confirms orders in bulk.
+func (p Refunds) ApplyBatch(ctx context.Context, db DB, recs []domain.RecordedEvent, events []domain.Event) error {
+	return applyRuns(ctx, db, recs, events, &refundsRun{}, p.Apply)
+}
+
+// refundsRun is a run of confirmations; cancellations and refunds are
+// applied alone, in order.
+type refundsRun struct {
+	orders, shows []uuid.UUID
+	tickets       []int
+}
+
+func (r *refundsRun) add(_ domain.RecordedEvent, e domain.Event) (runAction, error) {
+	switch e := e.(type) {
+	case domain.OrderConfirmed:
+		r.orders, r.shows, r.tickets = append(r.orders, e.OrderID), append(r.shows, e.ShowID), append(r.tickets, len(e.Tickets))
+		return runJoined, nil
+	case domain.ShowCancelled, domain.OrderRefunded:
+		return runAlone, nil
+	}
+	return runIgnored, nil
+}
+
+func (r *refundsRun) flush(ctx context.Context, db DB) error {
+	defer func() { r.orders, r.shows, r.tickets = r.orders[:0], r.shows[:0], r.tickets[:0] }()
+	if len(r.orders) == 0 {
+		return nil
+	}
+	return db.Exec(ctx, `insert into pm_refund_orders (order_id, show_id, tickets, show_cancelled)
+		select o.id, o.show, o.tickets, exists (select 1 from pm_refund_shows s where s.show_id = o.show)
+		from unnest($1::uuid[], $2::uuid[], $3::int[]) as o(id, show, tickets)
+		on conflict (order_id) do nothing`, r.orders, r.shows, r.tickets)
+}
