@@ -313,3 +313,52 @@ func TestMoney_PayVersusCancel(t *testing.T) {
 	t.Logf("statuses %v, %d charges, all refunded", codes, len(charges))
 	a.audit()
 }
+
+// pausedCharges holds every charge until release is closed, telling
+// charging first: a payment can be made to straddle a cancellation.
+type pausedCharges struct {
+	*simpay.Provider
+	charging, release chan struct{}
+}
+
+func (p *pausedCharges) Charge(ctx context.Context, key string, amount int64, token string) (string, error) {
+	p.charging <- struct{}{}
+	<-p.release
+	return p.Provider.Charge(ctx, key, amount, token)
+}
+
+// The interleaving of issue 14: a payment checks the show (on sale),
+// the show is cancelled, the payment confirms. The log has the
+// confirmation after the cancellation; the refund process refunds it.
+func TestMoney_ConfirmedAfterTheCancellationIsRefunded(t *testing.T) {
+	t.Parallel()
+	ledger := simpay.New()
+	paused := &pausedCharges{Provider: ledger, charging: make(chan struct{}, 1), release: make(chan struct{})}
+	s := startServer(t, pgtest.SchemaURL(t), time.Minute, withPayments(paused))
+	org, buyer := s.token("organizer"), s.token("buyer")
+	show, _ := s.publishedShow(org, 10)
+	held := s.must(201, s.call("POST", "/v1/orders", buyer, map[string]any{"show_id": show, "items": []any{map[string]any{"section": "floor", "quantity": 2}}}))
+	paid := make(chan resp, 1)
+	go func() {
+		paid <- s.call("POST", "/v1/orders/"+held.str("id")+"/pay", buyer, map[string]any{"payment_token": "tok_visa"})
+	}()
+	<-paused.charging
+	s.must(200, s.call("POST", "/v1/shows/"+show+"/cancel", org, nil))
+	close(paused.release)
+	s.must(200, <-paid)
+	var cancelledAt, confirmedAt int64
+	for typ, at := range map[string]*int64{"show.cancelled": &cancelledAt, "order.confirmed": &confirmedAt} {
+		if err := s.e.pool.QueryRow(context.Background(), "select position from events where type = $1", typ).Scan(at); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if confirmedAt < cancelledAt {
+		t.Fatalf("order.confirmed at %d before show.cancelled at %d: not the interleaving under test", confirmedAt, cancelledAt)
+	}
+	rf := s.waitRefunds(show, 20*time.Second).body["refunds"].(map[string]any)
+	if num(rf["orders"]) != 1 || num(rf["refunded"]) != 1 {
+		t.Errorf("refunds: %v", rf)
+	}
+	ledgerExact(t, ledger, 1)
+	s.audit()
+}
