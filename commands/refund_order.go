@@ -70,7 +70,7 @@ func (h *refundOrder) handle(ctx context.Context, actor domain.Actor, id uuid.UU
 	return h.refund(ctx, id, r)
 }
 
-// cancelled refunds every ticket left of order id, whose show s is
+// cancelled refunds every ticket left of order id, whose show must be
 // cancelled; an order refunded already, or never paid, is left alone.
 func (h *refundOrder) cancelled(ctx context.Context, id uuid.UUID) error {
 	o, err := h.events.loadOrder(ctx, id)
