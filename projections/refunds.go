@@ -17,7 +17,8 @@ var _ Projector = Refunds{}
 
 // Refunds maintains the state the refund process (commands.Refunder)
 // polls: confirmed orders with their issued and voided tickets, cancelled
-// shows, and the decided refunds with whether they are settled.
+// shows, and the decided refunds. Which refunds are settled the process
+// records apart (refund_settlements), outside the projection.
 type Refunds struct{}
 
 // Name returns NameRefunds.
@@ -46,10 +47,10 @@ func (Refunds) Apply(ctx context.Context, db DB, rec domain.RecordedEvent, e dom
 			return err
 		}
 		// Nothing to settle: no money and no units move.
-		settled := (e.AmountCents == 0 || e.PaymentID == "") && !e.Restock
-		return db.Exec(ctx, `insert into pm_refunds (refund_id, order_id, show_id, amount_cents, restock, recorded_at, settled)
+		trivial := (e.AmountCents == 0 || e.PaymentID == "") && !e.Restock
+		return db.Exec(ctx, `insert into pm_refunds (refund_id, order_id, show_id, amount_cents, restock, recorded_at, trivial)
 			values ($1, $2, $3, $4, $5, $6, $7) on conflict (refund_id) do nothing`,
-			e.RefundID, e.OrderID, e.ShowID, e.AmountCents, e.Restock, rec.RecordedAt, settled)
+			e.RefundID, e.OrderID, e.ShowID, e.AmountCents, e.Restock, rec.RecordedAt, trivial)
 	}
 	return nil
 }
@@ -63,8 +64,9 @@ type RefundRef struct {
 // UnsettledRefunds returns up to limit refunds recorded before before that
 // the refund process has not settled, oldest first.
 func (q *Queries) UnsettledRefunds(ctx context.Context, before time.Time, limit int) ([]RefundRef, error) {
-	rows, err := q.db.Query(ctx, `select order_id, refund_id from pm_refunds where not settled and recorded_at < $1
-		order by recorded_at, refund_id limit $2`, before, limit)
+	rows, err := q.db.Query(ctx, `select r.order_id, r.refund_id from pm_refunds r
+		where not r.trivial and r.recorded_at < $1 and `+unsettled+`
+		order by r.recorded_at, r.refund_id limit $2`, before, limit)
 	if err != nil {
 		return nil, fmt.Errorf("query unsettled refunds: %w", err)
 	}
@@ -80,16 +82,25 @@ func (q *Queries) UnsettledRefunds(ctx context.Context, before time.Time, limit 
 	return out, rows.Err()
 }
 
-// SettleRefund records the outcome of settling a refund: settled, or one
-// more failed attempt and its error.
+// unsettled is the condition that the refund r is not settled.
+const unsettled = `not exists (select 1 from refund_settlements s where s.refund_id = r.refund_id and s.settled)`
+
+// SettleRefund records the outcome of settling a refund in
+// refund_settlements: settled, or one more failed attempt and its error.
 func (q *Queries) SettleRefund(ctx context.Context, refundID string, failure error) error {
-	if failure == nil {
-		return q.db.Exec(ctx, `update pm_refunds set settled = true, last_error = '' where refund_id = $1`, refundID)
+	settled, attempts, msg := true, 0, ""
+	if failure != nil {
+		r := []rune(failure.Error())
+		settled, attempts, msg = false, 1, string(r[:min(len(r), 500)])
 	}
-	msg := []rune(failure.Error())
-	return q.db.Exec(ctx, `update pm_refunds set attempts = attempts + 1, last_error = $2 where refund_id = $1`,
-		refundID, string(msg[:min(len(msg), 500)]))
+	return q.db.Exec(ctx, `insert into refund_settlements (refund_id, settled, attempts, last_error) values ($1, $2, $3, $4)
+		on conflict (refund_id) do update set settled = refund_settlements.settled or excluded.settled,
+			attempts = refund_settlements.attempts + excluded.attempts, last_error = excluded.last_error, updated_at = now()`,
+		refundID, settled, attempts, msg)
 }
+
+// failing is the condition that the unsettled refund r failed at least once.
+const failing = `exists (select 1 from refund_settlements s where s.refund_id = r.refund_id and not s.settled and s.attempts > 0)`
 
 // OrdersToRefund returns up to limit confirmed orders of cancelled shows
 // with tickets not voided yet.
@@ -139,8 +150,8 @@ func (q *Queries) ShowRefunds(ctx context.Context, show uuid.UUID) (*RefundProgr
 	err := q.db.QueryRow(ctx, `select
 		(select count(*) from pm_refund_orders where show_id = $1),
 		(select count(*) from pm_refund_orders o where show_id = $1 and voided >= tickets
-			and not exists (select 1 from pm_refunds r where r.order_id = o.order_id and not r.settled)),
-		(select count(*) from pm_refunds where show_id = $1 and not settled and attempts > 0)
+			and not exists (select 1 from pm_refunds r where r.order_id = o.order_id and not r.trivial and `+unsettled+`)),
+		(select count(*) from pm_refunds r where show_id = $1 and not r.trivial and `+failing+`)
 		from pm_refund_shows where show_id = $1`, show).Scan(&p.Orders, &p.Refunded, &p.Failing)
 	if isNotFound(err) {
 		return nil, nil
@@ -170,9 +181,9 @@ func (q *Queries) RefundBacklog(ctx context.Context) (RefundBacklog, error) {
 	var b RefundBacklog
 	err := q.db.QueryRow(ctx, `select
 		(select count(*) from pm_refund_orders where show_cancelled and voided < tickets),
-		(select count(*) from pm_refunds where not settled),
-		(select count(*) from pm_refunds where not settled and attempts > 0),
-		(select min(recorded_at) from pm_refunds where not settled)`).Scan(&b.OrdersToRefund, &b.Unsettled, &b.Failing, &b.Oldest)
+		(select count(*) from pm_refunds r where not r.trivial and `+unsettled+`),
+		(select count(*) from pm_refunds r where not r.trivial and `+failing+`),
+		(select min(recorded_at) from pm_refunds r where not r.trivial and `+unsettled+`)`).Scan(&b.OrdersToRefund, &b.Unsettled, &b.Failing, &b.Oldest)
 	if err != nil {
 		return RefundBacklog{}, fmt.Errorf("query refund backlog: %w", err)
 	}

@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
+	"io"
 	"strconv"
 	"strings"
 	"sync"
@@ -69,7 +71,8 @@ func ledgerExact(t *testing.T, p *simpay.Provider, wantCharges int) {
 func TestMoney_RefundRoute(t *testing.T) {
 	t.Parallel()
 	pay := simpay.New()
-	s := startServer(t, pgtest.SchemaURL(t), time.Minute, withPayments(pay))
+	db := pgtest.SchemaURL(t)
+	s := startServer(t, db, time.Minute, withPayments(pay))
 	org, buyer := s.token("organizer"), s.token("buyer")
 	show, _ := s.publishedShow(org, 10)
 	order, tickets, pos := s.paidOrder(show, buyer)
@@ -145,6 +148,26 @@ func TestMoney_RefundRoute(t *testing.T) {
 	}
 	ledgerExact(t, pay, 1)
 	s.audit()
+
+	// A replay rebuilds the same read models, refunds and returned seats
+	// included, and settles nothing again.
+	time.Sleep(refundGrace + 200*time.Millisecond) // the refund process marks the refunds settled
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		if b, err := refundBacklog(context.Background(), s.e.queries); err != nil || b.Unsettled == 0 || time.Now().After(deadline) {
+			break
+		}
+	}
+	settle(t, s.e)
+	models := dump(t, s.e.pool)
+	if _, err := replay(context.Background(), replayPool(t, db), replayOptions{All: true, ExpectIdentical: true}, io.Discard, quiet); err != nil {
+		t.Fatalf("replay: %v", err)
+	}
+	if got := dump(t, s.e.pool); fmt.Sprint(got) != fmt.Sprint(models) {
+		t.Errorf("after the replay:\n got %v\nwant %v", got, models)
+	}
+	if b, err := refundBacklog(context.Background(), s.e.queries); err != nil || b.Unsettled != 0 {
+		t.Errorf("after the replay, refunds to settle again: %+v, %v", b, err)
+	}
 
 	// An unpaid order has nothing to refund.
 	held := s.must(201, s.call("POST", "/v1/orders", buyer, map[string]any{"show_id": show, "items": []any{map[string]any{"section": "floor", "quantity": 1}}}))

@@ -2,10 +2,9 @@
 -- confirmed orders (tickets issued and voided), the cancelled shows, and
 -- every decided refund; the refund process (commands.Refunder) polls them:
 -- it refunds the orders of cancelled shows and settles each decided refund
--- (the provider's refund by its key, the return of its units). Only the
--- column settled is written outside the projection, by the refund process:
--- a rebuild resets it, and the process settles those refunds again, which
--- their keys make harmless.
+-- (the provider's refund by its key, the return of its units). What the
+-- process settled it records apart, in refund_settlements
+-- (infra/postgres/migrations/00018), which a rebuild leaves alone.
 
 -- +goose Up
 create table pm_refund_orders (
@@ -30,11 +29,11 @@ create table pm_refunds (
 	amount_cents bigint not null,
 	restock      boolean not null,
 	recorded_at  timestamptz not null,
-	settled      boolean not null default false,
-	attempts     int not null default 0,
-	last_error   text not null default ''
+	-- trivial: nothing to settle (no money, no units move)
+	trivial      boolean not null
 );
-create index pm_refunds_unsettled on pm_refunds (recorded_at) where not settled;
+create index pm_refunds_pending on pm_refunds (recorded_at) where not trivial;
+create index pm_refunds_order on pm_refunds (order_id);
 create index pm_refunds_show on pm_refunds (show_id);
 
 -- +goose Down
