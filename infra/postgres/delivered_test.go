@@ -183,14 +183,18 @@ func TestQueries_WaitForPositionThroughKafka(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	for _, name := range []string{projections.NameShows, projections.NameOrders, projections.NameSales, projections.NameHolds, projections.NameAnalytics} {
+	var names []string
+	for _, p := range projections.All() {
+		names = append(names, p.Name())
+	}
+	for _, name := range names {
 		deliver(name, 0, rec("x", 1, 1), rec("x", 2, 3))
 		deliver(name, 1, rec("y", 1, 2), rec("y", 2, 4))
 	}
 	if reached() {
 		t.Fatal("reached 5 before partition 0 applied position 5")
 	}
-	for _, name := range []string{projections.NameShows, projections.NameOrders, projections.NameSales, projections.NameHolds, projections.NameAnalytics} {
+	for _, name := range names {
 		deliver(name, 0, rec("x", 3, 5))
 	}
 	// Conservative: partition 1's last event (6) is published but not
@@ -198,7 +202,7 @@ func TestQueries_WaitForPositionThroughKafka(t *testing.T) {
 	if reached() {
 		t.Fatal("reached 5 with partition 1 behind what the relay published")
 	}
-	for _, name := range []string{projections.NameShows, projections.NameOrders, projections.NameSales, projections.NameHolds, projections.NameAnalytics} {
+	for _, name := range names {
 		deliver(name, 1, rec("y", 3, 6))
 	}
 	if !reached() {
