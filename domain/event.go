@@ -187,6 +187,12 @@ func RegisterEvents(r *Registry) {
 	Register[OrderCancelled](r)
 	Register[OrderExpired](r)
 	Register[TicketCheckedIn](r)
+	// issue 14: rules
+	Register[TicketTypeSet](r)
+	Register[QuotaSet](r)
+	Register[OrderLimitsChanged](r)
+	Register[VoucherCreated](r)
+	Register[VoucherDisabled](r)
 
 	RegisterUpcaster(r, "show.seats_held", 1, upcastSeatsHeldV1)
 	RegisterUpcaster(r, "show.created", 1, upcastShowCreatedV1)
