@@ -47,11 +47,12 @@ type API struct {
 	idem     IdempotencyStore
 	log      *slog.Logger
 	limits   Limits
+	rules    Rules // issue 14: rules
 }
 
 // New returns the write API.
 func New(cmd Commands, tokens TokenIssuer, auth Authenticator, idem IdempotencyStore, log *slog.Logger) *API {
-	return &API{accounts: cmd, shows: cmd, orders: cmd, tokens: tokens, auth: auth, idem: idem, log: log}
+	return &API{accounts: cmd, shows: cmd, orders: cmd, rules: cmd, tokens: tokens, auth: auth, idem: idem, log: log}
 }
 
 type handlerFunc func(w http.ResponseWriter, r *http.Request, actor domain.Actor) error
@@ -68,6 +69,8 @@ func (a *API) Register(r *mux.Router) {
 	r.Handle("/v1/orders/{id}/pay", a.private(a.payOrder)).Methods(http.MethodPost)
 	r.Handle("/v1/orders/{id}/cancel", a.private(a.cancelOrder)).Methods(http.MethodPost)
 	r.Handle("/v1/tickets/{id}/check-in", a.private(a.checkIn)).Methods(http.MethodPost)
+	// issue 14: rules (writeapi/rules.go)
+	a.registerRules(r)
 }
 
 // public serves a route that needs no token. Its Idempotency-Keys are

@@ -94,4 +94,5 @@ type Commands interface {
 	Accounts
 	Shows
 	Orders
+	Rules // issue 14: rules (writeapi/rules.go)
 }
