@@ -133,6 +133,8 @@ func (a *API) Register(r *mux.Router) {
 	r.Handle("/v1/me/orders", a.route(signedIn, readsOrders, a.myOrders, pageParams)).Methods(http.MethodGet)
 	r.Handle("/v1/me/tickets", a.route(signedIn, readsOrders, a.myTickets, pageParams)).Methods(http.MethodGet)
 	r.Handle("/v1/orders/{id}", a.route(signedIn, readsOrder, a.order)).Methods(http.MethodGet)
+	// issue 14: rules (readapi/rules.go)
+	r.Handle("/v1/shows/{id}/rules", a.route(signedIn, readsShow, a.showRules)).Methods(http.MethodGet)
 }
 
 // pageParams are the query parameters of a paged list.
