@@ -232,6 +232,22 @@ func (s *Show) countUses(voucher string, quotas []QuotaUse, sign int) {
 	}
 }
 
+// ticketType returns the ticket type of a code, or nil.
+func (s *Show) ticketType(code string) *TicketType {
+	if s.rules == nil {
+		return nil
+	}
+	return s.rules.types[code]
+}
+
+// voucher returns the voucher of a (normalized) code, or nil.
+func (s *Show) voucher(code string) *voucherState {
+	if s.rules == nil {
+		return nil
+	}
+	return s.rules.vouchers[code]
+}
+
 // ruleChange checks that a show may take a rule change.
 func (s *Show) ruleChange() error {
 	switch {
@@ -318,10 +334,7 @@ func (s *Show) ChangeTicketType(code string, p TicketTypePatch) error {
 	if err := s.ruleChange(); err != nil {
 		return err
 	}
-	var old *TicketType
-	if s.rules != nil {
-		old = s.rules.types[code]
-	}
+	old := s.ticketType(code)
 	if old == nil {
 		return ErrTicketTypeNotFound
 	}
@@ -368,7 +381,7 @@ func (s *Show) SetQuota(q Quota) error {
 		v.check(!slices.Contains(q.Sections[:i], n), fmt.Sprintf("sections[%d]", i), "section %q named twice", n)
 	}
 	for i, c := range q.TicketTypes {
-		v.check(s.rules != nil && s.rules.types[c] != nil, fmt.Sprintf("ticket_types[%d]", i), "no ticket type %q", c)
+		v.check(s.ticketType(c) != nil, fmt.Sprintf("ticket_types[%d]", i), "no ticket type %q", c)
 		v.check(!slices.Contains(q.TicketTypes[:i], c), fmt.Sprintf("ticket_types[%d]", i), "ticket type %q named twice", c)
 	}
 	if s.rules != nil && s.rules.quotas[q.Code] == nil && len(s.rules.quotas) >= MaxQuotas {
@@ -423,7 +436,7 @@ func (s *Show) CreateVoucher(vc Voucher, now time.Time) error {
 		return err
 	}
 	vc.Code = NormalizeVoucherCode(vc.Code)
-	if s.rules != nil && s.rules.vouchers[vc.Code] != nil {
+	if s.voucher(vc.Code) != nil {
 		return ErrVoucherExists
 	}
 	var v validator
@@ -448,7 +461,7 @@ func (s *Show) CreateVoucher(vc Voucher, now time.Time) error {
 		if i >= MaxTicketTypes {
 			break
 		}
-		v.check(s.rules != nil && s.rules.types[c] != nil, fmt.Sprintf("ticket_types[%d]", i), "no ticket type %q", c)
+		v.check(s.ticketType(c) != nil, fmt.Sprintf("ticket_types[%d]", i), "no ticket type %q", c)
 	}
 	v.check(s.rules == nil || len(s.rules.vouchers) < MaxVouchers, "code", "at most %d vouchers per show", MaxVouchers)
 	if err := v.err(); err != nil {
@@ -465,10 +478,7 @@ func (s *Show) DisableVoucher(code string, now time.Time) error {
 		return err
 	}
 	code = NormalizeVoucherCode(code)
-	var vs *voucherState
-	if s.rules != nil {
-		vs = s.rules.vouchers[code]
-	}
+	vs := s.voucher(code)
 	switch {
 	case vs == nil:
 		return ErrVoucherNotFound
@@ -484,10 +494,7 @@ func (s *Show) DisableVoucher(code string, now time.Time) error {
 // price, or records a field error. A hidden type is checked later, with
 // the voucher.
 func (s *Show) itemType(v *validator, field, section, code string) (string, *TicketType) {
-	var t *TicketType
-	if s.rules != nil {
-		t = s.rules.types[code]
-	}
+	t := s.ticketType(code)
 	if t == nil {
 		v.check(false, field+".ticket_type", "no ticket type %q", code)
 		return section, nil
@@ -540,10 +547,7 @@ func (s *Show) decideRules(e *SeatsHeld, voucher string, now time.Time) error {
 // voucherFor returns the voucher a hold names, if it can be used at now.
 func (s *Show) voucherFor(code string, now time.Time) (*voucherState, error) {
 	code = NormalizeVoucherCode(code)
-	var vs *voucherState
-	if s.rules != nil {
-		vs = s.rules.vouchers[code]
-	}
+	vs := s.voucher(code)
 	switch {
 	case vs == nil:
 		return nil, &VoucherError{Code: code, Reason: "is not a voucher of this show"}

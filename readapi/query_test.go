@@ -33,6 +33,7 @@ func TestAPI_QueryStrings(t *testing.T) {
 		"/v1/me/tickets":           {"limit", "cursor"},
 		"/v1/orders/{id}":          nil,
 		"/v1/admin/events":         {"stream", "type", "since", "until", "from_position", "after", "limit", "raw"},
+		"/v1/shows/{id}/rules":     nil, // issue 14: rules
 	}
 	router := mux.NewRouter()
 	api := readapi.New(w.q, w.tokens, nil)

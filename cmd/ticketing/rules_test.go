@@ -219,12 +219,17 @@ func wantCodes(t *testing.T, codes map[string]int, want map[string]int) {
 	}
 }
 
+// twoEngines starts two engines on one database.
+func twoEngines(t *testing.T) (a, b *server) {
+	db := pgtest.SchemaURL(t)
+	return startServer(t, db, time.Minute), startServer(t, db, time.Minute)
+}
+
 // Many buyers race for a quota through two engines on one database:
 // exactly its units are granted, the rest refused with a 409.
 func TestServe_QuotaRace(t *testing.T) {
 	t.Parallel()
-	db := pgtest.SchemaURL(t)
-	a, b := startServer(t, db, time.Minute), startServer(t, db, time.Minute)
+	a, b := twoEngines(t)
 	org := a.token("organizer")
 	show := a.rulesShow(org, 100)
 	a.must(200, a.call("POST", "/v1/shows/"+show+"/quotas", org, map[string]any{"code": "EARLY", "units": 7, "sections": []string{"floor", "balcony"}}))
@@ -251,8 +256,7 @@ func TestServe_QuotaRace(t *testing.T) {
 // max_uses are granted, the rest refused with a 409.
 func TestServe_VoucherRace(t *testing.T) {
 	t.Parallel()
-	db := pgtest.SchemaURL(t)
-	a, b := startServer(t, db, time.Minute), startServer(t, db, time.Minute)
+	a, b := twoEngines(t)
 	org := a.token("organizer")
 	show := a.rulesShow(org, 100)
 	a.must(201, a.call("POST", "/v1/shows/"+show+"/vouchers", org, map[string]any{"code": "FIVE", "kind": "fixed", "amount_off_cents": 100, "max_uses": 5}))
@@ -270,8 +274,7 @@ func TestServe_VoucherRace(t *testing.T) {
 // within the per-order limits.
 func TestServe_OrderAndBuyerLimitRace(t *testing.T) {
 	t.Parallel()
-	db := pgtest.SchemaURL(t)
-	a, b := startServer(t, db, time.Minute), startServer(t, db, time.Minute)
+	a, b := twoEngines(t)
 	org := a.token("organizer")
 	show := a.must(201, a.call("POST", "/v1/shows", org, showBody(map[string]any{"max_units_per_buyer": 6}))).str("id")
 	a.must(201, a.call("POST", "/v1/shows/"+show+"/ticket-types", org, map[string]any{"code": "adult", "name": "Adult", "section": "floor", "price_cents": 500}))
