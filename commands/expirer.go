@@ -9,17 +9,27 @@ import (
 )
 
 // Expirer settles holds that ran out unpaid, including those that ran out
-// while no process was running: it polls the hold index every Interval.
+// while no process was running: it polls the hold index every interval.
 type Expirer struct {
-	Handler  *Handler
-	Holds    HoldIndex
-	Interval time.Duration
-	Log      *slog.Logger
+	settle   HoldSettler
+	holds    HoldIndex
+	now      func() time.Time
+	interval time.Duration
+	log      *slog.Logger
+}
+
+var _ HoldSettler = (*Handler)(nil)
+
+// NewExpirer returns an expirer that finds the holds due by now in holds
+// every interval and settles them with settle (a *Handler is one).
+func NewExpirer(settle HoldSettler, holds HoldIndex, now func() time.Time, interval time.Duration, log *slog.Logger) *Expirer {
+	mustHave("NewExpirer", settle, holds, now, log)
+	return &Expirer{settle: settle, holds: holds, now: now, interval: interval, log: log}
 }
 
 // Run settles due holds until ctx ends.
 func (e *Expirer) Run(ctx context.Context) error {
-	t := time.NewTicker(e.Interval)
+	t := time.NewTicker(e.interval)
 	defer t.Stop()
 	for {
 		e.Tick(ctx)
@@ -33,10 +43,10 @@ func (e *Expirer) Run(ctx context.Context) error {
 
 // Tick settles the holds due now and reports how many it settled.
 func (e *Expirer) Tick(ctx context.Context) int {
-	due, err := e.Holds.DueHolds(ctx, e.Handler.Now(), 500)
+	due, err := e.holds.DueHolds(ctx, e.now(), 500)
 	if err != nil {
 		if ctx.Err() == nil {
-			e.Log.Warn("expirer: listing due holds failed", "err", err)
+			e.log.Warn("expirer: listing due holds failed", "err", err)
 		}
 		return 0
 	}
@@ -52,10 +62,10 @@ func (e *Expirer) Tick(ctx context.Context) int {
 	}
 	n := 0
 	for _, show := range shows {
-		settled, err := e.Handler.SettleMany(ctx, show, orders[show])
+		settled, err := e.settle.SettleMany(ctx, show, orders[show])
 		if err != nil {
 			if ctx.Err() == nil {
-				e.Log.Warn("expirer: settling failed", "show", show, "orders", len(orders[show]), "err", err)
+				e.log.Warn("expirer: settling failed", "show", show, "orders", len(orders[show]), "err", err)
 			}
 			continue
 		}

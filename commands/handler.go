@@ -71,6 +71,10 @@ type Handler struct {
 	// projections of this process need not decode them again. Only event
 	// types whose JSON decodes back to the same value go to it.
 	Appended func(ids []uuid.UUID, events []domain.Event)
+	// issue 14: asyncpay
+	// Intents, if set with Payments, opens payment intents: StartPayment,
+	// PaymentSucceeded and PaymentFailed need it.
+	Intents PaymentIntents
 
 	shows       *showRepository
 	createShow  *createShow
@@ -83,6 +87,7 @@ type Handler struct {
 	settler     *settler
 	checkIn     *checkIn     // nil without Tickets
 	rules       *changeRules // issue 14: rules
+	asyncPay    *asyncPay    // issue 14: asyncpay; nil without Payments and Intents
 }
 
 // NewHandler returns a handler with production defaults for what is unset,
@@ -128,6 +133,9 @@ func NewHandler(h *Handler) *Handler {
 	h.cancelOrder = newCancelOrder(events, locks, h.settler, h.Now, h.MaxRetries, h.Log)
 	if h.Tickets != nil {
 		h.checkIn = newCheckIn(events, h.shows, h.Tickets, locks, h.Now, h.MaxRetries)
+	}
+	if h.payOrder != nil && h.Intents != nil { // issue 14: asyncpay
+		h.asyncPay = newAsyncPay(h.payOrder, h.Intents)
 	}
 	return h
 }
@@ -235,6 +243,35 @@ func (h *Handler) CreateVoucher(ctx context.Context, actor domain.Actor, id uuid
 // DisableVoucher disables a voucher of a show.
 func (h *Handler) DisableVoucher(ctx context.Context, actor domain.Actor, id uuid.UUID, code string) (Result, error) {
 	return h.rules.run(ctx, actor, id, h.rules.disableVoucher(code))
+}
+
+// issue 14: asyncpay
+
+// StartPayment opens the payment intent of a held order of the buyer
+// actor, or returns the one it opened before.
+func (h *Handler) StartPayment(ctx context.Context, actor domain.Actor, id uuid.UUID) (IntentResult, error) {
+	if h.asyncPay == nil {
+		return IntentResult{}, fmt.Errorf("StartPayment: %w", errNotWired)
+	}
+	return h.asyncPay.start(ctx, actor, id)
+}
+
+// PaymentSucceeded applies a provider's report that a payment of an order's
+// intent succeeded: the order is confirmed, or the payment refunded.
+func (h *Handler) PaymentSucceeded(ctx context.Context, order uuid.UUID, p domain.PaymentReport) (PaymentOutcome, error) {
+	if h.asyncPay == nil {
+		return PaymentOutcome{}, fmt.Errorf("PaymentSucceeded: %w", errNotWired)
+	}
+	return h.asyncPay.succeeded(ctx, order, p)
+}
+
+// PaymentFailed records a provider's report that an attempt to pay an
+// order's intent failed.
+func (h *Handler) PaymentFailed(ctx context.Context, order uuid.UUID, p domain.PaymentReport) (PaymentOutcome, error) {
+	if h.asyncPay == nil {
+		return PaymentOutcome{}, fmt.Errorf("PaymentFailed: %w", errNotWired)
+	}
+	return h.asyncPay.failed(ctx, order, p)
 }
 
 // NewID returns a new time-ordered id (a UUIDv7).

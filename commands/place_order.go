@@ -7,6 +7,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/ticketing/ticketing/commands/groupcommit"
 	"github.com/ticketing/ticketing/domain"
 )
 
@@ -41,7 +42,7 @@ type placeOrder struct {
 	retries  int
 	stats    *Stats
 	appended func(ids []uuid.UUID, events []domain.Event) // may be nil
-	holds    batcher[*holdReq]
+	holds    *groupcommit.Batcher[uuid.UUID, *holdReq]    // by show
 }
 
 // newPlaceOrder returns the handler of PlaceOrder; appended, if not nil, is
@@ -49,8 +50,13 @@ type placeOrder struct {
 func newPlaceOrder(events *eventLog, shows *showRepository, locks *streamLocks, now func() time.Time, newID func() uuid.UUID,
 	holdTTL time.Duration, retries int, stats *Stats, appended func([]uuid.UUID, []domain.Event)) *placeOrder {
 	mustHave("newPlaceOrder", events, shows, locks, now, newID, stats)
-	return &placeOrder{events: events, shows: shows, locks: locks, now: now, newID: newID, holdTTL: holdTTL, retries: retries,
+	h := &placeOrder{events: events, shows: shows, locks: locks, now: now, newID: newID, holdTTL: holdTTL, retries: retries,
 		stats: stats, appended: appended}
+	h.holds = groupcommit.New(maxHoldBatch, nil, func(ctx context.Context, show uuid.UUID, batch []*holdReq) error {
+		h.decideHolds(ctx, show, batch)
+		return nil // each request has its own answer
+	})
+	return h
 }
 
 // handle holds inventory in the show's stream, then opens the order's
@@ -110,7 +116,10 @@ const maxHoldBatch = 2048
 // with placed set.
 func (h *placeOrder) hold(ctx context.Context, show uuid.UUID, req domain.HoldRequest) (*holdReq, error) {
 	r := &holdReq{req: req, md: metadataOf(ctx)}
-	h.holds.do(ctx, show, r, maxHoldBatch, h.decideHolds)
+	// Once queued, a hold is decided even if its caller goes away.
+	if err := h.holds.Do(context.WithoutCancel(ctx), show, r); err != nil {
+		return r, err
+	}
 	return r, r.err
 }
 

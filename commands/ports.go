@@ -140,6 +140,14 @@ type HoldIndex interface {
 	DueHolds(ctx context.Context, now time.Time, limit int) ([]HoldRef, error)
 }
 
+// HoldSettler settles the holds of orders of one show: what the Expirer
+// needs of a Handler.
+type HoldSettler interface {
+	// SettleMany settles orders of the show showID as Handler.SettleMany
+	// does, and returns how many it settled or found settled.
+	SettleMany(ctx context.Context, showID uuid.UUID, orders []uuid.UUID) (int, error)
+}
+
 // Errors of the account ports.
 var (
 	// ErrEmailTaken: Users.Create found the email registered already.
@@ -206,4 +214,25 @@ type PaymentProvider interface {
 	Charge(ctx context.Context, key string, amountCents int64, token string) (chargeID string, err error)
 	// Refund returns the money of a charge. Refunding twice is a no-op.
 	Refund(ctx context.Context, chargeID string) error
+}
+
+// issue 14: asyncpay
+
+// Intent is a payment intent opened at a provider.
+type Intent struct {
+	ID string
+	// ClientSecret lets the buyer's browser complete the payment with the
+	// provider, as Stripe's client_secret does. It is never stored in an
+	// event.
+	ClientSecret string
+}
+
+// PaymentIntents opens payment intents, which the provider confirms or
+// fails later by a signed webhook.
+type PaymentIntents interface {
+	// StartIntent opens an intent to take amountCents for order and
+	// returns it. key makes it idempotent: a second call with the same key
+	// returns the first intent (or error) and opens none. A non-positive
+	// amount or an empty key fails.
+	StartIntent(ctx context.Context, key string, order uuid.UUID, amountCents int64) (Intent, error)
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/ticketing/ticketing/commands/groupcommit"
 	"github.com/ticketing/ticketing/domain"
 )
 
@@ -22,12 +23,14 @@ type settler struct {
 	newID   func() uuid.UUID
 	retries int
 	log     *slog.Logger
-	settles batcher[*settleReq]
+	settles *groupcommit.Batcher[uuid.UUID, *settleReq] // by show
 }
 
 func newSettler(events *eventLog, shows *showRepository, locks *streamLocks, now func() time.Time, newID func() uuid.UUID, retries int, log *slog.Logger) *settler {
 	mustHave("newSettler", events, shows, locks, now, newID, log)
-	return &settler{events: events, shows: shows, locks: locks, now: now, newID: newID, retries: retries, log: log}
+	h := &settler{events: events, shows: shows, locks: locks, now: now, newID: newID, retries: retries, log: log}
+	h.settles = groupcommit.New(maxSettleBatch, nil, h.settleReqs)
+	return h
 }
 
 // settleOne brings a show's hold in line with its order: sold when the order
@@ -117,7 +120,6 @@ type settleReq struct {
 	order uuid.UUID
 	known *domain.Order // as its caller wrote it
 	pos   domain.Position
-	err   error
 }
 
 // maxSettleBatch bounds the orders settled in one append.
@@ -128,11 +130,14 @@ const maxSettleBatch = 512
 // after a drop, payments come in a rush too.
 func (h *settler) batched(ctx context.Context, showID, orderID uuid.UUID, known *domain.Order) (domain.Position, error) {
 	r := &settleReq{order: orderID, known: known}
-	h.settles.do(ctx, showID, r, maxSettleBatch, h.settleReqs)
-	return r.pos, r.err
+	// Once queued, the settling of a written order is done even if its
+	// caller goes away.
+	err := h.settles.Do(context.WithoutCancel(ctx), showID, r)
+	return r.pos, err
 }
 
-func (h *settler) settleReqs(ctx context.Context, showID uuid.UUID, batch []*settleReq) {
+// settleReqs settles a batch of orders of one show in one append.
+func (h *settler) settleReqs(ctx context.Context, showID uuid.UUID, batch []*settleReq) error {
 	orders := make([]uuid.UUID, len(batch))
 	known := make(map[uuid.UUID]*domain.Order, len(batch))
 	for i, r := range batch {
@@ -143,8 +148,9 @@ func (h *settler) settleReqs(ctx context.Context, showID uuid.UUID, batch []*set
 	}
 	_, pos, err := h.settleMany(ctx, showID, orders, known)
 	for _, r := range batch {
-		r.pos, r.err = pos, err
+		r.pos = pos
 	}
+	return err
 }
 
 // settleMany is SettleMany with the orders as their callers wrote them,

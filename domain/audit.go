@@ -194,6 +194,8 @@ type Auditor struct {
 	refunds  int64 // refund events seen
 	// issue 14: rules
 	ruleEvents int64 // rule events seen
+	// issue 14: asyncpay
+	asyncpay *auditAsyncPay // nil until the log has one
 
 	checked    [numChecks]int64
 	found      [numChecks]int64
@@ -381,6 +383,7 @@ func (a *Auditor) addDecoded(rec RecordedEvent, e Event, err error, misplaced []
 		a.orderPlaced(ref, e)
 	case OrderConfirmed:
 		a.orderConfirmed(ref, e)
+		a.confirmedByIntent(ref, e) // issue 14: asyncpay
 	case OrderCancelled:
 		a.orderCancelled(ref, e)
 	case OrderExpired:
@@ -397,6 +400,8 @@ func (a *Auditor) addDecoded(rec RecordedEvent, e Event, err error, misplaced []
 		a.ruleEvent(ref, e.ShowID, e)
 	case VoucherDisabled:
 		a.ruleEvent(ref, e.ShowID, e)
+	case OrderPaymentStarted, OrderPaymentSucceeded, OrderPaymentFailed, OrderPaymentRefunded: // issue 14: asyncpay
+		a.asyncPayment(ref, e)
 	default:
 		if _, limits := e.(BuyerLimiter); !limits {
 			a.notAudited[rec.Type]++
@@ -1131,6 +1136,7 @@ func (a *Auditor) Report() AuditReport {
 			r.Pending["held orders"]++
 		}
 	}
+	violations, dropped = a.unrefundedPayments(&r, &found, violations, dropped) // issue 14: asyncpay
 	slices.SortStableFunc(violations[len(a.violations):], func(x, y Violation) int {
 		return cmpPosition(x.Events[len(x.Events)-1].Position, y.Events[len(y.Events)-1].Position)
 	})

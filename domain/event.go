@@ -193,6 +193,11 @@ func RegisterEvents(r *Registry) {
 	Register[OrderLimitsChanged](r)
 	Register[VoucherCreated](r)
 	Register[VoucherDisabled](r)
+	// issue 14: asyncpay
+	Register[OrderPaymentStarted](r)
+	Register[OrderPaymentSucceeded](r)
+	Register[OrderPaymentFailed](r)
+	Register[OrderPaymentRefunded](r)
 
 	RegisterUpcaster(r, "show.seats_held", 1, upcastSeatsHeldV1)
 	RegisterUpcaster(r, "show.created", 1, upcastShowCreatedV1)

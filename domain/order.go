@@ -85,6 +85,10 @@ type Order struct {
 	Tickets    []Ticket
 	CheckedIn  map[uuid.UUID]time.Time
 
+	// issue 14: asyncpay
+	// Intent is the provider payment intent started for the order, if any.
+	Intent *PaymentIntent
+
 	version int64
 	changes []Event
 }
@@ -292,5 +296,7 @@ func (o *Order) apply(e Event) {
 		o.Status = OrderStatusExpired
 	case TicketCheckedIn:
 		o.CheckedIn[e.TicketID] = e.At
+	case OrderPaymentStarted, OrderPaymentSucceeded, OrderPaymentFailed, OrderPaymentRefunded: // issue 14: asyncpay
+		o.applyPayment(e)
 	}
 }

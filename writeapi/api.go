@@ -48,6 +48,8 @@ type API struct {
 	log      *slog.Logger
 	limits   Limits
 	rules    Rules // issue 14: rules
+	// issue 14: asyncpay
+	asyncpay *asyncPayAPI // nil: no routes of asynchronous payments
 }
 
 // New returns the write API.
@@ -71,6 +73,8 @@ func (a *API) Register(r *mux.Router) {
 	r.Handle("/v1/tickets/{id}/check-in", a.private(a.checkIn)).Methods(http.MethodPost)
 	// issue 14: rules (writeapi/rules.go)
 	a.registerRules(r)
+	// issue 14: asyncpay
+	a.registerAsyncPay(r)
 }
 
 // public serves a route that needs no token. Its Idempotency-Keys are

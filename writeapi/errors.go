@@ -177,6 +177,13 @@ var mappings = []mapping{
 		detail: "the show exists already"},
 	{match: is(domain.ErrNoHold), status: http.StatusConflict, slug: "invalid-state", title: "Not allowed in the current state",
 		detail: "the order holds nothing"},
+	// issue 14: asyncpay
+	{match: is(ErrBadSignature), status: http.StatusBadRequest, slug: "bad-signature", title: "Bad webhook signature",
+		detail: "the Ticketing-Signature header is missing or malformed, too old or too new, or matches no secret"},
+	{match: is(domain.ErrUnknownIntent), status: http.StatusUnprocessableEntity, slug: "unknown-payment-intent", title: "Unknown payment intent",
+		detail: "the order started no such payment intent"},
+	{match: is(domain.ErrNoPaymentNeeded), status: http.StatusConflict, slug: "invalid-state", title: "Not allowed in the current state",
+		detail: "a free order needs no payment: confirm it with POST /v1/orders/{id}/pay"},
 	{match: is(commands.ErrConflict), status: http.StatusConflict, slug: "conflict", title: "Concurrent update, try again",
 		detail: "another request changed this at the same time; retry"},
 	{match: is(commands.ErrTooContended), status: http.StatusConflict, slug: "conflict", title: "Concurrent update, try again",

@@ -69,6 +69,10 @@ func TestError(t *testing.T) {
 		{domain.ErrOrderExists, 409, "invalid-state", "the order exists already", ""},
 		{domain.ErrShowExists, 409, "invalid-state", "the show exists already", ""},
 		{domain.ErrNoHold, 409, "invalid-state", "the order holds nothing", ""},
+		// issue 14: asyncpay
+		{fmt.Errorf("%w: %w", ErrBadSignature, errors.New("no match")), 400, "bad-signature", "the Ticketing-Signature header is missing or malformed, too old or too new, or matches no secret", ""},
+		{domain.ErrUnknownIntent, 422, "unknown-payment-intent", "the order started no such payment intent", ""},
+		{domain.ErrNoPaymentNeeded, 409, "invalid-state", "a free order needs no payment: confirm it with POST /v1/orders/{id}/pay", ""},
 		{&commands.ConflictError{Stream: "s", Expected: 1, Actual: 2}, 409, "conflict", "another request changed this at the same time; retry", ""},
 		{commands.ErrTooContended, 409, "conflict", "another request changed this at the same time; retry", ""},
 		// issue 14: rules

@@ -57,6 +57,12 @@ type Config struct {
 	// GCPercent is the collector's target to set, or 0 to leave the
 	// runtime's (GOGC set).
 	GCPercent int
+	// issue 14: asyncpay
+	// WebhookSecrets verify payment webhooks, the current first
+	// (TICKETING_WEBHOOK_SECRET); RandomWebhookSecret says it was not set
+	// and the one secret is random, for this process only.
+	WebhookSecrets      [][]byte
+	RandomWebhookSecret bool
 	// projectors replaces projections.All(), for tests.
 	projectors []projections.Projector
 }
@@ -146,6 +152,9 @@ var variables = []variable{
 			}
 			return nil
 		}},
+	// issue 14: asyncpay
+	{Name: "TICKETING_WEBHOOK_SECRET", Shown: "random per process (warned)", Usage: "HMAC secrets of payment webhooks, comma-separated, current first; 32 bytes or more",
+		set: setWebhookSecrets},
 	{Name: "GOGC", Shown: strconv.Itoa(gcPercent) + " here", Usage: "the Go collector's target (off, or a percentage)",
 		set: setGOGC},
 }

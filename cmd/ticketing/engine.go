@@ -73,7 +73,7 @@ func newEngine(ctx context.Context, c Config, pool *pgxpool.Pool, r roles, log *
 		kafka: c.Kafka,
 		runner: &projections.Runner{Feed: store, Store: models, Registry: registry, Projectors: c.projectors,
 			Reporter: models, Log: log, Written: written},
-		expirer:  &commands.Expirer{Handler: h, Holds: holdIndex{queries}, Interval: c.ExpiryInterval, Log: log},
+		expirer:  commands.NewExpirer(h, holdIndex{queries}, h.Now, c.ExpiryInterval, log),
 		commands: h,
 		accounts: commands.NewAccounts(postgres.NewUsers(pool), passwords, time.Now, commands.NewID),
 		pool:     pool,
@@ -97,10 +97,12 @@ func newEngine(ctx context.Context, c Config, pool *pgxpool.Pool, r roles, log *
 // nil, is told of the holds and orders it appends.
 func newCommandHandler(c Config, pool *pgxpool.Pool, store eventStore, registry *domain.Registry, queries *projections.Queries,
 	appended func([]uuid.UUID, []domain.Event), log *slog.Logger) *commands.Handler {
+	pay := simpay.New()
 	return commands.NewHandler(&commands.Handler{
 		Store:     store,
 		Registry:  registry,
-		Payments:  simpay.New(),
+		Payments:  pay,
+		Intents:   simpay.NewIntents(pay, c.WebhookSecrets...), // issue 14: asyncpay
 		Tickets:   ticketLocator{queries},
 		Shows:     queries,
 		Snapshots: postgres.NewSnapshots(pool),
@@ -141,7 +143,9 @@ func (e *engine) route(c Config, r roles) error {
 	ops.Handle("/metrics", m.handler())
 	router.Use(m.instrument)
 	if r.Write {
-		writeapi.New(writeCommands{e.accounts, e.commands}, tokens, authn, e.idem, e.log).WithLimits(writeLimits).Register(router)
+		warnWebhookSecret(c, e.log) // issue 14: asyncpay
+		writeapi.New(writeCommands{e.accounts, e.commands}, tokens, authn, e.idem, e.log).WithLimits(writeLimits).
+			WithPayments(e.commands, c.WebhookSecrets).Register(router)
 	}
 	if r.Read {
 		read := readapi.New(e.queries, authn, e.log).WithLogHead(e.store)

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"hash/fnv"
 	"math"
-	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -17,6 +16,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/ticketing/ticketing/commands"
+	"github.com/ticketing/ticketing/commands/groupcommit"
 	"github.com/ticketing/ticketing/domain"
 	"github.com/ticketing/ticketing/infra/follow"
 )
@@ -42,9 +42,7 @@ type Store struct {
 	pool    *pgxpool.Pool
 	channel string // NOTIFY channel of this schema
 
-	mu      sync.Mutex
-	queue   []*appendReq // appends waiting for a group
-	writing bool         // a leader is writing a group
+	groups *groupcommit.Batcher[struct{}, *appendReq] // the commit queue
 
 	recent recentEvents // the events followers read last
 
@@ -64,7 +62,9 @@ func NewStore(ctx context.Context, pool *pgxpool.Pool) (*Store, error) {
 	if schema == nil {
 		return nil, errors.New("postgres store: no current schema: check search_path")
 	}
-	return &Store{pool: pool, channel: channelName(*schema), pollInterval: defaultPollInterval}, nil
+	s := &Store{pool: pool, channel: channelName(*schema), pollInterval: defaultPollInterval}
+	s.groups = groupcommit.New(maxGroup, (*appendReq).events, s.lead)
+	return s, nil
 }
 
 // channelName returns the NOTIFY channel of a schema. Channel names are
@@ -135,29 +135,17 @@ func (s *Store) AppendMulti(ctx context.Context, parts []commands.StreamAppend) 
 	if len(parts) == 0 {
 		return nil, nil
 	}
-	req := &appendReq{parts: parts, done: make(chan struct{}), lead: make(chan struct{}, 1)}
-	s.mu.Lock()
-	s.queue = append(s.queue, req)
-	leading := !s.writing
-	s.writing = true
-	s.mu.Unlock()
-	if !leading {
-		select {
-		case <-req.done:
-			return req.res, req.err
-		case <-req.lead:
-		}
+	req := &appendReq{parts: parts}
+	// Once queued, an append is written even if its caller goes away.
+	if err := s.groups.Do(context.WithoutCancel(ctx), struct{}{}, req); err != nil {
+		return nil, &commands.StoreError{Op: "append", Stream: parts[0].Stream, Version: parts[0].Expected, Err: err}
 	}
-	s.lead(ctx)
-	<-req.done
 	return req.res, req.err
 }
 
 // appendReq is an append waiting for its group.
 type appendReq struct {
 	parts []commands.StreamAppend
-	done  chan struct{} // closed when res and err are set
-	lead  chan struct{} // the caller is to lead the next group
 	res   []commands.AppendResult
 	err   error
 }
@@ -175,22 +163,11 @@ func (r *appendReq) events() int {
 // larger than it is written alone.
 const maxGroup = 2048
 
-// lead writes one group: the queue as it stands. When more appends queued
-// meanwhile, the first of them leads the next group.
-func (s *Store) lead(ctx context.Context) {
-	s.mu.Lock()
-	n, size := 0, 0
-	for n < len(s.queue) && (n == 0 || size+s.queue[n].events() <= maxGroup) {
-		size += s.queue[n].events()
-		n++
-	}
-	group := s.queue[:n:n]
-	s.queue = s.queue[n:]
-	s.mu.Unlock()
-
-	// The group's transaction must not fail because the leader's caller
-	// went away: the others are waiting for it.
-	gctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+// lead writes one group of the commit queue and gives each append of it
+// its answer. ctx does not end with the leader's caller's: the others are
+// waiting for it.
+func (s *Store) lead(ctx context.Context, _ struct{}, group []*appendReq) error {
+	gctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	start, err := s.writeGroup(gctx, group)
 	cancel()
 	for _, r := range group {
@@ -201,16 +178,8 @@ func (s *Store) lead(ctx context.Context) {
 			p := r.parts[0]
 			r.res, r.err = nil, &commands.StoreError{Op: "append", Stream: p.Stream, Version: p.Expected, Err: err}
 		}
-		close(r.done)
 	}
-
-	s.mu.Lock()
-	if len(s.queue) == 0 {
-		s.writing = false
-	} else {
-		s.queue[0].lead <- struct{}{}
-	}
-	s.mu.Unlock()
+	return nil
 }
 
 // reliesOn reports whether an append's answer relies on a group that
