@@ -266,7 +266,7 @@ func TestHandler_SettleSellsAConfirmedOrder(t *testing.T) {
 	f := newFixture(t)
 	o := f.hold(t, 2)
 	order := f.orderState(t, o.ID)
-	if err := order.Confirm("ch_x", f.clock.Now(), func() (uuid.UUID, string) { return uuid.New(), "code" }); err != nil {
+	if err := order.Confirm("ch_x", f.clock.Now(), uuid.New); err != nil {
 		t.Fatal(err)
 	}
 	data, _ := domain.Encode(order.Changes(), uuid.New, domain.Metadata{})

@@ -2,8 +2,6 @@ package commands
 
 import (
 	"context"
-	crand "crypto/rand"
-	"encoding/base32"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -53,12 +51,19 @@ type Handler struct {
 	Shows LiveShows
 	Log   *slog.Logger
 
-	// Now is the clock; NewID makes ids; NewCode makes ticket codes.
-	Now     func() time.Time
-	NewID   func() uuid.UUID
-	NewCode func() string
+	// Now is the clock; NewID makes ids.
+	Now   func() time.Time
+	NewID func() uuid.UUID
+	// issue 14: door. Codes makes and verifies ticket codes (the
+	// development key, domain.DevTicketKey, when nil); Buyers finds the
+	// recipient of a transfer (Transfer needs it).
+	Codes  *domain.TicketCodes
+	Buyers Buyers
 	// HoldTTL is how long a hold lasts unpaid.
 	HoldTTL time.Duration
+	// issue 14: waitlist — WaitlistOfferWindow is how long a waiting-list
+	// offer's hold lasts; 0 means domain.DefaultOfferWindow.
+	WaitlistOfferWindow time.Duration
 	// MaxRetries bounds the reload-and-retry loop on conflicts.
 	MaxRetries int
 	// Snapshots, if set, keeps show snapshots every SnapshotEvery events.
@@ -87,7 +92,9 @@ type Handler struct {
 	settler     *settler
 	checkIn     *checkIn     // nil without Tickets
 	rules       *changeRules // issue 14: rules
+	door        *door        // issue 14: door; nil without Tickets
 	asyncPay    *asyncPay    // issue 14: asyncpay; nil without Payments and Intents
+	waitlist    *waitlist    // issue 14: waitlist
 }
 
 // NewHandler returns a handler with production defaults for what is unset,
@@ -100,8 +107,8 @@ func NewHandler(h *Handler) *Handler {
 	if h.NewID == nil {
 		h.NewID = NewID
 	}
-	if h.NewCode == nil {
-		h.NewCode = NewTicketCode
+	if h.Codes == nil {
+		h.Codes = DevTicketCodes()
 	}
 	if h.HoldTTL == 0 {
 		h.HoldTTL = 15 * time.Minute
@@ -127,12 +134,15 @@ func NewHandler(h *Handler) *Handler {
 	h.rules = newChangeRules(change, h.Now) // issue 14: rules
 	h.placeOrder = newPlaceOrder(events, h.shows, locks, h.Now, h.NewID, h.HoldTTL, h.MaxRetries, &h.Stats, h.Appended)
 	h.settler = newSettler(events, h.shows, locks, h.Now, h.NewID, h.MaxRetries, h.Log)
+	h.shows.offerWindow = h.WaitlistOfferWindow // issue 14: waitlist
+	h.waitlist = newWaitlist(h.shows, locks, h.settler, h.MaxRetries)
 	if h.Payments != nil {
-		h.payOrder = newPayOrder(events, h.shows, locks, h.Payments, h.settler, h.Now, h.NewID, h.NewCode, h.MaxRetries, h.Log)
+		h.payOrder = newPayOrder(events, h.shows, locks, h.Payments, h.settler, h.Now, h.NewID, h.Codes, h.MaxRetries, h.Log)
 	}
 	h.cancelOrder = newCancelOrder(events, locks, h.settler, h.Now, h.MaxRetries, h.Log)
 	if h.Tickets != nil {
 		h.checkIn = newCheckIn(events, h.shows, h.Tickets, locks, h.Now, h.MaxRetries)
+		h.door = newDoor(h.checkIn, h.Codes, h.Buyers) // issue 14: door
 	}
 	if h.payOrder != nil && h.Intents != nil { // issue 14: asyncpay
 		h.asyncPay = newAsyncPay(h.payOrder, h.Intents)
@@ -245,6 +255,36 @@ func (h *Handler) DisableVoucher(ctx context.Context, actor domain.Actor, id uui
 	return h.rules.run(ctx, actor, id, h.rules.disableVoucher(code))
 }
 
+// issue 14: door (door.go).
+
+// CheckInCode admits the ticket of a code at the door of a show the actor
+// manages; a refusal is a *domain.CheckInRefusedError.
+func (h *Handler) CheckInCode(ctx context.Context, actor domain.Actor, showID uuid.UUID, code string) (Admission, error) {
+	if h.door == nil {
+		return Admission{}, fmt.Errorf("CheckInCode: %w", errNotWired)
+	}
+	return h.door.checkInCode(ctx, actor, showID, code)
+}
+
+// RecordScans records a batch of offline scans at the door of a show.
+func (h *Handler) RecordScans(ctx context.Context, actor domain.Actor, showID uuid.UUID, scans []Scan) ([]ScanOutcome, error) {
+	if h.door == nil {
+		return nil, fmt.Errorf("RecordScans: %w", errNotWired)
+	}
+	return h.door.scans(ctx, actor, showID, scans)
+}
+
+// TransferTicket gives a ticket the actor holds to the buyer with that email.
+func (h *Handler) TransferTicket(ctx context.Context, actor domain.Actor, ticketID uuid.UUID, email string) (TransferResult, error) {
+	if h.door == nil {
+		return TransferResult{}, fmt.Errorf("TransferTicket: %w", errNotWired)
+	}
+	return h.door.transfer(ctx, actor, ticketID, email)
+}
+
+// TicketCodes returns the codes the handler verifies.
+func (h *Handler) TicketCodes() *domain.TicketCodes { return h.Codes }
+
 // issue 14: asyncpay
 
 // StartPayment opens the payment intent of a held order of the buyer
@@ -274,15 +314,26 @@ func (h *Handler) PaymentFailed(ctx context.Context, order uuid.UUID, p domain.P
 	return h.asyncPay.failed(ctx, order, p)
 }
 
+// issue 14: waitlist
+
+// JoinWaitlist puts the buyer actor on the waiting list of a sold-out
+// general-admission section for quantity units.
+func (h *Handler) JoinWaitlist(ctx context.Context, actor domain.Actor, show uuid.UUID, section string, quantity int) (Result, error) {
+	return h.waitlist.run(ctx, actor, show, func(s *domain.Show) error { return s.JoinWaitlist(actor.UserID, section, quantity, h.Now()) })
+}
+
+// LeaveWaitlist takes the buyer actor off a section's waiting list.
+func (h *Handler) LeaveWaitlist(ctx context.Context, actor domain.Actor, show uuid.UUID, section string) (Result, error) {
+	return h.waitlist.run(ctx, actor, show, func(s *domain.Show) error { return s.LeaveWaitlist(actor.UserID, section, h.Now()) })
+}
+
+// Waitlist returns a show's waiting lists as actor may see them.
+func (h *Handler) Waitlist(ctx context.Context, actor domain.Actor, show uuid.UUID) (WaitlistView, error) {
+	return h.waitlist.view(ctx, actor, show)
+}
+
 // NewID returns a new time-ordered id (a UUIDv7).
 func NewID() uuid.UUID { return uuid.Must(uuid.NewV7()) }
-
-// NewTicketCode returns 128 random bits in base32: unguessable.
-func NewTicketCode() string {
-	var b [16]byte
-	_, _ = crand.Read(b[:])
-	return base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(b[:])
-}
 
 type ctxKey struct{}
 

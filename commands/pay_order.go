@@ -27,16 +27,16 @@ type payOrder struct {
 	settle   *settler
 	now      func() time.Time
 	newID    func() uuid.UUID
-	newCode  func() string
+	codes    *domain.TicketCodes
 	retries  int
 	log      *slog.Logger
 }
 
 func newPayOrder(events *eventLog, shows *showRepository, locks *streamLocks, payments PaymentProvider, settle *settler,
-	now func() time.Time, newID func() uuid.UUID, newCode func() string, retries int, log *slog.Logger) *payOrder {
-	mustHave("newPayOrder", events, shows, locks, payments, settle, now, newID, newCode, log)
+	now func() time.Time, newID func() uuid.UUID, codes *domain.TicketCodes, retries int, log *slog.Logger) *payOrder {
+	mustHave("newPayOrder", events, shows, locks, payments, settle, now, newID, codes, log)
 	return &payOrder{events: events, shows: shows, locks: locks, payments: payments, settle: settle, now: now, newID: newID,
-		newCode: newCode, retries: retries, log: log}
+		codes: codes, retries: retries, log: log}
 }
 
 // handle charges the buyer and confirms a held order. The confirmation is
@@ -121,17 +121,17 @@ func (h *payOrder) confirm(ctx context.Context, o *domain.Order, id uuid.UUID, c
 		}
 		confirmed = o
 		if o.Status == domain.OrderStatusConfirmed && o.PaymentID == chargeID {
-			out = PayResult{ID: id, Tickets: o.Tickets}
+			out = PayResult{ID: id, Tickets: withCodes(h.codes, o)}
 			return nil
 		}
-		if err := o.Confirm(chargeID, h.now(), func() (uuid.UUID, string) { return h.newID(), h.newCode() }); err != nil {
+		if err := o.Confirm(chargeID, h.now(), h.newID); err != nil {
 			return err
 		}
 		res, err := h.events.save(ctx, stream, o.Version(), o.Changes())
 		if err != nil {
 			return err
 		}
-		out = PayResult{ID: id, Tickets: o.Tickets, Position: res.Position}
+		out = PayResult{ID: id, Tickets: withCodes(h.codes, o), Position: res.Position}
 		return nil
 	})
 	return out, confirmed, err

@@ -60,8 +60,7 @@ func (h *settler) settleOne(ctx context.Context, showID, orderID uuid.UUID) (dom
 		if err := apply(); err != nil || len(c.show.Changes()) == 0 {
 			return err
 		}
-		res, err := h.shows.commit(ctx, c)
-		pos = res.Position
+		pos, err = h.append(ctx, c, nil) // with the orders of waiting-list offers (issue 14)
 		return err
 	})
 	return pos, err
@@ -219,8 +218,18 @@ func (h *settler) decide(ctx context.Context, s *domain.Show, orders []uuid.UUID
 // append appends what the cached show c raised and the orders' expiries:
 // in one append where the store can, else the expiries first, one by one.
 // It returns the position of the last event appended.
+//
+// issue 14: waitlist — the orders of the waiting-list offers among the
+// show's changes go with them: in the same append, else right after it
+// (a crash in between leaves a hold without an order, which its expiry
+// heals).
 func (h *settler) append(ctx context.Context, c *cachedShow, expiries []StreamAppend) (domain.Position, error) {
 	s := c.show
+	offers, err := offerPlacements(ctx, s.Changes(), h.newID)
+	if err != nil {
+		h.shows.drop(s.ID)
+		return domain.Position{}, err
+	}
 	multi := h.events.multi()
 	if multi == nil {
 		for _, e := range expiries {
@@ -230,6 +239,9 @@ func (h *settler) append(ctx context.Context, c *cachedShow, expiries []StreamAp
 			}
 		}
 		res, err := h.shows.commit(ctx, c)
+		if err == nil {
+			h.placeOffers(ctx, offers)
+		}
 		return res.Position, err
 	}
 	data, err := domain.Encode(s.Changes(), h.newID, metadataOf(ctx))
@@ -237,13 +249,24 @@ func (h *settler) append(ctx context.Context, c *cachedShow, expiries []StreamAp
 		h.shows.drop(s.ID)
 		return domain.Position{}, err
 	}
-	res, err := multi.AppendMulti(ctx, append([]StreamAppend{{Stream: domain.ShowStream(s.ID), Expected: s.Version(), Events: data}}, expiries...))
+	parts := append([]StreamAppend{{Stream: domain.ShowStream(s.ID), Expected: s.Version(), Events: data}}, expiries...)
+	res, err := multi.AppendMulti(ctx, append(parts, offers...))
 	if err != nil {
 		h.shows.failed(c, err)
 		return domain.Position{}, err
 	}
 	h.shows.committed(c, res[0].Version)
 	return res[len(res)-1].Position, nil
+}
+
+// placeOffers opens the order streams of offers whose holds were
+// appended, one by one.
+func (h *settler) placeOffers(ctx context.Context, offers []StreamAppend) {
+	for _, o := range offers {
+		if _, err := h.events.appendData(ctx, o.Stream, o.Expected, o.Events); err != nil {
+			h.log.Warn("placing a waiting-list offer failed", "stream", o.Stream, "err", err)
+		}
+	}
 }
 
 func (h *settler) quietly(ctx context.Context, showID, orderID uuid.UUID) {

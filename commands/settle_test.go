@@ -160,7 +160,7 @@ func confirmedIn(f *fixture, t *testing.T, orders []uuid.UUID) int {
 func confirmWithoutSettling(t *testing.T, f *fixture, id uuid.UUID) {
 	t.Helper()
 	order := f.orderState(t, id)
-	if err := order.Confirm("ch_"+id.String(), f.clock.Now(), func() (uuid.UUID, string) { return uuid.New(), "code" }); err != nil {
+	if err := order.Confirm("ch_"+id.String(), f.clock.Now(), uuid.New); err != nil {
 		t.Fatal(err)
 	}
 	data, _ := domain.Encode(order.Changes(), uuid.New, domain.Metadata{})

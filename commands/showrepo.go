@@ -22,6 +22,8 @@ type showRepository struct {
 	every     int           // events between two snapshots, at least
 	stats     *Stats
 	cache     showCache
+	// issue 14: waitlist — offerWindow is set on every show decided on.
+	offerWindow time.Duration
 }
 
 // newShowRepository returns the repository of the shows in events, with
@@ -96,6 +98,7 @@ func (r *showRepository) current(ctx context.Context, id uuid.UUID) (*cachedShow
 		if err != nil {
 			return nil, err
 		}
+		s.SetOfferWindow(r.offerWindow) // issue 14: waitlist
 		c = &cachedShow{show: s, snapAt: snapAt}
 		r.cache.put(id, c)
 		return c, nil

@@ -194,8 +194,14 @@ type Auditor struct {
 	refunds  int64 // refund events seen
 	// issue 14: rules
 	ruleEvents int64 // rule events seen
+	// issue 14: door. Transfers and scans (audit_door.go); nil until the
+	// first.
+	door *auditDoor
 	// issue 14: asyncpay
 	asyncpay *auditAsyncPay // nil until the log has one
+
+	// issue 14: waitlist — the shows' waiting lists (audit_waitlist.go).
+	waitlists map[uuid.UUID]*auditWaitlist
 
 	checked    [numChecks]int64
 	found      [numChecks]int64
@@ -390,6 +396,7 @@ func (a *Auditor) addDecoded(rec RecordedEvent, e Event, err error, misplaced []
 		a.orderExpired(ref, e)
 	case TicketCheckedIn:
 		a.checkedIn(ref, e)
+		a.doorCheckIn(ref, e) // issue 14: door
 	case TicketTypeSet: // issue 14: rules
 		a.ruleEvent(ref, e.ShowID, e)
 	case QuotaSet:
@@ -400,8 +407,12 @@ func (a *Auditor) addDecoded(rec RecordedEvent, e Event, err error, misplaced []
 		a.ruleEvent(ref, e.ShowID, e)
 	case VoucherDisabled:
 		a.ruleEvent(ref, e.ShowID, e)
+	case TicketTransferred: // issue 14: door
+		a.ticketTransferred(ref, e)
 	case OrderPaymentStarted, OrderPaymentSucceeded, OrderPaymentFailed, OrderPaymentRefunded: // issue 14: asyncpay
 		a.asyncPayment(ref, e)
+	case WaitlistJoined, WaitlistLeft, WaitlistReserved, WaitlistOffered: // issue 14: waitlist
+		a.waitlistEvent(ref, e)
 	default:
 		if _, limits := e.(BuyerLimiter); !limits {
 			a.notAudited[rec.Type]++
@@ -662,6 +673,7 @@ func (a *Auditor) seatsHeld(ref EventRef, e SeatsHeld) {
 		s.holds[e.OrderID] = &auditHold{buyer: e.BuyerID, print: unitsPrint(e.Items, e.Seats), total: e.TotalCents, units: units, ref: ref,
 			voucher: e.Voucher, quotas: e.Quotas}
 	}
+	a.waitlistHeld(ref, s, e) // issue 14: waitlist
 	if !ok {
 		return
 	}
@@ -838,6 +850,7 @@ func (a *Auditor) seatsReleased(ref EventRef, e SeatsReleased) {
 	}
 	a.freeUnits(ref, s, e.OrderID, e.Items, e.Seats, false)
 	a.ruleRelease(ref, s, h, e) // issue 14: rules
+	a.waitlistFreed(e)          // issue 14: waitlist
 	if h != nil {
 		s.buyers[h.buyer] -= h.units
 		delete(s.holds, e.OrderID)
@@ -913,6 +926,7 @@ func (a *Auditor) seatsSold(ref EventRef, e SeatsSold) {
 		}
 	}
 	a.freeUnits(ref, s, e.OrderID, e.Items, e.Seats, true)
+	a.waitlistSold(e) // issue 14: waitlist
 	delete(s.holds, e.OrderID)
 	s.sold[e.OrderID] = ref
 }

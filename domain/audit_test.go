@@ -54,6 +54,8 @@ func streamOf(e Event) string {
 		return OrderStream(e.OrderID)
 	case TicketCheckedIn:
 		return OrderStream(e.OrderID)
+	case TicketTransferred: // issue 14: door
+		return OrderStream(e.OrderID)
 	case OrderPaymentStarted, OrderPaymentSucceeded, OrderPaymentFailed, OrderPaymentRefunded: // issue 14: asyncpay
 		return paymentStream(e)
 	}
@@ -195,11 +197,7 @@ func found(r AuditReport) []string {
 
 func TestAuditor_Add(t *testing.T) {
 	t.Parallel()
-	cases := []struct {
-		name  string
-		given func(f auditFixture, l *auditLog)
-		then  []string // check@position of each violation, in log order
-	}{
+	cases := []auditCase{
 		{"a clean log", func(f auditFixture, l *auditLog) {
 			l.add(f.created()...)                                     // 1, 2
 			paid := f.hold(f.buyer, 2, 1)                             // floor ×2 and A1
@@ -513,14 +511,7 @@ func TestAuditor_Add(t *testing.T) {
 			l.raw(RecordedEvent{StreamID: "refund-1", Version: 1, Type: "payment.refunded", Data: []byte(`{}`)})
 		}, nil},
 	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			t.Parallel()
-			l := newAuditLog(t)
-			c.given(newAuditFixture(), l)
-			wantFound(t, audit(t, l), c.then)
-		})
-	}
+	runAuditCases(t, cases)
 }
 
 func TestAuditor_Report(t *testing.T) {

@@ -198,6 +198,15 @@ func RegisterEvents(r *Registry) {
 	Register[OrderPaymentSucceeded](r)
 	Register[OrderPaymentFailed](r)
 	Register[OrderPaymentRefunded](r)
+	// issue 14: waitlist
+	Register[WaitlistJoined](r)
+	Register[WaitlistLeft](r)
+	Register[WaitlistReserved](r)
+	Register[WaitlistOffered](r)
+
+	// issue 14: door
+	Register[TicketTransferred](r)
+	RegisterUpcaster(r, "order.confirmed", 1, upcastOrderConfirmedV1)
 
 	RegisterUpcaster(r, "show.seats_held", 1, upcastSeatsHeldV1)
 	RegisterUpcaster(r, "show.created", 1, upcastShowCreatedV1)

@@ -386,7 +386,7 @@ func TestOrder_Free(t *testing.T) {
 	free := domain.OrderPlaced{OrderID: orderA, ShowID: showID, BuyerID: buyerID,
 		Items: []domain.HeldItem{{Section: "floor", Quantity: 2}}, PlacedAt: t0, ExpiresAt: t0.Add(ttl)}
 	paid := placed()
-	newTicket := func() (uuid.UUID, string) { return uuid.New(), "CODE" }
+	newTicket := uuid.New
 	// Orders placed before holds were bounded: their sums wrapped.
 	wrapped := domain.OrderPlaced{OrderID: orderA, ShowID: showID, BuyerID: buyerID, TotalCents: -100000, PlacedAt: t0, ExpiresAt: t0.Add(ttl),
 		Items: []domain.HeldItem{{Section: "floor", Quantity: math.MaxInt64, UnitPriceCents: 1000}, {Section: "floor", Quantity: 9223372036854775709, UnitPriceCents: 1000}}}

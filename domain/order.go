@@ -57,11 +57,20 @@ type OrderExpired struct {
 }
 
 // TicketCheckedIn: a ticket was admitted at the door.
+//
+// Issue 14 (door) added Generation, the generation of the code admitted,
+// and, for the scans of an offline scanner, Nonce and ScannedAt. They are
+// optional: absent, as in every older event, they mean generation 0 and an
+// online check-in, which is what those events were; so the schema version
+// stays 1.
 type TicketCheckedIn struct {
-	OrderID  uuid.UUID `json:"order_id"`
-	ShowID   uuid.UUID `json:"show_id"`
-	TicketID uuid.UUID `json:"ticket_id"`
-	At       time.Time `json:"at"`
+	OrderID    uuid.UUID `json:"order_id"`
+	ShowID     uuid.UUID `json:"show_id"`
+	TicketID   uuid.UUID `json:"ticket_id"`
+	At         time.Time `json:"at"`
+	Generation int       `json:"generation,omitempty"`
+	Nonce      string    `json:"nonce,omitempty"`
+	ScannedAt  time.Time `json:"scanned_at,omitzero"`
 }
 
 // EventType implementations: stable names, never renamed.
@@ -85,6 +94,12 @@ type Order struct {
 	Tickets    []Ticket
 	CheckedIn  map[uuid.UUID]time.Time
 
+	// issue 14: door (door.go). Who holds each transferred ticket, the
+	// generation of its code, and the nonces of the offline scans
+	// recorded; nil until the first transfer or offline scan.
+	holders     map[uuid.UUID]uuid.UUID
+	generations map[uuid.UUID]int
+	nonces      map[string]struct{}
 	// issue 14: asyncpay
 	// Intent is the provider payment intent started for the order, if any.
 	Intent *PaymentIntent
@@ -197,9 +212,10 @@ func (o *Order) CanPay(now time.Time) error {
 }
 
 // Confirm records a successful payment and issues one ticket per unit, with
-// ids and unguessable codes from newTicket. Only a free order may be
-// confirmed without a payment id.
-func (o *Order) Confirm(paymentID string, now time.Time, newTicket func() (uuid.UUID, string)) error {
+// ids from newID. A ticket's code is not in the event: it is derived from
+// the ticket (TicketCodes). Only a free order may be confirmed without a
+// payment id.
+func (o *Order) Confirm(paymentID string, now time.Time, newID func() uuid.UUID) error {
 	if err := o.CanPay(now); err != nil {
 		return err
 	}
@@ -209,13 +225,11 @@ func (o *Order) Confirm(paymentID string, now time.Time, newTicket func() (uuid.
 	tickets := make([]Ticket, 0, o.Units())
 	for _, it := range o.Items {
 		for range it.Quantity {
-			id, code := newTicket()
-			tickets = append(tickets, Ticket{ID: id, Section: it.Section, Code: code})
+			tickets = append(tickets, Ticket{ID: newID(), Section: it.Section})
 		}
 	}
 	for _, st := range o.Seats {
-		id, code := newTicket()
-		tickets = append(tickets, Ticket{ID: id, Section: st.Section, Row: st.Row, Seat: st.Seat, Code: code})
+		tickets = append(tickets, Ticket{ID: newID(), Section: st.Section, Row: st.Row, Seat: st.Seat})
 	}
 	o.raise(OrderConfirmed{
 		OrderID: o.ID, ShowID: o.ShowID, BuyerID: o.BuyerID, PaymentID: paymentID,
@@ -277,7 +291,7 @@ func (o *Order) CheckIn(ticket uuid.UUID, now time.Time) error {
 	if _, done := o.CheckedIn[ticket]; done {
 		return ErrAlreadyCheckedIn
 	}
-	o.raise(TicketCheckedIn{OrderID: o.ID, ShowID: o.ShowID, TicketID: ticket, At: now.UTC()})
+	o.raise(TicketCheckedIn{OrderID: o.ID, ShowID: o.ShowID, TicketID: ticket, At: now.UTC(), Generation: o.Generation(ticket)})
 	return nil
 }
 
@@ -296,6 +310,9 @@ func (o *Order) apply(e Event) {
 		o.Status = OrderStatusExpired
 	case TicketCheckedIn:
 		o.CheckedIn[e.TicketID] = e.At
+		o.applyScanNonce(e) // issue 14: door
+	case TicketTransferred: // issue 14: door
+		o.applyTransferred(e)
 	case OrderPaymentStarted, OrderPaymentSucceeded, OrderPaymentFailed, OrderPaymentRefunded: // issue 14: asyncpay
 		o.applyPayment(e)
 	}

@@ -20,10 +20,10 @@ func placed() domain.OrderPlaced {
 
 func confirmed() domain.OrderConfirmed {
 	return domain.OrderConfirmed{OrderID: orderA, ShowID: showID, BuyerID: buyerID, PaymentID: "ch_1", TotalCents: 900, ConfirmedAt: t0,
-		Tickets: []domain.Ticket{{ID: ticketID, Section: "balcony", Row: "A", Seat: 1, Code: "CODE"}}}
+		Tickets: []domain.Ticket{{ID: ticketID, Section: "balcony", Row: "A", Seat: 1}}}
 }
 
-func newTicket() (uuid.UUID, string) { return ticketID, "CODE" }
+func newTicket() uuid.UUID { return ticketID }
 
 func TestOrder(t *testing.T) {
 	t.Parallel()
@@ -79,7 +79,7 @@ func TestOrder_ConfirmIssuesOneTicketPerUnit(t *testing.T) {
 	h.Seats = heldSeat(orderA, 2).Seats
 	o.Load([]domain.Event{domain.OrderPlaced{OrderID: orderA, Items: h.Items, Seats: h.Seats, ExpiresAt: t0.Add(time.Minute)}}, 1)
 	n := 0
-	if err := o.Confirm("ch", t0, func() (uuid.UUID, string) { n++; return uuid.New(), "c" }); err != nil {
+	if err := o.Confirm("ch", t0, func() uuid.UUID { n++; return uuid.New() }); err != nil {
 		t.Fatal(err)
 	}
 	if got, want := len(o.Tickets), 4; got != want || n != want {

@@ -91,7 +91,10 @@ type Ticket struct {
 	Section string    `json:"section"`
 	Row     string    `json:"row,omitempty"`
 	Seat    int       `json:"seat,omitempty"`
-	Code    string    `json:"code"`
+	// Code is empty: a ticket's code is derived (TicketCodes), never
+	// stored. Only order.confirmed events of schema version 1 carried a
+	// plain code; their upcaster drops it (issue 14: door).
+	Code string `json:"code,omitempty"`
 }
 
 // ShowCreated: an organizer created a show as a draft.
@@ -265,6 +268,10 @@ type Show struct {
 	buyers      map[uuid.UUID]int // buyer → units in open holds and sold
 	rules       *showRules        // issue 14: rules; nil: none
 
+	// issue 14: waitlist — the waiting lists, their reserved units and open
+	// offers (domain/waitlist.go).
+	waitlist *showWaitlist
+
 	version int64
 	changes []Event
 }
@@ -313,7 +320,7 @@ func (s *Show) Available(sectionName string) int {
 	if sec.spec.Seated() {
 		return sec.spec.Units() - len(sec.taken)
 	}
-	return sec.spec.Capacity - sec.held - sec.sold
+	return sec.spec.Capacity - sec.held - sec.sold - s.waitlistReserved(sectionName)
 }
 
 // StateSize is how many orders the show keeps track of: its open holds and
@@ -706,6 +713,7 @@ func (s *Show) Release(order uuid.UUID, reason string, now time.Time) {
 	}
 	s.raise(SeatsReleased{ShowID: s.ID, OrderID: order, Reason: reason, Items: h.Items, Seats: h.Seats, At: now.UTC(),
 		Voucher: h.Voucher, Quotas: h.Quotas})
+	s.offerReleased(h.Items, now) // issue 14: waitlist
 }
 
 // Sell turns an order's hold into a sale. Selling a sold order raises
@@ -774,6 +782,7 @@ func (s *Show) apply(e Event) {
 			delete(s.sections[st.Section].taken, st.SeatRef)
 		}
 		delete(s.holds, e.OrderID)
+		s.closeOffer(e.OrderID) // issue 14: waitlist
 	case SeatsSold:
 		for _, it := range e.Items {
 			sec := s.sections[it.Section]
@@ -785,8 +794,11 @@ func (s *Show) apply(e Event) {
 		}
 		delete(s.holds, e.OrderID)
 		s.sold[e.OrderID] = true
+		s.closeOffer(e.OrderID) // issue 14: waitlist
 	case TicketTypeSet, QuotaSet, OrderLimitsChanged, VoucherCreated, VoucherDisabled: // issue 14: rules
 		s.applyRules(e)
+	case WaitlistJoined, WaitlistLeft, WaitlistReserved, WaitlistOffered: // issue 14: waitlist
+		s.applyWaitlist(e)
 	}
 }
 

@@ -33,6 +33,9 @@ type ShowSnapshot struct {
 	// (issue 14: rules); absent for a show without any, as every show
 	// before them was.
 	Rules *RulesSnapshot `json:"rules,omitempty"`
+	// issue 14: waitlist — the waiting lists, absent when no one ever
+	// joined one.
+	Waitlist *WaitlistSnapshot `json:"waitlist,omitempty"`
 }
 
 // BuyerUnits is the units one buyer holds in open holds and bought.
@@ -95,6 +98,7 @@ func (s *Show) Snapshot() ShowSnapshot {
 	slices.SortFunc(snap.Holds, func(a, b Hold) int { return bytes.Compare(a.OrderID[:], b.OrderID[:]) })
 	slices.SortFunc(snap.Sold, func(a, b uuid.UUID) int { return bytes.Compare(a[:], b[:]) })
 	slices.SortFunc(snap.Buyers, func(a, b BuyerUnits) int { return bytes.Compare(a.Buyer[:], b.Buyer[:]) })
+	snap.Waitlist = s.waitlistSnapshot() // issue 14: waitlist
 	return snap
 }
 
@@ -130,6 +134,7 @@ func RestoreShow(snap ShowSnapshot, version int64) *Show {
 			s.buyers[b.Buyer] = b.Units
 		}
 	}
+	s.restoreWaitlist(snap.Waitlist) // issue 14: waitlist
 	s.version = version
 	return s
 }

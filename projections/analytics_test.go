@@ -41,7 +41,7 @@ func (w *world) holdAt(show uuid.UUID, when time.Time, floor int, seats ...int) 
 func (w *world) payAt(order uuid.UUID, when time.Time) {
 	w.t.Helper()
 	o := w.order(order)
-	must(w.t, o.Confirm("ch_"+order.String()[:8], when, func() (uuid.UUID, string) { return uuid.New(), uuid.NewString() }))
+	must(w.t, o.Confirm("ch_"+order.String()[:8], when, uuid.New))
 	w.saveOrder(o)
 	s := w.show(o.ShowID)
 	must(w.t, s.Sell(order, when))

@@ -392,6 +392,8 @@ func (g *mixGen) step() error {
 			return err
 		}
 		return g.emitOrder(o)
+	case r < 45: // issue 14: waitlist
+		return g.waitlist()
 	default:
 		for range 1 + g.rng.IntN(6) {
 			if err := g.end(); err != nil {
@@ -500,24 +502,64 @@ func (g *mixGen) drop() error {
 		if err != nil {
 			return err
 		}
-		if err := g.emitShow(s); err != nil {
+		if err := g.opened(s, req.OrderID); err != nil {
 			return err
 		}
-		changes := s.agg.Changes()
-		held := changes[len(changes)-1].(domain.SeatsHeld)
-		o := &mixOrder{id: req.OrderID, show: s, agg: domain.NewOrder()}
-		if g.rng.IntN(20) > 0 {
-			if err := o.agg.Place(held); err != nil {
-				return err
-			}
-			o.placed = true
-			if err := g.emitOrder(o); err != nil {
-				return err
-			}
-		}
-		g.orders = append(g.orders, o)
 	}
 	return nil
+}
+
+// opened emits the hold of order that s just raised and, most of the
+// time, the order placed on it.
+func (g *mixGen) opened(s *mixShow, order uuid.UUID) error {
+	if err := g.emitShow(s); err != nil {
+		return err
+	}
+	changes := s.agg.Changes()
+	held := changes[len(changes)-1].(domain.SeatsHeld)
+	o := &mixOrder{id: order, show: s, agg: domain.NewOrder()}
+	if g.rng.IntN(20) > 0 {
+		if err := o.agg.Place(held); err != nil {
+			return err
+		}
+		o.placed = true
+		if err := g.emitOrder(o); err != nil {
+			return err
+		}
+	}
+	g.orders = append(g.orders, o)
+	return nil
+}
+
+// waitlist (issue 14) sells a show's balcony out, if it is not, and puts
+// 2 to 5 buyers on its waiting list; the first in line sometimes leaves.
+// The releases of end make the offers.
+func (g *mixGen) waitlist() error {
+	s := g.shows[g.rng.IntN(len(g.shows))]
+	if s.agg.Status != domain.ShowStatusOnSale {
+		return nil
+	}
+	for s.agg.Available("Balcony") > 0 {
+		req := domain.HoldRequest{OrderID: g.id(), BuyerID: g.id(),
+			Items: []domain.ItemRequest{{Section: "Balcony", Quantity: min(s.agg.Available("Balcony"), 10)}}}
+		if err := s.agg.Hold(req, g.now, mixTTL); err != nil {
+			return err
+		}
+		if err := g.opened(s, req.OrderID); err != nil {
+			return err
+		}
+	}
+	for range 2 + g.rng.IntN(4) {
+		if err := s.agg.JoinWaitlist(g.id(), "Balcony", 1+g.rng.IntN(10), g.now); err != nil {
+			return err
+		}
+	}
+	if l := s.agg.Waitlist("Balcony"); g.rng.IntN(4) == 0 {
+		if err := s.agg.LeaveWaitlist(l.Entries[0].BuyerID, "Balcony", g.now); err != nil {
+			return err
+		}
+	}
+	return g.emitShow(s)
 }
 
 // end ends an open order: paid (and sold), cancelled or expired (and
@@ -544,10 +586,7 @@ func (g *mixGen) end() error {
 		}
 		o.show.agg.Release(o.id, domain.ReleaseExpired, g.now)
 	case r < 7:
-		err := o.agg.Confirm("ch_"+o.id.String()[:8], g.now, func() (uuid.UUID, string) {
-			id := g.id()
-			return id, id.String()[:10]
-		})
+		err := o.agg.Confirm("ch_"+o.id.String()[:8], g.now, g.id)
 		if err != nil {
 			return err
 		}

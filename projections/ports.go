@@ -137,5 +137,7 @@ type Projector interface {
 
 // All returns the projectors of the read models, one per projection.
 func All() []Projector {
-	return []Projector{Shows{}, Orders{}, Sales{}, Holds{}, Analytics{}}
+	return []Projector{Shows{}, Orders{}, Sales{}, Holds{}, Analytics{},
+		Waitlist{}, // issue 14: waitlist
+	}
 }

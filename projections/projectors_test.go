@@ -273,7 +273,8 @@ func TestOrders_Apply(t *testing.T) {
 			Items:      []domain.HeldItem{{Section: "Floor", Quantity: 2, UnitPriceCents: 1000}},
 			Seats:      []domain.HeldSeat{{SeatRef: domain.SeatRef{Section: "Box", Row: "A", Seat: 3}, PriceCents: 3000}},
 			TotalCents: 5000, ExpiresAt: t0.Add(holdTTL), CreatedAt: t0, UpdatedAt: t0,
-			Tickets: []projections.TicketView{},
+			Tickets:  []projections.TicketView{},
+			ShowInfo: projections.ShowInfo{ShowTitle: "Orders", ShowStartsAt: t0.Add(30 * 24 * time.Hour)},
 		}
 		if !reflect.DeepEqual(got, want) {
 			t.Errorf("got %+v\nwant %+v", got, want)
@@ -294,8 +295,8 @@ func TestOrders_Apply(t *testing.T) {
 			t.Errorf("got status %q updated %v, want confirmed %v", got.Status, got.UpdatedAt, door)
 		}
 		want := []projections.TicketView{
-			{ID: tickets[0].ID, Section: "Floor", Code: tickets[0].Code},
-			{ID: tickets[1].ID, Section: "Box", Row: "A", Seat: 1, Code: tickets[1].Code, CheckedInAt: &door},
+			{ID: tickets[0].ID, Section: "Floor", HolderID: buyer},
+			{ID: tickets[1].ID, Section: "Box", Row: "A", Seat: 1, CheckedInAt: &door, HolderID: buyer},
 		}
 		if !reflect.DeepEqual(got.Tickets, want) {
 			t.Errorf("tickets: got %+v\nwant %+v", got.Tickets, want)

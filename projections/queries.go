@@ -329,7 +329,7 @@ func (q *Queries) orders(ctx context.Context, limit int, sql string, args ...any
 	for i, o := range out.Items {
 		ids[i], at[o.ID] = o.ID, i
 	}
-	rows, err = q.db.Query(ctx, `select order_id, id, section, row_label, seat, code, checked_in_at
+	rows, err = q.db.Query(ctx, `select order_id, id, section, row_label, seat, generation, coalesce(holder_id, buyer_id), checked_in_at
 		from rm_tickets where order_id = any($1) order by order_id, idx`, ids)
 	if err != nil {
 		return List[OrderView]{}, fmt.Errorf("query tickets: %w", err)
@@ -338,7 +338,7 @@ func (q *Queries) orders(ctx context.Context, limit int, sql string, args ...any
 	for rows.Next() {
 		var order uuid.UUID
 		var t TicketView
-		if err := rows.Scan(&order, &t.ID, &t.Section, &t.Row, &t.Seat, &t.Code, &t.CheckedInAt); err != nil {
+		if err := rows.Scan(&order, &t.ID, &t.Section, &t.Row, &t.Seat, &t.Generation, &t.HolderID, &t.CheckedInAt); err != nil {
 			return List[OrderView]{}, fmt.Errorf("query tickets: %w", err)
 		}
 		utcPtr(t.CheckedInAt)
@@ -348,7 +348,7 @@ func (q *Queries) orders(ctx context.Context, limit int, sql string, args ...any
 	if err := rows.Err(); err != nil {
 		return List[OrderView]{}, fmt.Errorf("query tickets: %w", err)
 	}
-	return out, nil
+	return out, q.orderShows(ctx, out.Items) // issue 14: door
 }
 
 func utcPtr(t *time.Time) {
@@ -364,8 +364,11 @@ func (q *Queries) TicketsByBuyer(ctx context.Context, buyer uuid.UUID, p Page) (
 	if err != nil {
 		return List[BuyerTicket]{}, err
 	}
-	rows, err := q.db.Query(ctx, `select seq, order_id, idx, show_id, id, section, row_label, seat, code, checked_in_at
-		from rm_tickets where buyer_id = $1 and (seq, order_id, idx) > ($2, $3, $4)
+	// issue 14: door. The tickets the buyer bought, holds or gave away.
+	rows, err := q.db.Query(ctx, `select seq, order_id, idx, show_id, id, section, row_label, seat, generation,
+			coalesce(holder_id, buyer_id), checked_in_at
+		from rm_tickets where (buyer_id = $1 or holder_id = $1 or former_holders @> array[$1::uuid])
+			and (seq, order_id, idx) > ($2, $3, $4)
 		order by seq, order_id, idx limit $5`, buyer, k.seq, k.id, k.idx, limit+1)
 	if err != nil {
 		return List[BuyerTicket]{}, fmt.Errorf("query tickets: %w", err)
@@ -376,7 +379,7 @@ func (q *Queries) TicketsByBuyer(ctx context.Context, buyer uuid.UUID, p Page) (
 	for rows.Next() {
 		var t BuyerTicket
 		var k key
-		if err := rows.Scan(&k.seq, &t.OrderID, &k.idx, &t.ShowID, &t.ID, &t.Section, &t.Row, &t.Seat, &t.Code, &t.CheckedInAt); err != nil {
+		if err := rows.Scan(&k.seq, &t.OrderID, &k.idx, &t.ShowID, &t.ID, &t.Section, &t.Row, &t.Seat, &t.Generation, &t.HolderID, &t.CheckedInAt); err != nil {
 			return List[BuyerTicket]{}, fmt.Errorf("query tickets: %w", err)
 		}
 		k.id = t.OrderID
@@ -391,7 +394,7 @@ func (q *Queries) TicketsByBuyer(ctx context.Context, buyer uuid.UUID, p Page) (
 		out.Items = out.Items[:limit]
 		out.NextCursor = keys[limit-1].cursor(cursorTickets)
 	}
-	return out, nil
+	return out, q.ticketShows(ctx, out.Items) // issue 14: door
 }
 
 // Sales returns the sales figures of a show. A show that does not exist

@@ -201,8 +201,8 @@ func TestQueries_TicketsByBuyer(t *testing.T) {
 		w.pay(w.hold(show, uuid.New(), []domain.ItemRequest{{Section: "Floor", Quantity: 1}}, nil))
 		for _, tk := range w.pay(id) {
 			want = append(want, projections.BuyerTicket{
-				TicketView: projections.TicketView{ID: tk.ID, Section: tk.Section, Row: tk.Row, Seat: tk.Seat, Code: tk.Code},
-				OrderID:    id, ShowID: show,
+				TicketView: projections.TicketView{ID: tk.ID, Section: tk.Section, Row: tk.Row, Seat: tk.Seat, HolderID: buyer},
+				OrderID:    id, ShowID: show, ShowInfo: projections.ShowInfo{ShowTitle: "Tickets", ShowStartsAt: t0.Add(30 * 24 * time.Hour)},
 			})
 		}
 	}

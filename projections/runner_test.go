@@ -59,6 +59,7 @@ func busyHistory(w *world) {
 		case 0:
 			tickets := w.pay(o)
 			w.checkIn(o, tickets[0].ID, t0.Add(24*time.Hour))
+			w.transfer(o, tickets[1].ID, buyer, uuid.New()) // issue 14: door
 		case 1:
 			w.cancel(o)
 		case 2:
@@ -157,7 +158,8 @@ func TestRunner_Run(t *testing.T) {
 		bad := recs[0] // OrderPlaced, after ShowCreated, ShowPublished and SeatsHeld in the same batch
 		flaky := &failing{Projector: projections.Sales{}, event: bad.ID}
 		flaky.on.Store(true)
-		w.runner.Projectors = []projections.Projector{projections.Shows{}, projections.Orders{}, flaky, projections.Holds{}, projections.Analytics{}}
+		w.runner.Projectors = []projections.Projector{projections.Shows{}, projections.Orders{}, flaky, projections.Holds{}, projections.Analytics{},
+			projections.Waitlist{}}
 		w.start()
 
 		eventually(t, "a stall with retries", func() bool {
@@ -255,7 +257,7 @@ func TestRunner_Run(t *testing.T) {
 				t.Errorf("%s: got %+v, want live at %v", st.Name, st, w.last)
 			}
 		}
-		if want := []string{"shows", "orders", "sales", "holds", "analytics"}; !reflect.DeepEqual(names, want) {
+		if want := []string{"shows", "orders", "sales", "holds", "analytics", "waitlist"}; !reflect.DeepEqual(names, want) {
 			t.Errorf("names: got %v, want %v", names, want)
 		}
 		b, err := json.Marshal(status(w.runner, projections.NameShows))

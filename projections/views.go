@@ -91,6 +91,9 @@ type OrderView struct {
 	CreatedAt  time.Time         `json:"created_at"`
 	UpdatedAt  time.Time         `json:"updated_at"`
 	Tickets    []TicketView      `json:"tickets"`
+	// issue 14: door. The show's title and start (ShowInfo).
+	ShowInfo
+	// issue 14: money — the order's refunds go here.
 }
 
 // TicketView is a ticket of an order. Row and Seat are empty for general
@@ -102,6 +105,13 @@ type TicketView struct {
 	Seat        int        `json:"seat,omitempty"`
 	Code        string     `json:"code"`
 	CheckedInAt *time.Time `json:"checked_in_at"`
+	// issue 14: door. HolderID holds the ticket now; Generation is its
+	// code's, which the read API makes Code from, for the holder only.
+	// TransferredOut says that the viewer gave the ticket away.
+	HolderID       uuid.UUID `json:"holder_id"`
+	Generation     int       `json:"-"`
+	TransferredOut bool      `json:"transferred_out,omitempty"`
+	// issue 14: money — a voided (refunded) ticket's state goes here.
 }
 
 // BuyerTicket is a ticket in a buyer's list of tickets.
@@ -109,6 +119,7 @@ type BuyerTicket struct {
 	TicketView
 	OrderID uuid.UUID `json:"order_id"`
 	ShowID  uuid.UUID `json:"show_id"`
+	ShowInfo
 }
 
 // SalesView is the sales figures of a show: units and orders by outcome.

@@ -230,10 +230,7 @@ func (w *world) hold(show, buyer uuid.UUID, items []domain.ItemRequest, seats []
 func (w *world) pay(order uuid.UUID) []domain.Ticket {
 	w.t.Helper()
 	o := w.order(order)
-	must(w.t, o.Confirm("ch_"+order.String()[:8], t0.Add(time.Minute), func() (uuid.UUID, string) {
-		w.codes++
-		return uuid.New(), "CODE" + string(rune('A'+w.codes%26)) + order.String()[:6]
-	}))
+	must(w.t, o.Confirm("ch_"+order.String()[:8], t0.Add(time.Minute), uuid.New))
 	w.saveOrder(o)
 	s := w.show(o.ShowID)
 	must(w.t, s.Sell(order, t0.Add(time.Minute)))

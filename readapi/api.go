@@ -73,6 +73,8 @@ type API struct {
 	auth Authenticator
 	log  *slog.Logger
 	head LogHead
+	// codes makes the codes of tickets (issue 14: door); nil: none.
+	codes *domain.TicketCodes
 }
 
 // New returns the read API over q. log receives the errors answered with a
@@ -132,9 +134,14 @@ func (a *API) Register(r *mux.Router) {
 	r.Handle("/v1/me/shows", a.route(signedIn, readsShows, a.myShows, pageParams)).Methods(http.MethodGet)
 	r.Handle("/v1/me/orders", a.route(signedIn, readsOrders, a.myOrders, pageParams)).Methods(http.MethodGet)
 	r.Handle("/v1/me/tickets", a.route(signedIn, readsOrders, a.myTickets, pageParams)).Methods(http.MethodGet)
+	// issue 14: waitlist
+	r.Handle("/v1/me/waitlist", a.route(signedIn, readsWaitlist, a.myWaitlist)).Methods(http.MethodGet)
 	r.Handle("/v1/orders/{id}", a.route(signedIn, readsOrder, a.order)).Methods(http.MethodGet)
 	// issue 14: rules (readapi/rules.go)
 	r.Handle("/v1/shows/{id}/rules", a.route(signedIn, readsShow, a.showRules)).Methods(http.MethodGet)
+	// issue 14: door
+	r.Handle("/v1/shows/{id}/attendees", a.route(signedIn, readsShowOrders, a.attendees, pageParams)).Methods(http.MethodGet)
+	r.Handle("/v1/shows/{id}/orders", a.route(signedIn, readsShowOrders, a.showOrders, pageParams)).Methods(http.MethodGet)
 }
 
 // pageParams are the query parameters of a paged list.

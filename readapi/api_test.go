@@ -386,7 +386,7 @@ func TestAPI_Order(t *testing.T) {
 		if got.Tickets[2].ID != tickets[2].ID || got.Tickets[2].Row != "A" || got.Tickets[2].Seat != 1 {
 			t.Errorf("tickets: got %+v, want %+v", got.Tickets, tickets)
 		}
-		want := sorted("id", "show_id", "buyer_id", "status", "items", "seats", "total_cents", "expires_at", "created_at", "updated_at", "tickets")
+		want := sorted("id", "show_id", "buyer_id", "status", "items", "seats", "total_cents", "expires_at", "created_at", "updated_at", "tickets", "show_title", "show_starts_at")
 		if got := keys(t, r.body); !reflect.DeepEqual(got, want) {
 			t.Errorf("keys: got %v, want %v", got, want)
 		}
@@ -400,7 +400,7 @@ func TestAPI_Order(t *testing.T) {
 		if got, want := keys(t, raw.Seats[0]), sorted("section", "row", "seat", "price_cents"); !reflect.DeepEqual(got, want) {
 			t.Errorf("seat keys: got %v, want %v", got, want)
 		}
-		if got, want := keys(t, raw.Tickets[2]), sorted("id", "section", "row", "seat", "code", "checked_in_at"); !reflect.DeepEqual(got, want) {
+		if got, want := keys(t, raw.Tickets[2]), sorted("id", "section", "row", "seat", "code", "checked_in_at", "holder_id"); !reflect.DeepEqual(got, want) {
 			t.Errorf("ticket keys: got %v, want %v", got, want)
 		}
 	})
@@ -494,7 +494,7 @@ func TestAPI_MyTickets(t *testing.T) {
 	if err := json.Unmarshal(r.body, &raw); err != nil {
 		t.Fatal(err)
 	}
-	if got, want := keys(t, raw.Items[2]), sorted("id", "order_id", "show_id", "section", "row", "seat", "code", "checked_in_at"); !reflect.DeepEqual(got, want) {
+	if got, want := keys(t, raw.Items[2]), sorted("id", "order_id", "show_id", "section", "row", "seat", "code", "checked_in_at", "holder_id", "show_title", "show_starts_at"); !reflect.DeepEqual(got, want) {
 		t.Errorf("keys: got %v, want %v", got, want)
 	}
 	w.get("/v1/me/tickets", "").problem(t, http.StatusUnauthorized)

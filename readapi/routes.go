@@ -140,6 +140,7 @@ func (a *API) myOrders(w http.ResponseWriter, r *http.Request, actor domain.Acto
 	if err != nil {
 		return err
 	}
+	a.orderCodes(actor.UserID, l.Items) // issue 14: door
 	return writeJSON(w, actor, l)
 }
 
@@ -153,6 +154,7 @@ func (a *API) myTickets(w http.ResponseWriter, r *http.Request, actor domain.Act
 	if err != nil {
 		return err
 	}
+	a.ticketCodes(actor.UserID, l.Items) // issue 14: door
 	return writeJSON(w, actor, l)
 }
 
@@ -170,5 +172,6 @@ func (a *API) order(w http.ResponseWriter, r *http.Request, actor domain.Actor) 
 	if o.BuyerID != actor.UserID && actor.Role != domain.RoleAdmin {
 		return fmt.Errorf("%w: %s", domain.ErrOrderNotFound, id)
 	}
+	a.orderCodes(actor.UserID, []projections.OrderView{o}) // issue 14: door
 	return writeJSON(w, actor, o)
 }

@@ -215,7 +215,7 @@ func (w *world) hold(show, buyer uuid.UUID, floor int, seats ...int) uuid.UUID {
 func (w *world) pay(order uuid.UUID) []domain.Ticket {
 	w.t.Helper()
 	o := w.order(order)
-	must(w.t, o.Confirm("ch_1", t0.Add(time.Minute), func() (uuid.UUID, string) { return uuid.New(), uuid.NewString()[:8] }))
+	must(w.t, o.Confirm("ch_1", t0.Add(time.Minute), uuid.New))
 	w.save(domain.OrderStream(order), o.Version(), o.Changes())
 	s := w.show(o.ShowID)
 	must(w.t, s.Sell(order, t0.Add(time.Minute)))

@@ -48,13 +48,14 @@ type API struct {
 	log      *slog.Logger
 	limits   Limits
 	rules    Rules // issue 14: rules
+	door     Door  // issue 14: door
 	// issue 14: asyncpay
 	asyncpay *asyncPayAPI // nil: no routes of asynchronous payments
 }
 
 // New returns the write API.
 func New(cmd Commands, tokens TokenIssuer, auth Authenticator, idem IdempotencyStore, log *slog.Logger) *API {
-	return &API{accounts: cmd, shows: cmd, orders: cmd, rules: cmd, tokens: tokens, auth: auth, idem: idem, log: log}
+	return &API{accounts: cmd, shows: cmd, orders: cmd, rules: cmd, door: cmd, tokens: tokens, auth: auth, idem: idem, log: log}
 }
 
 type handlerFunc func(w http.ResponseWriter, r *http.Request, actor domain.Actor) error
@@ -70,11 +71,20 @@ func (a *API) Register(r *mux.Router) {
 	r.Handle("/v1/orders", a.private(throttled(func() Limiter { return a.limits.OrdersPerBuyer }, "holds for this account", a.placeOrder))).Methods(http.MethodPost)
 	r.Handle("/v1/orders/{id}/pay", a.private(a.payOrder)).Methods(http.MethodPost)
 	r.Handle("/v1/orders/{id}/cancel", a.private(a.cancelOrder)).Methods(http.MethodPost)
-	r.Handle("/v1/tickets/{id}/check-in", a.private(a.checkIn)).Methods(http.MethodPost)
+	r.Handle("/v1/tickets/{id}/check-in", a.private(deprecated("/v1/check-ins", a.checkIn))).Methods(http.MethodPost)
+	// issue 14: door. The check-in by id above is kept for one release:
+	// doors scan codes (POST /v1/check-ins).
+	r.Handle("/v1/check-ins", a.private(a.checkInCode)).Methods(http.MethodPost)
+	r.Handle("/v1/shows/{id}/scans", a.private(a.recordScans)).Methods(http.MethodPost)
+	r.Handle("/v1/tickets/{id}/transfer", a.private(a.transferTicket)).Methods(http.MethodPost)
 	// issue 14: rules (writeapi/rules.go)
 	a.registerRules(r)
 	// issue 14: asyncpay
 	a.registerAsyncPay(r)
+	// issue 14: waitlist
+	r.Handle("/v1/shows/{id}/waitlist", a.private(a.joinWaitlist)).Methods(http.MethodPost)
+	r.Handle("/v1/shows/{id}/waitlist", a.private(a.leaveWaitlist)).Methods(http.MethodDelete)
+	r.Handle("/v1/shows/{id}/waitlist", a.private(a.waitlist)).Methods(http.MethodGet)
 }
 
 // public serves a route that needs no token. Its Idempotency-Keys are

@@ -117,6 +117,15 @@ var mappings = []mapping{
 		detail: "a request with this Idempotency-Key is still running; retry when it is done"},
 	{match: is(domain.ErrSoldOut), status: http.StatusConflict, slug: "sold-out", title: "Sold out",
 		detail: "not enough units left"},
+	// issue 14: waitlist
+	{match: is(domain.ErrNotSoldOut), status: http.StatusConflict, slug: "buy-instead", title: "Not sold out",
+		detail: "the section still has units: buy instead"},
+	{match: is(domain.ErrAlreadyWaiting), status: http.StatusConflict, slug: "already-waiting", title: "Already waiting",
+		detail: "already on the waiting list of this section, or holding its offer"},
+	{match: is(domain.ErrWaitlistFull), status: http.StatusConflict, slug: "waitlist-full", title: "Waiting list full",
+		detail: "the waiting list of this section is full"},
+	{match: is(domain.ErrNotWaiting), status: http.StatusNotFound, slug: "not-found", title: "Not found",
+		detail: "not on the waiting list of this section"},
 	{match: as[*domain.SeatTakenError](), status: http.StatusConflict, slug: "seat-taken", title: "Seat taken",
 		fill: func(err error, p *Problem) {
 			var taken *domain.SeatTakenError
@@ -159,6 +168,11 @@ var mappings = []mapping{
 		detail: "the show has started: it is no longer on sale"},
 	{match: is(domain.ErrHoldExpired), status: http.StatusConflict, slug: "hold-expired", title: "Hold expired",
 		detail: "the hold has expired"},
+	// issue 14: door. A refusal at the door: its problem type by reason
+	// (fillRefusal), before ErrAlreadyCheckedIn, which one of them matches.
+	{match: as[*domain.CheckInRefusedError](), fill: fillRefusal},
+	{match: is(domain.ErrTicketNotTransferable), status: http.StatusConflict, slug: "ticket-not-transferable", title: "Ticket not transferable",
+		detail: "the ticket is void or was transferred too often"},
 	{match: is(domain.ErrAlreadyCheckedIn), status: http.StatusConflict, slug: "already-checked-in", title: "Already checked in",
 		detail: "the ticket was checked in already"},
 	{match: is(commands.ErrEmailTaken), status: http.StatusConflict, slug: "email-taken", title: "Email already registered",

@@ -95,4 +95,5 @@ type Commands interface {
 	Shows
 	Orders
 	Rules // issue 14: rules (writeapi/rules.go)
+	Door  // issue 14: door
 }

@@ -38,11 +38,14 @@ type Config struct {
 	JWTSecret []byte
 	// RandomSecret says that JWT_SECRET was not set and JWTSecret is
 	// random, for this process only.
-	RandomSecret    bool
-	TokenTTL        time.Duration
-	HoldTTL         time.Duration
-	ExpiryInterval  time.Duration
-	ShutdownTimeout time.Duration
+	RandomSecret bool
+	TokenTTL     time.Duration
+	HoldTTL      time.Duration
+	// issue 14: waitlist — how long a waiting-list offer's hold lasts
+	// (WAITLIST_OFFER_WINDOW).
+	WaitlistOfferWindow time.Duration
+	ExpiryInterval      time.Duration
+	ShutdownTimeout     time.Duration
 	// Kafka is set when KAFKA_BROKERS is: events then flow store → relay →
 	// Kafka → projectors instead of the in-process feed.
 	Kafka *kafka.Config
@@ -57,6 +60,11 @@ type Config struct {
 	// GCPercent is the collector's target to set, or 0 to leave the
 	// runtime's (GOGC set).
 	GCPercent int
+	// issue 14: door. TicketKey is the HMAC key of ticket codes
+	// (TICKETING_TICKET_KEY); DevTicketKey says it was not set and is
+	// domain.DevTicketKey, public.
+	TicketKey    []byte
+	DevTicketKey bool
 	// issue 14: asyncpay
 	// WebhookSecrets verify payment webhooks, the current first
 	// (TICKETING_WEBHOOK_SECRET); RandomWebhookSecret says it was not set
@@ -101,8 +109,14 @@ var variables = []variable{
 		set: func(c *Config, v string) error { _, err := parseRoles(v); c.Roles = v; return err }},
 	{Name: "JWT_SECRET", Shown: "random per process (warned)", Usage: "HMAC secret for access tokens, at least 32 bytes",
 		set: setSecret},
+	// issue 14: door
+	{Name: "TICKETING_TICKET_KEY", Shown: "a public development key (warned)", Usage: "HMAC key of ticket codes, at least 32 bytes",
+		set: setTicketKey},
 	{Name: "HOLD_TTL", Default: "15m", Usage: "how long a hold lasts unpaid",
 		set: func(c *Config, v string) error { return positiveDuration(v, &c.HoldTTL) }},
+	// issue 14: waitlist
+	{Name: "WAITLIST_OFFER_WINDOW", Default: "10m", Usage: "how long a waiting-list offer's hold lasts unpaid",
+		set: func(c *Config, v string) error { return positiveDuration(v, &c.WaitlistOfferWindow) }},
 	{Name: "EXPIRY_INTERVAL", Default: "200ms", Usage: "how often the expirer looks for due holds",
 		set: func(c *Config, v string) error { return positiveDuration(v, &c.ExpiryInterval) }},
 	{Name: "EVENTSTORE", Default: "postgres", Usage: "the event store: postgres, or esdb (EventStoreDB)",

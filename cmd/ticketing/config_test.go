@@ -90,7 +90,9 @@ var (
 		"SIGNIN_RATE_PER_ADDRESS": "1/x", "ORDER_RATE_PER_BUYER": "-1/1m", "RATE_LIMIT_KEYS": "x",
 		"PASSWORD_HASHES": "0", "PASSWORD_HASH_QUEUE": "-1", "PASSWORD_HASH_WAIT": "0s",
 		"IDEMPOTENCY_KEY_TTL": "-1h", "LOG_LEVEL": "loud", "GOGC": "lots",
+		"TICKETING_TICKET_KEY":     "too short",                               // issue 14: door
 		"TICKETING_WEBHOOK_SECRET": "whsec_current_current_current_32b,short", // issue 14: asyncpay
+		"WAITLIST_OFFER_WINDOW":    "0s",                                      // issue 14: waitlist
 	}
 	anyValue = []string{"DATABASE_URL", "TICKETING_ADDR", "TICKETING_OPS_ADDR", "JWT_SECRET", "ESDB_URL", "ESDB_NAMESPACE", "KAFKA_BROKERS", "KAFKA_TOPIC"}
 )

@@ -87,6 +87,9 @@ func newEngine(ctx context.Context, c Config, pool *pgxpool.Pool, r roles, log *
 		e.relay = &kafka.Relay{Feed: store, Checkpoints: postgres.NewRelayCheckpoints(pool), Writer: kafka.NewWriter(*kc),
 			Topic: kc.Topic, Partitions: kc.Partitions, Log: log}
 	}
+	if c.DevTicketKey && (r.Write || r.Read) { // issue 14: door
+		log.Warn("TICKETING_TICKET_KEY is not set: ticket codes use a public development key; anyone can forge them")
+	}
 	if err := e.route(c, r); err != nil {
 		return nil, err
 	}
@@ -104,11 +107,15 @@ func newCommandHandler(c Config, pool *pgxpool.Pool, store eventStore, registry 
 		Payments:  pay,
 		Intents:   simpay.NewIntents(pay, c.WebhookSecrets...), // issue 14: asyncpay
 		Tickets:   ticketLocator{queries},
+		Codes:     ticketCodes(c),                         // issue 14: door
+		Buyers:    buyers{users: postgres.NewUsers(pool)}, // issue 14: door
 		Shows:     queries,
 		Snapshots: postgres.NewSnapshots(pool),
 		Log:       log,
 		HoldTTL:   c.HoldTTL,
-		Appended:  appended,
+		// issue 14: waitlist
+		WaitlistOfferWindow: c.WaitlistOfferWindow,
+		Appended:            appended,
 	})
 }
 
@@ -148,7 +155,7 @@ func (e *engine) route(c Config, r roles) error {
 			WithPayments(e.commands, c.WebhookSecrets).Register(router)
 	}
 	if r.Read {
-		read := readapi.New(e.queries, authn, e.log).WithLogHead(e.store)
+		read := readapi.New(e.queries, authn, e.log).WithLogHead(e.store).WithTicketCodes(e.commands.TicketCodes())
 		read.Register(router)
 		read.RegisterAdmin(router, exporterOf(e.store), e.registry)
 	}

@@ -130,7 +130,8 @@ func TestProjectionsRetry(t *testing.T) {
 	if got := parkedIn(t, s.e, projections.NameShows); len(got) != 1 {
 		t.Errorf("parked after a failed retry: got %+v", got)
 	}
-	fixed := []projections.Projector{projectionstest.FixedShows{}, projections.Orders{}, projections.Sales{}, projections.Holds{}, projections.Analytics{}}
+	fixed := []projections.Projector{projectionstest.FixedShows{}, projections.Orders{}, projections.Sales{}, projections.Holds{}, projections.Analytics{},
+		projections.Waitlist{}} // issue 14: waitlist
 	reports, err := retry(context.Background(), pool, fixed, retryOptions{Projection: "shows", All: true})
 	if err != nil {
 		t.Fatal(err)

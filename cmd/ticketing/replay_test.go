@@ -324,7 +324,8 @@ func TestReplay_PoisonEvent(t *testing.T) {
 	bad := uuid.New()
 	orders.bad.Store(uuid.Nil)
 	s := startServer(t, db, time.Minute, func(c *Config) {
-		c.projectors = []projections.Projector{projections.Shows{}, orders, projections.Sales{}, projections.Holds{}, projections.Analytics{}}
+		c.projectors = []projections.Projector{projections.Shows{}, orders, projections.Sales{}, projections.Holds{}, projections.Analytics{},
+			projections.Waitlist{}} // issue 14: waitlist
 	})
 	w := newWorkload(t, s.e, 1)
 	ctx := context.Background()

@@ -132,11 +132,7 @@ func (s *shop) buy(show uuid.UUID, qty int, pay bool) uuid.UUID {
 		s.save(domain.ShowStream(show), sh.Version(), sh.Changes())
 		return id
 	}
-	n := 0
-	s.must(o.Confirm("ch_"+id.String()[:8], t0.Add(time.Minute), func() (uuid.UUID, string) {
-		n++
-		return uuid.New(), fmt.Sprintf("C%d-%s", n, id.String()[:8])
-	}))
+	s.must(o.Confirm("ch_"+id.String()[:8], t0.Add(time.Minute), uuid.New))
 	s.save(domain.OrderStream(id), o.Version(), o.Changes())
 	sh = s.show(show)
 	s.must(sh.Sell(id, t0.Add(time.Minute)))

@@ -921,10 +921,7 @@ func (g *replayGen) act(a *genAction, schedule func(*genAction)) error {
 	o := a.order
 	switch a.kind {
 	case genPay:
-		err := o.agg.Confirm("ch_"+hex.EncodeToString(randomID(g.rng).NodeID()), g.now, func() (uuid.UUID, string) {
-			id := randomID(g.rng)
-			return id, hex.EncodeToString(id[:6])
-		})
+		err := o.agg.Confirm("ch_"+hex.EncodeToString(randomID(g.rng).NodeID()), g.now, func() uuid.UUID { return randomID(g.rng) })
 		if err == nil {
 			err = g.emitOrder(o)
 		}
