@@ -715,3 +715,30 @@ func (s *Show) restoreRules(snap *RulesSnapshot) {
 	}
 	r.minPerOrder, r.maxPerOrder = snap.MinUnitsPerOrder, snap.MaxUnitsPerOrder
 }
+
+// HoldRules is the voucher use and quota units of an open hold.
+type HoldRules struct {
+	Voucher string     `json:"voucher,omitempty"`
+	Quotas  []QuotaUse `json:"quotas,omitempty"`
+}
+
+func holdRules(voucher string, quotas []QuotaUse) *HoldRules {
+	if voucher == "" && len(quotas) == 0 {
+		return nil
+	}
+	return &HoldRules{Voucher: voucher, Quotas: quotas}
+}
+
+func (r *HoldRules) voucher() string {
+	if r == nil {
+		return ""
+	}
+	return r.Voucher
+}
+
+func (r *HoldRules) quotas() []QuotaUse {
+	if r == nil {
+		return nil
+	}
+	return r.Quotas
+}

@@ -232,9 +232,9 @@ type Hold struct {
 	HeldAt     time.Time
 	ExpiresAt  time.Time
 	TTL        time.Duration // the hold policy in force when it was made
-	// issue 14: rules.
-	Voucher string
-	Quotas  []QuotaUse
+	// Rules is what the hold took of the show's rules (issue 14: rules);
+	// nil when it took nothing, which keeps a Hold small.
+	Rules *HoldRules `json:",omitempty"`
 }
 
 type section struct {
@@ -654,21 +654,23 @@ func (s *Show) holdItems(r HoldRequest, e *SeatsHeld) (units int, wanted map[str
 		e.Items = make([]HeldItem, 0, len(r.Items))
 	}
 	for i, it := range r.Items {
-		f := fmt.Sprintf("items[%d]", i)
 		name := it.Section
 		if it.TicketType != "" {
-			name, _ = s.itemType(&v, f, name, it.TicketType)
+			name, _ = s.itemType(&v, fmt.Sprintf("items[%d]", i), name, it.TicketType)
 		}
 		sec, ok := s.sections[name]
-		v.check(ok, f+".section", "no section named %q", name)
-		v.check(!ok || !sec.spec.Seated(), f+".section", "section %q is seated: choose seats", name)
 		inRange := it.Quantity > 0 && it.Quantity <= MaxUnitsPerOrder
-		v.check(inRange, f+".quantity", "must be between 1 and %d", MaxUnitsPerOrder)
-		if inRange && ok {
-			wanted[name] += it.Quantity
-			units += it.Quantity // at most MaxUnitsPerOrder × MaxUnitsPerOrder: no overflow
-			e.Items = append(e.Items, HeldItem{Section: name, Quantity: it.Quantity, UnitPriceCents: sec.price, TicketType: it.TicketType})
+		if !ok || sec.spec.Seated() || !inRange {
+			// Field names and arguments are built only for a refusal.
+			f := fmt.Sprintf("items[%d]", i)
+			v.check(ok, f+".section", "no section named %q", name)
+			v.check(!ok || !sec.spec.Seated(), f+".section", "section %q is seated: choose seats", name)
+			v.check(inRange, f+".quantity", "must be between 1 and %d", MaxUnitsPerOrder)
+			continue
 		}
+		wanted[name] += it.Quantity
+		units += it.Quantity // at most MaxUnitsPerOrder × MaxUnitsPerOrder: no overflow
+		e.Items = append(e.Items, HeldItem{Section: name, Quantity: it.Quantity, UnitPriceCents: sec.price, TicketType: it.TicketType})
 	}
 	units += len(r.Seats)
 	v.check(units <= MaxUnitsPerOrder, "items", "at most %d units per order", MaxUnitsPerOrder)
@@ -684,23 +686,29 @@ func (s *Show) holdSeats(v *validator, r HoldRequest, e *SeatsHeld) {
 	seen := make(map[SeatRef]bool, len(r.Seats))
 	e.Seats = make([]HeldSeat, 0, len(r.Seats))
 	for i, ref := range r.Seats {
-		f := fmt.Sprintf("seats[%d]", i)
 		typ := ""
 		if i < len(r.SeatTypes) && r.SeatTypes[i] != "" {
 			typ = r.SeatTypes[i]
-			s.itemType(v, f, ref.Section, typ)
+			s.itemType(v, fmt.Sprintf("seats[%d]", i), ref.Section, typ)
 		}
 		sec, ok := s.sections[ref.Section]
-		v.check(ok, f+".section", "no section named %q", ref.Section)
+		n, row := 0, false
 		if ok {
-			v.check(sec.spec.Seated(), f+".section", "section %q is general admission: give a quantity", ref.Section)
-			n, row := sec.rows[ref.Row]
-			v.check(!sec.spec.Seated() || row, f+".row", "no row %q in section %q", ref.Row, ref.Section)
-			v.check(!row || (ref.Seat >= 1 && ref.Seat <= n), f+".seat", "no seat %d in row %q", ref.Seat, ref.Row)
-			e.Seats = append(e.Seats, HeldSeat{SeatRef: ref, PriceCents: sec.price, TicketType: typ})
+			n, row = sec.rows[ref.Row]
 		}
-		v.check(!seen[ref], f, "seat %s asked for twice", ref)
+		if !ok || !row || ref.Seat < 1 || ref.Seat > n || seen[ref] {
+			// Field names and arguments are built only for a refusal.
+			f := fmt.Sprintf("seats[%d]", i)
+			v.check(ok, f+".section", "no section named %q", ref.Section)
+			v.check(!ok || sec.spec.Seated(), f+".section", "section %q is general admission: give a quantity", ref.Section)
+			v.check(!ok || !sec.spec.Seated() || row, f+".row", "no row %q in section %q", ref.Row, ref.Section)
+			v.check(!row || (ref.Seat >= 1 && ref.Seat <= n), f+".seat", "no seat %d in row %q", ref.Seat, ref.Row)
+			v.check(!seen[ref], f, "seat %s asked for twice", ref)
+			seen[ref] = true
+			continue
+		}
 		seen[ref] = true
+		e.Seats = append(e.Seats, HeldSeat{SeatRef: ref, PriceCents: sec.price, TicketType: typ})
 	}
 }
 
@@ -712,7 +720,7 @@ func (s *Show) Release(order uuid.UUID, reason string, now time.Time) {
 		return
 	}
 	s.raise(SeatsReleased{ShowID: s.ID, OrderID: order, Reason: reason, Items: h.Items, Seats: h.Seats, At: now.UTC(),
-		Voucher: h.Voucher, Quotas: h.Quotas})
+		Voucher: h.Rules.voucher(), Quotas: h.Rules.quotas()})
 	s.offerReleased(h.Items, now) // issue 14: waitlist
 }
 
@@ -769,11 +777,11 @@ func (s *Show) apply(e Event) {
 		s.countUses(e.Voucher, e.Quotas, 1)
 		s.holds[e.OrderID] = &Hold{OrderID: e.OrderID, BuyerID: e.BuyerID, Items: e.Items, Seats: e.Seats, TotalCents: e.TotalCents,
 			HeldAt: e.HeldAt, ExpiresAt: e.ExpiresAt, TTL: time.Duration(e.HoldTTLSeconds) * time.Second,
-			Voucher: e.Voucher, Quotas: e.Quotas}
+			Rules: holdRules(e.Voucher, e.Quotas)}
 	case SeatsReleased:
 		if h, ok := s.holds[e.OrderID]; ok {
 			s.countBuyer(h.BuyerID, h.Items, h.Seats, -1)
-			s.countUses(h.Voucher, h.Quotas, -1)
+			s.countUses(h.Rules.voucher(), h.Rules.quotas(), -1)
 		}
 		for _, it := range e.Items {
 			s.sections[it.Section].held -= it.Quantity
