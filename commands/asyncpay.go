@@ -153,7 +153,7 @@ func (h *asyncPay) decide(ctx context.Context, id uuid.UUID, p domain.PaymentRep
 // refund refunds payment p of order id in full, records it on the order's
 // stream, and settles the show, whose hold the order may have lost.
 func (h *asyncPay) refund(ctx context.Context, id, show uuid.UUID, p domain.PaymentReport, reason string) (domain.Position, error) {
-	refundID, err := refundCharge(ctx, h.pay.payments, "intent-refund/"+p.ChargeID, p.ChargeID, p.AmountCents)
+	refundID, err := h.pay.payments.Refund(ctx, "intent-refund/"+p.ChargeID, p.ChargeID, p.AmountCents)
 	if err != nil {
 		return domain.Position{}, err
 	}
@@ -204,16 +204,4 @@ func unknownOrder(err error) error {
 		return domain.ErrUnknownIntent
 	}
 	return err
-}
-
-// refundCharge refunds chargeID in full, idempotently by key, and returns
-// the refund's id. It adapts this tree's PaymentProvider.Refund(ctx,
-// chargeID) to issue 14's Refund(ctx, key, chargeID, amountCents): once
-// that signature lands, this becomes that one call.
-func refundCharge(ctx context.Context, p PaymentProvider, key, chargeID string, amountCents int64) (string, error) {
-	_ = amountCents // a full refund: the old Refund takes no amount
-	if err := p.Refund(ctx, chargeID); err != nil {
-		return "", err
-	}
-	return key, nil
 }

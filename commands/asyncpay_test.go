@@ -63,7 +63,7 @@ func TestHandler_PaymentWebhookExpireRace(t *testing.T) {
 			}
 		case domain.OrderStatusExpired:
 			want = commands.OutcomeRefunded
-			if refunds := f.pay.Refunds(); len(refunds) != 1 || refunds[0] != p.ChargeID || !order.Intent.Refunded(p.ChargeID) {
+			if refunds := f.pay.Refunds(); len(refunds) != 1 || refunds[0].ChargeID != p.ChargeID || !order.Intent.Refunded(p.ChargeID) {
 				t.Fatalf("expired but refunds=%v recorded=%v", refunds, order.Intent.Refunded(p.ChargeID))
 			}
 		default:

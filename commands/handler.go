@@ -95,6 +95,8 @@ type Handler struct {
 	door        *door        // issue 14: door; nil without Tickets
 	asyncPay    *asyncPay    // issue 14: asyncpay; nil without Payments and Intents
 	waitlist    *waitlist    // issue 14: waitlist
+	// issue 14: money
+	refundOrder *refundOrder // nil without Payments
 }
 
 // NewHandler returns a handler with production defaults for what is unset,
@@ -138,6 +140,7 @@ func NewHandler(h *Handler) *Handler {
 	h.waitlist = newWaitlist(h.shows, locks, h.settler, h.MaxRetries)
 	if h.Payments != nil {
 		h.payOrder = newPayOrder(events, h.shows, locks, h.Payments, h.settler, h.Now, h.NewID, h.Codes, h.MaxRetries, h.Log)
+		h.refundOrder = newRefundOrder(events, h.shows, locks, h.Payments, h.Now, h.MaxRetries, h.Log) // issue 14: money
 	}
 	h.cancelOrder = newCancelOrder(events, locks, h.settler, h.Now, h.MaxRetries, h.Log)
 	if h.Tickets != nil {
@@ -330,6 +333,41 @@ func (h *Handler) LeaveWaitlist(ctx context.Context, actor domain.Actor, show uu
 // Waitlist returns a show's waiting lists as actor may see them.
 func (h *Handler) Waitlist(ctx context.Context, actor domain.Actor, show uuid.UUID) (WaitlistView, error) {
 	return h.waitlist.view(ctx, actor, show)
+}
+
+// issue 14: money.
+
+// RefundOrder refunds tickets of a confirmed order (all that are left when
+// none are named); only the show's organizer (or an admin) may.
+func (h *Handler) RefundOrder(ctx context.Context, actor domain.Actor, id uuid.UUID, r domain.RefundRequest) (RefundResult, error) {
+	if h.refundOrder == nil {
+		return RefundResult{}, fmt.Errorf("RefundOrder: %w", errNotWired)
+	}
+	return h.refundOrder.handle(ctx, actor, id, r)
+}
+
+// RefundCancelledOrder refunds what is left of an order of a cancelled
+// show, for the refund process; a refunded or unpaid order is left alone.
+func (h *Handler) RefundCancelledOrder(ctx context.Context, id uuid.UUID) error {
+	if h.refundOrder == nil {
+		return fmt.Errorf("RefundCancelledOrder: %w", errNotWired)
+	}
+	return h.refundOrder.cancelled(ctx, id)
+}
+
+// SettleRefund settles a decided refund again: the provider's refund by
+// its key and the return of its units; both are idempotent.
+func (h *Handler) SettleRefund(ctx context.Context, order uuid.UUID, refundID string) error {
+	if h.refundOrder == nil {
+		return fmt.Errorf("SettleRefund: %w", errNotWired)
+	}
+	return h.refundOrder.settleRecorded(ctx, order, refundID)
+}
+
+// ReleaseCancelledHold cancels a held order of a cancelled show, for the
+// refund process: its hold is released (as cancelled).
+func (h *Handler) ReleaseCancelledHold(ctx context.Context, id uuid.UUID) error {
+	return h.cancelOrder.releaseHold(ctx, h.shows, id)
 }
 
 // NewID returns a new time-ordered id (a UUIDv7).

@@ -141,7 +141,7 @@ func (h *payOrder) confirm(ctx context.Context, o *domain.Order, id uuid.UUID, c
 // confirmed, and settles its show.
 func (h *payOrder) lost(ctx context.Context, o *domain.Order, id uuid.UUID, chargeID string) {
 	if chargeID != "" { // a free order was not charged
-		if err := h.payments.Refund(ctx, chargeID); err != nil {
+		if _, err := h.payments.Refund(ctx, "lost-"+chargeID, chargeID, o.TotalCents); err != nil {
 			h.log.Error("refund failed", "order", id, "charge", chargeID, "err", err)
 		}
 	}

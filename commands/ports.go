@@ -193,6 +193,8 @@ type PasswordHasher interface {
 var (
 	ErrPaymentDeclined     = errors.New("payment declined")
 	ErrInvalidPaymentToken = errors.New("invalid payment token")
+	// ErrRefundExceedsCharge: the refunds of a charge would pass its amount.
+	ErrRefundExceedsCharge = errors.New("refund exceeds the charge")
 )
 
 // DeclineCoder is implemented by the ErrPaymentDeclined errors of a
@@ -212,8 +214,36 @@ type PaymentProvider interface {
 	// DeclineCoder when the provider gave a reason) or
 	// ErrInvalidPaymentToken (no such token).
 	Charge(ctx context.Context, key string, amountCents int64, token string) (chargeID string, err error)
-	// Refund returns the money of a charge. Refunding twice is a no-op.
-	Refund(ctx context.Context, chargeID string) error
+	// Refund returns amountCents of a charge and the refund's id. key makes
+	// it idempotent: a second call with the same key returns the first
+	// call's id (or error) and moves no money. Partial refunds are allowed;
+	// the refunds of a charge never add up to more than it: past that it
+	// fails with ErrRefundExceedsCharge.
+	Refund(ctx context.Context, key, chargeID string, amountCents int64) (refundID string, err error)
+}
+
+// issue 14: money.
+
+// RefundRef names a decided refund: an order.refunded of an order.
+type RefundRef struct {
+	OrderID  uuid.UUID
+	RefundID string
+}
+
+// RefundWork is the refund process's view of the log (a projection).
+type RefundWork interface {
+	// OrdersToRefund returns up to limit confirmed orders of cancelled
+	// shows that still have tickets to refund.
+	OrdersToRefund(ctx context.Context, limit int) ([]uuid.UUID, error)
+	// UnsettledRefunds returns up to limit decided refunds recorded before
+	// before whose settling was not recorded, oldest first.
+	UnsettledRefunds(ctx context.Context, before time.Time, limit int) ([]RefundRef, error)
+	// SettleRefund records that a refund was settled (failure nil) or that
+	// an attempt failed.
+	SettleRefund(ctx context.Context, refundID string, failure error) error
+	// HoldsToRelease returns up to limit orders with open holds on
+	// cancelled shows.
+	HoldsToRelease(ctx context.Context, limit int) ([]uuid.UUID, error)
 }
 
 // issue 14: asyncpay

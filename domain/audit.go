@@ -44,8 +44,11 @@ const (
 	// after its show was cancelled, for the hold's total: the sum of its
 	// unit prices × quantities and its seats' prices.
 	AuditPayments = "payments"
-	// AuditRefunds: every refund matches a payment and the refunds of a
-	// payment never exceed it.
+	// AuditRefunds: every refund is of a paid order, of its own payment and
+	// tickets, each ticket once, and the refunds of a payment never exceed
+	// it. (AuditPayments: every confirmed order of a cancelled show is
+	// refunded by the end of the log; AuditCheckIns: no refunded ticket is
+	// checked in.)
 	AuditRefunds = "refunds"
 	// AuditBuyerLimit: no buyer holds and buys more units of a show than
 	// its per-buyer limit, where a show event sets one (see BuyerLimiter).
@@ -202,6 +205,7 @@ type Auditor struct {
 
 	// issue 14: waitlist — the shows' waiting lists (audit_waitlist.go).
 	waitlists map[uuid.UUID]*auditWaitlist
+	money     *auditMoney // issue 14: money (audit_money.go)
 
 	checked    [numChecks]int64
 	found      [numChecks]int64
@@ -397,6 +401,7 @@ func (a *Auditor) addDecoded(rec RecordedEvent, e Event, err error, misplaced []
 	case TicketCheckedIn:
 		a.checkedIn(ref, e)
 		a.doorCheckIn(ref, e) // issue 14: door
+		a.voidCheckIn(ref, e) // issue 14: money
 	case TicketTypeSet: // issue 14: rules
 		a.ruleEvent(ref, e.ShowID, e)
 	case QuotaSet:
@@ -413,6 +418,10 @@ func (a *Auditor) addDecoded(rec RecordedEvent, e Event, err error, misplaced []
 		a.asyncPayment(ref, e)
 	case WaitlistJoined, WaitlistLeft, WaitlistReserved, WaitlistOffered: // issue 14: waitlist
 		a.waitlistEvent(ref, e)
+	case OrderRefunded: // issue 14: money
+		a.orderRefunded(ref, e)
+	case SeatsReturned: // issue 14: money
+		a.seatsReturned(ref, e)
 	default:
 		if _, limits := e.(BuyerLimiter); !limits {
 			a.notAudited[rec.Type]++
@@ -1015,9 +1024,8 @@ func (a *Auditor) orderConfirmed(ref EventRef, e OrderConfirmed) {
 	if !e.ConfirmedAt.Before(o.expiresAt) {
 		a.violate(cPayments, "paid at "+e.ConfirmedAt.Format(time.RFC3339Nano)+", the hold ran out at "+o.expiresAt.Format(time.RFC3339Nano), placed, ref)
 	}
-	if s := a.shows[o.show]; s != nil && s.cancelled != nil {
-		a.violate(cPayments, "paid after the show was cancelled", *s.cancelled, ref)
-	}
+	// Paid after the show was cancelled: it must be refunded by the end of
+	// the log (moneyReport, issue 14).
 	if e.BuyerID != o.buyer {
 		a.violate(cOrders, "confirmed for buyer "+e.BuyerID.String()+", placed by "+o.buyer.String(), placed, ref)
 	}
@@ -1151,6 +1159,7 @@ func (a *Auditor) Report() AuditReport {
 		}
 	}
 	violations, dropped = a.unrefundedPayments(&r, &found, violations, dropped) // issue 14: asyncpay
+	a.moneyReport(&found, &violations, &dropped)                                // issue 14: money
 	slices.SortStableFunc(violations[len(a.violations):], func(x, y Violation) int {
 		return cmpPosition(x.Events[len(x.Events)-1].Position, y.Events[len(y.Events)-1].Position)
 	})

@@ -58,6 +58,10 @@ func streamOf(e Event) string {
 		return OrderStream(e.OrderID)
 	case OrderPaymentStarted, OrderPaymentSucceeded, OrderPaymentFailed, OrderPaymentRefunded: // issue 14: asyncpay
 		return paymentStream(e)
+	case OrderRefunded: // issue 14: money
+		return OrderStream(e.OrderID)
+	case SeatsReturned: // issue 14: money
+		return ShowStream(e.ShowID)
 	}
 	panic(fmt.Sprintf("no stream for %T", e))
 }
@@ -426,7 +430,7 @@ func TestAuditor_Add(t *testing.T) {
 			a := f.hold(f.buyer, 1)
 			c := confirmed(a, "ch_1")
 			l.add(a, placed(a)).add(c).add(sold(a)).add(ShowCancelled{ShowID: f.show, At: auditT0}).add(checkIn(c, c.Tickets[0].ID))
-		}, []string{"check-ins@8"}},
+		}, []string{"check-ins@8", "payments@7"}}, // and never refunded (issue 14)
 
 		{"an order confirmed without a payment", func(f auditFixture, l *auditLog) {
 			l.add(f.created()...)

@@ -112,7 +112,7 @@ func CheckNonce(field, nonce string) error {
 // for the code's current generation. A refusal is a *CheckInRefusedError
 // and raises nothing.
 func (o *Order) Admit(s DoorScan, now time.Time) error {
-	if _, ok := o.Ticket(s.TicketID); !ok || o.Status != OrderStatusConfirmed {
+	if _, ok := o.Ticket(s.TicketID); !ok || o.Status != OrderStatusConfirmed && !o.ticketVoided(s.TicketID) {
 		return refused(RefusedUnknownCode, s.TicketID)
 	}
 	gen := o.Generation(s.TicketID)
@@ -180,12 +180,10 @@ func (o *Order) Holder(ticket uuid.UUID) uuid.UUID {
 // more per transfer.
 func (o *Order) Generation(ticket uuid.UUID) int { return o.generations[ticket] }
 
-// ticketVoided reports whether a ticket is void.
-//
-// Hook for issue 14, area money: when order.refunded lands, return whether
-// the ticket was refunded (void); Admit then refuses it as RefusedVoided
-// and Transfer as ErrTicketNotTransferable.
-func (o *Order) ticketVoided(uuid.UUID) bool { return false }
+// ticketVoided reports whether a ticket is void: refunded (order.refunded).
+// Admit refuses it as RefusedVoided and Transfer as
+// ErrTicketNotTransferable.
+func (o *Order) ticketVoided(ticket uuid.UUID) bool { return o.Voided[ticket] }
 
 func (o *Order) applyTransferred(e TicketTransferred) {
 	if o.holders == nil {

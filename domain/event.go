@@ -207,6 +207,9 @@ func RegisterEvents(r *Registry) {
 	// issue 14: door
 	Register[TicketTransferred](r)
 	RegisterUpcaster(r, "order.confirmed", 1, upcastOrderConfirmedV1)
+	// issue 14: money
+	Register[OrderRefunded](r)
+	Register[SeatsReturned](r)
 
 	RegisterUpcaster(r, "show.seats_held", 1, upcastSeatsHeldV1)
 	RegisterUpcaster(r, "show.created", 1, upcastShowCreatedV1)

@@ -103,6 +103,11 @@ type Order struct {
 	// issue 14: asyncpay
 	// Intent is the provider payment intent started for the order, if any.
 	Intent *PaymentIntent
+	// issue 14: money. Voided are the refunded tickets; RefundedCents the
+	// sum of the refunds; Refunds their ids, oldest first.
+	Voided        map[uuid.UUID]bool
+	RefundedCents int64
+	Refunds       []string
 
 	version int64
 	changes []Event
@@ -285,6 +290,9 @@ func (o *Order) Ticket(id uuid.UUID) (Ticket, bool) {
 
 // CheckIn admits a ticket once; a second check-in fails with ErrAlreadyCheckedIn.
 func (o *Order) CheckIn(ticket uuid.UUID, now time.Time) error {
+	if _, ok := o.Ticket(ticket); ok && o.Voided[ticket] {
+		return ErrTicketVoided
+	}
 	if _, ok := o.Ticket(ticket); !ok || o.Status != OrderStatusConfirmed {
 		return ErrTicketNotFound
 	}
@@ -315,5 +323,7 @@ func (o *Order) apply(e Event) {
 		o.applyTransferred(e)
 	case OrderPaymentStarted, OrderPaymentSucceeded, OrderPaymentFailed, OrderPaymentRefunded: // issue 14: asyncpay
 		o.applyPayment(e)
+	case OrderRefunded: // issue 14: money
+		o.applyRefunded(e)
 	}
 }

@@ -271,6 +271,8 @@ type Show struct {
 	// issue 14: waitlist — the waiting lists, their reserved units and open
 	// offers (domain/waitlist.go).
 	waitlist *showWaitlist
+	// issue 14: money. returned are the refunds whose units went back on sale.
+	returned map[string]bool
 
 	version int64
 	changes []Event
@@ -807,6 +809,8 @@ func (s *Show) apply(e Event) {
 		s.applyRules(e)
 	case WaitlistJoined, WaitlistLeft, WaitlistReserved, WaitlistOffered: // issue 14: waitlist
 		s.applyWaitlist(e)
+	case SeatsReturned: // issue 14: money
+		s.applyReturned(e)
 	}
 }
 

@@ -36,6 +36,8 @@ type ShowSnapshot struct {
 	// issue 14: waitlist — the waiting lists, absent when no one ever
 	// joined one.
 	Waitlist *WaitlistSnapshot `json:"waitlist,omitempty"`
+	// Returned are the refunds whose units went back on sale (issue 14).
+	Returned []string `json:"returned,omitempty"`
 }
 
 // BuyerUnits is the units one buyer holds in open holds and bought.
@@ -99,6 +101,10 @@ func (s *Show) Snapshot() ShowSnapshot {
 	slices.SortFunc(snap.Sold, func(a, b uuid.UUID) int { return bytes.Compare(a[:], b[:]) })
 	slices.SortFunc(snap.Buyers, func(a, b BuyerUnits) int { return bytes.Compare(a.Buyer[:], b.Buyer[:]) })
 	snap.Waitlist = s.waitlistSnapshot() // issue 14: waitlist
+	for id := range s.returned {
+		snap.Returned = append(snap.Returned, id)
+	}
+	slices.Sort(snap.Returned)
 	return snap
 }
 
@@ -135,6 +141,12 @@ func RestoreShow(snap ShowSnapshot, version int64) *Show {
 		}
 	}
 	s.restoreWaitlist(snap.Waitlist) // issue 14: waitlist
+	for _, id := range snap.Returned {
+		if s.returned == nil {
+			s.returned = map[string]bool{}
+		}
+		s.returned[id] = true
+	}
 	s.version = version
 	return s
 }

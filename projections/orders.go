@@ -53,6 +53,8 @@ func (Orders) Apply(ctx context.Context, db DB, rec domain.RecordedEvent, e doma
 		return db.Exec(ctx, `update rm_orders set updated_at = $2 where id = $1`, e.OrderID, e.At)
 	case domain.TicketTransferred: // issue 14: door
 		return transferTicket(ctx, db, e)
+	case domain.OrderRefunded: // issue 14: money
+		return refundOrder(ctx, db, e)
 	}
 	return nil
 }

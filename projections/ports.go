@@ -138,6 +138,7 @@ type Projector interface {
 // All returns the projectors of the read models, one per projection.
 func All() []Projector {
 	return []Projector{Shows{}, Orders{}, Sales{}, Holds{}, Analytics{},
+		Refunds{},  // issue 14: money
 		Waitlist{}, // issue 14: waitlist
 	}
 }

@@ -44,15 +44,15 @@ func isNotFound(err error) bool { return errors.Is(err, ErrNotFound) }
 
 const showColumns = `id, seq, organizer_id, title, venue, starts_at, status, created_at, updated_at`
 
-// ListShows returns the public catalog: every show that is not a draft, in
-// the order they were created.
+// ListShows returns the public catalog: every show that is neither a draft
+// nor cancelled, in the order they were created.
 func (q *Queries) ListShows(ctx context.Context, p Page) (List[ShowView], error) {
 	limit, k, err := p.parse(cursorShows)
 	if err != nil {
 		return List[ShowView]{}, err
 	}
 	return q.shows(ctx, limit, `select `+showColumns+` from rm_shows
-		where status <> 'draft' and (seq, id) > ($1, $2) order by seq, id limit $3`, k.seq, k.id, limit+1)
+		where status <> 'draft' and status <> 'cancelled' and (seq, id) > ($1, $2) order by seq, id limit $3`, k.seq, k.id, limit+1)
 }
 
 // ShowsByOrganizer returns the shows of an organizer, drafts included, in
@@ -252,7 +252,7 @@ func (q *Queries) Seats(ctx context.Context, showID uuid.UUID, section string, p
 	return out, nil
 }
 
-const orderColumns = `id, seq, show_id, buyer_id, status, items, seats, total_cents, expires_at, created_at, updated_at`
+const orderColumns = `id, seq, show_id, buyer_id, status, items, seats, total_cents, expires_at, created_at, updated_at, refunded_cents`
 
 // Order returns an order with its tickets. An order that does not exist
 // fails with an error matching both domain.ErrOrderNotFound and ErrNotFound.
@@ -292,7 +292,7 @@ func (q *Queries) orders(ctx context.Context, limit int, sql string, args ...any
 		var o OrderView
 		var k key
 		var items, seats []byte
-		if err := rows.Scan(&o.ID, &k.seq, &o.ShowID, &o.BuyerID, &o.Status, &items, &seats, &o.TotalCents, &o.ExpiresAt, &o.CreatedAt, &o.UpdatedAt); err != nil {
+		if err := rows.Scan(&o.ID, &k.seq, &o.ShowID, &o.BuyerID, &o.Status, &items, &seats, &o.TotalCents, &o.ExpiresAt, &o.CreatedAt, &o.UpdatedAt, &o.RefundedCents); err != nil {
 			return List[OrderView]{}, fmt.Errorf("query orders: %w", err)
 		}
 		if err := json.Unmarshal(items, &o.Items); err != nil {
@@ -329,7 +329,7 @@ func (q *Queries) orders(ctx context.Context, limit int, sql string, args ...any
 	for i, o := range out.Items {
 		ids[i], at[o.ID] = o.ID, i
 	}
-	rows, err = q.db.Query(ctx, `select order_id, id, section, row_label, seat, generation, coalesce(holder_id, buyer_id), checked_in_at
+	rows, err = q.db.Query(ctx, `select order_id, id, section, row_label, seat, generation, coalesce(holder_id, buyer_id), checked_in_at, voided_at
 		from rm_tickets where order_id = any($1) order by order_id, idx`, ids)
 	if err != nil {
 		return List[OrderView]{}, fmt.Errorf("query tickets: %w", err)
@@ -338,10 +338,11 @@ func (q *Queries) orders(ctx context.Context, limit int, sql string, args ...any
 	for rows.Next() {
 		var order uuid.UUID
 		var t TicketView
-		if err := rows.Scan(&order, &t.ID, &t.Section, &t.Row, &t.Seat, &t.Generation, &t.HolderID, &t.CheckedInAt); err != nil {
+		if err := rows.Scan(&order, &t.ID, &t.Section, &t.Row, &t.Seat, &t.Generation, &t.HolderID, &t.CheckedInAt, &t.VoidedAt); err != nil {
 			return List[OrderView]{}, fmt.Errorf("query tickets: %w", err)
 		}
 		utcPtr(t.CheckedInAt)
+		utcPtr(t.VoidedAt)
 		i := at[order]
 		out.Items[i].Tickets = append(out.Items[i].Tickets, t)
 	}
@@ -366,7 +367,7 @@ func (q *Queries) TicketsByBuyer(ctx context.Context, buyer uuid.UUID, p Page) (
 	}
 	// issue 14: door. The tickets the buyer bought, holds or gave away.
 	rows, err := q.db.Query(ctx, `select seq, order_id, idx, show_id, id, section, row_label, seat, generation,
-			coalesce(holder_id, buyer_id), checked_in_at
+			coalesce(holder_id, buyer_id), checked_in_at, voided_at
 		from rm_tickets where (buyer_id = $1 or holder_id = $1 or former_holders @> array[$1::uuid])
 			and (seq, order_id, idx) > ($2, $3, $4)
 		order by seq, order_id, idx limit $5`, buyer, k.seq, k.id, k.idx, limit+1)
@@ -379,11 +380,12 @@ func (q *Queries) TicketsByBuyer(ctx context.Context, buyer uuid.UUID, p Page) (
 	for rows.Next() {
 		var t BuyerTicket
 		var k key
-		if err := rows.Scan(&k.seq, &t.OrderID, &k.idx, &t.ShowID, &t.ID, &t.Section, &t.Row, &t.Seat, &t.Generation, &t.HolderID, &t.CheckedInAt); err != nil {
+		if err := rows.Scan(&k.seq, &t.OrderID, &k.idx, &t.ShowID, &t.ID, &t.Section, &t.Row, &t.Seat, &t.Generation, &t.HolderID, &t.CheckedInAt, &t.VoidedAt); err != nil {
 			return List[BuyerTicket]{}, fmt.Errorf("query tickets: %w", err)
 		}
 		k.id = t.OrderID
 		utcPtr(t.CheckedInAt)
+		utcPtr(t.VoidedAt)
 		out.Items = append(out.Items, t)
 		keys = append(keys, k)
 	}

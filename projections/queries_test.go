@@ -52,15 +52,15 @@ func TestQueries_ListShows(t *testing.T) {
 	w := newWorld(t).start()
 	org := uuid.New()
 	var public []uuid.UUID
-	for i := range 5 {
+	for i := range 6 {
 		public = append(public, w.publishedShow(org, "Show", ga("Floor", 1000, 10)))
 		if i == 2 {
 			w.createShow(org, "Draft", ga("Floor", 1000, 10))
 		}
 	}
+	// A cancelled show leaves the catalog (issue 14: money).
 	cancelled := w.publishedShow(org, "Cancelled", ga("Floor", 1000, 10))
 	w.cancelShow(cancelled)
-	public = append(public, cancelled)
 	w.sync()
 	list := func(p projections.Page) (projections.List[projections.ShowView], error) { return w.q.ListShows(ctx, p) }
 

@@ -159,7 +159,7 @@ func TestRunner_Run(t *testing.T) {
 		flaky := &failing{Projector: projections.Sales{}, event: bad.ID}
 		flaky.on.Store(true)
 		w.runner.Projectors = []projections.Projector{projections.Shows{}, projections.Orders{}, flaky, projections.Holds{}, projections.Analytics{},
-			projections.Waitlist{}}
+			projections.Refunds{}, projections.Waitlist{}}
 		w.start()
 
 		eventually(t, "a stall with retries", func() bool {
@@ -257,7 +257,7 @@ func TestRunner_Run(t *testing.T) {
 				t.Errorf("%s: got %+v, want live at %v", st.Name, st, w.last)
 			}
 		}
-		if want := []string{"shows", "orders", "sales", "holds", "analytics", "waitlist"}; !reflect.DeepEqual(names, want) {
+		if want := []string{"shows", "orders", "sales", "holds", "analytics", "refunds", "waitlist"}; !reflect.DeepEqual(names, want) {
 			t.Errorf("names: got %v, want %v", names, want)
 		}
 		b, err := json.Marshal(status(w.runner, projections.NameShows))

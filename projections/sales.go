@@ -54,6 +54,10 @@ func (Sales) Apply(ctx context.Context, db DB, rec domain.RecordedEvent, e domai
 		return countOrder(ctx, db, e.OrderID, domain.OrderStatusCancelled)
 	case domain.OrderExpired:
 		return countOrder(ctx, db, e.OrderID, domain.OrderStatusExpired)
+	case domain.OrderRefunded: // issue 14: money: revenue is net of refunds
+		return addSales(ctx, db, e.ShowID, salesDelta{revenue: -e.AmountCents})
+	case domain.SeatsReturned: // issue 14: money
+		return addSales(ctx, db, e.ShowID, salesDelta{sold: -units(e.Items, e.Seats)})
 	}
 	return nil
 }

@@ -19,6 +19,8 @@ type ShowView struct {
 	CreatedAt   time.Time     `json:"created_at"`
 	UpdatedAt   time.Time     `json:"updated_at"`
 	Sections    []SectionView `json:"sections"`
+	// Refunds is the refund progress of a cancelled show (issue 14: money).
+	Refunds *RefundProgress `json:"refunds,omitempty"`
 }
 
 // SectionView is a section's price and inventory.
@@ -94,6 +96,8 @@ type OrderView struct {
 	// issue 14: door. The show's title and start (ShowInfo).
 	ShowInfo
 	// issue 14: money — the order's refunds go here.
+	// RefundedCents is the sum of the order's refunds (issue 14: money).
+	RefundedCents int64 `json:"refunded_cents,omitempty"`
 }
 
 // TicketView is a ticket of an order. Row and Seat are empty for general
@@ -112,6 +116,8 @@ type TicketView struct {
 	Generation     int       `json:"-"`
 	TransferredOut bool      `json:"transferred_out,omitempty"`
 	// issue 14: money — a voided (refunded) ticket's state goes here.
+	// VoidedAt is when the ticket was refunded (issue 14: money).
+	VoidedAt *time.Time `json:"voided_at,omitempty"`
 }
 
 // BuyerTicket is a ticket in a buyer's list of tickets.

@@ -45,6 +45,11 @@ func (a *API) show(w http.ResponseWriter, r *http.Request, actor domain.Actor) e
 	if err != nil {
 		return err
 	}
+	if s.Status == string(domain.ShowStatusCancelled) { // issue 14: money
+		if s.Refunds, err = a.q.ShowRefunds(r.Context(), s.ID); err != nil {
+			return err
+		}
+	}
 	rules, err := a.q.ShowRules(r.Context(), s.ID) // issue 14: rules
 	if err != nil {
 		return err

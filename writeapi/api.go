@@ -51,11 +51,12 @@ type API struct {
 	door     Door  // issue 14: door
 	// issue 14: asyncpay
 	asyncpay *asyncPayAPI // nil: no routes of asynchronous payments
+	refunds  Refunds      // issue 14: money
 }
 
 // New returns the write API.
 func New(cmd Commands, tokens TokenIssuer, auth Authenticator, idem IdempotencyStore, log *slog.Logger) *API {
-	return &API{accounts: cmd, shows: cmd, orders: cmd, rules: cmd, door: cmd, tokens: tokens, auth: auth, idem: idem, log: log}
+	return &API{accounts: cmd, shows: cmd, orders: cmd, rules: cmd, door: cmd, refunds: cmd, tokens: tokens, auth: auth, idem: idem, log: log}
 }
 
 type handlerFunc func(w http.ResponseWriter, r *http.Request, actor domain.Actor) error
@@ -85,6 +86,8 @@ func (a *API) Register(r *mux.Router) {
 	r.Handle("/v1/shows/{id}/waitlist", a.private(a.joinWaitlist)).Methods(http.MethodPost)
 	r.Handle("/v1/shows/{id}/waitlist", a.private(a.leaveWaitlist)).Methods(http.MethodDelete)
 	r.Handle("/v1/shows/{id}/waitlist", a.private(a.waitlist)).Methods(http.MethodGet)
+	// issue 14: money
+	r.Handle("/v1/orders/{id}/refund", a.private(a.refundOrder)).Methods(http.MethodPost)
 }
 
 // public serves a route that needs no token. Its Idempotency-Keys are

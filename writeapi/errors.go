@@ -198,6 +198,13 @@ var mappings = []mapping{
 		detail: "the order started no such payment intent"},
 	{match: is(domain.ErrNoPaymentNeeded), status: http.StatusConflict, slug: "invalid-state", title: "Not allowed in the current state",
 		detail: "a free order needs no payment: confirm it with POST /v1/orders/{id}/pay"},
+	// issue 14: money
+	{match: is(domain.ErrNotRefundable), status: http.StatusConflict, slug: "not-refundable", title: "Not refundable",
+		detail: "the order is not paid: there is nothing to refund"},
+	{match: is(domain.ErrAlreadyRefunded), status: http.StatusConflict, slug: "already-refunded", title: "Already refunded",
+		detail: "the order, or a ticket asked for, is refunded already"},
+	{match: is(domain.ErrTicketVoided), status: http.StatusConflict, slug: "ticket-void", title: "Ticket void",
+		detail: "the ticket was refunded: it admits nobody"},
 	{match: is(commands.ErrConflict), status: http.StatusConflict, slug: "conflict", title: "Concurrent update, try again",
 		detail: "another request changed this at the same time; retry"},
 	{match: is(commands.ErrTooContended), status: http.StatusConflict, slug: "conflict", title: "Concurrent update, try again",

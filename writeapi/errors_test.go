@@ -84,6 +84,10 @@ func TestError(t *testing.T) {
 		{fmt.Errorf("%w: %w", ErrBadSignature, errors.New("no match")), 400, "bad-signature", "the Ticketing-Signature header is missing or malformed, too old or too new, or matches no secret", ""},
 		{domain.ErrUnknownIntent, 422, "unknown-payment-intent", "the order started no such payment intent", ""},
 		{domain.ErrNoPaymentNeeded, 409, "invalid-state", "a free order needs no payment: confirm it with POST /v1/orders/{id}/pay", ""},
+		// issue 14: money
+		{fmt.Errorf("refund: %w", domain.ErrNotRefundable), 409, "not-refundable", "the order is not paid: there is nothing to refund", ""},
+		{fmt.Errorf("%w: a ticket asked for", domain.ErrAlreadyRefunded), 409, "already-refunded", "the order, or a ticket asked for, is refunded already", ""},
+		{domain.ErrTicketVoided, 409, "ticket-void", "the ticket was refunded: it admits nobody", ""},
 		{&commands.ConflictError{Stream: "s", Expected: 1, Actual: 2}, 409, "conflict", "another request changed this at the same time; retry", ""},
 		{commands.ErrTooContended, 409, "conflict", "another request changed this at the same time; retry", ""},
 		// issue 14: rules

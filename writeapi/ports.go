@@ -94,6 +94,16 @@ type Commands interface {
 	Accounts
 	Shows
 	Orders
-	Rules // issue 14: rules (writeapi/rules.go)
-	Door  // issue 14: door
+	Rules   // issue 14: rules (writeapi/rules.go)
+	Door    // issue 14: door
+	Refunds // issue 14: money
+}
+
+// Refunds runs the refunds (issue 14: money). Its errors are the domain's
+// (ErrNotRefundable, ErrAlreadyRefunded, ...), commands.ErrForbidden and
+// commands.ErrTooContended.
+type Refunds interface {
+	// RefundOrder refunds tickets of a confirmed order, all that are left
+	// when none are named; only the show's organizer or an admin may.
+	RefundOrder(ctx context.Context, actor domain.Actor, id uuid.UUID, r domain.RefundRequest) (commands.RefundResult, error)
 }

@@ -152,7 +152,7 @@ func TestServe_AsyncPaymentLate(t *testing.T) {
 		s.delivered(w, "refunded", "hold_expired")
 	}
 	charge := w.Event.Data.Object.LatestCharge
-	if refunds := ledger.Refunds(); len(refunds) != 1 || refunds[0] != charge {
+	if refunds := ledger.Refunds(); len(refunds) != 1 || refunds[0].ChargeID != charge {
 		t.Fatalf("refunds %v, want [%s]", refunds, charge)
 	}
 

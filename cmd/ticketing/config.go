@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ticketing/ticketing/commands"
 	"github.com/ticketing/ticketing/infra/kafka"
 	"github.com/ticketing/ticketing/infra/ratelimit"
 	"github.com/ticketing/ticketing/projections"
@@ -73,6 +74,9 @@ type Config struct {
 	RandomWebhookSecret bool
 	// projectors replaces projections.All(), for tests.
 	projectors []projections.Projector
+	// issue 14: money. payments replaces the process's own simulated
+	// provider, for tests whose engines share one ledger.
+	payments commands.PaymentProvider
 }
 
 // storeConfig names the event store; see openStore.

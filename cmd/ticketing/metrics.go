@@ -30,6 +30,8 @@ type progressReport struct {
 	Relay       *lag // nil when no relay ever ran
 	RelayAt     domain.Position
 	Projections []projectionReport
+	// Refunds is the refund process's backlog, when asked for (issue 14).
+	Refunds *projections.RefundBacklog
 }
 
 type projectionReport struct {

@@ -131,7 +131,7 @@ func TestProjectionsRetry(t *testing.T) {
 		t.Errorf("parked after a failed retry: got %+v", got)
 	}
 	fixed := []projections.Projector{projectionstest.FixedShows{}, projections.Orders{}, projections.Sales{}, projections.Holds{}, projections.Analytics{},
-		projections.Waitlist{}} // issue 14: waitlist
+		projections.Refunds{}, projections.Waitlist{}} // issue 14: money, waitlist
 	reports, err := retry(context.Background(), pool, fixed, retryOptions{Projection: "shows", All: true})
 	if err != nil {
 		t.Fatal(err)

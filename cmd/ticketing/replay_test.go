@@ -325,7 +325,7 @@ func TestReplay_PoisonEvent(t *testing.T) {
 	orders.bad.Store(uuid.Nil)
 	s := startServer(t, db, time.Minute, func(c *Config) {
 		c.projectors = []projections.Projector{projections.Shows{}, orders, projections.Sales{}, projections.Holds{}, projections.Analytics{},
-			projections.Waitlist{}} // issue 14: waitlist
+			projections.Refunds{}, projections.Waitlist{}} // issue 14: money, waitlist
 	})
 	w := newWorkload(t, s.e, 1)
 	ctx := context.Background()

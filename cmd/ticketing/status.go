@@ -29,8 +29,12 @@ func (x *statusCommand) Run(ctx context.Context, s *session) error {
 	if err != nil {
 		return err
 	}
-	r, err := report(ctx, store, projections.NewQueries(postgres.NewReadModels(s.pool).DB()))
+	q := projections.NewQueries(postgres.NewReadModels(s.pool).DB())
+	r, err := report(ctx, store, q)
 	if err != nil {
+		return err
+	}
+	if r.Refunds, err = refundBacklog(ctx, q); err != nil { // issue 14: money
 		return err
 	}
 	return printStatus(os.Stdout, r, x.json)
@@ -49,7 +53,9 @@ func printStatus(w io.Writer, r progressReport, asJSON bool) error {
 			Head        string `json:"head"`
 			Relay       *lag   `json:"relay,omitempty"`
 			Projections []row  `json:"projections"`
-		}{Head: r.Head.String(), Relay: r.Relay}
+			// issue 14: money
+			Refunds *projections.RefundBacklog `json:"refund_process,omitempty"`
+		}{Head: r.Head.String(), Relay: r.Relay, Refunds: r.Refunds}
 		for _, p := range r.Projections {
 			out.Projections = append(out.Projections, row{p.Progress, p.Position.String(), p.Lag.Events, p.Lag.Seconds})
 		}
@@ -93,6 +99,7 @@ func printStatus(w io.Writer, r progressReport, asJSON bool) error {
 		printParked(tw, parked)
 		fmt.Fprintln(tw, "\nresume a stream once the projector is fixed: ticketing projections retry --projection NAME --stream ID")
 	}
+	printRefundProcess(tw, r.Refunds) // issue 14: money
 	return tw.Flush()
 }
 

@@ -69,11 +69,20 @@ func (e *DeclineError) Unwrap() error { return commands.ErrPaymentDeclined }
 
 // Charge is a successful charge: money taken from a card.
 type Charge struct {
+	ID            string
+	Key           string // the idempotency key it was made with
+	AmountCents   int64
+	Token         string
+	RefundedCents int64 // the sum of its refunds
+	Refunded      bool  // refunded in full
+}
+
+// Refund is a refund of (part of) a charge.
+type Refund struct {
 	ID          string
 	Key         string // the idempotency key it was made with
+	ChargeID    string
 	AmountCents int64
-	Token       string
-	Refunded    bool
 }
 
 type outcome struct {
@@ -83,19 +92,21 @@ type outcome struct {
 
 var _ commands.PaymentProvider = (*Provider)(nil)
 
-// Provider is a simulated payment provider. It is safe for concurrent use.
+// Provider is a simulated payment provider with a ledger of its charges
+// and refunds. It is safe for concurrent use.
 type Provider struct {
-	mu       sync.Mutex
-	byKey    map[string]outcome // every charge attempt, by idempotency key
-	byID     map[string]int     // index into charges
-	charges  []Charge
-	refunds  []string
-	attempts int
+	mu        sync.Mutex
+	byKey     map[string]outcome // every charge attempt, by idempotency key
+	byID      map[string]int     // index into charges
+	charges   []Charge
+	refunds   []Refund
+	refundKey map[string]outcome // every refund attempt, by idempotency key
+	attempts  int
 }
 
 // New returns a Provider with no charges.
 func New() *Provider {
-	return &Provider{byKey: map[string]outcome{}, byID: map[string]int{}}
+	return &Provider{byKey: map[string]outcome{}, byID: map[string]int{}, refundKey: map[string]outcome{}}
 }
 
 // Charge takes amountCents from the test card behind token. The tok_visa,
@@ -135,24 +146,43 @@ func (p *Provider) Charge(ctx context.Context, key string, amountCents int64, to
 	return o.chargeID, o.err
 }
 
-// Refund returns the money of chargeID. Refunding a refunded charge does
-// nothing; an id the provider never issued fails with ErrUnknownCharge.
-func (p *Provider) Refund(ctx context.Context, chargeID string) error {
+// Refund returns amountCents of chargeID. A repeated key returns the first
+// call's refund id or error and moves no money. An id the provider never
+// issued fails with ErrUnknownCharge, refunds past the charge with
+// commands.ErrRefundExceedsCharge (both recorded under the key); an empty
+// key, a non-positive amount or a done ctx fail without being recorded.
+func (p *Provider) Refund(ctx context.Context, key, chargeID string, amountCents int64) (string, error) {
 	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("simpay refund: %w", err)
+		return "", fmt.Errorf("simpay refund: %w", err)
+	}
+	if key == "" {
+		return "", errors.New("simpay refund: empty idempotency key")
+	}
+	if amountCents <= 0 {
+		return "", fmt.Errorf("simpay refund: amount must be positive, got %d", amountCents)
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if o, ok := p.refundKey[key]; ok {
+		return o.chargeID, o.err
+	}
+	var o outcome
 	i, ok := p.byID[chargeID]
-	if !ok {
-		return fmt.Errorf("simpay refund %q: %w", chargeID, ErrUnknownCharge)
+	switch {
+	case !ok:
+		o.err = fmt.Errorf("simpay refund %q: %w", chargeID, ErrUnknownCharge)
+	case amountCents > p.charges[i].AmountCents-p.charges[i].RefundedCents:
+		o.err = fmt.Errorf("simpay refund %q of %d, %d left: %w", chargeID, amountCents,
+			p.charges[i].AmountCents-p.charges[i].RefundedCents, commands.ErrRefundExceedsCharge)
+	default:
+		o.chargeID = "re_" + randomHex(12)
+		c := &p.charges[i]
+		c.RefundedCents += amountCents
+		c.Refunded = c.RefundedCents == c.AmountCents
+		p.refunds = append(p.refunds, Refund{ID: o.chargeID, Key: key, ChargeID: chargeID, AmountCents: amountCents})
 	}
-	if p.charges[i].Refunded {
-		return nil
-	}
-	p.charges[i].Refunded = true
-	p.refunds = append(p.refunds, chargeID)
-	return nil
+	p.refundKey[key] = o
+	return o.chargeID, o.err
 }
 
 // Charges returns a copy of the successful charges, oldest first, with
@@ -163,11 +193,11 @@ func (p *Provider) Charges() []Charge {
 	return append([]Charge(nil), p.charges...)
 }
 
-// Refunds returns the ids of the refunded charges, in refund order.
-func (p *Provider) Refunds() []string {
+// Refunds returns a copy of the refunds made, oldest first.
+func (p *Provider) Refunds() []Refund {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return append([]string(nil), p.refunds...)
+	return append([]Refund(nil), p.refunds...)
 }
 
 // Attempts returns how many distinct charge attempts reached the card

@@ -189,7 +189,7 @@ func TestProvider_Refund(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 
-	t.Run("refunds once", func(t *testing.T) {
+	t.Run("refunds once by key", func(t *testing.T) {
 		t.Parallel()
 		p := simpay.New()
 		kept, err := p.Charge(ctx, "a", 100, "tok_visa")
@@ -200,13 +200,20 @@ func TestProvider_Refund(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		for range 2 {
-			if err := p.Refund(ctx, id); err != nil {
+		var first string
+		for i := range 2 {
+			rid, err := p.Refund(ctx, "r1", id, 200)
+			if err != nil {
 				t.Fatal(err)
 			}
+			if i == 0 {
+				first = rid
+			} else if rid != first {
+				t.Errorf("a replayed key got refund %q, want %q", rid, first)
+			}
 		}
-		if got := p.Refunds(); len(got) != 1 || got[0] != id {
-			t.Errorf("Refunds() = %v, want [%s]", got, id)
+		if got := p.Refunds(); len(got) != 1 || got[0].ChargeID != id || got[0].AmountCents != 200 || got[0].ID != first {
+			t.Errorf("Refunds() = %v, want one of 200 of %s", got, id)
 		}
 		got := map[string]bool{}
 		for _, c := range p.Charges() {
@@ -216,10 +223,30 @@ func TestProvider_Refund(t *testing.T) {
 			t.Errorf("refunded by charge id = %v, want %v", got, want)
 		}
 	})
+	t.Run("partial refunds never exceed the charge", func(t *testing.T) {
+		t.Parallel()
+		p := simpay.New()
+		id, err := p.Charge(ctx, "a", 100, "tok_visa")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, step := range []struct {
+			key    string
+			amount int64
+			err    error
+		}{{"r1", 60, nil}, {"r2", 50, commands.ErrRefundExceedsCharge}, {"r3", 40, nil}, {"r4", 1, commands.ErrRefundExceedsCharge}} {
+			if _, err := p.Refund(ctx, step.key, id, step.amount); !errors.Is(err, step.err) {
+				t.Errorf("refund %s of %d: got %v, want %v", step.key, step.amount, err, step.err)
+			}
+		}
+		if c := p.Charges()[0]; c.RefundedCents != 100 || !c.Refunded || len(p.Refunds()) != 2 {
+			t.Errorf("charge = %+v, refunds %v; want 100 refunded in two", c, p.Refunds())
+		}
+	})
 	t.Run("unknown charge", func(t *testing.T) {
 		t.Parallel()
 		p := simpay.New()
-		if err := p.Refund(ctx, "ch_nope"); !errors.Is(err, simpay.ErrUnknownCharge) {
+		if _, err := p.Refund(ctx, "k", "ch_nope", 1); !errors.Is(err, simpay.ErrUnknownCharge) {
 			t.Errorf("got %v, want ErrUnknownCharge", err)
 		}
 		if got := p.Refunds(); len(got) != 0 {
@@ -233,16 +260,16 @@ func TestProvider_Refund(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := p.Refund(ctx, id); err != nil {
+		if _, err := p.Refund(ctx, "r", id, 100); err != nil {
 			t.Fatal(err)
 		}
 		p.Charges()[0].AmountCents = 1
-		p.Refunds()[0] = "changed"
+		p.Refunds()[0].ChargeID = "changed"
 		if got := p.Charges()[0].AmountCents; got != 100 {
 			t.Errorf("AmountCents = %d, want 100", got)
 		}
-		if got := p.Refunds()[0]; got != id {
-			t.Errorf("Refunds()[0] = %q, want %q", got, id)
+		if got := p.Refunds()[0].ChargeID; got != id {
+			t.Errorf("Refunds()[0].ChargeID = %q, want %q", got, id)
 		}
 	})
 }
