@@ -402,16 +402,8 @@ func (a *Auditor) addDecoded(rec RecordedEvent, e Event, err error, misplaced []
 		a.checkedIn(ref, e)
 		a.doorCheckIn(ref, e) // issue 14: door
 		a.voidCheckIn(ref, e) // issue 14: money
-	case TicketTypeSet: // issue 14: rules
-		a.ruleEvent(ref, e.ShowID, e)
-	case QuotaSet:
-		a.ruleEvent(ref, e.ShowID, e)
-	case OrderLimitsChanged:
-		a.ruleEvent(ref, e.ShowID, e)
-	case VoucherCreated:
-		a.ruleEvent(ref, e.ShowID, e)
-	case VoucherDisabled:
-		a.ruleEvent(ref, e.ShowID, e)
+	case TicketTypeSet, QuotaSet, OrderLimitsChanged, VoucherCreated, VoucherDisabled: // issue 14: rules
+		a.ruleEvent(ref, e)
 	case TicketTransferred: // issue 14: door
 		a.ticketTransferred(ref, e)
 	case OrderPaymentStarted, OrderPaymentSucceeded, OrderPaymentFailed, OrderPaymentRefunded: // issue 14: asyncpay

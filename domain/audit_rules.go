@@ -38,8 +38,8 @@ type auditVoucher struct {
 }
 
 // ruleEvent records a rule event of a show.
-func (a *Auditor) ruleEvent(ref EventRef, show uuid.UUID, e Event) {
-	s := a.showEvent(ref, show)
+func (a *Auditor) ruleEvent(ref EventRef, e Event) {
+	s := a.showEvent(ref, ruleShow(e))
 	if s == nil {
 		return
 	}
@@ -196,4 +196,21 @@ func (a *Auditor) ruleRelease(ref EventRef, s *auditShow, h *auditHold, e SeatsR
 			q.taken -= int64(u.Units)
 		}
 	}
+}
+
+// ruleShow returns the show of a rule event.
+func ruleShow(e Event) uuid.UUID {
+	switch e := e.(type) {
+	case TicketTypeSet:
+		return e.ShowID
+	case QuotaSet:
+		return e.ShowID
+	case OrderLimitsChanged:
+		return e.ShowID
+	case VoucherCreated:
+		return e.ShowID
+	case VoucherDisabled:
+		return e.ShowID
+	}
+	return uuid.Nil
 }
