@@ -90,10 +90,11 @@ type Handler struct {
 	payOrder    *payOrder // nil without Payments
 	cancelOrder *cancelOrder
 	settler     *settler
-	checkIn     *checkIn  // nil without Tickets
-	door        *door     // issue 14: door; nil without Tickets
-	asyncPay    *asyncPay // issue 14: asyncpay; nil without Payments and Intents
-	waitlist    *waitlist // issue 14: waitlist
+	checkIn     *checkIn     // nil without Tickets
+	rules       *changeRules // issue 14: rules
+	door        *door        // issue 14: door; nil without Tickets
+	asyncPay    *asyncPay    // issue 14: asyncpay; nil without Payments and Intents
+	waitlist    *waitlist    // issue 14: waitlist
 	// issue 14: money
 	refundOrder *refundOrder // nil without Payments
 }
@@ -132,6 +133,7 @@ func NewHandler(h *Handler) *Handler {
 	h.editShow = newEditShow(change, h.Now)
 	h.publishShow = newPublishShow(change, h.Now)
 	h.cancelShow = newCancelShow(change, h.Now)
+	h.rules = newChangeRules(change, h.Now) // issue 14: rules
 	h.placeOrder = newPlaceOrder(events, h.shows, locks, h.Now, h.NewID, h.HoldTTL, h.MaxRetries, &h.Stats, h.Appended)
 	h.settler = newSettler(events, h.shows, locks, h.Now, h.NewID, h.MaxRetries, h.Log)
 	h.shows.offerWindow = h.WaitlistOfferWindow // issue 14: waitlist
@@ -222,6 +224,38 @@ func (h *Handler) CheckIn(ctx context.Context, actor domain.Actor, ticketID uuid
 		return Result{}, fmt.Errorf("CheckIn: %w", errNotWired)
 	}
 	return h.checkIn.handle(ctx, actor, ticketID)
+}
+
+// issue 14: rules. The organizer's rules of a show (domain.CanManage).
+
+// AddTicketType adds a ticket type to a show.
+func (h *Handler) AddTicketType(ctx context.Context, actor domain.Actor, id uuid.UUID, t domain.TicketType) (Result, error) {
+	return h.rules.run(ctx, actor, id, h.rules.addTicketType(t))
+}
+
+// ChangeTicketType changes a ticket type of a show.
+func (h *Handler) ChangeTicketType(ctx context.Context, actor domain.Actor, id uuid.UUID, code string, p domain.TicketTypePatch) (Result, error) {
+	return h.rules.run(ctx, actor, id, h.rules.changeTicketType(code, p))
+}
+
+// SetQuota adds or replaces a quota of a show.
+func (h *Handler) SetQuota(ctx context.Context, actor domain.Actor, id uuid.UUID, q domain.Quota) (Result, error) {
+	return h.rules.run(ctx, actor, id, h.rules.setQuota(q))
+}
+
+// SetOrderLimits sets the fewest and most units per order of a show.
+func (h *Handler) SetOrderLimits(ctx context.Context, actor domain.Actor, id uuid.UUID, min, max int) (Result, error) {
+	return h.rules.run(ctx, actor, id, h.rules.setOrderLimits(min, max))
+}
+
+// CreateVoucher creates a voucher of a show.
+func (h *Handler) CreateVoucher(ctx context.Context, actor domain.Actor, id uuid.UUID, v domain.Voucher) (Result, error) {
+	return h.rules.run(ctx, actor, id, h.rules.createVoucher(v))
+}
+
+// DisableVoucher disables a voucher of a show.
+func (h *Handler) DisableVoucher(ctx context.Context, actor domain.Actor, id uuid.UUID, code string) (Result, error) {
+	return h.rules.run(ctx, actor, id, h.rules.disableVoucher(code))
 }
 
 // issue 14: door (door.go).

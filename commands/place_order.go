@@ -16,6 +16,10 @@ type PlaceOrder struct {
 	ShowID uuid.UUID
 	Items  []domain.ItemRequest
 	Seats  []domain.SeatRef
+	// issue 14: rules. SeatTypes, nil or one per seat, names the seats'
+	// ticket types; Voucher a voucher code.
+	SeatTypes []string
+	Voucher   string
 }
 
 // OrderResult is a placed order.
@@ -64,7 +68,8 @@ func (h *placeOrder) handle(ctx context.Context, actor domain.Actor, c PlaceOrde
 		return OrderResult{}, ErrForbidden
 	}
 	orderID := h.newID()
-	r, err := h.hold(ctx, c.ShowID, domain.HoldRequest{OrderID: orderID, BuyerID: actor.UserID, Items: c.Items, Seats: c.Seats})
+	r, err := h.hold(ctx, c.ShowID, domain.HoldRequest{OrderID: orderID, BuyerID: actor.UserID, Items: c.Items, Seats: c.Seats,
+		SeatTypes: c.SeatTypes, Voucher: c.Voucher})
 	if err != nil {
 		return OrderResult{}, err
 	}

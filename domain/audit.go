@@ -59,7 +59,9 @@ const (
 )
 
 // AuditChecks lists the checks in the order an AuditReport shows them.
-var AuditChecks = []string{AuditLog, AuditCapacity, AuditSeats, AuditHolds, AuditOrders, AuditCheckIns, AuditPayments, AuditRefunds, AuditBuyerLimit, AuditOverflow}
+var AuditChecks = []string{AuditLog, AuditCapacity, AuditSeats, AuditHolds, AuditOrders, AuditCheckIns, AuditPayments, AuditRefunds, AuditBuyerLimit,
+	AuditRules, // issue 14: rules (audit_rules.go)
+	AuditOverflow}
 
 // check indexes the checks of AuditChecks.
 type check int
@@ -74,6 +76,7 @@ const (
 	cPayments
 	cRefunds
 	cBuyerLimit
+	cRules // issue 14: rules
 	cOverflow
 	numChecks
 )
@@ -192,6 +195,8 @@ type Auditor struct {
 	units    int64
 	limits   int64 // show events that set a per-buyer limit
 	refunds  int64 // refund events seen
+	// issue 14: rules
+	ruleEvents int64 // rule events seen
 	// issue 14: door. Transfers and scans (audit_door.go); nil until the
 	// first.
 	door *auditDoor
@@ -218,6 +223,7 @@ type auditShow struct {
 	sold      map[uuid.UUID]EventRef   // orders sold, by their sale
 	limit     int                      // per-buyer limit; 0 for none
 	buyers    map[uuid.UUID]int64      // units of live holds and sales per buyer
+	rules     *auditRules              // issue 14: rules; nil: none
 }
 
 type auditSection struct {
@@ -271,6 +277,9 @@ type auditHold struct {
 	total int64
 	units int64
 	ref   EventRef
+	// issue 14: rules
+	voucher string
+	quotas  []QuotaUse
 }
 
 type auditOrder struct {
@@ -393,6 +402,8 @@ func (a *Auditor) addDecoded(rec RecordedEvent, e Event, err error, misplaced []
 		a.checkedIn(ref, e)
 		a.doorCheckIn(ref, e) // issue 14: door
 		a.voidCheckIn(ref, e) // issue 14: money
+	case TicketTypeSet, QuotaSet, OrderLimitsChanged, VoucherCreated, VoucherDisabled: // issue 14: rules
+		a.ruleEvent(ref, e)
 	case TicketTransferred: // issue 14: door
 		a.ticketTransferred(ref, e)
 	case OrderPaymentStarted, OrderPaymentSucceeded, OrderPaymentFailed, OrderPaymentRefunded: // issue 14: asyncpay
@@ -656,6 +667,35 @@ func (a *Auditor) seatsHeld(ref EventRef, e SeatsHeld) {
 	if ok && units > MaxUnitsPerOrder {
 		a.violate(cHolds, fmt.Sprintf("%d units in one hold, at most %d", units, MaxUnitsPerOrder), ref)
 	}
+	v := a.ruleVoucher(ref, s, e) // issue 14: rules
+	a.heldItems(ref, s, e, v)
+	a.heldSeats(ref, s, e, v)
+	if s.holds[e.OrderID] == nil {
+		s.holds[e.OrderID] = &auditHold{buyer: e.BuyerID, print: unitsPrint(e.Items, e.Seats), total: e.TotalCents, units: units, ref: ref,
+			voucher: e.Voucher, quotas: e.Quotas}
+	}
+	a.waitlistHeld(ref, s, e) // issue 14: waitlist
+	if !ok {
+		return
+	}
+	a.ruleQuotas(ref, s, e, units) // issue 14: rules
+	tally, ok2 := addInt64(s.buyers[e.BuyerID], units)
+	if !ok2 {
+		a.violate(cOverflow, "the buyer's units overflow", ref)
+		return
+	}
+	s.buyers[e.BuyerID] = tally
+	if s.limit > 0 {
+		a.checked[cBuyerLimit]++
+		if tally > int64(s.limit) {
+			a.violate(cBuyerLimit, fmt.Sprintf("buyer %s has %d units of the show, the limit is %d", e.BuyerID, tally, s.limit), ref)
+		}
+	}
+}
+
+// heldItems checks the general-admission units of a hold, their prices
+// (with voucher v) and their sections' capacity.
+func (a *Auditor) heldItems(ref EventRef, s *auditShow, e SeatsHeld, v *auditVoucher) {
 	var wanted []sectionUnits
 	for _, it := range e.Items {
 		sec := s.sections[it.Section]
@@ -666,8 +706,9 @@ func (a *Auditor) seatsHeld(ref EventRef, e SeatsHeld) {
 		case sec.seated:
 			a.violate(cHolds, fmt.Sprintf("units held in seated section %q", it.Section), ref)
 			continue
-		case it.UnitPriceCents != sec.price:
-			a.violate(cHolds, fmt.Sprintf("section %q held at %d, its price is %d", it.Section, it.UnitPriceCents, sec.price), ref)
+		}
+		if p := a.rulePrice(ref, s, it.Section, sec, it.TicketType, v, e); p >= 0 && it.UnitPriceCents != p {
+			a.violate(cHolds, fmt.Sprintf("section %q held at %d, its price is %d", it.Section, it.UnitPriceCents, p), ref)
 		}
 		if it.Quantity > 0 {
 			wanted = a.addUnits(ref, wanted, it.Section, int64(it.Quantity))
@@ -676,6 +717,11 @@ func (a *Auditor) seatsHeld(ref EventRef, e SeatsHeld) {
 	for _, w := range wanted {
 		a.moveGA(ref, w.name, s.sections[w.name], w.units, 0)
 	}
+}
+
+// heldSeats checks the seats of a hold, their prices (with voucher v) and
+// that each is free.
+func (a *Auditor) heldSeats(ref EventRef, s *auditShow, e SeatsHeld, v *auditVoucher) {
 	for i, st := range e.Seats {
 		sec := s.sections[st.Section]
 		a.checked[cSeats]++
@@ -686,8 +732,9 @@ func (a *Auditor) seatsHeld(ref EventRef, e SeatsHeld) {
 		case !sec.seated:
 			a.violate(cHolds, fmt.Sprintf("a seat held in general-admission section %q", st.Section), ref)
 			continue
-		case st.PriceCents != sec.price:
-			a.violate(cHolds, fmt.Sprintf("seat %s held at %d, its price is %d", st.SeatRef, st.PriceCents, sec.price), ref)
+		}
+		if p := a.rulePrice(ref, s, st.Section, sec, st.TicketType, v, e); p >= 0 && st.PriceCents != p {
+			a.violate(cHolds, fmt.Sprintf("seat %s held at %d, its price is %d", st.SeatRef, st.PriceCents, p), ref)
 		}
 		if n, row := sec.rows[st.Row]; !row || st.Seat < 1 || st.Seat > n {
 			a.violate(cSeats, "seat "+st.SeatRef.String()+" does not exist", ref)
@@ -706,25 +753,6 @@ func (a *Auditor) seatsHeld(ref EventRef, e SeatsHeld) {
 			continue
 		}
 		sec.seats[st.SeatRef] = auditSeat{order: e.OrderID, by: ref}
-	}
-	if s.holds[e.OrderID] == nil {
-		s.holds[e.OrderID] = &auditHold{buyer: e.BuyerID, print: unitsPrint(e.Items, e.Seats), total: e.TotalCents, units: units, ref: ref}
-	}
-	a.waitlistHeld(ref, s, e) // issue 14: waitlist
-	if !ok {
-		return
-	}
-	tally, ok2 := addInt64(s.buyers[e.BuyerID], units)
-	if !ok2 {
-		a.violate(cOverflow, "the buyer's units overflow", ref)
-		return
-	}
-	s.buyers[e.BuyerID] = tally
-	if s.limit > 0 {
-		a.checked[cBuyerLimit]++
-		if tally > int64(s.limit) {
-			a.violate(cBuyerLimit, fmt.Sprintf("buyer %s has %d units of the show, the limit is %d", e.BuyerID, tally, s.limit), ref)
-		}
 	}
 }
 
@@ -822,7 +850,8 @@ func (a *Auditor) seatsReleased(ref EventRef, e SeatsReleased) {
 		return
 	}
 	a.freeUnits(ref, s, e.OrderID, e.Items, e.Seats, false)
-	a.waitlistFreed(e) // issue 14: waitlist
+	a.ruleRelease(ref, s, h, e) // issue 14: rules
+	a.waitlistFreed(e)          // issue 14: waitlist
 	if h != nil {
 		s.buyers[h.buyer] -= h.units
 		delete(s.holds, e.OrderID)
@@ -1139,6 +1168,8 @@ func (a *Auditor) Report() AuditReport {
 			c.Note = "not in the log: no show event sets a per-buyer limit"
 		case name == AuditRefunds && a.refunds == 0:
 			c.Note = "no refund events in the log"
+		case name == AuditRules && a.ruleEvents == 0:
+			c.Note = "no ticket type, quota, order limit or voucher events in the log"
 		}
 		r.Checks = append(r.Checks, c)
 	}

@@ -187,6 +187,12 @@ func RegisterEvents(r *Registry) {
 	Register[OrderCancelled](r)
 	Register[OrderExpired](r)
 	Register[TicketCheckedIn](r)
+	// issue 14: rules
+	Register[TicketTypeSet](r)
+	Register[QuotaSet](r)
+	Register[OrderLimitsChanged](r)
+	Register[VoucherCreated](r)
+	Register[VoucherDisabled](r)
 	// issue 14: asyncpay
 	Register[OrderPaymentStarted](r)
 	Register[OrderPaymentSucceeded](r)

@@ -97,7 +97,6 @@ func TestOrder_Refund(t *testing.T) {
 	}
 }
 
-
 func TestOrder_CheckInRefusesAVoidTicket(t *testing.T) {
 	t.Parallel()
 	o := domain.NewOrder()

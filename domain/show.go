@@ -65,6 +65,9 @@ func (r SeatRef) String() string { return fmt.Sprintf("%s/%s/%d", r.Section, r.R
 type ItemRequest struct {
 	Section  string `json:"section"`
 	Quantity int    `json:"quantity"`
+	// TicketType names a ticket type of the section (issue 14: rules); ""
+	// is the section's own price. With a type, Section may be "".
+	TicketType string `json:"ticket_type,omitempty"`
 }
 
 // HeldItem is a quantity of general-admission units at the price of the hold.
@@ -72,12 +75,14 @@ type HeldItem struct {
 	Section        string `json:"section"`
 	Quantity       int    `json:"quantity"`
 	UnitPriceCents int64  `json:"unit_price_cents"`
+	TicketType     string `json:"ticket_type,omitempty"` // issue 14: rules
 }
 
 // HeldSeat is one seat at the price of the hold.
 type HeldSeat struct {
 	SeatRef
-	PriceCents int64 `json:"price_cents"`
+	PriceCents int64  `json:"price_cents"`
+	TicketType string `json:"ticket_type,omitempty"` // issue 14: rules
 }
 
 // Ticket admits one person: one per seat or general-admission unit.
@@ -159,6 +164,10 @@ type SeatsHeld struct {
 	HeldAt         time.Time  `json:"held_at"`
 	ExpiresAt      time.Time  `json:"expires_at"`
 	HoldTTLSeconds int64      `json:"hold_ttl_seconds"`
+	// issue 14: rules. The voucher used (one use) and the quota units taken;
+	// prices above are after the voucher.
+	Voucher string     `json:"voucher,omitempty"`
+	Quotas  []QuotaUse `json:"quotas,omitempty"`
 }
 
 // SchemaVersion is the version of SeatsHeld's current shape.
@@ -178,6 +187,9 @@ type SeatsReleased struct {
 	Items   []HeldItem `json:"items,omitempty"`
 	Seats   []HeldSeat `json:"seats,omitempty"`
 	At      time.Time  `json:"at"`
+	// issue 14: rules. The hold's voucher use and quota units, given back.
+	Voucher string     `json:"voucher,omitempty"`
+	Quotas  []QuotaUse `json:"quotas,omitempty"`
 }
 
 // SeatsSold: a held order was paid; its inventory is sold for good.
@@ -220,6 +232,9 @@ type Hold struct {
 	HeldAt     time.Time
 	ExpiresAt  time.Time
 	TTL        time.Duration // the hold policy in force when it was made
+	// Rules is what the hold took of the show's rules (issue 14: rules);
+	// nil when it took nothing, which keeps a Hold small.
+	Rules *HoldRules `json:",omitempty"`
 }
 
 type section struct {
@@ -251,6 +266,7 @@ type Show struct {
 	sold        map[uuid.UUID]bool
 	maxPerBuyer int               // 0: no limit
 	buyers      map[uuid.UUID]int // buyer → units in open holds and sold
+	rules       *showRules        // issue 14: rules; nil: none
 
 	// issue 14: waitlist — the waiting lists, their reserved units and open
 	// offers (domain/waitlist.go).
@@ -546,68 +562,32 @@ type HoldRequest struct {
 	BuyerID uuid.UUID
 	Items   []ItemRequest
 	Seats   []SeatRef
+	// issue 14: rules. SeatTypes, nil or one per seat, names each seat's
+	// ticket type ("" for the section's price); Voucher a voucher code.
+	SeatTypes []string
+	Voucher   string
 }
 
 // Hold reserves units and seats at today's prices until now+ttl. It fails
 // with ErrShowStarted once the show has started, with a *ValidationError for
-// quantities out of range and sections, rows or seats that do not exist,
+// quantities out of range and sections, rows, seats or ticket types that do
+// not exist, with an *OrderLimitError outside the show's per-order limits,
 // with a *BuyerLimitError when the buyer would pass the show's per-buyer
-// limit, ErrSoldOut when a section has too few units left and
+// limit, with the errors of decideRules for ticket types, vouchers and
+// quotas, ErrSoldOut when a section has too few units left and
 // *SeatTakenError when a seat is held or sold. Every quantity is bounded
 // before it is added up, so no sum can overflow.
 func (s *Show) Hold(r HoldRequest, now time.Time, ttl time.Duration) error {
-	switch {
-	case !s.Exists():
-		return ErrShowNotFound
-	case s.Status == ShowStatusCancelled:
-		return ErrShowCancelled
-	case s.Status != ShowStatusOnSale:
-		return ErrNotOnSale
-	case !now.Before(s.StartsAt):
-		return ErrShowStarted
+	if err := s.holdable(r.OrderID, now); err != nil {
+		return err
 	}
-	if _, dup := s.holds[r.OrderID]; dup || s.sold[r.OrderID] {
-		return ErrOrderExists
+	e := SeatsHeld{ShowID: s.ID, OrderID: r.OrderID, BuyerID: r.BuyerID, HeldAt: now.UTC(), ExpiresAt: now.Add(ttl).UTC(),
+		HoldTTLSeconds: int64(ttl / time.Second)}
+	units, wanted, err := s.holdItems(r, &e)
+	if err != nil {
+		return err
 	}
-	var v validator
-	// Every item and seat is at least one unit: a longer request is refused
-	// before it is read.
-	if n := len(r.Items) + len(r.Seats); n == 0 || n > MaxUnitsPerOrder {
-		v.check(n > 0, "items", "ask for at least one unit or seat")
-		v.check(n <= MaxUnitsPerOrder, "items", "at most %d units per order", MaxUnitsPerOrder)
-		return v.err()
-	}
-	units := 0 // at most MaxUnitsPerOrder × MaxUnitsPerOrder: no overflow
-	wanted := map[string]int{}
-	for i, it := range r.Items {
-		f := fmt.Sprintf("items[%d]", i)
-		sec, ok := s.sections[it.Section]
-		v.check(ok, f+".section", "no section named %q", it.Section)
-		v.check(!ok || !sec.spec.Seated(), f+".section", "section %q is seated: choose seats", it.Section)
-		inRange := it.Quantity > 0 && it.Quantity <= MaxUnitsPerOrder
-		v.check(inRange, f+".quantity", "must be between 1 and %d", MaxUnitsPerOrder)
-		if inRange {
-			wanted[it.Section] += it.Quantity
-			units += it.Quantity
-		}
-	}
-	seen := map[SeatRef]bool{}
-	for i, ref := range r.Seats {
-		f := fmt.Sprintf("seats[%d]", i)
-		sec, ok := s.sections[ref.Section]
-		v.check(ok, f+".section", "no section named %q", ref.Section)
-		if ok {
-			v.check(sec.spec.Seated(), f+".section", "section %q is general admission: give a quantity", ref.Section)
-			n, row := sec.rows[ref.Row]
-			v.check(!sec.spec.Seated() || row, f+".row", "no row %q in section %q", ref.Row, ref.Section)
-			v.check(!row || (ref.Seat >= 1 && ref.Seat <= n), f+".seat", "no seat %d in row %q", ref.Seat, ref.Row)
-		}
-		v.check(!seen[ref], f, "seat %s asked for twice", ref)
-		seen[ref] = true
-		units++
-	}
-	v.check(units <= MaxUnitsPerOrder, "items", "at most %d units per order", MaxUnitsPerOrder)
-	if err := v.err(); err != nil {
+	if err := s.checkOrderLimits(units); err != nil {
 		return err
 	}
 	// Both are bounded: have by the limit (or the show's units), units by
@@ -615,23 +595,20 @@ func (s *Show) Hold(r HoldRequest, now time.Time, ttl time.Duration) error {
 	if have := s.buyers[r.BuyerID]; s.maxPerBuyer > 0 && units > s.maxPerBuyer-have {
 		return &BuyerLimitError{Limit: s.maxPerBuyer, Have: have, Asked: units}
 	}
+	if s.rules != nil || r.Voucher != "" {
+		if err := s.decideRules(&e, r.Voucher, now); err != nil {
+			return err
+		}
+	}
 	for name, q := range wanted {
 		if s.Available(name) < q {
 			return fmt.Errorf("%w in section %q", ErrSoldOut, name)
 		}
 	}
-	for _, ref := range r.Seats {
-		if _, taken := s.sections[ref.Section].taken[ref]; taken {
-			return &SeatTakenError{Seat: ref}
+	for _, st := range e.Seats {
+		if _, taken := s.sections[st.Section].taken[st.SeatRef]; taken {
+			return &SeatTakenError{Seat: st.SeatRef}
 		}
-	}
-	e := SeatsHeld{ShowID: s.ID, OrderID: r.OrderID, BuyerID: r.BuyerID, HeldAt: now.UTC(), ExpiresAt: now.Add(ttl).UTC(),
-		HoldTTLSeconds: int64(ttl / time.Second)}
-	for _, it := range r.Items {
-		e.Items = append(e.Items, HeldItem{Section: it.Section, Quantity: it.Quantity, UnitPriceCents: s.sections[it.Section].price})
-	}
-	for _, ref := range r.Seats {
-		e.Seats = append(e.Seats, HeldSeat{SeatRef: ref, PriceCents: s.sections[ref.Section].price})
 	}
 	total, ok := TotalOf(e.Items, e.Seats)
 	if !ok || total < 0 {
@@ -643,6 +620,100 @@ func (s *Show) Hold(r HoldRequest, now time.Time, ttl time.Duration) error {
 	return nil
 }
 
+// holdable checks that the show takes a hold of order at now.
+func (s *Show) holdable(order uuid.UUID, now time.Time) error {
+	switch {
+	case !s.Exists():
+		return ErrShowNotFound
+	case s.Status == ShowStatusCancelled:
+		return ErrShowCancelled
+	case s.Status != ShowStatusOnSale:
+		return ErrNotOnSale
+	case !now.Before(s.StartsAt):
+		return ErrShowStarted
+	}
+	if _, dup := s.holds[order]; dup || s.sold[order] {
+		return ErrOrderExists
+	}
+	return nil
+}
+
+// holdItems checks the items and seats of a hold and puts them in e at
+// their section's price (or their ticket type's); it returns the units and
+// the general-admission units wanted per section.
+func (s *Show) holdItems(r HoldRequest, e *SeatsHeld) (units int, wanted map[string]int, err error) {
+	var v validator
+	// Every item and seat is at least one unit: a longer request is refused
+	// before it is read.
+	if n := len(r.Items) + len(r.Seats); n == 0 || n > MaxUnitsPerOrder {
+		v.check(n > 0, "items", "ask for at least one unit or seat")
+		v.check(n <= MaxUnitsPerOrder, "items", "at most %d units per order", MaxUnitsPerOrder)
+		return 0, nil, v.err()
+	}
+	v.check(r.SeatTypes == nil || len(r.SeatTypes) == len(r.Seats), "seats", "give a ticket type for every seat or none")
+	wanted = map[string]int{}
+	if len(r.Items) > 0 {
+		e.Items = make([]HeldItem, 0, len(r.Items))
+	}
+	for i, it := range r.Items {
+		name := it.Section
+		if it.TicketType != "" {
+			name, _ = s.itemType(&v, fmt.Sprintf("items[%d]", i), name, it.TicketType)
+		}
+		sec, ok := s.sections[name]
+		inRange := it.Quantity > 0 && it.Quantity <= MaxUnitsPerOrder
+		if !ok || sec.spec.Seated() || !inRange {
+			// Field names and arguments are built only for a refusal.
+			f := fmt.Sprintf("items[%d]", i)
+			v.check(ok, f+".section", "no section named %q", name)
+			v.check(!ok || !sec.spec.Seated(), f+".section", "section %q is seated: choose seats", name)
+			v.check(inRange, f+".quantity", "must be between 1 and %d", MaxUnitsPerOrder)
+			continue
+		}
+		wanted[name] += it.Quantity
+		units += it.Quantity // at most MaxUnitsPerOrder × MaxUnitsPerOrder: no overflow
+		e.Items = append(e.Items, HeldItem{Section: name, Quantity: it.Quantity, UnitPriceCents: sec.price, TicketType: it.TicketType})
+	}
+	units += len(r.Seats)
+	v.check(units <= MaxUnitsPerOrder, "items", "at most %d units per order", MaxUnitsPerOrder)
+	s.holdSeats(&v, r, e)
+	return units, wanted, v.err()
+}
+
+// holdSeats checks the seats of a hold and puts them in e.
+func (s *Show) holdSeats(v *validator, r HoldRequest, e *SeatsHeld) {
+	if len(r.Seats) == 0 {
+		return
+	}
+	seen := make(map[SeatRef]bool, len(r.Seats))
+	e.Seats = make([]HeldSeat, 0, len(r.Seats))
+	for i, ref := range r.Seats {
+		typ := ""
+		if i < len(r.SeatTypes) && r.SeatTypes[i] != "" {
+			typ = r.SeatTypes[i]
+			s.itemType(v, fmt.Sprintf("seats[%d]", i), ref.Section, typ)
+		}
+		sec, ok := s.sections[ref.Section]
+		n, row := 0, false
+		if ok {
+			n, row = sec.rows[ref.Row]
+		}
+		if !ok || !row || ref.Seat < 1 || ref.Seat > n || seen[ref] {
+			// Field names and arguments are built only for a refusal.
+			f := fmt.Sprintf("seats[%d]", i)
+			v.check(ok, f+".section", "no section named %q", ref.Section)
+			v.check(!ok || sec.spec.Seated(), f+".section", "section %q is general admission: give a quantity", ref.Section)
+			v.check(!ok || !sec.spec.Seated() || row, f+".row", "no row %q in section %q", ref.Row, ref.Section)
+			v.check(!row || (ref.Seat >= 1 && ref.Seat <= n), f+".seat", "no seat %d in row %q", ref.Seat, ref.Row)
+			v.check(!seen[ref], f, "seat %s asked for twice", ref)
+			seen[ref] = true
+			continue
+		}
+		seen[ref] = true
+		e.Seats = append(e.Seats, HeldSeat{SeatRef: ref, PriceCents: sec.price, TicketType: typ})
+	}
+}
+
 // Release frees the inventory of an order's hold. Without an open hold it
 // raises nothing.
 func (s *Show) Release(order uuid.UUID, reason string, now time.Time) {
@@ -650,7 +721,8 @@ func (s *Show) Release(order uuid.UUID, reason string, now time.Time) {
 	if !ok {
 		return
 	}
-	s.raise(SeatsReleased{ShowID: s.ID, OrderID: order, Reason: reason, Items: h.Items, Seats: h.Seats, At: now.UTC()})
+	s.raise(SeatsReleased{ShowID: s.ID, OrderID: order, Reason: reason, Items: h.Items, Seats: h.Seats, At: now.UTC(),
+		Voucher: h.Rules.voucher(), Quotas: h.Rules.quotas()})
 	s.offerReleased(h.Items, now) // issue 14: waitlist
 }
 
@@ -704,11 +776,14 @@ func (s *Show) apply(e Event) {
 			s.sections[st.Section].taken[st.SeatRef] = takenBy{order: e.OrderID}
 		}
 		s.countBuyer(e.BuyerID, e.Items, e.Seats, 1)
+		s.countUses(e.Voucher, e.Quotas, 1)
 		s.holds[e.OrderID] = &Hold{OrderID: e.OrderID, BuyerID: e.BuyerID, Items: e.Items, Seats: e.Seats, TotalCents: e.TotalCents,
-			HeldAt: e.HeldAt, ExpiresAt: e.ExpiresAt, TTL: time.Duration(e.HoldTTLSeconds) * time.Second}
+			HeldAt: e.HeldAt, ExpiresAt: e.ExpiresAt, TTL: time.Duration(e.HoldTTLSeconds) * time.Second,
+			Rules: holdRules(e.Voucher, e.Quotas)}
 	case SeatsReleased:
 		if h, ok := s.holds[e.OrderID]; ok {
 			s.countBuyer(h.BuyerID, h.Items, h.Seats, -1)
+			s.countUses(h.Rules.voucher(), h.Rules.quotas(), -1)
 		}
 		for _, it := range e.Items {
 			s.sections[it.Section].held -= it.Quantity
@@ -730,6 +805,8 @@ func (s *Show) apply(e Event) {
 		delete(s.holds, e.OrderID)
 		s.sold[e.OrderID] = true
 		s.closeOffer(e.OrderID) // issue 14: waitlist
+	case TicketTypeSet, QuotaSet, OrderLimitsChanged, VoucherCreated, VoucherDisabled: // issue 14: rules
+		s.applyRules(e)
 	case WaitlistJoined, WaitlistLeft, WaitlistReserved, WaitlistOffered: // issue 14: waitlist
 		s.applyWaitlist(e)
 	case SeatsReturned: // issue 14: money

@@ -29,6 +29,10 @@ type ShowSnapshot struct {
 	// each buyer holds in open holds and bought (version 2).
 	MaxUnitsPerBuyer int          `json:"max_units_per_buyer"`
 	Buyers           []BuyerUnits `json:"buyers"`
+	// Rules are the ticket types, quotas, vouchers and per-order limits
+	// (issue 14: rules); absent for a show without any, as every show
+	// before them was.
+	Rules *RulesSnapshot `json:"rules,omitempty"`
 	// issue 14: waitlist — the waiting lists, absent when no one ever
 	// joined one.
 	Waitlist *WaitlistSnapshot `json:"waitlist,omitempty"`
@@ -81,6 +85,7 @@ func (s *Show) Snapshot() ShowSnapshot {
 		})
 		snap.Sections = append(snap.Sections, ss)
 	}
+	snap.Rules = s.snapshotRules() // issue 14: rules
 	for _, h := range s.holds {
 		snap.Holds = append(snap.Holds, *h)
 	}
@@ -129,6 +134,7 @@ func RestoreShow(snap ShowSnapshot, version int64) *Show {
 		s.sold[id] = true
 	}
 	s.maxPerBuyer = snap.MaxUnitsPerBuyer
+	s.restoreRules(snap.Rules) // issue 14: rules
 	for _, b := range snap.Buyers {
 		if b.Units > 0 {
 			s.buyers[b.Buyer] = b.Units

@@ -415,6 +415,9 @@ func (g *mixGen) createShow() error {
 			{Name: "Box", PriceCents: 9000, Rows: []domain.RowSpec{{Label: "A", Seats: 4}, {Label: "B", Seats: 4}}},
 		},
 	}, g.now)
+	if err == nil && len(g.shows)%3 == 1 { // issue 14: rules, on every third show
+		err = mixRules(s.agg, g.now)
+	}
 	if err == nil && g.rng.IntN(5) > 0 {
 		err = s.agg.Publish(g.now)
 	}
@@ -423,6 +426,31 @@ func (g *mixGen) createShow() error {
 	}
 	g.shows = append(g.shows, s)
 	return g.emitShow(s)
+}
+
+// mixRules gives a show a ticket type, a quota and a voucher (issue 14).
+func mixRules(s *domain.Show, now time.Time) error {
+	if err := s.AddTicketType(domain.TicketType{Code: "vip", Name: "VIP", Section: "Floor", PriceCents: 9900}); err != nil {
+		return err
+	}
+	if err := s.SetQuota(domain.Quota{Code: "Q", Units: 60, Sections: []string{"Balcony"}}); err != nil {
+		return err
+	}
+	return s.CreateVoucher(domain.Voucher{Code: "V", Kind: domain.VoucherPercent, PercentOff: 10, MaxUses: domain.MaxVoucherUses}, now)
+}
+
+// mixRuledHold makes some holds of a show with rules use them: by k, a
+// voucher or the ticket type.
+func mixRuledHold(s *domain.Show, req *domain.HoldRequest, k int) {
+	if len(s.Vouchers()) == 0 {
+		return
+	}
+	switch {
+	case k == 2:
+		req.Voucher = "v"
+	case k == 3 && len(req.Items) > 0 && req.Items[0].Section == "Floor":
+		req.Items[0].TicketType = "vip"
+	}
 }
 
 func (g *mixGen) editShow() error {
@@ -465,8 +493,9 @@ func (g *mixGen) drop() error {
 		default:
 			req.Items = []domain.ItemRequest{{Section: "Floor", Quantity: k}}
 		}
+		mixRuledHold(s.agg, &req, k)
 		err := s.agg.Hold(req, g.now, mixTTL)
-		if _, taken := errors.AsType[*domain.SeatTakenError](err); taken || errors.Is(err, domain.ErrSoldOut) ||
+		if _, taken := errors.AsType[*domain.SeatTakenError](err); taken || errors.Is(err, domain.ErrSoldOut) || errors.Is(err, domain.ErrQuotaExhausted) ||
 			errors.Is(err, domain.ErrNotOnSale) || errors.Is(err, domain.ErrShowCancelled) {
 			continue
 		}

@@ -42,7 +42,9 @@ type Shows struct{}
 func (Shows) Name() string { return NameShows }
 
 // Tables returns the tables of the projection.
-func (Shows) Tables() []string { return []string{"rm_shows", "rm_sections", "rm_seats"} }
+func (Shows) Tables() []string {
+	return []string{"rm_shows", "rm_sections", "rm_seats", "rm_show_rules" /* issue 14: rules */}
+}
 
 // Apply projects the show events.
 func (Shows) Apply(ctx context.Context, db DB, rec domain.RecordedEvent, e domain.Event) error {
@@ -65,11 +67,19 @@ func (Shows) Apply(ctx context.Context, db DB, rec domain.RecordedEvent, e domai
 		return db.Exec(ctx, `update rm_shows set status = $2, updated_at = $3 where id = $1`,
 			e.ShowID, string(domain.ShowStatusCancelled), e.At)
 	case domain.SeatsHeld:
+		if err := moveRuleUses(ctx, db, e.ShowID, e.Voucher, e.Quotas, 1); err != nil { // issue 14: rules
+			return err
+		}
 		return moveInventory(ctx, db, e.ShowID, e.OrderID, e.Items, e.Seats, SeatHeld, 1, 0)
 	case domain.SeatsReleased:
+		if err := moveRuleUses(ctx, db, e.ShowID, e.Voucher, e.Quotas, -1); err != nil { // issue 14: rules
+			return err
+		}
 		return moveInventory(ctx, db, e.ShowID, uuid.Nil, e.Items, e.Seats, SeatAvailable, -1, 0)
 	case domain.SeatsSold:
 		return moveInventory(ctx, db, e.ShowID, e.OrderID, e.Items, e.Seats, SeatSold, -1, 1)
+	case domain.TicketTypeSet, domain.QuotaSet, domain.OrderLimitsChanged, domain.VoucherCreated, domain.VoucherDisabled: // issue 14: rules
+		return applyRule(ctx, db, rec, e)
 	case domain.SeatsReturned: // issue 14: money
 		return moveInventory(ctx, db, e.ShowID, uuid.Nil, e.Items, e.Seats, SeatAvailable, 0, -1)
 	}
@@ -214,6 +224,9 @@ type seatState struct {
 }
 
 func (r *showsRun) add(_ domain.RecordedEvent, e domain.Event) (runAction, error) {
+	if hasRuleUses(e) { // issue 14: rules: holds with voucher or quota uses go one by one
+		return runAlone, nil
+	}
 	switch e := e.(type) {
 	case domain.SeatsHeld:
 		r.move(e.ShowID, e.OrderID, e.Items, e.Seats, SeatHeld, 1, 0)

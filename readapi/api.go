@@ -137,6 +137,8 @@ func (a *API) Register(r *mux.Router) {
 	// issue 14: waitlist
 	r.Handle("/v1/me/waitlist", a.route(signedIn, readsWaitlist, a.myWaitlist)).Methods(http.MethodGet)
 	r.Handle("/v1/orders/{id}", a.route(signedIn, readsOrder, a.order)).Methods(http.MethodGet)
+	// issue 14: rules (readapi/rules.go)
+	r.Handle("/v1/shows/{id}/rules", a.route(signedIn, readsShow, a.showRules)).Methods(http.MethodGet)
 	// issue 14: door
 	r.Handle("/v1/shows/{id}/attendees", a.route(signedIn, readsShowOrders, a.attendees, pageParams)).Methods(http.MethodGet)
 	r.Handle("/v1/shows/{id}/orders", a.route(signedIn, readsShowOrders, a.showOrders, pageParams)).Methods(http.MethodGet)

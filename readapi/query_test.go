@@ -35,6 +35,7 @@ func TestAPI_QueryStrings(t *testing.T) {
 		"/v1/shows/{id}/attendees": {"limit", "cursor"}, // issue 14: door
 		"/v1/shows/{id}/orders":    {"limit", "cursor"}, // issue 14: door
 		"/v1/admin/events":         {"stream", "type", "since", "until", "from_position", "after", "limit", "raw"},
+		"/v1/shows/{id}/rules":     nil, // issue 14: rules
 		"/v1/me/waitlist":          nil, // issue 14: waitlist
 	}
 	router := mux.NewRouter()

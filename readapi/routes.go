@@ -50,7 +50,11 @@ func (a *API) show(w http.ResponseWriter, r *http.Request, actor domain.Actor) e
 			return err
 		}
 	}
-	return writeJSON(w, actor, s)
+	rules, err := a.q.ShowRules(r.Context(), s.ID) // issue 14: rules
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, actor, showPage{ShowView: s, TicketTypes: rules.PublicTicketTypes()})
 }
 
 // seatParams are the query parameters of the seat map.

@@ -47,7 +47,8 @@ type API struct {
 	idem     IdempotencyStore
 	log      *slog.Logger
 	limits   Limits
-	door     Door // issue 14: door
+	rules    Rules // issue 14: rules
+	door     Door  // issue 14: door
 	// issue 14: asyncpay
 	asyncpay *asyncPayAPI // nil: no routes of asynchronous payments
 	refunds  Refunds      // issue 14: money
@@ -55,7 +56,7 @@ type API struct {
 
 // New returns the write API.
 func New(cmd Commands, tokens TokenIssuer, auth Authenticator, idem IdempotencyStore, log *slog.Logger) *API {
-	return &API{accounts: cmd, shows: cmd, orders: cmd, door: cmd, refunds: cmd, tokens: tokens, auth: auth, idem: idem, log: log}
+	return &API{accounts: cmd, shows: cmd, orders: cmd, rules: cmd, door: cmd, refunds: cmd, tokens: tokens, auth: auth, idem: idem, log: log}
 }
 
 type handlerFunc func(w http.ResponseWriter, r *http.Request, actor domain.Actor) error
@@ -77,6 +78,8 @@ func (a *API) Register(r *mux.Router) {
 	r.Handle("/v1/check-ins", a.private(a.checkInCode)).Methods(http.MethodPost)
 	r.Handle("/v1/shows/{id}/scans", a.private(a.recordScans)).Methods(http.MethodPost)
 	r.Handle("/v1/tickets/{id}/transfer", a.private(a.transferTicket)).Methods(http.MethodPost)
+	// issue 14: rules (writeapi/rules.go)
+	a.registerRules(r)
 	// issue 14: asyncpay
 	a.registerAsyncPay(r)
 	// issue 14: waitlist

@@ -140,6 +140,28 @@ var mappings = []mapping{
 		}},
 	{match: is(domain.ErrBuyerLimit), status: http.StatusConflict, slug: "buyer-limit", title: "Per-buyer limit reached",
 		detail: "the per-buyer limit of this show is reached"},
+	// issue 14: rules
+	{match: is(domain.ErrTicketTypeNotFound), status: http.StatusNotFound, slug: "not-found", title: "Not found",
+		detail: "no such ticket type"},
+	{match: is(domain.ErrVoucherNotFound), status: http.StatusNotFound, slug: "not-found", title: "Not found",
+		detail: "no such voucher"},
+	{match: is(domain.ErrTicketTypeExists), status: http.StatusConflict, slug: "ticket-type-exists", title: "Ticket type exists",
+		detail: "the show has a ticket type with this code"},
+	{match: is(domain.ErrVoucherExists), status: http.StatusConflict, slug: "voucher-exists", title: "Voucher exists",
+		detail: "the show has a voucher with this code"},
+	{match: is(domain.ErrQuotaExhausted), status: http.StatusConflict, slug: "quota-exhausted", title: "Quota exhausted",
+		detail: "a quota of the show has too few units left", fill: ownDetail},
+	{match: is(domain.ErrVoucherUsedUp), status: http.StatusConflict, slug: "voucher-used-up", title: "Voucher used up",
+		detail: "the voucher has no use left", fill: ownDetail},
+	{match: is(domain.ErrTicketTypeOffSale), status: http.StatusConflict, slug: "ticket-type-off-sale", title: "Ticket type not on sale",
+		detail: "the ticket type is outside its sales window", fill: ownDetail},
+	{match: is(domain.ErrVoucherInvalid), status: http.StatusUnprocessableEntity, slug: "voucher-invalid", title: "Voucher cannot be used",
+		detail: "the voucher cannot be used for this order", fill: func(err error, p *Problem) {
+			ownDetail(err, p)
+			p.Errors = []domain.FieldError{{Field: "voucher", Detail: p.Detail}}
+		}},
+	{match: is(domain.ErrOrderLimit), status: http.StatusUnprocessableEntity, slug: "order-limit", title: "Per-order limit",
+		detail: "the order has fewer or more units than the show allows", fill: ownDetail},
 	{match: is(domain.ErrShowQuota), status: http.StatusConflict, slug: "show-quota", title: "Too many live shows",
 		detail: "too many live shows: cancel one or wait until one has started"},
 	{match: is(domain.ErrShowStarted), status: http.StatusConflict, slug: "show-started", title: "Show has started",
@@ -187,6 +209,15 @@ var mappings = []mapping{
 		detail: "another request changed this at the same time; retry"},
 	{match: is(commands.ErrTooContended), status: http.StatusConflict, slug: "conflict", title: "Concurrent update, try again",
 		detail: "another request changed this at the same time; retry"},
+}
+
+// ownDetail makes a domain error's own message the detail: the rules'
+// typed errors are written for the client (issue 14: rules).
+func ownDetail(err error, p *Problem) {
+	var typed interface{ Is(error) bool }
+	if errors.As(err, &typed) {
+		p.Detail = typed.(error).Error()
+	}
 }
 
 // internal is the answer to an error no mapping matches.

@@ -90,6 +90,16 @@ func TestError(t *testing.T) {
 		{domain.ErrTicketVoided, 409, "ticket-void", "the ticket was refunded: it admits nobody", ""},
 		{&commands.ConflictError{Stream: "s", Expected: 1, Actual: 2}, 409, "conflict", "another request changed this at the same time; retry", ""},
 		{commands.ErrTooContended, 409, "conflict", "another request changed this at the same time; retry", ""},
+		// issue 14: rules
+		{fmt.Errorf("change: %w", domain.ErrTicketTypeNotFound), 404, "not-found", "no such ticket type", ""},
+		{domain.ErrVoucherNotFound, 404, "not-found", "no such voucher", ""},
+		{domain.ErrTicketTypeExists, 409, "ticket-type-exists", "the show has a ticket type with this code", ""},
+		{domain.ErrVoucherExists, 409, "voucher-exists", "the show has a voucher with this code", ""},
+		{fmt.Errorf("hold: %w", &domain.QuotaError{Quota: "Q", Units: 2, Taken: 2, Asked: 1}), 409, "quota-exhausted", (&domain.QuotaError{Quota: "Q", Units: 2, Taken: 2, Asked: 1}).Error(), ""},
+		{&domain.VoucherUsedUpError{Code: "V", MaxUses: 1}, 409, "voucher-used-up", (&domain.VoucherUsedUpError{Code: "V", MaxUses: 1}).Error(), ""},
+		{&domain.TicketTypeOffSaleError{Code: "t"}, 409, "ticket-type-off-sale", (&domain.TicketTypeOffSaleError{Code: "t"}).Error(), ""},
+		{&domain.VoucherError{Code: "V", Reason: "has expired"}, 422, "voucher-invalid", `voucher "V" has expired`, ""},
+		{&domain.OrderLimitError{Min: 2, Max: 4, Asked: 1}, 422, "order-limit", (&domain.OrderLimitError{Min: 2, Max: 4, Asked: 1}).Error(), ""},
 		{errors.New("disk on fire"), 500, "internal", "the server failed; the request may be retried", ""},
 	}
 	hit := make([]bool, len(mappings))

@@ -94,6 +94,7 @@ type Commands interface {
 	Accounts
 	Shows
 	Orders
+	Rules   // issue 14: rules (writeapi/rules.go)
 	Door    // issue 14: door
 	Refunds // issue 14: money
 }

@@ -199,9 +199,10 @@ func decodeOptional(r *http.Request) error {
 }
 
 type placeOrderRequest struct {
-	ShowID uuid.UUID            `json:"show_id"`
-	Items  []domain.ItemRequest `json:"items"`
-	Seats  []domain.SeatRef     `json:"seats"`
+	ShowID  uuid.UUID            `json:"show_id"`
+	Items   []domain.ItemRequest `json:"items"`
+	Seats   []seatRequest        `json:"seats"`   // issue 14: rules: with ticket_type
+	Voucher string               `json:"voucher"` // issue 14: rules
 }
 
 func (a *API) placeOrder(w http.ResponseWriter, r *http.Request, actor domain.Actor) error {
@@ -212,7 +213,9 @@ func (a *API) placeOrder(w http.ResponseWriter, r *http.Request, actor domain.Ac
 	if req.ShowID == uuid.Nil {
 		return &domain.ValidationError{Fields: []domain.FieldError{{Field: "show_id", Detail: "is required"}}}
 	}
-	res, err := a.orders.PlaceOrder(r.Context(), actor, commands.PlaceOrder{ShowID: req.ShowID, Items: req.Items, Seats: req.Seats})
+	seats, types := holdSeats(req.Seats)
+	res, err := a.orders.PlaceOrder(r.Context(), actor, commands.PlaceOrder{ShowID: req.ShowID, Items: req.Items, Seats: seats,
+		SeatTypes: types, Voucher: req.Voucher})
 	if err != nil {
 		return err
 	}
