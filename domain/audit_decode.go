@@ -28,180 +28,201 @@ func (a *Auditor) decode(rec RecordedEvent) (Event, error) {
 }
 
 // auditDecoders read the data of the events of their type; the reader is
-// bad when they could not.
+// bad when they could not. Each reads the keys its type has (and no other)
+// into auditFields and takes its fields from there.
 var auditDecoders = map[string]func(r *jsonReader) Event{
 	"show.seats_held": func(r *jsonReader) Event {
-		var e SeatsHeld
-		r.object(func(key []byte) {
-			switch string(key) {
-			case "show_id":
-				e.ShowID = r.uuid()
-			case "order_id":
-				e.OrderID = r.uuid()
-			case "buyer_id":
-				e.BuyerID = r.uuid()
-			case "items":
-				e.Items = r.items()
-			case "seats":
-				e.Seats = r.seats()
-			case "total_cents":
-				e.TotalCents = r.int64()
-			case "held_at":
-				e.HeldAt = r.time()
-			case "expires_at":
-				e.ExpiresAt = r.time()
-			case "hold_ttl_seconds":
-				e.HoldTTLSeconds = r.int64()
-			default:
-				r.bad = true
-			}
-		})
-		return e
+		f := r.fields(keyShowID | keyOrderID | keyBuyerID | keyItems | keySeats | keyTotalCents | keyHeldAt | keyExpiresAt | keyHoldTTL)
+		return SeatsHeld{ShowID: f.ShowID, OrderID: f.OrderID, BuyerID: f.BuyerID, Items: f.Items, Seats: f.Seats,
+			TotalCents: f.TotalCents, HeldAt: f.HeldAt, ExpiresAt: f.ExpiresAt, HoldTTLSeconds: f.HoldTTLSeconds}
 	},
 	"show.seats_released": func(r *jsonReader) Event {
-		var e SeatsReleased
-		r.object(func(key []byte) {
-			switch string(key) {
-			case "show_id":
-				e.ShowID = r.uuid()
-			case "order_id":
-				e.OrderID = r.uuid()
-			case "reason":
-				e.Reason = r.str()
-			case "items":
-				e.Items = r.items()
-			case "seats":
-				e.Seats = r.seats()
-			case "at":
-				e.At = r.time()
-			default:
-				r.bad = true
-			}
-		})
-		return e
+		f := r.fields(keyShowID | keyOrderID | keyReason | keyItems | keySeats | keyAt)
+		return SeatsReleased{ShowID: f.ShowID, OrderID: f.OrderID, Reason: f.Reason, Items: f.Items, Seats: f.Seats, At: f.At}
 	},
 	"show.seats_sold": func(r *jsonReader) Event {
-		var e SeatsSold
-		r.object(func(key []byte) {
-			switch string(key) {
-			case "show_id":
-				e.ShowID = r.uuid()
-			case "order_id":
-				e.OrderID = r.uuid()
-			case "items":
-				e.Items = r.items()
-			case "seats":
-				e.Seats = r.seats()
-			case "total_cents":
-				e.TotalCents = r.int64()
-			case "at":
-				e.At = r.time()
-			default:
-				r.bad = true
-			}
-		})
-		return e
+		f := r.fields(keyShowID | keyOrderID | keyItems | keySeats | keyTotalCents | keyAt)
+		return SeatsSold{ShowID: f.ShowID, OrderID: f.OrderID, Items: f.Items, Seats: f.Seats, TotalCents: f.TotalCents, At: f.At}
 	},
 	"order.placed": func(r *jsonReader) Event {
-		var e OrderPlaced
-		r.object(func(key []byte) {
-			switch string(key) {
-			case "order_id":
-				e.OrderID = r.uuid()
-			case "show_id":
-				e.ShowID = r.uuid()
-			case "buyer_id":
-				e.BuyerID = r.uuid()
-			case "items":
-				e.Items = r.items()
-			case "seats":
-				e.Seats = r.seats()
-			case "total_cents":
-				e.TotalCents = r.int64()
-			case "placed_at":
-				e.PlacedAt = r.time()
-			case "expires_at":
-				e.ExpiresAt = r.time()
-			default:
-				r.bad = true
-			}
-		})
-		return e
+		f := r.fields(keyOrderID | keyShowID | keyBuyerID | keyItems | keySeats | keyTotalCents | keyPlacedAt | keyExpiresAt)
+		return OrderPlaced{OrderID: f.OrderID, ShowID: f.ShowID, BuyerID: f.BuyerID, Items: f.Items, Seats: f.Seats,
+			TotalCents: f.TotalCents, PlacedAt: f.PlacedAt, ExpiresAt: f.ExpiresAt}
 	},
 	"order.confirmed": func(r *jsonReader) Event {
-		var e OrderConfirmed
-		r.object(func(key []byte) {
-			switch string(key) {
-			case "order_id":
-				e.OrderID = r.uuid()
-			case "show_id":
-				e.ShowID = r.uuid()
-			case "buyer_id":
-				e.BuyerID = r.uuid()
-			case "payment_id":
-				e.PaymentID = r.str()
-			case "total_cents":
-				e.TotalCents = r.int64()
-			case "tickets":
-				e.Tickets = r.tickets()
-			case "confirmed_at":
-				e.ConfirmedAt = r.time()
-			default:
-				r.bad = true
-			}
-		})
-		return e
+		f := r.fields(keyOrderID | keyShowID | keyBuyerID | keyPaymentID | keyTotalCents | keyTickets | keyConfirmedAt)
+		return OrderConfirmed{OrderID: f.OrderID, ShowID: f.ShowID, BuyerID: f.BuyerID, PaymentID: f.PaymentID,
+			TotalCents: f.TotalCents, Tickets: f.Tickets, ConfirmedAt: f.ConfirmedAt}
 	},
 	"order.cancelled": func(r *jsonReader) Event {
-		var e OrderCancelled
-		r.object(func(key []byte) {
-			switch string(key) {
-			case "order_id":
-				e.OrderID = r.uuid()
-			case "show_id":
-				e.ShowID = r.uuid()
-			case "at":
-				e.At = r.time()
-			default:
-				r.bad = true
-			}
-		})
-		return e
+		f := r.fields(keyOrderID | keyShowID | keyAt)
+		return OrderCancelled{OrderID: f.OrderID, ShowID: f.ShowID, At: f.At}
 	},
 	"order.expired": func(r *jsonReader) Event {
-		var e OrderExpired
-		r.object(func(key []byte) {
-			switch string(key) {
-			case "order_id":
-				e.OrderID = r.uuid()
-			case "show_id":
-				e.ShowID = r.uuid()
-			case "at":
-				e.At = r.time()
-			default:
-				r.bad = true
-			}
-		})
-		return e
+		f := r.fields(keyOrderID | keyShowID | keyAt)
+		return OrderExpired{OrderID: f.OrderID, ShowID: f.ShowID, At: f.At}
 	},
 	"order.ticket_checked_in": func(r *jsonReader) Event {
-		var e TicketCheckedIn
-		r.object(func(key []byte) {
-			switch string(key) {
-			case "order_id":
-				e.OrderID = r.uuid()
-			case "show_id":
-				e.ShowID = r.uuid()
-			case "ticket_id":
-				e.TicketID = r.uuid()
-			case "at":
-				e.At = r.time()
-			default:
-				r.bad = true
-			}
-		})
-		return e
+		f := r.fields(keyOrderID | keyShowID | keyTicketID | keyAt)
+		return TicketCheckedIn{OrderID: f.OrderID, ShowID: f.ShowID, TicketID: f.TicketID, At: f.At}
 	},
+}
+
+// auditKey is one key the reader knows, as a bit of a set of keys.
+type auditKey uint32
+
+// The keys of the events the reader knows, then those of their items,
+// seats and tickets.
+const (
+	keyShowID auditKey = 1 << iota
+	keyOrderID
+	keyBuyerID
+	keyTicketID
+	keyItems
+	keySeats
+	keyTickets
+	keyTotalCents
+	keyHoldTTL
+	keyHeldAt
+	keyExpiresAt
+	keyPlacedAt
+	keyConfirmedAt
+	keyAt
+	keyReason
+	keyPaymentID
+
+	keyID
+	keySection
+	keyRow
+	keySeat
+	keyCode
+	keyQuantity
+	keyUnitPrice
+	keyPrice
+)
+
+// auditFields holds a value for every key the reader knows, named as the
+// events' fields are; a key not read leaves its zero value.
+type auditFields struct {
+	ShowID, OrderID, BuyerID, TicketID, ID                 uuid.UUID
+	Items                                                  []HeldItem
+	Seats                                                  []HeldSeat
+	Tickets                                                []Ticket
+	TotalCents, HoldTTLSeconds, UnitPriceCents, PriceCents int64
+	HeldAt, ExpiresAt, PlacedAt, ConfirmedAt, At           time.Time
+	Reason, PaymentID, Section, Row, Code                  string
+	Seat, Quantity                                         int
+}
+
+// fields reads an object whose keys are all in allowed; any other key
+// turns the reader bad.
+func (r *jsonReader) fields(allowed auditKey) (f auditFields) {
+	r.object(func(key []byte) {
+		if r.field(&f, key)&allowed == 0 {
+			r.bad = true
+		}
+	})
+	return f
+}
+
+// field reads the value of key into f and returns the key's bit, or 0
+// for a key it does not know.
+func (r *jsonReader) field(f *auditFields, key []byte) auditKey {
+	var bit auditKey
+	var dst any
+	switch string(key) {
+	case "show_id":
+		bit, dst = keyShowID, &f.ShowID
+	case "order_id":
+		bit, dst = keyOrderID, &f.OrderID
+	case "buyer_id":
+		bit, dst = keyBuyerID, &f.BuyerID
+	case "ticket_id":
+		bit, dst = keyTicketID, &f.TicketID
+	case "items":
+		bit, dst = keyItems, &f.Items
+	case "seats":
+		bit, dst = keySeats, &f.Seats
+	case "tickets":
+		bit, dst = keyTickets, &f.Tickets
+	case "total_cents":
+		bit, dst = keyTotalCents, &f.TotalCents
+	case "hold_ttl_seconds":
+		bit, dst = keyHoldTTL, &f.HoldTTLSeconds
+	case "held_at":
+		bit, dst = keyHeldAt, &f.HeldAt
+	case "expires_at":
+		bit, dst = keyExpiresAt, &f.ExpiresAt
+	case "placed_at":
+		bit, dst = keyPlacedAt, &f.PlacedAt
+	case "confirmed_at":
+		bit, dst = keyConfirmedAt, &f.ConfirmedAt
+	case "at":
+		bit, dst = keyAt, &f.At
+	case "reason":
+		bit, dst = keyReason, &f.Reason
+	case "payment_id":
+		bit, dst = keyPaymentID, &f.PaymentID
+	case "id":
+		bit, dst = keyID, &f.ID
+	case "section":
+		bit, dst = keySection, &f.Section
+	case "row":
+		bit, dst = keyRow, &f.Row
+	case "seat":
+		bit, dst = keySeat, &f.Seat
+	case "code":
+		bit, dst = keyCode, &f.Code
+	case "quantity":
+		bit, dst = keyQuantity, &f.Quantity
+	case "unit_price_cents":
+		bit, dst = keyUnitPrice, &f.UnitPriceCents
+	case "price_cents":
+		bit, dst = keyPrice, &f.PriceCents
+	default:
+		return 0
+	}
+	r.value(dst)
+	return bit
+}
+
+// value reads a value into dst, by dst's type.
+func (r *jsonReader) value(dst any) {
+	switch p := dst.(type) {
+	case *uuid.UUID:
+		*p = r.uuid()
+	case *string:
+		*p = r.str()
+	case *int64:
+		*p = r.int64()
+	case *int:
+		*p = r.int()
+	case *time.Time:
+		*p = r.time()
+	case *[]HeldItem:
+		*p = readArray(r, keySection|keyQuantity|keyUnitPrice, func(f auditFields) HeldItem {
+			return HeldItem{Section: f.Section, Quantity: f.Quantity, UnitPriceCents: f.UnitPriceCents}
+		})
+	case *[]HeldSeat:
+		*p = readArray(r, keySection|keyRow|keySeat|keyPrice, func(f auditFields) HeldSeat {
+			return HeldSeat{SeatRef: SeatRef{Section: f.Section, Row: f.Row, Seat: f.Seat}, PriceCents: f.PriceCents}
+		})
+	case *[]Ticket:
+		*p = readArray(r, keyID|keySection|keyRow|keySeat|keyCode, func(f auditFields) Ticket {
+			return Ticket{ID: f.ID, Section: f.Section, Row: f.Row, Seat: f.Seat, Code: f.Code}
+		})
+	}
+}
+
+// readArray reads an array of objects whose keys are all in allowed,
+// taking each element from the fields read.
+func readArray[T any](r *jsonReader, allowed auditKey, elem func(f auditFields) T) []T {
+	out := []T{}
+	r.array(func() {
+		f := r.fields(allowed)
+		out = append(out, elem(f))
+	})
+	return out
 }
 
 // jsonReader reads the plain JSON the engine writes: objects, arrays,
@@ -389,73 +410,4 @@ func (r *jsonReader) int() int {
 		r.bad = true
 	}
 	return int(n)
-}
-
-func (r *jsonReader) items() []HeldItem {
-	out := []HeldItem{}
-	r.array(func() {
-		var it HeldItem
-		r.object(func(key []byte) {
-			switch string(key) {
-			case "section":
-				it.Section = r.str()
-			case "quantity":
-				it.Quantity = r.int()
-			case "unit_price_cents":
-				it.UnitPriceCents = r.int64()
-			default:
-				r.bad = true
-			}
-		})
-		out = append(out, it)
-	})
-	return out
-}
-
-func (r *jsonReader) seats() []HeldSeat {
-	out := []HeldSeat{}
-	r.array(func() {
-		var st HeldSeat
-		r.object(func(key []byte) {
-			switch string(key) {
-			case "section":
-				st.Section = r.str()
-			case "row":
-				st.Row = r.str()
-			case "seat":
-				st.Seat = r.int()
-			case "price_cents":
-				st.PriceCents = r.int64()
-			default:
-				r.bad = true
-			}
-		})
-		out = append(out, st)
-	})
-	return out
-}
-
-func (r *jsonReader) tickets() []Ticket {
-	out := []Ticket{}
-	r.array(func() {
-		var t Ticket
-		r.object(func(key []byte) {
-			switch string(key) {
-			case "id":
-				t.ID = r.uuid()
-			case "section":
-				t.Section = r.str()
-			case "row":
-				t.Row = r.str()
-			case "seat":
-				t.Seat = r.int()
-			case "code":
-				t.Code = r.str()
-			default:
-				r.bad = true
-			}
-		})
-		out = append(out, t)
-	})
-	return out
 }
