@@ -48,11 +48,7 @@ func newFixture(t *testing.T, opts ...func(*commands.Handler)) *fixture {
 	reg := domain.NewRegistry()
 	domain.RegisterEvents(reg)
 	f := &fixture{store: memory.NewStore(), pay: simpay.New(), clock: &clock{now: time.Date(2026, 11, 21, 20, 0, 0, 0, time.UTC)}}
-	cfg := &commands.Handler{Store: f.store, Registry: reg, Payments: f.pay, Now: f.clock.Now, HoldTTL: ttl}
-	for _, o := range opts {
-		o(cfg)
-	}
-	f.h = commands.NewHandler(cfg)
+	f.h = f.handler(f.store, opts...)
 	f.org = domain.Actor{UserID: uuid.New(), Role: domain.RoleOrganizer}
 	f.buyer = domain.Actor{UserID: uuid.New(), Role: domain.RoleBuyer}
 	ctx := context.Background()
@@ -67,6 +63,32 @@ func newFixture(t *testing.T, opts ...func(*commands.Handler)) *fixture {
 	}
 	return f
 }
+
+// handler returns a handler of the fixture's payments and clock on store
+// (f.store, or a wrapper of it), as another process would have; opts set
+// its fields before NewHandler.
+func (f *fixture) handler(store commands.EventStore, opts ...func(*commands.Handler)) *commands.Handler {
+	reg := domain.NewRegistry()
+	domain.RegisterEvents(reg)
+	cfg := &commands.Handler{Store: store, Registry: reg, Payments: f.pay, Now: f.clock.Now, HoldTTL: ttl}
+	for _, o := range opts {
+		o(cfg)
+	}
+	return commands.NewHandler(cfg)
+}
+
+// storeShapes are the two ways a store takes the appends of a batch: all
+// in one (memory.Store's AppendMulti) or one stream at a time.
+var storeShapes = []struct {
+	name  string
+	store func(*memory.Store) commands.EventStore
+}{
+	{"one append", func(s *memory.Store) commands.EventStore { return s }},
+	{"one stream at a time", func(s *memory.Store) commands.EventStore { return oneStreamAtATime{s} }},
+}
+
+// oneStreamAtATime is a store without AppendMulti, as EventStoreDB is.
+type oneStreamAtATime struct{ commands.EventStore }
 
 func (f *fixture) hold(t *testing.T, q int) commands.OrderResult {
 	t.Helper()
@@ -181,10 +203,7 @@ func TestHandler_PayExpireRace(t *testing.T) {
 		// The payer's clock is a hair before expiry, the expirer's after it:
 		// both may act, and only one may win.
 		f.clock.Add(ttl - time.Nanosecond)
-		reg := domain.NewRegistry()
-		domain.RegisterEvents(reg)
-		expirer := commands.NewHandler(&commands.Handler{Store: f.store, Registry: reg, Payments: f.pay, HoldTTL: ttl,
-			Now: func() time.Time { return f.clock.Now().Add(time.Millisecond) }})
+		expirer := f.handler(f.store, func(h *commands.Handler) { h.Now = func() time.Time { return f.clock.Now().Add(time.Millisecond) } })
 		var wg sync.WaitGroup
 		var payErr error
 		wg.Go(func() { _, payErr = f.h.PayOrder(ctx, f.buyer, o.ID, "tok_visa") })
@@ -305,10 +324,9 @@ func TestHandler_CancelOrder(t *testing.T) {
 func TestHandler_PlaceOrderConcurrently(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	f := newFixture(t, func(h *commands.Handler) { h.MaxRetries = 1000 })
-	reg := domain.NewRegistry()
-	domain.RegisterEvents(reg)
-	other := commands.NewHandler(&commands.Handler{Store: f.store, Registry: reg, Payments: f.pay, Now: f.clock.Now, HoldTTL: ttl, MaxRetries: 1000})
+	manyRetries := func(h *commands.Handler) { h.MaxRetries = 1000 }
+	f := newFixture(t, manyRetries)
+	other := f.handler(f.store, manyRetries)
 	var ok, soldOut atomic.Int64
 	var wg sync.WaitGroup
 	for i := range 60 {

@@ -107,10 +107,9 @@ func TestHandler_PlaceOrderBuyerLimit(t *testing.T) {
 func TestHandler_PlaceOrderBuyerLimitConcurrently(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	f := newFixture(t, func(h *commands.Handler) { h.MaxRetries = 1000 })
-	reg := domain.NewRegistry()
-	domain.RegisterEvents(reg)
-	other := commands.NewHandler(&commands.Handler{Store: f.store, Registry: reg, Payments: f.pay, Now: f.clock.Now, HoldTTL: ttl, MaxRetries: 1000})
+	manyRetries := func(h *commands.Handler) { h.MaxRetries = 1000 }
+	f := newFixture(t, manyRetries)
+	other := f.handler(f.store, manyRetries)
 	var units, limited atomic.Int64
 	var wg sync.WaitGroup
 	for i := range 60 {
