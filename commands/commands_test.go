@@ -77,6 +77,27 @@ func (f *fixture) handler(store commands.EventStore, opts ...func(*commands.Hand
 	return commands.NewHandler(cfg)
 }
 
+// manyRetries lets a handler retry a conflicting append up to 1000 times,
+// as a test that races many commands on one show needs.
+func manyRetries(h *commands.Handler) { h.MaxRetries = 1000 }
+
+// onTwoHandlers runs n calls of run at once and waits for them, the even
+// ones with f.h and the odd ones with a second handler on the same store
+// (two processes' worth of locks and show caches), which retries as many
+// times as manyRetries lets it.
+func (f *fixture) onTwoHandlers(n int, run func(i int, h *commands.Handler)) {
+	other := f.handler(f.store, manyRetries)
+	var wg sync.WaitGroup
+	for i := range n {
+		h := f.h
+		if i%2 == 1 {
+			h = other
+		}
+		wg.Go(func() { run(i, h) })
+	}
+	wg.Wait()
+}
+
 // storeShapes are the two ways a store takes the appends of a batch: all
 // in one (memory.Store's AppendMulti) or one stream at a time.
 var storeShapes = []struct {
@@ -324,30 +345,20 @@ func TestHandler_CancelOrder(t *testing.T) {
 func TestHandler_PlaceOrderConcurrently(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	manyRetries := func(h *commands.Handler) { h.MaxRetries = 1000 }
 	f := newFixture(t, manyRetries)
-	other := f.handler(f.store, manyRetries)
 	var ok, soldOut atomic.Int64
-	var wg sync.WaitGroup
-	for i := range 60 {
-		h := f.h
-		if i%2 == 1 {
-			h = other
+	f.onTwoHandlers(60, func(_ int, h *commands.Handler) {
+		buyer := domain.Actor{UserID: uuid.New(), Role: domain.RoleBuyer}
+		_, err := h.PlaceOrder(ctx, buyer, commands.PlaceOrder{ShowID: f.show, Items: []domain.ItemRequest{{Section: "floor", Quantity: 1}}})
+		switch {
+		case err == nil:
+			ok.Add(1)
+		case errors.Is(err, domain.ErrSoldOut):
+			soldOut.Add(1)
+		default:
+			t.Errorf("unexpected error: %v", err)
 		}
-		wg.Go(func() {
-			buyer := domain.Actor{UserID: uuid.New(), Role: domain.RoleBuyer}
-			_, err := h.PlaceOrder(ctx, buyer, commands.PlaceOrder{ShowID: f.show, Items: []domain.ItemRequest{{Section: "floor", Quantity: 1}}})
-			switch {
-			case err == nil:
-				ok.Add(1)
-			case errors.Is(err, domain.ErrSoldOut):
-				soldOut.Add(1)
-			default:
-				t.Errorf("unexpected error: %v", err)
-			}
-		})
-	}
-	wg.Wait()
+	})
 	if ok.Load() != 10 || soldOut.Load() != 50 {
 		t.Fatalf("held %d, sold out %d; want 10 and 50", ok.Load(), soldOut.Load())
 	}
