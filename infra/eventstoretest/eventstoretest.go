@@ -395,8 +395,8 @@ func testReadAll(t *testing.T, s commands.EventStore) {
 func testFollow(t *testing.T, s commands.EventStore) {
 	first := newEvents(3)
 	mustAppend(t, s, "show-1", domain.NoStream, first)
-	f := startFollow(t, s, domain.Start)
-	got := f.waitFor(t, 3)
+	f := StartFollow(t, s, domain.Start)
+	got := f.WaitFor(t, 3)
 	assertIDs(t, "delivered before appends", got, ids(first))
 
 	second := newEvents(2)
@@ -404,12 +404,12 @@ func testFollow(t *testing.T, s commands.EventStore) {
 	mustAppend(t, s, "show-1", 3, second[1:])
 	marker := newEvents(1)
 	mustAppend(t, s, "marker", domain.NoStream, marker)
-	got = f.waitFor(t, 6)
+	got = f.WaitFor(t, 6)
 	want := append(append(ids(first), ids(second)...), ids(marker)...)
 	assertIDs(t, "delivered", got, want)
 	assertIDs(t, "delivered", got, ids(mustReadAll(t, s)))
 	assertAscending(t, got)
-	if err := f.stop(); !errors.Is(err, context.Canceled) {
+	if err := f.Stop(); !errors.Is(err, context.Canceled) {
 		t.Errorf("Follow = %v, want context.Canceled", err)
 	}
 }
@@ -418,11 +418,11 @@ func testFollowFrom(t *testing.T, s commands.EventStore) {
 	events := newEvents(4)
 	res := mustAppend(t, s, "show-1", domain.NoStream, events[:2])
 	mustAppend(t, s, "show-1", 2, events[2:])
-	f := startFollow(t, s, res.Position)
-	assertIDs(t, "delivered", f.waitFor(t, 2), ids(events[2:]))
+	f := StartFollow(t, s, res.Position)
+	assertIDs(t, "delivered", f.WaitFor(t, 2), ids(events[2:]))
 	more := newEvents(1)
 	mustAppend(t, s, "show-1", 4, more)
-	assertIDs(t, "delivered", f.waitFor(t, 3), append(ids(events[2:]), ids(more)...))
+	assertIDs(t, "delivered", f.WaitFor(t, 3), append(ids(events[2:]), ids(more)...))
 }
 
 func testFollowCancel(t *testing.T, s commands.EventStore) {
@@ -470,7 +470,7 @@ func testFollowHandlerError(t *testing.T, s commands.EventStore) {
 }
 
 func testFollowConcurrent(t *testing.T, s commands.EventStore) {
-	f := startFollow(t, s, domain.Start)
+	f := StartFollow(t, s, domain.Start)
 	const writers, appends = 6, 10
 	var wg sync.WaitGroup
 	var appended atomic.Int64
@@ -506,7 +506,7 @@ func testFollowConcurrent(t *testing.T, s commands.EventStore) {
 	marker := newEvents(1)
 	mustAppend(t, s, "marker", domain.NoStream, marker)
 	final := mustReadAll(t, s)
-	got := f.waitFor(t, len(final))
+	got := f.WaitFor(t, len(final))
 	if got, want := len(final), int(appended.Load())+1; got != want {
 		t.Errorf("ReadAll has %d events, want %d", got, want)
 	}
@@ -539,8 +539,8 @@ func testRoundTrip(t *testing.T, s commands.EventStore) {
 
 	stream := mustReadStream(t, s, "show-1", 0)
 	all := mustReadAll(t, s)
-	f := startFollow(t, s, domain.Start)
-	followed := f.waitFor(t, 2)
+	f := StartFollow(t, s, domain.Start)
+	followed := f.WaitFor(t, 2)
 	for _, src := range []struct {
 		name string
 		recs []domain.RecordedEvent
@@ -579,8 +579,9 @@ func testRoundTrip(t *testing.T, s commands.EventStore) {
 	}
 }
 
-// follower collects what Follow delivers.
-type follower struct {
+// Follower collects what a store's Follow delivers, for the tests of
+// stores that check more than the contract.
+type Follower struct {
 	cancel context.CancelFunc
 	done   chan struct{}
 	err    error // set before done is closed
@@ -590,11 +591,11 @@ type follower struct {
 	changed chan struct{}
 }
 
-// startFollow follows s from after until the test ends or stop is called.
-func startFollow(t *testing.T, s commands.EventStore, after domain.Position) *follower {
+// StartFollow follows s from after until the test ends or Stop is called.
+func StartFollow(t *testing.T, s commands.EventStore, after domain.Position) *Follower {
 	t.Helper()
 	ctx, cancel := context.WithCancel(t.Context())
-	f := &follower{cancel: cancel, done: make(chan struct{}), changed: make(chan struct{}, 1)}
+	f := &Follower{cancel: cancel, done: make(chan struct{}), changed: make(chan struct{}, 1)}
 	go func() {
 		defer close(f.done)
 		f.err = s.Follow(ctx, after, func(_ context.Context, batch []domain.RecordedEvent) error {
@@ -608,23 +609,30 @@ func startFollow(t *testing.T, s commands.EventStore, after domain.Position) *fo
 			return nil
 		})
 	}()
-	t.Cleanup(func() { _ = f.stop() })
+	t.Cleanup(func() { _ = f.Stop() })
 	return f
 }
 
-// delivered returns a copy of the events delivered so far.
-func (f *follower) delivered() []domain.RecordedEvent {
+// Delivered returns a copy of the events delivered so far.
+func (f *Follower) Delivered() []domain.RecordedEvent {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return append([]domain.RecordedEvent(nil), f.got...)
 }
 
-// waitFor waits until at least n events were delivered and returns them all.
-func (f *follower) waitFor(t *testing.T, n int) []domain.RecordedEvent {
+// WaitFor waits until at least n events were delivered and returns them
+// all; it fails the test when Follow returns first or after 10 seconds.
+func (f *Follower) WaitFor(t *testing.T, n int) []domain.RecordedEvent {
 	t.Helper()
-	timeout := time.After(waitTimeout)
+	return f.WaitForWithin(t, n, waitTimeout)
+}
+
+// WaitForWithin is WaitFor, failing the test after d.
+func (f *Follower) WaitForWithin(t *testing.T, n int, d time.Duration) []domain.RecordedEvent {
+	t.Helper()
+	timeout := time.After(d)
 	for {
-		got := f.delivered()
+		got := f.Delivered()
 		if len(got) >= n {
 			return got
 		}
@@ -633,13 +641,13 @@ func (f *follower) waitFor(t *testing.T, n int) []domain.RecordedEvent {
 		case <-f.done:
 			t.Fatalf("Follow returned %v after delivering %d events, want %d", f.err, len(got), n)
 		case <-timeout:
-			t.Fatalf("Follow delivered %d events in %v, want %d", len(got), waitTimeout, n)
+			t.Fatalf("Follow delivered %d events in %v, want %d", len(got), d, n)
 		}
 	}
 }
 
-// stop cancels Follow and returns its error.
-func (f *follower) stop() error {
+// Stop cancels Follow and returns its error.
+func (f *Follower) Stop() error {
 	f.cancel()
 	<-f.done
 	return f.err
