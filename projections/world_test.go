@@ -1,11 +1,9 @@
 package projections_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"log/slog"
-	"sync"
 	"testing"
 	"time"
 
@@ -16,7 +14,9 @@ import (
 	"github.com/ticketing/ticketing/infra/memory"
 	"github.com/ticketing/ticketing/infra/postgres"
 	"github.com/ticketing/ticketing/infra/postgres/pgtest"
+	"github.com/ticketing/ticketing/internal/testlog"
 	"github.com/ticketing/ticketing/projections"
+	"github.com/ticketing/ticketing/projections/projectionstest"
 )
 
 // t0 is the time of the test worlds: events carry it, not the wall clock.
@@ -61,16 +61,7 @@ func newWorldOn(t *testing.T, store commands.EventStore, registry *domain.Regist
 
 // start runs the runner until the test ends.
 func (w *world) start() *world {
-	w.t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- w.runner.Run(ctx) }()
-	w.t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			w.t.Errorf("runner: %v", err)
-		}
-	})
+	projectionstest.Start(w.t, w.runner)
 	return w
 }
 
@@ -272,23 +263,8 @@ func (w *world) checkIn(order, ticket uuid.UUID, at time.Time) {
 	w.saveOrder(o)
 }
 
-// syncBuffer is a bytes.Buffer safe for the runner's goroutines.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
+// syncBuffer collects logs written from several goroutines.
+type syncBuffer = testlog.Buffer
 
 // eventually polls cond every few milliseconds for up to 5 s.
 func eventually(t *testing.T, what string, cond func() bool) {

@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"sync"
 	"testing"
 	"time"
 
@@ -20,7 +19,9 @@ import (
 	"github.com/ticketing/ticketing/infra/memory"
 	"github.com/ticketing/ticketing/infra/postgres"
 	"github.com/ticketing/ticketing/infra/postgres/pgtest"
+	"github.com/ticketing/ticketing/internal/testlog"
 	"github.com/ticketing/ticketing/projections"
+	"github.com/ticketing/ticketing/projections/projectionstest"
 	"github.com/ticketing/ticketing/readapi"
 )
 
@@ -68,15 +69,7 @@ func newWorld(t *testing.T) *world {
 
 // start runs the runner until the test ends.
 func (w *world) start() *world {
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- w.runner.Run(ctx) }()
-	w.t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			w.t.Errorf("runner: %v", err)
-		}
-	})
+	projectionstest.Start(w.t, w.runner)
 	return w
 }
 
@@ -301,20 +294,5 @@ func (r response) problem(t *testing.T, status int) problem {
 	return p
 }
 
-// syncBuffer is a bytes.Buffer safe for concurrent writers.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
+// syncBuffer collects logs written from several goroutines.
+type syncBuffer = testlog.Buffer

@@ -1,10 +1,12 @@
 // Package projectionstest holds projectors for the tests of parked streams
-// in several packages.
+// in several packages, and the running of a Runner for the tests that
+// project a log.
 package projectionstest
 
 import (
 	"context"
 	"strings"
+	"testing"
 
 	"github.com/ticketing/ticketing/domain"
 	"github.com/ticketing/ticketing/projections"
@@ -31,4 +33,18 @@ func (f FixedShows) ApplyBatch(ctx context.Context, db projections.DB, recs []do
 		}
 	}
 	return nil
+}
+
+// Start runs r until the test ends; an error Run returns then fails the
+// test.
+func Start(t testing.TB, r *projections.Runner) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- r.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("runner: %v", err)
+		}
+	})
 }
