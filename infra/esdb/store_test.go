@@ -305,7 +305,7 @@ func TestStore_SystemEvents(t *testing.T) {
 	var want []uuid.UUID
 	for i := range 3 {
 		events := newEvents(2)
-		want = append(want, ids(events)...)
+		want = append(want, eventstoretest.IDs(events)...)
 		mustAppend(t, s, fmt.Sprintf("show-%d", i), domain.NoStream, events)
 		// Stream metadata goes to $$show-i as a $metadata event.
 		if _, err := client.SetStreamMetadata(t.Context(), fmt.Sprintf("show-%d", i), esdbclient.AppendToStreamOptions{}, esdbclient.StreamMetadata{}); err != nil {
@@ -355,8 +355,8 @@ func TestStore_Namespace(t *testing.T) {
 		s    *esdb.Store
 		want []uuid.UUID
 	}{
-		{"a", a, ids(ea)},
-		{"b", b, ids(eb)},
+		{"a", a, eventstoretest.IDs(ea)},
+		{"b", b, eventstoretest.IDs(eb)},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got := mustReadStream(t, tc.s, "show-1")
@@ -372,8 +372,8 @@ func TestStore_Namespace(t *testing.T) {
 	if err != nil {
 		t.Fatalf("ReadAll: %v", err)
 	}
-	assertIDs(t, "a's ReadAll", all, ids(ea))
-	assertIDs(t, "a's Follow", fa.WaitFor(t, 2), ids(ea))
+	assertIDs(t, "a's ReadAll", all, eventstoretest.IDs(ea))
+	assertIDs(t, "a's Follow", fa.WaitFor(t, 2), eventstoretest.IDs(ea))
 	head, err := b.Head(t.Context())
 	if err != nil {
 		t.Fatalf("Head: %v", err)
@@ -397,7 +397,7 @@ func TestStore_Follow(t *testing.T) {
 		second := newEvents(2)
 		mustAppend(t, s, "show-1", 2, second)
 		got := f.WaitFor(t, 4)
-		assertIDs(t, "delivered", got, append(ids(first), ids(second)...))
+		assertIDs(t, "delivered", got, append(eventstoretest.IDs(first), eventstoretest.IDs(second)...))
 	})
 	t.Run("carries on after the server restarts", func(t *testing.T) {
 		t.Parallel()
@@ -422,7 +422,7 @@ func TestStore_Follow(t *testing.T) {
 			}
 			time.Sleep(20 * time.Millisecond)
 		}
-		assertIDs(t, "delivered", f.WaitFor(t, 2), append(ids(first), ids(more)...))
+		assertIDs(t, "delivered", f.WaitFor(t, 2), append(eventstoretest.IDs(first), eventstoretest.IDs(more)...))
 	})
 	t.Run("hands over what arrived meanwhile in one batch", func(t *testing.T) {
 		t.Parallel()
@@ -502,22 +502,9 @@ func mustReadStream(t *testing.T, s commands.EventStore, stream string) []domain
 	return recs
 }
 
-func ids[E domain.EventData | domain.RecordedEvent](events []E) []uuid.UUID {
-	out := make([]uuid.UUID, len(events))
-	for i, e := range events {
-		switch e := any(e).(type) {
-		case domain.EventData:
-			out[i] = e.ID
-		case domain.RecordedEvent:
-			out[i] = e.ID
-		}
-	}
-	return out
-}
-
 func assertIDs(t *testing.T, what string, got []domain.RecordedEvent, want []uuid.UUID) {
 	t.Helper()
-	gotIDs := ids(got)
+	gotIDs := eventstoretest.IDs(got)
 	if len(gotIDs) != len(want) {
 		t.Errorf("%s: got %d events, want %d", what, len(gotIDs), len(want))
 		return

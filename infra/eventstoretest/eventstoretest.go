@@ -71,7 +71,7 @@ func testAppendNoStream(t *testing.T, s commands.EventStore) {
 		t.Errorf("Append version = %d, want 3", got.Version)
 	}
 	recs := mustReadStream(t, s, "show-1", 0)
-	assertIDs(t, "ReadStream", recs, ids(events))
+	assertIDs(t, "ReadStream", recs, IDs(events))
 	for i, rec := range recs {
 		if got, want := rec.Version, int64(i+1); got != want {
 			t.Errorf("event %d version = %d, want %d", i, got, want)
@@ -103,7 +103,7 @@ func testAppendConflict(t *testing.T, s commands.EventStore) {
 		})
 	}
 	after := mustReadAll(t, s)
-	assertIDs(t, "ReadAll after conflicts", after, ids(before))
+	assertIDs(t, "ReadAll after conflicts", after, IDs(before))
 	if got := mustReadStream(t, s, "show-3", 0); len(got) != 0 {
 		t.Errorf("ReadStream(show-3) has %d events, want 0", len(got))
 	}
@@ -151,7 +151,7 @@ func testAppendConcurrent(t *testing.T, s commands.EventStore) {
 		t.Fatalf("no append succeeded")
 	}
 	recs := mustReadStream(t, s, "show-1", 2)
-	assertIDs(t, "ReadStream", recs, ids(batches[winner]))
+	assertIDs(t, "ReadStream", recs, IDs(batches[winner]))
 	if got, want := len(mustReadAll(t, s)), 3; got != want {
 		t.Errorf("ReadAll has %d events, want %d", got, want)
 	}
@@ -263,7 +263,7 @@ func testAppendRetryConcurrent(t *testing.T, s commands.EventStore) {
 			t.Errorf("append %d = %+v, want %+v", i, results[i], results[0])
 		}
 	}
-	assertIDs(t, "ReadAll", mustReadAll(t, s), ids(events))
+	assertIDs(t, "ReadAll", mustReadAll(t, s), IDs(events))
 }
 
 func testAppendOverlap(t *testing.T, s commands.EventStore) {
@@ -298,7 +298,7 @@ func testAppendOverlap(t *testing.T, s commands.EventStore) {
 			}
 		})
 	}
-	assertIDs(t, "ReadAll after overlapping appends", mustReadAll(t, s), ids(before))
+	assertIDs(t, "ReadAll after overlapping appends", mustReadAll(t, s), IDs(before))
 }
 
 func testReadStream(t *testing.T, s commands.EventStore) {
@@ -319,7 +319,7 @@ func testReadStream(t *testing.T, s commands.EventStore) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got := mustReadStream(t, s, "show-1", tc.from)
-			assertIDs(t, "ReadStream", got, ids(tc.want))
+			assertIDs(t, "ReadStream", got, IDs(tc.want))
 			for i, rec := range got {
 				if want := max(tc.from, 1) + int64(i); rec.Version != want {
 					t.Errorf("event %d version = %d, want %d", i, rec.Version, want)
@@ -349,7 +349,7 @@ func testReadAll(t *testing.T, s commands.EventStore) {
 	for i, stream := range []string{"a", "b", "a", "c", "b"} {
 		events := newEvents(1 + i%2)
 		res := mustAppend(t, s, stream, domain.AnyVersion, events)
-		want = append(want, ids(events)...)
+		want = append(want, IDs(events)...)
 		lastPositions = append(lastPositions, res.Position)
 	}
 	const limit = 3
@@ -397,7 +397,7 @@ func testFollow(t *testing.T, s commands.EventStore) {
 	mustAppend(t, s, "show-1", domain.NoStream, first)
 	f := StartFollow(t, s, domain.Start)
 	got := f.WaitFor(t, 3)
-	assertIDs(t, "delivered before appends", got, ids(first))
+	assertIDs(t, "delivered before appends", got, IDs(first))
 
 	second := newEvents(2)
 	mustAppend(t, s, "show-2", domain.NoStream, second[:1])
@@ -405,9 +405,9 @@ func testFollow(t *testing.T, s commands.EventStore) {
 	marker := newEvents(1)
 	mustAppend(t, s, "marker", domain.NoStream, marker)
 	got = f.WaitFor(t, 6)
-	want := append(append(ids(first), ids(second)...), ids(marker)...)
+	want := append(append(IDs(first), IDs(second)...), IDs(marker)...)
 	assertIDs(t, "delivered", got, want)
-	assertIDs(t, "delivered", got, ids(mustReadAll(t, s)))
+	assertIDs(t, "delivered", got, IDs(mustReadAll(t, s)))
 	assertAscending(t, got)
 	if err := f.Stop(); !errors.Is(err, context.Canceled) {
 		t.Errorf("Follow = %v, want context.Canceled", err)
@@ -419,10 +419,10 @@ func testFollowFrom(t *testing.T, s commands.EventStore) {
 	res := mustAppend(t, s, "show-1", domain.NoStream, events[:2])
 	mustAppend(t, s, "show-1", 2, events[2:])
 	f := StartFollow(t, s, res.Position)
-	assertIDs(t, "delivered", f.WaitFor(t, 2), ids(events[2:]))
+	assertIDs(t, "delivered", f.WaitFor(t, 2), IDs(events[2:]))
 	more := newEvents(1)
 	mustAppend(t, s, "show-1", 4, more)
-	assertIDs(t, "delivered", f.WaitFor(t, 3), append(ids(events[2:]), ids(more)...))
+	assertIDs(t, "delivered", f.WaitFor(t, 3), append(IDs(events[2:]), IDs(more)...))
 }
 
 func testFollowCancel(t *testing.T, s commands.EventStore) {
@@ -510,7 +510,7 @@ func testFollowConcurrent(t *testing.T, s commands.EventStore) {
 	if got, want := len(final), int(appended.Load())+1; got != want {
 		t.Errorf("ReadAll has %d events, want %d", got, want)
 	}
-	assertIDs(t, "delivered", got, ids(final))
+	assertIDs(t, "delivered", got, IDs(final))
 	assertAscending(t, got)
 	for i := range min(len(got), len(final)) {
 		if got[i].Position != final[i].Position {
@@ -711,7 +711,7 @@ func assertConflict(t *testing.T, err error, stream string, expected, actual int
 
 func assertIDs(t *testing.T, what string, got []domain.RecordedEvent, want []uuid.UUID) {
 	t.Helper()
-	gotIDs := ids(got)
+	gotIDs := IDs(got)
 	if len(gotIDs) != len(want) {
 		t.Errorf("%s: got %d events, want %d", what, len(gotIDs), len(want))
 		return
@@ -734,7 +734,8 @@ func assertAscending(t *testing.T, recs []domain.RecordedEvent) {
 	}
 }
 
-func ids[E domain.EventData | domain.RecordedEvent](events []E) []uuid.UUID {
+// IDs returns the ids of events, in order.
+func IDs[E domain.EventData | domain.RecordedEvent](events []E) []uuid.UUID {
 	out := make([]uuid.UUID, len(events))
 	for i, e := range events {
 		switch e := any(e).(type) {

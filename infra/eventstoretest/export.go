@@ -110,7 +110,7 @@ func checkExport(t *testing.T, s Exporter, name string, f domain.EventFilter, wa
 	}); err != nil {
 		t.Fatal(err)
 	}
-	assertIDs(t, name, got, ids(want))
+	assertIDs(t, name, got, IDs(want))
 	for i := range min(len(got), len(want)) {
 		g, w := got[i], want[i]
 		if g.Position != w.Position || g.StreamID != w.StreamID || g.Version != w.Version || g.Type != w.Type ||

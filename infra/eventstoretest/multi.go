@@ -54,7 +54,7 @@ func testMultiAppend(t *testing.T, s commands.MultiAppender) {
 		t.Errorf("versions = %d, %d, %d; want 4, 1, 1", res[0].Version, res[1].Version, res[2].Version)
 	}
 	all := mustReadAll(t, es)
-	assertIDs(t, "ReadAll", all[2:], slices.Concat(ids(show), ids(o1), ids(o2)))
+	assertIDs(t, "ReadAll", all[2:], slices.Concat(IDs(show), IDs(o1), IDs(o2)))
 	for i, r := range res {
 		stream := []string{"show-1", "order-1", "order-2"}[i]
 		recs := mustReadStream(t, es, stream, 1)
@@ -89,7 +89,7 @@ func testMultiConflict(t *testing.T, s commands.MultiAppender) {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := s.AppendMulti(t.Context(), tc.parts)
 			assertConflict(t, err, tc.stream, tc.expected, tc.actual)
-			assertIDs(t, "ReadAll", mustReadAll(t, es), ids(before))
+			assertIDs(t, "ReadAll", mustReadAll(t, es), IDs(before))
 		})
 	}
 }
