@@ -263,6 +263,15 @@ func (w *world) checkIn(order, ticket uuid.UUID, at time.Time) {
 	w.saveOrder(o)
 }
 
+// readModelTables are every table the projectors write.
+var readModelTables = projectionstest.ReadModelTables
+
+// dump returns every row of every read-model table, as sorted JSON.
+func dump(t *testing.T, w *world) map[string][]string {
+	t.Helper()
+	return projectionstest.DumpReadModels(t, w.models.DB(), "to_jsonb(t)::text")
+}
+
 // syncBuffer collects logs written from several goroutines.
 type syncBuffer = testlog.Buffer
 

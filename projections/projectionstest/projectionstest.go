@@ -1,6 +1,6 @@
 // Package projectionstest holds projectors for the tests of parked streams
-// in several packages, and the running of a Runner for the tests that
-// project a log.
+// in several packages, and what the tests that project a log share:
+// running a Runner and dumping the read models.
 package projectionstest
 
 import (
@@ -47,4 +47,33 @@ func Start(t testing.TB, r *projections.Runner) {
 			t.Errorf("runner: %v", err)
 		}
 	})
+}
+
+// ReadModelTables are every table the projectors write.
+var ReadModelTables = []string{"rm_shows", "rm_sections", "rm_seats", "rm_orders", "rm_tickets", "rm_sales", "rm_sales_orders", "hold_deadlines"}
+
+// DumpReadModels returns the rows of every table of ReadModelTables, each
+// row t rendered by the SQL expression row (such as "t::text"), sorted.
+func DumpReadModels(t testing.TB, db projections.DB, row string) map[string][]string {
+	t.Helper()
+	out := map[string][]string{}
+	for _, table := range ReadModelTables {
+		rows, err := db.Query(context.Background(), `select `+row+` from `+table+` t order by 1`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[table] = []string{}
+		for rows.Next() {
+			var s string
+			if err := rows.Scan(&s); err != nil {
+				t.Fatal(err)
+			}
+			out[table] = append(out[table], s)
+		}
+		if err := rows.Err(); err != nil {
+			t.Fatal(err)
+		}
+		rows.Close()
+	}
+	return out
 }
