@@ -112,29 +112,12 @@ func (w *world) save(stream string, version int64, events []domain.Event) {
 	w.last = res.Position
 }
 
-func (w *world) load(stream string) ([]domain.Event, int64) {
-	w.t.Helper()
-	recs, err := w.store.ReadStream(ctx, stream, 1)
-	if err != nil {
-		w.t.Fatal(err)
-	}
-	events, err := w.registry.DecodeAll(recs)
-	if err != nil {
-		w.t.Fatal(err)
-	}
-	return events, int64(len(recs))
-}
-
 func (w *world) show(id uuid.UUID) *domain.Show {
-	s := domain.NewShow()
-	s.Load(w.load(domain.ShowStream(id)))
-	return s
+	return projectionstest.Show(w.t, w.store, w.registry, id)
 }
 
 func (w *world) order(id uuid.UUID) *domain.Order {
-	o := domain.NewOrder()
-	o.Load(w.load(domain.OrderStream(id)))
-	return o
+	return projectionstest.Order(w.t, w.store, w.registry, id)
 }
 
 func must(t *testing.T, err error) {

@@ -1,12 +1,14 @@
 // Package projectionstest holds projectors for the tests of parked streams
 // in several packages, and what the tests that project a log share:
-// running a Runner and dumping the read models.
+// running a Runner, loading aggregates and dumping the read models.
 package projectionstest
 
 import (
 	"context"
 	"strings"
 	"testing"
+
+	"github.com/google/uuid"
 
 	"github.com/ticketing/ticketing/domain"
 	"github.com/ticketing/ticketing/projections"
@@ -76,4 +78,39 @@ func DumpReadModels(t testing.TB, db projections.DB, row string) map[string][]st
 		rows.Close()
 	}
 	return out
+}
+
+// StreamReader reads the events of a stream, as every event store does.
+type StreamReader interface {
+	ReadStream(ctx context.Context, stream string, from int64) ([]domain.RecordedEvent, error)
+}
+
+// Show returns the show id as the events of its stream in store tell it.
+func Show(t testing.TB, store StreamReader, registry *domain.Registry, id uuid.UUID) *domain.Show {
+	t.Helper()
+	s := domain.NewShow()
+	s.Load(load(t, store, registry, domain.ShowStream(id)))
+	return s
+}
+
+// Order returns the order id as the events of its stream in store tell it.
+func Order(t testing.TB, store StreamReader, registry *domain.Registry, id uuid.UUID) *domain.Order {
+	t.Helper()
+	o := domain.NewOrder()
+	o.Load(load(t, store, registry, domain.OrderStream(id)))
+	return o
+}
+
+// load returns the decoded events of stream and its version.
+func load(t testing.TB, store StreamReader, registry *domain.Registry, stream string) ([]domain.Event, int64) {
+	t.Helper()
+	recs, err := store.ReadStream(context.Background(), stream, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	events, err := registry.DecodeAll(recs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return events, int64(len(recs))
 }
