@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"testing"
@@ -118,6 +119,55 @@ func (w *world) show(id uuid.UUID) *domain.Show {
 
 func (w *world) order(id uuid.UUID) *domain.Order {
 	return projectionstest.Order(w.t, w.store, w.registry, id)
+}
+
+// managed is a published show of an organizer, with a paid order and a
+// held one, and a draft of the same organizer, with the tokens the access
+// tables of the routes only a show's managers may read use.
+type managed struct {
+	show, draft                      uuid.UUID
+	orgToken, otherOrg, buyer, admin string
+}
+
+// managedShows makes the shows of a managed; the paid order was held at
+// t0 and paid a minute later.
+func (w *world) managedShows(title string) managed {
+	w.t.Helper()
+	var m managed
+	var org uuid.UUID
+	org, m.orgToken = w.token(domain.RoleOrganizer)
+	_, m.otherOrg = w.token(domain.RoleOrganizer)
+	_, m.buyer = w.token(domain.RoleBuyer)
+	_, m.admin = w.token(domain.RoleAdmin)
+	m.show = w.publishedShow(org, title)
+	m.draft = w.createShow(org, "Draft")
+	w.pay(w.hold(m.show, uuid.New(), 3, 1)) // held at 18:00, paid at 18:01
+	w.hold(m.show, uuid.New(), 2)
+	w.sync()
+	return m
+}
+
+// accessCase is who asks for which show, and the status they get.
+type accessCase struct {
+	show  uuid.UUID
+	token string
+	want  int
+}
+
+// access are the cases every route of a show's managers answers alike;
+// extra adds a route's own.
+func (m managed) access(extra map[string]accessCase) map[string]accessCase {
+	cases := map[string]accessCase{
+		"to the organizer":             {m.show, m.orgToken, http.StatusOK},
+		"to an admin":                  {m.show, m.admin, http.StatusOK},
+		"a draft to its organizer":     {m.draft, m.orgToken, http.StatusOK},
+		"to another organizer":         {m.show, m.otherOrg, http.StatusForbidden},
+		"to a buyer":                   {m.show, m.buyer, http.StatusForbidden},
+		"without a token":              {m.show, "", http.StatusUnauthorized},
+		"a draft to another organizer": {m.draft, m.otherOrg, http.StatusNotFound},
+	}
+	maps.Copy(cases, extra)
+	return cases
 }
 
 func must(t *testing.T, err error) {
