@@ -30,10 +30,7 @@ const waitTimeout = 10 * time.Second
 // its Actual must be the stream's version, or -1 if the adapter cannot tell.
 func Run(t *testing.T, newStore func(t *testing.T) commands.EventStore) {
 	t.Helper()
-	for _, tc := range []struct {
-		name string
-		test func(t *testing.T, s commands.EventStore)
-	}{
+	runBehaviours(t, newStore, []behaviour[commands.EventStore]{
 		{"append to a new stream with NoStream", testAppendNoStream},
 		{"append with a wrong expected version conflicts and writes nothing", testAppendConflict},
 		{"append with AnyVersion", testAppendAnyVersion},
@@ -53,14 +50,27 @@ func Run(t *testing.T, newStore func(t *testing.T) commands.EventStore) {
 		{"follow returns the handler error", testFollowHandlerError},
 		{"follower of concurrent appenders sees the final log", testFollowConcurrent},
 		{"events round-trip", testRoundTrip},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
-			tc.test(t, newStore(t))
-		})
-	}
+	})
 	if _, ok := newStore(t).(commands.MultiAppender); ok {
 		runMulti(t, newStore)
+	}
+}
+
+// behaviour is one named behaviour of a contract, checked on a store S.
+type behaviour[S any] struct {
+	name string
+	test func(t *testing.T, s S)
+}
+
+// runBehaviours checks each behaviour in a parallel subtest of its own, on
+// a fresh store.
+func runBehaviours[S any](t *testing.T, newStore func(t *testing.T) S, behaviours []behaviour[S]) {
+	t.Helper()
+	for _, b := range behaviours {
+		t.Run(b.name, func(t *testing.T) {
+			t.Parallel()
+			b.test(t, newStore(t))
+		})
 	}
 }
 

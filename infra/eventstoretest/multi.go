@@ -12,21 +12,14 @@ import (
 // runMulti runs the contract of commands.MultiAppender, for stores that
 // have it.
 func runMulti(t *testing.T, newStore func(t *testing.T) commands.EventStore) {
-	for _, tc := range []struct {
-		name string
-		test func(t *testing.T, s commands.MultiAppender)
-	}{
+	multi := func(t *testing.T) commands.MultiAppender { return newStore(t).(commands.MultiAppender) }
+	runBehaviours(t, multi, []behaviour[commands.MultiAppender]{
 		{"multi-stream append writes every part in order", testMultiAppend},
 		{"multi-stream append with one conflicting part writes nothing", testMultiConflict},
 		{"retried multi-stream append returns the original results", testMultiRetry},
 		{"multi-stream append whose ids were partly appended conflicts", testMultiPartlyRetried},
 		{"concurrent multi-stream appends at one expected version: exactly one wins", testMultiConcurrent},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
-			tc.test(t, newStore(t).(commands.MultiAppender))
-		})
-	}
+	})
 }
 
 func mustAppendMulti(t *testing.T, s commands.MultiAppender, parts []commands.StreamAppend) []commands.AppendResult {
