@@ -69,13 +69,23 @@ func (m *ReadModels) InTx(ctx context.Context, fn func(db projections.DB) error)
 
 // Checkpoint returns the checkpoint of the projection name, or domain.Start.
 func (m *ReadModels) Checkpoint(ctx context.Context, name string) (domain.Position, error) {
+	pos, err := queryPosition(ctx, m.pool, `select commit_pos, prepare_pos from projection_checkpoints where name = $1`, name)
+	if err != nil {
+		return domain.Position{}, fmt.Errorf("read checkpoint %s: %w", name, err)
+	}
+	return pos, nil
+}
+
+// queryPosition reads the position (commit_pos, prepare_pos) the query sql
+// selects for name, or domain.Start when it selects no row.
+func queryPosition(ctx context.Context, pool *pgxpool.Pool, sql, name string) (domain.Position, error) {
 	var c, p int64
-	err := m.pool.QueryRow(ctx, `select commit_pos, prepare_pos from projection_checkpoints where name = $1`, name).Scan(&c, &p)
+	err := pool.QueryRow(ctx, sql, name).Scan(&c, &p)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return domain.Start, nil
 	}
 	if err != nil {
-		return domain.Position{}, fmt.Errorf("read checkpoint %s: %w", name, err)
+		return domain.Position{}, err
 	}
 	return rmPosition(c, p), nil
 }
