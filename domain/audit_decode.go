@@ -32,38 +32,46 @@ func (a *Auditor) decode(rec RecordedEvent) (Event, error) {
 // into auditFields and takes its fields from there.
 var auditDecoders = map[string]func(r *jsonReader) Event{
 	"show.seats_held": func(r *jsonReader) Event {
-		f := r.fields(keyShowID | keyOrderID | keyBuyerID | keyItems | keySeats | keyTotalCents | keyHeldAt | keyExpiresAt | keyHoldTTL)
+		var f auditFields
+		r.fields(&f, keyShowID|keyOrderID|keyBuyerID|keyItems|keySeats|keyTotalCents|keyHeldAt|keyExpiresAt|keyHoldTTL)
 		return SeatsHeld{ShowID: f.ShowID, OrderID: f.OrderID, BuyerID: f.BuyerID, Items: f.Items, Seats: f.Seats,
 			TotalCents: f.TotalCents, HeldAt: f.HeldAt, ExpiresAt: f.ExpiresAt, HoldTTLSeconds: f.HoldTTLSeconds}
 	},
 	"show.seats_released": func(r *jsonReader) Event {
-		f := r.fields(keyShowID | keyOrderID | keyReason | keyItems | keySeats | keyAt)
+		var f auditFields
+		r.fields(&f, keyShowID|keyOrderID|keyReason|keyItems|keySeats|keyAt)
 		return SeatsReleased{ShowID: f.ShowID, OrderID: f.OrderID, Reason: f.Reason, Items: f.Items, Seats: f.Seats, At: f.At}
 	},
 	"show.seats_sold": func(r *jsonReader) Event {
-		f := r.fields(keyShowID | keyOrderID | keyItems | keySeats | keyTotalCents | keyAt)
+		var f auditFields
+		r.fields(&f, keyShowID|keyOrderID|keyItems|keySeats|keyTotalCents|keyAt)
 		return SeatsSold{ShowID: f.ShowID, OrderID: f.OrderID, Items: f.Items, Seats: f.Seats, TotalCents: f.TotalCents, At: f.At}
 	},
 	"order.placed": func(r *jsonReader) Event {
-		f := r.fields(keyOrderID | keyShowID | keyBuyerID | keyItems | keySeats | keyTotalCents | keyPlacedAt | keyExpiresAt)
+		var f auditFields
+		r.fields(&f, keyOrderID|keyShowID|keyBuyerID|keyItems|keySeats|keyTotalCents|keyPlacedAt|keyExpiresAt)
 		return OrderPlaced{OrderID: f.OrderID, ShowID: f.ShowID, BuyerID: f.BuyerID, Items: f.Items, Seats: f.Seats,
 			TotalCents: f.TotalCents, PlacedAt: f.PlacedAt, ExpiresAt: f.ExpiresAt}
 	},
 	"order.confirmed": func(r *jsonReader) Event {
-		f := r.fields(keyOrderID | keyShowID | keyBuyerID | keyPaymentID | keyTotalCents | keyTickets | keyConfirmedAt)
+		var f auditFields
+		r.fields(&f, keyOrderID|keyShowID|keyBuyerID|keyPaymentID|keyTotalCents|keyTickets|keyConfirmedAt)
 		return OrderConfirmed{OrderID: f.OrderID, ShowID: f.ShowID, BuyerID: f.BuyerID, PaymentID: f.PaymentID,
 			TotalCents: f.TotalCents, Tickets: f.Tickets, ConfirmedAt: f.ConfirmedAt}
 	},
 	"order.cancelled": func(r *jsonReader) Event {
-		f := r.fields(keyOrderID | keyShowID | keyAt)
+		var f auditFields
+		r.fields(&f, keyOrderID|keyShowID|keyAt)
 		return OrderCancelled{OrderID: f.OrderID, ShowID: f.ShowID, At: f.At}
 	},
 	"order.expired": func(r *jsonReader) Event {
-		f := r.fields(keyOrderID | keyShowID | keyAt)
+		var f auditFields
+		r.fields(&f, keyOrderID|keyShowID|keyAt)
 		return OrderExpired{OrderID: f.OrderID, ShowID: f.ShowID, At: f.At}
 	},
 	"order.ticket_checked_in": func(r *jsonReader) Event {
-		f := r.fields(keyOrderID | keyShowID | keyTicketID | keyAt)
+		var f auditFields
+		r.fields(&f, keyOrderID|keyShowID|keyTicketID|keyAt)
 		return TicketCheckedIn{OrderID: f.OrderID, ShowID: f.ShowID, TicketID: f.TicketID, At: f.At}
 	},
 }
@@ -101,128 +109,152 @@ const (
 	keyPrice
 )
 
-// auditFields holds a value for every key the reader knows, named as the
-// events' fields are; a key not read leaves its zero value.
+// auditFields holds a value for every key of the events the reader knows,
+// named as the events' fields are; a key not read leaves its zero value.
 type auditFields struct {
-	ShowID, OrderID, BuyerID, TicketID, ID                 uuid.UUID
-	Items                                                  []HeldItem
-	Seats                                                  []HeldSeat
-	Tickets                                                []Ticket
-	TotalCents, HoldTTLSeconds, UnitPriceCents, PriceCents int64
-	HeldAt, ExpiresAt, PlacedAt, ConfirmedAt, At           time.Time
-	Reason, PaymentID, Section, Row, Code                  string
-	Seat, Quantity                                         int
+	ShowID, OrderID, BuyerID, TicketID       uuid.UUID
+	Items                                    []HeldItem
+	Seats                                    []HeldSeat
+	Tickets                                  []Ticket
+	TotalCents, HoldTTLSeconds               int64
+	HeldAt, ExpiresAt, PlacedAt, ConfirmedAt time.Time
+	At                                       time.Time
+	Reason, PaymentID                        string
 }
 
-// fields reads an object whose keys are all in allowed; any other key
-// turns the reader bad.
-func (r *jsonReader) fields(allowed auditKey) (f auditFields) {
+// elemFields holds a value for every key of the items, seats and tickets
+// of those events.
+type elemFields struct {
+	ID                         uuid.UUID
+	Section, Row, Code         string
+	Seat, Quantity             int
+	UnitPriceCents, PriceCents int64
+}
+
+// fields reads an object whose keys are all in allowed into f; any other
+// key turns the reader bad.
+func (r *jsonReader) fields(f *auditFields, allowed auditKey) {
 	r.object(func(key []byte) {
-		if r.field(&f, key)&allowed == 0 {
+		if r.field(f, key)&allowed == 0 {
 			r.bad = true
 		}
 	})
-	return f
 }
 
-// field reads the value of key into f and returns the key's bit, or 0
-// for a key it does not know.
+// field reads the value of an event's key into f and returns the key's
+// bit, or 0 for a key it does not know.
 func (r *jsonReader) field(f *auditFields, key []byte) auditKey {
-	var bit auditKey
-	var dst any
 	switch string(key) {
 	case "show_id":
-		bit, dst = keyShowID, &f.ShowID
+		f.ShowID = r.uuid()
+		return keyShowID
 	case "order_id":
-		bit, dst = keyOrderID, &f.OrderID
+		f.OrderID = r.uuid()
+		return keyOrderID
 	case "buyer_id":
-		bit, dst = keyBuyerID, &f.BuyerID
+		f.BuyerID = r.uuid()
+		return keyBuyerID
 	case "ticket_id":
-		bit, dst = keyTicketID, &f.TicketID
+		f.TicketID = r.uuid()
+		return keyTicketID
 	case "items":
-		bit, dst = keyItems, &f.Items
+		f.Items = readArray(r, keySection|keyQuantity|keyUnitPrice, heldItem)
+		return keyItems
 	case "seats":
-		bit, dst = keySeats, &f.Seats
+		f.Seats = readArray(r, keySection|keyRow|keySeat|keyPrice, heldSeat)
+		return keySeats
 	case "tickets":
-		bit, dst = keyTickets, &f.Tickets
+		f.Tickets = readArray(r, keyID|keySection|keyRow|keySeat|keyCode, ticket)
+		return keyTickets
 	case "total_cents":
-		bit, dst = keyTotalCents, &f.TotalCents
+		f.TotalCents = r.int64()
+		return keyTotalCents
 	case "hold_ttl_seconds":
-		bit, dst = keyHoldTTL, &f.HoldTTLSeconds
+		f.HoldTTLSeconds = r.int64()
+		return keyHoldTTL
 	case "held_at":
-		bit, dst = keyHeldAt, &f.HeldAt
+		f.HeldAt = r.time()
+		return keyHeldAt
 	case "expires_at":
-		bit, dst = keyExpiresAt, &f.ExpiresAt
+		f.ExpiresAt = r.time()
+		return keyExpiresAt
 	case "placed_at":
-		bit, dst = keyPlacedAt, &f.PlacedAt
+		f.PlacedAt = r.time()
+		return keyPlacedAt
 	case "confirmed_at":
-		bit, dst = keyConfirmedAt, &f.ConfirmedAt
+		f.ConfirmedAt = r.time()
+		return keyConfirmedAt
 	case "at":
-		bit, dst = keyAt, &f.At
+		f.At = r.time()
+		return keyAt
 	case "reason":
-		bit, dst = keyReason, &f.Reason
+		f.Reason = r.str()
+		return keyReason
 	case "payment_id":
-		bit, dst = keyPaymentID, &f.PaymentID
-	case "id":
-		bit, dst = keyID, &f.ID
-	case "section":
-		bit, dst = keySection, &f.Section
-	case "row":
-		bit, dst = keyRow, &f.Row
-	case "seat":
-		bit, dst = keySeat, &f.Seat
-	case "code":
-		bit, dst = keyCode, &f.Code
-	case "quantity":
-		bit, dst = keyQuantity, &f.Quantity
-	case "unit_price_cents":
-		bit, dst = keyUnitPrice, &f.UnitPriceCents
-	case "price_cents":
-		bit, dst = keyPrice, &f.PriceCents
-	default:
-		return 0
+		f.PaymentID = r.str()
+		return keyPaymentID
 	}
-	r.value(dst)
-	return bit
+	return 0
 }
 
-// value reads a value into dst, by dst's type.
-func (r *jsonReader) value(dst any) {
-	switch p := dst.(type) {
-	case *uuid.UUID:
-		*p = r.uuid()
-	case *string:
-		*p = r.str()
-	case *int64:
-		*p = r.int64()
-	case *int:
-		*p = r.int()
-	case *time.Time:
-		*p = r.time()
-	case *[]HeldItem:
-		*p = readArray(r, keySection|keyQuantity|keyUnitPrice, func(f auditFields) HeldItem {
-			return HeldItem{Section: f.Section, Quantity: f.Quantity, UnitPriceCents: f.UnitPriceCents}
-		})
-	case *[]HeldSeat:
-		*p = readArray(r, keySection|keyRow|keySeat|keyPrice, func(f auditFields) HeldSeat {
-			return HeldSeat{SeatRef: SeatRef{Section: f.Section, Row: f.Row, Seat: f.Seat}, PriceCents: f.PriceCents}
-		})
-	case *[]Ticket:
-		*p = readArray(r, keyID|keySection|keyRow|keySeat|keyCode, func(f auditFields) Ticket {
-			return Ticket{ID: f.ID, Section: f.Section, Row: f.Row, Seat: f.Seat, Code: f.Code}
-		})
-	}
-}
-
-// readArray reads an array of objects whose keys are all in allowed,
-// taking each element from the fields read.
-func readArray[T any](r *jsonReader, allowed auditKey, elem func(f auditFields) T) []T {
+// readArray reads an array of objects whose keys are all in allowed (keys
+// of elemFields), making each element with elem.
+func readArray[T any](r *jsonReader, allowed auditKey, elem func(f elemFields) T) []T {
 	out := []T{}
 	r.array(func() {
-		f := r.fields(allowed)
+		var f elemFields
+		r.object(func(key []byte) {
+			if r.elemField(&f, key)&allowed == 0 {
+				r.bad = true
+			}
+		})
 		out = append(out, elem(f))
 	})
 	return out
+}
+
+// elemField reads the value of an element's key into f and returns the
+// key's bit, or 0 for a key it does not know.
+func (r *jsonReader) elemField(f *elemFields, key []byte) auditKey {
+	switch string(key) {
+	case "id":
+		f.ID = r.uuid()
+		return keyID
+	case "section":
+		f.Section = r.str()
+		return keySection
+	case "row":
+		f.Row = r.str()
+		return keyRow
+	case "seat":
+		f.Seat = r.int()
+		return keySeat
+	case "code":
+		f.Code = r.str()
+		return keyCode
+	case "quantity":
+		f.Quantity = r.int()
+		return keyQuantity
+	case "unit_price_cents":
+		f.UnitPriceCents = r.int64()
+		return keyUnitPrice
+	case "price_cents":
+		f.PriceCents = r.int64()
+		return keyPrice
+	}
+	return 0
+}
+
+func heldItem(f elemFields) HeldItem {
+	return HeldItem{Section: f.Section, Quantity: f.Quantity, UnitPriceCents: f.UnitPriceCents}
+}
+
+func heldSeat(f elemFields) HeldSeat {
+	return HeldSeat{SeatRef: SeatRef{Section: f.Section, Row: f.Row, Seat: f.Seat}, PriceCents: f.PriceCents}
+}
+
+func ticket(f elemFields) Ticket {
+	return Ticket{ID: f.ID, Section: f.Section, Row: f.Row, Seat: f.Seat, Code: f.Code}
 }
 
 // jsonReader reads the plain JSON the engine writes: objects, arrays,
