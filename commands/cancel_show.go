@@ -10,16 +10,12 @@ import (
 )
 
 // cancelShow stops a show's sales.
-type cancelShow struct {
-	change *showChange
-	now    func() time.Time
-}
+type cancelShow struct{ timedShowChange }
 
 func newCancelShow(change *showChange, now func() time.Time) *cancelShow {
-	mustHave("newCancelShow", change, now)
-	return &cancelShow{change: change, now: now}
+	return &cancelShow{newTimedShowChange("newCancelShow", change, now)}
 }
 
 func (h *cancelShow) handle(ctx context.Context, actor domain.Actor, id uuid.UUID) (Result, error) {
-	return h.change.run(ctx, actor, id, func(s *domain.Show) error { return s.Cancel(h.now()) })
+	return h.run(ctx, actor, id, (*domain.Show).Cancel)
 }

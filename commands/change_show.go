@@ -2,6 +2,7 @@ package commands
 
 import (
 	"context"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -50,4 +51,21 @@ func (h *showChange) run(ctx context.Context, actor domain.Actor, id uuid.UUID, 
 		return nil
 	})
 	return out, err
+}
+
+// timedShowChange is a showChange whose decision takes the clock's time:
+// what the edit, publish and cancel commands are.
+type timedShowChange struct {
+	change *showChange
+	now    func() time.Time
+}
+
+func newTimedShowChange(constructor string, change *showChange, now func() time.Time) timedShowChange {
+	mustHave(constructor, change, now)
+	return timedShowChange{change: change, now: now}
+}
+
+// run applies decide, at the clock's time, to the show id as actor.
+func (h timedShowChange) run(ctx context.Context, actor domain.Actor, id uuid.UUID, decide func(s *domain.Show, now time.Time) error) (Result, error) {
+	return h.change.run(ctx, actor, id, func(s *domain.Show) error { return decide(s, h.now()) })
 }

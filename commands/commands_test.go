@@ -48,11 +48,7 @@ func newFixture(t *testing.T, opts ...func(*commands.Handler)) *fixture {
 	reg := domain.NewRegistry()
 	domain.RegisterEvents(reg)
 	f := &fixture{store: memory.NewStore(), pay: simpay.New(), clock: &clock{now: time.Date(2026, 11, 21, 20, 0, 0, 0, time.UTC)}}
-	cfg := &commands.Handler{Store: f.store, Registry: reg, Payments: f.pay, Now: f.clock.Now, HoldTTL: ttl}
-	for _, o := range opts {
-		o(cfg)
-	}
-	f.h = commands.NewHandler(cfg)
+	f.h = f.handler(f.store, opts...)
 	f.org = domain.Actor{UserID: uuid.New(), Role: domain.RoleOrganizer}
 	f.buyer = domain.Actor{UserID: uuid.New(), Role: domain.RoleBuyer}
 	ctx := context.Background()
@@ -67,6 +63,53 @@ func newFixture(t *testing.T, opts ...func(*commands.Handler)) *fixture {
 	}
 	return f
 }
+
+// handler returns a handler of the fixture's payments and clock on store
+// (f.store, or a wrapper of it), as another process would have; opts set
+// its fields before NewHandler.
+func (f *fixture) handler(store commands.EventStore, opts ...func(*commands.Handler)) *commands.Handler {
+	reg := domain.NewRegistry()
+	domain.RegisterEvents(reg)
+	cfg := &commands.Handler{Store: store, Registry: reg, Payments: f.pay, Now: f.clock.Now, HoldTTL: ttl}
+	for _, o := range opts {
+		o(cfg)
+	}
+	return commands.NewHandler(cfg)
+}
+
+// manyRetries lets a handler retry a conflicting append up to 1000 times,
+// as a test that races many commands on one show needs.
+func manyRetries(h *commands.Handler) { h.MaxRetries = 1000 }
+
+// onTwoHandlers runs n calls of run at once and waits for them, the even
+// ones with f.h and the odd ones with a second handler on the same store
+// (two processes' worth of locks and show caches), which retries as many
+// times as manyRetries lets it.
+func (f *fixture) onTwoHandlers(n int, run func(i int, h *commands.Handler)) {
+	other := f.handler(f.store, manyRetries)
+	var wg sync.WaitGroup
+	for i := range n {
+		h := f.h
+		if i%2 == 1 {
+			h = other
+		}
+		wg.Go(func() { run(i, h) })
+	}
+	wg.Wait()
+}
+
+// storeShapes are the two ways a store takes the appends of a batch: all
+// in one (memory.Store's AppendMulti) or one stream at a time.
+var storeShapes = []struct {
+	name  string
+	store func(*memory.Store) commands.EventStore
+}{
+	{"one append", func(s *memory.Store) commands.EventStore { return s }},
+	{"one stream at a time", func(s *memory.Store) commands.EventStore { return oneStreamAtATime{s} }},
+}
+
+// oneStreamAtATime is a store without AppendMulti, as EventStoreDB is.
+type oneStreamAtATime struct{ commands.EventStore }
 
 func (f *fixture) hold(t *testing.T, q int) commands.OrderResult {
 	t.Helper()
@@ -181,10 +224,7 @@ func TestHandler_PayExpireRace(t *testing.T) {
 		// The payer's clock is a hair before expiry, the expirer's after it:
 		// both may act, and only one may win.
 		f.clock.Add(ttl - time.Nanosecond)
-		reg := domain.NewRegistry()
-		domain.RegisterEvents(reg)
-		expirer := commands.NewHandler(&commands.Handler{Store: f.store, Registry: reg, Payments: f.pay, HoldTTL: ttl,
-			Now: func() time.Time { return f.clock.Now().Add(time.Millisecond) }})
+		expirer := f.handler(f.store, func(h *commands.Handler) { h.Now = func() time.Time { return f.clock.Now().Add(time.Millisecond) } })
 		var wg sync.WaitGroup
 		var payErr error
 		wg.Go(func() { _, payErr = f.h.PayOrder(ctx, f.buyer, o.ID, "tok_visa") })
@@ -305,31 +345,20 @@ func TestHandler_CancelOrder(t *testing.T) {
 func TestHandler_PlaceOrderConcurrently(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	f := newFixture(t, func(h *commands.Handler) { h.MaxRetries = 1000 })
-	reg := domain.NewRegistry()
-	domain.RegisterEvents(reg)
-	other := commands.NewHandler(&commands.Handler{Store: f.store, Registry: reg, Payments: f.pay, Now: f.clock.Now, HoldTTL: ttl, MaxRetries: 1000})
+	f := newFixture(t, manyRetries)
 	var ok, soldOut atomic.Int64
-	var wg sync.WaitGroup
-	for i := range 60 {
-		h := f.h
-		if i%2 == 1 {
-			h = other
+	f.onTwoHandlers(60, func(_ int, h *commands.Handler) {
+		buyer := domain.Actor{UserID: uuid.New(), Role: domain.RoleBuyer}
+		_, err := h.PlaceOrder(ctx, buyer, commands.PlaceOrder{ShowID: f.show, Items: []domain.ItemRequest{{Section: "floor", Quantity: 1}}})
+		switch {
+		case err == nil:
+			ok.Add(1)
+		case errors.Is(err, domain.ErrSoldOut):
+			soldOut.Add(1)
+		default:
+			t.Errorf("unexpected error: %v", err)
 		}
-		wg.Go(func() {
-			buyer := domain.Actor{UserID: uuid.New(), Role: domain.RoleBuyer}
-			_, err := h.PlaceOrder(ctx, buyer, commands.PlaceOrder{ShowID: f.show, Items: []domain.ItemRequest{{Section: "floor", Quantity: 1}}})
-			switch {
-			case err == nil:
-				ok.Add(1)
-			case errors.Is(err, domain.ErrSoldOut):
-				soldOut.Add(1)
-			default:
-				t.Errorf("unexpected error: %v", err)
-			}
-		})
-	}
-	wg.Wait()
+	})
 	if ok.Load() != 10 || soldOut.Load() != 50 {
 		t.Fatalf("held %d, sold out %d; want 10 and 50", ok.Load(), soldOut.Load())
 	}

@@ -10,16 +10,12 @@ import (
 )
 
 // editShow changes a show's details, prices and per-buyer limit.
-type editShow struct {
-	change *showChange
-	now    func() time.Time
-}
+type editShow struct{ timedShowChange }
 
 func newEditShow(change *showChange, now func() time.Time) *editShow {
-	mustHave("newEditShow", change, now)
-	return &editShow{change: change, now: now}
+	return &editShow{newTimedShowChange("newEditShow", change, now)}
 }
 
 func (h *editShow) handle(ctx context.Context, actor domain.Actor, id uuid.UUID, c domain.EditShow) (Result, error) {
-	return h.change.run(ctx, actor, id, func(s *domain.Show) error { return s.Edit(c, h.now()) })
+	return h.run(ctx, actor, id, func(s *domain.Show, now time.Time) error { return s.Edit(c, now) })
 }

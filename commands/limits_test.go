@@ -3,7 +3,6 @@ package commands_test
 import (
 	"context"
 	"errors"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -107,36 +106,25 @@ func TestHandler_PlaceOrderBuyerLimit(t *testing.T) {
 func TestHandler_PlaceOrderBuyerLimitConcurrently(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	f := newFixture(t, func(h *commands.Handler) { h.MaxRetries = 1000 })
-	reg := domain.NewRegistry()
-	domain.RegisterEvents(reg)
-	other := commands.NewHandler(&commands.Handler{Store: f.store, Registry: reg, Payments: f.pay, Now: f.clock.Now, HoldTTL: ttl, MaxRetries: 1000})
+	f := newFixture(t, manyRetries)
 	var units, limited atomic.Int64
-	var wg sync.WaitGroup
-	for i := range 60 {
-		h := f.h
-		if i%2 == 1 {
-			h = other
-		}
+	f.onTwoHandlers(60, func(i int, h *commands.Handler) {
 		req := commands.PlaceOrder{ShowID: f.show, Items: []domain.ItemRequest{{Section: "floor", Quantity: 1}}}
 		if i%3 == 0 {
 			req = commands.PlaceOrder{ShowID: f.show, Seats: []domain.SeatRef{{Section: "balcony", Row: "A", Seat: 1 + i%4}}}
 		}
-		wg.Go(func() {
-			_, err := h.PlaceOrder(ctx, f.buyer, req)
-			var taken *domain.SeatTakenError
-			switch {
-			case err == nil:
-				units.Add(1)
-			case errors.Is(err, domain.ErrBuyerLimit):
-				limited.Add(1)
-			case errors.Is(err, domain.ErrSoldOut), errors.As(err, &taken):
-			default:
-				t.Errorf("unexpected error: %v", err)
-			}
-		})
-	}
-	wg.Wait()
+		_, err := h.PlaceOrder(ctx, f.buyer, req)
+		var taken *domain.SeatTakenError
+		switch {
+		case err == nil:
+			units.Add(1)
+		case errors.Is(err, domain.ErrBuyerLimit):
+			limited.Add(1)
+		case errors.Is(err, domain.ErrSoldOut), errors.As(err, &taken):
+		default:
+			t.Errorf("unexpected error: %v", err)
+		}
+	})
 	if units.Load() != domain.DefaultMaxUnitsPerBuyer || limited.Load() == 0 {
 		t.Fatalf("held %d units (%d refused for the limit), want %d", units.Load(), limited.Load(), domain.DefaultMaxUnitsPerBuyer)
 	}

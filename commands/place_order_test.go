@@ -12,11 +12,7 @@ import (
 
 	"github.com/ticketing/ticketing/commands"
 	"github.com/ticketing/ticketing/domain"
-	"github.com/ticketing/ticketing/infra/memory"
 )
-
-// oneStreamAtATime is a store without AppendMulti, as EventStoreDB is.
-type oneStreamAtATime struct{ commands.EventStore }
 
 // Concurrent holds on one show are batched; whether the store writes the
 // holds and the orders in one append or one stream at a time, every accepted
@@ -24,19 +20,13 @@ type oneStreamAtATime struct{ commands.EventStore }
 // request, and nothing is oversold.
 func TestHandler_BatchedHolds(t *testing.T) {
 	t.Parallel()
-	for _, tc := range []struct {
-		name  string
-		store func(*memory.Store) commands.EventStore
-	}{
-		{"one append", func(s *memory.Store) commands.EventStore { return s }},
-		{"one stream at a time", func(s *memory.Store) commands.EventStore { return oneStreamAtATime{s} }},
-	} {
+	for _, tc := range storeShapes {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			f := newFixture(t)
 			reg := domain.NewRegistry()
 			domain.RegisterEvents(reg)
-			h := commands.NewHandler(&commands.Handler{Store: tc.store(f.store), Registry: reg, Payments: f.pay, Now: f.clock.Now, HoldTTL: ttl})
+			h := f.handler(tc.store(f.store))
 			type placed struct {
 				res   commands.OrderResult
 				buyer uuid.UUID
@@ -127,9 +117,7 @@ func TestHandler_PayOrderForAShowCancelledElsewhere(t *testing.T) {
 	ctx := context.Background()
 	f := newFixture(t)
 	held := f.hold(t, 2)
-	reg := domain.NewRegistry()
-	domain.RegisterEvents(reg)
-	other := commands.NewHandler(&commands.Handler{Store: f.store, Registry: reg, Payments: f.pay, Now: f.clock.Now, HoldTTL: ttl})
+	other := f.handler(f.store)
 	if _, err := other.CancelShow(ctx, f.org, f.show); err != nil {
 		t.Fatal(err)
 	}

@@ -10,16 +10,12 @@ import (
 )
 
 // publishShow puts a show on sale.
-type publishShow struct {
-	change *showChange
-	now    func() time.Time
-}
+type publishShow struct{ timedShowChange }
 
 func newPublishShow(change *showChange, now func() time.Time) *publishShow {
-	mustHave("newPublishShow", change, now)
-	return &publishShow{change: change, now: now}
+	return &publishShow{newTimedShowChange("newPublishShow", change, now)}
 }
 
 func (h *publishShow) handle(ctx context.Context, actor domain.Actor, id uuid.UUID) (Result, error) {
-	return h.change.run(ctx, actor, id, func(s *domain.Show) error { return s.Publish(h.now()) })
+	return h.run(ctx, actor, id, (*domain.Show).Publish)
 }

@@ -11,7 +11,6 @@ import (
 
 	"github.com/ticketing/ticketing/commands"
 	"github.com/ticketing/ticketing/domain"
-	"github.com/ticketing/ticketing/infra/memory"
 )
 
 // SettleMany settles the holds of a show that ran out together as Settle
@@ -21,20 +20,12 @@ import (
 // multi-stream store the expiries go in it too.
 func TestHandler_SettleMany(t *testing.T) {
 	t.Parallel()
-	for _, tc := range []struct {
-		name  string
-		store func(*memory.Store) commands.EventStore
-	}{
-		{"one append", func(s *memory.Store) commands.EventStore { return s }},
-		{"one stream at a time", func(s *memory.Store) commands.EventStore { return oneStreamAtATime{s} }},
-	} {
+	for _, tc := range storeShapes {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			ctx := context.Background()
 			f := newFixture(t)
-			reg := domain.NewRegistry()
-			domain.RegisterEvents(reg)
-			h := commands.NewHandler(&commands.Handler{Store: tc.store(f.store), Registry: reg, Payments: f.pay, Now: f.clock.Now, HoldTTL: ttl})
+			h := f.handler(tc.store(f.store))
 			unpaid := []uuid.UUID{f.hold(t, 1).ID, f.hold(t, 1).ID, f.hold(t, 1).ID}
 			paid := f.hold(t, 2).ID
 			confirmWithoutSettling(t, f, paid)
@@ -105,10 +96,7 @@ func TestHandler_SettleManyRacesPayments(t *testing.T) {
 			orders = append(orders, f.hold(t, 1).ID)
 		}
 		f.clock.Add(ttl - time.Nanosecond)
-		reg := domain.NewRegistry()
-		domain.RegisterEvents(reg)
-		expirer := commands.NewHandler(&commands.Handler{Store: f.store, Registry: reg, Payments: f.pay, HoldTTL: ttl,
-			Now: func() time.Time { return f.clock.Now().Add(time.Millisecond) }})
+		expirer := f.handler(f.store, func(h *commands.Handler) { h.Now = func() time.Time { return f.clock.Now().Add(time.Millisecond) } })
 		var wg sync.WaitGroup
 		payErrs := make([]error, len(orders))
 		for i, id := range orders {

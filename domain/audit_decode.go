@@ -28,180 +28,233 @@ func (a *Auditor) decode(rec RecordedEvent) (Event, error) {
 }
 
 // auditDecoders read the data of the events of their type; the reader is
-// bad when they could not.
+// bad when they could not. Each reads the keys its type has (and no other)
+// into auditFields and takes its fields from there.
 var auditDecoders = map[string]func(r *jsonReader) Event{
 	"show.seats_held": func(r *jsonReader) Event {
-		var e SeatsHeld
-		r.object(func(key []byte) {
-			switch string(key) {
-			case "show_id":
-				e.ShowID = r.uuid()
-			case "order_id":
-				e.OrderID = r.uuid()
-			case "buyer_id":
-				e.BuyerID = r.uuid()
-			case "items":
-				e.Items = r.items()
-			case "seats":
-				e.Seats = r.seats()
-			case "total_cents":
-				e.TotalCents = r.int64()
-			case "held_at":
-				e.HeldAt = r.time()
-			case "expires_at":
-				e.ExpiresAt = r.time()
-			case "hold_ttl_seconds":
-				e.HoldTTLSeconds = r.int64()
-			default:
-				r.bad = true
-			}
-		})
-		return e
+		var f auditFields
+		r.fields(&f, keyShowID|keyOrderID|keyBuyerID|keyItems|keySeats|keyTotalCents|keyHeldAt|keyExpiresAt|keyHoldTTL)
+		return SeatsHeld{ShowID: f.ShowID, OrderID: f.OrderID, BuyerID: f.BuyerID, Items: f.Items, Seats: f.Seats,
+			TotalCents: f.TotalCents, HeldAt: f.HeldAt, ExpiresAt: f.ExpiresAt, HoldTTLSeconds: f.HoldTTLSeconds}
 	},
 	"show.seats_released": func(r *jsonReader) Event {
-		var e SeatsReleased
-		r.object(func(key []byte) {
-			switch string(key) {
-			case "show_id":
-				e.ShowID = r.uuid()
-			case "order_id":
-				e.OrderID = r.uuid()
-			case "reason":
-				e.Reason = r.str()
-			case "items":
-				e.Items = r.items()
-			case "seats":
-				e.Seats = r.seats()
-			case "at":
-				e.At = r.time()
-			default:
-				r.bad = true
-			}
-		})
-		return e
+		var f auditFields
+		r.fields(&f, keyShowID|keyOrderID|keyReason|keyItems|keySeats|keyAt)
+		return SeatsReleased{ShowID: f.ShowID, OrderID: f.OrderID, Reason: f.Reason, Items: f.Items, Seats: f.Seats, At: f.At}
 	},
 	"show.seats_sold": func(r *jsonReader) Event {
-		var e SeatsSold
-		r.object(func(key []byte) {
-			switch string(key) {
-			case "show_id":
-				e.ShowID = r.uuid()
-			case "order_id":
-				e.OrderID = r.uuid()
-			case "items":
-				e.Items = r.items()
-			case "seats":
-				e.Seats = r.seats()
-			case "total_cents":
-				e.TotalCents = r.int64()
-			case "at":
-				e.At = r.time()
-			default:
-				r.bad = true
-			}
-		})
-		return e
+		var f auditFields
+		r.fields(&f, keyShowID|keyOrderID|keyItems|keySeats|keyTotalCents|keyAt)
+		return SeatsSold{ShowID: f.ShowID, OrderID: f.OrderID, Items: f.Items, Seats: f.Seats, TotalCents: f.TotalCents, At: f.At}
 	},
 	"order.placed": func(r *jsonReader) Event {
-		var e OrderPlaced
-		r.object(func(key []byte) {
-			switch string(key) {
-			case "order_id":
-				e.OrderID = r.uuid()
-			case "show_id":
-				e.ShowID = r.uuid()
-			case "buyer_id":
-				e.BuyerID = r.uuid()
-			case "items":
-				e.Items = r.items()
-			case "seats":
-				e.Seats = r.seats()
-			case "total_cents":
-				e.TotalCents = r.int64()
-			case "placed_at":
-				e.PlacedAt = r.time()
-			case "expires_at":
-				e.ExpiresAt = r.time()
-			default:
-				r.bad = true
-			}
-		})
-		return e
+		var f auditFields
+		r.fields(&f, keyOrderID|keyShowID|keyBuyerID|keyItems|keySeats|keyTotalCents|keyPlacedAt|keyExpiresAt)
+		return OrderPlaced{OrderID: f.OrderID, ShowID: f.ShowID, BuyerID: f.BuyerID, Items: f.Items, Seats: f.Seats,
+			TotalCents: f.TotalCents, PlacedAt: f.PlacedAt, ExpiresAt: f.ExpiresAt}
 	},
 	"order.confirmed": func(r *jsonReader) Event {
-		var e OrderConfirmed
-		r.object(func(key []byte) {
-			switch string(key) {
-			case "order_id":
-				e.OrderID = r.uuid()
-			case "show_id":
-				e.ShowID = r.uuid()
-			case "buyer_id":
-				e.BuyerID = r.uuid()
-			case "payment_id":
-				e.PaymentID = r.str()
-			case "total_cents":
-				e.TotalCents = r.int64()
-			case "tickets":
-				e.Tickets = r.tickets()
-			case "confirmed_at":
-				e.ConfirmedAt = r.time()
-			default:
-				r.bad = true
-			}
-		})
-		return e
+		var f auditFields
+		r.fields(&f, keyOrderID|keyShowID|keyBuyerID|keyPaymentID|keyTotalCents|keyTickets|keyConfirmedAt)
+		return OrderConfirmed{OrderID: f.OrderID, ShowID: f.ShowID, BuyerID: f.BuyerID, PaymentID: f.PaymentID,
+			TotalCents: f.TotalCents, Tickets: f.Tickets, ConfirmedAt: f.ConfirmedAt}
 	},
 	"order.cancelled": func(r *jsonReader) Event {
-		var e OrderCancelled
-		r.object(func(key []byte) {
-			switch string(key) {
-			case "order_id":
-				e.OrderID = r.uuid()
-			case "show_id":
-				e.ShowID = r.uuid()
-			case "at":
-				e.At = r.time()
-			default:
-				r.bad = true
-			}
-		})
-		return e
+		var f auditFields
+		r.fields(&f, keyOrderID|keyShowID|keyAt)
+		return OrderCancelled{OrderID: f.OrderID, ShowID: f.ShowID, At: f.At}
 	},
 	"order.expired": func(r *jsonReader) Event {
-		var e OrderExpired
-		r.object(func(key []byte) {
-			switch string(key) {
-			case "order_id":
-				e.OrderID = r.uuid()
-			case "show_id":
-				e.ShowID = r.uuid()
-			case "at":
-				e.At = r.time()
-			default:
-				r.bad = true
-			}
-		})
-		return e
+		var f auditFields
+		r.fields(&f, keyOrderID|keyShowID|keyAt)
+		return OrderExpired{OrderID: f.OrderID, ShowID: f.ShowID, At: f.At}
 	},
 	"order.ticket_checked_in": func(r *jsonReader) Event {
-		var e TicketCheckedIn
+		var f auditFields
+		r.fields(&f, keyOrderID|keyShowID|keyTicketID|keyAt)
+		return TicketCheckedIn{OrderID: f.OrderID, ShowID: f.ShowID, TicketID: f.TicketID, At: f.At}
+	},
+}
+
+// auditKey is one key the reader knows, as a bit of a set of keys.
+type auditKey uint32
+
+// The keys of the events the reader knows, then those of their items,
+// seats and tickets.
+const (
+	keyShowID auditKey = 1 << iota
+	keyOrderID
+	keyBuyerID
+	keyTicketID
+	keyItems
+	keySeats
+	keyTickets
+	keyTotalCents
+	keyHoldTTL
+	keyHeldAt
+	keyExpiresAt
+	keyPlacedAt
+	keyConfirmedAt
+	keyAt
+	keyReason
+	keyPaymentID
+
+	keyID
+	keySection
+	keyRow
+	keySeat
+	keyCode
+	keyQuantity
+	keyUnitPrice
+	keyPrice
+)
+
+// auditFields holds a value for every key of the events the reader knows,
+// named as the events' fields are; a key not read leaves its zero value.
+type auditFields struct {
+	ShowID, OrderID, BuyerID, TicketID       uuid.UUID
+	Items                                    []HeldItem
+	Seats                                    []HeldSeat
+	Tickets                                  []Ticket
+	TotalCents, HoldTTLSeconds               int64
+	HeldAt, ExpiresAt, PlacedAt, ConfirmedAt time.Time
+	At                                       time.Time
+	Reason, PaymentID                        string
+}
+
+// elemFields holds a value for every key of the items, seats and tickets
+// of those events.
+type elemFields struct {
+	ID                         uuid.UUID
+	Section, Row, Code         string
+	Seat, Quantity             int
+	UnitPriceCents, PriceCents int64
+}
+
+// fields reads an object whose keys are all in allowed into f; any other
+// key turns the reader bad.
+func (r *jsonReader) fields(f *auditFields, allowed auditKey) {
+	r.object(func(key []byte) {
+		if r.field(f, key)&allowed == 0 {
+			r.bad = true
+		}
+	})
+}
+
+// field reads the value of an event's key into f and returns the key's
+// bit, or 0 for a key it does not know.
+func (r *jsonReader) field(f *auditFields, key []byte) auditKey {
+	switch string(key) {
+	case "show_id":
+		f.ShowID = r.uuid()
+		return keyShowID
+	case "order_id":
+		f.OrderID = r.uuid()
+		return keyOrderID
+	case "buyer_id":
+		f.BuyerID = r.uuid()
+		return keyBuyerID
+	case "ticket_id":
+		f.TicketID = r.uuid()
+		return keyTicketID
+	case "items":
+		f.Items = readArray(r, keySection|keyQuantity|keyUnitPrice, heldItem)
+		return keyItems
+	case "seats":
+		f.Seats = readArray(r, keySection|keyRow|keySeat|keyPrice, heldSeat)
+		return keySeats
+	case "tickets":
+		f.Tickets = readArray(r, keyID|keySection|keyRow|keySeat|keyCode, ticket)
+		return keyTickets
+	case "total_cents":
+		f.TotalCents = r.int64()
+		return keyTotalCents
+	case "hold_ttl_seconds":
+		f.HoldTTLSeconds = r.int64()
+		return keyHoldTTL
+	case "held_at":
+		f.HeldAt = r.time()
+		return keyHeldAt
+	case "expires_at":
+		f.ExpiresAt = r.time()
+		return keyExpiresAt
+	case "placed_at":
+		f.PlacedAt = r.time()
+		return keyPlacedAt
+	case "confirmed_at":
+		f.ConfirmedAt = r.time()
+		return keyConfirmedAt
+	case "at":
+		f.At = r.time()
+		return keyAt
+	case "reason":
+		f.Reason = r.str()
+		return keyReason
+	case "payment_id":
+		f.PaymentID = r.str()
+		return keyPaymentID
+	}
+	return 0
+}
+
+// readArray reads an array of objects whose keys are all in allowed (keys
+// of elemFields), making each element with elem.
+func readArray[T any](r *jsonReader, allowed auditKey, elem func(f elemFields) T) []T {
+	out := []T{}
+	r.array(func() {
+		var f elemFields
 		r.object(func(key []byte) {
-			switch string(key) {
-			case "order_id":
-				e.OrderID = r.uuid()
-			case "show_id":
-				e.ShowID = r.uuid()
-			case "ticket_id":
-				e.TicketID = r.uuid()
-			case "at":
-				e.At = r.time()
-			default:
+			if r.elemField(&f, key)&allowed == 0 {
 				r.bad = true
 			}
 		})
-		return e
-	},
+		out = append(out, elem(f))
+	})
+	return out
+}
+
+// elemField reads the value of an element's key into f and returns the
+// key's bit, or 0 for a key it does not know.
+func (r *jsonReader) elemField(f *elemFields, key []byte) auditKey {
+	switch string(key) {
+	case "id":
+		f.ID = r.uuid()
+		return keyID
+	case "section":
+		f.Section = r.str()
+		return keySection
+	case "row":
+		f.Row = r.str()
+		return keyRow
+	case "seat":
+		f.Seat = r.int()
+		return keySeat
+	case "code":
+		f.Code = r.str()
+		return keyCode
+	case "quantity":
+		f.Quantity = r.int()
+		return keyQuantity
+	case "unit_price_cents":
+		f.UnitPriceCents = r.int64()
+		return keyUnitPrice
+	case "price_cents":
+		f.PriceCents = r.int64()
+		return keyPrice
+	}
+	return 0
+}
+
+func heldItem(f elemFields) HeldItem {
+	return HeldItem{Section: f.Section, Quantity: f.Quantity, UnitPriceCents: f.UnitPriceCents}
+}
+
+func heldSeat(f elemFields) HeldSeat {
+	return HeldSeat{SeatRef: SeatRef{Section: f.Section, Row: f.Row, Seat: f.Seat}, PriceCents: f.PriceCents}
+}
+
+func ticket(f elemFields) Ticket {
+	return Ticket{ID: f.ID, Section: f.Section, Row: f.Row, Seat: f.Seat, Code: f.Code}
 }
 
 // jsonReader reads the plain JSON the engine writes: objects, arrays,
@@ -389,73 +442,4 @@ func (r *jsonReader) int() int {
 		r.bad = true
 	}
 	return int(n)
-}
-
-func (r *jsonReader) items() []HeldItem {
-	out := []HeldItem{}
-	r.array(func() {
-		var it HeldItem
-		r.object(func(key []byte) {
-			switch string(key) {
-			case "section":
-				it.Section = r.str()
-			case "quantity":
-				it.Quantity = r.int()
-			case "unit_price_cents":
-				it.UnitPriceCents = r.int64()
-			default:
-				r.bad = true
-			}
-		})
-		out = append(out, it)
-	})
-	return out
-}
-
-func (r *jsonReader) seats() []HeldSeat {
-	out := []HeldSeat{}
-	r.array(func() {
-		var st HeldSeat
-		r.object(func(key []byte) {
-			switch string(key) {
-			case "section":
-				st.Section = r.str()
-			case "row":
-				st.Row = r.str()
-			case "seat":
-				st.Seat = r.int()
-			case "price_cents":
-				st.PriceCents = r.int64()
-			default:
-				r.bad = true
-			}
-		})
-		out = append(out, st)
-	})
-	return out
-}
-
-func (r *jsonReader) tickets() []Ticket {
-	out := []Ticket{}
-	r.array(func() {
-		var t Ticket
-		r.object(func(key []byte) {
-			switch string(key) {
-			case "id":
-				t.ID = r.uuid()
-			case "section":
-				t.Section = r.str()
-			case "row":
-				t.Row = r.str()
-			case "seat":
-				t.Seat = r.int()
-			case "code":
-				t.Code = r.str()
-			default:
-				r.bad = true
-			}
-		})
-		out = append(out, t)
-	})
-	return out
 }

@@ -18,33 +18,6 @@ import (
 	"github.com/ticketing/ticketing/projections"
 )
 
-// readModelTables are every table the projectors write.
-var readModelTables = []string{"rm_shows", "rm_sections", "rm_seats", "rm_orders", "rm_tickets", "rm_sales", "rm_sales_orders", "hold_deadlines"}
-
-// dump returns every row of every read-model table, as sorted JSON.
-func dump(t *testing.T, w *world) map[string][]string {
-	t.Helper()
-	out := map[string][]string{}
-	for _, table := range readModelTables {
-		rows, err := w.models.DB().Query(ctx, `select to_jsonb(t)::text from `+table+` t order by 1`)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for rows.Next() {
-			var s string
-			if err := rows.Scan(&s); err != nil {
-				t.Fatal(err)
-			}
-			out[table] = append(out[table], s)
-		}
-		if err := rows.Err(); err != nil {
-			t.Fatal(err)
-		}
-		rows.Close()
-	}
-	return out
-}
-
 // busyHistory makes every kind of event in several shows and orders.
 func busyHistory(w *world) {
 	org, buyer := uuid.New(), uuid.New()

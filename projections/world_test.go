@@ -1,11 +1,9 @@
 package projections_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"log/slog"
-	"sync"
 	"testing"
 	"time"
 
@@ -16,7 +14,9 @@ import (
 	"github.com/ticketing/ticketing/infra/memory"
 	"github.com/ticketing/ticketing/infra/postgres"
 	"github.com/ticketing/ticketing/infra/postgres/pgtest"
+	"github.com/ticketing/ticketing/internal/testlog"
 	"github.com/ticketing/ticketing/projections"
+	"github.com/ticketing/ticketing/projections/projectionstest"
 )
 
 // t0 is the time of the test worlds: events carry it, not the wall clock.
@@ -61,16 +61,7 @@ func newWorldOn(t *testing.T, store commands.EventStore, registry *domain.Regist
 
 // start runs the runner until the test ends.
 func (w *world) start() *world {
-	w.t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- w.runner.Run(ctx) }()
-	w.t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			w.t.Errorf("runner: %v", err)
-		}
-	})
+	projectionstest.Start(w.t, w.runner)
 	return w
 }
 
@@ -103,31 +94,12 @@ func (w *world) save(stream string, version int64, events []domain.Event) {
 	w.last = res.Position
 }
 
-func (w *world) load(stream string) ([]domain.Event, int64) {
-	w.t.Helper()
-	recs, err := w.store.ReadStream(context.Background(), stream, 1)
-	if err != nil {
-		w.t.Fatal(err)
-	}
-	events, err := w.registry.DecodeAll(recs)
-	if err != nil {
-		w.t.Fatal(err)
-	}
-	return events, int64(len(recs))
-}
-
 func (w *world) show(id uuid.UUID) *domain.Show {
-	w.t.Helper()
-	s := domain.NewShow()
-	s.Load(w.load(domain.ShowStream(id)))
-	return s
+	return projectionstest.Show(w.t, w.store, w.registry, id)
 }
 
 func (w *world) order(id uuid.UUID) *domain.Order {
-	w.t.Helper()
-	o := domain.NewOrder()
-	o.Load(w.load(domain.OrderStream(id)))
-	return o
+	return projectionstest.Order(w.t, w.store, w.registry, id)
 }
 
 func (w *world) saveShow(s *domain.Show) {
@@ -269,23 +241,17 @@ func (w *world) checkIn(order, ticket uuid.UUID, at time.Time) {
 	w.saveOrder(o)
 }
 
-// syncBuffer is a bytes.Buffer safe for the runner's goroutines.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
+// readModelTables are every table the projectors write.
+var readModelTables = projectionstest.ReadModelTables
+
+// dump returns every row of every read-model table, as sorted JSON.
+func dump(t *testing.T, w *world) map[string][]string {
+	t.Helper()
+	return projectionstest.DumpReadModels(t, w.models.DB(), "to_jsonb(t)::text")
 }
 
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
+// syncBuffer collects logs written from several goroutines.
+type syncBuffer = testlog.Buffer
 
 // eventually polls cond every few milliseconds for up to 5 s.
 func eventually(t *testing.T, what string, cond func() bool) {

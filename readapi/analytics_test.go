@@ -8,37 +8,17 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/ticketing/ticketing/domain"
 	"github.com/ticketing/ticketing/projections"
 )
 
 func TestAPI_Analytics(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t).start()
-	org, orgToken := w.token(domain.RoleOrganizer)
-	_, otherOrg := w.token(domain.RoleOrganizer)
-	_, buyer := w.token(domain.RoleBuyer)
-	_, admin := w.token(domain.RoleAdmin)
-	show := w.publishedShow(org, "Analytics")
-	draft := w.createShow(org, "Draft")
-	w.pay(w.hold(show, uuid.New(), 3, 1)) // held at 18:00, paid at 18:01
-	w.hold(show, uuid.New(), 2)
-	w.sync()
-
-	for name, c := range map[string]struct {
-		show  uuid.UUID
-		token string
-		want  int
-	}{
-		"to the organizer":             {show, orgToken, http.StatusOK},
-		"to an admin":                  {show, admin, http.StatusOK},
-		"a draft to its organizer":     {draft, orgToken, http.StatusOK},
-		"to another organizer":         {show, otherOrg, http.StatusForbidden},
-		"to a buyer":                   {show, buyer, http.StatusForbidden},
-		"without a token":              {show, "", http.StatusUnauthorized},
-		"a draft to another organizer": {draft, otherOrg, http.StatusNotFound},
-		"an unknown show":              {uuid.New(), admin, http.StatusNotFound},
-	} {
+	m := w.managedShows("Analytics")
+	show, draft, orgToken := m.show, m.draft, m.orgToken
+	for name, c := range m.access(map[string]accessCase{
+		"an unknown show": {uuid.New(), m.admin, http.StatusNotFound},
+	}) {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			r := w.get("/v1/shows/"+c.show.String()+"/analytics", c.token)

@@ -6,9 +6,9 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
+	"maps"
 	"net/http"
 	"net/http/httptest"
-	"sync"
 	"testing"
 	"time"
 
@@ -20,7 +20,9 @@ import (
 	"github.com/ticketing/ticketing/infra/memory"
 	"github.com/ticketing/ticketing/infra/postgres"
 	"github.com/ticketing/ticketing/infra/postgres/pgtest"
+	"github.com/ticketing/ticketing/internal/testlog"
 	"github.com/ticketing/ticketing/projections"
+	"github.com/ticketing/ticketing/projections/projectionstest"
 	"github.com/ticketing/ticketing/readapi"
 )
 
@@ -68,15 +70,7 @@ func newWorld(t *testing.T) *world {
 
 // start runs the runner until the test ends.
 func (w *world) start() *world {
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- w.runner.Run(ctx) }()
-	w.t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			w.t.Errorf("runner: %v", err)
-		}
-	})
+	projectionstest.Start(w.t, w.runner)
 	return w
 }
 
@@ -119,29 +113,61 @@ func (w *world) save(stream string, version int64, events []domain.Event) {
 	w.last = res.Position
 }
 
-func (w *world) load(stream string) ([]domain.Event, int64) {
-	w.t.Helper()
-	recs, err := w.store.ReadStream(ctx, stream, 1)
-	if err != nil {
-		w.t.Fatal(err)
-	}
-	events, err := w.registry.DecodeAll(recs)
-	if err != nil {
-		w.t.Fatal(err)
-	}
-	return events, int64(len(recs))
-}
-
 func (w *world) show(id uuid.UUID) *domain.Show {
-	s := domain.NewShow()
-	s.Load(w.load(domain.ShowStream(id)))
-	return s
+	return projectionstest.Show(w.t, w.store, w.registry, id)
 }
 
 func (w *world) order(id uuid.UUID) *domain.Order {
-	o := domain.NewOrder()
-	o.Load(w.load(domain.OrderStream(id)))
-	return o
+	return projectionstest.Order(w.t, w.store, w.registry, id)
+}
+
+// managed is a published show of an organizer, with a paid order and a
+// held one, and a draft of the same organizer, with the tokens the access
+// tables of the routes only a show's managers may read use.
+type managed struct {
+	show, draft                      uuid.UUID
+	orgToken, otherOrg, buyer, admin string
+}
+
+// managedShows makes the shows of a managed; the paid order was held at
+// t0 and paid a minute later.
+func (w *world) managedShows(title string) managed {
+	w.t.Helper()
+	var m managed
+	var org uuid.UUID
+	org, m.orgToken = w.token(domain.RoleOrganizer)
+	_, m.otherOrg = w.token(domain.RoleOrganizer)
+	_, m.buyer = w.token(domain.RoleBuyer)
+	_, m.admin = w.token(domain.RoleAdmin)
+	m.show = w.publishedShow(org, title)
+	m.draft = w.createShow(org, "Draft")
+	w.pay(w.hold(m.show, uuid.New(), 3, 1)) // held at 18:00, paid at 18:01
+	w.hold(m.show, uuid.New(), 2)
+	w.sync()
+	return m
+}
+
+// accessCase is who asks for which show, and the status they get.
+type accessCase struct {
+	show  uuid.UUID
+	token string
+	want  int
+}
+
+// access are the cases every route of a show's managers answers alike;
+// extra adds a route's own.
+func (m managed) access(extra map[string]accessCase) map[string]accessCase {
+	cases := map[string]accessCase{
+		"to the organizer":             {m.show, m.orgToken, http.StatusOK},
+		"to an admin":                  {m.show, m.admin, http.StatusOK},
+		"a draft to its organizer":     {m.draft, m.orgToken, http.StatusOK},
+		"to another organizer":         {m.show, m.otherOrg, http.StatusForbidden},
+		"to a buyer":                   {m.show, m.buyer, http.StatusForbidden},
+		"without a token":              {m.show, "", http.StatusUnauthorized},
+		"a draft to another organizer": {m.draft, m.otherOrg, http.StatusNotFound},
+	}
+	maps.Copy(cases, extra)
+	return cases
 }
 
 func must(t *testing.T, err error) {
@@ -301,20 +327,5 @@ func (r response) problem(t *testing.T, status int) problem {
 	return p
 }
 
-// syncBuffer is a bytes.Buffer safe for concurrent writers.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
+// syncBuffer collects logs written from several goroutines.
+type syncBuffer = testlog.Buffer

@@ -84,80 +84,16 @@ type frame struct {
 func checkKeys(data []byte, t reflect.Type) error {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.UseNumber()
-	var stack []*frame
-	// next is the type of the value about to be read.
-	next := func() reflect.Type {
-		if len(stack) == 0 {
-			return t
-		}
-		top := stack[len(stack)-1]
-		if top.object {
-			return top.elem
-		}
-		return elemType(top.t)
-	}
-	// done marks the end of a value in the frame on top.
-	done := func() {
-		if len(stack) == 0 {
-			return
-		}
-		top := stack[len(stack)-1]
-		if top.object {
-			top.value = false
-		} else {
-			top.index++
-		}
-	}
+	w := keyWalk{t: t}
 	for {
 		tok, err := dec.Token()
 		if err != nil {
 			return &Error{Status: 400, Detail: "malformed JSON: " + Printable(err.Error())}
 		}
-		var top *frame
-		if len(stack) > 0 {
-			top = stack[len(stack)-1]
+		if err := w.token(tok); err != nil {
+			return err
 		}
-		if d, ok := tok.(json.Delim); ok && (d == '{' || d == '[') && len(stack) == MaxJSONDepth {
-			return &Error{Status: 400, Detail: "malformed JSON: nested deeper than " + strconv.Itoa(MaxJSONDepth) + " levels"}
-		}
-		if top != nil && top.object && !top.value {
-			if d, ok := tok.(json.Delim); ok && d == '}' {
-				stack = stack[:len(stack)-1]
-				done()
-			} else {
-				key := tok.(string) // Token yields only strings as keys
-				elem, spelled, err := member(top.t, key)
-				if err != nil {
-					return &Error{Status: 400, Detail: "key spelled otherwise than its field", Fields: []domain.FieldError{{Field: Printable(path(stack, key)), Detail: Printable("must be spelled " + strconv.Quote(spelled))}}}
-				}
-				folded := key
-				if k := kind(top.t); k != reflect.Map {
-					folded = foldKey(key)
-				}
-				if first, dup := top.keys[folded]; dup {
-					detail := "is given twice"
-					if first != key {
-						detail = "differs only in case from " + strconv.Quote(first)
-					}
-					return &Error{Status: 400, Detail: "duplicate key", Fields: []domain.FieldError{{Field: Printable(path(stack, key)), Detail: Printable(detail)}}}
-				}
-				top.keys[folded] = key
-				top.key, top.elem, top.value = key, elem, true
-			}
-		} else {
-			switch tok {
-			case json.Delim('{'):
-				stack = append(stack, &frame{object: true, t: next(), keys: map[string]string{}})
-			case json.Delim('['):
-				stack = append(stack, &frame{t: next()})
-			case json.Delim(']'):
-				stack = stack[:len(stack)-1]
-				done()
-			default:
-				done()
-			}
-		}
-		if len(stack) == 0 {
+		if len(w.stack) == 0 {
 			break
 		}
 	}
@@ -165,6 +101,96 @@ func checkKeys(data []byte, t reflect.Type) error {
 		return &Error{Status: 400, Detail: "malformed JSON: data after the value"}
 	}
 	return nil
+}
+
+// keyWalk is checkKeys's place in the value: the objects and arrays it is
+// inside, outermost first, and the type of the whole value.
+type keyWalk struct {
+	t     reflect.Type
+	stack []*frame
+}
+
+// token takes the next token of the value.
+func (w *keyWalk) token(tok json.Token) error {
+	var top *frame
+	if len(w.stack) > 0 {
+		top = w.stack[len(w.stack)-1]
+	}
+	if d, ok := tok.(json.Delim); ok && (d == '{' || d == '[') && len(w.stack) == MaxJSONDepth {
+		return &Error{Status: 400, Detail: "malformed JSON: nested deeper than " + strconv.Itoa(MaxJSONDepth) + " levels"}
+	}
+	if top != nil && top.object && !top.value {
+		if d, ok := tok.(json.Delim); ok && d == '}' {
+			w.pop()
+			return nil
+		}
+		return w.key(top, tok.(string)) // Token yields only strings as keys
+	}
+	switch tok {
+	case json.Delim('{'):
+		w.stack = append(w.stack, &frame{object: true, t: w.next(), keys: map[string]string{}})
+	case json.Delim('['):
+		w.stack = append(w.stack, &frame{t: w.next()})
+	case json.Delim(']'):
+		w.pop()
+	default:
+		w.done()
+	}
+	return nil
+}
+
+// key takes a key of the object on top, refusing one spelled otherwise
+// than its field and one given twice.
+func (w *keyWalk) key(top *frame, key string) error {
+	elem, spelled, err := member(top.t, key)
+	if err != nil {
+		return &Error{Status: 400, Detail: "key spelled otherwise than its field", Fields: []domain.FieldError{{Field: Printable(path(w.stack, key)), Detail: Printable("must be spelled " + strconv.Quote(spelled))}}}
+	}
+	folded := key
+	if k := kind(top.t); k != reflect.Map {
+		folded = foldKey(key)
+	}
+	if first, dup := top.keys[folded]; dup {
+		detail := "is given twice"
+		if first != key {
+			detail = "differs only in case from " + strconv.Quote(first)
+		}
+		return &Error{Status: 400, Detail: "duplicate key", Fields: []domain.FieldError{{Field: Printable(path(w.stack, key)), Detail: Printable(detail)}}}
+	}
+	top.keys[folded] = key
+	top.key, top.elem, top.value = key, elem, true
+	return nil
+}
+
+// next is the type of the value about to be read.
+func (w *keyWalk) next() reflect.Type {
+	if len(w.stack) == 0 {
+		return w.t
+	}
+	top := w.stack[len(w.stack)-1]
+	if top.object {
+		return top.elem
+	}
+	return elemType(top.t)
+}
+
+// pop leaves the object or array on top, which has ended.
+func (w *keyWalk) pop() {
+	w.stack = w.stack[:len(w.stack)-1]
+	w.done()
+}
+
+// done marks the end of a value in the frame on top.
+func (w *keyWalk) done() {
+	if len(w.stack) == 0 {
+		return
+	}
+	top := w.stack[len(w.stack)-1]
+	if top.object {
+		top.value = false
+	} else {
+		top.index++
+	}
 }
 
 var (

@@ -8,7 +8,6 @@ import (
 
 	"github.com/ticketing/ticketing/domain"
 	"github.com/ticketing/ticketing/infra/auth"
-	"github.com/ticketing/ticketing/infra/postgres/pgtest"
 )
 
 // The analytics projection is rebuilt by `ticketing replay` like every
@@ -16,16 +15,8 @@ import (
 // damage, and the engine serves the result to the show's organizer.
 func TestReplay_Analytics(t *testing.T) {
 	t.Parallel()
-	db := pgtest.SchemaURL(t)
-	s := startServer(t, db, time.Minute)
-	w := newWorkload(t, s.e, 3)
+	db, s, w := startSettled(t, 3, 60)
 	ctx := context.Background()
-	for range 60 {
-		if err := w.order(ctx); err != nil {
-			t.Fatal(err)
-		}
-	}
-	settle(t, s.e)
 	live := dump(t, s.e.pool)
 	for _, table := range []string{"rm_analytics_hours", "rm_analytics_orders"} {
 		if strings.HasPrefix(live[table], "0 rows") {

@@ -126,39 +126,36 @@ func TestServe_HTTPFraming(t *testing.T) {
 		}
 		c.closed(2 * time.Second)
 	})
-	t.Run("chunked body", func(t *testing.T) {
-		t.Parallel()
-		c := dialRaw(t, s.url)
-		c.send("POST /v1/users HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n")
-		c.problem(http.StatusLengthRequired)
-		c.closed(2 * time.Second)
-	})
-	t.Run("unknown transfer coding", func(t *testing.T) {
-		t.Parallel()
-		c := dialRaw(t, s.url)
-		c.send("POST /v1/users HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n")
-		c.problem(http.StatusNotImplemented)
-		c.closed(2 * time.Second)
-	})
-	t.Run("two Content-Lengths", func(t *testing.T) {
-		t.Parallel()
-		c := dialRaw(t, s.url)
-		c.send("POST /v1/users HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\n{}")
-		c.problem(http.StatusBadRequest)
-		c.closed(2 * time.Second)
-	})
-	t.Run("malformed request line", func(t *testing.T) {
-		t.Parallel()
-		c := dialRaw(t, s.url)
-		c.send("GET /v1/shows HTTP/1.1 extra\r\nHost: x\r\n\r\n")
-		c.problem(http.StatusBadRequest)
-	})
-	t.Run("headers over MaxHeaderBytes", func(t *testing.T) {
-		t.Parallel()
-		c := dialRaw(t, s.url)
-		c.send("GET /v1/shows HTTP/1.1\r\nHost: x\r\nX-Request-ID: " + strings.Repeat("a", 2*DefaultMaxHeaderBytes) + "\r\n\r\n")
-		c.problem(http.StatusRequestHeaderFieldsTooLarge)
-	})
+	// Requests the server refuses with a problem+json; some also close the
+	// connection.
+	for _, c := range []struct {
+		name, request string
+		status        int
+		closes        bool
+	}{
+		{"chunked body", "POST /v1/users HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n",
+			http.StatusLengthRequired, true},
+		{"unknown transfer coding", "POST /v1/users HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n",
+			http.StatusNotImplemented, true},
+		{"two Content-Lengths", "POST /v1/users HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\n{}",
+			http.StatusBadRequest, true},
+		{"malformed request line", "GET /v1/shows HTTP/1.1 extra\r\nHost: x\r\n\r\n", http.StatusBadRequest, false},
+		{"headers over MaxHeaderBytes", "GET /v1/shows HTTP/1.1\r\nHost: x\r\nX-Request-ID: " + strings.Repeat("a", 2*DefaultMaxHeaderBytes) + "\r\n\r\n",
+			http.StatusRequestHeaderFieldsTooLarge, false},
+		{"a body over the limit, by its Content-Length",
+			"POST /v1/users HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: " + strconv.Itoa(2<<20) + "\r\n\r\n{",
+			http.StatusRequestEntityTooLarge, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			conn := dialRaw(t, s.url)
+			conn.send(c.request)
+			conn.problem(c.status)
+			if c.closes {
+				conn.closed(2 * time.Second)
+			}
+		})
+	}
 	t.Run("a 500 KB X-Request-ID", func(t *testing.T) {
 		t.Parallel()
 		c := dialRaw(t, s.url)
@@ -191,12 +188,6 @@ func TestServe_HTTPFraming(t *testing.T) {
 				t.Errorf("DELETE %s: Allow %q, want %q", path, got, want)
 			}
 		}
-	})
-	t.Run("a body over the limit, by its Content-Length", func(t *testing.T) {
-		t.Parallel()
-		c := dialRaw(t, s.url)
-		c.send("POST /v1/users HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: " + strconv.Itoa(2<<20) + "\r\n\r\n{")
-		c.problem(http.StatusRequestEntityTooLarge)
 	})
 	t.Run("no metrics on the public listener", func(t *testing.T) {
 		t.Parallel()

@@ -54,6 +54,30 @@ func newWorkload(t *testing.T, e *engine, shows int) *workload {
 	return w
 }
 
+// startSettled starts a server on a fresh schema, has a workload of shows
+// place orders, and waits until the engine has settled and projected them.
+// It returns the schema's URL with the server and the workload.
+func startSettled(t *testing.T, shows, orders int) (string, *server, *workload) {
+	t.Helper()
+	db := pgtest.SchemaURL(t)
+	s := startServer(t, db, time.Minute)
+	w := newWorkload(t, s.e, shows)
+	w.place(orders)
+	settle(t, s.e)
+	return db, s, w
+}
+
+// place places n orders, one after the other, failing the test at the
+// first that fails.
+func (w *workload) place(n int) {
+	w.t.Helper()
+	for range n {
+		if err := w.order(context.Background()); err != nil {
+			w.t.Fatal(err)
+		}
+	}
+}
+
 // order places the n-th order and pays, cancels or keeps it.
 func (w *workload) order(ctx context.Context) error {
 	n := int(w.orders.Add(1))
@@ -130,16 +154,8 @@ var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
 // there (a dry run after the writes stop finds nothing different).
 func TestReplay_ShadowWhileWriting(t *testing.T) {
 	t.Parallel()
-	db := pgtest.SchemaURL(t)
-	s := startServer(t, db, time.Minute)
-	w := newWorkload(t, s.e, 8)
+	db, s, w := startSettled(t, 8, 150)
 	ctx := context.Background()
-	for range 150 {
-		if err := w.order(ctx); err != nil {
-			t.Fatal(err)
-		}
-	}
-	settle(t, s.e)
 
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
@@ -202,16 +218,8 @@ func TestReplay_ShadowWhileWriting(t *testing.T) {
 // differs and changes nothing.
 func TestReplay_RepairsDamage(t *testing.T) {
 	t.Parallel()
-	db := pgtest.SchemaURL(t)
-	s := startServer(t, db, time.Minute)
-	w := newWorkload(t, s.e, 3)
+	db, s, _ := startSettled(t, 3, 60)
 	ctx := context.Background()
-	for range 60 {
-		if err := w.order(ctx); err != nil {
-			t.Fatal(err)
-		}
-	}
-	settle(t, s.e)
 	good := dump(t, s.e.pool)
 	if _, err := s.e.pool.Exec(ctx, `update rm_sales set sold = sold + 7`); err != nil {
 		t.Fatal(err)
@@ -264,16 +272,8 @@ func TestReplay_RepairsDamage(t *testing.T) {
 // completes.
 func TestReplay_KilledHalfWay(t *testing.T) {
 	t.Parallel()
-	db := pgtest.SchemaURL(t)
-	s := startServer(t, db, time.Minute)
-	w := newWorkload(t, s.e, 2)
+	db, s, _ := startSettled(t, 2, 60)
 	ctx := context.Background()
-	for range 60 {
-		if err := w.order(ctx); err != nil {
-			t.Fatal(err)
-		}
-	}
-	settle(t, s.e)
 	before := dump(t, s.e.pool)
 	pool := replayPool(t, db)
 
@@ -328,13 +328,9 @@ func TestReplay_PoisonEvent(t *testing.T) {
 			projections.Refunds{}, projections.Waitlist{}} // issue 14: money, waitlist
 	})
 	w := newWorkload(t, s.e, 1)
-	ctx := context.Background()
-	for range 5 {
-		if err := w.order(ctx); err != nil {
-			t.Fatal(err)
-		}
-	}
+	w.place(5)
 	settle(t, s.e)
+	ctx := context.Background()
 	// The next order's events poison the orders projection.
 	first := true
 	h := commands.NewHandler(&commands.Handler{Store: w.h.Store, Registry: w.h.Registry, Payments: w.h.Payments, HoldTTL: time.Minute,

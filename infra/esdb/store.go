@@ -660,10 +660,37 @@ func (s *Store) follow(ctx context.Context, after *domain.Position, handle func(
 		return false, err
 	}
 	defer sub.Close()
-	// The reader reads ahead while the handler works.
-	events := make(chan *esdbclient.SubscriptionEvent, followBatch)
 	stop := make(chan struct{})
 	defer close(stop)
+	events := readAhead(sub, stop)
+	b := subBatch{s: s, last: *after}
+	for {
+		if err := ctx.Err(); err != nil {
+			return delivered, err
+		}
+		select {
+		case <-ctx.Done():
+			return delivered, ctx.Err()
+		case ev := <-events:
+			b.take(ev)
+		}
+		b.drain(events)
+		if len(b.events) > 0 {
+			if err := handle(ctx, b.events); err != nil {
+				return delivered, follow.HandlerError{Err: err}
+			}
+			*after, delivered, b.events = b.events[len(b.events)-1].Position, true, nil
+		}
+		if b.dropped != nil {
+			return delivered, b.dropped
+		}
+	}
+}
+
+// readAhead receives from sub, until it drops or stop is closed, into the
+// channel it returns: the reader reads ahead while the handler works.
+func readAhead(sub *esdbclient.Subscription, stop <-chan struct{}) <-chan *esdbclient.SubscriptionEvent {
+	events := make(chan *esdbclient.SubscriptionEvent, followBatch)
 	go func() {
 		for {
 			ev := sub.Recv()
@@ -677,54 +704,46 @@ func (s *Store) follow(ctx context.Context, after *domain.Position, handle func(
 			}
 		}
 	}()
-	last := *after
-	var batch []domain.RecordedEvent
-	var dropped error
-	take := func(ev *esdbclient.SubscriptionEvent) {
-		switch {
-		case ev.SubscriptionDropped != nil:
-			dropped = ev.SubscriptionDropped.Error
-			if dropped == nil {
-				dropped = errors.New("subscription dropped")
-			}
-		case ev.EventAppeared != nil:
-			rec := ev.EventAppeared.OriginalEvent()
-			p := domain.Position(rec.Position)
-			if !last.Less(p) || !s.include(rec) {
-				return
-			}
-			last = p
-			batch = append(batch, s.record(rec, p))
+	return events
+}
+
+// subBatch gathers the next batch follow hands over: the events of the
+// subscription after last that belong to the log, and why it dropped.
+type subBatch struct {
+	s       *Store
+	last    domain.Position
+	events  []domain.RecordedEvent
+	dropped error
+}
+
+// take adds what the subscription sent.
+func (b *subBatch) take(ev *esdbclient.SubscriptionEvent) {
+	switch {
+	case ev.SubscriptionDropped != nil:
+		b.dropped = ev.SubscriptionDropped.Error
+		if b.dropped == nil {
+			b.dropped = errors.New("subscription dropped")
 		}
-		// Checkpoints, caught-up and fell-behind notices carry no events.
+	case ev.EventAppeared != nil:
+		rec := ev.EventAppeared.OriginalEvent()
+		p := domain.Position(rec.Position)
+		if !b.last.Less(p) || !b.s.include(rec) {
+			return
+		}
+		b.last = p
+		b.events = append(b.events, b.s.record(rec, p))
 	}
-	for {
-		if err := ctx.Err(); err != nil {
-			return delivered, err
-		}
+	// Checkpoints, caught-up and fell-behind notices carry no events.
+}
+
+// drain takes what has arrived already, up to a full batch or a drop.
+func (b *subBatch) drain(events <-chan *esdbclient.SubscriptionEvent) {
+	for len(b.events) < followBatch && b.dropped == nil {
 		select {
-		case <-ctx.Done():
-			return delivered, ctx.Err()
 		case ev := <-events:
-			take(ev)
-		}
-	drain:
-		for len(batch) < followBatch && dropped == nil {
-			select {
-			case ev := <-events:
-				take(ev)
-			default:
-				break drain
-			}
-		}
-		if len(batch) > 0 {
-			if err := handle(ctx, batch); err != nil {
-				return delivered, follow.HandlerError{Err: err}
-			}
-			*after, delivered, batch = batch[len(batch)-1].Position, true, nil
-		}
-		if dropped != nil {
-			return delivered, dropped
+			b.take(ev)
+		default:
+			return
 		}
 	}
 }

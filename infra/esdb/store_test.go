@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
 	"testing"
 	"time"
 
@@ -306,14 +305,14 @@ func TestStore_SystemEvents(t *testing.T) {
 	var want []uuid.UUID
 	for i := range 3 {
 		events := newEvents(2)
-		want = append(want, ids(events)...)
+		want = append(want, eventstoretest.IDs(events)...)
 		mustAppend(t, s, fmt.Sprintf("show-%d", i), domain.NoStream, events)
 		// Stream metadata goes to $$show-i as a $metadata event.
 		if _, err := client.SetStreamMetadata(t.Context(), fmt.Sprintf("show-%d", i), esdbclient.AppendToStreamOptions{}, esdbclient.StreamMetadata{}); err != nil {
 			t.Fatalf("SetStreamMetadata: %v", err)
 		}
 	}
-	f := startFollow(t, s, domain.Start)
+	f := eventstoretest.StartFollow(t, s, domain.Start)
 	all, err := s.ReadAll(t.Context(), domain.Start, 100)
 	if err != nil {
 		t.Fatalf("ReadAll: %v", err)
@@ -332,7 +331,7 @@ func TestStore_SystemEvents(t *testing.T) {
 		after = page[0].Position
 	}
 	assertIDs(t, "ReadAll one by one", paged, want)
-	assertIDs(t, "Follow", f.waitFor(t, len(want)), want)
+	assertIDs(t, "Follow", f.WaitFor(t, len(want)), want)
 	head, err = s.Head(t.Context())
 	if err != nil {
 		t.Fatalf("Head: %v", err)
@@ -347,7 +346,7 @@ func TestStore_Namespace(t *testing.T) {
 	srv := esdbtest.Start(t, esdbtest.Options{})
 	a := open(t, srv.URL(), esdb.Options{Namespace: "a-"})
 	b := open(t, srv.URL(), esdb.Options{Namespace: "b-"})
-	fa := startFollow(t, a, domain.Start)
+	fa := eventstoretest.StartFollow(t, a, domain.Start)
 	ea, eb := newEvents(2), newEvents(1)
 	mustAppend(t, a, "show-1", domain.NoStream, ea)
 	mustAppend(t, b, "show-1", domain.NoStream, eb)
@@ -356,8 +355,8 @@ func TestStore_Namespace(t *testing.T) {
 		s    *esdb.Store
 		want []uuid.UUID
 	}{
-		{"a", a, ids(ea)},
-		{"b", b, ids(eb)},
+		{"a", a, eventstoretest.IDs(ea)},
+		{"b", b, eventstoretest.IDs(eb)},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got := mustReadStream(t, tc.s, "show-1")
@@ -373,8 +372,8 @@ func TestStore_Namespace(t *testing.T) {
 	if err != nil {
 		t.Fatalf("ReadAll: %v", err)
 	}
-	assertIDs(t, "a's ReadAll", all, ids(ea))
-	assertIDs(t, "a's Follow", fa.waitFor(t, 2), ids(ea))
+	assertIDs(t, "a's ReadAll", all, eventstoretest.IDs(ea))
+	assertIDs(t, "a's Follow", fa.WaitFor(t, 2), eventstoretest.IDs(ea))
 	head, err := b.Head(t.Context())
 	if err != nil {
 		t.Fatalf("Head: %v", err)
@@ -390,24 +389,24 @@ func TestStore_Follow(t *testing.T) {
 		t.Parallel()
 		srv := esdbtest.Start(t, esdbtest.Options{})
 		s := open(t, srv.URL(), esdb.Options{})
-		f := startFollow(t, s, domain.Start)
+		f := eventstoretest.StartFollow(t, s, domain.Start)
 		first := newEvents(2)
 		mustAppend(t, s, "show-1", domain.NoStream, first)
-		f.waitFor(t, 2)
+		f.WaitFor(t, 2)
 		srv.DropSubscriptions()
 		second := newEvents(2)
 		mustAppend(t, s, "show-1", 2, second)
-		got := f.waitFor(t, 4)
-		assertIDs(t, "delivered", got, append(ids(first), ids(second)...))
+		got := f.WaitFor(t, 4)
+		assertIDs(t, "delivered", got, append(eventstoretest.IDs(first), eventstoretest.IDs(second)...))
 	})
 	t.Run("carries on after the server restarts", func(t *testing.T) {
 		t.Parallel()
 		srv := esdbtest.Start(t, esdbtest.Options{})
 		s := open(t, srv.URL()+"&maxDiscoverAttempts=2&discoveryInterval=10", esdb.Options{})
-		f := startFollow(t, s, domain.Start)
+		f := eventstoretest.StartFollow(t, s, domain.Start)
 		first := newEvents(1)
 		mustAppend(t, s, "show-1", domain.NoStream, first)
-		f.waitFor(t, 1)
+		f.WaitFor(t, 1)
 		srv.Stop()
 		time.Sleep(300 * time.Millisecond) // long enough for the follower to fail and wait
 		if err := srv.Restart(); err != nil {
@@ -423,7 +422,7 @@ func TestStore_Follow(t *testing.T) {
 			}
 			time.Sleep(20 * time.Millisecond)
 		}
-		assertIDs(t, "delivered", f.waitFor(t, 2), append(ids(first), ids(more)...))
+		assertIDs(t, "delivered", f.WaitFor(t, 2), append(eventstoretest.IDs(first), eventstoretest.IDs(more)...))
 	})
 	t.Run("hands over what arrived meanwhile in one batch", func(t *testing.T) {
 		t.Parallel()
@@ -503,22 +502,9 @@ func mustReadStream(t *testing.T, s commands.EventStore, stream string) []domain
 	return recs
 }
 
-func ids[E domain.EventData | domain.RecordedEvent](events []E) []uuid.UUID {
-	out := make([]uuid.UUID, len(events))
-	for i, e := range events {
-		switch e := any(e).(type) {
-		case domain.EventData:
-			out[i] = e.ID
-		case domain.RecordedEvent:
-			out[i] = e.ID
-		}
-	}
-	return out
-}
-
 func assertIDs(t *testing.T, what string, got []domain.RecordedEvent, want []uuid.UUID) {
 	t.Helper()
-	gotIDs := ids(got)
+	gotIDs := eventstoretest.IDs(got)
 	if len(gotIDs) != len(want) {
 		t.Errorf("%s: got %d events, want %d", what, len(gotIDs), len(want))
 		return
@@ -533,58 +519,6 @@ func assertIDs(t *testing.T, what string, got []domain.RecordedEvent, want []uui
 		if !got[i-1].Position.Less(got[i].Position) {
 			t.Errorf("%s: position %v follows %v, want strictly increasing", what, got[i].Position, got[i-1].Position)
 			return
-		}
-	}
-}
-
-// follower collects what Follow delivers.
-type follower struct {
-	cancel  context.CancelFunc
-	done    chan struct{}
-	err     error
-	mu      sync.Mutex
-	got     []domain.RecordedEvent
-	changed chan struct{}
-}
-
-func startFollow(t *testing.T, s commands.EventStore, after domain.Position) *follower {
-	t.Helper()
-	ctx, cancel := context.WithCancel(t.Context())
-	f := &follower{cancel: cancel, done: make(chan struct{}), changed: make(chan struct{}, 1)}
-	go func() {
-		defer close(f.done)
-		f.err = s.Follow(ctx, after, func(_ context.Context, batch []domain.RecordedEvent) error {
-			f.mu.Lock()
-			f.got = append(f.got, batch...)
-			f.mu.Unlock()
-			select {
-			case f.changed <- struct{}{}:
-			default:
-			}
-			return nil
-		})
-	}()
-	t.Cleanup(func() { cancel(); <-f.done })
-	return f
-}
-
-// waitFor waits until at least n events were delivered, and returns them.
-func (f *follower) waitFor(t *testing.T, n int) []domain.RecordedEvent {
-	t.Helper()
-	timeout := time.After(waitTimeout)
-	for {
-		f.mu.Lock()
-		got := append([]domain.RecordedEvent(nil), f.got...)
-		f.mu.Unlock()
-		if len(got) >= n {
-			return got
-		}
-		select {
-		case <-f.changed:
-		case <-f.done:
-			t.Fatalf("Follow returned %v after delivering %d events, want %d", f.err, len(got), n)
-		case <-timeout:
-			t.Fatalf("Follow delivered %d events in %v, want %d", len(got), waitTimeout, n)
 		}
 	}
 }

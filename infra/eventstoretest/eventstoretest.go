@@ -30,10 +30,7 @@ const waitTimeout = 10 * time.Second
 // its Actual must be the stream's version, or -1 if the adapter cannot tell.
 func Run(t *testing.T, newStore func(t *testing.T) commands.EventStore) {
 	t.Helper()
-	for _, tc := range []struct {
-		name string
-		test func(t *testing.T, s commands.EventStore)
-	}{
+	runBehaviours(t, newStore, []behaviour[commands.EventStore]{
 		{"append to a new stream with NoStream", testAppendNoStream},
 		{"append with a wrong expected version conflicts and writes nothing", testAppendConflict},
 		{"append with AnyVersion", testAppendAnyVersion},
@@ -53,14 +50,27 @@ func Run(t *testing.T, newStore func(t *testing.T) commands.EventStore) {
 		{"follow returns the handler error", testFollowHandlerError},
 		{"follower of concurrent appenders sees the final log", testFollowConcurrent},
 		{"events round-trip", testRoundTrip},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
-			tc.test(t, newStore(t))
-		})
-	}
+	})
 	if _, ok := newStore(t).(commands.MultiAppender); ok {
 		runMulti(t, newStore)
+	}
+}
+
+// behaviour is one named behaviour of a contract, checked on a store S.
+type behaviour[S any] struct {
+	name string
+	test func(t *testing.T, s S)
+}
+
+// runBehaviours checks each behaviour in a parallel subtest of its own, on
+// a fresh store.
+func runBehaviours[S any](t *testing.T, newStore func(t *testing.T) S, behaviours []behaviour[S]) {
+	t.Helper()
+	for _, b := range behaviours {
+		t.Run(b.name, func(t *testing.T) {
+			t.Parallel()
+			b.test(t, newStore(t))
+		})
 	}
 }
 
@@ -71,7 +81,7 @@ func testAppendNoStream(t *testing.T, s commands.EventStore) {
 		t.Errorf("Append version = %d, want 3", got.Version)
 	}
 	recs := mustReadStream(t, s, "show-1", 0)
-	assertIDs(t, "ReadStream", recs, ids(events))
+	assertIDs(t, "ReadStream", recs, IDs(events))
 	for i, rec := range recs {
 		if got, want := rec.Version, int64(i+1); got != want {
 			t.Errorf("event %d version = %d, want %d", i, got, want)
@@ -103,7 +113,7 @@ func testAppendConflict(t *testing.T, s commands.EventStore) {
 		})
 	}
 	after := mustReadAll(t, s)
-	assertIDs(t, "ReadAll after conflicts", after, ids(before))
+	assertIDs(t, "ReadAll after conflicts", after, IDs(before))
 	if got := mustReadStream(t, s, "show-3", 0); len(got) != 0 {
 		t.Errorf("ReadStream(show-3) has %d events, want 0", len(got))
 	}
@@ -151,7 +161,7 @@ func testAppendConcurrent(t *testing.T, s commands.EventStore) {
 		t.Fatalf("no append succeeded")
 	}
 	recs := mustReadStream(t, s, "show-1", 2)
-	assertIDs(t, "ReadStream", recs, ids(batches[winner]))
+	assertIDs(t, "ReadStream", recs, IDs(batches[winner]))
 	if got, want := len(mustReadAll(t, s)), 3; got != want {
 		t.Errorf("ReadAll has %d events, want %d", got, want)
 	}
@@ -263,7 +273,7 @@ func testAppendRetryConcurrent(t *testing.T, s commands.EventStore) {
 			t.Errorf("append %d = %+v, want %+v", i, results[i], results[0])
 		}
 	}
-	assertIDs(t, "ReadAll", mustReadAll(t, s), ids(events))
+	assertIDs(t, "ReadAll", mustReadAll(t, s), IDs(events))
 }
 
 func testAppendOverlap(t *testing.T, s commands.EventStore) {
@@ -298,7 +308,7 @@ func testAppendOverlap(t *testing.T, s commands.EventStore) {
 			}
 		})
 	}
-	assertIDs(t, "ReadAll after overlapping appends", mustReadAll(t, s), ids(before))
+	assertIDs(t, "ReadAll after overlapping appends", mustReadAll(t, s), IDs(before))
 }
 
 func testReadStream(t *testing.T, s commands.EventStore) {
@@ -319,7 +329,7 @@ func testReadStream(t *testing.T, s commands.EventStore) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got := mustReadStream(t, s, "show-1", tc.from)
-			assertIDs(t, "ReadStream", got, ids(tc.want))
+			assertIDs(t, "ReadStream", got, IDs(tc.want))
 			for i, rec := range got {
 				if want := max(tc.from, 1) + int64(i); rec.Version != want {
 					t.Errorf("event %d version = %d, want %d", i, rec.Version, want)
@@ -349,7 +359,7 @@ func testReadAll(t *testing.T, s commands.EventStore) {
 	for i, stream := range []string{"a", "b", "a", "c", "b"} {
 		events := newEvents(1 + i%2)
 		res := mustAppend(t, s, stream, domain.AnyVersion, events)
-		want = append(want, ids(events)...)
+		want = append(want, IDs(events)...)
 		lastPositions = append(lastPositions, res.Position)
 	}
 	const limit = 3
@@ -395,21 +405,21 @@ func testReadAll(t *testing.T, s commands.EventStore) {
 func testFollow(t *testing.T, s commands.EventStore) {
 	first := newEvents(3)
 	mustAppend(t, s, "show-1", domain.NoStream, first)
-	f := startFollow(t, s, domain.Start)
-	got := f.waitFor(t, 3)
-	assertIDs(t, "delivered before appends", got, ids(first))
+	f := StartFollow(t, s, domain.Start)
+	got := f.WaitFor(t, 3)
+	assertIDs(t, "delivered before appends", got, IDs(first))
 
 	second := newEvents(2)
 	mustAppend(t, s, "show-2", domain.NoStream, second[:1])
 	mustAppend(t, s, "show-1", 3, second[1:])
 	marker := newEvents(1)
 	mustAppend(t, s, "marker", domain.NoStream, marker)
-	got = f.waitFor(t, 6)
-	want := append(append(ids(first), ids(second)...), ids(marker)...)
+	got = f.WaitFor(t, 6)
+	want := append(append(IDs(first), IDs(second)...), IDs(marker)...)
 	assertIDs(t, "delivered", got, want)
-	assertIDs(t, "delivered", got, ids(mustReadAll(t, s)))
+	assertIDs(t, "delivered", got, IDs(mustReadAll(t, s)))
 	assertAscending(t, got)
-	if err := f.stop(); !errors.Is(err, context.Canceled) {
+	if err := f.Stop(); !errors.Is(err, context.Canceled) {
 		t.Errorf("Follow = %v, want context.Canceled", err)
 	}
 }
@@ -418,11 +428,11 @@ func testFollowFrom(t *testing.T, s commands.EventStore) {
 	events := newEvents(4)
 	res := mustAppend(t, s, "show-1", domain.NoStream, events[:2])
 	mustAppend(t, s, "show-1", 2, events[2:])
-	f := startFollow(t, s, res.Position)
-	assertIDs(t, "delivered", f.waitFor(t, 2), ids(events[2:]))
+	f := StartFollow(t, s, res.Position)
+	assertIDs(t, "delivered", f.WaitFor(t, 2), IDs(events[2:]))
 	more := newEvents(1)
 	mustAppend(t, s, "show-1", 4, more)
-	assertIDs(t, "delivered", f.waitFor(t, 3), append(ids(events[2:]), ids(more)...))
+	assertIDs(t, "delivered", f.WaitFor(t, 3), append(IDs(events[2:]), IDs(more)...))
 }
 
 func testFollowCancel(t *testing.T, s commands.EventStore) {
@@ -470,7 +480,7 @@ func testFollowHandlerError(t *testing.T, s commands.EventStore) {
 }
 
 func testFollowConcurrent(t *testing.T, s commands.EventStore) {
-	f := startFollow(t, s, domain.Start)
+	f := StartFollow(t, s, domain.Start)
 	const writers, appends = 6, 10
 	var wg sync.WaitGroup
 	var appended atomic.Int64
@@ -506,11 +516,11 @@ func testFollowConcurrent(t *testing.T, s commands.EventStore) {
 	marker := newEvents(1)
 	mustAppend(t, s, "marker", domain.NoStream, marker)
 	final := mustReadAll(t, s)
-	got := f.waitFor(t, len(final))
+	got := f.WaitFor(t, len(final))
 	if got, want := len(final), int(appended.Load())+1; got != want {
 		t.Errorf("ReadAll has %d events, want %d", got, want)
 	}
-	assertIDs(t, "delivered", got, ids(final))
+	assertIDs(t, "delivered", got, IDs(final))
 	assertAscending(t, got)
 	for i := range min(len(got), len(final)) {
 		if got[i].Position != final[i].Position {
@@ -539,8 +549,8 @@ func testRoundTrip(t *testing.T, s commands.EventStore) {
 
 	stream := mustReadStream(t, s, "show-1", 0)
 	all := mustReadAll(t, s)
-	f := startFollow(t, s, domain.Start)
-	followed := f.waitFor(t, 2)
+	f := StartFollow(t, s, domain.Start)
+	followed := f.WaitFor(t, 2)
 	for _, src := range []struct {
 		name string
 		recs []domain.RecordedEvent
@@ -579,8 +589,9 @@ func testRoundTrip(t *testing.T, s commands.EventStore) {
 	}
 }
 
-// follower collects what Follow delivers.
-type follower struct {
+// Follower collects what a store's Follow delivers, for the tests of
+// stores that check more than the contract.
+type Follower struct {
 	cancel context.CancelFunc
 	done   chan struct{}
 	err    error // set before done is closed
@@ -590,11 +601,11 @@ type follower struct {
 	changed chan struct{}
 }
 
-// startFollow follows s from after until the test ends or stop is called.
-func startFollow(t *testing.T, s commands.EventStore, after domain.Position) *follower {
+// StartFollow follows s from after until the test ends or Stop is called.
+func StartFollow(t *testing.T, s commands.EventStore, after domain.Position) *Follower {
 	t.Helper()
 	ctx, cancel := context.WithCancel(t.Context())
-	f := &follower{cancel: cancel, done: make(chan struct{}), changed: make(chan struct{}, 1)}
+	f := &Follower{cancel: cancel, done: make(chan struct{}), changed: make(chan struct{}, 1)}
 	go func() {
 		defer close(f.done)
 		f.err = s.Follow(ctx, after, func(_ context.Context, batch []domain.RecordedEvent) error {
@@ -608,23 +619,30 @@ func startFollow(t *testing.T, s commands.EventStore, after domain.Position) *fo
 			return nil
 		})
 	}()
-	t.Cleanup(func() { _ = f.stop() })
+	t.Cleanup(func() { _ = f.Stop() })
 	return f
 }
 
-// delivered returns a copy of the events delivered so far.
-func (f *follower) delivered() []domain.RecordedEvent {
+// Delivered returns a copy of the events delivered so far.
+func (f *Follower) Delivered() []domain.RecordedEvent {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return append([]domain.RecordedEvent(nil), f.got...)
 }
 
-// waitFor waits until at least n events were delivered and returns them all.
-func (f *follower) waitFor(t *testing.T, n int) []domain.RecordedEvent {
+// WaitFor waits until at least n events were delivered and returns them
+// all; it fails the test when Follow returns first or after 10 seconds.
+func (f *Follower) WaitFor(t *testing.T, n int) []domain.RecordedEvent {
 	t.Helper()
-	timeout := time.After(waitTimeout)
+	return f.WaitForWithin(t, n, waitTimeout)
+}
+
+// WaitForWithin is WaitFor, failing the test after d.
+func (f *Follower) WaitForWithin(t *testing.T, n int, d time.Duration) []domain.RecordedEvent {
+	t.Helper()
+	timeout := time.After(d)
 	for {
-		got := f.delivered()
+		got := f.Delivered()
 		if len(got) >= n {
 			return got
 		}
@@ -633,13 +651,13 @@ func (f *follower) waitFor(t *testing.T, n int) []domain.RecordedEvent {
 		case <-f.done:
 			t.Fatalf("Follow returned %v after delivering %d events, want %d", f.err, len(got), n)
 		case <-timeout:
-			t.Fatalf("Follow delivered %d events in %v, want %d", len(got), waitTimeout, n)
+			t.Fatalf("Follow delivered %d events in %v, want %d", len(got), d, n)
 		}
 	}
 }
 
-// stop cancels Follow and returns its error.
-func (f *follower) stop() error {
+// Stop cancels Follow and returns its error.
+func (f *Follower) Stop() error {
 	f.cancel()
 	<-f.done
 	return f.err
@@ -703,7 +721,7 @@ func assertConflict(t *testing.T, err error, stream string, expected, actual int
 
 func assertIDs(t *testing.T, what string, got []domain.RecordedEvent, want []uuid.UUID) {
 	t.Helper()
-	gotIDs := ids(got)
+	gotIDs := IDs(got)
 	if len(gotIDs) != len(want) {
 		t.Errorf("%s: got %d events, want %d", what, len(gotIDs), len(want))
 		return
@@ -726,7 +744,8 @@ func assertAscending(t *testing.T, recs []domain.RecordedEvent) {
 	}
 }
 
-func ids[E domain.EventData | domain.RecordedEvent](events []E) []uuid.UUID {
+// IDs returns the ids of events, in order.
+func IDs[E domain.EventData | domain.RecordedEvent](events []E) []uuid.UUID {
 	out := make([]uuid.UUID, len(events))
 	for i, e := range events {
 		switch e := any(e).(type) {

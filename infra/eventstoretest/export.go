@@ -31,57 +31,7 @@ func RunExport(t *testing.T, newStore func(t *testing.T) Exporter) {
 	t.Helper()
 	t.Run("filters select what Match selects", func(t *testing.T) {
 		t.Parallel()
-		s := newStore(t)
-		all := exportHistory(t, s)
-		at := func(i int) time.Time { return all[i].RecordedAt }
-		cases := []struct {
-			name string
-			f    domain.EventFilter
-			want int // events selected, so that no case is vacuous
-		}{
-			{"everything", domain.EventFilter{}, 9},
-			{"after a position", domain.EventFilter{After: all[3].Position}, 5},
-			{"after the last position", domain.EventFilter{After: all[8].Position}, 0},
-			{"one stream", domain.EventFilter{Stream: "show-1"}, 4},
-			{"a stream that does not exist", domain.EventFilter{Stream: "show-9"}, 0},
-			{"one type", domain.EventFilter{Types: []string{"test.a"}}, 4},
-			{"two types", domain.EventFilter{Types: []string{"test.a", "test.c"}}, 6},
-			{"since", domain.EventFilter{Since: at(3)}, 6},
-			{"until", domain.EventFilter{Until: at(5)}, 6},
-			{"since and until", domain.EventFilter{Since: at(3), Until: at(5)}, 3},
-			{"stream, type and after", domain.EventFilter{Stream: "show-1", Types: []string{"test.a"}, After: all[0].Position}, 2},
-			{"limit", domain.EventFilter{Limit: 2}, 2},
-			{"limit within a stream", domain.EventFilter{Stream: "order-1", Limit: 1}, 1},
-			{"limit past the end", domain.EventFilter{Types: []string{"test.c"}, Limit: 10}, 2},
-		}
-		for _, c := range cases {
-			t.Run(c.name, func(t *testing.T) {
-				var want []domain.RecordedEvent
-				for _, e := range all {
-					if c.f.Match(e) && (c.f.Limit <= 0 || len(want) < c.f.Limit) {
-						want = append(want, e)
-					}
-				}
-				if len(want) != c.want {
-					t.Fatalf("the oracle selects %d events, the case expects %d: recorded times tie?", len(want), c.want)
-				}
-				var got []domain.RecordedEvent
-				if err := s.Export(t.Context(), c.f, func(e domain.RecordedEvent) error {
-					got = append(got, e)
-					return nil
-				}); err != nil {
-					t.Fatal(err)
-				}
-				assertIDs(t, c.name, got, ids(want))
-				for i := range min(len(got), len(want)) {
-					g, w := got[i], want[i]
-					if g.Position != w.Position || g.StreamID != w.StreamID || g.Version != w.Version || g.Type != w.Type ||
-						!bytes.Equal(g.Data, w.Data) || !bytes.Equal(g.Metadata, w.Metadata) || !g.RecordedAt.Equal(w.RecordedAt) {
-						t.Errorf("event %d = %+v, want %+v", i, g, w)
-					}
-				}
-			})
-		}
+		exportFilters(t, newStore(t))
 	})
 	t.Run("an error of fn stops the export and is returned", func(t *testing.T) {
 		t.Parallel()
@@ -107,6 +57,67 @@ func RunExport(t *testing.T, newStore func(t *testing.T) Exporter) {
 			t.Errorf("Export = %v, want context.Canceled", err)
 		}
 	})
+}
+
+// exportFilters checks that each filter exports, from exportHistory's log,
+// what domain.EventFilter.Match selects from it.
+func exportFilters(t *testing.T, s Exporter) {
+	all := exportHistory(t, s)
+	at := func(i int) time.Time { return all[i].RecordedAt }
+	cases := []struct {
+		name string
+		f    domain.EventFilter
+		want int // events selected, so that no case is vacuous
+	}{
+		{"everything", domain.EventFilter{}, 9},
+		{"after a position", domain.EventFilter{After: all[3].Position}, 5},
+		{"after the last position", domain.EventFilter{After: all[8].Position}, 0},
+		{"one stream", domain.EventFilter{Stream: "show-1"}, 4},
+		{"a stream that does not exist", domain.EventFilter{Stream: "show-9"}, 0},
+		{"one type", domain.EventFilter{Types: []string{"test.a"}}, 4},
+		{"two types", domain.EventFilter{Types: []string{"test.a", "test.c"}}, 6},
+		{"since", domain.EventFilter{Since: at(3)}, 6},
+		{"until", domain.EventFilter{Until: at(5)}, 6},
+		{"since and until", domain.EventFilter{Since: at(3), Until: at(5)}, 3},
+		{"stream, type and after", domain.EventFilter{Stream: "show-1", Types: []string{"test.a"}, After: all[0].Position}, 2},
+		{"limit", domain.EventFilter{Limit: 2}, 2},
+		{"limit within a stream", domain.EventFilter{Stream: "order-1", Limit: 1}, 1},
+		{"limit past the end", domain.EventFilter{Types: []string{"test.c"}, Limit: 10}, 2},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			var want []domain.RecordedEvent
+			for _, e := range all {
+				if c.f.Match(e) && (c.f.Limit <= 0 || len(want) < c.f.Limit) {
+					want = append(want, e)
+				}
+			}
+			if len(want) != c.want {
+				t.Fatalf("the oracle selects %d events, the case expects %d: recorded times tie?", len(want), c.want)
+			}
+			checkExport(t, s, c.name, c.f, want)
+		})
+	}
+}
+
+// checkExport checks that s exports exactly want for f, as stored.
+func checkExport(t *testing.T, s Exporter, name string, f domain.EventFilter, want []domain.RecordedEvent) {
+	t.Helper()
+	var got []domain.RecordedEvent
+	if err := s.Export(t.Context(), f, func(e domain.RecordedEvent) error {
+		got = append(got, e)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	assertIDs(t, name, got, IDs(want))
+	for i := range min(len(got), len(want)) {
+		g, w := got[i], want[i]
+		if g.Position != w.Position || g.StreamID != w.StreamID || g.Version != w.Version || g.Type != w.Type ||
+			!bytes.Equal(g.Data, w.Data) || !bytes.Equal(g.Metadata, w.Metadata) || !g.RecordedAt.Equal(w.RecordedAt) {
+			t.Errorf("event %d = %+v, want %+v", i, g, w)
+		}
+	}
 }
 
 // exportHistory appends nine events in three appends a few milliseconds

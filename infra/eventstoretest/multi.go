@@ -12,21 +12,14 @@ import (
 // runMulti runs the contract of commands.MultiAppender, for stores that
 // have it.
 func runMulti(t *testing.T, newStore func(t *testing.T) commands.EventStore) {
-	for _, tc := range []struct {
-		name string
-		test func(t *testing.T, s commands.MultiAppender)
-	}{
+	multi := func(t *testing.T) commands.MultiAppender { return newStore(t).(commands.MultiAppender) }
+	runBehaviours(t, multi, []behaviour[commands.MultiAppender]{
 		{"multi-stream append writes every part in order", testMultiAppend},
 		{"multi-stream append with one conflicting part writes nothing", testMultiConflict},
 		{"retried multi-stream append returns the original results", testMultiRetry},
 		{"multi-stream append whose ids were partly appended conflicts", testMultiPartlyRetried},
 		{"concurrent multi-stream appends at one expected version: exactly one wins", testMultiConcurrent},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
-			tc.test(t, newStore(t).(commands.MultiAppender))
-		})
-	}
+	})
 }
 
 func mustAppendMulti(t *testing.T, s commands.MultiAppender, parts []commands.StreamAppend) []commands.AppendResult {
@@ -54,7 +47,7 @@ func testMultiAppend(t *testing.T, s commands.MultiAppender) {
 		t.Errorf("versions = %d, %d, %d; want 4, 1, 1", res[0].Version, res[1].Version, res[2].Version)
 	}
 	all := mustReadAll(t, es)
-	assertIDs(t, "ReadAll", all[2:], slices.Concat(ids(show), ids(o1), ids(o2)))
+	assertIDs(t, "ReadAll", all[2:], slices.Concat(IDs(show), IDs(o1), IDs(o2)))
 	for i, r := range res {
 		stream := []string{"show-1", "order-1", "order-2"}[i]
 		recs := mustReadStream(t, es, stream, 1)
@@ -89,7 +82,7 @@ func testMultiConflict(t *testing.T, s commands.MultiAppender) {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := s.AppendMulti(t.Context(), tc.parts)
 			assertConflict(t, err, tc.stream, tc.expected, tc.actual)
-			assertIDs(t, "ReadAll", mustReadAll(t, es), ids(before))
+			assertIDs(t, "ReadAll", mustReadAll(t, es), IDs(before))
 		})
 	}
 }

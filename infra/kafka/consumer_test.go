@@ -21,6 +21,7 @@ import (
 	"github.com/ticketing/ticketing/infra/postgres"
 	"github.com/ticketing/ticketing/infra/postgres/pgtest"
 	"github.com/ticketing/ticketing/projections"
+	"github.com/ticketing/ticketing/projections/projectionstest"
 )
 
 var _ tkafka.RelayCheckpoints = (*postgres.RelayCheckpoints)(nil)
@@ -142,31 +143,12 @@ func projectionNames() []string {
 }
 
 // readModelTables are the tables of the read models.
-var readModelTables = []string{"rm_shows", "rm_sections", "rm_seats", "rm_orders", "rm_tickets", "rm_sales", "rm_sales_orders", "hold_deadlines"}
+var readModelTables = projectionstest.ReadModelTables
 
 // dump returns the rows of every read-model table, as text, sorted.
 func dump(t *testing.T, db projections.DB) map[string][]string {
 	t.Helper()
-	out := map[string][]string{}
-	for _, table := range readModelTables {
-		rows, err := db.Query(context.Background(), `select t::text from `+table+` t order by 1`)
-		if err != nil {
-			t.Fatal(err)
-		}
-		out[table] = []string{}
-		for rows.Next() {
-			var row string
-			if err := rows.Scan(&row); err != nil {
-				t.Fatal(err)
-			}
-			out[table] = append(out[table], row)
-		}
-		if err := rows.Err(); err != nil {
-			t.Fatal(err)
-		}
-		rows.Close()
-	}
-	return out
+	return projectionstest.DumpReadModels(t, db, "t::text")
 }
 
 // rebuild projects the store's log in-process into read models in a fresh

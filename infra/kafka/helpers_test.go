@@ -1,7 +1,6 @@
 package kafka_test
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
@@ -16,6 +15,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 
 	"github.com/ticketing/ticketing/infra/kafka/kafkatest"
+	"github.com/ticketing/ticketing/internal/testlog"
 
 	"github.com/ticketing/ticketing/domain"
 	tkafka "github.com/ticketing/ticketing/infra/kafka"
@@ -192,23 +192,8 @@ func (m *memCheckpoints) get(name string) (domain.Position, map[int]domain.Posit
 	return m.pos[name], parts
 }
 
-// syncBuffer is a bytes.Buffer safe for concurrent writers, for logs.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
+// syncBuffer collects logs written from several goroutines.
+type syncBuffer = testlog.Buffer
 
 func newLog(buf *syncBuffer) *slog.Logger { return slog.New(slog.NewTextHandler(buf, nil)) }
 

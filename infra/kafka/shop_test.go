@@ -10,6 +10,7 @@ import (
 
 	"github.com/ticketing/ticketing/domain"
 	"github.com/ticketing/ticketing/infra/memory"
+	"github.com/ticketing/ticketing/projections/projectionstest"
 )
 
 // t0 is the time of the shop's events.
@@ -54,27 +55,12 @@ func (s *shop) save(stream string, version int64, events []domain.Event) domain.
 	return res.Position
 }
 
-func (s *shop) load(stream string) ([]domain.Event, int64) {
-	s.t.Helper()
-	recs, err := s.store.ReadStream(context.Background(), stream, 1)
-	s.must(err)
-	events, err := s.registry.DecodeAll(recs)
-	s.must(err)
-	return events, int64(len(recs))
-}
-
 func (s *shop) show(id uuid.UUID) *domain.Show {
-	s.t.Helper()
-	sh := domain.NewShow()
-	sh.Load(s.load(domain.ShowStream(id)))
-	return sh
+	return projectionstest.Show(s.t, s.store, s.registry, id)
 }
 
 func (s *shop) order(id uuid.UUID) *domain.Order {
-	s.t.Helper()
-	o := domain.NewOrder()
-	o.Load(s.load(domain.OrderStream(id)))
-	return o
+	return projectionstest.Order(s.t, s.store, s.registry, id)
 }
 
 // openShow creates a show with a general-admission section and a small

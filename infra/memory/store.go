@@ -73,9 +73,28 @@ var _ commands.MultiAppender = (*Store)(nil)
 // AppendMulti appends to several streams at once, all or none; see
 // commands.MultiAppender.
 func (s *Store) AppendMulti(ctx context.Context, parts []commands.StreamAppend) ([]commands.AppendResult, error) {
+	if err := checkParts(ctx, parts); err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	retried, err := s.decide(parts)
+	if err != nil || len(retried) == len(parts) {
+		return retried, err
+	}
+	out := s.write(parts)
+	close(s.changed)
+	s.changed = make(chan struct{})
+	return out, nil
+}
+
+// checkParts refuses an append that cannot be written whatever the log
+// holds: a done context, a part without events, data or metadata that is
+// not JSON.
+func checkParts(ctx context.Context, parts []commands.StreamAppend) error {
 	for _, p := range parts {
-		fail := func(err error) ([]commands.AppendResult, error) {
-			return nil, &commands.StoreError{Op: "append", Stream: p.Stream, Version: p.Expected, Err: err}
+		fail := func(err error) error {
+			return &commands.StoreError{Op: "append", Stream: p.Stream, Version: p.Expected, Err: err}
 		}
 		if err := ctx.Err(); err != nil {
 			return fail(err)
@@ -92,11 +111,15 @@ func (s *Store) AppendMulti(ctx context.Context, parts []commands.StreamAppend) 
 			}
 		}
 	}
+	return nil
+}
 
-	s.mu.Lock()
-	defer s.mu.Unlock()
-
-	// Decide every part before writing any.
+// decide checks every part against the log before any is written. It
+// returns the original results when the whole append is a retry of one
+// already written, none when it is to be written, and a conflict when
+// it may not be.
+// s.mu must be held.
+func (s *Store) decide(parts []commands.StreamAppend) ([]commands.AppendResult, error) {
 	after := map[string]int64{}
 	current := func(stream string) int64 {
 		if v, ok := after[stream]; ok {
@@ -128,14 +151,17 @@ func (s *Store) AppendMulti(ctx context.Context, parts []commands.StreamAppend) 
 		after[p.Stream] = cur + int64(len(p.Events))
 	}
 	switch len(retried) {
-	case len(parts):
+	case len(parts), 0:
 		return retried, nil
-	case 0:
 	default: // only some were written before: not the same append
 		p := parts[0]
 		return nil, &commands.ConflictError{Stream: p.Stream, Expected: p.Expected, Actual: int64(len(s.streams[p.Stream]))}
 	}
+}
 
+// write appends the parts' events to the log and their streams and
+// returns each part's result. s.mu must be held.
+func (s *Store) write(parts []commands.StreamAppend) []commands.AppendResult {
 	at := s.now().UTC()
 	out := make([]commands.AppendResult, len(parts))
 	for j, p := range parts {
@@ -163,9 +189,7 @@ func (s *Store) AppendMulti(ctx context.Context, parts []commands.StreamAppend) 
 		last := s.log[len(s.log)-1]
 		out[j] = commands.AppendResult{Version: last.Version, Position: last.Position}
 	}
-	close(s.changed)
-	s.changed = make(chan struct{})
-	return out, nil
+	return out
 }
 
 // retried tells whether events were already appended (in whole or in part).

@@ -52,88 +52,112 @@ func NewIdempotency(pool *pgxpool.Pool, ttl time.Duration) *Idempotency {
 // idempotency.ErrInProgress for a live claim.
 func (s *Idempotency) Begin(ctx context.Context, scope, key, fingerprint string, staleAfter time.Duration) (*idempotency.StoredResponse, error) {
 	for range beginAttempts {
-		tag, err := s.pool.Exec(ctx, `
+		claimed, err := s.claim(ctx, `
 			insert into idempotency_keys (scope, key, fingerprint, created_at)
 			values ($1, $2, $3, now())
 			on conflict do nothing`, scope, key, fingerprint)
+		if err != nil || claimed {
+			return nil, err
+		}
+		c, found, err := s.readClaim(ctx, scope, key, staleAfter)
 		if err != nil {
-			return nil, fmt.Errorf("idempotency begin: %w", err)
+			return nil, err
 		}
-		if tag.RowsAffected() == 1 {
-			return nil, nil
-		}
-
-		var (
-			stored      string
-			status      *int32
-			contentType *string
-			body        []byte
-			createdAt   time.Time
-			completed   bool
-			stale       bool
-			expired     bool
-		)
-		err = s.pool.QueryRow(ctx, `
-			select fingerprint, status, content_type, body, created_at,
-			       completed_at is not null,
-			       created_at <= now() - $3::bigint * interval '1 microsecond',
-			       created_at <= now() - $4::bigint * interval '1 microsecond'
-			from idempotency_keys where scope = $1 and key = $2`,
-			scope, key, staleAfter.Microseconds(), s.ttl.Microseconds()).
-			Scan(&stored, &status, &contentType, &body, &createdAt, &completed, &stale, &expired)
-		if errors.Is(err, pgx.ErrNoRows) {
+		if !found {
 			continue // released since the insert: claim again
 		}
-		if err != nil {
-			return nil, fmt.Errorf("idempotency begin: %w", err)
-		}
-		if expired {
+		if c.expired {
 			// Forgotten: the key is new, whatever it was used for.
-			tag, err = s.pool.Exec(ctx, `
+			claimed, err := s.claim(ctx, `
 				update idempotency_keys
 				set fingerprint = $4, status = null, content_type = null, body = null,
 				    created_at = now(), completed_at = null
 				where scope = $1 and key = $2 and created_at = $3`,
-				scope, key, createdAt, fingerprint)
-			if err != nil {
-				return nil, fmt.Errorf("idempotency begin: %w", err)
-			}
-			if tag.RowsAffected() == 1 {
-				return nil, nil
+				scope, key, c.createdAt, fingerprint)
+			if err != nil || claimed {
+				return nil, err
 			}
 			continue // someone else renewed or purged it: look again
 		}
-		switch {
-		case stored != fingerprint:
-			return nil, fmt.Errorf("idempotency begin %q: %w", key, idempotency.ErrMismatch)
-		case completed:
-			resp := &idempotency.StoredResponse{Body: body}
-			if status != nil {
-				resp.Status = int(*status)
-			}
-			if contentType != nil {
-				resp.ContentType = *contentType
-			}
-			return resp, nil
-		case !stale:
-			return nil, fmt.Errorf("idempotency begin %q: %w", key, idempotency.ErrInProgress)
+		if resp, err := c.answer(key, fingerprint); resp != nil || err != nil {
+			return resp, err
 		}
-
 		// The claim is stale: its request died. Take it over, on condition
 		// that nobody else did since we read it.
-		tag, err = s.pool.Exec(ctx, `
+		claimed, err = s.claim(ctx, `
 			update idempotency_keys set created_at = now()
 			where scope = $1 and key = $2 and created_at = $3 and completed_at is null`,
-			scope, key, createdAt)
-		if err != nil {
-			return nil, fmt.Errorf("idempotency begin: %w", err)
-		}
-		if tag.RowsAffected() == 1 {
-			return nil, nil
+			scope, key, c.createdAt)
+		if err != nil || claimed {
+			return nil, err
 		}
 		// Someone else took it over, completed or released it: look again.
 	}
 	return nil, fmt.Errorf("idempotency begin %q: %w", key, idempotency.ErrInProgress)
+}
+
+// claim runs a statement of Begin's and reports whether it wrote the one
+// row that makes the key the caller's.
+func (s *Idempotency) claim(ctx context.Context, sql string, args ...any) (bool, error) {
+	tag, err := s.pool.Exec(ctx, sql, args...)
+	if err != nil {
+		return false, fmt.Errorf("idempotency begin: %w", err)
+	}
+	return tag.RowsAffected() == 1, nil
+}
+
+// storedClaim is a key's row as Begin reads it, with its age judged by the
+// database's clock.
+type storedClaim struct {
+	fingerprint string
+	status      *int32
+	contentType *string
+	body        []byte
+	createdAt   time.Time
+	completed   bool
+	stale       bool // older than staleAfter
+	expired     bool // older than the TTL
+}
+
+// readClaim reads the row of key; found is false when there is none.
+func (s *Idempotency) readClaim(ctx context.Context, scope, key string, staleAfter time.Duration) (c storedClaim, found bool, err error) {
+	err = s.pool.QueryRow(ctx, `
+		select fingerprint, status, content_type, body, created_at,
+		       completed_at is not null,
+		       created_at <= now() - $3::bigint * interval '1 microsecond',
+		       created_at <= now() - $4::bigint * interval '1 microsecond'
+		from idempotency_keys where scope = $1 and key = $2`,
+		scope, key, staleAfter.Microseconds(), s.ttl.Microseconds()).
+		Scan(&c.fingerprint, &c.status, &c.contentType, &c.body, &c.createdAt, &c.completed, &c.stale, &c.expired)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return c, false, nil
+	}
+	if err != nil {
+		return c, false, fmt.Errorf("idempotency begin: %w", err)
+	}
+	return c, true, nil
+}
+
+// answer is what Begin returns for an unexpired claim made with
+// fingerprint: the stored response, ErrMismatch or ErrInProgress; nil and
+// nil for a stale claim, which Begin may take over.
+func (c storedClaim) answer(key, fingerprint string) (*idempotency.StoredResponse, error) {
+	switch {
+	case c.fingerprint != fingerprint:
+		return nil, fmt.Errorf("idempotency begin %q: %w", key, idempotency.ErrMismatch)
+	case c.completed:
+		resp := &idempotency.StoredResponse{Body: c.body}
+		if c.status != nil {
+			resp.Status = int(*c.status)
+		}
+		if c.contentType != nil {
+			resp.ContentType = *c.contentType
+		}
+		return resp, nil
+	case !c.stale:
+		return nil, fmt.Errorf("idempotency begin %q: %w", key, idempotency.ErrInProgress)
+	}
+	return nil, nil
 }
 
 // Complete stores resp for the claimed key. It fails with ErrNoClaim when

@@ -69,13 +69,23 @@ func (m *ReadModels) InTx(ctx context.Context, fn func(db projections.DB) error)
 
 // Checkpoint returns the checkpoint of the projection name, or domain.Start.
 func (m *ReadModels) Checkpoint(ctx context.Context, name string) (domain.Position, error) {
+	pos, err := queryPosition(ctx, m.pool, `select commit_pos, prepare_pos from projection_checkpoints where name = $1`, name)
+	if err != nil {
+		return domain.Position{}, fmt.Errorf("read checkpoint %s: %w", name, err)
+	}
+	return pos, nil
+}
+
+// queryPosition reads the position (commit_pos, prepare_pos) the query sql
+// selects for name, or domain.Start when it selects no row.
+func queryPosition(ctx context.Context, pool *pgxpool.Pool, sql, name string) (domain.Position, error) {
 	var c, p int64
-	err := m.pool.QueryRow(ctx, `select commit_pos, prepare_pos from projection_checkpoints where name = $1`, name).Scan(&c, &p)
+	err := pool.QueryRow(ctx, sql, name).Scan(&c, &p)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return domain.Start, nil
 	}
 	if err != nil {
-		return domain.Position{}, fmt.Errorf("read checkpoint %s: %w", name, err)
+		return domain.Position{}, err
 	}
 	return rmPosition(c, p), nil
 }
@@ -310,11 +320,29 @@ func (m *ReadModels) ApplyDeliveredBatch(ctx context.Context, name string, deliv
 // for the partitions parts and the streams of the deliveries at versions.
 // It returns what it did, a gap it found, and its error.
 func (m *ReadModels) applyDeliveredTx(ctx context.Context, tx *pipeTx, name string, deliveries []projections.Delivery, fn func(db projections.DB, recs []domain.RecordedEvent) error, parts []int32, streams []string, versions map[string]int64) ([]int, error, error) {
-	done := make([]int, len(deliveries))
 	fail := func(err error) ([]int, error, error) {
 		return make([]int, len(deliveries)), nil, fmt.Errorf("apply delivered %s: %w", name, err)
 	}
-	conn := tx.conn
+	last, err := lockDelivered(ctx, tx, name, parts, streams, versions)
+	if err != nil {
+		return fail(err)
+	}
+	done, apply, changed, gap := resolveDelivered(name, deliveries, last, versions)
+	if len(apply) > 0 {
+		if err := fn(rmDB{pipelinedTx{tx.conn}}, apply); err != nil {
+			return make([]int, len(deliveries)), nil, err
+		}
+	}
+	if err := commitDelivered(ctx, tx, name, changed, versions, last); err != nil {
+		return fail(err)
+	}
+	return done, gap, nil
+}
+
+// lockDelivered begins tx, locks the rows of the partitions parts (creating
+// those never seen before) and reads the versions of streams into versions.
+// It returns each partition's last position.
+func lockDelivered(ctx context.Context, tx *pipeTx, name string, parts []int32, streams []string, versions map[string]int64) (map[int]domain.Position, error) {
 	last := map[int]domain.Position{}
 	locked := 0
 	b := tx.begin()
@@ -336,15 +364,21 @@ func (m *ReadModels) applyDeliveredTx(ctx context.Context, tx *pipeTx, name stri
 		_, err := pgx.ForEachRow(rows, []any{&stream, &version}, func() error { versions[stream] = version; return nil })
 		return err
 	})
-	if err := conn.SendBatch(ctx, b).Close(); err != nil {
-		return fail(err)
+	if err := tx.conn.SendBatch(ctx, b).Close(); err != nil {
+		return nil, err
 	}
 	if locked != len(parts) {
-		return fail(fmt.Errorf("locked %d of %d partitions", locked, len(parts)))
+		return nil, fmt.Errorf("locked %d of %d partitions", locked, len(parts))
 	}
-	changed := map[string]bool{}
-	var apply []domain.RecordedEvent
-	var gap error
+	return last, nil
+}
+
+// resolveDelivered picks the events of deliveries to apply: each stream's
+// next versions, up to the first gap. It counts what it took of each
+// delivery in done, advances versions and last, and names the streams it
+// changed.
+func resolveDelivered(name string, deliveries []projections.Delivery, last map[int]domain.Position, versions map[string]int64) (done []int, apply []domain.RecordedEvent, changed map[string]bool, gap error) {
+	done, changed = make([]int, len(deliveries)), map[string]bool{}
 	for i, d := range deliveries {
 		for _, rec := range d.Events {
 			current := versions[rec.StreamID]
@@ -365,11 +399,12 @@ func (m *ReadModels) applyDeliveredTx(ctx context.Context, tx *pipeTx, name stri
 			done[i]++
 		}
 	}
-	if len(apply) > 0 {
-		if err := fn(rmDB{pipelinedTx{conn}}, apply); err != nil {
-			return make([]int, len(deliveries)), nil, err
-		}
-	}
+	return done, apply, changed, gap
+}
+
+// commitDelivered writes the versions of the changed streams and the
+// partitions' last positions, and commits tx.
+func commitDelivered(ctx context.Context, tx *pipeTx, name string, changed map[string]bool, versions map[string]int64, last map[int]domain.Position) error {
 	ids, vs := make([]string, 0, len(changed)), make([]int64, 0, len(changed))
 	for s := range changed {
 		ids, vs = append(ids, s), append(vs, versions[s])
@@ -378,17 +413,15 @@ func (m *ReadModels) applyDeliveredTx(ctx context.Context, tx *pipeTx, name stri
 	for part, pos := range last {
 		pnum, pcs, pps = append(pnum, int32(part)), append(pcs, int64(pos.Commit)), append(pps, int64(pos.Prepare))
 	}
-	b = &pgx.Batch{}
+	b := &pgx.Batch{}
 	b.Queue(`insert into projection_streams (name, stream_id, version)
 		select $1, s, v from unnest($2::text[], $3::bigint[]) as u(s, v)
 		on conflict (name, stream_id) do update set version = excluded.version`, name, ids, vs)
 	b.Queue(`update projection_partitions p set commit_pos = u.c, prepare_pos = u.pp, updated_at = now()
 		from unnest($2::int[], $3::bigint[], $4::bigint[]) as u(part, c, pp)
 		where p.name = $1 and p.partition = u.part`, name, pnum, pcs, pps)
-	if _, err := tx.commit(ctx, b); err != nil {
-		return fail(err)
-	}
-	return done, gap, nil
+	_, err := tx.commit(ctx, b)
+	return err
 }
 
 // pipelinedTx runs statements on a connection inside a transaction that was

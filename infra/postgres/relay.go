@@ -2,7 +2,6 @@ package postgres
 
 import (
 	"context"
-	"errors"
 	"fmt"
 
 	"github.com/jackc/pgx/v5"
@@ -23,15 +22,11 @@ func NewRelayCheckpoints(pool *pgxpool.Pool) *RelayCheckpoints { return &RelayCh
 // Load returns the position up to which the relay name published the log,
 // or domain.Start.
 func (r *RelayCheckpoints) Load(ctx context.Context, name string) (domain.Position, error) {
-	var c, p int64
-	err := r.pool.QueryRow(ctx, `select commit_pos, prepare_pos from relay_checkpoints where name = $1`, name).Scan(&c, &p)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return domain.Start, nil
-	}
+	pos, err := queryPosition(ctx, r.pool, `select commit_pos, prepare_pos from relay_checkpoints where name = $1`, name)
 	if err != nil {
 		return domain.Position{}, fmt.Errorf("load relay checkpoint %s: %w", name, err)
 	}
-	return rmPosition(c, p), nil
+	return pos, nil
 }
 
 // Save records, in one transaction, the relay's position and per partition

@@ -63,7 +63,7 @@ func TestStore_Append(t *testing.T) {
 			}
 			return nil
 		})
-		f := startFollow(t, s)
+		f := eventstoretest.StartFollow(t, s, domain.Start)
 		_, err := s.Append(t.Context(), "a", domain.NoStream, newEvents(2))
 		var se *commands.StoreError
 		if !errors.Is(err, errBoom) || !errors.As(err, &se) {
@@ -74,7 +74,7 @@ func TestStore_Append(t *testing.T) {
 		if want := domain.PositionAt(1); res.Position != want {
 			t.Errorf("next append at %v, want %v", res.Position, want)
 		}
-		got := f.waitFor(t, 1)
+		got := f.WaitFor(t, 1)
 		assertDelivered(t, got, ids(b))
 		if got[0].Position != domain.PositionAt(1) {
 			t.Errorf("delivered at %v, want %v", got[0].Position, domain.PositionAt(1))
@@ -104,8 +104,8 @@ func TestStore_Follow(t *testing.T) {
 		})
 		seed := newEvents(1)
 		mustAppend(t, s, "seed", domain.NoStream, seed)
-		f := startFollow(t, s)
-		f.waitFor(t, 1)
+		f := eventstoretest.StartFollow(t, s, domain.Start)
+		f.WaitFor(t, 1)
 
 		a, b := newEvents(1), newEvents(1)
 		doneA, doneB := make(chan appendResult, 1), make(chan appendResult, 1)
@@ -118,7 +118,7 @@ func TestStore_Follow(t *testing.T) {
 		go func() { doneB <- appendAsync(s, "b", b) }()
 
 		time.Sleep(hold)
-		assertDelivered(t, f.delivered(), ids(seed))
+		assertDelivered(t, f.Delivered(), ids(seed))
 		if head, err := s.Head(t.Context()); err != nil || head != domain.PositionAt(1) {
 			t.Errorf("Head = %v, %v; want %v", head, err, domain.PositionAt(1))
 		}
@@ -138,7 +138,7 @@ func TestStore_Follow(t *testing.T) {
 		}
 		marker := newEvents(1)
 		mustAppend(t, s, "marker", domain.NoStream, marker)
-		got := f.waitFor(t, 4)
+		got := f.WaitFor(t, 4)
 		assertDelivered(t, got, ids(seed, a, b, marker))
 		assertAscending(t, got)
 	})
@@ -149,7 +149,7 @@ func TestStore_Follow(t *testing.T) {
 		s.SetPollInterval(time.Hour)
 		listening := make(chan uint32, 1)
 		s.SetOnListen(func(pid uint32) { listening <- pid })
-		f := startFollow(t, s)
+		f := eventstoretest.StartFollow(t, s, domain.Start)
 		<-listening
 		var want []uuid.UUID
 		for i := range 3 {
@@ -157,7 +157,7 @@ func TestStore_Follow(t *testing.T) {
 			want = append(want, events[0].ID)
 			start := time.Now()
 			mustAppend(t, s, "show-1", int64(i), events)
-			got := f.waitForWithin(t, i+1, 2*time.Second)
+			got := f.WaitForWithin(t, i+1, 2*time.Second)
 			t.Logf("append %d delivered %v after its commit", i, time.Since(start))
 			assertDelivered(t, got, want)
 		}
@@ -172,18 +172,18 @@ func TestStore_Follow(t *testing.T) {
 		}
 		pids := make(chan uint32, 10)
 		s.SetOnListen(func(pid uint32) { pids <- pid })
-		f := startFollow(t, s)
+		f := eventstoretest.StartFollow(t, s, domain.Start)
 		first := <-pids
 		e1 := newEvents(1)
 		mustAppend(t, s, "show-1", domain.NoStream, e1)
-		f.waitFor(t, 1)
+		f.WaitFor(t, 1)
 
 		if _, err := pool.Exec(t.Context(), "select pg_terminate_backend($1)", first); err != nil {
 			t.Fatalf("terminate the listening backend: %v", err)
 		}
 		e2 := newEvents(1)
 		mustAppend(t, s, "show-1", 1, e2)
-		f.waitFor(t, 2)
+		f.WaitFor(t, 2)
 		select {
 		case second := <-pids:
 			if second == first {
@@ -194,7 +194,7 @@ func TestStore_Follow(t *testing.T) {
 		}
 		marker := newEvents(1)
 		mustAppend(t, s, "marker", domain.NoStream, marker)
-		got := f.waitFor(t, 3)
+		got := f.WaitFor(t, 3)
 		assertDelivered(t, got, ids(e1, e2, marker))
 	})
 
@@ -257,70 +257,6 @@ func receive(t *testing.T, ch <-chan appendResult) appendResult {
 	case <-time.After(10 * time.Second):
 		t.Fatalf("append did not return")
 		return appendResult{}
-	}
-}
-
-// follower collects what Follow delivers, from the start of the log.
-type follower struct {
-	cancel context.CancelFunc
-	done   chan struct{}
-	err    error // set before done is closed
-
-	mu      sync.Mutex
-	got     []domain.RecordedEvent
-	changed chan struct{}
-}
-
-func startFollow(t *testing.T, s *postgres.Store) *follower {
-	t.Helper()
-	ctx, cancel := context.WithCancel(t.Context())
-	f := &follower{cancel: cancel, done: make(chan struct{}), changed: make(chan struct{}, 1)}
-	go func() {
-		defer close(f.done)
-		f.err = s.Follow(ctx, domain.Start, func(_ context.Context, batch []domain.RecordedEvent) error {
-			f.mu.Lock()
-			f.got = append(f.got, batch...)
-			f.mu.Unlock()
-			select {
-			case f.changed <- struct{}{}:
-			default:
-			}
-			return nil
-		})
-	}()
-	t.Cleanup(func() {
-		cancel()
-		<-f.done
-	})
-	return f
-}
-
-func (f *follower) delivered() []domain.RecordedEvent {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return append([]domain.RecordedEvent(nil), f.got...)
-}
-
-func (f *follower) waitFor(t *testing.T, n int) []domain.RecordedEvent {
-	t.Helper()
-	return f.waitForWithin(t, n, 10*time.Second)
-}
-
-func (f *follower) waitForWithin(t *testing.T, n int, d time.Duration) []domain.RecordedEvent {
-	t.Helper()
-	timeout := time.After(d)
-	for {
-		got := f.delivered()
-		if len(got) >= n {
-			return got
-		}
-		select {
-		case <-f.changed:
-		case <-f.done:
-			t.Fatalf("Follow returned %v after delivering %d events, want %d", f.err, len(got), n)
-		case <-timeout:
-			t.Fatalf("Follow delivered %d events in %v, want %d", len(got), d, n)
-		}
 	}
 }
 
@@ -395,9 +331,9 @@ func TestStore_FollowersShareReads(t *testing.T) {
 			}
 		})
 	}
-	var followers []*follower
+	var followers []*eventstoretest.Follower
 	for range 3 {
-		followers = append(followers, startFollow(t, s))
+		followers = append(followers, eventstoretest.StartFollow(t, s, domain.Start))
 		time.Sleep(5 * time.Millisecond)
 	}
 	wg.Wait()
@@ -409,9 +345,9 @@ func TestStore_FollowersShareReads(t *testing.T) {
 		t.Fatalf("log has %d events, want %d", len(all), len(want))
 	}
 	for i, f := range followers {
-		got := f.waitFor(t, len(all))
+		got := f.WaitFor(t, len(all))
 		time.Sleep(50 * time.Millisecond)
-		got = f.delivered()
+		got = f.Delivered()
 		if len(got) != len(all) {
 			t.Fatalf("follower %d: %d events, want %d", i, len(got), len(all))
 		}

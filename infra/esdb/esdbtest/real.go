@@ -3,17 +3,15 @@ package esdbtest
 import (
 	"context"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/ory/dockertest/v3"
-	dc "github.com/ory/dockertest/v3/docker"
+
+	"github.com/ticketing/ticketing/internal/dockerrun"
 )
 
 // Image is the EventStoreDB image Real starts where a Docker engine answers.
@@ -45,50 +43,29 @@ func findReal() {
 		realURL = env
 		return
 	}
-	pool, err := dockertest.NewPool("")
-	if err == nil {
-		err = pool.Client.Ping()
+	var addr string
+	addr, why = dockerrun.Start("no real EventStoreDB: ESDB_URL is unset and no Docker engine answers",
+		"no real EventStoreDB: starting "+Image+" in Docker failed: ", startReal)
+	if addr != "" {
+		realURL = "esdb://" + addr + "?tls=false"
 	}
-	if err != nil {
-		why = "no real EventStoreDB: ESDB_URL is unset and no Docker engine answers"
-		return
-	}
-	addr, err := startReal(pool)
-	if err != nil {
-		why = "no real EventStoreDB: starting " + Image + " in Docker failed: " + err.Error()
-		return
-	}
-	realURL = "esdb://" + addr + "?tls=false"
 }
 
 // startReal runs a single insecure in-memory node on a free host port and
 // waits until it says it is live.
 func startReal(pool *dockertest.Pool) (string, error) {
-	port, err := freePort()
-	if err != nil {
-		return "", err
-	}
-	addr := "127.0.0.1:" + strconv.Itoa(port)
 	repo, tag, _ := strings.Cut(Image, ":")
-	res, err := pool.RunWithOptions(&dockertest.RunOptions{
-		Repository: repo, Tag: tag,
-		Env: []string{
-			"EVENTSTORE_INSECURE=true",
-			"EVENTSTORE_RUN_PROJECTIONS=None",
-			"EVENTSTORE_MEM_DB=true",
-			"EVENTSTORE_CLUSTER_SIZE=1",
-		},
-		ExposedPorts: []string{"2113/tcp"},
-		PortBindings: map[dc.Port][]dc.PortBinding{"2113/tcp": {{HostIP: "127.0.0.1", HostPort: strconv.Itoa(port)}}},
-	}, func(hc *dc.HostConfig) { hc.AutoRemove = true })
-	if err != nil {
-		return "", err
-	}
-	_ = res.Expire(600) // a crashed test run leaves nothing behind for long
-	pool.MaxWait = 2 * time.Minute
-	err = pool.Retry(func() error {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
+	return dockerrun.Run(pool, "server", "2113/tcp", func(string) *dockertest.RunOptions {
+		return &dockertest.RunOptions{
+			Repository: repo, Tag: tag,
+			Env: []string{
+				"EVENTSTORE_INSECURE=true",
+				"EVENTSTORE_RUN_PROJECTIONS=None",
+				"EVENTSTORE_MEM_DB=true",
+				"EVENTSTORE_CLUSTER_SIZE=1",
+			},
+		}
+	}, func(ctx context.Context, addr string) error {
 		req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/health/live", nil)
 		if err != nil {
 			return err
@@ -103,18 +80,4 @@ func startReal(pool *dockertest.Pool) (string, error) {
 		}
 		return nil
 	})
-	if err != nil {
-		_ = pool.Purge(res)
-		return "", fmt.Errorf("server did not answer: %w", err)
-	}
-	return addr, nil
-}
-
-func freePort() (int, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port, nil
 }

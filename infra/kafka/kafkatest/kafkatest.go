@@ -7,18 +7,15 @@ package kafkatest
 
 import (
 	"context"
-	"fmt"
-	"net"
 	"os"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/ory/dockertest/v3"
-	dc "github.com/ory/dockertest/v3/docker"
 	"github.com/segmentio/kafka-go"
+
+	"github.com/ticketing/ticketing/internal/dockerrun"
 )
 
 // Image is the broker image started where a Docker engine answers: the
@@ -52,58 +49,37 @@ func find() {
 		brokers = strings.Split(env, ",")
 		return
 	}
-	pool, err := dockertest.NewPool("")
-	if err == nil {
-		err = pool.Client.Ping()
+	var addr string
+	addr, why = dockerrun.Start("no real Kafka broker: KAFKA_BROKERS is unset and no Docker engine answers; make test, or tools/kafka/broker run go test ..., starts one",
+		"no real Kafka broker: starting "+Image+" in Docker failed: ", start)
+	if addr != "" {
+		brokers = []string{addr}
 	}
-	if err != nil {
-		why = "no real Kafka broker: KAFKA_BROKERS is unset and no Docker engine answers; make test, or tools/kafka/broker run go test ..., starts one"
-		return
-	}
-	addrs, err := start(pool)
-	if err != nil {
-		why = "no real Kafka broker: starting " + Image + " in Docker failed: " + err.Error()
-		return
-	}
-	brokers = addrs
 }
 
 // start runs a single-node KRaft broker whose advertised listener is the
 // host port Docker maps, and waits until it answers.
-func start(pool *dockertest.Pool) ([]string, error) {
-	port, err := freePort()
-	if err != nil {
-		return nil, err
-	}
-	addr := "127.0.0.1:" + strconv.Itoa(port)
-	res, err := pool.RunWithOptions(&dockertest.RunOptions{
-		Repository: "apache/kafka", Tag: strings.TrimPrefix(Image, "apache/kafka:"),
-		Env: []string{
-			"KAFKA_NODE_ID=1",
-			"KAFKA_PROCESS_ROLES=broker,controller",
-			"KAFKA_LISTENERS=PLAINTEXT://:9092,CONTROLLER://:9093",
-			"KAFKA_ADVERTISED_LISTENERS=PLAINTEXT://" + addr,
-			"KAFKA_CONTROLLER_LISTENER_NAMES=CONTROLLER",
-			"KAFKA_LISTENER_SECURITY_PROTOCOL_MAP=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
-			"KAFKA_CONTROLLER_QUORUM_VOTERS=1@localhost:9093",
-			"KAFKA_OFFSETS_TOPIC_NUM_PARTITIONS=8",
-			"KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR=1",
-			"KAFKA_TRANSACTION_STATE_LOG_REPLICATION_FACTOR=1",
-			"KAFKA_TRANSACTION_STATE_LOG_MIN_ISR=1",
-			"KAFKA_GROUP_INITIAL_REBALANCE_DELAY_MS=0",
-			"KAFKA_AUTO_CREATE_TOPICS_ENABLE=false",
-		},
-		ExposedPorts: []string{"9092/tcp"},
-		PortBindings: map[dc.Port][]dc.PortBinding{"9092/tcp": {{HostIP: "127.0.0.1", HostPort: strconv.Itoa(port)}}},
-	}, func(hc *dc.HostConfig) { hc.AutoRemove = true })
-	if err != nil {
-		return nil, err
-	}
-	_ = res.Expire(600) // a crashed test run leaves nothing behind for long
-	pool.MaxWait = 2 * time.Minute
-	err = pool.Retry(func() error {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
+func start(pool *dockertest.Pool) (string, error) {
+	return dockerrun.Run(pool, "broker", "9092/tcp", func(addr string) *dockertest.RunOptions {
+		return &dockertest.RunOptions{
+			Repository: "apache/kafka", Tag: strings.TrimPrefix(Image, "apache/kafka:"),
+			Env: []string{
+				"KAFKA_NODE_ID=1",
+				"KAFKA_PROCESS_ROLES=broker,controller",
+				"KAFKA_LISTENERS=PLAINTEXT://:9092,CONTROLLER://:9093",
+				"KAFKA_ADVERTISED_LISTENERS=PLAINTEXT://" + addr,
+				"KAFKA_CONTROLLER_LISTENER_NAMES=CONTROLLER",
+				"KAFKA_LISTENER_SECURITY_PROTOCOL_MAP=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
+				"KAFKA_CONTROLLER_QUORUM_VOTERS=1@localhost:9093",
+				"KAFKA_OFFSETS_TOPIC_NUM_PARTITIONS=8",
+				"KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR=1",
+				"KAFKA_TRANSACTION_STATE_LOG_REPLICATION_FACTOR=1",
+				"KAFKA_TRANSACTION_STATE_LOG_MIN_ISR=1",
+				"KAFKA_GROUP_INITIAL_REBALANCE_DELAY_MS=0",
+				"KAFKA_AUTO_CREATE_TOPICS_ENABLE=false",
+			},
+		}
+	}, func(ctx context.Context, addr string) error {
 		conn, err := kafka.DialContext(ctx, "tcp", addr)
 		if err != nil {
 			return err
@@ -112,18 +88,4 @@ func start(pool *dockertest.Pool) ([]string, error) {
 		_, err = conn.Brokers()
 		return err
 	})
-	if err != nil {
-		_ = pool.Purge(res)
-		return nil, fmt.Errorf("broker did not answer: %w", err)
-	}
-	return []string{addr}, nil
-}
-
-func freePort() (int, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port, nil
 }
