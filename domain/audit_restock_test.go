@@ -2,6 +2,9 @@ package domain
 
 import (
 	"testing"
+	"time"
+
+	"github.com/google/uuid"
 )
 
 // The auditor agrees with Show.ReturnSeats: returned units count as
@@ -71,4 +74,45 @@ func TestAuditor_Restock(t *testing.T) {
 		}, []string{"rules@8"}},
 	}
 	runAuditCases(t, cases)
+}
+
+// The show's own decisions audit green: a quota covering the floor, sold
+// out; a buyer waits; a restocking refund gives the quota its unit back
+// and offers it, the offer taking the quota unit again.
+func TestAuditor_RestockDecidedByTheShow(t *testing.T) {
+	t.Parallel()
+	f := newAuditFixture()
+	l := newAuditLog(t)
+	l.add(f.created()...)
+	s := NewShow()
+	s.Load(f.created(), 2)
+	decide := func(d func() error) []Event {
+		t.Helper()
+		if err := d(); err != nil {
+			t.Fatal(err)
+		}
+		out := s.Changes()
+		s.Committed(s.Version() + int64(len(out)))
+		return out
+	}
+	l.addRules(f, decide(func() error { return s.SetQuota(Quota{Code: "Q", Units: 4, Sections: []string{"floor"}}) })...)
+	h := decide(func() error {
+		return s.Hold(HoldRequest{OrderID: uuid.New(), BuyerID: f.buyer, Items: []ItemRequest{{Section: "floor", Quantity: 4}}}, auditT0, 10*time.Minute)
+	})[0].(SeatsHeld)
+	c := confirmed(h, "ch_1")
+	l.add(h, placed(h)).add(c).add(decide(func() error { return s.Sell(h.OrderID, auditT0.Add(time.Minute)) })...)
+	l.wl(f.show, decide(func() error { return s.JoinWaitlist(f.other, "floor", 1, auditT0.Add(time.Minute)) })...)
+	r := refundOf(h, c, 3, true, c.Tickets[0])
+	back := decide(func() error { return s.ReturnSeats(r, auditT0.Add(2*time.Hour)) })
+	if len(back) != 3 {
+		t.Fatalf("the restock raised %v, want the return, the offer and its hold", back)
+	}
+	if q := back[2].(SeatsHeld).Quotas; len(q) != 1 || q[0] != (QuotaUse{Quota: "Q", Units: 1}) {
+		t.Fatalf("the offer's hold takes %v of the quotas, want Q: 1", q)
+	}
+	l.add(r).add(back[0]).wl(f.show, back[1:]...).add(placed(back[2].(SeatsHeld)))
+	wantFound(t, audit(t, l), nil)
+	if got := s.Quotas()[0].Taken; got != 4 {
+		t.Errorf("quota Q: %d taken, want 4", got)
+	}
 }

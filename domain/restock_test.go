@@ -154,3 +154,34 @@ func TestOrder_RefundKeepsTicketTypes(t *testing.T) {
 		})
 	}
 }
+
+// An offer is a hold: it takes the quota units of its section, which the
+// restock (or release) just gave back; a quota short of them makes no
+// offer, and the buyer keeps their place.
+func TestShow_WaitlistOfferTakesQuotaUnits(t *testing.T) {
+	t.Parallel()
+	floorQuota := func(units int) domain.QuotaSet {
+		return domain.QuotaSet{ShowID: showID, Quota: domain.Quota{Code: "FLOOR", Units: units, Sections: []string{"floor"}}}
+	}
+	h := heldGA(orderA, 3, 500)
+	h.Quotas = []domain.QuotaUse{{Quota: "FLOOR", Units: 3}}
+	sale := domain.SeatsSold{ShowID: showID, OrderID: orderA, Items: h.Items, TotalCents: h.TotalCents, At: t0}
+	given := func(more ...domain.Event) []domain.Event {
+		return append([]domain.Event{created(), published(), floorQuota(3), h, sale, joined(waiterA, 1)}, more...)
+	}
+	r := restockOf(1, "")
+	back := returnedOf(r, domain.QuotaUse{Quota: "FLOOR", Units: 1})
+	offer := offerOf(waiterA, 1, 1)
+	held := offer[1].(domain.SeatsHeld)
+	held.Quotas = []domain.QuotaUse{{Quota: "FLOOR", Units: 1}}
+	runShowCases(t, []showCase{
+		{name: "the offer takes the unit given back", given: given(),
+			when: func(s *domain.Show) error { return s.ReturnSeats(r, now1) }, then: []domain.Event{back, offer[0], held}},
+		{name: "a quota lowered below its units: no offer", given: given(floorQuota(1)),
+			when: func(s *domain.Show) error { return s.ReturnSeats(r, now1) }, then: []domain.Event{back}},
+		{name: "a release gives back and offers the same way", given: []domain.Event{created(), published(), floorQuota(3), h, joined(waiterA, 1)},
+			when: func(s *domain.Show) error { s.Release(orderA, domain.ReleaseExpired, now1); return nil },
+			then: []domain.Event{domain.SeatsReleased{ShowID: showID, OrderID: orderA, Reason: domain.ReleaseExpired, Items: h.Items, At: now1,
+				Quotas: h.Quotas}, offer[0], held}},
+	})
+}
