@@ -39,12 +39,17 @@ type refundOrder struct {
 	now      func() time.Time
 	retries  int
 	log      *slog.Logger
+	// offers appends a show's changes with the orders of the waiting-list
+	// offers a restock makes (issue 14: waitlist); only its append is used.
+	offers *settler
 }
 
 func newRefundOrder(events *eventLog, shows *showRepository, locks *streamLocks, payments PaymentProvider,
 	now func() time.Time, retries int, log *slog.Logger) *refundOrder {
 	mustHave("newRefundOrder", events, shows, locks, payments, now, log)
-	return &refundOrder{events: events, shows: shows, locks: locks, payments: payments, now: now, retries: retries, log: log}
+	offers := &settler{events: events, shows: shows, locks: locks, now: now, newID: events.newID, retries: retries, log: log}
+	return &refundOrder{events: events, shows: shows, locks: locks, payments: payments, now: now, retries: retries, log: log,
+		offers: offers}
 }
 
 // handle refunds tickets of order id for actor, the show's organizer or an
@@ -129,8 +134,10 @@ func (h *refundOrder) refund(ctx context.Context, id uuid.UUID, r domain.RefundR
 }
 
 // settle moves the money of a decided refund and returns its units to
-// sale when it restocks; both are idempotent. It returns the position of
-// the show's append, if any.
+// sale when it restocks; both are idempotent. The return is decided on the
+// show's stream with its expected version, and appended with the
+// waiting-list offers it makes and their orders (as a release is). It
+// returns the position of the show's append, if any.
 func (h *refundOrder) settle(ctx context.Context, e domain.OrderRefunded) (domain.Position, error) {
 	if e.AmountCents > 0 && e.PaymentID != "" {
 		if _, err := h.payments.Refund(ctx, e.RefundID, e.PaymentID, e.AmountCents); err != nil {
@@ -151,8 +158,11 @@ func (h *refundOrder) settle(ctx context.Context, e domain.OrderRefunded) (domai
 			h.shows.drop(e.ShowID)
 			return err
 		}
-		res, err := h.shows.commit(ctx, c)
-		pos = res.Position
+		if len(c.show.Changes()) == 0 {
+			return nil // returned already
+		}
+		p, err := h.offers.append(ctx, c, nil)
+		pos = p
 		return err
 	})
 	return pos, err

@@ -73,7 +73,9 @@ func (a *Auditor) orderRefunded(ref EventRef, e OrderRefunded) {
 }
 
 // seatsReturned checks that units go back on sale once per restocking
-// refund, as refunded, and that they were sold to its order.
+// refund, as refunded, and that they were sold to its order; like a
+// release, the return gives back its quota units and its units are the
+// waiting list's.
 func (a *Auditor) seatsReturned(ref EventRef, e SeatsReturned) {
 	s := a.showEvent(ref, e.ShowID)
 	m := a.moneyState()
@@ -102,6 +104,8 @@ func (a *Auditor) seatsReturned(ref EventRef, e SeatsReturned) {
 	}
 	a.returnUnits(ref, s, e)
 	s.buyers[e.BuyerID] -= units
+	a.ruleReturn(ref, s, e) // issue 14: rules
+	a.waitlistReturned(e)   // issue 14: waitlist
 }
 
 // returnUnits takes sold units of a refund off a show.

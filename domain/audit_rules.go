@@ -198,6 +198,34 @@ func (a *Auditor) ruleRelease(ref EventRef, s *auditShow, h *auditHold, e SeatsR
 	}
 }
 
+// ruleReturn gives back the quota units of a restocking refund's units,
+// which the return must name as a release would: each quota gets back the
+// returned units it covers, at most the units taken of it.
+func (a *Auditor) ruleReturn(ref EventRef, s *auditShow, e SeatsReturned) {
+	r := s.rules
+	if r == nil {
+		if len(e.Quotas) > 0 {
+			a.checked[cRules]++
+			a.violate(cRules, "a return gives back quota units of a show without quotas", ref)
+		}
+		return
+	}
+	for _, u := range e.Quotas {
+		if r.quotas[u.Quota] == nil {
+			a.checked[cRules]++
+			a.violate(cRules, fmt.Sprintf("a return gives back units of quota %q, which the show does not have", u.Quota), ref)
+		}
+	}
+	for code, q := range r.quotas {
+		n := min(int64(quotaCovered(&q.Quota, e.Items, e.Seats)), max(q.taken, 0))
+		a.checked[cRules]++
+		if got := quotaUnits(e.Quotas, code); got != n {
+			a.violate(cRules, fmt.Sprintf("the return gives back %d units of quota %q, its units are %d", got, code, n), ref)
+		}
+		q.taken -= n
+	}
+}
+
 // ruleShow returns the show of a rule event.
 func ruleShow(e Event) uuid.UUID {
 	switch e := e.(type) {

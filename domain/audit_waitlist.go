@@ -11,7 +11,8 @@ import (
 // joins only the list of a sold-out general-admission section, once; an
 // offer goes only to the first buyer waiting, for the units they asked
 // for, and is followed by its hold; no more units are reserved or offered
-// than were released while buyers waited; reserved units are held by no
+// than were released (or returned by a restocking refund) while buyers
+// waited; reserved units are held by no
 // one else; a buyer has at most one open offer per section.
 
 // auditWaitlist is what the Auditor remembers of a show's waiting lists.
@@ -217,7 +218,21 @@ func (a *Auditor) waitlistFreed(e SeatsReleased) {
 		return
 	}
 	delete(w.open, e.OrderID)
-	for _, it := range e.Items {
+	w.credit(e.Items)
+}
+
+// waitlistReturned records a restocking refund's units: returned units of
+// a section with buyers waiting are theirs, as released units are.
+func (a *Auditor) waitlistReturned(e SeatsReturned) {
+	if w := a.waitlists[e.ShowID]; w != nil {
+		w.credit(e.Items)
+	}
+}
+
+// credit gives freed general-admission units of the sections with buyers
+// waiting to their lists.
+func (w *auditWaitlist) credit(items []HeldItem) {
+	for _, it := range items {
 		if ws := w.sections[it.Section]; ws != nil && len(ws.queue) > 0 && it.Quantity > 0 {
 			ws.credit += int64(it.Quantity) // bounded by the section's capacity per release
 		}

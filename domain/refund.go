@@ -3,6 +3,7 @@ package domain
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"time"
 
@@ -45,7 +46,10 @@ type OrderRefunded struct {
 	RefundedAt  time.Time   `json:"refunded_at"`
 }
 
-// SeatsReturned: the units of a refund went back on sale.
+// SeatsReturned: the units of a refund went back on sale. Like a release,
+// it gives back the quota units its units take (Quotas, issue 14: rules),
+// and the waiting-list offers its units allow follow it in the same append
+// (issue 14: waitlist).
 type SeatsReturned struct {
 	ShowID   uuid.UUID  `json:"show_id"`
 	OrderID  uuid.UUID  `json:"order_id"`
@@ -54,6 +58,7 @@ type SeatsReturned struct {
 	Items    []HeldItem `json:"items,omitempty"`
 	Seats    []HeldSeat `json:"seats,omitempty"`
 	At       time.Time  `json:"at"`
+	Quotas   []QuotaUse `json:"quotas,omitempty"`
 }
 
 // EventType implementations: stable names, never renamed.
@@ -97,16 +102,16 @@ func (o *Order) Refund(r RefundRequest, now time.Time) error {
 	e := OrderRefunded{OrderID: o.ID, ShowID: o.ShowID, BuyerID: o.BuyerID, PaymentID: o.PaymentID,
 		RefundID: RefundKey(o.ID, o.version+int64(len(o.changes))+1), Reason: r.Reason, Restock: r.Restock, RefundedAt: now.UTC()}
 	for _, t := range tickets {
-		price, ok := o.priceOf(t)
+		price, typ, ok := o.unitOf(t)
 		if !ok {
 			return ErrInvalidState // a ticket the order's units do not price: a corrupt event
 		}
 		e.TicketIDs = append(e.TicketIDs, t.ID)
 		e.AmountCents += price // at most MaxUnitsPerOrder × MaxPriceCents
 		if t.Row != "" {
-			e.Seats = append(e.Seats, HeldSeat{SeatRef: SeatRef{Section: t.Section, Row: t.Row, Seat: t.Seat}, PriceCents: price})
+			e.Seats = append(e.Seats, HeldSeat{SeatRef: SeatRef{Section: t.Section, Row: t.Row, Seat: t.Seat}, PriceCents: price, TicketType: typ})
 		} else {
-			e.Items = addItem(e.Items, t.Section, price)
+			e.Items = addTypedItem(e.Items, t.Section, typ, price)
 		}
 	}
 	if sum, ok := addInt64(o.RefundedCents, e.AmountCents); !ok || sum > o.TotalCents {
@@ -154,33 +159,52 @@ func (o *Order) refundable(v *validator, ids []uuid.UUID) ([]Ticket, error) {
 	return out, nil
 }
 
-// priceOf returns what the order paid for ticket t.
-func (o *Order) priceOf(t Ticket) (int64, bool) {
+// unitOf returns what the order paid for ticket t, and its ticket type.
+// The general-admission tickets were issued item by item (Confirm), so the
+// i-th of them is a unit of the item that covers i.
+func (o *Order) unitOf(t Ticket) (price int64, typ string, ok bool) {
 	if t.Row != "" {
 		for _, s := range o.Seats {
 			if s.Section == t.Section && s.Row == t.Row && s.Seat == t.Seat {
-				return s.PriceCents, true
+				return s.PriceCents, s.TicketType, true
 			}
 		}
-		return 0, false
+		return 0, "", false
 	}
-	for _, it := range o.Items {
-		if it.Section == t.Section {
-			return it.UnitPriceCents, true
+	if i := slices.IndexFunc(o.Tickets, func(x Ticket) bool { return x.ID == t.ID }); i >= 0 {
+		for _, it := range o.Items {
+			if i < it.Quantity {
+				if it.Section == t.Section {
+					return it.UnitPriceCents, it.TicketType, true
+				}
+				break
+			}
+			i -= it.Quantity
 		}
 	}
-	return 0, false
+	for _, it := range o.Items { // tickets issued otherwise: the section's first item
+		if it.Section == t.Section {
+			return it.UnitPriceCents, it.TicketType, true
+		}
+	}
+	return 0, "", false
 }
 
 // addItem adds one unit of section at price to items.
 func addItem(items []HeldItem, section string, price int64) []HeldItem {
+	return addTypedItem(items, section, "", price)
+}
+
+// addTypedItem adds one unit of section and ticket type typ at price to
+// items.
+func addTypedItem(items []HeldItem, section, typ string, price int64) []HeldItem {
 	for i := range items {
-		if items[i].Section == section && items[i].UnitPriceCents == price {
+		if items[i].Section == section && items[i].TicketType == typ && items[i].UnitPriceCents == price {
 			items[i].Quantity++
 			return items
 		}
 	}
-	return append(items, HeldItem{Section: section, Quantity: 1, UnitPriceCents: price})
+	return append(items, HeldItem{Section: section, Quantity: 1, UnitPriceCents: price, TicketType: typ})
 }
 
 // Void reports whether a ticket of the order was refunded.
@@ -200,7 +224,10 @@ func (o *Order) applyRefunded(e OrderRefunded) {
 	}
 }
 
-// ReturnSeats puts the units of an order's refund back on sale. Returning
+// ReturnSeats puts the units of an order's refund back on sale, as a
+// release does: the quotas that cover them get their units back, and the
+// returned units of a section with buyers waiting go to its waiting list
+// in the same decision (the offers follow show.seats_returned). Returning
 // a refund twice raises nothing; units the order did not buy, or that are
 // no longer sold to it, fail with ErrInvalidState.
 func (s *Show) ReturnSeats(r OrderRefunded, now time.Time) error {
@@ -225,8 +252,43 @@ func (s *Show) ReturnSeats(r OrderRefunded, now time.Time) error {
 		}
 	}
 	s.raise(SeatsReturned{ShowID: s.ID, OrderID: r.OrderID, BuyerID: r.BuyerID, RefundID: r.RefundID,
-		Items: r.Items, Seats: r.Seats, At: now.UTC()})
+		Items: r.Items, Seats: r.Seats, At: now.UTC(), Quotas: s.returnedQuotas(r.Items, r.Seats)})
+	s.offerReleased(r.Items, now) // issue 14: waitlist
 	return nil
+}
+
+// returnedQuotas is what returned units give back to each quota: the units
+// a quota covers (by section or ticket type, as at a hold), at most the
+// units taken of it. In quota order; nil for a show without quotas.
+func (s *Show) returnedQuotas(items []HeldItem, seats []HeldSeat) []QuotaUse {
+	if s.rules == nil {
+		return nil
+	}
+	var out []QuotaUse
+	for _, code := range s.rules.quotaOrder {
+		q := s.rules.quotas[code]
+		if n := min(quotaCovered(&q.Quota, items, seats), q.used); n > 0 {
+			out = append(out, QuotaUse{Quota: code, Units: n})
+		}
+	}
+	return out
+}
+
+// quotaCovered counts the units of items and seats that q covers. Bounded:
+// a refund has at most MaxUnitsPerOrder units.
+func quotaCovered(q *Quota, items []HeldItem, seats []HeldSeat) int {
+	n := 0
+	for _, it := range items {
+		if q.covers(it.Section, it.TicketType) && it.Quantity > 0 {
+			n += it.Quantity
+		}
+	}
+	for _, st := range seats {
+		if q.covers(st.Section, st.TicketType) {
+			n++
+		}
+	}
+	return n
 }
 
 // Returned reports whether the units of a refund went back on sale.
@@ -248,4 +310,5 @@ func (s *Show) applyReturned(e SeatsReturned) {
 		}
 	}
 	s.countBuyer(e.BuyerID, e.Items, e.Seats, -1)
+	s.countUses("", e.Quotas, -1) // issue 14: rules
 }

@@ -320,21 +320,31 @@ func (s *Show) offerSection(section string, now time.Time) {
 			}
 			return
 		}
-		s.offer(section, head, now)
+		if !s.offer(section, head, now) {
+			return
+		}
 	}
 }
 
-// offer raises the offer to head and its hold.
-func (s *Show) offer(section string, head WaitlistEntry, now time.Time) {
+// offer raises the offer to head and its hold, which takes the units of
+// the quotas covering the section like any hold (the units a release or a
+// restock gave back). When a quota is short of them it raises nothing and
+// reports false: the buyer keeps their place.
+func (s *Show) offer(section string, head WaitlistEntry, now time.Time) bool {
 	ttl := s.wl().offerWindow()
 	order := uuid.NewSHA1(s.ID, []byte("waitlist-offer/"+section+"/"+strconv.FormatInt(head.Seq, 10)))
 	price := s.sections[section].price
+	// Bounded: quantity ≤ MaxUnitsPerOrder, price ≤ MaxPriceCents.
+	held := SeatsHeld{ShowID: s.ID, OrderID: order, BuyerID: head.BuyerID,
+		Items:      []HeldItem{{Section: section, Quantity: head.Quantity, UnitPriceCents: price}},
+		TotalCents: int64(head.Quantity) * price, HeldAt: now.UTC(), ExpiresAt: now.Add(ttl).UTC(), HoldTTLSeconds: int64(ttl / time.Second)}
+	if err := s.takeQuotas(&held); err != nil {
+		return false
+	}
 	s.raise(WaitlistOffered{ShowID: s.ID, BuyerID: head.BuyerID, Section: section, Quantity: head.Quantity, OrderID: order,
 		At: now.UTC(), ExpiresAt: now.Add(ttl).UTC()})
-	// Bounded: quantity ≤ MaxUnitsPerOrder, price ≤ MaxPriceCents.
-	s.raise(SeatsHeld{ShowID: s.ID, OrderID: order, BuyerID: head.BuyerID,
-		Items:      []HeldItem{{Section: section, Quantity: head.Quantity, UnitPriceCents: price}},
-		TotalCents: int64(head.Quantity) * price, HeldAt: now.UTC(), ExpiresAt: now.Add(ttl).UTC(), HoldTTLSeconds: int64(ttl / time.Second)})
+	s.raise(held)
+	return true
 }
 
 // applyWaitlist applies a waiting-list event; it reports whether e was one.
