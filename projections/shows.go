@@ -80,7 +80,10 @@ func (Shows) Apply(ctx context.Context, db DB, rec domain.RecordedEvent, e domai
 		return moveInventory(ctx, db, e.ShowID, e.OrderID, e.Items, e.Seats, SeatSold, -1, 1)
 	case domain.TicketTypeSet, domain.QuotaSet, domain.OrderLimitsChanged, domain.VoucherCreated, domain.VoucherDisabled: // issue 14: rules
 		return applyRule(ctx, db, rec, e)
-	case domain.SeatsReturned: // issue 14: money
+	case domain.SeatsReturned: // issue 14: money; its quota units come back (rules)
+		if err := moveRuleUses(ctx, db, e.ShowID, "", e.Quotas, -1); err != nil {
+			return err
+		}
 		return moveInventory(ctx, db, e.ShowID, uuid.Nil, e.Items, e.Seats, SeatAvailable, 0, -1)
 	}
 	return nil

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -86,9 +87,16 @@ func TestRestock_GivesBackQuotaUnits(t *testing.T) {
 	if refund.body["settled"] != true || num(refund.body["amount_cents"]) != 300 {
 		t.Fatalf("the refund: %s", refund.raw)
 	}
-	s.must(201, s.call("POST", "/v1/orders", s.token("buyer"), items(show, "child", 1)))
+	// The organizer's page counts the returned unit as free again.
+	if rules := s.read("/v1/shows/"+show+"/rules", org, refund.str("position")); !strings.Contains(string(rules.raw), `"code":"KIDS","units":2,"ticket_types":["child"],"taken":1`) {
+		t.Fatalf("the rules after the restock: %s", rules.raw)
+	}
+	again := s.must(201, s.call("POST", "/v1/orders", s.token("buyer"), items(show, "child", 1)))
 	if r := s.call("POST", "/v1/orders", s.token("buyer"), items(show, "child", 1)); r.status != 409 || r.str("type") != "urn:problem:ticketing:quota-exhausted" {
 		t.Fatalf("past the quota after the restock: %d %s", r.status, r.raw)
+	}
+	if rules := s.read("/v1/shows/"+show+"/rules", org, again.str("position")); !strings.Contains(string(rules.raw), `"taken":2`) {
+		t.Fatalf("the rules after the new hold: %s", rules.raw)
 	}
 	checkRulesAudited(t, s.audit())
 }
