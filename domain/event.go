@@ -203,16 +203,15 @@ func RegisterEvents(r *Registry) {
 	Register[WaitlistLeft](r)
 	Register[WaitlistReserved](r)
 	Register[WaitlistOffered](r)
-
 	// issue 14: door
 	Register[TicketTransferred](r)
-	RegisterUpcaster(r, "order.confirmed", 1, upcastOrderConfirmedV1)
 	// issue 14: money
 	Register[OrderRefunded](r)
 	Register[SeatsReturned](r)
 
 	RegisterUpcaster(r, "show.seats_held", 1, upcastSeatsHeldV1)
 	RegisterUpcaster(r, "show.created", 1, upcastShowCreatedV1)
+	RegisterUpcaster(r, "order.confirmed", 1, upcastOrderConfirmedV1) // issue 14: door: codes are derived, not stored
 }
 
 // Encode turns events into EventData with ids from newID and the given
