@@ -98,19 +98,9 @@ func (a *API) seats(w http.ResponseWriter, r *http.Request, actor domain.Actor) 
 // sales: GET /v1/shows/{id}/sales, for the show's organizer and admins. A
 // draft of another organizer does not exist for the actor.
 func (a *API) sales(w http.ResponseWriter, r *http.Request, actor domain.Actor) error {
-	id, err := pathID(r)
+	id, err := a.managedShow(r, actor, "sales")
 	if err != nil {
 		return err
-	}
-	s, err := a.q.Show(r.Context(), id)
-	if err != nil {
-		return err
-	}
-	if !domain.CanManageShowsOf(actor, s.OrganizerID) {
-		if s.Status == string(domain.ShowStatusDraft) {
-			return fmt.Errorf("%w: %s", domain.ErrShowNotFound, id)
-		}
-		return fmt.Errorf("%w: the sales of show %s are its organizer's", ErrForbidden, id)
 	}
 	sales, err := a.q.Sales(r.Context(), id)
 	if err != nil {
