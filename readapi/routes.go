@@ -98,15 +98,7 @@ func (a *API) seats(w http.ResponseWriter, r *http.Request, actor domain.Actor) 
 // sales: GET /v1/shows/{id}/sales, for the show's organizer and admins. A
 // draft of another organizer does not exist for the actor.
 func (a *API) sales(w http.ResponseWriter, r *http.Request, actor domain.Actor) error {
-	id, err := a.managedShow(r, actor, "sales")
-	if err != nil {
-		return err
-	}
-	sales, err := a.q.Sales(r.Context(), id)
-	if err != nil {
-		return err
-	}
-	return writeJSON(w, actor, sales)
+	return managedView(a, "sales", a.q.Sales)(w, r, actor)
 }
 
 // myShows: GET /v1/me/shows, an organizer's shows, drafts included.
