@@ -160,22 +160,15 @@ func invalid(field, detail string) error {
 // the items scan makes of the first limit, with the cursor of kind after
 // the last when there were more. what names the query in its errors.
 func queryPage[T any](ctx context.Context, db DB, what, kind string, limit int, scan func(Rows) (T, key, error), sql string, args ...any) (List[T], error) {
-	rows, err := db.Query(ctx, sql, args...)
-	if err != nil {
-		return List[T]{}, fmt.Errorf("query %s: %w", what, err)
-	}
-	defer rows.Close()
 	out := List[T]{Items: []T{}}
 	var keys []key
-	for rows.Next() {
+	err := queryEach(ctx, db, func(rows Rows) error {
 		v, k, err := scan(rows)
-		if err != nil {
-			return List[T]{}, fmt.Errorf("query %s: %w", what, err)
-		}
 		out.Items = append(out.Items, v)
 		keys = append(keys, k)
-	}
-	if err := rows.Err(); err != nil {
+		return err
+	}, sql, args...)
+	if err != nil {
 		return List[T]{}, fmt.Errorf("query %s: %w", what, err)
 	}
 	if len(out.Items) > limit {
@@ -183,4 +176,20 @@ func queryPage[T any](ctx context.Context, db DB, what, kind string, limit int, 
 		out.NextCursor = keys[limit-1].cursor(kind)
 	}
 	return out, nil
+}
+
+// queryEach runs a query and calls each on every row it returns, until
+// each fails; the error is the query's, each's or the rows'.
+func queryEach(ctx context.Context, db DB, each func(Rows) error, sql string, args ...any) error {
+	rows, err := db.Query(ctx, sql, args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		if err := each(rows); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
 }

@@ -113,23 +113,19 @@ func (q *Queries) shows(ctx context.Context, limit int, sql string, args ...any)
 	for i, s := range out.Items {
 		ids[i], at[s.ID] = s.ID, i
 	}
-	rows, err := q.db.Query(ctx, `select show_id, name, kind, price_cents, capacity, held, sold
-		from rm_sections where show_id = any($1) order by show_id, idx`, ids)
-	if err != nil {
-		return List[ShowView]{}, fmt.Errorf("query sections: %w", err)
-	}
-	defer rows.Close()
-	for rows.Next() {
+	err = queryEach(ctx, q.db, func(rows Rows) error {
 		var show uuid.UUID
 		var s SectionView
 		if err := rows.Scan(&show, &s.Name, &s.Kind, &s.PriceCents, &s.Capacity, &s.Held, &s.Sold); err != nil {
-			return List[ShowView]{}, fmt.Errorf("query sections: %w", err)
+			return err
 		}
 		s.Available = s.Capacity - s.Held - s.Sold
 		i := at[show]
 		out.Items[i].Sections = append(out.Items[i].Sections, s)
-	}
-	if err := rows.Err(); err != nil {
+		return nil
+	}, `select show_id, name, kind, price_cents, capacity, held, sold
+		from rm_sections where show_id = any($1) order by show_id, idx`, ids)
+	if err != nil {
 		return List[ShowView]{}, fmt.Errorf("query sections: %w", err)
 	}
 	return out, nil
@@ -303,24 +299,20 @@ func (q *Queries) orders(ctx context.Context, limit int, sql string, args ...any
 	for i, o := range out.Items {
 		ids[i], at[o.ID] = o.ID, i
 	}
-	rows, err := q.db.Query(ctx, `select order_id, id, section, row_label, seat, generation, coalesce(holder_id, buyer_id), checked_in_at, voided_at
-		from rm_tickets where order_id = any($1) order by order_id, idx`, ids)
-	if err != nil {
-		return List[OrderView]{}, fmt.Errorf("query tickets: %w", err)
-	}
-	defer rows.Close()
-	for rows.Next() {
+	err = queryEach(ctx, q.db, func(rows Rows) error {
 		var order uuid.UUID
 		var t TicketView
 		if err := rows.Scan(&order, &t.ID, &t.Section, &t.Row, &t.Seat, &t.Generation, &t.HolderID, &t.CheckedInAt, &t.VoidedAt); err != nil {
-			return List[OrderView]{}, fmt.Errorf("query tickets: %w", err)
+			return err
 		}
 		utcPtr(t.CheckedInAt)
 		utcPtr(t.VoidedAt)
 		i := at[order]
 		out.Items[i].Tickets = append(out.Items[i].Tickets, t)
-	}
-	if err := rows.Err(); err != nil {
+		return nil
+	}, `select order_id, id, section, row_label, seat, generation, coalesce(holder_id, buyer_id), checked_in_at, voided_at
+		from rm_tickets where order_id = any($1) order by order_id, idx`, ids)
+	if err != nil {
 		return List[OrderView]{}, fmt.Errorf("query tickets: %w", err)
 	}
 	return out, q.orderShows(ctx, out.Items) // issue 14: door
