@@ -1,8 +1,11 @@
 package readapi
 
 import (
+	"context"
 	"fmt"
 	"net/http"
+
+	"github.com/google/uuid"
 
 	"github.com/ticketing/ticketing/domain"
 	"github.com/ticketing/ticketing/projections"
@@ -106,43 +109,35 @@ func (a *API) myShows(w http.ResponseWriter, r *http.Request, actor domain.Actor
 	if actor.Role != domain.RoleOrganizer {
 		return fmt.Errorf("%w: only organizers have shows", ErrForbidden)
 	}
+	return myPage(w, r, actor, a.q.ShowsByOrganizer, nil)
+}
+
+// myPage writes the page asked for of the actor's list; codes, unless nil,
+// fills in the codes the actor may see.
+func myPage[T any](w http.ResponseWriter, r *http.Request, actor domain.Actor,
+	list func(context.Context, uuid.UUID, projections.Page) (projections.List[T], error), codes func(uuid.UUID, []T)) error {
 	p, err := page(r, projections.MaxLimit)
 	if err != nil {
 		return err
 	}
-	l, err := a.q.ShowsByOrganizer(r.Context(), actor.UserID, p)
+	l, err := list(r.Context(), actor.UserID, p)
 	if err != nil {
 		return err
+	}
+	if codes != nil {
+		codes(actor.UserID, l.Items) // issue 14: door
 	}
 	return writeJSON(w, actor, l)
 }
 
 // myOrders: GET /v1/me/orders, the actor's orders.
 func (a *API) myOrders(w http.ResponseWriter, r *http.Request, actor domain.Actor) error {
-	p, err := page(r, projections.MaxLimit)
-	if err != nil {
-		return err
-	}
-	l, err := a.q.OrdersByBuyer(r.Context(), actor.UserID, p)
-	if err != nil {
-		return err
-	}
-	a.orderCodes(actor.UserID, l.Items) // issue 14: door
-	return writeJSON(w, actor, l)
+	return myPage(w, r, actor, a.q.OrdersByBuyer, a.orderCodes)
 }
 
 // myTickets: GET /v1/me/tickets, the actor's tickets.
 func (a *API) myTickets(w http.ResponseWriter, r *http.Request, actor domain.Actor) error {
-	p, err := page(r, projections.MaxLimit)
-	if err != nil {
-		return err
-	}
-	l, err := a.q.TicketsByBuyer(r.Context(), actor.UserID, p)
-	if err != nil {
-		return err
-	}
-	a.ticketCodes(actor.UserID, l.Items) // issue 14: door
-	return writeJSON(w, actor, l)
+	return myPage(w, r, actor, a.q.TicketsByBuyer, a.ticketCodes)
 }
 
 // order: GET /v1/orders/{id}, for its buyer and admins; to anyone else it
