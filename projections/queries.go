@@ -108,11 +108,7 @@ func (q *Queries) shows(ctx context.Context, limit int, sql string, args ...any)
 	if err != nil || len(out.Items) == 0 {
 		return out, err
 	}
-	ids := make([]uuid.UUID, len(out.Items))
-	at := make(map[uuid.UUID]int, len(out.Items))
-	for i, s := range out.Items {
-		ids[i], at[s.ID] = s.ID, i
-	}
+	ids, at := indexed(out.Items, func(s ShowView) uuid.UUID { return s.ID })
 	err = queryEach(ctx, q.db, func(rows Rows) error {
 		var show uuid.UUID
 		var s SectionView
@@ -294,11 +290,7 @@ func (q *Queries) orders(ctx context.Context, limit int, sql string, args ...any
 	if err != nil || len(out.Items) == 0 {
 		return out, err
 	}
-	ids := make([]uuid.UUID, len(out.Items))
-	at := make(map[uuid.UUID]int, len(out.Items))
-	for i, o := range out.Items {
-		ids[i], at[o.ID] = o.ID, i
-	}
+	ids, at := indexed(out.Items, func(o OrderView) uuid.UUID { return o.ID })
 	err = queryEach(ctx, q.db, func(rows Rows) error {
 		var order uuid.UUID
 		var t TicketView
@@ -316,6 +308,17 @@ func (q *Queries) orders(ctx context.Context, limit int, sql string, args ...any
 		return List[OrderView]{}, fmt.Errorf("query tickets: %w", err)
 	}
 	return out, q.orderShows(ctx, out.Items) // issue 14: door
+}
+
+// indexed returns the ids of items, in order, and the index of each id.
+func indexed[T any](items []T, id func(T) uuid.UUID) ([]uuid.UUID, map[uuid.UUID]int) {
+	ids := make([]uuid.UUID, len(items))
+	at := make(map[uuid.UUID]int, len(items))
+	for i, v := range items {
+		ids[i] = id(v)
+		at[ids[i]] = i
+	}
+	return ids, at
 }
 
 func utcPtr(t *time.Time) {
