@@ -34,22 +34,34 @@ func (h *checkIn) handle(ctx context.Context, actor domain.Actor, ticketID uuid.
 	if _, err := h.showOwnedBy(ctx, actor, showID); err != nil {
 		return Result{}, err
 	}
+	var out Result
+	err = h.changeOrder(ctx, orderID, func(o *domain.Order) error {
+		return o.CheckIn(ticketID, h.now())
+	}, func(_ *domain.Order, res AppendResult) {
+		out = Result{ID: ticketID, Version: res.Version, Position: res.Position}
+	})
+	return out, err
+}
+
+// changeOrder changes an order under its stream's lock, again on a
+// conflict: each attempt loads the order, lets change decide (an error
+// ends it) and appends the changes; saved gets the order and the append's
+// result, also when the append failed.
+func (h *checkIn) changeOrder(ctx context.Context, orderID uuid.UUID, change func(*domain.Order) error, saved func(*domain.Order, AppendResult)) error {
 	stream := domain.OrderStream(orderID)
 	defer h.locks.lock(stream)()
-	var out Result
-	err = retry(ctx, h.retries, func() error {
+	return retry(ctx, h.retries, func() error {
 		o, err := h.events.loadOrder(ctx, orderID)
 		if err != nil {
 			return err
 		}
-		if err := o.CheckIn(ticketID, h.now()); err != nil {
+		if err := change(o); err != nil {
 			return err
 		}
 		res, err := h.events.save(ctx, stream, o.Version(), o.Changes())
-		out = Result{ID: ticketID, Version: res.Version, Position: res.Position}
+		saved(o, res)
 		return err
 	})
-	return out, err
 }
 
 // showOwnedBy loads a show that actor may manage.

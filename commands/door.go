@@ -97,21 +97,12 @@ func (h *door) transfer(ctx context.Context, actor domain.Actor, ticketID uuid.U
 	if err != nil {
 		return TransferResult{}, err
 	}
-	stream := domain.OrderStream(orderID)
-	defer h.locks.lock(stream)()
 	var out TransferResult
-	err = retry(ctx, h.retries, func() error {
-		o, err := h.events.loadOrder(ctx, orderID)
-		if err != nil {
-			return err
-		}
-		if err := o.Transfer(ticketID, actor.UserID, to, h.now()); err != nil {
-			return err
-		}
-		res, err := h.events.save(ctx, stream, o.Version(), o.Changes())
+	err = h.changeOrder(ctx, orderID, func(o *domain.Order) error {
+		return o.Transfer(ticketID, actor.UserID, to, h.now())
+	}, func(o *domain.Order, res AppendResult) {
 		out = TransferResult{Result: Result{ID: ticketID, Version: res.Version, Position: res.Position},
 			ToUserID: to, Generation: o.Generation(ticketID)}
-		return err
 	})
 	return out, err
 }
@@ -158,15 +149,9 @@ func (h *door) locate(ctx context.Context, showID uuid.UUID, code string) (domai
 // duplicate. It returns one admission per scan and the first
 // scan's refusal (each admission keeps its own).
 func (h *door) admit(ctx context.Context, orderID uuid.UUID, scans []domain.DoorScan) ([]Admission, error) {
-	stream := domain.OrderStream(orderID)
-	defer h.locks.lock(stream)()
 	var out []Admission
 	var refusals []error
-	err := retry(ctx, h.retries, func() error {
-		o, err := h.events.loadOrder(ctx, orderID)
-		if err != nil {
-			return err
-		}
+	err := h.changeOrder(ctx, orderID, func(o *domain.Order) error {
 		now, admitted := h.now(), map[uuid.UUID]bool{}
 		out, refusals = make([]Admission, len(scans)), make([]error, len(scans))
 		for i, s := range scans {
@@ -182,11 +167,11 @@ func (h *door) admit(ctx context.Context, orderID uuid.UUID, scans []domain.Door
 			out[i].Ticket, _ = o.Ticket(s.TicketID)
 			out[i].CheckedInAt = o.CheckedIn[s.TicketID]
 		}
-		res, err := h.events.save(ctx, stream, o.Version(), o.Changes())
+		return nil
+	}, func(_ *domain.Order, res AppendResult) {
 		for i := range out {
 			out[i].Version, out[i].Position = res.Version, res.Position
 		}
-		return err
 	})
 	if err != nil {
 		return nil, err

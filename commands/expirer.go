@@ -29,16 +29,7 @@ func NewExpirer(settle HoldSettler, holds HoldIndex, now func() time.Time, inter
 
 // Run settles due holds until ctx ends.
 func (e *Expirer) Run(ctx context.Context) error {
-	t := time.NewTicker(e.interval)
-	defer t.Stop()
-	for {
-		e.Tick(ctx)
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-t.C:
-		}
-	}
+	return runEvery(ctx, e.interval, func() { e.Tick(ctx) })
 }
 
 // Tick settles the holds due now and reports how many it settled.
@@ -72,4 +63,19 @@ func (e *Expirer) Tick(ctx context.Context) int {
 		n += settled
 	}
 	return n
+}
+
+// runEvery calls tick at once and then every interval until ctx ends, and
+// returns ctx's error.
+func runEvery(ctx context.Context, interval time.Duration, tick func()) error {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		tick()
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-t.C:
+		}
+	}
 }

@@ -31,16 +31,7 @@ const refunderBatch = 200
 
 // Run refunds and settles until ctx ends.
 func (r *Refunder) Run(ctx context.Context) error {
-	t := time.NewTicker(r.Interval)
-	defer t.Stop()
-	for {
-		r.Tick(ctx)
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-t.C:
-		}
-	}
+	return runEvery(ctx, r.Interval, func() { r.Tick(ctx) })
 }
 
 // Tick does the work due now and reports how many orders it refunded (or

@@ -6,21 +6,6 @@ import (
 	"time"
 )
 
-// paymentStream names the order stream of an asynchronous payment event.
-func paymentStream(e Event) string {
-	switch e := e.(type) {
-	case OrderPaymentStarted:
-		return OrderStream(e.OrderID)
-	case OrderPaymentSucceeded:
-		return OrderStream(e.OrderID)
-	case OrderPaymentFailed:
-		return OrderStream(e.OrderID)
-	case OrderPaymentRefunded:
-		return OrderStream(e.OrderID)
-	}
-	panic("not a payment event")
-}
-
 func intentStarted(h SeatsHeld, intent string) OrderPaymentStarted {
 	return OrderPaymentStarted{OrderID: h.OrderID, ShowID: h.ShowID, IntentID: intent, AmountCents: h.TotalCents, StartedAt: auditT0}
 }

@@ -56,8 +56,14 @@ func streamOf(e Event) string {
 		return OrderStream(e.OrderID)
 	case TicketTransferred: // issue 14: door
 		return OrderStream(e.OrderID)
-	case OrderPaymentStarted, OrderPaymentSucceeded, OrderPaymentFailed, OrderPaymentRefunded: // issue 14: asyncpay
-		return paymentStream(e)
+	case OrderPaymentStarted: // issue 14: asyncpay
+		return OrderStream(e.OrderID)
+	case OrderPaymentSucceeded:
+		return OrderStream(e.OrderID)
+	case OrderPaymentFailed:
+		return OrderStream(e.OrderID)
+	case OrderPaymentRefunded:
+		return OrderStream(e.OrderID)
 	case OrderRefunded: // issue 14: money
 		return OrderStream(e.OrderID)
 	case SeatsReturned: // issue 14: money

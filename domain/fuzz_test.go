@@ -2,7 +2,6 @@ package domain_test
 
 import (
 	"encoding/binary"
-	"encoding/json"
 	"errors"
 	"math/big"
 	"reflect"
@@ -143,15 +142,7 @@ func FuzzShow_Hold(f *testing.F) {
 			s.Committed(s.Version() + int64(len(s.Changes())-before))
 			checkShow(t, s, sold, tally)
 		}
-		var snap domain.ShowSnapshot
-		data, err := json.Marshal(s.Snapshot())
-		if err == nil {
-			err = json.Unmarshal(data, &snap)
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		if got := domain.RestoreShow(snap, s.Version()); !reflect.DeepEqual(got.Snapshot(), s.Snapshot()) {
+		if got := restoredShow(t, s); !reflect.DeepEqual(got.Snapshot(), s.Snapshot()) {
 			t.Fatalf("snapshot round trip:\n got %+v\nwant %+v", got.Snapshot(), s.Snapshot())
 		}
 	})

@@ -1,7 +1,6 @@
 package domain_test
 
 import (
-	"encoding/json"
 	"errors"
 	"math"
 	"reflect"
@@ -296,15 +295,7 @@ func TestShow_SnapshotKeepsBuyerUnits(t *testing.T) {
 	history := []domain.Event{c, published(), h, domain.SeatsSold{ShowID: showID, OrderID: orderA, Items: h.Items, TotalCents: 1000}}
 	s := domain.NewShow()
 	s.Load(history, 4)
-	data, err := json.Marshal(s.Snapshot())
-	if err != nil {
-		t.Fatal(err)
-	}
-	var snap domain.ShowSnapshot
-	if err := json.Unmarshal(data, &snap); err != nil {
-		t.Fatal(err)
-	}
-	restored := domain.RestoreShow(snap, 4)
+	restored := restoredShow(t, s)
 	if !reflect.DeepEqual(restored.Snapshot(), s.Snapshot()) {
 		t.Fatalf("restored:\n%+v\nwant\n%+v", restored.Snapshot(), s.Snapshot())
 	}

@@ -1,7 +1,6 @@
 package domain_test
 
 import (
-	"encoding/json"
 	"reflect"
 	"testing"
 	"time"
@@ -252,15 +251,7 @@ func TestShow_SnapshotKeepsRules(t *testing.T) {
 		domain.OrderLimitsChanged{ShowID: showID, MinUnitsPerOrder: 1, MaxUnitsPerOrder: 4},
 		held([]domain.HeldItem{{Section: "floor", Quantity: 2, UnitPriceCents: 450}}, nil, "TEN", domain.QuotaUse{Quota: "Q", Units: 2}))
 	s.Load(history, int64(len(history)))
-	raw, err := json.Marshal(s.Snapshot())
-	if err != nil {
-		t.Fatal(err)
-	}
-	var snap domain.ShowSnapshot
-	if err := json.Unmarshal(raw, &snap); err != nil {
-		t.Fatal(err)
-	}
-	r := domain.RestoreShow(snap, s.Version())
+	r := restoredShow(t, s)
 	if got, want := r.Snapshot(), s.Snapshot(); !reflect.DeepEqual(got, want) {
 		t.Fatalf("restored:\n got %#v\nwant %#v", got, want)
 	}

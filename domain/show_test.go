@@ -274,13 +274,10 @@ func TestPosition_String(t *testing.T) {
 	}
 }
 
-func TestShow_Snapshot(t *testing.T) {
-	t.Parallel()
-	h := heldGA(orderA, 2, 500)
-	history := []domain.Event{created(), published(), h, heldSeat(orderB, 2),
-		domain.SeatsSold{ShowID: showID, OrderID: orderA, Items: h.Items}}
-	s := domain.NewShow()
-	s.Load(history, 5)
+// restoredShow returns s restored from its snapshot at its version, the
+// snapshot encoded and decoded as a store keeps it.
+func restoredShow(t testing.TB, s *domain.Show) *domain.Show {
+	t.Helper()
 	data, err := json.Marshal(s.Snapshot())
 	if err != nil {
 		t.Fatal(err)
@@ -289,7 +286,17 @@ func TestShow_Snapshot(t *testing.T) {
 	if err := json.Unmarshal(data, &snap); err != nil {
 		t.Fatal(err)
 	}
-	restored := domain.RestoreShow(snap, 5)
+	return domain.RestoreShow(snap, s.Version())
+}
+
+func TestShow_Snapshot(t *testing.T) {
+	t.Parallel()
+	h := heldGA(orderA, 2, 500)
+	history := []domain.Event{created(), published(), h, heldSeat(orderB, 2),
+		domain.SeatsSold{ShowID: showID, OrderID: orderA, Items: h.Items}}
+	s := domain.NewShow()
+	s.Load(history, 5)
+	restored := restoredShow(t, s)
 	if !reflect.DeepEqual(restored.Snapshot(), s.Snapshot()) || restored.Version() != 5 {
 		t.Fatalf("restored:\n%+v\nwant\n%+v", restored.Snapshot(), s.Snapshot())
 	}

@@ -188,20 +188,16 @@ func (r *analyticsRun) load(ctx context.Context, db DB) (known keyed[uuid.UUID, 
 	if r.ended.len() == 0 {
 		return known, nil
 	}
-	rows, err := db.Query(ctx, `select order_id, status, units from rm_analytics_orders where order_id = any($1::uuid[])`, r.ended.keys)
-	if err != nil {
-		return known, err
-	}
-	defer rows.Close()
-	for rows.Next() {
+	err = queryEach(ctx, db, func(rows Rows) error {
 		var id uuid.UUID
 		o := analyticsOrder{stored: true}
 		if err := rows.Scan(&id, (*string)(&o.status), &o.units); err != nil {
-			return known, err
+			return err
 		}
 		*known.get(id) = o
-	}
-	return known, rows.Err()
+		return nil
+	}, `select order_id, status, units from rm_analytics_orders where order_id = any($1::uuid[])`, r.ended.keys)
+	return known, err
 }
 
 // hourKey is an hour of a show's figures.

@@ -51,35 +51,17 @@ func (q *Queries) Attendees(ctx context.Context, show uuid.UUID, p Page) (List[A
 	if err != nil {
 		return List[Attendee]{}, err
 	}
-	rows, err := q.db.Query(ctx, `select seq, order_id, idx, id, coalesce(holder_id, buyer_id), section, row_label, seat, checked_in_at
-		from rm_tickets where show_id = $1 and (seq, order_id, idx) > ($2, $3, $4)
-		order by seq, order_id, idx limit $5`, show, k.seq, k.id, k.idx, limit+1)
-	if err != nil {
-		return List[Attendee]{}, fmt.Errorf("query attendees: %w", err)
-	}
-	defer rows.Close()
-	out := List[Attendee]{Items: []Attendee{}}
-	var keys []key
-	for rows.Next() {
+	return queryPage(ctx, q.db, "attendees", cursorAttendees, limit, func(rows Rows) (Attendee, key, error) {
 		var a Attendee
 		var k key
-		if err := rows.Scan(&k.seq, &a.OrderID, &k.idx, &a.TicketID, &a.HolderID, &a.Section, &a.Row, &a.Seat, &a.CheckedInAt); err != nil {
-			return List[Attendee]{}, fmt.Errorf("query attendees: %w", err)
-		}
+		err := rows.Scan(&k.seq, &a.OrderID, &k.idx, &a.TicketID, &a.HolderID, &a.Section, &a.Row, &a.Seat, &a.CheckedInAt)
 		k.id = a.OrderID
 		utcPtr(a.CheckedInAt)
 		a.CheckedIn = a.CheckedInAt != nil
-		out.Items = append(out.Items, a)
-		keys = append(keys, k)
-	}
-	if err := rows.Err(); err != nil {
-		return List[Attendee]{}, fmt.Errorf("query attendees: %w", err)
-	}
-	if len(out.Items) > limit {
-		out.Items = out.Items[:limit]
-		out.NextCursor = keys[limit-1].cursor(cursorAttendees)
-	}
-	return out, nil
+		return a, k, err
+	}, `select seq, order_id, idx, id, coalesce(holder_id, buyer_id), section, row_label, seat, checked_in_at
+		from rm_tickets where show_id = $1 and (seq, order_id, idx) > ($2, $3, $4)
+		order by seq, order_id, idx limit $5`, show, k.seq, k.id, k.idx, limit+1)
 }
 
 // OrdersByShow returns the orders of a show with their tickets, in the

@@ -1,6 +1,7 @@
 package projections
 
 import (
+	"context"
 	"encoding/base64"
 	"fmt"
 	"strconv"
@@ -153,4 +154,42 @@ func (p Page) parseSeats(show uuid.UUID, section int) (int, seatPos, error) {
 
 func invalid(field, detail string) error {
 	return &domain.ValidationError{Fields: []domain.FieldError{{Field: field, Detail: detail}}}
+}
+
+// queryPage runs a query of a page's rows (limit+1 at the most) and returns
+// the items scan makes of the first limit, with the cursor of kind after
+// the last when there were more. what names the query in its errors.
+func queryPage[T any](ctx context.Context, db DB, what, kind string, limit int, scan func(Rows) (T, key, error), sql string, args ...any) (List[T], error) {
+	out := List[T]{Items: []T{}}
+	var keys []key
+	err := queryEach(ctx, db, func(rows Rows) error {
+		v, k, err := scan(rows)
+		out.Items = append(out.Items, v)
+		keys = append(keys, k)
+		return err
+	}, sql, args...)
+	if err != nil {
+		return List[T]{}, fmt.Errorf("query %s: %w", what, err)
+	}
+	if len(out.Items) > limit {
+		out.Items = out.Items[:limit]
+		out.NextCursor = keys[limit-1].cursor(kind)
+	}
+	return out, nil
+}
+
+// queryEach runs a query and calls each on every row it returns, until
+// each fails; the error is the query's, each's or the rows'.
+func queryEach(ctx context.Context, db DB, each func(Rows) error, sql string, args ...any) error {
+	rows, err := db.Query(ctx, sql, args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		if err := each(rows); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
 }

@@ -88,61 +88,40 @@ func (q *Queries) Show(ctx context.Context, id uuid.UUID) (ShowView, error) {
 	return l.Items[0], nil
 }
 
+// scanShow scans a row of showColumns, its sections still to come.
+func scanShow(rows Rows) (ShowView, key, error) {
+	var s ShowView
+	var k key
+	if err := rows.Scan(&s.ID, &k.seq, &s.OrganizerID, &s.Title, &s.Venue, &s.StartsAt, &s.Status, &s.CreatedAt, &s.UpdatedAt); err != nil {
+		return s, k, err
+	}
+	k.id = s.ID
+	s.StartsAt, s.CreatedAt, s.UpdatedAt = s.StartsAt.UTC(), s.CreatedAt.UTC(), s.UpdatedAt.UTC()
+	s.Sections = []SectionView{}
+	return s, k, nil
+}
+
 // shows runs a query of showColumns and returns up to limit shows with their
 // sections, and the cursor after them when the query returned more.
 func (q *Queries) shows(ctx context.Context, limit int, sql string, args ...any) (List[ShowView], error) {
-	rows, err := q.db.Query(ctx, sql, args...)
-	if err != nil {
-		return List[ShowView]{}, fmt.Errorf("query shows: %w", err)
+	out, err := queryPage(ctx, q.db, "shows", cursorShows, limit, scanShow, sql, args...)
+	if err != nil || len(out.Items) == 0 {
+		return out, err
 	}
-	defer rows.Close()
-	out := List[ShowView]{Items: []ShowView{}}
-	var keys []key
-	for rows.Next() {
-		var s ShowView
-		var k key
-		if err := rows.Scan(&s.ID, &k.seq, &s.OrganizerID, &s.Title, &s.Venue, &s.StartsAt, &s.Status, &s.CreatedAt, &s.UpdatedAt); err != nil {
-			return List[ShowView]{}, fmt.Errorf("query shows: %w", err)
-		}
-		k.id = s.ID
-		s.StartsAt, s.CreatedAt, s.UpdatedAt = s.StartsAt.UTC(), s.CreatedAt.UTC(), s.UpdatedAt.UTC()
-		s.Sections = []SectionView{}
-		out.Items = append(out.Items, s)
-		keys = append(keys, k)
-	}
-	if err := rows.Err(); err != nil {
-		return List[ShowView]{}, fmt.Errorf("query shows: %w", err)
-	}
-	rows.Close()
-	if len(out.Items) > limit {
-		out.Items = out.Items[:limit]
-		out.NextCursor = keys[limit-1].cursor(cursorShows)
-	}
-	if len(out.Items) == 0 {
-		return out, nil
-	}
-	ids := make([]uuid.UUID, len(out.Items))
-	at := make(map[uuid.UUID]int, len(out.Items))
-	for i, s := range out.Items {
-		ids[i], at[s.ID] = s.ID, i
-	}
-	rows, err = q.db.Query(ctx, `select show_id, name, kind, price_cents, capacity, held, sold
-		from rm_sections where show_id = any($1) order by show_id, idx`, ids)
-	if err != nil {
-		return List[ShowView]{}, fmt.Errorf("query sections: %w", err)
-	}
-	defer rows.Close()
-	for rows.Next() {
+	ids, at := indexed(out.Items, func(s ShowView) uuid.UUID { return s.ID })
+	err = queryEach(ctx, q.db, func(rows Rows) error {
 		var show uuid.UUID
 		var s SectionView
 		if err := rows.Scan(&show, &s.Name, &s.Kind, &s.PriceCents, &s.Capacity, &s.Held, &s.Sold); err != nil {
-			return List[ShowView]{}, fmt.Errorf("query sections: %w", err)
+			return err
 		}
 		s.Available = s.Capacity - s.Held - s.Sold
 		i := at[show]
 		out.Items[i].Sections = append(out.Items[i].Sections, s)
-	}
-	if err := rows.Err(); err != nil {
+		return nil
+	}, `select show_id, name, kind, price_cents, capacity, held, sold
+		from rm_sections where show_id = any($1) order by show_id, idx`, ids)
+	if err != nil {
 		return List[ShowView]{}, fmt.Errorf("query sections: %w", err)
 	}
 	return out, nil
@@ -278,78 +257,68 @@ func (q *Queries) OrdersByBuyer(ctx context.Context, buyer uuid.UUID, p Page) (L
 		where buyer_id = $4 and (seq, id) > ($1, $2) order by seq, id limit $3`, k.seq, k.id, limit+1, buyer)
 }
 
+// scanOrder scans a row of orderColumns, its tickets still to come.
+func scanOrder(rows Rows) (OrderView, key, error) {
+	var o OrderView
+	var k key
+	var items, seats []byte
+	if err := rows.Scan(&o.ID, &k.seq, &o.ShowID, &o.BuyerID, &o.Status, &items, &seats, &o.TotalCents, &o.ExpiresAt, &o.CreatedAt, &o.UpdatedAt, &o.RefundedCents); err != nil {
+		return o, k, err
+	}
+	if err := json.Unmarshal(items, &o.Items); err != nil {
+		return o, k, fmt.Errorf("items of %s: %w", o.ID, err)
+	}
+	if err := json.Unmarshal(seats, &o.Seats); err != nil {
+		return o, k, fmt.Errorf("seats of %s: %w", o.ID, err)
+	}
+	if o.Items == nil {
+		o.Items = []domain.HeldItem{}
+	}
+	if o.Seats == nil {
+		o.Seats = []domain.HeldSeat{}
+	}
+	k.id = o.ID
+	o.ExpiresAt, o.CreatedAt, o.UpdatedAt = o.ExpiresAt.UTC(), o.CreatedAt.UTC(), o.UpdatedAt.UTC()
+	o.Tickets = []TicketView{}
+	return o, k, nil
+}
+
 // orders runs a query of orderColumns and returns up to limit orders with
 // their tickets, and the cursor after them when the query returned more.
 func (q *Queries) orders(ctx context.Context, limit int, sql string, args ...any) (List[OrderView], error) {
-	rows, err := q.db.Query(ctx, sql, args...)
-	if err != nil {
-		return List[OrderView]{}, fmt.Errorf("query orders: %w", err)
+	out, err := queryPage(ctx, q.db, "orders", cursorOrders, limit, scanOrder, sql, args...)
+	if err != nil || len(out.Items) == 0 {
+		return out, err
 	}
-	defer rows.Close()
-	out := List[OrderView]{Items: []OrderView{}}
-	var keys []key
-	for rows.Next() {
-		var o OrderView
-		var k key
-		var items, seats []byte
-		if err := rows.Scan(&o.ID, &k.seq, &o.ShowID, &o.BuyerID, &o.Status, &items, &seats, &o.TotalCents, &o.ExpiresAt, &o.CreatedAt, &o.UpdatedAt, &o.RefundedCents); err != nil {
-			return List[OrderView]{}, fmt.Errorf("query orders: %w", err)
-		}
-		if err := json.Unmarshal(items, &o.Items); err != nil {
-			return List[OrderView]{}, fmt.Errorf("query orders: items of %s: %w", o.ID, err)
-		}
-		if err := json.Unmarshal(seats, &o.Seats); err != nil {
-			return List[OrderView]{}, fmt.Errorf("query orders: seats of %s: %w", o.ID, err)
-		}
-		if o.Items == nil {
-			o.Items = []domain.HeldItem{}
-		}
-		if o.Seats == nil {
-			o.Seats = []domain.HeldSeat{}
-		}
-		k.id = o.ID
-		o.ExpiresAt, o.CreatedAt, o.UpdatedAt = o.ExpiresAt.UTC(), o.CreatedAt.UTC(), o.UpdatedAt.UTC()
-		o.Tickets = []TicketView{}
-		out.Items = append(out.Items, o)
-		keys = append(keys, k)
-	}
-	if err := rows.Err(); err != nil {
-		return List[OrderView]{}, fmt.Errorf("query orders: %w", err)
-	}
-	rows.Close()
-	if len(out.Items) > limit {
-		out.Items = out.Items[:limit]
-		out.NextCursor = keys[limit-1].cursor(cursorOrders)
-	}
-	if len(out.Items) == 0 {
-		return out, nil
-	}
-	ids := make([]uuid.UUID, len(out.Items))
-	at := make(map[uuid.UUID]int, len(out.Items))
-	for i, o := range out.Items {
-		ids[i], at[o.ID] = o.ID, i
-	}
-	rows, err = q.db.Query(ctx, `select order_id, id, section, row_label, seat, generation, coalesce(holder_id, buyer_id), checked_in_at, voided_at
-		from rm_tickets where order_id = any($1) order by order_id, idx`, ids)
-	if err != nil {
-		return List[OrderView]{}, fmt.Errorf("query tickets: %w", err)
-	}
-	defer rows.Close()
-	for rows.Next() {
+	ids, at := indexed(out.Items, func(o OrderView) uuid.UUID { return o.ID })
+	err = queryEach(ctx, q.db, func(rows Rows) error {
 		var order uuid.UUID
 		var t TicketView
 		if err := rows.Scan(&order, &t.ID, &t.Section, &t.Row, &t.Seat, &t.Generation, &t.HolderID, &t.CheckedInAt, &t.VoidedAt); err != nil {
-			return List[OrderView]{}, fmt.Errorf("query tickets: %w", err)
+			return err
 		}
 		utcPtr(t.CheckedInAt)
 		utcPtr(t.VoidedAt)
 		i := at[order]
 		out.Items[i].Tickets = append(out.Items[i].Tickets, t)
-	}
-	if err := rows.Err(); err != nil {
+		return nil
+	}, `select order_id, id, section, row_label, seat, generation, coalesce(holder_id, buyer_id), checked_in_at, voided_at
+		from rm_tickets where order_id = any($1) order by order_id, idx`, ids)
+	if err != nil {
 		return List[OrderView]{}, fmt.Errorf("query tickets: %w", err)
 	}
 	return out, q.orderShows(ctx, out.Items) // issue 14: door
+}
+
+// indexed returns the ids of items, in order, and the index of each id.
+func indexed[T any](items []T, id func(T) uuid.UUID) ([]uuid.UUID, map[uuid.UUID]int) {
+	ids := make([]uuid.UUID, len(items))
+	at := make(map[uuid.UUID]int, len(items))
+	for i, v := range items {
+		ids[i] = id(v)
+		at[ids[i]] = i
+	}
+	return ids, at
 }
 
 func utcPtr(t *time.Time) {
@@ -366,35 +335,21 @@ func (q *Queries) TicketsByBuyer(ctx context.Context, buyer uuid.UUID, p Page) (
 		return List[BuyerTicket]{}, err
 	}
 	// issue 14: door. The tickets the buyer bought, holds or gave away.
-	rows, err := q.db.Query(ctx, `select seq, order_id, idx, show_id, id, section, row_label, seat, generation,
+	out, err := queryPage(ctx, q.db, "tickets", cursorTickets, limit, func(rows Rows) (BuyerTicket, key, error) {
+		var t BuyerTicket
+		var k key
+		err := rows.Scan(&k.seq, &t.OrderID, &k.idx, &t.ShowID, &t.ID, &t.Section, &t.Row, &t.Seat, &t.Generation, &t.HolderID, &t.CheckedInAt, &t.VoidedAt)
+		k.id = t.OrderID
+		utcPtr(t.CheckedInAt)
+		utcPtr(t.VoidedAt)
+		return t, k, err
+	}, `select seq, order_id, idx, show_id, id, section, row_label, seat, generation,
 			coalesce(holder_id, buyer_id), checked_in_at, voided_at
 		from rm_tickets where (buyer_id = $1 or holder_id = $1 or former_holders @> array[$1::uuid])
 			and (seq, order_id, idx) > ($2, $3, $4)
 		order by seq, order_id, idx limit $5`, buyer, k.seq, k.id, k.idx, limit+1)
 	if err != nil {
-		return List[BuyerTicket]{}, fmt.Errorf("query tickets: %w", err)
-	}
-	defer rows.Close()
-	out := List[BuyerTicket]{Items: []BuyerTicket{}}
-	var keys []key
-	for rows.Next() {
-		var t BuyerTicket
-		var k key
-		if err := rows.Scan(&k.seq, &t.OrderID, &k.idx, &t.ShowID, &t.ID, &t.Section, &t.Row, &t.Seat, &t.Generation, &t.HolderID, &t.CheckedInAt, &t.VoidedAt); err != nil {
-			return List[BuyerTicket]{}, fmt.Errorf("query tickets: %w", err)
-		}
-		k.id = t.OrderID
-		utcPtr(t.CheckedInAt)
-		utcPtr(t.VoidedAt)
-		out.Items = append(out.Items, t)
-		keys = append(keys, k)
-	}
-	if err := rows.Err(); err != nil {
-		return List[BuyerTicket]{}, fmt.Errorf("query tickets: %w", err)
-	}
-	if len(out.Items) > limit {
-		out.Items = out.Items[:limit]
-		out.NextCursor = keys[limit-1].cursor(cursorTickets)
+		return out, err
 	}
 	return out, q.ticketShows(ctx, out.Items) // issue 14: door
 }

@@ -240,21 +240,17 @@ func (r *salesRun) load(ctx context.Context, db DB) (known keyed[uuid.UUID, sale
 	if r.ended.len() == 0 {
 		return known, nil
 	}
-	rows, err := db.Query(ctx, `select order_id, show_id, status from rm_sales_orders where order_id = any($1::uuid[])`, r.ended.keys)
-	if err != nil {
-		return known, err
-	}
-	defer rows.Close()
-	for rows.Next() {
+	err = queryEach(ctx, db, func(rows Rows) error {
 		var id uuid.UUID
 		var o salesOrder
 		if err := rows.Scan(&id, &o.show, (*string)(&o.status)); err != nil {
-			return known, err
+			return err
 		}
 		o.stored = true
 		*known.get(id) = o
-	}
-	return known, rows.Err()
+		return nil
+	}, `select order_id, show_id, status from rm_sales_orders where order_id = any($1::uuid[])`, r.ended.keys)
+	return known, err
 }
 
 // salesWrite is what a run of the sales projection writes.

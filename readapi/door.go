@@ -1,6 +1,7 @@
 package readapi
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 
@@ -70,6 +71,22 @@ func (a *API) managedShow(r *http.Request, actor domain.Actor, what string) (uui
 		return uuid.Nil, fmt.Errorf("%w: the %s of show %s are its organizer's", ErrForbidden, what, id)
 	}
 	return id, nil
+}
+
+// managedView writes what get returns for the show of the path, which the
+// actor must manage; what names the view in a refusal.
+func managedView[V any](a *API, what string, get func(context.Context, uuid.UUID) (V, error)) handlerFunc {
+	return func(w http.ResponseWriter, r *http.Request, actor domain.Actor) error {
+		id, err := a.managedShow(r, actor, what)
+		if err != nil {
+			return err
+		}
+		v, err := get(r.Context(), id)
+		if err != nil {
+			return err
+		}
+		return writeJSON(w, actor, v)
+	}
 }
 
 // managedPage returns the show of the path, which the actor must manage,

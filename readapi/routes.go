@@ -1,8 +1,11 @@
 package readapi
 
 import (
+	"context"
 	"fmt"
 	"net/http"
+
+	"github.com/google/uuid"
 
 	"github.com/ticketing/ticketing/domain"
 	"github.com/ticketing/ticketing/projections"
@@ -98,25 +101,7 @@ func (a *API) seats(w http.ResponseWriter, r *http.Request, actor domain.Actor) 
 // sales: GET /v1/shows/{id}/sales, for the show's organizer and admins. A
 // draft of another organizer does not exist for the actor.
 func (a *API) sales(w http.ResponseWriter, r *http.Request, actor domain.Actor) error {
-	id, err := pathID(r)
-	if err != nil {
-		return err
-	}
-	s, err := a.q.Show(r.Context(), id)
-	if err != nil {
-		return err
-	}
-	if !domain.CanManageShowsOf(actor, s.OrganizerID) {
-		if s.Status == string(domain.ShowStatusDraft) {
-			return fmt.Errorf("%w: %s", domain.ErrShowNotFound, id)
-		}
-		return fmt.Errorf("%w: the sales of show %s are its organizer's", ErrForbidden, id)
-	}
-	sales, err := a.q.Sales(r.Context(), id)
-	if err != nil {
-		return err
-	}
-	return writeJSON(w, actor, sales)
+	return managedView(a, "sales", a.q.Sales)(w, r, actor)
 }
 
 // myShows: GET /v1/me/shows, an organizer's shows, drafts included.
@@ -124,43 +109,35 @@ func (a *API) myShows(w http.ResponseWriter, r *http.Request, actor domain.Actor
 	if actor.Role != domain.RoleOrganizer {
 		return fmt.Errorf("%w: only organizers have shows", ErrForbidden)
 	}
+	return myPage(w, r, actor, a.q.ShowsByOrganizer, nil)
+}
+
+// myPage writes the page asked for of the actor's list; codes, unless nil,
+// fills in the codes the actor may see.
+func myPage[T any](w http.ResponseWriter, r *http.Request, actor domain.Actor,
+	list func(context.Context, uuid.UUID, projections.Page) (projections.List[T], error), codes func(uuid.UUID, []T)) error {
 	p, err := page(r, projections.MaxLimit)
 	if err != nil {
 		return err
 	}
-	l, err := a.q.ShowsByOrganizer(r.Context(), actor.UserID, p)
+	l, err := list(r.Context(), actor.UserID, p)
 	if err != nil {
 		return err
+	}
+	if codes != nil {
+		codes(actor.UserID, l.Items) // issue 14: door
 	}
 	return writeJSON(w, actor, l)
 }
 
 // myOrders: GET /v1/me/orders, the actor's orders.
 func (a *API) myOrders(w http.ResponseWriter, r *http.Request, actor domain.Actor) error {
-	p, err := page(r, projections.MaxLimit)
-	if err != nil {
-		return err
-	}
-	l, err := a.q.OrdersByBuyer(r.Context(), actor.UserID, p)
-	if err != nil {
-		return err
-	}
-	a.orderCodes(actor.UserID, l.Items) // issue 14: door
-	return writeJSON(w, actor, l)
+	return myPage(w, r, actor, a.q.OrdersByBuyer, a.orderCodes)
 }
 
 // myTickets: GET /v1/me/tickets, the actor's tickets.
 func (a *API) myTickets(w http.ResponseWriter, r *http.Request, actor domain.Actor) error {
-	p, err := page(r, projections.MaxLimit)
-	if err != nil {
-		return err
-	}
-	l, err := a.q.TicketsByBuyer(r.Context(), actor.UserID, p)
-	if err != nil {
-		return err
-	}
-	a.ticketCodes(actor.UserID, l.Items) // issue 14: door
-	return writeJSON(w, actor, l)
+	return myPage(w, r, actor, a.q.TicketsByBuyer, a.ticketCodes)
 }
 
 // order: GET /v1/orders/{id}, for its buyer and admins; to anyone else it

@@ -67,11 +67,8 @@ func (a *API) registerAsyncPay(r *mux.Router) {
 }
 
 func (a *API) startPayment(w http.ResponseWriter, r *http.Request, actor domain.Actor) error {
-	id, err := pathID(r)
+	id, err := pathIDBody(r, nil)
 	if err != nil {
-		return err
-	}
-	if err := decodeOptional(r); err != nil {
 		return err
 	}
 	res, err := a.asyncpay.payments.StartPayment(r.Context(), actor, id)

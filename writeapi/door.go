@@ -146,12 +146,9 @@ type scanResult struct {
 
 // recordScans: POST /v1/shows/{id}/scans, a batch of offline scans.
 func (a *API) recordScans(w http.ResponseWriter, r *http.Request, actor domain.Actor) error {
-	id, err := pathID(r)
-	if err != nil {
-		return err
-	}
 	var req scansRequest
-	if err := decode(r, &req); err != nil {
+	id, err := pathIDBody(r, &req)
+	if err != nil {
 		return err
 	}
 	scans := make([]commands.Scan, len(req.Scans))
@@ -185,12 +182,9 @@ type transferRequest struct {
 
 // transferTicket: POST /v1/tickets/{id}/transfer.
 func (a *API) transferTicket(w http.ResponseWriter, r *http.Request, actor domain.Actor) error {
-	id, err := pathID(r)
-	if err != nil {
-		return err
-	}
 	var req transferRequest
-	if err := decode(r, &req); err != nil {
+	id, err := pathIDBody(r, &req)
+	if err != nil {
 		return err
 	}
 	if req.Email == "" || len(req.Email) > maxEmailLen {

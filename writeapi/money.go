@@ -19,12 +19,9 @@ type refundRequest struct {
 // admin: refunds the tickets named (all that are left by default) and,
 // with restock, puts their seats back on sale.
 func (a *API) refundOrder(w http.ResponseWriter, r *http.Request, actor domain.Actor) error {
-	id, err := pathID(r)
-	if err != nil {
-		return err
-	}
 	var req refundRequest
-	if err := decode(r, &req); err != nil {
+	id, err := pathIDBody(r, &req)
+	if err != nil {
 		return err
 	}
 	res, err := a.refunds.RefundOrder(r.Context(), actor, id, domain.RefundRequest{Tickets: req.Tickets, Reason: req.Reason, Restock: req.Restock})

@@ -132,12 +132,9 @@ type editShowRequest struct {
 }
 
 func (a *API) editShow(w http.ResponseWriter, r *http.Request, actor domain.Actor) error {
-	id, err := pathID(r)
-	if err != nil {
-		return err
-	}
 	var req editShowRequest
-	if err := decode(r, &req); err != nil {
+	id, err := pathIDBody(r, &req)
+	if err != nil {
 		return err
 	}
 	c := domain.EditShow{Title: req.Title, Venue: req.Venue, StartsAt: req.StartsAt, MaxUnitsPerBuyer: req.MaxUnitsPerBuyer}
@@ -174,11 +171,8 @@ func tooManySections(n int) error {
 
 func (a *API) showLifecycle(do func(context.Context, domain.Actor, uuid.UUID) (commands.Result, error)) handlerFunc {
 	return func(w http.ResponseWriter, r *http.Request, actor domain.Actor) error {
-		id, err := pathID(r)
+		id, err := pathIDBody(r, nil)
 		if err != nil {
-			return err
-		}
-		if err := decodeOptional(r); err != nil {
 			return err
 		}
 		res, err := do(r.Context(), actor, id)
@@ -187,6 +181,20 @@ func (a *API) showLifecycle(do func(context.Context, domain.Actor, uuid.UUID) (c
 		}
 		return writeJSON(w, http.StatusOK, result(res))
 	}
+}
+
+// pathIDBody returns the id in the path and decodes the JSON body into
+// body; with body nil, the body must be empty or an empty object. A bad id
+// is ErrNotFound, whatever the body.
+func pathIDBody(r *http.Request, body any) (uuid.UUID, error) {
+	id, err := pathID(r)
+	if err != nil {
+		return uuid.Nil, err
+	}
+	if body == nil {
+		return id, decodeOptional(r)
+	}
+	return id, decode(r, body)
 }
 
 // decodeOptional accepts an empty body or an empty JSON object.
@@ -231,12 +239,9 @@ type payRequest struct {
 }
 
 func (a *API) payOrder(w http.ResponseWriter, r *http.Request, actor domain.Actor) error {
-	id, err := pathID(r)
-	if err != nil {
-		return err
-	}
 	var req payRequest
-	if err := decode(r, &req); err != nil {
+	id, err := pathIDBody(r, &req)
+	if err != nil {
 		return err
 	}
 	if req.PaymentToken == "" {
@@ -252,11 +257,8 @@ func (a *API) payOrder(w http.ResponseWriter, r *http.Request, actor domain.Acto
 }
 
 func (a *API) cancelOrder(w http.ResponseWriter, r *http.Request, actor domain.Actor) error {
-	id, err := pathID(r)
+	id, err := pathIDBody(r, nil)
 	if err != nil {
-		return err
-	}
-	if err := decodeOptional(r); err != nil {
 		return err
 	}
 	res, err := a.orders.CancelOrder(r.Context(), actor, id)
@@ -267,11 +269,8 @@ func (a *API) cancelOrder(w http.ResponseWriter, r *http.Request, actor domain.A
 }
 
 func (a *API) checkIn(w http.ResponseWriter, r *http.Request, actor domain.Actor) error {
-	id, err := pathID(r)
+	id, err := pathIDBody(r, nil)
 	if err != nil {
-		return err
-	}
-	if err := decodeOptional(r); err != nil {
 		return err
 	}
 	res, err := a.orders.CheckIn(r.Context(), actor, id)

@@ -51,12 +51,9 @@ func pathCode(r *http.Request) (string, error) {
 // the show's id (and the route's {code}, in the context's route vars).
 func ruleRoute[Req any](status int, do func(ctx context.Context, actor domain.Actor, id uuid.UUID, req Req) (commands.Result, error)) handlerFunc {
 	return func(w http.ResponseWriter, r *http.Request, actor domain.Actor) error {
-		id, err := pathID(r)
-		if err != nil {
-			return err
-		}
 		var req Req
-		if err := decode(r, &req); err != nil {
+		id, err := pathIDBody(r, &req)
+		if err != nil {
 			return err
 		}
 		res, err := do(codeContext(r), actor, id, req)

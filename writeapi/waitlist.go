@@ -40,11 +40,8 @@ func (a *API) waitlists() (Waitlists, error) {
 // sectionBody decodes the body of a join or a leave into v, whose section
 // is *section, and returns the show and the commands.
 func (a *API) sectionBody(r *http.Request, v any, section *string) (uuid.UUID, Waitlists, error) {
-	id, err := pathID(r)
+	id, err := pathIDBody(r, v)
 	if err != nil {
-		return uuid.Nil, nil, err
-	}
-	if err := decode(r, v); err != nil {
 		return uuid.Nil, nil, err
 	}
 	if *section == "" {
@@ -98,11 +95,8 @@ type waitlistLength struct {
 }
 
 func (a *API) waitlist(w http.ResponseWriter, r *http.Request, actor domain.Actor) error {
-	id, err := pathID(r)
+	id, err := pathIDBody(r, nil)
 	if err != nil {
-		return err
-	}
-	if err := decodeOptional(r); err != nil {
 		return err
 	}
 	wl, err := a.waitlists()

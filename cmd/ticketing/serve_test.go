@@ -431,12 +431,7 @@ func TestServe_BadInput(t *testing.T) {
 	order := func(extra string) string {
 		return `{"show_id":"` + show + `",` + extra + `}`
 	}
-	cases := []struct {
-		name, method, path, token string
-		body                      any
-		want                      int
-		field                     string
-	}{
+	cases := []badInput{
 		{"malformed JSON", "POST", "/v1/orders", buyer, `{"show_id":`, 400, ""},
 		{"trailing data", "POST", "/v1/orders", buyer, order(`"items":[{"section":"floor","quantity":1}]`) + "{}", 400, ""},
 		{"unknown field", "POST", "/v1/orders", buyer, order(`"items":[{"section":"floor","quantity":1}],"price_cents":1`), 400, "price_cents"},
@@ -473,6 +468,23 @@ func TestServe_BadInput(t *testing.T) {
 		{"no such route", "POST", "/v1/nothing", buyer, `{}`, 404, ""},
 		{"wrong method", "DELETE", "/v1/orders", buyer, nil, 405, ""},
 	}
+	s.refusesAll(t, cases)
+	s.audit()
+}
+
+// badInput is a request the API must refuse with a problem of status want,
+// naming field unless it is empty.
+type badInput struct {
+	name, method, path, token string
+	body                      any
+	want                      int
+	field                     string
+}
+
+// refusesAll sends each request of cases in a subtest, checks its problem
+// answer, and that none of them wrote an event.
+func (s *server) refusesAll(t *testing.T, cases []badInput) {
+	t.Helper()
 	before := eventCount(t, s)
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -494,7 +506,6 @@ func TestServe_BadInput(t *testing.T) {
 	if after := eventCount(t, s); after != before {
 		t.Fatalf("bad input wrote %d events", after-before)
 	}
-	s.audit()
 }
 
 // 200 buyers race for 100 GA units through two engines on one database:

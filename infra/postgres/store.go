@@ -86,6 +86,21 @@ type storedEvent struct {
 	position int64
 }
 
+// queueFound queues the query that fills found with where each of ids was
+// appended; an id not in the log is left out.
+func queueFound(b *pgx.Batch, ids []uuid.UUID, found map[uuid.UUID]storedEvent) {
+	b.Queue("select event_id, stream_id, version, position from events where event_id = any($1)", ids).
+		Query(func(rows pgx.Rows) error {
+			var id uuid.UUID
+			var e storedEvent
+			_, err := pgx.ForEachRow(rows, []any{&id, &e.stream, &e.version, &e.position}, func() error {
+				found[id] = e
+				return nil
+			})
+			return err
+		})
+}
+
 // Append adds events to the end of a stream; see commands.EventStore.
 //
 // Concurrent appends of one Store commit together (group commit): the first
@@ -349,16 +364,7 @@ func (s *Store) groupState(ctx context.Context, tx *pipeTx, group []*appendReq, 
 		}
 		return versions, found, nil
 	}
-	b.Queue("select event_id, stream_id, version, position from events where event_id = any($1)", ids).
-		Query(func(rows pgx.Rows) error {
-			var id uuid.UUID
-			var e storedEvent
-			_, err := pgx.ForEachRow(rows, []any{&id, &e.stream, &e.version, &e.position}, func() error {
-				found[id] = e
-				return nil
-			})
-			return err
-		})
+	queueFound(b, ids, found)
 	if err := tx.conn.SendBatch(ctx, b).Close(); err != nil {
 		return nil, nil, err
 	}
@@ -463,16 +469,7 @@ func (s *Store) state(ctx context.Context, q batcher, stream string, events []do
 			ids[i] = e.ID
 		}
 		found = map[uuid.UUID]storedEvent{}
-		b.Queue("select event_id, stream_id, version, position from events where event_id = any($1)", ids).
-			Query(func(rows pgx.Rows) error {
-				var id uuid.UUID
-				var e storedEvent
-				_, err := pgx.ForEachRow(rows, []any{&id, &e.stream, &e.version, &e.position}, func() error {
-					found[id] = e
-					return nil
-				})
-				return err
-			})
+		queueFound(b, ids, found)
 	}
 	err = q.SendBatch(ctx, b).Close()
 	return current, last, found, err

@@ -109,6 +109,21 @@ func New() *Provider {
 	return &Provider{byKey: map[string]outcome{}, byID: map[string]int{}, refundKey: map[string]outcome{}}
 }
 
+// checkCall refuses a call of op (charge, refund) that is not to be
+// recorded: a done ctx, an empty key or a non-positive amount.
+func checkCall(ctx context.Context, op, key string, amountCents int64) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("simpay %s: %w", op, err)
+	}
+	if key == "" {
+		return fmt.Errorf("simpay %s: empty idempotency key", op)
+	}
+	if amountCents <= 0 {
+		return fmt.Errorf("simpay %s: amount must be positive, got %d", op, amountCents)
+	}
+	return nil
+}
+
 // Charge takes amountCents from the test card behind token. The tok_visa,
 // tok_mastercard and tok_amex tokens succeed; tok_chargeDeclined* tokens
 // fail with a *DeclineError (commands.ErrPaymentDeclined); any other token
@@ -116,14 +131,8 @@ func New() *Provider {
 // first call's charge id or error and charges nothing. A non-positive
 // amount, an empty key or a done ctx fails without being recorded.
 func (p *Provider) Charge(ctx context.Context, key string, amountCents int64, token string) (string, error) {
-	if err := ctx.Err(); err != nil {
-		return "", fmt.Errorf("simpay charge: %w", err)
-	}
-	if key == "" {
-		return "", errors.New("simpay charge: empty idempotency key")
-	}
-	if amountCents <= 0 {
-		return "", fmt.Errorf("simpay charge: amount must be positive, got %d", amountCents)
+	if err := checkCall(ctx, "charge", key, amountCents); err != nil {
+		return "", err
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -152,14 +161,8 @@ func (p *Provider) Charge(ctx context.Context, key string, amountCents int64, to
 // commands.ErrRefundExceedsCharge (both recorded under the key); an empty
 // key, a non-positive amount or a done ctx fail without being recorded.
 func (p *Provider) Refund(ctx context.Context, key, chargeID string, amountCents int64) (string, error) {
-	if err := ctx.Err(); err != nil {
-		return "", fmt.Errorf("simpay refund: %w", err)
-	}
-	if key == "" {
-		return "", errors.New("simpay refund: empty idempotency key")
-	}
-	if amountCents <= 0 {
-		return "", fmt.Errorf("simpay refund: amount must be positive, got %d", amountCents)
+	if err := checkCall(ctx, "refund", key, amountCents); err != nil {
+		return "", err
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()

@@ -11,6 +11,16 @@ import (
 	"github.com/ticketing/ticketing/infra/simpay"
 )
 
+// charged charges amountCents to tok_visa under key, failing t if it cannot.
+func charged(t *testing.T, p *simpay.Provider, key string, amountCents int64) string {
+	t.Helper()
+	id, err := p.Charge(context.Background(), key, amountCents, "tok_visa")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return id
+}
+
 func TestProvider_Charge(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
@@ -80,10 +90,7 @@ func TestProvider_Charge(t *testing.T) {
 	t.Run("same key returns the first charge", func(t *testing.T) {
 		t.Parallel()
 		p := simpay.New()
-		first, err := p.Charge(ctx, "order-1", 4200, "tok_visa")
-		if err != nil {
-			t.Fatal(err)
-		}
+		first := charged(t, p, "order-1", 4200)
 		// Even with other arguments: the key alone decides.
 		for _, token := range []string{"tok_visa", "tok_amex", "tok_chargeDeclined"} {
 			got, err := p.Charge(ctx, "order-1", 9900, token)
@@ -119,14 +126,8 @@ func TestProvider_Charge(t *testing.T) {
 	t.Run("different keys make different charges", func(t *testing.T) {
 		t.Parallel()
 		p := simpay.New()
-		a, err := p.Charge(ctx, "a", 100, "tok_visa")
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, err := p.Charge(ctx, "b", 100, "tok_visa")
-		if err != nil {
-			t.Fatal(err)
-		}
+		a := charged(t, p, "a", 100)
+		b := charged(t, p, "b", 100)
 		if a == b {
 			t.Errorf("both charges have id %q", a)
 		}
@@ -192,10 +193,7 @@ func TestProvider_Refund(t *testing.T) {
 	t.Run("refunds once by key", func(t *testing.T) {
 		t.Parallel()
 		p := simpay.New()
-		kept, err := p.Charge(ctx, "a", 100, "tok_visa")
-		if err != nil {
-			t.Fatal(err)
-		}
+		kept := charged(t, p, "a", 100)
 		id, err := p.Charge(ctx, "b", 200, "tok_amex")
 		if err != nil {
 			t.Fatal(err)
@@ -226,10 +224,7 @@ func TestProvider_Refund(t *testing.T) {
 	t.Run("partial refunds never exceed the charge", func(t *testing.T) {
 		t.Parallel()
 		p := simpay.New()
-		id, err := p.Charge(ctx, "a", 100, "tok_visa")
-		if err != nil {
-			t.Fatal(err)
-		}
+		id := charged(t, p, "a", 100)
 		for _, step := range []struct {
 			key    string
 			amount int64
@@ -256,10 +251,7 @@ func TestProvider_Refund(t *testing.T) {
 	t.Run("inspection returns copies", func(t *testing.T) {
 		t.Parallel()
 		p := simpay.New()
-		id, err := p.Charge(ctx, "a", 100, "tok_visa")
-		if err != nil {
-			t.Fatal(err)
-		}
+		id := charged(t, p, "a", 100)
 		if _, err := p.Refund(ctx, "r", id, 100); err != nil {
 			t.Fatal(err)
 		}
