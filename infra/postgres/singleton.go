@@ -81,8 +81,11 @@ func (s *Singleton) Run(ctx context.Context, role func(context.Context) error) e
 		if err != nil {
 			continue // only when ctx ended
 		}
-		s.lead(ctx, conn, role)
-		sleep(ctx, poll)
+		if s.lead(ctx, conn, role) {
+			sleep(ctx, timeout) // a role that fails at once: not every Poll
+		} else {
+			sleep(ctx, poll)
+		}
 	}
 	return nil
 }
@@ -199,8 +202,8 @@ func (s *Singleton) tryLock(ctx context.Context, conn *pgx.Conn) (ok bool, err e
 func validFor(timeout time.Duration) time.Duration { return timeout * 3 / 4 }
 
 // lead runs role while a heartbeat on conn confirms the lock, then closes
-// conn, which frees the lock.
-func (s *Singleton) lead(ctx context.Context, conn *pgx.Conn, role func(context.Context) error) {
+// conn, which frees the lock. It reports whether the role ended by itself.
+func (s *Singleton) lead(ctx context.Context, conn *pgx.Conn, role func(context.Context) error) (roleEnded bool) {
 	roleCtx, cancel := context.WithCancel(ctx)
 	done := make(chan error, 1)
 	go func() { done <- role(roleCtx) }()
@@ -210,10 +213,12 @@ func (s *Singleton) lead(ctx context.Context, conn *pgx.Conn, role func(context.
 		s.logger().Error("singleton: lost the lock; standing by", "singleton", s.Name, "err", lost)
 	}
 	s.setValid(time.Time{})
-	if lost == nil || !errors.Is(lost, errRoleEnded) {
+	roleEnded = errors.Is(lost, errRoleEnded)
+	if !roleEnded {
 		<-done
 	}
 	conn.Close(context.Background())
+	return roleEnded
 }
 
 var errRoleEnded = errors.New("role ended")
