@@ -204,6 +204,10 @@ func TestSingleton_ExpirerFailover(t *testing.T) {
 	if code != 0 || !regexp.MustCompile(want).MatchString(stdout) {
 		t.Errorf("projections status: exit %d, want a line matching %q:\n%s%s", code, want, stdout, stderr)
 	}
+	if stdout, _, _ := runBinary(t, "projections", "status", "--json", "--database-url", db); !strings.Contains(stdout, `"name": "expirer"`) ||
+		!strings.Contains(stdout, `"active": true`) {
+		t.Errorf("projections status --json lacks the active expirer:\n%s", stdout)
+	}
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		settle(t, e)
