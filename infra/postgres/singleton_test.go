@@ -2,6 +2,7 @@ package postgres_test
 
 import (
 	"context"
+	"errors"
 	"os"
 	"sync"
 	"sync/atomic"
@@ -171,5 +172,29 @@ func TestSingleton_Independent(t *testing.T) {
 		startCandidate(t, other, "expirer", nil),
 	} {
 		waitStarted(t, c, 5*time.Second)
+	}
+}
+
+// A role that fails gives the lock up, and does not take it back at once:
+// a healthy standby gets it.
+func TestSingleton_RoleFails(t *testing.T) {
+	t.Parallel()
+	pool := pgtest.NewPool(t)
+	var tries atomic.Int32
+	broken := &postgres.Singleton{Pool: pool, Name: "relay:events", Timeout: time.Second, Poll: 50 * time.Millisecond}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = broken.Run(ctx, func(context.Context) error { tries.Add(1); return errors.New("misconfigured") })
+	}()
+	t.Cleanup(func() { cancel(); <-done })
+	for tries.Load() == 0 {
+		time.Sleep(10 * time.Millisecond)
+	}
+	healthy := startCandidate(t, pool, "relay:events", nil)
+	waitStarted(t, healthy, 3*time.Second)
+	if n := tries.Load(); n > 3 {
+		t.Errorf("the failing role was retried %d times in a few seconds", n)
 	}
 }
