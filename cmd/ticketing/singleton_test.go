@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -30,7 +31,25 @@ import (
 // TestMain).
 type child struct {
 	cmd *exec.Cmd
-	log *bytes.Buffer
+	log *syncBuffer
+}
+
+// syncBuffer is what a child printed.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
 
 // startChild runs `ticketing serve --roles ROLES` on db in a process of its
@@ -46,7 +65,7 @@ func startChild(t *testing.T, db, roles string, extra env) *child {
 	for k, v := range vars {
 		cmd.Env = append(cmd.Env, k+"="+v)
 	}
-	c := &child{cmd: cmd, log: &bytes.Buffer{}}
+	c := &child{cmd: cmd, log: &syncBuffer{}}
 	cmd.Stdout, cmd.Stderr = c.log, c.log
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -55,7 +74,7 @@ func startChild(t *testing.T, db, roles string, extra env) *child {
 		_ = cmd.Process.Kill()
 		_ = cmd.Wait()
 		if t.Failed() {
-			t.Logf("process %d (%s):\n%s", cmd.Process.Pid, roles, c.log)
+			t.Logf("process %d (%s):\n%s", cmd.Process.Pid, roles, c.log.String())
 		}
 	})
 	return c
@@ -184,20 +203,11 @@ func TestSingleton_ExpirerFailover(t *testing.T) {
 	db := pgtest.SchemaURL(t)
 	e := startRoles(t, db, time.Second, roles{Write: true, Read: true, Projectors: true})
 	a, b := startChild(t, db, "expirer", nil), startChild(t, db, "expirer", nil)
-	w := newWorkload(t, e, 2)
-	holds := func(n int) {
-		for range n {
-			buyer := domain.Actor{UserID: uuid.New(), Role: domain.RoleBuyer}
-			c := commands.PlaceOrder{ShowID: w.shows[0], Items: []domain.ItemRequest{{Section: "floor", Quantity: 1}}}
-			if _, err := e.commands.PlaceOrder(context.Background(), buyer, c); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
-	holds(20)
+	show := newWorkload(t, e, 1).shows[0]
+	placeHolds(t, e, show, 20)
 	time.Sleep(1500 * time.Millisecond) // the first holds run out and are settled
 	took := failover(t, e.pool, "expirer", a, b)
-	holds(20)
+	placeHolds(t, e, show, 20)
 	t.Logf("expirer failover after SIGKILL: %s", took.Round(time.Millisecond))
 	stdout, stderr, code := runBinary(t, "projections", "status", "--database-url", db)
 	want := fmt.Sprintf(`expirer\s+yes\s+\S+\s+%d\s`, activeLeader(t, e.pool, "expirer", 0, time.Second))
@@ -208,7 +218,66 @@ func TestSingleton_ExpirerFailover(t *testing.T) {
 		!strings.Contains(stdout, `"active": true`) {
 		t.Errorf("projections status --json lacks the active expirer:\n%s", stdout)
 	}
-	deadline := time.Now().Add(10 * time.Second)
+	allExpired(t, e, 40)
+	sameAsReplay(t, db, e.pool)
+	auditLog(t, e.store)
+}
+
+// The active expirer hangs (SIGSTOP): the server ends its lock's session
+// after the timeout and the standby takes over; woken up (SIGCONT), the
+// old one stands by instead of running beside it.
+func TestSingleton_ExpirerHung(t *testing.T) {
+	t.Parallel()
+	db := pgtest.SchemaURL(t)
+	e := startRoles(t, db, time.Second, roles{Write: true, Read: true, Projectors: true})
+	a, b := startChild(t, db, "expirer", nil), startChild(t, db, "expirer", nil)
+	pid := activeLeader(t, e.pool, "expirer", 0, 15*time.Second)
+	hung, other := a, b
+	if b.cmd.Process.Pid == pid {
+		hung, other = b, a
+	}
+	if err := hung.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	stopped := time.Now()
+	show := newWorkload(t, e, 1).shows[0]
+	placeHolds(t, e, show, 20)
+	if got := activeLeader(t, e.pool, "expirer", pid, 15*time.Second); got != other.cmd.Process.Pid {
+		t.Fatalf("expirer taken over by %d, want %d", got, other.cmd.Process.Pid)
+	}
+	t.Logf("expirer failover after SIGSTOP: %s (timeout %s)", time.Since(stopped).Round(time.Millisecond), postgres.DefaultSingletonTimeout)
+	if err := hung.cmd.Process.Signal(syscall.SIGCONT); err != nil {
+		t.Fatal(err)
+	}
+	placeHolds(t, e, show, 20)
+	allExpired(t, e, 40)
+	if got := activeLeader(t, e.pool, "expirer", 0, time.Second); got != other.cmd.Process.Pid {
+		t.Errorf("after SIGCONT the expirer is held by %d, want %d", got, other.cmd.Process.Pid)
+	}
+	if !strings.Contains(hung.log.String(), "lost the lock; standing by") {
+		t.Errorf("the woken expirer did not say it stands by:\n%s", hung.log.String())
+	}
+	sameAsReplay(t, db, e.pool)
+	auditLog(t, e.store)
+}
+
+// placeHolds places n holds of one floor unit of show, left unpaid.
+func placeHolds(t *testing.T, e *engine, show uuid.UUID, n int) {
+	t.Helper()
+	for range n {
+		buyer := domain.Actor{UserID: uuid.New(), Role: domain.RoleBuyer}
+		c := commands.PlaceOrder{ShowID: show, Items: []domain.ItemRequest{{Section: "floor", Quantity: 1}}}
+		if _, err := e.commands.PlaceOrder(context.Background(), buyer, c); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// allExpired waits until no hold is due and the log holds n expiries: each
+// hold expired once.
+func allExpired(t *testing.T, e *engine, n int) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
 	for {
 		settle(t, e)
 		due, err := e.queries.DueHolds(context.Background(), time.Now(), 100)
@@ -219,16 +288,14 @@ func TestSingleton_ExpirerFailover(t *testing.T) {
 		if err := e.pool.QueryRow(context.Background(), `select count(*) from events where type = 'order.expired'`).Scan(&expired); err != nil {
 			t.Fatal(err)
 		}
-		if len(due) == 0 && expired == 40 {
-			break
+		if len(due) == 0 && expired == n {
+			return
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("after the failover: %d holds due, %d of 40 orders expired", len(due), expired)
+		if time.Now().After(deadline) || expired > n {
+			t.Fatalf("after the failover: %d holds due, %d orders expired, want %d", len(due), expired, n)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	sameAsReplay(t, db, e.pool)
-	auditLog(t, e.store)
 }
 
 // sameAsReplay fails unless a dry-run replay of every projection finds the
