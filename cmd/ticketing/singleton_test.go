@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"os"
@@ -22,6 +21,7 @@ import (
 	"github.com/ticketing/ticketing/infra/kafka"
 	"github.com/ticketing/ticketing/infra/postgres"
 	"github.com/ticketing/ticketing/infra/postgres/pgtest"
+	"github.com/ticketing/ticketing/internal/testlog"
 )
 
 // issue 15: singleton. Two engine processes run a singleton role on one
@@ -31,25 +31,7 @@ import (
 // TestMain).
 type child struct {
 	cmd *exec.Cmd
-	log *syncBuffer
-}
-
-// syncBuffer is what a child printed.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
+	log *testlog.Buffer // what it printed
 }
 
 // startChild runs `ticketing serve --roles ROLES` on db in a process of its
@@ -65,7 +47,7 @@ func startChild(t *testing.T, db, roles string, extra env) *child {
 	for k, v := range vars {
 		cmd.Env = append(cmd.Env, k+"="+v)
 	}
-	c := &child{cmd: cmd, log: &syncBuffer{}}
+	c := &child{cmd: cmd, log: &testlog.Buffer{}}
 	cmd.Stdout, cmd.Stderr = c.log, c.log
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

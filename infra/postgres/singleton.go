@@ -208,11 +208,11 @@ func (s *Singleton) lead(ctx context.Context, conn *pgx.Conn, role func(context.
 	done := make(chan error, 1)
 	go func() { done <- role(roleCtx) }()
 	lost := s.heartbeat(roleCtx, conn, done)
+	s.setValid(time.Time{}) // not Held before the role is told to stop
 	cancel()
 	if lost != nil && ctx.Err() == nil {
 		s.logger().Error("singleton: lost the lock; standing by", "singleton", s.Name, "err", lost)
 	}
-	s.setValid(time.Time{})
 	roleEnded = errors.Is(lost, errRoleEnded)
 	if !roleEnded {
 		<-done
