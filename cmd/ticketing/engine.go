@@ -240,15 +240,10 @@ func (e *engine) Start(ctx context.Context, r roles) (wait func()) {
 		}
 	}
 	if r.Relay && e.relay != nil {
-		wg.Go(func() {
-			if err := e.relay.Run(ctx); err != nil {
-				e.log.Error("relay stopped", "err", err)
-			}
-		})
+		wg.Go(func() { e.runRelay(ctx) }) // issue 15: singleton: one active relay per topic
 	}
 	if r.Expirer {
-		wg.Go(func() { _ = e.expirer.Run(ctx) })
-		wg.Go(func() { _ = e.refunder.Run(ctx) }) // issue 14: money
+		wg.Go(func() { e.runExpirer(ctx) }) // issue 15: singleton: one active expirer per database
 	}
 	if r.Write {
 		wg.Go(func() { purgeIdempotencyKeys(ctx, e.idem, idempotencyPurgeEvery, e.log) })

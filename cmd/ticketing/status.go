@@ -37,11 +37,21 @@ func (x *statusCommand) Run(ctx context.Context, s *session) error {
 	if r.Refunds, err = refundBacklog(ctx, q); err != nil { // issue 14: money
 		return err
 	}
-	return printStatus(os.Stdout, r, x.json)
+	leaders, err := postgres.Leaders(ctx, s.pool) // issue 15: singleton
+	if err != nil {
+		return err
+	}
+	return printStatusLeaders(os.Stdout, r, leaders, x.json)
 }
 
 // printStatus writes the progress report as a table or as JSON.
 func printStatus(w io.Writer, r progressReport, asJSON bool) error {
+	return printStatusLeaders(w, r, nil, asJSON)
+}
+
+// printStatusLeaders writes the progress report and who runs each
+// singleton role (issue 15: singleton) as a table or as JSON.
+func printStatusLeaders(w io.Writer, r progressReport, leaders []postgres.Leader, asJSON bool) error {
 	if asJSON {
 		type row struct {
 			projections.Progress
@@ -55,7 +65,9 @@ func printStatus(w io.Writer, r progressReport, asJSON bool) error {
 			Projections []row  `json:"projections"`
 			// issue 14: money
 			Refunds *projections.RefundBacklog `json:"refund_process,omitempty"`
-		}{Head: r.Head.String(), Relay: r.Relay, Refunds: r.Refunds}
+			// issue 15: singleton
+			Singletons []postgres.Leader `json:"singletons,omitempty"`
+		}{Head: r.Head.String(), Relay: r.Relay, Refunds: r.Refunds, Singletons: leaders}
 		for _, p := range r.Projections {
 			out.Projections = append(out.Projections, row{p.Progress, p.Position.String(), p.Lag.Events, p.Lag.Seconds})
 		}
@@ -100,7 +112,24 @@ func printStatus(w io.Writer, r progressReport, asJSON bool) error {
 		fmt.Fprintln(tw, "\nresume a stream once the projector is fixed: ticketing projections retry --projection NAME --stream ID")
 	}
 	printRefundProcess(tw, r.Refunds) // issue 14: money
+	printLeaders(tw, leaders)         // issue 15: singleton
 	return tw.Flush()
+}
+
+// printLeaders writes who runs each singleton role, and since when: the
+// active process, or the last one, now gone, when none is active.
+func printLeaders(tw io.Writer, leaders []postgres.Leader) {
+	if len(leaders) == 0 {
+		return
+	}
+	fmt.Fprintln(tw, "\nSINGLETON\tACTIVE\tHOST\tPID\tSINCE")
+	for _, l := range leaders {
+		active := "yes"
+		if !l.Active {
+			active = "none (last holder shown)"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\n", l.Name, active, l.Host, l.PID, l.Since.UTC().Format(time.RFC3339))
+	}
 }
 
 // printParked writes a row per parked stream.
