@@ -220,6 +220,24 @@ func (p *pipeline) watchOffsets() (stop func() []string) {
 	}
 }
 
+// startMember starts a member of every projection's group, delivering to
+// d; stop stops its consumers together, as a process that leaves does.
+func (p *pipeline) startMember(d tkafka.Deliverer) (stop func()) {
+	var stops []func()
+	for _, pr := range projections.All() {
+		c := p.consumer(pr.Name())
+		c.Deliverer = d
+		stops = append(stops, run(p.t, c.Run))
+	}
+	return func() {
+		var wg sync.WaitGroup
+		for _, stop := range stops {
+			wg.Go(stop)
+		}
+		wg.Wait()
+	}
+}
+
 // slow applies, then takes a few milliseconds more to return, as a busy
 // projector does: a rebalance is then likely to come while a member holds
 // messages it fetched in the generation before.
@@ -250,19 +268,7 @@ func TestBroker_MembersJoinAndLeave(t *testing.T) {
 		s := p.shop
 		var applied [4]atomic.Int32
 		member := func(i int) (stop func()) {
-			var stops []func()
-			for _, pr := range projections.All() {
-				c := p.consumer(pr.Name())
-				c.Deliverer = slow{Deliverer: p.runner, n: &applied[i]}
-				stops = append(stops, run(t, c.Run))
-			}
-			return func() {
-				var wg sync.WaitGroup
-				for _, stop := range stops {
-					wg.Go(stop)
-				}
-				wg.Wait()
-			}
+			return p.startMember(slow{Deliverer: p.runner, n: &applied[i]})
 		}
 		stops := []func(){member(0)}
 		shows := []uuid.UUID{s.openShow("A"), s.openShow("B"), s.openShow("C"), s.openShow("D")}
