@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/segmentio/kafka-go"
@@ -102,7 +104,8 @@ type Consumer struct {
 type fetched struct {
 	msg kafka.Message
 	rec domain.RecordedEvent
-	err error // a *DecodeError
+	err error  // a *DecodeError
+	gen member // the generation of the group it was fetched in
 }
 
 // Run consumes until ctx ends; it then commits what is done, leaves the
@@ -116,22 +119,28 @@ func (c *Consumer) Run(ctx context.Context) error {
 	if maxBatch <= 0 {
 		maxBatch = projections.DefaultMaxBatch
 	}
-	r := kafka.NewReader(c.readerConfig(maxBatch))
+	gens := &generations{}
+	cfg := c.readerConfig(maxBatch)
+	cfg.Logger = kafka.LoggerFunc(gens.observe)
+	r := kafka.NewReader(cfg)
 	defer r.Close()
-	commits := make(chan []kafka.Message, 64)
+	tr := &kafka.Transport{ClientID: "ticketing-consumer"}
+	defer tr.CloseIdleConnections()
+	client := &kafka.Client{Addr: kafka.TCP(c.Brokers...), Transport: tr}
+	commits := make(chan []fetched, 64)
 	committed := make(chan struct{})
 	go func() {
 		defer close(committed)
-		c.commitLoop(r, commits)
+		c.commitLoop(client, commits)
 	}()
 	defer func() {
 		close(commits)
 		<-committed
 	}()
 	for ctx.Err() == nil {
-		batch, err := c.fetch(ctx, r, maxBatch)
+		batch, err := c.fetch(ctx, r, gens, maxBatch)
 		if len(batch) > 0 {
-			c.deliverAll(ctx, batch, commits)
+			c.deliverAll(ctx, gens, batch, commits)
 		}
 		// The reader retries by itself, with a backoff, and reports each
 		// failure once, in the queue of messages: waiting here would only
@@ -183,12 +192,12 @@ func (c *Consumer) readerConfig(maxBatch int) kafka.ReaderConfig {
 // fetch waits for a message, then gathers those that follow it at once, up
 // to maxBatch. A failure after the first message ends the gathering and is
 // returned with what was gathered.
-func (c *Consumer) fetch(ctx context.Context, r *kafka.Reader, maxBatch int) ([]fetched, error) {
+func (c *Consumer) fetch(ctx context.Context, r *kafka.Reader, gens *generations, maxBatch int) ([]fetched, error) {
 	m, err := r.FetchMessage(ctx)
 	if err != nil {
 		return nil, err
 	}
-	batch := []fetched{decoded(m)}
+	batch := []fetched{decoded(m, gens.now())}
 	for len(batch) < maxBatch {
 		gctx, cancel := context.WithTimeout(ctx, gatherWait)
 		m, err := r.FetchMessage(gctx)
@@ -199,14 +208,14 @@ func (c *Consumer) fetch(ctx context.Context, r *kafka.Reader, maxBatch int) ([]
 			}
 			return batch, err
 		}
-		batch = append(batch, decoded(m))
+		batch = append(batch, decoded(m, gens.now()))
 	}
 	return batch, nil
 }
 
-func decoded(m kafka.Message) fetched {
+func decoded(m kafka.Message, gen member) fetched {
 	rec, err := Decode(m)
-	return fetched{msg: m, rec: rec, err: err}
+	return fetched{msg: m, rec: rec, err: err, gen: gen}
 }
 
 // deliverAll delivers the gathered messages, split by partition, in one
@@ -215,7 +224,10 @@ func decoded(m kafka.Message) fetched {
 // partitions of a gather keeps the cost per event low when events spread
 // over many partitions, and leaves no two transactions of this consumer to
 // deadlock on rows that events of several partitions touch (a show's sales).
-func (c *Consumer) deliverAll(ctx context.Context, batch []fetched, commits chan<- []kafka.Message) {
+//
+// Messages fetched in an older generation of the group are not delivered
+// again: the partitions still assigned restart from the committed offsets.
+func (c *Consumer) deliverAll(ctx context.Context, gens *generations, batch []fetched, commits chan<- []fetched) {
 	var order []int
 	byPartition := map[int][]fetched{}
 	for _, f := range batch {
@@ -242,16 +254,16 @@ func (c *Consumer) deliverAll(ctx context.Context, batch []fetched, commits chan
 		if len(done) != len(deliveries) {
 			done = make([]int, len(deliveries))
 		}
-		var committed []kafka.Message
+		var committed []fetched
 		var stalls []stall
 		var kept []int
 		for i, p := range order {
 			msgs := byPartition[p]
 			n := max(min(done[i], len(deliveries[i].Events)), 0)
 			if n > 0 {
-				committed = append(committed, msgs[n-1].msg)
+				committed = append(committed, msgs[n-1])
 			}
-			rest := msgs[n:]
+			rest := gens.fresh(msgs[n:])
 			byPartition[p] = rest
 			if len(rest) == 0 {
 				continue
@@ -295,7 +307,7 @@ type stall struct {
 // messages delivered again after a rebalance are skipped as redelivered.
 // Committing off the delivery path keeps the broker's round trip out of the
 // latency of the next messages.
-func (c *Consumer) commitLoop(r *kafka.Reader, commits <-chan []kafka.Message) {
+func (c *Consumer) commitLoop(client *kafka.Client, commits <-chan []fetched) {
 	for msgs := range commits {
 		for more := true; more; {
 			select {
@@ -306,12 +318,114 @@ func (c *Consumer) commitLoop(r *kafka.Reader, commits <-chan []kafka.Message) {
 				more = false
 			}
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), commitTimeout)
-		if err := r.CommitMessages(ctx, msgs...); err != nil {
+		if err := c.commit(client, msgs); err != nil {
 			c.logger().Warn("projection consumer: commit failed", "projection", c.Projection, "error", err)
 		}
-		cancel()
 	}
+}
+
+// generations follows the generations of the group a reader is a member
+// of, so that the offsets of messages are committed in the generation they
+// were fetched in, and refused by the coordinator once it is over. kafka-go
+// sends every commit under its current generation, and a commit made while a
+// rebalance is in progress waits in its queue for the next one: the
+// commit of messages fetched before the rebalance gave their partition to
+// another member, which may have committed further since, would move the
+// offset backwards (segmentio/kafka-go#1308; the stale messages of #1398).
+type generations struct {
+	mu      sync.Mutex
+	joined  member // the generation being joined
+	current member // the generation messages are fetched in
+}
+
+// member is a member of the group in one generation.
+type member struct {
+	id  string
+	gen int32
+}
+
+// observe is the reader's info logger. kafka-go logs "joined group %s as
+// member %s in generation %d" when it joined a generation, and "subscribed
+// to topics and partitions" when it starts fetching in it, after it stopped
+// fetching for the last one.
+func (g *generations) observe(format string, args ...any) {
+	switch {
+	case strings.HasPrefix(format, "joined group ") && len(args) == 3:
+		id, _ := args[1].(string)
+		gen, _ := args[2].(int32)
+		g.mu.Lock()
+		g.joined = member{id: id, gen: gen}
+		g.mu.Unlock()
+	case strings.HasPrefix(format, "subscribed to topics and partitions"):
+		g.mu.Lock()
+		g.current = g.joined
+		g.mu.Unlock()
+	}
+}
+
+// now returns the generation messages fetched now belong to.
+func (g *generations) now() member {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.current
+}
+
+// fresh returns the messages of msgs fetched in the current generation.
+func (g *generations) fresh(msgs []fetched) []fetched {
+	now := g.now()
+	out := msgs[:0:0]
+	for _, m := range msgs {
+		if m.gen == now {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// commit commits the offsets of msgs, each in the generation it was
+// fetched in: the coordinator refuses those of a generation that is over
+// (ILLEGAL_GENERATION), and their messages are delivered again, and skipped
+// as redelivered, by whoever holds their partition now.
+func (c *Consumer) commit(client *kafka.Client, msgs []fetched) error {
+	offsets := map[member]map[int]int64{}
+	for _, m := range msgs {
+		if m.gen.id == "" {
+			continue
+		}
+		if offsets[m.gen] == nil {
+			offsets[m.gen] = map[int]int64{}
+		}
+		if o, ok := offsets[m.gen][m.msg.Partition]; !ok || m.msg.Offset+1 > o {
+			offsets[m.gen][m.msg.Partition] = m.msg.Offset + 1
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), commitTimeout)
+	defer cancel()
+	var errs []error
+	for gen, byPartition := range offsets {
+		var commits []kafka.OffsetCommit
+		for p, o := range byPartition {
+			commits = append(commits, kafka.OffsetCommit{Partition: p, Offset: o})
+		}
+		resp, err := client.OffsetCommit(ctx, &kafka.OffsetCommitRequest{GroupID: c.group(), GenerationID: int(gen.gen), MemberID: gen.id,
+			Topics: map[string][]kafka.OffsetCommit{c.Topic: commits}})
+		for _, p := range respTopic(resp, c.Topic) {
+			if err == nil {
+				err = p.Error
+			}
+		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("generation %d: %w", gen.gen, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func respTopic(resp *kafka.OffsetCommitResponse, topic string) []kafka.OffsetCommitPartition {
+	if resp == nil {
+		return nil
+	}
+	return resp.Topics[topic]
 }
 
 func (c *Consumer) logStall(s stall, retryIn time.Duration) {

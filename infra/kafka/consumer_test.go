@@ -356,17 +356,7 @@ func TestConsumer_Run(t *testing.T) {
 			// Each member counts the events it applied.
 			var applied [3]atomic.Int32
 			member := func(i int) (stop func()) {
-				var stops []func()
-				for _, pr := range projections.All() {
-					c := p.consumer(pr.Name())
-					c.Deliverer = counting{Deliverer: p.runner, n: &applied[i]}
-					stops = append(stops, run(t, c.Run))
-				}
-				return func() {
-					for _, stop := range stops {
-						stop()
-					}
-				}
+				return p.startMember(counting{Deliverer: p.runner, n: &applied[i]})
 			}
 			first := member(0)
 			shows := []uuid.UUID{s.openShow("A"), s.openShow("B"), s.openShow("C"), s.openShow("D")}
