@@ -24,7 +24,13 @@ import (
 // killed process stops: at once, dropping the requests in flight.
 func startRoles(t *testing.T, name, dbURL string, r roles, options ...func(*Config)) *server {
 	t.Helper()
-	c, err := LoadConfig(testEnv(dbURL, time.Minute).get)
+	return startRolesTTL(t, name, dbURL, time.Minute, r, options...)
+}
+
+// startRolesTTL is startRoles with holds that last holdTTL.
+func startRolesTTL(t *testing.T, name, dbURL string, holdTTL time.Duration, r roles, options ...func(*Config)) *server {
+	t.Helper()
+	c, err := LoadConfig(testEnv(dbURL, holdTTL).get)
 	if err != nil {
 		t.Fatal(err)
 	}

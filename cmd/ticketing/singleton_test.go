@@ -105,25 +105,6 @@ func failover(t *testing.T, pool *pgxpool.Pool, name string, a, b *child) time.D
 	return time.Since(killed)
 }
 
-// startRoles runs an engine with the roles r in this process, on db.
-func startRoles(t *testing.T, db string, holdTTL time.Duration, r roles, options ...func(*Config)) *engine {
-	t.Helper()
-	c, err := LoadConfig(testEnv(db, holdTTL).get)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c.ShutdownTimeout = 200 * time.Millisecond
-	for _, o := range options {
-		o(&c)
-	}
-	m := NewMain("serve", c, r, quiet)
-	if err := m.Run(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = m.Close() })
-	return m.engine
-}
-
 // writeWhile runs the workload's orders until stop is called, or the test
 // ends.
 func writeWhile(t *testing.T, w *workload) (stop func()) {
@@ -158,7 +139,7 @@ func TestSingleton_RelayFailover(t *testing.T) {
 	var cfg Config
 	kafkaConfig(&cfg)
 	kc := *cfg.Kafka
-	e := startRoles(t, db, time.Minute, roles{Write: true, Read: true, Projectors: true}, kafkaConfig)
+	e := startRolesTTL(t, "serve", db, time.Minute, roles{Write: true, Read: true, Projectors: true}, kafkaConfig).e
 	vars := env{"KAFKA_BROKERS": strings.Join(kc.Brokers, ","), "KAFKA_TOPIC": kc.Topic, "KAFKA_PARTITIONS": "4"}
 	a, b := startChild(t, db, "relay", vars), startChild(t, db, "relay", vars)
 	w := newWorkload(t, e, 4)
@@ -183,7 +164,7 @@ func TestSingleton_RelayFailover(t *testing.T) {
 func TestSingleton_ExpirerFailover(t *testing.T) {
 	t.Parallel()
 	db := pgtest.SchemaURL(t)
-	e := startRoles(t, db, time.Second, roles{Write: true, Read: true, Projectors: true})
+	e := startRolesTTL(t, "serve", db, time.Second, roles{Write: true, Read: true, Projectors: true}).e
 	a, b := startChild(t, db, "expirer", nil), startChild(t, db, "expirer", nil)
 	show := newWorkload(t, e, 1).shows[0]
 	placeHolds(t, e, show, 20)
@@ -211,7 +192,7 @@ func TestSingleton_ExpirerFailover(t *testing.T) {
 func TestSingleton_ExpirerHung(t *testing.T) {
 	t.Parallel()
 	db := pgtest.SchemaURL(t)
-	e := startRoles(t, db, time.Second, roles{Write: true, Read: true, Projectors: true})
+	e := startRolesTTL(t, "serve", db, time.Second, roles{Write: true, Read: true, Projectors: true}).e
 	a, b := startChild(t, db, "expirer", nil), startChild(t, db, "expirer", nil)
 	pid := activeLeader(t, e.pool, "expirer", 0, 15*time.Second)
 	hung, other := a, b
