@@ -402,12 +402,13 @@ func runClusterLoad(t *testing.T, c cluster, l *clusterLoad, victim int) cluster
 // least a second), counted over the writes before the restart.
 func reportRecovery(t *testing.T, l *clusterLoad, tl clusterTimeline) {
 	t.Helper()
-	before, _, nb := l.stall(tl.killed.Add(-3*time.Second), tl.killed, time.Hour)
+	// The writes of the last second before the kill may be caught in it.
+	before, _, nb := l.stall(tl.killed.Add(-4*time.Second), tl.killed.Add(-time.Second), time.Hour)
 	slow := max(time.Second, 2*before)
 	worst, recovered, na := l.stall(tl.killed, tl.restarting, slow)
 	worstR, recoveredR, nr := l.stall(tl.restarting, tl.stopped, slow)
 	ms := func(d time.Duration) time.Duration { return d.Round(time.Millisecond) }
-	t.Logf("in the 3 s before the kill: %d writes, slowest visible after %s", nb, ms(before))
+	t.Logf("from 4 s to 1 s before the kill: %d writes, slowest visible after %s", nb, ms(before))
 	t.Logf("after the kill: %d writes, slowest visible after %s; read models within %s of the writes again %s after the SIGKILL",
 		na, ms(worst), ms(slow), ms(recovered.Sub(tl.killed)))
 	t.Logf("restart (the node served again after %s): %d writes, slowest visible after %s; within %s again %s after the restart began",
