@@ -19,7 +19,8 @@ run-kafka: db kafka
 	$(BROKER) $(GO) run ./cmd/ticketing serve
 
 ## test: gofmt, vet and every test with the race detector, the Kafka tests
-## against a real broker started for the run
+## against a real broker started for the run; then the three-broker cluster
+## test (kafka-cluster) and a short run of each fuzz target
 test: db kafka lint
 	$(BROKER) $(GO) test -race -count=1 -timeout 15m ./...
 	@$(MAKE) --no-print-directory kafka-cluster
