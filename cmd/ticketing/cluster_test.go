@@ -134,6 +134,7 @@ type clusterLoad struct {
 	paid   map[string]bool   // orders paid
 	units  map[string]int    // show → units paid for
 	errs   []string          // non-2xx answers and failed requests
+	moved  []time.Time       // when the relay's position was seen to move
 }
 
 func (l *clusterLoad) try(method, path, token string, body any) (int, map[string]any, error) {
@@ -203,8 +204,14 @@ func (l *clusterLoad) step(n int, buyer string) {
 // done is closed (no more writes come) and every write is visible, or ctx
 // ends.
 func (l *clusterLoad) watch(ctx context.Context, done <-chan struct{}) {
-	next := 0
+	next, relayAt := 0, l.s.e.relay.Position()
 	for ctx.Err() == nil {
+		if p := l.s.e.relay.Position(); p != relayAt {
+			relayAt = p
+			l.mu.Lock()
+			l.moved = append(l.moved, time.Now())
+			l.mu.Unlock()
+		}
 		l.mu.Lock()
 		pending := l.writes[next:]
 		l.mu.Unlock()
@@ -415,6 +422,13 @@ func reportRecovery(t *testing.T, l *clusterLoad, tl clusterTimeline) {
 		ms(tl.restarted.Sub(tl.restarting)), nr, ms(worstR), ms(slow), ms(recoveredR.Sub(tl.restarting)))
 	fmt.Printf("kafka cluster: recovered %s after the SIGKILL (slowest write visible after %s, %s before the kill)\n",
 		ms(recovered.Sub(tl.killed)), ms(worst), ms(before))
+	var pause time.Duration
+	for i := 1; i < len(l.moved); i++ {
+		if l.moved[i].After(tl.killed) && l.moved[i-1].Before(tl.restarting) {
+			pause = max(pause, l.moved[i].Sub(l.moved[i-1]))
+		}
+	}
+	t.Logf("the relay's longest pause between the kill and the restart: %s", ms(pause))
 	logTimeline(t, l, tl)
 	if nb == 0 || na == 0 || nr == 0 {
 		t.Errorf("writes before the kill %d, after it %d, after the restart %d: want some in each", nb, na, nr)
