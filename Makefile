@@ -5,8 +5,9 @@ GO      ?= go
 PG_PORT ?= 5432
 export PG_PORT
 BROKER  := tools/kafka/broker run
+CLUSTER := tools/kafka/cluster run
 
-.PHONY: run run-kafka test fuzz bench bench-latency bench-flash bench-replay bench-audit lint db kafka
+.PHONY: run run-kafka test kafka-cluster fuzz bench bench-latency bench-flash bench-replay bench-audit lint db kafka
 
 ## run: start the engine (write API, read API, projectors, expirer) on :8080
 run: db
@@ -18,10 +19,20 @@ run-kafka: db kafka
 	$(BROKER) $(GO) run ./cmd/ticketing serve
 
 ## test: gofmt, vet and every test with the race detector, the Kafka tests
-## against a real broker started for the run
+## against a real broker started for the run; then the three-broker cluster
+## test (kafka-cluster) and a short run of each fuzz target
 test: db kafka lint
 	$(BROKER) $(GO) test -race -count=1 -timeout 15m ./...
+	@$(MAKE) --no-print-directory kafka-cluster
 	@$(MAKE) --no-print-directory fuzz
+
+## kafka-cluster: a three-node Kafka cluster loses a node under a steady
+## stream of writes (SIGKILL, then a restart); prints the time to recover.
+## About a minute and a half: the cluster's start, then the test
+## (the engine's own log lines are left out).
+kafka-cluster: db kafka
+	KAFKA_CLUSTER_REQUIRED=1 $(CLUSTER) bash -o pipefail -c \
+	  "$(GO) test -race -count=1 -timeout 5m -run '^TestCluster_' -v ./cmd/ticketing | grep --line-buffered -v 'serve_test.go:[0-9]*: time='"
 
 ## fuzz: a short run of each fuzz target beyond its committed seeds
 ## (FUZZTIME each, default 10s)

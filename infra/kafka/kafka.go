@@ -225,6 +225,12 @@ func partitionCount(ctx context.Context, client *kafka.Client, topic string) (in
 // that each write is one request per partition: see Relay.
 const writerBatchSize = 1000
 
+// writerMetadataTTL is how often the relay's writer reads the cluster's
+// metadata. kafka-go reads it only on that timer (6 s by default), not when a
+// partition's leader was lost or refused a write as no longer the leader:
+// until then the writer keeps writing to the old leader.
+const writerMetadataTTL = time.Second
+
 // NewWriter returns the writer the relay publishes with: synchronous, every
 // write acknowledged by all in-sync replicas, each message routed by its key
 // (the stream id) with KeyBalancer over cfg.Partitions partitions, and no
@@ -237,7 +243,7 @@ func NewWriter(cfg Config) *kafka.Writer {
 	cfg = cfg.withDefaults()
 	return &kafka.Writer{
 		Addr:                   kafka.TCP(cfg.Brokers...),
-		Transport:              &kafka.Transport{ClientID: "ticketing-relay"},
+		Transport:              &kafka.Transport{ClientID: "ticketing-relay", MetadataTTL: writerMetadataTTL},
 		Topic:                  cfg.Topic,
 		Balancer:               KeyBalancer{Partitions: cfg.Partitions},
 		RequiredAcks:           kafka.RequireAll,

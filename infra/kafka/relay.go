@@ -47,6 +47,11 @@ const (
 const (
 	minBackoff = 50 * time.Millisecond
 	maxBackoff = 5 * time.Second
+	// maxPublishBackoff bounds the wait between two writes of a batch
+	// Kafka refused. When a broker is lost its partitions get new leaders
+	// within seconds (the controller fences it): the relay must find them
+	// then, not up to maxBackoff later.
+	maxPublishBackoff = time.Second
 )
 
 // RelayStatus is how far the relay got and whether it is healthy.
@@ -293,7 +298,7 @@ func (r *Relay) publish(ctx context.Context, name string, msgs []kafka.Message, 
 		if !sleep(ctx, backoff) {
 			return ctx.Err()
 		}
-		backoff = min(2*backoff, maxBackoff)
+		backoff = min(2*backoff, maxPublishBackoff)
 	}
 }
 
