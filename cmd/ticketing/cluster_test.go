@@ -493,7 +493,7 @@ func checkClusterTopic(t *testing.T, c cluster, s *server, topic string) {
 	where := map[string]int{}  // stream → its partition
 	var total, dups int
 	for _, p := range parts {
-		for _, m := range readPartition(t, ctx, c, topic, p.ID) {
+		for _, m := range readPartition(t, ctx, c.brokers, topic, p.ID) {
 			rec, err := kafka.Decode(m)
 			if err != nil {
 				t.Fatal(err)
@@ -525,9 +525,9 @@ func checkClusterTopic(t *testing.T, c cluster, s *server, topic string) {
 }
 
 // readPartition returns every message of a partition, first to last.
-func readPartition(t *testing.T, ctx context.Context, c cluster, topic string, partition int) []kafkago.Message {
+func readPartition(t *testing.T, ctx context.Context, brokers []string, topic string, partition int) []kafkago.Message {
 	t.Helper()
-	conn, err := kafkago.DialLeader(ctx, "tcp", c.brokers[0], topic, partition)
+	conn, err := kafkago.DialLeader(ctx, "tcp", brokers[0], topic, partition)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -536,7 +536,7 @@ func readPartition(t *testing.T, ctx context.Context, c cluster, topic string, p
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := kafkago.NewReader(kafkago.ReaderConfig{Brokers: c.brokers, Topic: topic, Partition: partition, MaxWait: 100 * time.Millisecond})
+	r := kafkago.NewReader(kafkago.ReaderConfig{Brokers: brokers, Topic: topic, Partition: partition, MaxWait: 100 * time.Millisecond})
 	defer r.Close()
 	var out []kafkago.Message
 	for int64(len(out)) < last {
@@ -547,6 +547,14 @@ func readPartition(t *testing.T, ctx context.Context, c cluster, topic string, p
 		out = append(out, m)
 	}
 	return out
+}
+
+// readPartitionOf reads a partition to its end, within 20 s.
+func readPartitionOf(t *testing.T, brokers []string, topic string, partition int) []kafkago.Message {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	return readPartition(t, ctx, brokers, topic, partition)
 }
 
 // checkRecovered checks that the relay and the projections caught up with

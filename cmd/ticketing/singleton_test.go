@@ -14,7 +14,6 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgxpool"
-	kafkago "github.com/segmentio/kafka-go"
 
 	"github.com/ticketing/ticketing/commands"
 	"github.com/ticketing/ticketing/domain"
@@ -306,7 +305,7 @@ func scanTopic(t *testing.T, kc kafka.Config) (seen map[uint64]bool, repeats int
 	seen = map[uint64]bool{}
 	for p := range kc.Partitions {
 		var last uint64
-		for _, m := range readPartition(t, kc, p) {
+		for _, m := range readPartitionOf(t, kc.Brokers, kc.Topic, p) {
 			rec, err := kafka.Decode(m)
 			if err != nil {
 				t.Fatal(err)
@@ -322,31 +321,4 @@ func scanTopic(t *testing.T, kc kafka.Config) (seen map[uint64]bool, repeats int
 		}
 	}
 	return seen, repeats
-}
-
-// readPartition returns every message of partition p of the topic.
-func readPartition(t *testing.T, kc kafka.Config, p int) []kafkago.Message {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	conn, err := kafkago.DialLeader(ctx, "tcp", kc.Brokers[0], kc.Topic, p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	end, err := conn.ReadLastOffset()
-	conn.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := kafkago.NewReader(kafkago.ReaderConfig{Brokers: kc.Brokers, Topic: kc.Topic, Partition: p, MaxWait: 50 * time.Millisecond})
-	defer r.Close()
-	var out []kafkago.Message
-	for int64(len(out)) < end {
-		m, err := r.FetchMessage(ctx)
-		if err != nil {
-			t.Fatal(fmt.Errorf("partition %d: %d of %d messages: %w", p, len(out), end, err))
-		}
-		out = append(out, m)
-	}
-	return out
 }
