@@ -107,7 +107,7 @@ func TestError(t *testing.T) {
 	hit := make([]bool, len(mappings))
 	for _, c := range cases {
 		for i, m := range mappings {
-			if m.match(c.err) {
+			if m.Match(c.err) {
 				hit[i] = true
 				break
 			}
@@ -115,7 +115,7 @@ func TestError(t *testing.T) {
 	}
 	for i, h := range hit {
 		if !h {
-			t.Errorf("no case reaches mapping %d (%s, %d)", i, mappings[i].slug, mappings[i].status)
+			t.Errorf("no case reaches mapping %d (%s, %d)", i, mappings[i].Slug, mappings[i].Status)
 		}
 	}
 	for _, c := range cases {
