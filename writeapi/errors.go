@@ -167,10 +167,8 @@ var mappings = []mapping{
 		Detail: "the order, or a ticket asked for, is refunded already"},
 	{Match: web.Is(domain.ErrTicketVoided), Status: http.StatusConflict, Slug: "ticket-void", Title: "Ticket void",
 		Detail: "the ticket was refunded: it admits nobody"},
-	{Match: web.Is(commands.ErrConflict), Status: http.StatusConflict, Slug: "conflict", Title: "Concurrent update, try again",
-		Detail: "another request changed this at the same time; retry"},
-	{Match: web.Is(commands.ErrTooContended), Status: http.StatusConflict, Slug: "conflict", Title: "Concurrent update, try again",
-		Detail: "another request changed this at the same time; retry"},
+	{Match: web.Is(commands.ErrConflict, commands.ErrTooContended), Status: http.StatusConflict, Slug: "conflict",
+		Title: "Concurrent update, try again", Detail: "another request changed this at the same time; retry"},
 }
 
 // invalidState is the row of a 409 "invalid-state" problem for target,
