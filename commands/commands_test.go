@@ -383,3 +383,16 @@ func TestHandler_ShowAuthorization(t *testing.T) {
 		t.Fatalf("organizer buying: err = %v, want forbidden", err)
 	}
 }
+
+// onEachStoreShape runs test, in parallel, once for each of storeShapes, on
+// a fresh fixture and a handler over that shape of its store.
+func onEachStoreShape(t *testing.T, test func(t *testing.T, f *fixture, h *commands.Handler)) {
+	t.Helper()
+	for _, tc := range storeShapes {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			f := newFixture(t)
+			test(t, f, f.handler(tc.store(f.store)))
+		})
+	}
+}

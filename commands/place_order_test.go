@@ -20,83 +20,78 @@ import (
 // request, and nothing is oversold.
 func TestHandler_BatchedHolds(t *testing.T) {
 	t.Parallel()
-	for _, tc := range storeShapes {
-		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
-			f := newFixture(t)
-			reg := domain.NewRegistry()
-			domain.RegisterEvents(reg)
-			h := f.handler(tc.store(f.store))
-			type placed struct {
-				res   commands.OrderResult
-				buyer uuid.UUID
-				corr  string
-			}
-			var mu sync.Mutex
-			var got []placed
-			soldOut := 0
-			var wg sync.WaitGroup
-			for i := range 40 {
-				wg.Go(func() {
-					buyer := domain.Actor{UserID: uuid.New(), Role: domain.RoleBuyer}
-					corr := uuid.NewString()
-					ctx := commands.WithMetadata(context.Background(), domain.Metadata{CorrelationID: corr, UserID: buyer.UserID.String()})
-					res, err := h.PlaceOrder(ctx, buyer, commands.PlaceOrder{ShowID: f.show, Items: []domain.ItemRequest{{Section: "floor", Quantity: 1 + i%2}}})
-					mu.Lock()
-					defer mu.Unlock()
-					switch {
-					case err == nil:
-						got = append(got, placed{res, buyer.UserID, corr})
-					case errors.Is(err, domain.ErrSoldOut):
-						soldOut++
-					default:
-						t.Errorf("PlaceOrder: %v", err)
-					}
-				})
-			}
-			wg.Wait()
-			units := 0
-			for _, p := range got {
-				recs, err := f.store.ReadStream(context.Background(), domain.OrderStream(p.res.ID), 1)
-				if err != nil || len(recs) != 1 || recs[0].Type != "order.placed" {
-					t.Fatalf("order %s: %v %v", p.res.ID, recs, err)
+	onEachStoreShape(t, func(t *testing.T, f *fixture, h *commands.Handler) {
+		reg := domain.NewRegistry()
+		domain.RegisterEvents(reg)
+		type placed struct {
+			res   commands.OrderResult
+			buyer uuid.UUID
+			corr  string
+		}
+		var mu sync.Mutex
+		var got []placed
+		soldOut := 0
+		var wg sync.WaitGroup
+		for i := range 40 {
+			wg.Go(func() {
+				buyer := domain.Actor{UserID: uuid.New(), Role: domain.RoleBuyer}
+				corr := uuid.NewString()
+				ctx := commands.WithMetadata(context.Background(), domain.Metadata{CorrelationID: corr, UserID: buyer.UserID.String()})
+				res, err := h.PlaceOrder(ctx, buyer, commands.PlaceOrder{ShowID: f.show, Items: []domain.ItemRequest{{Section: "floor", Quantity: 1 + i%2}}})
+				mu.Lock()
+				defer mu.Unlock()
+				switch {
+				case err == nil:
+					got = append(got, placed{res, buyer.UserID, corr})
+				case errors.Is(err, domain.ErrSoldOut):
+					soldOut++
+				default:
+					t.Errorf("PlaceOrder: %v", err)
 				}
-				if p.res.Position.Less(recs[0].Position) {
-					t.Errorf("order %s answered position %s, before its order.placed at %s", p.res.ID, p.res.Position, recs[0].Position)
+			})
+		}
+		wg.Wait()
+		units := 0
+		for _, p := range got {
+			recs, err := f.store.ReadStream(context.Background(), domain.OrderStream(p.res.ID), 1)
+			if err != nil || len(recs) != 1 || recs[0].Type != "order.placed" {
+				t.Fatalf("order %s: %v %v", p.res.ID, recs, err)
+			}
+			if p.res.Position.Less(recs[0].Position) {
+				t.Errorf("order %s answered position %s, before its order.placed at %s", p.res.ID, p.res.Position, recs[0].Position)
+			}
+			o := f.orderState(t, p.res.ID)
+			if o.BuyerID != p.buyer {
+				t.Errorf("order %s buyer %s, want %s", p.res.ID, o.BuyerID, p.buyer)
+			}
+			units += o.Units()
+			assertCorrelation(t, recs[0], p.corr)
+		}
+		show, err := f.store.ReadStream(context.Background(), domain.ShowStream(f.show), 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		byOrder := map[uuid.UUID]domain.RecordedEvent{}
+		for _, rec := range show {
+			if rec.Type == "show.seats_held" {
+				e, err := reg.DecodeRecorded(rec)
+				if err != nil {
+					t.Fatal(err)
 				}
-				o := f.orderState(t, p.res.ID)
-				if o.BuyerID != p.buyer {
-					t.Errorf("order %s buyer %s, want %s", p.res.ID, o.BuyerID, p.buyer)
-				}
-				units += o.Units()
-				assertCorrelation(t, recs[0], p.corr)
+				byOrder[e.(domain.SeatsHeld).OrderID] = rec
 			}
-			show, err := f.store.ReadStream(context.Background(), domain.ShowStream(f.show), 1)
-			if err != nil {
-				t.Fatal(err)
+		}
+		for _, p := range got {
+			rec, ok := byOrder[p.res.ID]
+			if !ok {
+				t.Fatalf("no hold for order %s", p.res.ID)
 			}
-			byOrder := map[uuid.UUID]domain.RecordedEvent{}
-			for _, rec := range show {
-				if rec.Type == "show.seats_held" {
-					e, err := reg.DecodeRecorded(rec)
-					if err != nil {
-						t.Fatal(err)
-					}
-					byOrder[e.(domain.SeatsHeld).OrderID] = rec
-				}
-			}
-			for _, p := range got {
-				rec, ok := byOrder[p.res.ID]
-				if !ok {
-					t.Fatalf("no hold for order %s", p.res.ID)
-				}
-				assertCorrelation(t, rec, p.corr)
-			}
-			if units != 10 || len(byOrder) != len(got) || soldOut == 0 {
-				t.Fatalf("%d units in %d orders, %d holds, %d sold out; want all 10 units held", units, len(got), len(byOrder), soldOut)
-			}
-		})
-	}
+			assertCorrelation(t, rec, p.corr)
+		}
+		if units != 10 || len(byOrder) != len(got) || soldOut == 0 {
+			t.Fatalf("%d units in %d orders, %d holds, %d sold out; want all 10 units held", units, len(got), len(byOrder), soldOut)
+		}
+	})
 }
 
 func assertCorrelation(t *testing.T, rec domain.RecordedEvent, want string) {

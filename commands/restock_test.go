@@ -17,26 +17,20 @@ func TestHandler_RestockOffersTheWaitlist(t *testing.T) {
 	ctx := context.Background()
 	f := newFixture(t)
 	paid := f.paidOrder(t, 10)
-	b := domain.Actor{UserID: uuid.New(), Role: domain.RoleBuyer}
-	if _, err := f.h.JoinWaitlist(ctx, b, f.show, "floor", 2); err != nil {
-		t.Fatal(err)
-	}
+	b := f.waiter(t, 2)
 	res, err := f.h.RefundOrder(ctx, f.org, paid.ID, domain.RefundRequest{Reason: "rain", Restock: true,
 		Tickets: []uuid.UUID{paid.Tickets[0].ID, paid.Tickets[1].ID}})
 	if err != nil || !res.Settled {
 		t.Fatalf("refund: %+v, %v", res, err)
 	}
-	offers := f.offers(t)
-	if len(offers) != 1 || offers[0].BuyerID != b.UserID || offers[0].Quantity != 2 {
-		t.Fatalf("offers = %+v", offers)
-	}
-	if o := f.orderState(t, offers[0].OrderID); o.Status != domain.OrderStatusHeld || o.BuyerID != b.UserID {
-		t.Fatalf("the offer's order is %q of %s", o.Status, o.BuyerID)
+	offer := f.soleOffer(t, b)
+	if offer.Quantity != 2 {
+		t.Fatalf("offer = %+v, want 2 units", offer)
 	}
 	if got := f.showState(t).Available("floor"); got != 0 {
 		t.Errorf("floor available = %d, want 0: the returned units are the offer's", got)
 	}
-	if _, err := f.h.PayOrder(ctx, b, offers[0].OrderID, "tok_visa"); err != nil {
+	if _, err := f.h.PayOrder(ctx, b, offer.OrderID, "tok_visa"); err != nil {
 		t.Fatal(err)
 	}
 	// A second refund of a refunded ticket, on another engine, is refused
@@ -58,10 +52,7 @@ func TestHandler_RestockSettledByTheProcessOffers(t *testing.T) {
 	ctx := context.Background()
 	f := newFixture(t)
 	paid := f.paidOrder(t, 10)
-	b := domain.Actor{UserID: uuid.New(), Role: domain.RoleBuyer}
-	if _, err := f.h.JoinWaitlist(ctx, b, f.show, "floor", 1); err != nil {
-		t.Fatal(err)
-	}
+	b := f.waiter(t, 1)
 	dead := f.engine(deadProvider{f.pay})
 	res, err := dead.RefundOrder(ctx, f.org, paid.ID, domain.RefundRequest{Tickets: []uuid.UUID{paid.Tickets[0].ID}, Reason: "broken", Restock: true})
 	if err != nil || res.Settled {
@@ -75,12 +66,6 @@ func TestHandler_RestockSettledByTheProcessOffers(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	offers := f.offers(t)
-	if len(offers) != 1 || offers[0].BuyerID != b.UserID {
-		t.Fatalf("offers = %+v", offers)
-	}
-	if o := f.orderState(t, offers[0].OrderID); o.Status != domain.OrderStatusHeld {
-		t.Fatalf("the offer's order is %q", o.Status)
-	}
+	f.soleOffer(t, b)
 	f.audit(t)
 }

@@ -20,67 +20,62 @@ import (
 // multi-stream store the expiries go in it too.
 func TestHandler_SettleMany(t *testing.T) {
 	t.Parallel()
-	for _, tc := range storeShapes {
-		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
-			ctx := context.Background()
-			f := newFixture(t)
-			h := f.handler(tc.store(f.store))
-			unpaid := []uuid.UUID{f.hold(t, 1).ID, f.hold(t, 1).ID, f.hold(t, 1).ID}
-			paid := f.hold(t, 2).ID
-			confirmWithoutSettling(t, f, paid)
-			cancelled := f.hold(t, 1).ID
-			cancelWithoutSettling(t, f, cancelled)
-			// A hold whose order was never written: its process died.
-			orphan := uuid.New()
-			s := f.showState(t)
-			if err := s.Hold(domain.HoldRequest{OrderID: orphan, BuyerID: f.buyer.UserID, Items: []domain.ItemRequest{{Section: "floor", Quantity: 1}}}, f.clock.Now(), ttl); err != nil {
-				t.Fatal(err)
-			}
-			data, _ := domain.Encode(s.Changes(), uuid.New, domain.Metadata{})
-			if _, err := f.store.Append(ctx, domain.ShowStream(f.show), s.Version(), data); err != nil {
-				t.Fatal(err)
-			}
-			f.clock.Add(ttl)
-			fresh := f.hold(t, 1).ID // runs out later
-			before := f.showState(t).Version()
+	onEachStoreShape(t, func(t *testing.T, f *fixture, h *commands.Handler) {
+		ctx := context.Background()
+		unpaid := []uuid.UUID{f.hold(t, 1).ID, f.hold(t, 1).ID, f.hold(t, 1).ID}
+		paid := f.hold(t, 2).ID
+		confirmWithoutSettling(t, f, paid)
+		cancelled := f.hold(t, 1).ID
+		cancelWithoutSettling(t, f, cancelled)
+		// A hold whose order was never written: its process died.
+		orphan := uuid.New()
+		s := f.showState(t)
+		if err := s.Hold(domain.HoldRequest{OrderID: orphan, BuyerID: f.buyer.UserID, Items: []domain.ItemRequest{{Section: "floor", Quantity: 1}}}, f.clock.Now(), ttl); err != nil {
+			t.Fatal(err)
+		}
+		data, _ := domain.Encode(s.Changes(), uuid.New, domain.Metadata{})
+		if _, err := f.store.Append(ctx, domain.ShowStream(f.show), s.Version(), data); err != nil {
+			t.Fatal(err)
+		}
+		f.clock.Add(ttl)
+		fresh := f.hold(t, 1).ID // runs out later
+		before := f.showState(t).Version()
 
-			all := append(append([]uuid.UUID{}, unpaid...), paid, cancelled, orphan, fresh)
-			n, err := h.SettleMany(ctx, f.show, all)
-			if err != nil || n != len(all) {
-				t.Fatalf("SettleMany = %d, %v; want %d", n, err, len(all))
+		all := append(append([]uuid.UUID{}, unpaid...), paid, cancelled, orphan, fresh)
+		n, err := h.SettleMany(ctx, f.show, all)
+		if err != nil || n != len(all) {
+			t.Fatalf("SettleMany = %d, %v; want %d", n, err, len(all))
+		}
+		after := f.showState(t)
+		if got := after.Version() - before; got != 6 {
+			t.Errorf("show grew by %d events, want 6 (4 expiries, 1 sale, 1 release)", got)
+		}
+		for _, id := range append(unpaid, orphan) {
+			if _, held := after.HoldOf(id); held {
+				t.Errorf("order %s still held", id)
 			}
-			after := f.showState(t)
-			if got := after.Version() - before; got != 6 {
-				t.Errorf("show grew by %d events, want 6 (4 expiries, 1 sale, 1 release)", got)
+			if got := f.orderState(t, id).Status; got != domain.OrderStatusExpired {
+				t.Errorf("order %s is %q, want expired", id, got)
 			}
-			for _, id := range append(unpaid, orphan) {
-				if _, held := after.HoldOf(id); held {
-					t.Errorf("order %s still held", id)
-				}
-				if got := f.orderState(t, id).Status; got != domain.OrderStatusExpired {
-					t.Errorf("order %s is %q, want expired", id, got)
-				}
-			}
-			if !after.IsSold(paid) {
-				t.Error("the paid order is not sold")
-			}
-			if _, held := after.HoldOf(fresh); !held {
-				t.Error("the hold that has not run out was released")
-			}
-			// 10 units: 2 sold, 1 held.
-			if got := after.Available("floor"); got != 7 {
-				t.Errorf("available = %d, want 7", got)
-			}
-			// Settled twice, nothing changes.
-			if _, err := h.SettleMany(ctx, f.show, all); err != nil {
-				t.Fatal(err)
-			}
-			if v := f.showState(t).Version(); v != after.Version() {
-				t.Errorf("settling again appended: version %d, was %d", v, after.Version())
-			}
-		})
-	}
+		}
+		if !after.IsSold(paid) {
+			t.Error("the paid order is not sold")
+		}
+		if _, held := after.HoldOf(fresh); !held {
+			t.Error("the hold that has not run out was released")
+		}
+		// 10 units: 2 sold, 1 held.
+		if got := after.Available("floor"); got != 7 {
+			t.Errorf("available = %d, want 7", got)
+		}
+		// Settled twice, nothing changes.
+		if _, err := h.SettleMany(ctx, f.show, all); err != nil {
+			t.Fatal(err)
+		}
+		if v := f.showState(t).Version(); v != after.Version() {
+			t.Errorf("settling again appended: version %d, was %d", v, after.Version())
+		}
+	})
 }
 
 // Payments racing a batch of expiries: each order has exactly one outcome,

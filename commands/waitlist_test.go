@@ -33,6 +33,31 @@ func (f *fixture) offers(t *testing.T) []domain.WaitlistOffered {
 	return showEvents[domain.WaitlistOffered](t, f)
 }
 
+// waiter returns a new buyer who joined the floor's waiting list for q
+// units.
+func (f *fixture) waiter(t *testing.T, q int) domain.Actor {
+	t.Helper()
+	b := domain.Actor{UserID: uuid.New(), Role: domain.RoleBuyer}
+	if _, err := f.h.JoinWaitlist(context.Background(), b, f.show, "floor", q); err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// soleOffer returns the show's one waiting-list offer, failing the test
+// unless it is b's and its order is a hold of b's.
+func (f *fixture) soleOffer(t *testing.T, b domain.Actor) domain.WaitlistOffered {
+	t.Helper()
+	offers := f.offers(t)
+	if len(offers) != 1 || offers[0].BuyerID != b.UserID {
+		t.Fatalf("offers = %+v, want one to %s", offers, b.UserID)
+	}
+	if o := f.orderState(t, offers[0].OrderID); o.Status != domain.OrderStatusHeld || o.BuyerID != b.UserID {
+		t.Fatalf("the offer's order is %q of %s", o.Status, o.BuyerID)
+	}
+	return offers[0]
+}
+
 // joinOrder returns the buyers of the floor's list in the order the show
 // decided their joins.
 func (f *fixture) joinOrder(t *testing.T) []uuid.UUID {
@@ -177,14 +202,11 @@ func TestHandler_JoinWaitlist(t *testing.T) {
 	if _, err := f.h.CancelOrder(ctx, f.buyer, held.ID); err != nil {
 		t.Fatal(err)
 	}
-	offers := f.offers(t)
-	if len(offers) != 1 || offers[0].Quantity != 2 {
-		t.Fatalf("offers = %+v", offers)
+	offer := f.soleOffer(t, b)
+	if offer.Quantity != 2 {
+		t.Fatalf("offer = %+v, want 2 units", offer)
 	}
-	if o := f.orderState(t, offers[0].OrderID); o.Status != domain.OrderStatusHeld || o.BuyerID != b.UserID {
-		t.Fatalf("the offer's order is %q of %s", o.Status, o.BuyerID)
-	}
-	if _, err := f.h.PayOrder(ctx, b, offers[0].OrderID, "tok_visa"); err != nil {
+	if _, err := f.h.PayOrder(ctx, b, offer.OrderID, "tok_visa"); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := f.h.LeaveWaitlist(ctx, b, f.show, "floor"); !errors.Is(err, domain.ErrNotWaiting) {

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -25,49 +26,18 @@ type auditLog struct {
 
 func newAuditLog(t *testing.T) *auditLog { return &auditLog{t: t, versions: map[string]int64{}} }
 
-// streamOf names the stream of an event of the domain.
+// streamOf names the stream of an event of the domain: an order's events
+// ("order.…") are in the order's stream, all others in the show's.
 func streamOf(e Event) string {
-	switch e := e.(type) {
-	case ShowCreated:
-		return ShowStream(e.ShowID)
-	case ShowPublished:
-		return ShowStream(e.ShowID)
-	case ShowCancelled:
-		return ShowStream(e.ShowID)
-	case SectionPriceChanged:
-		return ShowStream(e.ShowID)
-	case SeatsHeld:
-		return ShowStream(e.ShowID)
-	case SeatsReleased:
-		return ShowStream(e.ShowID)
-	case SeatsSold:
-		return ShowStream(e.ShowID)
-	case buyerLimitSet:
-		return ShowStream(e.ShowID)
-	case OrderPlaced:
-		return OrderStream(e.OrderID)
-	case OrderConfirmed:
-		return OrderStream(e.OrderID)
-	case OrderCancelled:
-		return OrderStream(e.OrderID)
-	case OrderExpired:
-		return OrderStream(e.OrderID)
-	case TicketCheckedIn:
-		return OrderStream(e.OrderID)
-	case TicketTransferred: // issue 14: door
-		return OrderStream(e.OrderID)
-	case OrderPaymentStarted: // issue 14: asyncpay
-		return OrderStream(e.OrderID)
-	case OrderPaymentSucceeded:
-		return OrderStream(e.OrderID)
-	case OrderPaymentFailed:
-		return OrderStream(e.OrderID)
-	case OrderPaymentRefunded:
-		return OrderStream(e.OrderID)
-	case OrderRefunded: // issue 14: money
-		return OrderStream(e.OrderID)
-	case SeatsReturned: // issue 14: money
-		return ShowStream(e.ShowID)
+	v := reflect.ValueOf(e)
+	field, stream := "ShowID", ShowStream
+	if strings.HasPrefix(e.EventType(), "order.") {
+		field, stream = "OrderID", OrderStream
+	}
+	if v.Kind() == reflect.Struct && v.FieldByName(field).IsValid() {
+		if id, ok := v.FieldByName(field).Interface().(uuid.UUID); ok {
+			return stream(id)
+		}
 	}
 	panic(fmt.Sprintf("no stream for %T", e))
 }

@@ -198,8 +198,9 @@ func (o *Order) Units() int {
 // charge.
 func (o *Order) Free() bool { return o.TotalCents == 0 }
 
-// CanPay reports why the order cannot be paid at now, or nil.
-func (o *Order) CanPay(now time.Time) error {
+// held reports why the order is not held, or nil: it does not exist, its
+// hold expired, or it ended otherwise.
+func (o *Order) held() error {
 	switch {
 	case !o.Exists():
 		return ErrOrderNotFound
@@ -207,6 +208,16 @@ func (o *Order) CanPay(now time.Time) error {
 		return ErrHoldExpired
 	case o.Status != OrderStatusHeld:
 		return ErrOrderNotHeld
+	}
+	return nil
+}
+
+// CanPay reports why the order cannot be paid at now, or nil.
+func (o *Order) CanPay(now time.Time) error {
+	if err := o.held(); err != nil {
+		return err
+	}
+	switch {
 	case !now.Before(o.ExpiresAt):
 		return ErrHoldExpired
 	case o.TotalCents < 0 || o.Units() < 1 || o.Units() > MaxUnitsPerOrder:
@@ -246,15 +257,11 @@ func (o *Order) Confirm(paymentID string, now time.Time, newID func() uuid.UUID)
 // Cancel ends a held order at the buyer's request. Cancelling a cancelled
 // order raises nothing.
 func (o *Order) Cancel(now time.Time) error {
-	switch {
-	case !o.Exists():
-		return ErrOrderNotFound
-	case o.Status == OrderStatusCancelled:
+	if o.Exists() && o.Status == OrderStatusCancelled {
 		return nil
-	case o.Status == OrderStatusExpired:
-		return ErrHoldExpired
-	case o.Status != OrderStatusHeld:
-		return ErrOrderNotHeld
+	}
+	if err := o.held(); err != nil {
+		return err
 	}
 	o.raise(OrderCancelled{OrderID: o.ID, ShowID: o.ShowID, At: now.UTC()})
 	return nil

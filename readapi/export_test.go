@@ -4,7 +4,7 @@ package readapi
 // -1; NumMappings is the number of rows. Tests use them to walk the table.
 func MappingOf(err error) int {
 	for i, m := range mappings {
-		if m.match(err) {
+		if m.Match(err) {
 			return i
 		}
 	}

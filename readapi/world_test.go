@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"io"
 	"log/slog"
 	"maps"
 	"net/http"
@@ -20,6 +19,7 @@ import (
 	"github.com/ticketing/ticketing/infra/memory"
 	"github.com/ticketing/ticketing/infra/postgres"
 	"github.com/ticketing/ticketing/infra/postgres/pgtest"
+	"github.com/ticketing/ticketing/internal/testhttp"
 	"github.com/ticketing/ticketing/internal/testlog"
 	"github.com/ticketing/ticketing/projections"
 	"github.com/ticketing/ticketing/projections/projectionstest"
@@ -264,21 +264,7 @@ func (w *world) get(path, token string, headers ...string) response {
 	if err != nil {
 		w.t.Fatal(err)
 	}
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	for i := 0; i+1 < len(headers); i += 2 {
-		req.Header.Set(headers[i], headers[i+1])
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		w.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		w.t.Fatal(err)
-	}
+	resp, body := testhttp.Do(w.t, req, token, headers...)
 	return response{status: resp.StatusCode, header: resp.Header, body: body}
 }
 

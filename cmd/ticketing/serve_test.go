@@ -20,6 +20,7 @@ import (
 	"github.com/ticketing/ticketing/domain"
 	"github.com/ticketing/ticketing/infra/auth"
 	"github.com/ticketing/ticketing/infra/postgres/pgtest"
+	"github.com/ticketing/ticketing/internal/testhttp"
 )
 
 // server is one engine process: its HTTP server, projectors and expirer,
@@ -127,18 +128,7 @@ func (s *server) call(method, path, token string, body any, headers ...string) r
 		s.t.Fatal(err)
 	}
 	req.Header.Set("Content-Type", "application/json")
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	for i := 0; i+1 < len(headers); i += 2 {
-		req.Header.Set(headers[i], headers[i+1])
-	}
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		s.t.Fatal(err)
-	}
-	defer res.Body.Close()
-	raw, _ := io.ReadAll(res.Body)
+	res, raw := testhttp.Do(s.t, req, token, headers...)
 	r := resp{status: res.StatusCode, header: res.Header, raw: raw}
 	_ = json.Unmarshal(raw, &r.body)
 	return r
