@@ -10,13 +10,11 @@ import (
 	"testing"
 	"time"
 
-	kgo "github.com/segmentio/kafka-go"
-
 	"github.com/ticketing/ticketing/domain"
 	"github.com/ticketing/ticketing/infra/kafka"
+	"github.com/ticketing/ticketing/infra/kafka/kafkatest"
 	"github.com/ticketing/ticketing/infra/postgres"
 	"github.com/ticketing/ticketing/infra/postgres/pgtest"
-	"github.com/ticketing/ticketing/projections"
 )
 
 // startRoles runs an engine process of the command name with the roles r
@@ -110,50 +108,6 @@ func TestKafkaFaults_RelayKilledBetweenCommitAndPublish(t *testing.T) {
 	w.audit()
 }
 
-// killedAfterApply applies a projection's first delivery and then kills
-// its consumer before the consumer commits the offsets: it cancels the
-// consumer's context and reports nothing done, as a process that died right
-// after its read-model transaction committed would have.
-type killedAfterApply struct {
-	kafka.Deliverer
-	kill  context.CancelFunc
-	fired *atomic.Bool
-}
-
-func (d killedAfterApply) Deliver(ctx context.Context, projection string, deliveries []projections.Delivery) ([]int, error) {
-	if _, err := d.Deliverer.Deliver(ctx, projection, deliveries); err != nil {
-		return make([]int, len(deliveries)), err
-	}
-	d.fired.Store(true)
-	d.kill()
-	return make([]int, len(deliveries)), errors.New("killed after the read-model write, before the offset commit")
-}
-
-// committedOffsets returns the offsets group committed on the topic of kc,
-// -1 for none.
-func committedOffsets(t *testing.T, kc *kafka.Config, group string) []int64 {
-	t.Helper()
-	parts := make([]int, kc.Partitions)
-	for i := range parts {
-		parts[i] = i
-	}
-	tr := &kgo.Transport{}
-	defer tr.CloseIdleConnections()
-	client := &kgo.Client{Addr: kgo.TCP(kc.Brokers...), Transport: tr}
-	resp, err := client.OffsetFetch(context.Background(), &kgo.OffsetFetchRequest{GroupID: group, Topics: map[string][]int{kc.Topic: parts}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	out := make([]int64, kc.Partitions)
-	for _, p := range resp.Topics[kc.Topic] {
-		if p.Error != nil {
-			t.Fatal(p.Error)
-		}
-		out[p.Partition] = p.CommittedOffset
-	}
-	return out
-}
-
 // Every projector killed between its read-model write and its offset
 // commit, on the real broker: the projector process started next gets the
 // same messages again from Kafka and applies none of them twice. The killed
@@ -195,7 +149,7 @@ func TestKafkaFaults_ProjectorKilledBetweenWriteAndCommit(t *testing.T) {
 			defer kill()
 			var fired atomic.Bool
 			c := &kafka.Consumer{Brokers: cfg.Brokers, Topic: cfg.Topic, Projection: p.Name(),
-				Deliverer: killedAfterApply{Deliverer: w.e.runner, kill: kill, fired: &fired}}
+				Deliverer: kafkatest.KilledAfterApply{Deliverer: w.e.runner, Kill: kill, Fired: &fired}}
 			if err := c.Run(ctx); err != nil || !fired.Load() {
 				t.Errorf("%s: Run = %v, killed %v", p.Name(), err, fired.Load())
 			}
@@ -203,7 +157,7 @@ func TestKafkaFaults_ProjectorKilledBetweenWriteAndCommit(t *testing.T) {
 	}
 	wg.Wait()
 	for _, p := range w.e.runner.Projectors {
-		for i, off := range committedOffsets(t, &cfg, kafka.GroupID(p.Name())) {
+		for i, off := range kafkatest.Committed(t, cfg, kafka.GroupID(p.Name())) {
 			if off != -1 {
 				t.Fatalf("%s: partition %d committed %d; the kill came before any commit", p.Name(), i, off)
 			}

@@ -52,11 +52,23 @@ func Reconnect(ctx context.Context, attempt func() (progress bool, err error), t
 		if retrying != nil {
 			retrying(err, backoff)
 		}
-		select {
-		case <-ctx.Done():
+		if !Sleep(ctx, backoff) {
 			return ctx.Err()
-		case <-time.After(backoff):
 		}
 		backoff = min(2*backoff, MaxBackoff)
+	}
+}
+
+// Sleep waits for d or until ctx ends; it reports whether d passed. The
+// loops that retry or poll (following the log, the Kafka relay and
+// consumers, the singleton roles) wait with it.
+func Sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
 	}
 }

@@ -7,7 +7,6 @@ package kafka_test
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -288,16 +287,7 @@ func TestBroker_MembersJoinAndLeave(t *testing.T) {
 				}
 			}
 		}()
-		for i := 0; ; i++ {
-			s.buy(shows[i%4], 1+i%3, i%5 != 0)
-			select {
-			case <-done:
-			default:
-				time.Sleep(10 * time.Millisecond)
-				continue
-			}
-			break
-		}
+		s.buyUntil(done, shows, 10*time.Millisecond)
 		p.settled()
 		backwards := watched()
 		t.Logf("%d events while members joined and left; the members applied %d, %d, %d and %d",
@@ -306,25 +296,6 @@ func TestBroker_MembersJoinAndLeave(t *testing.T) {
 			t.Errorf("a committed offset moved backwards: %s", b)
 		}
 	})
-}
-
-// killed applies a projection's first delivery and then kills its
-// consumer before the consumer commits the offsets: it cancels the
-// consumer's context and reports nothing done, as a process that died
-// right after its read-model transaction committed would have.
-type killed struct {
-	tkafka.Deliverer
-	kill  context.CancelFunc
-	fired *atomic.Bool
-}
-
-func (d killed) Deliver(ctx context.Context, projection string, deliveries []projections.Delivery) ([]int, error) {
-	if _, err := d.Deliverer.Deliver(ctx, projection, deliveries); err != nil {
-		return make([]int, len(deliveries)), err
-	}
-	d.fired.Store(true)
-	d.kill()
-	return make([]int, len(deliveries)), errors.New("killed after the read-model write, before the offset commit")
 }
 
 // A projector killed between its read-model write and its offset commit:
@@ -348,7 +319,7 @@ func TestBroker_ProjectorKilledBeforeItsCommit(t *testing.T) {
 				defer kill()
 				var fired atomic.Bool
 				c := p.consumer(pr.Name())
-				c.Deliverer = killed{Deliverer: p.runner, kill: kill, fired: &fired}
+				c.Deliverer = kafkatest.KilledAfterApply{Deliverer: p.runner, Kill: kill, Fired: &fired}
 				if err := c.Run(ctx); err != nil || !fired.Load() {
 					t.Errorf("%s: Run = %v, killed %v", pr.Name(), err, fired.Load())
 				}
@@ -356,7 +327,7 @@ func TestBroker_ProjectorKilledBeforeItsCommit(t *testing.T) {
 		}
 		wg.Wait()
 		for _, name := range projectionNames() {
-			for i, off := range committed(t, p.cfg, p.group(name)) {
+			for i, off := range kafkatest.Committed(t, p.cfg, p.group(name)) {
 				if off != -1 {
 					t.Fatalf("%s: partition %d committed %d; the kill came before any commit", name, i, off)
 				}

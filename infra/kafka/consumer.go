@@ -12,6 +12,7 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	"github.com/ticketing/ticketing/domain"
+	"github.com/ticketing/ticketing/infra/follow"
 	"github.com/ticketing/ticketing/projections"
 )
 
@@ -287,7 +288,7 @@ func (c *Consumer) deliverAll(ctx context.Context, gens *generations, batch []fe
 		for _, s := range stalls {
 			c.logStall(s, backoff)
 		}
-		if !sleep(ctx, backoff) {
+		if !follow.Sleep(ctx, backoff) {
 			return
 		}
 		backoff = min(2*backoff, maxBackoff)

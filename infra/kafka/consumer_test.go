@@ -18,6 +18,7 @@ import (
 
 	"github.com/ticketing/ticketing/domain"
 	tkafka "github.com/ticketing/ticketing/infra/kafka"
+	"github.com/ticketing/ticketing/infra/kafka/kafkatest"
 	"github.com/ticketing/ticketing/infra/postgres"
 	"github.com/ticketing/ticketing/infra/postgres/pgtest"
 	"github.com/ticketing/ticketing/projections"
@@ -123,7 +124,7 @@ func (p *pipeline) waitCommitted(projections ...string) {
 		eventually(p.t, 10*time.Second, func() string {
 			return fmt.Sprintf("group %s to commit %v, it committed %v", p.group(name), ends, got)
 		}, func() bool {
-			got = committed(p.t, p.cfg, p.group(name))
+			got = kafkatest.Committed(p.t, p.cfg, p.group(name))
 			for i := range got {
 				if got[i] != ends[i] && (got[i] != -1 || ends[i] != 0) {
 					return false
@@ -375,16 +376,7 @@ func TestConsumer_Run(t *testing.T) {
 				second()
 				_ = third // stops with the test
 			}()
-			for i := 0; ; i++ {
-				s.buy(shows[i%4], 1+i%3, i%5 != 0)
-				select {
-				case <-done:
-				default:
-					time.Sleep(20 * time.Millisecond)
-					continue
-				}
-				break
-			}
+			s.buyUntil(done, shows, 20*time.Millisecond)
 			p.waitApplied(s.last, 30*time.Second)
 			t.Logf("%d events while members joined and left; the members applied %d, %d and %d",
 				len(s.all()), applied[0].Load(), applied[1].Load(), applied[2].Load())
@@ -433,7 +425,7 @@ func TestConsumer_Run(t *testing.T) {
 			}
 			check := func() {
 				t.Helper()
-				if got, want := committed(t, p.cfg, p.group(projections.NameShows)), []int64{1}; !reflect.DeepEqual(got, want) {
+				if got, want := kafkatest.Committed(t, p.cfg, p.group(projections.NameShows)), []int64{1}; !reflect.DeepEqual(got, want) {
 					t.Errorf("committed %v, want %v: A@1 and nothing from A@3", got, want)
 				}
 				if sv, err := p.q.Show(context.Background(), a); err != nil || sv.Status != string(domain.ShowStatusDraft) {

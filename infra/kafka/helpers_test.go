@@ -82,30 +82,6 @@ func endOffsets(t *testing.T, cfg tkafka.Config) []int64 {
 	return out
 }
 
-// committed returns the offsets the group committed, -1 for none.
-func committed(t *testing.T, cfg tkafka.Config, group string) []int64 {
-	t.Helper()
-	parts := make([]int, cfg.Partitions)
-	for i := range parts {
-		parts[i] = i
-	}
-	tr := &kafka.Transport{}
-	defer tr.CloseIdleConnections()
-	client := &kafka.Client{Addr: kafka.TCP(cfg.Brokers...), Transport: tr}
-	resp, err := client.OffsetFetch(context.Background(), &kafka.OffsetFetchRequest{GroupID: group, Topics: map[string][]int{cfg.Topic: parts}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	out := make([]int64, cfg.Partitions)
-	for _, p := range resp.Topics[cfg.Topic] {
-		if p.Error != nil {
-			t.Fatal(p.Error)
-		}
-		out[p.Partition] = p.CommittedOffset
-	}
-	return out
-}
-
 // readTopic returns every message of the topic, by partition.
 func readTopic(t *testing.T, cfg tkafka.Config) [][]kafka.Message {
 	t.Helper()

@@ -11,6 +11,7 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	"github.com/ticketing/ticketing/domain"
+	"github.com/ticketing/ticketing/infra/follow"
 )
 
 // Feed delivers the global log. The event store satisfies it.
@@ -129,7 +130,7 @@ func (r *Relay) Run(ctx context.Context) error {
 		}
 		r.logger().Error("relay stalled", "relay", name, "error", err, "retry_in", backoff)
 		r.failed(err)
-		if !sleep(ctx, backoff) {
+		if !follow.Sleep(ctx, backoff) {
 			return nil
 		}
 		backoff = min(2*backoff, maxBackoff)
@@ -295,7 +296,7 @@ func (r *Relay) publish(ctx context.Context, name string, msgs []kafka.Message, 
 			"from", from.String(), "to", to.String(), "events", n, "retrying", len(recs),
 			"error", err, "retry_in", backoff)
 		r.failed(fmt.Errorf("publish %s..%s: %w", from, to, err))
-		if !sleep(ctx, backoff) {
+		if !follow.Sleep(ctx, backoff) {
 			return ctx.Err()
 		}
 		backoff = min(2*backoff, maxPublishBackoff)
@@ -393,18 +394,6 @@ func (r *Relay) failed(err error) {
 	})
 }
 
-// sleep waits for d or until ctx ends; it reports whether d passed.
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
-	}
-}
-
 // checkpointSaver saves the relay's checkpoint off the publishing path: the
 // relay publishes its next batch while the last one's checkpoint is being
 // saved. It saves only what Kafka acknowledged; a checkpoint that lags
@@ -453,7 +442,7 @@ func (c *checkpointSaver) run(ctx context.Context) {
 				break
 			}
 			c.log.Error("relay: save checkpoint failed", "relay", c.name, "error", err, "retry_in", backoff)
-			if !sleep(ctx, backoff) {
+			if !follow.Sleep(ctx, backoff) {
 				return
 			}
 			backoff = min(2*backoff, maxBackoff)

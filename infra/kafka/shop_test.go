@@ -99,6 +99,19 @@ func (s *shop) newShow(title string) (uuid.UUID, domain.Position) {
 
 // buy holds qty general-admission units, places the order, and then pays
 // for it or cancels it.
+// buyUntil buys in turn on shows (1 to 3 units, four orders in five paid),
+// pausing between orders, until done is closed.
+func (s *shop) buyUntil(done <-chan struct{}, shows []uuid.UUID, pause time.Duration) {
+	for i := 0; ; i++ {
+		s.buy(shows[i%len(shows)], 1+i%3, i%5 != 0)
+		select {
+		case <-done:
+			return
+		case <-time.After(pause):
+		}
+	}
+}
+
 func (s *shop) buy(show uuid.UUID, qty int, pay bool) uuid.UUID {
 	s.t.Helper()
 	sh := s.show(show)

@@ -13,6 +13,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/ticketing/ticketing/infra/follow"
 )
 
 // Singleton defaults: see Singleton.Timeout and Singleton.Poll.
@@ -82,9 +84,9 @@ func (s *Singleton) Run(ctx context.Context, role func(context.Context) error) e
 			continue // only when ctx ended
 		}
 		if s.lead(ctx, conn, role) {
-			sleep(ctx, timeout) // a role that fails at once: not every Poll
+			follow.Sleep(ctx, timeout) // a role that fails at once: not every Poll
 		} else {
-			sleep(ctx, poll)
+			follow.Sleep(ctx, poll)
 		}
 	}
 	return nil
@@ -146,7 +148,7 @@ func (s *Singleton) acquire(ctx context.Context) (*pgx.Conn, error) {
 				conn = nil
 			}
 		}
-		if !sleep(ctx, poll) {
+		if !follow.Sleep(ctx, poll) {
 			if conn != nil {
 				conn.Close(context.Background())
 			}
@@ -280,16 +282,4 @@ func Leaders(ctx context.Context, pool *pgxpool.Pool) ([]Leader, error) {
 		return nil, fmt.Errorf("singleton leaders: %w", err)
 	}
 	return out, nil
-}
-
-// sleep waits for d or until ctx ends; it reports whether d passed.
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
-	}
 }

@@ -7,15 +7,19 @@ package kafkatest
 
 import (
 	"context"
+	"errors"
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/ory/dockertest/v3"
 	"github.com/segmentio/kafka-go"
 
+	tkafka "github.com/ticketing/ticketing/infra/kafka"
 	"github.com/ticketing/ticketing/internal/dockerrun"
+	"github.com/ticketing/ticketing/projections"
 )
 
 // Image is the broker image started where a Docker engine answers: the
@@ -88,4 +92,50 @@ func start(pool *dockertest.Pool) (string, error) {
 		_, err = conn.Brokers()
 		return err
 	})
+}
+
+// Committed returns the offsets group committed on cfg's topic, one per
+// partition, -1 for none.
+func Committed(t testing.TB, cfg tkafka.Config, group string) []int64 {
+	t.Helper()
+	parts := make([]int, cfg.Partitions)
+	for i := range parts {
+		parts[i] = i
+	}
+	tr := &kafka.Transport{}
+	defer tr.CloseIdleConnections()
+	client := &kafka.Client{Addr: kafka.TCP(cfg.Brokers...), Transport: tr}
+	resp, err := client.OffsetFetch(context.Background(), &kafka.OffsetFetchRequest{GroupID: group, Topics: map[string][]int{cfg.Topic: parts}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := make([]int64, cfg.Partitions)
+	for _, p := range resp.Topics[cfg.Topic] {
+		if p.Error != nil {
+			t.Fatal(p.Error)
+		}
+		out[p.Partition] = p.CommittedOffset
+	}
+	return out
+}
+
+// KilledAfterApply applies a projection's first delivery and then kills
+// its consumer before the consumer commits the offsets: it cancels the
+// consumer's context (Kill) and reports nothing done, as a process that
+// died right after its read-model transaction committed would have. Fired
+// is set when it did.
+type KilledAfterApply struct {
+	tkafka.Deliverer
+	Kill  context.CancelFunc
+	Fired *atomic.Bool
+}
+
+// Deliver applies deliveries, then kills the consumer.
+func (d KilledAfterApply) Deliver(ctx context.Context, projection string, deliveries []projections.Delivery) ([]int, error) {
+	if _, err := d.Deliverer.Deliver(ctx, projection, deliveries); err != nil {
+		return make([]int, len(deliveries)), err
+	}
+	d.Fired.Store(true)
+	d.Kill()
+	return make([]int, len(deliveries)), errors.New("killed after the read-model write, before the offset commit")
 }
