@@ -35,26 +35,32 @@ func BenchmarkVisibility(b *testing.B) {
 	b.Run("baseline", func(b *testing.B) { base = benchLatency(b, "baseline", baselineSetup(b)) })
 	for _, mode := range []string{"in-process", "kafka"} {
 		b.Run(mode, func(b *testing.B) {
-			got := benchLatency(b, mode, func(ctx context.Context, pool *pgxpool.Pool) (appendFn, seenFn) {
+			got := benchLatency(b, mode, func(ctx context.Context, pool *pgxpool.Pool) target {
 				var opts []func(*Config)
 				if mode == "kafka" {
 					opts = append(opts, withKafka(b, 12))
 				}
 				e := benchEngine(b, pool, opts...)
-				return func(ctx context.Context) (int64, error) {
-						id := uuid.New()
-						data, err := domain.Encode([]domain.Event{domain.ShowCreated{
-							ShowID: id, OrganizerID: id, Title: "bench", Venue: "bench", StartsAt: time.Now(),
-							Sections: []domain.SectionSpec{{Name: "ga", PriceCents: 100, Capacity: 10}}, CreatedAt: time.Now(),
-						}}, uuid.New, domain.Metadata{})
-						if err != nil {
-							return 0, err
-						}
-						res, err := e.store.Append(ctx, domain.ShowStream(id), domain.NoStream, data)
-						return int64(res.Position.Commit), err
-					}, func(ctx context.Context, from int64) ([]int64, error) {
-						return seqs(ctx, pool, `select seq from rm_shows where seq >= $1`, from)
+				t := target{ready: func(seq int64) bool { return applied(e, seq) }}
+				if e.relay != nil {
+					t.relayed = func() int64 { return int64(e.relay.Position().Commit) }
+				}
+				t.append = func(ctx context.Context) (int64, error) {
+					id := uuid.New()
+					data, err := domain.Encode([]domain.Event{domain.ShowCreated{
+						ShowID: id, OrganizerID: id, Title: "bench", Venue: "bench", StartsAt: time.Now(),
+						Sections: []domain.SectionSpec{{Name: "ga", PriceCents: 100, Capacity: 10}}, CreatedAt: time.Now(),
+					}}, uuid.New, domain.Metadata{})
+					if err != nil {
+						return 0, err
 					}
+					res, err := e.store.Append(ctx, domain.ShowStream(id), domain.NoStream, data)
+					return int64(res.Position.Commit), err
+				}
+				t.seen = func(ctx context.Context, from int64) ([]int64, error) {
+					return seqs(ctx, pool, `select seq from rm_shows where seq >= $1`, from)
+				}
+				return t
 			})
 			b.ReportMetric(got.p50/base.p50, "p50-x-baseline")
 			b.ReportMetric(got.p99/base.p99, "p99-x-baseline")
@@ -65,11 +71,38 @@ func BenchmarkVisibility(b *testing.B) {
 type appendFn func(ctx context.Context) (seq int64, err error)
 type seenFn func(ctx context.Context, from int64) ([]int64, error)
 
+// target is what benchLatency drives.
+type target struct {
+	append appendFn
+	seen   seenFn
+	// relayed, if not nil, returns the log position (commit sequence) up
+	// to which Kafka acknowledged the relay's writes: the first stage of
+	// the breakdown.
+	relayed func() int64
+	// ready, if not nil, reports whether every projection applied the
+	// event at seq: the run starts once the pipeline is live.
+	ready func(seq int64) bool
+}
+
 type latencies struct{ p50, p99, max float64 }
 
+// benchTimes records, under mu, when each event was appended, acknowledged
+// by Kafka and seen.
+type benchTimes struct {
+	mu        sync.Mutex
+	started   map[int64]time.Time // appended, not yet seen
+	seenAt    map[int64]time.Time // seen before its appender recorded it
+	relayedAt map[int64]time.Time
+	measured  map[int64]time.Time // start of every measured event
+	lat       []time.Duration
+	appendLat []time.Duration
+}
+
 // benchLatency drives append at benchRate for benchDuration on a fresh
-// schema, polls seen every benchPoll, and reports the append → seen latency.
-func benchLatency(b *testing.B, name string, setup func(context.Context, *pgxpool.Pool) (appendFn, seenFn)) latencies {
+// schema, once the pipeline is live, polls seen every benchPoll, and reports
+// the append → seen latency, with its breakdown: append alone, and
+// append → acknowledged by Kafka.
+func benchLatency(b *testing.B, name string, setup func(context.Context, *pgxpool.Pool) target) latencies {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	pool, err := newPool(ctx, pgtest.SchemaURL(b))
@@ -77,48 +110,114 @@ func benchLatency(b *testing.B, name string, setup func(context.Context, *pgxpoo
 		b.Fatal(err)
 	}
 	defer pool.Close()
-	appendOne, seen := setup(ctx, pool)
-
-	var mu sync.Mutex
-	started := map[int64]time.Time{} // appended, not yet seen
-	seenAt := map[int64]time.Time{}  // seen before its appender recorded it
-	var lat, appendLat []time.Duration
+	t := setup(ctx, pool)
+	bt := &benchTimes{started: map[int64]time.Time{}, seenAt: map[int64]time.Time{}, relayedAt: map[int64]time.Time{}, measured: map[int64]time.Time{}}
+	awaitLive(b, ctx, name, t)
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
-	wg.Go(func() { // the poller
-		from := int64(1)
-		done := map[int64]bool{}
-		for {
-			select {
-			case <-stop:
-				return
-			case <-time.After(benchPoll):
+	wg.Go(func() { bt.poll(ctx, t.seen, stop) })
+	if t.relayed != nil {
+		wg.Go(func() { bt.sampleRelay(t.relayed, stop) })
+	}
+	sent := bt.drive(b, ctx, t.append, &wg)
+	time.Sleep(time.Second) // let the last events become visible
+	close(stop)
+	wg.Wait()
+	return bt.report(b, name, sent)
+}
+
+// awaitLive appends one event and waits until every projection applied it:
+// a consumer group's first join is start-up, not the latency of an event.
+func awaitLive(b *testing.B, ctx context.Context, name string, t target) {
+	if t.ready == nil {
+		return
+	}
+	t0 := time.Now()
+	seq, err := t.append(ctx)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for !t.ready(seq) {
+		if time.Since(t0) > time.Minute {
+			b.Fatalf("%s: the pipeline is not live after a minute", name)
+		}
+		time.Sleep(benchPoll)
+	}
+	b.Logf("%-10s  live in %d ms (first event through every projection)", name, time.Since(t0).Milliseconds())
+}
+
+// applied reports whether every projection of e applied the event at seq.
+func applied(e *engine, seq int64) bool {
+	for _, s := range e.runner.Status() {
+		if int64(s.Position.Commit) < seq {
+			return false
+		}
+	}
+	return true
+}
+
+// poll records when each event becomes visible until stop is closed.
+func (bt *benchTimes) poll(ctx context.Context, seen seenFn, stop <-chan struct{}) {
+	from := int64(1)
+	done := map[int64]bool{}
+	for {
+		select {
+		case <-stop:
+			return
+		case <-time.After(benchPoll):
+		}
+		got, err := seen(ctx, from)
+		if err != nil {
+			return
+		}
+		now := time.Now()
+		bt.mu.Lock()
+		for _, s := range got {
+			if done[s] {
+				continue
 			}
-			got, err := seen(ctx, from)
-			if err != nil {
-				return
-			}
-			now := time.Now()
-			mu.Lock()
-			for _, s := range got {
-				if done[s] {
-					continue
-				}
-				done[s] = true
-				if t, ok := started[s]; ok {
-					lat = append(lat, now.Sub(t))
-					delete(started, s)
-				} else {
-					seenAt[s] = now
-				}
-			}
-			mu.Unlock()
-			for done[from] {
-				delete(done, from)
-				from++
+			done[s] = true
+			if t, ok := bt.started[s]; ok {
+				bt.lat = append(bt.lat, now.Sub(t))
+				delete(bt.started, s)
+			} else {
+				bt.seenAt[s] = now
 			}
 		}
-	})
+		bt.mu.Unlock()
+		for done[from] {
+			delete(done, from)
+			from++
+		}
+	}
+}
+
+// sampleRelay records when Kafka acknowledged each event until stop is
+// closed. The relay publishes in log order.
+func (bt *benchTimes) sampleRelay(relayed func() int64, stop <-chan struct{}) {
+	last := relayed()
+	for {
+		select {
+		case <-stop:
+			return
+		default:
+		}
+		if pos := relayed(); pos > last {
+			now := time.Now()
+			bt.mu.Lock()
+			for s := last + 1; s <= pos; s++ {
+				bt.relayedAt[s] = now
+			}
+			bt.mu.Unlock()
+			last = pos
+		}
+		time.Sleep(100 * time.Microsecond)
+	}
+}
+
+// drive appends at benchRate from 8 goroutines, the first benchWarmup
+// unmeasured, and returns how many it appended.
+func (bt *benchTimes) drive(b *testing.B, ctx context.Context, appendOne appendFn, wg *sync.WaitGroup) int {
 	work := make(chan time.Time, benchRate)
 	for range 8 {
 		wg.Go(func() {
@@ -129,27 +228,13 @@ func benchLatency(b *testing.B, name string, setup func(context.Context, *pgxpoo
 					b.Error(err)
 					continue
 				}
-				mu.Lock()
-				if !at.After(start) {
-					appendLat = append(appendLat, time.Since(start))
-				}
-				switch seen, ok := seenAt[s]; {
-				case at.After(start): // warm-up: not measured
-					delete(seenAt, s)
-				case ok:
-					lat = append(lat, seen.Sub(start))
-					delete(seenAt, s)
-				default:
-					started[s] = start
-				}
-				mu.Unlock()
+				bt.record(at, start, s)
 			}
 		})
 	}
-	interval := time.Second / benchRate
 	t0 := time.Now()
 	measureFrom := t0.Add(benchWarmup)
-	tick := time.NewTicker(interval)
+	tick := time.NewTicker(time.Second / benchRate)
 	sent := 0
 	for now := range tick.C {
 		if now.Sub(t0) > benchWarmup+benchDuration {
@@ -164,25 +249,64 @@ func benchLatency(b *testing.B, name string, setup func(context.Context, *pgxpoo
 	}
 	tick.Stop()
 	close(work)
-	time.Sleep(time.Second) // let the last events become visible
-	close(stop)
-	wg.Wait()
-	mu.Lock()
-	defer mu.Unlock()
-	if len(lat) == 0 {
+	return sent
+}
+
+// record notes that the event at seq, due at at, was appended from start.
+func (bt *benchTimes) record(at, start time.Time, seq int64) {
+	bt.mu.Lock()
+	defer bt.mu.Unlock()
+	if !at.After(start) {
+		bt.appendLat = append(bt.appendLat, time.Since(start))
+		bt.measured[seq] = start
+	}
+	switch seen, ok := bt.seenAt[seq]; {
+	case at.After(start): // warm-up: not measured
+		delete(bt.seenAt, seq)
+	case ok:
+		bt.lat = append(bt.lat, seen.Sub(start))
+		delete(bt.seenAt, seq)
+	default:
+		bt.started[seq] = start
+	}
+}
+
+// report logs and reports the latencies.
+func (bt *benchTimes) report(b *testing.B, name string, sent int) latencies {
+	bt.mu.Lock()
+	defer bt.mu.Unlock()
+	if len(bt.lat) == 0 {
 		b.Fatalf("%s: nothing became visible", name)
 	}
-	slices.Sort(lat)
-	ms := func(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
-	l := latencies{p50: ms(lat[len(lat)/2]), p99: ms(lat[len(lat)*99/100]), max: ms(lat[len(lat)-1])}
+	l := pcts(bt.lat)
 	rate := float64(sent) / (benchWarmup + benchDuration).Seconds()
-	slices.Sort(appendLat)
-	b.Logf("%-10s  %5d events at %4.0f/s  p50 %6.2f ms  p99 %6.2f ms  max %6.2f ms  not seen %d  (append alone: p50 %.2f ms, p99 %.2f ms)",
-		name, len(lat), rate, l.p50, l.p99, l.max, len(started), ms(appendLat[len(appendLat)/2]), ms(appendLat[len(appendLat)*99/100]))
+	a := pcts(bt.appendLat)
+	b.Logf("%-10s  %5d events at %4.0f/s  p50 %6.2f ms  p99 %6.2f ms  max %6.2f ms  not seen %d",
+		name, len(bt.lat), rate, l.p50, l.p99, l.max, len(bt.started))
+	b.Logf("%-10s  breakdown, from the start of the append:  appended p50 %6.2f ms  p99 %6.2f ms", "", a.p50, a.p99)
+	if len(bt.relayedAt) > 0 {
+		var relay []time.Duration
+		for s, start := range bt.measured {
+			if at, ok := bt.relayedAt[s]; ok {
+				relay = append(relay, max(at.Sub(start), 0))
+			}
+		}
+		if len(relay) > 0 {
+			r := pcts(relay)
+			b.Logf("%-10s  %41s acked by Kafka p50 %6.2f ms  p99 %6.2f ms (%d of %d)", "", "", r.p50, r.p99, len(relay), len(bt.measured))
+		}
+	}
 	b.ReportMetric(l.p50, "p50-ms")
 	b.ReportMetric(l.p99, "p99-ms")
 	b.ReportMetric(l.max, "max-ms")
 	return l
+}
+
+// pcts returns the p50, p99 and max of d, in milliseconds; it sorts d.
+func pcts(d []time.Duration) latencies {
+	slices.Sort(d)
+	ms := func(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+	return latencies{p50: ms(d[len(d)/2]), p99: ms(d[len(d)*99/100]), max: ms(d[len(d)-1])}
 }
 
 func seqs(ctx context.Context, pool *pgxpool.Pool, sql string, from int64) ([]int64, error) {
@@ -223,22 +347,22 @@ func benchEngine(b *testing.B, pool *pgxpool.Pool, options ...func(*Config)) *en
 
 // baselineSetup appends by a plain INSERT and COMMIT into a table of its own
 // and sees it with the same poller: the floor of write → visible here.
-func baselineSetup(b *testing.B) func(context.Context, *pgxpool.Pool) (appendFn, seenFn) {
-	return func(ctx context.Context, pool *pgxpool.Pool) (appendFn, seenFn) {
+func baselineSetup(b *testing.B) func(context.Context, *pgxpool.Pool) target {
+	return func(ctx context.Context, pool *pgxpool.Pool) target {
 		if _, err := pool.Exec(ctx, `create table bench_rows (seq bigint primary key)`); err != nil {
 			b.Fatal(err)
 		}
 		var mu sync.Mutex
 		next := int64(0)
-		return func(ctx context.Context) (int64, error) {
-				mu.Lock()
-				next++
-				n := next
-				mu.Unlock()
-				_, err := pool.Exec(ctx, `insert into bench_rows values ($1)`, n)
-				return n, err
-			}, func(ctx context.Context, from int64) ([]int64, error) {
-				return seqs(ctx, pool, `select seq from bench_rows where seq >= $1`, from)
-			}
+		return target{append: func(ctx context.Context) (int64, error) {
+			mu.Lock()
+			next++
+			n := next
+			mu.Unlock()
+			_, err := pool.Exec(ctx, `insert into bench_rows values ($1)`, n)
+			return n, err
+		}, seen: func(ctx context.Context, from int64) ([]int64, error) {
+			return seqs(ctx, pool, `select seq from bench_rows where seq >= $1`, from)
+		}}
 	}
 }
