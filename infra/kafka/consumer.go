@@ -42,14 +42,9 @@ var _ Deliverer = (*projections.Runner)(nil)
 const (
 	// DefaultMaxWait is how long a fetch waits at the broker when there is
 	// nothing new. It does not delay new messages: the broker answers as
-	// soon as it has one (MinBytes is 1). It bounds how long a rebalance or
-	// Close waits for the fetches in flight. kafka-go fetches each
-	// partition on its own, so every projection keeps one fetch per
-	// partition waiting: at 100 ms, seven projections on twelve partitions
-	// sent the broker about 1,100 empty fetches a second, CPU that the
-	// latency of make bench-latency paid for; 500 ms is the Java client's
-	// fetch.max.wait.ms.
-	DefaultMaxWait = 500 * time.Millisecond
+	// soon as it has one. It bounds how long a rebalance or Close waits for
+	// the fetches in flight.
+	DefaultMaxWait = 100 * time.Millisecond
 	// DefaultSessionTimeout is how long the group coordinator waits for a
 	// heartbeat before it gives a silent member's partitions to others.
 	DefaultSessionTimeout = 10 * time.Second
