@@ -24,7 +24,9 @@ type Waitlist struct{}
 func (Waitlist) Name() string { return NameWaitlist }
 
 // Tables returns the tables of the projection.
-func (Waitlist) Tables() []string { return []string{"rm_waitlist", "rm_waitlist_offers"} }
+func (Waitlist) Tables() []string {
+	return []string{"rm_waitlist", "rm_waitlist_offers", "rm_waitlist_reserved"}
+}
 
 // Apply projects the waiting-list events.
 func (Waitlist) Apply(ctx context.Context, db DB, rec domain.RecordedEvent, e domain.Event) error {
@@ -33,9 +35,13 @@ func (Waitlist) Apply(ctx context.Context, db DB, rec domain.RecordedEvent, e do
 		return db.Exec(ctx, `insert into rm_waitlist (show_id, section, buyer_id, quantity, joined_at, seq) values ($1, $2, $3, $4, $5, $6)
 			on conflict (show_id, section, buyer_id) do nothing`, e.ShowID, e.Section, e.BuyerID, e.Quantity, e.JoinedAt, int64(rec.Position.Commit))
 	case domain.WaitlistLeft:
-		return db.Exec(ctx, `delete from rm_waitlist where show_id = $1 and section = $2 and buyer_id = $3`, e.ShowID, e.Section, e.BuyerID)
+		return leaveWaitlist(ctx, db, e.ShowID, e.Section, e.BuyerID, 0)
+	case domain.WaitlistReserved:
+		return db.Exec(ctx, `insert into rm_waitlist_reserved (show_id, section, reserved) values ($1, $2, $3)
+			on conflict (show_id, section) do update set reserved = rm_waitlist_reserved.reserved + excluded.reserved`,
+			e.ShowID, e.Section, int64(e.Quantity))
 	case domain.WaitlistOffered:
-		if err := db.Exec(ctx, `delete from rm_waitlist where show_id = $1 and section = $2 and buyer_id = $3`, e.ShowID, e.Section, e.BuyerID); err != nil {
+		if err := leaveWaitlist(ctx, db, e.ShowID, e.Section, e.BuyerID, e.Quantity); err != nil {
 			return err
 		}
 		return db.Exec(ctx, `insert into rm_waitlist_offers (order_id, show_id, section, buyer_id, quantity, offered_at, expires_at)
@@ -43,6 +49,18 @@ func (Waitlist) Apply(ctx context.Context, db DB, rec domain.RecordedEvent, e do
 			e.OrderID, e.ShowID, e.Section, e.BuyerID, e.Quantity, e.At, e.ExpiresAt)
 	}
 	return nil
+}
+
+// leaveWaitlist takes a buyer off a section's list, as the show does: an
+// offer takes its units from the reserved ones first, and the units
+// reserved beyond what the list still wants go back on sale.
+func leaveWaitlist(ctx context.Context, db DB, show uuid.UUID, section string, buyer uuid.UUID, offered int) error {
+	if err := db.Exec(ctx, `delete from rm_waitlist where show_id = $1 and section = $2 and buyer_id = $3`, show, section, buyer); err != nil {
+		return err
+	}
+	return db.Exec(ctx, `update rm_waitlist_reserved r set reserved = least(greatest(r.reserved - $3::bigint, 0),
+			coalesce((select sum(w.quantity) from rm_waitlist w where w.show_id = r.show_id and w.section = r.section), 0))
+		where r.show_id = $1 and r.section = $2`, show, section, int64(offered))
 }
 
 // WaitlistPlaceView is a buyer's place in a section's waiting list.

@@ -101,9 +101,9 @@ func buyerToken(t *testing.T, s *server) (id, token string) {
 
 // waitlistServer starts a server with a published show of 2 floor units,
 // its organizer and two buyers: a holder and a waiter.
-func waitlistServer(t *testing.T) (s *server, org, holder, waiter, show string) {
+func waitlistServer(t *testing.T, db string) (s *server, org, holder, waiter, show string) {
 	t.Helper()
-	s = startServer(t, pgtest.SchemaURL(t), time.Minute)
+	s = startServer(t, db, time.Minute)
 	org, holder, waiter = s.token("organizer"), s.token("buyer"), s.token("buyer")
 	show, _ = s.publishedShow(org, 2)
 	return s, org, holder, waiter, show
@@ -114,7 +114,7 @@ func waitlistServer(t *testing.T) (s *server, org, holder, waiter, show string) 
 // gets problem+json and writes nothing.
 func TestServe_Waitlist(t *testing.T) {
 	t.Parallel()
-	s, org, holder, waiter, show := waitlistServer(t)
+	s, org, holder, waiter, show := waitlistServer(t, pgtest.SchemaURL(t))
 	path := "/v1/shows/" + show + "/waitlist"
 	join := map[string]any{"section": "floor", "quantity": 2}
 	if r := s.must(409, s.call("POST", path, waiter, join)); r.str("type") != "urn:problem:ticketing:buy-instead" {

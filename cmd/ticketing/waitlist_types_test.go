@@ -4,6 +4,8 @@ import (
 	"context"
 	"testing"
 	"time"
+
+	"github.com/ticketing/ticketing/infra/postgres/pgtest"
 )
 
 // The waiting list of a ticket type over HTTP: a buyer joins the sold-out
@@ -13,7 +15,7 @@ import (
 // auditor is clean.
 func TestServe_WaitlistTicketType(t *testing.T) {
 	t.Parallel()
-	s, org, holder, waiter, show := waitlistServer(t)
+	s, org, holder, waiter, show := waitlistServer(t, pgtest.SchemaURL(t))
 	types := "/v1/shows/" + show + "/ticket-types"
 	s.must(201, s.call("POST", types, org, map[string]any{"code": "child", "name": "Child", "section": "floor", "price_cents": 300}))
 	s.must(201, s.call("POST", types, org, map[string]any{"code": "vip", "name": "VIP", "section": "floor", "price_cents": 2000, "hidden": true}))
@@ -57,5 +59,35 @@ func TestServe_WaitlistTicketType(t *testing.T) {
 		t.Fatalf("the offer's hold: %d × %q, total %d; want 350 × child, 700", price, typ, total)
 	}
 	s.must(200, s.call("POST", "/v1/orders/"+order+"/pay", waiter, map[string]any{"payment_token": "tok_visa"}))
+	s.audit()
+}
+
+// Units reserved for the waiting list are not available: not in the
+// shows read model (GET /v1/shows/{id}), nor in ticketing state, while a
+// public hold of them is refused.
+func TestServe_WaitlistReservedNotAvailable(t *testing.T) {
+	t.Parallel()
+	db := pgtest.SchemaURL(t)
+	s, _, holder, waiter, show := waitlistServer(t, db)
+	hold := func(q int) string {
+		return s.must(201, s.call("POST", "/v1/orders", holder, map[string]any{"show_id": show, "items": []any{map[string]any{"section": "floor", "quantity": q}}})).str("id")
+	}
+	first := hold(1)
+	hold(1)
+	s.must(201, s.call("POST", "/v1/shows/"+show+"/waitlist", waiter, map[string]any{"section": "floor", "quantity": 2}))
+	pos := s.must(200, s.call("POST", "/v1/orders/"+first+"/cancel", holder, nil)).str("position")
+	if r := s.must(409, s.call("POST", "/v1/orders", s.token("buyer"), map[string]any{"show_id": show,
+		"items": []any{map[string]any{"section": "floor", "quantity": 1}}})); r.str("type") != "urn:problem:ticketing:sold-out" {
+		t.Fatalf("a hold of the reserved unit: %s", r.raw)
+	}
+	floor := section(t, s.read("/v1/shows/"+show, "", pos), "floor")
+	if num(floor["available"]) != 0 || num(floor["reserved"]) != 1 || num(floor["held"]) != 1 {
+		t.Fatalf("floor = %v, want 0 available, 1 reserved, 1 held", floor)
+	}
+	var v stateView
+	runJSON(t, &v, "state", "--database-url", db, "--stream", "show-"+show)
+	if f := v.Show.Sections[0]; f.Available != 0 || f.Reserved != 1 || f.Held != 1 {
+		t.Fatalf("state floor = %+v, want 0 available, 1 reserved, 1 held", f)
+	}
 	s.audit()
 }
