@@ -34,6 +34,9 @@ func TestServe_WaitlistTicketType(t *testing.T) {
 	if j.str("section") != "floor" || j.str("ticket_type") != "child" {
 		t.Fatalf("join = %s", j.raw)
 	}
+	if mine := s.read("/v1/me/waitlist", waiter, j.str("position")).body["places"].([]any); len(mine) != 1 || mine[0].(map[string]any)["ticket_type"] != "child" {
+		t.Fatalf("read model places = %v", mine)
+	}
 	if r := s.must(409, s.call("POST", path, waiter, map[string]any{"section": "floor", "quantity": 1})); r.str("type") != "urn:problem:ticketing:already-waiting" {
 		t.Fatalf("join the section too: %s", r.raw)
 	}
@@ -43,7 +46,10 @@ func TestServe_WaitlistTicketType(t *testing.T) {
 	}
 	// The child price changes before the offer: the offer is at 350.
 	s.must(200, s.call("PATCH", types+"/child", org, map[string]any{"price_cents": 350}))
-	s.must(200, s.call("POST", "/v1/orders/"+held+"/cancel", holder, nil))
+	pos := s.must(200, s.call("POST", "/v1/orders/"+held+"/cancel", holder, nil)).str("position")
+	if mine := s.read("/v1/me/waitlist", waiter, pos).body["offers"].([]any); len(mine) != 1 || mine[0].(map[string]any)["ticket_type"] != "child" {
+		t.Fatalf("read model offers = %v", mine)
+	}
 	offers := s.must(200, s.call("GET", path, waiter, nil)).body["offers"].([]any)
 	if len(offers) != 1 || offers[0].(map[string]any)["ticket_type"] != "child" {
 		t.Fatalf("offers = %v", offers)
