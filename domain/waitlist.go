@@ -36,6 +36,7 @@ const DefaultOfferWindow = 10 * time.Minute
 const (
 	WaitlistLeftByBuyer    = "left"        // the buyer left
 	WaitlistLeftBuyerLimit = "buyer_limit" // the offer would pass the per-buyer limit
+	WaitlistLeftOffSale    = "off_sale"    // the type waited for is hidden or out of its window
 )
 
 // WaitlistJoined: a buyer joined the waiting list of a sold-out
@@ -352,6 +353,10 @@ func (s *Show) offerSection(section string, now time.Time) {
 	}
 	for len(ws.Entries) > 0 {
 		head := ws.Entries[0]
+		if t := s.ticketType(head.TicketType); t != nil && (t.Hidden || !t.onSale(now)) {
+			s.raise(WaitlistLeft{ShowID: s.ID, BuyerID: head.BuyerID, Section: section, Reason: WaitlistLeftOffSale, At: now.UTC()})
+			continue
+		}
 		if have := s.buyers[head.BuyerID]; s.maxPerBuyer > 0 && head.Quantity > s.maxPerBuyer-have {
 			s.raise(WaitlistLeft{ShowID: s.ID, BuyerID: head.BuyerID, Section: section, Reason: WaitlistLeftBuyerLimit, At: now.UTC()})
 			continue
