@@ -320,9 +320,15 @@ func (h *Handler) PaymentFailed(ctx context.Context, order uuid.UUID, p domain.P
 // issue 14: waitlist
 
 // JoinWaitlist puts the buyer actor on the waiting list of a sold-out
-// general-admission section for quantity units.
-func (h *Handler) JoinWaitlist(ctx context.Context, actor domain.Actor, show uuid.UUID, section string, quantity int) (Result, error) {
-	return h.waitlist.run(ctx, actor, show, func(s *domain.Show) error { return s.JoinWaitlist(actor.UserID, section, quantity, h.Now()) })
+// general-admission section (or ticket type) for j.Quantity units; the
+// answer names the section joined (a type's, when j names none).
+func (h *Handler) JoinWaitlist(ctx context.Context, actor domain.Actor, show uuid.UUID, j WaitlistJoin) (JoinedWaitlist, error) {
+	res, err := h.waitlist.run(ctx, actor, show, func(s *domain.Show) error {
+		sec, err := s.JoinWaitlistType(actor.UserID, j.Section, j.TicketType, j.Quantity, h.Now())
+		j.Section = sec
+		return err
+	})
+	return JoinedWaitlist{Result: res, WaitlistJoin: j}, err
 }
 
 // LeaveWaitlist takes the buyer actor off a section's waiting list.

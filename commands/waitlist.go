@@ -18,12 +18,26 @@ type WaitlistView struct {
 	Sections []WaitlistLength // only for the show's manager
 }
 
+// WaitlistJoin is what a buyer joins: a section, or a ticket type (and
+// its section), for Quantity units.
+type WaitlistJoin struct {
+	Section    string
+	TicketType string // "": the section's price
+	Quantity   int
+}
+
+// JoinedWaitlist is a join's outcome: the section joined, and the append.
+type JoinedWaitlist struct {
+	Result
+	WaitlistJoin
+}
+
 // WaitlistPlace is a buyer's place in a section's list (1: next in line).
 type WaitlistPlace struct {
 	Section  string
 	Place    int
 	Quantity int
-	Entry    domain.WaitlistEntry
+	Entry    domain.WaitlistEntry // its TicketType: the type waited for
 }
 
 // WaitlistLength is a section's list as its organizer sees it.

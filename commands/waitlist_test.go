@@ -38,7 +38,7 @@ func (f *fixture) offers(t *testing.T) []domain.WaitlistOffered {
 func (f *fixture) waiter(t *testing.T, q int) domain.Actor {
 	t.Helper()
 	b := domain.Actor{UserID: uuid.New(), Role: domain.RoleBuyer}
-	if _, err := f.h.JoinWaitlist(context.Background(), b, f.show, "floor", q); err != nil {
+	if _, err := f.h.JoinWaitlist(context.Background(), b, f.show, commands.WaitlistJoin{Section: "floor", Quantity: q}); err != nil {
 		t.Fatal(err)
 	}
 	return b
@@ -111,7 +111,7 @@ func TestHandler_WaitlistRaceAcrossEngines(t *testing.T) {
 	for i := range buyers {
 		buyers[i] = domain.Actor{UserID: uuid.New(), Role: domain.RoleBuyer}
 		wg.Go(func() {
-			if _, err := engines[i%2].JoinWaitlist(ctx, buyers[i], f.show, "floor", 1); err != nil {
+			if _, err := engines[i%2].JoinWaitlist(ctx, buyers[i], f.show, commands.WaitlistJoin{Section: "floor", Quantity: 1}); err != nil {
 				t.Errorf("join: %v", err)
 			}
 		})
@@ -173,10 +173,10 @@ func TestHandler_JoinWaitlist(t *testing.T) {
 	ctx := context.Background()
 	f := newFixture(t)
 	b := domain.Actor{UserID: uuid.New(), Role: domain.RoleBuyer}
-	if _, err := f.h.JoinWaitlist(ctx, b, f.show, "floor", 1); !errors.Is(err, domain.ErrNotSoldOut) {
+	if _, err := f.h.JoinWaitlist(ctx, b, f.show, commands.WaitlistJoin{Section: "floor", Quantity: 1}); !errors.Is(err, domain.ErrNotSoldOut) {
 		t.Fatalf("join with units left: %v, want ErrNotSoldOut", err)
 	}
-	if _, err := f.h.JoinWaitlist(ctx, f.org, f.show, "floor", 1); !errors.Is(err, commands.ErrForbidden) {
+	if _, err := f.h.JoinWaitlist(ctx, f.org, f.show, commands.WaitlistJoin{Section: "floor", Quantity: 1}); !errors.Is(err, commands.ErrForbidden) {
 		t.Fatalf("an organizer joins: %v, want ErrForbidden", err)
 	}
 	draft, err := f.h.CreateShow(ctx, f.org, domain.CreateShow{Title: "Draft", Venue: "Hall", StartsAt: f.clock.Now().Add(time.Hour),
@@ -188,7 +188,7 @@ func TestHandler_JoinWaitlist(t *testing.T) {
 		t.Fatalf("a buyer's view of a draft: %v, want ErrShowNotFound", err)
 	}
 	held := f.hold(t, 10)
-	if _, err := f.h.JoinWaitlist(ctx, b, f.show, "floor", 2); err != nil {
+	if _, err := f.h.JoinWaitlist(ctx, b, f.show, commands.WaitlistJoin{Section: "floor", Quantity: 2}); err != nil {
 		t.Fatal(err)
 	}
 	v, err := f.h.Waitlist(ctx, b, f.show)

@@ -112,7 +112,7 @@ func (a *Auditor) waitlistJoined(ref EventRef, e WaitlistJoined) {
 		a.violate(cHolds, fmt.Sprintf("buyer %s joined the waiting list of %q, which has %d units left", e.BuyerID, e.Section,
 			sec.capacity-sec.held-sec.sold-ws.reserved), ref)
 	}
-	ws.queue = append(ws.queue, WaitlistEntry{BuyerID: e.BuyerID, Quantity: e.Quantity, JoinedAt: e.JoinedAt})
+	ws.queue = append(ws.queue, WaitlistEntry{BuyerID: e.BuyerID, Quantity: e.Quantity, JoinedAt: e.JoinedAt, TicketType: e.TicketType})
 }
 
 // spend takes q units of a section's credit, or reports that they were
@@ -160,6 +160,8 @@ func (a *Auditor) waitlistOffered(ref EventRef, e WaitlistOffered) {
 		a.violate(cHolds, fmt.Sprintf("an offer of %q to buyer %s out of turn: buyer %s waits ahead", e.Section, e.BuyerID, ws.queue[0].BuyerID), ref)
 	case ws.queue[0].Quantity != e.Quantity:
 		a.violate(cHolds, fmt.Sprintf("an offer of %d units of %q, buyer %s asked for %d", e.Quantity, e.Section, e.BuyerID, ws.queue[0].Quantity), ref)
+	case ws.queue[0].TicketType != e.TicketType:
+		a.violate(cHolds, fmt.Sprintf("an offer of type %q of %q, buyer %s waits for %q", e.TicketType, e.Section, e.BuyerID, ws.queue[0].TicketType), ref)
 	}
 	for _, o := range w.open {
 		if o.BuyerID == e.BuyerID && o.Section == e.Section {
@@ -191,7 +193,8 @@ func (a *Auditor) waitlistHeld(ref EventRef, s *auditShow, e SeatsHeld) {
 	if p := w.pending; p != nil && p.OrderID == e.OrderID {
 		w.pending = nil
 		a.checked[cHolds]++
-		if e.BuyerID != p.BuyerID || len(e.Seats) > 0 || len(e.Items) != 1 || e.Items[0].Section != p.Section || e.Items[0].Quantity != p.Quantity {
+		if e.BuyerID != p.BuyerID || len(e.Seats) > 0 || len(e.Items) != 1 || e.Items[0].Section != p.Section || e.Items[0].Quantity != p.Quantity ||
+			e.Items[0].TicketType != p.TicketType {
 			a.violate(cHolds, "the hold of an offer to buyer "+p.BuyerID.String()+" is not the offer", w.pendRef, ref)
 		}
 		w.open[e.OrderID] = *p

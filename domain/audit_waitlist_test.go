@@ -39,6 +39,20 @@ func (f auditFixture) offered(buyer uuid.UUID, q int) (WaitlistOffered, SeatsHel
 	return WaitlistOffered{ShowID: f.show, BuyerID: buyer, Section: "floor", Quantity: q, OrderID: h.OrderID, At: auditT0, ExpiresAt: h.ExpiresAt}, h
 }
 
+// typedOffered is an offer to buyer of q floor units of type typ, and its
+// hold.
+func (f auditFixture) typedOffered(buyer uuid.UUID, q int, typ string) (WaitlistOffered, SeatsHeld) {
+	o, h := f.offered(buyer, q)
+	o.TicketType, h.Items[0].TicketType = typ, typ
+	h.Items[0].UnitPriceCents, h.TotalCents = 300, 300*int64(q) // the price of f.child()
+	return o, h
+}
+
+// child is the floor's ticket type "child".
+func (f auditFixture) child() TicketTypeSet {
+	return TicketTypeSet{ShowID: f.show, TicketType: TicketType{Code: "child", Name: "Child", Section: "floor", PriceCents: 300}}
+}
+
 func TestAuditor_Waitlist(t *testing.T) {
 	t.Parallel()
 	third := uuid.New()
@@ -90,6 +104,28 @@ func TestAuditor_Waitlist(t *testing.T) {
 			l.add(cancelled(h)).wl(f.show, released(h, ReleaseCancelled),
 				WaitlistReserved{ShowID: f.show, Section: "floor", Quantity: 1, At: auditT0}, pub) // public hold @11
 		}, []string{"capacity@11"}},
+		{"a typed offer at its turn, for its type", func(f auditFixture, l *auditLog) {
+			h := f.hold(third, 4)
+			j := f.joined(f.buyer, 1)
+			j.TicketType = "child"
+			l.add(f.created()...).add(f.child(), h, placed(h)).wl(f.show, j, f.joined(f.other, 3))
+			o1, h1 := f.typedOffered(f.buyer, 1, "child")
+			o2, h2 := f.offered(f.other, 3)
+			l.add(cancelled(h)).wl(f.show, released(h, ReleaseCancelled), o1, h1, o2, h2).add(placed(h1), placed(h2))
+		}, nil},
+		{"an offer of another type than waited for", func(f auditFixture, l *auditLog) {
+			h := f.hold(third, 4)
+			l.add(f.created()...).add(f.child(), h, placed(h)).wl(f.show, f.joined(f.buyer, 1))
+			o, oh := f.typedOffered(f.buyer, 1, "child")
+			l.add(cancelled(h)).wl(f.show, released(h, ReleaseCancelled), o, oh) // offer @9
+		}, []string{"holds@9"}},
+		{"an offer's hold of another type", func(f auditFixture, l *auditLog) {
+			h := f.hold(third, 4)
+			l.add(f.created()...).add(f.child(), h, placed(h)).wl(f.show, f.joined(f.buyer, 1))
+			o, oh := f.offered(f.buyer, 1)
+			oh.Items[0].TicketType, oh.Items[0].UnitPriceCents, oh.TotalCents = "child", 300, 300
+			l.add(cancelled(h)).wl(f.show, released(h, ReleaseCancelled), o, oh) // hold @10
+		}, []string{"holds@10"}},
 		{"leaving a list one is not on", func(f auditFixture, l *auditLog) {
 			l.add(f.created()...).wl(f.show, WaitlistLeft{ShowID: f.show, BuyerID: f.buyer, Section: "floor", Reason: WaitlistLeftByBuyer, At: auditT0}) // @3
 		}, []string{"holds@3"}},

@@ -36,6 +36,7 @@ const DefaultOfferWindow = 10 * time.Minute
 const (
 	WaitlistLeftByBuyer    = "left"        // the buyer left
 	WaitlistLeftBuyerLimit = "buyer_limit" // the offer would pass the per-buyer limit
+	WaitlistLeftOffSale    = "off_sale"    // the type waited for is hidden or out of its window
 )
 
 // WaitlistJoined: a buyer joined the waiting list of a sold-out
@@ -46,6 +47,8 @@ type WaitlistJoined struct {
 	Section  string    `json:"section"`
 	Quantity int       `json:"quantity"`
 	JoinedAt time.Time `json:"joined_at"`
+	// TicketType is the type waited for; "" for the section's price.
+	TicketType string `json:"ticket_type,omitempty"`
 }
 
 // WaitlistLeft: a buyer left a section's waiting list without an offer.
@@ -80,6 +83,8 @@ type WaitlistOffered struct {
 	OrderID   uuid.UUID `json:"order_id"`
 	At        time.Time `json:"at"`
 	ExpiresAt time.Time `json:"expires_at"`
+	// TicketType is the type of the offer's hold, as the buyer joined.
+	TicketType string `json:"ticket_type,omitempty"`
 }
 
 // EventType implementations: stable names, never renamed.
@@ -94,6 +99,8 @@ type WaitlistEntry struct {
 	Quantity int       `json:"quantity"`
 	JoinedAt time.Time `json:"joined_at"`
 	Seq      int64     `json:"seq"` // the show's join count at the join: names the entry
+	// TicketType is the type waited for; "" for the section's price.
+	TicketType string `json:"ticket_type,omitempty"`
 }
 
 // WaitlistOffer is an open offer: its hold has been neither sold nor
@@ -104,6 +111,8 @@ type WaitlistOffer struct {
 	Section   string    `json:"section"`
 	Quantity  int       `json:"quantity"`
 	ExpiresAt time.Time `json:"expires_at"`
+	// TicketType is the type of the offer's hold; "" for the section's.
+	TicketType string `json:"ticket_type,omitempty"`
 }
 
 // WaitlistSection is a section's waiting list: its buyers in order, and
@@ -218,37 +227,72 @@ func (s *Show) openOffer(buyer uuid.UUID, section string) bool {
 }
 
 // JoinWaitlist puts a buyer on the waiting list of a sold-out
-// general-admission section for quantity units. It fails with
-// ErrNotSoldOut when the section has units left, ErrAlreadyWaiting when
-// the buyer waits there or holds an open offer of it, ErrWaitlistFull, a
-// *BuyerLimitError when the units would take the buyer past the show's
-// limit, and a *ValidationError for a section or quantity that is wrong.
+// general-admission section for quantity units at the section's price:
+// JoinWaitlistType without a ticket type.
 func (s *Show) JoinWaitlist(buyer uuid.UUID, section string, quantity int, now time.Time) error {
+	_, err := s.JoinWaitlistType(buyer, section, "", quantity, now)
+	return err
+}
+
+// JoinWaitlistType puts a buyer on the waiting list of a sold-out
+// general-admission section for quantity units of ticket type typ ("" for
+// the section's price; with a type, section "" takes the type's). It fails
+// with ErrNotSoldOut when the section has units left, ErrAlreadyWaiting
+// when the buyer waits in the section (whatever the type) or holds an open
+// offer of it, ErrWaitlistFull, a *BuyerLimitError when the units would
+// take the buyer past the show's limit, a *TicketTypeOffSaleError for a
+// type out of its window, and a *ValidationError for a section, type or
+// quantity that is wrong (a hidden type is no type). It returns the
+// section joined.
+func (s *Show) JoinWaitlistType(buyer uuid.UUID, section, typ string, quantity int, now time.Time) (string, error) {
 	if err := s.onSale(now); err != nil {
-		return err
+		return section, err
 	}
+	section, err := s.waitlistTarget(section, typ, quantity, now)
+	if err != nil {
+		return section, err
+	}
+	if place, _ := s.WaitlistPlace(buyer, section); place > 0 || s.openOffer(buyer, section) {
+		return section, ErrAlreadyWaiting
+	}
+	if s.Available(section) > 0 {
+		return section, ErrNotSoldOut
+	}
+	if ws := s.waitlistOf(section); ws != nil && len(ws.Entries) >= MaxWaitlistLength {
+		return section, ErrWaitlistFull
+	}
+	if have := s.buyers[buyer]; s.maxPerBuyer > 0 && quantity > s.maxPerBuyer-have {
+		return section, &BuyerLimitError{Limit: s.maxPerBuyer, Have: have, Asked: quantity}
+	}
+	s.raise(WaitlistJoined{ShowID: s.ID, BuyerID: buyer, Section: section, Quantity: quantity, JoinedAt: now.UTC(), TicketType: typ})
+	return section, nil
+}
+
+// waitlistTarget checks what a join names and returns its section.
+func (s *Show) waitlistTarget(section, typ string, quantity int, now time.Time) (string, error) {
 	var v validator
+	var t *TicketType
+	if typ != "" {
+		if t = s.ticketType(typ); t == nil || t.Hidden { // a hidden type is no type
+			v.check(false, "ticket_type", "no ticket type %q", typ)
+			return section, v.err()
+		}
+		if section == "" {
+			section = t.Section
+		}
+		v.check(section == t.Section, "ticket_type", "ticket type %q is not of section %q", typ, section)
+	}
 	sec, ok := s.sections[section]
 	v.check(ok, "section", "no section named %q", section)
 	v.check(!ok || !sec.spec.Seated(), "section", "waiting lists are for general-admission sections; %q is seated", section)
 	v.check(quantity > 0 && quantity <= MaxUnitsPerOrder, "quantity", "must be between 1 and %d", MaxUnitsPerOrder)
 	if err := v.err(); err != nil {
-		return err
+		return section, err
 	}
-	if place, _ := s.WaitlistPlace(buyer, section); place > 0 || s.openOffer(buyer, section) {
-		return ErrAlreadyWaiting
+	if t != nil && !t.onSale(now) {
+		return section, &TicketTypeOffSaleError{Code: typ, From: t.OnSaleFrom, Until: t.OnSaleUntil}
 	}
-	if s.Available(section) > 0 {
-		return ErrNotSoldOut
-	}
-	if ws := s.waitlistOf(section); ws != nil && len(ws.Entries) >= MaxWaitlistLength {
-		return ErrWaitlistFull
-	}
-	if have := s.buyers[buyer]; s.maxPerBuyer > 0 && quantity > s.maxPerBuyer-have {
-		return &BuyerLimitError{Limit: s.maxPerBuyer, Have: have, Asked: quantity}
-	}
-	s.raise(WaitlistJoined{ShowID: s.ID, BuyerID: buyer, Section: section, Quantity: quantity, JoinedAt: now.UTC()})
-	return nil
+	return section, nil
 }
 
 // LeaveWaitlist takes a buyer off a section's waiting list; ErrNotWaiting
@@ -309,6 +353,10 @@ func (s *Show) offerSection(section string, now time.Time) {
 	}
 	for len(ws.Entries) > 0 {
 		head := ws.Entries[0]
+		if t := s.ticketType(head.TicketType); t != nil && (t.Hidden || !t.onSale(now)) {
+			s.raise(WaitlistLeft{ShowID: s.ID, BuyerID: head.BuyerID, Section: section, Reason: WaitlistLeftOffSale, At: now.UTC()})
+			continue
+		}
 		if have := s.buyers[head.BuyerID]; s.maxPerBuyer > 0 && head.Quantity > s.maxPerBuyer-have {
 			s.raise(WaitlistLeft{ShowID: s.ID, BuyerID: head.BuyerID, Section: section, Reason: WaitlistLeftBuyerLimit, At: now.UTC()})
 			continue
@@ -334,15 +382,18 @@ func (s *Show) offer(section string, head WaitlistEntry, now time.Time) bool {
 	ttl := s.wl().offerWindow()
 	order := uuid.NewSHA1(s.ID, []byte("waitlist-offer/"+section+"/"+strconv.FormatInt(head.Seq, 10)))
 	price := s.sections[section].price
+	if head.TicketType != "" {
+		price = s.rules.types[head.TicketType].PriceCents // the type's price in force
+	}
 	// Bounded: quantity ≤ MaxUnitsPerOrder, price ≤ MaxPriceCents.
 	held := SeatsHeld{ShowID: s.ID, OrderID: order, BuyerID: head.BuyerID,
-		Items:      []HeldItem{{Section: section, Quantity: head.Quantity, UnitPriceCents: price}},
+		Items:      []HeldItem{{Section: section, Quantity: head.Quantity, UnitPriceCents: price, TicketType: head.TicketType}},
 		TotalCents: int64(head.Quantity) * price, HeldAt: now.UTC(), ExpiresAt: now.Add(ttl).UTC(), HoldTTLSeconds: int64(ttl / time.Second)}
 	if err := s.takeQuotas(&held); err != nil {
 		return false
 	}
 	s.raise(WaitlistOffered{ShowID: s.ID, BuyerID: head.BuyerID, Section: section, Quantity: head.Quantity, OrderID: order,
-		At: now.UTC(), ExpiresAt: now.Add(ttl).UTC()})
+		At: now.UTC(), ExpiresAt: now.Add(ttl).UTC(), TicketType: head.TicketType})
 	s.raise(held)
 	return true
 }
@@ -358,7 +409,7 @@ func (s *Show) applyWaitlist(e Event) bool {
 			w.sections[e.Section] = ws
 		}
 		w.joins++
-		ws.Entries = append(ws.Entries, WaitlistEntry{BuyerID: e.BuyerID, Quantity: e.Quantity, JoinedAt: e.JoinedAt, Seq: w.joins})
+		ws.Entries = append(ws.Entries, WaitlistEntry{BuyerID: e.BuyerID, Quantity: e.Quantity, JoinedAt: e.JoinedAt, Seq: w.joins, TicketType: e.TicketType})
 	case WaitlistLeft:
 		w.remove(e.Section, e.BuyerID)
 	case WaitlistReserved:
@@ -370,7 +421,7 @@ func (s *Show) applyWaitlist(e Event) bool {
 			ws.Reserved -= min(ws.Reserved, e.Quantity)
 		}
 		w.remove(e.Section, e.BuyerID)
-		w.offers[e.OrderID] = &WaitlistOffer{OrderID: e.OrderID, BuyerID: e.BuyerID, Section: e.Section, Quantity: e.Quantity, ExpiresAt: e.ExpiresAt}
+		w.offers[e.OrderID] = &WaitlistOffer{OrderID: e.OrderID, BuyerID: e.BuyerID, Section: e.Section, Quantity: e.Quantity, ExpiresAt: e.ExpiresAt, TicketType: e.TicketType}
 	default:
 		return false
 	}

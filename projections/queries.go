@@ -112,15 +112,16 @@ func (q *Queries) shows(ctx context.Context, limit int, sql string, args ...any)
 	err = queryEach(ctx, q.db, func(rows Rows) error {
 		var show uuid.UUID
 		var s SectionView
-		if err := rows.Scan(&show, &s.Name, &s.Kind, &s.PriceCents, &s.Capacity, &s.Held, &s.Sold); err != nil {
+		if err := rows.Scan(&show, &s.Name, &s.Kind, &s.PriceCents, &s.Capacity, &s.Held, &s.Sold, &s.Reserved); err != nil {
 			return err
 		}
-		s.Available = s.Capacity - s.Held - s.Sold
+		s.Available = s.Capacity - s.Held - s.Sold - s.Reserved
 		i := at[show]
 		out.Items[i].Sections = append(out.Items[i].Sections, s)
 		return nil
-	}, `select show_id, name, kind, price_cents, capacity, held, sold
-		from rm_sections where show_id = any($1) order by show_id, idx`, ids)
+	}, `select c.show_id, c.name, c.kind, c.price_cents, c.capacity, c.held, c.sold, coalesce(r.reserved, 0)
+		from rm_sections c left join rm_waitlist_reserved r on r.show_id = c.show_id and r.section = c.name
+		where c.show_id = any($1) order by c.show_id, c.idx`, ids)
 	if err != nil {
 		return List[ShowView]{}, fmt.Errorf("query sections: %w", err)
 	}

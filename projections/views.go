@@ -33,6 +33,9 @@ type SectionView struct {
 	Available  int    `json:"available"`
 	Held       int    `json:"held"`
 	Sold       int    `json:"sold"`
+	// Reserved is the units set aside for the waiting list (projection
+	// "waitlist"): Available leaves them out.
+	Reserved int `json:"reserved,omitempty"`
 }
 
 // SeatMap is the seated sections of a show, in the order the organizer

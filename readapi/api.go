@@ -116,8 +116,8 @@ var (
 	// readsLog: the route reads the event log, which holds every position
 	// the write API returned.
 	readsLog       = reads{}
-	readsShows     = reads{projections: []string{projections.NameShows}}
-	readsShow      = reads{projections: []string{projections.NameShows}, stream: domain.ShowStream}
+	readsShows     = reads{projections: []string{projections.NameShows, projections.NameWaitlist}}
+	readsShow      = reads{projections: []string{projections.NameShows, projections.NameWaitlist}, stream: domain.ShowStream}
 	readsSales     = reads{projections: []string{projections.NameShows, projections.NameSales}, stream: domain.ShowStream}
 	readsAnalytics = reads{projections: []string{projections.NameShows, projections.NameAnalytics}, stream: domain.ShowStream}
 	readsOrders    = reads{projections: []string{projections.NameOrders}}

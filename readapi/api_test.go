@@ -611,8 +611,9 @@ func TestAPI_MinPosition(t *testing.T) {
 	t.Run("a route waits only for the projections it reads", func(t *testing.T) {
 		t.Parallel()
 		w := newWorld(t)
-		// The holds and analytics projections never run.
-		w.runner.Projectors = []projections.Projector{projections.Shows{}, projections.Orders{}, projections.Sales{}}
+		// The holds and analytics projections never run (a show reads the
+		// waiting list's reserved units too).
+		w.runner.Projectors = []projections.Projector{projections.Shows{}, projections.Waitlist{}, projections.Orders{}, projections.Sales{}}
 		w.start()
 		org, orgToken := w.token(domain.RoleOrganizer)
 		show := w.publishedShow(org, "Partly projected")

@@ -13,14 +13,18 @@ import (
 
 // Waitlists are the waiting-list commands (issue 14).
 type Waitlists interface {
-	JoinWaitlist(ctx context.Context, actor domain.Actor, show uuid.UUID, section string, quantity int) (commands.Result, error)
+	JoinWaitlist(ctx context.Context, actor domain.Actor, show uuid.UUID, j commands.WaitlistJoin) (commands.JoinedWaitlist, error)
 	LeaveWaitlist(ctx context.Context, actor domain.Actor, show uuid.UUID, section string) (commands.Result, error)
 	Waitlist(ctx context.Context, actor domain.Actor, show uuid.UUID) (commands.WaitlistView, error)
 }
 
+// The engine's handler is the Waitlists a.shows is asserted to.
+var _ Waitlists = (*commands.Handler)(nil)
+
 type joinWaitlistRequest struct {
-	Section  string `json:"section"`
-	Quantity int    `json:"quantity"`
+	Section    string `json:"section"`
+	TicketType string `json:"ticket_type"` // optional; with it, section may be left out
+	Quantity   int    `json:"quantity"`
 }
 
 type leaveWaitlistRequest struct {
@@ -38,13 +42,14 @@ func (a *API) waitlists() (Waitlists, error) {
 }
 
 // sectionBody decodes the body of a join or a leave into v, whose section
-// is *section, and returns the show and the commands.
-func (a *API) sectionBody(r *http.Request, v any, section *string) (uuid.UUID, Waitlists, error) {
+// is *section, and returns the show and the commands. The section is
+// required unless typ names a ticket type (nil: a leave).
+func (a *API) sectionBody(r *http.Request, v any, section, typ *string) (uuid.UUID, Waitlists, error) {
 	id, err := pathIDBody(r, v)
 	if err != nil {
 		return uuid.Nil, nil, err
 	}
-	if *section == "" {
+	if *section == "" && (typ == nil || *typ == "") {
 		return uuid.Nil, nil, &domain.ValidationError{Fields: []domain.FieldError{{Field: "section", Detail: "is required"}}}
 	}
 	wl, err := a.waitlists()
@@ -53,22 +58,26 @@ func (a *API) sectionBody(r *http.Request, v any, section *string) (uuid.UUID, W
 
 func (a *API) joinWaitlist(w http.ResponseWriter, r *http.Request, actor domain.Actor) error {
 	var req joinWaitlistRequest
-	id, wl, err := a.sectionBody(r, &req, &req.Section)
+	id, wl, err := a.sectionBody(r, &req, &req.Section, &req.TicketType)
 	if err != nil {
 		return err
 	}
-	res, err := wl.JoinWaitlist(r.Context(), actor, id, req.Section, req.Quantity)
+	res, err := wl.JoinWaitlist(r.Context(), actor, id, commands.WaitlistJoin{Section: req.Section, TicketType: req.TicketType, Quantity: req.Quantity})
 	if err != nil {
 		return err
 	}
 	w.Header().Set("Location", "/v1/shows/"+id.String()+"/waitlist")
-	return writeJSON(w, http.StatusCreated, map[string]any{"show_id": id, "section": req.Section, "quantity": req.Quantity,
-		"version": res.Version, "position": res.Position.String()})
+	body := map[string]any{"show_id": id, "section": res.Section, "quantity": req.Quantity,
+		"version": res.Version, "position": res.Position.String()}
+	if req.TicketType != "" {
+		body["ticket_type"] = req.TicketType
+	}
+	return writeJSON(w, http.StatusCreated, body)
 }
 
 func (a *API) leaveWaitlist(w http.ResponseWriter, r *http.Request, actor domain.Actor) error {
 	var req leaveWaitlistRequest
-	id, wl, err := a.sectionBody(r, &req, &req.Section)
+	id, wl, err := a.sectionBody(r, &req, &req.Section, nil)
 	if err != nil {
 		return err
 	}
@@ -80,10 +89,11 @@ func (a *API) leaveWaitlist(w http.ResponseWriter, r *http.Request, actor domain
 }
 
 type waitlistPlace struct {
-	Section  string    `json:"section"`
-	Place    int       `json:"place"`
-	Quantity int       `json:"quantity"`
-	JoinedAt time.Time `json:"joined_at"`
+	Section    string    `json:"section"`
+	TicketType string    `json:"ticket_type,omitempty"`
+	Place      int       `json:"place"`
+	Quantity   int       `json:"quantity"`
+	JoinedAt   time.Time `json:"joined_at"`
 }
 
 type waitlistLength struct {
@@ -109,7 +119,7 @@ func (a *API) waitlist(w http.ResponseWriter, r *http.Request, actor domain.Acto
 	}
 	places := make([]waitlistPlace, 0, len(v.Places))
 	for _, p := range v.Places {
-		places = append(places, waitlistPlace{Section: p.Section, Place: p.Place, Quantity: p.Quantity, JoinedAt: p.Entry.JoinedAt})
+		places = append(places, waitlistPlace{Section: p.Section, TicketType: p.Entry.TicketType, Place: p.Place, Quantity: p.Quantity, JoinedAt: p.Entry.JoinedAt})
 	}
 	body := map[string]any{"show_id": id, "places": places, "offers": v.Offers}
 	if v.Sections != nil {

@@ -191,6 +191,8 @@ type sectionState struct {
 	Sold       int              `json:"sold"`
 	Taken      []takenSeat      `json:"taken,omitempty"`
 	Rows       []domain.RowSpec `json:"rows,omitempty"`
+	// Reserved is the units set aside for the waiting list: not available.
+	Reserved int `json:"reserved,omitempty"`
 }
 
 // takenSeat is a held or sold seat.
@@ -228,7 +230,8 @@ func newShowState(s *domain.Show) *showState {
 				ss.Held++
 			}
 		}
-		ss.Available = ss.Capacity - ss.Held - ss.Sold
+		ss.Reserved = s.Waitlist(sec.Spec.Name).Reserved
+		ss.Available = ss.Capacity - ss.Held - ss.Sold - ss.Reserved
 		v.Sections = append(v.Sections, ss)
 	}
 	for _, h := range snap.Holds {

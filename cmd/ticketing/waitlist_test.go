@@ -99,14 +99,22 @@ func buyerToken(t *testing.T, s *server) (id, token string) {
 	return uid.String(), tok
 }
 
+// waitlistServer starts a server with a published show of 2 floor units,
+// its organizer and two buyers: a holder and a waiter.
+func waitlistServer(t *testing.T, db string) (s *server, org, holder, waiter, show string) {
+	t.Helper()
+	s = startServer(t, db, time.Minute)
+	org, holder, waiter = s.token("organizer"), s.token("buyer"), s.token("buyer")
+	show, _ = s.publishedShow(org, 2)
+	return s, org, holder, waiter, show
+}
+
 // Every waiting-list route over HTTP: join, place, leave, the organizer's
 // counts, the offer that a release makes and its payment; hostile input
 // gets problem+json and writes nothing.
 func TestServe_Waitlist(t *testing.T) {
 	t.Parallel()
-	s := startServer(t, pgtest.SchemaURL(t), time.Minute)
-	org, holder, waiter := s.token("organizer"), s.token("buyer"), s.token("buyer")
-	show, _ := s.publishedShow(org, 2)
+	s, org, holder, waiter, show := waitlistServer(t, pgtest.SchemaURL(t))
 	path := "/v1/shows/" + show + "/waitlist"
 	join := map[string]any{"section": "floor", "quantity": 2}
 	if r := s.must(409, s.call("POST", path, waiter, join)); r.str("type") != "urn:problem:ticketing:buy-instead" {
