@@ -34,6 +34,7 @@ import (
 	"github.com/ticketing/ticketing/domain"
 	"github.com/ticketing/ticketing/projections"
 	"github.com/ticketing/ticketing/web"
+	"github.com/ticketing/ticketing/webhooks"
 )
 
 // MinPositionHeader names the position a read must reflect.
@@ -75,6 +76,8 @@ type API struct {
 	head LogHead
 	// codes makes the codes of tickets (issue 14: door); nil: none.
 	codes *domain.TicketCodes
+	// issue 16: webhooks
+	webhooks *webhooks.Service // nil: no webhook routes
 }
 
 // New returns the read API over q. log receives the errors answered with a
@@ -142,6 +145,8 @@ func (a *API) Register(r *mux.Router) {
 	// issue 14: door
 	r.Handle("/v1/shows/{id}/attendees", a.route(signedIn, readsShowOrders, a.attendees, pageParams)).Methods(http.MethodGet)
 	r.Handle("/v1/shows/{id}/orders", a.route(signedIn, readsShowOrders, a.showOrders, pageParams)).Methods(http.MethodGet)
+	// issue 16: webhooks (readapi/webhooks.go)
+	a.registerWebhooks(r)
 }
 
 // pageParams are the query parameters of a paged list.

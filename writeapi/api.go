@@ -20,6 +20,7 @@ import (
 	"github.com/ticketing/ticketing/commands"
 	"github.com/ticketing/ticketing/domain"
 	"github.com/ticketing/ticketing/web"
+	"github.com/ticketing/ticketing/webhooks"
 )
 
 // MaxBodyBytes bounds every request body.
@@ -52,6 +53,8 @@ type API struct {
 	// issue 14: asyncpay
 	asyncpay *asyncPayAPI // nil: no routes of asynchronous payments
 	refunds  Refunds      // issue 14: money
+	// issue 16: webhooks
+	webhooks *webhooks.Service // nil: no webhook routes
 }
 
 // New returns the write API.
@@ -88,6 +91,8 @@ func (a *API) Register(r *mux.Router) {
 	r.Handle("/v1/shows/{id}/waitlist", a.private(a.waitlist)).Methods(http.MethodGet)
 	// issue 14: money
 	r.Handle("/v1/orders/{id}/refund", a.private(a.refundOrder)).Methods(http.MethodPost)
+	// issue 16: webhooks (writeapi/webhooks.go)
+	a.registerWebhooks(r)
 }
 
 // public serves a route that needs no token. Its Idempotency-Keys are

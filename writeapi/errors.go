@@ -9,6 +9,7 @@ import (
 	"github.com/ticketing/ticketing/commands"
 	"github.com/ticketing/ticketing/domain"
 	"github.com/ticketing/ticketing/web"
+	"github.com/ticketing/ticketing/webhooks"
 )
 
 // Problem is an RFC 9457 problem details body; see web.Problem.
@@ -64,6 +65,12 @@ var mappings = []mapping{
 		Detail: "the email or the password is wrong"},
 	{Match: web.Is(commands.ErrForbidden), Status: http.StatusForbidden, Slug: "forbidden", Title: "Forbidden",
 		Detail: "this account may not do this"},
+	// issue 16: webhooks
+	{Match: web.Is(webhooks.ErrForbidden), Status: http.StatusForbidden, Slug: "forbidden", Title: "Forbidden",
+		Detail: "only organizers and admins may manage webhook endpoints"},
+	web.NotFound(webhooks.ErrNotFound, "no such webhook endpoint or delivery"),
+	{Match: web.Is(webhooks.ErrDisabled), Status: http.StatusConflict, Slug: "endpoint-disabled", Title: "Endpoint disabled",
+		Detail: "the webhook endpoint is disabled; enable it (POST /v1/webhooks/endpoints/{id}/enable) first"},
 	web.NotFound(domain.ErrShowNotFound, "no such show"),
 	web.NotFound(domain.ErrOrderNotFound, "no such order"),
 	web.NotFound(domain.ErrTicketNotFound, "no such ticket"),

@@ -44,6 +44,7 @@ type engine struct {
 	kafka    *kafka.Config // nil: projectors follow the store in-process
 	relay    *kafka.Relay
 	idem     *postgres.Idempotency
+	webhooks *webhookParts // issue 16: webhooks
 }
 
 func newEngine(ctx context.Context, c Config, pool *pgxpool.Pool, r roles, log *slog.Logger) (*engine, error) {
@@ -89,6 +90,9 @@ func newEngine(ctx context.Context, c Config, pool *pgxpool.Pool, r roles, log *
 		e.relay = &kafka.Relay{Feed: store, Checkpoints: postgres.NewRelayCheckpoints(pool), Writer: kafka.NewWriter(*kc),
 			Topic: kc.Topic, Partitions: kc.Partitions, Log: log}
 	}
+	// issue 16: webhooks
+	e.webhooks = newWebhooks(c, pool, store, registry, log)
+
 	if c.DevTicketKey && (r.Write || r.Read) { // issue 14: door
 		log.Warn("TICKETING_TICKET_KEY is not set: ticket codes use a public development key; anyone can forge them")
 	}
@@ -161,10 +165,13 @@ func (e *engine) route(c Config, r roles) error {
 	if r.Write {
 		warnWebhookSecret(c, e.log) // issue 14: asyncpay
 		writeapi.New(writeCommands{e.accounts, e.commands}, tokens, authn, e.idem, e.log).WithLimits(writeLimits).
-			WithPayments(e.commands, c.WebhookSecrets).Register(router)
+			WithPayments(e.commands, c.WebhookSecrets).
+			WithWebhooks(e.webhooks.service). // issue 16: webhooks
+			Register(router)
 	}
 	if r.Read {
-		read := readapi.New(e.queries, authn, e.log).WithLogHead(e.store).WithTicketCodes(e.commands.TicketCodes())
+		read := readapi.New(e.queries, authn, e.log).WithLogHead(e.store).WithTicketCodes(e.commands.TicketCodes()).
+			WithWebhooks(e.webhooks.service) // issue 16: webhooks
 		read.Register(router)
 		read.RegisterAdmin(router, exporterOf(e.store), e.registry)
 	}
@@ -244,6 +251,9 @@ func (e *engine) Start(ctx context.Context, r roles) (wait func()) {
 	}
 	if r.Expirer {
 		wg.Go(func() { e.runExpirer(ctx) }) // issue 15: singleton: one active expirer per database
+	}
+	if r.Expirer {
+		wg.Go(func() { e.webhooks.run(ctx) }) // issue 16: webhooks
 	}
 	if r.Write {
 		wg.Go(func() { purgeIdempotencyKeys(ctx, e.idem, idempotencyPurgeEvery, e.log) })
