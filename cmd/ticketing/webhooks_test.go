@@ -21,6 +21,7 @@ import (
 
 // received is one request a receiver got.
 type received struct {
+	path   string
 	header http.Header
 	body   []byte
 	at     time.Time
@@ -40,7 +41,7 @@ func newReceiver(t *testing.T, fail ...int) *receiver {
 	rc.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
 		rc.mu.Lock()
-		rc.got = append(rc.got, received{header: r.Header.Clone(), body: body, at: time.Now()})
+		rc.got = append(rc.got, received{path: r.URL.Path, header: r.Header.Clone(), body: body, at: time.Now()})
 		status := http.StatusOK
 		if len(rc.fail) > 0 {
 			status, rc.fail = rc.fail[0], rc.fail[1:]
@@ -281,5 +282,58 @@ func TestServe_WebhookEndpointRefused(t *testing.T) {
 	s.must(404, s.call("GET", "/v1/webhooks/endpoints/nope", org, nil))
 	s.must(400, s.call("GET", "/v1/webhooks/endpoints?cursor=bad", org, nil))
 	s.must(400, s.call("GET", "/v1/webhooks/endpoints?limit=201", org, nil))
+	s.audit()
+}
+
+func TestServe_WebhookRotateAndDisable(t *testing.T) {
+	t.Parallel()
+	s := startServer(t, pgtest.SchemaURL(t), time.Minute, fastWebhooks(time.Minute))
+	rc := newReceiver(t)
+	org, admin := s.token("organizer"), s.token("admin")
+	ep := s.endpoint(org, rc.srv.URL, "show.published", "show.cancelled")
+	all := s.endpoint(admin, rc.srv.URL+"/all", "show.published")
+	if all.str("scope") != "all_shows" {
+		t.Fatalf("an admin's endpoint: %s", all.raw)
+	}
+	rot := s.must(200, s.call("POST", "/v1/webhooks/endpoints/"+ep.str("id")+"/rotate-secret", org, nil))
+	if rot.str("secret") == "" || rot.str("secret") == ep.str("secret") || rot.str("previous_secret_until") == "" {
+		t.Fatalf("rotation: %s", rot.raw)
+	}
+	show, _ := s.publishedShow(org, 5)
+	got := rc.wait(t, 2, 10*time.Second)
+	for _, r := range got {
+		if r.header.Get("Ticketing-Webhook-Event") != "show.published" {
+			t.Fatalf("delivery: %v", r.header)
+		}
+		if r.header.Get(webhooks.DeliveryHeader) == "" {
+			t.Fatalf("no delivery id: %v", r.header)
+		}
+	}
+	// The organizer's delivery verifies with the new secret and, for a
+	// day, with the old one; the admin's with the admin's.
+	for _, r := range got {
+		secrets := []string{rot.str("secret"), ep.str("secret")}
+		if strings.Contains(r.path, "/all") {
+			secrets = []string{all.str("secret")}
+		}
+		for _, secret := range secrets {
+			verified(t, r, secret)
+		}
+	}
+
+	// Disabled by its owner: nothing more is sent to it; an admin sees it.
+	off := s.must(200, s.call("DELETE", "/v1/webhooks/endpoints/"+ep.str("id"), org, nil))
+	if off.str("status") != "disabled" || !strings.HasPrefix(off.str("disabled_reason"), "disabled by organizer") {
+		t.Fatalf("disabled: %s", off.raw)
+	}
+	s.must(200, s.call("POST", "/v1/shows/"+show+"/cancel", org, nil))
+	time.Sleep(300 * time.Millisecond)
+	if n := len(rc.wait(t, 2, 0)); n != 2 {
+		t.Fatalf("%d deliveries, want 2: a disabled endpoint got one", n)
+	}
+	l := s.must(200, s.call("GET", "/v1/webhooks/endpoints", admin, nil))
+	if items, _ := l.body["items"].([]any); len(items) != 2 {
+		t.Fatalf("an admin's list: %s", l.raw)
+	}
 	s.audit()
 }
