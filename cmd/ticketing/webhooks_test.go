@@ -337,3 +337,30 @@ func TestServe_WebhookRotateAndDisable(t *testing.T) {
 	}
 	s.audit()
 }
+
+// A receiver that never answers holds back neither another endpoint's
+// deliveries nor the projections.
+func TestServe_WebhookDeadEndpointHoldsNoOne(t *testing.T) {
+	t.Parallel()
+	release := make(chan struct{})
+	hung := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	}))
+	t.Cleanup(hung.Close)
+	t.Cleanup(func() { close(release) })
+	s := startServer(t, pgtest.SchemaURL(t), time.Minute, fastWebhooks(time.Minute), func(c *Config) { c.Webhooks.Timeout = 30 * time.Second })
+	rc := newReceiver(t)
+	org := s.token("organizer")
+	s.endpoint(org, hung.URL, "show.published")
+	s.endpoint(org, rc.srv.URL, "show.published")
+	var pos string
+	for range 8 { // more than the hung endpoint's deliveries in flight
+		_, pos = s.publishedShow(org, 5)
+	}
+	s.read("/v1/me/shows", org, pos) // the projections are not held back
+	rc.wait(t, 8, 10*time.Second)    // nor is the other endpoint, while the hung one's wait 30 s
+	s.audit()
+}
