@@ -38,6 +38,19 @@ type webhookPage[T any] struct {
 	HasMore    bool   `json:"has_more"`
 }
 
+// writeWebhookPage answers a page of list, each item through view, unless
+// err.
+func writeWebhookPage[T, V any](w http.ResponseWriter, actor domain.Actor, list []T, next string, err error, view func(T) V) error {
+	if err != nil {
+		return err
+	}
+	out := webhookPage[V]{Items: make([]V, len(list)), NextCursor: next, HasMore: next != ""}
+	for i, x := range list {
+		out.Items[i] = view(x)
+	}
+	return writeJSON(w, actor, out)
+}
+
 func webhookPageParams(r *http.Request) (webhooks.Page, error) {
 	p, err := page(r, webhooks.MaxLimit)
 	return webhooks.Page{Limit: p.Limit, Cursor: p.Cursor}, err
@@ -59,14 +72,7 @@ func (a *API) webhookEndpoints(w http.ResponseWriter, r *http.Request, actor dom
 		return err
 	}
 	list, next, err := a.webhooks.Endpoints(r.Context(), actor, p)
-	if err != nil {
-		return err
-	}
-	out := webhookPage[webhooks.EndpointView]{Items: make([]webhooks.EndpointView, len(list)), NextCursor: next, HasMore: next != ""}
-	for i, e := range list {
-		out.Items[i] = webhooks.ViewEndpoint(e, false)
-	}
-	return writeJSON(w, actor, out)
+	return writeWebhookPage(w, actor, list, next, err, func(e webhooks.Endpoint) webhooks.EndpointView { return webhooks.ViewEndpoint(e, false) })
 }
 
 // webhookEndpoint: GET /v1/webhooks/endpoints/{id}, without its secret.
@@ -94,14 +100,7 @@ func (a *API) webhookDeliveries(w http.ResponseWriter, r *http.Request, actor do
 		return err
 	}
 	list, next, err := a.webhooks.Deliveries(r.Context(), actor, id, p)
-	if err != nil {
-		return err
-	}
-	out := webhookPage[webhooks.DeliveryView]{Items: make([]webhooks.DeliveryView, len(list)), NextCursor: next, HasMore: next != ""}
-	for i, d := range list {
-		out.Items[i] = webhooks.ViewDelivery(d, nil)
-	}
-	return writeJSON(w, actor, out)
+	return writeWebhookPage(w, actor, list, next, err, func(d webhooks.Delivery) webhooks.DeliveryView { return webhooks.ViewDelivery(d, nil) })
 }
 
 // webhookDelivery: GET /v1/webhooks/deliveries/{id}, with its attempts.
