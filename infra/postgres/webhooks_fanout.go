@@ -34,38 +34,55 @@ const queueDelivery = `insert into webhook_deliveries (id, endpoint_id, event_id
 	on conflict (endpoint_id, event_id) do nothing`
 
 // Fanout records items after the checkpoint and moves it to to, in one
-// transaction that locks it; see webhooks.Store.
+// transaction that locks it; see webhooks.Store. It takes two round trips:
+// BEGIN with the locked checkpoint, then the items with the COMMIT.
 func (s *Webhooks) Fanout(ctx context.Context, to domain.Position, items []webhooks.Item, now, giveUpAt time.Time) (int, error) {
 	queued := 0
-	err := withTx(ctx, s.pool, func(tx pgx.Tx) error {
+	err := withPipelinedTx(ctx, s.pool, func(tx *pipeTx) error {
 		var c, p int64
-		if err := tx.QueryRow(ctx, `select commit, prepare from webhook_fanout where id = 1 for update`).Scan(&c, &p); err != nil {
+		first := tx.begin()
+		first.Queue(`select commit, prepare from webhook_fanout where id = 1 for update`).QueryRow(func(row pgx.Row) error {
+			return row.Scan(&c, &p)
+		})
+		if err := tx.conn.SendBatch(ctx, first).Close(); err != nil {
 			return err
 		}
 		cp := domain.Position{Commit: uint64(c), Prepare: uint64(p)}
-		if !cp.Less(to) {
-			return nil
-		}
 		b := &pgx.Batch{}
-		for _, it := range items {
-			if !cp.Less(it.Position) {
-				continue
+		if cp.Less(to) {
+			for _, it := range items {
+				if cp.Less(it.Position) {
+					queueItem(b, it, now, giveUpAt, &queued)
+				}
 			}
-			if it.OrganizerID != uuid.Nil {
-				b.Queue(`insert into webhook_show_owners values ($1, $2) on conflict do nothing`, it.ShowID, it.OrganizerID)
-			}
-			if it.Payload != nil {
-				b.Queue(queueDelivery, it.EventID, it.Type, it.Position.String(), it.Payload, now, giveUpAt, it.RecordedAt, it.ShowID).
-					Exec(func(tag pgconn.CommandTag) error { queued += int(tag.RowsAffected()); return nil })
-			}
+			b.Queue(`update webhook_fanout set commit = $1, prepare = $2 where id = 1`, int64(to.Commit), int64(to.Prepare))
 		}
-		b.Queue(`update webhook_fanout set commit = $1, prepare = $2 where id = 1`, int64(to.Commit), int64(to.Prepare))
-		return tx.SendBatch(ctx, b).Close()
+		// Close, unlike tx.commit, runs the callbacks that count the
+		// deliveries; an error of any statement is its error, and a
+		// COMMIT after one would have rolled back.
+		b.Queue("commit")
+		if err := tx.conn.SendBatch(ctx, b).Close(); err != nil {
+			return err
+		}
+		tx.committed = true
+		return nil
 	})
 	if err != nil {
 		return 0, fmt.Errorf("webhook fanout: %w", err)
 	}
 	return queued, nil
+}
+
+// queueItem queues the statements of it on b, counting the deliveries
+// they queue into queued.
+func queueItem(b *pgx.Batch, it webhooks.Item, now, giveUpAt time.Time, queued *int) {
+	if it.OrganizerID != uuid.Nil {
+		b.Queue(`insert into webhook_show_owners values ($1, $2) on conflict do nothing`, it.ShowID, it.OrganizerID)
+	}
+	if it.Payload != nil {
+		b.Queue(queueDelivery, it.EventID, it.Type, it.Position.String(), it.Payload, now, giveUpAt, it.RecordedAt, it.ShowID).
+			Exec(func(tag pgconn.CommandTag) error { *queued += int(tag.RowsAffected()); return nil })
+	}
 }
 
 // claimDue leases due deliveries, at most $3 of each enabled endpoint not
@@ -113,7 +130,19 @@ func prefixed(prefix, columns string) string {
 	return strings.Join(parts, ", ")
 }
 
-// Record stores an attempt and its outcome; see webhooks.Store.
+// recordAttempt updates a claimed delivery after an attempt and, when it
+// failed for good, disables its endpoint, in one statement.
+const recordAttempt = `with d as (
+		update webhook_deliveries set state = $3, attempts = $4, due_at = coalesce($5, due_at), last_status = $6,
+			last_latency_ms = $7, last_error = $8, last_attempt_at = $9, delivered_at = $10, claim = null
+		where id = $1 and claim = $2
+		returning endpoint_id, state
+	)
+	update webhook_endpoints e set enabled = false, disabled_reason = $11, disabled_at = $9
+	from d where e.id = d.endpoint_id and d.state = 'failed' and e.enabled`
+
+// Record stores an attempt and its outcome, in one round trip; see
+// webhooks.Store.
 func (s *Webhooks) Record(ctx context.Context, c webhooks.Claimed, a webhooks.Attempt, done bool, next time.Time, reason string) error {
 	state := webhooks.StatePending
 	switch {
@@ -122,24 +151,17 @@ func (s *Webhooks) Record(ctx context.Context, c webhooks.Claimed, a webhooks.At
 	case next.IsZero():
 		state = webhooks.StateFailed
 	}
-	err := withTx(ctx, s.pool, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `insert into webhook_attempts values ($1, $2, $3, $4, $5, $6) on conflict do nothing`,
-			a.DeliveryID, a.Attempt, a.At, a.Status, a.Latency.Milliseconds(), a.Error); err != nil {
-			return err
-		}
-		var delivered *time.Time
-		if done {
-			delivered = &a.At
-		}
-		tag, err := tx.Exec(ctx, `update webhook_deliveries set state = $3, attempts = $4, due_at = coalesce($5, due_at),
-			last_status = $6, last_latency_ms = $7, last_error = $8, last_attempt_at = $9, delivered_at = $10, claim = null
-			where id = $1 and claim = $2`, a.DeliveryID, c.Claim, state, a.Attempt, orNull(next), a.Status,
-			a.Latency.Milliseconds(), a.Error, a.At, delivered)
-		if err != nil || tag.RowsAffected() == 0 || state != webhooks.StateFailed {
-			return err
-		}
-		_, err = tx.Exec(ctx, `update webhook_endpoints set enabled = false, disabled_reason = $2, disabled_at = $3
-			where id = $1 and enabled`, c.Endpoint.ID, reason, a.At)
+	var delivered *time.Time
+	if done {
+		delivered = &a.At
+	}
+	err := withPipelinedTx(ctx, s.pool, func(tx *pipeTx) error {
+		b := tx.begin()
+		b.Queue(`insert into webhook_attempts values ($1, $2, $3, $4, $5, $6) on conflict do nothing`,
+			a.DeliveryID, a.Attempt, a.At, a.Status, a.Latency.Milliseconds(), a.Error)
+		b.Queue(recordAttempt, a.DeliveryID, c.Claim, state, a.Attempt, orNull(next), a.Status,
+			a.Latency.Milliseconds(), a.Error, a.At, delivered, reason)
+		_, err := tx.commit(ctx, b)
 		return err
 	})
 	if err != nil {
