@@ -75,6 +75,8 @@ type API struct {
 	head LogHead
 	// codes makes the codes of tickets (issue 14: door); nil: none.
 	codes *domain.TicketCodes
+	// versions tells the ETag of a show (issue 16: vocab); nil: none.
+	versions ShowVersions
 }
 
 // New returns the read API over q. log receives the errors answered with a

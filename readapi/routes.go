@@ -57,6 +57,9 @@ func (a *API) show(w http.ResponseWriter, r *http.Request, actor domain.Actor) e
 	if err != nil {
 		return err
 	}
+	if err := a.setShowETag(w, r, s.ID); err != nil { // issue 16: vocab
+		return err
+	}
 	return writeJSON(w, actor, showPage{ShowView: s, TicketTypes: rules.PublicTicketTypes()})
 }
 

@@ -52,6 +52,7 @@ type API struct {
 	// issue 14: asyncpay
 	asyncpay *asyncPayAPI // nil: no routes of asynchronous payments
 	refunds  Refunds      // issue 14: money
+	head     LogHead      // issue 16: vocab; nil: no-op writes answer position "0"
 }
 
 // New returns the write API.
@@ -156,6 +157,7 @@ func (a *API) serve(w http.ResponseWriter, r *http.Request, actor domain.Actor, 
 	ctx := commands.WithMetadata(r.Context(), domain.Metadata{
 		CorrelationID: web.RequestIDFrom(r.Context()), UserID: uuidOrEmpty(actor.UserID),
 	})
+	ctx = context.WithValue(ctx, headKey{}, a.head) // issue 16: vocab
 	r = r.WithContext(ctx)
 	key := r.Header.Get("Idempotency-Key")
 	if key == "" || scope == "" {
@@ -177,6 +179,9 @@ func (a *API) serve(w http.ResponseWriter, r *http.Request, actor domain.Actor, 
 	if stored != nil {
 		w.Header().Set("Content-Type", stored.ContentType)
 		w.Header().Set("Idempotent-Replayed", "true")
+		if loc := replayLocation(r, stored); loc != "" { // issue 16: vocab
+			w.Header().Set("Location", loc)
+		}
 		w.WriteHeader(stored.Status)
 		_, _ = w.Write(stored.Body)
 		return

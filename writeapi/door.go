@@ -118,7 +118,7 @@ func (a *API) checkInCode(w http.ResponseWriter, r *http.Request, actor domain.A
 		return err
 	}
 	return writeJSON(w, http.StatusOK, map[string]any{"ticket": ticketOf(adm), "checked_in": true,
-		"checked_in_at": adm.CheckedInAt.UTC(), "position": adm.Position.String()})
+		"checked_in_at": adm.CheckedInAt.UTC(), "position": position(r.Context(), adm.Position)})
 }
 
 func writeProblemJSON(w http.ResponseWriter, p refusalProblem) error {
@@ -195,7 +195,7 @@ func (a *API) transferTicket(w http.ResponseWriter, r *http.Request, actor domai
 		return err
 	}
 	return writeJSON(w, http.StatusOK, map[string]any{"id": res.ID, "to_user_id": res.ToUserID, "generation": res.Generation,
-		"transferred": true, "position": res.Position.String()})
+		"transferred": true, "position": position(r.Context(), res.Position)})
 }
 
 // deprecated marks the answers of a route that goes away in the next

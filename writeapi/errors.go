@@ -2,6 +2,7 @@ package writeapi
 
 import (
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"time"
@@ -64,6 +65,14 @@ var mappings = []mapping{
 		Detail: "the email or the password is wrong"},
 	{Match: web.Is(commands.ErrForbidden), Status: http.StatusForbidden, Slug: "forbidden", Title: "Forbidden",
 		Detail: "this account may not do this"},
+	// issue 16: vocab. If-Match names a version the show is no longer at.
+	{Match: web.As[*commands.VersionMismatchError](), Status: http.StatusPreconditionFailed, Slug: "precondition-failed", Title: "Show changed",
+		Fill: func(err error, p *Problem) {
+			var vm *commands.VersionMismatchError
+			errors.As(err, &vm)
+			p.Detail = fmt.Sprintf("the show is at version %d (ETag %s), not the one If-Match names: GET /v1/shows/{id} again and retry",
+				vm.Actual, web.ETag(vm.Actual))
+		}},
 	web.NotFound(domain.ErrShowNotFound, "no such show"),
 	web.NotFound(domain.ErrOrderNotFound, "no such order"),
 	web.NotFound(domain.ErrTicketNotFound, "no such ticket"),

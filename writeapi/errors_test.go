@@ -45,6 +45,8 @@ func TestError(t *testing.T) {
 		{fmt.Errorf("sign in: verify password: %w", commands.ErrOverloaded), 503, "overloaded", "the server is busy checking passwords; retry shortly", ""},
 		{commands.ErrInvalidCredentials, 401, "invalid-credentials", "the email or the password is wrong", ""},
 		{commands.ErrForbidden, 403, "forbidden", "this account may not do this", ""},
+		{fmt.Errorf("edit: %w", &commands.VersionMismatchError{Expected: []int64{3}, Actual: 5}), 412, "precondition-failed",
+			`the show is at version 5 (ETag "5"), not the one If-Match names: GET /v1/shows/{id} again and retry`, ""},
 		{fmt.Errorf("load: %w", domain.ErrShowNotFound), 404, "not-found", "no such show", ""},
 		{domain.ErrOrderNotFound, 404, "not-found", "no such order", ""},
 		{domain.ErrTicketNotFound, 404, "not-found", "no such ticket", ""},

@@ -1,0 +1,40 @@
+package readapi
+
+// issue 16: vocab. The ETag of a show, which PATCH /v1/shows/{id} takes in
+// If-Match.
+
+import (
+	"context"
+	"net/http"
+
+	"github.com/google/uuid"
+
+	"github.com/ticketing/ticketing/web"
+)
+
+// ShowVersions tells the version of a show's stream: what the write API
+// answers as a show's version and compares If-Match with.
+type ShowVersions interface {
+	// ShowVersion returns the version of the stream of show id.
+	ShowVersion(ctx context.Context, id uuid.UUID) (int64, error)
+}
+
+// WithShowVersions has GET /v1/shows/{id} answer the show's version as its
+// ETag; it returns a.
+func (a *API) WithShowVersions(v ShowVersions) *API {
+	a.versions = v
+	return a
+}
+
+// setShowETag sets the ETag of show id, when the API knows versions.
+func (a *API) setShowETag(w http.ResponseWriter, r *http.Request, id uuid.UUID) error {
+	if a.versions == nil {
+		return nil
+	}
+	v, err := a.versions.ShowVersion(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	w.Header().Set("ETag", web.ETag(v))
+	return nil
+}
