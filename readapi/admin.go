@@ -80,7 +80,7 @@ type adminEvents struct {
 
 func (h adminEvents) serve(w http.ResponseWriter, r *http.Request, actor domain.Actor) error {
 	if actor.Role != domain.RoleAdmin {
-		return fmt.Errorf("%w: the event history is for admins", ErrForbidden)
+		return web.Forbidden(ErrForbidden, "the event history is for admins: this token belongs to "+web.RoleOf(actor))
 	}
 	f, raw, err := eventQuery(r)
 	if err != nil {

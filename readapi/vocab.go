@@ -9,8 +9,16 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/ticketing/ticketing/domain"
 	"github.com/ticketing/ticketing/web"
 )
+
+// forbiddenShow refuses actor the view what (sales, rules, attendees...)
+// of a show it does not manage, saying so.
+func forbiddenShow(actor domain.Actor, what string) error {
+	return web.Forbidden(ErrForbidden, "the "+what+" of a show are for its organizer and admins: this token belongs to "+
+		web.RoleOf(actor)+" who does not own the show")
+}
 
 // ShowVersions tells the version of a show's stream: what the write API
 // answers as a show's version and compares If-Match with.

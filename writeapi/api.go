@@ -124,7 +124,7 @@ func (a *API) private(h handlerFunc) http.Handler {
 			Error(a.log, w, r, fmt.Errorf("bearer token: %w", err))
 			return
 		}
-		a.serve(w, r, actor, "user:"+actor.UserID.String(), h)
+		a.serve(w, r, actor, "user:"+actor.UserID.String(), explained(h)) // issue 16: vocab
 	})
 }
 
@@ -229,14 +229,6 @@ func (r *recorder) WriteHeader(status int)      { r.status = status }
 // or case-variant keys, unknown fields and trailing data are refused.
 func decode(r *http.Request, v any) error {
 	return web.DecodeJSON(r.Body, v)
-}
-
-func pathID(r *http.Request) (uuid.UUID, error) {
-	id, err := uuid.Parse(mux.Vars(r)["id"])
-	if err != nil {
-		return uuid.Nil, ErrNotFound
-	}
-	return id, nil
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) error {

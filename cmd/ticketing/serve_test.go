@@ -425,7 +425,7 @@ func TestServe_BadInput(t *testing.T) {
 		{"malformed JSON", "POST", "/v1/orders", buyer, `{"show_id":`, 400, ""},
 		{"trailing data", "POST", "/v1/orders", buyer, order(`"items":[{"section":"floor","quantity":1}]`) + "{}", 400, ""},
 		{"unknown field", "POST", "/v1/orders", buyer, order(`"items":[{"section":"floor","quantity":1}],"price_cents":1`), 400, "price_cents"},
-		{"wrong type", "POST", "/v1/orders", buyer, order(`"items":[{"section":"floor","quantity":"2"}]`), 400, "items.quantity"},
+		{"wrong type", "POST", "/v1/orders", buyer, order(`"items":[{"section":"floor","quantity":"2"}]`), 400, "items[0].quantity"},
 		{"zero quantity", "POST", "/v1/orders", buyer, order(`"items":[{"section":"floor","quantity":0}]`), 422, "items[0].quantity"},
 		{"negative quantity", "POST", "/v1/orders", buyer, order(`"items":[{"section":"floor","quantity":-3}]`), 422, "items[0].quantity"},
 		{"seat that does not exist", "POST", "/v1/orders", buyer, order(`"seats":[{"section":"balcony","row":"Z","seat":1}]`), 422, "seats[0].row"},
