@@ -1,0 +1,303 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/ticketing/ticketing/infra/postgres/pgtest"
+	"github.com/ticketing/ticketing/infra/simpay"
+	"github.com/ticketing/ticketing/web"
+)
+
+// issue 16: ops. The domain signals, the access log, request ids and CORS,
+// through the real server.
+
+// metricValue returns the value of the series line of /metrics text m
+// that starts with series (name and labels exactly), or "" when none does.
+func metricValue(m, series string) string {
+	for _, line := range strings.Split(m, "\n") {
+		if v, ok := strings.CutPrefix(line, series+" "); ok {
+			return v
+		}
+	}
+	return ""
+}
+
+// wantMetrics fails the test for every series of want whose value in m
+// is not the one wanted.
+func wantMetrics(t *testing.T, m string, want map[string]string) {
+	t.Helper()
+	for series, v := range want {
+		if got := metricValue(m, series); got != v {
+			t.Errorf("%s = %q, want %q", series, got, v)
+		}
+	}
+}
+
+func hold(show string, n int) map[string]any {
+	return map[string]any{"show_id": show, "items": []any{map[string]any{"section": "floor", "quantity": n}}}
+}
+
+func TestServe_DomainMetrics(t *testing.T) {
+	t.Parallel()
+	s := startServer(t, pgtest.SchemaURL(t), time.Minute)
+	org, buyer := s.token("organizer"), s.token("buyer")
+	show, _ := s.publishedShow(org, 2)
+	key := uuid.NewString()
+	paid := s.must(201, s.call("POST", "/v1/orders", buyer, hold(show, 1), "Idempotency-Key", key))
+	s.must(201, s.call("POST", "/v1/orders", buyer, hold(show, 1), "Idempotency-Key", key)) // replayed
+	declined := s.must(201, s.call("POST", "/v1/orders", buyer, hold(show, 1)))
+	s.must(409, s.call("POST", "/v1/orders", buyer, hold(show, 1))) // sold out
+	p := s.must(200, s.call("POST", "/v1/orders/"+paid.str("id")+"/pay", buyer, map[string]any{"payment_token": "tok_visa"}))
+	s.must(402, s.call("POST", "/v1/orders/"+declined.str("id")+"/pay", buyer,
+		map[string]any{"payment_token": simpay.TokenDeclinedInsufficientFunds}))
+	s.read("/v1/me/tickets", buyer, p.str("position"))
+	ticket := p.body["tickets"].([]any)[0].(map[string]any)["id"].(string)
+	s.must(200, s.call("POST", "/v1/tickets/"+ticket+"/check-in", org, nil))
+	s.must(409, s.call("POST", "/v1/tickets/"+ticket+"/check-in", org, nil))
+	s.must(404, s.call("POST", "/v1/tickets/"+uuid.NewString()+"/check-in", org, nil))
+
+	m := s.metrics()
+	wantMetrics(t, m, map[string]string{
+		`ticketing_holds_total{outcome="accepted"}`:                                       "2",
+		`ticketing_holds_total{outcome="sold_out"}`:                                       "1",
+		`ticketing_idempotent_replays_total`:                                              "1",
+		`ticketing_payments_total{decline_class="",outcome="confirmed"}`:                  "1",
+		`ticketing_payments_total{decline_class="insufficient_funds",outcome="declined"}`: "1",
+		`ticketing_checkins_total{outcome="checked_in",via="ticket"}`:                     "1",
+		`ticketing_checkins_total{outcome="already_checked_in",via="ticket"}`:             "1",
+		`ticketing_checkins_total{outcome="not_found",via="ticket"}`:                      "1",
+		`ticketing_events_appended_total{type="order.placed"}`:                            "2",
+		`ticketing_events_appended_total{type="order.confirmed"}`:                         "1",
+		`ticketing_event_append_conflicts_total`:                                          "0",
+	})
+	for _, want := range []string{
+		`ticketing_event_append_duration_seconds_count{op="append",outcome="ok"}`,
+		`ticketing_db_pool_acquires_total`, `ticketing_db_pool_acquired_conns`, `ticketing_db_pool_acquire_wait_seconds_total`,
+	} {
+		if !strings.Contains(m, want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+	if !regexp.MustCompile(`(?m)^ticketing_db_pool_max_conns [1-9]`).MatchString(m) {
+		t.Errorf("/metrics lacks a positive ticketing_db_pool_max_conns")
+	}
+	s.audit()
+}
+
+func TestServe_ExpiryMetrics(t *testing.T) {
+	t.Parallel()
+	s := startServer(t, pgtest.SchemaURL(t), 200*time.Millisecond)
+	org, buyer := s.token("organizer"), s.token("buyer")
+	show, _ := s.publishedShow(org, 5)
+	o := s.must(201, s.call("POST", "/v1/orders", buyer, hold(show, 1)))
+	s.waitOrder(o.str("id"), buyer, "expired", 10*time.Second)
+	m := s.metrics()
+	wantMetrics(t, m, map[string]string{
+		`ticketing_hold_expiries_total`:                         "1",
+		`ticketing_events_appended_total{type="order.expired"}`: "1",
+	})
+	if v := metricValue(m, "ticketing_expirer_last_run_timestamp_seconds"); v == "" || v == "0" {
+		t.Errorf("ticketing_expirer_last_run_timestamp_seconds = %q, want a time", v)
+	}
+	if metricValue(m, "ticketing_expirer_backlog") == "" {
+		t.Errorf("/metrics lacks ticketing_expirer_backlog")
+	}
+	s.audit()
+}
+
+// Without projectors the read models never reach a position: the read
+// waits MinPositionWait, fails with 503, and the timeout is counted.
+func TestServe_MinPositionTimeoutMetric(t *testing.T) {
+	t.Parallel()
+	s := startServerAs(t, pgtest.SchemaURL(t), time.Minute, roles{Write: true, Read: true}, quiet)
+	org := s.token("organizer")
+	show, pos := s.publishedShow(org, 5)
+	s.must(503, s.call("GET", "/v1/shows/"+show, "", nil, "X-Min-Position", pos))
+	m := s.metrics()
+	wantMetrics(t, m, map[string]string{
+		`ticketing_min_position_wait_seconds_count{outcome="timeout"}`: "1",
+	})
+	if strings.Contains(m, `ticketing_min_position_wait_seconds_count{outcome="caught_up"}`) {
+		t.Errorf("a caught-up wait was counted:\n%s", m)
+	}
+	s.audit()
+}
+
+// syncBuffer is a bytes.Buffer for a log handler that many requests write.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
+}
+
+// accessLines returns the access log lines (JSON) of log.
+func accessLines(t *testing.T, log string) []map[string]any {
+	t.Helper()
+	var out []map[string]any
+	sc := bufio.NewScanner(strings.NewReader(log))
+	for sc.Scan() {
+		var line map[string]any
+		if err := json.Unmarshal(sc.Bytes(), &line); err != nil {
+			t.Fatalf("log line %q: %v", sc.Text(), err)
+		}
+		if line["msg"] == "http request" {
+			out = append(out, line)
+		}
+	}
+	return out
+}
+
+func TestServe_AccessLog(t *testing.T) {
+	t.Parallel()
+	var buf syncBuffer
+	log := slog.New(slog.NewJSONHandler(&buf, nil))
+	s := startServerAs(t, pgtest.SchemaURL(t), time.Minute, allRoles, log)
+	org := s.token("organizer")
+	show, pos := s.publishedShow(org, 5)
+	r := s.must(200, s.call("GET", "/v1/shows/"+show, org, nil, "X-Min-Position", pos, web.RequestIDHeader, "trace-42.a_b"))
+	if got := r.header.Get("X-Request-Id"); got != "trace-42.a_b" {
+		t.Errorf("X-Request-Id = %q, want the client's", got)
+	}
+	s.call("GET", "/v1/shows?api_key=query-secret-123", org, nil)
+	s.must(404, s.call("GET", "/v1/nowhere/"+show, "", nil))
+	lines := accessLines(t, buf.String())
+	var found, unmatched bool
+	for _, l := range lines {
+		if l["level"] != "INFO" || l["method"] == nil || l["status"] == nil || l["duration_ms"] == nil || l["bytes"] == nil {
+			t.Errorf("access log line lacks a field: %v", l)
+		}
+		if l["route"] == "/v1/shows/{id}" && l["request_id"] == "trace-42.a_b" && l["status"] == 200.0 && l["method"] == "GET" {
+			found = true
+		}
+		if l["route"] == "unmatched" && l["status"] == 404.0 {
+			unmatched = true
+		}
+		if id, _ := l["request_id"].(string); id == "" {
+			t.Errorf("access log line without a request id: %v", l)
+		}
+	}
+	if !found || !unmatched {
+		t.Errorf("access log lacks the show read (%v) or the 404 (%v):\n%s", found, unmatched, buf.String())
+	}
+	for _, secret := range []string{org, "query-secret-123", show} {
+		if strings.Contains(buf.String(), secret) {
+			t.Errorf("the log holds %q:\n%s", secret, buf.String())
+		}
+	}
+	s.audit()
+}
+
+func TestServe_RequestIDHeader(t *testing.T) {
+	t.Parallel()
+	s := startServer(t, pgtest.SchemaURL(t), time.Minute)
+	uuidRE := regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$`)
+	for _, c := range []struct{ name, id string }{
+		{"none", ""},
+		{"too long", strings.Repeat("a", web.MaxRequestIDLen+1)},
+		{"a tab", "abc\tdef"},
+		{"a space", "abc def"},
+		{"a slash", "../../etc"},
+		{"not ASCII", "id-\u00e9"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			var h []string
+			if c.id != "" {
+				h = []string{web.RequestIDHeader, c.id}
+			}
+			r := s.must(200, s.call("GET", "/livez", "", nil, h...))
+			if got := r.header.Get("X-Request-Id"); !uuidRE.MatchString(got) {
+				t.Errorf("X-Request-Id = %q, want a new UUID", got)
+			}
+		})
+	}
+	ok := strings.Repeat("b", web.MaxRequestIDLen)
+	if got := s.must(200, s.call("GET", "/livez", "", nil, web.RequestIDHeader, ok)).header.Get("X-Request-Id"); got != ok {
+		t.Errorf("X-Request-Id = %q, want the client's", got)
+	}
+}
+
+func TestServe_CORS(t *testing.T) {
+	t.Parallel()
+	db := pgtest.SchemaURL(t)
+	const allowed = "https://shop.example"
+	s := startServer(t, db, time.Minute, func(c *Config) { c.CORSOrigins = []string{allowed, "http://localhost:3000"} })
+	off := startServer(t, db, time.Minute)
+	preflight := func(s *server, origin string) resp {
+		return s.call("OPTIONS", "/v1/orders", "", nil, "Origin", origin, "Access-Control-Request-Method", "POST",
+			"Access-Control-Request-Headers", "authorization,content-type,idempotency-key")
+	}
+	r := preflight(s, allowed)
+	if r.status/100 != 2 || r.header.Get("Access-Control-Allow-Origin") != allowed ||
+		!strings.Contains(r.header.Get("Access-Control-Allow-Methods"), "POST") ||
+		!strings.Contains(strings.ToLower(r.header.Get("Access-Control-Allow-Headers")), "idempotency-key") {
+		t.Errorf("preflight from %s: %d %v", allowed, r.status, r.header)
+	}
+	if r := s.call("GET", "/v1/shows", "", nil, "Origin", allowed); r.header.Get("Access-Control-Allow-Origin") != allowed ||
+		!strings.Contains(r.header.Get("Access-Control-Expose-Headers"), "X-Request-Id") {
+		t.Errorf("GET from %s: %v", allowed, r.header)
+	}
+	for _, c := range []struct {
+		name   string
+		s      *server
+		origin string
+	}{{"another origin", s, "https://evil.example"}, {"CORS off", off, allowed}} {
+		t.Run(c.name, func(t *testing.T) {
+			for _, r := range []resp{preflight(c.s, c.origin), c.s.call("GET", "/v1/shows", "", nil, "Origin", c.origin)} {
+				for k := range r.header {
+					if strings.HasPrefix(k, "Access-Control-") {
+						t.Errorf("%s: %s", k, r.header.Get(k))
+					}
+				}
+			}
+		})
+	}
+	if r := preflight(off, allowed); r.status != http.StatusMethodNotAllowed {
+		t.Errorf("preflight with CORS off: %d, want the router's 405", r.status)
+	}
+}
+
+func TestLoadConfig_CORSOrigins(t *testing.T) {
+	for _, c := range []struct {
+		v    string
+		want []string
+		bad  bool
+	}{
+		{v: "", want: nil},
+		{v: "https://shop.example, http://localhost:3000", want: []string{"https://shop.example", "http://localhost:3000"}},
+		{v: "*", want: []string{"*"}},
+		{v: "https://shop.example/path", bad: true},
+		{v: "ftp://shop.example", bad: true},
+		{v: "shop.example", bad: true},
+		{v: "https://user@shop.example", bad: true},
+		{v: "https://shop.example?x=1", bad: true},
+		{v: strings.Repeat("https://a.example,", web.MaxCORSOrigins+1), bad: true},
+	} {
+		var cfg Config
+		err := setCORSOrigins(&cfg, c.v)
+		if (err != nil) != c.bad || (!c.bad && strings.Join(cfg.CORSOrigins, " ") != strings.Join(c.want, " ")) {
+			t.Errorf("%q: %v, %v", c.v, cfg.CORSOrigins, err)
+		}
+	}
+}
