@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"log/slog"
 	"net/http"
+	"os"
 	"regexp"
 	"strings"
 	"sync"
@@ -92,7 +93,47 @@ func TestServe_DomainMetrics(t *testing.T) {
 	if !regexp.MustCompile(`(?m)^ticketing_db_pool_max_conns [1-9]`).MatchString(m) {
 		t.Errorf("/metrics lacks a positive ticketing_db_pool_max_conns")
 	}
+	checkSignalsDocumented(t, m)
 	s.audit()
+}
+
+// checkSignalsDocumented fails the test for each engine metric of the
+// /metrics text m that docs/ops-signals.md does not list, and for each
+// metric the Grafana dashboard queries that it does not list.
+func checkSignalsDocumented(t *testing.T, m string) {
+	t.Helper()
+	doc, err := os.ReadFile("../../docs/ops-signals.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range regexp.MustCompile(`(?m)^# TYPE (ticketing_\w+)`).FindAllStringSubmatch(m, -1) {
+		if !bytes.Contains(doc, []byte("`"+name[1]+"`")) {
+			t.Errorf("docs/ops-signals.md lacks %s", name[1])
+		}
+	}
+	raw, err := os.ReadFile("../../docs/grafana/ticketing.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var dash struct {
+		Panels []struct {
+			Title   string
+			Targets []struct{ Expr string }
+		}
+	}
+	if err := json.Unmarshal(raw, &dash); err != nil {
+		t.Fatalf("docs/grafana/ticketing.json: %v", err)
+	}
+	suffix := regexp.MustCompile(`_(bucket|count|sum)$`)
+	for _, p := range dash.Panels {
+		for _, q := range p.Targets {
+			for _, name := range regexp.MustCompile(`ticketing_\w+`).FindAllString(q.Expr, -1) {
+				if name = suffix.ReplaceAllString(name, ""); !bytes.Contains(doc, []byte("`"+name+"`")) {
+					t.Errorf("panel %q queries %s, which docs/ops-signals.md does not list", p.Title, name)
+				}
+			}
+		}
+	}
 }
 
 func TestServe_ExpiryMetrics(t *testing.T) {
