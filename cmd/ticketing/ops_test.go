@@ -9,7 +9,6 @@ import (
 	"os"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -17,6 +16,7 @@ import (
 
 	"github.com/ticketing/ticketing/infra/postgres/pgtest"
 	"github.com/ticketing/ticketing/infra/simpay"
+	"github.com/ticketing/ticketing/internal/testlog"
 	"github.com/ticketing/ticketing/web"
 )
 
@@ -175,24 +175,6 @@ func TestServe_MinPositionTimeoutMetric(t *testing.T) {
 	s.audit()
 }
 
-// syncBuffer is a bytes.Buffer for a log handler that many requests write.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
-}
-
 // accessLines returns the access log lines (JSON) of log.
 func accessLines(t *testing.T, log string) []map[string]any {
 	t.Helper()
@@ -212,7 +194,7 @@ func accessLines(t *testing.T, log string) []map[string]any {
 
 func TestServe_AccessLog(t *testing.T) {
 	t.Parallel()
-	var buf syncBuffer
+	var buf testlog.Buffer
 	log := slog.New(slog.NewJSONHandler(&buf, nil))
 	s := startServerAs(t, pgtest.SchemaURL(t), time.Minute, allRoles, log)
 	org := s.token("organizer")
