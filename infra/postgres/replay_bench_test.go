@@ -509,9 +509,12 @@ func rebuildAll(ctx context.Context, log projections.Reader, models projections.
 	var errs []error
 	var wg sync.WaitGroup
 	start := time.Now()
+	shared := projections.NewSharedLog(log, registry, 0)
 	for _, p := range projections.All() {
+		r := shared.Reader()
 		wg.Go(func() {
-			_, err := projections.Rebuild(ctx, log, models, registry, p, batch, nil)
+			defer r.Close()
+			_, err := projections.Rebuild(ctx, r, models, registry, p, batch, nil)
 			mu.Lock()
 			defer mu.Unlock()
 			res.each[p.Name()] = time.Since(start)
