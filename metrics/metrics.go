@@ -139,21 +139,17 @@ func (s *Signals) ExpirerRun(backlog int, at time.Time) {
 	}
 }
 
-// Webhook delivery outcomes, the values ObserveDelivery labels by; any
-// other is counted as "other".
+// Webhook delivery outcomes, the values ObserveDelivery labels by (those
+// of the webhooks package); any other is counted as "other".
 const (
-	DeliveryDelivered    = "delivered"     // a 2xx answer
-	DeliveryRejected     = "rejected"      // a non-2xx answer
-	DeliveryTimeout      = "timeout"       // no answer in time
-	DeliveryNetworkError = "network_error" // no connection, reset, TLS
-	DeliveryRefused      = "refused"       // not sent: the address is not allowed (SSRF guard)
-	DeliveryDisabled     = "disabled"      // the endpoint was disabled after its retries ran out
+	DeliverySucceeded = "succeeded" // the endpoint answered 2xx
+	DeliveryRetrying  = "retrying"  // the attempt failed; another is scheduled
+	DeliveryExhausted = "exhausted" // the attempt failed and the retries ran out
 )
 
 // ObserveDelivery counts a webhook delivery attempt of outcome (one of the
-// Delivery constants) that took d. It is the hook of the webhooks package:
-// its deliverer declares `interface{ ObserveDelivery(string, time.Duration) }`
-// and cmd/ticketing passes the engine's *Signals.
+// Delivery constants) that took d. It implements webhooks.Metrics: the
+// engine sets its Dispatcher's Metrics to its *Signals.
 func (s *Signals) ObserveDelivery(outcome string, d time.Duration) {
 	if s == nil {
 		return

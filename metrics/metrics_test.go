@@ -87,7 +87,7 @@ func TestSignals_Nil(t *testing.T) {
 	s.Replayed()
 	s.MinPositionWait(time.Second, false)
 	s.ExpirerRun(3, time.Now())
-	s.ObserveDelivery(DeliveryDelivered, time.Second)
+	s.ObserveDelivery(DeliverySucceeded, time.Second)
 	s.Append("append", []string{"order.placed"}, time.Millisecond, nil)
 }
 
@@ -95,7 +95,7 @@ func TestSignals_Nil(t *testing.T) {
 func TestSignals_BoundedLabels(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	s := New(reg)
-	s.ObserveDelivery(DeliveryDelivered, 10*time.Millisecond)
+	s.ObserveDelivery(DeliverySucceeded, 10*time.Millisecond)
 	s.ObserveDelivery("HTTP 503 from https://x.example/?secret", time.Second)
 	s.CheckInOutcome("carrier pigeon", "made up")
 	s.Append("append", []string{"order.expired", "Evil Type\n", strings.Repeat("a", 65)}, time.Millisecond, nil)
@@ -104,7 +104,7 @@ func TestSignals_BoundedLabels(t *testing.T) {
 		c    prometheus.Collector
 		want float64
 	}{
-		{s.deliveries.WithLabelValues(DeliveryDelivered), 1},
+		{s.deliveries.WithLabelValues(DeliverySucceeded), 1},
 		{s.deliveries.WithLabelValues("other"), 1},
 		{s.checkIns.WithLabelValues("other", "other"), 1},
 		{s.appended.WithLabelValues("order.expired"), 1},

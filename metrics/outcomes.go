@@ -141,7 +141,7 @@ func AppendOutcome(err error) string {
 	return "error"
 }
 
-var deliveryOutcomes = []string{DeliveryDelivered, DeliveryRejected, DeliveryTimeout, DeliveryNetworkError, DeliveryRefused, DeliveryDisabled}
+var deliveryOutcomes = []string{DeliverySucceeded, DeliveryRetrying, DeliveryExhausted}
 
 func classify(err error, ok string, table []outcome) string {
 	if err == nil {
