@@ -255,6 +255,13 @@ func TestServe_RequestIDHeader(t *testing.T) {
 			}
 		})
 	}
+	// Other control characters never reach a handler: net/http refuses
+	// the request (a problem+json 400), and echoes nothing.
+	c := dialRaw(t, s.url)
+	c.send("GET /livez HTTP/1.1\r\nHost: x\r\nX-Request-ID: abc\x01\x1b[31mdef\r\n\r\n")
+	if res := c.problem(http.StatusBadRequest); res.Header.Get("X-Request-Id") != "" {
+		t.Errorf("X-Request-Id = %q on a refused request", res.Header.Get("X-Request-Id"))
+	}
 	ok := strings.Repeat("b", web.MaxRequestIDLen)
 	if got := s.must(200, s.call("GET", "/livez", "", nil, web.RequestIDHeader, ok)).header.Get("X-Request-Id"); got != ok {
 		t.Errorf("X-Request-Id = %q, want the client's", got)
