@@ -331,3 +331,30 @@ func TestLoadConfig_CORSOrigins(t *testing.T) {
 		}
 	}
 }
+
+func TestServe_DoorMetrics(t *testing.T) {
+	t.Parallel()
+	s, org, _, show, tickets := doorShow(t, 2)
+	checkIn := func(code string) resp {
+		return s.call("POST", "/v1/check-ins", org, map[string]any{"code": code, "show_id": show})
+	}
+	s.must(200, checkIn(codeOf(tickets[0])))
+	s.must(409, checkIn(codeOf(tickets[0])))
+	checkIn("NOTACODE")
+	other, _ := s.publishedShow(org, 5)
+	s.call("POST", "/v1/check-ins", org, map[string]any{"code": codeOf(tickets[1]), "show_id": other})
+	now := time.Now().UTC().Format(time.RFC3339Nano)
+	s.must(200, s.call("POST", "/v1/shows/"+show+"/scans", org, map[string]any{"scans": []any{
+		map[string]any{"code": codeOf(tickets[1]), "nonce": "n1", "scanned_at": now},
+		map[string]any{"code": codeOf(tickets[1]), "nonce": "n1", "scanned_at": now},
+	}}))
+	wantMetrics(t, s.metrics(), map[string]string{
+		`ticketing_checkins_total{outcome="checked_in",via="code"}`:         "1",
+		`ticketing_checkins_total{outcome="already_checked_in",via="code"}`: "1",
+		`ticketing_checkins_total{outcome="unknown_code",via="code"}`:       "1",
+		`ticketing_checkins_total{outcome="wrong_show",via="code"}`:         "1",
+		`ticketing_checkins_total{outcome="checked_in",via="scan"}`:         "1",
+		`ticketing_checkins_total{outcome="duplicate",via="scan"}`:          "1",
+	})
+	s.audit()
+}
