@@ -358,22 +358,3 @@ func TestServe_DoorMetrics(t *testing.T) {
 	})
 	s.audit()
 }
-
-// Payment-intent webhooks count as payments, by the outcome they answer.
-func TestServe_AsyncPaymentMetrics(t *testing.T) {
-	t.Parallel()
-	s := startServer(t, pgtest.SchemaURL(t), time.Minute)
-	org, buyer := s.token("organizer"), s.token("buyer")
-	show, _ := s.publishedShow(org, 10)
-	_, intent := s.holdWithIntent(buyer, show)
-	failed := s.complete(intent, simpay.TokenDeclinedInsufficientFunds, 0)
-	s.delivered(failed, "recorded", "")
-	s.delivered(failed, "ignored", "")
-	s.delivered(s.complete(intent, simpay.TokenMastercard, 0), "confirmed", "")
-	wantMetrics(t, s.metrics(), map[string]string{
-		`ticketing_payments_total{decline_class="",outcome="recorded"}`:  "1",
-		`ticketing_payments_total{decline_class="",outcome="ignored"}`:   "1",
-		`ticketing_payments_total{decline_class="",outcome="confirmed"}`: "1",
-	})
-	s.audit()
-}
