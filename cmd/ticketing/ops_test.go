@@ -3,9 +3,12 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
+	"errors"
 	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"regexp"
 	"strings"
@@ -13,10 +16,15 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/ticketing/ticketing/commands"
+	"github.com/ticketing/ticketing/domain"
 	"github.com/ticketing/ticketing/infra/postgres/pgtest"
 	"github.com/ticketing/ticketing/infra/simpay"
 	"github.com/ticketing/ticketing/internal/testlog"
+	opsmetrics "github.com/ticketing/ticketing/metrics"
 	"github.com/ticketing/ticketing/web"
 )
 
@@ -357,4 +365,35 @@ func TestServe_DoorMetrics(t *testing.T) {
 		`ticketing_checkins_total{outcome="duplicate",via="scan"}`:          "1",
 	})
 	s.audit()
+}
+
+// The measured store is still a MultiAppender, and counts a conflict of
+// the real store. No projector runs: the test's events are of no
+// registered type.
+func TestMeasuredStore_Conflict(t *testing.T) {
+	t.Parallel()
+	s := startServerAs(t, pgtest.SchemaURL(t), time.Minute, roles{Write: true}, quiet)
+	reg := prometheus.NewRegistry()
+	store := measuredStore(s.e.store, opsmetrics.New(reg))
+	if _, ok := store.(commands.MultiAppender); !ok {
+		t.Fatal("the measured PostgreSQL store is no MultiAppender")
+	}
+	data := func() []domain.EventData {
+		return []domain.EventData{{ID: uuid.New(), Type: "test.noted", Data: []byte(`{}`)}}
+	}
+	stream := "test-" + uuid.NewString()
+	if _, err := store.Append(context.Background(), stream, domain.NoStream, data()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := store.Append(context.Background(), stream, domain.NoStream, data()); !errors.Is(err, commands.ErrConflict) {
+		t.Fatalf("second append: %v, want a conflict", err)
+	}
+	rec := httptest.NewRecorder()
+	promhttp.HandlerFor(reg, promhttp.HandlerOpts{}).ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	wantMetrics(t, rec.Body.String(), map[string]string{
+		"ticketing_event_append_conflicts_total":                                        "1",
+		`ticketing_events_appended_total{type="test.noted"}`:                            "1",
+		`ticketing_event_append_duration_seconds_count{op="append",outcome="conflict"}`: "1",
+		`ticketing_event_append_duration_seconds_count{op="append",outcome="ok"}`:       "1",
+	})
 }
