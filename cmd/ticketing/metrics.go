@@ -132,9 +132,21 @@ func (m *metrics) instrument(next http.Handler) http.Handler {
 		next.ServeHTTP(sw, r)
 		route := routeTemplate(r)
 		web.SetRoute(r, route) // for the access log
-		m.requests.WithLabelValues(r.Method, route, strconv.Itoa(sw.status)).Inc()
-		m.durations.WithLabelValues(r.Method, route).Observe(time.Since(start).Seconds())
+		method := methodLabel(r.Method)
+		m.requests.WithLabelValues(method, route, strconv.Itoa(sw.status)).Inc()
+		m.durations.WithLabelValues(method, route).Observe(time.Since(start).Seconds())
 	})
+}
+
+// methodLabel is method when it is one of HTTP's, else "other": a route
+// without a method matcher (/livez) takes any token a client sends.
+func methodLabel(method string) string {
+	switch method {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
+		http.MethodDelete, http.MethodOptions, http.MethodConnect, http.MethodTrace:
+		return method
+	}
+	return "other"
 }
 
 // routes gives the access log the route template of the ops listener's
