@@ -5,6 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"os"
+	"runtime/pprof"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -135,5 +139,32 @@ func BenchmarkHoldsVsCRUD(b *testing.B) {
 			b.ReportMetric(ours.rate/crud.rate, "x-crud")
 			b.ReportMetric(crud.rate/baseline, "crud-x-raw")
 		})
+	}
+}
+
+// profileDrop starts a CPU profile of a drop when FLASH_CPUPROFILE names a
+// file, with the buyers and the rate in its name (FILE-buyers-N-rate-R.prof),
+// and returns what stops it, given the holds accepted: it writes their count
+// beside it (….holds), for tools/cpusplit to give the CPU per hold.
+func profileDrop(b *testing.B, buyers int, rate float64) func(holds int64) {
+	base := os.Getenv("FLASH_CPUPROFILE")
+	if base == "" {
+		return func(int64) {}
+	}
+	name := fmt.Sprintf("%s-buyers-%d-rate-%.0f", strings.TrimSuffix(base, ".prof"), buyers, rate)
+	f, err := os.Create(name + ".prof")
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		b.Fatal(err)
+	}
+	return func(holds int64) {
+		pprof.StopCPUProfile()
+		f.Close()
+		if err := os.WriteFile(name+".holds", []byte(strconv.FormatInt(holds, 10)+"\n"), 0o644); err != nil {
+			b.Error(err)
+		}
+		b.Logf("CPU profile of the drop: %s.prof (%d holds); split it with tools/cpusplit %s.prof", name, holds, name)
 	}
 }
