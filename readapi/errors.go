@@ -36,7 +36,8 @@ var mappings = []mapping{
 	{Match: web.Is(ErrUnauthenticated), Status: http.StatusUnauthorized, Slug: "unauthenticated", Title: "Authentication required",
 		Detail: "this route needs a valid, unexpired bearer token"}, // web.WriteProblem adds the challenge
 	{Match: web.Is(ErrForbidden), Status: http.StatusForbidden, Slug: "forbidden", Title: "Forbidden",
-		Detail: "this account may not see this"},
+		Detail: "this account may not see this", Fill: web.ForbiddenDetail},
+	web.BadPathIDMapping, // issue 16: vocab
 	// issue 16: webhooks
 	{Match: web.Is(webhooks.ErrForbidden), Status: http.StatusForbidden, Slug: "forbidden", Title: "Forbidden",
 		Detail: "only organizers and admins may manage webhook endpoints"},

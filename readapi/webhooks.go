@@ -7,6 +7,7 @@ import (
 	"github.com/gorilla/mux"
 
 	"github.com/ticketing/ticketing/domain"
+	"github.com/ticketing/ticketing/web"
 	"github.com/ticketing/ticketing/webhooks"
 )
 
@@ -57,9 +58,10 @@ func webhookPageParams(r *http.Request) (webhooks.Page, error) {
 }
 
 func webhookPathID(r *http.Request) (uuid.UUID, error) {
-	id, err := uuid.Parse(mux.Vars(r)["id"])
+	s := mux.Vars(r)["id"]
+	id, err := uuid.Parse(s)
 	if err != nil {
-		return uuid.Nil, webhooks.ErrNotFound
+		return uuid.Nil, &web.BadPathID{What: web.PathWhat(r.URL.Path), Value: s, NotFound: webhooks.ErrNotFound}
 	}
 	return id, nil
 }

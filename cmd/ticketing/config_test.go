@@ -93,6 +93,7 @@ var (
 		"TICKETING_TICKET_KEY":     "too short",                               // issue 14: door
 		"TICKETING_WEBHOOK_SECRET": "whsec_current_current_current_32b,short", // issue 14: asyncpay
 		"WAITLIST_OFFER_WINDOW":    "0s",                                      // issue 14: waitlist
+		"TICKETING_CORS_ORIGINS":   "https://shop.example/path",               // issue 16: ops
 		// issue 16: webhooks
 		"TICKETING_WEBHOOK_ALLOW_PRIVATE": "yes", "TICKETING_WEBHOOK_TIMEOUT": "0s", "TICKETING_WEBHOOK_RETRY_FOR": "a day",
 	}
