@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -68,8 +69,11 @@ func (s *Service) Create(ctx context.Context, actor domain.Actor, req NewEndpoin
 		return Endpoint{}, ErrForbidden
 	}
 	var fields []domain.FieldError
-	if err := s.Guard.Check(ctx, req.URL); err != nil {
-		fields = append(fields, err.(*domain.ValidationError).Fields...)
+	var inval *domain.ValidationError
+	if err := s.Guard.Check(ctx, req.URL); errors.As(err, &inval) {
+		fields = append(fields, inval.Fields...)
+	} else if err != nil {
+		return Endpoint{}, err
 	}
 	fields = append(fields, checkTypes(req.EventTypes)...)
 	if len(req.Description) > MaxDescriptionBytes || !printable(req.Description) {
