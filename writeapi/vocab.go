@@ -8,6 +8,7 @@ package writeapi
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"regexp"
@@ -94,8 +95,8 @@ var rowField = regexp.MustCompile(`^(sections\[\d+\]\.rows\[\d+\])\.(label|seats
 // renameFields gives the field errors of a create request the API's names
 // (row, seat_count) where the domain uses its own (label, seats).
 func renameFields(err error) error {
-	inval, ok := err.(*domain.ValidationError)
-	if !ok {
+	var inval *domain.ValidationError
+	if !errors.As(err, &inval) {
 		return err
 	}
 	out := &domain.ValidationError{Fields: make([]domain.FieldError, len(inval.Fields))}
