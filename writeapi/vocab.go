@@ -19,6 +19,7 @@ import (
 
 	"github.com/ticketing/ticketing/commands"
 	"github.com/ticketing/ticketing/domain"
+	"github.com/ticketing/ticketing/web"
 )
 
 // Section kinds, as the read API renders them (projections.SectionView).
@@ -160,6 +161,17 @@ func ifMatch(r *http.Request) (context.Context, error) {
 		versions = append(versions, v)
 	}
 	return commands.WithIfVersion(r.Context(), versions...), nil
+}
+
+// currentETag sets the ETag of the show's current version when err says
+// that If-Match named another (a *commands.VersionMismatchError), so that
+// the 412 tells the client what to send; it returns err.
+func currentETag(w http.ResponseWriter, err error) error {
+	var vm *commands.VersionMismatchError
+	if errors.As(err, &vm) {
+		w.Header().Set("ETag", web.ETag(vm.Actual))
+	}
+	return err
 }
 
 // replayLocation is the Location of a stored 201 answered again: what the
