@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -72,6 +73,11 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 		wg       sync.WaitGroup
 	)
 	defer wg.Wait()
+	// more: the last claim may have left due deliveries behind (it filled
+	// every free slot or an endpoint's share), so a finished attempt
+	// scans again at once; otherwise the fanout's Wake or the interval
+	// does.
+	var more atomic.Bool
 	for {
 		mu.Lock()
 		free, skip := d.Workers, make([]uuid.UUID, 0, len(inflight))
@@ -85,6 +91,7 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 			if err != nil && ctx.Err() == nil {
 				d.Log.Warn("webhooks: claim failed", "err", err)
 			}
+			more.Store(len(claimed) == free || capped(claimed, d.PerEndpoint))
 			for _, c := range claimed {
 				mu.Lock()
 				inflight[c.Endpoint.ID]++
@@ -96,7 +103,9 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 						delete(inflight, c.Endpoint.ID)
 					}
 					mu.Unlock()
-					d.Wake()
+					if more.Load() {
+						d.Wake()
+					}
 				})
 			}
 		}
@@ -107,6 +116,17 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 		case <-time.After(d.Interval):
 		}
 	}
+}
+
+// capped reports whether an endpoint got its whole share of claimed.
+func capped(claimed []Claimed, share int) bool {
+	n := map[uuid.UUID]int{}
+	for _, c := range claimed {
+		if n[c.Endpoint.ID]++; n[c.Endpoint.ID] >= share {
+			return true
+		}
+	}
+	return false
 }
 
 // attempt sends c once and records how it went. An attempt cut short by
