@@ -44,8 +44,9 @@ type engine struct {
 	kafka    *kafka.Config // nil: projectors follow the store in-process
 	relay    *kafka.Relay
 	idem     *postgres.Idempotency
-	metrics  *metrics      // issue 16: ops: /metrics and the domain signals
-	webhooks *webhookParts // issue 16: webhooks
+	metrics  *metrics // issue 16: ops: /metrics and the domain signals
+	// issue 16: webhooks
+	webhooks *webhookParts
 }
 
 func newEngine(ctx context.Context, c Config, pool *pgxpool.Pool, r roles, log *slog.Logger) (*engine, error) {
@@ -173,14 +174,15 @@ func (e *engine) route(c Config, r roles) error {
 		cmds, idem := writeCommands{e.accounts, e.commands, m.signals}, signalIdempotency{e.idem, m.signals}
 		writeapi.New(cmds, tokens, authn, idem, e.log).WithLimits(writeLimits).
 			WithPayments(cmds, c.WebhookSecrets).
-			WithLogHead(e.store).             // issue 16: vocab
-			WithWebhooks(e.webhooks.service). // issue 16: webhooks
+			WithLogHead(e.store). // issue 16: vocab
+			// issue 16: webhooks
+			WithWebhooks(e.webhooks.service).
 			Register(router)
 	}
 	if r.Read {
 		read := readapi.New(e.queries, authn, e.log).WithLogHead(e.store).WithTicketCodes(e.commands.TicketCodes()).
-			WithSignals(m.signals).          // issue 16: ops
-			WithWebhooks(e.webhooks.service) // issue 16: webhooks
+			WithSignals(m.signals) // issue 16: ops
+		read.WithWebhooks(e.webhooks.service)     // issue 16: webhooks
 		read.WithShowVersions(newShowVersions(e)) // issue 16: vocab
 		read.Register(router)
 		read.RegisterAdmin(router, exporterOf(e.store), e.registry)

@@ -102,6 +102,25 @@ func verified(t *testing.T, r received, secret string) webhooks.Payload {
 	return p
 }
 
+// settled waits until the delivery log of endpoint has n deliveries, none
+// pending.
+func (s *server) settled(endpoint, token string, n int) {
+	s.t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		items, _ := s.must(200, s.call("GET", "/v1/webhooks/endpoints/"+endpoint+"/deliveries", token, nil)).body["items"].([]any)
+		pending := 0
+		for _, x := range items {
+			if x.(map[string]any)["state"] == "pending" {
+				pending++
+			}
+		}
+		if len(items) == n && pending == 0 {
+			return
+		}
+	}
+	s.t.Fatalf("the deliveries of %s did not settle", endpoint)
+}
+
 func TestServe_WebhookDelivered(t *testing.T) {
 	t.Parallel()
 	s := startServer(t, pgtest.SchemaURL(t), time.Minute, fastWebhooks(time.Minute))
@@ -138,7 +157,9 @@ func TestServe_WebhookDelivered(t *testing.T) {
 		t.Fatalf("order.confirmed: %+v", p)
 	}
 
-	// The delivery log, a page of one at a time, newest first.
+	// The delivery log, a page of one at a time, newest first, once the
+	// dispatcher recorded both answers.
+	s.settled(ep.str("id"), org, 2)
 	log1 := s.must(200, s.call("GET", "/v1/webhooks/endpoints/"+ep.str("id")+"/deliveries?limit=1", org, nil))
 	items, _ := log1.body["items"].([]any)
 	if len(items) != 1 || log1.body["has_more"] != true || log1.str("next_cursor") == "" {
@@ -197,7 +218,13 @@ func TestServe_WebhookRetriedThenDisabled(t *testing.T) {
 	}
 	deliveries := s.must(200, s.call("GET", "/v1/webhooks/endpoints/"+ep.str("id")+"/deliveries", org, nil)).body["items"].([]any)
 	d := deliveries[0].(map[string]any)
-	full := s.must(200, s.call("GET", "/v1/webhooks/deliveries/"+d["id"].(string), org, nil))
+	// The receiver has answered; the dispatcher records the answer next.
+	var full resp
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		if full = s.must(200, s.call("GET", "/v1/webhooks/deliveries/"+d["id"].(string), org, nil)); full.str("state") != "pending" {
+			break
+		}
+	}
 	log, _ := full.body["attempt_log"].([]any)
 	if full.str("state") != "succeeded" || len(log) != 4 || num(log[3].(map[string]any)["status_code"]) != 500 ||
 		num(log[0].(map[string]any)["status_code"]) != 200 || log[3].(map[string]any)["error"] != "the receiver answered 500" {

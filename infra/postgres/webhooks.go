@@ -171,28 +171,39 @@ func (s *Webhooks) Deliveries(ctx context.Context, endpoint uuid.UUID, before in
 	return collect(rows, func(r pgx.Rows) (webhooks.Delivery, error) { return scanDelivery(r) })
 }
 
-// Delivery returns delivery id and its latest limit attempts.
+// Delivery returns delivery id and its latest limit attempts, as of one
+// snapshot: an attempt being recorded shows in both or in neither.
 func (s *Webhooks) Delivery(ctx context.Context, id uuid.UUID, limit int) (webhooks.Delivery, []webhooks.Attempt, error) {
-	d, err := scanDelivery(s.pool.QueryRow(ctx, `select `+deliveryColumns+` from webhook_deliveries where id = $1`, id))
+	var d webhooks.Delivery
+	var attempts []webhooks.Attempt
+	tx, err := s.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
+	if err != nil {
+		return d, nil, fmt.Errorf("webhook delivery: begin: %w", err)
+	}
+	defer tx.Rollback(ctx)
+	d, err = scanDelivery(tx.QueryRow(ctx, `select `+deliveryColumns+` from webhook_deliveries where id = $1`, id))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return d, nil, webhooks.ErrNotFound
 	}
 	if err != nil {
 		return d, nil, fmt.Errorf("webhook delivery: %w", err)
 	}
-	rows, err := s.pool.Query(ctx, `select delivery_id, attempt, at, status, latency_ms, error from webhook_attempts
+	rows, err := tx.Query(ctx, `select delivery_id, attempt, at, status, latency_ms, error from webhook_attempts
 		where delivery_id = $1 order by attempt desc limit $2`, id, limit)
 	if err != nil {
 		return d, nil, fmt.Errorf("webhook attempts: %w", err)
 	}
-	attempts, err := collect(rows, func(r pgx.Rows) (webhooks.Attempt, error) {
+	attempts, err = collect(rows, func(r pgx.Rows) (webhooks.Attempt, error) {
 		var a webhooks.Attempt
 		var ms int64
 		err := r.Scan(&a.DeliveryID, &a.Attempt, &a.At, &a.Status, &ms, &a.Error)
 		a.Latency = time.Duration(ms) * time.Millisecond
 		return a, err
 	})
-	return d, attempts, err
+	if err != nil {
+		return d, nil, fmt.Errorf("webhook attempts: %w", err)
+	}
+	return d, attempts, tx.Commit(ctx)
 }
 
 // Redeliver makes delivery id pending, due at now, with horizon giveUpAt.
