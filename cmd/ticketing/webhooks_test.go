@@ -194,7 +194,7 @@ func TestServe_WebhookDelivered(t *testing.T) {
 
 func TestServe_WebhookRetriedThenDisabled(t *testing.T) {
 	t.Parallel()
-	s := startServer(t, pgtest.SchemaURL(t), time.Minute, fastWebhooks(700*time.Millisecond))
+	s := startServer(t, pgtest.SchemaURL(t), time.Minute, fastWebhooks(1500*time.Millisecond))
 	flaky := newReceiver(t, 500, 503, 500) // then 200
 	org := s.token("organizer")
 	ep := s.endpoint(org, flaky.srv.URL, "show.published")
