@@ -167,6 +167,8 @@ func (e *engine) route(c Config, r roles) error {
 		read := readapi.New(e.queries, authn, e.log).WithLogHead(e.store).WithTicketCodes(e.commands.TicketCodes())
 		read.Register(router)
 		read.RegisterAdmin(router, exporterOf(e.store), e.registry)
+		// issue 18: pages: the pages at /, /organizer, /ops and the ops view's /v1/admin/status
+		routePages(router, read, authn, e.store, e.queries, e.pool)
 	}
 	e.handler = logRequests(e.log, web.RequestID(refuseTransferEncoding(e.log, router)))
 	e.ops = logRequests(e.log, web.RequestID(refuseTransferEncoding(e.log, ops)))
