@@ -1,17 +1,24 @@
 package main
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"regexp"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
+	"github.com/google/uuid"
+
+	"github.com/ticketing/ticketing/domain"
 
 	"github.com/ticketing/ticketing/infra/postgres/pgtest"
+	"github.com/ticketing/ticketing/projections"
 )
 
 // seatState is the expression of a seat's shown state on the show page.
@@ -123,4 +130,140 @@ func TestPages_Served(t *testing.T) {
 			t.Errorf("the storefront loads something from elsewhere (%s)", external)
 		}
 	}
+}
+
+// An organizer signs up, creates a show with a seated and a standing
+// section and publishes it, all through the organizer page; the show is on
+// sale in the API as the form described it; a buyer's purchase shows up in
+// the sales and the hourly chart live; the organizer refunds it and
+// cancels the show.
+func TestPages_Organizer(t *testing.T) {
+	t.Parallel()
+	s := startServer(t, pgtest.SchemaURL(t), 5*time.Minute)
+	b := newBrowser(t)
+	b.do(chromedp.Navigate(s.url + "/organizer"))
+	b.signUpThroughPage("org-" + uuid.NewString()[:8] + "@example.com")
+	b.do(chromedp.WaitVisible(chromedp.ID("create-show")),
+		chromedp.SendKeys(chromedp.ID("show-title"), "Quartet at Dusk"),
+		chromedp.SendKeys(chromedp.ID("show-venue"), "Small Hall"),
+		chromedp.SetValue(chromedp.ID("sec-1-rows"), "2"), chromedp.SetValue(chromedp.ID("sec-1-seats"), "4"),
+		chromedp.Click(chromedp.ID("add-section")), chromedp.WaitVisible(chromedp.ID("sec-2-name")),
+		chromedp.SendKeys(chromedp.ID("sec-2-name"), "standing"), chromedp.SetValue(chromedp.ID("sec-2-price"), "12.50"),
+		chromedp.SetValue(chromedp.ID("sec-2-kind"), "ga"),
+		chromedp.Evaluate[chromedp.Void](`document.getElementById("sec-2-kind").dispatchEvent(new Event("change"))`),
+		chromedp.SetValue(chromedp.ID("sec-2-capacity"), "40"))
+	b.shot("organizer-create")
+	b.do(chromedp.Click(chromedp.ID("create")), chromedp.WaitVisible(chromedp.ID("publish")))
+	show := waitFor[string](b, `document.querySelector('[data-testid="show-status"]').dataset.showId`, 5*time.Second)
+	b.do(chromedp.Click(chromedp.ID("publish")))
+	waitFor[bool](b, `document.querySelector('[data-testid="show-status"]').dataset.status === "on_sale"`, 5*time.Second)
+
+	got := s.must(200, s.call("GET", "/v1/shows/"+show, "", nil))
+	if got.str("title") != "Quartet at Dusk" || got.str("status") != "on_sale" {
+		t.Fatalf("the show made through the page: %s", got.raw)
+	}
+	if st := section(t, got, "stalls"); st["kind"] != "seated" || num(st["capacity"]) != 8 || num(st["price_cents"]) != 2500 {
+		t.Errorf("stalls: %v", st)
+	}
+	if ga := section(t, got, "standing"); ga["kind"] != "general_admission" || num(ga["capacity"]) != 40 || num(ga["price_cents"]) != 1250 {
+		t.Errorf("standing: %v", ga)
+	}
+
+	// A sale shows up live, then is refunded from the page.
+	buyer := s.token("buyer")
+	held := s.must(201, s.call("POST", "/v1/orders", buyer, map[string]any{"show_id": show, "items": []any{map[string]any{"section": "standing", "quantity": 3}}}))
+	s.must(200, s.call("POST", "/v1/orders/"+held.str("id")+"/pay", buyer, map[string]any{"payment_token": "tok_visa"}))
+	waitFor[bool](b, `(document.querySelector('[data-testid="sold"]') || {}).textContent === "3" &&
+		document.querySelectorAll('[data-testid="hour-chart"] rect[data-series="confirmed"]').length > 0 &&
+		document.querySelector('[data-testid="order-row"] button') !== null`, 10*time.Second)
+	b.shot("organizer-show")
+	b.do(chromedp.Click(chromedp.CSS(`[data-testid="order-row"] button`)))
+	waitFor[bool](b, `[...document.querySelectorAll('[data-testid="order-row"]')].some(r => r.textContent.includes("refunded"))`, 10*time.Second)
+
+	// Cancelling asks first (the test accepts), then the show is cancelled.
+	b.do(chromedp.Evaluate[chromedp.Void](`window.confirm = () => true`), chromedp.Click(chromedp.ID("cancel-show")))
+	waitFor[bool](b, `document.querySelector('[data-testid="show-status"]').dataset.status === "cancelled"`, 10*time.Second)
+	if st := s.must(200, s.call("GET", "/v1/shows/"+show, "", nil)).str("status"); st != "cancelled" {
+		t.Errorf("status after cancelling on the page = %q", st)
+	}
+	s.audit()
+}
+
+// stallable is a projector that fails every event while stalled is set.
+type stallable struct {
+	projections.Projector
+	stalled atomic.Bool
+}
+
+func (p *stallable) Apply(ctx context.Context, db projections.DB, rec domain.RecordedEvent, e domain.Event) error {
+	if p.stalled.Load() {
+		return errors.New("projector bug: the sales projection cannot go on")
+	}
+	return p.Projector.Apply(ctx, db, rec, e)
+}
+
+// The ops page shows each projection's state and lag live: a stalled
+// projection turns up as stalled, with its lag growing and its error, and
+// a parked stream is listed.
+func TestPages_OpsStalled(t *testing.T) {
+	t.Parallel()
+	sales := &stallable{Projector: projections.Sales{}}
+	s := startServer(t, pgtest.SchemaURL(t), time.Minute, func(c *Config) {
+		c.projectors = []projections.Projector{projections.Shows{}, projections.Orders{}, sales, projections.Holds{}, projections.Analytics{},
+			projections.Refunds{}, projections.Waitlist{}}
+	})
+	b := newBrowser(t)
+	org, buyer := s.token("organizer"), s.token("buyer")
+	show, _ := s.publishedShow(org, 10)
+	b.do(chromedp.Navigate(s.url + "/ops"))
+	b.signInAs(s.token("admin"), "admin", "ops@example.com")
+	waitFor[bool](b, `(document.querySelector('[data-testid="state-sales"]') || {}).textContent === "live"`, 10*time.Second)
+
+	sales.stalled.Store(true)
+	appendPoisonShow(t, s.e)
+	for range 3 {
+		s.must(201, s.call("POST", "/v1/orders", buyer, map[string]any{"show_id": show, "items": []any{map[string]any{"section": "floor", "quantity": 1}}}))
+	}
+	waitFor[bool](b, `document.querySelector('[data-testid="state-sales"]').textContent.includes("stalled") &&
+		Number(document.querySelector('[data-testid="lag-events-sales"]').textContent) > 0 &&
+		document.querySelector('table[data-testid="parked"]') !== null`, 15*time.Second)
+	row := eval[string](b, `document.querySelector('[data-testid="projection-sales"]').textContent`)
+	if !strings.Contains(row, "projector bug") {
+		t.Errorf("the sales row does not show its error: %q", row)
+	}
+	b.shot("ops")
+	sales.stalled.Store(false)
+	s.audit()
+}
+
+// GET /v1/admin/status: what `projections status --json` prints, for
+// admins only; no query parameters.
+func TestAdminStatus(t *testing.T) {
+	t.Parallel()
+	s := startServer(t, pgtest.SchemaURL(t), time.Minute)
+	_, pos := s.publishedShow(s.token("organizer"), 5)
+	s.read("/v1/shows", "", pos)
+	s.must(401, s.call("GET", "/v1/admin/status", "", nil))
+	s.must(401, s.call("GET", "/v1/admin/status", "not-a-token", nil))
+	s.must(403, s.call("GET", "/v1/admin/status", s.token("buyer"), nil))
+	admin := s.token("admin")
+	s.must(400, s.call("GET", "/v1/admin/status?x=1", admin, nil))
+	s.must(405, s.call("POST", "/v1/admin/status", admin, nil))
+	r := s.must(200, s.call("GET", "/v1/admin/status", admin, nil))
+	if r.str("head") != pos || !strings.HasPrefix(r.header.Get("Content-Type"), "application/json") {
+		t.Errorf("head = %q, want %q; %s", r.str("head"), pos, r.raw)
+	}
+	names := map[string]bool{}
+	for _, p := range r.body["projections"].([]any) {
+		names[p.(map[string]any)["name"].(string)] = true
+	}
+	for _, want := range []string{"shows", "orders", "sales", "holds", "analytics"} {
+		if !names[want] {
+			t.Errorf("no projection %s in %s", want, r.raw)
+		}
+	}
+	if _, ok := r.body["singletons"]; !ok {
+		t.Errorf("no singletons (the expirer's leader) in %s", r.raw)
+	}
+	s.audit()
 }

@@ -8,14 +8,14 @@
 // does not understand) or the stream is unavailable, onChange() is called
 // instead and the page reloads what it shows. Without the stream (an
 // engine built before it, or a proxy that refuses it) the page polls
-// onChange() every pollMs and tries the stream again every retryMs.
+// onChange() every pollMs (half a second: a change shows within one) and tries the stream again every retryMs.
 
 /**
  * watch starts following a show; it returns a function that stops.
- * opts: {onMessage, onChange, onMode, pollMs = 1000, retryMs = 30000}.
+ * opts: {onMessage, onChange, onMode, pollMs = 500, retryMs = 30000}.
  */
 export function watch(showId, opts) {
-  const pollMs = opts.pollMs || 1000;
+  const pollMs = opts.pollMs || 500;
   const retryMs = opts.retryMs || 30000;
   let source = null;
   let poller = null;

@@ -50,7 +50,7 @@ function patterns() {
 export function legend() {
   return h("ul", { class: "legend", "aria-label": "Seat states" },
     Object.entries(STATES).map(([state, st]) => h("li", {},
-      s("svg", { viewBox: "0 0 24 24", "aria-hidden": "true", class: "seatmap" }, patterns(),
+      s("svg", { viewBox: "0 0 24 24", "aria-hidden": "true", class: "seatmap" }, // the patterns are the map's
         s("g", { class: `seat ${state}` }, s("path", { class: "shape", d: shapePath(state, 12, 12) }),
           s("path", { class: "mark", d: markPath(state, 12, 12) }))),
       h("span", {}, st.label))));

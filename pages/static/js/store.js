@@ -207,7 +207,7 @@ async function showView(id) {
   refreshSummary();
   const unwatch = watch(id, {
     onMessage, onChange: reload,
-    onMode: (m) => { mode.textContent = m === "live" ? "Updating live." : m === "polling" ? "Updating every second." : "Reconnecting…"; mode.dataset.mode = m; },
+    onMode: (m) => { mode.textContent = m === "live" ? "Updating live." : m === "polling" ? "Updating twice a second." : "Reconnecting…"; mode.dataset.mode = m; },
   });
   stop = unwatch;
 }
