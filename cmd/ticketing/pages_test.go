@@ -26,6 +26,34 @@ func seatState(key string) string {
 	return fmt.Sprintf(`(document.querySelector('[data-key=%q]') || {dataset: {}}).dataset.state`, key)
 }
 
+// hallShow publishes a show with 8 rows of 12 seats and a standing
+// section, where another buyer holds C5-C7 and bought D8-D9 and 20
+// standing places; it returns the show and the position of the last write.
+func hallShow(s *server) (string, string) {
+	s.t.Helper()
+	org, other := s.token("organizer"), s.token("buyer")
+	var rows []any
+	for _, label := range strings.Split("ABCDEFGH", "") {
+		rows = append(rows, map[string]any{"label": label, "seats": 12})
+	}
+	id := s.must(201, s.call("POST", "/v1/shows", org, map[string]any{
+		"title": "Night Gig", "venue": "Main Hall", "starts_at": time.Now().Add(72 * time.Hour).UTC().Format(time.RFC3339),
+		"sections": []any{map[string]any{"name": "stalls", "price_cents": 4500, "rows": rows},
+			map[string]any{"name": "floor", "price_cents": 2500, "capacity": 200}}, "max_units_per_buyer": 40})).str("id")
+	s.must(200, s.call("POST", "/v1/shows/"+id+"/publish", org, nil))
+	seats := func(row string, from, to int) []any {
+		var out []any
+		for n := from; n <= to; n++ {
+			out = append(out, map[string]any{"section": "stalls", "row": row, "seat": n})
+		}
+		return out
+	}
+	s.must(201, s.call("POST", "/v1/orders", other, map[string]any{"show_id": id, "seats": seats("C", 5, 7)}))
+	bought := s.must(201, s.call("POST", "/v1/orders", other, map[string]any{"show_id": id, "seats": seats("D", 8, 9),
+		"items": []any{map[string]any{"section": "floor", "quantity": 20}}}))
+	return id, s.must(200, s.call("POST", "/v1/orders/"+bought.str("id")+"/pay", other, map[string]any{"payment_token": "tok_visa"})).str("position")
+}
+
 // A buyer opens a show, picks two seats (by mouse and by keyboard), holds
 // them, sees the countdown, pays with a test card and sees two tickets with
 // QR codes; a second browser on the same show sees the seats turn taken
@@ -34,20 +62,19 @@ func TestPages_BuyerFlow(t *testing.T) {
 	t.Parallel()
 	s := startServer(t, pgtest.SchemaURL(t), 5*time.Minute)
 	buyer, watcher := newBrowser(t), newBrowser(t)
-	org := s.token("organizer")
-	show, pos := s.publishedShow(org, 10)
+	show, pos := hallShow(s)
 	s.read("/v1/shows", "", pos)
 
 	buyer.do(chromedp.Navigate(s.url+"/"), chromedp.WaitVisible(chromedp.CSS(`[data-testid="show-link"]`)))
 	buyer.shot("storefront-catalog")
-	buyer.do(chromedp.Click(chromedp.CSS(`[data-testid="show-link"]`)), chromedp.WaitVisible(chromedp.CSS(`[data-key="balcony/A/1"]`)))
-	watcher.do(chromedp.Navigate(s.url+"/#/shows/"+show), chromedp.WaitVisible(chromedp.CSS(`[data-key="balcony/A/1"]`)))
+	buyer.do(chromedp.Click(chromedp.CSS(`[data-testid="show-link"]`)), chromedp.WaitVisible(chromedp.CSS(`[data-key="stalls/A/1"]`)))
+	watcher.do(chromedp.Navigate(s.url+"/#/shows/"+show), chromedp.WaitVisible(chromedp.CSS(`[data-key="stalls/A/1"]`)))
 	buyer.signUpThroughPage("buyer-" + show[:8] + "@example.com")
 
 	// One seat by mouse, the next by keyboard: arrow right, then Space.
-	buyer.do(chromedp.Click(chromedp.CSS(`[data-key="balcony/A/1"]`)),
+	buyer.do(chromedp.Click(chromedp.CSS(`[data-key="stalls/A/1"]`)),
 		chromedp.KeyEvent(kb.ArrowRight), chromedp.KeyEvent(" "))
-	if got := eval[string](buyer, seatState("balcony/A/2")); got != "selected" {
+	if got := eval[string](buyer, seatState("stalls/A/2")); got != "selected" {
 		t.Fatalf("balcony A2 after the keyboard = %q, want selected", got)
 	}
 	if got := eval[string](buyer, `document.activeElement.getAttribute("aria-label")`); !strings.Contains(got, "Row A seat 2") || !strings.Contains(got, "selected") {
@@ -56,7 +83,7 @@ func TestPages_BuyerFlow(t *testing.T) {
 	buyer.shot("storefront-show-selected")
 	buyer.do(chromedp.Click(chromedp.ID("hold")), chromedp.WaitVisible(chromedp.CSS(`[data-testid="countdown"]`)))
 	heldAt := eval[float64](buyer, `performance.getEntriesByType("resource").filter(e => e.name.endsWith("/v1/orders")).map(e => performance.timeOrigin + e.responseEnd)[0] || 0`)
-	seenAt := waitFor[float64](watcher, fmt.Sprintf(`%s !== "available" && %s !== "available" && Date.now()`, seatState("balcony/A/1"), seatState("balcony/A/2")), 5*time.Second)
+	seenAt := waitFor[float64](watcher, fmt.Sprintf(`%s !== "available" && %s !== "available" && Date.now()`, seatState("stalls/A/1"), seatState("stalls/A/2")), 5*time.Second)
 	if heldAt == 0 {
 		t.Fatal("no hold request seen by the buyer's page")
 	}
@@ -77,14 +104,14 @@ func TestPages_BuyerFlow(t *testing.T) {
 		t.Errorf("order status on the page = %q", got)
 	}
 	buyer.shot("storefront-tickets")
-	waitFor[bool](watcher, fmt.Sprintf(`%s === "sold" && %s === "sold"`, seatState("balcony/A/1"), seatState("balcony/A/2")), 5*time.Second)
-	if got := eval[string](watcher, seatState("balcony/A/3")); got != "available" {
+	waitFor[bool](watcher, fmt.Sprintf(`%s === "sold" && %s === "sold"`, seatState("stalls/A/1"), seatState("stalls/A/2")), 5*time.Second)
+	if got := eval[string](watcher, seatState("stalls/A/3")); got != "available" {
 		t.Errorf("balcony A3 on the watcher's page = %q, want available", got)
 	}
 	watcher.shot("storefront-show-live")
 	// The same page on a phone-sized screen.
 	watcher.do(chromedp.EmulateViewport(390, 844, chromedp.EmulateScale(2)), chromedp.Reload(),
-		chromedp.WaitVisible(chromedp.CSS(`[data-key="balcony/A/1"]`)))
+		chromedp.WaitVisible(chromedp.CSS(`[data-key="stalls/A/1"]`)))
 	if w := eval[float64](watcher, `document.documentElement.scrollWidth`); w > 390 {
 		t.Errorf("the show page is %v px wide on a 390 px screen", w)
 	}
