@@ -109,6 +109,15 @@ func TestPages_BuyerFlow(t *testing.T) {
 		t.Errorf("balcony A3 on the watcher's page = %q, want available", got)
 	}
 	watcher.shot("storefront-show-live")
+	mode := eval[string](watcher, `document.querySelector('[data-testid="live-mode"]').dataset.mode`)
+	if want := "polling"; hasLiveStream(t, s, show) {
+		if mode != "live" {
+			t.Errorf("the engine serves /v1/shows/{id}/live but the page is %q, want live", mode)
+		}
+	} else if mode != want {
+		t.Errorf("without a live stream the page is %q, want %s", mode, want)
+	}
+	t.Logf("the watcher's page followed the show by %s", mode)
 	// The same page on a phone-sized screen.
 	watcher.do(chromedp.EmulateViewport(390, 844, chromedp.EmulateScale(2)), chromedp.Reload(),
 		chromedp.WaitVisible(chromedp.CSS(`[data-key="stalls/A/1"]`)))
@@ -293,4 +302,20 @@ func TestAdminStatus(t *testing.T) {
 		t.Errorf("no singletons (the expirer's leader) in %s", r.raw)
 	}
 	s.audit()
+}
+
+// hasLiveStream tells whether the engine serves the show's event stream.
+func hasLiveStream(t *testing.T, s *server, show string) bool {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.url+"/v1/shows/"+show+"/live", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return false
+	}
+	defer res.Body.Close()
+	return res.StatusCode == http.StatusOK && strings.HasPrefix(res.Header.Get("Content-Type"), "text/event-stream")
 }

@@ -1,18 +1,32 @@
 // Live updates of one show: the engine's Server-Sent Events stream
-// GET /v1/shows/{id}/live when the server has it, else polling.
+// GET /v1/shows/{id}/live (docs/live.md) when the server has it, else
+// polling.
 //
-// The stream's messages (docs/live.md) carry the log position as their id;
-// EventSource resends it as Last-Event-ID when it reconnects, so a
-// reconnecting page gets what it missed. Each message is handed to
-// onMessage(type, data, id); when it returns false (a message this page
-// does not understand) or the stream is unavailable, onChange() is called
-// instead and the page reloads what it shows. Without the stream (an
-// engine built before it, or a proxy that refuses it) the page polls
-// onChange() every pollMs (half a second: a change shows within one) and tries the stream again every retryMs.
+// The stream starts with a "snapshot" (every section's counts and every
+// seat that is not available), then sends a "change" (the sections and
+// seats that changed, with their new values) each time the projections
+// apply something; each message's id is the log position its state
+// reflects. EventSource resends the last id as Last-Event-ID when it
+// reconnects, and the server answers with what was missed or a fresh
+// snapshot; a message not newer than the last one applied is ignored.
+// Without the stream (an engine built before it, a proxy that refuses it,
+// too many streams) the page reloads what it shows every pollMs (half a
+// second, so that a change shows within one) and tries the stream again
+// every retryMs.
+
+/** newer tells whether position a ("commit.prepare") is after position b. */
+export function newer(a, b) {
+  if (!b) return true;
+  const [ac, ap] = String(a).split(".").map(BigInt);
+  const [bc, bp] = String(b).split(".").map(BigInt);
+  return ac > bc || (ac === bc && (ap || 0n) > (bp || 0n));
+}
 
 /**
  * watch starts following a show; it returns a function that stops.
- * opts: {onMessage, onChange, onMode, pollMs = 500, retryMs = 30000}.
+ * opts: {onSnapshot(data), onChange(data), onReload(), onMode(mode),
+ * pollMs = 500, retryMs = 30000}. mode is "live", "reconnecting" or
+ * "polling".
  */
 export function watch(showId, opts) {
   const pollMs = opts.pollMs || 500;
@@ -21,13 +35,15 @@ export function watch(showId, opts) {
   let poller = null;
   let retry = null;
   let stopped = false;
+  let last = "";
 
   const setMode = (mode) => opts.onMode && opts.onMode(mode);
 
   const startPolling = () => {
     if (poller || stopped) return;
     setMode("polling");
-    poller = setInterval(() => opts.onChange(), pollMs);
+    opts.onReload();
+    poller = setInterval(() => opts.onReload(), pollMs);
     retry = setTimeout(() => { stopPolling(); connect(); }, retryMs);
   };
   const stopPolling = () => {
@@ -36,15 +52,18 @@ export function watch(showId, opts) {
     poller = retry = null;
   };
 
-  const handle = (type) => (ev) => {
-    let data = null;
+  const handle = (apply) => (ev) => {
+    let data;
     try {
-      data = ev.data ? JSON.parse(ev.data) : null;
+      data = JSON.parse(ev.data);
     } catch {
-      data = null;
+      opts.onReload(); // not what docs/live.md promises: read it all again
+      return;
     }
-    const understood = data !== null && opts.onMessage && opts.onMessage(type, data, ev.lastEventId) !== false;
-    if (!understood) opts.onChange();
+    const at = ev.lastEventId || data.position;
+    if (apply !== opts.onSnapshot && at && !newer(at, last)) return;
+    if (at) last = at;
+    apply(data);
   };
 
   const connect = () => {
@@ -58,15 +77,13 @@ export function watch(showId, opts) {
       opened = true;
       stopPolling();
       setMode("live");
-      opts.onChange(); // what changed between the page's load and the stream's start
     });
-    source.addEventListener("message", handle("message"));
-    for (const type of ["snapshot", "state", "seats", "sections", "change", "changes", "availability"]) {
-      source.addEventListener(type, handle(type));
-    }
+    source.addEventListener("snapshot", handle(opts.onSnapshot));
+    source.addEventListener("change", handle(opts.onChange));
+    source.addEventListener("dropped", () => setMode("reconnecting"));
     source.addEventListener("error", () => {
-      // CLOSED: refused (no such route, not an event stream): poll. While
-      // CONNECTING, EventSource reconnects by itself; poll meanwhile.
+      // Refused (no such route, not an event stream, 429) before it ever
+      // opened: poll. Once open, EventSource reconnects by itself.
       if (source.readyState === EventSource.CLOSED || !opened) {
         source.close();
         source = null;

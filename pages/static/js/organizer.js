@@ -163,12 +163,15 @@ async function showView(id) {
     drawOrders(ordersBox, orders, act);
   };
   await refresh();
+  // Any change of availability may be a sale: read the figures again, at
+  // most one reading at a time.
   let busy = false;
-  stop = watch(id, { pollMs: 2000, onChange: async () => {
+  const again = async () => {
     if (busy) return;
     busy = true;
     try { await refresh(); } catch (err) { showStatus(status, "error", err.message); } finally { busy = false; }
-  } });
+  };
+  stop = watch(id, { pollMs: 2000, onSnapshot: again, onChange: again, onReload: again });
 }
 
 function drawSales(box, sales, show) {

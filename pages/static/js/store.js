@@ -94,52 +94,67 @@ async function loadSeats(id, show) {
 async function showView(id) {
   const show = await get(`/v1/shows/${id}`);
   const seated = await loadSeats(id, show);
-  const ga = show.sections.filter((sec) => sec.kind !== "seated");
-  const summary = h("p", { id: "selection", "aria-live": "polite" });
-  const status = h("div", { class: "status" });
-  const mode = h("p", { class: "muted", "data-testid": "live-mode" }, "");
-  const quantities = new Map();
-  const map = new SeatMap({ title: `Seats of ${show.title}`, onToggle: () => refreshSummary() });
-  const gaBox = h("div", { class: "ga" });
-  const holdButton = h("button", { type: "button", id: "hold", onclick: () => hold() }, "Hold");
+  const view = new ShowPage(id, show);
+  page(show.title, h("p", { class: "muted" }, `${when(show.starts_at)} · ${show.venue} · `, badge(show.status)), view.el);
+  view.map.draw(seated);
+  view.refreshSummary();
+  stop = watch(id, {
+    onSnapshot: (d) => view.snapshot(d), onChange: (d) => view.change(d), onReload: () => view.reload(),
+    onMode: (m) => view.setMode(m),
+  });
+}
 
-  function refreshSummary() {
-    const seats = [...map.selected].map((k) => map.seats.get(k));
-    const units = [...quantities.entries()].filter(([, n]) => n > 0);
-    const total = seats.reduce((t, st) => t + st.price, 0) +
-      units.reduce((t, [name, n]) => t + n * show.sections.find((x) => x.name === name).price_cents, 0);
+/** ShowPage is a show's seat map, standing sections and hold panel. */
+class ShowPage {
+  constructor(id, show) {
+    this.id = id;
+    this.show = show;
+    this.summary = h("p", { id: "selection", "aria-live": "polite" });
+    this.status = h("div", { class: "status" });
+    this.mode = h("p", { class: "muted", "data-testid": "live-mode" }, "");
+    this.map = new SeatMap({ title: `Seats of ${show.title}`, onToggle: () => this.refreshSummary() });
+    this.ga = new StandingPanel(show.sections.filter((sec) => sec.kind !== "seated"), () => this.refreshSummary());
+    this.holdButton = h("button", { type: "button", id: "hold", onclick: () => this.hold() }, "Hold");
+    const seatedCount = show.sections.length - this.ga.sections.length;
+    const account = session() ? null : authForm("buyer", () => { account.remove(); this.refreshSummary(); });
+    this.el = h("div", { class: "grid two" },
+      h("section", { class: "card", "aria-labelledby": "seats-title" },
+        h("h2", { id: "seats-title" }, seatedCount ? "Pick your seats" : "Tickets"),
+        seatedCount ? [legend(), h("p", { class: "muted" }, "Tab to the map, move with the arrow keys, Enter or Space picks a seat."), this.map.el] : null,
+        this.ga.sections.length ? [h("h2", {}, "Standing"), this.ga.el] : null, this.mode),
+      h("section", { class: "card", "aria-labelledby": "hold-title" },
+        h("h2", { id: "hold-title" }, "Your selection"), this.summary, this.holdButton, this.status, account));
+  }
+
+  setMode(m) {
+    this.mode.textContent = m === "live" ? "Updating live." : m === "polling" ? "Updating twice a second." : "Reconnecting…";
+    this.mode.dataset.mode = m;
+  }
+
+  refreshSummary() {
+    const seats = [...this.map.selected].map((k) => this.map.seats.get(k));
+    const units = this.ga.chosen();
+    const price = (name) => this.show.sections.find((x) => x.name === name).price_cents;
+    const total = seats.reduce((t, st) => t + st.price, 0) + units.reduce((t, u) => t + u.quantity * price(u.section), 0);
     const parts = [];
     if (seats.length) parts.push(`${seats.length} seat${seats.length > 1 ? "s" : ""}: ${seats.map((st) => `${st.section} ${st.row}${st.seat}`).join(", ")}`);
-    for (const [name, n] of units) parts.push(`${n} × ${name}`);
-    summary.textContent = parts.length ? `Selected ${parts.join("; ")} — ${money(total)}` : "Nothing selected yet.";
-    holdButton.disabled = !parts.length || show.status !== "on_sale";
-    holdButton.textContent = parts.length ? `Hold for ${money(total)}` : "Hold";
+    for (const u of units) parts.push(`${u.quantity} × ${u.section}`);
+    this.summary.textContent = parts.length ? `Selected ${parts.join("; ")} — ${money(total)}` : "Nothing selected yet.";
+    this.holdButton.disabled = !parts.length || this.show.status !== "on_sale";
+    this.holdButton.textContent = parts.length ? `Hold for ${money(total)}` : "Hold";
   }
 
-  function drawGA(sections) {
-    gaBox.replaceChildren(...sections.map((sec) => {
-      const inputId = `qty-${sec.name}`;
-      const input = h("input", { id: inputId, type: "number", min: 0, max: Math.min(sec.available, 20), value: quantities.get(sec.name) || 0,
-        inputmode: "numeric", "data-section": sec.name,
-        oninput: (ev) => { quantities.set(sec.name, Math.max(0, Number(ev.target.value) || 0)); refreshSummary(); } });
-      return h("fieldset", { "data-testid": "ga-section" }, h("legend", {}, `${sec.name} · standing · ${money(sec.price_cents)}`),
-        gaMeter(sec),
-        h("p", { class: "counts", "data-testid": `ga-counts-${sec.name}` }, `${sec.available} available, ${sec.held} held, ${sec.sold} sold of ${sec.capacity}`),
-        h("label", { for: inputId }, "How many tickets"), input);
-    }));
-  }
-
-  async function hold() {
+  async hold() {
     if (!session()) {
-      showStatus(status, "error", "Sign in first (below) to hold tickets.");
+      showStatus(this.status, "error", "Sign in first (below) to hold tickets.");
       document.getElementById("auth-email").focus();
       return;
     }
-    const seats = [...map.selected].map((k) => { const st = map.seats.get(k); return { section: st.section, row: st.row, seat: st.seat }; });
-    const items = [...quantities.entries()].filter(([, n]) => n > 0).map(([section, quantity]) => ({ section, quantity }));
-    holdButton.disabled = true;
+    const seats = [...this.map.selected].map((k) => { const st = this.map.seats.get(k); return { section: st.section, row: st.row, seat: st.seat }; });
+    const items = this.ga.chosen();
+    this.holdButton.disabled = true;
     try {
-      const body = { show_id: id };
+      const body = { show_id: this.id };
       if (seats.length) body.seats = seats;
       if (items.length) body.items = items;
       const res = await post("/v1/orders", body, { idempotent: true });
@@ -147,75 +162,91 @@ async function showView(id) {
       announce("Held. You have until the countdown ends to pay.");
       location.hash = `#/orders/${res.id}`;
     } catch (err) {
-      showStatus(status, "error", err.message);
-      holdButton.disabled = false;
-      await reload();
+      showStatus(this.status, "error", err.message);
+      this.holdButton.disabled = false;
+      await this.reload();
     }
   }
 
-  let reloading = null;
-  async function reload() {
-    if (reloading) return reloading;
-    reloading = (async () => {
+  /** reload reads the show and its seats again (polling). */
+  async reload() {
+    if (this.reloading) return this.reloading;
+    this.reloading = (async () => {
       try {
-        const fresh = await get(`/v1/shows/${id}`);
-        const seats = await loadSeats(id, fresh);
-        applySeats(seats);
-        drawGA(fresh.sections.filter((sec) => sec.kind !== "seated"));
-        refreshSummary();
+        const fresh = await get(`/v1/shows/${this.id}`);
+        const seats = await loadSeats(this.id, fresh);
+        this.applySeats(seats.flatMap((sec) => sec.rows.flatMap((row) => row.seats.map((x) => ({ section: sec.name, row: row.label, ...x })))));
+        this.ga.update(fresh.sections);
+        this.refreshSummary();
       } catch (err) {
-        mode.textContent = `Could not refresh: ${err.message}`;
+        this.mode.textContent = `Could not refresh: ${err.message}`;
       } finally {
-        reloading = null;
+        this.reloading = null;
       }
     })();
-    return reloading;
+    return this.reloading;
   }
 
-  function applySeats(sections) {
+  /** snapshot applies a full state of the stream: unlisted seats are available. */
+  snapshot(data) {
+    const listed = new Set((data.seats || []).map((x) => seatKey(x.section, x.row, x.seat)));
+    const free = [...this.map.seats.values()].filter((st) => !listed.has(seatKey(st.section, st.row, st.seat)))
+      .map((st) => ({ section: st.section, row: st.row, seat: st.seat, state: "available" }));
+    this.change({ sections: data.sections, seats: [...(data.seats || []), ...free] });
+  }
+
+  /** change applies the sections and seats a message names. */
+  change(data) {
+    this.applySeats(data.seats || []);
+    this.ga.update(data.sections || []);
+    this.refreshSummary();
+  }
+
+  applySeats(seats) {
     const taken = [];
-    for (const sec of sections) for (const row of sec.rows) for (const seat of row.seats) {
-      const key = seatKey(sec.name, row.label, seat.seat);
-      if (map.setState(key, seat.state) && seat.state !== "available") taken.push(`${row.label}${seat.seat}`);
+    for (const x of seats) {
+      if (this.map.setState(seatKey(x.section, x.row, x.seat), x.state) && x.state !== "available") taken.push(`${x.row}${x.seat}`);
     }
     if (taken.length) announce(`Now taken: ${taken.join(", ")}`);
   }
-
-  // A message with per-seat states ({section, row, seat, state}) is applied
-  // as it is; any other asks for a reload.
-  function onMessage(type, data) {
-    const seats = data.seats || (data.seat ? [data] : null);
-    if (!Array.isArray(seats) || !seats.every((x) => x.section && x.row && x.seat && x.state)) return false;
-    for (const x of seats) map.setState(seatKey(x.section, x.row, x.seat), x.state);
-    if (Array.isArray(data.sections) && data.sections.some((x) => x.kind !== "seated")) reload();
-    refreshSummary();
-    return true;
-  }
-
-  const account = session() ? null : authForm("buyer", () => { account.remove(); refreshSummary(); });
-  page(show.title,
-    h("p", { class: "muted" }, `${when(show.starts_at)} · ${show.venue} · `, badge(show.status)),
-    h("div", { class: "grid two" },
-      h("section", { class: "card", "aria-labelledby": "seats-title" },
-        h("h2", { id: "seats-title" }, seated.length ? "Pick your seats" : "Tickets"),
-        seated.length ? [legend(), h("p", { class: "muted" }, "Tab to the map, move with the arrow keys, Enter or Space picks a seat."), map.el] : null,
-        ga.length ? h("h2", {}, "Standing") : null, gaBox, mode),
-      h("section", { class: "card", "aria-labelledby": "hold-title" },
-        h("h2", { id: "hold-title" }, "Your selection"), summary, holdButton, status, account)));
-  map.draw(seated);
-  drawGA(ga);
-  refreshSummary();
-  const unwatch = watch(id, {
-    onMessage, onChange: reload,
-    onMode: (m) => { mode.textContent = m === "live" ? "Updating live." : m === "polling" ? "Updating twice a second." : "Reconnecting…"; mode.dataset.mode = m; },
-  });
-  stop = unwatch;
 }
 
-function gaMeter(sec) {
-  const pct = (n) => `${sec.capacity ? (100 * n) / sec.capacity : 0}%`;
-  return h("div", { class: "meter", role: "img", "aria-label": `${sec.sold} sold and ${sec.held} held of ${sec.capacity}` },
-    h("span", { class: "sold", style: `width:${pct(sec.sold)}` }), h("span", { class: "held", style: `width:${pct(sec.held)}` }));
+/** StandingPanel is the standing sections: counts and a quantity each. */
+class StandingPanel {
+  constructor(sections, onInput) {
+    this.sections = sections;
+    this.parts = new Map();
+    this.el = h("div", { class: "ga" }, sections.map((sec) => {
+      const inputId = `qty-${sec.name}`;
+      const input = h("input", { id: inputId, type: "number", min: 0, value: 0, inputmode: "numeric", "data-section": sec.name, oninput: onInput });
+      const counts = h("p", { class: "counts", "data-testid": `ga-counts-${sec.name}` });
+      const meter = h("div", { class: "meter", role: "img" }, h("span", { class: "sold" }), h("span", { class: "held" }));
+      this.parts.set(sec.name, { input, counts, meter });
+      return h("fieldset", { "data-testid": "ga-section" }, h("legend", {}, `${sec.name} · standing · ${money(sec.price_cents)}`),
+        meter, counts, h("label", { for: inputId }, "How many tickets"), input);
+    }));
+    this.update(sections);
+  }
+
+  /** update shows new counts of the sections that are standing ones. */
+  update(sections) {
+    for (const sec of sections) {
+      const p = this.parts.get(sec.name);
+      if (!p) continue;
+      p.counts.textContent = `${sec.available} available, ${sec.held} held, ${sec.sold} sold of ${sec.capacity}`;
+      p.input.max = Math.min(sec.available, 20);
+      const pct = (n) => `${sec.capacity ? (100 * n) / sec.capacity : 0}%`;
+      p.meter.setAttribute("aria-label", `${sec.sold} sold and ${sec.held} held of ${sec.capacity}`);
+      p.meter.children[0].style.width = pct(sec.sold);
+      p.meter.children[1].style.width = pct(sec.held);
+    }
+  }
+
+  /** chosen is the quantities asked for: [{section, quantity}]. */
+  chosen() {
+    return [...this.parts.entries()].map(([section, p]) => ({ section, quantity: Math.max(0, Math.floor(Number(p.input.value) || 0)) }))
+      .filter((u) => u.quantity > 0);
+  }
 }
 
 const TEST_CARDS = [
