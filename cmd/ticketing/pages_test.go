@@ -104,6 +104,10 @@ func TestPages_BuyerFlow(t *testing.T) {
 		t.Errorf("order status on the page = %q", got)
 	}
 	buyer.shot("storefront-tickets")
+	buyer.do(chromedp.Click(chromedp.CSS(`a[href="/#/tickets"]`)))
+	waitFor[bool](buyer, `document.querySelectorAll('[data-testid="ticket"] img[data-testid="qr"]').length === 2 &&
+		document.querySelector('[data-testid="ticket-count"]')?.textContent === "2"`, 10*time.Second)
+	buyer.shot("storefront-my-tickets")
 	waitFor[bool](watcher, fmt.Sprintf(`%s === "sold" && %s === "sold"`, seatState("stalls/A/1"), seatState("stalls/A/2")), 5*time.Second)
 	if got := eval[string](watcher, seatState("stalls/A/3")); got != "available" {
 		t.Errorf("balcony A3 on the watcher's page = %q, want available", got)

@@ -29,7 +29,7 @@ function route() {
 function page(title, ...content) {
   document.title = `${title} · Organizer`;
   const heading = h("h1", { tabindex: "-1" }, title);
-  main.replaceChildren(heading, ...content);
+  main.replaceChildren(heading, ...content.flat().filter((c) => c));
   heading.focus({ preventScroll: true });
 }
 
