@@ -151,6 +151,7 @@ func TestPages_Served(t *testing.T) {
 		{"/static/js/", "application/problem+json", 404},
 		{"/static/nope.js", "text/plain", 404},
 		{"/index.html", "application/problem+json", 404},
+		{"/static/shell.html", "application/problem+json", 404},
 		{"/v1/nope", "application/problem+json", 404},
 	} {
 		r := s.call("GET", c.path, "", nil)
