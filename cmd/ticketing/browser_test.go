@@ -175,3 +175,51 @@ func (b *browser) signInAs(token, role, email string) {
 		`localStorage.setItem("ticketing.session", JSON.stringify({token: %q, role: %q, email: %q}))`, token, role, email)),
 		chromedp.Reload())
 }
+
+// axeSource is axe-core 4.14.1 (Deque Systems, MPL-2.0), vendored
+// unchanged from its npm package under testdata/: the accessibility
+// engine most browser test suites run, checking the page as rendered
+// (names, labels, contrast, roles, landmarks) against WCAG 2.1 A and AA.
+// The tests inject it through DevTools; the pages never serve it.
+var axeSource = sync.OnceValues(func() ([]byte, error) { return os.ReadFile("testdata/axe-core/axe.min.js") })
+
+// checkAccessible runs axe-core on the page as it is and fails t for each
+// WCAG 2.1 A or AA rule it breaks, naming the elements.
+func (b *browser) checkAccessible(page string) {
+	b.t.Helper()
+	src, err := axeSource()
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(b.ctx, 60*time.Second)
+	defer cancel()
+	if _, err := chromedp.Run(ctx, chromedp.Evaluate[chromedp.Void](string(src))); err != nil {
+		b.t.Fatalf("load axe-core: %v", err)
+	}
+	type violation struct {
+		ID    string `json:"id"`
+		Help  string `json:"help"`
+		Nodes []struct {
+			Target []string `json:"target"`
+		} `json:"nodes"`
+	}
+	res, err := chromedp.Run(ctx, chromedp.Evaluate[struct {
+		Violations []violation `json:"violations"`
+		Passes     int         `json:"passes"`
+	}](`axe.run(document, {runOnly: {type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]}}).
+		then(r => ({violations: r.violations, passes: r.passes.length}))`, chromedp.EvalAwaitPromise))
+	if err != nil {
+		b.t.Fatalf("axe-core on %s: %v", page, err)
+	}
+	if res.Passes == 0 {
+		b.t.Errorf("axe-core checked no rule on %s", page)
+	}
+	b.t.Logf("axe-core: %s passes %d rules, breaks %d", page, res.Passes, len(res.Violations))
+	for _, v := range res.Violations {
+		var where []string
+		for _, n := range v.Nodes {
+			where = append(where, strings.Join(n.Target, " "))
+		}
+		b.t.Errorf("accessibility of %s: %s (%s): %s", page, v.ID, v.Help, strings.Join(where, ", "))
+	}
+}

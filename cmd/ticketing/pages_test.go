@@ -67,6 +67,7 @@ func TestPages_BuyerFlow(t *testing.T) {
 
 	buyer.do(chromedp.Navigate(s.url+"/"), chromedp.WaitVisible(chromedp.CSS(`[data-testid="show-link"]`)))
 	buyer.shot("storefront-catalog")
+	buyer.checkAccessible("the catalog")
 	buyer.do(chromedp.Click(chromedp.CSS(`[data-testid="show-link"]`)), chromedp.WaitVisible(chromedp.CSS(`[data-key="stalls/A/1"]`)))
 	watcher.do(chromedp.Navigate(s.url+"/#/shows/"+show), chromedp.WaitVisible(chromedp.CSS(`[data-key="stalls/A/1"]`)))
 	buyer.signUpThroughPage("buyer-" + show[:8] + "@example.com")
@@ -81,6 +82,7 @@ func TestPages_BuyerFlow(t *testing.T) {
 		t.Errorf("focused seat's name = %q", got)
 	}
 	buyer.shot("storefront-show-selected")
+	buyer.checkAccessible("the show page")
 	buyer.do(chromedp.Click(chromedp.ID("hold")), chromedp.WaitVisible(chromedp.CSS(`[data-testid="countdown"]`)))
 	heldAt := eval[float64](buyer, `performance.getEntriesByType("resource").filter(e => e.name.endsWith("/v1/orders")).map(e => performance.timeOrigin + e.responseEnd)[0] || 0`)
 	seenAt := waitFor[float64](watcher, fmt.Sprintf(`%s !== "available" && %s !== "available" && Date.now()`, seatState("stalls/A/1"), seatState("stalls/A/2")), 5*time.Second)
@@ -96,6 +98,7 @@ func TestPages_BuyerFlow(t *testing.T) {
 		t.Errorf("countdown = %q, want about 5:00 left", got)
 	}
 	buyer.shot("storefront-pay")
+	buyer.checkAccessible("the payment page")
 
 	buyer.do(chromedp.SetValue(chromedp.ID("card"), "tok_visa"), chromedp.Click(chromedp.ID("pay")))
 	waitFor[bool](buyer, `document.querySelectorAll('[data-testid="ticket"] img[data-testid="qr"]').length === 2 &&
@@ -104,6 +107,7 @@ func TestPages_BuyerFlow(t *testing.T) {
 		t.Errorf("order status on the page = %q", got)
 	}
 	buyer.shot("storefront-tickets")
+	buyer.checkAccessible("the tickets")
 	buyer.do(chromedp.Click(chromedp.CSS(`a[href="/#/tickets"]`)))
 	waitFor[bool](buyer, `document.querySelectorAll('[data-testid="ticket"] img[data-testid="qr"]').length === 2 &&
 		document.querySelector('[data-testid="ticket-count"]')?.textContent === "2"`, 10*time.Second)
@@ -194,6 +198,7 @@ func TestPages_Organizer(t *testing.T) {
 		chromedp.Evaluate[chromedp.Void](`document.getElementById("sec-2-kind").dispatchEvent(new Event("change"))`),
 		chromedp.SetValue(chromedp.ID("sec-2-capacity"), "40"))
 	b.shot("organizer-create")
+	b.checkAccessible("the show form")
 	b.do(chromedp.Click(chromedp.ID("create")), chromedp.WaitVisible(chromedp.ID("publish")))
 	show := waitFor[string](b, `document.querySelector('[data-testid="show-status"]').dataset.showId`, 5*time.Second)
 	b.do(chromedp.Click(chromedp.ID("publish")))
@@ -218,6 +223,7 @@ func TestPages_Organizer(t *testing.T) {
 		document.querySelectorAll('[data-testid="hour-chart"] rect[data-series="confirmed"]').length > 0 &&
 		document.querySelector('[data-testid="order-row"] button') !== null`, 10*time.Second)
 	b.shot("organizer-show")
+	b.checkAccessible("the show's dashboard")
 	b.do(chromedp.Click(chromedp.CSS(`[data-testid="order-row"] button`)))
 	waitFor[bool](b, `[...document.querySelectorAll('[data-testid="order-row"]')].some(r => r.textContent.includes("refunded"))`, 10*time.Second)
 
@@ -273,6 +279,7 @@ func TestPages_OpsStalled(t *testing.T) {
 		t.Errorf("the sales row does not show its error: %q", row)
 	}
 	b.shot("ops")
+	b.checkAccessible("the ops view")
 	sales.stalled.Store(false)
 	s.audit()
 }
