@@ -161,10 +161,13 @@ func (e *engine) route(c Config, r roles) error {
 	if r.Write {
 		warnWebhookSecret(c, e.log) // issue 14: asyncpay
 		writeapi.New(writeCommands{e.accounts, e.commands}, tokens, authn, e.idem, e.log).WithLimits(writeLimits).
-			WithPayments(e.commands, c.WebhookSecrets).Register(router)
+			WithPayments(e.commands, c.WebhookSecrets).
+			WithLogHead(e.store). // issue 16: vocab
+			Register(router)
 	}
 	if r.Read {
 		read := readapi.New(e.queries, authn, e.log).WithLogHead(e.store).WithTicketCodes(e.commands.TicketCodes())
+		read.WithShowVersions(newShowVersions(e)) // issue 16: vocab
 		read.Register(router)
 		read.RegisterAdmin(router, exporterOf(e.store), e.registry)
 		// issue 18: pages: the pages at /, /organizer, /ops and the ops view's /v1/admin/status
