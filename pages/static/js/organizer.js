@@ -70,7 +70,7 @@ function readSection(box) {
   const sec = { name: f("name").trim(), price_cents: Math.round(Number(f("price")) * 100) };
   if (f("kind") === "seated") {
     const seats = Number(f("seats"));
-    sec.rows = [...ROWS.slice(0, Math.min(26, Number(f("rows"))))].map((label) => ({ label, seats }));
+    sec.rows = [...ROWS.slice(0, Math.min(26, Number(f("rows"))))].map((row) => ({ row, seat_count: seats }));
   } else {
     sec.capacity = Number(f("capacity"));
   }
@@ -158,7 +158,7 @@ async function showView(id) {
       get(`/v1/shows/${id}/sales`), get(`/v1/shows/${id}/analytics`), allPages(`/v1/shows/${id}/orders?limit=100`, {}, 3)]);
     drawSales(salesBox, sales, show);
     chartBox.replaceChildren(hourBars(analytics.hours.slice(-24), [
-      { key: "holds", label: "Holds", cls: "holds" }, { key: "confirmed", label: "Sales", cls: "sales" }, { key: "expired", label: "Expiries", cls: "expiries" }],
+      { key: "orders_held", label: "Holds", cls: "holds" }, { key: "orders_confirmed", label: "Sales", cls: "sales" }, { key: "orders_expired", label: "Expiries", cls: "expiries" }],
     `Holds, sales and expiries per hour of ${show.title}`));
     drawOrders(ordersBox, orders, act);
   };
@@ -176,10 +176,10 @@ async function showView(id) {
 
 function drawSales(box, sales, show) {
   const cap = show.sections.reduce((n, sec) => n + sec.capacity, 0);
-  const next = figures([["Sold", sales.sold, "sold"], ["Revenue", money(sales.revenue_cents), "revenue"], ["Held now", sales.held, "held"],
-    ["Expired", sales.expired, "expired"], ["Cancelled", sales.cancelled, "cancelled"], ["Capacity", cap, "capacity"]]);
+  const next = figures([["Sold", sales.units_sold, "sold"], ["Revenue", money(sales.revenue_cents), "revenue"], ["Held now", sales.units_held, "held"],
+    ["Expired", sales.units_expired, "expired"], ["Cancelled", sales.units_cancelled, "cancelled"], ["Capacity", cap, "capacity"]]);
   const before = box.querySelector('[data-testid="sold"]');
-  if (before && before.textContent !== String(sales.sold)) announce(`${sales.sold} sold`);
+  if (before && before.textContent !== String(sales.units_sold)) announce(`${sales.units_sold} sold`);
   box.replaceChildren(next);
 }
 

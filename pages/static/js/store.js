@@ -67,28 +67,27 @@ async function catalogView() {
   page("Shows", shows.length ? list : h("p", {}, "Nothing on sale yet."));
 }
 
-/** loadSeats reads the seat map and every seated section's seats. */
-async function loadSeats(id, show) {
-  const map = await get(`/v1/shows/${id}/seats`);
-  const out = [];
-  for (const sec of map.sections) {
+/**
+ * loadSeats reads the seats of every seated section of show, the sections
+ * at once: [{name, price_cents, rows: [{label, seats: [{seat, state}]}]}].
+ */
+function loadSeats(id, show) {
+  return Promise.all(show.sections.filter((sec) => sec.kind === "seated").map(async (sec) => {
     const rows = [];
     let cursor = "";
     for (let i = 0; i < 10; i++) {
       const q = `section=${encodeURIComponent(sec.name)}&limit=5000${cursor ? "&cursor=" + encodeURIComponent(cursor) : ""}`;
       const p = await get(`/v1/shows/${id}/seats?${q}`);
-      for (const row of p.rows) {
+      for (const row of p.rows) { // a row may go on from one page to the next
         const last = rows[rows.length - 1];
-        if (last && last.label === row.label) last.seats.push(...row.seats);
-        else rows.push({ label: row.label, seats: [...row.seats] });
+        if (last && last.label === row.row) last.seats.push(...row.seats);
+        else rows.push({ label: row.row, seats: [...row.seats] });
       }
       if (!p.next_cursor) break;
       cursor = p.next_cursor;
     }
-    const price = (show.sections.find((x) => x.name === sec.name) || {}).price_cents || 0;
-    out.push({ ...sec, price_cents: price, rows });
-  }
-  return out;
+    return { name: sec.name, price_cents: sec.price_cents, rows };
+  }));
 }
 
 async function showView(id) {
@@ -173,8 +172,7 @@ class ShowPage {
     if (this.reloading) return this.reloading;
     this.reloading = (async () => {
       try {
-        const fresh = await get(`/v1/shows/${this.id}`);
-        const seats = await loadSeats(this.id, fresh);
+        const [fresh, seats] = await Promise.all([get(`/v1/shows/${this.id}`), loadSeats(this.id, this.show)]);
         this.applySeats(seats.flatMap((sec) => sec.rows.flatMap((row) => row.seats.map((x) => ({ section: sec.name, row: row.label, ...x })))));
         this.ga.update(fresh.sections);
         this.refreshSummary();
@@ -267,7 +265,7 @@ async function orderView(id) {
   const show = await get(`/v1/shows/${order.show_id}`).catch(() => null);
   const title = show ? show.title : "Your order";
   const lines = [...order.seats.map((st) => `${st.section} row ${st.row} seat ${st.seat} · ${money(st.price_cents)}`),
-    ...order.items.map((it) => `${it.quantity} × ${it.section} · ${money(it.unit_price_cents * it.quantity)}`)];
+    ...order.items.map((it) => `${it.quantity} × ${it.section} · ${money(it.price_cents * it.quantity)}`)];
   const what = h("ul", {}, lines.map((l) => h("li", {}, l)));
   const head = h("p", {}, badge(order.status, { "data-testid": "order-status" }), ` Total ${money(order.total_cents)}`);
   if (order.status === "held") {
