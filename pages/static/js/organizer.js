@@ -153,9 +153,12 @@ async function showView(id) {
     salesBox.append(h("p", {}, "Not on sale yet: publish it to sell."));
     return;
   }
-  const refresh = async () => {
+  // at: the position a live message reflects; the figures are read once
+  // their projections reached it (X-Min-Position).
+  const refresh = async (at) => {
+    const opts = { minPosition: at };
     const [sales, analytics, orders] = await Promise.all([
-      get(`/v1/shows/${id}/sales`), get(`/v1/shows/${id}/analytics`), allPages(`/v1/shows/${id}/orders?limit=100`, {}, 3)]);
+      get(`/v1/shows/${id}/sales`, opts), get(`/v1/shows/${id}/analytics`, opts), allPages(`/v1/shows/${id}/orders?limit=100`, opts, 3)]);
     drawSales(salesBox, sales, show);
     chartBox.replaceChildren(hourBars(analytics.hours.slice(-24), [
       { key: "orders_held", label: "Holds", cls: "holds" }, { key: "orders_confirmed", label: "Sales", cls: "sales" }, { key: "orders_expired", label: "Expiries", cls: "expiries" }],
@@ -163,13 +166,25 @@ async function showView(id) {
     drawOrders(ordersBox, orders, act);
   };
   await refresh();
-  // Any change of availability may be a sale: read the figures again, at
-  // most one reading at a time.
+  // Any change of availability may be a sale: read the figures again, one
+  // reading at a time; what changes meanwhile is read right after.
   let busy = false;
-  const again = async () => {
+  let pending = null;
+  const again = async (data) => {
+    pending = { at: data && data.position };
     if (busy) return;
     busy = true;
-    try { await refresh(); } catch (err) { showStatus(status, "error", err.message); } finally { busy = false; }
+    try {
+      while (pending) {
+        const { at } = pending;
+        pending = null;
+        await refresh(at);
+      }
+    } catch (err) {
+      showStatus(status, "error", err.message);
+    } finally {
+      busy = false;
+    }
   };
   stop = watch(id, { pollMs: 2000, onSnapshot: again, onChange: again, onReload: again });
 }
