@@ -106,6 +106,12 @@ func TestPages_BuyerFlow(t *testing.T) {
 	buyer.shot("storefront-pay")
 	buyer.checkAccessible("the payment page")
 
+	// A declined card: the page says so, and the order stays held.
+	buyer.do(chromedp.SetValue(chromedp.ID("card"), "tok_chargeDeclined"), chromedp.Click(chromedp.ID("pay")))
+	waitFor[bool](buyer, `document.querySelector('form [role="alert"]')?.textContent.length > 0 && !document.getElementById("pay").disabled`, 10*time.Second)
+	if got := eval[string](buyer, `document.querySelector('[data-testid="order-status"]').textContent`); got != "held" {
+		t.Errorf("order status after a declined card = %q, want held", got)
+	}
 	buyer.do(chromedp.SetValue(chromedp.ID("card"), "tok_visa"), chromedp.Click(chromedp.ID("pay")))
 	waitFor[bool](buyer, `document.querySelectorAll('[data-testid="ticket"] img[data-testid="qr"]').length === 2 &&
 		[...document.querySelectorAll('img[data-testid="qr"]')].every(i => i.complete && i.naturalWidth > 20)`, 10*time.Second)

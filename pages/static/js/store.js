@@ -280,7 +280,7 @@ async function orderView(id) {
 function payPanel(order) {
   const status = h("div", { class: "status" });
   const clock = h("p", { class: "countdown", role: "timer", "aria-label": "Time left to pay", "data-testid": "countdown" });
-  const card = h("select", { id: "card" }, TEST_CARDS.map(([v, label]) => h("option", { value: v }, label)));
+  const card = h("select", { id: "card" }, TEST_CARDS.map(([v, label]) => h("option", { value: v }, `${label} · ${v}`)));
   const pay = h("button", { type: "submit", id: "pay" }, `Pay ${money(order.total_cents)}`);
   const cancel = h("button", { type: "button", class: "secondary", onclick: async () => {
     try {
