@@ -77,6 +77,9 @@ type API struct {
 	codes *domain.TicketCodes
 	// versions tells the ETag of a show (issue 16: vocab); nil: none.
 	versions ShowVersions
+	// signals receives the waits for X-Min-Position (issue 16: ops); nil:
+	// none.
+	signals Signals
 }
 
 // New returns the read API over q. log receives the errors answered with a
@@ -244,7 +247,9 @@ func (a *API) waitForMinPosition(r *http.Request, needs reads) error {
 			return invalid(fmt.Sprintf("is beyond the end of the log (position %s)", head))
 		}
 	}
+	start := time.Now() // issue 16: ops
 	ok, err = a.q.WaitFor(r.Context(), pos, needs.projections, streams, MinPositionWait)
+	a.observeWait(start, ok, err) // issue 16: ops
 	if err != nil {
 		return err
 	}

@@ -54,6 +54,12 @@ func startServer(t *testing.T, dbURL string, holdTTL time.Duration, options ...f
 	if testing.Verbose() {
 		log = slog.New(slog.NewTextHandler(&testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	}
+	return startServerAs(t, dbURL, holdTTL, allRoles, log, options...)
+}
+
+// startServerAs is startServer running the roles r and logging to log.
+func startServerAs(t *testing.T, dbURL string, holdTTL time.Duration, r roles, log *slog.Logger, options ...func(*Config)) *server {
+	t.Helper()
 	c, err := LoadConfig(testEnv(dbURL, holdTTL).get)
 	if err != nil {
 		t.Fatal(err)
@@ -64,7 +70,7 @@ func startServer(t *testing.T, dbURL string, holdTTL time.Duration, options ...f
 	for _, o := range options {
 		o(&c)
 	}
-	m := NewMain("serve", c, allRoles, log)
+	m := NewMain("serve", c, r, log)
 	if err := m.Run(context.Background()); err != nil {
 		t.Fatal(err)
 	}
