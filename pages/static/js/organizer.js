@@ -55,7 +55,13 @@ function sectionFields(n) {
     h("div", {}, h("label", { for: id("seats") }, "Seats per row"), h("input", { id: id("seats"), "data-field": "seats", type: "number", min: 1, max: 200, value: 8, required: true })));
   const gaBox = h("div", { hidden: true }, h("label", { for: id("capacity") }, "Places"),
     h("input", { id: id("capacity"), "data-field": "capacity", type: "number", min: 1, value: 100 }));
-  kind.addEventListener("change", () => { seatedBox.hidden = kind.value !== "seated"; gaBox.hidden = kind.value === "seated"; });
+  kind.addEventListener("change", () => {
+    const seated = kind.value === "seated";
+    seatedBox.hidden = !seated;
+    gaBox.hidden = seated;
+    for (const input of seatedBox.querySelectorAll("input")) input.required = seated; // a hidden field cannot be fixed
+    gaBox.querySelector("input").required = !seated;
+  });
   const box = h("fieldset", { class: "section-fields" }, h("legend", {}, `Section ${n}`),
     h("div", { class: "row" },
       h("div", {}, h("label", { for: id("name") }, "Name"), h("input", { id: id("name"), "data-field": "name", required: true, maxlength: 100, value: n === 1 ? "stalls" : "" })),
