@@ -343,3 +343,26 @@ func hasLiveStream(t *testing.T, s *server, show string) bool {
 	defer res.Body.Close()
 	return res.StatusCode == http.StatusOK && strings.HasPrefix(res.Header.Get("Content-Type"), "text/event-stream")
 }
+
+// A buyer holds standing places and lets the hold run out: the countdown
+// ends, the page says the tickets went back on sale and offers no payment,
+// and the show page counts the places available again.
+func TestPages_HoldExpires(t *testing.T) {
+	t.Parallel()
+	s := startServer(t, pgtest.SchemaURL(t), 3*time.Second)
+	show, pos := s.publishedShow(s.token("organizer"), 10)
+	s.read("/v1/shows/"+show, "", pos)
+	b := newBrowser(t)
+	b.do(chromedp.Navigate(s.url + "/#/shows/" + show))
+	b.signInAs(s.token("buyer"), "buyer", "buyer@example.com")
+	b.do(chromedp.WaitVisible(chromedp.ID("qty-floor")), chromedp.Clear(chromedp.ID("qty-floor")), chromedp.SendKeys(chromedp.ID("qty-floor"), "2"))
+	waitFor[bool](b, `document.getElementById("selection").textContent.includes("2 × floor")`, 5*time.Second)
+	b.do(chromedp.Click(chromedp.ID("hold")), chromedp.WaitVisible(chromedp.CSS(`[data-testid="countdown"]`)))
+	waitFor[bool](b, `document.querySelector('form [role="alert"]')?.textContent.includes("ran out") && document.getElementById("pay").disabled`, 10*time.Second)
+	if got := eval[string](b, `document.querySelector('[data-testid="countdown"]').textContent`); got != "0:00 left" {
+		t.Errorf("countdown at the end = %q", got)
+	}
+	b.do(chromedp.Navigate(s.url + "/#/shows/" + show))
+	waitFor[bool](b, `document.querySelector('[data-testid="ga-counts-floor"]')?.textContent.startsWith("10 available, 0 held")`, 10*time.Second)
+	s.audit()
+}
