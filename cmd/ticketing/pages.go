@@ -43,8 +43,8 @@ func (h adminStatus) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h adminStatus) serve(w http.ResponseWriter, r *http.Request) error {
-	if r.URL.RawQuery != "" {
-		return &domain.ValidationError{Fields: []domain.FieldError{{Field: "query", Detail: "this route takes no query parameters"}}}
+	if _, err := web.Query(r, web.Params{}); err != nil { // no query parameters
+		return err
 	}
 	scheme, token, _ := strings.Cut(r.Header.Get("Authorization"), " ")
 	if !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(token) == "" {
