@@ -2,8 +2,10 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"slices"
 	"sync"
 	"testing"
@@ -13,6 +15,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/ticketing/ticketing/domain"
+	"github.com/ticketing/ticketing/infra/kafka"
 	"github.com/ticketing/ticketing/infra/postgres/pgtest"
 )
 
@@ -35,15 +38,17 @@ func BenchmarkVisibility(b *testing.B) {
 	b.Run("baseline", func(b *testing.B) { base = benchLatency(b, "baseline", baselineSetup(b)) })
 	for _, mode := range []string{"in-process", "kafka"} {
 		b.Run(mode, func(b *testing.B) {
+			stages := &consumerStages{fetched: map[int64]time.Time{}, applied: map[int64]time.Time{}, calls: map[string]*deliveryCalls{}}
 			got := benchLatency(b, mode, func(ctx context.Context, pool *pgxpool.Pool) target {
 				var opts []func(*Config)
 				if mode == "kafka" {
-					opts = append(opts, withKafka(b, 12))
+					opts = append(opts, withKafka(b, 12), func(c *Config) { c.Kafka.Observe = stages.observe })
 				}
 				e := benchEngine(b, pool, opts...)
 				t := target{ready: func(seq int64) bool { return applied(e, seq) }}
 				if e.relay != nil {
 					t.relayed = func() int64 { return int64(e.relay.Position().Commit) }
+					t.stages = stages
 				}
 				t.append = func(ctx context.Context) (int64, error) {
 					id := uuid.New()
@@ -82,6 +87,9 @@ type target struct {
 	// ready, if not nil, reports whether every projection applied the
 	// event at seq: the run starts once the pipeline is live.
 	ready func(seq int64) bool
+	// stages, if not nil, records the consumers' deliveries: the rest of
+	// the breakdown.
+	stages *consumerStages
 }
 
 type latencies struct{ p50, p99, max float64 }
@@ -123,7 +131,11 @@ func benchLatency(b *testing.B, name string, setup func(context.Context, *pgxpoo
 	time.Sleep(time.Second) // let the last events become visible
 	close(stop)
 	wg.Wait()
-	return bt.report(b, name, sent)
+	l := bt.report(b, name, sent)
+	if t.stages != nil {
+		t.stages.report(b, bt)
+	}
+	return l
 }
 
 // awaitLive appends one event and waits until every projection applied it:
@@ -364,5 +376,76 @@ func baselineSetup(b *testing.B) func(context.Context, *pgxpool.Pool) target {
 		}, seen: func(ctx context.Context, from int64) ([]int64, error) {
 			return seqs(ctx, pool, `select seq from bench_rows where seq >= $1`, from)
 		}}
+	}
+}
+
+// benchStagesOf is the projection whose stages the breakdown follows: the
+// one the benchmark polls.
+const benchStagesOf = "shows"
+
+// consumerStages records, from the Kafka consumers' deliveries, when each
+// event was fetched and applied by the benchStagesOf consumer, and what
+// every consumer's deliveries cost.
+type consumerStages struct {
+	mu      sync.Mutex
+	fetched map[int64]time.Time
+	applied map[int64]time.Time
+	calls   map[string]*deliveryCalls
+}
+
+// deliveryCalls sums one consumer's deliveries.
+type deliveryCalls struct {
+	n, events int
+	took      []time.Duration
+}
+
+func (cs *consumerStages) observe(d kafka.Delivered) {
+	cs.mu.Lock()
+	defer cs.mu.Unlock()
+	c := cs.calls[d.Projection]
+	if c == nil {
+		c = &deliveryCalls{}
+		cs.calls[d.Projection] = c
+	}
+	c.n++
+	c.events += len(d.Positions)
+	c.took = append(c.took, d.End.Sub(d.Start))
+	if d.Projection != benchStagesOf || d.Done < len(d.Positions) {
+		return
+	}
+	for i, pos := range d.Positions {
+		s := int64(pos.Commit)
+		if _, ok := cs.fetched[s]; !ok {
+			cs.fetched[s], cs.applied[s] = d.FetchedAt[i], d.End
+		}
+	}
+}
+
+// report logs the stages of the measured events of bt, from the start of
+// their append, and the cost of each consumer's deliveries.
+func (cs *consumerStages) report(b *testing.B, bt *benchTimes) {
+	cs.mu.Lock()
+	defer cs.mu.Unlock()
+	bt.mu.Lock()
+	defer bt.mu.Unlock()
+	var fetched, applied []time.Duration
+	for s, start := range bt.measured {
+		if at, ok := cs.fetched[s]; ok {
+			fetched = append(fetched, max(at.Sub(start), 0))
+			applied = append(applied, max(cs.applied[s].Sub(start), 0))
+		}
+	}
+	if len(fetched) > 0 {
+		f, a := pcts(fetched), pcts(applied)
+		b.Logf("%-10s  %41s fetched (%s) p50 %6.2f ms  p99 %6.2f ms", "", "", benchStagesOf, f.p50, f.p99)
+		b.Logf("%-10s  %41s applied (%s) p50 %6.2f ms  p99 %6.2f ms", "", "", benchStagesOf, a.p50, a.p99)
+	}
+	names := slices.Sorted(maps.Keys(cs.calls))
+	for _, name := range names {
+		c := cs.calls[name]
+		t := pcts(c.took)
+		// Printed, not logged: a benchmark's log keeps only its first lines.
+		fmt.Printf("    %-10s  consumer %-9s %5d deliveries, %5.1f events each, transaction p50 %6.2f ms  p99 %6.2f ms\n",
+			"", name, c.n, float64(c.events)/float64(c.n), t.p50, t.p99)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -24,6 +25,13 @@ const groupPrefix = "ticketing.projection."
 // GroupID returns the consumer group id of a projection:
 // "ticketing.projection." followed by its name.
 func GroupID(projection string) string { return groupPrefix + projection }
+
+// SharedGroupID is the consumer group of a Consumer that feeds several
+// projections (Consumer.Projections). Like GroupID's, it is stored in Kafka
+// with the committed offsets: renaming it makes the projections it feeds
+// read the topic again from its first retained message, and skip it as
+// redelivered.
+const SharedGroupID = "ticketing.projections"
 
 // Deliverer applies the events a broker delivered to a projection.
 // *projections.Runner satisfies it.
@@ -84,9 +92,17 @@ type Consumer struct {
 	Topic string
 	// Projection is the name of the projection fed.
 	Projection string
+	// Projections, if not empty, are the projections fed instead of
+	// Projection, from one consumer group (SharedGroupID by default): each
+	// message is fetched and decoded once and delivered to each of them,
+	// concurrently, and its offset is committed once every one of them is
+	// done with it. Each keeps its own progress and parked streams; one that
+	// stalls holds back the others' next fetch.
+	Projections []string
 	// Deliverer applies the events, usually the projections' runner.
 	Deliverer Deliverer
-	// Group is the consumer group; empty means GroupID(Projection).
+	// Group is the consumer group; empty means GroupID(Projection), or
+	// SharedGroupID with Projections.
 	Group string
 	// Log receives stalls and failures; nil discards them.
 	Log *slog.Logger
@@ -99,21 +115,38 @@ type Consumer struct {
 	SessionTimeout    time.Duration
 	HeartbeatInterval time.Duration
 	RebalanceTimeout  time.Duration
+	// Observe, if set, is told of every delivery: the benchmarks' breakdown
+	// of the latency. It runs on the delivery path and must be quick.
+	Observe func(Delivered)
+}
+
+// Delivered describes one call of Deliverer.Deliver, for Consumer.Observe.
+type Delivered struct {
+	// Projection is the projection fed.
+	Projection string
+	// Positions are the positions of the events delivered, FetchedAt when
+	// the consumer fetched each from the reader.
+	Positions []domain.Position
+	FetchedAt []time.Time
+	// Start and End bound the call; Done counts the events done.
+	Start, End time.Time
+	Done       int
 }
 
 // fetched is a message and the event it holds.
 type fetched struct {
 	msg kafka.Message
 	rec domain.RecordedEvent
-	err error  // a *DecodeError
-	gen member // the generation of the group it was fetched in
+	err error     // a *DecodeError
+	gen member    // the generation of the group it was fetched in
+	at  time.Time // when it was fetched
 }
 
 // Run consumes until ctx ends; it then commits what is done, leaves the
 // group and returns nil. It fails at once when the consumer is
 // misconfigured.
 func (c *Consumer) Run(ctx context.Context) error {
-	if len(c.Brokers) == 0 || c.Topic == "" || c.Projection == "" || c.Deliverer == nil {
+	if len(c.Brokers) == 0 || c.Topic == "" || len(c.names()) == 0 || slices.Contains(c.names(), "") || c.Deliverer == nil {
 		return errors.New("kafka: consumer needs brokers, a topic, a projection and a deliverer")
 	}
 	maxBatch := c.MaxBatch
@@ -141,13 +174,13 @@ func (c *Consumer) Run(ctx context.Context) error {
 	for ctx.Err() == nil {
 		batch, err := c.fetch(ctx, r, gens, maxBatch)
 		if len(batch) > 0 {
-			c.deliverAll(ctx, gens, batch, commits)
+			c.deliverEach(ctx, gens, batch, commits)
 		}
 		// The reader retries by itself, with a backoff, and reports each
 		// failure once, in the queue of messages: waiting here would only
 		// delay the messages queued behind the failures.
 		if err != nil && ctx.Err() == nil {
-			c.logger().Error("projection consumer: fetch failed", "projection", c.Projection, "error", err)
+			c.logger().Error("projection consumer: fetch failed", "projection", c.label(), "error", err)
 		}
 	}
 	return nil
@@ -185,7 +218,7 @@ func (c *Consumer) readerConfig(maxBatch int) kafka.ReaderConfig {
 		ReadBackoffMin: 10 * time.Millisecond,
 		ReadBackoffMax: time.Second,
 		ErrorLogger: kafka.LoggerFunc(func(format string, args ...any) {
-			c.logger().Warn("kafka-go: "+fmt.Sprintf(format, args...), "projection", c.Projection)
+			c.logger().Warn("kafka-go: "+fmt.Sprintf(format, args...), "projection", c.label())
 		}),
 	}
 }
@@ -216,19 +249,76 @@ func (c *Consumer) fetch(ctx context.Context, r *kafka.Reader, gens *generations
 
 func decoded(m kafka.Message, gen member) fetched {
 	rec, err := Decode(m)
-	return fetched{msg: m, rec: rec, err: err, gen: gen}
+	return fetched{msg: m, rec: rec, err: err, gen: gen, at: time.Now()}
 }
 
-// deliverAll delivers the gathered messages, split by partition, in one
-// call (one transaction), has what is done committed, and delivers again
-// what is not until it is done or ctx ends. One transaction for all the
+// deliverEach delivers the gathered messages to each projection fed, at
+// once, and returns when each is done with them (or ctx ended, or the
+// generation they were fetched in). An offset is committed once every
+// projection is done with its message.
+func (c *Consumer) deliverEach(ctx context.Context, gens *generations, batch []fetched, commits chan<- []fetched) {
+	names := c.names()
+	done := &batchDone{of: len(names), last: map[int]map[string]fetched{}, commits: commits}
+	if len(names) == 1 {
+		c.deliverAll(ctx, gens, names[0], batch, done.report)
+		return
+	}
+	var wg sync.WaitGroup
+	for _, name := range names {
+		wg.Go(func() { c.deliverAll(ctx, gens, name, batch, done.report) })
+	}
+	wg.Wait()
+}
+
+// batchDone has the messages of a batch committed as the projections fed
+// are done with them: for each partition, the earliest of the last messages
+// each projection is done with, once every one of them reported one.
+type batchDone struct {
+	of      int // projections fed
+	commits chan<- []fetched
+
+	mu   sync.Mutex
+	last map[int]map[string]fetched // by partition, by projection
+}
+
+// report records that projection is done with msgs, and every message
+// before each in its partition.
+func (b *batchDone) report(projection string, msgs []fetched) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	var ready []fetched
+	for _, m := range msgs {
+		p := m.msg.Partition
+		if b.last[p] == nil {
+			b.last[p] = map[string]fetched{}
+		}
+		b.last[p][projection] = m
+		if len(b.last[p]) < b.of {
+			continue
+		}
+		first := m
+		for _, f := range b.last[p] {
+			if f.msg.Offset < first.msg.Offset {
+				first = f
+			}
+		}
+		ready = append(ready, first)
+	}
+	if len(ready) > 0 {
+		b.commits <- ready
+	}
+}
+
+// deliverAll delivers the gathered messages to the projection name, split
+// by partition, in one call (one transaction), reports what is done, and
+// delivers again what is not until it is done or ctx ends. One transaction for all the
 // partitions of a gather keeps the cost per event low when events spread
 // over many partitions, and leaves no two transactions of this consumer to
 // deadlock on rows that events of several partitions touch (a show's sales).
 //
 // Messages fetched in an older generation of the group are not delivered
 // again: the partitions still assigned restart from the committed offsets.
-func (c *Consumer) deliverAll(ctx context.Context, gens *generations, batch []fetched, commits chan<- []fetched) {
+func (c *Consumer) deliverAll(ctx context.Context, gens *generations, name string, batch []fetched, report func(string, []fetched)) {
 	var order []int
 	byPartition := map[int][]fetched{}
 	for _, f := range batch {
@@ -251,10 +341,12 @@ func (c *Consumer) deliverAll(ctx context.Context, gens *generations, batch []fe
 			}
 			deliveries = append(deliveries, d)
 		}
-		done, err := c.Deliverer.Deliver(ctx, c.Projection, deliveries)
+		start := time.Now()
+		done, err := c.Deliverer.Deliver(ctx, name, deliveries)
 		if len(done) != len(deliveries) {
 			done = make([]int, len(deliveries))
 		}
+		c.observe(name, order, byPartition, done, start)
 		var committed []fetched
 		var stalls []stall
 		var kept []int
@@ -280,13 +372,13 @@ func (c *Consumer) deliverAll(ctx context.Context, gens *generations, batch []fe
 			kept = append(kept, p)
 		}
 		if len(committed) > 0 {
-			commits <- committed
+			report(name, committed)
 		}
 		if len(stalls) == 0 || ctx.Err() != nil {
 			return
 		}
 		for _, s := range stalls {
-			c.logStall(s, backoff)
+			c.logStall(name, s, backoff)
 		}
 		if !follow.Sleep(ctx, backoff) {
 			return
@@ -294,6 +386,25 @@ func (c *Consumer) deliverAll(ctx context.Context, gens *generations, batch []fe
 		backoff = min(2*backoff, maxBackoff)
 		order = kept
 	}
+}
+
+// observe tells Observe of a delivery of the messages of the partitions
+// order, started at start.
+func (c *Consumer) observe(name string, order []int, byPartition map[int][]fetched, done []int, start time.Time) {
+	if c.Observe == nil {
+		return
+	}
+	d := Delivered{Projection: name, Start: start, End: time.Now()}
+	for i, p := range order {
+		for _, f := range byPartition[p] {
+			if f.err == nil {
+				d.Positions = append(d.Positions, f.rec.Position)
+				d.FetchedAt = append(d.FetchedAt, f.at)
+			}
+		}
+		d.Done += done[i]
+	}
+	c.Observe(d)
 }
 
 // stall is the first message of a partition that is not done, and why.
@@ -320,7 +431,7 @@ func (c *Consumer) commitLoop(client *kafka.Client, commits <-chan []fetched) {
 			}
 		}
 		if err := c.commit(client, msgs); err != nil {
-			c.logger().Warn("projection consumer: commit failed", "projection", c.Projection, "error", err)
+			c.logger().Warn("projection consumer: commit failed", "projection", c.label(), "error", err)
 		}
 	}
 }
@@ -429,8 +540,8 @@ func respTopic(resp *kafka.OffsetCommitResponse, topic string) []kafka.OffsetCom
 	return resp.Topics[topic]
 }
 
-func (c *Consumer) logStall(s stall, retryIn time.Duration) {
-	attrs := []any{"projection", c.Projection, "partition", s.first.msg.Partition, "offset", s.first.msg.Offset}
+func (c *Consumer) logStall(name string, s stall, retryIn time.Duration) {
+	attrs := []any{"projection", name, "partition", s.first.msg.Partition, "offset", s.first.msg.Offset}
 	if gap, ok := errors.AsType[*projections.GapError](s.err); ok {
 		attrs = append(attrs, "stream", gap.Stream, "version", gap.Got, "want_version", gap.Want, "position", gap.Position.String())
 	} else if ae, ok := errors.AsType[*projections.ApplyError](s.err); ok {
@@ -442,10 +553,27 @@ func (c *Consumer) logStall(s stall, retryIn time.Duration) {
 }
 
 func (c *Consumer) group() string {
-	if c.Group != "" {
+	switch {
+	case c.Group != "":
 		return c.Group
+	case len(c.Projections) > 0:
+		return SharedGroupID
 	}
 	return GroupID(c.Projection)
+}
+
+// label names the projections fed in the log.
+func (c *Consumer) label() string { return strings.Join(c.names(), ",") }
+
+// names returns the projections fed.
+func (c *Consumer) names() []string {
+	if len(c.Projections) > 0 {
+		return c.Projections
+	}
+	if c.Projection == "" {
+		return nil
+	}
+	return []string{c.Projection}
 }
 
 func (c *Consumer) logger() *slog.Logger {
