@@ -118,21 +118,28 @@ func (p *pipeline) waitApplied(pos domain.Position, timeout time.Duration) {
 // message of the topic.
 func (p *pipeline) waitCommitted(projections ...string) {
 	p.t.Helper()
-	ends := endOffsets(p.t, p.cfg)
 	for _, name := range projections {
-		var got []int64
-		eventually(p.t, 10*time.Second, func() string {
-			return fmt.Sprintf("group %s to commit %v, it committed %v", p.group(name), ends, got)
-		}, func() bool {
-			got = kafkatest.Committed(p.t, p.cfg, p.group(name))
-			for i := range got {
-				if got[i] != ends[i] && (got[i] != -1 || ends[i] != 0) {
-					return false
-				}
-			}
-			return true
-		})
+		p.waitGroupCommitted(p.group(name))
 	}
+}
+
+// waitGroupCommitted waits until group committed every message of the
+// topic.
+func (p *pipeline) waitGroupCommitted(group string) {
+	p.t.Helper()
+	ends := endOffsets(p.t, p.cfg)
+	var got []int64
+	eventually(p.t, 10*time.Second, func() string {
+		return fmt.Sprintf("group %s to commit %v, it committed %v", group, ends, got)
+	}, func() bool {
+		got = kafkatest.Committed(p.t, p.cfg, group)
+		for i := range got {
+			if got[i] != ends[i] && (got[i] != -1 || ends[i] != 0) {
+				return false
+			}
+		}
+		return true
+	})
 }
 
 func projectionNames() []string {
