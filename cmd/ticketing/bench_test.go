@@ -1,19 +1,21 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"fmt"
-	"io"
 	"log/slog"
 	"maps"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgxpool"
+	kafkago "github.com/segmentio/kafka-go"
 
 	"github.com/ticketing/ticketing/domain"
 	"github.com/ticketing/ticketing/infra/kafka"
@@ -26,6 +28,9 @@ const (
 	benchDuration = 4 * time.Second
 	benchWarmup   = 500 * time.Millisecond
 	benchPoll     = time.Millisecond
+	// benchAppenders append at once: enough that appends taking 30 ms on a
+	// loaded machine still keep up with benchRate.
+	benchAppenders = 32
 	// benchSettle bounds the wait for the last events after the load.
 	benchSettle = 20 * time.Second
 )
@@ -52,6 +57,7 @@ func BenchmarkVisibility(b *testing.B) {
 				if e.relay != nil {
 					t.relayed = func() int64 { return int64(e.relay.Position().Commit) }
 					t.stages = stages
+					t.writer = e.relay.Writer.Stats
 				}
 				t.append = func(ctx context.Context) (int64, error) {
 					id := uuid.New()
@@ -93,6 +99,9 @@ type target struct {
 	// stages, if not nil, records the consumers' deliveries: the rest of
 	// the breakdown.
 	stages *consumerStages
+	// writer, if not nil, returns the relay's writer's statistics since it
+	// was last called.
+	writer func() kafkago.WriterStats
 }
 
 type latencies struct{ p50, p99, max float64 }
@@ -130,7 +139,10 @@ func benchLatency(b *testing.B, name string, setup func(context.Context, *pgxpoo
 	if t.relayed != nil {
 		wg.Go(func() { bt.sampleRelay(t.relayed, stop) })
 	}
-	cpu0 := processCPU()
+	cpu0, reconnects0 := processCPU(), benchReconnects.n.Load()
+	if t.writer != nil {
+		t.writer()
+	}
 	sent := bt.drive(b, ctx, t.append, &wg)
 	bt.settle()
 	close(stop)
@@ -138,8 +150,13 @@ func benchLatency(b *testing.B, name string, setup func(context.Context, *pgxpoo
 	cpu := processCPU() - cpu0
 	l := bt.report(b, name, sent)
 	// Printed, not logged: a benchmark's log keeps only its first lines.
-	fmt.Printf("    %-10s  CPU of this process (the engine, PostgreSQL's clients, the load): %.0f µs per event appended\n",
-		name, float64(cpu.Microseconds())/float64(max(sent, 1)))
+	fmt.Printf("    %-10s  CPU of this process (the engine, PostgreSQL's clients, the load): %.0f µs per event appended; %d failed fetches\n",
+		name, float64(cpu.Microseconds())/float64(max(sent, 1)), benchReconnects.n.Load()-reconnects0)
+	if t.writer != nil {
+		w := t.writer()
+		fmt.Printf("    %-10s  relay: %d produce requests, %.1f messages each, write avg %v max %v, batch wait avg %v\n",
+			"", w.Writes, float64(w.Messages)/float64(max(w.Writes, 1)), w.WriteTime.Avg, w.WriteTime.Max, w.BatchTime.Avg)
+	}
 	if t.stages != nil {
 		t.stages.report(b, bt)
 	}
@@ -259,11 +276,14 @@ func (bt *benchTimes) sampleRelay(relayed func() int64, stop <-chan struct{}) {
 	}
 }
 
-// drive appends at benchRate from 8 goroutines, the first benchWarmup
-// unmeasured, and returns how many it appended.
+// drive appends at benchRate from benchAppenders goroutines, the first
+// benchWarmup unmeasured, and returns how many it appended. At each tick it
+// hands out every append due by then: a ticker drops the ticks of a
+// goroutine that was not scheduled in time, which on a loaded machine cut
+// the rate to a few hundred per second.
 func (bt *benchTimes) drive(b *testing.B, ctx context.Context, appendOne appendFn, wg *sync.WaitGroup) int {
 	work := make(chan time.Time, benchRate)
-	for range 8 {
+	for range benchAppenders {
 		wg.Go(func() {
 			for at := range work {
 				start := time.Now()
@@ -281,15 +301,17 @@ func (bt *benchTimes) drive(b *testing.B, ctx context.Context, appendOne appendF
 	tick := time.NewTicker(time.Second / benchRate)
 	sent := 0
 	for now := range tick.C {
-		if now.Sub(t0) > benchWarmup+benchDuration {
+		elapsed := now.Sub(t0)
+		if elapsed > benchWarmup+benchDuration {
 			break
 		}
-		marker := now
-		if now.Before(measureFrom) {
-			marker = now.Add(time.Hour) // warm-up: not measured
+		for due := int(elapsed * benchRate / time.Second); sent < due; sent++ {
+			marker := t0.Add(time.Duration(sent) * time.Second / benchRate)
+			if marker.Before(measureFrom) {
+				marker = marker.Add(time.Hour) // warm-up: not measured
+			}
+			work <- marker
 		}
-		work <- marker
-		sent++
 	}
 	tick.Stop()
 	close(work)
@@ -370,6 +392,22 @@ func seqs(ctx context.Context, pool *pgxpool.Pool, sql string, from int64) ([]in
 	return out, rows.Err()
 }
 
+// benchReconnects counts the kafka-go reader's reconnections after a failed
+// fetch, which it logs: on a loaded machine a fetch answered later than the
+// quarter of MaxWait kafka-go leaves for the round trip fails with an i/o
+// timeout, and the partition's reader dials its leader again.
+var benchReconnects reconnects
+
+type reconnects struct{ n atomic.Int64 }
+
+// Write counts the log records of failed fetches.
+func (r *reconnects) Write(p []byte) (int, error) {
+	if bytes.Contains(p, []byte("error reading partition")) {
+		r.n.Add(1)
+	}
+	return len(p), nil
+}
+
 // benchEngine runs the projectors (and the relay, with Kafka) on pool.
 func benchEngine(b *testing.B, pool *pgxpool.Pool, options ...func(*Config)) *engine {
 	b.Helper()
@@ -381,7 +419,7 @@ func benchEngine(b *testing.B, pool *pgxpool.Pool, options ...func(*Config)) *en
 	for _, o := range options {
 		o(&c)
 	}
-	m := NewMain("project", c, roles{Relay: true, Projectors: true}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	m := NewMain("project", c, roles{Relay: true, Projectors: true}, slog.New(slog.NewTextHandler(&benchReconnects, nil)))
 	if err := m.Run(context.Background()); err != nil {
 		b.Fatal(err)
 	}
