@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"os"
 	"slices"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -50,7 +52,7 @@ func BenchmarkVisibility(b *testing.B) {
 			got := benchLatency(b, mode, func(ctx context.Context, pool *pgxpool.Pool) target {
 				var opts []func(*Config)
 				if mode == "kafka" {
-					opts = append(opts, withKafka(b, 12), func(c *Config) { c.Kafka.Observe = stages.observe })
+					opts = append(opts, withKafka(b, benchPartitions(b)), func(c *Config) { c.Kafka.Observe = stages.observe })
 				}
 				e := benchEngine(b, pool, opts...)
 				t := target{ready: func(seq int64) bool { return applied(e, seq) }}
@@ -80,6 +82,22 @@ func BenchmarkVisibility(b *testing.B) {
 			b.ReportMetric(got.p99/base.p99, "p99-x-baseline")
 		})
 	}
+}
+
+// benchPartitions is the partition count of the bench's topic:
+// BENCH_KAFKA_PARTITIONS, default kafka.DefaultPartitions. kafka-go sends a
+// request per partition, to write and to fetch: fewer partitions, fewer
+// requests for the broker to serve.
+func benchPartitions(b *testing.B) int {
+	s := os.Getenv("BENCH_KAFKA_PARTITIONS")
+	if s == "" {
+		return kafka.DefaultPartitions
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 1 {
+		b.Fatalf("BENCH_KAFKA_PARTITIONS=%q: want a partition count", s)
+	}
+	return n
 }
 
 type appendFn func(ctx context.Context) (seq int64, err error)
@@ -154,8 +172,8 @@ func benchLatency(b *testing.B, name string, setup func(context.Context, *pgxpoo
 		name, float64(cpu.Microseconds())/float64(max(sent, 1)), benchReconnects.n.Load()-reconnects0)
 	if t.writer != nil {
 		w := t.writer()
-		fmt.Printf("    %-10s  relay: %d produce requests, %.1f messages each, write avg %v max %v, batch wait avg %v\n",
-			"", w.Writes, float64(w.Messages)/float64(max(w.Writes, 1)), w.WriteTime.Avg, w.WriteTime.Max, w.BatchTime.Avg)
+		fmt.Printf("    %-10s  relay over %d partitions: %d produce requests, %.1f messages each, write avg %v max %v, batch wait avg %v\n",
+			"", benchPartitions(b), w.Writes, float64(w.Messages)/float64(max(w.Writes, 1)), w.WriteTime.Avg, w.WriteTime.Max, w.BatchTime.Avg)
 	}
 	if t.stages != nil {
 		t.stages.report(b, bt)

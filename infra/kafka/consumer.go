@@ -49,14 +49,15 @@ var _ Deliverer = (*projections.Runner)(nil)
 // Defaults of Consumer.
 const (
 	// DefaultMaxWait bounds a fetch. It does not delay new messages: the
-	// broker answers as soon as it has one. kafka-go makes it the fetch's
-	// read deadline and asks the broker to wait three quarters of it,
-	// leaving a quarter for the answer to arrive (segmentio/kafka-go#574):
-	// at 100 ms, an idle partition's answer arriving more than 25 ms late on
-	// a loaded machine failed with an i/o timeout, and the partition's reader
-	// dialled its leader again, its next messages waiting meanwhile. It also
-	// bounds how long a rebalance or Close waits for the fetches in flight.
-	DefaultMaxWait = 500 * time.Millisecond
+	// broker answers as soon as it has one. It bounds how long a rebalance
+	// or Close waits for the fetches in flight. kafka-go makes it the
+	// fetch's read deadline and asks the broker to wait three quarters of
+	// it, leaving a quarter for the answer to arrive (segmentio/kafka-go#574):
+	// on a loaded machine an idle partition's answer often comes later than
+	// those 25 ms, the fetch fails with an i/o timeout, and the partition's
+	// reader dials its leader again. 500 ms avoided most of those, but made
+	// rebalances and start-ups slower than the end-to-end tests allow.
+	DefaultMaxWait = 100 * time.Millisecond
 	// DefaultSessionTimeout is how long the group coordinator waits for a
 	// heartbeat before it gives a silent member's partitions to others.
 	DefaultSessionTimeout = 10 * time.Second

@@ -58,7 +58,7 @@ func TestConsumer_FeedsSeveralProjections(t *testing.T) {
 			}
 			return domain.Start
 		}
-		eventually(t, 15*time.Second, func() string { return "the shows projection to apply events" }, func() bool {
+		eventually(t, 30*time.Second, func() string { return "the shows projection to apply events" }, func() bool {
 			return domain.Start.Less(applied(projections.NameShows))
 		})
 		if at := applied(projections.NameSales); at != domain.Start {
