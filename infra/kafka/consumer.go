@@ -81,15 +81,17 @@ const (
 	joinGroupBackoff = 200 * time.Millisecond
 )
 
-// Consumer feeds one projection from the topic of the global log, as a
-// member of the projection's consumer group (GroupID by default). It fetches
-// messages without committing them, gathers those at hand, delivers each
-// partition's run of them to Deliverer and then commits the offsets of those
-// done. Messages that are not done (a missing event of a stream, a failed
+// Consumer feeds one projection (or several, see Projections) from the
+// topic of the global log, as a member of the projection's consumer group
+// (GroupID by default). It fetches messages without committing them,
+// gathers those at hand, delivers each partition's run of them to Deliverer
+// and then commits the offsets of those done. It fetches the next messages
+// while a projection applies the last, until deliveryQueue batches wait for
+// it. Messages that are not done (a missing event of a stream, a failed
 // transaction) are not committed and never skipped: the consumer delivers
-// them again, with a growing backoff, before it fetches anything else.
-// Delivery is at least once; the Deliverer applies each event once in
-// effect.
+// them again, with a growing backoff, before it delivers anything else to
+// that projection. Delivery is at least once; the Deliverer applies each
+// event once in effect.
 type Consumer struct {
 	// Brokers are the bootstrap brokers, as host:port.
 	Brokers []string
@@ -102,7 +104,7 @@ type Consumer struct {
 	// message is fetched and decoded once and delivered to each of them,
 	// concurrently, and its offset is committed once every one of them is
 	// done with it. Each keeps its own progress and parked streams; one that
-	// stalls holds back the others' next fetch.
+	// stalls holds the others back once deliveryQueue batches wait for it.
 	Projections []string
 	// Deliverer applies the events, usually the projections' runner.
 	Deliverer Deliverer
@@ -176,10 +178,12 @@ func (c *Consumer) Run(ctx context.Context) error {
 		close(commits)
 		<-committed
 	}()
+	out := c.startDeliveries(ctx, gens, maxBatch, commits)
+	defer out.stop() // before commits is closed
 	for ctx.Err() == nil {
 		batch, err := c.fetch(ctx, r, gens, maxBatch)
 		if len(batch) > 0 {
-			c.deliverEach(ctx, gens, batch, commits)
+			out.deliver(ctx, batch)
 		}
 		// The reader retries by itself, with a backoff, and reports each
 		// failure once, in the queue of messages: waiting here would only
@@ -257,28 +261,76 @@ func decoded(m kafka.Message, gen member) fetched {
 	return fetched{msg: m, rec: rec, err: err, gen: gen, at: time.Now()}
 }
 
-// deliverEach delivers the gathered messages to each projection fed, at
-// once, and returns when each is done with them (or ctx ended, or the
-// generation they were fetched in). An offset is committed once every
-// projection is done with its message.
-func (c *Consumer) deliverEach(ctx context.Context, gens *generations, batch []fetched, commits chan<- []fetched) {
-	names := c.names()
-	done := &batchDone{of: len(names), last: map[int]map[string]fetched{}, commits: commits}
-	if len(names) == 1 {
-		c.deliverAll(ctx, gens, names[0], batch, done.report)
-		return
-	}
-	var wg sync.WaitGroup
-	for _, name := range names {
-		wg.Go(func() { c.deliverAll(ctx, gens, name, batch, done.report) })
-	}
-	wg.Wait()
+// deliveryQueue is how many gathered batches wait for a projection: the
+// consumer fetches the next ones while the projections apply the last, until
+// the slowest has that many waiting.
+const deliveryQueue = 4
+
+// deliveries feed each projection of a consumer, in a goroutine of its own,
+// the batches the consumer fetched, in order.
+type deliveries struct {
+	queues []chan []fetched
+	wg     sync.WaitGroup
 }
 
-// batchDone has the messages of a batch committed as the projections fed
-// are done with them: for each partition, the earliest of the last messages
-// each projection is done with, once every one of them reported one.
-type batchDone struct {
+// startDeliveries starts a goroutine per projection fed that delivers the
+// batches given to deliver, each batch with those waiting behind it, up to
+// maxBatch messages, at once, and reports what is done to a doneTracker that
+// has it committed.
+func (c *Consumer) startDeliveries(ctx context.Context, gens *generations, maxBatch int, commits chan<- []fetched) *deliveries {
+	names := c.names()
+	done := &doneTracker{of: len(names), last: map[int]map[string]fetched{}, commits: commits}
+	d := &deliveries{}
+	for _, name := range names {
+		q := make(chan []fetched, deliveryQueue)
+		d.queues = append(d.queues, q)
+		d.wg.Go(func() {
+			for batch := range q {
+				for more := len(batch) < maxBatch; more; {
+					select {
+					case next, ok := <-q:
+						// The batches are every projection's: copy.
+						batch = append(slices.Clip(batch), next...)
+						more = ok && len(batch) < maxBatch
+					default:
+						more = false
+					}
+				}
+				if ctx.Err() == nil {
+					c.deliverAll(ctx, gens, name, batch, done.report)
+				}
+			}
+		})
+	}
+	return d
+}
+
+// deliver queues batch for every projection, waiting while one has
+// deliveryQueue batches waiting, until ctx ends.
+func (d *deliveries) deliver(ctx context.Context, batch []fetched) {
+	for _, q := range d.queues {
+		select {
+		case q <- batch:
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+// stop waits for the projections to be done with what was queued; ctx has
+// ended, so they drop it.
+func (d *deliveries) stop() {
+	for _, q := range d.queues {
+		close(q)
+	}
+	d.wg.Wait()
+}
+
+// doneTracker has messages committed as the projections fed are done with
+// them: for each partition, the earliest of the last messages each
+// projection is done with in one generation of the group, once every one of
+// them reported one in that generation.
+type doneTracker struct {
 	of      int // projections fed
 	commits chan<- []fetched
 
@@ -288,29 +340,32 @@ type batchDone struct {
 
 // report records that projection is done with msgs, and every message
 // before each in its partition.
-func (b *batchDone) report(projection string, msgs []fetched) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
+func (t *doneTracker) report(projection string, msgs []fetched) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
 	var ready []fetched
 	for _, m := range msgs {
 		p := m.msg.Partition
-		if b.last[p] == nil {
-			b.last[p] = map[string]fetched{}
+		if t.last[p] == nil {
+			t.last[p] = map[string]fetched{}
 		}
-		b.last[p][projection] = m
-		if len(b.last[p]) < b.of {
-			continue
-		}
-		first := m
-		for _, f := range b.last[p] {
+		t.last[p][projection] = m
+		first, n := m, 0
+		for _, f := range t.last[p] {
+			if f.gen != m.gen {
+				continue
+			}
+			n++
 			if f.msg.Offset < first.msg.Offset {
 				first = f
 			}
 		}
-		ready = append(ready, first)
+		if n == t.of {
+			ready = append(ready, first)
+		}
 	}
 	if len(ready) > 0 {
-		b.commits <- ready
+		t.commits <- ready
 	}
 }
 

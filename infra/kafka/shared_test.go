@@ -48,8 +48,8 @@ func TestConsumer_FeedsSeveralProjections(t *testing.T) {
 		shows := []uuid.UUID{s.openShow("A"), s.openShow("B")}
 		sell(s, shows, 10, 0)
 
-		// The consumer fetches nothing more until every projection is done
-		// with what it fetched: the shows projection applies some of it.
+		// The other projections apply what the consumer fetched, while the
+		// held-back one has its batches waiting.
 		applied := func(name string) domain.Position {
 			for _, st := range p.runner.Status() {
 				if st.Name == name {
