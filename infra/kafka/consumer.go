@@ -156,6 +156,9 @@ func (c *Consumer) Run(ctx context.Context) error {
 	if len(c.Brokers) == 0 || c.Topic == "" || len(c.names()) == 0 || slices.Contains(c.names(), "") || c.Deliverer == nil {
 		return errors.New("kafka: consumer needs brokers, a topic, a projection and a deliverer")
 	}
+	if names := slices.Sorted(slices.Values(c.names())); len(slices.Compact(names)) != len(c.names()) {
+		return errors.New("kafka: consumer given a projection twice")
+	}
 	maxBatch := c.MaxBatch
 	if maxBatch <= 0 {
 		maxBatch = projections.DefaultMaxBatch
@@ -371,8 +374,8 @@ func (t *doneTracker) report(projection string, msgs []fetched) {
 
 // deliverAll delivers the gathered messages to the projection name, split
 // by partition, in one call (one transaction), reports what is done, and
-// delivers again what is not until it is done or ctx ends. One transaction for all the
-// partitions of a gather keeps the cost per event low when events spread
+// delivers again what is not until it is done or ctx ends. One transaction
+// for all the partitions of a gather keeps the cost per event low when events spread
 // over many partitions, and leaves no two transactions of this consumer to
 // deadlock on rows that events of several partitions touch (a show's sales).
 //

@@ -494,6 +494,9 @@ func TestConsumer_Run(t *testing.T) {
 				"no topic":      {Brokers: b.addrs, Projection: "shows", Deliverer: &projections.Runner{}},
 				"no projection": {Brokers: b.addrs, Topic: "t", Deliverer: &projections.Runner{}},
 				"no deliverer":  {Brokers: b.addrs, Topic: "t", Projection: "shows"},
+				"a projection twice": {Brokers: b.addrs, Topic: "t", Projections: []string{"shows", "sales", "shows"},
+					Deliverer: &projections.Runner{}},
+				"an empty projection": {Brokers: b.addrs, Topic: "t", Projections: []string{"shows", ""}, Deliverer: &projections.Runner{}},
 			} {
 				if err := c.Run(ctx); err == nil || ctx.Err() != nil {
 					t.Errorf("%s: Run = %v, want an error at once", name, err)
