@@ -94,17 +94,14 @@ func createShow(ctx context.Context, db DB, rec domain.RecordedEvent, e domain.S
 	if err != nil {
 		return err
 	}
-	// A show is created once; a second ShowCreated for it changes nothing.
-	var created bool
-	err = db.QueryRow(ctx, `insert into rm_shows (id, seq, organizer_id, title, venue, starts_at, status, created_at, updated_at)
+	// A show is created once; a second ShowCreated for it changes nothing:
+	// the sections go only to the show this event created, the one with its
+	// seq. No statement returns a row, so that a batch's are sent together
+	// (issue 15: klatency).
+	if err := db.Exec(ctx, `insert into rm_shows (id, seq, organizer_id, title, venue, starts_at, status, created_at, updated_at)
 		values ($1, $2, $3, $4, $5, $6, $7, $8, $8)
-		on conflict (id) do nothing
-		returning true`,
-		e.ShowID, seq, e.OrganizerID, e.Title, e.Venue, e.StartsAt, string(domain.ShowStatusDraft), e.CreatedAt).Scan(&created)
-	if err != nil {
-		if isNotFound(err) {
-			return nil
-		}
+		on conflict (id) do nothing`,
+		e.ShowID, seq, e.OrganizerID, e.Title, e.Venue, e.StartsAt, string(domain.ShowStatusDraft), e.CreatedAt); err != nil {
 		return err
 	}
 	for i, sec := range e.Sections {
@@ -113,8 +110,9 @@ func createShow(ctx context.Context, db DB, rec domain.RecordedEvent, e domain.S
 			kind = KindSeated
 		}
 		if err := db.Exec(ctx, `insert into rm_sections (show_id, name, idx, kind, price_cents, capacity)
-			values ($1, $2, $3::bigint, $4, $5::bigint, $6::bigint)`,
-			e.ShowID, sec.Name, i, kind, sec.PriceCents, sec.Units()); err != nil {
+			select $1, $2, $3::bigint, $4, $5::bigint, $6::bigint
+			where exists (select 1 from rm_shows where id = $1 and seq = $7)`,
+			e.ShowID, sec.Name, i, kind, sec.PriceCents, sec.Units(), seq); err != nil {
 			return err
 		}
 		if !sec.Seated() {
@@ -125,9 +123,10 @@ func createShow(ctx context.Context, db DB, rec domain.RecordedEvent, e domain.S
 		if err := db.Exec(ctx, `insert into rm_seats (show_id, section, row_label, row_idx, seat, state)
 			select $1, $2, r.label, r.idx - 1, s, $5
 			from unnest($3::text[], $4::bigint[]) with ordinality as r(label, seats, idx)
-			cross join lateral generate_series(1, r.seats::int) as s`,
+			cross join lateral generate_series(1, r.seats::int) as s
+			where exists (select 1 from rm_shows where id = $1 and seq = $6)`,
 			e.ShowID, sec.Name, column(sec.Rows, func(r domain.RowSpec) string { return r.Label }),
-			column(sec.Rows, func(r domain.RowSpec) int64 { return int64(r.Seats) }), SeatAvailable); err != nil {
+			column(sec.Rows, func(r domain.RowSpec) int64 { return int64(r.Seats) }), SeatAvailable, seq); err != nil {
 			return err
 		}
 	}

@@ -257,10 +257,8 @@ func (e *engine) Start(ctx context.Context, r roles) (wait func()) {
 		if e.kafka == nil {
 			wg.Go(func() { _ = e.runner.Run(ctx) })
 		} else {
-			for _, p := range e.runner.Projectors {
-				c := &kafka.Consumer{Brokers: e.kafka.Brokers, Topic: e.kafka.Topic, Projection: p.Name(), Deliverer: e.runner, Log: e.log}
-				wg.Go(func() { _ = c.Run(ctx) })
-			}
+			c := projectionConsumer(e) // issue 15: klatency: one group feeds every projection
+			wg.Go(func() { _ = c.Run(ctx) })
 		}
 	}
 	if r.Relay && e.relay != nil {
