@@ -44,6 +44,7 @@ type engine struct {
 	kafka    *kafka.Config // nil: projectors follow the store in-process
 	relay    *kafka.Relay
 	idem     *postgres.Idempotency
+	hot      *projections.Hot // issue 17: hotreads; nil: none
 }
 
 func newEngine(ctx context.Context, c Config, pool *pgxpool.Pool, r roles, log *slog.Logger) (*engine, error) {
@@ -92,6 +93,7 @@ func newEngine(ctx context.Context, c Config, pool *pgxpool.Pool, r roles, log *
 	if c.DevTicketKey && (r.Write || r.Read) { // issue 14: door
 		log.Warn("TICKETING_TICKET_KEY is not set: ticket codes use a public development key; anyone can forge them")
 	}
+	e.hot = newHot(c, r, store, registry, queries, models, log) // issue 17: hotreads
 	if err := e.route(c, r); err != nil {
 		return nil, err
 	}
@@ -165,6 +167,9 @@ func (e *engine) route(c Config, r roles) error {
 	}
 	if r.Read {
 		read := readapi.New(e.queries, authn, e.log).WithLogHead(e.store).WithTicketCodes(e.commands.TicketCodes())
+		if e.hot != nil { // issue 17: hotreads
+			read.WithHot(e.hot, c.Hot.Streams, readapi.LiveOptions{Heartbeat: c.Hot.Heartbeat})
+		}
 		read.Register(router)
 		read.RegisterAdmin(router, exporterOf(e.store), e.registry)
 	}
@@ -238,6 +243,9 @@ func (e *engine) Start(ctx context.Context, r roles) (wait func()) {
 				wg.Go(func() { _ = c.Run(ctx) })
 			}
 		}
+	}
+	if e.hot != nil { // issue 17: hotreads
+		wg.Go(func() { _ = e.hot.Run(ctx) })
 	}
 	if r.Relay && e.relay != nil {
 		wg.Go(func() { e.runRelay(ctx) }) // issue 15: singleton: one active relay per topic

@@ -1,0 +1,50 @@
+package main
+
+import (
+	"fmt"
+	"log/slog"
+	"strconv"
+	"time"
+
+	"github.com/ticketing/ticketing/domain"
+	"github.com/ticketing/ticketing/infra/postgres"
+	"github.com/ticketing/ticketing/projections"
+)
+
+// hotConfig sizes the in-memory views of the read API (issue 17: hot
+// reads) and its live streams (issue 18).
+type hotConfig struct {
+	// Shows is how many shows are kept in memory; 0 turns hot reads and
+	// live streams off (TICKETING_HOT_SHOWS).
+	Shows int
+	// Streams is how many live streams one client address may hold; 0:
+	// no limit (TICKETING_LIVE_STREAMS).
+	Streams int
+	// Heartbeat is how often an idle live stream gets a comment
+	// (TICKETING_LIVE_HEARTBEAT).
+	Heartbeat time.Duration
+	// buffer is how many messages a watcher may fall behind (tests; 0:
+	// projections.DefaultLiveBuffer).
+	buffer int
+}
+
+// newHot returns the in-memory views of a process that serves reads, or
+// nil. They load shows at the checkpoints of the in-process projectors:
+// with Kafka, whose projectors keep partition offsets instead, reads go to
+// the read models.
+func newHot(c Config, r roles, store eventStore, registry *domain.Registry, queries *projections.Queries, models *postgres.ReadModels, log *slog.Logger) *projections.Hot {
+	if !r.Read || c.Hot.Shows == 0 || c.Kafka != nil {
+		return nil
+	}
+	return &projections.Hot{Feed: store, Registry: registry, Snapshot: models.InTx, Queries: queries, Max: c.Hot.Shows, Buffer: c.Hot.buffer, Log: log}
+}
+
+// zeroOrMore parses a count that may be zero.
+func zeroOrMore(v string, into *int) error {
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 0 {
+		return fmt.Errorf("want a number, zero or more, got %q", v)
+	}
+	*into = n
+	return nil
+}
