@@ -181,7 +181,8 @@ func (w *Watcher) Close() {
 // are what came after after (a Last-Event-ID; zero for none) when the show
 // still has them, else a snapshot. It waits (up to wait) for the show to be
 // loaded and for the views to reach after; it fails with ErrNotLive when
-// the show cannot be watched, or when the views cannot reach after.
+// the show cannot be watched (it does not exist, is a draft or cancelled,
+// or cannot be loaded in time), or when the views cannot reach after.
 func (h *Hot) Watch(ctx context.Context, id uuid.UUID, after domain.Position, wait time.Duration) (*Watcher, error) {
 	if !after.IsZero() && !h.WaitFor(ctx, after, wait) {
 		return nil, fmt.Errorf("%w: position %s not reached", ErrNotLive, after)
@@ -196,7 +197,7 @@ func (h *Hot) Watch(ctx context.Context, id uuid.UUID, after domain.Position, wa
 			return w, nil
 		}
 		h.mu.Unlock()
-		if s == nil || s.state == hotCold || time.Now().After(deadline) {
+		if s == nil || time.Now().After(deadline) {
 			return nil, ErrNotLive
 		}
 		select {
@@ -234,4 +235,15 @@ func (h *Hot) subscribe(s *hotShow, after domain.Position) *Watcher {
 		w.c <- b
 	}
 	return w
+}
+
+// Watchers returns how many watchers h has, over every show.
+func (h *Hot) Watchers() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	n := 0
+	for _, s := range h.shows {
+		n += len(s.watchers)
+	}
+	return n
 }

@@ -70,10 +70,10 @@ func (a *API) live(w http.ResponseWriter, r *http.Request, actor domain.Actor) e
 	if a.hot == nil {
 		return fmt.Errorf("%w: live streams are not served by this process", ErrNotCaughtUp)
 	}
-	if _, err := a.visibleShow(r, actor); err != nil {
+	id, err := pathID(r)
+	if err != nil {
 		return err
 	}
-	id, _ := pathID(r) // visibleShow checked it
 	var after domain.Position
 	if h := r.Header.Get("Last-Event-ID"); h != "" {
 		// An id this server never sent gets a fresh snapshot.
@@ -86,6 +86,10 @@ func (a *API) live(w http.ResponseWriter, r *http.Request, actor domain.Actor) e
 	defer give()
 	wt, err := a.hot.Watch(r.Context(), id, after, MinPositionWait)
 	if errors.Is(err, projections.ErrNotLive) {
+		// Only shows on sale are watched: say why this one is not.
+		if _, err := a.visibleShow(r, actor); err != nil {
+			return err
+		}
 		return fmt.Errorf("%w: show %s cannot be watched now (%v)", ErrNotCaughtUp, id, err)
 	}
 	if err != nil {
