@@ -162,4 +162,3 @@ func benchReads(b *testing.B) {
 		b.ReportMetric(alone.rate/floor.rate, "x-floor-"+map[bool]string{true: "hot", false: "cold"}[f.e.hot != nil])
 	}
 }
-
