@@ -120,15 +120,38 @@ type hotSeatKey struct {
 	seat         int
 }
 
-// Run follows the log until ctx ends.
+// Run follows the log until ctx ends. When following fails, every view
+// is dropped (their watchers with LiveShowGone) and it starts again from
+// the head a second later: a view never lags behind silently.
 func (h *Hot) Run(ctx context.Context) error {
 	h.mu.Lock()
 	h.init()
 	h.ctx, h.running = ctx, true
 	h.mu.Unlock()
 	defer h.closeAll()
-	// Start at the head, without replaying the log: shows are loaded
-	// from the read models.
+	for {
+		err := h.follow(ctx)
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		h.Log.Warn("hot views: following the log failed; dropping them", "error", err)
+		h.mu.Lock()
+		h.running = false
+		for _, s := range h.shows {
+			h.evict(s, LiveShowGone)
+		}
+		h.mu.Unlock()
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(time.Second):
+		}
+	}
+}
+
+// follow follows the log from its head, without replaying it: shows are
+// loaded from the read models.
+func (h *Hot) follow(ctx context.Context) error {
 	type header interface {
 		Head(ctx context.Context) (domain.Position, error)
 	}
@@ -142,6 +165,7 @@ func (h *Hot) Run(ctx context.Context) error {
 	}
 	h.mu.Lock()
 	h.setPos(start)
+	h.running = true
 	h.mu.Unlock()
 	return h.Feed.Follow(ctx, start, h.apply)
 }
