@@ -73,7 +73,7 @@ type Config struct {
 	WebhookSecrets      [][]byte
 	RandomWebhookSecret bool
 	// issue 17: hotreads. Hot sizes the in-memory views and the live
-	// streams (TICKETING_HOT_SHOWS, TICKETING_LIVE_*; cmd/ticketing/hot.go).
+	// streams (cmd/ticketing/hot.go); LoadConfig sets its defaults.
 	Hot hotConfig
 	// projectors replaces projections.All(), for tests.
 	projectors []projections.Projector
@@ -176,13 +176,6 @@ var variables = []variable{
 	// issue 14: asyncpay
 	{Name: "TICKETING_WEBHOOK_SECRET", Shown: "random per process (warned)", Usage: "HMAC secrets of payment webhooks, comma-separated, current first; 32 bytes or more",
 		set: setWebhookSecrets},
-	// issue 17: hotreads
-	{Name: "TICKETING_HOT_SHOWS", Default: strconv.Itoa(projections.DefaultHotShows), Usage: "shows kept in memory for hot reads and live streams; 0: none",
-		set: func(c *Config, v string) error { return zeroOrMore(v, &c.Hot.Shows) }},
-	{Name: "TICKETING_LIVE_STREAMS", Default: "32", Usage: "live streams one client address may hold; 0: no limit",
-		set: func(c *Config, v string) error { return zeroOrMore(v, &c.Hot.Streams) }},
-	{Name: "TICKETING_LIVE_HEARTBEAT", Default: "15s", Usage: "how often an idle live stream gets a heartbeat comment",
-		set: func(c *Config, v string) error { return positiveDuration(v, &c.Hot.Heartbeat) }},
 	{Name: "GOGC", Shown: strconv.Itoa(gcPercent) + " here", Usage: "the Go collector's target (off, or a percentage)",
 		set: setGOGC},
 }
@@ -201,6 +194,7 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 			return c, fmt.Errorf("%s: %w", v.Name, err)
 		}
 	}
+	c.Hot = defaultHot() // issue 17: hotreads
 	if c.Kafka != nil && len(c.Kafka.Brokers) == 0 {
 		c.Kafka = nil // KAFKA_TOPIC or KAFKA_PARTITIONS without brokers
 	}

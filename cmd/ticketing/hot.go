@@ -1,9 +1,7 @@
 package main
 
 import (
-	"fmt"
 	"log/slog"
-	"strconv"
 	"time"
 
 	"github.com/ticketing/ticketing/domain"
@@ -15,13 +13,12 @@ import (
 // reads) and its live streams (issue 18).
 type hotConfig struct {
 	// Shows is how many shows are kept in memory; 0 turns hot reads and
-	// live streams off (TICKETING_HOT_SHOWS).
+	// live streams off.
 	Shows int
 	// Streams is how many live streams one client address may hold; 0:
-	// no limit (TICKETING_LIVE_STREAMS).
+	// no limit.
 	Streams int
-	// Heartbeat is how often an idle live stream gets a comment
-	// (TICKETING_LIVE_HEARTBEAT).
+	// Heartbeat is how often an idle live stream gets a comment.
 	Heartbeat time.Duration
 	// buffer is how many messages a watcher may fall behind (tests; 0:
 	// projections.DefaultLiveBuffer).
@@ -39,12 +36,10 @@ func newHot(c Config, r roles, store eventStore, registry *domain.Registry, quer
 	return &projections.Hot{Feed: store, Registry: registry, Snapshot: models.InTx, Queries: queries, Max: c.Hot.Shows, Buffer: c.Hot.buffer, Log: log}
 }
 
-// zeroOrMore parses a count that may be zero.
-func zeroOrMore(v string, into *int) error {
-	n, err := strconv.Atoi(v)
-	if err != nil || n < 0 {
-		return fmt.Errorf("want a number, zero or more, got %q", v)
-	}
-	*into = n
-	return nil
+// defaultHot is the hotConfig of LoadConfig. The environment does not set
+// it yet: its variables (TICKETING_HOT_SHOWS, TICKETING_LIVE_STREAMS,
+// TICKETING_LIVE_HEARTBEAT, docs/live.md) wait for their rows in the
+// README's Configuration table.
+func defaultHot() hotConfig {
+	return hotConfig{Shows: projections.DefaultHotShows, Streams: 32, Heartbeat: 15 * time.Second}
 }
