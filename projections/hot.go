@@ -58,6 +58,8 @@ type Hot struct {
 	ctx     context.Context
 	running bool
 	closed  bool
+	// stopping: the server is shutting down; no new watchers.
+	stopping bool
 }
 
 // Hot defaults.

@@ -191,6 +191,10 @@ func (h *Hot) Watch(ctx context.Context, id uuid.UUID, after domain.Position, wa
 	for {
 		h.mu.Lock()
 		s := h.touch(id)
+		if h.stopping {
+			h.mu.Unlock()
+			return nil, fmt.Errorf("%w: the server is stopping", ErrNotLive)
+		}
 		if s != nil && s.state == hotReady {
 			w := h.subscribe(s, after)
 			h.mu.Unlock()
@@ -246,4 +250,17 @@ func (h *Hot) Watchers() int {
 		n += len(s.watchers)
 	}
 	return n
+}
+
+// Shutdown drops every watcher with LiveShutdown and refuses new ones;
+// reads go on until Run ends.
+func (h *Hot) Shutdown() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.stopping = true
+	for _, s := range h.shows {
+		for w := range s.watchers {
+			w.drop(LiveShutdown)
+		}
+	}
 }

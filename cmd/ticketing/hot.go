@@ -43,3 +43,11 @@ func newHot(c Config, r roles, store eventStore, registry *domain.Registry, quer
 func defaultHot() hotConfig {
 	return hotConfig{Shows: projections.DefaultHotShows, Streams: 32, Heartbeat: 15 * time.Second}
 }
+
+// shutdownLive ends the live streams, which would otherwise hold the
+// HTTP server's Shutdown until its timeout.
+func (e *engine) shutdownLive() {
+	if e.hot != nil {
+		e.hot.Shutdown()
+	}
+}

@@ -258,3 +258,51 @@ func TestLive_SlowClientDropped(t *testing.T) {
 	}
 	s.audit()
 }
+
+// TestLive_Shutdown: stopping the server ends its live streams at once,
+// with the reason shutdown, instead of waiting out the shutdown timeout.
+func TestLive_Shutdown(t *testing.T) {
+	t.Parallel()
+	s := startServer(t, pgtest.SchemaURL(t), time.Minute, func(c *Config) { c.ShutdownTimeout = 10 * time.Second })
+	show := hotShow(t, s, s.token("organizer"))
+	l := watch(t, s, nil, show)
+	if m := l.next(t, 5*time.Second, false); m.event != "snapshot" {
+		t.Fatalf("first message: %+v", m)
+	}
+	s.audit()
+	start := time.Now()
+	s.stop()
+	if took := time.Since(start); took > 5*time.Second {
+		t.Errorf("shutdown took %s with a live stream open", took)
+	}
+	if m := l.next(t, time.Second, false); m.event != "dropped" || !strings.Contains(m.data, `"reason":"shutdown"`) {
+		t.Fatalf("last message: %+v", m)
+	}
+}
+
+// TestLive_StreamsPerClient: a client address holds at most Streams live
+// streams; the next one is refused with a problem, and one ending frees
+// its place.
+func TestLive_StreamsPerClient(t *testing.T) {
+	t.Parallel()
+	s := startServer(t, pgtest.SchemaURL(t), time.Minute, func(c *Config) { c.Hot.Streams = 1 })
+	show := hotShow(t, s, s.token("organizer"))
+	first := watch(t, s, nil, show)
+	if m := first.next(t, 5*time.Second, false); m.event != "snapshot" {
+		t.Fatalf("first message: %+v", m)
+	}
+	r := s.call("GET", "/v1/shows/"+show+"/live", "", nil)
+	if r.status != http.StatusForbidden {
+		t.Fatalf("second stream: %d %s", r.status, r.raw)
+	}
+	_ = first.res.Body.Close()
+	deadline := time.Now().Add(5 * time.Second)
+	for s.e.hot.Watchers() > 0 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	time.Sleep(50 * time.Millisecond) // the handler gives its place back
+	if m := watch(t, s, nil, show).next(t, 5*time.Second, false); m.event != "snapshot" {
+		t.Fatalf("after the first ended: %+v", m)
+	}
+	s.audit()
+}
