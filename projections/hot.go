@@ -117,9 +117,10 @@ type HotView struct {
 	order []hotSeatKey
 }
 
+// hotSeatKey is a seat; its fields are domain.SeatRef's.
 type hotSeatKey struct {
-	section, row string
-	seat         int
+	Section, Row string
+	Seat         int
 }
 
 // Run follows the log until ctx ends. When following fails, every view
@@ -287,7 +288,7 @@ func (h *Hot) apply(_ context.Context, recs []domain.RecordedEvent) error {
 				changes[s] = c
 			}
 			if decoded[i] == nil || !s.view.applyFast(rec.Position, decoded[i], c) {
-				h.reload(s)
+				h.reload(s, rec.Position)
 				delete(changes, s)
 				continue
 			}
@@ -303,11 +304,12 @@ func (h *Hot) apply(_ context.Context, recs []domain.RecordedEvent) error {
 	return nil
 }
 
-// reload drops the view of s and loads it again; h.mu is held.
-func (h *Hot) reload(s *hotShow) {
+// reload drops the view of s and loads it again, once the read models
+// reflect at, the position of the event it could not apply; h.mu is held.
+func (h *Hot) reload(s *hotShow, at domain.Position) {
 	s.state, s.view, s.enc, s.pending = hotLoading, nil, nil, nil
 	s.ring, s.ringFrom = nil, domain.Position{}
-	go h.load(s, h.pos)
+	go h.load(s, at)
 }
 
 // evict forgets s, dropping its watchers with reason (none when "").

@@ -71,7 +71,7 @@ func (v *HotView) canMove(m hotMove) bool {
 		}
 	}
 	for _, s := range m.seats {
-		if _, ok := v.seats[hotSeatKey{s.Section, s.Row, s.Seat}]; !ok {
+		if _, ok := v.seats[hotSeatKey(s.SeatRef)]; !ok {
 			return false
 		}
 	}
@@ -113,8 +113,7 @@ func (v *HotView) move(m hotMove, c *liveChange) {
 		}
 	}
 	for _, s := range m.seats {
-		k := hotSeatKey{s.Section, s.Row, s.Seat}
-		v.seats[k] = m.state
-		c.seat(LiveSeat{Section: s.Section, Row: s.Row, Seat: s.Seat, State: m.state})
+		v.seats[hotSeatKey(s.SeatRef)] = m.state
+		c.seat(LiveSeat{SeatRef: s.SeatRef, State: m.state})
 	}
 }

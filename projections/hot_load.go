@@ -14,12 +14,16 @@ import (
 // errHotCold says that a show is not to be kept in memory.
 var errHotCold = errors.New("not kept in memory")
 
-// load loads s from the read models; f0 is the position of the views when
-// s started loading: every event of s after f0 is in s.pending.
+// load loads s from the read models once they reflect f0: every event of
+// s after f0 is in s.pending.
 func (h *Hot) load(s *hotShow, f0 domain.Position) {
 	ctx := h.ctx
 	h.loads.Add(1)
 	v, at, err := h.loadAt(ctx, s.id, f0)
+	if err == nil {
+		// The views may follow the log a little behind the projectors.
+		h.WaitFor(ctx, maxPos(at[0], at[1]), 2*time.Second)
+	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if cur := h.shows[s.id]; cur != s || s.state != hotLoading {
@@ -137,7 +141,7 @@ func (v *HotView) read(ctx context.Context, q *Queries, db DB, id uuid.UUID) err
 	return queryEach(ctx, db, func(rows Rows) error {
 		var k hotSeatKey
 		var state string
-		if err := rows.Scan(&k.section, &k.row, &k.seat, &state); err != nil {
+		if err := rows.Scan(&k.Section, &k.Row, &k.Seat, &state); err != nil {
 			return err
 		}
 		v.seats[k] = state

@@ -29,12 +29,11 @@ const (
 // it does not exist, is a draft or cancelled, or could not be loaded.
 var ErrNotLive = errors.New("show is not served live")
 
-// LiveSeat is a seat and its state in a live message.
+// LiveSeat is a seat and its state in a live message: the seat as orders
+// name it (domain.SeatRef), its state as the seat map does.
 type LiveSeat struct {
-	Section string `json:"section"`
-	Row     string `json:"row"`
-	Seat    int    `json:"seat"`
-	State   string `json:"state"`
+	domain.SeatRef
+	State string `json:"state"`
 }
 
 // LiveMessage is the data of a live message: a snapshot (every section,
@@ -76,7 +75,7 @@ func (c *liveChange) section(s SectionView) {
 
 // seat records a seat's new state.
 func (c *liveChange) seat(s LiveSeat) {
-	k := hotSeatKey{s.Section, s.Row, s.Seat}
+	k := hotSeatKey(s.SeatRef)
 	if i, ok := c.seatAt[k]; ok {
 		c.seats[i] = s
 		return
@@ -103,7 +102,7 @@ func (v *HotView) snapshotFrame() liveFrame {
 	m := LiveMessage{ShowID: v.Show.ID, Sections: v.Show.Sections}
 	for _, k := range v.order {
 		if st := v.seats[k]; st != SeatAvailable {
-			m.Seats = append(m.Seats, LiveSeat{Section: k.section, Row: k.row, Seat: k.seat, State: st})
+			m.Seats = append(m.Seats, LiveSeat{SeatRef: domain.SeatRef(k), State: st})
 		}
 	}
 	return liveFrame{v.Changed, frame(LiveSnapshot, v.Changed, m)}
