@@ -408,11 +408,7 @@ func (h *Hot) closeAll() {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.closed = true
-	for _, s := range h.shows {
-		for w := range s.watchers {
-			w.drop(LiveShutdown)
-		}
-	}
+	h.dropWatchers(LiveShutdown)
 	h.shows = map[uuid.UUID]*hotShow{}
 	h.lru.Init()
 }

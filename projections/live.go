@@ -257,9 +257,14 @@ func (h *Hot) Shutdown() {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.stopping = true
+	h.dropWatchers(LiveShutdown)
+}
+
+// dropWatchers drops every watcher with reason; h.mu is held.
+func (h *Hot) dropWatchers(reason string) {
 	for _, s := range h.shows {
 		for w := range s.watchers {
-			w.drop(LiveShutdown)
+			w.drop(reason)
 		}
 	}
 }

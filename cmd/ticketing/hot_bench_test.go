@@ -99,6 +99,17 @@ func pacedHolds(b *testing.B, f *flashEngine, show string, rate, buyers int, sto
 	}
 }
 
+// duringDrop runs load while show takes a drop paced at rate holds/s, and
+// returns what it measured with the number and latency of the holds.
+func duringDrop(b *testing.B, f *flashEngine, show string, rate int, load func() loadResult) (loadResult, int, percentiles) {
+	stop := make(chan struct{})
+	holds := pacedHolds(b, f, show, rate, 200, stop)
+	r := load()
+	close(stop)
+	n, lat := holds()
+	return r, n, lat
+}
+
 // benchReads is the "reads" part of BenchmarkFlashSale (issue 17: hot
 // reads): 200 clients reading one show's page and seat map, from the read
 // models (TICKETING_HOT_SHOWS=0, as before) and from memory, alone and
@@ -125,11 +136,7 @@ func benchReads(b *testing.B) {
 	{
 		f := engines[1].f
 		show := f.show(b, f.token(domain.RoleOrganizer), max(10_000, 2*dropRate*int(d/time.Second+1)))
-		stop := make(chan struct{})
-		holds := pacedHolds(b, f, show, dropRate, 200, stop)
-		dropFloor := closedLoop(b, f, clients, d, 200, livez)
-		close(stop)
-		n, hl := holds()
+		dropFloor, n, hl := duringDrop(b, f, show, dropRate, func() loadResult { return closedLoop(b, f, clients, d, 200, livez) })
 		b.Logf("reads: http floor during a drop paced at %d holds/s: %.0f requests/s of GET /livez, p50 %.1f ms, p99 %.1f ms; %d holds, p50 %.1f ms, p99 %.1f ms",
 			dropRate, dropFloor.rate, dropFloor.lat.p50, dropFloor.lat.p99, n, hl.p50, hl.p99)
 		duringFloor = dropFloor.rate
@@ -149,11 +156,7 @@ func benchReads(b *testing.B) {
 		alone := closedLoop(b, f, clients, d, 200, read)
 		b.Logf("reads from %s: %d clients: %.0f requests/s = %.2f × the floor, p50 %.1f ms, p99 %.1f ms",
 			e.name, clients, alone.rate, alone.rate/floor.rate, alone.lat.p50, alone.lat.p99)
-		stop := make(chan struct{})
-		holds := pacedHolds(b, f, show, dropRate, 200, stop)
-		during := closedLoop(b, f, clients, d, 200, read)
-		close(stop)
-		n, hl := holds()
+		during, n, hl := duringDrop(b, f, show, dropRate, func() loadResult { return closedLoop(b, f, clients, d, 200, read) })
 		b.Logf("reads from %s during a drop paced at %d holds/s: %.0f requests/s = %.2f × the floor during the drop, p50 %.1f ms, p99 %.1f ms; %d holds, p50 %.1f ms, p99 %.1f ms",
 			e.name, dropRate, during.rate, during.rate/duringFloor, during.lat.p50, during.lat.p99, n, hl.p50, hl.p99)
 		if f.e.hot != nil {
