@@ -39,6 +39,9 @@ type Hot struct {
 	Snapshot func(ctx context.Context, fn func(db DB) error) error
 	// Queries waits for the checkpoints before a load.
 	Queries *Queries
+	// VersionAt returns the version of show id's stream as of position at
+	// of the log: the version of its last event at or before at.
+	VersionAt func(ctx context.Context, id uuid.UUID, at domain.Position) (int64, error)
 	// Max is how many shows are kept (DefaultHotShows when 0).
 	Max int
 	// Buffer is how many messages a watcher may fall behind before it is
@@ -111,6 +114,9 @@ type HotView struct {
 	// Changed is the position of the last event that changed the view
 	// (the checkpoint it was loaded at, until one does).
 	Changed domain.Position
+	// Version is the version of the show's stream the view reflects: the
+	// show's ETag, as the write API compares If-Match with it.
+	Version int64
 	// seats are the states of the seats, by seat.
 	seats map[hotSeatKey]string
 	// order is the seats in the order of rm_seats (section, row, seat).
@@ -292,6 +298,7 @@ func (h *Hot) apply(_ context.Context, recs []domain.RecordedEvent) error {
 				delete(changes, s)
 				continue
 			}
+			s.view.Version = rec.Version
 			h.applied.Add(1)
 		}
 	}
@@ -332,32 +339,32 @@ func reasonOr(r, def string) string {
 }
 
 // Read returns encode's encoding of the view of show id as kept in memory,
-// once the views reflect at least min, and the position of its last
-// change; encodings are cached, by key, until the view changes. ok is false
+// once the views reflect at least min, and the version of the show's
+// stream it reflects; encodings are cached, by key, until the view changes. ok is false
 // when the show is not kept (yet): read the read models instead; Read then
 // loads it in the background.
-func (h *Hot) Read(ctx context.Context, id uuid.UUID, min domain.Position, key string, encode func(v *HotView) ([]byte, error)) (body []byte, changed domain.Position, ok bool, err error) {
+func (h *Hot) Read(ctx context.Context, id uuid.UUID, min domain.Position, key string, encode func(v *HotView) ([]byte, error)) (body []byte, version int64, ok bool, err error) {
 	if !min.IsZero() && !h.WaitFor(ctx, min, hotMinWait) {
-		return nil, changed, false, nil
+		return nil, 0, false, nil
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	s := h.touch(id)
 	if s == nil || s.state != hotReady {
-		return nil, changed, false, nil
+		return nil, 0, false, nil
 	}
 	if b, ok := s.enc[key]; ok {
-		return b, s.view.Changed, true, nil
+		return b, s.view.Version, true, nil
 	}
 	b, err := encode(s.view)
 	if err != nil {
-		return nil, changed, false, err
+		return nil, 0, false, err
 	}
 	if s.enc == nil {
 		s.enc = map[string][]byte{}
 	}
 	s.enc[key] = b
-	return b, s.view.Changed, true, nil
+	return b, s.view.Version, true, nil
 }
 
 // hotMinWait is how long a read with a position waits for the views

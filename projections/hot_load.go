@@ -71,6 +71,7 @@ func (h *Hot) catchUp(s *hotShow, v *HotView, at [2]domain.Position) error {
 		if err != nil || !v.applyFast(rec.Position, e, c) {
 			return fmt.Errorf("%w: event %s needs the read models", errHotCold, rec.Position)
 		}
+		v.Version = rec.Version
 	}
 	s.pending = nil
 	return nil
@@ -120,6 +121,9 @@ func (h *Hot) loadAt(ctx context.Context, id uuid.UUID, f0 domain.Position) (*Ho
 		return nil, at, err
 	}
 	v.Changed = maxPos(at[0], at[1])
+	if v.Version, err = h.VersionAt(ctx, id, v.Changed); err != nil {
+		return nil, at, fmt.Errorf("version of the show: %w", err)
+	}
 	return v, at, nil
 }
 

@@ -11,6 +11,7 @@ import (
 
 	"github.com/ticketing/ticketing/domain"
 	"github.com/ticketing/ticketing/projections"
+	"github.com/ticketing/ticketing/web"
 )
 
 // WithHot has the API answer GET /v1/shows/{id} and the seat map of
@@ -76,11 +77,13 @@ func (a *API) serveHot(w http.ResponseWriter, r *http.Request, kind hotKind) boo
 			return false
 		}
 	}
-	body, changed, ok, err := a.hot.Read(r.Context(), id, min, string(kind), kind.encode)
+	body, version, ok, err := a.hot.Read(r.Context(), id, min, string(kind), kind.encode)
 	if err != nil || !ok {
 		return false
 	}
-	etag := `"` + changed.String() + `"`
+	// The show's version, as GET /v1/shows/{id} answers it from the read
+	// models and PATCH compares If-Match with (issue 16: vocab).
+	etag := web.ETag(version)
 	h := w.Header()
 	h.Set("ETag", etag)
 	h.Set("Cache-Control", cache)

@@ -1,8 +1,12 @@
 package main
 
 import (
+	"context"
 	"log/slog"
 	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/ticketing/ticketing/domain"
 	"github.com/ticketing/ticketing/infra/postgres"
@@ -29,11 +33,22 @@ type hotConfig struct {
 // nil. They load shows at the checkpoints of the in-process projectors:
 // with Kafka, whose projectors keep partition offsets instead, reads go to
 // the read models.
-func newHot(c Config, r roles, store eventStore, registry *domain.Registry, queries *projections.Queries, models *postgres.ReadModels, log *slog.Logger) *projections.Hot {
-	if !r.Read || c.Hot.Shows == 0 || c.Kafka != nil {
+//
+// The ETag of a show is its stream's version (issue 16: vocab), which the
+// views read from the PostgreSQL event store's table at the position they
+// load at; with another store, reads go to the read models too.
+func newHot(c Config, r roles, store eventStore, registry *domain.Registry, queries *projections.Queries, models *postgres.ReadModels, pool *pgxpool.Pool, log *slog.Logger) *projections.Hot {
+	if _, ok := store.(*postgres.Store); !ok || !r.Read || c.Hot.Shows == 0 || c.Kafka != nil {
 		return nil
 	}
-	return &projections.Hot{Feed: store, Registry: registry, Snapshot: models.InTx, Queries: queries, Max: c.Hot.Shows, Buffer: c.Hot.buffer, Log: log}
+	versionAt := func(ctx context.Context, id uuid.UUID, at domain.Position) (int64, error) {
+		var v int64
+		err := pool.QueryRow(ctx, `select coalesce(max(version), $3) from events where stream_id = $1 and position <= $2`,
+			domain.ShowStream(id), int64(at.Commit), domain.NoStream).Scan(&v)
+		return v, err
+	}
+	return &projections.Hot{Feed: store, Registry: registry, Snapshot: models.InTx, Queries: queries, VersionAt: versionAt,
+		Max: c.Hot.Shows, Buffer: c.Hot.buffer, Log: log}
 }
 
 // defaultHot is the hotConfig of LoadConfig. The environment does not set
