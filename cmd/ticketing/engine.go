@@ -182,6 +182,8 @@ func (e *engine) route(c Config, r roles) error {
 		}
 		read.Register(router)
 		read.RegisterAdmin(router, exporterOf(e.store), e.registry)
+		// issue 18: pages: the pages at /, /organizer, /ops and the ops view's /v1/admin/status
+		routePages(router, read, authn, e.store, e.queries, e.pool)
 	}
 	// issue 16: ops: the middleware chain (httpserver.go); scrapes are
 	// logged at debug only.
