@@ -341,18 +341,22 @@ func reasonOr(r, def string) string {
 // Read returns encode's encoding of the view of show id as kept in memory,
 // once the views reflect at least min, and the version of the show's
 // stream it reflects; encodings are cached, by key, until the view changes. ok is false
-// when the show is not kept (yet): read the read models instead; Read then
-// loads it in the background.
+// when the show is not kept (yet): read the read models instead, and call
+// Keep when they found it.
 func (h *Hot) Read(ctx context.Context, id uuid.UUID, min domain.Position, key string, encode func(v *HotView) ([]byte, error)) (body []byte, version int64, ok bool, err error) {
 	if !min.IsZero() && !h.WaitFor(ctx, min, hotMinWait) {
 		return nil, 0, false, nil
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	s := h.touch(id)
+	s := h.shows[id]
 	if s == nil || s.state != hotReady {
+		if s != nil {
+			h.touch(id) // a cold show due for another load
+		}
 		return nil, 0, false, nil
 	}
+	h.lru.MoveToFront(s.elem)
 	if b, ok := s.enc[key]; ok {
 		return b, s.view.Version, true, nil
 	}
@@ -370,6 +374,15 @@ func (h *Hot) Read(ctx context.Context, id uuid.UUID, min domain.Position, key s
 // hotMinWait is how long a read with a position waits for the views
 // before it reads the read models (which wait their own MinPositionWait).
 const hotMinWait = 200 * time.Millisecond
+
+// Keep starts keeping show id, which the read models found, in memory:
+// only shows that exist take a place, so that reads of made-up ids do not
+// evict the others.
+func (h *Hot) Keep(id uuid.UUID) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.touch(id)
+}
 
 // touch returns the show id, marked as the most recently read, starting
 // its load when it is not kept; h.mu is held. It returns nil while the

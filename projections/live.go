@@ -268,3 +268,11 @@ func (h *Hot) dropWatchers(reason string) {
 		}
 	}
 }
+
+// Kept reports whether show id is kept in memory (or being loaded).
+func (h *Hot) Kept(id uuid.UUID) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	_, ok := h.shows[id]
+	return ok
+}

@@ -46,11 +46,21 @@ func (k hotKind) encode(v *projections.HotView) ([]byte, error) {
 
 // hotRead answers a read of kind from the in-memory views when they have
 // it, and hands it to cold otherwise: with a query string, a token that is
-// not valid, or a position header that is not one, the route answers.
+// not valid, or a position header that is not one, the route answers. A
+// show the route found is kept in memory from then on.
 func (a *API) hotRead(kind hotKind, cold http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if a.hot == nil || !a.serveHot(w, r, kind) {
+		if a.hot == nil {
 			cold.ServeHTTP(w, r)
+			return
+		}
+		if a.serveHot(w, r, kind) {
+			return
+		}
+		sw := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+		cold.ServeHTTP(sw, r)
+		if id, err := uuid.Parse(mux.Vars(r)["id"]); err == nil && sw.status == http.StatusOK {
+			a.hot.Keep(id) // it exists: the next reads come from memory
 		}
 	})
 }
@@ -107,3 +117,14 @@ func matchETag(header, etag string) bool {
 	}
 	return false
 }
+
+// statusRecorder remembers the status of a response.
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusRecorder) WriteHeader(s int) { w.status = s; w.ResponseWriter.WriteHeader(s) }
+
+// Unwrap lets http.ResponseController reach the connection.
+func (w *statusRecorder) Unwrap() http.ResponseWriter { return w.ResponseWriter }

@@ -8,6 +8,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/ticketing/ticketing/domain"
 	"github.com/ticketing/ticketing/projections"
 )
@@ -79,6 +81,9 @@ func (a *API) live(w http.ResponseWriter, r *http.Request, actor domain.Actor) e
 		// An id this server never sent gets a fresh snapshot.
 		after, _ = domain.ParsePosition(h)
 	}
+	if err := a.existingShow(r, actor, id); err != nil {
+		return err
+	}
 	give, ok := a.streams.take(r)
 	if !ok {
 		return ErrTooManyStreams
@@ -98,6 +103,28 @@ func (a *API) live(w http.ResponseWriter, r *http.Request, actor domain.Actor) e
 	defer wt.Close()
 	a.stream(w, r, wt)
 	return nil
+}
+
+// existingShow waits (up to MinPositionWait) until the read models know
+// show id and the actor may see it, unless the views keep it already: only
+// shows that exist take a place among them. EventSource sends no
+// X-Min-Position, so a show just created gets the wait.
+func (a *API) existingShow(r *http.Request, actor domain.Actor, id uuid.UUID) error {
+	if a.hot.Kept(id) {
+		return nil
+	}
+	deadline := time.Now().Add(MinPositionWait)
+	for {
+		_, err := a.visibleShow(r, actor)
+		if !errors.Is(err, domain.ErrShowNotFound) || time.Now().After(deadline) {
+			return err
+		}
+		select {
+		case <-r.Context().Done():
+			return r.Context().Err()
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
 }
 
 // stream writes the watcher's messages to w until the client leaves or

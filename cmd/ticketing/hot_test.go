@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/ticketing/ticketing/infra/postgres/pgtest"
 )
 
@@ -152,6 +154,13 @@ func TestHot_ETagAndCacheControl(t *testing.T) {
 	}
 	// The ETag is the show's version, which PATCH takes in If-Match.
 	s.must(200, s.call("PATCH", path, org, map[string]any{"title": "Hotter Gig"}, "If-Match", r.header.Get("ETag")))
+	// A made-up id is not found, and takes no place in memory.
+	ghost := uuid.New()
+	s.must(404, s.call("GET", "/v1/shows/"+ghost.String(), "", nil))
+	s.must(404, s.call("GET", "/v1/shows/"+ghost.String()+"/live", "", nil))
+	if s.e.hot.Kept(ghost) {
+		t.Errorf("a show that does not exist is kept in memory")
+	}
 	// Beyond the head: refused as the read models refuse it.
 	s.must(400, s.call("GET", path, "", nil, "X-Min-Position", "999999999.999999999"))
 	s.audit()
