@@ -44,7 +44,9 @@ type engine struct {
 	kafka    *kafka.Config // nil: projectors follow the store in-process
 	relay    *kafka.Relay
 	idem     *postgres.Idempotency
-	metrics  *metrics         // issue 16: ops: /metrics and the domain signals
+	metrics  *metrics // issue 16: ops: /metrics and the domain signals
+	// issue 16: webhooks
+	webhooks *webhookParts
 	hot      *projections.Hot // issue 17: hotreads; nil: none
 }
 
@@ -93,6 +95,10 @@ func newEngine(ctx context.Context, c Config, pool *pgxpool.Pool, r roles, log *
 		e.relay = &kafka.Relay{Feed: store, Checkpoints: postgres.NewRelayCheckpoints(pool), Writer: kafka.NewWriter(*kc),
 			Topic: kc.Topic, Partitions: kc.Partitions, Log: log}
 	}
+	// issue 16: webhooks
+	e.webhooks = newWebhooks(c, pool, store, registry, log)
+	e.webhooks.dispatcher.Metrics = m.signals // issue 16: ops: deliveries by outcome
+
 	if c.DevTicketKey && (r.Write || r.Read) { // issue 14: door
 		log.Warn("TICKETING_TICKET_KEY is not set: ticket codes use a public development key; anyone can forge them")
 	}
@@ -171,11 +177,14 @@ func (e *engine) route(c Config, r roles) error {
 		writeapi.New(cmds, tokens, authn, idem, e.log).WithLimits(writeLimits).
 			WithPayments(cmds, c.WebhookSecrets).
 			WithLogHead(e.store). // issue 16: vocab
+			// issue 16: webhooks
+			WithWebhooks(e.webhooks.service).
 			Register(router)
 	}
 	if r.Read {
 		read := readapi.New(e.queries, authn, e.log).WithLogHead(e.store).WithTicketCodes(e.commands.TicketCodes()).
 			WithSignals(m.signals) // issue 16: ops
+		read.WithWebhooks(e.webhooks.service)     // issue 16: webhooks
 		read.WithShowVersions(newShowVersions(e)) // issue 16: vocab
 		if e.hot != nil {                         // issue 17: hotreads
 			read.WithHot(e.hot, c.Hot.Streams, readapi.LiveOptions{Heartbeat: c.Hot.Heartbeat})
@@ -267,6 +276,9 @@ func (e *engine) Start(ctx context.Context, r roles) (wait func()) {
 	}
 	if r.Expirer {
 		wg.Go(func() { e.runExpirer(ctx) }) // issue 15: singleton: one active expirer per database
+	}
+	if r.Expirer {
+		wg.Go(func() { e.webhooks.run(ctx) }) // issue 16: webhooks
 	}
 	if r.Write {
 		wg.Go(func() { purgeIdempotencyKeys(ctx, e.idem, idempotencyPurgeEvery, e.log) })
