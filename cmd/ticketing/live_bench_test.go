@@ -14,7 +14,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -68,13 +67,6 @@ func BenchmarkLive(b *testing.B) {
 		}
 		b.ReportMetric(lat.p99, "p99-ms")
 	}
-}
-
-// processCPU returns the CPU time this process has used.
-func processCPU() time.Duration {
-	var ru syscall.Rusage
-	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // liveRecord is a message a watcher got: its position and when.
