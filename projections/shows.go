@@ -195,7 +195,9 @@ var _ BatchProjector = Shows{}
 // ApplyBatch projects the show events of a batch. Runs of inventory events
 // (SeatsHeld, SeatsReleased, SeatsSold) are done in two statements: the
 // counters of each section moved by their sum, and each seat set to its
-// last state in the run. Other events are applied one by one.
+// last state in the run; the shows the run creates are inserted first, and
+// its status changes set (see showsCreated). Other events are applied one
+// by one.
 func (p Shows) ApplyBatch(ctx context.Context, db DB, recs []domain.RecordedEvent, events []domain.Event) error {
 	return applyRuns(ctx, db, recs, events, &showsRun{}, p.Apply)
 }
@@ -204,6 +206,7 @@ func (p Shows) ApplyBatch(ctx context.Context, db DB, recs []domain.RecordedEven
 type showsRun struct {
 	counters keyed[sectionKey, counterDelta]
 	seats    keyed[seatKey, seatState]
+	shows    showsCreated // issue 17: rebuilds
 }
 
 type sectionKey struct {
@@ -225,11 +228,17 @@ type seatState struct {
 	order uuid.UUID // uuid.Nil: none
 }
 
-func (r *showsRun) add(_ domain.RecordedEvent, e domain.Event) (runAction, error) {
+func (r *showsRun) add(rec domain.RecordedEvent, e domain.Event) (runAction, error) {
 	if hasRuleUses(e) { // issue 14: rules: holds with voucher or quota uses go one by one
 		return runAlone, nil
 	}
 	switch e := e.(type) {
+	case domain.ShowCreated: // issue 17: rebuilds
+		return r.shows.create(rec, e)
+	case domain.ShowPublished:
+		r.shows.setStatus(e.ShowID, domain.ShowStatusOnSale, e.At)
+	case domain.ShowCancelled:
+		r.shows.setStatus(e.ShowID, domain.ShowStatusCancelled, e.At)
 	case domain.SeatsHeld:
 		r.move(e.ShowID, e.OrderID, e.Items, e.Seats, SeatHeld, 1, 0)
 	case domain.SeatsReleased:
@@ -256,6 +265,7 @@ func quantity(q int) int {
 
 // move is moveInventory, added to the run.
 func (r *showsRun) move(show, order uuid.UUID, items []domain.HeldItem, seats []domain.HeldSeat, state string, dHeld, dSold int64) {
+	r.shows.touched.get(show)
 	for _, it := range items {
 		d := r.counters.get(sectionKey{show, it.Section})
 		d.held += dHeld * int64(quantity(it.Quantity))
@@ -272,6 +282,10 @@ func (r *showsRun) move(show, order uuid.UUID, items []domain.HeldItem, seats []
 func (r *showsRun) flush(ctx context.Context, db DB) error {
 	defer r.counters.reset()
 	defer r.seats.reset()
+	defer r.shows.reset()
+	if err := r.shows.flush(ctx, db); err != nil {
+		return err
+	}
 	if c := &r.counters; c.len() > 0 {
 		if err := db.Exec(ctx, `update rm_sections s set held = s.held + d.held, sold = s.sold + d.sold
 			from unnest($1::uuid[], $2::text[], $3::bigint[], $4::bigint[]) as d(show_id, name, held, sold)
