@@ -38,6 +38,12 @@ func DecodeJSON(body io.Reader, v any) error {
 	if err != nil {
 		return &Error{Status: 400, Detail: "request body unreadable"}
 	}
+	return DecodeJSONBytes(data, v)
+}
+
+// DecodeJSONBytes is DecodeJSON of a body already read, data, which it
+// does not keep or change.
+func DecodeJSONBytes(data []byte, v any) error {
 	if len(bytes.TrimSpace(data)) == 0 {
 		return &Error{Status: 400, Detail: "request body is empty"}
 	}
