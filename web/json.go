@@ -47,12 +47,11 @@ func DecodeJSONBytes(data []byte, v any) error {
 	if len(bytes.TrimSpace(data)) == 0 {
 		return &Error{Status: 400, Detail: "request body is empty"}
 	}
-	if err := checkKeys(data, reflect.TypeOf(v)); err != nil {
+	known, err := checkKeys(data, reflect.TypeOf(v))
+	if err != nil {
 		return err
 	}
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
+	if err := decodeKnown(data, v, known); err != nil {
 		var typeErr *json.UnmarshalTypeError
 		switch {
 		case errors.As(err, &typeErr):
@@ -72,6 +71,20 @@ func DecodeJSONBytes(data []byte, v any) error {
 		return &Error{Status: 400, Detail: "a field has a value of the wrong form"}
 	}
 	return nil
+}
+
+// decodeKnown decodes data, which checkKeys passed, into v. When every
+// key of every object decoding into a struct is one of its fields (known),
+// there is no unknown field to refuse and json.Unmarshal decodes the same
+// as a Decoder with DisallowUnknownFields, for less; otherwise the
+// Decoder finds the unknown field and says which.
+func decodeKnown(data []byte, v any, known bool) error {
+	if known {
+		return json.Unmarshal(data, v)
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	return dec.Decode(v)
 }
 
 // MaxJSONDepth bounds the nesting of a JSON body: Decoder.Token, unlike
@@ -119,22 +132,22 @@ const smallObject = 16
 // (go-json-experiment/json refuses duplicate names too) would have
 // changed every error detail the API documents and the case-fold rule
 // for interfaces, which it does not have.
-func checkKeys(data []byte, t reflect.Type) error {
+func checkKeys(data []byte, t reflect.Type) (known bool, err error) {
 	room := new(struct { // one allocation for a body of common shape
 		stack [8]frame
 		keys  [smallObject][]byte
 	})
 	w := keyWalk{t: t, stack: room.stack[:0], keys: room.keys[:0]}
 	if !json.Valid(data) {
-		return w.tokens(data)
+		return false, w.tokens(data)
 	}
 	s := scan{data: data}
 	for {
 		if err := w.token(s.next()); err != nil {
-			return err
+			return false, err
 		}
 		if len(w.stack) == 0 {
-			return nil
+			return !w.unknown, nil
 		}
 	}
 }
@@ -252,6 +265,10 @@ type keyWalk struct {
 	t     reflect.Type
 	stack []frame
 	keys  [][]byte // the keys of the objects on the stack so far, outermost first
+	// unknown is set by a key that may be no field of its struct (or of
+	// a struct with embedded ones, where encoding/json's rules for
+	// promoted fields decide): DisallowUnknownFields must then decide.
+	unknown bool
 }
 
 // token takes the next token of the value.
@@ -371,6 +388,9 @@ func (w *keyWalk) key(top *frame, key []byte) error {
 		return &Error{Status: 400, Detail: "key spelled otherwise than its field", Fields: []domain.FieldError{{Field: Printable(path(w.stack, key)), Detail: Printable("must be spelled " + strconv.Quote(spelled))}}}
 	}
 	exact := kind(top.t) == reflect.Map
+	if kind(top.t) == reflect.Struct && (elem == nil || embeds(decodes(top.t))) {
+		w.unknown = true
+	}
 	if first, dup := w.given(top, key, exact); dup {
 		detail := "is given twice"
 		if !bytes.Equal(first, key) {
@@ -528,6 +548,16 @@ func member(t reflect.Type, key []byte) (reflect.Type, string, error) {
 		}
 	}
 	return nil, "", nil // unknown keys are DisallowUnknownFields's
+}
+
+// embeds reports whether struct type t has an embedded field.
+func embeds(t reflect.Type) bool {
+	for i := range t.NumField() {
+		if t.Field(i).Anonymous {
+			return true
+		}
+	}
+	return false
 }
 
 var fieldCache sync.Map // reflect.Type → map[string]reflect.Type

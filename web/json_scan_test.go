@@ -2,6 +2,7 @@ package web
 
 import (
 	"encoding/json"
+	"fmt"
 	"reflect"
 	"testing"
 
@@ -48,7 +49,7 @@ func FuzzCheckKeys_ScanMatchesTokens(f *testing.F) {
 		if !json.Valid(data) {
 			return
 		}
-		got := checkKeys(data, t)
+		_, got := checkKeys(data, t)
 		w := keyWalk{t: t}
 		want := w.tokens(data)
 		if !reflect.DeepEqual(got, want) {
@@ -61,10 +62,35 @@ func FuzzCheckKeys_ScanMatchesTokens(f *testing.F) {
 // checked with one allocation, the walk's room.
 func TestCheckKeys_ScanAllocates(t *testing.T) {
 	typ := reflect.TypeOf(&holdBody{})
-	if err := checkKeys(holdJSON, typ); err != nil {
-		t.Fatal(err)
+	if known, err := checkKeys(holdJSON, typ); err != nil || !known {
+		t.Fatalf("checkKeys of a hold: known %v, %v", known, err)
 	}
-	if got := testing.AllocsPerRun(100, func() { _ = checkKeys(holdJSON, typ) }); got > 1 {
+	if got := testing.AllocsPerRun(100, func() { _, _ = checkKeys(holdJSON, typ) }); got > 1 {
 		t.Errorf("checkKeys of a hold allocates %v times, want 1", got)
 	}
+}
+
+// FuzzDecodeKnown_MatchesDecoder pins that, where checkKeys reports every
+// key known, json.Unmarshal decodes what the Decoder with
+// DisallowUnknownFields decodes: the same value and the same error.
+func FuzzDecodeKnown_MatchesDecoder(f *testing.F) {
+	for _, seed := range []string{
+		`{"id":"5f0c6f1e-2b9a-4c55-9d7e-1f2a3b4c5d6e","items":[{"section":"floor","quantity":2}]}`,
+		`{"n":1.5}`, `{"any":{"x":[1,"a",null]},"meta":{"k":{}}}`, `{"ptr":{"at":"12"}}`, `{"ptr":null,"f":1e400}`,
+		`{"items":[{"section":"a","nope":1}]}`, `{"s":"\ud800"}`,
+	} {
+		f.Add([]byte(seed))
+	}
+	t := reflect.TypeFor[*scanBody]()
+	f.Fuzz(func(tt *testing.T, data []byte) {
+		known, err := checkKeys(data, t)
+		if err != nil || !known {
+			return
+		}
+		var got, want scanBody
+		gotErr, wantErr := decodeKnown(data, &got, true), decodeKnown(data, &want, false)
+		if fmt.Sprint(gotErr) != fmt.Sprint(wantErr) || !reflect.DeepEqual(got, want) {
+			tt.Fatalf("%q: Unmarshal gave %+v, %v; the Decoder %+v, %v", data, got, gotErr, want, wantErr)
+		}
+	})
 }
