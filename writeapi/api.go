@@ -111,6 +111,7 @@ func (a *API) unstored(h handlerFunc) http.Handler {
 
 // private serves a route that needs a valid bearer token.
 func (a *API) private(h handlerFunc) http.Handler {
+	h = explained(h) // issue 16: vocab; wrapped once, not per request
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 		if !ok || token == "" {
@@ -124,7 +125,13 @@ func (a *API) private(h handlerFunc) http.Handler {
 			Error(a.log, w, r, fmt.Errorf("bearer token: %w", err))
 			return
 		}
-		a.serve(w, r, actor, "user:"+actor.UserID.String(), explained(h)) // issue 16: vocab
+		// The scope is only read with an Idempotency-Key: without one
+		// (most holds) it is not built.
+		scope := ""
+		if r.Header.Get("Idempotency-Key") != "" {
+			scope = "user:" + actor.UserID.String()
+		}
+		a.serve(w, r, actor, scope, h)
 	})
 }
 
@@ -132,9 +139,11 @@ func (a *API) private(h handlerFunc) http.Handler {
 // MaxBodyBytes (413), reads the body, applies the Idempotency-Key protocol
 // within scope (none when scope is empty) and runs h.
 func (a *API) serve(w http.ResponseWriter, r *http.Request, actor domain.Actor, scope string, h handlerFunc) {
-	if _, err := web.Query(r, nil); err != nil {
-		Error(a.log, w, r, err)
-		return
+	if r.URL.RawQuery != "" { // without one there is nothing to refuse
+		if _, err := web.Query(r, nil); err != nil {
+			Error(a.log, w, r, err)
+			return
+		}
 	}
 	if r.ContentLength > MaxBodyBytes {
 		Error(a.log, w, r, errTooLarge)
