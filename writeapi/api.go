@@ -116,6 +116,7 @@ func (a *API) unstored(h handlerFunc) http.Handler {
 
 // private serves a route that needs a valid bearer token.
 func (a *API) private(h handlerFunc) http.Handler {
+	h = explained(h) // issue 16: vocab; wrapped once, not per request
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 		if !ok || token == "" {
@@ -129,7 +130,13 @@ func (a *API) private(h handlerFunc) http.Handler {
 			Error(a.log, w, r, fmt.Errorf("bearer token: %w", err))
 			return
 		}
-		a.serve(w, r, actor, "user:"+actor.UserID.String(), explained(h)) // issue 16: vocab
+		// The scope is only read with an Idempotency-Key: without one
+		// (most holds) it is not built.
+		scope := ""
+		if r.Header.Get("Idempotency-Key") != "" {
+			scope = "user:" + actor.UserID.String()
+		}
+		a.serve(w, r, actor, scope, h)
 	})
 }
 
@@ -137,26 +144,27 @@ func (a *API) private(h handlerFunc) http.Handler {
 // MaxBodyBytes (413), reads the body, applies the Idempotency-Key protocol
 // within scope (none when scope is empty) and runs h.
 func (a *API) serve(w http.ResponseWriter, r *http.Request, actor domain.Actor, scope string, h handlerFunc) {
-	if _, err := web.Query(r, nil); err != nil {
-		Error(a.log, w, r, err)
-		return
+	if r.URL.RawQuery != "" { // without one there is nothing to refuse
+		if _, err := web.Query(r, nil); err != nil {
+			Error(a.log, w, r, err)
+			return
+		}
 	}
-	tooLarge := &web.Error{Status: http.StatusRequestEntityTooLarge, Detail: fmt.Sprintf("the request body is larger than %d bytes", MaxBodyBytes)}
 	if r.ContentLength > MaxBodyBytes {
-		Error(a.log, w, r, tooLarge)
+		Error(a.log, w, r, errTooLarge)
 		return
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
 	var maxErr *http.MaxBytesError
 	if errors.As(err, &maxErr) {
-		Error(a.log, w, r, tooLarge)
+		Error(a.log, w, r, errTooLarge)
 		return
 	}
 	if err != nil {
 		Error(a.log, w, r, &badRequest{detail: "request body unreadable"})
 		return
 	}
-	r.Body = io.NopCloser(bytes.NewReader(body))
+	r.Body = &readBody{Reader: bytes.NewReader(body), data: body}
 	// The request id is web.RequestID's, never the raw header: it is kept
 	// in every event's metadata.
 	ctx := commands.WithMetadata(r.Context(), domain.Metadata{
@@ -233,8 +241,23 @@ func (r *recorder) WriteHeader(status int)      { r.status = status }
 // decode reads the JSON body into v strictly (web.DecodeJSON): duplicate
 // or case-variant keys, unknown fields and trailing data are refused.
 func decode(r *http.Request, v any) error {
+	if b, ok := r.Body.(*readBody); ok {
+		return web.DecodeJSONBytes(b.data, v)
+	}
 	return web.DecodeJSON(r.Body, v)
 }
+
+// readBody is a request body serve has read whole, kept as its bytes too
+// so that decode does not copy it again.
+type readBody struct {
+	*bytes.Reader
+	data []byte
+}
+
+func (*readBody) Close() error { return nil }
+
+// errTooLarge answers a body over MaxBodyBytes; made once, not per request.
+var errTooLarge = &web.Error{Status: http.StatusRequestEntityTooLarge, Detail: fmt.Sprintf("the request body is larger than %d bytes", MaxBodyBytes)}
 
 func writeJSON(w http.ResponseWriter, status int, v any) error {
 	w.Header().Set("Content-Type", "application/json")
