@@ -7,7 +7,12 @@ export PG_PORT
 BROKER  := tools/kafka/broker run
 CLUSTER := tools/kafka/cluster run
 
-.PHONY: run run-kafka test kafka-cluster fuzz bench bench-latency bench-flash bench-replay bench-audit lint db kafka
+.PHONY: build run run-kafka test kafka-cluster fuzz bench bench-latency bench-flash bench-replay bench-audit lint db kafka
+
+## build: the binary, ./bin/ticketing (every subcommand: serve, replay,
+## events, state, inventory, audit, ...)
+build:
+	$(GO) build -o bin/ticketing ./cmd/ticketing
 
 ## run: start the engine (write API, read API, projectors, expirer) on :8080
 run: db
