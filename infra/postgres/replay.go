@@ -48,8 +48,11 @@ func NewShadow(ctx context.Context, live *pgxpool.Pool, projection string, table
 	for _, t := range parkTables {
 		ddl = append(ddl, fmt.Sprintf("create table %s.%s (like %s.%s including all)", s.ident(), t, s.liveIdent(), t))
 	}
+	// The shadow's tables are unlogged while it is built: a killed rebuild
+	// starts over (above), so their rows need no WAL until Swap makes them
+	// logged, in one pass, before they go live.
 	for _, t := range tables {
-		ddl = append(ddl, fmt.Sprintf("create table %s.%s (like %s.%s including all)", s.ident(), ident(t), s.liveIdent(), ident(t)))
+		ddl = append(ddl, fmt.Sprintf("create unlogged table %s.%s (like %s.%s including all)", s.ident(), ident(t), s.liveIdent(), ident(t)))
 	}
 	for _, q := range ddl {
 		if _, err := live.Exec(ctx, q); err != nil {
@@ -138,6 +141,15 @@ type SwapResult struct {
 func (s *Shadow) Swap(ctx context.Context, opt SwapOptions) (SwapResult, error) {
 	var res SwapResult
 	var pos domain.Position
+	if !opt.DryRun {
+		// Before the live projection is locked: writing the tables to the
+		// WAL takes time, and the live projection goes on meanwhile.
+		for _, t := range s.tables {
+			if _, err := s.live.Exec(ctx, fmt.Sprintf("alter table %s.%s set logged", s.ident(), ident(t))); err != nil {
+				return res, fmt.Errorf("swap %s: %w", s.projection, err)
+			}
+		}
+	}
 	err := s.withLiveLocked(ctx, func(tx pgx.Tx, livePos domain.Position, kafka bool) error {
 		var err error
 		pos, err = s.swap(ctx, tx, opt, livePos, kafka, &res)
