@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -98,16 +99,14 @@ func TestReadme_Walkthrough(t *testing.T) {
 	if len(blocks) == 0 {
 		t.Fatal("README.md has no block marked " + walkthroughMark)
 	}
+	script := strings.Join(blocks, "\n")
+	if id := uuidLiteral.FindString(script); id != "" {
+		t.Fatalf("the walkthrough has the id %s written in: capture ids from the responses with jq", id)
+	}
 	s := startServer(t, pgtest.SchemaURL(t), time.Minute)
 
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	script := "set -euo pipefail\n" + strings.Join(blocks, "\n")
-	cmd := exec.CommandContext(ctx, "bash", "-c", script)
-	cmd.Env = append(os.Environ(), "BASE="+s.url)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Run(); err != nil {
+	stdout, stderr, err := runWalkthrough(script, s.url)
+	if err != nil {
 		t.Fatalf("the walkthrough failed: %v\nstdout:\n%s\nstderr:\n%s", err, stdout.String(), stderr.String())
 	}
 	if testing.Verbose() {
@@ -125,7 +124,33 @@ func TestReadme_Walkthrough(t *testing.T) {
 	if !refused {
 		t.Errorf("the walkthrough showed no refusal of the second scan (status 409):\n%s", stdout.String())
 	}
+
+	// The same walkthrough with a card that is declined stops at the
+	// payment's 402: a step that fails is never passed over.
+	declined := strings.ReplaceAll(script, `"payment_token":"tok_visa"`, `"payment_token":"tok_chargeDeclined"`)
+	if declined == script {
+		t.Fatal("the walkthrough pays with no tok_visa")
+	}
+	out, errOut, err := runWalkthrough(declined, s.url)
+	if err == nil || strings.Contains(out.String(), "revenue_cents") {
+		t.Errorf("the walkthrough with a declined card did not stop at the payment: %v\n%s\n%s", err, out.String(), errOut.String())
+	}
 	s.audit()
+}
+
+// uuidLiteral matches a UUID written into a script.
+var uuidLiteral = regexp.MustCompile(`(?i)[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}`)
+
+// runWalkthrough runs script with bash, set -euo pipefail, BASE set to
+// base, for at most two minutes.
+func runWalkthrough(script, base string) (stdout, stderr *bytes.Buffer, err error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "bash", "-c", "set -euo pipefail\n"+script)
+	cmd.Env = append(os.Environ(), "BASE="+base)
+	stdout, stderr = &bytes.Buffer{}, &bytes.Buffer{}
+	cmd.Stdout, cmd.Stderr = stdout, stderr
+	return stdout, stderr, cmd.Run()
 }
 
 // checkWalkthroughSales checks the walkthrough's last output: two seats of
