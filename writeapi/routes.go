@@ -162,7 +162,7 @@ func (a *API) editShow(w http.ResponseWriter, r *http.Request, actor domain.Acto
 	}
 	res, err := a.shows.EditShow(ctx, actor, id, c)
 	if err != nil {
-		return err
+		return currentETag(w, err)
 	}
 	w.Header().Set("ETag", web.ETag(res.Version))
 	return writeJSON(w, http.StatusOK, result(ctx, res))
@@ -189,7 +189,7 @@ func (a *API) showLifecycle(do func(context.Context, domain.Actor, uuid.UUID) (c
 		}
 		res, err := do(ctx, actor, id)
 		if err != nil {
-			return err
+			return currentETag(w, err)
 		}
 		w.Header().Set("ETag", web.ETag(res.Version))
 		return writeJSON(w, http.StatusOK, result(ctx, res))

@@ -8,6 +8,7 @@ package writeapi
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"regexp"
@@ -18,6 +19,7 @@ import (
 
 	"github.com/ticketing/ticketing/commands"
 	"github.com/ticketing/ticketing/domain"
+	"github.com/ticketing/ticketing/web"
 )
 
 // Section kinds, as the read API renders them (projections.SectionView).
@@ -94,8 +96,8 @@ var rowField = regexp.MustCompile(`^(sections\[\d+\]\.rows\[\d+\])\.(label|seats
 // renameFields gives the field errors of a create request the API's names
 // (row, seat_count) where the domain uses its own (label, seats).
 func renameFields(err error) error {
-	inval, ok := err.(*domain.ValidationError)
-	if !ok {
+	var inval *domain.ValidationError
+	if !errors.As(err, &inval) {
 		return err
 	}
 	out := &domain.ValidationError{Fields: make([]domain.FieldError, len(inval.Fields))}
@@ -159,6 +161,17 @@ func ifMatch(r *http.Request) (context.Context, error) {
 		versions = append(versions, v)
 	}
 	return commands.WithIfVersion(r.Context(), versions...), nil
+}
+
+// currentETag sets the ETag of the show's current version when err says
+// that If-Match named another (a *commands.VersionMismatchError), so that
+// the 412 tells the client what to send; it returns err.
+func currentETag(w http.ResponseWriter, err error) error {
+	var vm *commands.VersionMismatchError
+	if errors.As(err, &vm) {
+		w.Header().Set("ETag", web.ETag(vm.Actual))
+	}
+	return err
 }
 
 // replayLocation is the Location of a stored 201 answered again: what the
