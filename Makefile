@@ -7,7 +7,7 @@ export PG_PORT
 BROKER  := tools/kafka/broker run
 CLUSTER := tools/kafka/cluster run
 
-.PHONY: build walkthrough-tools run run-kafka test kafka-cluster fuzz bench bench-latency bench-flash bench-replay bench-audit lint db kafka
+.PHONY: build walkthrough-tools run run-kafka test chromium browser-test kafka-cluster fuzz bench bench-latency bench-flash bench-replay bench-audit lint db kafka
 
 ## build: the binary, ./bin/ticketing (every subcommand: serve, replay,
 ## events, state, inventory, audit, ...)
@@ -26,7 +26,7 @@ run-kafka: db kafka
 ## test: gofmt, vet and every test with the race detector, the Kafka tests
 ## against a real broker started for the run; then the three-broker cluster
 ## test (kafka-cluster) and a short run of each fuzz target
-test: db kafka lint
+test: db kafka lint chromium
 	@$(MAKE) --no-print-directory walkthrough-tools
 	$(BROKER) $(GO) test -race -count=1 -timeout 15m -skip '^TestCluster_' ./...
 	@$(MAKE) --no-print-directory kafka-cluster
@@ -111,3 +111,13 @@ db:
 ## ~/.cache/ticketing (KAFKA_CACHE)
 kafka:
 	@tools/kafka/broker fetch
+
+## chromium: Debian's chromium for the browser tests (tools/chromium/setup;
+## without root it says so, and the browser tests skip)
+chromium:
+	tools/chromium/setup
+
+## browser-test: the pages driven in headless Chromium (cmd/ticketing
+## TestPages_*), screenshots written to screenshots/
+browser-test: db chromium
+	$(GO) test -race -count=1 -run '^TestPages_' -v ./cmd/ticketing
