@@ -7,7 +7,7 @@ export PG_PORT
 BROKER  := tools/kafka/broker run
 CLUSTER := tools/kafka/cluster run
 
-.PHONY: build walkthrough-tools run run-kafka test chromium browser-test kafka-cluster fuzz bench bench-latency bench-flash bench-replay bench-audit lint db kafka
+.PHONY: build walkthrough-tools run run-kafka test chromium browser-test kafka-cluster fuzz bench bench-latency bench-flash bench-live bench-reads bench-replay bench-audit lint db kafka
 
 ## build: the binary, ./bin/ticketing (every subcommand: serve, replay,
 ## events, state, inventory, audit, ...)
@@ -75,6 +75,20 @@ bench-flash: db
 	$(GO) test -run '^$$' -bench LoadShow -benchtime 20x ./infra/postgres
 	$(GO) test -run '^$$' -bench Expiry -benchtime 2x -v ./infra/postgres
 	$(GO) test -run '^$$' -bench Runner_Drop -benchtime 3x ./projections
+
+## bench-reads: the reads part of bench-flash alone (issue 17: hot reads):
+## one show's page and seat map from the read models and from memory, alone
+## and during a drop paced at FLASH_READ_DROP_RATE (default 2,000 holds/s),
+## as ratios to the same run's GET /livez floor
+bench-reads: db
+	FLASH_BUYERS=200 FLASH_BASE_MS=300 $(GO) test -run '^$$' -bench 'FlashSale/reads' -benchtime 1x -timeout 10m ./cmd/ticketing
+
+## bench-live: LIVE_WATCHERS (default 2,000) watchers of one show's live
+## stream during a drop paced at LIVE_RATE (default 2,000 holds/s): delivery
+## latency append → watcher and the engine's CPU per delivered message,
+## against the same drop without watchers (issue 18)
+bench-live: db
+	$(GO) test -run '^$$' -bench '^BenchmarkLive$$' -benchtime 1x -timeout 10m ./cmd/ticketing
 
 ## bench-replay: rebuild every read model from a generated log of
 ## 1,000,000 events (REPLAY_EVENTS=n for another size), every projection

@@ -91,6 +91,19 @@ type salesDelta struct {
 	held, sold, expired, cancelled            int
 	revenue                                   int64
 	confirmed, ordersExpired, ordersCancelled int
+	// named: a ShowCreated in the run set the organizer (the last one's
+	// counts, as in Apply); for runs only.
+	named     bool
+	organizer uuid.UUID
+}
+
+// organizerOf returns the organizer a run sets, or nil: the column's
+// value when the run has no ShowCreated of the show.
+func organizerOf(d salesDelta) *uuid.UUID {
+	if !d.named {
+		return nil
+	}
+	return &d.organizer
 }
 
 // addSales adds d to a show's figures, creating its row if this is the
@@ -133,7 +146,8 @@ var _ BatchProjector = Sales{}
 // orders with an outcome in the run are read, their events resolved in
 // order as Apply would (each order counted once, by its first outcome while
 // held), then each show's figures are moved by the sum of their changes and
-// the orders recorded. ShowCreated is applied alone.
+// the orders recorded; a ShowCreated sets the organizer in the same
+// statement.
 func (p Sales) ApplyBatch(ctx context.Context, db DB, recs []domain.RecordedEvent, events []domain.Event) error {
 	return applyRuns(ctx, db, recs, events, &salesRun{}, p.Apply)
 }
@@ -190,6 +204,10 @@ func (r *salesRun) add(_ domain.RecordedEvent, e domain.Event) (runAction, error
 		case domain.ReleaseCancelled:
 			d.cancelled += n
 		}
+	case domain.ShowCreated:
+		// The organizer commutes with the figures' sums: one column each.
+		d := r.figures.get(e.ShowID)
+		d.named, d.organizer = true, e.OrganizerID
 	case domain.OrderPlaced:
 		r.orders = append(r.orders, salesOrderEvent{e.OrderID, e.ShowID, domain.OrderStatusHeld})
 	case domain.OrderConfirmed:
@@ -319,10 +337,11 @@ func (w *salesWrite) write(ctx context.Context, db DB) error {
 	f := w.figures.vals
 	return db.Exec(ctx, `with figures as (
 			insert into rm_sales (show_id, held, sold, revenue_cents, expired, cancelled,
-				orders_confirmed, orders_expired, orders_cancelled)
+				orders_confirmed, orders_expired, orders_cancelled, organizer_id)
 			select * from unnest($1::uuid[], $2::bigint[], $3::bigint[], $4::bigint[], $5::bigint[], $6::bigint[],
-				$7::bigint[], $8::bigint[], $9::bigint[])
+				$7::bigint[], $8::bigint[], $9::bigint[], $15::uuid[])
 			on conflict (show_id) do update set
+				organizer_id = coalesce(excluded.organizer_id, rm_sales.organizer_id),
 				held = rm_sales.held + excluded.held, sold = rm_sales.sold + excluded.sold,
 				revenue_cents = rm_sales.revenue_cents + excluded.revenue_cents,
 				expired = rm_sales.expired + excluded.expired, cancelled = rm_sales.cancelled + excluded.cancelled,
@@ -344,7 +363,8 @@ func (w *salesWrite) write(ctx context.Context, db DB) error {
 		column(f, func(d salesDelta) int64 { return int64(d.ordersCancelled) }),
 		w.updated.keys, column(w.updated.vals, func(o salesOrder) string { return string(o.status) }),
 		w.placed.keys, column(w.placed.vals, func(o salesOrder) uuid.UUID { return o.show }),
-		column(w.placed.vals, func(o salesOrder) string { return string(o.status) }))
+		column(w.placed.vals, func(o salesOrder) string { return string(o.status) }),
+		column(f, organizerOf))
 }
 
 // writeInventory is the write of a run without outcomes, in simpler
@@ -353,16 +373,17 @@ func (w *salesWrite) write(ctx context.Context, db DB) error {
 func (w *salesWrite) writeInventory(ctx context.Context, db DB) error {
 	if f := w.figures.vals; len(f) > 0 {
 		// As addSales; the order counts do not change.
-		if err := db.Exec(ctx, `insert into rm_sales (show_id, held, sold, revenue_cents, expired, cancelled)
-			select * from unnest($1::uuid[], $2::bigint[], $3::bigint[], $4::bigint[], $5::bigint[], $6::bigint[])
+		if err := db.Exec(ctx, `insert into rm_sales (show_id, held, sold, revenue_cents, expired, cancelled, organizer_id)
+			select * from unnest($1::uuid[], $2::bigint[], $3::bigint[], $4::bigint[], $5::bigint[], $6::bigint[], $7::uuid[])
 			on conflict (show_id) do update set
+				organizer_id = coalesce(excluded.organizer_id, rm_sales.organizer_id),
 				held = rm_sales.held + excluded.held, sold = rm_sales.sold + excluded.sold,
 				revenue_cents = rm_sales.revenue_cents + excluded.revenue_cents,
 				expired = rm_sales.expired + excluded.expired, cancelled = rm_sales.cancelled + excluded.cancelled`,
 			w.figures.keys, column(f, func(d salesDelta) int64 { return int64(d.held) }),
 			column(f, func(d salesDelta) int64 { return int64(d.sold) }), column(f, func(d salesDelta) int64 { return d.revenue }),
 			column(f, func(d salesDelta) int64 { return int64(d.expired) }),
-			column(f, func(d salesDelta) int64 { return int64(d.cancelled) })); err != nil {
+			column(f, func(d salesDelta) int64 { return int64(d.cancelled) }), column(f, organizerOf)); err != nil {
 			return err
 		}
 	}

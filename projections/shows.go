@@ -94,17 +94,14 @@ func createShow(ctx context.Context, db DB, rec domain.RecordedEvent, e domain.S
 	if err != nil {
 		return err
 	}
-	// A show is created once; a second ShowCreated for it changes nothing.
-	var created bool
-	err = db.QueryRow(ctx, `insert into rm_shows (id, seq, organizer_id, title, venue, starts_at, status, created_at, updated_at)
+	// A show is created once; a second ShowCreated for it changes nothing:
+	// the sections go only to the show this event created, the one with its
+	// seq. No statement returns a row, so that a batch's are sent together
+	// (issue 15: klatency).
+	if err := db.Exec(ctx, `insert into rm_shows (id, seq, organizer_id, title, venue, starts_at, status, created_at, updated_at)
 		values ($1, $2, $3, $4, $5, $6, $7, $8, $8)
-		on conflict (id) do nothing
-		returning true`,
-		e.ShowID, seq, e.OrganizerID, e.Title, e.Venue, e.StartsAt, string(domain.ShowStatusDraft), e.CreatedAt).Scan(&created)
-	if err != nil {
-		if isNotFound(err) {
-			return nil
-		}
+		on conflict (id) do nothing`,
+		e.ShowID, seq, e.OrganizerID, e.Title, e.Venue, e.StartsAt, string(domain.ShowStatusDraft), e.CreatedAt); err != nil {
 		return err
 	}
 	for i, sec := range e.Sections {
@@ -113,8 +110,9 @@ func createShow(ctx context.Context, db DB, rec domain.RecordedEvent, e domain.S
 			kind = KindSeated
 		}
 		if err := db.Exec(ctx, `insert into rm_sections (show_id, name, idx, kind, price_cents, capacity)
-			values ($1, $2, $3::bigint, $4, $5::bigint, $6::bigint)`,
-			e.ShowID, sec.Name, i, kind, sec.PriceCents, sec.Units()); err != nil {
+			select $1, $2, $3::bigint, $4, $5::bigint, $6::bigint
+			where exists (select 1 from rm_shows where id = $1 and seq = $7)`,
+			e.ShowID, sec.Name, i, kind, sec.PriceCents, sec.Units(), seq); err != nil {
 			return err
 		}
 		if !sec.Seated() {
@@ -125,9 +123,10 @@ func createShow(ctx context.Context, db DB, rec domain.RecordedEvent, e domain.S
 		if err := db.Exec(ctx, `insert into rm_seats (show_id, section, row_label, row_idx, seat, state)
 			select $1, $2, r.label, r.idx - 1, s, $5
 			from unnest($3::text[], $4::bigint[]) with ordinality as r(label, seats, idx)
-			cross join lateral generate_series(1, r.seats::int) as s`,
+			cross join lateral generate_series(1, r.seats::int) as s
+			where exists (select 1 from rm_shows where id = $1 and seq = $6)`,
 			e.ShowID, sec.Name, column(sec.Rows, func(r domain.RowSpec) string { return r.Label }),
-			column(sec.Rows, func(r domain.RowSpec) int64 { return int64(r.Seats) }), SeatAvailable); err != nil {
+			column(sec.Rows, func(r domain.RowSpec) int64 { return int64(r.Seats) }), SeatAvailable, seq); err != nil {
 			return err
 		}
 	}
@@ -196,7 +195,9 @@ var _ BatchProjector = Shows{}
 // ApplyBatch projects the show events of a batch. Runs of inventory events
 // (SeatsHeld, SeatsReleased, SeatsSold) are done in two statements: the
 // counters of each section moved by their sum, and each seat set to its
-// last state in the run. Other events are applied one by one.
+// last state in the run; the shows the run creates are inserted first, and
+// its status changes set (see showsCreated). Other events are applied one
+// by one.
 func (p Shows) ApplyBatch(ctx context.Context, db DB, recs []domain.RecordedEvent, events []domain.Event) error {
 	return applyRuns(ctx, db, recs, events, &showsRun{}, p.Apply)
 }
@@ -205,6 +206,7 @@ func (p Shows) ApplyBatch(ctx context.Context, db DB, recs []domain.RecordedEven
 type showsRun struct {
 	counters keyed[sectionKey, counterDelta]
 	seats    keyed[seatKey, seatState]
+	shows    showsCreated // issue 17: rebuilds
 }
 
 type sectionKey struct {
@@ -226,11 +228,17 @@ type seatState struct {
 	order uuid.UUID // uuid.Nil: none
 }
 
-func (r *showsRun) add(_ domain.RecordedEvent, e domain.Event) (runAction, error) {
+func (r *showsRun) add(rec domain.RecordedEvent, e domain.Event) (runAction, error) {
 	if hasRuleUses(e) { // issue 14: rules: holds with voucher or quota uses go one by one
 		return runAlone, nil
 	}
 	switch e := e.(type) {
+	case domain.ShowCreated: // issue 17: rebuilds
+		return r.shows.create(rec, e)
+	case domain.ShowPublished:
+		r.shows.setStatus(e.ShowID, domain.ShowStatusOnSale, e.At)
+	case domain.ShowCancelled:
+		r.shows.setStatus(e.ShowID, domain.ShowStatusCancelled, e.At)
 	case domain.SeatsHeld:
 		r.move(e.ShowID, e.OrderID, e.Items, e.Seats, SeatHeld, 1, 0)
 	case domain.SeatsReleased:
@@ -257,6 +265,7 @@ func quantity(q int) int {
 
 // move is moveInventory, added to the run.
 func (r *showsRun) move(show, order uuid.UUID, items []domain.HeldItem, seats []domain.HeldSeat, state string, dHeld, dSold int64) {
+	r.shows.touched.get(show)
 	for _, it := range items {
 		d := r.counters.get(sectionKey{show, it.Section})
 		d.held += dHeld * int64(quantity(it.Quantity))
@@ -273,6 +282,10 @@ func (r *showsRun) move(show, order uuid.UUID, items []domain.HeldItem, seats []
 func (r *showsRun) flush(ctx context.Context, db DB) error {
 	defer r.counters.reset()
 	defer r.seats.reset()
+	defer r.shows.reset()
+	if err := r.shows.flush(ctx, db); err != nil {
+		return err
+	}
 	if c := &r.counters; c.len() > 0 {
 		if err := db.Exec(ctx, `update rm_sections s set held = s.held + d.held, sold = s.sold + d.sold
 			from unnest($1::uuid[], $2::text[], $3::bigint[], $4::bigint[]) as d(show_id, name, held, sold)

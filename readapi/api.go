@@ -83,6 +83,10 @@ type API struct {
 	signals Signals
 	// issue 16: webhooks
 	webhooks *webhooks.Service // nil: no webhook routes
+	// issue 17: hotreads (readapi/hot.go, live.go): the in-memory views
+	// and the limits of the live streams; nil: none.
+	hot     *projections.Hot
+	streams *liveLimits
 }
 
 // New returns the read API over q. log receives the errors answered with a
@@ -135,8 +139,10 @@ var (
 // Register adds the read routes to r.
 func (a *API) Register(r *mux.Router) {
 	r.Handle("/v1/shows", a.route(anyone, readsShows, a.listShows, pageParams)).Methods(http.MethodGet)
-	r.Handle("/v1/shows/{id}", a.route(anyone, readsShow, a.show)).Methods(http.MethodGet)
-	r.Handle("/v1/shows/{id}/seats", a.route(anyone, readsShow, a.seats, seatParams)).Methods(http.MethodGet)
+	// issue 17: hotreads: these two are answered from memory when they can
+	r.Handle("/v1/shows/{id}", a.hotRead(hotShowPage, a.route(anyone, readsShow, a.show))).Methods(http.MethodGet)
+	r.Handle("/v1/shows/{id}/seats", a.hotRead(hotSeatMap, a.route(anyone, readsShow, a.seats, seatParams))).Methods(http.MethodGet)
+	r.Handle("/v1/shows/{id}/live", a.route(anyone, readsShow, a.live)).Methods(http.MethodGet)
 	r.Handle("/v1/shows/{id}/sales", a.route(signedIn, readsSales, a.sales)).Methods(http.MethodGet)
 	r.Handle("/v1/shows/{id}/analytics", a.route(signedIn, readsAnalytics, a.analytics)).Methods(http.MethodGet)
 	r.Handle("/v1/me/shows", a.route(signedIn, readsShows, a.myShows, pageParams)).Methods(http.MethodGet)

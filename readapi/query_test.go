@@ -37,6 +37,7 @@ func TestAPI_QueryStrings(t *testing.T) {
 		"/v1/admin/events":         {"stream", "type", "since", "until", "from_position", "after", "limit", "raw"},
 		"/v1/shows/{id}/rules":     nil, // issue 14: rules
 		"/v1/me/waitlist":          nil, // issue 14: waitlist
+		"/v1/shows/{id}/live":      nil, // issue 18: hotreads (SSE)
 	}
 	router := mux.NewRouter()
 	api := readapi.New(w.q, w.tokens, nil)

@@ -1,18 +1,26 @@
 package main
 
 import (
+	"bytes"
 	"context"
-	"io"
+	"fmt"
 	"log/slog"
+	"maps"
+	"os"
 	"slices"
+	"strconv"
 	"sync"
+	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgxpool"
+	kafkago "github.com/segmentio/kafka-go"
 
 	"github.com/ticketing/ticketing/domain"
+	"github.com/ticketing/ticketing/infra/kafka"
 	"github.com/ticketing/ticketing/infra/postgres/pgtest"
 )
 
@@ -22,6 +30,11 @@ const (
 	benchDuration = 4 * time.Second
 	benchWarmup   = 500 * time.Millisecond
 	benchPoll     = time.Millisecond
+	// benchAppenders append at once: enough that appends taking 30 ms on a
+	// loaded machine still keep up with benchRate.
+	benchAppenders = 32
+	// benchSettle bounds the wait for the last events after the load.
+	benchSettle = 20 * time.Second
 )
 
 // BenchmarkVisibility measures append → visible in the read model, p50 and
@@ -35,15 +48,18 @@ func BenchmarkVisibility(b *testing.B) {
 	b.Run("baseline", func(b *testing.B) { base = benchLatency(b, "baseline", baselineSetup(b)) })
 	for _, mode := range []string{"in-process", "kafka"} {
 		b.Run(mode, func(b *testing.B) {
+			stages := &consumerStages{fetched: map[int64]time.Time{}, applied: map[int64]time.Time{}, calls: map[string]*deliveryCalls{}}
 			got := benchLatency(b, mode, func(ctx context.Context, pool *pgxpool.Pool) target {
 				var opts []func(*Config)
 				if mode == "kafka" {
-					opts = append(opts, withKafka(b, 12))
+					opts = append(opts, withKafka(b, benchPartitions(b)), func(c *Config) { c.Kafka.Observe = stages.observe })
 				}
 				e := benchEngine(b, pool, opts...)
 				t := target{ready: func(seq int64) bool { return applied(e, seq) }}
 				if e.relay != nil {
 					t.relayed = func() int64 { return int64(e.relay.Position().Commit) }
+					t.stages = stages
+					t.writer = e.relay.Writer.Stats
 				}
 				t.append = func(ctx context.Context) (int64, error) {
 					id := uuid.New()
@@ -68,6 +84,22 @@ func BenchmarkVisibility(b *testing.B) {
 	}
 }
 
+// benchPartitions is the partition count of the bench's topic:
+// BENCH_KAFKA_PARTITIONS, default kafka.DefaultPartitions. kafka-go sends a
+// request per partition, to write and to fetch: fewer partitions, fewer
+// requests for the broker to serve.
+func benchPartitions(b *testing.B) int {
+	s := os.Getenv("BENCH_KAFKA_PARTITIONS")
+	if s == "" {
+		return kafka.DefaultPartitions
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 1 {
+		b.Fatalf("BENCH_KAFKA_PARTITIONS=%q: want a partition count", s)
+	}
+	return n
+}
+
 type appendFn func(ctx context.Context) (seq int64, err error)
 type seenFn func(ctx context.Context, from int64) ([]int64, error)
 
@@ -82,6 +114,12 @@ type target struct {
 	// ready, if not nil, reports whether every projection applied the
 	// event at seq: the run starts once the pipeline is live.
 	ready func(seq int64) bool
+	// stages, if not nil, records the consumers' deliveries: the rest of
+	// the breakdown.
+	stages *consumerStages
+	// writer, if not nil, returns the relay's writer's statistics since it
+	// was last called.
+	writer func() kafkago.WriterStats
 }
 
 type latencies struct{ p50, p99, max float64 }
@@ -119,11 +157,52 @@ func benchLatency(b *testing.B, name string, setup func(context.Context, *pgxpoo
 	if t.relayed != nil {
 		wg.Go(func() { bt.sampleRelay(t.relayed, stop) })
 	}
+	cpu0, reconnects0 := processCPU(), benchReconnects.n.Load()
+	if t.writer != nil {
+		t.writer()
+	}
 	sent := bt.drive(b, ctx, t.append, &wg)
-	time.Sleep(time.Second) // let the last events become visible
+	bt.settle()
 	close(stop)
 	wg.Wait()
-	return bt.report(b, name, sent)
+	cpu := processCPU() - cpu0
+	l := bt.report(b, name, sent)
+	// Printed, not logged: a benchmark's log keeps only its first lines.
+	fmt.Printf("    %-10s  CPU of this process (the engine, PostgreSQL's clients, the load): %.0f µs per event appended; %d failed fetches\n",
+		name, float64(cpu.Microseconds())/float64(max(sent, 1)), benchReconnects.n.Load()-reconnects0)
+	if t.writer != nil {
+		w := t.writer()
+		fmt.Printf("    %-10s  relay over %d partitions: %d produce requests, %.1f messages each, write avg %v max %v, batch wait avg %v\n",
+			"", benchPartitions(b), w.Writes, float64(w.Messages)/float64(max(w.Writes, 1)), w.WriteTime.Avg, w.WriteTime.Max, w.BatchTime.Avg)
+	}
+	if t.stages != nil {
+		t.stages.report(b, bt)
+	}
+	return l
+}
+
+// processCPU returns the user and system CPU time this process used so far.
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// settle lets the last events become visible: it waits a second, then
+// while some appended event is not seen yet, up to benchSettle, so that a
+// backlog counts in the percentiles instead of being left out as not seen.
+func (bt *benchTimes) settle() {
+	time.Sleep(time.Second)
+	for deadline := time.Now().Add(benchSettle); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		bt.mu.Lock()
+		n := len(bt.started)
+		bt.mu.Unlock()
+		if n == 0 {
+			return
+		}
+	}
 }
 
 // awaitLive appends one event and waits until every projection applied it:
@@ -215,11 +294,14 @@ func (bt *benchTimes) sampleRelay(relayed func() int64, stop <-chan struct{}) {
 	}
 }
 
-// drive appends at benchRate from 8 goroutines, the first benchWarmup
-// unmeasured, and returns how many it appended.
+// drive appends at benchRate from benchAppenders goroutines, the first
+// benchWarmup unmeasured, and returns how many it appended. At each tick it
+// hands out every append due by then: a ticker drops the ticks of a
+// goroutine that was not scheduled in time, which on a loaded machine cut
+// the rate to a few hundred per second.
 func (bt *benchTimes) drive(b *testing.B, ctx context.Context, appendOne appendFn, wg *sync.WaitGroup) int {
 	work := make(chan time.Time, benchRate)
-	for range 8 {
+	for range benchAppenders {
 		wg.Go(func() {
 			for at := range work {
 				start := time.Now()
@@ -237,15 +319,17 @@ func (bt *benchTimes) drive(b *testing.B, ctx context.Context, appendOne appendF
 	tick := time.NewTicker(time.Second / benchRate)
 	sent := 0
 	for now := range tick.C {
-		if now.Sub(t0) > benchWarmup+benchDuration {
+		elapsed := now.Sub(t0)
+		if elapsed > benchWarmup+benchDuration {
 			break
 		}
-		marker := now
-		if now.Before(measureFrom) {
-			marker = now.Add(time.Hour) // warm-up: not measured
+		for due := int(elapsed * benchRate / time.Second); sent < due; sent++ {
+			marker := t0.Add(time.Duration(sent) * time.Second / benchRate)
+			if marker.Before(measureFrom) {
+				marker = marker.Add(time.Hour) // warm-up: not measured
+			}
+			work <- marker
 		}
-		work <- marker
-		sent++
 	}
 	tick.Stop()
 	close(work)
@@ -326,6 +410,22 @@ func seqs(ctx context.Context, pool *pgxpool.Pool, sql string, from int64) ([]in
 	return out, rows.Err()
 }
 
+// benchReconnects counts the kafka-go reader's reconnections after a failed
+// fetch, which it logs: on a loaded machine a fetch answered later than the
+// quarter of MaxWait kafka-go leaves for the round trip fails with an i/o
+// timeout, and the partition's reader dials its leader again.
+var benchReconnects reconnects
+
+type reconnects struct{ n atomic.Int64 }
+
+// Write counts the log records of failed fetches.
+func (r *reconnects) Write(p []byte) (int, error) {
+	if bytes.Contains(p, []byte("error reading partition")) {
+		r.n.Add(1)
+	}
+	return len(p), nil
+}
+
 // benchEngine runs the projectors (and the relay, with Kafka) on pool.
 func benchEngine(b *testing.B, pool *pgxpool.Pool, options ...func(*Config)) *engine {
 	b.Helper()
@@ -337,7 +437,7 @@ func benchEngine(b *testing.B, pool *pgxpool.Pool, options ...func(*Config)) *en
 	for _, o := range options {
 		o(&c)
 	}
-	m := NewMain("project", c, roles{Relay: true, Projectors: true}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	m := NewMain("project", c, roles{Relay: true, Projectors: true}, slog.New(slog.NewTextHandler(&benchReconnects, nil)))
 	if err := m.Run(context.Background()); err != nil {
 		b.Fatal(err)
 	}
@@ -364,5 +464,76 @@ func baselineSetup(b *testing.B) func(context.Context, *pgxpool.Pool) target {
 		}, seen: func(ctx context.Context, from int64) ([]int64, error) {
 			return seqs(ctx, pool, `select seq from bench_rows where seq >= $1`, from)
 		}}
+	}
+}
+
+// benchStagesOf is the projection whose stages the breakdown follows: the
+// one the benchmark polls.
+const benchStagesOf = "shows"
+
+// consumerStages records, from the Kafka consumers' deliveries, when each
+// event was fetched and applied by the benchStagesOf consumer, and what
+// every consumer's deliveries cost.
+type consumerStages struct {
+	mu      sync.Mutex
+	fetched map[int64]time.Time
+	applied map[int64]time.Time
+	calls   map[string]*deliveryCalls
+}
+
+// deliveryCalls sums one consumer's deliveries.
+type deliveryCalls struct {
+	n, events int
+	took      []time.Duration
+}
+
+func (cs *consumerStages) observe(d kafka.Delivered) {
+	cs.mu.Lock()
+	defer cs.mu.Unlock()
+	c := cs.calls[d.Projection]
+	if c == nil {
+		c = &deliveryCalls{}
+		cs.calls[d.Projection] = c
+	}
+	c.n++
+	c.events += len(d.Positions)
+	c.took = append(c.took, d.End.Sub(d.Start))
+	if d.Projection != benchStagesOf || d.Done < len(d.Positions) {
+		return
+	}
+	for i, pos := range d.Positions {
+		s := int64(pos.Commit)
+		if _, ok := cs.fetched[s]; !ok {
+			cs.fetched[s], cs.applied[s] = d.FetchedAt[i], d.End
+		}
+	}
+}
+
+// report logs the stages of the measured events of bt, from the start of
+// their append, and the cost of each consumer's deliveries.
+func (cs *consumerStages) report(b *testing.B, bt *benchTimes) {
+	cs.mu.Lock()
+	defer cs.mu.Unlock()
+	bt.mu.Lock()
+	defer bt.mu.Unlock()
+	var fetched, applied []time.Duration
+	for s, start := range bt.measured {
+		if at, ok := cs.fetched[s]; ok {
+			fetched = append(fetched, max(at.Sub(start), 0))
+			applied = append(applied, max(cs.applied[s].Sub(start), 0))
+		}
+	}
+	if len(fetched) > 0 {
+		f, a := pcts(fetched), pcts(applied)
+		b.Logf("%-10s  %41s fetched (%s) p50 %6.2f ms  p99 %6.2f ms", "", "", benchStagesOf, f.p50, f.p99)
+		b.Logf("%-10s  %41s applied (%s) p50 %6.2f ms  p99 %6.2f ms", "", "", benchStagesOf, a.p50, a.p99)
+	}
+	names := slices.Sorted(maps.Keys(cs.calls))
+	for _, name := range names {
+		c := cs.calls[name]
+		t := pcts(c.took)
+		// Printed, not logged: a benchmark's log keeps only its first lines.
+		fmt.Printf("    %-10s  consumer %-9s %5d deliveries, %5.1f events each, transaction p50 %6.2f ms  p99 %6.2f ms\n",
+			"", name, c.n, float64(c.events)/float64(c.n), t.p50, t.p99)
 	}
 }

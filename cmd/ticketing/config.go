@@ -75,6 +75,9 @@ type Config struct {
 	// issue 16: ops. CORSOrigins are the origins whose pages may call the
 	// APIs (TICKETING_CORS_ORIGINS); none: CORS is off.
 	CORSOrigins []string
+	// issue 17: hotreads. Hot sizes the in-memory views and the live
+	// streams (cmd/ticketing/hot.go); LoadConfig sets its defaults.
+	Hot hotConfig
 	// projectors replaces projections.All(), for tests.
 	projectors []projections.Projector
 	// issue 14: money. payments replaces the process's own simulated
@@ -207,6 +210,7 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 			return c, fmt.Errorf("%s: %w", v.Name, err)
 		}
 	}
+	c.Hot = defaultHot() // issue 17: hotreads
 	if c.Kafka != nil && len(c.Kafka.Brokers) == 0 {
 		c.Kafka = nil // KAFKA_TOPIC or KAFKA_PARTITIONS without brokers
 	}

@@ -47,6 +47,7 @@ type engine struct {
 	metrics  *metrics // issue 16: ops: /metrics and the domain signals
 	// issue 16: webhooks
 	webhooks *webhookParts
+	hot      *projections.Hot // issue 17: hotreads; nil: none
 }
 
 func newEngine(ctx context.Context, c Config, pool *pgxpool.Pool, r roles, log *slog.Logger) (*engine, error) {
@@ -101,6 +102,7 @@ func newEngine(ctx context.Context, c Config, pool *pgxpool.Pool, r roles, log *
 	if c.DevTicketKey && (r.Write || r.Read) { // issue 14: door
 		log.Warn("TICKETING_TICKET_KEY is not set: ticket codes use a public development key; anyone can forge them")
 	}
+	e.hot = newHot(c, r, store, registry, queries, models, pool, log) // issue 17: hotreads
 	if err := e.route(c, r); err != nil {
 		return nil, err
 	}
@@ -184,6 +186,9 @@ func (e *engine) route(c Config, r roles) error {
 			WithSignals(m.signals) // issue 16: ops
 		read.WithWebhooks(e.webhooks.service)     // issue 16: webhooks
 		read.WithShowVersions(newShowVersions(e)) // issue 16: vocab
+		if e.hot != nil {                         // issue 17: hotreads
+			read.WithHot(e.hot, c.Hot.Streams, readapi.LiveOptions{Heartbeat: c.Hot.Heartbeat})
+		}
 		read.Register(router)
 		read.RegisterAdmin(router, exporterOf(e.store), e.registry)
 		// issue 18: pages: the pages at /, /organizer, /ops and the ops view's /v1/admin/status
@@ -257,11 +262,12 @@ func (e *engine) Start(ctx context.Context, r roles) (wait func()) {
 		if e.kafka == nil {
 			wg.Go(func() { _ = e.runner.Run(ctx) })
 		} else {
-			for _, p := range e.runner.Projectors {
-				c := &kafka.Consumer{Brokers: e.kafka.Brokers, Topic: e.kafka.Topic, Projection: p.Name(), Deliverer: e.runner, Log: e.log}
-				wg.Go(func() { _ = c.Run(ctx) })
-			}
+			c := projectionConsumer(e) // issue 15: klatency: one group feeds every projection
+			wg.Go(func() { _ = c.Run(ctx) })
 		}
+	}
+	if e.hot != nil { // issue 17: hotreads
+		wg.Go(func() { _ = e.hot.Run(ctx) })
 	}
 	if r.Relay && e.relay != nil {
 		wg.Go(func() { e.runRelay(ctx) }) // issue 15: singleton: one active relay per topic

@@ -45,7 +45,7 @@ type flashEngine struct {
 	tokens *auth.Tokens
 }
 
-func newFlashEngine(b *testing.B, holdTTL time.Duration) *flashEngine {
+func newFlashEngine(b *testing.B, holdTTL time.Duration, options ...func(*Config)) *flashEngine {
 	b.Helper()
 	if c, err := LoadConfig(env{"GOGC": os.Getenv("GOGC")}.get); err == nil {
 		c.tuneGC() // as main does
@@ -55,6 +55,9 @@ func newFlashEngine(b *testing.B, holdTTL time.Duration) *flashEngine {
 		b.Fatal(err)
 	}
 	c.ExpiryInterval = 100 * time.Millisecond
+	for _, o := range options { // issue 17: hotreads
+		o(&c)
+	}
 	m := NewMain("serve", c, allRoles, quiet)
 	if err := m.Run(context.Background()); err != nil {
 		b.Fatal(err)
@@ -558,42 +561,5 @@ func BenchmarkFlashSale(b *testing.B) {
 		b.ReportMetric(rate, "requests/s")
 	})
 
-	b.Run("reads", func(b *testing.B) {
-		f := newFlashEngine(b, time.Minute)
-		org := f.token(domain.RoleOrganizer)
-		show := f.show(b, org, 10_000)
-		head, _ := f.e.store.Head(context.Background())
-		if ok, err := f.e.queries.WaitForPosition(context.Background(), head, 10*time.Second); err != nil || !ok {
-			b.Fatalf("read model did not catch up: %v", err)
-		}
-		const clients, d = 200, 3 * time.Second
-		var mu sync.Mutex
-		var lat []time.Duration
-		deadline := time.Now().Add(d)
-		var wg sync.WaitGroup
-		for i := range clients {
-			wg.Go(func() {
-				path := "/v1/shows/" + show
-				if i%2 == 1 {
-					path += "/seats"
-				}
-				for time.Now().Before(deadline) {
-					st, _, dur, err := f.do("GET", path, "", nil)
-					if err != nil || st != 200 {
-						b.Errorf("read: %d %v", st, err)
-						return
-					}
-					mu.Lock()
-					lat = append(lat, dur)
-					mu.Unlock()
-				}
-			})
-		}
-		wg.Wait()
-		l := latencyOf(lat)
-		rate := float64(len(lat)) / d.Seconds()
-		b.Logf("reads: %d clients: %.0f requests/s (%.2f × baseline), p50 %.1f ms, p99 %.1f ms", clients, rate, rate/baseline, l.p50, l.p99)
-		b.ReportMetric(rate, "reads/s")
-		b.ReportMetric(l.p99, "p99-ms")
-	})
+	b.Run("reads", benchReads) // issue 17: hotreads (hot_bench_test.go)
 }

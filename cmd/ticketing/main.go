@@ -165,6 +165,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	bg, stop := context.WithCancel(context.WithoutCancel(ctx))
 	m.stopBG, m.waitBG = stop, m.engine.Start(bg, m.Roles)
 	m.srv, m.opsSrv = newHTTPServer(m.engine.handler, c.HTTP, log), newHTTPServer(m.engine.ops, c.HTTP, log)
+	m.srv.RegisterOnShutdown(m.engine.shutdownLive) // issue 18: hotreads: live streams end at once
 	log.Info("serving", "command", m.Name, "addr", m.ln.Addr().String(), "ops_addr", m.opsLn.Addr().String(),
 		"hold_ttl", c.HoldTTL.String(), "kafka", c.Kafka != nil)
 	for _, s := range []struct {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -25,6 +26,13 @@ const groupPrefix = "ticketing.projection."
 // "ticketing.projection." followed by its name.
 func GroupID(projection string) string { return groupPrefix + projection }
 
+// SharedGroupID is the consumer group of a Consumer that feeds several
+// projections (Consumer.Projections). Like GroupID's, it is stored in Kafka
+// with the committed offsets: renaming it makes the projections it feeds
+// read the topic again from its first retained message, and skip it as
+// redelivered.
+const SharedGroupID = "ticketing.projections"
+
 // Deliverer applies the events a broker delivered to a projection.
 // *projections.Runner satisfies it.
 type Deliverer interface {
@@ -40,10 +48,15 @@ var _ Deliverer = (*projections.Runner)(nil)
 
 // Defaults of Consumer.
 const (
-	// DefaultMaxWait is how long a fetch waits at the broker when there is
-	// nothing new. It does not delay new messages: the broker answers as
-	// soon as it has one. It bounds how long a rebalance or Close waits for
-	// the fetches in flight.
+	// DefaultMaxWait bounds a fetch. It does not delay new messages: the
+	// broker answers as soon as it has one. It bounds how long a rebalance
+	// or Close waits for the fetches in flight. kafka-go makes it the
+	// fetch's read deadline and asks the broker to wait three quarters of
+	// it, leaving a quarter for the answer to arrive (segmentio/kafka-go#574):
+	// on a loaded machine an idle partition's answer often comes later than
+	// those 25 ms, the fetch fails with an i/o timeout, and the partition's
+	// reader dials its leader again. 500 ms avoided most of those, but made
+	// rebalances and start-ups slower than the end-to-end tests allow.
 	DefaultMaxWait = 100 * time.Millisecond
 	// DefaultSessionTimeout is how long the group coordinator waits for a
 	// heartbeat before it gives a silent member's partitions to others.
@@ -68,15 +81,17 @@ const (
 	joinGroupBackoff = 200 * time.Millisecond
 )
 
-// Consumer feeds one projection from the topic of the global log, as a
-// member of the projection's consumer group (GroupID by default). It fetches
-// messages without committing them, gathers those at hand, delivers each
-// partition's run of them to Deliverer and then commits the offsets of those
-// done. Messages that are not done (a missing event of a stream, a failed
+// Consumer feeds one projection (or several, see Projections) from the
+// topic of the global log, as a member of the projection's consumer group
+// (GroupID by default). It fetches messages without committing them,
+// gathers those at hand, delivers each partition's run of them to Deliverer
+// and then commits the offsets of those done. It fetches the next messages
+// while a projection applies the last, until deliveryQueue batches wait for
+// it. Messages that are not done (a missing event of a stream, a failed
 // transaction) are not committed and never skipped: the consumer delivers
-// them again, with a growing backoff, before it fetches anything else.
-// Delivery is at least once; the Deliverer applies each event once in
-// effect.
+// them again, with a growing backoff, before it delivers anything else to
+// that projection. Delivery is at least once; the Deliverer applies each
+// event once in effect.
 type Consumer struct {
 	// Brokers are the bootstrap brokers, as host:port.
 	Brokers []string
@@ -84,9 +99,17 @@ type Consumer struct {
 	Topic string
 	// Projection is the name of the projection fed.
 	Projection string
+	// Projections, if not empty, are the projections fed instead of
+	// Projection, from one consumer group (SharedGroupID by default): each
+	// message is fetched and decoded once and delivered to each of them,
+	// concurrently, and its offset is committed once every one of them is
+	// done with it. Each keeps its own progress and parked streams; one that
+	// stalls holds the others back once deliveryQueue batches wait for it.
+	Projections []string
 	// Deliverer applies the events, usually the projections' runner.
 	Deliverer Deliverer
-	// Group is the consumer group; empty means GroupID(Projection).
+	// Group is the consumer group; empty means GroupID(Projection), or
+	// SharedGroupID with Projections.
 	Group string
 	// Log receives stalls and failures; nil discards them.
 	Log *slog.Logger
@@ -99,22 +122,42 @@ type Consumer struct {
 	SessionTimeout    time.Duration
 	HeartbeatInterval time.Duration
 	RebalanceTimeout  time.Duration
+	// Observe, if set, is told of every delivery: the benchmarks' breakdown
+	// of the latency. It runs on the delivery path and must be quick.
+	Observe func(Delivered)
+}
+
+// Delivered describes one call of Deliverer.Deliver, for Consumer.Observe.
+type Delivered struct {
+	// Projection is the projection fed.
+	Projection string
+	// Positions are the positions of the events delivered, FetchedAt when
+	// the consumer fetched each from the reader.
+	Positions []domain.Position
+	FetchedAt []time.Time
+	// Start and End bound the call; Done counts the events done.
+	Start, End time.Time
+	Done       int
 }
 
 // fetched is a message and the event it holds.
 type fetched struct {
 	msg kafka.Message
 	rec domain.RecordedEvent
-	err error  // a *DecodeError
-	gen member // the generation of the group it was fetched in
+	err error     // a *DecodeError
+	gen member    // the generation of the group it was fetched in
+	at  time.Time // when it was fetched
 }
 
 // Run consumes until ctx ends; it then commits what is done, leaves the
 // group and returns nil. It fails at once when the consumer is
 // misconfigured.
 func (c *Consumer) Run(ctx context.Context) error {
-	if len(c.Brokers) == 0 || c.Topic == "" || c.Projection == "" || c.Deliverer == nil {
+	if len(c.Brokers) == 0 || c.Topic == "" || len(c.names()) == 0 || slices.Contains(c.names(), "") || c.Deliverer == nil {
 		return errors.New("kafka: consumer needs brokers, a topic, a projection and a deliverer")
+	}
+	if names := slices.Sorted(slices.Values(c.names())); len(slices.Compact(names)) != len(c.names()) {
+		return errors.New("kafka: consumer given a projection twice")
 	}
 	maxBatch := c.MaxBatch
 	if maxBatch <= 0 {
@@ -138,16 +181,18 @@ func (c *Consumer) Run(ctx context.Context) error {
 		close(commits)
 		<-committed
 	}()
+	out := c.startDeliveries(ctx, gens, maxBatch, commits)
+	defer out.stop() // before commits is closed
 	for ctx.Err() == nil {
 		batch, err := c.fetch(ctx, r, gens, maxBatch)
 		if len(batch) > 0 {
-			c.deliverAll(ctx, gens, batch, commits)
+			out.deliver(ctx, batch)
 		}
 		// The reader retries by itself, with a backoff, and reports each
 		// failure once, in the queue of messages: waiting here would only
 		// delay the messages queued behind the failures.
 		if err != nil && ctx.Err() == nil {
-			c.logger().Error("projection consumer: fetch failed", "projection", c.Projection, "error", err)
+			c.logger().Error("projection consumer: fetch failed", "projection", c.label(), "error", err)
 		}
 	}
 	return nil
@@ -185,7 +230,7 @@ func (c *Consumer) readerConfig(maxBatch int) kafka.ReaderConfig {
 		ReadBackoffMin: 10 * time.Millisecond,
 		ReadBackoffMax: time.Second,
 		ErrorLogger: kafka.LoggerFunc(func(format string, args ...any) {
-			c.logger().Warn("kafka-go: "+fmt.Sprintf(format, args...), "projection", c.Projection)
+			c.logger().Warn("kafka-go: "+fmt.Sprintf(format, args...), "projection", c.label())
 		}),
 	}
 }
@@ -216,19 +261,127 @@ func (c *Consumer) fetch(ctx context.Context, r *kafka.Reader, gens *generations
 
 func decoded(m kafka.Message, gen member) fetched {
 	rec, err := Decode(m)
-	return fetched{msg: m, rec: rec, err: err, gen: gen}
+	return fetched{msg: m, rec: rec, err: err, gen: gen, at: time.Now()}
 }
 
-// deliverAll delivers the gathered messages, split by partition, in one
-// call (one transaction), has what is done committed, and delivers again
-// what is not until it is done or ctx ends. One transaction for all the
-// partitions of a gather keeps the cost per event low when events spread
+// deliveryQueue is how many gathered batches wait for a projection: the
+// consumer fetches the next ones while the projections apply the last, until
+// the slowest has that many waiting.
+const deliveryQueue = 4
+
+// deliveries feed each projection of a consumer, in a goroutine of its own,
+// the batches the consumer fetched, in order.
+type deliveries struct {
+	queues []chan []fetched
+	wg     sync.WaitGroup
+}
+
+// startDeliveries starts a goroutine per projection fed that delivers the
+// batches given to deliver, each batch with those waiting behind it, up to
+// maxBatch messages, at once, and reports what is done to a doneTracker that
+// has it committed.
+func (c *Consumer) startDeliveries(ctx context.Context, gens *generations, maxBatch int, commits chan<- []fetched) *deliveries {
+	names := c.names()
+	done := &doneTracker{of: len(names), last: map[int]map[string]fetched{}, commits: commits}
+	d := &deliveries{}
+	for _, name := range names {
+		q := make(chan []fetched, deliveryQueue)
+		d.queues = append(d.queues, q)
+		d.wg.Go(func() {
+			for batch := range q {
+				for more := len(batch) < maxBatch; more; {
+					select {
+					case next, ok := <-q:
+						// The batches are every projection's: copy.
+						batch = append(slices.Clip(batch), next...)
+						more = ok && len(batch) < maxBatch
+					default:
+						more = false
+					}
+				}
+				if ctx.Err() == nil {
+					c.deliverAll(ctx, gens, name, batch, done.report)
+				}
+			}
+		})
+	}
+	return d
+}
+
+// deliver queues batch for every projection, waiting while one has
+// deliveryQueue batches waiting, until ctx ends.
+func (d *deliveries) deliver(ctx context.Context, batch []fetched) {
+	for _, q := range d.queues {
+		select {
+		case q <- batch:
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+// stop waits for the projections to be done with what was queued; ctx has
+// ended, so they drop it.
+func (d *deliveries) stop() {
+	for _, q := range d.queues {
+		close(q)
+	}
+	d.wg.Wait()
+}
+
+// doneTracker has messages committed as the projections fed are done with
+// them: for each partition, the earliest of the last messages each
+// projection is done with in one generation of the group, once every one of
+// them reported one in that generation.
+type doneTracker struct {
+	of      int // projections fed
+	commits chan<- []fetched
+
+	mu   sync.Mutex
+	last map[int]map[string]fetched // by partition, by projection
+}
+
+// report records that projection is done with msgs, and every message
+// before each in its partition.
+func (t *doneTracker) report(projection string, msgs []fetched) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	var ready []fetched
+	for _, m := range msgs {
+		p := m.msg.Partition
+		if t.last[p] == nil {
+			t.last[p] = map[string]fetched{}
+		}
+		t.last[p][projection] = m
+		first, n := m, 0
+		for _, f := range t.last[p] {
+			if f.gen != m.gen {
+				continue
+			}
+			n++
+			if f.msg.Offset < first.msg.Offset {
+				first = f
+			}
+		}
+		if n == t.of {
+			ready = append(ready, first)
+		}
+	}
+	if len(ready) > 0 {
+		t.commits <- ready
+	}
+}
+
+// deliverAll delivers the gathered messages to the projection name, split
+// by partition, in one call (one transaction), reports what is done, and
+// delivers again what is not until it is done or ctx ends. One transaction
+// for all the partitions of a gather keeps the cost per event low when events spread
 // over many partitions, and leaves no two transactions of this consumer to
 // deadlock on rows that events of several partitions touch (a show's sales).
 //
 // Messages fetched in an older generation of the group are not delivered
 // again: the partitions still assigned restart from the committed offsets.
-func (c *Consumer) deliverAll(ctx context.Context, gens *generations, batch []fetched, commits chan<- []fetched) {
+func (c *Consumer) deliverAll(ctx context.Context, gens *generations, name string, batch []fetched, report func(string, []fetched)) {
 	var order []int
 	byPartition := map[int][]fetched{}
 	for _, f := range batch {
@@ -251,10 +404,12 @@ func (c *Consumer) deliverAll(ctx context.Context, gens *generations, batch []fe
 			}
 			deliveries = append(deliveries, d)
 		}
-		done, err := c.Deliverer.Deliver(ctx, c.Projection, deliveries)
+		start := time.Now()
+		done, err := c.Deliverer.Deliver(ctx, name, deliveries)
 		if len(done) != len(deliveries) {
 			done = make([]int, len(deliveries))
 		}
+		c.observe(name, order, byPartition, done, start)
 		var committed []fetched
 		var stalls []stall
 		var kept []int
@@ -280,13 +435,13 @@ func (c *Consumer) deliverAll(ctx context.Context, gens *generations, batch []fe
 			kept = append(kept, p)
 		}
 		if len(committed) > 0 {
-			commits <- committed
+			report(name, committed)
 		}
 		if len(stalls) == 0 || ctx.Err() != nil {
 			return
 		}
 		for _, s := range stalls {
-			c.logStall(s, backoff)
+			c.logStall(name, s, backoff)
 		}
 		if !follow.Sleep(ctx, backoff) {
 			return
@@ -294,6 +449,25 @@ func (c *Consumer) deliverAll(ctx context.Context, gens *generations, batch []fe
 		backoff = min(2*backoff, maxBackoff)
 		order = kept
 	}
+}
+
+// observe tells Observe of a delivery of the messages of the partitions
+// order, started at start.
+func (c *Consumer) observe(name string, order []int, byPartition map[int][]fetched, done []int, start time.Time) {
+	if c.Observe == nil {
+		return
+	}
+	d := Delivered{Projection: name, Start: start, End: time.Now()}
+	for i, p := range order {
+		for _, f := range byPartition[p] {
+			if f.err == nil {
+				d.Positions = append(d.Positions, f.rec.Position)
+				d.FetchedAt = append(d.FetchedAt, f.at)
+			}
+		}
+		d.Done += done[i]
+	}
+	c.Observe(d)
 }
 
 // stall is the first message of a partition that is not done, and why.
@@ -320,7 +494,7 @@ func (c *Consumer) commitLoop(client *kafka.Client, commits <-chan []fetched) {
 			}
 		}
 		if err := c.commit(client, msgs); err != nil {
-			c.logger().Warn("projection consumer: commit failed", "projection", c.Projection, "error", err)
+			c.logger().Warn("projection consumer: commit failed", "projection", c.label(), "error", err)
 		}
 	}
 }
@@ -429,8 +603,8 @@ func respTopic(resp *kafka.OffsetCommitResponse, topic string) []kafka.OffsetCom
 	return resp.Topics[topic]
 }
 
-func (c *Consumer) logStall(s stall, retryIn time.Duration) {
-	attrs := []any{"projection", c.Projection, "partition", s.first.msg.Partition, "offset", s.first.msg.Offset}
+func (c *Consumer) logStall(name string, s stall, retryIn time.Duration) {
+	attrs := []any{"projection", name, "partition", s.first.msg.Partition, "offset", s.first.msg.Offset}
 	if gap, ok := errors.AsType[*projections.GapError](s.err); ok {
 		attrs = append(attrs, "stream", gap.Stream, "version", gap.Got, "want_version", gap.Want, "position", gap.Position.String())
 	} else if ae, ok := errors.AsType[*projections.ApplyError](s.err); ok {
@@ -442,10 +616,27 @@ func (c *Consumer) logStall(s stall, retryIn time.Duration) {
 }
 
 func (c *Consumer) group() string {
-	if c.Group != "" {
+	switch {
+	case c.Group != "":
 		return c.Group
+	case len(c.Projections) > 0:
+		return SharedGroupID
 	}
 	return GroupID(c.Projection)
+}
+
+// label names the projections fed in the log.
+func (c *Consumer) label() string { return strings.Join(c.names(), ",") }
+
+// names returns the projections fed.
+func (c *Consumer) names() []string {
+	if len(c.Projections) > 0 {
+		return c.Projections
+	}
+	if c.Projection == "" {
+		return nil
+	}
+	return []string{c.Projection}
 }
 
 func (c *Consumer) logger() *slog.Logger {

@@ -118,21 +118,28 @@ func (p *pipeline) waitApplied(pos domain.Position, timeout time.Duration) {
 // message of the topic.
 func (p *pipeline) waitCommitted(projections ...string) {
 	p.t.Helper()
-	ends := endOffsets(p.t, p.cfg)
 	for _, name := range projections {
-		var got []int64
-		eventually(p.t, 10*time.Second, func() string {
-			return fmt.Sprintf("group %s to commit %v, it committed %v", p.group(name), ends, got)
-		}, func() bool {
-			got = kafkatest.Committed(p.t, p.cfg, p.group(name))
-			for i := range got {
-				if got[i] != ends[i] && (got[i] != -1 || ends[i] != 0) {
-					return false
-				}
-			}
-			return true
-		})
+		p.waitGroupCommitted(p.group(name))
 	}
+}
+
+// waitGroupCommitted waits until group committed every message of the
+// topic.
+func (p *pipeline) waitGroupCommitted(group string) {
+	p.t.Helper()
+	ends := endOffsets(p.t, p.cfg)
+	var got []int64
+	eventually(p.t, 10*time.Second, func() string {
+		return fmt.Sprintf("group %s to commit %v, it committed %v", group, ends, got)
+	}, func() bool {
+		got = kafkatest.Committed(p.t, p.cfg, group)
+		for i := range got {
+			if got[i] != ends[i] && (got[i] != -1 || ends[i] != 0) {
+				return false
+			}
+		}
+		return true
+	})
 }
 
 func projectionNames() []string {
@@ -487,6 +494,9 @@ func TestConsumer_Run(t *testing.T) {
 				"no topic":      {Brokers: b.addrs, Projection: "shows", Deliverer: &projections.Runner{}},
 				"no projection": {Brokers: b.addrs, Topic: "t", Deliverer: &projections.Runner{}},
 				"no deliverer":  {Brokers: b.addrs, Topic: "t", Projection: "shows"},
+				"a projection twice": {Brokers: b.addrs, Topic: "t", Projections: []string{"shows", "sales", "shows"},
+					Deliverer: &projections.Runner{}},
+				"an empty projection": {Brokers: b.addrs, Topic: "t", Projections: []string{"shows", ""}, Deliverer: &projections.Runner{}},
 			} {
 				if err := c.Run(ctx); err == nil || ctx.Err() != nil {
 					t.Errorf("%s: Run = %v, want an error at once", name, err)

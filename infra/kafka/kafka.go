@@ -54,6 +54,9 @@ type Config struct {
 	// BatchTimeout is how long the writer waits for more messages of a
 	// partition before it sends them; zero means DefaultBatchTimeout.
 	BatchTimeout time.Duration
+	// Observe, if set, is given to every Consumer the engine starts (see
+	// Consumer.Observe): the benchmarks' hook.
+	Observe func(Delivered)
 }
 
 func (c Config) withDefaults() Config {

@@ -3,6 +3,8 @@ package postgres_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -102,6 +104,34 @@ func TestReadModels_ApplyDelivered(t *testing.T) {
 		}
 		if done, err := applyOne(m, "p", 0, []domain.RecordedEvent{rec("a", 1, 1)}, fn); err != nil || done != 1 {
 			t.Fatalf("retry: %d, %v", done, err)
+		}
+	})
+
+	t.Run("a queued statement that fails is reported by its own event", func(t *testing.T) {
+		t.Parallel()
+		pool := pgtest.NewPool(t)
+		m, fn := postgres.NewReadModels(pool), appliedTable(t, pool)
+		if _, err := pool.Exec(ctx, `alter table applied add check (stream <> 'bad')`); err != nil {
+			t.Fatal(err)
+		}
+		var calls []string
+		_, err := applyOne(m, "p", 0, []domain.RecordedEvent{rec("a", 1, 1), rec("bad", 1, 2), rec("c", 1, 3)}, func(db projections.DB, r domain.RecordedEvent) error {
+			calls = append(calls, r.StreamID)
+			if err := fn(db, r); err != nil {
+				return fmt.Errorf("stream %s: %w", r.StreamID, err)
+			}
+			return nil
+		})
+		// Queued, the failure comes at COMMIT; applied again one statement at a
+		// time, it comes from the statement of "bad", before "c" is applied.
+		if err == nil || !strings.HasPrefix(err.Error(), "stream bad: ") {
+			t.Fatalf("err = %v, want the failure of stream bad", err)
+		}
+		if got, want := strings.Join(calls, " "), "a bad c a bad"; got != want {
+			t.Errorf("fn called for %q, want %q", got, want)
+		}
+		if rows, _ := countApplied(t, pool); rows != 0 {
+			t.Fatalf("applied %d rows after a rollback", rows)
 		}
 	})
 

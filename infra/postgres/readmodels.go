@@ -277,66 +277,86 @@ func (m *ReadModels) ApplyDelivered(ctx context.Context, name string, deliveries
 
 // ApplyDeliveredBatch is ApplyDelivered with one call of fn for every event
 // to apply; see projections.DeliveredBatchStore.
+//
+// As in Apply, the statements fn runs with Exec are queued and sent with the
+// progress rows and the COMMIT, in one round trip; when a queued statement
+// fails, the transaction is rolled back and run again, one statement at a
+// time, so that fn gets each error from the statement that caused it.
 func (m *ReadModels) ApplyDeliveredBatch(ctx context.Context, name string, deliveries []projections.Delivery, fn func(db projections.DB, recs []domain.RecordedEvent) error) ([]int, error) {
-	done := make([]int, len(deliveries))
-	fail := func(err error) ([]int, error) {
-		return make([]int, len(deliveries)), fmt.Errorf("apply delivered %s: %w", name, err)
-	}
 	var parts []int32
 	var streams []string
-	versions := map[string]int64{}
+	seen := map[string]bool{}
 	for _, d := range deliveries {
 		parts = append(parts, int32(d.Partition))
 		for _, rec := range d.Events {
-			if _, ok := versions[rec.StreamID]; !ok {
-				versions[rec.StreamID] = 0
+			if !seen[rec.StreamID] {
+				seen[rec.StreamID] = true
 				streams = append(streams, rec.StreamID)
 			}
 		}
 	}
 	if len(streams) == 0 {
-		return done, nil
+		return make([]int, len(deliveries)), nil
 	}
-	// BEGIN, the locks and the reads go in one round trip, the writes and
-	// COMMIT in another: this runs for every batch a consumer fetches.
-	var gap error
-	ran := false
-	err := withPipelinedTx(ctx, m.pool, func(tx *pipeTx) error {
-		ran = true
-		var err error
-		done, gap, err = m.applyDeliveredTx(ctx, tx, name, deliveries, fn, parts, streams, versions)
-		return err
-	})
+	done, gap, late, err := m.applyDelivered(ctx, name, deliveries, fn, parts, streams, true)
+	if late && ctx.Err() == nil {
+		done, gap, _, err = m.applyDelivered(ctx, name, deliveries, fn, parts, streams, false)
+	}
 	if err != nil {
-		if !ran { // no connection
-			return fail(err)
-		}
 		return done, err
 	}
 	return done, gap
 }
 
-// applyDeliveredTx is ApplyDeliveredBatch in the pipelined transaction tx,
-// for the partitions parts and the streams of the deliveries at versions.
-// It returns what it did, a gap it found, and its error.
-func (m *ReadModels) applyDeliveredTx(ctx context.Context, tx *pipeTx, name string, deliveries []projections.Delivery, fn func(db projections.DB, recs []domain.RecordedEvent) error, parts []int32, streams []string, versions map[string]int64) ([]int, error, error) {
-	fail := func(err error) ([]int, error, error) {
-		return make([]int, len(deliveries)), nil, fmt.Errorf("apply delivered %s: %w", name, err)
+// applyDelivered is one attempt of ApplyDeliveredBatch, queueing the Execs
+// of fn or not. It returns what it did, a gap it found, whether a queued
+// statement of fn failed, and its error.
+func (m *ReadModels) applyDelivered(ctx context.Context, name string, deliveries []projections.Delivery, fn func(db projections.DB, recs []domain.RecordedEvent) error, parts []int32, streams []string, queue bool) (done []int, gap error, late bool, err error) {
+	versions := make(map[string]int64, len(streams))
+	// BEGIN, the locks and the reads go in one round trip, the writes and
+	// COMMIT in another: this runs for every batch a consumer fetches.
+	ran := false
+	err = withPipelinedTx(ctx, m.pool, func(tx *pipeTx) error {
+		ran = true
+		var err error
+		done, gap, late, err = m.applyDeliveredTx(ctx, tx, name, deliveries, fn, parts, streams, versions, queue)
+		return err
+	})
+	if err != nil {
+		if !ran { // no connection
+			err = fmt.Errorf("apply delivered %s: %w", name, err)
+		}
+		return make([]int, len(deliveries)), nil, late, err
+	}
+	return done, gap, false, nil
+}
+
+// applyDeliveredTx is applyDelivered in the pipelined transaction tx, for
+// the partitions parts and the streams of the deliveries, whose versions it
+// reads into versions.
+func (m *ReadModels) applyDeliveredTx(ctx context.Context, tx *pipeTx, name string, deliveries []projections.Delivery, fn func(db projections.DB, recs []domain.RecordedEvent) error, parts []int32, streams []string, versions map[string]int64, queue bool) ([]int, error, bool, error) {
+	fail := func(late bool, err error) ([]int, error, bool, error) {
+		return make([]int, len(deliveries)), nil, late, fmt.Errorf("apply delivered %s: %w", name, err)
 	}
 	last, err := lockDelivered(ctx, tx, name, parts, streams, versions)
 	if err != nil {
-		return fail(err)
+		return fail(false, err)
 	}
 	done, apply, changed, gap := resolveDelivered(name, deliveries, last, versions)
+	db := &queueDB{conn: tx.conn, direct: !queue, batch: &pgx.Batch{}}
 	if len(apply) > 0 {
-		if err := fn(rmDB{pipelinedTx{tx.conn}}, apply); err != nil {
-			return make([]int, len(deliveries)), nil, err
+		if err := fn(db, apply); err != nil {
+			return make([]int, len(deliveries)), nil, db.late != nil, err
+		}
+		if db.late != nil { // fn went on after a failure
+			return fail(true, db.late)
 		}
 	}
-	if err := commitDelivered(ctx, tx, name, changed, versions, last); err != nil {
-		return fail(err)
+	queued := db.batch.Len()
+	if i, err := commitDelivered(ctx, tx, db.batch, name, changed, versions, last); err != nil {
+		return fail(i < queued, err)
 	}
-	return done, gap, nil
+	return done, gap, false, nil
 }
 
 // lockDelivered begins tx, locks the rows of the partitions parts (creating
@@ -402,9 +422,10 @@ func resolveDelivered(name string, deliveries []projections.Delivery, last map[i
 	return done, apply, changed, gap
 }
 
-// commitDelivered writes the versions of the changed streams and the
-// partitions' last positions, and commits tx.
-func commitDelivered(ctx context.Context, tx *pipeTx, name string, changed map[string]bool, versions map[string]int64, last map[int]domain.Position) error {
+// commitDelivered sends the statements b holds, writes the versions of the
+// changed streams and the partitions' last positions, and commits tx. On
+// failure it returns the index of the statement that failed.
+func commitDelivered(ctx context.Context, tx *pipeTx, b *pgx.Batch, name string, changed map[string]bool, versions map[string]int64, last map[int]domain.Position) (int, error) {
 	ids, vs := make([]string, 0, len(changed)), make([]int64, 0, len(changed))
 	for s := range changed {
 		ids, vs = append(ids, s), append(vs, versions[s])
@@ -413,31 +434,13 @@ func commitDelivered(ctx context.Context, tx *pipeTx, name string, changed map[s
 	for part, pos := range last {
 		pnum, pcs, pps = append(pnum, int32(part)), append(pcs, int64(pos.Commit)), append(pps, int64(pos.Prepare))
 	}
-	b := &pgx.Batch{}
 	b.Queue(`insert into projection_streams (name, stream_id, version)
 		select $1, s, v from unnest($2::text[], $3::bigint[]) as u(s, v)
 		on conflict (name, stream_id) do update set version = excluded.version`, name, ids, vs)
 	b.Queue(`update projection_partitions p set commit_pos = u.c, prepare_pos = u.pp, updated_at = now()
 		from unnest($2::int[], $3::bigint[], $4::bigint[]) as u(part, c, pp)
 		where p.name = $1 and p.partition = u.part`, name, pnum, pcs, pps)
-	_, err := tx.commit(ctx, b)
-	return err
-}
-
-// pipelinedTx runs statements on a connection inside a transaction that was
-// begun by a pipelined BEGIN.
-type pipelinedTx struct{ conn *pgx.Conn }
-
-func (t pipelinedTx) Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error) {
-	return t.conn.Exec(ctx, sql, args...)
-}
-
-func (t pipelinedTx) Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error) {
-	return t.conn.Query(ctx, sql, args...)
-}
-
-func (t pipelinedTx) QueryRow(ctx context.Context, sql string, args ...any) pgx.Row {
-	return t.conn.QueryRow(ctx, sql, args...)
+	return tx.commit(ctx, b)
 }
 
 var _ projections.StatusReporter = (*ReadModels)(nil)

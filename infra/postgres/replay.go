@@ -54,6 +54,9 @@ func NewShadow(ctx context.Context, live *pgxpool.Pool, projection string, table
 	// logged, in one pass, before they go live.
 	for _, t := range tables {
 		ddl = append(ddl, fmt.Sprintf("create unlogged table %s.%s (like %s.%s including all)", s.ident(), ident(t), s.liveIdent(), ident(t)))
+		if ff, ok := shadowFillfactor[t]; ok {
+			ddl = append(ddl, fmt.Sprintf("alter table %s.%s set (fillfactor = %d)", s.ident(), ident(t), ff))
+		}
 	}
 	for _, q := range ddl {
 		if _, err := live.Exec(ctx, q); err != nil {
@@ -85,6 +88,22 @@ var deferredIndexes = map[string]bool{
 	"rm_orders_buyer": true, "rm_orders_show": true,
 	"rm_tickets_buyer": true, "rm_tickets_holder": true, "rm_tickets_former": true, "rm_tickets_show": true,
 	"hold_deadlines_due": true,
+	// The seat map's and the analytics' pages; both are unique or not
+	// as live: rm_seats_order cannot fail where the primary key held
+	// (distinct row labels get distinct row numbers).
+	"rm_seats_order": true, "rm_analytics_orders_show": true,
+}
+
+// shadowFillfactor leaves room in the pages of the shadow tables whose rows
+// a rebuild updates after inserting them (seats held and sold, orders and
+// their outcomes in a later batch): the new version of a row then goes in
+// the same page, a HOT update that inserts into none of the indexes, as
+// no update of these changes an indexed column of the shadow (the
+// deferred indexes are not there yet). Swap resets it before the rewrite
+// that makes the table logged, so that the live table is packed as usual.
+var shadowFillfactor = map[string]int{
+	"rm_seats": 50, "rm_sections": 50, "rm_sales": 50,
+	"rm_orders": 80, "rm_sales_orders": 80, "rm_analytics_orders": 80,
 }
 
 // dropDeferred drops the shadow's copies of the deferred indexes and
@@ -205,7 +224,11 @@ func (s *Shadow) Swap(ctx context.Context, opt SwapOptions) (SwapResult, error) 
 		// Before the live projection is locked: writing the tables to the
 		// WAL takes time, and the live projection goes on meanwhile.
 		for _, t := range s.tables {
-			if _, err := s.live.Exec(ctx, fmt.Sprintf("alter table %s.%s set logged", s.ident(), ident(t))); err != nil {
+			q := fmt.Sprintf("alter table %s.%s set logged", s.ident(), ident(t))
+			if _, ok := shadowFillfactor[t]; ok {
+				q = fmt.Sprintf("alter table %s.%s reset (fillfactor), set logged", s.ident(), ident(t))
+			}
+			if _, err := s.live.Exec(ctx, q); err != nil {
 				return res, fmt.Errorf("swap %s: %w", s.projection, err)
 			}
 		}

@@ -1,0 +1,68 @@
+package main
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/ticketing/ticketing/domain"
+	"github.com/ticketing/ticketing/infra/postgres"
+	"github.com/ticketing/ticketing/projections"
+)
+
+// hotConfig sizes the in-memory views of the read API (issue 17: hot
+// reads) and its live streams (issue 18).
+type hotConfig struct {
+	// Shows is how many shows are kept in memory; 0 turns hot reads and
+	// live streams off.
+	Shows int
+	// Streams is how many live streams one client address may hold; 0:
+	// no limit.
+	Streams int
+	// Heartbeat is how often an idle live stream gets a comment.
+	Heartbeat time.Duration
+	// buffer is how many messages a watcher may fall behind (tests; 0:
+	// projections.DefaultLiveBuffer).
+	buffer int
+}
+
+// newHot returns the in-memory views of a process that serves reads, or
+// nil. They load shows at the checkpoints of the in-process projectors:
+// with Kafka, whose projectors keep partition offsets instead, reads go to
+// the read models.
+//
+// The ETag of a show is its stream's version (issue 16: vocab), which the
+// views read from the PostgreSQL event store's table at the position they
+// load at; with another store, reads go to the read models too.
+func newHot(c Config, r roles, store eventStore, registry *domain.Registry, queries *projections.Queries, models *postgres.ReadModels, pool *pgxpool.Pool, log *slog.Logger) *projections.Hot {
+	if _, ok := store.(*postgres.Store); !ok || !r.Read || c.Hot.Shows == 0 || c.Kafka != nil {
+		return nil
+	}
+	versionAt := func(ctx context.Context, id uuid.UUID, at domain.Position) (int64, error) {
+		var v int64
+		err := pool.QueryRow(ctx, `select coalesce(max(version), $3) from events where stream_id = $1 and position <= $2`,
+			domain.ShowStream(id), int64(at.Commit), domain.NoStream).Scan(&v)
+		return v, err
+	}
+	return &projections.Hot{Feed: store, Registry: registry, Snapshot: models.InTx, Queries: queries, VersionAt: versionAt,
+		Max: c.Hot.Shows, Buffer: c.Hot.buffer, Log: log}
+}
+
+// defaultHot is the hotConfig of LoadConfig. The environment does not set
+// it yet: its variables (TICKETING_HOT_SHOWS, TICKETING_LIVE_STREAMS,
+// TICKETING_LIVE_HEARTBEAT, docs/live.md) wait for their rows in the
+// README's Configuration table.
+func defaultHot() hotConfig {
+	return hotConfig{Shows: projections.DefaultHotShows, Streams: 32, Heartbeat: 15 * time.Second}
+}
+
+// shutdownLive ends the live streams, which would otherwise hold the
+// HTTP server's Shutdown until its timeout.
+func (e *engine) shutdownLive() {
+	if e.hot != nil {
+		e.hot.Shutdown()
+	}
+}
