@@ -7,7 +7,12 @@ export PG_PORT
 BROKER  := tools/kafka/broker run
 CLUSTER := tools/kafka/cluster run
 
-.PHONY: run run-kafka test chromium browser-test kafka-cluster fuzz bench bench-latency bench-flash bench-live bench-reads bench-replay bench-audit lint db kafka
+.PHONY: build walkthrough-tools run run-kafka test chromium browser-test kafka-cluster fuzz bench bench-latency bench-flash bench-live bench-reads bench-replay bench-audit lint db kafka
+
+## build: the binary, ./bin/ticketing (every subcommand: serve, replay,
+## events, state, inventory, audit, ...)
+build:
+	$(GO) build -o bin/ticketing ./cmd/ticketing
 
 ## run: start the engine (write API, read API, projectors, expirer) on :8080
 run: db
@@ -22,6 +27,7 @@ run-kafka: db kafka
 ## against a real broker started for the run; then the three-broker cluster
 ## test (kafka-cluster) and a short run of each fuzz target
 test: db kafka lint chromium
+	@$(MAKE) --no-print-directory walkthrough-tools
 	$(BROKER) $(GO) test -race -count=1 -timeout 15m -skip '^TestCluster_' ./...
 	@$(MAKE) --no-print-directory kafka-cluster
 	@$(MAKE) --no-print-directory fuzz
@@ -102,6 +108,13 @@ lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	 if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
+
+## walkthrough-tools: curl and jq, which the README's walkthrough (and its
+## test, TestReadme_Walkthrough) runs; installed from Debian's packages
+## when missing
+walkthrough-tools:
+	@command -v curl >/dev/null && command -v jq >/dev/null || \
+	 { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq curl jq; }
 
 ## db: install PostgreSQL 15 (Debian's packages) if needed and start it on
 ## 127.0.0.1:$(PG_PORT) with trust auth; a running one is left alone

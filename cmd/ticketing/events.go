@@ -98,18 +98,21 @@ type eventsOptions struct {
 
 // eventsCommand is `ticketing events`: it streams the event store's
 // history, filtered, as JSON lines or CSV, to stdout or a file.
-type eventsCommand struct{ o eventsOptions }
+type eventsCommand struct {
+	o      eventsOptions
+	stream *streamRef // --stream, resolved into o.Filter.Stream by Run
+}
 
 // Flags attaches the filter's flags, --format, --output and --raw.
 func (x *eventsCommand) Flags(fs *flag.FlagSet, _ *Config) {
 	o := &x.o
-	fs.StringVar(&o.Filter.Stream, "stream", "", "only this stream's events (e.g. show-<id>)")
+	fs.Func("stream", "only this stream's events: a show or order id, show-<id> or order-<id>", streamFlag(&x.stream))
 	fs.Func("type", "only events of this type (repeatable), e.g. show.seats_held", func(s string) error {
 		o.Filter.Types = append(o.Filter.Types, s)
 		return nil
 	})
-	fs.Func("since", "only events recorded at or after this time (RFC 3339, or 2006-01-02[T15:04[:05]] in UTC)", timeFlag(&o.Filter.Since))
-	fs.Func("until", "only events recorded at or before this time", timeFlag(&o.Filter.Until))
+	fs.Func("since", "only events recorded at or after this time ("+timeForms+")", timeFlag(&o.Filter.Since, time.Now))
+	fs.Func("until", "only events recorded at or before this time", timeFlag(&o.Filter.Until, time.Now))
 	fs.Func("from-position", "only events at or after this position of the global log", func(s string) error {
 		p, err := domain.ParsePosition(s)
 		if err != nil {
@@ -137,6 +140,16 @@ func (x *eventsCommand) Run(ctx context.Context, s *session) error {
 	store, registry, err := s.Store(ctx)
 	if err != nil {
 		return err
+	}
+	if err := checkTypes(registry, o.Filter.Types); err != nil {
+		return fmt.Errorf("events: %w", err)
+	}
+	if x.stream != nil {
+		ref, err := x.stream.resolve(ctx, store)
+		if err != nil {
+			return fmt.Errorf("events: %w", err)
+		}
+		o.Filter.Stream = ref.String()
 	}
 
 	out, toStdout := io.Writer(os.Stdout), o.Output == "" || o.Output == "-"
@@ -172,6 +185,23 @@ func (x *eventsCommand) Run(ctx context.Context, s *session) error {
 	took := time.Since(start)
 	s.Log.Info("exported", "events", n, "took", took.Round(time.Millisecond).String(),
 		"events_per_second", int64(float64(n)/max(took.Seconds(), 1e-9)))
+	return nil
+}
+
+// checkTypes refuses a --type the registry does not know, which would
+// select nothing, and suggests the type it may have meant.
+func checkTypes(registry *domain.Registry, types []string) error {
+	for _, t := range types {
+		if _, ok := registry.SchemaVersion(t); ok {
+			continue
+		}
+		for _, k := range streamKinds {
+			if _, ok := registry.SchemaVersion(k.kind + "." + t); ok {
+				return fmt.Errorf("--type %q: no such event type; did you mean %s.%s?", t, k.kind, t)
+			}
+		}
+		return fmt.Errorf("--type %q: no such event type (the types are in the type column of `ticketing events`, e.g. show.seats_held, order.confirmed)", t)
+	}
 	return nil
 }
 
@@ -394,8 +424,11 @@ func newExportProgress(after, head domain.Position, out io.Writer) *exportProgre
 		return p
 	}
 	p.bar = progressbar.NewOptions64(int64(head.Commit-after.Commit), progressbar.OptionSetWriter(out),
-		progressbar.OptionSetDescription("exporting"), progressbar.OptionShowIts(), progressbar.OptionSetItsString("positions"),
+		progressbar.OptionSetDescription("exporting"), progressbar.OptionShowCount(), progressbar.OptionShowIts(), progressbar.OptionSetItsString("positions"),
 		progressbar.OptionThrottle(100*time.Millisecond), progressbar.OptionFullWidth(), progressbar.OptionClearOnFinish())
+	// The rate counts from now, not from the first report (the library's
+	// default), which comes progressEvery events in.
+	p.bar.StartWithoutRender()
 	return p
 }
 
@@ -411,23 +444,38 @@ func (p *exportProgress) finish() {
 	}
 }
 
-// timeLayouts are the forms a time flag takes; those without a zone are UTC.
+// timeLayouts are the forms a time flag takes besides now; those without a
+// zone are UTC.
 var timeLayouts = []string{time.RFC3339Nano, "2006-01-02T15:04:05", "2006-01-02T15:04", "2006-01-02 15:04:05", "2006-01-02 15:04", "2006-01-02"}
 
-// parseTime parses a time flag.
-func parseTime(s string) (time.Time, error) {
+// timeForms says, for the flags' help, which forms a time flag takes.
+const timeForms = "RFC 3339, 2006-01-02[T15:04[:05]] in UTC, now, or now-DURATION such as now-90m"
+
+// parseTime parses a time flag: one of timeLayouts, "now", or "now-D" (D a
+// Go duration, such as 90m or 1h30m) before now.
+func parseTime(s string, now time.Time) (time.Time, error) {
+	if rest, ok := strings.CutPrefix(s, "now"); ok {
+		if rest == "" {
+			return now.UTC(), nil
+		}
+		if d, err := time.ParseDuration(strings.TrimPrefix(rest, "-")); err == nil && rest[0] == '-' && d >= 0 {
+			return now.Add(-d).UTC(), nil
+		}
+		return time.Time{}, fmt.Errorf("invalid time %q: want now, or now-DURATION such as now-90m", s)
+	}
 	for _, l := range timeLayouts {
 		if t, err := time.Parse(l, s); err == nil {
 			return t.UTC(), nil
 		}
 	}
-	return time.Time{}, fmt.Errorf("invalid time %q: want RFC 3339 (2026-11-21T20:00:00Z) or 2026-11-21[T20:00[:00]] in UTC", s)
+	return time.Time{}, fmt.Errorf("invalid time %q: want RFC 3339 (2026-11-21T20:00:00Z), 2026-11-21[T20:00[:00]] in UTC, now or now-90m", s)
 }
 
-// timeFlag sets *t from a time flag.
-func timeFlag(t *time.Time) func(string) error {
+// timeFlag sets *t from a time flag, now read from the clock when the flag
+// is parsed.
+func timeFlag(t *time.Time, clock func() time.Time) func(string) error {
 	return func(s string) error {
-		v, err := parseTime(s)
+		v, err := parseTime(s, clock())
 		if err != nil {
 			return err
 		}

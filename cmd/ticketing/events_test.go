@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -93,7 +94,9 @@ func TestEventsCmd(t *testing.T) {
 		want []string
 	}{
 		{"one stream", []string{"--stream", domain.OrderStream(hA)}, []string{"4", "7"}},
-		{"a stream with no events", []string{"--stream", "show-none"}, []string{}},
+		{"a stream by its bare id", []string{"--stream", hA.String()}, []string{"4", "7"}},
+		{"a show by its bare id, upper case", []string{"--stream", strings.ToUpper(hShow.String()), "--from-position", "20"}, []string{"21", "22"}},
+		{"a stream with no events", []string{"--stream", "show-" + uuid.NewString()}, []string{}},
 		{"types, repeatable", []string{"--type", "order.confirmed", "--type", "order.cancelled"}, []string{"7", "11", "19", "20"}},
 		{"since and until, inclusive", []string{"--since", "2026-11-21T19:20:00Z", "--until", "2026-11-21T19:35:30Z"}, []string{"9", "10", "11", "12", "13"}},
 		{"since in UTC shorthand", []string{"--since", "2026-11-21 20:05"}, []string{"17", "18", "19", "20", "21", "22"}},
@@ -131,6 +134,25 @@ func TestEventsCmd(t *testing.T) {
 		var md map[string]any
 		if err := json.Unmarshal([]byte(rows[1][8]), &md); err != nil || md["user_id"] != hBuyer.String() {
 			t.Errorf("metadata cell = %s (%v)", rows[1][8], err)
+		}
+	})
+
+	t.Run("a filter that cannot match says why", func(t *testing.T) {
+		t.Parallel()
+		for _, c := range []struct {
+			args []string
+			want string
+		}{
+			{[]string{"--stream", "show-none"}, `"none" is not a UUID (want show-<uuid>)`},
+			{[]string{"--stream", "ticket-" + hA.String()}, "want a show or order id, show-<uuid> or order-<uuid>"},
+			{[]string{"--type", "seats_held"}, `--type "seats_held": no such event type; did you mean show.seats_held?`},
+			{[]string{"--type", "order.confirmed", "--type", "order.paid"}, `--type "order.paid": no such event type`},
+		} {
+			out := filepath.Join(t.TempDir(), "out")
+			err := run(context.Background(), append([]string{"events", "--database-url", db, "--output", out}, c.args...), env{}.get, quiet, nil)
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Errorf("events %q: %v, want an error saying %q", c.args, err, c.want)
+			}
 		}
 	})
 
@@ -210,6 +232,7 @@ func TestScanExport_Export(t *testing.T) {
 
 func TestParseTime(t *testing.T) {
 	t.Parallel()
+	now := time.Date(2026, 11, 21, 20, 30, 0, 0, time.FixedZone("CET", 3600))
 	for in, want := range map[string]string{
 		"2026-11-21T20:00:00Z":           "2026-11-21T20:00:00Z",
 		"2026-11-21T20:00:00.5+01:00":    "2026-11-21T19:00:00.5Z",
@@ -218,17 +241,22 @@ func TestParseTime(t *testing.T) {
 		"2026-11-21 20:00:30":            "2026-11-21T20:00:30Z",
 		"2026-11-21":                     "2026-11-21T00:00:00Z",
 		"2026-11-21T20:00:00.123456789Z": "2026-11-21T20:00:00.123456789Z",
+		"now":                            "2026-11-21T19:30:00Z",
+		"now-90m":                        "2026-11-21T18:00:00Z",
+		"now-1h30m15s":                   "2026-11-21T17:59:45Z",
 	} {
 		t.Run(in, func(t *testing.T) {
 			t.Parallel()
-			got, err := parseTime(in)
+			got, err := parseTime(in, now)
 			if err != nil || got.Format("2006-01-02T15:04:05.999999999Z07:00") != want {
 				t.Errorf("parseTime(%q) = %v, %v; want %s", in, got, err, want)
 			}
 		})
 	}
-	if _, err := parseTime("tonight"); err == nil {
-		t.Error("parseTime(tonight) succeeded")
+	for _, in := range []string{"tonight", "now+1h", "now-", "now-1x", "now--5m", "nowish", "yesterday"} {
+		if got, err := parseTime(in, now); err == nil {
+			t.Errorf("parseTime(%q) = %v, want an error", in, got)
+		}
 	}
 }
 

@@ -21,31 +21,32 @@ const inventoryReaders = 8
 // inventoryCommand is `ticketing inventory`: a show's seat states at a
 // moment, from the show's stream and the streams of the orders it held for.
 type inventoryCommand struct {
-	showID string
+	show   *streamRef // nil until given
 	at     time.Time
 	output string
 }
 
 // Flags attaches --show, --at and --output.
 func (x *inventoryCommand) Flags(fs *flag.FlagSet, _ *Config) {
-	fs.StringVar(&x.showID, "show", "", "the show's id (required)")
-	fs.Func("at", "the moment (required): RFC 3339, or 2006-01-02[T15:04[:05]] in UTC", timeFlag(&x.at))
+	fs.Func("show", "the show (required): its id, or show-<id>", streamFlag(&x.show))
+	fs.Func("at", "the moment (required): "+timeForms, timeFlag(&x.at, time.Now))
 	fs.StringVar(&x.output, "output", "", "write to this file instead of stdout")
 }
 
 // Run rebuilds the inventory and writes it.
 func (x *inventoryCommand) Run(ctx context.Context, s *session) error {
-	id, err := uuid.Parse(x.showID)
 	switch {
 	case len(s.Args) > 0:
 		return s.noArgs()
-	case err != nil:
-		return fmt.Errorf("inventory: --show: want a show id, got %q", x.showID)
+	case x.show == nil:
+		return errors.New("inventory: --show is required")
+	case x.show.Kind != "" && x.show.Kind != "show":
+		return fmt.Errorf("inventory: --show: %s is not a show's stream; want the show's id or show-<id>", x.show)
 	case x.at.IsZero():
 		return errors.New("inventory: --at is required")
 	}
 	return withStore(ctx, s, x.output, func(store eventStore, registry *domain.Registry, out io.Writer) error {
-		inv, err := inventoryAt(ctx, store, registry, id, x.at)
+		inv, err := inventoryAt(ctx, store, registry, x.show.ID, x.at)
 		if err != nil {
 			return fmt.Errorf("inventory: %w", err)
 		}

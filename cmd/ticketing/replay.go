@@ -8,9 +8,9 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"slices"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"text/tabwriter"
 	"time"
 
@@ -114,7 +114,11 @@ func replay(ctx context.Context, pool *pgxpool.Pool, o replayOptions, out io.Wri
 		return nil, err
 	}
 	rebuilds := postgres.NewRebuilds(pool)
-	prog := newReplayProgress(int64(head.Commit)*int64(len(chosen)), out, log)
+	unit := "events" // the PostgreSQL log is dense: a position is an event
+	if _, dense := store.(*postgres.Store); !dense {
+		unit = "positions"
+	}
+	prog := newReplayProgress(int64(head.Commit), len(chosen), unit, out, log)
 	defer prog.finish()
 
 	reports := make([]replayReport, len(chosen))
@@ -126,7 +130,7 @@ func replay(ctx context.Context, pool *pgxpool.Pool, o replayOptions, out io.Wri
 		wg.Go(func() {
 			defer reader.Close()
 			start := time.Now()
-			reports[i] = replayOne(ctx, pool, store, reader, registry, rebuilds, p, o, head, prog.add)
+			reports[i] = replayOne(ctx, pool, store, reader, registry, rebuilds, p, o, head, func(n int64) { prog.add(i, n) })
 			reports[i].Took = time.Since(start)
 		})
 	}
@@ -237,26 +241,30 @@ func replayOne(ctx context.Context, pool *pgxpool.Pool, store eventStore, log pr
 	return rep
 }
 
-// replayProgress shows how far a replay got: a progress bar with events/s
+// replayProgress shows how far a replay got: a progress bar with the rate
 // and ETA on a terminal (schollz/progressbar), a log line every few seconds
-// otherwise.
+// otherwise. What it counts is the log: the events every projection
+// replayed (the slowest one's count), of the events the log held when the
+// replay started; a projection's catch-up past that end counts until the
+// bar is full.
 type replayProgress struct {
 	bar   *progressbar.ProgressBar
-	done  atomic.Int64
+	mu    sync.Mutex
+	done  []int64 // per projection
 	total int64
+	start time.Time
 	stop  chan struct{}
 	wg    sync.WaitGroup
 }
 
-func newReplayProgress(total int64, out io.Writer, log *slog.Logger) *replayProgress {
-	p := &replayProgress{total: total, stop: make(chan struct{})}
+// newReplayProgress counts total events (or log positions, as unit says)
+// for each of projections side by side.
+func newReplayProgress(total int64, projections int, unit string, out io.Writer, log *slog.Logger) *replayProgress {
+	p := &replayProgress{total: total, done: make([]int64, projections), start: time.Now(), stop: make(chan struct{})}
 	if f, ok := out.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
-		p.bar = progressbar.NewOptions64(total, progressbar.OptionSetWriter(out), progressbar.OptionSetDescription("replaying"),
-			progressbar.OptionShowCount(), progressbar.OptionShowIts(), progressbar.OptionSetItsString("events"),
-			progressbar.OptionThrottle(100*time.Millisecond), progressbar.OptionFullWidth())
+		p.bar = newReplayBar(total, projections, unit, out)
 		return p
 	}
-	start := time.Now()
 	p.wg.Go(func() {
 		t := time.NewTicker(2 * time.Second)
 		defer t.Stop()
@@ -265,23 +273,57 @@ func newReplayProgress(total int64, out io.Writer, log *slog.Logger) *replayProg
 			case <-p.stop:
 				return
 			case <-t.C:
-				done := p.done.Load()
-				rate := float64(done) / time.Since(start).Seconds()
-				eta := time.Duration(0)
-				if rate > 0 {
-					eta = time.Duration(float64(p.total-done)/rate) * time.Second
-				}
-				log.Info("replay progress", "events", done, "of", p.total, "events_per_s", int(rate), "eta", eta.Round(time.Second).String())
+				done, rate, eta := p.rate(time.Now())
+				log.Info("replay progress", unit, done, "of", p.total, unit+"_per_s", int64(rate), "eta", eta.Round(time.Second).String())
 			}
 		}
 	})
 	return p
 }
 
-func (p *replayProgress) add(n int64) {
-	p.done.Add(n)
+// newReplayBar is the terminal's bar. Its clock starts now: left to start
+// at the first Add, as the library does by default, it would leave the
+// first batch's time out and show rates of millions of events a second.
+func newReplayBar(total int64, projections int, unit string, out io.Writer) *progressbar.ProgressBar {
+	bar := progressbar.NewOptions64(max(total, 1), progressbar.OptionSetWriter(out),
+		progressbar.OptionSetDescription(fmt.Sprintf("replaying %d projection(s)", projections)),
+		progressbar.OptionShowCount(), progressbar.OptionShowIts(), progressbar.OptionSetItsString(unit),
+		progressbar.OptionThrottle(100*time.Millisecond), progressbar.OptionFullWidth())
+	bar.StartWithoutRender()
+	return bar
+}
+
+// rate returns the events every projection replayed, their rate since the
+// start and the time left at that rate.
+func (p *replayProgress) rate(now time.Time) (done int64, perSecond float64, eta time.Duration) {
+	p.mu.Lock()
+	done = p.slowest()
+	p.mu.Unlock()
+	if s := now.Sub(p.start).Seconds(); s > 0 {
+		perSecond = float64(done) / s
+	}
+	if perSecond > 0 && done < p.total {
+		eta = time.Duration(float64(p.total-done) / perSecond * float64(time.Second))
+	}
+	return done, perSecond, eta
+}
+
+// slowest is the count of the projection furthest behind, at most the
+// total; p.mu is held.
+func (p *replayProgress) slowest() int64 {
+	if len(p.done) == 0 {
+		return 0
+	}
+	return min(slices.Min(p.done), p.total)
+}
+
+// add counts n more events replayed by projection i.
+func (p *replayProgress) add(i int, n int64) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.done[i] += n
 	if p.bar != nil {
-		_ = p.bar.Add64(n)
+		_ = p.bar.Set64(p.slowest())
 	}
 }
 

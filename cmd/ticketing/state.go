@@ -7,7 +7,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -16,8 +15,12 @@ import (
 	"github.com/ticketing/ticketing/domain"
 )
 
-// errNoHistory says that a stream had no event at the point asked for.
-var errNoHistory = errors.New("no events")
+// errNoHistory says that a stream had no event at the point asked for;
+// errNoStream, which is one, that it has none at all.
+var (
+	errNoHistory = errors.New("no events")
+	errNoStream  = fmt.Errorf("%w at all: no such stream", errNoHistory)
+)
 
 // asOf is how much of a stream's history to replay: all of it (the zero
 // asOf), up to a version, or up to a moment (events recorded then or before).
@@ -49,6 +52,12 @@ func readHistory(ctx context.Context, store commands.EventStore, registry *domai
 	if err != nil {
 		return history{}, err
 	}
+	if len(recs) == 0 {
+		return history{}, fmt.Errorf("stream %s: %w", stream, errNoStream)
+	}
+	if n := len(recs); a.Version > recs[n-1].Version {
+		return history{}, fmt.Errorf("stream %s: --version %d is past its end: the stream has %d events", stream, a.Version, recs[n-1].Version)
+	}
 	recs = a.cut(recs)
 	if len(recs) == 0 {
 		return history{}, fmt.Errorf("stream %s: %w %s", stream, errNoHistory, a)
@@ -72,7 +81,7 @@ func (a asOf) String() string {
 
 // stateOptions are the flags of `ticketing state`.
 type stateOptions struct {
-	Stream string
+	Stream *streamRef // nil until given
 	AsOf   asOf
 }
 
@@ -85,9 +94,9 @@ type stateCommand struct {
 
 // Flags attaches --stream, --version, --at and --output.
 func (x *stateCommand) Flags(fs *flag.FlagSet, _ *Config) {
-	fs.StringVar(&x.o.Stream, "stream", "", "the aggregate's stream: show-<id> or order-<id> (required)")
-	fs.Int64Var(&x.o.AsOf.Version, "version", 0, "the state after this version of the stream")
-	fs.Func("at", "the state at this moment: after the events recorded then or before (RFC 3339, or 2006-01-02[T15:04[:05]] in UTC)", timeFlag(&x.o.AsOf.At))
+	fs.Func("stream", "the aggregate (required): a show or order id, show-<id> or order-<id>", streamFlag(&x.o.Stream))
+	fs.Int64Var(&x.o.AsOf.Version, "version", 0, "the state after this version of the stream (at most its last)")
+	fs.Func("at", "the state at this moment: after the events recorded then or before ("+timeForms+")", timeFlag(&x.o.AsOf.At, time.Now))
 	fs.StringVar(&x.output, "output", "", "write to this file instead of stdout")
 }
 
@@ -97,7 +106,7 @@ func (x *stateCommand) Run(ctx context.Context, s *session) error {
 	switch {
 	case len(s.Args) > 0:
 		return s.noArgs()
-	case o.Stream == "":
+	case o.Stream == nil:
 		return errors.New("state: --stream is required")
 	case o.AsOf.Version < 0:
 		return errors.New("state: --version must be positive")
@@ -145,16 +154,20 @@ type stateView struct {
 
 // aggregateState rebuilds the aggregate of o.Stream as of o.AsOf.
 func aggregateState(ctx context.Context, store commands.EventStore, registry *domain.Registry, o stateOptions) (stateView, error) {
-	kind, _, _ := strings.Cut(o.Stream, "-")
-	if kind != "show" && kind != "order" {
-		return stateView{}, fmt.Errorf("stream %q: want show-<id> or order-<id>", o.Stream)
-	}
-	h, err := readHistory(ctx, store, registry, o.Stream, o.AsOf)
+	ref, err := o.Stream.resolve(ctx, store)
 	if err != nil {
 		return stateView{}, err
 	}
-	v := stateView{Stream: o.Stream, Version: h.last.Version, Position: h.last.Position.String(), RecordedAt: h.last.RecordedAt.UTC()}
-	if kind == "show" {
+	stream := ref.String()
+	h, err := readHistory(ctx, store, registry, stream, o.AsOf)
+	if errors.Is(err, errNoStream) && o.Stream.Kind == "" {
+		return stateView{}, fmt.Errorf("no show or order has the id %s", ref.ID)
+	}
+	if err != nil {
+		return stateView{}, err
+	}
+	v := stateView{Stream: stream, Version: h.last.Version, Position: h.last.Position.String(), RecordedAt: h.last.RecordedAt.UTC()}
+	if ref.Kind == "show" {
 		s := domain.NewShow()
 		s.Load(h.events, h.last.Version)
 		v.Show = newShowState(s)

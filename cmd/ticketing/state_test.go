@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -128,6 +129,45 @@ func TestStateCmd(t *testing.T) {
 			t.Errorf("got %+v", v.Order)
 		}
 	})
+	t.Run("every id form names the same stream", func(t *testing.T) {
+		t.Parallel()
+		for _, c := range []struct{ stream, want string }{
+			{show, show}, {hShow.String(), show}, {strings.ToUpper(hShow.String()), show}, {`"` + show + `"`, show},
+			{orderA, orderA}, {hA.String(), orderA}, {"order-" + strings.ToUpper(hA.String()), orderA},
+		} {
+			if v := state(t, "--stream", c.stream, "--version", "1"); v.Stream != c.want || v.Version != 1 {
+				t.Errorf("--stream %s: stream %s at version %d, want %s at 1", c.stream, v.Stream, v.Version, c.want)
+			}
+		}
+	})
+	t.Run("at now", func(t *testing.T) {
+		t.Parallel()
+		if v := state(t, "--stream", hShow.String(), "--at", "now"); v.Version != 12 || v.Show == nil {
+			t.Errorf("--at now: version %d, want 12 (every event)", v.Version)
+		}
+		if v := state(t, "--stream", show, "--version", "12"); v.Version != 12 {
+			t.Errorf("--version 12 (the last): version %d", v.Version)
+		}
+	})
+	t.Run("refusals say why", func(t *testing.T) {
+		t.Parallel()
+		for _, c := range []struct {
+			args []string
+			want string
+		}{
+			{[]string{"--stream", show, "--version", "13"}, "--version 13 is past its end: the stream has 12 events"},
+			{[]string{"--stream", orderA, "--version", "3"}, "--version 3 is past its end: the stream has 2 events"},
+			{[]string{"--stream", uuid.NewString()}, "no show or order has the id"},
+			{[]string{"--stream", "show-none"}, `"none" is not a UUID`},
+			{[]string{"--stream", "ticket-1"}, "want a show or order id, show-<uuid> or order-<uuid>"},
+			{[]string{"--stream", show, "--at", "now+1h"}, "want now, or now-DURATION"},
+		} {
+			err := run(context.Background(), append([]string{"state", "--database-url", db, "--output", filepath.Join(t.TempDir(), "out")}, c.args...), env{}.get, quiet, nil)
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Errorf("state %q: %v, want an error saying %q", c.args, err, c.want)
+			}
+		}
+	})
 	t.Run("bad requests", func(t *testing.T) {
 		t.Parallel()
 		for _, args := range [][]string{
@@ -209,6 +249,23 @@ func TestInventoryCmd(t *testing.T) {
 			}
 		})
 	}
+	t.Run("every id form of the show, at now", func(t *testing.T) {
+		t.Parallel()
+		for _, show := range []string{hShow.String(), domain.ShowStream(hShow), strings.ToUpper(hShow.String())} {
+			var inv domain.Inventory
+			runJSON(t, &inv, "inventory", "--database-url", db, "--show", show, "--at", "now")
+			if got := seatStates(t, inv); inv.ShowID != hShow || time.Since(inv.At) > time.Minute || !slices.Equal(got, []string{"available", "available", "sold"}) {
+				t.Errorf("--show %s --at now: show %s at %s, seats %v", show, inv.ShowID, inv.At, got)
+			}
+		}
+	})
+	t.Run("an order is not a show", func(t *testing.T) {
+		t.Parallel()
+		args := []string{"inventory", "--database-url", db, "--output", filepath.Join(t.TempDir(), "out"), "--show", domain.OrderStream(hA), "--at", "now"}
+		if err := run(context.Background(), args, env{}.get, quiet, nil); err == nil || !strings.Contains(err.Error(), "is not a show's stream") {
+			t.Errorf("inventory --show order-…: %v, want a refusal naming the show's forms", err)
+		}
+	})
 	t.Run("before the show existed", func(t *testing.T) {
 		t.Parallel()
 		store, registry := historyStore(t, db)
