@@ -7,7 +7,7 @@ export PG_PORT
 BROKER  := tools/kafka/broker run
 CLUSTER := tools/kafka/cluster run
 
-.PHONY: run run-kafka test kafka-cluster fuzz bench bench-latency bench-flash bench-replay bench-audit lint db kafka
+.PHONY: run run-kafka test kafka-cluster schemathesis fuzz bench bench-latency bench-flash bench-replay bench-audit lint db kafka
 
 ## run: start the engine (write API, read API, projectors, expirer) on :8080
 run: db
@@ -20,10 +20,12 @@ run-kafka: db kafka
 
 ## test: gofmt, vet and every test with the race detector, the Kafka tests
 ## against a real broker started for the run; then the three-broker cluster
-## test (kafka-cluster) and a short run of each fuzz target
+## test (kafka-cluster), schemathesis against a live engine (schemathesis)
+## and a short run of each fuzz target
 test: db kafka lint
 	$(BROKER) $(GO) test -race -count=1 -timeout 15m -skip '^TestCluster_' ./...
 	@$(MAKE) --no-print-directory kafka-cluster
+	@$(MAKE) --no-print-directory schemathesis
 	@$(MAKE) --no-print-directory fuzz
 
 ## kafka-cluster: a three-node Kafka cluster loses a node under a steady
@@ -33,6 +35,13 @@ test: db kafka lint
 kafka-cluster: db kafka
 	$(CLUSTER) bash -o pipefail -c \
 	  "$(GO) test -race -count=1 -timeout 5m -run '^TestCluster_' -v ./cmd/ticketing | grep --line-buffered -v 'serve_test.go:[0-9]*: time='"
+
+## schemathesis: fuzz a live engine (built from this tree, on a fresh
+## database) from its own OpenAPI document with schemathesis, for
+## ST_MAX_TIME seconds (default 90); installs schemathesis into
+## ~/.cache/ticketing once (tools/schemathesis/setup)
+schemathesis: db
+	tools/schemathesis/run
 
 ## fuzz: a short run of each fuzz target beyond its committed seeds
 ## (FUZZTIME each, default 10s)
