@@ -69,9 +69,12 @@ bench-latency: db kafka
 ## PostgreSQL single-row commit rate at the same concurrency; the cost of
 ## loading a show with 100 and 100,000 events (snapshots); expiring the
 ## 2,000 holds of a drop one by one and 500 at a time; and projecting
-## 10,000 holds set-based against event by event
+## 10,000 holds set-based against event by event; and holds on one hot show
+## at 64, 500 and 2,000 buyers (FLASH_CONCURRENCY) against a CRUD hot-row
+## design on pgx and raw commits, all in the same run
 bench-flash: db
 	$(GO) test -run '^$$' -bench FlashSale -benchtime 1x -timeout 20m ./cmd/ticketing
+	$(GO) test -run '^$$' -bench HoldsVsCRUD -benchtime 1x -timeout 20m ./cmd/ticketing
 	$(GO) test -run '^$$' -bench LoadShow -benchtime 20x ./infra/postgres
 	$(GO) test -run '^$$' -bench Expiry -benchtime 2x -v ./infra/postgres
 	$(GO) test -run '^$$' -bench Runner_Drop -benchtime 3x ./projections

@@ -39,6 +39,9 @@ func (h *showChange) run(ctx context.Context, actor domain.Actor, id uuid.UUID, 
 		if !domain.CanManage(actor, s) {
 			return ErrForbidden
 		}
+		if err := checkIfVersion(ctx, s.Version()); err != nil { // issue 16: vocab (If-Match)
+			return err
+		}
 		if err := decide(s); err != nil {
 			h.shows.drop(id) // a failed decision may have raised part of its events
 			return err

@@ -295,7 +295,9 @@ func (o *Order) Ticket(id uuid.UUID) (Ticket, bool) {
 	return Ticket{}, false
 }
 
-// CheckIn admits a ticket once; a second check-in fails with ErrAlreadyCheckedIn.
+// CheckIn admits a ticket once; a second check-in fails with a
+// *CheckInRefusedError that says when the first was, which is
+// ErrAlreadyCheckedIn.
 func (o *Order) CheckIn(ticket uuid.UUID, now time.Time) error {
 	if _, ok := o.Ticket(ticket); ok && o.Voided[ticket] {
 		return ErrTicketVoided
@@ -303,8 +305,8 @@ func (o *Order) CheckIn(ticket uuid.UUID, now time.Time) error {
 	if _, ok := o.Ticket(ticket); !ok || o.Status != OrderStatusConfirmed {
 		return ErrTicketNotFound
 	}
-	if _, done := o.CheckedIn[ticket]; done {
-		return ErrAlreadyCheckedIn
+	if at, done := o.CheckedIn[ticket]; done { // says when (issue 16), and Is ErrAlreadyCheckedIn
+		return &CheckInRefusedError{Reason: RefusedAlreadyCheckedIn, TicketID: ticket, CheckedInAt: at}
 	}
 	o.raise(TicketCheckedIn{OrderID: o.ID, ShowID: o.ShowID, TicketID: ticket, At: now.UTC(), Generation: o.Generation(ticket)})
 	return nil

@@ -23,6 +23,8 @@ const DefaultRebuildBatch = 5000
 // calls progress after each batch with the position reached, and returns the
 // last position applied. A poison event parks its stream, as in the Runner;
 // any other failure stops it with an *ApplyError. No event is skipped.
+// Through a SharedReader, the rebuild takes the events it reads decoded
+// (see SharedLog).
 func Rebuild(ctx context.Context, log Reader, store Store, registry *domain.Registry, p Projector, batch int, progress func(domain.Position)) (domain.Position, error) {
 	return RebuildUntil(ctx, log, store, registry, p, batch, domain.Position{}, progress)
 }
@@ -55,6 +57,7 @@ func RebuildUntil(ctx context.Context, log Reader, store Store, registry *domain
 			return at, nil
 		}
 		r := Runner{Store: store, Registry: registry}
+		r.shared, _ = log.(*SharedReader)
 		if err := r.apply(ctx, p, events); err != nil {
 			return at, err
 		}

@@ -109,6 +109,8 @@ type Runner struct {
 	mu      sync.Mutex
 	status  map[string]*ProjectionStatus
 	decoded decodeCache
+	// shared, if set, has the events of a rebuild's SharedLog decoded.
+	shared *SharedReader
 }
 
 // Run runs the projectors until ctx ends; it then returns nil. It fails at
@@ -395,6 +397,9 @@ func applyEvents(ctx context.Context, db DB, p Projector, recs []domain.Recorded
 // decode decodes the events of a batch, each once for all the projectors of
 // the runner.
 func (r *Runner) decode(batch []domain.RecordedEvent) ([]domain.Event, []error) {
+	if events, errs, ok := r.shared.decoded(batch); ok {
+		return events, errs
+	}
 	if len(r.Projectors) > 1 {
 		return r.decoded.decode(r.decodeOne, batch)
 	}

@@ -1,6 +1,7 @@
 package projections
 
 import (
+	"encoding/json"
 	"time"
 
 	"github.com/google/uuid"
@@ -48,11 +49,11 @@ type SeatMap struct {
 }
 
 // SeatMapSection is one seated section of a SeatMap: its name, which
-// Queries.Seats takes, its number of rows and how many of its seats are
-// available, held and sold.
+// Queries.Seats takes, its number of rows (row_count: "rows" is a list
+// everywhere else) and how many of its seats are available, held and sold.
 type SeatMapSection struct {
 	Name      string `json:"name"`
-	Rows      int    `json:"rows"`
+	Rows      int    `json:"row_count"`
 	Capacity  int    `json:"capacity"`
 	Available int    `json:"available"`
 	Held      int    `json:"held"`
@@ -63,7 +64,7 @@ type SeatMapSection struct {
 // order the organizer created them, then by seat number. A row may go on
 // in the next page: its first row then has the label of this page's last.
 // NextCursor fetches the next page; it is empty on the last page. It names
-// no order.
+// no order. It is rendered with has_more, as a List is.
 type SeatPage struct {
 	ShowID     uuid.UUID    `json:"show_id"`
 	Section    string       `json:"section"`
@@ -71,9 +72,10 @@ type SeatPage struct {
 	NextCursor string       `json:"next_cursor,omitempty"`
 }
 
-// SeatMapRow is the seats of one row in a SeatPage.
+// SeatMapRow is the seats of one row in a SeatPage. Label is the row's
+// name, rendered "row" as in orders and tickets.
 type SeatMapRow struct {
-	Label string        `json:"label"`
+	Label string        `json:"row"`
 	Seats []SeatMapSeat `json:"seats"`
 }
 
@@ -89,7 +91,7 @@ type OrderView struct {
 	ShowID     uuid.UUID         `json:"show_id"`
 	BuyerID    uuid.UUID         `json:"buyer_id"`
 	Status     string            `json:"status"`
-	Items      []domain.HeldItem `json:"items"`
+	Items      OrderItems        `json:"items"`
 	Seats      []domain.HeldSeat `json:"seats"`
 	TotalCents int64             `json:"total_cents"`
 	ExpiresAt  time.Time         `json:"expires_at"`
@@ -136,11 +138,11 @@ type SalesView struct {
 	ShowID uuid.UUID `json:"show_id"`
 	// OrganizerID is whom the figures belong to; it is not rendered.
 	OrganizerID     uuid.UUID `json:"-"`
-	Sold            int       `json:"sold"`
+	Sold            int       `json:"units_sold"`
 	RevenueCents    int64     `json:"revenue_cents"`
-	Held            int       `json:"held"`
-	Expired         int       `json:"expired"`
-	Cancelled       int       `json:"cancelled"`
+	Held            int       `json:"units_held"`
+	Expired         int       `json:"units_expired"`
+	Cancelled       int       `json:"units_cancelled"`
 	OrdersConfirmed int       `json:"orders_confirmed"`
 	OrdersExpired   int       `json:"orders_expired"`
 	OrdersCancelled int       `json:"orders_cancelled"`
@@ -154,7 +156,8 @@ type DueHold struct {
 }
 
 // List is one page of a list. NextCursor fetches the next page; it is empty
-// on the last page.
+// on the last page. It is rendered with has_more, true when NextCursor is
+// not empty.
 type List[T any] struct {
 	Items      []T    `json:"items"`
 	NextCursor string `json:"next_cursor,omitempty"`
@@ -182,14 +185,14 @@ type AnalyticsHour struct {
 // median time from hold to payment of those paid; the last two are null
 // when there is nothing to divide.
 type AnalyticsFigures struct {
-	Holds              int      `json:"holds"`
+	Holds              int      `json:"orders_held"`
 	UnitsHeld          int      `json:"units_held"`
-	Confirmed          int      `json:"confirmed"`
+	Confirmed          int      `json:"orders_confirmed"`
 	UnitsSold          int      `json:"units_sold"`
 	RevenueCents       int64    `json:"revenue_cents"`
-	Expired            int      `json:"expired"`
-	Cancelled          int      `json:"cancelled"`
-	Paid               int      `json:"paid"`
+	Expired            int      `json:"orders_expired"`
+	Cancelled          int      `json:"orders_cancelled"`
+	Paid               int      `json:"orders_paid"`
 	Conversion         *float64 `json:"conversion"`
 	MedianSecondsToPay *float64 `json:"median_seconds_to_pay"`
 }
@@ -216,4 +219,70 @@ func (f *AnalyticsFigures) cohort(paid int, medianMS *float64) {
 		s := *medianMS / 1000
 		f.MedianSecondsToPay = &s
 	}
+}
+
+// MarshalJSON renders l with has_more.
+func (l List[T]) MarshalJSON() ([]byte, error) {
+	return json.Marshal(struct {
+		Items      []T    `json:"items"`
+		NextCursor string `json:"next_cursor,omitempty"`
+		HasMore    bool   `json:"has_more"`
+	}{l.Items, l.NextCursor, l.NextCursor != ""})
+}
+
+// MarshalJSON renders p with has_more.
+func (p SeatPage) MarshalJSON() ([]byte, error) {
+	type plain SeatPage
+	return json.Marshal(struct {
+		plain
+		HasMore bool `json:"has_more"`
+	}{plain(p), p.NextCursor != ""})
+}
+
+// OrderItems are the general-admission units of an order. Each renders its
+// price as price_cents, as a seat's is; the read model stores them as the
+// events carry them (domain.HeldItem's unit_price_cents), and both names are
+// read.
+type OrderItems []domain.HeldItem
+
+// orderItem is how an item of OrderItems is rendered.
+type orderItem struct {
+	Section    string `json:"section"`
+	Quantity   int    `json:"quantity"`
+	PriceCents int64  `json:"price_cents"`
+	TicketType string `json:"ticket_type,omitempty"`
+}
+
+// MarshalJSON renders the items with price_cents.
+func (items OrderItems) MarshalJSON() ([]byte, error) {
+	out := make([]orderItem, len(items))
+	for i, it := range items {
+		out[i] = orderItem{Section: it.Section, Quantity: it.Quantity, PriceCents: it.UnitPriceCents, TicketType: it.TicketType}
+	}
+	return json.Marshal(out)
+}
+
+// UnmarshalJSON reads items stored (unit_price_cents) or rendered
+// (price_cents).
+func (items *OrderItems) UnmarshalJSON(b []byte) error {
+	var in []struct {
+		domain.HeldItem
+		PriceCents *int64 `json:"price_cents"`
+	}
+	if err := json.Unmarshal(b, &in); err != nil {
+		return err
+	}
+	if in == nil {
+		*items = nil
+		return nil
+	}
+	out := make(OrderItems, len(in))
+	for i, it := range in {
+		out[i] = it.HeldItem
+		if it.PriceCents != nil {
+			out[i].UnitPriceCents = *it.PriceCents
+		}
+	}
+	*items = out
+	return nil
 }

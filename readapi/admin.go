@@ -43,19 +43,22 @@ type EventView struct {
 	Metadata      json.RawMessage `json:"metadata"`
 }
 
-// EventPage is a page of the event history.
+// EventPage is a page of the event history, paged as every list is
+// (issue 16: vocab): NextCursor is the cursor of the next page, empty on
+// the last page, and HasMore says whether there is one.
 type EventPage struct {
-	Events []EventView `json:"events"`
-	// NextAfter is the after of the next page; empty on the last page.
-	NextAfter string `json:"next_after,omitempty"`
+	Events     []EventView `json:"events"`
+	NextCursor string      `json:"next_cursor,omitempty"`
+	HasMore    bool        `json:"has_more"`
 }
 
 // RegisterAdmin adds the admin routes to r:
 //
-//	GET /v1/admin/events?stream=&type=&type=&since=&until=&from_position=&after=&limit=&raw=
+//	GET /v1/admin/events?stream=&type=&type=&since=&until=&from_position=&cursor=&limit=&raw=
 //
 // the event history, for admins only, filtered like `ticketing events` and
-// paged by position: each page names the after of the next. Data is upcast
+// paged by position: each page names the cursor of the next (after, its
+// name before issue 16, is accepted for one release). Data is upcast
 // with registry to the current shape of its type unless raw=true.
 func (a *API) RegisterAdmin(r *mux.Router, events EventLog, registry *domain.Registry) {
 	h := adminEvents{log: events, registry: registry}
@@ -67,7 +70,7 @@ const MaxEventTypes = 50
 
 // eventParams are the query parameters of the event history.
 var eventParams = web.Params{"stream": 1, "type": MaxEventTypes, "since": 1, "until": 1,
-	"from_position": 1, "after": 1, "limit": 1, "raw": 1}
+	"from_position": 1, "cursor": 1, "after": 1, "limit": 1, "raw": 1}
 
 // adminEvents serves GET /v1/admin/events.
 type adminEvents struct {
@@ -77,7 +80,7 @@ type adminEvents struct {
 
 func (h adminEvents) serve(w http.ResponseWriter, r *http.Request, actor domain.Actor) error {
 	if actor.Role != domain.RoleAdmin {
-		return fmt.Errorf("%w: the event history is for admins", ErrForbidden)
+		return web.Forbidden(ErrForbidden, "the event history is for admins: this token belongs to "+web.RoleOf(actor))
 	}
 	f, raw, err := eventQuery(r)
 	if err != nil {
@@ -110,7 +113,7 @@ func (h adminEvents) serve(w http.ResponseWriter, r *http.Request, actor domain.
 	}
 	if len(page.Events) > limit {
 		page.Events = page.Events[:limit]
-		page.NextAfter = page.Events[limit-1].Position
+		page.NextCursor, page.HasMore = page.Events[limit-1].Position, true
 	}
 	return writeJSON(w, actor, page)
 }
@@ -148,10 +151,14 @@ func eventQuery(r *http.Request) (f domain.EventFilter, raw bool, err error) {
 			f.StartAt(p)
 		}
 	}
-	if s := q.Get("after"); s != "" {
+	for _, name := range []string{"cursor", "after"} { // after: deprecated, issue 16
+		s := q.Get(name)
+		if s == "" {
+			continue
+		}
 		p, err := domain.ParsePosition(s)
 		if err != nil {
-			bad("after", "must be the next_after of a page, a position")
+			bad(name, "must be the next_cursor of a page, as it was given")
 		} else if f.After.Less(p) {
 			f.After = p
 		}

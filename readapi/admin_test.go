@@ -34,7 +34,8 @@ type eventPage struct {
 		readapi.EventView
 		Data map[string]any `json:"data"`
 	} `json:"events"`
-	NextAfter string `json:"next_after"`
+	NextCursor string `json:"next_cursor"`
+	HasMore    bool   `json:"has_more"`
 }
 
 func (p eventPage) positions() []string {
@@ -73,8 +74,8 @@ func TestAPI_AdminEvents(t *testing.T) {
 		w.get("/v1/admin/events", "").problem(t, http.StatusUnauthorized)
 		w.get("/v1/admin/events", org).problem(t, http.StatusForbidden)
 		w.get("/v1/admin/events", buyer).problem(t, http.StatusForbidden)
-		if p := get(t, ""); len(p.Events) != 7 || p.NextAfter != "" {
-			t.Errorf("admin got %v, next %q; want 7 events and no next page", p.positions(), p.NextAfter)
+		if p := get(t, ""); len(p.Events) != 7 || p.NextCursor != "" || p.HasMore {
+			t.Errorf("admin got %v, next %q; want 7 events and no next page", p.positions(), p.NextCursor)
 		}
 	})
 	t.Run("pages by position", func(t *testing.T) {
@@ -82,13 +83,16 @@ func TestAPI_AdminEvents(t *testing.T) {
 		var got []string
 		after, pages := "", 0
 		for {
-			p := get(t, "limit=3&after="+after)
+			p := get(t, "limit=3&cursor="+after)
 			got = append(got, p.positions()...)
 			pages++
-			if p.NextAfter == "" {
+			if p.HasMore != (p.NextCursor != "") {
+				t.Errorf("has_more %v with next_cursor %q", p.HasMore, p.NextCursor)
+			}
+			if p.NextCursor == "" {
 				break
 			}
-			after = p.NextAfter
+			after = p.NextCursor
 		}
 		if want := []string{"1", "2", "3", "4", "5", "6", "7"}; !reflect.DeepEqual(got, want) || pages != 3 {
 			t.Errorf("%d pages of %v, want 3 pages of %v", pages, got, want)
@@ -117,7 +121,8 @@ func TestAPI_AdminEvents(t *testing.T) {
 		"one stream":             {"stream=" + domain.OrderStream(order), []string{"4", "5"}},
 		"types, repeatable":      {"type=show.seats_held&type=order.confirmed", []string{"3", "5", "7"}},
 		"from a position":        {"from_position=6", []string{"6", "7"}},
-		"after and from":         {"from_position=2&after=5", []string{"6", "7"}},
+		"after and from":         {"from_position=2&cursor=5", []string{"6", "7"}},
+		"after, the old cursor":  {"from_position=2&after=5", []string{"6", "7"}},
 		"since and until":        {"since=" + url.QueryEscape(all.Events[2].RecordedAt.Format(time.RFC3339Nano)) + "&until=" + url.QueryEscape(all.Events[3].RecordedAt.Format(time.RFC3339Nano)), []string{"3", "4"}},
 		"a stream and a type":    {"stream=" + domain.ShowStream(show) + "&type=show.seats_held", []string{"3", "7"}},
 		"nothing matches":        {"stream=show-none", []string{}},
@@ -144,15 +149,16 @@ func TestAPI_AdminEvents(t *testing.T) {
 	t.Run("bad parameters", func(t *testing.T) {
 		t.Parallel()
 		for query, field := range map[string]string{
-			"limit=0":                   "limit",
-			"limit=1001":                "limit",
-			"limit=x":                   "limit",
-			"since=yesterday":           "since",
-			"until=2030-06-01":          "until",
-			"after=x":                   "after",
-			"from_position=-1":          "from_position",
-			"raw=maybe":                 "raw",
-			"limit=0&after=x&raw=maybe": "after",
+			"limit=0":                    "limit",
+			"limit=1001":                 "limit",
+			"limit=x":                    "limit",
+			"since=yesterday":            "since",
+			"until=2030-06-01":           "until",
+			"after=x":                    "after",
+			"cursor=x":                   "cursor",
+			"from_position=-1":           "from_position",
+			"raw=maybe":                  "raw",
+			"limit=0&cursor=x&raw=maybe": "cursor",
 		} {
 			p := w.get("/v1/admin/events?"+query, admin).problem(t, http.StatusBadRequest)
 			if len(p.Errors) == 0 || p.Errors[0].Field != field {

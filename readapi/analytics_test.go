@@ -53,7 +53,7 @@ func TestAPI_Analytics(t *testing.T) {
 		if got, want := keys(t, r.body), sorted("show_id", "totals", "hours"); !reflect.DeepEqual(got, want) {
 			t.Errorf("keys %v, want %v", got, want)
 		}
-		figures := []string{"holds", "units_held", "confirmed", "units_sold", "revenue_cents", "expired", "cancelled", "paid",
+		figures := []string{"orders_held", "units_held", "orders_confirmed", "units_sold", "revenue_cents", "orders_expired", "orders_cancelled", "orders_paid",
 			"conversion", "median_seconds_to_pay"}
 		if got, want := keys(t, v.Totals), sorted(figures...); !reflect.DeepEqual(got, want) {
 			t.Errorf("totals keys %v, want %v", got, want)

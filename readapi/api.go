@@ -75,6 +75,11 @@ type API struct {
 	head LogHead
 	// codes makes the codes of tickets (issue 14: door); nil: none.
 	codes *domain.TicketCodes
+	// versions tells the ETag of a show (issue 16: vocab); nil: none.
+	versions ShowVersions
+	// signals receives the waits for X-Min-Position (issue 16: ops); nil:
+	// none.
+	signals Signals
 }
 
 // New returns the read API over q. log receives the errors answered with a
@@ -242,7 +247,9 @@ func (a *API) waitForMinPosition(r *http.Request, needs reads) error {
 			return invalid(fmt.Sprintf("is beyond the end of the log (position %s)", head))
 		}
 	}
+	start := time.Now() // issue 16: ops
 	ok, err = a.q.WaitFor(r.Context(), pos, needs.projections, streams, MinPositionWait)
+	a.observeWait(start, ok, err) // issue 16: ops
 	if err != nil {
 		return err
 	}
@@ -257,8 +264,8 @@ func (a *API) waitForMinPosition(r *http.Request, needs reads) error {
 func pathID(r *http.Request) (uuid.UUID, error) {
 	s := mux.Vars(r)["id"]
 	id, err := uuid.Parse(s)
-	if err != nil {
-		return uuid.Nil, fmt.Errorf("%w: %q is not an id", projections.ErrNotFound, s)
+	if err != nil { // issue 16: vocab, the detail names the path's id
+		return uuid.Nil, &web.BadPathID{What: web.PathWhat(r.URL.Path), Value: s, NotFound: projections.ErrNotFound}
 	}
 	return id, nil
 }

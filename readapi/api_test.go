@@ -74,7 +74,7 @@ func TestAPI_ListShows(t *testing.T) {
 		}
 		r := w.get("/v1/shows?limit=1", "")
 		r.ok(t, &raw)
-		if got, want := keys(t, r.body), []string{"items", "next_cursor"}; !reflect.DeepEqual(got, want) {
+		if got, want := keys(t, r.body), []string{"has_more", "items", "next_cursor"}; !reflect.DeepEqual(got, want) {
 			t.Errorf("list keys: got %v, want %v", got, want)
 		}
 		want := sorted("id", "organizer_id", "title", "venue", "starts_at", "status", "created_at", "updated_at", "sections")
@@ -235,7 +235,7 @@ func TestAPI_Seats(t *testing.T) {
 		if err := json.Unmarshal(r.body, &raw); err != nil {
 			t.Fatal(err)
 		}
-		if got, want := keys(t, raw.Sections[0]), sorted("name", "rows", "capacity", "available", "held", "sold"); !reflect.DeepEqual(got, want) {
+		if got, want := keys(t, raw.Sections[0]), sorted("name", "row_count", "capacity", "available", "held", "sold"); !reflect.DeepEqual(got, want) {
 			t.Errorf("section keys: got %v, want %v", got, want)
 		}
 	})
@@ -247,7 +247,7 @@ func TestAPI_Seats(t *testing.T) {
 		if !reflect.DeepEqual(got, want) {
 			t.Errorf("got %+v\nwant %+v", got, want)
 		}
-		if got, want := keys(t, r.body), sorted("show_id", "section", "rows"); !reflect.DeepEqual(got, want) {
+		if got, want := keys(t, r.body), sorted("show_id", "section", "rows", "has_more"); !reflect.DeepEqual(got, want) {
 			t.Errorf("keys of the last page: got %v, want %v", got, want)
 		}
 		if strings.Contains(string(r.body), "order") {
@@ -258,7 +258,7 @@ func TestAPI_Seats(t *testing.T) {
 		var first, second seatPage
 		r := w.get(path+"?section=Box&limit=3", "")
 		r.ok(t, &first)
-		if got, want := keys(t, r.body), sorted("show_id", "section", "rows", "next_cursor"); !reflect.DeepEqual(got, want) {
+		if got, want := keys(t, r.body), sorted("show_id", "section", "rows", "next_cursor", "has_more"); !reflect.DeepEqual(got, want) {
 			t.Errorf("keys: got %v, want %v", got, want)
 		}
 		w.get(path+"?section=Box&limit=3&cursor="+first.NextCursor, "").ok(t, &second)
@@ -523,7 +523,7 @@ func TestAPI_Sales(t *testing.T) {
 			if c.show == show && got != want {
 				t.Errorf("got %+v\nwant %+v", got, want)
 			}
-			wantKeys := sorted("show_id", "sold", "revenue_cents", "held", "expired", "cancelled", "orders_confirmed", "orders_expired", "orders_cancelled")
+			wantKeys := sorted("show_id", "units_sold", "revenue_cents", "units_held", "units_expired", "units_cancelled", "orders_confirmed", "orders_expired", "orders_cancelled")
 			if got := keys(t, r.body); !reflect.DeepEqual(got, wantKeys) {
 				t.Errorf("keys: got %v, want %v", got, wantKeys)
 			}
@@ -710,7 +710,7 @@ func escaped(n, width int) string {
 //
 // The bounds, computed: a seat is at most 33 bytes
 // ({"seat":500,"state":"available"},), a row adds at most 145
-// ({"label":"<120 bytes>","seats":[]},), a page holds at most 500 rows (one
+// ({"row":"<120 bytes>","seats":[]},), a page holds at most 500 rows (one
 // section's) and its limit of seats, and the envelope (the show id, a
 // section name of 600 bytes, a cursor) is under 1,000 bytes: a page of
 // MaxSeatLimit seats is under 238,500 bytes, one of DefaultSeatLimit under

@@ -68,7 +68,7 @@ func (a *API) managedShow(r *http.Request, actor domain.Actor, what string) (uui
 		if s.Status == string(domain.ShowStatusDraft) {
 			return uuid.Nil, fmt.Errorf("%w: %s", domain.ErrShowNotFound, id)
 		}
-		return uuid.Nil, fmt.Errorf("%w: the %s of show %s are its organizer's", ErrForbidden, what, id)
+		return uuid.Nil, forbiddenShow(actor, what)
 	}
 	return id, nil
 }

@@ -35,7 +35,8 @@ var mappings = []mapping{
 	{Match: web.Is(ErrUnauthenticated), Status: http.StatusUnauthorized, Slug: "unauthenticated", Title: "Authentication required",
 		Detail: "this route needs a valid, unexpired bearer token"}, // web.WriteProblem adds the challenge
 	{Match: web.Is(ErrForbidden), Status: http.StatusForbidden, Slug: "forbidden", Title: "Forbidden",
-		Detail: "this account may not see this"},
+		Detail: "this account may not see this", Fill: web.ForbiddenDetail},
+	web.BadPathIDMapping, // issue 16: vocab
 	web.NotFound(domain.ErrShowNotFound, "no such show"),
 	web.NotFound(domain.ErrOrderNotFound, "no such order"),
 	web.NotFound(domain.ErrTicketNotFound, "no such ticket"),

@@ -56,6 +56,15 @@ func TestAPI_Error(t *testing.T) {
 			err:    fmt.Errorf("%w: not yours", readapi.ErrForbidden),
 			status: http.StatusForbidden, typ: "urn:problem:ticketing:forbidden", detail: "this account may not see this",
 		},
+		"forbidden, saying why": {
+			err:    fmt.Errorf("sales: %w", web.Forbidden(readapi.ErrForbidden, "the sales of a show are for its organizer and admins")),
+			status: http.StatusForbidden, typ: "urn:problem:ticketing:forbidden", detail: "the sales of a show are for its organizer and admins",
+		},
+		"an id in the path that is not one": {
+			err:    &web.BadPathID{What: "order", Value: "42", NotFound: projections.ErrNotFound},
+			status: http.StatusNotFound, typ: "urn:problem:ticketing:not-found", fields: []string{"{id}"},
+			detail: `the order id in the path, "42", is not a UUID such as 3f2c1a9e-7b4d-4e8a-9c1f-0a2b3c4d5e6f`,
+		},
 		"read model row not found": {
 			err:    fmt.Errorf("query: %w", projections.ErrNotFound),
 			status: http.StatusNotFound, typ: "urn:problem:ticketing:not-found", detail: "no such resource",

@@ -57,6 +57,9 @@ func (a *API) show(w http.ResponseWriter, r *http.Request, actor domain.Actor) e
 	if err != nil {
 		return err
 	}
+	if err := a.setShowETag(w, r, s.ID); err != nil { // issue 16: vocab
+		return err
+	}
 	return writeJSON(w, actor, showPage{ShowView: s, TicketTypes: rules.PublicTicketTypes()})
 }
 
@@ -107,7 +110,7 @@ func (a *API) sales(w http.ResponseWriter, r *http.Request, actor domain.Actor) 
 // myShows: GET /v1/me/shows, an organizer's shows, drafts included.
 func (a *API) myShows(w http.ResponseWriter, r *http.Request, actor domain.Actor) error {
 	if actor.Role != domain.RoleOrganizer {
-		return fmt.Errorf("%w: only organizers have shows", ErrForbidden)
+		return web.Forbidden(ErrForbidden, "only organizers have shows: this token belongs to "+web.RoleOf(actor))
 	}
 	return myPage(w, r, actor, a.q.ShowsByOrganizer, nil)
 }

@@ -1,7 +1,6 @@
 package readapi
 
 import (
-	"fmt"
 	"net/http"
 
 	"github.com/ticketing/ticketing/domain"
@@ -27,7 +26,7 @@ func (a *API) showRules(w http.ResponseWriter, r *http.Request, actor domain.Act
 		return err
 	}
 	if !domain.CanManageShowsOf(actor, s.OrganizerID) {
-		return fmt.Errorf("%w: the rules of show %s are its organizer's", ErrForbidden, s.ID)
+		return forbiddenShow(actor, "rules")
 	}
 	rules, err := a.q.ShowRules(r.Context(), s.ID)
 	if err != nil {

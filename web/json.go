@@ -57,7 +57,13 @@ func DecodeJSON(body io.Reader, v any) error {
 			field := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
 			return &Error{Status: 400, Detail: "unknown field", Fields: []domain.FieldError{{Field: Printable(field), Detail: "unknown field"}}}
 		}
-		return &Error{Status: 400, Detail: "malformed JSON: " + Printable(err.Error())}
+		// issue 16: vocab. Go's own text (a time layout, an internal
+		// chain) is not the client's: only a syntax error is echoed.
+		var syntax *json.SyntaxError
+		if errors.As(err, &syntax) {
+			return &Error{Status: 400, Detail: "malformed JSON: " + Printable(err.Error())}
+		}
+		return &Error{Status: 400, Detail: "a field has a value of the wrong form"}
 	}
 	return nil
 }
@@ -127,16 +133,102 @@ func (w *keyWalk) token(tok json.Token) error {
 		return w.key(top, tok.(string)) // Token yields only strings as keys
 	}
 	switch tok {
-	case json.Delim('{'):
-		w.stack = append(w.stack, &frame{object: true, t: w.next(), keys: map[string]string{}})
-	case json.Delim('['):
-		w.stack = append(w.stack, &frame{t: w.next()})
+	case json.Delim('{'), json.Delim('['):
+		if err := w.value(tok); err != nil {
+			return err
+		}
+		f := &frame{object: tok == json.Delim('{'), t: w.next()}
+		if f.object {
+			f.keys = map[string]string{}
+		}
+		w.stack = append(w.stack, f)
 	case json.Delim(']'):
 		w.pop()
 	default:
+		if err := w.value(tok); err != nil {
+			return err
+		}
 		w.done()
 	}
 	return nil
+}
+
+// value refuses a value (a scalar, or the start of an object or array) of
+// another kind than the type it decodes into takes, naming its field with
+// its array indices (encoding/json names it without them), and a UUID or
+// time that does not parse (whose errors are Go's, naming no field)
+// (issue 16: vocab).
+func (w *keyWalk) value(tok json.Token) error {
+	t := w.next()
+	for t != nil && t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if t == nil || tok == nil {
+		return nil
+	}
+	if decodesFrom(t, tok) {
+		return nil
+	}
+	field := Printable(valuePath(w.stack))
+	detail := "must be " + jsonKind(t) + ", got " + given(tok)
+	return &Error{Status: 400, Detail: field + ": " + detail, Fields: []domain.FieldError{{Field: field, Detail: detail}}}
+}
+
+// decodesFrom reports whether a value whose first token is tok decodes into t,
+// as far as its kind (and, for a UUID or a time, its text) tells.
+func decodesFrom(t reflect.Type, tok json.Token) bool {
+	str, isStr := tok.(string)
+	num, isNum := tok.(json.Number)
+	_, isBool := tok.(bool)
+	switch t {
+	case reflect.TypeFor[uuid.UUID]():
+		_, err := uuid.Parse(str)
+		return isStr && err == nil
+	case reflect.TypeFor[time.Time]():
+		_, err := time.Parse(time.RFC3339Nano, str)
+		return isStr && err == nil
+	}
+	if t.Implements(unmarshaler) || t.Implements(textUnmarshaler) ||
+		reflect.PointerTo(t).Implements(unmarshaler) || reflect.PointerTo(t).Implements(textUnmarshaler) {
+		return true // it decodes itself
+	}
+	switch t.Kind() {
+	case reflect.String:
+		return isStr
+	case reflect.Bool:
+		return isBool
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		_, err := strconv.ParseInt(string(num), 10, t.Bits())
+		return isNum && err == nil
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		_, err := strconv.ParseUint(string(num), 10, t.Bits())
+		return isNum && err == nil
+	case reflect.Float32, reflect.Float64:
+		return isNum
+	case reflect.Slice, reflect.Array:
+		return tok == json.Delim('[')
+	case reflect.Struct, reflect.Map:
+		return tok == json.Delim('{')
+	}
+	return true
+}
+
+// given names the JSON value whose first token is tok, for an error.
+func given(tok json.Token) string {
+	switch v := tok.(type) {
+	case string:
+		return "the string " + strconv.Quote(Printable(v))
+	case json.Number:
+		return "the number " + Printable(string(v))
+	case bool:
+		return strconv.FormatBool(v)
+	case json.Delim:
+		if v == '{' {
+			return "an object"
+		}
+		return "an array"
+	}
+	return "null"
 }
 
 // key takes a key of the object on top, refusing one spelled otherwise
@@ -309,8 +401,17 @@ func structFields(t reflect.Type) map[string]reflect.Type {
 
 // path names key inside the frames of stack: sections[2].name.
 func path(stack []*frame, key string) string {
+	if p := valuePath(stack[:len(stack)-1]); p != "" {
+		return p + "." + key
+	}
+	return key
+}
+
+// valuePath names the value being read in the frames of stack:
+// sections[2].name, items[0].
+func valuePath(stack []*frame) string {
 	var b strings.Builder
-	for _, f := range stack[:len(stack)-1] {
+	for _, f := range stack {
 		if f.object {
 			if b.Len() > 0 {
 				b.WriteByte('.')
@@ -320,10 +421,6 @@ func path(stack []*frame, key string) string {
 			b.WriteString("[" + strconv.Itoa(f.index) + "]")
 		}
 	}
-	if b.Len() > 0 {
-		b.WriteByte('.')
-	}
-	b.WriteString(key)
 	return b.String()
 }
 
@@ -350,9 +447,9 @@ func foldKey(key string) string {
 func jsonKind(t reflect.Type) string {
 	switch t {
 	case reflect.TypeFor[uuid.UUID]():
-		return "a UUID string"
+		return "a UUID such as 3f2c1a9e-7b4d-4e8a-9c1f-0a2b3c4d5e6f"
 	case reflect.TypeFor[time.Time]():
-		return "an RFC 3339 time string"
+		return "an RFC 3339 time such as 2026-11-21T20:00:00Z"
 	}
 	switch t.Kind() {
 	case reflect.String:

@@ -6,8 +6,11 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/google/uuid"
 
 	"github.com/ticketing/ticketing/web"
 )
@@ -23,6 +26,10 @@ type order struct {
 	Meta  *struct {
 		Note string `json:"note"`
 	} `json:"meta"`
+	ShowID  uuid.UUID   `json:"show_id"`
+	At      *time.Time  `json:"at"`
+	Tickets []uuid.UUID `json:"tickets"`
+	Paid    bool        `json:"paid"`
 }
 
 func TestDecodeJSON(t *testing.T) {
@@ -45,7 +52,21 @@ func TestDecodeJSON(t *testing.T) {
 		{name: "duplicate in a nested object", body: `{"meta":{"note":"a","note":"b"}}`, field: "meta.note"},
 		{name: "the same key in two objects", body: `{"items":[{"section":"a"},{"section":"b"}],"meta":{"note":"section"}}`, ok: true},
 		{name: "unknown field", body: `{"role":"buyer","admin":true}`, field: "admin"},
-		{name: "wrong type", body: `{"items":[{"quantity":"2"}]}`, field: "items.quantity"},
+		{name: "wrong type", body: `{"items":[{"quantity":"2"}]}`, field: "items[0].quantity"},
+		// issue 16: vocab. Each names its field, with its indices.
+		{name: "a bad UUID", body: `{"show_id":"not-a-uuid"}`, field: "show_id"},
+		{name: "a UUID as a number", body: `{"show_id":12}`, field: "show_id"},
+		{name: "a bad UUID in an array", body: `{"tickets":["` + uuid.NewString() + `","x"]}`, field: "tickets[1]"},
+		{name: "a good UUID and time", body: `{"show_id":"` + uuid.NewString() + `","at":"2026-11-21T20:00:00.5+01:00","tickets":[]}`, ok: true},
+		{name: "a null time", body: `{"at":null}`, ok: true},
+		{name: "a time in words", body: `{"at":"yesterday"}`, field: "at"},
+		{name: "a date without a time", body: `{"at":"2026-11-21"}`, field: "at"},
+		{name: "a fraction for an integer", body: `{"items":[{"quantity":1},{"quantity":1.5}]}`, field: "items[1].quantity"},
+		{name: "an integer past int64", body: `{"items":[{"quantity":99999999999999999999}]}`, field: "items[0].quantity"},
+		{name: "a string for a bool", body: `{"paid":"yes"}`, field: "paid"},
+		{name: "an object for a string", body: `{"role":{}}`, field: "role"},
+		{name: "an object for an array", body: `{"items":{}}`, field: "items"},
+		{name: "a number for an object", body: `{"meta":1}`, field: "meta"},
 		{name: "trailing object", body: `{"role":"buyer"}{}`},
 		{name: "trailing garbage", body: `{"role":"buyer"} x`},
 		{name: "malformed", body: `{"role":`},
@@ -72,6 +93,11 @@ func TestDecodeJSON(t *testing.T) {
 			}
 			if got != c.field {
 				t.Fatalf("field: got %q, want %q (%+v)", got, c.field, e)
+			}
+			for _, goText := range []string{"2006", "parsing time", "invalid UUID", "json: cannot", "Go struct"} {
+				if strings.Contains(e.Detail, goText) || (len(e.Fields) > 0 && strings.Contains(e.Fields[0].Detail, goText)) {
+					t.Errorf("the error shows Go's text %q: %+v", goText, e)
+				}
 			}
 		})
 	}

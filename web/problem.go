@@ -21,8 +21,11 @@ type Problem struct {
 	Detail string `json:"detail,omitempty"`
 	// Code is a machine-readable reason, where the class has several: the
 	// payment provider's decline code of a 402.
-	Code   string              `json:"code,omitempty"`
-	Errors []domain.FieldError `json:"errors,omitempty"`
+	Code string `json:"code,omitempty"`
+	// DeclineCode is the payment provider's reason of a 402 (issue 16):
+	// the same as Code, under the name integrators look for.
+	DeclineCode string              `json:"decline_code,omitempty"`
+	Errors      []domain.FieldError `json:"errors,omitempty"`
 	// ErrorsOmitted counts the field errors left out of Errors, which
 	// lists at most MaxFieldErrors.
 	ErrorsOmitted int `json:"errors_omitted,omitempty"`

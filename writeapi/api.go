@@ -52,6 +52,7 @@ type API struct {
 	// issue 14: asyncpay
 	asyncpay *asyncPayAPI // nil: no routes of asynchronous payments
 	refunds  Refunds      // issue 14: money
+	head     LogHead      // issue 16: vocab; nil: no-op writes answer position "0"
 }
 
 // New returns the write API.
@@ -123,7 +124,7 @@ func (a *API) private(h handlerFunc) http.Handler {
 			Error(a.log, w, r, fmt.Errorf("bearer token: %w", err))
 			return
 		}
-		a.serve(w, r, actor, "user:"+actor.UserID.String(), h)
+		a.serve(w, r, actor, "user:"+actor.UserID.String(), explained(h)) // issue 16: vocab
 	})
 }
 
@@ -156,6 +157,7 @@ func (a *API) serve(w http.ResponseWriter, r *http.Request, actor domain.Actor, 
 	ctx := commands.WithMetadata(r.Context(), domain.Metadata{
 		CorrelationID: web.RequestIDFrom(r.Context()), UserID: uuidOrEmpty(actor.UserID),
 	})
+	ctx = context.WithValue(ctx, headKey{}, a.head) // issue 16: vocab
 	r = r.WithContext(ctx)
 	key := r.Header.Get("Idempotency-Key")
 	if key == "" || scope == "" {
@@ -177,6 +179,9 @@ func (a *API) serve(w http.ResponseWriter, r *http.Request, actor domain.Actor, 
 	if stored != nil {
 		w.Header().Set("Content-Type", stored.ContentType)
 		w.Header().Set("Idempotent-Replayed", "true")
+		if loc := replayLocation(r, stored); loc != "" { // issue 16: vocab
+			w.Header().Set("Location", loc)
+		}
 		w.WriteHeader(stored.Status)
 		_, _ = w.Write(stored.Body)
 		return
@@ -224,14 +229,6 @@ func (r *recorder) WriteHeader(status int)      { r.status = status }
 // or case-variant keys, unknown fields and trailing data are refused.
 func decode(r *http.Request, v any) error {
 	return web.DecodeJSON(r.Body, v)
-}
-
-func pathID(r *http.Request) (uuid.UUID, error) {
-	id, err := uuid.Parse(mux.Vars(r)["id"])
-	if err != nil {
-		return uuid.Nil, ErrNotFound
-	}
-	return id, nil
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) error {

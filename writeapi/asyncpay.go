@@ -81,7 +81,7 @@ func (a *API) startPayment(w http.ResponseWriter, r *http.Request, actor domain.
 	}
 	return writeJSON(w, status, map[string]any{
 		"id": res.IntentID, "object": "payment_intent", "order_id": res.OrderID, "amount_cents": res.AmountCents,
-		"client_secret": res.ClientSecret, "status": "requires_payment_method", "position": res.Position.String(),
+		"client_secret": res.ClientSecret, "status": "requires_payment_method", "position": position(r.Context(), res.Position),
 	})
 }
 
@@ -121,7 +121,7 @@ func (a *API) paymentWebhook(w http.ResponseWriter, r *http.Request, _ domain.Ac
 		return err
 	}
 	return writeJSON(w, http.StatusOK, map[string]any{
-		"received": true, "order_id": out.OrderID, "outcome": out.Outcome, "reason": out.Reason, "position": out.Position.String(),
+		"received": true, "order_id": out.OrderID, "outcome": out.Outcome, "reason": out.Reason, "position": position(r.Context(), out.Position),
 	})
 }
 

@@ -105,20 +105,31 @@ func (a *API) checkInCode(w http.ResponseWriter, r *http.Request, actor domain.A
 		return &domain.ValidationError{Fields: v}
 	}
 	adm, err := a.door.CheckInCode(r.Context(), actor, req.ShowID, req.Code)
-	var refusal *domain.CheckInRefusedError
-	if errors.As(err, &refusal) {
-		p := refusalProblem{Problem: problemFor(err), Ticket: ticketOf(adm)}
-		if refusal.Reason == domain.RefusedAlreadyCheckedIn {
-			at := refusal.CheckedInAt.UTC()
-			p.CheckedInAt = &at
-		}
-		return writeProblemJSON(w, p)
+	if refused(w, err, ticketOf(adm)) {
+		return nil
 	}
 	if err != nil {
 		return err
 	}
 	return writeJSON(w, http.StatusOK, map[string]any{"ticket": ticketOf(adm), "checked_in": true,
-		"checked_in_at": adm.CheckedInAt.UTC(), "position": adm.Position.String()})
+		"checked_in_at": adm.CheckedInAt.UTC(), "position": position(r.Context(), adm.Position)})
+}
+
+// refused answers a refusal at the door (a *domain.CheckInRefusedError)
+// with its problem, the ticket it names and, when checked in already,
+// when; it reports whether err was one.
+func refused(w http.ResponseWriter, err error, ticket *ticketBody) bool {
+	var refusal *domain.CheckInRefusedError
+	if !errors.As(err, &refusal) {
+		return false
+	}
+	p := refusalProblem{Problem: problemFor(err), Ticket: ticket}
+	if refusal.Reason == domain.RefusedAlreadyCheckedIn {
+		at := refusal.CheckedInAt.UTC()
+		p.CheckedInAt = &at
+	}
+	_ = writeProblemJSON(w, p)
+	return true
 }
 
 func writeProblemJSON(w http.ResponseWriter, p refusalProblem) error {
@@ -195,7 +206,7 @@ func (a *API) transferTicket(w http.ResponseWriter, r *http.Request, actor domai
 		return err
 	}
 	return writeJSON(w, http.StatusOK, map[string]any{"id": res.ID, "to_user_id": res.ToUserID, "generation": res.Generation,
-		"transferred": true, "position": res.Position.String()})
+		"transferred": true, "position": position(r.Context(), res.Position)})
 }
 
 // deprecated marks the answers of a route that goes away in the next

@@ -2,6 +2,7 @@ package writeapi
 
 import (
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"time"
@@ -63,7 +64,16 @@ var mappings = []mapping{
 	{Match: web.Is(commands.ErrInvalidCredentials), Status: http.StatusUnauthorized, Slug: "invalid-credentials", Title: "Invalid credentials",
 		Detail: "the email or the password is wrong"},
 	{Match: web.Is(commands.ErrForbidden), Status: http.StatusForbidden, Slug: "forbidden", Title: "Forbidden",
-		Detail: "this account may not do this"},
+		Detail: "this account may not do this", Fill: web.ForbiddenDetail},
+	web.BadPathIDMapping, // issue 16: vocab
+	// issue 16: vocab. If-Match names a version the show is no longer at.
+	{Match: web.As[*commands.VersionMismatchError](), Status: http.StatusPreconditionFailed, Slug: "precondition-failed", Title: "Show changed",
+		Fill: func(err error, p *Problem) {
+			var vm *commands.VersionMismatchError
+			errors.As(err, &vm)
+			p.Detail = fmt.Sprintf("the show is at version %d (ETag %s), not the one If-Match names: GET /v1/shows/{id} again and retry",
+				vm.Actual, web.ETag(vm.Actual))
+		}},
 	web.NotFound(domain.ErrShowNotFound, "no such show"),
 	web.NotFound(domain.ErrOrderNotFound, "no such order"),
 	web.NotFound(domain.ErrTicketNotFound, "no such ticket"),
@@ -78,6 +88,8 @@ var mappings = []mapping{
 			if errors.As(err, &dc) && dc.DeclineCode() != "" {
 				p.Code = dc.DeclineCode()
 			}
+			p.DeclineCode = p.Code // issue 16: vocab
+			p.Detail = "the card was declined (decline_code " + p.Code + "); " + declineAdvice(p.Code)
 		}},
 	{Match: web.Is(commands.ErrInvalidPaymentToken), Status: http.StatusUnprocessableEntity, Slug: "validation", Title: "Invalid input",
 		Detail: "the payment token is unknown",

@@ -45,13 +45,21 @@ func TestError(t *testing.T) {
 		{fmt.Errorf("sign in: verify password: %w", commands.ErrOverloaded), 503, "overloaded", "the server is busy checking passwords; retry shortly", ""},
 		{commands.ErrInvalidCredentials, 401, "invalid-credentials", "the email or the password is wrong", ""},
 		{commands.ErrForbidden, 403, "forbidden", "this account may not do this", ""},
+		{fmt.Errorf("edit: %w", web.Forbidden(commands.ErrForbidden, "only organizers create shows: this token belongs to a buyer")), 403, "forbidden",
+			"only organizers create shows: this token belongs to a buyer", ""},
+		{&web.BadPathID{What: "show", Value: "x", NotFound: ErrNotFound}, 404, "not-found",
+			`the show id in the path, "x", is not a UUID such as 3f2c1a9e-7b4d-4e8a-9c1f-0a2b3c4d5e6f`, ""},
+		{fmt.Errorf("edit: %w", &commands.VersionMismatchError{Expected: []int64{3}, Actual: 5}), 412, "precondition-failed",
+			`the show is at version 5 (ETag "5"), not the one If-Match names: GET /v1/shows/{id} again and retry`, ""},
 		{fmt.Errorf("load: %w", domain.ErrShowNotFound), 404, "not-found", "no such show", ""},
 		{domain.ErrOrderNotFound, 404, "not-found", "no such order", ""},
 		{domain.ErrTicketNotFound, 404, "not-found", "no such ticket", ""},
 		{fmt.Errorf("%w: /v1/nothing", ErrNotFound), 404, "not-found", "no such resource", ""},
 		{ErrMethodNotAllowed, 405, "method-not-allowed", "this resource does not take that method", ""},
-		{fmt.Errorf("card: %w", commands.ErrPaymentDeclined), 402, "payment-declined", "the card was declined; see code for the reason", "generic_decline"},
-		{fmt.Errorf("pay: %w", &declined{code: "insufficient_funds"}), 402, "payment-declined", "the card was declined; see code for the reason", "insufficient_funds"},
+		{fmt.Errorf("card: %w", commands.ErrPaymentDeclined), 402, "payment-declined",
+			"the card was declined (decline_code generic_decline); the bank gave no reason; pay with another card or ask the bank", "generic_decline"},
+		{fmt.Errorf("pay: %w", &declined{code: "insufficient_funds"}), 402, "payment-declined",
+			"the card was declined (decline_code insufficient_funds); the card has too little money; use another card", "insufficient_funds"},
 		{fmt.Errorf("simpay charge: token %q: %w", "tok_x", commands.ErrInvalidPaymentToken), 422, "validation", "the payment token is unknown", ""},
 		{fmt.Errorf("idempotency begin %q: %w", "k", ErrIdempotencyMismatch), 422, "idempotency-key-reused", "this Idempotency-Key was used with a different request", ""},
 		{ErrIdempotencyInProgress, 409, "idempotency-in-progress", "a request with this Idempotency-Key is still running; retry when it is done", ""},
@@ -142,6 +150,9 @@ func TestError(t *testing.T) {
 			}
 			if got, want := p.Code, c.code; got != want {
 				t.Errorf("code = %q, want %q", got, want)
+			}
+			if c.status == http.StatusPaymentRequired && p.DeclineCode != c.code {
+				t.Errorf("decline_code = %q, want %q", p.DeclineCode, c.code)
 			}
 			if c.status == 500 && p.Detail == c.err.Error() {
 				t.Fatalf("a 500 shows the internal error: %q", p.Detail)

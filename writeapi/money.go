@@ -34,6 +34,6 @@ func (a *API) refundOrder(w http.ResponseWriter, r *http.Request, actor domain.A
 	}
 	return writeJSON(w, http.StatusOK, map[string]any{
 		"id": res.ID, "status": res.Status, "refund_id": res.RefundID, "amount_cents": res.AmountCents,
-		"tickets": tickets, "restock": req.Restock, "settled": res.Settled, "position": res.Position.String(),
+		"tickets": tickets, "restock": req.Restock, "settled": res.Settled, "position": position(r.Context(), res.Position),
 	})
 }

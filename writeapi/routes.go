@@ -11,6 +11,7 @@ import (
 
 	"github.com/ticketing/ticketing/commands"
 	"github.com/ticketing/ticketing/domain"
+	"github.com/ticketing/ticketing/web"
 )
 
 type signUpRequest struct {
@@ -31,7 +32,7 @@ func (a *API) signUp(w http.ResponseWriter, r *http.Request, _ domain.Actor) err
 	if err != nil {
 		return err
 	}
-	w.Header().Set("Location", "/v1/users/"+u.ID.String())
+	// No Location: there is no route of a user to point at (issue 16).
 	return writeJSON(w, http.StatusCreated, map[string]any{"id": u.ID, "email": u.Email, "role": u.Role, "created_at": u.CreatedAt})
 }
 
@@ -71,15 +72,18 @@ type writeResult struct {
 	Position string    `json:"position"`
 }
 
-func result(res commands.Result) writeResult {
-	return writeResult{ID: res.ID, Version: res.Version, Position: res.Position.String()}
+func result(ctx context.Context, res commands.Result) writeResult {
+	return writeResult{ID: res.ID, Version: res.Version, Position: position(ctx, res.Position)}
 }
 
+// sectionRequest is a section of a new show. Kind, optional, must agree
+// with the rows: seated with rows, general_admission with a capacity.
 type sectionRequest struct {
-	Name       string           `json:"name"`
-	PriceCents *int64           `json:"price_cents"`
-	Capacity   int              `json:"capacity"`
-	Rows       []domain.RowSpec `json:"rows"`
+	Name       string       `json:"name"`
+	Kind       string       `json:"kind"`
+	PriceCents *int64       `json:"price_cents"`
+	Capacity   int          `json:"capacity"`
+	Rows       []rowRequest `json:"rows"`
 }
 
 type createShowRequest struct {
@@ -99,23 +103,22 @@ func (a *API) createShow(w http.ResponseWriter, r *http.Request, actor domain.Ac
 	if err := tooManySections(len(req.Sections)); err != nil {
 		return err
 	}
-	var missing []domain.FieldError
+	var bad []domain.FieldError
 	for i, s := range req.Sections {
-		if s.PriceCents == nil {
-			missing = append(missing, domain.FieldError{Field: "sections[" + strconv.Itoa(i) + "].price_cents", Detail: "is required"})
-			continue
-		}
-		c.Sections = append(c.Sections, domain.SectionSpec{Name: s.Name, PriceCents: *s.PriceCents, Capacity: s.Capacity, Rows: s.Rows})
+		spec, errs := sectionSpec(i, s)
+		bad = append(bad, errs...)
+		c.Sections = append(c.Sections, spec)
 	}
-	if len(missing) > 0 {
-		return &domain.ValidationError{Fields: missing}
+	if len(bad) > 0 {
+		return &domain.ValidationError{Fields: bad}
 	}
 	res, err := a.shows.CreateShow(r.Context(), actor, c)
 	if err != nil {
-		return err
+		return renameFields(err)
 	}
 	w.Header().Set("Location", "/v1/shows/"+res.ID.String())
-	return writeJSON(w, http.StatusCreated, result(res))
+	w.Header().Set("ETag", web.ETag(res.Version))
+	return writeJSON(w, http.StatusCreated, result(r.Context(), res))
 }
 
 type priceRequest struct {
@@ -153,11 +156,16 @@ func (a *API) editShow(w http.ResponseWriter, r *http.Request, actor domain.Acto
 			c.Prices[s.Name] = *s.PriceCents
 		}
 	}
-	res, err := a.shows.EditShow(r.Context(), actor, id, c)
+	ctx, err := ifMatch(r) // issue 16: vocab
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusOK, result(res))
+	res, err := a.shows.EditShow(ctx, actor, id, c)
+	if err != nil {
+		return currentETag(w, err)
+	}
+	w.Header().Set("ETag", web.ETag(res.Version))
+	return writeJSON(w, http.StatusOK, result(ctx, res))
 }
 
 // tooManySections refuses more sections than a show may have before they
@@ -175,11 +183,16 @@ func (a *API) showLifecycle(do func(context.Context, domain.Actor, uuid.UUID) (c
 		if err != nil {
 			return err
 		}
-		res, err := do(r.Context(), actor, id)
+		ctx, err := ifMatch(r) // issue 16: vocab
 		if err != nil {
 			return err
 		}
-		return writeJSON(w, http.StatusOK, result(res))
+		res, err := do(ctx, actor, id)
+		if err != nil {
+			return currentETag(w, err)
+		}
+		w.Header().Set("ETag", web.ETag(res.Version))
+		return writeJSON(w, http.StatusOK, result(ctx, res))
 	}
 }
 
@@ -230,7 +243,7 @@ func (a *API) placeOrder(w http.ResponseWriter, r *http.Request, actor domain.Ac
 	w.Header().Set("Location", "/v1/orders/"+res.ID.String())
 	return writeJSON(w, http.StatusCreated, map[string]any{
 		"id": res.ID, "status": domain.OrderStatusHeld, "expires_at": res.ExpiresAt,
-		"total_cents": res.TotalCents, "position": res.Position.String(),
+		"total_cents": res.TotalCents, "position": position(r.Context(), res.Position),
 	})
 }
 
@@ -252,7 +265,7 @@ func (a *API) payOrder(w http.ResponseWriter, r *http.Request, actor domain.Acto
 		return err
 	}
 	return writeJSON(w, http.StatusOK, map[string]any{
-		"id": res.ID, "status": domain.OrderStatusConfirmed, "tickets": res.Tickets, "position": res.Position.String(),
+		"id": res.ID, "status": domain.OrderStatusConfirmed, "tickets": res.Tickets, "position": position(r.Context(), res.Position),
 	})
 }
 
@@ -265,7 +278,7 @@ func (a *API) cancelOrder(w http.ResponseWriter, r *http.Request, actor domain.A
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusOK, map[string]any{"id": res.ID, "status": domain.OrderStatusCancelled, "position": res.Position.String()})
+	return writeJSON(w, http.StatusOK, map[string]any{"id": res.ID, "status": domain.OrderStatusCancelled, "position": position(r.Context(), res.Position)})
 }
 
 func (a *API) checkIn(w http.ResponseWriter, r *http.Request, actor domain.Actor) error {
@@ -274,8 +287,11 @@ func (a *API) checkIn(w http.ResponseWriter, r *http.Request, actor domain.Actor
 		return err
 	}
 	res, err := a.orders.CheckIn(r.Context(), actor, id)
+	if refused(w, err, nil) { // issue 16: vocab, with checked_in_at
+		return nil
+	}
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusOK, map[string]any{"id": res.ID, "checked_in": true, "position": res.Position.String()})
+	return writeJSON(w, http.StatusOK, map[string]any{"id": res.ID, "checked_in": true, "position": position(r.Context(), res.Position)})
 }

@@ -60,7 +60,7 @@ func ruleRoute[Req any](status int, do func(ctx context.Context, actor domain.Ac
 		if err != nil {
 			return err
 		}
-		return writeJSON(w, status, result(res))
+		return writeJSON(w, status, result(r.Context(), res))
 	}
 }
 
@@ -138,7 +138,7 @@ func (a *API) disableVoucher(w http.ResponseWriter, r *http.Request, actor domai
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusOK, result(res))
+	return writeJSON(w, http.StatusOK, result(r.Context(), res))
 }
 
 // seatRequest is a seat of a hold, with its ticket type.

@@ -68,7 +68,7 @@ func (a *API) joinWaitlist(w http.ResponseWriter, r *http.Request, actor domain.
 	}
 	w.Header().Set("Location", "/v1/shows/"+id.String()+"/waitlist")
 	body := map[string]any{"show_id": id, "section": res.Section, "quantity": req.Quantity,
-		"version": res.Version, "position": res.Position.String()}
+		"version": res.Version, "position": position(r.Context(), res.Position)}
 	if req.TicketType != "" {
 		body["ticket_type"] = req.TicketType
 	}
@@ -85,7 +85,7 @@ func (a *API) leaveWaitlist(w http.ResponseWriter, r *http.Request, actor domain
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusOK, map[string]any{"show_id": id, "section": req.Section, "left": true, "position": res.Position.String()})
+	return writeJSON(w, http.StatusOK, map[string]any{"show_id": id, "section": req.Section, "left": true, "position": position(r.Context(), res.Position)})
 }
 
 type waitlistPlace struct {

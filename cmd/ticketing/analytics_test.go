@@ -68,7 +68,7 @@ func TestReplay_Analytics(t *testing.T) {
 	}
 	r := s.must(200, s.call("GET", "/v1/shows/"+show+"/analytics", org, nil))
 	totals, _ := r.body["totals"].(map[string]any)
-	if num(totals["holds"]) != placed || num(totals["confirmed"]) != paid || num(totals["paid"]) != paid || placed == 0 {
+	if num(totals["orders_held"]) != placed || num(totals["orders_confirmed"]) != paid || num(totals["orders_paid"]) != paid || placed == 0 {
 		t.Errorf("totals %v, want %d holds and %d paid", totals, placed, paid)
 	}
 	s.must(403, s.call("GET", "/v1/shows/"+show+"/analytics", s.token(string(domain.RoleBuyer)), nil))

@@ -133,6 +133,11 @@ func TestServe_AsyncPaymentFailedThenSucceeded(t *testing.T) {
 	// The failure again, out of order.
 	s.delivered(failed, "ignored", "")
 	s.waitOrder(order, buyer, "confirmed", 5*time.Second)
+	wantMetrics(t, s.metrics(), map[string]string{ // issue 16: ops: reports count as payments
+		`ticketing_payments_total{decline_class="",outcome="recorded"}`:  "1",
+		`ticketing_payments_total{decline_class="",outcome="ignored"}`:   "2",
+		`ticketing_payments_total{decline_class="",outcome="confirmed"}`: "1",
+	})
 	s.audit()
 }
 

@@ -72,6 +72,9 @@ type Config struct {
 	// and the one secret is random, for this process only.
 	WebhookSecrets      [][]byte
 	RandomWebhookSecret bool
+	// issue 16: ops. CORSOrigins are the origins whose pages may call the
+	// APIs (TICKETING_CORS_ORIGINS); none: CORS is off.
+	CORSOrigins []string
 	// projectors replaces projections.All(), for tests.
 	projectors []projections.Projector
 	// issue 14: money. payments replaces the process's own simulated
@@ -173,6 +176,9 @@ var variables = []variable{
 	// issue 14: asyncpay
 	{Name: "TICKETING_WEBHOOK_SECRET", Shown: "random per process (warned)", Usage: "HMAC secrets of payment webhooks, comma-separated, current first; 32 bytes or more",
 		set: setWebhookSecrets},
+	// issue 16: ops
+	{Name: "TICKETING_CORS_ORIGINS", Shown: "unset (CORS off)", Usage: "comma-separated origins (https://shop.example) whose pages may call the APIs, or *",
+		set: setCORSOrigins},
 	{Name: "GOGC", Shown: strconv.Itoa(gcPercent) + " here", Usage: "the Go collector's target (off, or a percentage)",
 		set: setGOGC},
 }

@@ -93,6 +93,7 @@ var (
 		"TICKETING_TICKET_KEY":     "too short",                               // issue 14: door
 		"TICKETING_WEBHOOK_SECRET": "whsec_current_current_current_32b,short", // issue 14: asyncpay
 		"WAITLIST_OFFER_WINDOW":    "0s",                                      // issue 14: waitlist
+		"TICKETING_CORS_ORIGINS":   "https://shop.example/path",               // issue 16: ops
 	}
 	anyValue = []string{"DATABASE_URL", "TICKETING_ADDR", "TICKETING_OPS_ADDR", "JWT_SECRET", "ESDB_URL", "ESDB_NAMESPACE", "KAFKA_BROKERS", "KAFKA_TOPIC"}
 )

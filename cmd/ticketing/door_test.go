@@ -85,9 +85,9 @@ func (s *server) codesStored(admin string, codes ...string) {
 	rows.Close()
 	for _, raw := range []string{"", "&raw=true"} {
 		for after := ""; ; {
-			page := s.must(200, s.call("GET", "/v1/admin/events?limit=1000"+raw+"&after="+after, admin, nil))
+			page := s.must(200, s.call("GET", "/v1/admin/events?limit=1000"+raw+"&cursor="+after, admin, nil))
 			all.Write(page.raw)
-			if after = page.str("next_after"); after == "" {
+			if after = page.str("next_cursor"); after == "" {
 				break
 			}
 		}

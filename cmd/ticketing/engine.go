@@ -21,9 +21,9 @@ import (
 	"github.com/ticketing/ticketing/infra/kafka"
 	"github.com/ticketing/ticketing/infra/postgres"
 	"github.com/ticketing/ticketing/infra/simpay"
+	opsmetrics "github.com/ticketing/ticketing/metrics"
 	"github.com/ticketing/ticketing/projections"
 	"github.com/ticketing/ticketing/readapi"
-	"github.com/ticketing/ticketing/web"
 	"github.com/ticketing/ticketing/writeapi"
 )
 
@@ -44,6 +44,7 @@ type engine struct {
 	kafka    *kafka.Config // nil: projectors follow the store in-process
 	relay    *kafka.Relay
 	idem     *postgres.Idempotency
+	metrics  *metrics // issue 16: ops: /metrics and the domain signals
 	// issue 16: openapi: the API and ops routers, which the route walk reads
 	routers []*mux.Router
 }
@@ -64,7 +65,8 @@ func newEngine(ctx context.Context, c Config, pool *pgxpool.Pool, r roles, log *
 	if r.Write && r.Projectors {
 		appended = written.Add
 	}
-	h := newCommandHandler(c, pool, store, registry, queries, appended, log)
+	m := newMetrics(store, queries, pool, log)                                                         // issue 16: ops
+	h := newCommandHandler(c, pool, measuredStore(store, m.signals), registry, queries, appended, log) // issue 16: ops
 	passwords, err := c.Limits.passwordHasher()
 	if err != nil {
 		return nil, err
@@ -76,7 +78,7 @@ func newEngine(ctx context.Context, c Config, pool *pgxpool.Pool, r roles, log *
 		kafka: c.Kafka,
 		runner: &projections.Runner{Feed: store, Store: models, Registry: registry, Projectors: c.projectors,
 			Reporter: models, Log: log, Written: written},
-		expirer:  commands.NewExpirer(h, holdIndex{queries}, h.Now, c.ExpiryInterval, log),
+		expirer:  commands.NewExpirer(h, signalHolds{holdIndex{queries}, time.Now, m.signals}, h.Now, c.ExpiryInterval, log), // issue 16: ops
 		refunder: &commands.Refunder{Handler: h, Work: refundWork{queries}, Interval: c.ExpiryInterval, Grace: refundGrace, Log: log},
 		commands: h,
 		accounts: commands.NewAccounts(postgres.NewUsers(pool), passwords, time.Now, commands.NewID),
@@ -86,6 +88,7 @@ func newEngine(ctx context.Context, c Config, pool *pgxpool.Pool, r roles, log *
 		registry: registry,
 		log:      log,
 		idem:     postgres.NewIdempotency(pool, c.Limits.IdempotencyTTL),
+		metrics:  m,
 	}
 	if kc := c.Kafka; kc != nil {
 		e.relay = &kafka.Relay{Feed: store, Checkpoints: postgres.NewRelayCheckpoints(pool), Writer: kafka.NewWriter(*kc),
@@ -135,6 +138,7 @@ func newCommandHandler(c Config, pool *pgxpool.Pool, store eventStore, registry 
 type writeCommands struct {
 	*commands.Accounts
 	*commands.Handler
+	signals *opsmetrics.Signals // issue 16: ops (signals.go)
 }
 
 // route sets e.handler (the APIs of the roles r, /livez and /readyz) and
@@ -158,21 +162,30 @@ func (e *engine) route(c Config, r roles) error {
 		m.HandleFunc("/readyz", readyz).Methods(http.MethodGet, http.MethodHead) // issue 16: openapi
 	}
 	e.routers = routeOpenAPI(router, ops) // issue 16: openapi: GET /openapi.json on both
-	m := newMetrics(e.store, e.queries, e.log)
+	m := e.metrics
 	ops.Handle("/metrics", m.handler()).Methods(http.MethodGet) // issue 16: openapi: GET only
 	router.Use(m.instrument)
 	if r.Write {
 		warnWebhookSecret(c, e.log) // issue 14: asyncpay
-		writeapi.New(writeCommands{e.accounts, e.commands}, tokens, authn, e.idem, e.log).WithLimits(writeLimits).
-			WithPayments(e.commands, c.WebhookSecrets).Register(router)
+		// issue 16: ops: the commands and keys, counted
+		cmds, idem := writeCommands{e.accounts, e.commands, m.signals}, signalIdempotency{e.idem, m.signals}
+		writeapi.New(cmds, tokens, authn, idem, e.log).WithLimits(writeLimits).
+			WithPayments(cmds, c.WebhookSecrets).
+			WithLogHead(e.store). // issue 16: vocab
+			Register(router)
 	}
 	if r.Read {
-		read := readapi.New(e.queries, authn, e.log).WithLogHead(e.store).WithTicketCodes(e.commands.TicketCodes())
+		read := readapi.New(e.queries, authn, e.log).WithLogHead(e.store).WithTicketCodes(e.commands.TicketCodes()).
+			WithSignals(m.signals) // issue 16: ops
+		read.WithShowVersions(newShowVersions(e)) // issue 16: vocab
 		read.Register(router)
 		read.RegisterAdmin(router, exporterOf(e.store), e.registry)
 	}
-	e.handler = logRequests(e.log, web.RequestID(refuseTransferEncoding(e.log, router)))
-	e.ops = logRequests(e.log, web.RequestID(refuseTransferEncoding(e.log, ops)))
+	// issue 16: ops: the middleware chain (httpserver.go); scrapes are
+	// logged at debug only.
+	ops.Use(m.routes)
+	e.handler = middleware(e.log, slog.LevelInfo, c.CORSOrigins, router)
+	e.ops = middleware(e.log, slog.LevelDebug, nil, ops)
 	return nil
 }
 
@@ -301,16 +314,3 @@ func (w *statusWriter) WriteHeader(s int) { w.status = s; w.ResponseWriter.Write
 // Unwrap lets http.ResponseController reach the server's ResponseWriter
 // (deadlines, flushing) through statusWriter.
 func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
-
-func logRequests(log *slog.Logger, next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		start := time.Now()
-		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
-		next.ServeHTTP(sw, r)
-		if !log.Enabled(r.Context(), slog.LevelDebug) {
-			return
-		}
-		log.Debug("http", "method", r.Method, "path", r.URL.Path, "status", sw.status, "ms", time.Since(start).Milliseconds(),
-			"request_id", w.Header().Get(web.RequestIDHeader))
-	})
-}

@@ -241,14 +241,14 @@ func TestServe_AdminEvents(t *testing.T) {
 	s.must(403, s.call("GET", "/v1/admin/events", org, nil))
 	r := s.must(200, s.call("GET", "/v1/admin/events?limit=1&stream=show-"+id, s.token("admin"), nil))
 	events, _ := r.body["events"].([]any)
-	if len(events) != 1 || r.str("next_after") == "" {
+	if len(events) != 1 || r.str("next_cursor") == "" || r.body["has_more"] != true {
 		t.Fatalf("page = %s, want one event and a next page", r.raw)
 	}
 	if e, _ := events[0].(map[string]any); e["type"] != "show.created" || e["stream_id"] != "show-"+id {
 		t.Errorf("event = %v", e)
 	}
-	r = s.must(200, s.call("GET", "/v1/admin/events?stream=show-"+id+"&after="+r.str("next_after"), s.token("admin"), nil))
-	if events, _ := r.body["events"].([]any); len(events) != 1 || r.str("next_after") != "" {
+	r = s.must(200, s.call("GET", "/v1/admin/events?stream=show-"+id+"&cursor="+r.str("next_cursor"), s.token("admin"), nil))
+	if events, _ := r.body["events"].([]any); len(events) != 1 || r.str("next_cursor") != "" || r.body["has_more"] != false {
 		t.Errorf("second page = %s, want the publication and no next page", r.raw)
 	}
 }

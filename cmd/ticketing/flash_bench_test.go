@@ -370,6 +370,7 @@ func runDrop(b *testing.B, buyers, units int, rate float64) dropResult {
 		})
 	}
 	ready.Wait()
+	stopProfile := profileDrop(b, buyers, rate)
 	start := time.Now()
 	close(drop)
 	if rate > 0 {
@@ -388,6 +389,7 @@ func runDrop(b *testing.B, buyers, units int, rate float64) dropResult {
 	}
 	wg.Wait()
 	took := time.Since(start)
+	stopProfile(accepted.Load())
 	if rate > 0 {
 		for range due { // the holds that came due after the sell-out
 		}

@@ -31,7 +31,7 @@ func TestServe_HostileInput(t *testing.T) {
 	rows := func(n, seats int) []any {
 		out := make([]any, n)
 		for i := range out {
-			out[i] = map[string]any{"label": fmt.Sprintf("R%d", i), "seats": seats}
+			out[i] = map[string]any{"row": fmt.Sprintf("R%d", i), "seat_count": seats}
 		}
 		return out
 	}
@@ -64,11 +64,11 @@ func TestServe_HostileInput(t *testing.T) {
 		{"escape sequence in a section name", "POST", "/v1/shows", showBody(map[string]any{"sections": []any{
 			map[string]any{"name": "floor\u001b[2J", "price_cents": 1, "capacity": 1}}}), "sections[0].name"},
 		{"tab in a row label", "POST", "/v1/shows", showBody(map[string]any{"sections": []any{
-			map[string]any{"name": "box", "price_cents": 1, "rows": []any{map[string]any{"label": "A\tB", "seats": 2}}}}}), "sections[0].rows[0].label"},
+			map[string]any{"name": "box", "price_cents": 1, "rows": []any{map[string]any{"row": "A\tB", "seat_count": 2}}}}}), "sections[0].rows[0].row"},
 		{"a 500,000-seat show", "POST", "/v1/shows", showBody(map[string]any{"sections": huge}), "sections"},
 		{"too many sections", "POST", "/v1/shows", showBody(map[string]any{"sections": sections}), "sections"},
 		{"too many seats in a row", "POST", "/v1/shows", showBody(map[string]any{"sections": []any{
-			map[string]any{"name": "box", "price_cents": 1, "rows": rows(1, 501)}}}), "sections[0].rows[0].seats"},
+			map[string]any{"name": "box", "price_cents": 1, "rows": rows(1, 501)}}}), "sections[0].rows[0].seat_count"},
 		{"start in the past", "POST", "/v1/shows", showBody(map[string]any{"starts_at": past}), "starts_at"},
 		{"start six years ahead", "POST", "/v1/shows", showBody(map[string]any{"starts_at": far}), "starts_at"},
 		{"no per-buyer limit", "POST", "/v1/shows", showBody(map[string]any{"max_units_per_buyer": 0}), "max_units_per_buyer"},

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -186,6 +187,46 @@ type bufferedResponse struct {
 func (r *bufferedResponse) Header() http.Header         { return r.header }
 func (r *bufferedResponse) Write(b []byte) (int, error) { return r.body.Write(b) }
 func (r *bufferedResponse) WriteHeader(int)             {}
+
+// issue 16: ops. middleware is the chain of every listener, outermost
+// first: the access log at level (web.AccessLog), the request id
+// (web.RequestID, so that the log has it), CORS for the origins allowed
+// (web.CORS; none: off), and refuseTransferEncoding, before next.
+func middleware(log *slog.Logger, level slog.Level, corsOrigins []string, next http.Handler) http.Handler {
+	return web.AccessLog(log, level, web.RequestID(web.CORS(corsOrigins, refuseTransferEncoding(log, next))))
+}
+
+// setCORSOrigins reads TICKETING_CORS_ORIGINS: comma-separated origins
+// (scheme://host[:port], http or https, no path), or * for any.
+func setCORSOrigins(c *Config, v string) error {
+	c.CORSOrigins = nil
+	for _, o := range strings.Split(v, ",") {
+		if o = strings.TrimSpace(o); o == "" {
+			continue
+		}
+		if err := checkOrigin(o); err != nil {
+			return err
+		}
+		c.CORSOrigins = append(c.CORSOrigins, o)
+	}
+	if len(c.CORSOrigins) > web.MaxCORSOrigins {
+		return fmt.Errorf("at most %d origins, got %d", web.MaxCORSOrigins, len(c.CORSOrigins))
+	}
+	return nil
+}
+
+// checkOrigin refuses what a browser never sends as an Origin.
+func checkOrigin(o string) error {
+	if o == "*" {
+		return nil
+	}
+	u, err := url.Parse(o)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil ||
+		u.Path != "" || u.RawQuery != "" || u.Fragment != "" || len(o) > 253+len("https://:65535") {
+		return fmt.Errorf("want origins like https://shop.example or http://localhost:3000, got %q", web.Printable(o))
+	}
+	return nil
+}
 
 // refuseTransferEncoding answers a request that has a Transfer-Encoding
 // with a 411 and closes its connection. net/http reads a request with both

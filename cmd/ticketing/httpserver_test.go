@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"strconv"
@@ -285,7 +286,7 @@ func TestServe_StreamDeadline(t *testing.T) {
 	}{{"a plain route is cut", false}, {"a stream outlives WriteTimeout", true}} {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
-			h := logRequests(quiet, web.RequestID(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			h := middleware(quiet, slog.LevelInfo, nil, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				if c.stream {
 					if err := web.Stream(w); err != nil {
 						t.Errorf("Stream: %v", err)
@@ -298,7 +299,7 @@ func TestServe_StreamDeadline(t *testing.T) {
 					_ = http.NewResponseController(w).Flush()
 					time.Sleep(100 * time.Millisecond)
 				}
-			})))
+			}))
 			url, stop := serveHTTP(t, h, limits)
 			defer stop()
 			res, err := http.Get(url + "/")

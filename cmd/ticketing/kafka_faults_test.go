@@ -175,7 +175,7 @@ func TestKafkaFaults_ProjectorKilledBetweenWriteAndCommit(t *testing.T) {
 	if f := section(t, w.read("/v1/shows/"+show, "", last), "floor"); num(f["sold"]) != sold || num(f["available"]) != 1000-sold {
 		t.Errorf("floor = %v, want %d sold: an event applied twice or missed", f, sold)
 	}
-	if s := w.read("/v1/shows/"+show+"/sales", org, last); num(s.body["sold"]) != sold {
+	if s := w.read("/v1/shows/"+show+"/sales", org, last); num(s.body["units_sold"]) != sold {
 		t.Errorf("sales = %s, want %d sold", s.raw, sold)
 	}
 	w.audit()

@@ -9,12 +9,15 @@ import (
 	"unicode/utf8"
 
 	"github.com/gorilla/mux"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/ticketing/ticketing/domain"
+	opsmetrics "github.com/ticketing/ticketing/metrics"
 	"github.com/ticketing/ticketing/projections"
+	"github.com/ticketing/ticketing/web"
 )
 
 // lag is how far something is behind the head of the global log.
@@ -92,9 +95,12 @@ type metrics struct {
 	reg       *prometheus.Registry
 	requests  *prometheus.CounterVec
 	durations *prometheus.HistogramVec
+	// signals are the domain signals (issue 16: ops), on reg.
+	signals *opsmetrics.Signals
 }
 
-func newMetrics(store eventStore, q *projections.Queries, log *slog.Logger) *metrics {
+// newMetrics returns the metrics of an engine on store, q and pool.
+func newMetrics(store eventStore, q *projections.Queries, pool *pgxpool.Pool, log *slog.Logger) *metrics {
 	m := &metrics{
 		reg: prometheus.NewRegistry(),
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -106,7 +112,9 @@ func newMetrics(store eventStore, q *projections.Queries, log *slog.Logger) *met
 		}, []string{"method", "route"}),
 	}
 	m.reg.MustRegister(m.requests, m.durations, &lagCollector{store: store, q: q, log: log},
-		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		opsmetrics.NewPoolCollector(pool))
+	m.signals = opsmetrics.New(m.reg)
 	return m
 }
 
@@ -122,15 +130,43 @@ func (m *metrics) instrument(next http.Handler) http.Handler {
 		start := time.Now()
 		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
 		next.ServeHTTP(sw, r)
-		route := "unmatched"
-		if cr := mux.CurrentRoute(r); cr != nil {
-			if tpl, err := cr.GetPathTemplate(); err == nil {
-				route = tpl
-			}
-		}
-		m.requests.WithLabelValues(r.Method, route, strconv.Itoa(sw.status)).Inc()
-		m.durations.WithLabelValues(r.Method, route).Observe(time.Since(start).Seconds())
+		route := routeTemplate(r)
+		web.SetRoute(r, route) // for the access log
+		method := methodLabel(r.Method)
+		m.requests.WithLabelValues(method, route, strconv.Itoa(sw.status)).Inc()
+		m.durations.WithLabelValues(method, route).Observe(time.Since(start).Seconds())
 	})
+}
+
+// methodLabel is method when it is one of HTTP's, else "other": a route
+// without a method matcher (/livez) takes any token a client sends.
+func methodLabel(method string) string {
+	switch method {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
+		http.MethodDelete, http.MethodOptions, http.MethodConnect, http.MethodTrace:
+		return method
+	}
+	return "other"
+}
+
+// routes gives the access log the route template of the ops listener's
+// requests, which are not counted.
+func (m *metrics) routes(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		web.SetRoute(r, routeTemplate(r))
+		next.ServeHTTP(w, r)
+	})
+}
+
+// routeTemplate is the path template of the route gorilla/mux matched for
+// r, or "unmatched".
+func routeTemplate(r *http.Request) string {
+	if cr := mux.CurrentRoute(r); cr != nil {
+		if tpl, err := cr.GetPathTemplate(); err == nil {
+			return tpl
+		}
+	}
+	return "unmatched"
 }
 
 var (

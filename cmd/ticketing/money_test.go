@@ -143,7 +143,7 @@ func TestMoney_RefundRoute(t *testing.T) {
 		t.Errorf("order view after the refunds: %s", v.raw)
 	}
 	sales := s.read("/v1/shows/"+show+"/sales", org, rest.str("position"))
-	if num(sales.body["sold"]) != 2 || num(sales.body["revenue_cents"]) != 0 {
+	if num(sales.body["units_sold"]) != 2 || num(sales.body["revenue_cents"]) != 0 {
 		t.Errorf("sales after the refunds: %s", sales.raw)
 	}
 	ledgerExact(t, pay, 1)

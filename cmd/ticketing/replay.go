@@ -118,11 +118,15 @@ func replay(ctx context.Context, pool *pgxpool.Pool, o replayOptions, out io.Wri
 	defer prog.finish()
 
 	reports := make([]replayReport, len(chosen))
+	// The rebuilds read and decode the log once for all of them.
+	shared := projections.NewSharedLog(store, registry, 0)
 	var wg sync.WaitGroup
 	for i, p := range chosen {
+		reader := shared.Reader()
 		wg.Go(func() {
+			defer reader.Close()
 			start := time.Now()
-			reports[i] = replayOne(ctx, pool, store, registry, rebuilds, p, o, head, prog.add)
+			reports[i] = replayOne(ctx, pool, store, reader, registry, rebuilds, p, o, head, prog.add)
 			reports[i].Took = time.Since(start)
 		})
 	}
@@ -166,7 +170,8 @@ func chooseProjections(o replayOptions) ([]projections.Projector, error) {
 // is verified and swapped in. The live tables are untouched until the swap,
 // which is one transaction: a replay killed before it leaves them as they
 // were, and can be run again.
-func replayOne(ctx context.Context, pool *pgxpool.Pool, store eventStore, registry *domain.Registry, rebuilds *postgres.Rebuilds,
+// It reads the log through log, and catches up from store.
+func replayOne(ctx context.Context, pool *pgxpool.Pool, store eventStore, log projections.Reader, registry *domain.Registry, rebuilds *postgres.Rebuilds,
 	p projections.Projector, o replayOptions, head domain.Position, add func(int64)) replayReport {
 	rep := replayReport{Projection: p.Name()}
 	mode := "shadow"
@@ -197,7 +202,7 @@ func replayOne(ctx context.Context, pool *pgxpool.Pool, store eventStore, regist
 			return rep
 		}
 		live := postgres.NewReadModels(pool)
-		at, err := projections.Rebuild(ctx, store, live, registry, p, o.Batch, progress)
+		at, err := projections.Rebuild(ctx, log, live, registry, p, o.Batch, progress)
 		rep.Err, rep.Swap.Position, rep.Swap.Swapped = err, at, err == nil
 		if rep.Parked, err = projections.NewQueries(live.DB()).ParkedStreams(ctx, p.Name()); err != nil && rep.Err == nil {
 			rep.Err = err
@@ -215,7 +220,7 @@ func replayOne(ctx context.Context, pool *pgxpool.Pool, store eventStore, regist
 		}
 	}()
 	sstore := shadow.Store()
-	if _, err := projections.Rebuild(ctx, store, sstore, registry, p, o.Batch, progress); err != nil {
+	if _, err := projections.Rebuild(ctx, log, sstore, registry, p, o.Batch, progress); err != nil {
 		rep.Err = err
 		return rep
 	}

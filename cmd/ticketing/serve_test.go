@@ -54,6 +54,12 @@ func startServer(t *testing.T, dbURL string, holdTTL time.Duration, options ...f
 	if testing.Verbose() {
 		log = slog.New(slog.NewTextHandler(&testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	}
+	return startServerAs(t, dbURL, holdTTL, allRoles, log, options...)
+}
+
+// startServerAs is startServer running the roles r and logging to log.
+func startServerAs(t *testing.T, dbURL string, holdTTL time.Duration, r roles, log *slog.Logger, options ...func(*Config)) *server {
+	t.Helper()
 	c, err := LoadConfig(testEnv(dbURL, holdTTL).get)
 	if err != nil {
 		t.Fatal(err)
@@ -64,7 +70,7 @@ func startServer(t *testing.T, dbURL string, holdTTL time.Duration, options ...f
 	for _, o := range options {
 		o(&c)
 	}
-	m := NewMain("serve", c, allRoles, log)
+	m := NewMain("serve", c, r, log)
 	if err := m.Run(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -180,7 +186,7 @@ func gaShow(capacity int) map[string]any {
 		"title": "Night Gig", "venue": "Main Hall", "starts_at": time.Now().Add(72 * time.Hour).UTC().Format(time.RFC3339),
 		"sections": []any{
 			map[string]any{"name": "floor", "price_cents": 500, "capacity": capacity},
-			map[string]any{"name": "balcony", "price_cents": 900, "rows": []any{map[string]any{"label": "A", "seats": 3}, map[string]any{"label": "B", "seats": 3}}},
+			map[string]any{"name": "balcony", "price_cents": 900, "rows": []any{map[string]any{"row": "A", "seat_count": 3}, map[string]any{"row": "B", "seat_count": 3}}},
 		},
 	}
 }
@@ -219,7 +225,7 @@ func seatMapStates(t *testing.T, s *server, show, pos string) map[string]string 
 		for range 100 {
 			page := s.read("/v1/shows/"+show+"/seats?limit=2&section="+url.QueryEscape(name)+"&cursor="+cursor, "", pos)
 			for _, row := range page.body["rows"].([]any) {
-				label := row.(map[string]any)["label"].(string)
+				label := row.(map[string]any)["row"].(string)
 				for _, seat := range row.(map[string]any)["seats"].([]any) {
 					out[fmt.Sprintf("%s/%s/%d", name, label, num(seat.(map[string]any)["seat"]))] = seat.(map[string]any)["state"].(string)
 				}
@@ -292,7 +298,7 @@ func TestServe_FullFlow(t *testing.T) {
 
 	// Sales for the owner only.
 	sales := s.read("/v1/shows/"+show+"/sales", org, cancelled.str("position"))
-	if num(sales.body["sold"]) != 2 || num(sales.body["revenue_cents"]) != 1000 || num(sales.body["cancelled"]) != 1 {
+	if num(sales.body["units_sold"]) != 2 || num(sales.body["revenue_cents"]) != 1000 || num(sales.body["units_cancelled"]) != 1 {
 		t.Fatalf("sales: %s", sales.raw)
 	}
 	s.must(403, s.call("GET", "/v1/shows/"+show+"/sales", s.user("organizer"), nil))
@@ -425,7 +431,7 @@ func TestServe_BadInput(t *testing.T) {
 		{"malformed JSON", "POST", "/v1/orders", buyer, `{"show_id":`, 400, ""},
 		{"trailing data", "POST", "/v1/orders", buyer, order(`"items":[{"section":"floor","quantity":1}]`) + "{}", 400, ""},
 		{"unknown field", "POST", "/v1/orders", buyer, order(`"items":[{"section":"floor","quantity":1}],"price_cents":1`), 400, "price_cents"},
-		{"wrong type", "POST", "/v1/orders", buyer, order(`"items":[{"section":"floor","quantity":"2"}]`), 400, "items.quantity"},
+		{"wrong type", "POST", "/v1/orders", buyer, order(`"items":[{"section":"floor","quantity":"2"}]`), 400, "items[0].quantity"},
 		{"zero quantity", "POST", "/v1/orders", buyer, order(`"items":[{"section":"floor","quantity":0}]`), 422, "items[0].quantity"},
 		{"negative quantity", "POST", "/v1/orders", buyer, order(`"items":[{"section":"floor","quantity":-3}]`), 422, "items[0].quantity"},
 		{"seat that does not exist", "POST", "/v1/orders", buyer, order(`"seats":[{"section":"balcony","row":"Z","seat":1}]`), 422, "seats[0].row"},

@@ -26,6 +26,7 @@ type Shadow struct {
 	schema     string
 	projection string
 	tables     []string
+	deferred   []string // live names of the indexes the shadow builds last
 }
 
 // NewShadow creates the shadow schema of a projection, with empty tables like
@@ -48,8 +49,11 @@ func NewShadow(ctx context.Context, live *pgxpool.Pool, projection string, table
 	for _, t := range parkTables {
 		ddl = append(ddl, fmt.Sprintf("create table %s.%s (like %s.%s including all)", s.ident(), t, s.liveIdent(), t))
 	}
+	// The shadow's tables are unlogged while it is built: a killed rebuild
+	// starts over (above), so their rows need no WAL until Swap makes them
+	// logged, in one pass, before they go live.
 	for _, t := range tables {
-		ddl = append(ddl, fmt.Sprintf("create table %s.%s (like %s.%s including all)", s.ident(), ident(t), s.liveIdent(), ident(t)))
+		ddl = append(ddl, fmt.Sprintf("create unlogged table %s.%s (like %s.%s including all)", s.ident(), ident(t), s.liveIdent(), ident(t)))
 	}
 	for _, q := range ddl {
 		if _, err := live.Exec(ctx, q); err != nil {
@@ -63,7 +67,66 @@ func NewShadow(ctx context.Context, live *pgxpool.Pool, projection string, table
 		return nil, fmt.Errorf("shadow %s: %w", projection, err)
 	}
 	s.pool = pool
+	if err := s.dropDeferred(ctx); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("shadow %s: %w", projection, err)
+	}
 	return s, nil
+}
+
+// deferredIndexes are the live indexes that no projector's apply reads by:
+// only the read API's queries do. A shadow is built without them, and
+// Swap builds them once the rows are in (a sort each, rather than an index
+// insertion per row written). An index not named here is kept throughout:
+// a projector that reads by it must find it (projections run with
+// enable_seqscan off).
+var deferredIndexes = map[string]bool{
+	"rm_shows_public": true, "rm_shows_organizer": true,
+	"rm_orders_buyer": true, "rm_orders_show": true,
+	"rm_tickets_buyer": true, "rm_tickets_holder": true, "rm_tickets_former": true, "rm_tickets_show": true,
+	"hold_deadlines_due": true,
+}
+
+// dropDeferred drops the shadow's copies of the deferred indexes and
+// remembers their live names.
+func (s *Shadow) dropDeferred(ctx context.Context) error {
+	return withTx(ctx, s.live, func(tx pgx.Tx) error {
+		names, err := s.indexNames(ctx, tx)
+		if err != nil {
+			return err
+		}
+		for shadowName, liveName := range names {
+			if !deferredIndexes[liveName] {
+				continue
+			}
+			if _, err := tx.Exec(ctx, fmt.Sprintf("drop index %s.%s", s.ident(), ident(shadowName))); err != nil {
+				return err
+			}
+			s.deferred = append(s.deferred, liveName)
+		}
+		return nil
+	})
+}
+
+// buildDeferred builds the deferred indexes on the shadow's tables, under
+// their live names, as the live ones are defined.
+func (s *Shadow) buildDeferred(ctx context.Context) error {
+	for _, name := range s.deferred {
+		var table, def string
+		if err := s.live.QueryRow(ctx, `select tablename, indexdef from pg_indexes where schemaname = $1 and indexname = $2`,
+			s.liveSchema, name).Scan(&table, &def); err != nil {
+			return fmt.Errorf("index %s: %w", name, err)
+		}
+		m := indexDef.FindStringSubmatch(def)
+		if m == nil {
+			return fmt.Errorf("index %s: unexpected definition %q", name, def)
+		}
+		if _, err := s.live.Exec(ctx, fmt.Sprintf("create %sindex %s on %s.%s %s", m[1], ident(name), s.ident(), ident(table), m[2])); err != nil {
+			return fmt.Errorf("index %s: %w", name, err)
+		}
+	}
+	s.deferred = nil
+	return nil
 }
 
 // shadowSchema names the shadow schema of a projection; it lives beside the
@@ -138,6 +201,19 @@ type SwapResult struct {
 func (s *Shadow) Swap(ctx context.Context, opt SwapOptions) (SwapResult, error) {
 	var res SwapResult
 	var pos domain.Position
+	if !opt.DryRun {
+		// Before the live projection is locked: writing the tables to the
+		// WAL takes time, and the live projection goes on meanwhile.
+		for _, t := range s.tables {
+			if _, err := s.live.Exec(ctx, fmt.Sprintf("alter table %s.%s set logged", s.ident(), ident(t))); err != nil {
+				return res, fmt.Errorf("swap %s: %w", s.projection, err)
+			}
+		}
+	}
+	// The deferred indexes too, the same way: the live ones need them.
+	if err := s.buildDeferred(ctx); err != nil {
+		return res, fmt.Errorf("swap %s: %w", s.projection, err)
+	}
 	err := s.withLiveLocked(ctx, func(tx pgx.Tx, livePos domain.Position, kafka bool) error {
 		var err error
 		pos, err = s.swap(ctx, tx, opt, livePos, kafka, &res)
