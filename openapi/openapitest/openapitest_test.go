@@ -42,20 +42,20 @@ func TestValidator_Check(t *testing.T) {
 		e    exchange
 		want string // "" for no problem, else part of the problem
 	}{
-		{"a documented answer", exchange{"GET", "/v1/shows?limit=5", "", 200, "application/json", `{"items":[]}`}, ""},
+		{"a documented answer", exchange{"GET", "/v1/shows?limit=5", "", 200, "application/json", `{"items":[],"has_more":false}`}, ""},
 		{"a documented problem", exchange{"GET", "/v1/shows/0b9f4c52-3f1e-4a57-9a63-5a1d2b0c9e11", "", 404, "application/problem+json", problem}, ""},
 		{"an undocumented status", exchange{"GET", "/v1/shows", "", 418, "application/problem+json", problem}, "breaks the document"},
 		{"a 5xx", exchange{"GET", "/v1/shows", "", 500, "application/problem+json", problem}, "breaks the document"},
-		{"a body off the schema", exchange{"GET", "/v1/shows", "", 200, "application/json", `{"items":[],"cursor":"x"}`}, "breaks the document"},
-		{"the wrong content type", exchange{"GET", "/v1/shows", "", 200, "text/plain", `{"items":[]}`}, "breaks the document"},
-		{"an invalid request accepted", exchange{"GET", "/v1/shows?limit=0", "", 200, "application/json", `{"items":[]}`}, "accepted a request"},
+		{"a body off the schema", exchange{"GET", "/v1/shows", "", 200, "application/json", `{"items":[],"has_more":false,"cursor":"x"}`}, "breaks the document"},
+		{"the wrong content type", exchange{"GET", "/v1/shows", "", 200, "text/plain", `{"items":[],"has_more":false}`}, "breaks the document"},
+		{"an invalid request accepted", exchange{"GET", "/v1/shows?limit=0", "", 200, "application/json", `{"items":[],"has_more":false}`}, "accepted a request"},
 		{"an invalid request refused", exchange{"GET", "/v1/shows?limit=0", "", 400, "application/problem+json", problem}, ""},
 		{"an invalid body accepted", exchange{"PUT", "/v1/shows/0b9f4c52-3f1e-4a57-9a63-5a1d2b0c9e11/order-limits",
 			`{"min_units_per_order":"two"}`, 200, "application/json", show}, "accepted a request"},
 		{"an unknown route answered", exchange{"GET", "/v1/nothing", "", 200, "application/json", `{}`}, "no such operation"},
 		{"an unknown route refused", exchange{"GET", "/v1/nothing", "", 404, "application/problem+json", problem}, ""},
 		{"an unknown method refused", exchange{"DELETE", "/v1/shows", "", 405, "application/problem+json", problem}, ""},
-		{"an uncleaned path", exchange{"GET", "/v1//shows", "", 200, "application/json", `{"items":[]}`}, "no such operation"},
+		{"an uncleaned path", exchange{"GET", "/v1//shows", "", 200, "application/json", `{"items":[],"has_more":false}`}, "no such operation"},
 		{"a 404 not a problem", exchange{"GET", "/v1/nothing", "", 404, "text/plain", "404 page not found"}, "must be a problem"},
 	}
 	for _, c := range cases {
