@@ -7,7 +7,11 @@ export PG_PORT
 BROKER  := tools/kafka/broker run
 CLUSTER := tools/kafka/cluster run
 
+<<<<<<< HEAD
 .PHONY: run run-kafka test kafka-cluster schemathesis fuzz bench bench-latency bench-flash bench-replay bench-audit lint db kafka
+=======
+.PHONY: run run-kafka test chromium browser-test kafka-cluster fuzz bench bench-latency bench-flash bench-replay bench-audit lint db kafka
+>>>>>>> main
 
 ## run: start the engine (write API, read API, projectors, expirer) on :8080
 run: db
@@ -20,9 +24,14 @@ run-kafka: db kafka
 
 ## test: gofmt, vet and every test with the race detector, the Kafka tests
 ## against a real broker started for the run; then the three-broker cluster
+<<<<<<< HEAD
 ## test (kafka-cluster), schemathesis against a live engine (schemathesis)
 ## and a short run of each fuzz target
 test: db kafka lint
+=======
+## test (kafka-cluster) and a short run of each fuzz target
+test: db kafka lint chromium
+>>>>>>> main
 	$(BROKER) $(GO) test -race -count=1 -timeout 15m -skip '^TestCluster_' ./...
 	@$(MAKE) --no-print-directory kafka-cluster
 	@$(MAKE) --no-print-directory schemathesis
@@ -107,3 +116,13 @@ db:
 ## ~/.cache/ticketing (KAFKA_CACHE)
 kafka:
 	@tools/kafka/broker fetch
+
+## chromium: Debian's chromium for the browser tests (tools/chromium/setup;
+## without root it says so, and the browser tests skip)
+chromium:
+	tools/chromium/setup
+
+## browser-test: the pages driven in headless Chromium (cmd/ticketing
+## TestPages_*), screenshots written to screenshots/
+browser-test: db chromium
+	$(GO) test -race -count=1 -run '^TestPages_' -v ./cmd/ticketing

@@ -34,6 +34,7 @@ import (
 	"github.com/ticketing/ticketing/domain"
 	"github.com/ticketing/ticketing/projections"
 	"github.com/ticketing/ticketing/web"
+	"github.com/ticketing/ticketing/webhooks"
 )
 
 // MinPositionHeader names the position a read must reflect.
@@ -80,6 +81,8 @@ type API struct {
 	// signals receives the waits for X-Min-Position (issue 16: ops); nil:
 	// none.
 	signals Signals
+	// issue 16: webhooks
+	webhooks *webhooks.Service // nil: no webhook routes
 }
 
 // New returns the read API over q. log receives the errors answered with a
@@ -147,6 +150,8 @@ func (a *API) Register(r *mux.Router) {
 	// issue 14: door
 	r.Handle("/v1/shows/{id}/attendees", a.route(signedIn, readsShowOrders, a.attendees, pageParams)).Methods(http.MethodGet)
 	r.Handle("/v1/shows/{id}/orders", a.route(signedIn, readsShowOrders, a.showOrders, pageParams)).Methods(http.MethodGet)
+	// issue 16: webhooks (readapi/webhooks.go)
+	a.registerWebhooks(r)
 }
 
 // pageParams are the query parameters of a paged list.

@@ -10,6 +10,7 @@ import (
 	"github.com/ticketing/ticketing/domain"
 	"github.com/ticketing/ticketing/projections"
 	"github.com/ticketing/ticketing/web"
+	"github.com/ticketing/ticketing/webhooks"
 )
 
 // ProblemContentType is the media type of error responses (RFC 9457).
@@ -37,6 +38,10 @@ var mappings = []mapping{
 	{Match: web.Is(ErrForbidden), Status: http.StatusForbidden, Slug: "forbidden", Title: "Forbidden",
 		Detail: "this account may not see this", Fill: web.ForbiddenDetail},
 	web.BadPathIDMapping, // issue 16: vocab
+	// issue 16: webhooks
+	{Match: web.Is(webhooks.ErrForbidden), Status: http.StatusForbidden, Slug: "forbidden", Title: "Forbidden",
+		Detail: "only organizers and admins may manage webhook endpoints"},
+	web.NotFound(webhooks.ErrNotFound, "no such webhook endpoint or delivery"),
 	web.NotFound(domain.ErrShowNotFound, "no such show"),
 	web.NotFound(domain.ErrOrderNotFound, "no such order"),
 	web.NotFound(domain.ErrTicketNotFound, "no such ticket"),

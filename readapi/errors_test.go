@@ -22,6 +22,7 @@ import (
 	"github.com/ticketing/ticketing/projections"
 	"github.com/ticketing/ticketing/readapi"
 	"github.com/ticketing/ticketing/web"
+	"github.com/ticketing/ticketing/webhooks"
 )
 
 func TestAPI_Error(t *testing.T) {
@@ -95,6 +96,15 @@ func TestAPI_Error(t *testing.T) {
 				Version: 2, Position: domain.PositionAt(7), Type: "show.created", Error: "ERROR: invalid byte sequence (SQLSTATE 22021)"}},
 			status: http.StatusServiceUnavailable, typ: "urn:problem:ticketing:stream-parked",
 			detail: "the read models cannot reflect position 9: projection shows parked stream show-1 at version 2, an event it cannot apply, until it is retried",
+		},
+		// issue 16: webhooks
+		"webhooks forbidden": {
+			err:    webhooks.ErrForbidden,
+			status: http.StatusForbidden, typ: "urn:problem:ticketing:forbidden", detail: "only organizers and admins may manage webhook endpoints",
+		},
+		"webhook not found": {
+			err:    webhooks.ErrNotFound,
+			status: http.StatusNotFound, typ: "urn:problem:ticketing:not-found", detail: "no such webhook endpoint or delivery",
 		},
 		"unknown": {
 			err:    errors.New("pq: connection to 10.0.0.7 refused"),

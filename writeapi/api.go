@@ -20,6 +20,7 @@ import (
 	"github.com/ticketing/ticketing/commands"
 	"github.com/ticketing/ticketing/domain"
 	"github.com/ticketing/ticketing/web"
+	"github.com/ticketing/ticketing/webhooks"
 )
 
 // MaxBodyBytes bounds every request body.
@@ -53,6 +54,8 @@ type API struct {
 	asyncpay *asyncPayAPI // nil: no routes of asynchronous payments
 	refunds  Refunds      // issue 14: money
 	head     LogHead      // issue 16: vocab; nil: no-op writes answer position "0"
+	// issue 16: webhooks
+	webhooks *webhooks.Service // nil: no webhook routes
 }
 
 // New returns the write API.
@@ -89,6 +92,8 @@ func (a *API) Register(r *mux.Router) {
 	r.Handle("/v1/shows/{id}/waitlist", a.private(a.waitlist)).Methods(http.MethodGet)
 	// issue 14: money
 	r.Handle("/v1/orders/{id}/refund", a.private(a.refundOrder)).Methods(http.MethodPost)
+	// issue 16: webhooks (writeapi/webhooks.go)
+	a.registerWebhooks(r)
 }
 
 // public serves a route that needs no token. Its Idempotency-Keys are

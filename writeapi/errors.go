@@ -10,6 +10,7 @@ import (
 	"github.com/ticketing/ticketing/commands"
 	"github.com/ticketing/ticketing/domain"
 	"github.com/ticketing/ticketing/web"
+	"github.com/ticketing/ticketing/webhooks"
 )
 
 // Problem is an RFC 9457 problem details body; see web.Problem.
@@ -74,6 +75,12 @@ var mappings = []mapping{
 			p.Detail = fmt.Sprintf("the show is at version %d (ETag %s), not the one If-Match names: GET /v1/shows/{id} again and retry",
 				vm.Actual, web.ETag(vm.Actual))
 		}},
+	// issue 16: webhooks
+	{Match: web.Is(webhooks.ErrForbidden), Status: http.StatusForbidden, Slug: "forbidden", Title: "Forbidden",
+		Detail: "only organizers and admins may manage webhook endpoints"},
+	web.NotFound(webhooks.ErrNotFound, "no such webhook endpoint or delivery"),
+	{Match: web.Is(webhooks.ErrDisabled), Status: http.StatusConflict, Slug: "endpoint-disabled", Title: "Endpoint disabled",
+		Detail: "the webhook endpoint is disabled; enable it (POST /v1/webhooks/endpoints/{id}/enable) first"},
 	web.NotFound(domain.ErrShowNotFound, "no such show"),
 	web.NotFound(domain.ErrOrderNotFound, "no such order"),
 	web.NotFound(domain.ErrTicketNotFound, "no such ticket"),

@@ -16,6 +16,7 @@ import (
 	"github.com/ticketing/ticketing/commands"
 	"github.com/ticketing/ticketing/domain"
 	"github.com/ticketing/ticketing/web"
+	"github.com/ticketing/ticketing/webhooks"
 )
 
 // declined is a provider's decline, as infra/simpay makes them.
@@ -110,6 +111,10 @@ func TestError(t *testing.T) {
 		{&domain.TicketTypeOffSaleError{Code: "t"}, 409, "ticket-type-off-sale", (&domain.TicketTypeOffSaleError{Code: "t"}).Error(), ""},
 		{&domain.VoucherError{Code: "V", Reason: "has expired"}, 422, "voucher-invalid", `voucher "V" has expired`, ""},
 		{&domain.OrderLimitError{Min: 2, Max: 4, Asked: 1}, 422, "order-limit", (&domain.OrderLimitError{Min: 2, Max: 4, Asked: 1}).Error(), ""},
+		// issue 16: webhooks
+		{webhooks.ErrForbidden, 403, "forbidden", "only organizers and admins may manage webhook endpoints", ""},
+		{webhooks.ErrNotFound, 404, "not-found", "no such webhook endpoint or delivery", ""},
+		{webhooks.ErrDisabled, 409, "endpoint-disabled", "the webhook endpoint is disabled; enable it (POST /v1/webhooks/endpoints/{id}/enable) first", ""},
 		{errors.New("disk on fire"), 500, "internal", "the server failed; the request may be retried", ""},
 	}
 	hit := make([]bool, len(mappings))

@@ -80,6 +80,8 @@ type Config struct {
 	// issue 14: money. payments replaces the process's own simulated
 	// provider, for tests whose engines share one ledger.
 	payments commands.PaymentProvider
+	// issue 16: webhooks (cmd/ticketing/webhooks.go)
+	Webhooks webhookConfig
 }
 
 // storeConfig names the event store; see openStore.
@@ -179,6 +181,13 @@ var variables = []variable{
 	// issue 16: ops
 	{Name: "TICKETING_CORS_ORIGINS", Shown: "unset (CORS off)", Usage: "comma-separated origins (https://shop.example) whose pages may call the APIs, or *",
 		set: setCORSOrigins},
+	// issue 16: webhooks
+	{Name: "TICKETING_WEBHOOK_ALLOW_PRIVATE", Default: "0", Usage: "1: webhook endpoints may be on loopback, private or link-local addresses",
+		set: setWebhookAllowPrivate},
+	{Name: "TICKETING_WEBHOOK_TIMEOUT", Default: defaultWebhooks.Timeout.String(), Usage: "how long one webhook attempt may take",
+		set: func(c *Config, v string) error { return positiveDuration(v, &c.Webhooks.Timeout) }},
+	{Name: "TICKETING_WEBHOOK_RETRY_FOR", Default: defaultWebhooks.Backoff.Horizon.String(), Usage: "how long a failing webhook is retried before its endpoint is disabled",
+		set: func(c *Config, v string) error { return positiveDuration(v, &c.Webhooks.Backoff.Horizon) }},
 	{Name: "GOGC", Shown: strconv.Itoa(gcPercent) + " here", Usage: "the Go collector's target (off, or a percentage)",
 		set: setGOGC},
 }
@@ -187,7 +196,8 @@ var variables = []variable{
 // each variable unset or empty taking its default. It refuses a bad value
 // with an error that names its variable.
 func LoadConfig(getenv func(string) string) (Config, error) {
-	c := Config{TokenTTL: time.Hour, ShutdownTimeout: 15 * time.Second}
+	c := Config{TokenTTL: time.Hour, ShutdownTimeout: 15 * time.Second,
+		Webhooks: defaultWebhooks} // issue 16: webhooks
 	for _, v := range variables {
 		s := getenv(v.Name)
 		if s == "" {

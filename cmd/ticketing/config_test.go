@@ -94,6 +94,8 @@ var (
 		"TICKETING_WEBHOOK_SECRET": "whsec_current_current_current_32b,short", // issue 14: asyncpay
 		"WAITLIST_OFFER_WINDOW":    "0s",                                      // issue 14: waitlist
 		"TICKETING_CORS_ORIGINS":   "https://shop.example/path",               // issue 16: ops
+		// issue 16: webhooks
+		"TICKETING_WEBHOOK_ALLOW_PRIVATE": "yes", "TICKETING_WEBHOOK_TIMEOUT": "0s", "TICKETING_WEBHOOK_RETRY_FOR": "a day",
 	}
 	anyValue = []string{"DATABASE_URL", "TICKETING_ADDR", "TICKETING_OPS_ADDR", "JWT_SECRET", "ESDB_URL", "ESDB_NAMESPACE", "KAFKA_BROKERS", "KAFKA_TOPIC"}
 )

@@ -47,6 +47,8 @@ type engine struct {
 	metrics  *metrics // issue 16: ops: /metrics and the domain signals
 	// issue 16: openapi: the API and ops routers, which the route walk reads
 	routers []*mux.Router
+	// issue 16: webhooks
+	webhooks *webhookParts
 }
 
 func newEngine(ctx context.Context, c Config, pool *pgxpool.Pool, r roles, log *slog.Logger) (*engine, error) {
@@ -94,6 +96,10 @@ func newEngine(ctx context.Context, c Config, pool *pgxpool.Pool, r roles, log *
 		e.relay = &kafka.Relay{Feed: store, Checkpoints: postgres.NewRelayCheckpoints(pool), Writer: kafka.NewWriter(*kc),
 			Topic: kc.Topic, Partitions: kc.Partitions, Log: log}
 	}
+	// issue 16: webhooks
+	e.webhooks = newWebhooks(c, pool, store, registry, log)
+	e.webhooks.dispatcher.Metrics = m.signals // issue 16: ops: deliveries by outcome
+
 	if c.DevTicketKey && (r.Write || r.Read) { // issue 14: door
 		log.Warn("TICKETING_TICKET_KEY is not set: ticket codes use a public development key; anyone can forge them")
 	}
@@ -172,14 +178,19 @@ func (e *engine) route(c Config, r roles) error {
 		writeapi.New(cmds, tokens, authn, idem, e.log).WithLimits(writeLimits).
 			WithPayments(cmds, c.WebhookSecrets).
 			WithLogHead(e.store). // issue 16: vocab
+			// issue 16: webhooks
+			WithWebhooks(e.webhooks.service).
 			Register(router)
 	}
 	if r.Read {
 		read := readapi.New(e.queries, authn, e.log).WithLogHead(e.store).WithTicketCodes(e.commands.TicketCodes()).
 			WithSignals(m.signals) // issue 16: ops
+		read.WithWebhooks(e.webhooks.service)     // issue 16: webhooks
 		read.WithShowVersions(newShowVersions(e)) // issue 16: vocab
 		read.Register(router)
 		read.RegisterAdmin(router, exporterOf(e.store), e.registry)
+		// issue 18: pages: the pages at /, /organizer, /ops and the ops view's /v1/admin/status
+		routePages(router, read, authn, e.store, e.queries, e.pool)
 	}
 	// issue 16: ops: the middleware chain (httpserver.go); scrapes are
 	// logged at debug only.
@@ -260,6 +271,9 @@ func (e *engine) Start(ctx context.Context, r roles) (wait func()) {
 	}
 	if r.Expirer {
 		wg.Go(func() { e.runExpirer(ctx) }) // issue 15: singleton: one active expirer per database
+	}
+	if r.Expirer {
+		wg.Go(func() { e.webhooks.run(ctx) }) // issue 16: webhooks
 	}
 	if r.Write {
 		wg.Go(func() { purgeIdempotencyKeys(ctx, e.idem, idempotencyPurgeEvery, e.log) })

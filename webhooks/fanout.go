@@ -1,0 +1,122 @@
+package webhooks
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/ticketing/ticketing/domain"
+)
+
+// Fanout follows the global log with its own checkpoint and queues a
+// delivery of each deliverable event to every endpoint that wants it. It
+// is a consumer beside the projections: it reads the log and writes only
+// the webhook tables, so neither holds the other back.
+type Fanout struct {
+	Feed     Feed
+	Store    Store
+	Registry *domain.Registry
+	Backoff  Backoff
+	Now      func() time.Time
+	Log      *slog.Logger
+	// Queued, when set, is called after a batch queued deliveries (the
+	// dispatcher's Wake).
+	Queued func()
+	// Retry is the wait before following again after a failure.
+	Retry time.Duration
+}
+
+// Run follows the log until ctx ends.
+func (f *Fanout) Run(ctx context.Context) error {
+	for {
+		err := f.follow(ctx)
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		f.Log.Warn("webhooks: fanout failed; retrying", "err", err, "in", f.Retry)
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(f.Retry):
+		}
+	}
+}
+
+func (f *Fanout) follow(ctx context.Context) error {
+	cp, err := f.Store.FanoutCheckpoint(ctx)
+	if err != nil {
+		return err
+	}
+	return f.Feed.Follow(ctx, cp, f.handle)
+}
+
+func (f *Fanout) handle(ctx context.Context, batch []domain.RecordedEvent) error {
+	if len(batch) == 0 {
+		return nil
+	}
+	items := make([]Item, 0, len(batch))
+	for _, rec := range batch {
+		if it, ok := f.item(rec); ok {
+			items = append(items, it)
+		}
+	}
+	now := f.Now()
+	n, err := f.Store.Fanout(ctx, batch[len(batch)-1].Position, items, now, now.Add(f.Backoff.Horizon))
+	if err == nil && n > 0 && f.Queued != nil {
+		f.Queued()
+	}
+	return err
+}
+
+// Payload is the body of a delivery.
+type Payload struct {
+	// ID is the event's id: the same on every attempt, for deduplication.
+	ID uuid.UUID `json:"id"`
+	// Type is the event's stable type name.
+	Type string `json:"type"`
+	// Position is the event's place in the global log.
+	Position   string          `json:"position"`
+	Stream     string          `json:"stream"`
+	Version    int64           `json:"version"`
+	OccurredAt time.Time       `json:"occurred_at"`
+	Data       json.RawMessage `json:"data"`
+}
+
+// item is what the fanout needs of rec, if anything: the owner of a new
+// show, the payload of a deliverable event.
+func (f *Fanout) item(rec domain.RecordedEvent) (Item, bool) {
+	if rec.Type != "show.created" && !deliverable(rec.Type) {
+		return Item{}, false
+	}
+	e, err := f.Registry.DecodeRecorded(rec)
+	var data []byte
+	if err == nil {
+		data, err = json.Marshal(e)
+	}
+	var ids struct {
+		ShowID      uuid.UUID `json:"show_id"`
+		OrganizerID uuid.UUID `json:"organizer_id"`
+	}
+	if err == nil {
+		err = json.Unmarshal(data, &ids)
+	}
+	if err != nil {
+		f.Log.Error("webhooks: event not delivered: it does not decode", "stream", rec.StreamID, "version", rec.Version, "err", err)
+		return Item{}, false
+	}
+	it := Item{Position: rec.Position, EventID: rec.ID, Type: rec.Type, ShowID: ids.ShowID, RecordedAt: rec.RecordedAt}
+	if rec.Type == "show.created" {
+		it.OrganizerID = ids.OrganizerID
+	}
+	if deliverable(rec.Type) {
+		it.Payload, err = json.Marshal(Payload{ID: rec.ID, Type: rec.Type, Position: rec.Position.String(), Stream: rec.StreamID,
+			Version: rec.Version, OccurredAt: rec.RecordedAt.UTC(), Data: data})
+		if err != nil {
+			return Item{}, false
+		}
+	}
+	return it, true
+}
