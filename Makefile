@@ -7,7 +7,7 @@ export PG_PORT
 BROKER  := tools/kafka/broker run
 CLUSTER := tools/kafka/cluster run
 
-.PHONY: build walkthrough-tools run run-kafka test chromium browser-test kafka-cluster fuzz bench bench-latency bench-flash bench-live bench-reads bench-replay bench-audit lint db kafka
+.PHONY: build walkthrough-tools run run-kafka test chromium browser-test kafka-cluster schemathesis fuzz bench bench-latency bench-flash bench-live bench-reads bench-replay bench-audit lint db kafka
 
 ## build: the binary, ./bin/ticketing (every subcommand: serve, replay,
 ## events, state, inventory, audit, ...)
@@ -25,11 +25,13 @@ run-kafka: db kafka
 
 ## test: gofmt, vet and every test with the race detector, the Kafka tests
 ## against a real broker started for the run; then the three-broker cluster
-## test (kafka-cluster) and a short run of each fuzz target
+## test (kafka-cluster), schemathesis against a live engine (schemathesis)
+## and a short run of each fuzz target
 test: db kafka lint chromium
 	@$(MAKE) --no-print-directory walkthrough-tools
 	$(BROKER) $(GO) test -race -count=1 -timeout 15m -skip '^TestCluster_' ./...
 	@$(MAKE) --no-print-directory kafka-cluster
+	@$(MAKE) --no-print-directory schemathesis
 	@$(MAKE) --no-print-directory fuzz
 
 ## kafka-cluster: a three-node Kafka cluster loses a node under a steady
@@ -39,6 +41,13 @@ test: db kafka lint chromium
 kafka-cluster: db kafka
 	$(CLUSTER) bash -o pipefail -c \
 	  "$(GO) test -race -count=1 -timeout 5m -run '^TestCluster_' -v ./cmd/ticketing | grep --line-buffered -v 'serve_test.go:[0-9]*: time='"
+
+## schemathesis: fuzz a live engine (built from this tree, on a fresh
+## database) from its own OpenAPI document with schemathesis, for
+## ST_MAX_TIME seconds (default 90); installs schemathesis into
+## ~/.cache/ticketing once (tools/schemathesis/setup)
+schemathesis: db
+	tools/schemathesis/run
 
 ## fuzz: a short run of each fuzz target beyond its committed seeds
 ## (FUZZTIME each, default 10s)

@@ -163,7 +163,7 @@ func eventQuery(r *http.Request) (f domain.EventFilter, raw bool, err error) {
 			f.After = p
 		}
 	}
-	if s := q.Get("limit"); s != "" {
+	if s := q.Get("limit"); q.Has("limit") { // issue 16: openapi: limit= is not the default
 		n, err := strconv.Atoi(s)
 		if err != nil || n < 1 || n > MaxEventsLimit {
 			bad("limit", fmt.Sprintf("must be an integer between 1 and %d", MaxEventsLimit))

@@ -286,7 +286,7 @@ func pathID(r *http.Request) (uuid.UUID, error) {
 func page(r *http.Request, max int) (projections.Page, error) {
 	q := r.URL.Query()
 	p := projections.Page{Cursor: q.Get("cursor")}
-	if s := q.Get("limit"); s != "" {
+	if s := q.Get("limit"); q.Has("limit") { // issue 16: openapi: limit= is not the default
 		n, err := strconv.Atoi(s)
 		if err != nil {
 			return p, &domain.ValidationError{Fields: []domain.FieldError{{Field: "limit", Detail: fmt.Sprintf("must be an integer between 1 and %d", max)}}}

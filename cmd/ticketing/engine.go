@@ -45,6 +45,8 @@ type engine struct {
 	relay    *kafka.Relay
 	idem     *postgres.Idempotency
 	metrics  *metrics // issue 16: ops: /metrics and the domain signals
+	// issue 16: openapi: the API and ops routers, which the route walk reads
+	routers []*mux.Router
 	// issue 16: webhooks
 	webhooks *webhookParts
 	hot      *projections.Hot // issue 17: hotreads; nil: none
@@ -164,11 +166,12 @@ func (e *engine) route(c Config, r roles) error {
 	router, ops := mux.NewRouter(), mux.NewRouter()
 	for _, m := range []*mux.Router{router, ops} {
 		routingErrors(m, e.log)
-		m.HandleFunc("/livez", livez)
-		m.HandleFunc("/readyz", readyz)
+		m.HandleFunc("/livez", livez).Methods(http.MethodGet, http.MethodHead)   // issue 16: openapi: no other method
+		m.HandleFunc("/readyz", readyz).Methods(http.MethodGet, http.MethodHead) // issue 16: openapi
 	}
+	e.routers = routeOpenAPI(router, ops) // issue 16: openapi: GET /openapi.json on both
 	m := e.metrics
-	ops.Handle("/metrics", m.handler())
+	ops.Handle("/metrics", m.handler()).Methods(http.MethodGet) // issue 16: openapi: GET only
 	router.Use(m.instrument)
 	if r.Write {
 		warnWebhookSecret(c, e.log) // issue 14: asyncpay

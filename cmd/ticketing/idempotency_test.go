@@ -15,6 +15,7 @@ import (
 
 	"github.com/ticketing/ticketing/infra/postgres"
 	"github.com/ticketing/ticketing/infra/postgres/pgtest"
+	"github.com/ticketing/ticketing/internal/testhttp"
 )
 
 // callFrom is call from another client: its connections come from the
@@ -41,6 +42,7 @@ func (s *server) callFrom(ip, method, path string, body any, headers ...string) 
 	}
 	defer res.Body.Close()
 	raw, _ := io.ReadAll(res.Body)
+	testhttp.Check(s.t, req, data, res, raw) // issue 16: openapi
 	r := resp{status: res.StatusCode, header: res.Header, raw: raw}
 	_ = json.Unmarshal(raw, &r.body)
 	return r
