@@ -191,6 +191,13 @@ var variables = []variable{
 		set: func(c *Config, v string) error { return positiveDuration(v, &c.Webhooks.Timeout) }},
 	{Name: "TICKETING_WEBHOOK_RETRY_FOR", Default: defaultWebhooks.Backoff.Horizon.String(), Usage: "how long a failing webhook is retried before its endpoint is disabled",
 		set: func(c *Config, v string) error { return positiveDuration(v, &c.Webhooks.Backoff.Horizon) }},
+	// issue 17/18: hotreads
+	{Name: "TICKETING_HOT_SHOWS", Default: strconv.Itoa(projections.DefaultHotShows), Usage: "shows the read API keeps in memory; 0 turns hot reads and live streams off",
+		set: func(c *Config, v string) error { return nonNegative(v, &c.Hot.Shows) }},
+	{Name: "TICKETING_LIVE_STREAMS", Default: "32", Usage: "live streams (GET /v1/shows/{id}/live) one client address may hold; 0: no limit",
+		set: func(c *Config, v string) error { return nonNegative(v, &c.Hot.Streams) }},
+	{Name: "TICKETING_LIVE_HEARTBEAT", Default: "15s", Usage: "how often an idle live stream gets a heartbeat comment",
+		set: func(c *Config, v string) error { return positiveDuration(v, &c.Hot.Heartbeat) }},
 	{Name: "GOGC", Shown: strconv.Itoa(gcPercent) + " here", Usage: "the Go collector's target (off, or a percentage)",
 		set: setGOGC},
 }
@@ -201,6 +208,7 @@ var variables = []variable{
 func LoadConfig(getenv func(string) string) (Config, error) {
 	c := Config{TokenTTL: time.Hour, ShutdownTimeout: 15 * time.Second,
 		Webhooks: defaultWebhooks} // issue 16: webhooks
+	c.Hot = defaultHot() // issue 17: hotreads
 	for _, v := range variables {
 		s := getenv(v.Name)
 		if s == "" {
@@ -210,7 +218,6 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 			return c, fmt.Errorf("%s: %w", v.Name, err)
 		}
 	}
-	c.Hot = defaultHot() // issue 17: hotreads
 	if c.Kafka != nil && len(c.Kafka.Brokers) == 0 {
 		c.Kafka = nil // KAFKA_TOPIC or KAFKA_PARTITIONS without brokers
 	}
@@ -298,6 +305,16 @@ func optionalPositive(v string, into *int) error {
 		return nil
 	}
 	return positive(v, into)
+}
+
+// nonNegative parses v as a count of zero or more into into.
+func nonNegative(v string, into *int) error {
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 0 {
+		return fmt.Errorf("want a whole number, 0 or more, got %q", v)
+	}
+	*into = n
+	return nil
 }
 
 func positiveDuration(v string, into *time.Duration) error {

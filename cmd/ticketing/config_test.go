@@ -96,9 +96,22 @@ var (
 		"TICKETING_CORS_ORIGINS":   "https://shop.example/path",               // issue 16: ops
 		// issue 16: webhooks
 		"TICKETING_WEBHOOK_ALLOW_PRIVATE": "yes", "TICKETING_WEBHOOK_TIMEOUT": "0s", "TICKETING_WEBHOOK_RETRY_FOR": "a day",
+		// issue 17/18: hotreads
+		"TICKETING_HOT_SHOWS": "-1", "TICKETING_LIVE_STREAMS": "many", "TICKETING_LIVE_HEARTBEAT": "0s",
 	}
 	anyValue = []string{"DATABASE_URL", "TICKETING_ADDR", "TICKETING_OPS_ADDR", "JWT_SECRET", "ESDB_URL", "ESDB_NAMESPACE", "KAFKA_BROKERS", "KAFKA_TOPIC"}
 )
+
+func TestLoadConfig_Hot(t *testing.T) {
+	c, err := LoadConfig(env{}.get)
+	if err != nil || c.Hot != defaultHot() {
+		t.Fatalf("unset: %+v, %v; want the defaults %+v", c.Hot, err, defaultHot())
+	}
+	c, err = LoadConfig(env{"TICKETING_HOT_SHOWS": "0", "TICKETING_LIVE_STREAMS": "5", "TICKETING_LIVE_HEARTBEAT": "2s"}.get)
+	if err != nil || c.Hot.Shows != 0 || c.Hot.Streams != 5 || c.Hot.Heartbeat != 2*time.Second {
+		t.Fatalf("set: %+v, %v", c.Hot, err)
+	}
+}
 
 func TestLoadConfig_BadValues(t *testing.T) {
 	t.Parallel()
