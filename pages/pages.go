@@ -12,7 +12,6 @@ import (
 	"html/template"
 	"io/fs"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/gorilla/mux"
@@ -93,9 +92,13 @@ func Register(r *mux.Router) {
 			http.ServeContent(w, req, "", time.Time{}, bytes.NewReader(page))
 		}))).Methods(http.MethodGet, http.MethodHead)
 	}
+	// The files sit one folder deep (css, js, vendor): the route is
+	// /static/{dir}/{file}, as the OpenAPI document says, and a file that
+	// is not there answers as the router does, a problem.
 	fileServer := http.StripPrefix("/static/", http.FileServerFS(files))
-	r.PathPrefix("/static/").Handler(secured(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		if strings.HasSuffix(req.URL.Path, "/") || req.URL.Path == "/static/shell.html" { // no folder listings, no raw shell
+	r.Handle("/static/{dir}/{file}", secured(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		v := mux.Vars(req)
+		if st, err := fs.Stat(files, v["dir"]+"/"+v["file"]); err != nil || st.IsDir() {
 			notFound(r, w, req)
 			return
 		}
