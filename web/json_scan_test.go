@@ -65,8 +65,12 @@ func TestCheckKeys_ScanAllocates(t *testing.T) {
 	if known, err := checkKeys(holdJSON, typ); err != nil || !known {
 		t.Fatalf("checkKeys of a hold: known %v, %v", known, err)
 	}
-	if got := testing.AllocsPerRun(100, func() { _, _ = checkKeys(holdJSON, typ) }); got > 1 {
-		t.Errorf("checkKeys of a hold allocates %v times, want 1", got)
+	want := 1.0
+	if raceEnabled {
+		want = 2 // the race detector's own
+	}
+	if got := testing.AllocsPerRun(100, func() { _, _ = checkKeys(holdJSON, typ) }); got > want {
+		t.Errorf("checkKeys of a hold allocates %v times, want %v", got, want)
 	}
 }
 

@@ -49,6 +49,7 @@ type Server struct {
 
 	srvMu sync.Mutex
 	srv   *grpc.Server
+	held  *heldListener // the port, kept from Stop to Restart
 	drop  chan struct{} // closed to drop every subscription
 
 	mu      sync.Mutex
@@ -81,7 +82,7 @@ func Start(t testing.TB, opts Options) *Server {
 	if err != nil {
 		t.Fatalf("esdbtest: %v", err)
 	}
-	t.Cleanup(s.Stop)
+	t.Cleanup(func() { s.Stop(); s.held.release() })
 	return s
 }
 
@@ -100,7 +101,8 @@ func Listen(addr string, opts Options) (*Server, error) {
 		return nil, fmt.Errorf("listen: %w", err)
 	}
 	s.addr = ln.Addr().String()
-	s.serve(ln)
+	s.held = hold(ln)
+	s.serve(s.held)
 	return s, nil
 }
 
@@ -147,6 +149,11 @@ func (s *Server) Stop() {
 
 // Restart serves the same log again at the same address after Stop.
 func (s *Server) Restart() error {
+	if s.held != nil {
+		s.held.reopen()
+		s.serve(s.held)
+		return nil
+	}
 	var ln net.Listener
 	var err error
 	// The port can stay busy for a moment after Stop.
@@ -214,4 +221,89 @@ func (s *Server) remember(r *record) {
 		}
 	}
 	s.cache[r.id] = r
+}
+
+// heldListener keeps a stopped server's port: gRPC closes the listener it
+// serves on Stop, and closing this one only makes it refuse connections
+// (each is closed at once) until Restart serves it again. Had the port been
+// released, a parallel test's server could take it between Stop and
+// Restart, and this server's clients would reach that one.
+type heldListener struct {
+	net.Listener
+	conns chan net.Conn
+
+	mu   sync.Mutex
+	done chan struct{} // closed when gRPC closes it; nil while refusing
+}
+
+func hold(ln net.Listener) *heldListener {
+	l := &heldListener{Listener: ln, conns: make(chan net.Conn), done: make(chan struct{})}
+	go l.loop()
+	return l
+}
+
+// loop accepts every connection: it hands it to gRPC while served, and
+// closes it while refusing.
+func (l *heldListener) loop() {
+	for {
+		c, err := l.Listener.Accept()
+		if err != nil {
+			return // released
+		}
+		l.mu.Lock()
+		done := l.done
+		l.mu.Unlock()
+		if done == nil {
+			c.Close()
+			continue
+		}
+		select {
+		case l.conns <- c:
+		case <-done:
+			c.Close()
+		}
+	}
+}
+
+func (l *heldListener) Accept() (net.Conn, error) {
+	l.mu.Lock()
+	done := l.done
+	l.mu.Unlock()
+	if done == nil {
+		return nil, net.ErrClosed
+	}
+	select {
+	case c := <-l.conns:
+		return c, nil
+	case <-done:
+		return nil, net.ErrClosed
+	}
+}
+
+// Close makes it refuse connections; the port stays held.
+func (l *heldListener) Close() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.done != nil {
+		close(l.done)
+		l.done = nil
+	}
+	return nil
+}
+
+// reopen makes it hand connections to the next gRPC server.
+func (l *heldListener) reopen() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.done == nil {
+		l.done = make(chan struct{})
+	}
+}
+
+// release closes the port.
+func (l *heldListener) release() {
+	if l != nil {
+		l.Close()
+		l.Listener.Close()
+	}
 }
