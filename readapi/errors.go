@@ -55,6 +55,9 @@ var mappings = []mapping{
 			p.Detail = fmt.Sprintf("the read models cannot reflect position %s: projection %s parked stream %s at version %d, "+
 				"an event it cannot apply, until it is retried", parked.Position, parked.Parked.Projection, parked.Parked.Stream, parked.Parked.Version)
 		}},
+	// issue 18: hotreads
+	{Match: web.Is(ErrNotOnSale), Status: http.StatusConflict, Slug: "not-on-sale", Title: "Show not on sale",
+		Fill: func(err error, p *Problem) { p.Detail = err.Error() }}, // says which show, and what it is
 	{Match: web.Is(ErrNotCaughtUp), Status: http.StatusServiceUnavailable, Slug: "not-caught-up", Title: "Read models not caught up",
 		Detail: "the read models have not reached X-Min-Position yet; retry shortly",
 		Fill:   func(_ error, p *Problem) { p.RetryAfter = time.Second }},

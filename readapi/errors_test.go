@@ -86,6 +86,11 @@ func TestAPI_Error(t *testing.T) {
 			err:    domain.ErrTicketNotFound,
 			status: http.StatusNotFound, typ: "urn:problem:ticketing:not-found", detail: "no such ticket",
 		},
+		"a show that is not on sale watched live": {
+			err:    fmt.Errorf("%w: show 1 is cancelled", readapi.ErrNotOnSale),
+			status: http.StatusConflict, typ: "urn:problem:ticketing:not-on-sale",
+			detail: "only a show on sale has live availability: show 1 is cancelled",
+		},
 		"not caught up": {
 			err:    fmt.Errorf("%w: position 9", readapi.ErrNotCaughtUp),
 			status: http.StatusServiceUnavailable, typ: "urn:problem:ticketing:not-caught-up", header: "Retry-After: 1",

@@ -24,6 +24,10 @@ type LiveOptions struct {
 }
 
 // ErrTooManyStreams: the client holds as many live streams as it may.
+// ErrNotOnSale says that a show has no live availability: it is a draft
+// or cancelled (a 409; waiting will not help).
+var ErrNotOnSale = errors.New("only a show on sale has live availability")
+
 var ErrTooManyStreams = fmt.Errorf("%w: too many live streams from this address", ErrForbidden)
 
 // liveLimits counts the live streams of each client address.
@@ -92,8 +96,12 @@ func (a *API) live(w http.ResponseWriter, r *http.Request, actor domain.Actor) e
 	wt, err := a.hot.Watch(r.Context(), id, after, MinPositionWait)
 	if errors.Is(err, projections.ErrNotLive) {
 		// Only shows on sale are watched: say why this one is not.
-		if _, err := a.visibleShow(r, actor); err != nil {
-			return err
+		show, verr := a.visibleShow(r, actor)
+		if verr != nil {
+			return verr
+		}
+		if show.Status != string(domain.ShowStatusOnSale) {
+			return fmt.Errorf("%w: show %s is %s", ErrNotOnSale, id, show.Status)
 		}
 		return fmt.Errorf("%w: show %s cannot be watched now (%v)", ErrNotCaughtUp, id, err)
 	}

@@ -44,8 +44,14 @@ func DecodeJSON(body io.Reader, v any) error {
 // DecodeJSONBytes is DecodeJSON of a body already read, data, which it
 // does not keep or change.
 func DecodeJSONBytes(data []byte, v any) error {
-	if len(bytes.TrimSpace(data)) == 0 {
+	trimmed := bytes.TrimSpace(data)
+	if len(trimmed) == 0 {
 		return &Error{Status: 400, Detail: "request body is empty"}
+	}
+	// encoding/json takes a null for a struct or a map as "nothing", and
+	// the request would go through as if empty; every body is an object.
+	if bytes.Equal(trimmed, []byte("null")) && wantsObject(reflect.TypeOf(v)) {
+		return &Error{Status: 400, Detail: "the request body must be a JSON object, not null"}
 	}
 	known, err := checkKeys(data, reflect.TypeOf(v))
 	if err != nil {
@@ -85,6 +91,15 @@ func decodeKnown(data []byte, v any, known bool) error {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	return dec.Decode(v)
+}
+
+// wantsObject reports whether t, the type decoded into, is (a pointer to)
+// a struct or a map.
+func wantsObject(t reflect.Type) bool {
+	for t != nil && t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	return t != nil && (t.Kind() == reflect.Struct || t.Kind() == reflect.Map)
 }
 
 // MaxJSONDepth bounds the nesting of a JSON body: Decoder.Token, unlike

@@ -41,6 +41,7 @@ func TestDecodeJSON(t *testing.T) {
 	}{
 		{name: "a good body", body: `{"role":"buyer","items":[{"section":"a","quantity":1},{"section":"b","quantity":2}],"meta":{"note":"x"}}`, ok: true},
 		{name: "white space around it", body: " \n{\"role\":\"buyer\"}\n ", ok: true},
+		{name: "null for the object", body: " null "},
 		{name: "duplicate key", body: `{"role":"buyer","role":"organizer"}`, field: "role"},
 		{name: "keys that differ only in case", body: `{"role":"buyer","ROLE":"organizer"}`, field: "ROLE"},
 		{name: "the second spelled right", body: `{"ROLE":"organizer","role":"buyer"}`, field: "ROLE"},
