@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"net/url"
 	"os"
 	"os/exec"
@@ -22,6 +23,13 @@ func TestMain(m *testing.M) {
 	if args, ok := os.LookupEnv("TICKETING_TEST_ARGS"); ok {
 		os.Args = append([]string{"ticketing"}, strings.Split(args, "\x1f")...)
 		main()
+		os.Exit(0)
+	}
+	if u, ok := os.LookupEnv("LIVE_CHILD_URL"); ok { // BenchmarkLive's watchers
+		if err := runLiveWatchers(u); err != nil {
+			fmt.Fprintln(os.Stderr, "live watchers:", err)
+			os.Exit(1)
+		}
 		os.Exit(0)
 	}
 	os.Exit(m.Run())

@@ -82,7 +82,7 @@ type liveChild struct {
 	file  string
 }
 
-// startLiveChild runs TestLiveWatchers in a child process with n watchers
+// startLiveChild runs runLiveWatchers in a child process with n watchers
 // of url, and waits until each got its first message.
 func startLiveChild(b *testing.B, url string, n int) *liveChild {
 	exe, err := os.Executable()
@@ -90,7 +90,7 @@ func startLiveChild(b *testing.B, url string, n int) *liveChild {
 		b.Fatal(err)
 	}
 	file := filepath.Join(b.TempDir(), "live.bin")
-	cmd := exec.Command(exe, "-test.run=^TestLiveWatchers$", "-test.count=1")
+	cmd := exec.Command(exe)
 	cmd.Env = append(os.Environ(), "LIVE_CHILD_URL="+url, "LIVE_CHILD_N="+strconv.Itoa(n), "LIVE_CHILD_OUT="+file)
 	stdin, _ := cmd.StdinPipe()
 	stdout, _ := cmd.StdoutPipe()
@@ -165,20 +165,16 @@ func deliveryLatency(b *testing.B, f *flashEngine, recs []liveRecord) percentile
 	return latencyOf(lat)
 }
 
-// TestLiveWatchers is BenchmarkLive's child process: it does nothing
-// unless LIVE_CHILD_URL is set. It opens LIVE_CHILD_N live streams of
-// that URL, prints "ready" when each got its first message, records every
-// message's id until its stdin closes, then writes the records to
-// LIVE_CHILD_OUT and prints how many watchers were dropped.
-func TestLiveWatchers(t *testing.T) {
-	u := os.Getenv("LIVE_CHILD_URL")
-	if u == "" {
-		t.Skip("BenchmarkLive's child process")
-	}
+// runLiveWatchers is BenchmarkLive's child process, which TestMain runs
+// instead of the tests when LIVE_CHILD_URL is set. It opens LIVE_CHILD_N
+// live streams of that URL, prints "ready" when each got its first
+// message, records every message's id until its stdin closes, then writes
+// the records to LIVE_CHILD_OUT and prints how many watchers were dropped.
+func runLiveWatchers(u string) error {
 	n, _ := strconv.Atoi(os.Getenv("LIVE_CHILD_N"))
 	target, err := url.Parse(u)
 	if err != nil {
-		t.Fatal(err)
+		return err
 	}
 	var mu sync.Mutex
 	var all []liveRecord
@@ -188,7 +184,7 @@ func TestLiveWatchers(t *testing.T) {
 	for range n {
 		c, err := net.Dial("tcp", target.Host)
 		if err != nil {
-			t.Fatal(err)
+			return err
 		}
 		conns = append(conns, c)
 		fmt.Fprintf(c, "GET %s HTTP/1.1\r\nHost: %s\r\nAccept: text/event-stream\r\n\r\n", target.Path, target.Host)
@@ -237,7 +233,8 @@ func TestLiveWatchers(t *testing.T) {
 		buf = binary.LittleEndian.AppendUint64(buf, uint64(r.at))
 	}
 	if err := os.WriteFile(os.Getenv("LIVE_CHILD_OUT"), buf, 0o600); err != nil {
-		t.Fatal(err)
+		return err
 	}
 	fmt.Printf("dropped %d\n", dropped)
+	return nil
 }
