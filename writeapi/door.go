@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"net/mail"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -198,7 +200,10 @@ func (a *API) transferTicket(w http.ResponseWriter, r *http.Request, actor domai
 	if err != nil {
 		return err
 	}
-	if req.Email == "" || len(req.Email) > maxEmailLen {
+	// The shape sign-up takes (a NUL or a control character would reach
+	// PostgreSQL's text and fail there, a 500).
+	email := strings.ToLower(strings.TrimSpace(req.Email))
+	if addr, err := mail.ParseAddress(email); err != nil || addr.Address != email || len(req.Email) > maxEmailLen {
 		return &domain.ValidationError{Fields: []domain.FieldError{{Field: "email", Detail: "must be the email of a registered buyer"}}}
 	}
 	res, err := a.door.TransferTicket(r.Context(), actor, id, req.Email)
