@@ -178,6 +178,8 @@ func TestServe_DoorTransfer(t *testing.T) {
 	s.read("/v1/me/tickets", from.token, pos)
 	s.problemType(404, transfer(stranger.token, id, to.email))
 	s.problemType(422, transfer(from.token, id, "nobody@example.test"))
+	s.problemType(422, transfer(from.token, id, "a\x00b@example.test")) // a NUL reached PostgreSQL: a 500 once
+	s.problemType(422, transfer(from.token, id, "not an address"))
 	s.problemType(422, transfer(from.token, id, from.email))
 	s.problemType(422, transfer(from.token, id, s.member(domain.RoleOrganizer).email))
 	done := s.must(200, transfer(from.token, id, strings.ToUpper(to.email)))
