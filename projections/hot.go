@@ -176,6 +176,12 @@ func (h *Hot) follow(ctx context.Context) error {
 	h.setPos(start)
 	h.running = true
 	h.mu.Unlock()
+	if df, ok := h.Feed.(DecodedFeed); ok { // issue 17: feed: decoded once for every follower
+		return df.FollowDecoded(ctx, start, func(_ context.Context, recs []domain.RecordedEvent, events []domain.Event, errs []error) error {
+			h.applyDecoded(recs, events, errs)
+			return nil
+		})
+	}
 	return h.Feed.Follow(ctx, start, h.apply)
 }
 
@@ -270,6 +276,17 @@ func (h *Hot) apply(_ context.Context, recs []domain.RecordedEvent) error {
 			}
 		}
 	}
+	h.applyDecoded(recs, decoded, nil)
+	return nil
+}
+
+// applyDecoded takes a batch of the log, decoded: events[i] is recs[i]
+// decoded, nil or with errs[i] set when it does not decode (errs may be
+// nil).
+func (h *Hot) applyDecoded(recs []domain.RecordedEvent, events []domain.Event, errs []error) {
+	if len(recs) == 0 {
+		return
+	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	changes := map[*hotShow]*liveChange{}
@@ -293,7 +310,11 @@ func (h *Hot) apply(_ context.Context, recs []domain.RecordedEvent) error {
 				c = newLiveChange()
 				changes[s] = c
 			}
-			if decoded[i] == nil || !s.view.applyFast(rec.Position, decoded[i], c) {
+			e := events[i]
+			if errs != nil && errs[i] != nil {
+				e = nil
+			}
+			if e == nil || !s.view.applyFast(rec.Position, e, c) {
 				h.reload(s, rec.Position)
 				delete(changes, s)
 				continue
@@ -308,7 +329,6 @@ func (h *Hot) apply(_ context.Context, recs []domain.RecordedEvent) error {
 			h.publish(s, c)
 		}
 	}
-	return nil
 }
 
 // reload drops the view of s and loads it again, once the read models

@@ -249,10 +249,14 @@ func (r *Runner) follow(ctx context.Context, p Projector, applied func()) error 
 	if max <= 0 {
 		max = DefaultMaxBatch
 	}
-	return r.Feed.Follow(ctx, from, func(ctx context.Context, batch []domain.RecordedEvent) error {
+	handle := func(ctx context.Context, batch []domain.RecordedEvent, events []domain.Event, errs []error) error {
 		for len(batch) > 0 {
 			n := min(len(batch), max)
-			if err := r.apply(ctx, p, batch[:n]); err != nil {
+			d := decodedBatch{}
+			if events != nil {
+				d, events, errs = decodedBatch{events[:n], errs[:n]}, events[n:], errs[n:]
+			}
+			if err := r.applyDecoded(ctx, p, batch[:n], d); err != nil {
 				return err
 			}
 			last := batch[n-1].Position
@@ -263,7 +267,28 @@ func (r *Runner) follow(ctx context.Context, p Projector, applied func()) error 
 			batch = batch[n:]
 		}
 		return nil
+	}
+	if df, ok := r.Feed.(DecodedFeed); ok { // issue 17: feed: decoded once for every follower
+		return df.FollowDecoded(ctx, from, handle)
+	}
+	return r.Feed.Follow(ctx, from, func(ctx context.Context, batch []domain.RecordedEvent) error {
+		return handle(ctx, batch, nil, nil)
 	})
+}
+
+// decodedBatch is a batch's events as a DecodedFeed handed them; empty when
+// the Runner decodes them itself.
+type decodedBatch struct {
+	events []domain.Event
+	errs   []error
+}
+
+// split returns the events of the first n and of the other events.
+func (d decodedBatch) split(n int) (decodedBatch, decodedBatch) {
+	if d.events == nil {
+		return d, d
+	}
+	return decodedBatch{d.events[:n], d.errs[:n]}, decodedBatch{d.events[n:], d.errs[n:]}
 }
 
 // apply applies the events of a batch after the checkpoint, and the batch's
@@ -277,7 +302,12 @@ func (r *Runner) follow(ctx context.Context, p Projector, applied func()) error 
 // about 2·log2(len(batch)) transactions). Any other failure is returned:
 // the projection stalls and retries.
 func (r *Runner) apply(ctx context.Context, p Projector, batch []domain.RecordedEvent) error {
-	err := r.applyOnce(ctx, p, batch)
+	return r.applyDecoded(ctx, p, batch, decodedBatch{})
+}
+
+// applyDecoded is apply, with the events decoded in d, or d empty.
+func (r *Runner) applyDecoded(ctx context.Context, p Projector, batch []domain.RecordedEvent, d decodedBatch) error {
+	err := r.applyOnce(ctx, p, batch, d)
 	if err == nil || !IsPoison(err) || ctx.Err() != nil {
 		return err
 	}
@@ -285,10 +315,11 @@ func (r *Runner) apply(ctx context.Context, p Projector, batch []domain.Recorded
 		return r.park(ctx, p.Name(), batch[0], err)
 	}
 	half := len(batch) / 2
-	if err := r.apply(ctx, p, batch[:half]); err != nil {
+	first, second := d.split(half)
+	if err := r.applyDecoded(ctx, p, batch[:half], first); err != nil {
 		return err
 	}
-	return r.apply(ctx, p, batch[half:])
+	return r.applyDecoded(ctx, p, batch[half:], second)
 }
 
 // park parks the stream of rec, which failed with cause, in the
@@ -328,9 +359,13 @@ func (r *Runner) setParked(name string, parked []ParkedStream) {
 	r.update(name, func(st *ProjectionStatus) { st.Parked = parked })
 }
 
-// applyOnce is one attempt of apply, in one transaction.
-func (r *Runner) applyOnce(ctx context.Context, p Projector, batch []domain.RecordedEvent) error {
-	decoded, failed := r.decode(batch)
+// applyOnce is one attempt of apply, in one transaction; d has the events
+// decoded, or is empty.
+func (r *Runner) applyOnce(ctx context.Context, p Projector, batch []domain.RecordedEvent, d decodedBatch) error {
+	decoded, failed := d.events, d.errs
+	if decoded == nil {
+		decoded, failed = r.decode(batch)
+	}
 	return r.Store.Apply(ctx, p.Name(), batch[len(batch)-1].Position, func(db DB, after domain.Position) error {
 		recs, events, errs := batch, decoded, failed
 		if slices.ContainsFunc(batch, func(rec domain.RecordedEvent) bool { return !after.Less(rec.Position) }) {
@@ -413,10 +448,7 @@ func (r *Runner) decode(batch []domain.RecordedEvent) ([]domain.Event, []error) 
 // decodeOne returns the event rec records: as this process appended it, if
 // Written has it, or decoded.
 func (r *Runner) decodeOne(rec domain.RecordedEvent) (domain.Event, error) {
-	if e, ok := r.Written.event(rec); ok {
-		return e, nil
-	}
-	return r.Registry.DecodeRecorded(rec)
+	return r.Written.Decode(r.Registry, rec)
 }
 
 func applyError(projection string, rec domain.RecordedEvent, err error) *ApplyError {

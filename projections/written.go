@@ -47,3 +47,12 @@ func (w *Written) event(rec domain.RecordedEvent) (domain.Event, bool) {
 	}
 	return e, true
 }
+
+// Decode returns the event rec records: as this process appended it, if w
+// has it, or decoded with registry. w may be nil.
+func (w *Written) Decode(registry *domain.Registry, rec domain.RecordedEvent) (domain.Event, error) {
+	if e, ok := w.event(rec); ok {
+		return e, nil
+	}
+	return registry.DecodeRecorded(rec)
+}

@@ -50,16 +50,28 @@ func (f *Fanout) follow(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	return f.Feed.Follow(ctx, cp, f.handle)
+	if df, ok := f.Feed.(DecodedFeed); ok { // issue 17: feed: decoded once for every follower
+		return df.FollowDecoded(ctx, cp, f.handleDecoded)
+	}
+	return f.Feed.Follow(ctx, cp, func(ctx context.Context, batch []domain.RecordedEvent) error {
+		return f.handleDecoded(ctx, batch, nil, nil)
+	})
 }
 
-func (f *Fanout) handle(ctx context.Context, batch []domain.RecordedEvent) error {
+// handleDecoded queues the deliveries of a batch: events and errs are its
+// events decoded, or nil when the fanout decodes them.
+func (f *Fanout) handleDecoded(ctx context.Context, batch []domain.RecordedEvent, events []domain.Event, errs []error) error {
 	if len(batch) == 0 {
 		return nil
 	}
 	items := make([]Item, 0, len(batch))
-	for _, rec := range batch {
-		if it, ok := f.item(rec); ok {
+	for i, rec := range batch {
+		var e domain.Event
+		var err error
+		if events != nil {
+			e, err = events[i], errs[i]
+		}
+		if it, ok := f.item(rec, e, err); ok {
 			items = append(items, it)
 		}
 	}
@@ -86,12 +98,15 @@ type Payload struct {
 }
 
 // item is what the fanout needs of rec, if anything: the owner of a new
-// show, the payload of a deliverable event.
-func (f *Fanout) item(rec domain.RecordedEvent) (Item, bool) {
+// show, the payload of a deliverable event. e and err are rec decoded, or
+// both nil when item decodes it.
+func (f *Fanout) item(rec domain.RecordedEvent, e domain.Event, err error) (Item, bool) {
 	if rec.Type != "show.created" && !deliverable(rec.Type) {
 		return Item{}, false
 	}
-	e, err := f.Registry.DecodeRecorded(rec)
+	if e == nil && err == nil {
+		e, err = f.Registry.DecodeRecorded(rec)
+	}
 	var data []byte
 	if err == nil {
 		data, err = json.Marshal(e)

@@ -86,3 +86,13 @@ type Feed interface {
 	// order and in batches, until ctx ends or handle fails.
 	Follow(ctx context.Context, after domain.Position, handle func(context.Context, []domain.RecordedEvent) error) error
 }
+
+// DecodedFeed is a Feed that hands its events decoded, each decoded once
+// for all its followers (issue 17: feed; infra/follow.Shared).
+type DecodedFeed interface {
+	Feed
+	// FollowDecoded is Follow, with events[i] the event recs[i] records,
+	// or errs[i] why it does not decode. The events are shared with other
+	// followers: handle must only read them.
+	FollowDecoded(ctx context.Context, after domain.Position, handle func(ctx context.Context, recs []domain.RecordedEvent, events []domain.Event, errs []error) error) error
+}

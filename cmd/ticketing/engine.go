@@ -105,6 +105,9 @@ func newEngine(ctx context.Context, c Config, pool *pgxpool.Pool, r roles, log *
 		log.Warn("TICKETING_TICKET_KEY is not set: ticket codes use a public development key; anyone can forge them")
 	}
 	e.hot = newHot(c, r, store, registry, queries, models, pool, log) // issue 17: hotreads
+	// issue 17: feed: the projections, the hot views and the webhook fanout
+	// follow one tail of the log, each event read and decoded once (feed.go)
+	e.useSharedFeed(sharedFeed(store, registry, written))
 	if err := e.route(c, r); err != nil {
 		return nil, err
 	}
