@@ -98,40 +98,57 @@ type Payload struct {
 }
 
 // item is what the fanout needs of rec, if anything: the owner of a new
-// show, the payload of a deliverable event. e and err are rec decoded, or
-// both nil when item decodes it.
+// show, the payload of a deliverable event, encoded only when an endpoint
+// subscribes to it. e and err are rec decoded, or both nil when item
+// decodes it.
 func (f *Fanout) item(rec domain.RecordedEvent, e domain.Event, err error) (Item, bool) {
 	if rec.Type != "show.created" && !deliverable(rec.Type) {
 		return Item{}, false
 	}
+	it := Item{Position: rec.Position, EventID: rec.ID, Type: rec.Type, RecordedAt: rec.RecordedAt}
+	if rec.Type == "show.created" {
+		_, ids, ok := f.encode(rec, e, err)
+		if !ok {
+			return Item{}, false
+		}
+		it.ShowID, it.OrganizerID = ids.ShowID, ids.OrganizerID
+	}
+	if deliverable(rec.Type) {
+		it.Encode = func() ([]byte, uuid.UUID, bool) {
+			data, ids, ok := f.encode(rec, e, err)
+			if !ok {
+				return nil, uuid.Nil, false
+			}
+			payload, err := json.Marshal(Payload{ID: rec.ID, Type: rec.Type, Position: rec.Position.String(), Stream: rec.StreamID,
+				Version: rec.Version, OccurredAt: rec.RecordedAt.UTC(), Data: data})
+			return payload, ids.ShowID, err == nil
+		}
+	}
+	return it, true
+}
+
+// eventIDs are the ids the fanout reads from an event's data.
+type eventIDs struct {
+	ShowID      uuid.UUID `json:"show_id"`
+	OrganizerID uuid.UUID `json:"organizer_id"`
+}
+
+// encode returns the data of rec's event, e (or rec decoded, when e and
+// err are nil), as JSON, with its ids; ok false, logged, when it does not
+// decode.
+func (f *Fanout) encode(rec domain.RecordedEvent, e domain.Event, err error) (data []byte, ids eventIDs, ok bool) {
 	if e == nil && err == nil {
 		e, err = f.Registry.DecodeRecorded(rec)
 	}
-	var data []byte
 	if err == nil {
 		data, err = json.Marshal(e)
-	}
-	var ids struct {
-		ShowID      uuid.UUID `json:"show_id"`
-		OrganizerID uuid.UUID `json:"organizer_id"`
 	}
 	if err == nil {
 		err = json.Unmarshal(data, &ids)
 	}
 	if err != nil {
 		f.Log.Error("webhooks: event not delivered: it does not decode", "stream", rec.StreamID, "version", rec.Version, "err", err)
-		return Item{}, false
+		return nil, eventIDs{}, false
 	}
-	it := Item{Position: rec.Position, EventID: rec.ID, Type: rec.Type, ShowID: ids.ShowID, RecordedAt: rec.RecordedAt}
-	if rec.Type == "show.created" {
-		it.OrganizerID = ids.OrganizerID
-	}
-	if deliverable(rec.Type) {
-		it.Payload, err = json.Marshal(Payload{ID: rec.ID, Type: rec.Type, Position: rec.Position.String(), Stream: rec.StreamID,
-			Version: rec.Version, OccurredAt: rec.RecordedAt.UTC(), Data: data})
-		if err != nil {
-			return Item{}, false
-		}
-	}
-	return it, true
+	return data, ids, true
 }

@@ -43,7 +43,8 @@ type Store interface {
 	// a pending delivery (due at now, given up at giveUpAt) of each
 	// deliverable item to every enabled endpoint created before it that
 	// subscribes to its type and sees its show; then moves the checkpoint
-	// to to. It returns how many deliveries it queued.
+	// to to. It returns how many deliveries it queued. It calls an item's
+	// Encode only when an enabled endpoint subscribes to its type.
 	Fanout(ctx context.Context, to domain.Position, items []Item, now, giveUpAt time.Time) (int, error)
 
 	// Claim takes at most limit pending deliveries due at now, at most
@@ -67,8 +68,14 @@ type Item struct {
 	ShowID      uuid.UUID
 	OrganizerID uuid.UUID
 	RecordedAt  time.Time
-	// Payload is the body to deliver; nil: the event is not delivered.
+	// Payload is the body to deliver; nil: the event is not delivered,
+	// unless Encode is set.
 	Payload []byte
+	// Encode, when set, returns the body to deliver and the event's show
+	// (ok false: not delivered). The store calls it only when an enabled
+	// endpoint subscribes to Type (issue 17: feed: most events of a drop
+	// go to no endpoint, and their payloads are not built).
+	Encode func() (payload []byte, show uuid.UUID, ok bool)
 }
 
 // Claimed is a delivery claimed for sending, with its endpoint.

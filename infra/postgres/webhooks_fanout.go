@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -44,6 +45,10 @@ func (s *Webhooks) Fanout(ctx context.Context, to domain.Position, items []webho
 		first.Queue(`select commit, prepare from webhook_fanout where id = 1 for update`).QueryRow(func(row pgx.Row) error {
 			return row.Scan(&c, &p)
 		})
+		// issue 17: feed: the types some enabled endpoint subscribes to; an
+		// item of another type queues nothing, and its payload is not built.
+		var subscribed []string
+		first.Queue(subscribedTypes).QueryRow(func(row pgx.Row) error { return row.Scan(&subscribed) })
 		if err := tx.conn.SendBatch(ctx, first).Close(); err != nil {
 			return err
 		}
@@ -52,7 +57,7 @@ func (s *Webhooks) Fanout(ctx context.Context, to domain.Position, items []webho
 		if cp.Less(to) {
 			for _, it := range items {
 				if cp.Less(it.Position) {
-					queueItem(b, it, now, giveUpAt, &queued)
+					queueItem(b, it, subscribed, now, giveUpAt, &queued)
 				}
 			}
 			b.Queue(`update webhook_fanout set commit = $1, prepare = $2 where id = 1`, int64(to.Commit), int64(to.Prepare))
@@ -73,11 +78,25 @@ func (s *Webhooks) Fanout(ctx context.Context, to domain.Position, items []webho
 	return queued, nil
 }
 
+// subscribedTypes are the event types some enabled endpoint subscribes to.
+const subscribedTypes = `select coalesce(array_agg(distinct t), '{}') from webhook_endpoints e cross join unnest(e.event_types) t
+	where e.enabled`
+
 // queueItem queues the statements of it on b, counting the deliveries
-// they queue into queued.
-func queueItem(b *pgx.Batch, it webhooks.Item, now, giveUpAt time.Time, queued *int) {
+// they queue into queued. A delivery is queued only when an endpoint
+// subscribes to its type; Encode is called only then.
+func queueItem(b *pgx.Batch, it webhooks.Item, subscribed []string, now, giveUpAt time.Time, queued *int) {
 	if it.OrganizerID != uuid.Nil {
 		b.Queue(`insert into webhook_show_owners values ($1, $2) on conflict do nothing`, it.ShowID, it.OrganizerID)
+	}
+	if !slices.Contains(subscribed, it.Type) {
+		return
+	}
+	if it.Payload == nil && it.Encode != nil {
+		var ok bool
+		if it.Payload, it.ShowID, ok = it.Encode(); !ok {
+			return
+		}
 	}
 	if it.Payload != nil {
 		b.Queue(queueDelivery, it.EventID, it.Type, it.Position.String(), it.Payload, now, giveUpAt, it.RecordedAt, it.ShowID).

@@ -79,6 +79,42 @@ func TestWebhooks_Fanout(t *testing.T) {
 	}
 }
 
+// TestWebhooks_FanoutEncodesSubscribedOnly: an item's payload is built
+// only when an enabled endpoint subscribes to its type, and then queued.
+func TestWebhooks_FanoutEncodesSubscribedOnly(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	w := newWebhookWorld(t) // endpoints of order.confirmed only
+	encoded := map[string]int{}
+	lazy := func(pos uint64, typ string) webhooks.Item {
+		return webhooks.Item{Position: domain.PositionAt(pos), EventID: uuid.New(), Type: typ, RecordedAt: w.t0,
+			Encode: func() ([]byte, uuid.UUID, bool) {
+				encoded[typ]++
+				return []byte(`{"id":"x"}`), w.show, true
+			}}
+	}
+	items := []webhooks.Item{lazy(2, "order.placed"), lazy(3, "order.confirmed")}
+	n, err := w.s.Fanout(ctx, domain.PositionAt(3), items, w.t0, w.t0.Add(time.Hour))
+	if err != nil || n != 2 {
+		t.Fatalf("queued %d, %v; want 2 (the confirmed order to the organizer's and the admin's endpoints)", n, err)
+	}
+	if encoded["order.placed"] != 0 || encoded["order.confirmed"] != 1 {
+		t.Errorf("encoded %v; want order.confirmed once and order.placed never", encoded)
+	}
+	// Once an endpoint subscribes to order.placed, it is built and queued.
+	e := webhooks.Endpoint{ID: uuid.New(), OwnerID: uuid.New(), AllShows: true, URL: "http://x.test/", EventTypes: []string{"order.placed"},
+		Secret: "whsec_x", Enabled: true, CreatedAt: w.t0.Add(-time.Hour)}
+	if err := w.s.CreateEndpoint(ctx, e); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := w.s.Fanout(ctx, domain.PositionAt(4), []webhooks.Item{lazy(4, "order.placed")}, w.t0, w.t0.Add(time.Hour)); err != nil || n != 1 {
+		t.Fatalf("queued %d, %v; want 1", n, err)
+	}
+	if encoded["order.placed"] != 1 {
+		t.Errorf("order.placed encoded %d times, want 1", encoded["order.placed"])
+	}
+}
+
 func TestWebhooks_FanoutConcurrent(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
