@@ -24,7 +24,8 @@ var errNoAnswer = errors.New("the broker's produce response does not name the pa
 // producer writes a relay's messages with one produce request per partition
 // leader, holding every partition that leader leads: on a single broker one
 // request per write, where kafka-go's Writer sends one per partition (12
-// for the default topic), and the broker's CPU goes into each. It sends
+// for the default topic), each a round trip and a request for the broker
+// to serve. It sends
 // through the writer's transport, with the writer's acks, compression and
 // timeout, and routes by the transport's cached metadata, which it rereads
 // every MetadataTTL (see NewWriter).
