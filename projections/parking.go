@@ -122,21 +122,7 @@ func loadParked(ctx context.Context, db DB, name string) ([]ParkedStream, error)
 	if err != nil {
 		return nil, fmt.Errorf("read parked streams: %w", err)
 	}
-	defer rows.Close()
-	var out []ParkedStream
-	for rows.Next() {
-		s := ParkedStream{Projection: name}
-		var c, p int64
-		if err := rows.Scan(&s.Stream, &s.Version, &c, &p, &s.Type, &s.Error, &s.ParkedAt); err != nil {
-			return nil, fmt.Errorf("read parked streams: %w", err)
-		}
-		s.Position, s.ParkedAt = pos(c, p), s.ParkedAt.UTC()
-		out = append(out, s)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("read parked streams: %w", err)
-	}
-	return out, nil
+	return ScanParked(name, rows)
 }
 
 // queueSQL adds an event behind its parked stream.

@@ -499,13 +499,10 @@ func (r *Runner) Deliver(ctx context.Context, name string, deliveries []Delivery
 		}
 		return events, errs
 	}
-	apply := func(db DB, recs []domain.RecordedEvent) error {
+	apply := func(db DB, parked []ParkedStream, recs []domain.RecordedEvent) error {
 		events, errs := lookup(recs)
-		parked, err := loadParked(ctx, db, name)
-		if err != nil {
-			return err
-		}
 		r.setParked(name, parked)
+		var err error
 		if recs, events, errs, err = holdBack(ctx, db, name, parked, recs, events, errs); err != nil {
 			return err
 		}
@@ -538,24 +535,13 @@ func (r *Runner) Deliver(ctx context.Context, name string, deliveries []Delivery
 	return done, err
 }
 
-// deliver applies deliveries with one call of fn when the Store can, or
-// with one per event.
-func (r *Runner) deliver(ctx context.Context, name string, deliveries []Delivery, fn func(db DB, recs []domain.RecordedEvent) error) ([]int, error) {
-	if bs, ok := r.Store.(DeliveredBatchStore); ok {
-		return bs.ApplyDeliveredBatch(ctx, name, deliveries, fn)
-	}
-	return r.Store.ApplyDelivered(ctx, name, deliveries, func(db DB, rec domain.RecordedEvent) error {
-		return fn(db, []domain.RecordedEvent{rec})
-	})
-}
-
 // deliverNarrowed delivers deliveries that failed with a poison failure
 // again, partition by partition, each in transactions of its own, halving
 // what fails, and parks the stream of each event that fails alone, so that
 // the other streams' events are applied. A partition stops at a gap (the
 // others go on, and the gap is returned) or at any other failure, which is
 // returned at once.
-func (r *Runner) deliverNarrowed(ctx context.Context, name string, deliveries []Delivery, apply func(db DB, recs []domain.RecordedEvent) error) ([]int, error) {
+func (r *Runner) deliverNarrowed(ctx context.Context, name string, deliveries []Delivery, apply deliveredFn) ([]int, error) {
 	done := make([]int, len(deliveries))
 	var gap error
 	for i, d := range deliveries {
@@ -576,11 +562,11 @@ func (r *Runner) deliverNarrowed(ctx context.Context, name string, deliveries []
 // fail with a poison failure, and parks the stream of an event that fails
 // alone. It returns how many events, from the first, are done, and what
 // stopped the others.
-func (r *Runner) deliverHalves(ctx context.Context, name string, partition int, events []domain.RecordedEvent, apply func(db DB, recs []domain.RecordedEvent) error) (int, error) {
+func (r *Runner) deliverHalves(ctx context.Context, name string, partition int, events []domain.RecordedEvent, apply deliveredFn) (int, error) {
 	if len(events) == 0 {
 		return 0, nil
 	}
-	one := func(fn func(db DB, recs []domain.RecordedEvent) error, events []domain.RecordedEvent) (int, error) {
+	one := func(fn deliveredFn, events []domain.RecordedEvent) (int, error) {
 		n, err := r.deliver(ctx, name, []Delivery{{Partition: partition, Events: events}}, fn)
 		if len(n) != 1 {
 			return 0, err
@@ -594,7 +580,7 @@ func (r *Runner) deliverHalves(ctx context.Context, name string, partition int, 
 	if len(events) == 1 {
 		cause := err
 		var parked ParkedStream
-		n, err := one(func(db DB, recs []domain.RecordedEvent) error {
+		n, err := one(func(db DB, _ []ParkedStream, recs []domain.RecordedEvent) error {
 			var err error
 			parked, err = park(ctx, db, name, recs[0], cause)
 			return err

@@ -17,7 +17,6 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgxpool"
-	kafkago "github.com/segmentio/kafka-go"
 
 	"github.com/ticketing/ticketing/domain"
 	"github.com/ticketing/ticketing/infra/kafka"
@@ -59,7 +58,7 @@ func BenchmarkVisibility(b *testing.B) {
 				if e.relay != nil {
 					t.relayed = func() int64 { return int64(e.relay.Position().Commit) }
 					t.stages = stages
-					t.writer = e.relay.Writer.Stats
+					t.produce = e.relay.Stats()
 				}
 				t.append = func(ctx context.Context) (int64, error) {
 					id := uuid.New()
@@ -117,9 +116,8 @@ type target struct {
 	// stages, if not nil, records the consumers' deliveries: the rest of
 	// the breakdown.
 	stages *consumerStages
-	// writer, if not nil, returns the relay's writer's statistics since it
-	// was last called.
-	writer func() kafkago.WriterStats
+	// produce, if not nil, counts the relay's produce requests.
+	produce *kafka.ProduceStats
 }
 
 type latencies struct{ p50, p99, max float64 }
@@ -158,8 +156,9 @@ func benchLatency(b *testing.B, name string, setup func(context.Context, *pgxpoo
 		wg.Go(func() { bt.sampleRelay(t.relayed, stop) })
 	}
 	cpu0, reconnects0 := processCPU(), benchReconnects.n.Load()
-	if t.writer != nil {
-		t.writer()
+	var prod0 [3]int64
+	if t.produce != nil {
+		prod0 = [3]int64{t.produce.Requests.Load(), t.produce.Messages.Load(), t.produce.Nanos.Load()}
 	}
 	sent := bt.drive(b, ctx, t.append, &wg)
 	bt.settle()
@@ -170,10 +169,11 @@ func benchLatency(b *testing.B, name string, setup func(context.Context, *pgxpoo
 	// Printed, not logged: a benchmark's log keeps only its first lines.
 	fmt.Printf("    %-10s  CPU of this process (the engine, PostgreSQL's clients, the load): %.0f µs per event appended; %d failed fetches\n",
 		name, float64(cpu.Microseconds())/float64(max(sent, 1)), benchReconnects.n.Load()-reconnects0)
-	if t.writer != nil {
-		w := t.writer()
-		fmt.Printf("    %-10s  relay over %d partitions: %d produce requests, %.1f messages each, write avg %v max %v, batch wait avg %v\n",
-			"", benchPartitions(b), w.Writes, float64(w.Messages)/float64(max(w.Writes, 1)), w.WriteTime.Avg, w.WriteTime.Max, w.BatchTime.Avg)
+	if t.produce != nil {
+		n, msgs := t.produce.Requests.Load()-prod0[0], t.produce.Messages.Load()-prod0[1]
+		avg := time.Duration(t.produce.Nanos.Load()-prod0[2]) / time.Duration(max(n, 1))
+		fmt.Printf("    %-10s  relay over %d partitions: %d produce requests, %.1f messages each, request avg %v max %v\n",
+			"", benchPartitions(b), n, float64(msgs)/float64(max(n, 1)), avg, time.Duration(t.produce.MaxNanos.Load()))
 	}
 	if t.stages != nil {
 		t.stages.report(b, bt)

@@ -34,7 +34,7 @@ func TestRelay_PublishRetriesAtLeastEverySecond(t *testing.T) {
 	rec := domain.RecordedEvent{ID: uuid.New(), StreamID: "show-1", Version: 1, Type: "T", Data: []byte(`{}`), RecordedAt: time.Now()}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	if err := r.publish(ctx, "lost", []kafka.Message{Encode(rec)}, []domain.RecordedEvent{rec}); err == nil {
+	if err := r.publish(ctx, "lost", "ticketing.lost", []kafka.Message{Encode(rec)}, []int{0}, []domain.RecordedEvent{rec}); err == nil {
 		t.Fatal("publish to a lost broker succeeded")
 	}
 	waits := regexp.MustCompile(`retry_in=(\S+)`).FindAllStringSubmatch(logs.String(), -1)

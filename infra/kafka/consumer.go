@@ -48,16 +48,19 @@ var _ Deliverer = (*projections.Runner)(nil)
 
 // Defaults of Consumer.
 const (
-	// DefaultMaxWait bounds a fetch. It does not delay new messages: the
-	// broker answers as soon as it has one. It bounds how long a rebalance
-	// or Close waits for the fetches in flight. kafka-go makes it the
-	// fetch's read deadline and asks the broker to wait three quarters of
-	// it, leaving a quarter for the answer to arrive (segmentio/kafka-go#574):
-	// on a loaded machine an idle partition's answer often comes later than
-	// those 25 ms, the fetch fails with an i/o timeout, and the partition's
-	// reader dials its leader again. 500 ms avoided most of those, but made
-	// rebalances and start-ups slower than the end-to-end tests allow.
-	DefaultMaxWait = 100 * time.Millisecond
+	// DefaultMaxWait is the reader's MaxWait: the read deadline of a fetch.
+	// kafka-go makes MaxWait the fetch's read deadline and asks the broker
+	// to hold the fetch of an idle partition for MaxWait less a margin for
+	// the answer to come back: kafkaGoRTT when MaxWait is at least that, a
+	// quarter of MaxWait when it is less (segmentio/kafka-go#574). At 100 ms
+	// that left 25 ms: on a loaded machine about one fetch in three was
+	// answered later, failed with an i/o timeout, and its partition's reader
+	// dialled the leader again (metadata, a new connection, two offset
+	// lookups), with the partition's next messages waiting behind that and
+	// the broker serving the extra requests. kafkaGoRTT + fetchWait gives
+	// the answer a second, while the broker still holds an idle fetch for
+	// fetchWait, so rebalances and Close wait no longer than they did.
+	DefaultMaxWait = kafkaGoRTT + fetchWait
 	// DefaultSessionTimeout is how long the group coordinator waits for a
 	// heartbeat before it gives a silent member's partitions to others.
 	DefaultSessionTimeout = 10 * time.Second
@@ -70,6 +73,14 @@ const (
 )
 
 const (
+	// fetchWait is how long the broker holds the fetch of an idle
+	// partition (see DefaultMaxWait). It does not delay new messages: the
+	// broker answers as soon as it has one. It bounds how long a rebalance
+	// or Close waits for the fetches in flight.
+	fetchWait = 100 * time.Millisecond
+	// kafkaGoRTT is the margin kafka-go v0.4 leaves for a fetch's answer
+	// when MaxWait is at least as long (its defaultRTT).
+	kafkaGoRTT = time.Second
 	// gatherWait is how long the consumer waits for one more message before
 	// it delivers what it gathered. A fetch response reaches the reader's
 	// queue message by message within microseconds.

@@ -590,3 +590,43 @@ func TestConsumer_RunAfterRefusedFetches(t *testing.T) {
 		t.Errorf("no failed fetch logged:\n%s", p.logs)
 	}
 }
+
+// A broker that answers fetches late, as a loaded one does, does not make
+// the readers fail their fetches and dial the leader again: kafka-go makes
+// MaxWait a fetch's read deadline and asks the broker to hold an idle fetch
+// for MaxWait less a margin, and at 100 ms that margin was 25 ms. Here each
+// fetch's answer comes 60 ms late. kfake, because a real broker cannot be
+// made slow on demand.
+func TestConsumer_FetchesAnsweredLateDoNotRedial(t *testing.T) {
+	t.Parallel()
+	c, b := onKfake(t, "every fetch is answered 60 ms late")
+	p := newPipeline(t, b, 4)
+	var delayed atomic.Int32
+	c.ControlKey(kmsg.Fetch.Int16(), func(req kmsg.Request) (kmsg.Response, error, bool) {
+		c.KeepControl()
+		freq := req.(*kmsg.FetchRequest)
+		if len(freq.Topics) == 0 || freq.Topics[0].Topic != p.cfg.Topic {
+			return nil, nil, false
+		}
+		delayed.Add(1)
+		c.SleepControl(func() { time.Sleep(60 * time.Millisecond) })
+		return nil, nil, false
+	})
+	p.startRelay()
+	p.startConsumers()
+	s := p.shop
+	show := s.openShow("A")
+	p.waitApplied(s.last, 15*time.Second) // see showsFirst
+	for i := range 10 {
+		s.buy(show, 1, i%2 == 0)
+		time.Sleep(100 * time.Millisecond)
+	}
+	p.waitApplied(s.last, 15*time.Second)
+	sameReadModels(t, dump(t, p.models.DB()), rebuild(t, s))
+	if n := delayed.Load(); n < 50 {
+		t.Fatalf("%d fetches delayed, want 50 or more", n)
+	}
+	if logs := p.logs.String(); strings.Contains(logs, "error reading partition") {
+		t.Errorf("a fetch answered 60 ms late failed and its reader dialled again:\n%s", logs)
+	}
+}

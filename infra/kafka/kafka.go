@@ -4,8 +4,8 @@
 // The relay follows the event store (the store is the outbox) and publishes
 // each event to one topic, keyed by its stream id so that one stream's events
 // stay in order in one partition; it checkpoints only what Kafka
-// acknowledged, so delivery is at least once. One consumer group per
-// projection reads the topic and hands each partition's messages to the
+// acknowledged, so delivery is at least once. One consumer group reads the
+// topic for every projection and hands each partition's messages to the
 // projection runner, which applies them exactly once in effect by stream
 // version.
 package kafka
@@ -51,8 +51,10 @@ type Config struct {
 	// ReplicationFactor is used when EnsureTopic creates the topic; zero
 	// means DefaultReplicationFactor.
 	ReplicationFactor int
-	// BatchTimeout is how long the writer waits for more messages of a
-	// partition before it sends them; zero means DefaultBatchTimeout.
+	// BatchTimeout is how long the writer's WriteMessages waits for more
+	// messages of a partition before it sends them; zero means
+	// DefaultBatchTimeout. The relay does not wait: it sends each batch of
+	// the log as it comes, with its own produce requests (see Relay.Writer).
 	BatchTimeout time.Duration
 	// Observe, if set, is given to every Consumer the engine starts (see
 	// Consumer.Observe): the benchmarks' hook.

@@ -85,9 +85,13 @@ type Relay struct {
 	Feed Feed
 	// Checkpoints keeps how far the relay published.
 	Checkpoints RelayCheckpoints
-	// Writer publishes the messages. It must be synchronous, ask all
+	// Writer says where and how to publish: its address, transport, topic,
+	// acks, compression and write timeout. It must be synchronous, ask all
 	// in-sync replicas to acknowledge and route with KeyBalancer over
-	// Partitions partitions: NewWriter makes one. Run checks.
+	// Partitions partitions: NewWriter makes one. Run checks. The relay
+	// sends its own produce requests through the writer's transport, one
+	// per partition leader for all the partitions it leads (see producer),
+	// not WriteMessages, which sends one per partition.
 	Writer *kafka.Writer
 	// Topic is the topic of the global log; empty means Writer.Topic.
 	Topic string
@@ -101,6 +105,7 @@ type Relay struct {
 
 	mu     sync.Mutex
 	status RelayStatus
+	stats  ProduceStats
 }
 
 // Run relays the log until ctx ends; it then returns nil. It fails at once
@@ -144,6 +149,10 @@ func (r *Relay) Position() domain.Position {
 	defer r.mu.Unlock()
 	return r.status.Position
 }
+
+// Stats returns the counts of the relay's produce requests since it
+// started: the benchmarks' breakdown.
+func (r *Relay) Stats() *ProduceStats { return &r.stats }
 
 // Status returns the relay's position and health.
 func (r *Relay) Status() RelayStatus {
@@ -235,7 +244,7 @@ func (r *Relay) follow(ctx context.Context, topic, name string, balancer KeyBala
 		}
 		for len(batch) > 0 {
 			n := chunk(msgs, parts, maxCount, maxBytes)
-			if err := r.publish(ctx, name, msgs[:n], batch[:n]); err != nil {
+			if err := r.publish(ctx, name, topic, msgs[:n], parts[:n], batch[:n]); err != nil {
 				return err
 			}
 			last := batch[n-1].Position
@@ -273,14 +282,15 @@ func (r *Relay) checkTopic(ctx context.Context, topic string) error {
 // backoff between attempts. It fails only when ctx ends.
 //
 // A retry writes again only the messages that failed. Each write is one
-// request per partition (see chunk), so those are whole partitions' shares,
-// and the partitions that took theirs get nothing twice: on a real broker a
-// partition whose leader is moving or not yet elected refuses its request
-// while the others take theirs.
-func (r *Relay) publish(ctx context.Context, name string, msgs []kafka.Message, recs []domain.RecordedEvent) error {
+// record batch per partition (see chunk and producer), so those are whole
+// partitions' shares, and the partitions that took theirs get nothing
+// twice: on a real broker a partition whose leader is moving or not yet
+// elected refuses its share while the others take theirs.
+func (r *Relay) publish(ctx context.Context, name, topic string, msgs []kafka.Message, parts []int, recs []domain.RecordedEvent) error {
+	prod := newProducer(r.Writer, topic, &r.stats)
 	backoff := minBackoff
 	for {
-		err := r.Writer.WriteMessages(ctx, msgs...)
+		err := prod.write(ctx, msgs, parts)
 		if err == nil {
 			return nil
 		}
@@ -290,7 +300,7 @@ func (r *Relay) publish(ctx context.Context, name string, msgs []kafka.Message, 
 		from, to, n := recs[0].Position, recs[len(recs)-1].Position, len(recs)
 		if werr, ok := errors.AsType[kafka.WriteErrors](err); ok && len(werr) == len(msgs) {
 			err = summarize(werr)
-			msgs, recs = unwritten(werr, msgs, recs)
+			msgs, parts, recs = unwritten(werr, msgs, parts, recs)
 		}
 		r.logger().Error("relay: publish failed", "relay", name,
 			"from", from.String(), "to", to.String(), "events", n, "retrying", len(recs),
@@ -303,17 +313,18 @@ func (r *Relay) publish(ctx context.Context, name string, msgs []kafka.Message, 
 	}
 }
 
-// unwritten returns the messages of msgs, and their events, whose write
-// failed by werr, in their order.
-func unwritten(werr kafka.WriteErrors, msgs []kafka.Message, recs []domain.RecordedEvent) ([]kafka.Message, []domain.RecordedEvent) {
+// unwritten returns the messages of msgs, their partitions and their
+// events, whose write failed by werr, in their order.
+func unwritten(werr kafka.WriteErrors, msgs []kafka.Message, parts []int, recs []domain.RecordedEvent) ([]kafka.Message, []int, []domain.RecordedEvent) {
 	var m []kafka.Message
+	var p []int
 	var r []domain.RecordedEvent
 	for i, err := range werr {
 		if err != nil {
-			m, r = append(m, msgs[i]), append(r, recs[i])
+			m, p, r = append(m, msgs[i]), append(p, parts[i]), append(r, recs[i])
 		}
 	}
-	return m, r
+	return m, p, r
 }
 
 // summarize shortens the error of a write, which repeats the error of each
@@ -332,8 +343,8 @@ func summarize(werr kafka.WriteErrors) error {
 	return fmt.Errorf("%d of %d messages not written: %w", failed, len(werr), first)
 }
 
-// writerLimits returns the most messages and bytes the writer puts in one
-// request to a partition.
+// writerLimits returns the most messages and bytes the relay puts in one
+// partition's record batch: the writer's BatchSize and BatchBytes.
 func (r *Relay) writerLimits() (int, int64) {
 	count, bytes := r.Writer.BatchSize, r.Writer.BatchBytes
 	if count <= 0 {
@@ -346,11 +357,10 @@ func (r *Relay) writerLimits() (int, int64) {
 }
 
 // chunk returns how many of msgs, from the first, to write at once: as many
-// as the writer sends in one request per partition. Within a write, the
-// writer sends one partition's requests one after the other, and sends the
-// next even when one failed: a write of several requests to one partition
-// could leave a hole in it, which the retry would fill only after later
-// events of the same streams.
+// as fit in one record batch per partition. A write of several batches to
+// one partition could have one refused and the next stored, leaving a hole
+// in it, which the retry would fill only after later events of the same
+// streams.
 func chunk(msgs []kafka.Message, parts []int, maxCount int, maxBytes int64) int {
 	count := map[int]int{}
 	bytes := map[int]int64{}

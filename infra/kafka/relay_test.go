@@ -355,26 +355,12 @@ func TestRelay_RunWhileKafkaRefusesWrites(t *testing.T) {
 // leader moves, and cannot be made to on demand: this test stays on kfake.
 func TestRelay_RunRetriesOnlyTheRefusedPartitions(t *testing.T) {
 	t.Parallel()
-	c, b := onKfake(t, "the broker refuses the first two produce requests to partition 0 (NOT_LEADER_OR_FOLLOWER)")
+	c, b := onKfake(t, "the broker refuses partition 0's share of the first two produce requests to it (NOT_LEADER_OR_FOLLOWER)")
 	cfg := b.topic(t, 4)
-	var refused atomic.Int32
-	c.ControlKey(kmsg.Produce.Int16(), func(req kmsg.Request) (kmsg.Response, error, bool) {
-		c.KeepControl()
-		preq := req.(*kmsg.ProduceRequest)
-		if refused.Load() >= 2 || len(preq.Topics) != 1 || preq.Topics[0].Topic != cfg.Topic ||
-			len(preq.Topics[0].Partitions) != 1 || preq.Topics[0].Partitions[0].Partition != 0 {
-			return nil, nil, false
-		}
-		refused.Add(1)
-		resp := preq.ResponseKind().(*kmsg.ProduceResponse)
-		st := kmsg.NewProduceResponseTopic()
-		st.Topic, st.TopicID = preq.Topics[0].Topic, preq.Topics[0].TopicID
-		sp := kmsg.NewProduceResponseTopicPartition()
-		sp.Partition, sp.ErrorCode = 0, kerr.NotLeaderForPartition.Code
-		st.Partitions = append(st.Partitions, sp)
-		resp.Topics = append(resp.Topics, st)
-		return resp, nil, true
-	})
+	// A fault per partition: the request's other partitions are stored.
+	refusals := c.Fault(kfake.Fault{Keys: []kmsg.Key{kmsg.Produce}, Topic: cfg.Topic, Partitions: []int32{0},
+		Err: kerr.NotLeaderForPartition, Count: 2})
+	defer refusals.Remove()
 	s := newShop(t)
 	onZero, elsewhere := 0, 0
 	for i := 0; onZero < 2 || elsewhere < 2; i++ {
@@ -394,7 +380,7 @@ func TestRelay_RunRetriesOnlyTheRefusedPartitions(t *testing.T) {
 		pos, _ := cps.get(cfg.Topic)
 		return pos == s.last
 	})
-	if n := refused.Load(); n != 2 {
+	if n := refusals.Hits(); n != 2 {
 		t.Fatalf("%d produce requests to partition 0 refused, want 2", n)
 	}
 	if !strings.Contains(logs.String(), "relay: publish failed") {

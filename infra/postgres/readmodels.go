@@ -283,6 +283,28 @@ func (m *ReadModels) ApplyDelivered(ctx context.Context, name string, deliveries
 // fails, the transaction is rolled back and run again, one statement at a
 // time, so that fn gets each error from the statement that caused it.
 func (m *ReadModels) ApplyDeliveredBatch(ctx context.Context, name string, deliveries []projections.Delivery, fn func(db projections.DB, recs []domain.RecordedEvent) error) ([]int, error) {
+	return m.applyDeliveredBatch(ctx, name, deliveries, false, func(db projections.DB, _ []projections.ParkedStream, recs []domain.RecordedEvent) error {
+		return fn(db, recs)
+	})
+}
+
+var _ projections.DeliveredParkedStore = (*ReadModels)(nil)
+
+// ApplyDeliveredParked is ApplyDeliveredBatch, with the projection's parked
+// streams read in the round trip of the locks; see
+// projections.DeliveredParkedStore. The transaction is then two round
+// trips: BEGIN, the locks, the versions and the parked streams; then fn's
+// statements, the progress rows and COMMIT.
+func (m *ReadModels) ApplyDeliveredParked(ctx context.Context, name string, deliveries []projections.Delivery, fn deliveredFn) ([]int, error) {
+	return m.applyDeliveredBatch(ctx, name, deliveries, true, fn)
+}
+
+// deliveredFn is the function of ApplyDeliveredParked.
+type deliveredFn = func(db projections.DB, parked []projections.ParkedStream, recs []domain.RecordedEvent) error
+
+// applyDeliveredBatch is ApplyDeliveredParked, reading the parked streams
+// only when readParked (fn gets nil otherwise).
+func (m *ReadModels) applyDeliveredBatch(ctx context.Context, name string, deliveries []projections.Delivery, readParked bool, fn deliveredFn) ([]int, error) {
 	var parts []int32
 	var streams []string
 	seen := map[string]bool{}
@@ -298,9 +320,10 @@ func (m *ReadModels) ApplyDeliveredBatch(ctx context.Context, name string, deliv
 	if len(streams) == 0 {
 		return make([]int, len(deliveries)), nil
 	}
-	done, gap, late, err := m.applyDelivered(ctx, name, deliveries, fn, parts, streams, true)
+	at := deliveredAt{name: name, parts: parts, streams: streams, readParked: readParked}
+	done, gap, late, err := m.applyDelivered(ctx, at, deliveries, fn, true)
 	if late && ctx.Err() == nil {
-		done, gap, _, err = m.applyDelivered(ctx, name, deliveries, fn, parts, streams, false)
+		done, gap, _, err = m.applyDelivered(ctx, at, deliveries, fn, false)
 	}
 	if err != nil {
 		return done, err
@@ -308,44 +331,52 @@ func (m *ReadModels) ApplyDeliveredBatch(ctx context.Context, name string, deliv
 	return done, gap
 }
 
+// deliveredAt is what a delivered transaction locks and reads: the
+// progress of the projection name in the partitions parts, the versions of
+// streams, and, when readParked, the projection's parked streams.
+type deliveredAt struct {
+	name       string
+	parts      []int32
+	streams    []string
+	readParked bool
+}
+
 // applyDelivered is one attempt of ApplyDeliveredBatch, queueing the Execs
 // of fn or not. It returns what it did, a gap it found, whether a queued
 // statement of fn failed, and its error.
-func (m *ReadModels) applyDelivered(ctx context.Context, name string, deliveries []projections.Delivery, fn func(db projections.DB, recs []domain.RecordedEvent) error, parts []int32, streams []string, queue bool) (done []int, gap error, late bool, err error) {
-	versions := make(map[string]int64, len(streams))
+func (m *ReadModels) applyDelivered(ctx context.Context, at deliveredAt, deliveries []projections.Delivery, fn deliveredFn, queue bool) (done []int, gap error, late bool, err error) {
 	// BEGIN, the locks and the reads go in one round trip, the writes and
 	// COMMIT in another: this runs for every batch a consumer fetches.
 	ran := false
 	err = withPipelinedTx(ctx, m.pool, func(tx *pipeTx) error {
 		ran = true
 		var err error
-		done, gap, late, err = m.applyDeliveredTx(ctx, tx, name, deliveries, fn, parts, streams, versions, queue)
+		done, gap, late, err = m.applyDeliveredTx(ctx, tx, at, deliveries, fn, queue)
 		return err
 	})
 	if err != nil {
 		if !ran { // no connection
-			err = fmt.Errorf("apply delivered %s: %w", name, err)
+			err = fmt.Errorf("apply delivered %s: %w", at.name, err)
 		}
 		return make([]int, len(deliveries)), nil, late, err
 	}
 	return done, gap, false, nil
 }
 
-// applyDeliveredTx is applyDelivered in the pipelined transaction tx, for
-// the partitions parts and the streams of the deliveries, whose versions it
-// reads into versions.
-func (m *ReadModels) applyDeliveredTx(ctx context.Context, tx *pipeTx, name string, deliveries []projections.Delivery, fn func(db projections.DB, recs []domain.RecordedEvent) error, parts []int32, streams []string, versions map[string]int64, queue bool) ([]int, error, bool, error) {
+// applyDeliveredTx is applyDelivered in the pipelined transaction tx.
+func (m *ReadModels) applyDeliveredTx(ctx context.Context, tx *pipeTx, at deliveredAt, deliveries []projections.Delivery, fn deliveredFn, queue bool) ([]int, error, bool, error) {
 	fail := func(late bool, err error) ([]int, error, bool, error) {
-		return make([]int, len(deliveries)), nil, late, fmt.Errorf("apply delivered %s: %w", name, err)
+		return make([]int, len(deliveries)), nil, late, fmt.Errorf("apply delivered %s: %w", at.name, err)
 	}
-	last, err := lockDelivered(ctx, tx, name, parts, streams, versions)
+	versions := make(map[string]int64, len(at.streams))
+	last, parked, err := lockDelivered(ctx, tx, at, versions)
 	if err != nil {
 		return fail(false, err)
 	}
-	done, apply, changed, gap := resolveDelivered(name, deliveries, last, versions)
+	done, apply, changed, gap := resolveDelivered(at.name, deliveries, last, versions)
 	db := &queueDB{conn: tx.conn, direct: !queue, batch: &pgx.Batch{}}
 	if len(apply) > 0 {
-		if err := fn(db, apply); err != nil {
+		if err := fn(db, parked, apply); err != nil {
 			return make([]int, len(deliveries)), nil, db.late != nil, err
 		}
 		if db.late != nil { // fn went on after a failure
@@ -353,16 +384,18 @@ func (m *ReadModels) applyDeliveredTx(ctx context.Context, tx *pipeTx, name stri
 		}
 	}
 	queued := db.batch.Len()
-	if i, err := commitDelivered(ctx, tx, db.batch, name, changed, versions, last); err != nil {
+	if i, err := commitDelivered(ctx, tx, db.batch, at.name, changed, versions, last); err != nil {
 		return fail(i < queued, err)
 	}
 	return done, gap, false, nil
 }
 
-// lockDelivered begins tx, locks the rows of the partitions parts (creating
-// those never seen before) and reads the versions of streams into versions.
-// It returns each partition's last position.
-func lockDelivered(ctx context.Context, tx *pipeTx, name string, parts []int32, streams []string, versions map[string]int64) (map[int]domain.Position, error) {
+// lockDelivered begins tx, locks the rows of the partitions at.parts
+// (creating those never seen before), reads the versions of at.streams
+// into versions and, when at.readParked, the parked streams, all in one
+// round trip. It returns each partition's last position and the parked
+// streams.
+func lockDelivered(ctx context.Context, tx *pipeTx, at deliveredAt, versions map[string]int64) (map[int]domain.Position, []projections.ParkedStream, error) {
 	last := map[int]domain.Position{}
 	locked := 0
 	b := tx.begin()
@@ -370,27 +403,37 @@ func lockDelivered(ctx context.Context, tx *pipeTx, name string, parts []int32, 
 	// Rows of partitions never seen before are created, then every row is
 	// locked in partition order; "do nothing" neither locks nor waits for a
 	// row that exists.
-	b.Queue(`insert into projection_partitions (name, partition) select $1, unnest($2::int[]) on conflict do nothing`, name, parts)
+	b.Queue(`insert into projection_partitions (name, partition) select $1, unnest($2::int[]) on conflict do nothing`, at.name, at.parts)
 	b.Queue(`select partition, commit_pos, prepare_pos from projection_partitions
-		where name = $1 and partition = any($2) order by partition for update`, name, parts).Query(func(rows pgx.Rows) error {
+		where name = $1 and partition = any($2) order by partition for update`, at.name, at.parts).Query(func(rows pgx.Rows) error {
 		var part int
 		var c, p int64
 		_, err := pgx.ForEachRow(rows, []any{&part, &c, &p}, func() error { last[part] = rmPosition(c, p); locked++; return nil })
 		return err
 	})
-	b.Queue(`select stream_id, version from projection_streams where name = $1 and stream_id = any($2)`, name, streams).Query(func(rows pgx.Rows) error {
+	b.Queue(`select stream_id, version from projection_streams where name = $1 and stream_id = any($2)`, at.name, at.streams).Query(func(rows pgx.Rows) error {
 		var stream string
 		var version int64
 		_, err := pgx.ForEachRow(rows, []any{&stream, &version}, func() error { versions[stream] = version; return nil })
 		return err
 	})
+	var parked []projections.ParkedStream
+	if at.readParked {
+		// After the partitions' locks, as the runner's own read of them was.
+		sql, args := projections.ParkedQuery(at.name)
+		b.Queue(sql, args...).Query(func(rows pgx.Rows) error {
+			var err error
+			parked, err = projections.ScanParked(at.name, rows)
+			return err
+		})
+	}
 	if err := tx.conn.SendBatch(ctx, b).Close(); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	if locked != len(parts) {
-		return nil, fmt.Errorf("locked %d of %d partitions", locked, len(parts))
+	if locked != len(at.parts) {
+		return nil, nil, fmt.Errorf("locked %d of %d partitions", locked, len(at.parts))
 	}
-	return last, nil
+	return last, parked, nil
 }
 
 // resolveDelivered picks the events of deliveries to apply: each stream's
