@@ -358,8 +358,16 @@ func (s *Shadow) lockLive(ctx context.Context, tx pgx.Tx) (domain.Position, bool
 	return pos, kafka, err
 }
 
+// compareWorkMem is the work_mem of the transaction that compares: each
+// side's rows are sorted as text, in memory rather than in files on disk,
+// while the live projection waits.
+const compareWorkMem = "128MB"
+
 // compare counts and checksums every table on both sides.
 func (s *Shadow) compare(ctx context.Context, tx pgx.Tx) ([]TableDiff, error) {
+	if _, err := tx.Exec(ctx, "set local work_mem = '"+compareWorkMem+"'"); err != nil {
+		return nil, err
+	}
 	var out []TableDiff
 	for _, t := range s.tables {
 		d := TableDiff{Table: t}
@@ -373,7 +381,13 @@ func (s *Shadow) compare(ctx context.Context, tx pgx.Tx) ([]TableDiff, error) {
 				return nil, err
 			}
 		}
-		if !d.Same() {
+		switch {
+		case d.Same():
+		case d.LiveRows == 0 || d.ShadowRows == 0:
+			// Every row of the side that has rows is its own (a first
+			// rebuild): no need to read them again to know it.
+			d.OnlyLive, d.OnlyShadow = d.LiveRows, d.ShadowRows
+		default:
 			q := fmt.Sprintf(`select
 				(select count(*) from (select r::text from %[1]s.%[3]s r except all select r::text from %[2]s.%[3]s r) a),
 				(select count(*) from (select r::text from %[2]s.%[3]s r except all select r::text from %[1]s.%[3]s r) b)`,
