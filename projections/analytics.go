@@ -3,6 +3,7 @@ package projections
 import (
 	"context"
 	"errors"
+	"slices"
 	"time"
 
 	"github.com/google/uuid"
@@ -161,6 +162,16 @@ func (r *analyticsRun) flush(ctx context.Context, db DB) error {
 	if len(r.events) == 0 {
 		return nil
 	}
+	c, copying := copier(db)
+	if copying {
+		// Every order placed is looked up too: those resolve then finds
+		// new are known to be new, and can be copied (issue 17: rebuilds).
+		for _, e := range r.events {
+			if e, ok := e.(domain.OrderPlaced); ok {
+				r.ended.get(e.OrderID)
+			}
+		}
+	}
 	known, err := r.load(ctx, db)
 	if err != nil {
 		return err
@@ -169,10 +180,95 @@ func (r *analyticsRun) flush(ctx context.Context, db DB) error {
 	if err != nil {
 		return err
 	}
+	if copying {
+		copied, err := w.copy(ctx, c, db)
+		if err != nil || copied {
+			return err
+		}
+	}
 	if r.ended.len() == 0 {
 		return insertHolds(ctx, db, &w.placed)
 	}
 	return w.write(ctx, db)
+}
+
+// copiedAnalyticsColumns are the columns of the orders analyticsWrite.copy
+// loads.
+var copiedAnalyticsColumns = []string{"order_id", "show_id", "held_hour", "held_at", "units", "total_cents", "status", "pay_ms"}
+
+// copy writes what write does, the orders placed with COPY, and reports
+// whether it did: of a run whose every order was looked up, those placed
+// are not there. Their holds are counted in their hours here, and their
+// pay times computed as PostgreSQL computes them from the microseconds
+// stored. Orders whose units are past an int column go in the INSERT,
+// which fails as it does without COPY.
+func (w *analyticsWrite) copy(ctx context.Context, c Copier, db DB) (bool, error) {
+	p := w.placed.vals
+	if slices.ContainsFunc(p, func(o analyticsOrder) bool { return o.units != int(int32(o.units)) }) {
+		return false, nil
+	}
+	copied, err := copyRows(ctx, c, "rm_analytics_orders", copiedAnalyticsColumns, len(p), func(i int) []any {
+		o := &p[i]
+		var payMS *int64
+		if o.paid {
+			ms := floorDiv(microseconds(o.paidAt)-microseconds(o.placed.PlacedAt), 1000)
+			payMS = &ms
+		}
+		return []any{w.placed.keys[i], o.placed.ShowID, hourOf(o.placed.PlacedAt), o.placed.PlacedAt, int32(o.units),
+			o.placed.TotalCents, string(o.status), payMS}
+	})
+	if err != nil || !copied {
+		return false, err
+	}
+	for _, o := range p {
+		d := w.hours.get(hourKey{o.placed.ShowID, hourOf(o.placed.PlacedAt)})
+		d.holds++
+		d.unitsHeld += o.units
+	}
+	return true, w.writeCopied(ctx, db)
+}
+
+// microseconds is t as PostgreSQL stores it, in whole microseconds since
+// 1970 (the driver drops the nanoseconds).
+func microseconds(t time.Time) int64 { return t.Unix()*1_000_000 + int64(t.Nanosecond())/1000 }
+
+// floorDiv is a / b rounded down, as floor() rounds.
+func floorDiv(a, b int64) int64 {
+	q := a / b
+	if a%b != 0 && (a < 0) != (b < 0) {
+		q--
+	}
+	return q
+}
+
+// writeCopied writes the orders updated and the hours of a run whose
+// orders placed were copied, holds included, in one statement.
+func (w *analyticsWrite) writeCopied(ctx context.Context, db DB) error {
+	u, h := w.updated.vals, w.hours.vals
+	return db.Exec(ctx, `with ended as (
+			update rm_analytics_orders a set status = u.status,
+				pay_ms = case when u.paid then floor(extract(epoch from (u.paid_at - a.held_at)) * 1000)::bigint else a.pay_ms end
+			from unnest($1::uuid[], $2::text[], $3::bool[], $4::timestamptz[]) as u(order_id, status, paid, paid_at)
+			where a.order_id = u.order_id)
+		insert into rm_analytics_hours (show_id, hour, holds, units_held, confirmed, units_sold, revenue_cents, expired, cancelled)
+		select * from unnest($5::uuid[], $6::timestamptz[], $7::bigint[], $8::bigint[], $9::bigint[], $10::bigint[], $11::bigint[],
+			$12::bigint[], $13::bigint[])
+		on conflict (show_id, hour) do update set
+			holds = rm_analytics_hours.holds + excluded.holds,
+			units_held = rm_analytics_hours.units_held + excluded.units_held,
+			confirmed = rm_analytics_hours.confirmed + excluded.confirmed,
+			units_sold = rm_analytics_hours.units_sold + excluded.units_sold,
+			revenue_cents = rm_analytics_hours.revenue_cents + excluded.revenue_cents,
+			expired = rm_analytics_hours.expired + excluded.expired,
+			cancelled = rm_analytics_hours.cancelled + excluded.cancelled`,
+		w.updated.keys, column(u, func(o analyticsOrder) string { return string(o.status) }),
+		column(u, func(o analyticsOrder) bool { return o.paid }), column(u, func(o analyticsOrder) time.Time { return o.paidAt }),
+		column(w.hours.keys, func(k hourKey) uuid.UUID { return k.show }),
+		column(w.hours.keys, func(k hourKey) time.Time { return k.hour }),
+		column(h, func(d hourDelta) int64 { return int64(d.holds) }), column(h, func(d hourDelta) int64 { return int64(d.unitsHeld) }),
+		column(h, func(d hourDelta) int64 { return int64(d.confirmed) }), column(h, func(d hourDelta) int64 { return int64(d.unitsSold) }),
+		column(h, func(d hourDelta) int64 { return d.revenue }), column(h, func(d hourDelta) int64 { return int64(d.expired) }),
+		column(h, func(d hourDelta) int64 { return int64(d.cancelled) }))
 }
 
 // reset empties the run.
