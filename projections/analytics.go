@@ -87,6 +87,18 @@ func endOrder(ctx context.Context, db DB, order, show uuid.UUID, at time.Time, s
 	return addHour(ctx, db, show, at, d)
 }
 
+// addHours ends the INSERTs into rm_analytics_hours: an hour's figures move
+// by those inserted.
+const addHours = `
+	on conflict (show_id, hour) do update set
+		holds = rm_analytics_hours.holds + excluded.holds,
+		units_held = rm_analytics_hours.units_held + excluded.units_held,
+		confirmed = rm_analytics_hours.confirmed + excluded.confirmed,
+		units_sold = rm_analytics_hours.units_sold + excluded.units_sold,
+		revenue_cents = rm_analytics_hours.revenue_cents + excluded.revenue_cents,
+		expired = rm_analytics_hours.expired + excluded.expired,
+		cancelled = rm_analytics_hours.cancelled + excluded.cancelled`
+
 // hourDelta is a change of one hour's figures.
 type hourDelta struct {
 	holds, unitsHeld, confirmed, unitsSold, expired, cancelled int
@@ -96,15 +108,7 @@ type hourDelta struct {
 // addHour adds d to the figures of the hour of at.
 func addHour(ctx context.Context, db DB, show uuid.UUID, at time.Time, d hourDelta) error {
 	return db.Exec(ctx, `insert into rm_analytics_hours (show_id, hour, holds, units_held, confirmed, units_sold, revenue_cents, expired, cancelled)
-		values ($1, $2, $3::bigint, $4::bigint, $5::bigint, $6::bigint, $7::bigint, $8::bigint, $9::bigint)
-		on conflict (show_id, hour) do update set
-			holds = rm_analytics_hours.holds + excluded.holds,
-			units_held = rm_analytics_hours.units_held + excluded.units_held,
-			confirmed = rm_analytics_hours.confirmed + excluded.confirmed,
-			units_sold = rm_analytics_hours.units_sold + excluded.units_sold,
-			revenue_cents = rm_analytics_hours.revenue_cents + excluded.revenue_cents,
-			expired = rm_analytics_hours.expired + excluded.expired,
-			cancelled = rm_analytics_hours.cancelled + excluded.cancelled`,
+		values ($1, $2, $3::bigint, $4::bigint, $5::bigint, $6::bigint, $7::bigint, $8::bigint, $9::bigint)`+addHours,
 		show, hourOf(at), d.holds, d.unitsHeld, d.confirmed, d.unitsSold, d.revenue, d.expired, d.cancelled)
 }
 
@@ -252,15 +256,7 @@ func (w *analyticsWrite) writeCopied(ctx context.Context, db DB) error {
 			where a.order_id = u.order_id)
 		insert into rm_analytics_hours (show_id, hour, holds, units_held, confirmed, units_sold, revenue_cents, expired, cancelled)
 		select * from unnest($5::uuid[], $6::timestamptz[], $7::bigint[], $8::bigint[], $9::bigint[], $10::bigint[], $11::bigint[],
-			$12::bigint[], $13::bigint[])
-		on conflict (show_id, hour) do update set
-			holds = rm_analytics_hours.holds + excluded.holds,
-			units_held = rm_analytics_hours.units_held + excluded.units_held,
-			confirmed = rm_analytics_hours.confirmed + excluded.confirmed,
-			units_sold = rm_analytics_hours.units_sold + excluded.units_sold,
-			revenue_cents = rm_analytics_hours.revenue_cents + excluded.revenue_cents,
-			expired = rm_analytics_hours.expired + excluded.expired,
-			cancelled = rm_analytics_hours.cancelled + excluded.cancelled`,
+			$12::bigint[], $13::bigint[])`+addHours,
 		w.updated.keys, column(u, func(o analyticsOrder) string { return string(o.status) }),
 		column(u, func(o analyticsOrder) bool { return o.paid }), column(u, func(o analyticsOrder) time.Time { return o.paidAt }),
 		column(w.hours.keys, func(k hourKey) uuid.UUID { return k.show }),
@@ -427,15 +423,7 @@ const writeAnalytics = `with placed as (
 		from unnest($14::uuid[], $15::timestamptz[], $16::bigint[], $17::bigint[], $18::bigint[], $19::bigint[], $20::bigint[])
 			as h(show_id, hour, confirmed, units_sold, revenue_cents, expired, cancelled)
 	) as d(show_id, hour, holds, units_held, confirmed, units_sold, revenue_cents, expired, cancelled)
-	group by show_id, hour
-	on conflict (show_id, hour) do update set
-		holds = rm_analytics_hours.holds + excluded.holds,
-		units_held = rm_analytics_hours.units_held + excluded.units_held,
-		confirmed = rm_analytics_hours.confirmed + excluded.confirmed,
-		units_sold = rm_analytics_hours.units_sold + excluded.units_sold,
-		revenue_cents = rm_analytics_hours.revenue_cents + excluded.revenue_cents,
-		expired = rm_analytics_hours.expired + excluded.expired,
-		cancelled = rm_analytics_hours.cancelled + excluded.cancelled`
+	group by show_id, hour` + addHours
 
 // insertHolds records orders placed, held, unless recorded already, and
 // counts those recorded in their hours: the flush of a run of OrderPlaced

@@ -140,21 +140,26 @@ func BenchmarkReplay(b *testing.B) {
 	}
 	fmt.Fprintf(&t, "\n")
 	if os.Getenv("REPLAY_ALONE") != "" {
-		fmt.Fprintf(&t, "  each alone (Exec queued; QueryRow a round trip each):\n")
+		fmt.Fprintf(&t, "  each alone, with INSERTs only then with COPY (Exec queued; QueryRow a round trip each):\n")
 		for _, p := range projections.All() {
-			if err := emptyReadModels(ctx, pool); err != nil {
-				b.Fatal(err)
+			for _, m := range []struct {
+				name   string
+				models *postgres.ReadModels
+			}{{"insert", models.WithCopyMin(0)}, {"copy", models}} {
+				if err := emptyReadModels(ctx, pool); err != nil {
+					b.Fatal(err)
+				}
+				counts := &statementCounts{}
+				c0, s0 := processCPU(), serverCPUTime(servers)
+				start := time.Now()
+				if _, err := rebuildOne(ctx, store, countingStore{m.models, counts}, p, batch); err != nil {
+					b.Fatal(err)
+				}
+				d := time.Since(start)
+				fmt.Fprintf(&t, "    %-32s %7.1fs %12.0f events/s  %d Exec, %d QueryRow, %d COPY; CPU per event %.0f µs + %.0f µs\n",
+					p.Name()+" "+m.name, d.Seconds(), float64(n)/d.Seconds(), counts.exec.Load(), counts.queryRow.Load(), counts.copy.Load(),
+					perEvent(processCPU()-c0), perEvent(serverCPUTime(servers)-s0))
 			}
-			counts := &statementCounts{}
-			c0, s0 := processCPU(), serverCPUTime(servers)
-			start := time.Now()
-			if _, err := rebuildOne(ctx, store, countingStore{models, counts}, p, batch); err != nil {
-				b.Fatal(err)
-			}
-			d := time.Since(start)
-			fmt.Fprintf(&t, "    %-32s %7.1fs %12.0f events/s  %d Exec, %d QueryRow; CPU per event %.0f µs + %.0f µs\n",
-				p.Name(), d.Seconds(), float64(n)/d.Seconds(), counts.exec.Load(), counts.queryRow.Load(),
-				perEvent(processCPU()-c0), perEvent(serverCPUTime(servers)-s0))
 		}
 	}
 	b.Logf("\n%s", t.String())
@@ -612,7 +617,7 @@ func rebuildShadows(ctx context.Context, pool *pgxpool.Pool, log projections.Rea
 	var errs []error
 	var wg sync.WaitGroup
 	start := time.Now()
-	shared := projections.NewSharedLog(log, registry, 0)
+	shared := projections.NewSharedLog(log, registry, projections.SharedPagesFor(batch))
 	for _, p := range projections.All() {
 		r := shared.Reader()
 		wg.Go(func() {
@@ -654,7 +659,7 @@ func rebuildOne(ctx context.Context, log projections.Reader, models projections.
 }
 
 // statementCounts counts the statements projectors run.
-type statementCounts struct{ exec, queryRow atomic.Int64 }
+type statementCounts struct{ exec, queryRow, copy atomic.Int64 }
 
 // countingStore counts the statements run through the DB of its Apply.
 type countingStore struct {
@@ -681,6 +686,19 @@ func (d countingDB) Exec(ctx context.Context, sql string, args ...any) error {
 func (d countingDB) QueryRow(ctx context.Context, sql string, args ...any) projections.Row {
 	d.counts.queryRow.Add(1)
 	return d.DB.QueryRow(ctx, sql, args...)
+}
+
+// CopyMin is the DB's, when it is a projections.Copier.
+func (d countingDB) CopyMin() int {
+	if c, ok := d.DB.(projections.Copier); ok {
+		return c.CopyMin()
+	}
+	return 0
+}
+
+func (d countingDB) CopyFrom(ctx context.Context, table string, columns []string, rows [][]any) error {
+	d.counts.copy.Add(1)
+	return d.DB.(projections.Copier).CopyFrom(ctx, table, columns, rows)
 }
 
 // emptyReadModels drops every read-model row and checkpoint.
