@@ -3,6 +3,7 @@ package projections
 import (
 	"context"
 	"errors"
+	"slices"
 	"time"
 
 	"github.com/google/uuid"
@@ -86,6 +87,18 @@ func endOrder(ctx context.Context, db DB, order, show uuid.UUID, at time.Time, s
 	return addHour(ctx, db, show, at, d)
 }
 
+// addHours ends the INSERTs into rm_analytics_hours: an hour's figures move
+// by those inserted.
+const addHours = `
+	on conflict (show_id, hour) do update set
+		holds = rm_analytics_hours.holds + excluded.holds,
+		units_held = rm_analytics_hours.units_held + excluded.units_held,
+		confirmed = rm_analytics_hours.confirmed + excluded.confirmed,
+		units_sold = rm_analytics_hours.units_sold + excluded.units_sold,
+		revenue_cents = rm_analytics_hours.revenue_cents + excluded.revenue_cents,
+		expired = rm_analytics_hours.expired + excluded.expired,
+		cancelled = rm_analytics_hours.cancelled + excluded.cancelled`
+
 // hourDelta is a change of one hour's figures.
 type hourDelta struct {
 	holds, unitsHeld, confirmed, unitsSold, expired, cancelled int
@@ -95,15 +108,7 @@ type hourDelta struct {
 // addHour adds d to the figures of the hour of at.
 func addHour(ctx context.Context, db DB, show uuid.UUID, at time.Time, d hourDelta) error {
 	return db.Exec(ctx, `insert into rm_analytics_hours (show_id, hour, holds, units_held, confirmed, units_sold, revenue_cents, expired, cancelled)
-		values ($1, $2, $3::bigint, $4::bigint, $5::bigint, $6::bigint, $7::bigint, $8::bigint, $9::bigint)
-		on conflict (show_id, hour) do update set
-			holds = rm_analytics_hours.holds + excluded.holds,
-			units_held = rm_analytics_hours.units_held + excluded.units_held,
-			confirmed = rm_analytics_hours.confirmed + excluded.confirmed,
-			units_sold = rm_analytics_hours.units_sold + excluded.units_sold,
-			revenue_cents = rm_analytics_hours.revenue_cents + excluded.revenue_cents,
-			expired = rm_analytics_hours.expired + excluded.expired,
-			cancelled = rm_analytics_hours.cancelled + excluded.cancelled`,
+		values ($1, $2, $3::bigint, $4::bigint, $5::bigint, $6::bigint, $7::bigint, $8::bigint, $9::bigint)`+addHours,
 		show, hourOf(at), d.holds, d.unitsHeld, d.confirmed, d.unitsSold, d.revenue, d.expired, d.cancelled)
 }
 
@@ -161,6 +166,16 @@ func (r *analyticsRun) flush(ctx context.Context, db DB) error {
 	if len(r.events) == 0 {
 		return nil
 	}
+	c, copying := copier(db)
+	if copying {
+		// Every order placed is looked up too: those resolve then finds
+		// new are known to be new, and can be copied (issue 17: rebuilds).
+		for _, e := range r.events {
+			if e, ok := e.(domain.OrderPlaced); ok {
+				r.ended.get(e.OrderID)
+			}
+		}
+	}
 	known, err := r.load(ctx, db)
 	if err != nil {
 		return err
@@ -169,10 +184,87 @@ func (r *analyticsRun) flush(ctx context.Context, db DB) error {
 	if err != nil {
 		return err
 	}
+	if copying {
+		copied, err := w.copy(ctx, c, db)
+		if err != nil || copied {
+			return err
+		}
+	}
 	if r.ended.len() == 0 {
 		return insertHolds(ctx, db, &w.placed)
 	}
 	return w.write(ctx, db)
+}
+
+// copiedAnalyticsColumns are the columns of the orders analyticsWrite.copy
+// loads.
+var copiedAnalyticsColumns = []string{"order_id", "show_id", "held_hour", "held_at", "units", "total_cents", "status", "pay_ms"}
+
+// copy writes what write does, the orders placed with COPY, and reports
+// whether it did: of a run whose every order was looked up, those placed
+// are not there. Their holds are counted in their hours here, and their
+// pay times computed as PostgreSQL computes them from the microseconds
+// stored. Orders whose units are past an int column go in the INSERT,
+// which fails as it does without COPY.
+func (w *analyticsWrite) copy(ctx context.Context, c Copier, db DB) (bool, error) {
+	p := w.placed.vals
+	if slices.ContainsFunc(p, func(o analyticsOrder) bool { return o.units != int(int32(o.units)) }) {
+		return false, nil
+	}
+	copied, err := copyRows(ctx, c, "rm_analytics_orders", copiedAnalyticsColumns, len(p), func(i int) []any {
+		o := &p[i]
+		var payMS *int64
+		if o.paid {
+			ms := floorDiv(microseconds(o.paidAt)-microseconds(o.placed.PlacedAt), 1000)
+			payMS = &ms
+		}
+		return []any{w.placed.keys[i], o.placed.ShowID, hourOf(o.placed.PlacedAt), o.placed.PlacedAt, int32(o.units),
+			o.placed.TotalCents, string(o.status), payMS}
+	})
+	if err != nil || !copied {
+		return false, err
+	}
+	for _, o := range p {
+		d := w.hours.get(hourKey{o.placed.ShowID, hourOf(o.placed.PlacedAt)})
+		d.holds++
+		d.unitsHeld += o.units
+	}
+	return true, w.writeCopied(ctx, db)
+}
+
+// microseconds is t as PostgreSQL stores it, in whole microseconds since
+// 1970 (the driver drops the nanoseconds).
+func microseconds(t time.Time) int64 { return t.Unix()*1_000_000 + int64(t.Nanosecond())/1000 }
+
+// floorDiv is a / b rounded down, as floor() rounds.
+func floorDiv(a, b int64) int64 {
+	q := a / b
+	if a%b != 0 && (a < 0) != (b < 0) {
+		q--
+	}
+	return q
+}
+
+// writeCopied writes the orders updated and the hours of a run whose
+// orders placed were copied, holds included, in one statement.
+func (w *analyticsWrite) writeCopied(ctx context.Context, db DB) error {
+	u, h := w.updated.vals, w.hours.vals
+	return db.Exec(ctx, `with ended as (
+			update rm_analytics_orders a set status = u.status,
+				pay_ms = case when u.paid then floor(extract(epoch from (u.paid_at - a.held_at)) * 1000)::bigint else a.pay_ms end
+			from unnest($1::uuid[], $2::text[], $3::bool[], $4::timestamptz[]) as u(order_id, status, paid, paid_at)
+			where a.order_id = u.order_id)
+		insert into rm_analytics_hours (show_id, hour, holds, units_held, confirmed, units_sold, revenue_cents, expired, cancelled)
+		select * from unnest($5::uuid[], $6::timestamptz[], $7::bigint[], $8::bigint[], $9::bigint[], $10::bigint[], $11::bigint[],
+			$12::bigint[], $13::bigint[])`+addHours,
+		w.updated.keys, column(u, func(o analyticsOrder) string { return string(o.status) }),
+		column(u, func(o analyticsOrder) bool { return o.paid }), column(u, func(o analyticsOrder) time.Time { return o.paidAt }),
+		column(w.hours.keys, func(k hourKey) uuid.UUID { return k.show }),
+		column(w.hours.keys, func(k hourKey) time.Time { return k.hour }),
+		column(h, func(d hourDelta) int64 { return int64(d.holds) }), column(h, func(d hourDelta) int64 { return int64(d.unitsHeld) }),
+		column(h, func(d hourDelta) int64 { return int64(d.confirmed) }), column(h, func(d hourDelta) int64 { return int64(d.unitsSold) }),
+		column(h, func(d hourDelta) int64 { return d.revenue }), column(h, func(d hourDelta) int64 { return int64(d.expired) }),
+		column(h, func(d hourDelta) int64 { return int64(d.cancelled) }))
 }
 
 // reset empties the run.
@@ -331,15 +423,7 @@ const writeAnalytics = `with placed as (
 		from unnest($14::uuid[], $15::timestamptz[], $16::bigint[], $17::bigint[], $18::bigint[], $19::bigint[], $20::bigint[])
 			as h(show_id, hour, confirmed, units_sold, revenue_cents, expired, cancelled)
 	) as d(show_id, hour, holds, units_held, confirmed, units_sold, revenue_cents, expired, cancelled)
-	group by show_id, hour
-	on conflict (show_id, hour) do update set
-		holds = rm_analytics_hours.holds + excluded.holds,
-		units_held = rm_analytics_hours.units_held + excluded.units_held,
-		confirmed = rm_analytics_hours.confirmed + excluded.confirmed,
-		units_sold = rm_analytics_hours.units_sold + excluded.units_sold,
-		revenue_cents = rm_analytics_hours.revenue_cents + excluded.revenue_cents,
-		expired = rm_analytics_hours.expired + excluded.expired,
-		cancelled = rm_analytics_hours.cancelled + excluded.cancelled`
+	group by show_id, hour` + addHours
 
 // insertHolds records orders placed, held, unless recorded already, and
 // counts those recorded in their hours: the flush of a run of OrderPlaced

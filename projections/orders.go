@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"slices"
 	"time"
 
 	"github.com/google/uuid"
@@ -201,13 +202,84 @@ func (r *ordersRun) flush(ctx context.Context, db DB) error {
 	if len(r.events) == 0 {
 		return nil
 	}
+	c, copying := copier(db)
+	if copying {
+		r.lookUpAll()
+	}
 	known, tickets, err := r.load(ctx, db)
 	if err != nil {
 		return err
 	}
 	w := r.resolve(known, tickets)
+	if copying {
+		return w.copy(ctx, c, db)
+	}
 	if r.touched.len() == 0 {
 		return insertPlaced(ctx, db, &w.placed)
+	}
+	return w.write(ctx, db)
+}
+
+// lookUpAll has load read every order the run places and every ticket it
+// confirms, as those it touches: the rows resolve then finds new are known
+// to be new, and can be copied (issue 17: rebuilds).
+func (r *ordersRun) lookUpAll() {
+	for _, e := range r.events {
+		switch e := e.(type) {
+		case domain.OrderPlaced:
+			r.touched.get(e.OrderID)
+		case domain.OrderConfirmed:
+			for _, t := range e.Tickets {
+				r.checked.get(t.ID)
+			}
+		}
+	}
+}
+
+// Columns of the rows ordersWrite.copy loads.
+var (
+	copiedOrderColumns = []string{"id", "seq", "show_id", "buyer_id", "status", "items", "seats", "total_cents", "expires_at",
+		"payment_id", "created_at", "updated_at"}
+	copiedTicketColumns = []string{"id", "order_id", "show_id", "buyer_id", "seq", "idx", "section", "row_label", "seat", "code",
+		"checked_in_at"}
+)
+
+// copy writes what write does, the new orders and tickets with COPY: of a
+// run whose every order and ticket was looked up (lookUpAll), those placed
+// and inserted are not there. A ticket whose seat is past an int column
+// goes in the INSERT, which fails as it does without COPY.
+func (w *ordersWrite) copy(ctx context.Context, c Copier, db DB) error {
+	p := w.placed.vals
+	copied, err := copyRows(ctx, c, "rm_orders", copiedOrderColumns, len(p), func(i int) []any {
+		o := &p[i]
+		return []any{w.placed.keys[i], o.seq, o.show, o.buyer, string(o.status), o.items, o.seats, o.total, o.expires,
+			o.payment, o.at, o.updated}
+	})
+	if err != nil {
+		return err
+	}
+	if copied {
+		w.placed.reset()
+	}
+	t := w.inserted.vals
+	if !slices.ContainsFunc(t, func(t runTicket) bool { return t.seat != int64(int32(t.seat)) }) {
+		copied, err = copyRows(ctx, c, "rm_tickets", copiedTicketColumns, len(t), func(i int) []any {
+			t := &t[i]
+			var checked *time.Time
+			if t.checked {
+				checked = &t.checkedAt
+			}
+			return []any{w.inserted.keys[i], t.order, t.show, t.buyer, t.seq, t.idx, t.section, t.row, int32(t.seat), t.code, checked}
+		})
+		if err != nil {
+			return err
+		}
+		if copied {
+			w.inserted.reset()
+		}
+	}
+	if w.placed.len()+w.updated.len()+w.checked.len()+w.inserted.len() == 0 {
+		return nil
 	}
 	return w.write(ctx, db)
 }

@@ -234,11 +234,32 @@ func (r *salesRun) flush(ctx context.Context, db DB) error {
 	if r.figures.len() == 0 && len(r.orders) == 0 {
 		return nil
 	}
+	c, copying := copier(db)
+	if copying {
+		// Every order placed is looked up too: those resolve then finds
+		// new are known to be new, and can be copied (issue 17: rebuilds).
+		for _, ev := range r.orders {
+			if ev.status == domain.OrderStatusHeld {
+				r.ended.get(ev.order)
+			}
+		}
+	}
 	known, err := r.load(ctx, db)
 	if err != nil {
 		return err
 	}
 	w := r.resolve(known)
+	if copying {
+		copied, err := copyRows(ctx, c, "rm_sales_orders", []string{"order_id", "show_id", "status"}, w.placed.len(), func(i int) []any {
+			return []any{w.placed.keys[i], w.placed.vals[i].show, string(w.placed.vals[i].status)}
+		})
+		if err != nil {
+			return err
+		}
+		if copied {
+			w.placed.reset()
+		}
+	}
 	if r.ended.len() == 0 {
 		return w.writeInventory(ctx, db)
 	}

@@ -123,7 +123,7 @@ func replay(ctx context.Context, pool *pgxpool.Pool, o replayOptions, out io.Wri
 
 	reports := make([]replayReport, len(chosen))
 	// The rebuilds read and decode the log once for all of them.
-	shared := projections.NewSharedLog(store, registry, 0)
+	shared := projections.NewSharedLog(store, registry, projections.SharedPagesFor(o.Batch))
 	var wg sync.WaitGroup
 	for i, p := range chosen {
 		reader := shared.Reader()

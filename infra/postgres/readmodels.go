@@ -25,6 +25,7 @@ var (
 	_ projections.Transactor          = (*ReadModels)(nil)
 	_ projections.DB                  = rmDB{}
 	_ projections.DB                  = (*queueDB)(nil)
+	_ projections.Copier              = (*queueDB)(nil)
 )
 
 // ReadModels keeps the read models and the projection checkpoints (table
@@ -33,7 +34,15 @@ type ReadModels struct {
 	pool *pgxpool.Pool
 	// rebuild: Apply commits without waiting for the WAL flush.
 	rebuild bool
+	// copyMin is the DB's projections.Copier CopyMin in Apply: zero, no
+	// COPY, but in a rebuild (issue 17: rebuilds).
+	copyMin int
 }
+
+// rebuildCopyMin is the fewest rows a projector of a rebuild loads with
+// COPY: below it, a COPY's extra round trips (it describes the table first)
+// cost more than the INSERT's work per row.
+const rebuildCopyMin = 64
 
 // NewReadModels returns the read models in the database of pool.
 func NewReadModels(pool *pgxpool.Pool) *ReadModels {
@@ -54,9 +63,19 @@ const keyedOnly = "set local enable_seqscan = off"
 // does not wait for its WAL to reach the disk. A crash may then lose the last
 // transactions a rebuild committed, each with its checkpoint, never one
 // without the other: the rebuild applies them again. The live path keeps m
-// and its durable commits.
+// and its durable commits. Its projectors load the rows they know are new
+// with COPY (projections.Copier).
 func (m *ReadModels) ForRebuild() *ReadModels {
-	return &ReadModels{pool: m.pool, rebuild: true}
+	return &ReadModels{pool: m.pool, rebuild: true, copyMin: rebuildCopyMin}
+}
+
+// WithCopyMin returns the read models of m whose projectors load runs of
+// at least n new rows with COPY; zero never does. Tests use it to take the
+// COPY path with few rows.
+func (m *ReadModels) WithCopyMin(n int) *ReadModels {
+	c := *m
+	c.copyMin = n
+	return &c
 }
 
 // DB returns the read-model database for queries outside a transaction.
@@ -195,7 +214,7 @@ func (m *ReadModels) applyTx(ctx context.Context, tx *pipeTx, name string, to do
 	if !after.Less(to) {
 		return false, nil
 	}
-	db := &queueDB{conn: conn, direct: !queue, batch: &pgx.Batch{}}
+	db := &queueDB{conn: conn, direct: !queue, batch: &pgx.Batch{}, copyMin: m.copyMin}
 	if err := fn(db, after); err != nil {
 		return db.late != nil, err
 	}
@@ -516,6 +535,26 @@ type queueDB struct {
 	// late is the failure of a queued statement, found when it was sent;
 	// the transaction is over.
 	late error
+	// copyMin is CopyMin; see ReadModels.copyMin.
+	copyMin int
+}
+
+// CopyMin is the fewest rows worth a COPY; zero: no COPY.
+func (d *queueDB) CopyMin() int { return d.copyMin }
+
+// CopyFrom sends the queue, then loads rows into table with COPY. rows
+// are the caller's; their uuid.UUIDs are replaced by pgUUIDs.
+func (d *queueDB) CopyFrom(ctx context.Context, table string, columns []string, rows [][]any) error {
+	if err := d.flush(ctx); err != nil {
+		return err
+	}
+	for _, r := range rows {
+		for i, v := range r {
+			r[i], _ = pgValue(v)
+		}
+	}
+	_, err := d.conn.CopyFrom(ctx, pgx.Identifier{table}, columns, pgx.CopyFromRows(rows))
+	return err
 }
 
 // Exec queues a statement, or runs it when direct.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -130,7 +131,7 @@ func (s *Shadow) dropDeferred(ctx context.Context) error {
 // buildDeferred builds the deferred indexes on the shadow's tables, under
 // their live names, as the live ones are defined.
 func (s *Shadow) buildDeferred(ctx context.Context) error {
-	for _, name := range s.deferred {
+	err := each(s.deferred, func(name string) error {
 		var table, def string
 		if err := s.live.QueryRow(ctx, `select tablename, indexdef from pg_indexes where schemaname = $1 and indexname = $2`,
 			s.liveSchema, name).Scan(&table, &def); err != nil {
@@ -143,9 +144,26 @@ func (s *Shadow) buildDeferred(ctx context.Context) error {
 		if _, err := s.live.Exec(ctx, fmt.Sprintf("create %sindex %s on %s.%s %s", m[1], ident(name), s.ident(), ident(table), m[2])); err != nil {
 			return fmt.Errorf("index %s: %w", name, err)
 		}
+		return nil
+	})
+	if err != nil {
+		return err
 	}
 	s.deferred = nil
 	return nil
+}
+
+// each runs fn for every item at once, each on a connection of its own: a
+// table's rewrite or an index's build is the work of one backend, and one
+// projection's swap may be all the machine has left to do.
+func each[T any](items []T, fn func(T) error) error {
+	errs := make([]error, len(items))
+	var wg sync.WaitGroup
+	for i, it := range items {
+		wg.Go(func() { errs[i] = fn(it) })
+	}
+	wg.Wait()
+	return errors.Join(errs...)
 }
 
 // shadowSchema names the shadow schema of a projection; it lives beside the
@@ -223,14 +241,16 @@ func (s *Shadow) Swap(ctx context.Context, opt SwapOptions) (SwapResult, error) 
 	if !opt.DryRun {
 		// Before the live projection is locked: writing the tables to the
 		// WAL takes time, and the live projection goes on meanwhile.
-		for _, t := range s.tables {
+		err := each(s.tables, func(t string) error {
 			q := fmt.Sprintf("alter table %s.%s set logged", s.ident(), ident(t))
 			if _, ok := shadowFillfactor[t]; ok {
 				q = fmt.Sprintf("alter table %s.%s reset (fillfactor), set logged", s.ident(), ident(t))
 			}
-			if _, err := s.live.Exec(ctx, q); err != nil {
-				return res, fmt.Errorf("swap %s: %w", s.projection, err)
-			}
+			_, err := s.live.Exec(ctx, q)
+			return err
+		})
+		if err != nil {
+			return res, fmt.Errorf("swap %s: %w", s.projection, err)
 		}
 	}
 	// The deferred indexes too, the same way: the live ones need them.
@@ -358,8 +378,16 @@ func (s *Shadow) lockLive(ctx context.Context, tx pgx.Tx) (domain.Position, bool
 	return pos, kafka, err
 }
 
+// compareWorkMem is the work_mem of the transaction that compares: each
+// side's rows are sorted as text, in memory rather than in files on disk,
+// while the live projection waits.
+const compareWorkMem = "128MB"
+
 // compare counts and checksums every table on both sides.
 func (s *Shadow) compare(ctx context.Context, tx pgx.Tx) ([]TableDiff, error) {
+	if _, err := tx.Exec(ctx, "set local work_mem = '"+compareWorkMem+"'"); err != nil {
+		return nil, err
+	}
 	var out []TableDiff
 	for _, t := range s.tables {
 		d := TableDiff{Table: t}
@@ -373,7 +401,13 @@ func (s *Shadow) compare(ctx context.Context, tx pgx.Tx) ([]TableDiff, error) {
 				return nil, err
 			}
 		}
-		if !d.Same() {
+		switch {
+		case d.Same():
+		case d.LiveRows == 0 || d.ShadowRows == 0:
+			// Every row of the side that has rows is its own (a first
+			// rebuild): no need to read them again to know it.
+			d.OnlyLive, d.OnlyShadow = d.LiveRows, d.ShadowRows
+		default:
 			q := fmt.Sprintf(`select
 				(select count(*) from (select r::text from %[1]s.%[3]s r except all select r::text from %[2]s.%[3]s r) a),
 				(select count(*) from (select r::text from %[2]s.%[3]s r except all select r::text from %[1]s.%[3]s r) b)`,

@@ -132,7 +132,7 @@ func BenchmarkReplay(b *testing.B) {
 	fmt.Fprintf(&t, "  %-34s %7.1fs %12.0f events/s  %.3f x baseline\n",
 		fmt.Sprintf("replay, %d projections at once", len(res.each)), res.wall.Seconds(), rate, rate/baseRate)
 	for _, p := range projections.All() {
-		fmt.Fprintf(&t, "    %-32s %7.1fs\n", p.Name()+" done after", res.each[p.Name()].Seconds())
+		fmt.Fprintf(&t, "    %-32s %7.1fs  (of which swap %.1fs)\n", p.Name()+" done after", res.each[p.Name()].Seconds(), res.swap[p.Name()].Seconds())
 	}
 	fmt.Fprintf(&t, "  CPU per event: %.0f µs in this process", perEvent(clientCPU))
 	if servers != nil {
@@ -140,21 +140,26 @@ func BenchmarkReplay(b *testing.B) {
 	}
 	fmt.Fprintf(&t, "\n")
 	if os.Getenv("REPLAY_ALONE") != "" {
-		fmt.Fprintf(&t, "  each alone (Exec queued; QueryRow a round trip each):\n")
+		fmt.Fprintf(&t, "  each alone, with INSERTs only then with COPY (Exec queued; QueryRow a round trip each):\n")
 		for _, p := range projections.All() {
-			if err := emptyReadModels(ctx, pool); err != nil {
-				b.Fatal(err)
+			for _, m := range []struct {
+				name   string
+				models *postgres.ReadModels
+			}{{"insert", models.WithCopyMin(0)}, {"copy", models}} {
+				if err := emptyReadModels(ctx, pool); err != nil {
+					b.Fatal(err)
+				}
+				counts := &statementCounts{}
+				c0, s0 := processCPU(), serverCPUTime(servers)
+				start := time.Now()
+				if _, err := rebuildOne(ctx, store, countingStore{m.models, counts}, p, batch); err != nil {
+					b.Fatal(err)
+				}
+				d := time.Since(start)
+				fmt.Fprintf(&t, "    %-32s %7.1fs %12.0f events/s  %d Exec, %d QueryRow, %d COPY; CPU per event %.0f µs + %.0f µs\n",
+					p.Name()+" "+m.name, d.Seconds(), float64(n)/d.Seconds(), counts.exec.Load(), counts.queryRow.Load(), counts.copy.Load(),
+					perEvent(processCPU()-c0), perEvent(serverCPUTime(servers)-s0))
 			}
-			counts := &statementCounts{}
-			c0, s0 := processCPU(), serverCPUTime(servers)
-			start := time.Now()
-			if _, err := rebuildOne(ctx, store, countingStore{models, counts}, p, batch); err != nil {
-				b.Fatal(err)
-			}
-			d := time.Since(start)
-			fmt.Fprintf(&t, "    %-32s %7.1fs %12.0f events/s  %d Exec, %d QueryRow; CPU per event %.0f µs + %.0f µs\n",
-				p.Name(), d.Seconds(), float64(n)/d.Seconds(), counts.exec.Load(), counts.queryRow.Load(),
-				perEvent(processCPU()-c0), perEvent(serverCPUTime(servers)-s0))
 		}
 	}
 	b.Logf("\n%s", t.String())
@@ -562,6 +567,7 @@ func replayPool(tb testing.TB) *pgxpool.Pool {
 type rebuildResult struct {
 	wall time.Duration
 	each map[string]time.Duration
+	swap map[string]time.Duration // of each, the time Swap took
 }
 
 // rebuildAll rebuilds every projection from its checkpoint, all at once, as
@@ -600,7 +606,7 @@ func rebuildAll(ctx context.Context, log projections.Reader, models projections.
 func rebuildShadows(ctx context.Context, pool *pgxpool.Pool, log projections.Reader, head domain.Position, batch int) (rebuildResult, error) {
 	registry := domain.NewRegistry()
 	domain.RegisterEvents(registry)
-	res := rebuildResult{each: map[string]time.Duration{}}
+	res := rebuildResult{each: map[string]time.Duration{}, swap: map[string]time.Duration{}}
 	for _, p := range projections.All() {
 		if _, err := pool.Exec(ctx, `insert into projection_checkpoints (name, commit_pos, prepare_pos) values ($1, $2, $3)
 			on conflict (name) do update set commit_pos = $2, prepare_pos = $3`, p.Name(), int64(head.Commit), int64(head.Prepare)); err != nil {
@@ -611,10 +617,11 @@ func rebuildShadows(ctx context.Context, pool *pgxpool.Pool, log projections.Rea
 	var errs []error
 	var wg sync.WaitGroup
 	start := time.Now()
-	shared := projections.NewSharedLog(log, registry, 0)
+	shared := projections.NewSharedLog(log, registry, projections.SharedPagesFor(batch))
 	for _, p := range projections.All() {
 		r := shared.Reader()
 		wg.Go(func() {
+			var swap time.Duration
 			err := func() error {
 				defer r.Close()
 				shadow, err := postgres.NewShadow(ctx, pool, p.Name(), p.Tables())
@@ -626,14 +633,16 @@ func rebuildShadows(ctx context.Context, pool *pgxpool.Pool, log projections.Rea
 				if _, err := projections.Rebuild(ctx, r, models, registry, p, batch, nil); err != nil {
 					return err
 				}
+				swapStart := time.Now()
 				_, err = shadow.Swap(ctx, postgres.SwapOptions{CatchUp: func(ctx context.Context, until domain.Position) (domain.Position, error) {
 					return projections.RebuildUntil(ctx, r, models, registry, p, batch, until, nil)
 				}})
+				swap = time.Since(swapStart)
 				return err
 			}()
 			mu.Lock()
 			defer mu.Unlock()
-			res.each[p.Name()] = time.Since(start)
+			res.each[p.Name()], res.swap[p.Name()] = time.Since(start), swap
 			errs = append(errs, err)
 		})
 	}
@@ -650,7 +659,7 @@ func rebuildOne(ctx context.Context, log projections.Reader, models projections.
 }
 
 // statementCounts counts the statements projectors run.
-type statementCounts struct{ exec, queryRow atomic.Int64 }
+type statementCounts struct{ exec, queryRow, copy atomic.Int64 }
 
 // countingStore counts the statements run through the DB of its Apply.
 type countingStore struct {
@@ -677,6 +686,19 @@ func (d countingDB) Exec(ctx context.Context, sql string, args ...any) error {
 func (d countingDB) QueryRow(ctx context.Context, sql string, args ...any) projections.Row {
 	d.counts.queryRow.Add(1)
 	return d.DB.QueryRow(ctx, sql, args...)
+}
+
+// CopyMin is the DB's, when it is a projections.Copier.
+func (d countingDB) CopyMin() int {
+	if c, ok := d.DB.(projections.Copier); ok {
+		return c.CopyMin()
+	}
+	return 0
+}
+
+func (d countingDB) CopyFrom(ctx context.Context, table string, columns []string, rows [][]any) error {
+	d.counts.copy.Add(1)
+	return d.DB.(projections.Copier).CopyFrom(ctx, table, columns, rows)
 }
 
 // emptyReadModels drops every read-model row and checkpoint.

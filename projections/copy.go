@@ -1,0 +1,43 @@
+package projections
+
+import "context"
+
+// Copier is a DB that loads rows with COPY, PostgreSQL's bulk path (issue
+// 17: rebuilds): no statement, no arrays to unpack and no conflict check per
+// row. A DB of a rebuild's store is one.
+//
+// COPY fails on a key that is there already, where the projectors' INSERTs
+// (on conflict do nothing) leave the row as it is: a projector copies only
+// rows it looked for in the same transaction and did not find, so that the
+// two paths leave the same rows.
+type Copier interface {
+	// CopyFrom sends the statements queued before it, then loads rows into
+	// table, each with the values of columns in order.
+	CopyFrom(ctx context.Context, table string, columns []string, rows [][]any) error
+	// CopyMin is the fewest rows a projector loads with COPY; fewer go in
+	// its INSERT statement. Zero: never COPY.
+	CopyMin() int
+}
+
+// copier returns db as a Copier when it is one that copies at all: a
+// projector's flush then looks up the rows it may copy.
+func copier(db DB) (Copier, bool) {
+	c, ok := db.(Copier)
+	if !ok || c.CopyMin() <= 0 {
+		return nil, false
+	}
+	return c, true
+}
+
+// copyRows loads rows into table with c when there are at least c.CopyMin()
+// of them, and reports whether it did; the caller inserts them otherwise.
+func copyRows(ctx context.Context, c Copier, table string, columns []string, n int, row func(i int) []any) (bool, error) {
+	if c == nil || n == 0 || n < c.CopyMin() {
+		return false, nil
+	}
+	rows := make([][]any, n)
+	for i := range rows {
+		rows[i] = row(i)
+	}
+	return true, c.CopyFrom(ctx, table, columns, rows)
+}
