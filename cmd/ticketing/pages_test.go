@@ -89,9 +89,11 @@ func TestPages_BuyerFlow(t *testing.T) {
 	if heldAt == 0 {
 		t.Fatal("no hold request seen by the buyer's page")
 	}
-	// Pushed, a change shows within a second; polled twice a second, within
-	// a second after the poll that sees it.
-	within := time.Second
+	// Pushed, a change shows in about 100 ms on a quiet machine; the bound is
+	// loose (a CI run at load 32 took 1.15 s), since whether it was pushed
+	// is checked below by the page's live mode, not by the clock. Polled
+	// twice a second, half a second more.
+	within := 3 * time.Second
 	if eval[string](watcher, `document.querySelector('[data-testid="live-mode"]').dataset.mode`) == "polling" {
 		within += 500 * time.Millisecond
 	}

@@ -143,9 +143,15 @@ func TestSingleton_RelayFailover(t *testing.T) {
 	a, b := startChild(t, db, "relay", vars), startChild(t, db, "relay", vars)
 	w := newWorkload(t, e, 4)
 	stop := writeWhile(t, w)
-	time.Sleep(time.Second)
-	// Two relays, one active: nothing was published twice.
-	if seen, repeats := scanTopic(t, kc); len(seen) == 0 || repeats > 0 {
+	// Two relays, one active: something was published (the first write
+	// waits for the topic's metadata; on a loaded machine that can take
+	// seconds) and nothing was published twice.
+	seen, repeats := scanTopic(t, kc)
+	for deadline := time.Now().Add(20 * time.Second); len(seen) == 0 && time.Now().Before(deadline); {
+		time.Sleep(200 * time.Millisecond)
+		seen, repeats = scanTopic(t, kc)
+	}
+	if len(seen) == 0 || repeats > 0 {
 		t.Fatalf("before the failover: %d events published, %d of them again", len(seen), repeats)
 	}
 	took := failover(t, e.pool, "relay:"+kc.Topic, a, b)
