@@ -370,14 +370,23 @@ func TestConsumer_Run(t *testing.T) {
 			shows := []uuid.UUID{s.openShow("A"), s.openShow("B"), s.openShow("C"), s.openShow("D")}
 			p.waitApplied(s.last, 15*time.Second) // see showsFirst
 
+			// The next member joins, or one leaves, once the last to join has
+			// applied something: a rebalance takes a heartbeat or more, and on
+			// a loaded machine a member that left after a fixed half second
+			// could leave before the group gave it partitions.
+			gotSome := func(i int) {
+				for deadline := time.Now().Add(20 * time.Second); applied[i].Load() == 0 && time.Now().Before(deadline); {
+					time.Sleep(20 * time.Millisecond)
+				}
+			}
 			done := make(chan struct{})
 			go func() {
 				defer close(done)
 				time.Sleep(300 * time.Millisecond)
 				second := member(1)
-				time.Sleep(500 * time.Millisecond)
+				gotSome(1)
 				third := member(2)
-				time.Sleep(500 * time.Millisecond)
+				gotSome(2)
 				first()
 				time.Sleep(500 * time.Millisecond)
 				second()
