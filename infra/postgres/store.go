@@ -262,17 +262,18 @@ func (s *Store) writeGroupTx(ctx context.Context, tx *pipeTx, group []*appendReq
 		return start, err
 	}
 	start = head
-	n := 0
+	n, size := 0, 0
 	for _, r := range group {
 		n += r.events()
+		size += r.size() // issue 17: feed2
 	}
 	// Sized once for the whole group: appending grew each of the seven
 	// columns a dozen times for a group of hundreds of holds.
 	var (
 		positions, versionsOut = make([]int64, 0, n), make([]int64, 0, n)
 		streams, types         = make([]string, 0, n), make([]string, 0, n)
-		ids                    = make([]pgtype.UUID, 0, n) // encoded without going through text
-		data, metadata         = make([]string, 0, n), make([]string, 0, n)
+		ids                    = make([]pgtype.UUID, 0, n)         // encoded without going through text
+		data, metadata         = newJoined(size), newJoined(n * 3) // issue 17: feed2: mostly "{}"
 		written                = make([]*appendReq, 0, len(group))
 	)
 	for _, r := range group {
@@ -288,11 +289,12 @@ func (s *Store) writeGroupTx(ctx context.Context, tx *pipeTx, group []*appendReq
 				v := current + int64(i) + 1
 				positions, versionsOut = append(positions, head), append(versionsOut, v)
 				streams, types, ids = append(streams, p.Stream), append(types, e.Type), append(ids, pgtype.UUID{Bytes: e.ID, Valid: true})
-				md := string(e.Metadata)
-				if md == "" {
-					md = "{}"
+				md := e.Metadata
+				if len(md) == 0 {
+					md = emptyJSON
 				}
-				data, metadata = append(data, string(e.Data)), append(metadata, md)
+				data.add(e.Data)
+				metadata.add(md)
 				found[e.ID] = storedEvent{stream: p.Stream, version: v, position: head}
 			}
 			versions[p.Stream] = current + int64(len(p.Events))
@@ -306,9 +308,10 @@ func (s *Store) writeGroupTx(ctx context.Context, tx *pipeTx, group []*appendReq
 	b := &pgx.Batch{}
 	b.Queue(`insert into events (position, event_id, stream_id, version, type, data, metadata, recorded_at)
 		select u.position, u.event_id, u.stream_id, u.version, u.type, u.data::json, u.metadata::json, clock_timestamp()
-		from unnest($1::bigint[], $2::uuid[], $3::text[], $4::bigint[], $5::text[], $6::text[], $7::text[])
+		from unnest($1::bigint[], $2::uuid[], $3::text[], $4::bigint[], $5::text[],
+			string_to_array($6::text, chr(30)), string_to_array($7::text, chr(30)))
 			as u(position, event_id, stream_id, version, type, data, metadata)`,
-		positions, ids, streams, versionsOut, types, data, metadata)
+		positions, ids, streams, versionsOut, types, data.String(), metadata.String())
 	b.Queue("update log_head set position = $1", head)
 	b.Queue("select pg_notify($1, '')", s.channel)
 	if s.beforeCommit != nil {
