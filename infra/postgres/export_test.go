@@ -16,3 +16,7 @@ func (s *Store) SetOnListen(f func(pid uint32)) { s.onListen = f }
 // SetPollInterval sets how long Follow waits for a notification before it
 // reads the log anyway.
 func (s *Store) SetPollInterval(d time.Duration) { s.pollInterval = d }
+
+// StreamVersionsSQL is the query with which an append reads its streams'
+// versions.
+const StreamVersionsSQL = streamVersions
