@@ -42,6 +42,13 @@ type Hot struct {
 	// VersionAt returns the version of show id's stream as of position at
 	// of the log: the version of its last event at or before at.
 	VersionAt func(ctx context.Context, id uuid.UUID, at domain.Position) (int64, error)
+	// ByStream says that the read models are fed by Kafka (issue 17:
+	// reads): their projectors record the version they applied of each
+	// stream (projection_streams), not one checkpoint of the log, so a show
+	// is loaded at the versions of its stream that hotReads reflect, and
+	// PositionOf gives the positions of those versions' events.
+	ByStream   bool
+	PositionOf func(ctx context.Context, id uuid.UUID, version int64) (domain.Position, error)
 	// Max is how many shows are kept (DefaultHotShows when 0).
 	Max int
 	// Buffer is how many messages a watcher may fall behind before it is

@@ -90,3 +90,60 @@ func TestHotView_SnapshotFrame(t *testing.T) {
 		t.Errorf("snapshot frame:\n%s", f.b)
 	}
 }
+
+// TestHot_CatchUpBetweenProjections: when the two projections a view
+// reflects stand at different positions (as they do with Kafka, where each
+// applies its own partitions), an event of the show between them is
+// reflected by one only. The load stands when the other would not change
+// the view for it, and the view then counts it once.
+func TestHot_CatchUpBetweenProjections(t *testing.T) {
+	t.Parallel()
+	reg := domain.NewRegistry()
+	domain.RegisterEvents(reg)
+	seat := []domain.HeldSeat{{SeatRef: domain.SeatRef{Section: "stalls", Row: "A", Seat: 1}}}
+	hold := domain.SeatsHeld{Items: []domain.HeldItem{{Section: "floor", Quantity: 2}}, Seats: seat}
+	joined := domain.WaitlistJoined{Section: "floor", Quantity: 1}
+	rec := func(version int64, e domain.Event) domain.RecordedEvent {
+		data, err := domain.Encode([]domain.Event{e}, uuid.New, domain.Metadata{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return domain.RecordedEvent{StreamID: "show-x", Version: version, Position: domain.PositionAt(uint64(10 * version)),
+			Type: data[0].Type, Data: data[0].Data, Metadata: data[0].Metadata}
+	}
+	cases := []struct {
+		name string
+		// at: the positions of shows and waitlist; the event is at 20.
+		at     [2]domain.Position
+		e      domain.Event
+		ok     bool
+		floorH int
+	}{
+		{"shows behind: its hold is applied", [2]domain.Position{domain.PositionAt(10), domain.PositionAt(20)}, hold, true, 2},
+		{"waitlist behind: the hold is in the view already", [2]domain.Position{domain.PositionAt(20), domain.PositionAt(10)}, hold, true, 0},
+		{"shows behind: a waiting-list event changes nothing of it", [2]domain.Position{domain.PositionAt(10), domain.PositionAt(20)}, joined, true, 0},
+		{"waitlist behind: its event is missing", [2]domain.Position{domain.PositionAt(20), domain.PositionAt(10)}, joined, false, 0},
+		{"both past it", [2]domain.Position{domain.PositionAt(20), domain.PositionAt(20)}, hold, true, 0},
+	}
+	for _, c := range cases {
+		h := &Hot{Registry: reg, pos: domain.PositionAt(40)}
+		v := hotTestView()
+		v.Changed, v.Version = maxPos(c.at[0], c.at[1]), 2
+		// Then a hold after both: applied, and the view's version moves.
+		later := domain.SeatsHeld{Items: []domain.HeldItem{{Section: "floor", Quantity: 1}}}
+		s := &hotShow{pending: []domain.RecordedEvent{rec(1, hold), rec(2, c.e), rec(3, later)}}
+		err := h.catchUp(s, v, c.at)
+		if (err == nil) != c.ok {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		if !c.ok {
+			continue
+		}
+		if got := v.Show.Sections[0].Held; got != c.floorH+1 {
+			t.Errorf("%s: floor held %d, want %d", c.name, got, c.floorH+1)
+		}
+		if v.Version != 3 || v.Changed != domain.PositionAt(30) {
+			t.Errorf("%s: version %d at %s, want 3 at 30", c.name, v.Version, v.Changed)
+		}
+	}
+}

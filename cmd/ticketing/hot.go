@@ -30,15 +30,17 @@ type hotConfig struct {
 }
 
 // newHot returns the in-memory views of a process that serves reads, or
-// nil. They load shows at the checkpoints of the in-process projectors:
-// with Kafka, whose projectors keep partition offsets instead, reads go to
-// the read models.
+// nil. They follow the PostgreSQL store's log, the same log the relay
+// publishes to Kafka, and load shows from the read models: at the
+// checkpoints of the in-process projectors or, with Kafka, whose
+// projectors record the version they applied of each stream instead, at
+// those versions of the show's stream (issue 17: reads; docs/live.md).
 //
 // The ETag of a show is its stream's version (issue 16: vocab), which the
 // views read from the PostgreSQL event store's table at the position they
-// load at; with another store, reads go to the read models too.
+// load at; with another store, reads go to the read models.
 func newHot(c Config, r roles, store eventStore, registry *domain.Registry, queries *projections.Queries, models *postgres.ReadModels, pool *pgxpool.Pool, log *slog.Logger) *projections.Hot {
-	if _, ok := store.(*postgres.Store); !ok || !r.Read || c.Hot.Shows == 0 || c.Kafka != nil {
+	if _, ok := store.(*postgres.Store); !ok || !r.Read || c.Hot.Shows == 0 {
 		return nil
 	}
 	versionAt := func(ctx context.Context, id uuid.UUID, at domain.Position) (int64, error) {
@@ -47,8 +49,14 @@ func newHot(c Config, r roles, store eventStore, registry *domain.Registry, quer
 			domain.ShowStream(id), int64(at.Commit), domain.NoStream).Scan(&v)
 		return v, err
 	}
+	positionOf := func(ctx context.Context, id uuid.UUID, version int64) (domain.Position, error) {
+		var p int64
+		err := pool.QueryRow(ctx, `select position from events where stream_id = $1 and version = $2`,
+			domain.ShowStream(id), version).Scan(&p)
+		return domain.PositionAt(uint64(p)), err
+	}
 	return &projections.Hot{Feed: store, Registry: registry, Snapshot: models.InTx, Queries: queries, VersionAt: versionAt,
-		Max: c.Hot.Shows, Buffer: c.Hot.buffer, Log: log}
+		ByStream: c.Kafka != nil, PositionOf: positionOf, Max: c.Hot.Shows, Buffer: c.Hot.buffer, Log: log}
 }
 
 // defaultHot is the hotConfig of LoadConfig. The environment does not set

@@ -63,10 +63,23 @@ func (s *server) head() string {
 // memory, answers from the read models at the same position.
 func TestHot_MatchesReadModels(t *testing.T) {
 	t.Parallel()
+	testHotMatches(t)
+}
+
+// TestHot_MatchesReadModelsThroughKafka is TestHot_MatchesReadModels with
+// the projections fed by the real broker of the run: the two processes
+// load the show at the versions of its stream the read models record, not
+// at a checkpoint (issue 17: reads).
+func TestHot_MatchesReadModelsThroughKafka(t *testing.T) {
+	t.Parallel()
+	testHotMatches(t, withKafka(t, 4))
+}
+
+func testHotMatches(t *testing.T, options ...func(*Config)) {
 	db := pgtest.SchemaURL(t)
 	const ttl = 600 * time.Millisecond
-	a, b := startServer(t, db, ttl), startServer(t, db, ttl)
-	cold := startServer(t, db, ttl, func(c *Config) { c.Hot.Shows = 0 })
+	a, b := startServer(t, db, ttl, options...), startServer(t, db, ttl, options...)
+	cold := startServer(t, db, ttl, append(options, func(c *Config) { c.Hot.Shows = 0 })...)
 	org := a.token("organizer")
 	show := hotShow(t, a, org)
 	buyers := []string{a.token("buyer"), a.token("buyer"), a.token("buyer")}
@@ -132,7 +145,18 @@ func TestHot_MatchesReadModels(t *testing.T) {
 // the show changes.
 func TestHot_ETagAndCacheControl(t *testing.T) {
 	t.Parallel()
-	s := startServer(t, pgtest.SchemaURL(t), time.Minute)
+	testHotETag(t)
+}
+
+// TestHot_ETagAndCacheControlThroughKafka is TestHot_ETagAndCacheControl
+// with the projections fed by the real broker of the run.
+func TestHot_ETagAndCacheControlThroughKafka(t *testing.T) {
+	t.Parallel()
+	testHotETag(t, withKafka(t, 4))
+}
+
+func testHotETag(t *testing.T, options ...func(*Config)) {
+	s := startServer(t, pgtest.SchemaURL(t), time.Minute, options...)
 	org, buyer := s.token("organizer"), s.token("buyer")
 	show := hotShow(t, s, org)
 	path := "/v1/shows/" + show
