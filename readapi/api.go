@@ -139,9 +139,7 @@ var (
 // Register adds the read routes to r.
 func (a *API) Register(r *mux.Router) {
 	r.Handle("/v1/shows", a.route(anyone, readsShows, a.listShows, pageParams)).Methods(http.MethodGet)
-	// issue 17: hotreads: these two are answered from memory when they can
-	r.Handle("/v1/shows/{id}", a.hotRead(hotShowPage, a.route(anyone, readsShow, a.show))).Methods(http.MethodGet)
-	r.Handle("/v1/shows/{id}/seats", a.hotRead(hotSeatMap, a.route(anyone, readsShow, a.seats, seatParams))).Methods(http.MethodGet)
+	a.RegisterHot(r) // issue 17: hotreads: answered from memory when they can (readapi/hot.go)
 	r.Handle("/v1/shows/{id}/live", a.route(anyone, readsShow, a.live)).Methods(http.MethodGet)
 	r.Handle("/v1/shows/{id}/sales", a.route(signedIn, readsSales, a.sales)).Methods(http.MethodGet)
 	r.Handle("/v1/shows/{id}/analytics", a.route(signedIn, readsAnalytics, a.analytics)).Methods(http.MethodGet)

@@ -24,6 +24,14 @@ func (a *API) WithHot(h *projections.Hot, streams int, live LiveOptions) *API {
 	return a
 }
 
+// RegisterHot adds to r the two routes that are answered from memory when
+// they can: GET /v1/shows/{id} and its seat map. Register adds them too; a
+// server may also route them ahead of every other route (issue 17: reads).
+func (a *API) RegisterHot(r *mux.Router) {
+	r.Handle("/v1/shows/{id}", a.hotRead(hotShowPage, a.route(anyone, readsShow, a.show))).Methods(http.MethodGet)
+	r.Handle("/v1/shows/{id}/seats", a.hotRead(hotSeatMap, a.route(anyone, readsShow, a.seats, seatParams))).Methods(http.MethodGet)
+}
+
 // hotKind is what a hot read answers: its encoding's cache key.
 type hotKind string
 

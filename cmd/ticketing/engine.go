@@ -167,6 +167,7 @@ func (e *engine) route(c Config, r roles) error {
 	}
 	livez, readyz := health(e.pool)
 	router, ops := mux.NewRouter(), mux.NewRouter()
+	var front http.Handler = router // issue 17: reads: the hot routes first (hot.go)
 	for _, m := range []*mux.Router{router, ops} {
 		routingErrors(m, e.log)
 		m.HandleFunc("/livez", livez).Methods(http.MethodGet, http.MethodHead)   // issue 16: openapi: no other method
@@ -194,6 +195,7 @@ func (e *engine) route(c Config, r roles) error {
 		read.WithShowVersions(newShowVersions(e)) // issue 16: vocab
 		if e.hot != nil {                         // issue 17: hotreads
 			read.WithHot(e.hot, c.Hot.Streams, readapi.LiveOptions{Heartbeat: c.Hot.Heartbeat})
+			front = hotFirst(read, m.instrument, router) // routed ahead of the others (hot.go)
 		}
 		read.Register(router)
 		read.RegisterAdmin(router, exporterOf(e.store), e.registry)
@@ -203,7 +205,7 @@ func (e *engine) route(c Config, r roles) error {
 	// issue 16: ops: the middleware chain (httpserver.go); scrapes are
 	// logged at debug only.
 	ops.Use(m.routes)
-	e.handler = middleware(e.log, slog.LevelInfo, c.CORSOrigins, router)
+	e.handler = middleware(e.log, slog.LevelInfo, c.CORSOrigins, front)
 	e.ops = middleware(e.log, slog.LevelDebug, nil, ops)
 	return nil
 }

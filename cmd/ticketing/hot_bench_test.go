@@ -2,6 +2,9 @@ package main
 
 import (
 	"encoding/json"
+	"os"
+	"runtime/pprof"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -142,8 +145,8 @@ func benchReads(b *testing.B) {
 		closedLoop(b, f, clients, 500*time.Millisecond, 200, read) // warm: load the show
 		// Each figure beside the floor measured just before it, on the
 		// same engine: the machine is shared.
-		floor := closedLoop(b, f, clients, d, 200, livez)
-		alone := closedLoop(b, f, clients, d, 200, read)
+		floor := profiled(b, f, "livez", func() loadResult { return closedLoop(b, f, clients, d, 200, livez) })
+		alone := profiled(b, f, "hot", func() loadResult { return closedLoop(b, f, clients, d, 200, read) })
 		b.Logf("reads from %s: %d clients: %.0f requests/s = %.2f × the floor (%.0f requests/s of GET /livez, p99 %.1f ms), p50 %.1f ms, p99 %.1f ms",
 			e.name, clients, alone.rate, alone.rate/floor.rate, floor.rate, floor.lat.p99, alone.lat.p50, alone.lat.p99)
 		var dropFloor loadResult
@@ -158,4 +161,27 @@ func benchReads(b *testing.B) {
 		}
 		b.ReportMetric(alone.rate/floor.rate, "x-floor-"+map[bool]string{true: "hot", false: "cold"}[f.e.hot != nil])
 	}
+}
+
+// profiled runs load, under a CPU profile when FLASH_CPUPROFILE names a
+// file and f keeps hot views (FILE-reads-NAME.prof), so that a hot read's
+// CPU can be set beside the floor's (go tool pprof -top -diff_base).
+func profiled(b *testing.B, f *flashEngine, name string, load func() loadResult) loadResult {
+	base := os.Getenv("FLASH_CPUPROFILE")
+	if base == "" || f.e.hot == nil {
+		return load()
+	}
+	path := strings.TrimSuffix(base, ".prof") + "-reads-" + name + ".prof"
+	out, err := os.Create(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer out.Close()
+	if err := pprof.StartCPUProfile(out); err != nil {
+		b.Fatal(err)
+	}
+	r := load()
+	pprof.StopCPUProfile()
+	b.Logf("CPU profile of %s: %s (%.0f requests/s)", name, path, r.rate)
+	return r
 }

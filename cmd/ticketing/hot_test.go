@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"math/rand/v2"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -187,5 +188,20 @@ func testHotETag(t *testing.T, options ...func(*Config)) {
 	}
 	// Beyond the head: refused as the read models refuse it.
 	s.must(400, s.call("GET", path, "", nil, "X-Min-Position", "999999999.999999999"))
+	// Routed ahead of the other routes (hotFirst), a hot read keeps the
+	// middleware's work: a request id, and the metrics by route template.
+	if r.header.Get("X-Request-Id") == "" {
+		t.Errorf("a hot read without X-Request-Id")
+	}
+	m := s.metrics()
+	for _, want := range []string{
+		`ticketing_http_requests_total{code="304",method="GET",route="/v1/shows/{id}"} 1`,
+		`ticketing_http_requests_total{code="200",method="PATCH",route="/v1/shows/{id}"} 1`,
+		`ticketing_http_requests_total{code="404",method="GET",route="/v1/shows/{id}/live"} 1`,
+	} {
+		if !strings.Contains(m, want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
 	s.audit()
 }
