@@ -135,7 +135,19 @@ func decodeLive(t *testing.T, m sse) liveData {
 // what it missed, and with an id it never had, a fresh snapshot.
 func TestLive_HoldSeen(t *testing.T) {
 	t.Parallel()
-	s := startServer(t, pgtest.SchemaURL(t), time.Minute)
+	testLiveHoldSeen(t)
+}
+
+// TestLive_HoldSeenThroughKafka is TestLive_HoldSeen with the projections
+// fed by the real broker of the run: the views, and so the live streams,
+// work there too (issue 17: reads).
+func TestLive_HoldSeenThroughKafka(t *testing.T) {
+	t.Parallel()
+	testLiveHoldSeen(t, withKafka(t, 4))
+}
+
+func testLiveHoldSeen(t *testing.T, options ...func(*Config)) {
+	s := startServer(t, pgtest.SchemaURL(t), time.Minute, options...)
 	org, buyer := s.token("organizer"), s.token("buyer")
 	show := hotShow(t, s, org)
 	l := watch(t, s, nil, show)
