@@ -23,9 +23,10 @@ import (
 // Each process keeps its own: Run follows the log (Feed, the same log the
 // projectors apply) from where it stands when Run starts. A show is loaded
 // on its first read from the read models, in one snapshot, at the
-// checkpoint of the projections it reflects (shows, waitlist), then fed
-// forward: holds, releases, sales and returns without voucher or quota uses
-// are applied in memory as the shows projector applies them; any other
+// checkpoint of the projections it reflects (shows, waitlist) or, when
+// Kafka feeds them (ByStream), at the versions of its stream they record,
+// then fed forward: holds, releases, sales and returns without voucher or
+// quota uses are applied in memory as the shows projector applies them; any other
 // event of the show's stream has the show loaded again. Until a show is
 // loaded, and for a draft or a cancelled show, Read reports a miss and the
 // caller reads the read models. At most Max shows are kept, the least
