@@ -77,12 +77,25 @@ func hotFirst(read *readapi.API, instrument mux.MiddlewareFunc, next http.Handle
 	hot.Use(instrument)
 	read.RegisterHot(hot)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method == http.MethodGet && strings.HasPrefix(r.URL.Path, "/v1/shows/") {
+		if r.Method == http.MethodGet && hotPath(r.URL.Path) {
 			hot.ServeHTTP(w, r)
 			return
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// hotPath reports whether path has the shape of a hot read's with a show
+// id in the usual form: /v1/shows/{36 characters}, with or without
+// /seats. Another path, or an id in another form, goes to the main router,
+// which has the same two routes: the answer is the same either way.
+func hotPath(path string) bool {
+	rest, ok := strings.CutPrefix(path, "/v1/shows/")
+	if !ok {
+		return false
+	}
+	id, tail, more := strings.Cut(rest, "/")
+	return len(id) == 36 && (!more || tail == "seats")
 }
 
 // defaultHot is the hotConfig of LoadConfig. The environment does not set

@@ -205,3 +205,24 @@ func testHotETag(t *testing.T, options ...func(*Config)) {
 	}
 	s.audit()
 }
+
+func TestHot_Path(t *testing.T) {
+	t.Parallel()
+	id := uuid.NewString()
+	for path, want := range map[string]bool{
+		"/v1/shows/" + id:                  true,
+		"/v1/shows/" + id + "/seats":       true,
+		"/v1/shows/" + id + "/":            false,
+		"/v1/shows/" + id + "/live":        false,
+		"/v1/shows/" + id + "/seats/x":     false,
+		"/v1/shows/" + id[:35]:             false,
+		"/v1/shows":                        false,
+		"/v1/orders/" + id:                 false,
+		"/v1/shows/" + id + "x":            false,
+		"/v1/shows/" + strings.ToUpper(id): true,
+	} {
+		if got := hotPath(path); got != want {
+			t.Errorf("hotPath(%q) = %v, want %v", path, got, want)
+		}
+	}
+}
