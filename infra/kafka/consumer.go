@@ -48,19 +48,16 @@ var _ Deliverer = (*projections.Runner)(nil)
 
 // Defaults of Consumer.
 const (
-	// DefaultMaxWait is the reader's MaxWait: the read deadline of a fetch.
-	// kafka-go makes MaxWait the fetch's read deadline and asks the broker
-	// to hold the fetch of an idle partition for MaxWait less a margin for
-	// the answer to come back: kafkaGoRTT when MaxWait is at least that, a
-	// quarter of MaxWait when it is less (segmentio/kafka-go#574). At 100 ms
-	// that left 25 ms: on a loaded machine about one fetch in three was
-	// answered later, failed with an i/o timeout, and its partition's reader
-	// dialled the leader again (metadata, a new connection, two offset
-	// lookups), with the partition's next messages waiting behind that and
-	// the broker serving the extra requests. kafkaGoRTT + fetchWait gives
-	// the answer a second, while the broker still holds an idle fetch for
-	// fetchWait, so rebalances and Close wait no longer than they did.
-	DefaultMaxWait = kafkaGoRTT + fetchWait
+	// DefaultMaxWait is the read deadline of a fetch (fetch.go). The
+	// broker holds the fetch of idle partitions for fetchWait; the rest is
+	// the answer's time to come back. kafka-go's Reader left it a quarter of
+	// MaxWait when MaxWait was under a second (segmentio/kafka-go#574): at
+	// 100 ms that left 25 ms, and on a loaded machine about one fetch in
+	// three was answered later, failed with an i/o timeout and was sent
+	// again on a new connection. A second of margin fails a fetch only when
+	// the broker or this process stalls that long, while rebalances and
+	// Close still wait no longer than fetchWait for the fetches in flight.
+	DefaultMaxWait = fetchRTT + fetchWait
 	// DefaultSessionTimeout is how long the group coordinator waits for a
 	// heartbeat before it gives a silent member's partitions to others.
 	DefaultSessionTimeout = 10 * time.Second
@@ -73,18 +70,13 @@ const (
 )
 
 const (
-	// fetchWait is how long the broker holds the fetch of an idle
-	// partition (see DefaultMaxWait). It does not delay new messages: the
+	// fetchWait is how long the broker holds the fetch of idle
+	// partitions (see DefaultMaxWait). It does not delay new messages: the
 	// broker answers as soon as it has one. It bounds how long a rebalance
 	// or Close waits for the fetches in flight.
 	fetchWait = 100 * time.Millisecond
-	// kafkaGoRTT is the margin kafka-go v0.4 leaves for a fetch's answer
-	// when MaxWait is at least as long (its defaultRTT).
-	kafkaGoRTT = time.Second
-	// gatherWait is how long the consumer waits for one more message before
-	// it delivers what it gathered. A fetch response reaches the reader's
-	// queue message by message within microseconds.
-	gatherWait = 200 * time.Microsecond
+	// fetchRTT is the margin DefaultMaxWait leaves for a fetch's answer.
+	fetchRTT = time.Second
 	// commitTimeout bounds a commit, which waits through a rebalance.
 	commitTimeout = 10 * time.Second
 	// joinGroupBackoff is how long kafka-go waits before it joins the group
@@ -128,7 +120,8 @@ type Consumer struct {
 	// projections.DefaultMaxBatch.
 	MaxBatch int
 	// MaxWait, SessionTimeout, HeartbeatInterval and RebalanceTimeout tune
-	// the reader; zero means DefaultMaxWait and so on.
+	// the fetches and the group membership; zero means DefaultMaxWait and
+	// so on.
 	MaxWait           time.Duration
 	SessionTimeout    time.Duration
 	HeartbeatInterval time.Duration
@@ -143,7 +136,7 @@ type Delivered struct {
 	// Projection is the projection fed.
 	Projection string
 	// Positions are the positions of the events delivered, FetchedAt when
-	// the consumer fetched each from the reader.
+	// the consumer fetched each.
 	Positions []domain.Position
 	FetchedAt []time.Time
 	// Start and End bound the call; Done counts the events done.
@@ -174,11 +167,13 @@ func (c *Consumer) Run(ctx context.Context) error {
 	if maxBatch <= 0 {
 		maxBatch = projections.DefaultMaxBatch
 	}
+	cg, err := kafka.NewConsumerGroup(c.groupConfig())
+	if err != nil {
+		return fmt.Errorf("kafka: consumer group: %w", err)
+	}
+	// Last: the group is left once what is done is committed (fetch.go).
+	defer cg.Close()
 	gens := &generations{}
-	cfg := c.readerConfig(maxBatch)
-	cfg.Logger = kafka.LoggerFunc(gens.observe)
-	r := kafka.NewReader(cfg)
-	defer r.Close()
 	tr := &kafka.Transport{ClientID: "ticketing-consumer"}
 	defer tr.CloseIdleConnections()
 	client := &kafka.Client{Addr: kafka.TCP(c.Brokers...), Transport: tr}
@@ -194,80 +189,9 @@ func (c *Consumer) Run(ctx context.Context) error {
 	}()
 	out := c.startDeliveries(ctx, gens, maxBatch, commits)
 	defer out.stop() // before commits is closed
-	for ctx.Err() == nil {
-		batch, err := c.fetch(ctx, r, gens, maxBatch)
-		if len(batch) > 0 {
-			out.deliver(ctx, batch)
-		}
-		// The reader retries by itself, with a backoff, and reports each
-		// failure once, in the queue of messages: waiting here would only
-		// delay the messages queued behind the failures.
-		if err != nil && ctx.Err() == nil {
-			c.logger().Error("projection consumer: fetch failed", "projection", c.label(), "error", err)
-		}
-	}
+	// consume returns once nothing more is handed to out (fetch.go).
+	c.consume(ctx, cg, gens, maxBatch, out.deliver)
 	return nil
-}
-
-func (c *Consumer) readerConfig(maxBatch int) kafka.ReaderConfig {
-	or := func(d, def time.Duration) time.Duration {
-		if d > 0 {
-			return d
-		}
-		return def
-	}
-	return kafka.ReaderConfig{
-		Brokers:     c.Brokers,
-		GroupID:     c.group(),
-		Topic:       c.Topic,
-		StartOffset: kafka.FirstOffset,
-		MinBytes:    1,
-		MaxBytes:    10 << 20,
-		// The queue between the partitions' fetchers and FetchMessage: a
-		// backlog is delivered in batches of up to its length.
-		QueueCapacity: max(maxBatch, 100),
-		MaxWait:       or(c.MaxWait, DefaultMaxWait),
-		// Commits are synchronous: CommitMessages returns when the
-		// coordinator stored the offsets.
-		CommitInterval:         0,
-		SessionTimeout:         or(c.SessionTimeout, DefaultSessionTimeout),
-		HeartbeatInterval:      or(c.HeartbeatInterval, DefaultHeartbeatInterval),
-		RebalanceTimeout:       or(c.RebalanceTimeout, DefaultRebalanceTimeout),
-		JoinGroupBackoff:       joinGroupBackoff,
-		WatchPartitionChanges:  true,
-		PartitionWatchInterval: 5 * time.Second,
-		// After a failed fetch kafka-go reconnects after 100 ms by
-		// default, which would show as latency.
-		ReadBackoffMin: 10 * time.Millisecond,
-		ReadBackoffMax: time.Second,
-		ErrorLogger: kafka.LoggerFunc(func(format string, args ...any) {
-			c.logger().Warn("kafka-go: "+fmt.Sprintf(format, args...), "projection", c.label())
-		}),
-	}
-}
-
-// fetch waits for a message, then gathers those that follow it at once, up
-// to maxBatch. A failure after the first message ends the gathering and is
-// returned with what was gathered.
-func (c *Consumer) fetch(ctx context.Context, r *kafka.Reader, gens *generations, maxBatch int) ([]fetched, error) {
-	m, err := r.FetchMessage(ctx)
-	if err != nil {
-		return nil, err
-	}
-	batch := []fetched{decoded(m, gens.now())}
-	for len(batch) < maxBatch {
-		gctx, cancel := context.WithTimeout(ctx, gatherWait)
-		m, err := r.FetchMessage(gctx)
-		cancel()
-		if err != nil {
-			if errors.Is(err, context.DeadlineExceeded) || ctx.Err() != nil {
-				return batch, nil
-			}
-			return batch, err
-		}
-		batch = append(batch, decoded(m, gens.now()))
-	}
-	return batch, nil
 }
 
 func decoded(m kafka.Message, gen member) fetched {
@@ -510,7 +434,7 @@ func (c *Consumer) commitLoop(client *kafka.Client, commits <-chan []fetched) {
 	}
 }
 
-// generations follows the generations of the group a reader is a member
+// generations follows the generations of the group a consumer is a member
 // of, so that the offsets of messages are committed in the generation they
 // were fetched in, and refused by the coordinator once it is over. kafka-go
 // sends every commit under its current generation, and a commit made while a
@@ -520,8 +444,7 @@ func (c *Consumer) commitLoop(client *kafka.Client, commits <-chan []fetched) {
 // offset backwards (segmentio/kafka-go#1308; the stale messages of #1398).
 type generations struct {
 	mu      sync.Mutex
-	joined  member // the generation being joined
-	current member // the generation messages are fetched in
+	current member // the generation messages are fetched in, if any
 }
 
 // member is a member of the group in one generation.
@@ -530,22 +453,20 @@ type member struct {
 	gen int32
 }
 
-// observe is the reader's info logger. kafka-go logs "joined group %s as
-// member %s in generation %d" when it joined a generation, and "subscribed
-// to topics and partitions" when it starts fetching in it, after it stopped
-// fetching for the last one.
-func (g *generations) observe(format string, args ...any) {
-	switch {
-	case strings.HasPrefix(format, "joined group ") && len(args) == 3:
-		id, _ := args[1].(string)
-		gen, _ := args[2].(int32)
-		g.mu.Lock()
-		g.joined = member{id: id, gen: gen}
-		g.mu.Unlock()
-	case strings.HasPrefix(format, "subscribed to topics and partitions"):
-		g.mu.Lock()
-		g.current = g.joined
-		g.mu.Unlock()
+// start records that messages are fetched in generation m from now on.
+func (g *generations) start(m member) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.current = m
+}
+
+// end records that generation m stopped fetching: messages fetched in it are
+// no longer delivered again (see fresh).
+func (g *generations) end(m member) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.current == m {
+		g.current = member{}
 	}
 }
 

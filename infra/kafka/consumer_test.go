@@ -601,8 +601,8 @@ func TestConsumer_RunAfterRefusedFetches(t *testing.T) {
 }
 
 // A broker that answers fetches late, as a loaded one does, does not make
-// the readers fail their fetches and dial the leader again: kafka-go makes
-// MaxWait a fetch's read deadline and asks the broker to hold an idle fetch
+// the consumer fail its fetches and send them again: kafka-go's Reader made
+// MaxWait a fetch's read deadline and asked the broker to hold an idle fetch
 // for MaxWait less a margin, and at 100 ms that margin was 25 ms. Here each
 // fetch's answer comes 60 ms late. kfake, because a real broker cannot be
 // made slow on demand.
@@ -640,7 +640,7 @@ func TestConsumer_FetchesAnsweredLateDoNotRedial(t *testing.T) {
 	// does now and then (a run at load 32 saw one stall fail 21 fetches at
 	// once): so a few failures are allowed, not one in four.
 	logs := p.logs.String()
-	failed := strings.Count(logs, "error reading partition")
+	failed := strings.Count(logs, "fetch failed")
 	t.Logf("%d fetches delayed, %d failed", delayed.Load(), failed)
 	if failed*4 > int(delayed.Load()) {
 		t.Errorf("%d of %d fetches answered 60 ms late failed and their readers dialled again:\n%s", failed, delayed.Load(), logs)
