@@ -441,7 +441,8 @@ type reconnects struct{ n atomic.Int64 }
 
 // Write counts the log records of failed fetches.
 func (r *reconnects) Write(p []byte) (int, error) {
-	if bytes.Contains(p, []byte("error reading partition")) {
+	// "fetch failed": the consumer's own fetches (infra/kafka/fetch.go).
+	if bytes.Contains(p, []byte("error reading partition")) || bytes.Contains(p, []byte("fetch failed")) {
 		r.n.Add(1)
 	}
 	return len(p), nil
