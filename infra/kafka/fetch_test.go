@@ -1,6 +1,7 @@
 package kafka_test
 
 import (
+	"context"
 	"fmt"
 	"maps"
 	"slices"
@@ -10,8 +11,13 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/segmentio/kafka-go"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/ticketing/ticketing/domain"
+	tkafka "github.com/ticketing/ticketing/infra/kafka"
+	"github.com/ticketing/ticketing/projections"
 )
 
 // fetchedFrom is a fetch request kfake received: the node and the
@@ -157,4 +163,80 @@ func TestConsumer_RebalanceMidFetch(t *testing.T) {
 	if applied[0].Load() == 0 || applied[2].Load() == 0 {
 		t.Errorf("the first and the last member applied %d and %d events, want some each", applied[0].Load(), applied[2].Load())
 	}
+}
+
+// partitionsSeen is a Deliverer that takes every event as done and
+// records the partitions they came from.
+type partitionsSeen struct {
+	mu   sync.Mutex
+	seen map[int]int
+}
+
+func (d *partitionsSeen) Deliver(_ context.Context, _ string, deliveries []projections.Delivery) ([]int, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	done := make([]int, len(deliveries))
+	for i, dl := range deliveries {
+		d.seen[dl.Partition] += len(dl.Events)
+		done[i] = len(dl.Events)
+	}
+	return done, nil
+}
+
+func (d *partitionsSeen) of(partition int) int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.seen[partition]
+}
+
+// Partitions added to the topic while a consumer runs are assigned in the
+// next generation (the group's partition watcher starts it) and fetched
+// from their first message.
+func TestBroker_PartitionsAddedLater(t *testing.T) {
+	t.Parallel()
+	onBroker(t, func(t *testing.T, b *broker) {
+		cfg := b.topic(t, 2)
+		s := newShop(t)
+		s.openShow("A")
+		events := s.all()
+		seen := &partitionsSeen{seen: map[int]int{}}
+		logs := &syncBuffer{}
+		c := &tkafka.Consumer{Brokers: cfg.Brokers, Topic: cfg.Topic, Projection: "shows", Group: "ticketing.test.added." + cfg.Topic,
+			Deliverer: seen, Log: newLog(logs),
+			SessionTimeout: 6 * time.Second, HeartbeatInterval: 250 * time.Millisecond, RebalanceTimeout: 3 * time.Second}
+		run(t, c.Run)
+		write := func(partition int, rec domain.RecordedEvent) error {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			conn, err := kafka.DialLeader(ctx, "tcp", cfg.Brokers[0], cfg.Topic, partition)
+			if err != nil {
+				return err
+			}
+			defer conn.Close()
+			_, err = conn.WriteMessages(tkafka.Encode(rec))
+			return err
+		}
+		if err := write(0, events[0]); err != nil {
+			t.Fatal(err)
+		}
+		eventually(t, 15*time.Second, func() string { return "the message of partition 0\n" + logs.String() }, func() bool { return seen.of(0) == 1 })
+
+		tr := &kafka.Transport{}
+		defer tr.CloseIdleConnections()
+		client := &kafka.Client{Addr: kafka.TCP(cfg.Brokers...), Transport: tr}
+		resp, err := client.CreatePartitions(context.Background(), &kafka.CreatePartitionsRequest{
+			Topics: []kafka.TopicPartitionsConfig{{Name: cfg.Topic, Count: 4}}})
+		if err == nil {
+			err = resp.Errors[cfg.Topic]
+		}
+		if err != nil {
+			t.Fatalf("add partitions: %v", err)
+		}
+		// The new partition's leader may take a moment to be named.
+		eventually(t, 10*time.Second, func() string { return "a write to partition 3" }, func() bool { return write(3, events[1]) == nil })
+		eventually(t, 30*time.Second, func() string { return "the message of the added partition 3\n" + logs.String() }, func() bool { return seen.of(3) == 1 })
+		if n := seen.of(0); n != 1 {
+			t.Errorf("partition 0's message delivered %d times, want once (its offset was committed)", n)
+		}
+	})
 }
