@@ -240,3 +240,54 @@ func TestBroker_PartitionsAddedLater(t *testing.T) {
 		}
 	})
 }
+
+// A consumer that stops commits what it delivered and then leaves its
+// group at once: the group is empty when Run returns, not a session
+// timeout later, and the offset of the last message delivered is
+// committed (the commit goes out while the member still belongs).
+func TestBroker_CloseLeavesTheGroup(t *testing.T) {
+	t.Parallel()
+	onBroker(t, func(t *testing.T, b *broker) {
+		cfg := b.topic(t, 2)
+		s := newShop(t)
+		s.openShow("A")
+		seen := &partitionsSeen{seen: map[int]int{}}
+		logs := &syncBuffer{}
+		group := "ticketing.test.close." + cfg.Topic
+		c := &tkafka.Consumer{Brokers: cfg.Brokers, Topic: cfg.Topic, Projection: "shows", Group: group,
+			Deliverer: seen, Log: newLog(logs),
+			SessionTimeout: 30 * time.Second, HeartbeatInterval: 250 * time.Millisecond, RebalanceTimeout: 3 * time.Second}
+		stop := run(t, c.Run)
+		conn, err := kafka.DialLeader(context.Background(), "tcp", cfg.Brokers[0], cfg.Topic, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = conn.WriteMessages(tkafka.Encode(s.all()[0]))
+		conn.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		eventually(t, 15*time.Second, func() string { return "the message delivered\n" + logs.String() }, func() bool { return seen.of(0) == 1 })
+		start := time.Now()
+		stop()
+		took := time.Since(start)
+		tr := &kafka.Transport{}
+		defer tr.CloseIdleConnections()
+		client := &kafka.Client{Addr: kafka.TCP(cfg.Brokers...), Transport: tr}
+		resp, err := client.DescribeGroups(context.Background(), &kafka.DescribeGroupsRequest{GroupIDs: []string{group}})
+		if err != nil || len(resp.Groups) != 1 {
+			t.Fatalf("describe the group: %+v, %v", resp, err)
+		}
+		if g := resp.Groups[0]; len(g.Members) != 0 {
+			t.Errorf("after Run returned (in %v) the group is %s with %d members, want none", took, g.GroupState, len(g.Members))
+		}
+		offsets, err := offsetsOf(context.Background(), client, cfg, group)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if offsets[0] != 1 {
+			t.Errorf("committed offset of partition 0 = %d, want 1\n%s", offsets[0], logs)
+		}
+		t.Logf("Run returned %v after its context ended", took.Round(time.Millisecond))
+	})
+}
