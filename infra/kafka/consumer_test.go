@@ -610,17 +610,7 @@ func TestConsumer_FetchesAnsweredLateDoNotRedial(t *testing.T) {
 	t.Parallel()
 	c, b := onKfake(t, "every fetch is answered 60 ms late")
 	p := newPipeline(t, b, 4)
-	var delayed atomic.Int32
-	c.ControlKey(kmsg.Fetch.Int16(), func(req kmsg.Request) (kmsg.Response, error, bool) {
-		c.KeepControl()
-		freq := req.(*kmsg.FetchRequest)
-		if len(freq.Topics) == 0 || freq.Topics[0].Topic != p.cfg.Topic {
-			return nil, nil, false
-		}
-		delayed.Add(1)
-		c.SleepControl(func() { time.Sleep(60 * time.Millisecond) })
-		return nil, nil, false
-	})
+	delayed := delayFetches(c, p.cfg.Topic, 60*time.Millisecond)
 	p.startRelay()
 	p.startConsumers()
 	s := p.shop

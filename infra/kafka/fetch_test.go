@@ -65,13 +65,8 @@ func TestConsumer_OneFetchPerLeader(t *testing.T) {
 	for _, brokers := range []int{1, 3} {
 		t.Run(fmt.Sprintf("%d brokers", brokers), func(t *testing.T) {
 			t.Parallel()
-			c, err := kfake.NewCluster(kfake.NumBrokers(brokers))
-			if err != nil {
-				t.Fatalf("kfake: %v", err)
-			}
-			t.Cleanup(c.Close)
-			t.Logf("on kfake, not the real broker: it tells which node got which fetch request")
-			p := newPipeline(t, &broker{addrs: c.ListenAddrs()}, 12)
+			c, b := onKfakeOf(t, brokers, "it tells which node got which fetch request")
+			p := newPipeline(t, b, 12)
 			fetches := recordFetches(c, p.cfg.Topic)
 			p.startRelay()
 			p.startConsumers() // one member of each projection's group
@@ -117,17 +112,7 @@ func TestConsumer_RebalanceMidFetch(t *testing.T) {
 	t.Parallel()
 	c, b := onKfake(t, "every fetch is answered 50 ms late, so that rebalances come mid-fetch")
 	p := newPipeline(t, b, 6)
-	var delayed atomic.Int32
-	c.ControlKey(kmsg.Fetch.Int16(), func(req kmsg.Request) (kmsg.Response, error, bool) {
-		c.KeepControl()
-		freq := req.(*kmsg.FetchRequest)
-		if len(freq.Topics) == 0 || freq.Topics[0].Topic != p.cfg.Topic {
-			return nil, nil, false
-		}
-		delayed.Add(1)
-		c.SleepControl(func() { time.Sleep(50 * time.Millisecond) })
-		return nil, nil, false
-	})
+	delayed := delayFetches(c, p.cfg.Topic, 50*time.Millisecond)
 	p.startRelay()
 	s := p.shop
 	var applied [3]atomic.Int32
@@ -163,6 +148,36 @@ func TestConsumer_RebalanceMidFetch(t *testing.T) {
 	if applied[0].Load() == 0 || applied[2].Load() == 0 {
 		t.Errorf("the first and the last member applied %d and %d events, want some each", applied[0].Load(), applied[2].Load())
 	}
+}
+
+// delayFetches has every fetch of topic that c receives answered d late,
+// and counts them.
+func delayFetches(c *kfake.Cluster, topic string, d time.Duration) *atomic.Int32 {
+	var delayed atomic.Int32
+	c.ControlKey(kmsg.Fetch.Int16(), func(req kmsg.Request) (kmsg.Response, error, bool) {
+		c.KeepControl()
+		freq := req.(*kmsg.FetchRequest)
+		if len(freq.Topics) == 0 || freq.Topics[0].Topic != topic {
+			return nil, nil, false
+		}
+		delayed.Add(1)
+		c.SleepControl(func() { time.Sleep(d) })
+		return nil, nil, false
+	})
+	return &delayed
+}
+
+// writeTo writes the message of rec to partition of cfg's topic.
+func writeTo(cfg tkafka.Config, partition int, rec domain.RecordedEvent) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	conn, err := kafka.DialLeader(ctx, "tcp", cfg.Brokers[0], cfg.Topic, partition)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	_, err = conn.WriteMessages(tkafka.Encode(rec))
+	return err
 }
 
 // partitionsSeen is a Deliverer that takes every event as done and
@@ -205,17 +220,7 @@ func TestBroker_PartitionsAddedLater(t *testing.T) {
 			Deliverer: seen, Log: newLog(logs),
 			SessionTimeout: 6 * time.Second, HeartbeatInterval: 250 * time.Millisecond, RebalanceTimeout: 3 * time.Second}
 		run(t, c.Run)
-		write := func(partition int, rec domain.RecordedEvent) error {
-			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			defer cancel()
-			conn, err := kafka.DialLeader(ctx, "tcp", cfg.Brokers[0], cfg.Topic, partition)
-			if err != nil {
-				return err
-			}
-			defer conn.Close()
-			_, err = conn.WriteMessages(tkafka.Encode(rec))
-			return err
-		}
+		write := func(partition int, rec domain.RecordedEvent) error { return writeTo(cfg, partition, rec) }
 		if err := write(0, events[0]); err != nil {
 			t.Fatal(err)
 		}
@@ -258,13 +263,7 @@ func TestBroker_CloseLeavesTheGroup(t *testing.T) {
 			Deliverer: seen, Log: newLog(logs),
 			SessionTimeout: 30 * time.Second, HeartbeatInterval: 250 * time.Millisecond, RebalanceTimeout: 3 * time.Second}
 		stop := run(t, c.Run)
-		conn, err := kafka.DialLeader(context.Background(), "tcp", cfg.Brokers[0], cfg.Topic, 0)
-		if err != nil {
-			t.Fatal(err)
-		}
-		_, err = conn.WriteMessages(tkafka.Encode(s.all()[0]))
-		conn.Close()
-		if err != nil {
+		if err := writeTo(cfg, 0, s.all()[0]); err != nil {
 			t.Fatal(err)
 		}
 		eventually(t, 15*time.Second, func() string { return "the message delivered\n" + logs.String() }, func() bool { return seen.of(0) == 1 })

@@ -39,7 +39,13 @@ func onBroker(t *testing.T, test func(t *testing.T, b *broker)) {
 // logged, so that the run says which tests did not use the real broker.
 func onKfake(t *testing.T, why string) (*kfake.Cluster, *broker) {
 	t.Helper()
-	c, err := kfake.NewCluster(kfake.NumBrokers(1))
+	return onKfakeOf(t, 1, why)
+}
+
+// onKfakeOf is onKfake with a cluster of n brokers.
+func onKfakeOf(t *testing.T, n int, why string) (*kfake.Cluster, *broker) {
+	t.Helper()
+	c, err := kfake.NewCluster(kfake.NumBrokers(n))
 	if err != nil {
 		t.Fatalf("kfake: %v", err)
 	}
