@@ -41,6 +41,9 @@ const (
 	// cluster's metadata, and so how soon it sends a partition's fetches to
 	// its new leader (as the relay's writer, see NewWriter).
 	fetchMetadataTTL = time.Second
+	// prefetch is how many batches fetched wait for the projections
+	// before the fetch loops wait too (see fetcher.run).
+	prefetch = 4
 	// partitionWatchInterval is how often a member looks for partitions
 	// added to the topic; a change starts a rebalance.
 	partitionWatchInterval = 5 * time.Second
@@ -145,6 +148,23 @@ func (f *fetcher) run(ctx context.Context, m member, assigned []kafka.PartitionA
 	for _, a := range assigned {
 		pending[a.ID] = a.Offset
 	}
+	// The fetch loops hand their answers to one goroutine that delivers
+	// them, and fetch on while it waits for the projections: when a slow
+	// transaction has the delivery queues full, up to prefetch answers are
+	// already here when it ends.
+	handoff := make(chan []fetched, prefetch)
+	var delivering sync.WaitGroup
+	defer delivering.Wait()
+	delivering.Go(func() {
+		for {
+			select {
+			case batch := <-handoff:
+				f.deliver(ctx, batch)
+			case <-ctx.Done():
+				return
+			}
+		}
+	})
 	results := make(chan fetchResult)
 	running := 0
 	defer func() {
@@ -162,7 +182,7 @@ func (f *fetcher) run(ctx context.Context, m member, assigned []kafka.PartitionA
 					delete(pending, p)
 				}
 				running++
-				go func() { results <- f.fetchFrom(ctx, m, offsets) }()
+				go func() { results <- f.fetchFrom(ctx, m, offsets, handoff) }()
 			}
 			if len(pending) > 0 {
 				f.logFailure(slices.Sorted(maps.Keys(pending)), err, backoff)
@@ -257,8 +277,9 @@ func (f *fetcher) resolve(ctx context.Context, pending map[int]int64) error {
 
 // fetchFrom fetches the partitions of offsets, all led by one broker, from
 // their offsets, in one request at a time, hands what each answer held to
-// deliver, and advances offsets, until a fetch fails or ctx ends.
-func (f *fetcher) fetchFrom(ctx context.Context, m member, offsets map[int]int64) fetchResult {
+// handoff, in batches of at most maxBatch, and advances offsets, until a
+// fetch fails or ctx ends.
+func (f *fetcher) fetchFrom(ctx context.Context, m member, offsets map[int]int64, handoff chan<- []fetched) fetchResult {
 	res := fetchResult{offsets: offsets}
 	parts := slices.Sorted(maps.Keys(offsets))
 	for ctx.Err() == nil {
@@ -268,9 +289,12 @@ func (f *fetcher) fetchFrom(ctx context.Context, m member, offsets map[int]int64
 			return res
 		}
 		batch, err := f.records(resp, m, offsets)
-		for len(batch) > 0 {
+		for len(batch) > 0 && ctx.Err() == nil {
 			n := min(len(batch), f.maxBatch)
-			f.deliver(ctx, batch[:n:n])
+			select {
+			case handoff <- batch[:n:n]:
+			case <-ctx.Done():
+			}
 			batch = batch[n:]
 		}
 		if err != nil {
