@@ -31,8 +31,10 @@ func (c *txCount) TraceBatchStart(ctx context.Context, _ *pgx.Conn, _ pgx.TraceB
 	c.batches.Add(1)
 	return ctx
 }
-func (c *txCount) TraceBatchQuery(_ context.Context, _ *pgx.Conn, d pgx.TraceBatchQueryData) { c.commit(d.SQL) }
-func (c *txCount) TraceBatchEnd(context.Context, *pgx.Conn, pgx.TraceBatchEndData)          {}
+func (c *txCount) TraceBatchQuery(_ context.Context, _ *pgx.Conn, d pgx.TraceBatchQueryData) {
+	c.commit(d.SQL)
+}
+func (c *txCount) TraceBatchEnd(context.Context, *pgx.Conn, pgx.TraceBatchEndData) {}
 func (c *txCount) commit(sql string) {
 	if strings.EqualFold(strings.TrimSpace(sql), "commit") {
 		c.commits.Add(1)

@@ -43,7 +43,7 @@ func (m *ReadModels) ApplyDeliveredMany(ctx context.Context, deliveries []projec
 		}
 		db := &queueDB{conn: tx.conn, batch: &pgx.Batch{}}
 		var w manyWrites
-		ends := make([]int, len(to))          // the end of each one's statements in its last batch
+		ends := make([]int, len(to))           // the end of each one's statements in its last batch
 		batches := make([]*pgx.Batch, len(to)) // that batch
 		for k, t := range to {
 			d, apply, changed, gap := resolveDelivered(t.Name, deliveries, last[k], versions[k])

@@ -91,7 +91,9 @@ func TestReadModels_ApplyDeliveredMany(t *testing.T) {
 	}
 	// p3's function fails.
 	failing = to("p1", "p2", "p3")
-	failing[2].Apply = func(projections.DB, []projections.ParkedStream, []domain.RecordedEvent) error { return errors.New("no") }
+	failing[2].Apply = func(projections.DB, []projections.ParkedStream, []domain.RecordedEvent) error {
+		return errors.New("no")
+	}
 	if _, _, culprit, err := m.ApplyDeliveredMany(ctx, next, failing); err == nil || culprit != 2 {
 		t.Errorf("p3 failing: err %v, culprit %d; want an error and 2", err, culprit)
 	}
