@@ -133,6 +133,14 @@ type Consumer struct {
 	SessionTimeout    time.Duration
 	HeartbeatInterval time.Duration
 	RebalanceTimeout  time.Duration
+	// SharedTransactions is how many transactions each batch fetched for
+	// several projections is applied in, when Deliverer is a ManyDeliverer:
+	// the projections are split among that many groups, and each group
+	// applies each batch in one call of DeliverMany, at its own pace. Zero
+	// means one: one transaction, one COMMIT per batch for all of them
+	// (deliver.go); as many as there are projections is a transaction of
+	// each projection's own.
+	SharedTransactions int
 	// Observe, if set, is told of every delivery: the benchmarks' breakdown
 	// of the latency. It runs on the delivery path and must be quick.
 	Observe func(Delivered)
@@ -298,9 +306,7 @@ func (c *Consumer) startDeliveries(ctx context.Context, gens *generations, maxBa
 	// Several projections, and a Deliverer that applies a batch to several
 	// at once: one transaction per batch for all those ready (deliver.go).
 	if many, ok := c.Deliverer.(ManyDeliverer); ok && len(names) > 1 {
-		q := make(chan []fetched, deliveryQueue)
-		d.queues = append(d.queues, q)
-		c.startShared(ctx, gens, maxBatch, many, done, q, &d.wg)
+		c.startShared(ctx, gens, maxBatch, many, done, d)
 		return d
 	}
 	for _, name := range names {
@@ -391,6 +397,8 @@ func (t *doneTracker) report(projection string, msgs []fetched) {
 //
 // Messages fetched in an older generation of the group are not delivered
 // again: the partitions still assigned restart from the committed offsets.
+// stalled, if given, are the stalls of a first attempt made elsewhere (the
+// shared delivery, deliver.go): they are logged and backed off first.
 func (c *Consumer) deliverAll(ctx context.Context, gens *generations, name string, batch []fetched, report func(string, []fetched), stalled ...stall) {
 	order, byPartition := byPartitions(batch)
 	backoff := minBackoff

@@ -61,30 +61,44 @@ type aloneBatch struct {
 	stalled []stall
 }
 
-// startShared starts the goroutine that delivers the batches queued on in
-// to the projections names, and a goroutine per projection for when it is
-// delivered to on its own. They stop when in is closed.
-func (c *Consumer) startShared(ctx context.Context, gens *generations, maxBatch int, many ManyDeliverer, done *doneTracker, in <-chan []fetched, wg *sync.WaitGroup) {
-	s := &shared{c: c, gens: gens, maxBatch: maxBatch, names: c.names(), many: many, done: done}
-	for _, name := range s.names {
-		a := &alone{q: make(chan aloneBatch, deliveryQueue)}
-		s.alone = append(s.alone, a)
-		s.wg.Go(func() { s.runAlone(ctx, name, a) })
-	}
-	wg.Go(func() {
-		defer func() {
-			for _, a := range s.alone {
-				close(a.q)
-			}
-			s.wg.Wait()
-		}()
-		for batch := range in {
-			batch = gather(batch, in, maxBatch, same)
-			if ctx.Err() == nil {
-				s.deliver(ctx, batch)
-			}
+// startShared starts, for each group of the projections fed, the
+// goroutine that delivers the batches given to deliveries to the group's
+// projections together, and a goroutine per projection for when it is
+// delivered to on its own. The projections are split among
+// SharedTransactions groups (at least one), each with a queue of its own,
+// as each projection has on the path of one projection each: a group that
+// is slower than another does not hold it back until deliveryQueue batches
+// wait for it. They stop when the queues are closed.
+func (c *Consumer) startShared(ctx context.Context, gens *generations, maxBatch int, many ManyDeliverer, done *doneTracker, d *deliveries) {
+	names := c.names()
+	groups := min(max(c.SharedTransactions, 1), len(names))
+	for g := range groups {
+		s := &shared{c: c, gens: gens, maxBatch: maxBatch, many: many, done: done}
+		for i := g; i < len(names); i += groups {
+			s.names = append(s.names, names[i])
 		}
-	})
+		for _, name := range s.names {
+			a := &alone{q: make(chan aloneBatch, deliveryQueue)}
+			s.alone = append(s.alone, a)
+			s.wg.Go(func() { s.runAlone(ctx, name, a) })
+		}
+		in := make(chan []fetched, deliveryQueue)
+		d.queues = append(d.queues, in)
+		d.wg.Go(func() {
+			defer func() {
+				for _, a := range s.alone {
+					close(a.q)
+				}
+				s.wg.Wait()
+			}()
+			for batch := range in {
+				batch = gather(batch, in, maxBatch, same)
+				if ctx.Err() == nil {
+					s.deliver(ctx, batch)
+				}
+			}
+		})
+	}
 }
 
 // gather appends to batch the messages of the batches waiting on q, up to
@@ -135,6 +149,13 @@ func (s *shared) deliver(ctx context.Context, batch []fetched) {
 	}
 	order, byPartition := byPartitions(batch)
 	deliveries := deliveriesOf(order, byPartition)
+	s.deliverTogether(ctx, ready, order, byPartition, deliveries)
+}
+
+// deliverTogether delivers deliveries, the messages of byPartition, to the
+// projections at the indexes ready in one call, and hands what one is not
+// done with to its goroutine alone.
+func (s *shared) deliverTogether(ctx context.Context, ready []int, order []int, byPartition map[int][]fetched, deliveries []projections.Delivery) {
 	names := subsetNames(s.names, ready)
 	start := time.Now()
 	done, errs := s.many.DeliverMany(ctx, names, deliveries)

@@ -106,9 +106,10 @@ func TestConsumer_SharedDeliveryStall(t *testing.T) {
 		if at := applied(projections.NameSales); held.Less(at) {
 			t.Fatalf("the sales projection applied the log up to %v while held back at %v", at, held)
 		}
-		if d.alone.Load() == 0 || d.without.Load() == 0 {
-			t.Fatalf("held: %d deliveries to it alone, %d to the others without it; want some of each", d.alone.Load(), d.without.Load())
+		if d.without.Load() == 0 {
+			t.Fatal("held: no delivery to the others without it")
 		}
+		eventually(t, 30*time.Second, func() string { return "the held projection to be retried on its own" }, func() bool { return d.alone.Load() > 0 })
 		committed := kafkatest.Committed(t, p.cfg, group)
 		time.Sleep(300 * time.Millisecond) // a commit would have been sent by now
 		if now := kafkatest.Committed(t, p.cfg, group); !slices.Equal(now, committed) {
