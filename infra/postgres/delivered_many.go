@@ -126,7 +126,17 @@ func lockDeliveredMany(ctx context.Context, tx *pipeTx, names []string, parts []
 		})
 		return err
 	})
-	b.Queue(`select name, stream_id, version from projection_streams where name = any($1) and stream_id = any($2)`, names, streams).Query(func(rows pgx.Rows) error {
+	// One key lookup per (projection, stream), as in lockDelivered: with
+	// "name = any($1) and stream_id = any($2)" the planner scanned every
+	// row of the projections, a cost that grew with the table (issue 15).
+	pn, ps := make([]string, 0, len(names)*len(streams)), make([]string, 0, len(names)*len(streams))
+	for _, n := range names {
+		for _, s := range streams {
+			pn, ps = append(pn, n), append(ps, s)
+		}
+	}
+	b.Queue(`select p.name, p.stream_id, p.version from unnest($1::text[], $2::text[]) as u(n, s)
+		join projection_streams p on p.name = u.n and p.stream_id = u.s`, pn, ps).Query(func(rows pgx.Rows) error {
 		var name, stream string
 		var version int64
 		_, err := pgx.ForEachRow(rows, []any{&name, &stream, &version}, func() error { versions[index[name]][stream] = version; return nil })
