@@ -116,6 +116,8 @@ type Consumer struct {
 	// concurrently, and its offset is committed once every one of them is
 	// done with it. Each keeps its own progress and parked streams; one that
 	// stalls holds the others back once deliveryQueue batches wait for it.
+	// With a ManyDeliverer, each batch goes to all those ready for it in one
+	// call (SharedTransactions, deliver.go).
 	Projections []string
 	// Deliverer applies the events, usually the projections' runner.
 	Deliverer Deliverer
