@@ -464,6 +464,22 @@ func applyError(projection string, rec domain.RecordedEvent, err error) *ApplyEr
 // per delivery, how many of its events are done; the caller acknowledges
 // those to the broker and delivers the rest again.
 func (r *Runner) Deliver(ctx context.Context, name string, deliveries []Delivery) ([]int, error) {
+	apply, err := r.deliveredApply(ctx, name, deliveries)
+	if err != nil {
+		return make([]int, len(deliveries)), err
+	}
+	done, err := r.deliver(ctx, name, deliveries, apply)
+	if err != nil && IsPoison(err) && ctx.Err() == nil {
+		done, err = r.deliverNarrowed(ctx, name, deliveries, apply)
+	}
+	return r.delivered(ctx, name, deliveries, done, err)
+}
+
+// deliveredApply returns the function that applies to the projection name
+// the events of deliveries a delivered transaction picks: decoded (once for
+// all the projections of the runner), held back behind the projection's
+// parked streams, and applied.
+func (r *Runner) deliveredApply(ctx context.Context, name string, deliveries []Delivery) (deliveredFn, error) {
 	var p Projector
 	for _, q := range r.Projectors {
 		if q.Name() == name {
@@ -471,7 +487,7 @@ func (r *Runner) Deliver(ctx context.Context, name string, deliveries []Delivery
 		}
 	}
 	if p == nil {
-		return make([]int, len(deliveries)), fmt.Errorf("projections: no projection %q", name)
+		return nil, fmt.Errorf("projections: no projection %q", name)
 	}
 	var all []domain.RecordedEvent
 	for _, d := range deliveries {
@@ -499,7 +515,7 @@ func (r *Runner) Deliver(ctx context.Context, name string, deliveries []Delivery
 		}
 		return events, errs
 	}
-	apply := func(db DB, parked []ParkedStream, recs []domain.RecordedEvent) error {
+	return func(db DB, parked []ParkedStream, recs []domain.RecordedEvent) error {
 		events, errs := lookup(recs)
 		r.setParked(name, parked)
 		var err error
@@ -507,11 +523,12 @@ func (r *Runner) Deliver(ctx context.Context, name string, deliveries []Delivery
 			return err
 		}
 		return applyEvents(ctx, db, p, recs, events, errs)
-	}
-	done, err := r.deliver(ctx, name, deliveries, apply)
-	if err != nil && IsPoison(err) && ctx.Err() == nil {
-		done, err = r.deliverNarrowed(ctx, name, deliveries, apply)
-	}
+	}, nil
+}
+
+// delivered records in the status of the projection name what a delivery
+// of deliveries did, and returns it.
+func (r *Runner) delivered(ctx context.Context, name string, deliveries []Delivery, done []int, err error) ([]int, error) {
 	if len(done) != len(deliveries) {
 		done = make([]int, len(deliveries))
 	}

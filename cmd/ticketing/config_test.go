@@ -86,7 +86,7 @@ func TestLoadConfig_FromEnvironment(t *testing.T) {
 var (
 	badValues = map[string]string{
 		"TICKETING_MAX_CONNS": "0", "TICKETING_ROLES": "write,api", "HOLD_TTL": "soon", "EXPIRY_INTERVAL": "-1s",
-		"EVENTSTORE": "mongo", "KAFKA_PARTITIONS": "none", "SIGNIN_RATE_PER_ACCOUNT": "lots",
+		"EVENTSTORE": "mongo", "KAFKA_PARTITIONS": "none", "KAFKA_PROJECTION_TXS": "0", "SIGNIN_RATE_PER_ACCOUNT": "lots",
 		"SIGNIN_RATE_PER_ADDRESS": "1/x", "ORDER_RATE_PER_BUYER": "-1/1m", "RATE_LIMIT_KEYS": "x",
 		"PASSWORD_HASHES": "0", "PASSWORD_HASH_QUEUE": "-1", "PASSWORD_HASH_WAIT": "0s",
 		"IDEMPOTENCY_KEY_TTL": "-1h", "LOG_LEVEL": "loud", "GOGC": "lots",

@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"os"
+	"strconv"
 	"testing"
 	"time"
 
@@ -18,7 +20,12 @@ func withKafka(t testing.TB, partitions int) func(*Config) {
 	t.Helper()
 	addrs := kafkatest.Brokers(t)
 	topic := "ticketing.e2e." + uuid.NewString()[:8]
-	return func(c *Config) { c.Kafka = &kafka.Config{Brokers: addrs, Topic: topic, Partitions: partitions} }
+	// KAFKA_PROJECTION_TXS of the test process, if set: how make
+	// bench-latency compares one shared transaction with one per projection.
+	txs, _ := strconv.Atoi(os.Getenv("KAFKA_PROJECTION_TXS"))
+	return func(c *Config) {
+		c.Kafka = &kafka.Config{Brokers: addrs, Topic: topic, Partitions: partitions, ProjectionTxs: txs}
+	}
 }
 
 // End to end through Kafka: HTTP write → event store → relay → Kafka →

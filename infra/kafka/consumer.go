@@ -108,6 +108,8 @@ type Consumer struct {
 	// concurrently, and its offset is committed once every one of them is
 	// done with it. Each keeps its own progress and parked streams; one that
 	// stalls holds the others back once deliveryQueue batches wait for it.
+	// With a ManyDeliverer, each batch goes to all those ready for it in one
+	// call (SharedTransactions, deliver.go).
 	Projections []string
 	// Deliverer applies the events, usually the projections' runner.
 	Deliverer Deliverer
@@ -126,6 +128,14 @@ type Consumer struct {
 	SessionTimeout    time.Duration
 	HeartbeatInterval time.Duration
 	RebalanceTimeout  time.Duration
+	// SharedTransactions is how many transactions each batch fetched for
+	// several projections is applied in, when Deliverer is a ManyDeliverer:
+	// the projections are split among that many groups, and each group
+	// applies each batch in one call of DeliverMany, at its own pace. Zero
+	// means one: one transaction, one COMMIT per batch for all of them
+	// (deliver.go); as many as there are projections is a transaction of
+	// each projection's own.
+	SharedTransactions int
 	// Observe, if set, is told of every delivery: the benchmarks' breakdown
 	// of the latency. It runs on the delivery path and must be quick.
 	Observe func(Delivered)
@@ -219,21 +229,18 @@ func (c *Consumer) startDeliveries(ctx context.Context, gens *generations, maxBa
 	names := c.names()
 	done := &doneTracker{of: len(names), last: map[int]map[string]fetched{}, commits: commits}
 	d := &deliveries{}
+	// Several projections, and a Deliverer that applies a batch to several
+	// at once: one transaction per batch for all those ready (deliver.go).
+	if many, ok := c.Deliverer.(ManyDeliverer); ok && len(names) > 1 {
+		c.startShared(ctx, gens, maxBatch, many, done, d)
+		return d
+	}
 	for _, name := range names {
 		q := make(chan []fetched, deliveryQueue)
 		d.queues = append(d.queues, q)
 		d.wg.Go(func() {
 			for batch := range q {
-				for more := len(batch) < maxBatch; more; {
-					select {
-					case next, ok := <-q:
-						// The batches are every projection's: copy.
-						batch = append(slices.Clip(batch), next...)
-						more = ok && len(batch) < maxBatch
-					default:
-						more = false
-					}
-				}
+				batch = gather(batch, q, maxBatch, same)
 				if ctx.Err() == nil {
 					c.deliverAll(ctx, gens, name, batch, done.report)
 				}
@@ -316,7 +323,51 @@ func (t *doneTracker) report(projection string, msgs []fetched) {
 //
 // Messages fetched in an older generation of the group are not delivered
 // again: the partitions still assigned restart from the committed offsets.
-func (c *Consumer) deliverAll(ctx context.Context, gens *generations, name string, batch []fetched, report func(string, []fetched)) {
+// stalled, if given, are the stalls of a first attempt made elsewhere (the
+// shared delivery, deliver.go): they are logged and backed off first.
+func (c *Consumer) deliverAll(ctx context.Context, gens *generations, name string, batch []fetched, report func(string, []fetched), stalled ...stall) {
+	order, byPartition := byPartitions(batch)
+	backoff := minBackoff
+	if len(stalled) > 0 { // the first attempt was made elsewhere
+		if !c.backOff(ctx, name, stalled, &backoff) {
+			return
+		}
+	}
+	for {
+		deliveries := deliveriesOf(order, byPartition)
+		start := time.Now()
+		done, err := c.Deliverer.Deliver(ctx, name, deliveries)
+		if len(done) != len(deliveries) {
+			done = make([]int, len(deliveries))
+		}
+		c.observe(name, order, byPartition, done, start, time.Now())
+		stalls := c.settle(gens, name, order, byPartition, deliveries, done, err, report)
+		if len(stalls) == 0 || ctx.Err() != nil {
+			return
+		}
+		if !c.backOff(ctx, name, stalls, &backoff) {
+			return
+		}
+		order = stalledPartitions(stalls)
+	}
+}
+
+// backOff logs stalls and waits for backoff, which it then doubles up to
+// maxBackoff; it reports whether ctx is still alive.
+func (c *Consumer) backOff(ctx context.Context, name string, stalls []stall, backoff *time.Duration) bool {
+	for _, s := range stalls {
+		c.logStall(name, s, *backoff)
+	}
+	if !follow.Sleep(ctx, *backoff) {
+		return false
+	}
+	*backoff = min(2**backoff, maxBackoff)
+	return true
+}
+
+// byPartitions splits batch by partition, in the order of their first
+// messages.
+func byPartitions(batch []fetched) ([]int, map[int][]fetched) {
 	var order []int
 	byPartition := map[int][]fetched{}
 	for _, f := range batch {
@@ -326,73 +377,75 @@ func (c *Consumer) deliverAll(ctx context.Context, gens *generations, name strin
 		}
 		byPartition[p] = append(byPartition[p], f)
 	}
-	backoff := minBackoff
-	for {
-		deliveries := make([]projections.Delivery, 0, len(order))
-		for _, p := range order {
-			d := projections.Delivery{Partition: p}
-			for _, f := range byPartition[p] {
-				if f.err != nil {
-					break // an undecodable message is not ours to skip
-				}
-				d.Events = append(d.Events, f.rec)
+	return order, byPartition
+}
+
+// deliveriesOf returns the deliveries of the partitions order, each up to
+// its first undecodable message, which is not ours to skip.
+func deliveriesOf(order []int, byPartition map[int][]fetched) []projections.Delivery {
+	deliveries := make([]projections.Delivery, 0, len(order))
+	for _, p := range order {
+		d := projections.Delivery{Partition: p}
+		for _, f := range byPartition[p] {
+			if f.err != nil {
+				break
 			}
-			deliveries = append(deliveries, d)
+			d.Events = append(d.Events, f.rec)
 		}
-		start := time.Now()
-		done, err := c.Deliverer.Deliver(ctx, name, deliveries)
-		if len(done) != len(deliveries) {
-			done = make([]int, len(deliveries))
-		}
-		c.observe(name, order, byPartition, done, start)
-		var committed []fetched
-		var stalls []stall
-		var kept []int
-		for i, p := range order {
-			msgs := byPartition[p]
-			n := max(min(done[i], len(deliveries[i].Events)), 0)
-			if n > 0 {
-				committed = append(committed, msgs[n-1])
-			}
-			rest := gens.fresh(msgs[n:])
-			byPartition[p] = rest
-			if len(rest) == 0 {
-				continue
-			}
-			why := err
-			switch {
-			case n == len(deliveries[i].Events) && rest[0].err != nil:
-				why = rest[0].err
-			case why == nil:
-				why = fmt.Errorf("delivered %d of %d events", n, len(deliveries[i].Events))
-			}
-			stalls = append(stalls, stall{rest[0], why})
-			kept = append(kept, p)
-		}
-		if len(committed) > 0 {
-			report(name, committed)
-		}
-		if len(stalls) == 0 || ctx.Err() != nil {
-			return
-		}
-		for _, s := range stalls {
-			c.logStall(name, s, backoff)
-		}
-		if !follow.Sleep(ctx, backoff) {
-			return
-		}
-		backoff = min(2*backoff, maxBackoff)
-		order = kept
+		deliveries = append(deliveries, d)
 	}
+	return deliveries
+}
+
+// settle reports to report what the projection name is done with of the
+// deliveries of the partitions order, keeps in byPartition what it is not
+// done with (but messages of an older generation of the group), and returns
+// the stalls of the partitions left.
+func (c *Consumer) settle(gens *generations, name string, order []int, byPartition map[int][]fetched, deliveries []projections.Delivery, done []int, err error, report func(string, []fetched)) []stall {
+	var committed []fetched
+	var stalls []stall
+	for i, p := range order {
+		msgs := byPartition[p]
+		n := max(min(done[i], len(deliveries[i].Events)), 0)
+		if n > 0 {
+			committed = append(committed, msgs[n-1])
+		}
+		rest := gens.fresh(msgs[n:])
+		byPartition[p] = rest
+		if len(rest) == 0 {
+			continue
+		}
+		why := err
+		switch {
+		case n == len(deliveries[i].Events) && rest[0].err != nil:
+			why = rest[0].err
+		case why == nil:
+			why = fmt.Errorf("delivered %d of %d events", n, len(deliveries[i].Events))
+		}
+		stalls = append(stalls, stall{rest[0], why})
+	}
+	if len(committed) > 0 {
+		report(name, committed)
+	}
+	return stalls
+}
+
+// stalledPartitions returns the partitions of stalls.
+func stalledPartitions(stalls []stall) []int {
+	out := make([]int, len(stalls))
+	for i, s := range stalls {
+		out[i] = s.first.msg.Partition
+	}
+	return out
 }
 
 // observe tells Observe of a delivery of the messages of the partitions
 // order, started at start.
-func (c *Consumer) observe(name string, order []int, byPartition map[int][]fetched, done []int, start time.Time) {
+func (c *Consumer) observe(name string, order []int, byPartition map[int][]fetched, done []int, start, end time.Time) {
 	if c.Observe == nil {
 		return
 	}
-	d := Delivered{Projection: name, Start: start, End: time.Now()}
+	d := Delivered{Projection: name, Start: start, End: end}
 	for i, p := range order {
 		for _, f := range byPartition[p] {
 			if f.err == nil {

@@ -59,6 +59,9 @@ type Config struct {
 	// Observe, if set, is given to every Consumer the engine starts (see
 	// Consumer.Observe): the benchmarks' hook.
 	Observe func(Delivered)
+	// ProjectionTxs is the projection consumer's SharedTransactions
+	// (KAFKA_PROJECTION_TXS); zero means one.
+	ProjectionTxs int
 }
 
 func (c Config) withDefaults() Config {

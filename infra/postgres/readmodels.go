@@ -324,18 +324,7 @@ type deliveredFn = func(db projections.DB, parked []projections.ParkedStream, re
 // applyDeliveredBatch is ApplyDeliveredParked, reading the parked streams
 // only when readParked (fn gets nil otherwise).
 func (m *ReadModels) applyDeliveredBatch(ctx context.Context, name string, deliveries []projections.Delivery, readParked bool, fn deliveredFn) ([]int, error) {
-	var parts []int32
-	var streams []string
-	seen := map[string]bool{}
-	for _, d := range deliveries {
-		parts = append(parts, int32(d.Partition))
-		for _, rec := range d.Events {
-			if !seen[rec.StreamID] {
-				seen[rec.StreamID] = true
-				streams = append(streams, rec.StreamID)
-			}
-		}
-	}
+	parts, streams := deliveredKeys(deliveries)
 	if len(streams) == 0 {
 		return make([]int, len(deliveries)), nil
 	}
