@@ -25,25 +25,12 @@ type DeliveredParkedStore interface {
 // ParkedQuery returns the query, and its arguments, that reads the parked
 // streams of the projection name, locked against a retry until the
 // transaction ends; ScanParked reads its rows.
-func ParkedQuery(name string) (string, []any) { return parkedSQL, []any{name} }
+func ParkedQuery(name string) (string, []any) { return ParkedManyQuery([]string{name}) }
 
 // ScanParked reads the rows of ParkedQuery for the projection name.
 func ScanParked(name string, rows Rows) ([]ParkedStream, error) {
-	defer rows.Close()
-	var out []ParkedStream
-	for rows.Next() {
-		s := ParkedStream{Projection: name}
-		var c, p int64
-		if err := rows.Scan(&s.Stream, &s.Version, &c, &p, &s.Type, &s.Error, &s.ParkedAt); err != nil {
-			return nil, fmt.Errorf("read parked streams: %w", err)
-		}
-		s.Position, s.ParkedAt = pos(c, p), s.ParkedAt.UTC()
-		out = append(out, s)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("read parked streams: %w", err)
-	}
-	return out, nil
+	byName, err := ScanParkedMany(rows)
+	return byName[name], err
 }
 
 // deliveredFn applies the events of a delivered transaction, given the
@@ -102,10 +89,7 @@ type DeliveredManyStore interface {
 // parked streams of the projections names, each projection's in the order
 // of ParkedQuery, locked as ParkedQuery locks them; ScanParkedMany reads
 // its rows.
-func ParkedManyQuery(names []string) (string, []any) { return parkedManySQL, []any{names} }
-
-const parkedManySQL = `select name, stream_id, version, commit_pos, prepare_pos, type, error, parked_at
-	from projection_parked_streams where name = any($1) order by name, parked_at, stream_id for share`
+func ParkedManyQuery(names []string) (string, []any) { return parkedSQL, []any{names} }
 
 // ScanParkedMany reads the rows of ParkedManyQuery, by projection.
 func ScanParkedMany(rows Rows) (map[string][]ParkedStream, error) {

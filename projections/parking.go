@@ -110,15 +110,17 @@ func storable(s string) string {
 	return s
 }
 
-// parkedSQL reads the parked streams of a projection, locked against a
-// retry until the transaction ends: an event queued behind a stream is
-// never left behind by a retry that finished meanwhile.
-const parkedSQL = `select stream_id, version, commit_pos, prepare_pos, type, error, parked_at
-	from projection_parked_streams where name = $1 order by parked_at, stream_id for share`
+// parkedSQL reads the parked streams of the projections $1, each one's in
+// the order they were parked, locked against a retry until the
+// transaction ends: an event queued behind a stream is never left behind by
+// a retry that finished meanwhile.
+const parkedSQL = `select name, stream_id, version, commit_pos, prepare_pos, type, error, parked_at
+	from projection_parked_streams where name = any($1) order by name, parked_at, stream_id for share`
 
 // loadParked returns the parked streams of the projection name.
 func loadParked(ctx context.Context, db DB, name string) ([]ParkedStream, error) {
-	rows, err := db.Query(ctx, parkedSQL, name)
+	sql, args := ParkedQuery(name)
+	rows, err := db.Query(ctx, sql, args...)
 	if err != nil {
 		return nil, fmt.Errorf("read parked streams: %w", err)
 	}
