@@ -26,7 +26,7 @@ import (
 // Steady load of the visibility benchmark.
 const (
 	defaultBenchRate = 1000 // events per second; BENCH_RATE overrides it
-	benchDuration = 4 * time.Second
+	benchDuration    = 4 * time.Second
 	// defaultBenchWarmup is the load before the measured seconds
 	// (BENCH_WARMUP overrides it). The same for every row; it is long
 	// enough for the broker's JVM to compile its hot paths, so that the
