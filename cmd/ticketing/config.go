@@ -146,6 +146,8 @@ var variables = []variable{
 	// issue 15: one transaction per fetched batch for the projections
 	{Name: "KAFKA_PROJECTION_TXS", Default: "1", Usage: "transactions each fetched batch is applied to the projections in: 1, one for all; 7, one each",
 		set: func(c *Config, v string) error { return positive(v, &c.kafka().ProjectionTxs) }},
+	{Name: "KAFKA_COMMIT_INTERVAL", Default: kafka.DefaultCommitInterval.String(), Usage: "how often the projection consumer commits its offsets, at most",
+		set: func(c *Config, v string) error { return positiveDuration(v, &c.kafka().CommitInterval) }},
 	{Name: "SIGNIN_RATE_PER_ACCOUNT", Default: defaultSignInPerAccount, Usage: "sign-ins per account: N/DURATION or off",
 		set: func(c *Config, v string) error { return rate(v, &c.Limits.SignInPerAccount) }},
 	{Name: "SIGNIN_RATE_PER_ADDRESS", Default: defaultSignInPerAddress, Usage: "sign-ins and sign-ups per client address",

@@ -11,6 +11,7 @@ import (
 
 	"github.com/ticketing/ticketing/infra/kafka"
 	"github.com/ticketing/ticketing/infra/ratelimit"
+	"github.com/ticketing/ticketing/projections"
 )
 
 // env is an environment for LoadConfig: unset variables are empty.
@@ -86,7 +87,7 @@ func TestLoadConfig_FromEnvironment(t *testing.T) {
 var (
 	badValues = map[string]string{
 		"TICKETING_MAX_CONNS": "0", "TICKETING_ROLES": "write,api", "HOLD_TTL": "soon", "EXPIRY_INTERVAL": "-1s",
-		"EVENTSTORE": "mongo", "KAFKA_PARTITIONS": "none", "KAFKA_PROJECTION_TXS": "0", "SIGNIN_RATE_PER_ACCOUNT": "lots",
+		"EVENTSTORE": "mongo", "KAFKA_PARTITIONS": "none", "KAFKA_PROJECTION_TXS": "0", "KAFKA_COMMIT_INTERVAL": "0s", "SIGNIN_RATE_PER_ACCOUNT": "lots",
 		"SIGNIN_RATE_PER_ADDRESS": "1/x", "ORDER_RATE_PER_BUYER": "-1/1m", "RATE_LIMIT_KEYS": "x",
 		"PASSWORD_HASHES": "0", "PASSWORD_HASH_QUEUE": "-1", "PASSWORD_HASH_WAIT": "0s",
 		"IDEMPOTENCY_KEY_TTL": "-1h", "LOG_LEVEL": "loud", "GOGC": "lots",
@@ -101,6 +102,17 @@ var (
 	}
 	anyValue = []string{"DATABASE_URL", "TICKETING_ADDR", "TICKETING_OPS_ADDR", "JWT_SECRET", "ESDB_URL", "ESDB_NAMESPACE", "KAFKA_BROKERS", "KAFKA_TOPIC"}
 )
+
+// KAFKA_COMMIT_INTERVAL reaches the projection consumer.
+func TestLoadConfig_CommitInterval(t *testing.T) {
+	c, err := LoadConfig(env{"KAFKA_BROKERS": "127.0.0.1:9092", "KAFKA_COMMIT_INTERVAL": "2s"}.get)
+	if err != nil || c.Kafka == nil || c.Kafka.CommitInterval != 2*time.Second {
+		t.Fatalf("set: %+v, %v", c.Kafka, err)
+	}
+	if got := projectionConsumer(&engine{kafka: c.Kafka, runner: &projections.Runner{}}).CommitInterval; got != 2*time.Second {
+		t.Errorf("the consumer's interval %v, want 2s", got)
+	}
+}
 
 func TestLoadConfig_Hot(t *testing.T) {
 	c, err := LoadConfig(env{}.get)

@@ -29,5 +29,5 @@ func projectionConsumer(e *engine) *kafka.Consumer {
 		names[i] = p.Name()
 	}
 	return &kafka.Consumer{Brokers: e.kafka.Brokers, Topic: e.kafka.Topic, Projections: names, Deliverer: e.runner, Log: e.log,
-		Observe: e.kafka.Observe, SharedTransactions: e.kafka.ProjectionTxs}
+		Observe: e.kafka.Observe, SharedTransactions: e.kafka.ProjectionTxs, CommitInterval: e.kafka.CommitInterval}
 }

@@ -77,6 +77,9 @@ const (
 	fetchWait = 100 * time.Millisecond
 	// fetchRTT is the margin DefaultMaxWait leaves for a fetch's answer.
 	fetchRTT = time.Second
+	// DefaultCommitInterval is how often a consumer commits the offsets of
+	// the messages done, at most.
+	DefaultCommitInterval = 250 * time.Millisecond
 	// commitTimeout bounds a commit, which waits through a rebalance.
 	commitTimeout = 10 * time.Second
 	// joinGroupBackoff is how long kafka-go waits before it joins the group
@@ -128,6 +131,10 @@ type Consumer struct {
 	SessionTimeout    time.Duration
 	HeartbeatInterval time.Duration
 	RebalanceTimeout  time.Duration
+	// CommitInterval is how often the offsets of the messages done are
+	// committed, at most; zero means DefaultCommitInterval, and a negative
+	// one commits every batch as soon as it is done.
+	CommitInterval time.Duration
 	// SharedTransactions is how many transactions each batch fetched for
 	// several projections is applied in, when Deliverer is a ManyDeliverer:
 	// the projections are split among that many groups, and each group
@@ -183,7 +190,7 @@ func (c *Consumer) Run(ctx context.Context) error {
 	}
 	// Last: the group is left once what is done is committed (fetch.go).
 	defer cg.Close()
-	gens := &generations{}
+	gens := &generations{ended: make(chan struct{}, 1)}
 	tr := &kafka.Transport{ClientID: "ticketing-consumer"}
 	defer tr.CloseIdleConnections()
 	client := &kafka.Client{Addr: kafka.TCP(c.Brokers...), Transport: tr}
@@ -191,7 +198,7 @@ func (c *Consumer) Run(ctx context.Context) error {
 	committed := make(chan struct{})
 	go func() {
 		defer close(committed)
-		c.commitLoop(client, commits)
+		c.commitLoop(commits, gens.ended, c.commitInterval(), func(msgs []fetched) error { return c.commit(client, msgs) })
 	}()
 	defer func() {
 		close(commits)
@@ -202,6 +209,13 @@ func (c *Consumer) Run(ctx context.Context) error {
 	// consume returns once nothing more is handed to out (fetch.go).
 	c.consume(ctx, cg, gens, maxBatch, out.deliver)
 	return nil
+}
+
+func (c *Consumer) commitInterval() time.Duration {
+	if c.CommitInterval == 0 {
+		return DefaultCommitInterval
+	}
+	return max(c.CommitInterval, 0)
 }
 
 func decoded(m kafka.Message, gen member) fetched {
@@ -464,25 +478,48 @@ type stall struct {
 	err   error
 }
 
-// commitLoop commits the offsets of the messages done that come on commits,
-// those that queued up together in one request, until commits is closed. A
-// commit that fails is logged and not retried: the next one covers it, and
-// messages delivered again after a rebalance are skipped as redelivered.
-// Committing off the delivery path keeps the broker's round trip out of the
-// latency of the next messages.
-func (c *Consumer) commitLoop(client *kafka.Client, commits <-chan []fetched) {
-	for msgs := range commits {
-		for more := true; more; {
-			select {
-			case m, ok := <-commits:
-				msgs = append(msgs, m...)
-				more = ok
-			default:
-				more = false
-			}
+// commitLoop commits the offsets of the messages done that come on commits
+// until commits is closed, at most once per interval: those that come
+// meanwhile go in one request. A commit that fails is logged and not
+// retried: the next one covers it, and messages delivered again after a
+// rebalance or a crash are skipped as redelivered. Committing off the
+// delivery path keeps the broker's round trip out of the latency of the
+// next messages; committing once per interval, not once per batch, spares
+// the broker two requests per batch (kafka-go's Client looks the group
+// coordinator up before every commit) at the price of delivering again, after
+// a crash, what was done in the last interval. What is pending is committed
+// at once when its generation stops fetching (ended) and when commits closes.
+func (c *Consumer) commitLoop(commits <-chan []fetched, ended <-chan struct{}, interval time.Duration, commit func([]fetched) error) {
+	var (
+		pending []fetched
+		due     <-chan time.Time
+		last    time.Time
+	)
+	flush := func() {
+		if len(pending) == 0 {
+			return
 		}
-		if err := c.commit(client, msgs); err != nil {
+		last, due = time.Now(), nil
+		if err := commit(pending); err != nil {
 			c.logger().Warn("projection consumer: commit failed", "projection", c.label(), "error", err)
+		}
+		pending = nil
+	}
+	for {
+		select {
+		case m, ok := <-commits:
+			if !ok {
+				flush()
+				return
+			}
+			pending = append(pending, m...)
+			if due == nil {
+				due = time.After(max(0, interval-time.Since(last)))
+			}
+		case <-due:
+			flush()
+		case <-ended:
+			flush()
 		}
 	}
 }
@@ -498,6 +535,9 @@ func (c *Consumer) commitLoop(client *kafka.Client, commits <-chan []fetched) {
 type generations struct {
 	mu      sync.Mutex
 	current member // the generation messages are fetched in, if any
+	// ended, if not nil, is signalled when a generation stops fetching, so
+	// that what is done in it is committed before the coordinator refuses it.
+	ended chan struct{}
 }
 
 // member is a member of the group in one generation.
@@ -520,6 +560,10 @@ func (g *generations) end(m member) {
 	defer g.mu.Unlock()
 	if g.current == m {
 		g.current = member{}
+	}
+	select {
+	case g.ended <- struct{}{}:
+	default:
 	}
 }
 

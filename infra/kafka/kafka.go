@@ -62,6 +62,9 @@ type Config struct {
 	// ProjectionTxs is the projection consumer's SharedTransactions
 	// (KAFKA_PROJECTION_TXS); zero means one.
 	ProjectionTxs int
+	// CommitInterval is the projection consumer's CommitInterval
+	// (KAFKA_COMMIT_INTERVAL); zero means DefaultCommitInterval.
+	CommitInterval time.Duration
 }
 
 func (c Config) withDefaults() Config {

@@ -1,0 +1,135 @@
+package kafka
+
+import (
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+)
+
+// commitRecorder is commitLoop's commit function in the tests: it records
+// each call and the messages it was given.
+type commitRecorder struct {
+	mu    sync.Mutex
+	calls [][]fetched
+	at    []time.Time
+}
+
+func (r *commitRecorder) commit(msgs []fetched) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.calls = append(r.calls, append([]fetched(nil), msgs...))
+	r.at = append(r.at, time.Now())
+	return nil
+}
+
+func (r *commitRecorder) snapshot() ([][]fetched, []time.Time) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([][]fetched(nil), r.calls...), append([]time.Time(nil), r.at...)
+}
+
+func doneAt(partition int, offset int64) []fetched {
+	return []fetched{{msg: kafka.Message{Partition: partition, Offset: offset}, gen: member{id: "m", gen: 1}}}
+}
+
+// The offsets done within one interval go in one commit, not one commit a
+// batch, and nothing is left out: after a quiet interval the first batch
+// is committed at once, and those that come within the next interval
+// together, an interval later.
+func TestCommitLoop_OncePerInterval(t *testing.T) {
+	t.Parallel()
+	const interval = 300 * time.Millisecond
+	commits, ended := make(chan []fetched, 64), make(chan struct{}, 1)
+	var r commitRecorder
+	loop := make(chan struct{})
+	c := &Consumer{Projection: "p"}
+	go func() { defer close(loop); c.commitLoop(commits, ended, interval, r.commit) }()
+	for i := range 50 {
+		commits <- doneAt(i%3, int64(i))
+		if i == 0 {
+			waitFor(t, func() bool { calls, _ := r.snapshot(); return len(calls) == 1 })
+		}
+	}
+	time.Sleep(interval + interval/2)
+	calls, at := r.snapshot()
+	if len(calls) != 2 || len(calls[0]) != 1 || len(calls[1]) != 49 {
+		t.Fatalf("after one interval: commits of %v batches, want 1, then the other 49 in one", lens(calls))
+	}
+	if gap := at[1].Sub(at[0]); gap < interval-20*time.Millisecond {
+		t.Errorf("second commit %v after the first, want at least the interval, %v", gap, interval)
+	}
+	commits <- doneAt(0, 50)
+	close(commits)
+	<-loop
+	calls, _ = r.snapshot()
+	if len(calls) != 3 || len(calls[2]) != 1 || calls[2][0].msg.Offset != 50 {
+		t.Fatalf("after close: commits of %v batches, want a third one of offset 50", lens(calls))
+	}
+}
+
+// What is pending is committed at once when its generation stops fetching
+// and when the consumer closes, not an interval later.
+func TestCommitLoop_FlushesAtGenerationEndAndClose(t *testing.T) {
+	t.Parallel()
+	commits, ended := make(chan []fetched, 64), make(chan struct{}, 1)
+	var r commitRecorder
+	loop := make(chan struct{})
+	c := &Consumer{Projection: "p"}
+	go func() { defer close(loop); c.commitLoop(commits, ended, time.Hour, r.commit) }()
+	commits <- doneAt(1, 6) // committed at once: the first in an interval
+	waitFor(t, func() bool { calls, _ := r.snapshot(); return len(calls) == 1 })
+	commits <- doneAt(1, 7)
+	time.Sleep(50 * time.Millisecond) // the loop has it pending, for an hour
+	g := &generations{ended: ended}
+	g.start(member{id: "m", gen: 1})
+	g.end(member{id: "m", gen: 1})
+	waitFor(t, func() bool { calls, _ := r.snapshot(); return len(calls) == 2 })
+	commits <- doneAt(1, 8)
+	close(commits)
+	<-loop
+	calls, _ := r.snapshot()
+	if len(calls) != 3 || calls[1][0].msg.Offset != 7 || calls[2][0].msg.Offset != 8 {
+		t.Fatalf("commits %v, want offset 7 at the generation's end and 8 at close", lens(calls))
+	}
+}
+
+// A zero interval commits each batch as it comes (the consumer's negative
+// CommitInterval).
+func TestCommitLoop_ZeroIntervalCommitsAtOnce(t *testing.T) {
+	t.Parallel()
+	commits, ended := make(chan []fetched, 64), make(chan struct{}, 1)
+	var r commitRecorder
+	c := &Consumer{Projection: "p"}
+	go c.commitLoop(commits, ended, 0, r.commit)
+	defer close(commits)
+	for i := range 3 {
+		commits <- doneAt(0, int64(i))
+		waitFor(t, func() bool { calls, _ := r.snapshot(); return len(calls) == i+1 })
+	}
+	if got := (&Consumer{CommitInterval: -1}).commitInterval(); got != 0 {
+		t.Errorf("CommitInterval -1: interval %v, want 0", got)
+	}
+	if got := (&Consumer{}).commitInterval(); got != DefaultCommitInterval {
+		t.Errorf("CommitInterval 0: interval %v, want %v", got, DefaultCommitInterval)
+	}
+}
+
+func lens(calls [][]fetched) []int {
+	out := make([]int, len(calls))
+	for i, c := range calls {
+		out[i] = len(c)
+	}
+	return out
+}
+
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+		if cond() {
+			return
+		}
+	}
+	t.Fatal("timed out")
+}
