@@ -45,7 +45,7 @@ type Hot struct {
 	VersionAt func(ctx context.Context, id uuid.UUID, at domain.Position) (int64, error)
 	// ByStream says that the read models are fed by Kafka (issue 17:
 	// reads): their projectors record the version they applied of each
-	// stream (projection_streams), not one checkpoint of the log, so a show
+	// stream (projection_stream_versions), not one checkpoint of the log, so a show
 	// is loaded at the versions of its stream that hotReads reflect, and
 	// PositionOf gives the positions of those versions' events.
 	ByStream   bool

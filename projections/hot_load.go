@@ -190,7 +190,7 @@ func checkpoints(ctx context.Context, db DB) (at [2]domain.Position, err error) 
 // fed by Kafka, applied: domain.NoStream for none.
 func streamVersions(ctx context.Context, db DB, id uuid.UUID) (vs [2]int64, err error) {
 	for i, name := range hotReads {
-		if err := db.QueryRow(ctx, `select coalesce((select version from projection_streams where name = $1 and stream_id = $2), $3)`,
+		if err := db.QueryRow(ctx, `select coalesce((select (versions->>$1)::bigint from projection_stream_versions where stream_id = $2), $3)`,
 			name, domain.ShowStream(id), domain.NoStream).Scan(&vs[i]); err != nil {
 			return vs, fmt.Errorf("stream version %s: %w", name, err)
 		}

@@ -126,21 +126,9 @@ func lockDeliveredMany(ctx context.Context, tx *pipeTx, names []string, parts []
 		})
 		return err
 	})
-	// One key lookup per (projection, stream), as in lockDelivered: with
-	// "name = any($1) and stream_id = any($2)" the planner scanned every
-	// row of the projections, a cost that grew with the table (issue 15).
-	pn, ps := make([]string, 0, len(names)*len(streams)), make([]string, 0, len(names)*len(streams))
-	for _, n := range names {
-		for _, s := range streams {
-			pn, ps = append(pn, n), append(ps, s)
-		}
-	}
-	b.Queue(`select p.name, p.stream_id, p.version from unnest($1::text[], $2::text[]) as u(n, s)
-		join projection_streams p on p.name = u.n and p.stream_id = u.s`, pn, ps).Query(func(rows pgx.Rows) error {
-		var name, stream string
-		var version int64
-		_, err := pgx.ForEachRow(rows, []any{&name, &stream, &version}, func() error { versions[index[name]][stream] = version; return nil })
-		return err
+	// One key lookup per stream: its row holds every projection's version.
+	b.Queue(readStreamVersions, streams).Query(func(rows pgx.Rows) error {
+		return scanStreamVersions(rows, index, versions)
 	})
 	sql, args := projections.ParkedManyQuery(names)
 	b.Queue(sql, args...).Query(func(rows pgx.Rows) error {
@@ -160,18 +148,20 @@ func lockDeliveredMany(ctx context.Context, tx *pipeTx, names []string, parts []
 // manyWrites are the versions and progress rows of the projections of a
 // shared delivered transaction, written with one statement each.
 type manyWrites struct {
-	vNames, vStreams []string
-	vs               []int64
-	pNames           []string
-	pnum             []int32
-	pcs, pps         []int64
+	versions streamVersionWrites
+	pNames   []string
+	pnum     []int32
+	pcs, pps []int64
 }
 
 // add adds the projection name's versions of the streams changed and its
 // partitions' last positions.
 func (w *manyWrites) add(name string, changed map[string]bool, versions map[string]int64, last map[int]domain.Position) {
+	if w.versions == nil {
+		w.versions = streamVersionWrites{}
+	}
 	for s := range changed {
-		w.vNames, w.vStreams, w.vs = append(w.vNames, name), append(w.vStreams, s), append(w.vs, versions[s])
+		w.versions.set(name, s, versions[s])
 	}
 	for part, pos := range last {
 		w.pNames, w.pnum = append(w.pNames, name), append(w.pnum, int32(part))
@@ -182,9 +172,7 @@ func (w *manyWrites) add(name string, changed map[string]bool, versions map[stri
 // commit sends the statements b holds with the writes and COMMIT; on
 // failure it returns the index of the statement that failed.
 func (w *manyWrites) commit(ctx context.Context, tx *pipeTx, b *pgx.Batch) (int, error) {
-	b.Queue(`insert into projection_streams (name, stream_id, version)
-		select n, s, v from unnest($1::text[], $2::text[], $3::bigint[]) as u(n, s, v)
-		on conflict (name, stream_id) do update set version = excluded.version`, w.vNames, w.vStreams, w.vs)
+	w.versions.queue(b)
 	b.Queue(`update projection_partitions p set commit_pos = u.c, prepare_pos = u.pp, updated_at = now()
 		from unnest($1::text[], $2::int[], $3::bigint[], $4::bigint[]) as u(n, part, c, pp)
 		where p.name = u.n and p.partition = u.part`, w.pNames, w.pnum, w.pcs, w.pps)

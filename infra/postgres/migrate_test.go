@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"path"
 	"slices"
@@ -24,6 +25,18 @@ import (
 // oldMigrations returns the migrations as they were numbered before the gap
 // after 00009 was closed: 00010 to 00015 were 00020 to 00025.
 func oldMigrations(t *testing.T) fs.FS {
+	t.Helper()
+	return migrationFiles(t, func(v int) int {
+		if v >= 10 {
+			v += 10
+		}
+		return v
+	})
+}
+
+// migrationFiles returns every migration, the engine's and the read
+// models', each numbered number(its number).
+func migrationFiles(t *testing.T, number func(int) int) fs.FS {
 	t.Helper()
 	// The read models' migrations sit beside their projectors.
 	var files []string
@@ -50,10 +63,7 @@ func oldMigrations(t *testing.T) fs.FS {
 		if err != nil {
 			t.Fatalf("migration %s: %v", name, err)
 		}
-		if v >= 10 {
-			v += 10
-		}
-		old[fmt.Sprintf("%05d_%s", v, rest)] = &fstest.MapFile{Data: data}
+		old[fmt.Sprintf("%05d_%s", number(v), rest)] = &fstest.MapFile{Data: data}
 	}
 	return old
 }
@@ -146,4 +156,53 @@ func TestMigrate_OldNumbers(t *testing.T) {
 			t.Fatalf("got versions %v, want %v", got, wantVersions)
 		}
 	})
+}
+
+// Migration 00027 carries every projection's version of every stream from
+// projection_streams (a row per projection and stream) into
+// projection_stream_versions (a row per stream), and back down.
+func TestMigrate_StreamVersionsCarried(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool := pgtest.Connect(t, pgtest.EmptySchemaURL(t))
+	db := stdlib.OpenDBFromPool(pool)
+	defer db.Close()
+	p, err := goose.NewProvider(goose.DialectPostgres, db, migrationFiles(t, func(v int) int { return v }), goose.WithDisableGlobalRegistry(true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.UpTo(ctx, 26); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pool.Exec(ctx, `insert into projection_streams (name, stream_id, version)
+		values ('shows', 'show-a', 3), ('sales', 'show-a', 2), ('orders', 'order-b', 1)`); err != nil {
+		t.Fatal(err)
+	}
+	if err := postgres.Migrate(ctx, pool); err != nil {
+		t.Fatal(err)
+	}
+	read := func(q string) map[string]string {
+		t.Helper()
+		got := map[string]string{}
+		rows, err := pool.Query(ctx, q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var k, v string
+		if _, err := pgx.ForEachRow(rows, []any{&k, &v}, func() error { got[k] = v; return nil }); err != nil {
+			t.Fatal(err)
+		}
+		return got
+	}
+	want := map[string]string{"show-a": `{"sales": 2, "shows": 3}`, "order-b": `{"orders": 1}`}
+	if got := read(`select stream_id, versions::text from projection_stream_versions`); !maps.Equal(got, want) {
+		t.Fatalf("up: %v, want %v", got, want)
+	}
+	if _, err := p.DownTo(ctx, 26); err != nil {
+		t.Fatal(err)
+	}
+	wantDown := map[string]string{"shows/show-a": "3", "sales/show-a": "2", "orders/order-b": "1"}
+	if got := read(`select name || '/' || stream_id, version::text from projection_streams`); !maps.Equal(got, wantDown) {
+		t.Fatalf("down: %v, want %v", got, wantDown)
+	}
 }

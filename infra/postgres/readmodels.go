@@ -419,7 +419,7 @@ func lockDelivered(ctx context.Context, tx *pipeTx, at deliveredAt, versions map
 		_, err := pgx.ForEachRow(rows, []any{&part, &c, &p}, func() error { last[part] = rmPosition(c, p); locked++; return nil })
 		return err
 	})
-	b.Queue(`select stream_id, version from projection_streams where name = $1 and stream_id = any($2)`, at.name, at.streams).Query(func(rows pgx.Rows) error {
+	b.Queue(readStreamVersionsOf, at.name, at.streams).Query(func(rows pgx.Rows) error {
 		var stream string
 		var version int64
 		_, err := pgx.ForEachRow(rows, []any{&stream, &version}, func() error { versions[stream] = version; return nil })
@@ -477,17 +477,15 @@ func resolveDelivered(name string, deliveries []projections.Delivery, last map[i
 // changed streams and the partitions' last positions, and commits tx. On
 // failure it returns the index of the statement that failed.
 func commitDelivered(ctx context.Context, tx *pipeTx, b *pgx.Batch, name string, changed map[string]bool, versions map[string]int64, last map[int]domain.Position) (int, error) {
-	ids, vs := make([]string, 0, len(changed)), make([]int64, 0, len(changed))
+	w := streamVersionWrites{}
 	for s := range changed {
-		ids, vs = append(ids, s), append(vs, versions[s])
+		w.set(name, s, versions[s])
 	}
 	pnum, pcs, pps := make([]int32, 0, len(last)), make([]int64, 0, len(last)), make([]int64, 0, len(last))
 	for part, pos := range last {
 		pnum, pcs, pps = append(pnum, int32(part)), append(pcs, int64(pos.Commit)), append(pps, int64(pos.Prepare))
 	}
-	b.Queue(`insert into projection_streams (name, stream_id, version)
-		select $1, s, v from unnest($2::text[], $3::bigint[]) as u(s, v)
-		on conflict (name, stream_id) do update set version = excluded.version`, name, ids, vs)
+	w.queue(b)
 	b.Queue(`update projection_partitions p set commit_pos = u.c, prepare_pos = u.pp, updated_at = now()
 		from unnest($2::int[], $3::bigint[], $4::bigint[]) as u(part, c, pp)
 		where p.name = $1 and p.partition = u.part`, name, pnum, pcs, pps)

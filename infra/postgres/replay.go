@@ -528,11 +528,13 @@ func (s *Shadow) setProgress(ctx context.Context, tx pgx.Tx, pos domain.Position
 	}
 	// The shadow applied every event up to pos: the Kafka consumers skip
 	// those as redelivered and apply the rest.
-	if _, err := tx.Exec(ctx, `delete from projection_streams where name = $1`, s.projection); err != nil {
+	if err := forgetStreamVersions(ctx, tx, s.projection); err != nil {
 		return err
 	}
-	_, err := tx.Exec(ctx, `insert into projection_streams (name, stream_id, version)
-		select $1, stream_id, max(version) from events where position <= $2 group by stream_id`, s.projection, int64(pos.Commit))
+	_, err := tx.Exec(ctx, `insert into projection_stream_versions as p (stream_id, versions)
+		select stream_id, jsonb_build_object($1::text, max(version)) from events where position <= $2
+		group by stream_id order by stream_id
+		on conflict (stream_id) do update set versions = p.versions || excluded.versions`, s.projection, int64(pos.Commit))
 	return err
 }
 
@@ -558,9 +560,11 @@ func resetLive(ctx context.Context, tx pgx.Tx, projection string, tables []strin
 			return fmt.Errorf("reset %s: %w", projection, err)
 		}
 	}
+	if err := forgetStreamVersions(ctx, tx, projection); err != nil {
+		return fmt.Errorf("reset %s: %w", projection, err)
+	}
 	for _, q := range []string{
 		`delete from projection_checkpoints where name = $1`,
-		`delete from projection_streams where name = $1`,
 		`delete from projection_parked_streams where name = $1`,
 		`delete from projection_parked_events where name = $1`,
 	} {
