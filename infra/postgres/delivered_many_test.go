@@ -15,11 +15,8 @@ import (
 // own versions and progress: a gap in one stops only that one, and a
 // failure names the projection whose statement or function failed, with
 // nothing committed.
-func TestReadModels_ApplyDeliveredMany(t *testing.T) {
-	t.Parallel()
-	ctx := context.Background()
-	pool := pgtest.NewPool(t)
-	m, fn := postgres.NewReadModels(pool), appliedTable(t, pool)
+// deliveredTo returns projections names, each applying its events with fn.
+func deliveredTo(fn func(projections.DB, domain.RecordedEvent) error, names ...string) []projections.DeliveredTo {
 	apply := func(db projections.DB, _ []projections.ParkedStream, recs []domain.RecordedEvent) error {
 		for _, r := range recs {
 			if err := fn(db, r); err != nil {
@@ -28,13 +25,19 @@ func TestReadModels_ApplyDeliveredMany(t *testing.T) {
 		}
 		return nil
 	}
-	to := func(names ...string) []projections.DeliveredTo {
-		var out []projections.DeliveredTo
-		for _, n := range names {
-			out = append(out, projections.DeliveredTo{Name: n, Apply: apply})
-		}
-		return out
+	var out []projections.DeliveredTo
+	for _, n := range names {
+		out = append(out, projections.DeliveredTo{Name: n, Apply: apply})
 	}
+	return out
+}
+
+func TestReadModels_ApplyDeliveredMany(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool := pgtest.NewPool(t)
+	m, fn := postgres.NewReadModels(pool), appliedTable(t, pool)
+	to := func(names ...string) []projections.DeliveredTo { return deliveredTo(fn, names...) }
 	// p2 has seen g at version 1 already, p1 and p3 have not.
 	if _, err := applyOne(m, "p2", 0, []domain.RecordedEvent{rec("g", 1, 1)}, fn); err != nil {
 		t.Fatal(err)

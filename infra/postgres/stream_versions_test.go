@@ -42,18 +42,7 @@ func TestStreamVersions_OneRowPerStream(t *testing.T) {
 	ctx := context.Background()
 	pool := pgtest.NewPool(t)
 	m, fn := postgres.NewReadModels(pool), appliedTable(t, pool)
-	apply := func(db projections.DB, _ []projections.ParkedStream, recs []domain.RecordedEvent) error {
-		for _, r := range recs {
-			if err := fn(db, r); err != nil {
-				return err
-			}
-		}
-		return nil
-	}
-	var to []projections.DeliveredTo
-	for _, n := range []string{"p1", "p2", "p3"} {
-		to = append(to, projections.DeliveredTo{Name: n, Apply: apply})
-	}
+	to := deliveredTo(fn, "p1", "p2", "p3")
 	var events []domain.RecordedEvent
 	for i := range 5 {
 		events = append(events, rec(fmt.Sprintf("s%d", i), 1, uint64(i+1)))
