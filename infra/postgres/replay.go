@@ -195,7 +195,7 @@ func (s *Shadow) Close(ctx context.Context) error {
 type TableDiff struct {
 	Table                string
 	LiveRows, ShadowRows int64
-	LiveSum, ShadowSum   string // md5 of the rows in a stable order
+	LiveSum, ShadowSum   string // a checksum of the multiset of rows (see compare)
 	SamePosition         bool   // both were at the same position of the log
 	LivePos, ShadowPos   domain.Position
 	OnlyLive, OnlyShadow int64 // rows found on one side only
@@ -383,7 +383,13 @@ func (s *Shadow) lockLive(ctx context.Context, tx pgx.Tx) (domain.Position, bool
 // while the live projection waits.
 const compareWorkMem = "128MB"
 
-// compare counts and checksums every table on both sides.
+// compare counts and checksums every table on both sides. The checksum is
+// of the multiset of rows, as text: two sums of a 64-bit hash of each row,
+// with two seeds, so that no row order is needed. It was the md5 of the rows
+// sorted as text, and the sort was most of a swap's time (a 100,000-row
+// table: 345 ms sorted, 95 ms summed), while the live projection waited.
+// Rows that differ change the sums but by a collision of both hashes; the
+// sums of equal tables are equal.
 func (s *Shadow) compare(ctx context.Context, tx pgx.Tx) ([]TableDiff, error) {
 	if _, err := tx.Exec(ctx, "set local work_mem = '"+compareWorkMem+"'"); err != nil {
 		return nil, err
@@ -396,7 +402,8 @@ func (s *Shadow) compare(ctx context.Context, tx pgx.Tx) ([]TableDiff, error) {
 			rows   *int64
 			sum    *string
 		}{{s.liveSchema, &d.LiveRows, &d.LiveSum}, {s.schema, &d.ShadowRows, &d.ShadowSum}} {
-			q := fmt.Sprintf(`select count(*), coalesce(md5(string_agg(r::text, '|' order by r::text)), '') from %s.%s r`, ident(side.schema), ident(t))
+			q := fmt.Sprintf(`select count(*), coalesce(sum(hashtextextended(r, 0)) || '/' || sum(hashtextextended(r, 1)), '')
+				from (select r::text as r from %s.%s r) r`, ident(side.schema), ident(t))
 			if err := tx.QueryRow(ctx, q).Scan(side.rows, side.sum); err != nil {
 				return nil, err
 			}
