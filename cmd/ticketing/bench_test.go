@@ -52,49 +52,99 @@ func BenchmarkVisibility(b *testing.B) {
 	b.Run("baseline", func(b *testing.B) { base = benchLatency(b, "baseline", baselineSetup(b)) })
 	for _, mode := range []string{"in-process", "kafka"} {
 		b.Run(mode, func(b *testing.B) {
+			if mode == "kafka" {
+				warmBroker(b)
+			}
 			stages := &consumerStages{fetched: map[int64]time.Time{}, applied: map[int64]time.Time{}, calls: map[string]*deliveryCalls{}}
-			got := benchLatency(b, mode, func(ctx context.Context, pool *pgxpool.Pool) target {
-				var opts []func(*Config)
-				if mode == "kafka" {
-					opts = append(opts, withKafka(b, benchPartitions(b)), func(c *Config) { c.Kafka.Observe = stages.observe })
-				}
-				e := benchEngine(b, pool, opts...)
-				// The poller reads rm_shows by seq, which no query of the
-				// engine does and no index serves: unindexed, each poll scanned
-				// the whole table (0.6 ms of PostgreSQL's time at 8,000
-				// shows, 1.6 s of it in one 11 s Kafka row), where the
-				// baseline's poller reads its primary key. Indexed, both
-				// cost the same.
-				if _, err := pool.Exec(ctx, `create index if not exists rm_shows_bench_seq on rm_shows (seq)`); err != nil {
-					b.Fatal(err)
-				}
-				t := target{ready: func(seq int64) bool { return applied(e, seq) }}
-				if e.relay != nil {
-					t.relayed = func() int64 { return int64(e.relay.Position().Commit) }
-					t.stages = stages
-					t.produce = e.relay.Stats()
-				}
-				t.append = func(ctx context.Context) (int64, error) {
-					id := uuid.New()
-					data, err := domain.Encode([]domain.Event{domain.ShowCreated{
-						ShowID: id, OrganizerID: id, Title: "bench", Venue: "bench", StartsAt: time.Now(),
-						Sections: []domain.SectionSpec{{Name: "ga", PriceCents: 100, Capacity: 10}}, CreatedAt: time.Now(),
-					}}, uuid.New, domain.Metadata{})
-					if err != nil {
-						return 0, err
-					}
-					res, err := e.store.Append(ctx, domain.ShowStream(id), domain.NoStream, data)
-					return int64(res.Position.Commit), err
-				}
-				t.seen = func(ctx context.Context, from int64) ([]int64, error) {
-					return seqs(ctx, pool, `select seq from rm_shows where `+pollRange, from)
-				}
-				return t
-			})
+			got := benchLatency(b, mode, engineTarget(b, mode, stages))
 			b.ReportMetric(got.p50/base.p50, "p50-x-baseline")
 			b.ReportMetric(got.p99/base.p99, "p99-x-baseline")
 		})
 	}
+}
+
+// engineTarget returns the setup of the in-process or the Kafka row: an
+// engine on the bench's schema, appending a ShowCreated per event, seen
+// when its show is in rm_shows. stages records the consumers' deliveries.
+func engineTarget(b *testing.B, mode string, stages *consumerStages) func(context.Context, *pgxpool.Pool) target {
+	return func(ctx context.Context, pool *pgxpool.Pool) target {
+		var opts []func(*Config)
+		if mode == "kafka" {
+			opts = append(opts, withKafka(b, benchPartitions(b)), func(c *Config) { c.Kafka.Observe = stages.observe })
+		}
+		e, stop := benchEngine(b, pool, opts...)
+		// The poller reads rm_shows by seq, which no query of the engine
+		// does and no index serves: unindexed, each poll scanned the whole
+		// table (0.6 ms of PostgreSQL's time at 8,000 shows, 1.6 s of it
+		// in one 11 s Kafka row), where the baseline's poller reads its
+		// primary key. Indexed, both cost the same.
+		if _, err := pool.Exec(ctx, `create index if not exists rm_shows_bench_seq on rm_shows (seq)`); err != nil {
+			b.Fatal(err)
+		}
+		t := target{ready: func(seq int64) bool { return applied(e, seq) }, close: stop}
+		if e.relay != nil {
+			t.relayed = func() int64 { return int64(e.relay.Position().Commit) }
+			t.stages = stages
+			t.produce = e.relay.Stats()
+		}
+		t.append = func(ctx context.Context) (int64, error) {
+			id := uuid.New()
+			data, err := domain.Encode([]domain.Event{domain.ShowCreated{
+				ShowID: id, OrganizerID: id, Title: "bench", Venue: "bench", StartsAt: time.Now(),
+				Sections: []domain.SectionSpec{{Name: "ga", PriceCents: 100, Capacity: 10}}, CreatedAt: time.Now(),
+			}}, uuid.New, domain.Metadata{})
+			if err != nil {
+				return 0, err
+			}
+			res, err := e.store.Append(ctx, domain.ShowStream(id), domain.NoStream, data)
+			return int64(res.Position.Commit), err
+		}
+		t.seen = func(ctx context.Context, from int64) ([]int64, error) {
+			return seqs(ctx, pool, `select seq from rm_shows where `+pollRange, from)
+		}
+		return t
+	}
+}
+
+// defaultBrokerWarmup is how long the Kafka row's load runs, unmeasured, on
+// a schema and topic of its own before the row (BENCH_BROKER_WARMUP
+// overrides it; "0" for none). The broker is started for the bench: for
+// its first half minute of traffic its JVM compiles the produce and fetch
+// paths, its C2 compiler thread alone taking a quarter to a half of one of
+// the two cores (docs/kafka-latency.md). A broker in production compiled
+// them long before; the warm-up gives the row such a broker, and the row
+// itself starts on empty tables, as the other rows do.
+const defaultBrokerWarmup = 30 * time.Second
+
+// warmBroker runs the Kafka row's load for BENCH_BROKER_WARMUP, unmeasured,
+// through an engine, a schema and a topic of its own, and stops them.
+func warmBroker(b *testing.B) {
+	d := defaultBrokerWarmup
+	if v := os.Getenv("BENCH_BROKER_WARMUP"); v != "" {
+		var err error
+		if d, err = time.ParseDuration(v); err != nil || d < 0 {
+			b.Fatalf("BENCH_BROKER_WARMUP=%q: want a duration such as 30s", v)
+		}
+	}
+	if d == 0 {
+		return
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	pool, err := newPool(ctx, pgtest.SchemaURL(b))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer pool.Close()
+	stages := &consumerStages{fetched: map[int64]time.Time{}, applied: map[int64]time.Time{}, calls: map[string]*deliveryCalls{}}
+	t := engineTarget(b, "kafka", stages)(ctx, pool)
+	bt := &benchTimes{started: map[int64]time.Time{}, seenAt: map[int64]time.Time{}, relayedAt: map[int64]time.Time{}, measured: map[int64]time.Time{}}
+	awaitLive(b, ctx, "broker warm-up", t)
+	var wg sync.WaitGroup
+	bt.drive(b, ctx, t.append, &wg, d, 0)
+	wg.Wait()
+	t.close()
+	fmt.Printf("    %-10s  the broker warmed up for %v (BENCH_BROKER_WARMUP)\n", "kafka", d)
 }
 
 // benchWarmup is BENCH_WARMUP (a Go duration; "0" for none), by default
@@ -160,6 +210,8 @@ type target struct {
 	// stages, if not nil, records the consumers' deliveries: the rest of
 	// the breakdown.
 	stages *consumerStages
+	// close, if not nil, stops the engine.
+	close func()
 	// produce, if not nil, counts the relay's produce requests.
 	produce *kafka.ProduceStats
 }
@@ -204,7 +256,7 @@ func benchLatency(b *testing.B, name string, setup func(context.Context, *pgxpoo
 	if t.produce != nil {
 		prod0 = [3]int64{t.produce.Requests.Load(), t.produce.Messages.Load(), t.produce.Nanos.Load()}
 	}
-	sent := bt.drive(b, ctx, t.append, &wg)
+	sent := bt.drive(b, ctx, t.append, &wg, benchWarmup(b), benchDuration)
 	bt.settle()
 	close(stop)
 	wg.Wait()
@@ -338,13 +390,13 @@ func (bt *benchTimes) sampleRelay(relayed func() int64, stop <-chan struct{}) {
 	}
 }
 
-// drive appends at benchRate from benchAppenders goroutines, the first
-// benchWarmup unmeasured, and returns how many it appended. At each tick it
+// drive appends at benchRate from benchAppenders goroutines for warmup,
+// unmeasured, then measured, and returns how many it appended. At each tick it
 // hands out every append due by then: a ticker drops the ticks of a
 // goroutine that was not scheduled in time, which on a loaded machine cut
 // the rate to a few hundred per second.
-func (bt *benchTimes) drive(b *testing.B, ctx context.Context, appendOne appendFn, wg *sync.WaitGroup) int {
-	warmup, benchRate := benchWarmup(b), benchRate(b)
+func (bt *benchTimes) drive(b *testing.B, ctx context.Context, appendOne appendFn, wg *sync.WaitGroup, warmup, measured time.Duration) int {
+	benchRate := benchRate(b)
 	work := make(chan time.Time, benchRate)
 	for range benchAppenders {
 		wg.Go(func() {
@@ -365,7 +417,7 @@ func (bt *benchTimes) drive(b *testing.B, ctx context.Context, appendOne appendF
 	sent := 0
 	for now := range tick.C {
 		elapsed := now.Sub(t0)
-		if elapsed > warmup+benchDuration {
+		if elapsed > warmup+measured {
 			break
 		}
 		for due := int(elapsed * time.Duration(benchRate) / time.Second); sent < due; sent++ {
@@ -478,8 +530,9 @@ func (r *reconnects) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// benchEngine runs the projectors (and the relay, with Kafka) on pool.
-func benchEngine(b *testing.B, pool *pgxpool.Pool, options ...func(*Config)) *engine {
+// benchEngine runs the projectors (and the relay, with Kafka) on pool's
+// schema, until the benchmark ends or the function it returns is called.
+func benchEngine(b *testing.B, pool *pgxpool.Pool, options ...func(*Config)) (*engine, func()) {
 	b.Helper()
 	c, err := LoadConfig(testEnv(pool.Config().ConnString(), time.Minute).get)
 	if err != nil {
@@ -494,7 +547,8 @@ func benchEngine(b *testing.B, pool *pgxpool.Pool, options ...func(*Config)) *en
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { _ = m.Close() })
-	return m.engine
+	// Close is idempotent: once called, the cleanup's call does nothing.
+	return m.engine, func() { _ = m.Close() }
 }
 
 // baselineSetup appends by a plain INSERT and COMMIT into a table of its own
