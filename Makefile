@@ -69,7 +69,9 @@ bench: db kafka
 
 ## bench-latency: append → visible in the read model at 1,000 events/s,
 ## in-process and through a real Kafka broker, against a plain
-## INSERT-and-COMMIT baseline measured in the same run
+## INSERT-and-COMMIT baseline measured in the same run (BENCH_RATE events/s,
+## BENCH_WARMUP before each row, BENCH_BROKER_WARMUP of the broker before
+## the Kafka row, default 30s, BENCH_KAFKA_PARTITIONS)
 bench-latency: db kafka
 	$(BROKER) $(GO) test -run '^$$' -bench Visibility -benchtime 1x ./cmd/ticketing
 
