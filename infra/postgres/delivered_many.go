@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/jackc/pgx/v5"
@@ -37,8 +38,11 @@ func (m *ReadModels) ApplyDeliveredMany(ctx context.Context, deliveries []projec
 	}
 	culprit := -1
 	err := withPipelinedTx(ctx, m.pool, func(tx *pipeTx) error {
-		last, versions, parked, err := lockDeliveredMany(ctx, tx, names, parts, streams)
+		last, versions, parked, err := lockDeliveredMany(ctx, tx, names, parts, streams, !m.partitionsKnown(names, parts))
 		if err != nil {
+			if errors.Is(err, errPartitionsMissing) {
+				m.partitionsSeen(names, nil, false)
+			}
 			return err
 		}
 		db := &queueDB{conn: tx.conn, batch: &pgx.Batch{}}
@@ -80,6 +84,7 @@ func (m *ReadModels) ApplyDeliveredMany(ctx context.Context, deliveries []projec
 		}
 		return done, gaps, culprit, fmt.Errorf("apply delivered %v: %w", names, err)
 	}
+	m.partitionsSeen(names, parts, true)
 	return done, gaps, -1, nil
 }
 
@@ -103,7 +108,7 @@ func deliveredKeys(deliveries []projections.Delivery) (parts []int32, streams []
 // begins tx, creates and locks the rows of the partitions parts of each,
 // and reads their versions of streams and their parked streams, in one
 // round trip. last and versions are by index in names, parked by name.
-func lockDeliveredMany(ctx context.Context, tx *pipeTx, names []string, parts []int32, streams []string) (last []map[int]domain.Position, versions []map[string]int64, parked map[string][]projections.ParkedStream, err error) {
+func lockDeliveredMany(ctx context.Context, tx *pipeTx, names []string, parts []int32, streams []string, create bool) (last []map[int]domain.Position, versions []map[string]int64, parked map[string][]projections.ParkedStream, err error) {
 	index := make(map[string]int, len(names))
 	last, versions = make([]map[int]domain.Position, len(names)), make([]map[string]int64, len(names))
 	for k, n := range names {
@@ -112,8 +117,10 @@ func lockDeliveredMany(ctx context.Context, tx *pipeTx, names []string, parts []
 	locked := 0
 	b := tx.begin()
 	b.Queue(keyedOnly)
-	b.Queue(`insert into projection_partitions (name, partition)
-		select n, p from unnest($1::text[]) as n, unnest($2::int[]) as p on conflict do nothing`, names, parts)
+	if create {
+		b.Queue(`insert into projection_partitions (name, partition)
+			select n, p from unnest($1::text[]) as n, unnest($2::int[]) as p on conflict do nothing`, names, parts)
+	}
 	b.Queue(`select name, partition, commit_pos, prepare_pos from projection_partitions
 		where name = any($1) and partition = any($2) order by name, partition for update`, names, parts).Query(func(rows pgx.Rows) error {
 		var name string
@@ -140,7 +147,7 @@ func lockDeliveredMany(ctx context.Context, tx *pipeTx, names []string, parts []
 		return nil, nil, nil, err
 	}
 	if locked != len(names)*len(parts) {
-		return nil, nil, nil, fmt.Errorf("locked %d of %d partitions", locked, len(names)*len(parts))
+		return nil, nil, nil, fmt.Errorf("locked %d of %d partitions: %w", locked, len(names)*len(parts), errPartitionsMissing)
 	}
 	return last, versions, parked, nil
 }

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"sync"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -37,6 +38,54 @@ type ReadModels struct {
 	// copyMin is the DB's projections.Copier CopyMin in Apply: zero, no
 	// COPY, but in a rebuild (issue 17: rebuilds).
 	copyMin int
+	// partitions are the rows of projection_partitions known to exist, as
+	// partitionKey: a delivery to partitions all known skips the statement
+	// that creates them (84 index probes a batch, for seven projections
+	// and twelve partitions). Nothing deletes those rows; a delivery that
+	// finds one missing forgets the projection's and fails, and the next
+	// creates them again.
+	partitions sync.Map
+}
+
+// errPartitionsMissing says that rows of projection_partitions were not
+// there to lock.
+var errPartitionsMissing = errors.New("projection partitions missing")
+
+type partitionKey struct {
+	name      string
+	partition int32
+}
+
+// partitionsKnown reports whether every row of names × parts is known to
+// exist.
+func (m *ReadModels) partitionsKnown(names []string, parts []int32) bool {
+	for _, n := range names {
+		for _, p := range parts {
+			if _, ok := m.partitions.Load(partitionKey{n, p}); !ok {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// partitionsSeen records that the rows of names × parts exist, or, when
+// !exist, forgets every row of names.
+func (m *ReadModels) partitionsSeen(names []string, parts []int32, exist bool) {
+	if exist {
+		for _, n := range names {
+			for _, p := range parts {
+				m.partitions.Store(partitionKey{n, p}, struct{}{})
+			}
+		}
+		return
+	}
+	m.partitions.Range(func(k, _ any) bool {
+		if slices.Contains(names, k.(partitionKey).name) {
+			m.partitions.Delete(k)
+		}
+		return true
+	})
 }
 
 // rebuildCopyMin is the fewest rows a projector of a rebuild loads with
@@ -73,9 +122,7 @@ func (m *ReadModels) ForRebuild() *ReadModels {
 // at least n new rows with COPY; zero never does. Tests use it to take the
 // COPY path with few rows.
 func (m *ReadModels) WithCopyMin(n int) *ReadModels {
-	c := *m
-	c.copyMin = n
-	return &c
+	return &ReadModels{pool: m.pool, rebuild: m.rebuild, copyMin: n}
 }
 
 // DB returns the read-model database for queries outside a transaction.
@@ -377,8 +424,12 @@ func (m *ReadModels) applyDeliveredTx(ctx context.Context, tx *pipeTx, at delive
 		return make([]int, len(deliveries)), nil, late, fmt.Errorf("apply delivered %s: %w", at.name, err)
 	}
 	versions := make(map[string]int64, len(at.streams))
-	last, parked, err := lockDelivered(ctx, tx, at, versions)
+	names := []string{at.name}
+	last, parked, err := lockDelivered(ctx, tx, at, versions, !m.partitionsKnown(names, at.parts))
 	if err != nil {
+		if errors.Is(err, errPartitionsMissing) {
+			m.partitionsSeen(names, nil, false)
+		}
 		return fail(false, err)
 	}
 	done, apply, changed, gap := resolveDelivered(at.name, deliveries, last, versions)
@@ -395,6 +446,7 @@ func (m *ReadModels) applyDeliveredTx(ctx context.Context, tx *pipeTx, at delive
 	if i, err := commitDelivered(ctx, tx, db.batch, at.name, changed, versions, last); err != nil {
 		return fail(i < queued, err)
 	}
+	m.partitionsSeen(names, at.parts, true)
 	return done, gap, false, nil
 }
 
@@ -403,15 +455,17 @@ func (m *ReadModels) applyDeliveredTx(ctx context.Context, tx *pipeTx, at delive
 // into versions and, when at.readParked, the parked streams, all in one
 // round trip. It returns each partition's last position and the parked
 // streams.
-func lockDelivered(ctx context.Context, tx *pipeTx, at deliveredAt, versions map[string]int64) (map[int]domain.Position, []projections.ParkedStream, error) {
+func lockDelivered(ctx context.Context, tx *pipeTx, at deliveredAt, versions map[string]int64, create bool) (map[int]domain.Position, []projections.ParkedStream, error) {
 	last := map[int]domain.Position{}
 	locked := 0
 	b := tx.begin()
 	b.Queue(keyedOnly)
-	// Rows of partitions never seen before are created, then every row is
-	// locked in partition order; "do nothing" neither locks nor waits for a
-	// row that exists.
-	b.Queue(`insert into projection_partitions (name, partition) select $1, unnest($2::int[]) on conflict do nothing`, at.name, at.parts)
+	// Rows of partitions never seen before are created (unless create is
+	// false: all are known to exist), then every row is locked in partition
+	// order; "do nothing" neither locks nor waits for a row that exists.
+	if create {
+		b.Queue(`insert into projection_partitions (name, partition) select $1, unnest($2::int[]) on conflict do nothing`, at.name, at.parts)
+	}
 	b.Queue(`select partition, commit_pos, prepare_pos from projection_partitions
 		where name = $1 and partition = any($2) order by partition for update`, at.name, at.parts).Query(func(rows pgx.Rows) error {
 		var part int
@@ -439,7 +493,7 @@ func lockDelivered(ctx context.Context, tx *pipeTx, at deliveredAt, versions map
 		return nil, nil, err
 	}
 	if locked != len(at.parts) {
-		return nil, nil, fmt.Errorf("locked %d of %d partitions", locked, len(at.parts))
+		return nil, nil, fmt.Errorf("locked %d of %d partitions: %w", locked, len(at.parts), errPartitionsMissing)
 	}
 	return last, parked, nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 
@@ -133,5 +134,50 @@ func TestStreamVersions_ProjectionsShareRowsWithoutDeadlock(t *testing.T) {
 	}
 	if rows, distinct := countApplied(t, pool); rows != len(names)*streams*rounds || distinct != streams*rounds {
 		t.Errorf("applied %d rows, %d distinct; want %d and %d", rows, distinct, len(names)*streams*rounds, streams*rounds)
+	}
+}
+
+// The rows of projection_partitions are created once: deliveries to
+// partitions known to have them do not create them again. Rows that go
+// missing anyway fail one delivery, which forgets them, and the next
+// creates them again and applies what the failed one did not.
+func TestReadModels_PartitionRowsCreatedOnce(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool := pgtest.NewPool(t)
+	m, fn := postgres.NewReadModels(pool), appliedTable(t, pool)
+	many := func(recs ...domain.RecordedEvent) error {
+		_, _, _, err := m.ApplyDeliveredMany(ctx, []projections.Delivery{{Partition: 3, Events: recs}}, deliveredTo(fn, "p1", "p2"))
+		return err
+	}
+	for name, deliver := range map[string]func(...domain.RecordedEvent) error{
+		"one projection": func(recs ...domain.RecordedEvent) error { _, err := applyOne(m, "p3", 3, recs, fn); return err },
+		"several":        many,
+	} {
+		if err := deliver(rec("s-"+name, 1, 1)); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+	}
+	if _, err := pool.Exec(ctx, `delete from projection_partitions`); err != nil {
+		t.Fatal(err)
+	}
+	for name, deliver := range map[string]func(...domain.RecordedEvent) error{
+		"one projection": func(recs ...domain.RecordedEvent) error { _, err := applyOne(m, "p3", 3, recs, fn); return err },
+		"several":        many,
+	} {
+		if err := deliver(rec("s-"+name, 2, 2)); err == nil || !strings.Contains(err.Error(), "partitions missing") {
+			t.Fatalf("%s: the rows deleted: %v, want them missing (not created again)", name, err)
+		}
+		if err := deliver(rec("s-"+name, 2, 2)); err != nil {
+			t.Fatalf("%s: delivered again: %v", name, err)
+		}
+	}
+	// s-one projection: 1, 2 for p3; s-several: 1, 2 for p1 and p2.
+	if rows, distinct := countApplied(t, pool); rows != 6 || distinct != 4 {
+		t.Errorf("applied %d rows, %d distinct; want 6 and 4", rows, distinct)
+	}
+	var n int
+	if err := pool.QueryRow(ctx, `select count(*) from projection_partitions where partition = 3 and commit_pos = 2`).Scan(&n); err != nil || n != 3 {
+		t.Errorf("%d partition rows at position 2 (%v), want p1, p2 and p3's", n, err)
 	}
 }
