@@ -55,7 +55,7 @@ func BenchmarkVisibility(b *testing.B) {
 			if mode == "kafka" {
 				warmBroker(b)
 			}
-			stages := &consumerStages{fetched: map[int64]time.Time{}, applied: map[int64]time.Time{}, calls: map[string]*deliveryCalls{}}
+			stages := newConsumerStages()
 			got := benchLatency(b, mode, engineTarget(b, mode, stages))
 			b.ReportMetric(got.p50/base.p50, "p50-x-baseline")
 			b.ReportMetric(got.p99/base.p99, "p99-x-baseline")
@@ -119,27 +119,12 @@ const defaultBrokerWarmup = 30 * time.Second
 // warmBroker runs the Kafka row's load for BENCH_BROKER_WARMUP, unmeasured,
 // through an engine, a schema and a topic of its own, and stops them.
 func warmBroker(b *testing.B) {
-	d := defaultBrokerWarmup
-	if v := os.Getenv("BENCH_BROKER_WARMUP"); v != "" {
-		var err error
-		if d, err = time.ParseDuration(v); err != nil || d < 0 {
-			b.Fatalf("BENCH_BROKER_WARMUP=%q: want a duration such as 30s", v)
-		}
-	}
+	d := envDuration(b, "BENCH_BROKER_WARMUP", defaultBrokerWarmup)
 	if d == 0 {
 		return
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	pool, err := newPool(ctx, pgtest.SchemaURL(b))
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer pool.Close()
-	stages := &consumerStages{fetched: map[int64]time.Time{}, applied: map[int64]time.Time{}, calls: map[string]*deliveryCalls{}}
-	t := engineTarget(b, "kafka", stages)(ctx, pool)
-	bt := &benchTimes{started: map[int64]time.Time{}, seenAt: map[int64]time.Time{}, relayedAt: map[int64]time.Time{}, measured: map[int64]time.Time{}}
-	awaitLive(b, ctx, "broker warm-up", t)
+	ctx, t, bt, done := startBench(b, "broker warm-up", engineTarget(b, "kafka", newConsumerStages()))
+	defer done()
 	var wg sync.WaitGroup
 	bt.drive(b, ctx, t.append, &wg, d, 0)
 	wg.Wait()
@@ -151,13 +136,19 @@ func warmBroker(b *testing.B) {
 // defaultBenchWarmup: how long the bench appends at benchRate, unmeasured,
 // before the measured benchDuration. Before 2026-12-01 it was 500 ms.
 func benchWarmup(b *testing.B) time.Duration {
-	s := os.Getenv("BENCH_WARMUP")
+	return envDuration(b, "BENCH_WARMUP", defaultBenchWarmup)
+}
+
+// envDuration is the duration in the environment variable name ("0" for
+// none), def when it is unset.
+func envDuration(b *testing.B, name string, def time.Duration) time.Duration {
+	s := os.Getenv(name)
 	if s == "" {
-		return defaultBenchWarmup
+		return def
 	}
 	d, err := time.ParseDuration(s)
 	if err != nil || d < 0 {
-		b.Fatalf("BENCH_WARMUP=%q: want a duration such as 3s", s)
+		b.Fatalf("%s=%q: want a duration such as %v", name, s, def)
 	}
 	return d
 }
@@ -235,16 +226,8 @@ type benchTimes struct {
 // the append → seen latency, with its breakdown: append alone, and
 // append → acknowledged by Kafka.
 func benchLatency(b *testing.B, name string, setup func(context.Context, *pgxpool.Pool) target) latencies {
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	pool, err := newPool(ctx, pgtest.SchemaURL(b))
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer pool.Close()
-	t := setup(ctx, pool)
-	bt := &benchTimes{started: map[int64]time.Time{}, seenAt: map[int64]time.Time{}, relayedAt: map[int64]time.Time{}, measured: map[int64]time.Time{}}
-	awaitLive(b, ctx, name, t)
+	ctx, t, bt, done := startBench(b, name, setup)
+	defer done()
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
 	wg.Go(func() { bt.poll(ctx, t.seen, stop) })
@@ -275,6 +258,25 @@ func benchLatency(b *testing.B, name string, setup func(context.Context, *pgxpoo
 		t.stages.report(b, bt)
 	}
 	return l
+}
+
+// startBench sets up a target on a fresh schema and waits until it is
+// live; done closes what it opened.
+func startBench(b *testing.B, name string, setup func(context.Context, *pgxpool.Pool) target) (ctx context.Context, t target, bt *benchTimes, done func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	pool, err := newPool(ctx, pgtest.SchemaURL(b))
+	if err != nil {
+		cancel()
+		b.Fatal(err)
+	}
+	t = setup(ctx, pool)
+	bt = &benchTimes{started: map[int64]time.Time{}, seenAt: map[int64]time.Time{}, relayedAt: map[int64]time.Time{}, measured: map[int64]time.Time{}}
+	awaitLive(b, ctx, name, t)
+	return ctx, t, bt, func() { pool.Close(); cancel() }
+}
+
+func newConsumerStages() *consumerStages {
+	return &consumerStages{fetched: map[int64]time.Time{}, applied: map[int64]time.Time{}, calls: map[string]*deliveryCalls{}}
 }
 
 // processCPU returns the user and system CPU time this process used so far.

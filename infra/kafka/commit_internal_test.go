@@ -52,7 +52,8 @@ func TestCommitLoop_OncePerInterval(t *testing.T) {
 			waitFor(t, func() bool { calls, _ := r.snapshot(); return len(calls) == 1 })
 		}
 	}
-	time.Sleep(interval + interval/2)
+	waitFor(t, func() bool { calls, _ := r.snapshot(); return len(calls) >= 2 })
+	time.Sleep(interval / 2) // and no third within the next interval
 	calls, at := r.snapshot()
 	if len(calls) != 2 || len(calls[0]) != 1 || len(calls[1]) != 49 {
 		t.Fatalf("after one interval: commits of %v batches, want 1, then the other 49 in one", lens(calls))

@@ -41,7 +41,7 @@ func (m *ReadModels) ApplyDeliveredMany(ctx context.Context, deliveries []projec
 		last, versions, parked, err := lockDeliveredMany(ctx, tx, names, parts, streams, !m.partitionsKnown(names, parts))
 		if err != nil {
 			if errors.Is(err, errPartitionsMissing) {
-				m.partitionsSeen(names, nil, false)
+				m.forgetPartitions(names)
 			}
 			return err
 		}
@@ -84,7 +84,7 @@ func (m *ReadModels) ApplyDeliveredMany(ctx context.Context, deliveries []projec
 		}
 		return done, gaps, culprit, fmt.Errorf("apply delivered %v: %w", names, err)
 	}
-	m.partitionsSeen(names, parts, true)
+	m.rememberPartitions(names, parts)
 	return done, gaps, -1, nil
 }
 

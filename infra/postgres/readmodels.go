@@ -69,17 +69,17 @@ func (m *ReadModels) partitionsKnown(names []string, parts []int32) bool {
 	return true
 }
 
-// partitionsSeen records that the rows of names × parts exist, or, when
-// !exist, forgets every row of names.
-func (m *ReadModels) partitionsSeen(names []string, parts []int32, exist bool) {
-	if exist {
-		for _, n := range names {
-			for _, p := range parts {
-				m.partitions.Store(partitionKey{n, p}, struct{}{})
-			}
+// rememberPartitions records that the rows of names × parts exist.
+func (m *ReadModels) rememberPartitions(names []string, parts []int32) {
+	for _, n := range names {
+		for _, p := range parts {
+			m.partitions.Store(partitionKey{n, p}, struct{}{})
 		}
-		return
 	}
+}
+
+// forgetPartitions forgets every row of names.
+func (m *ReadModels) forgetPartitions(names []string) {
 	m.partitions.Range(func(k, _ any) bool {
 		if slices.Contains(names, k.(partitionKey).name) {
 			m.partitions.Delete(k)
@@ -428,7 +428,7 @@ func (m *ReadModels) applyDeliveredTx(ctx context.Context, tx *pipeTx, at delive
 	last, parked, err := lockDelivered(ctx, tx, at, versions, !m.partitionsKnown(names, at.parts))
 	if err != nil {
 		if errors.Is(err, errPartitionsMissing) {
-			m.partitionsSeen(names, nil, false)
+			m.forgetPartitions(names)
 		}
 		return fail(false, err)
 	}
@@ -446,7 +446,7 @@ func (m *ReadModels) applyDeliveredTx(ctx context.Context, tx *pipeTx, at delive
 	if i, err := commitDelivered(ctx, tx, db.batch, at.name, changed, versions, last); err != nil {
 		return fail(i < queued, err)
 	}
-	m.partitionsSeen(names, at.parts, true)
+	m.rememberPartitions(names, at.parts)
 	return done, gap, false, nil
 }
 

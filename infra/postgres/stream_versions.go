@@ -5,8 +5,6 @@ import (
 	"encoding/json"
 	"maps"
 	"slices"
-	"strconv"
-	"strings"
 
 	"github.com/jackc/pgx/v5"
 )
@@ -66,21 +64,9 @@ func (w streamVersionWrites) queue(b *pgx.Batch) {
 	}
 	streams := slices.Sorted(maps.Keys(w))
 	objs := make([]string, len(streams))
-	var sb strings.Builder
 	for i, s := range streams {
-		sb.Reset()
-		sb.WriteByte('{')
-		for j, name := range slices.Sorted(maps.Keys(w[s])) {
-			if j > 0 {
-				sb.WriteByte(',')
-			}
-			q, _ := json.Marshal(name) // a string always encodes
-			sb.Write(q)
-			sb.WriteByte(':')
-			sb.WriteString(strconv.FormatInt(w[s][name], 10))
-		}
-		sb.WriteByte('}')
-		objs[i] = sb.String()
+		obj, _ := json.Marshal(w[s]) // a map of strings to numbers always encodes
+		objs[i] = string(obj)
 	}
 	b.Queue(`insert into projection_stream_versions as p (stream_id, versions)
 		select s, v::jsonb from unnest($1::text[], $2::text[]) with ordinality as u(s, v, i) order by i
