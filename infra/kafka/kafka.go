@@ -59,6 +59,8 @@ type Config struct {
 	// Observe, if set, is given to every Consumer the engine starts (see
 	// Consumer.Observe): the benchmarks' hook.
 	Observe func(Delivered)
+	// ObserveRelay, if set, is the relay's Acked: the benchmarks' hook.
+	ObserveRelay func(domain.Position)
 	// ProjectionTxs is the projection consumer's SharedTransactions
 	// (KAFKA_PROJECTION_TXS); zero means one.
 	ProjectionTxs int
