@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"hash/fnv"
 	"math"
+	"strconv"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -44,7 +46,12 @@ type Store struct {
 
 	groups *groupcommit.Batcher[struct{}, *appendReq] // the commit queue
 
-	recent recentEvents // the events followers read last
+	recent recentEvents // the events followers read last, and this Store appended
+
+	// appended is closed, and replaced, when this Store commits an append:
+	// its followers wake without waiting for the notification.
+	appendedMu sync.Mutex
+	appended   chan struct{}
 
 	// Test hooks, set through export_test.go.
 	beforeCommit func(ctx context.Context, stream string) error
@@ -62,7 +69,7 @@ func NewStore(ctx context.Context, pool *pgxpool.Pool) (*Store, error) {
 	if schema == nil {
 		return nil, errors.New("postgres store: no current schema: check search_path")
 	}
-	s := &Store{pool: pool, channel: channelName(*schema), pollInterval: defaultPollInterval}
+	s := &Store{pool: pool, channel: channelName(*schema), pollInterval: defaultPollInterval, appended: make(chan struct{})}
 	s.groups = groupcommit.New(maxGroup, (*appendReq).events, s.lead)
 	return s, nil
 }
@@ -257,7 +264,8 @@ func (s *Store) writeGroupTx(ctx context.Context, tx *pipeTx, group []*appendReq
 	// The row lock on log_head serializes writers, across processes too,
 	// from here to commit: positions become visible in order.
 	var head int64
-	versions, found, err := s.groupState(ctx, tx, group, &head, careful)
+	var at time.Time
+	versions, found, err := s.groupState(ctx, tx, group, &head, &at, careful)
 	if err != nil {
 		return start, err
 	}
@@ -275,6 +283,7 @@ func (s *Store) writeGroupTx(ctx context.Context, tx *pipeTx, group []*appendReq
 		ids                    = make([]pgtype.UUID, 0, n)         // encoded without going through text
 		data, metadata         = newJoined(size), newJoined(n * 3) // issue 17: feed2: mostly "{}"
 		written                = make([]*appendReq, 0, len(group))
+		recs                   = make([]domain.RecordedEvent, 0, n) // for recent, once committed
 	)
 	for _, r := range group {
 		if res, done, err := decideParts(r.parts, versions, found); done {
@@ -295,6 +304,8 @@ func (s *Store) writeGroupTx(ctx context.Context, tx *pipeTx, group []*appendReq
 				}
 				data.add(e.Data)
 				metadata.add(md)
+				recs = append(recs, domain.RecordedEvent{ID: e.ID, StreamID: p.Stream, Version: v,
+					Position: domain.PositionAt(uint64(head)), Type: e.Type, Data: e.Data, Metadata: md, RecordedAt: at})
 				found[e.ID] = storedEvent{stream: p.Stream, version: v, position: head}
 			}
 			versions[p.Stream] = current + int64(len(p.Events))
@@ -307,13 +318,15 @@ func (s *Store) writeGroupTx(ctx context.Context, tx *pipeTx, group []*appendReq
 	}
 	b := &pgx.Batch{}
 	b.Queue(`insert into events (position, event_id, stream_id, version, type, data, metadata, recorded_at)
-		select u.position, u.event_id, u.stream_id, u.version, u.type, u.data::json, u.metadata::json, clock_timestamp()
+		select u.position, u.event_id, u.stream_id, u.version, u.type, u.data::json, u.metadata::json, $8
 		from unnest($1::bigint[], $2::uuid[], $3::text[], $4::bigint[], $5::text[],
 			string_to_array($6::text, chr(30)), string_to_array($7::text, chr(30)))
 			as u(position, event_id, stream_id, version, type, data, metadata)`,
-		positions, ids, streams, versionsOut, types, data.String(), metadata.String())
+		positions, ids, streams, versionsOut, types, data.String(), metadata.String(), at)
 	b.Queue("update log_head set position = $1", head)
-	b.Queue("select pg_notify($1, '')", s.channel)
+	// The payload is the log's new head: a follower that has read that far
+	// (from recent, in this process) need not read the log again.
+	b.Queue("select pg_notify($1, $2)", s.channel, strconv.FormatInt(head, 10))
 	if s.beforeCommit != nil {
 		if err := tx.conn.SendBatch(ctx, b).Close(); err != nil {
 			return start, err
@@ -327,8 +340,27 @@ func (s *Store) writeGroupTx(ctx context.Context, tx *pipeTx, group []*appendReq
 		}
 		b = &pgx.Batch{}
 	}
-	_, err = tx.commit(ctx, b)
-	return start, err
+	if _, err = tx.commit(ctx, b); err != nil {
+		return start, err
+	}
+	s.recent.add(recs)
+	s.wakeFollowers()
+	return start, nil
+}
+
+// wakeFollowers wakes this Store's followers: it appended.
+func (s *Store) wakeFollowers() {
+	s.appendedMu.Lock()
+	close(s.appended)
+	s.appended = make(chan struct{})
+	s.appendedMu.Unlock()
+}
+
+// appendedSignal returns a channel closed when this Store next appends.
+func (s *Store) appendedSignal() <-chan struct{} {
+	s.appendedMu.Lock()
+	defer s.appendedMu.Unlock()
+	return s.appended
 }
 
 // streamVersions reads the version of each stream of $1 that has events:
@@ -343,7 +375,7 @@ const streamVersions = `select s.id, v.version from unnest($1::text[]) s(id)
 // the version of the streams of a group and where the event ids of the group
 // were already appended: one round trip. Unless careful, it reads only the
 // versions of streams expected at a version, and no event ids.
-func (s *Store) groupState(ctx context.Context, tx *pipeTx, group []*appendReq, head *int64, careful bool) (map[string]int64, map[uuid.UUID]storedEvent, error) {
+func (s *Store) groupState(ctx context.Context, tx *pipeTx, group []*appendReq, head *int64, at *time.Time, careful bool) (map[string]int64, map[uuid.UUID]storedEvent, error) {
 	var streams []string
 	var ids []uuid.UUID
 	versions := map[string]int64{}
@@ -366,6 +398,11 @@ func (s *Store) groupState(ctx context.Context, tx *pipeTx, group []*appendReq, 
 	// The lock comes first: the reads after it see every earlier writer.
 	b := tx.begin()
 	b.Queue("select position from log_head for update").QueryRow(func(row pgx.Row) error { return row.Scan(head) })
+	// The group's events are recorded at this time, taken once the lock is
+	// held (a separate statement: the lock's own target list is evaluated
+	// before the lock is granted): recorded_at never goes back in log
+	// order, and the events kept in recent carry the time stored.
+	b.Queue("select clock_timestamp()").QueryRow(func(row pgx.Row) error { return row.Scan(at) })
 	if len(streams) > 0 {
 		b.Queue(streamVersions, streams).
 			Query(func(rows pgx.Rows) error {
@@ -592,16 +629,22 @@ func (s *Store) follow(ctx context.Context, after *domain.Position, handle func(
 	if s.onListen != nil {
 		s.onListen(conn.PgConn().PID())
 	}
+	// read: the log may hold events past after that recent does not.
+	read := true
 	for {
 		if err := ctx.Err(); err != nil {
 			return true, err
 		}
+		// Taken before recent is looked at: an append committed after
+		// the look closes it.
+		appended := s.appendedSignal()
 		batch := s.recent.after(*after, followBatch)
-		if len(batch) == 0 {
+		if len(batch) == 0 && read {
 			if batch, err = readAll(ctx, conn, *after, followBatch); err != nil {
 				return true, err
 			}
 			s.recent.add(batch)
+			read = len(batch) == followBatch
 		}
 		if len(batch) > 0 {
 			if err := handle(ctx, batch); err != nil {
@@ -610,25 +653,50 @@ func (s *Store) follow(ctx context.Context, after *domain.Position, handle func(
 			*after = batch[len(batch)-1].Position
 			continue
 		}
+		// Wait for a notification of an append, from any process, or for
+		// an append of this Store, or for the poll interval.
 		wait, cancel := context.WithTimeout(ctx, s.pollInterval)
-		_, err = conn.WaitForNotification(wait)
+		woken := make(chan struct{})
+		go func() {
+			defer close(woken)
+			select {
+			case <-appended:
+				cancel()
+			case <-wait.Done():
+			}
+		}()
+		n, err := conn.WaitForNotification(wait)
 		cancel()
-		if err != nil && (ctx.Err() != nil || wait.Err() == nil || conn.IsClosed()) {
+		<-woken
+		switch {
+		case err == nil:
+			read = notified(conn, n, *after) || read
+		case ctx.Err() != nil || wait.Err() == nil || conn.IsClosed():
 			return true, err
+		case errors.Is(wait.Err(), context.DeadlineExceeded):
+			read = true // the poll: look at the log anyway
 		}
-		drainNotifications(conn)
 	}
 }
 
-// drainNotifications discards the notifications conn already received: one
-// read of the log covers them all.
-func drainNotifications(conn *pgx.Conn) {
+// notified reports whether the notification n, or one conn already received
+// after it, announces a head of the log past after (or one it cannot read):
+// the log must be read. Notifications of appends whose events the follower
+// already has, from recent, need no read.
+func notified(conn *pgx.Conn, n *pgconn.Notification, after domain.Position) bool {
+	past := func(n *pgconn.Notification) bool {
+		head, err := strconv.ParseInt(n.Payload, 10, 64)
+		return err != nil || after.Prepare < after.Commit || uint64(head) > after.Commit
+	}
+	read := past(n)
 	done, cancel := context.WithCancel(context.Background())
 	cancel()
 	for {
-		if _, err := conn.WaitForNotification(done); err != nil {
-			return
+		n, err := conn.WaitForNotification(done)
+		if err != nil {
+			return read
 		}
+		read = past(n) || read
 	}
 }
 

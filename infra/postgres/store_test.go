@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/url"
+	"reflect"
 	"sync"
 	"testing"
 	"time"
@@ -355,6 +356,85 @@ func TestStore_FollowersShareReads(t *testing.T) {
 			if got[j].ID != all[j].ID || got[j].Position != all[j].Position || string(got[j].Data) != string(all[j].Data) {
 				t.Fatalf("follower %d: event %d is %s at %s, want %s at %s", i, j, got[j].ID, got[j].Position, all[j].ID, all[j].Position)
 			}
+		}
+	}
+}
+
+// The events an append keeps in memory for the followers of its store are
+// the rows the log holds, to the byte and the microsecond, and only those
+// (a store that appends nothing keeps nothing); a follower of an appending
+// store and one of another store on the same log, while three stores
+// append, are handed the same events, in one dense order, recorded at times
+// that never go back.
+func TestStore_AppendedEventsServedFromMemory(t *testing.T) {
+	t.Parallel()
+	pool := pgtest.NewPool(t)
+	stores := make([]*postgres.Store, 3) // a and b are followed, c is not
+	for i := range stores {
+		s, err := postgres.NewStore(t.Context(), pool)
+		if err != nil {
+			t.Fatal(err)
+		}
+		stores[i] = s
+	}
+	fa, fb := eventstoretest.StartFollow(t, stores[0], domain.Start), eventstoretest.StartFollow(t, stores[1], domain.Start)
+	const writers, appends = 6, 25
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	total, byC := 0, map[uuid.UUID]bool{}
+	for w := range writers {
+		s, n := stores[w%3], 1+w%2
+		total += appends * n
+		wg.Go(func() {
+			for i := range appends {
+				events := newEvents(n)
+				events[0].Metadata = []byte(` {"writer": ` + string(rune('0'+w)) + `} `) // kept as written
+				if _, err := s.Append(t.Context(), uuid.NewString(), domain.NoStream, events); err != nil {
+					t.Errorf("writer %d, append %d: %v", w, i, err)
+				}
+				if s == stores[2] {
+					mu.Lock()
+					for _, e := range events {
+						byC[e.ID] = true
+					}
+					mu.Unlock()
+				}
+			}
+		})
+	}
+	wg.Wait()
+	stored, err := stores[0].ReadAll(t.Context(), domain.Start, total+1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(stored) != total {
+		t.Fatalf("the log holds %d events, want %d", len(stored), total)
+	}
+	kept := 0
+	for i, e := range stored {
+		if e.Position != domain.PositionAt(uint64(i+1)) {
+			t.Fatalf("event %d at %v: the log is not dense", i, e.Position)
+		}
+		if i > 0 && e.RecordedAt.Before(stored[i-1].RecordedAt) {
+			t.Errorf("event at %v recorded at %v, before the one before it (%v)", e.Position, e.RecordedAt, stored[i-1].RecordedAt)
+		}
+		m := stores[2].Recent(domain.PositionAt(uint64(i)), 1)
+		switch {
+		case len(m) == 1 && !byC[e.ID]:
+			t.Errorf("store c keeps the event at %v, which another store appended", e.Position)
+		case len(m) == 1:
+			kept++
+			if !reflect.DeepEqual(m[0], e) {
+				t.Errorf("kept in memory:\n%+v\nthe log holds:\n%+v", m[0], e)
+			}
+		}
+	}
+	if kept != len(byC) {
+		t.Errorf("store c keeps %d of the %d events it appended", kept, len(byC))
+	}
+	for name, f := range map[string]*eventstoretest.Follower{"the appending store's": fa, "another store's": fb} {
+		if got := f.WaitFor(t, total); !reflect.DeepEqual(got, stored) {
+			t.Errorf("%s follower was handed events other than the log's", name)
 		}
 	}
 }
