@@ -4,12 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/ticketing/ticketing/domain"
@@ -282,5 +284,44 @@ func TestSales_AnyStreamOrder(t *testing.T) {
 	}
 	if showFirst.Sold != 2 || showFirst.OrdersConfirmed != 1 || showFirst.RevenueCents != 1000 {
 		t.Fatalf("sales = %+v", showFirst)
+	}
+}
+
+// A relay checkpoint saves the position and every partition's in one
+// statement, and neither ever moves back.
+func TestRelayCheckpoints_Save(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	pool := pgtest.NewPool(t)
+	relay := postgres.NewRelayCheckpoints(pool)
+	partitions := func() map[int]domain.Position {
+		t.Helper()
+		rows, err := pool.Query(ctx, `select partition, commit_pos from relay_partitions where name = 'r'`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := map[int]domain.Position{}
+		var part int
+		var c int64
+		if _, err := pgx.ForEachRow(rows, []any{&part, &c}, func() error { got[part] = domain.PositionAt(uint64(c)); return nil }); err != nil {
+			t.Fatal(err)
+		}
+		return got
+	}
+	save := func(pos uint64, parts map[int]domain.Position) {
+		t.Helper()
+		if err := relay.Save(ctx, "r", domain.PositionAt(pos), parts); err != nil {
+			t.Fatal(err)
+		}
+	}
+	save(6, map[int]domain.Position{0: domain.PositionAt(5), 1: domain.PositionAt(6)})
+	save(4, map[int]domain.Position{0: domain.PositionAt(3), 2: domain.PositionAt(4)}) // older: only partition 2 is new
+	save(7, nil)
+	if got, err := relay.Load(ctx, "r"); err != nil || got != domain.PositionAt(7) {
+		t.Errorf("checkpoint = %v, %v; want 7", got, err)
+	}
+	want := map[int]domain.Position{0: domain.PositionAt(5), 1: domain.PositionAt(6), 2: domain.PositionAt(4)}
+	if got := partitions(); !reflect.DeepEqual(got, want) {
+		t.Errorf("partitions = %v, want %v", got, want)
 	}
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/ticketing/ticketing/domain"
@@ -29,30 +28,25 @@ func (r *RelayCheckpoints) Load(ctx context.Context, name string) (domain.Positi
 	return pos, nil
 }
 
-// Save records, in one transaction, the relay's position and per partition
-// the position of the last event it published there. Positions never move
-// back.
+// Save records, in one statement (one round trip, one transaction), the
+// relay's position and per partition the position of the last event it
+// published there. Positions never move back. It was a transaction of four
+// round trips (BEGIN, two upserts, COMMIT), saved after every write the relay
+// makes: a quarter of the commits PostgreSQL served in the visibility bench.
 func (r *RelayCheckpoints) Save(ctx context.Context, name string, pos domain.Position, partitions map[int]domain.Position) error {
-	return withTx(ctx, r.pool, func(tx pgx.Tx) error { return r.save(ctx, tx, name, pos, partitions) })
-}
-
-// save is Save in the transaction tx.
-func (r *RelayCheckpoints) save(ctx context.Context, tx pgx.Tx, name string, pos domain.Position, partitions map[int]domain.Position) error {
-	if _, err := tx.Exec(ctx, `insert into relay_checkpoints (name, commit_pos, prepare_pos) values ($1, $2, $3)
-		on conflict (name) do update set commit_pos = excluded.commit_pos, prepare_pos = excluded.prepare_pos, updated_at = now()
-		where (relay_checkpoints.commit_pos, relay_checkpoints.prepare_pos) < (excluded.commit_pos, excluded.prepare_pos)`,
-		name, int64(pos.Commit), int64(pos.Prepare)); err != nil {
-		return fmt.Errorf("save relay checkpoint %s: %w", name, err)
-	}
 	parts, commits, prepares := make([]int32, 0, len(partitions)), make([]int64, 0, len(partitions)), make([]int64, 0, len(partitions))
 	for part, p := range partitions {
 		parts, commits, prepares = append(parts, int32(part)), append(commits, int64(p.Commit)), append(prepares, int64(p.Prepare))
 	}
-	if _, err := tx.Exec(ctx, `insert into relay_partitions (name, partition, commit_pos, prepare_pos)
-		select $1, u.p, u.c, u.pp from unnest($2::int[], $3::bigint[], $4::bigint[]) as u(p, c, pp)
-		on conflict (name, partition) do update set commit_pos = excluded.commit_pos, prepare_pos = excluded.prepare_pos
-		where (relay_partitions.commit_pos, relay_partitions.prepare_pos) < (excluded.commit_pos, excluded.prepare_pos)`,
-		name, parts, commits, prepares); err != nil {
+	if _, err := r.pool.Exec(ctx, `with partitions as (
+			insert into relay_partitions (name, partition, commit_pos, prepare_pos)
+			select $1, u.p, u.c, u.pp from unnest($4::int[], $5::bigint[], $6::bigint[]) as u(p, c, pp)
+			on conflict (name, partition) do update set commit_pos = excluded.commit_pos, prepare_pos = excluded.prepare_pos
+			where (relay_partitions.commit_pos, relay_partitions.prepare_pos) < (excluded.commit_pos, excluded.prepare_pos))
+		insert into relay_checkpoints (name, commit_pos, prepare_pos) values ($1, $2, $3)
+		on conflict (name) do update set commit_pos = excluded.commit_pos, prepare_pos = excluded.prepare_pos, updated_at = now()
+		where (relay_checkpoints.commit_pos, relay_checkpoints.prepare_pos) < (excluded.commit_pos, excluded.prepare_pos)`,
+		name, int64(pos.Commit), int64(pos.Prepare), parts, commits, prepares); err != nil {
 		return fmt.Errorf("save relay checkpoint %s: %w", name, err)
 	}
 	return nil
