@@ -3,6 +3,8 @@ package postgres
 import (
 	"context"
 	"time"
+
+	"github.com/ticketing/ticketing/domain"
 )
 
 // SetBeforeCommit makes Append call f in its transaction after it wrote and
@@ -20,3 +22,9 @@ func (s *Store) SetPollInterval(d time.Duration) { s.pollInterval = d }
 // StreamVersionsSQL is the query with which an append reads its streams'
 // versions.
 const StreamVersionsSQL = streamVersions
+
+// Recent returns up to limit events after position after that the store
+// keeps in memory: those its followers read and those it appended.
+func (s *Store) Recent(after domain.Position, limit int) []domain.RecordedEvent {
+	return s.recent.after(after, limit)
+}
