@@ -229,7 +229,7 @@ func (r *appendReq) reliesOn(start int64) bool {
 // rolled back and decided again from what the log holds.
 func (s *Store) writeGroup(ctx context.Context, group []*appendReq) (start int64, err error) {
 	start, err = s.writeGroupOnce(ctx, group, false)
-	if !isUniqueViolation(err) {
+	if !isUniqueViolation(err) && !isBehindExpected(err) {
 		return start, err
 	}
 	for _, r := range group {
@@ -241,6 +241,13 @@ func (s *Store) writeGroup(ctx context.Context, group []*appendReq) (start int64
 func isUniqueViolation(err error) bool {
 	var pgErr *pgconn.PgError
 	return errors.As(err, &pgErr) && pgErr.Code == "23505"
+}
+
+// isBehindExpected reports the failure of expect_versions: a stream of a
+// group written blind is behind the version its append expects.
+func isBehindExpected(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && pgErr.Code == "TK409"
 }
 
 // writeGroupOnce writes a group; careful reads every stream's version and
@@ -263,13 +270,26 @@ func (s *Store) writeGroupTx(ctx context.Context, tx *pipeTx, group []*appendReq
 	start = math.MaxInt64
 	// The row lock on log_head serializes writers, across processes too,
 	// from here to commit: positions become visible in order.
-	var head int64
-	var at time.Time
-	versions, found, err := s.groupState(ctx, tx, group, &head, &at, careful)
-	if err != nil {
-		return start, err
+	var (
+		head     int64
+		at       time.Time
+		versions map[string]int64
+		found    map[uuid.UUID]storedEvent
+		b        *pgx.Batch
+	)
+	blind := !careful && blindable(group)
+	if blind {
+		// One round trip: the positions below are offsets from the head
+		// the insert finds; until it is known, every answer relies on
+		// the group.
+		versions, found, b = expectedVersions(group), map[uuid.UUID]storedEvent{}, tx.begin()
+		start = 0
+	} else {
+		if versions, found, err = s.groupState(ctx, tx, group, &head, &at, careful); err != nil {
+			return start, err
+		}
+		start, b = head, &pgx.Batch{}
 	}
-	start = head
 	n, size := 0, 0
 	for _, r := range group {
 		n += r.events()
@@ -314,19 +334,16 @@ func (s *Store) writeGroupTx(ctx context.Context, tx *pipeTx, group []*appendReq
 		written = append(written, r)
 	}
 	if len(written) == 0 {
+		if blind {
+			tx.unsent()
+		}
 		return start, nil // withPipelinedTx rolls the transaction back
 	}
-	b := &pgx.Batch{}
-	b.Queue(`insert into events (position, event_id, stream_id, version, type, data, metadata, recorded_at)
-		select u.position, u.event_id, u.stream_id, u.version, u.type, u.data::json, u.metadata::json, $8
-		from unnest($1::bigint[], $2::uuid[], $3::text[], $4::bigint[], $5::text[],
-			string_to_array($6::text, chr(30)), string_to_array($7::text, chr(30)))
-			as u(position, event_id, stream_id, version, type, data, metadata)`,
-		positions, ids, streams, versionsOut, types, data.String(), metadata.String(), at)
-	b.Queue("update log_head set position = $1", head)
-	// The payload is the log's new head: a follower that has read that far
-	// (from recent, in this process) need not read the log again.
-	b.Queue("select pg_notify($1, $2)", s.channel, strconv.FormatInt(head, 10))
+	if blind {
+		s.queueBlind(b, group, positions, ids, streams, versionsOut, types, data, metadata, &start, &at)
+	} else {
+		s.queueWrite(b, positions, ids, streams, versionsOut, types, data, metadata, head, at)
+	}
 	if s.beforeCommit != nil {
 		if err := tx.conn.SendBatch(ctx, b).Close(); err != nil {
 			return start, err
@@ -343,9 +360,103 @@ func (s *Store) writeGroupTx(ctx context.Context, tx *pipeTx, group []*appendReq
 	if _, err = tx.commit(ctx, b); err != nil {
 		return start, err
 	}
+	if blind {
+		// The offsets become positions, and the events get their time.
+		for i := range recs {
+			recs[i].Position, recs[i].RecordedAt = domain.PositionAt(uint64(start)+recs[i].Position.Commit), at
+		}
+		for _, r := range group { // those written, and retries of them in the group
+			for j := range r.res {
+				r.res[j].Position = domain.PositionAt(uint64(start) + r.res[j].Position.Commit)
+			}
+		}
+	}
 	s.recent.add(recs)
 	s.wakeFollowers()
 	return start, nil
+}
+
+// blindable reports whether a group can be written without reading the
+// log first: no append of it skips the version check, so each stream's
+// version is the one its first append expects, or the group fails.
+func blindable(group []*appendReq) bool {
+	for _, r := range group {
+		for _, p := range r.parts {
+			if p.Expected == domain.AnyVersion {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// expectedVersions returns the version of each stream of group that its
+// first append expects.
+func expectedVersions(group []*appendReq) map[string]int64 {
+	versions := map[string]int64{}
+	for _, r := range group {
+		for _, p := range r.parts {
+			if _, ok := versions[p.Stream]; !ok {
+				versions[p.Stream] = p.Expected
+			}
+		}
+	}
+	return versions
+}
+
+// blindInsert moves log_head past a group's events and writes them at
+// their offsets ($1) from the head it found, recorded at the time its lock
+// was granted (RETURNING is evaluated after the row lock is), and returns
+// that head and time.
+const blindInsert = `with h as (update log_head set position = position + $8 returning position - $8 as start, clock_timestamp() as at),
+	ins as (insert into events (position, event_id, stream_id, version, type, data, metadata, recorded_at)
+		select h.start + u.position, u.event_id, u.stream_id, u.version, u.type, u.data::json, u.metadata::json, h.at
+		from h, unnest($1::bigint[], $2::uuid[], $3::text[], $4::bigint[], $5::text[],
+			string_to_array($6::text, chr(30)), string_to_array($7::text, chr(30)))
+			as u(position, event_id, stream_id, version, type, data, metadata))
+	select start, at from h`
+
+// queueBlind queues the writes of a group written in one round trip: the
+// insert at offsets, the check that no stream is behind the version its
+// first append expects (expect_versions, migration 00028; one past it the
+// unique key refuses), and the notification of the new head.
+func (s *Store) queueBlind(b *pgx.Batch, group []*appendReq, offsets []int64, ids []pgtype.UUID, streams []string, versions []int64,
+	types []string, data, metadata *joined, start *int64, at *time.Time) {
+	b.Queue(blindInsert, offsets, ids, streams, versions, types, data.String(), metadata.String(), int64(len(offsets))).
+		QueryRow(func(row pgx.Row) error { return row.Scan(start, at) })
+	var checked []string
+	var expected []int64
+	seen := map[string]bool{}
+	for _, r := range group {
+		for _, p := range r.parts {
+			if !seen[p.Stream] {
+				seen[p.Stream] = true
+				if p.Expected > 0 {
+					checked, expected = append(checked, p.Stream), append(expected, p.Expected)
+				}
+			}
+		}
+	}
+	if len(checked) > 0 {
+		b.Queue("select expect_versions($1, $2)", checked, expected)
+	}
+	b.Queue("select pg_notify($1, (select position::text from log_head))", s.channel)
+}
+
+// queueWrite queues the writes of a group whose state was read: the
+// insert at its positions, log_head's new position and the notification.
+func (s *Store) queueWrite(b *pgx.Batch, positions []int64, ids []pgtype.UUID, streams []string, versions []int64,
+	types []string, data, metadata *joined, head int64, at time.Time) {
+	b.Queue(`insert into events (position, event_id, stream_id, version, type, data, metadata, recorded_at)
+		select u.position, u.event_id, u.stream_id, u.version, u.type, u.data::json, u.metadata::json, $8
+		from unnest($1::bigint[], $2::uuid[], $3::text[], $4::bigint[], $5::text[],
+			string_to_array($6::text, chr(30)), string_to_array($7::text, chr(30)))
+			as u(position, event_id, stream_id, version, type, data, metadata)`,
+		positions, ids, streams, versions, types, data.String(), metadata.String(), at)
+	b.Queue("update log_head set position = $1", head)
+	// The payload is the log's new head: a follower that has read that far
+	// (from recent, in this process) need not read the log again.
+	b.Queue("select pg_notify($1, $2)", s.channel, strconv.FormatInt(head, 10))
 }
 
 // wakeFollowers wakes this Store's followers: it appended.

@@ -47,7 +47,8 @@ func (t *pipeTx) begin() *pgx.Batch {
 	return b
 }
 
-// commit sends b with a COMMIT after its statements and reads every result.
+// commit sends b with a COMMIT after its statements and reads every result,
+// handing each statement queued with a function (QueryRow, Query) its own.
 // It returns the index of the statement that failed (b.Len() for the COMMIT
 // itself) with its error; a transaction that had failed, and so rolled back
 // at COMMIT, is pgx.ErrTxCommitRollback.
@@ -57,6 +58,13 @@ func (t *pipeTx) commit(ctx context.Context, b *pgx.Batch) (int, error) {
 	results := t.conn.SendBatch(ctx, b)
 	var tag string
 	for i := range n {
+		if fn := b.QueuedQueries[i].Fn; fn != nil && i < n-1 { // a statement whose rows are read
+			if err := fn(results); err != nil {
+				_ = results.Close()
+				return i, err
+			}
+			continue
+		}
 		ct, err := results.Exec()
 		if err != nil {
 			_ = results.Close()
@@ -73,6 +81,10 @@ func (t *pipeTx) commit(ctx context.Context, b *pgx.Batch) (int, error) {
 	t.committed = true
 	return n, nil
 }
+
+// unsent records that the batch of begin was never sent: there is no
+// transaction to roll back.
+func (t *pipeTx) unsent() { t.committed = true }
 
 // withPipelinedTx runs fn in a pipelined transaction on a connection of
 // pool: fn sends the batch of tx.begin and, to commit, calls tx.commit. A
