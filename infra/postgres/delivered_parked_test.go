@@ -30,6 +30,24 @@ func (r *roundTrips) TraceBatchStart(ctx context.Context, _ *pgx.Conn, _ pgx.Tra
 func (r *roundTrips) TraceBatchQuery(context.Context, *pgx.Conn, pgx.TraceBatchQueryData) {}
 func (r *roundTrips) TraceBatchEnd(context.Context, *pgx.Conn, pgx.TraceBatchEndData)     {}
 
+// tracedPool returns a pool on a schema of its own whose round trips
+// are counted.
+func tracedPool(t *testing.T) (*pgxpool.Pool, *roundTrips) {
+	t.Helper()
+	cfg, err := pgxpool.ParseConfig(pgtest.SchemaURL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	trips := &roundTrips{}
+	cfg.ConnConfig.Tracer = trips
+	pool, err := pgxpool.NewWithConfig(t.Context(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	return pool, trips
+}
+
 // The delivered transaction of the Kafka path reads the projection's
 // parked streams in the round trip of its locks: two round trips in all
 // (BEGIN, locks, versions, parked streams; the projector's statements,
@@ -38,18 +56,7 @@ func (r *roundTrips) TraceBatchEnd(context.Context, *pgx.Conn, pgx.TraceBatchEnd
 func TestReadModels_ApplyDeliveredParked(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	u := pgtest.SchemaURL(t)
-	cfg, err := pgxpool.ParseConfig(u)
-	if err != nil {
-		t.Fatal(err)
-	}
-	trips := &roundTrips{}
-	cfg.ConnConfig.Tracer = trips
-	pool, err := pgxpool.NewWithConfig(ctx, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(pool.Close)
+	pool, trips := tracedPool(t)
 	fn := appliedTable(t, pool)
 	parkedAt := time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
 	if _, err := pool.Exec(ctx, `insert into projection_parked_streams

@@ -5,12 +5,9 @@ import (
 	"errors"
 	"testing"
 
-	"github.com/jackc/pgx/v5/pgxpool"
-
 	"github.com/ticketing/ticketing/commands"
 	"github.com/ticketing/ticketing/domain"
 	"github.com/ticketing/ticketing/infra/postgres"
-	"github.com/ticketing/ticketing/infra/postgres/pgtest"
 )
 
 // An append whose streams are all expected at a version (none yet, or an
@@ -24,17 +21,7 @@ import (
 func TestStore_AppendExpectedInOneRoundTrip(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	cfg, err := pgxpool.ParseConfig(pgtest.SchemaURL(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	trips := &roundTrips{}
-	cfg.ConnConfig.Tracer = trips
-	pool, err := pgxpool.NewWithConfig(ctx, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(pool.Close)
+	pool, trips := tracedPool(t)
 	s, err := postgres.NewStore(ctx, pool)
 	if err != nil {
 		t.Fatal(err)
