@@ -7,8 +7,10 @@ import (
 	"log/slog"
 	"maps"
 	"os"
+	"runtime/pprof"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -231,7 +233,9 @@ func benchLatency(b *testing.B, name string, setup func(context.Context, *pgxpoo
 	if t.produce != nil {
 		prod0 = [3]int64{t.produce.Requests.Load(), t.produce.Messages.Load(), t.produce.Nanos.Load()}
 	}
+	stopProfile := profileRow(b, name)
 	sent := bt.drive(b, ctx, t.append, &wg, benchWarmup(b), benchDuration)
+	stopProfile()
 	bt.settle()
 	close(stop)
 	wg.Wait()
@@ -250,6 +254,28 @@ func benchLatency(b *testing.B, name string, setup func(context.Context, *pgxpoo
 		t.stages.report(b, bt)
 	}
 	return l
+}
+
+// profileRow starts a CPU profile of a row's load (its warm-up and its
+// measured seconds) when BENCH_CPUPROFILE names a file, written as
+// FILE-ROW.prof, and returns what stops it.
+func profileRow(b *testing.B, name string) func() {
+	base := os.Getenv("BENCH_CPUPROFILE")
+	if base == "" {
+		return func() {}
+	}
+	f, err := os.Create(strings.TrimSuffix(base, ".prof") + "-" + name + ".prof")
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		b.Fatal(err)
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+		fmt.Printf("    %-10s  CPU profile of the row's load: %s\n", name, f.Name())
+	}
 }
 
 // startBench sets up a target on a fresh schema and waits until it is
