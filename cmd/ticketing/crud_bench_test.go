@@ -26,6 +26,7 @@ type crudResult struct {
 	took                      time.Duration
 	rate                      float64
 	lat                       percentiles
+	cpu                       cpuSpent
 }
 
 // crudDrop is the design a CRUD ticketing service uses for the same drop,
@@ -75,6 +76,7 @@ func crudDrop(b *testing.B, buyers, units int) crudResult {
 		}
 		return true, tx.Commit(ctx)
 	}
+	cpu := startCPU()
 	start := time.Now()
 	var wg sync.WaitGroup
 	for range buyers {
@@ -103,6 +105,7 @@ func crudDrop(b *testing.B, buyers, units int) crudResult {
 	}
 	wg.Wait()
 	took := time.Since(start)
+	spent := cpu.stop()
 	var rowHeld, orders, orderUnits int
 	if err := pool.QueryRow(ctx, `select held, (select count(*) from crud_orders), (select coalesce(sum(quantity), 0) from crud_orders)
 		from crud_sections where show_id = $1`, show).Scan(&rowHeld, &orders, &orderUnits); err != nil {
@@ -113,7 +116,7 @@ func crudDrop(b *testing.B, buyers, units int) crudResult {
 			units, rowHeld, orders, orderUnits, accepted.Load(), held.Load())
 	}
 	return crudResult{accepted: accepted.Load(), units: held.Load(), rejected: rejected.Load(),
-		took: took, rate: float64(accepted.Load()) / took.Seconds(), lat: latencyOf(lat)}
+		took: took, rate: float64(accepted.Load()) / took.Seconds(), lat: latencyOf(lat), cpu: spent}
 }
 
 // BenchmarkHoldsVsCRUD races buyers for one hot show at each concurrency of
@@ -127,7 +130,7 @@ func BenchmarkHoldsVsCRUD(b *testing.B) {
 	units := envInt("FLASH_UNITS", 10_000)
 	for _, n := range envInts("FLASH_CONCURRENCY", []int{64, 500, 2000}) {
 		b.Run(fmt.Sprintf("buyers-%d", n), func(b *testing.B) {
-			baseline := baselineCommits(b, n, time.Duration(envInt("FLASH_BASE_MS", 3000))*time.Millisecond)
+			baseline, baseCPU, commits := baselineCommitsCPU(b, n, time.Duration(envInt("FLASH_BASE_MS", 3000))*time.Millisecond)
 			crud := crudDrop(b, n, units)
 			ours := runDrop(b, n, units, 0)
 			b.Logf("%d buyers, %d units: raw commits %.0f/s; CRUD hot row %.0f holds/s (%.2f× raw; p50 %.1f ms, p99 %.1f ms); "+
@@ -135,6 +138,14 @@ func BenchmarkHoldsVsCRUD(b *testing.B) {
 				n, units, baseline, crud.rate, crud.rate/baseline, crud.lat.p50, crud.lat.p99,
 				ours.rate, ours.rate/baseline, ours.rate/crud.rate, ours.lat.p50, ours.lat.p99)
 			b.Logf("%d buyers: engine %s", n, ours.checks)
+			// CPU per operation: the engine's includes the buyers' HTTP
+			// clients, as the raw commits' includes theirs.
+			rawSelf, rawPG := baseCPU.per(commits)
+			oursSelf, oursPG := ours.cpu.per(ours.accepted)
+			b.Logf("%d buyers: CPU per raw commit %s; per CRUD hold %s; per engine hold %s (%.1f× a raw commit's; PostgreSQL's alone %.1f×)",
+				n, baseCPU.String(commits), crud.cpu.String(crud.accepted), ours.cpu.String(ours.accepted),
+				(oursSelf+oursPG)/max(rawSelf+rawPG, 1), oursPG/max(rawPG, 1))
+			b.ReportMetric((oursSelf+oursPG)/max(rawSelf+rawPG, 1), "cpu-x-raw")
 			b.ReportMetric(ours.rate/baseline, "x-raw")
 			b.ReportMetric(ours.rate/crud.rate, "x-crud")
 			b.ReportMetric(crud.rate/baseline, "crud-x-raw")

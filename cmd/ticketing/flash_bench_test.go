@@ -219,6 +219,14 @@ func latencyOf(d []time.Duration) percentiles {
 // engine's, for d.
 func baselineCommits(b *testing.B, workers int, d time.Duration) float64 {
 	b.Helper()
+	rate, _, _ := baselineCommitsCPU(b, workers, d)
+	return rate
+}
+
+// baselineCommitsCPU is baselineCommits, with the CPU the commits cost and
+// their count.
+func baselineCommitsCPU(b *testing.B, workers int, d time.Duration) (float64, cpuSpent, int64) {
+	b.Helper()
 	pool, err := newPool(context.Background(), pgtest.SchemaURL(b))
 	if err != nil {
 		b.Fatal(err)
@@ -229,6 +237,7 @@ func baselineCommits(b *testing.B, workers int, d time.Duration) float64 {
 		b.Fatal(err)
 	}
 	var n atomic.Int64
+	cpu := startCPU()
 	deadline := time.Now().Add(d)
 	var wg sync.WaitGroup
 	for range workers {
@@ -242,7 +251,7 @@ func baselineCommits(b *testing.B, workers int, d time.Duration) float64 {
 		})
 	}
 	wg.Wait()
-	return float64(n.Load()) / d.Seconds()
+	return float64(n.Load()) / d.Seconds(), cpu.stop(), n.Load()
 }
 
 // envInts reads a comma-separated list of benchmark knobs.
@@ -265,7 +274,8 @@ type dropResult struct {
 	took                      time.Duration
 	rate                      float64 // accepted holds per second
 	lat                       percentiles
-	checks                    string // the counts checked after the drop
+	checks                    string   // the counts checked after the drop
+	cpu                       cpuSpent // from the drop until the read models caught up
 }
 
 // runDrop runs a ticket drop on a fresh engine: buyers wait on the show's
@@ -374,6 +384,7 @@ func runDrop(b *testing.B, buyers, units int, rate float64) dropResult {
 	}
 	ready.Wait()
 	stopProfile := profileDrop(b, buyers, rate)
+	cpu := startCPU()
 	start := time.Now()
 	close(drop)
 	if rate > 0 {
@@ -400,6 +411,7 @@ func runDrop(b *testing.B, buyers, units int, rate float64) dropResult {
 	// a hold's CPU includes its projection, done during the drop or after.
 	f.caughtUp(b)
 	lag := time.Since(start) - took
+	spent := cpu.stop()
 	stopProfile(accepted.Load())
 
 	// The write side and the read model, against what the buyers got.
@@ -425,7 +437,7 @@ func runDrop(b *testing.B, buyers, units int, rate float64) dropResult {
 	st := &f.e.commands.Stats
 	return dropResult{
 		accepted: accepted.Load(), units: heldUnits.Load(), rejected: rejected.Load(),
-		took: took, rate: float64(accepted.Load()) / took.Seconds(), lat: latencyOf(lat),
+		took: took, rate: float64(accepted.Load()) / took.Seconds(), lat: latencyOf(lat), cpu: spent,
 		checks: fmt.Sprintf("OVERSOLD %d; write side %d units held; read model %d held, %d available, %d sold, %d held orders; "+
 			"conflicts %d, retries %d, %d hold batches of %.0f on average; read models caught up %.0f ms after the drop",
 			oversold, writeHeld, sec.Held, sec.Available, sec.Sold, placed,
