@@ -15,8 +15,9 @@ import (
 	"github.com/ticketing/ticketing/projections"
 )
 
-// roundTrips counts what a pool sends: batches and statements sent alone.
-type roundTrips struct{ batches, alone atomic.Int32 }
+// roundTrips counts what a pool sends: batches and statements sent alone,
+// and the COMMITs among the statements of batches.
+type roundTrips struct{ batches, alone, commits atomic.Int32 }
 
 func (r *roundTrips) TraceQueryStart(ctx context.Context, _ *pgx.Conn, _ pgx.TraceQueryStartData) context.Context {
 	r.alone.Add(1)
@@ -27,8 +28,12 @@ func (r *roundTrips) TraceBatchStart(ctx context.Context, _ *pgx.Conn, _ pgx.Tra
 	r.batches.Add(1)
 	return ctx
 }
-func (r *roundTrips) TraceBatchQuery(context.Context, *pgx.Conn, pgx.TraceBatchQueryData) {}
-func (r *roundTrips) TraceBatchEnd(context.Context, *pgx.Conn, pgx.TraceBatchEndData)     {}
+func (r *roundTrips) TraceBatchQuery(_ context.Context, _ *pgx.Conn, d pgx.TraceBatchQueryData) {
+	if d.SQL == "commit" && d.Err == nil {
+		r.commits.Add(1)
+	}
+}
+func (r *roundTrips) TraceBatchEnd(context.Context, *pgx.Conn, pgx.TraceBatchEndData) {}
 
 // tracedPool returns a pool on a schema of its own whose round trips
 // are counted.

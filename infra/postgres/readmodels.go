@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strings"
 	"sync"
 
 	"github.com/google/uuid"
@@ -16,6 +17,7 @@ import (
 	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/ticketing/ticketing/commands/groupcommit"
 	"github.com/ticketing/ticketing/domain"
 	"github.com/ticketing/ticketing/projections"
 )
@@ -45,6 +47,9 @@ type ReadModels struct {
 	// finds one missing forgets the projection's and fails, and the next
 	// creates them again.
 	partitions sync.Map
+	// applies combines the Applies of different projections that wait at
+	// the same time into one transaction (nil: each has its own).
+	applies *groupcommit.Batcher[struct{}, *applyReq]
 }
 
 // errPartitionsMissing says that rows of projection_partitions were not
@@ -95,7 +100,13 @@ const rebuildCopyMin = 64
 
 // NewReadModels returns the read models in the database of pool.
 func NewReadModels(pool *pgxpool.Pool) *ReadModels {
-	return &ReadModels{pool: pool}
+	return (&ReadModels{pool: pool}).combined()
+}
+
+// combined returns m with its own queue of Applies to combine.
+func (m *ReadModels) combined() *ReadModels {
+	m.applies = groupcommit.New(maxCombined, nil, m.serveApplies)
+	return m
 }
 
 // keyedOnly keeps a projection's transaction on the indexes. A read-model
@@ -122,7 +133,11 @@ func (m *ReadModels) ForRebuild() *ReadModels {
 // at least n new rows with COPY; zero never does. Tests use it to take the
 // COPY path with few rows.
 func (m *ReadModels) WithCopyMin(n int) *ReadModels {
-	return &ReadModels{pool: m.pool, rebuild: m.rebuild, copyMin: n}
+	c := &ReadModels{pool: m.pool, rebuild: m.rebuild, copyMin: n}
+	if m.applies != nil {
+		c.combined()
+	}
+	return c
 }
 
 // DB returns the read-model database for queries outside a transaction.
@@ -183,6 +198,11 @@ const (
 	lockCheckpoint   = `select commit_pos, prepare_pos from projection_checkpoints where name = $1 for update`
 	createCheckpoint = `insert into projection_checkpoints (name, commit_pos, prepare_pos) values ($1, 0, 0) on conflict (name) do nothing`
 	setCheckpoint    = `update projection_checkpoints set commit_pos = $2, prepare_pos = $3, updated_at = now() where name = $1`
+	// The same, for the projections of a combined Apply.
+	lockCheckpoints = `select name, commit_pos, prepare_pos from projection_checkpoints
+		where name = any($1) order by name for update`
+	setCheckpoints = `update projection_checkpoints p set commit_pos = u.c, prepare_pos = u.p, updated_at = now()
+		from unnest($1::text[], $2::bigint[], $3::bigint[]) as u(name, c, p) where p.name = u.name`
 )
 
 // Apply runs fn and records to as the checkpoint of name in one
@@ -198,10 +218,121 @@ const (
 // transaction and one statement at a time, so that fn gets each error from
 // the statement that caused it, as it would without queueing. fn must thus
 // change nothing but db, and must not change the arguments it gave Exec.
+//
+// The Applies of different projections that wait at the same time (the
+// projectors of a process, handed each batch of the log together) are made
+// in one transaction: one COMMIT, one statement that locks their
+// checkpoints and one that moves them, where each had its own. When that
+// transaction fails for any reason (a statement, an fn, a checkpoint not
+// created yet), it commits nothing, and each Apply is made alone, as
+// above, so that each gets its own answer.
 func (m *ReadModels) Apply(ctx context.Context, name string, to domain.Position, fn func(db projections.DB, after domain.Position) error) error {
 	if to.Commit > math.MaxInt64 || to.Prepare > math.MaxInt64 {
 		return fmt.Errorf("apply %s: position %s does not fit a bigint", name, to)
 	}
+	if m.applies == nil {
+		return m.applyAlone(ctx, name, to, fn)
+	}
+	r := &applyReq{ctx: ctx, name: name, to: to, fn: fn}
+	if err := m.applies.Do(ctx, struct{}{}, r); err != nil {
+		return fmt.Errorf("apply %s: %w", name, err)
+	}
+	return r.err
+}
+
+// applyReq is an Apply waiting to be combined with the others of its round.
+type applyReq struct {
+	ctx  context.Context
+	name string
+	to   domain.Position
+	fn   func(db projections.DB, after domain.Position) error
+	err  error
+}
+
+// maxCombined bounds the Applies combined in one transaction.
+const maxCombined = 64
+
+// serveApplies makes the Applies of batch: those of different projections
+// together, when there are several, and otherwise, or when that fails,
+// each alone (a second Apply of one projection always alone, after).
+func (m *ReadModels) serveApplies(ctx context.Context, _ struct{}, batch []*applyReq) error {
+	seen := map[string]bool{}
+	var together, alone []*applyReq
+	for _, r := range batch {
+		if seen[r.name] {
+			alone = append(alone, r)
+			continue
+		}
+		seen[r.name] = true
+		together = append(together, r)
+	}
+	if len(together) < 2 || m.applyTogether(ctx, together) != nil {
+		alone = append(together, alone...)
+	}
+	for _, r := range alone {
+		r.err = m.applyAlone(r.ctx, r.name, r.to, r.fn)
+	}
+	return nil
+}
+
+// errNotTogether says that a combined Apply found a checkpoint row missing:
+// the Apply that creates it is made alone.
+var errNotTogether = errors.New("a checkpoint is not created yet")
+
+// applyTogether makes the Applies of reqs, of different projections, in one
+// pipelined transaction: BEGIN with the locks of their checkpoints, in the
+// order of name, as every Apply takes them (so that two processes' take
+// turns and never deadlock); then each fn whose checkpoint is before its
+// position, in that order, on one connection; their queued statements, the
+// checkpoints and COMMIT. It fails, having committed nothing, when any part
+// fails.
+func (m *ReadModels) applyTogether(ctx context.Context, reqs []*applyReq) error {
+	reqs = slices.Clone(reqs)
+	slices.SortFunc(reqs, func(a, b *applyReq) int { return strings.Compare(a.name, b.name) })
+	names := make([]string, len(reqs))
+	for i, r := range reqs {
+		names[i] = r.name
+	}
+	return withPipelinedTx(ctx, m.pool, func(tx *pipeTx) error {
+		after := make(map[string]domain.Position, len(reqs))
+		b := tx.begin()
+		b.Queue(keyedOnly)
+		b.Queue(lockCheckpoints, names).Query(func(rows pgx.Rows) error {
+			var name string
+			var c, p int64
+			_, err := pgx.ForEachRow(rows, []any{&name, &c, &p}, func() error { after[name] = rmPosition(c, p); return nil })
+			return err
+		})
+		if err := tx.conn.SendBatch(ctx, b).Close(); err != nil {
+			return err
+		}
+		if len(after) != len(reqs) {
+			return errNotTogether
+		}
+		db := &queueDB{conn: tx.conn, batch: &pgx.Batch{}, copyMin: m.copyMin}
+		var moved []string
+		var cs, ps []int64
+		for _, r := range reqs {
+			if !after[r.name].Less(r.to) {
+				continue // applied already: Apply returns nil without calling fn
+			}
+			if err := r.fn(db, after[r.name]); err != nil {
+				return err
+			}
+			if db.late != nil {
+				return db.late
+			}
+			moved, cs, ps = append(moved, r.name), append(cs, int64(r.to.Commit)), append(ps, int64(r.to.Prepare))
+		}
+		b, db.batch = db.batch, nil
+		b.Queue(setCheckpoints, moved, cs, ps)
+		_, err := tx.commit(ctx, b)
+		return err
+	})
+}
+
+// applyAlone is Apply in a transaction of its own.
+func (m *ReadModels) applyAlone(ctx context.Context, name string, to domain.Position, fn func(db projections.DB, after domain.Position) error) error {
 	late, err := m.apply(ctx, name, to, fn, true)
 	if late && ctx.Err() == nil {
 		_, err = m.apply(ctx, name, to, fn, false)
