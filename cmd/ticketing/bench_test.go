@@ -228,7 +228,7 @@ func benchLatency(b *testing.B, name string, setup func(context.Context, *pgxpoo
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
 	wg.Go(func() { bt.poll(ctx, t.seen, stop) })
-	cpu0, reconnects0 := processCPU(), benchReconnects.n.Load()
+	cpu0, reconnects0 := startCPU(), benchReconnects.n.Load()
 	var prod0 [3]int64
 	if t.produce != nil {
 		prod0 = [3]int64{t.produce.Requests.Load(), t.produce.Messages.Load(), t.produce.Nanos.Load()}
@@ -239,11 +239,11 @@ func benchLatency(b *testing.B, name string, setup func(context.Context, *pgxpoo
 	bt.settle()
 	close(stop)
 	wg.Wait()
-	cpu := processCPU() - cpu0
+	cpu := cpu0.stop()
 	l := bt.report(b, name, sent)
 	// Printed, not logged: a benchmark's log keeps only its first lines.
-	fmt.Printf("    %-10s  CPU of this process (the engine, PostgreSQL's clients, the load): %.0f µs per event appended; %d failed fetches\n",
-		name, float64(cpu.Microseconds())/float64(max(sent, 1)), benchReconnects.n.Load()-reconnects0)
+	fmt.Printf("    %-10s  CPU per event appended (this process: the engine, PostgreSQL's clients, the load): %s; %d failed fetches\n",
+		name, cpu.String(int64(max(sent, 1))), benchReconnects.n.Load()-reconnects0)
 	if t.produce != nil {
 		n, msgs := t.produce.Requests.Load()-prod0[0], t.produce.Messages.Load()-prod0[1]
 		avg := time.Duration(t.produce.Nanos.Load()-prod0[2]) / time.Duration(max(n, 1))
