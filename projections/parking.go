@@ -117,8 +117,23 @@ func storable(s string) string {
 const parkedSQL = `select name, stream_id, version, commit_pos, prepare_pos, type, error, parked_at
 	from projection_parked_streams where name = any($1) order by name, parked_at, stream_id for share`
 
+// ParkedDB is a DB whose transaction read the parked streams of its
+// projections with the locks of their checkpoints (infra/postgres's Apply):
+// the runner's read of them costs no round trip of its own.
+type ParkedDB interface {
+	DB
+	// Parked returns the parked streams of the projection name as the
+	// transaction read them, and false when it did not read them.
+	Parked(name string) ([]ParkedStream, bool)
+}
+
 // loadParked returns the parked streams of the projection name.
 func loadParked(ctx context.Context, db DB, name string) ([]ParkedStream, error) {
+	if pdb, ok := db.(ParkedDB); ok {
+		if parked, ok := pdb.Parked(name); ok {
+			return parked, nil
+		}
+	}
 	sql, args := ParkedQuery(name)
 	rows, err := db.Query(ctx, sql, args...)
 	if err != nil {

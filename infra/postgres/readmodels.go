@@ -303,13 +303,15 @@ func (m *ReadModels) applyTogether(ctx context.Context, reqs []*applyReq) error 
 			_, err := pgx.ForEachRow(rows, []any{&name, &c, &p}, func() error { after[name] = rmPosition(c, p); return nil })
 			return err
 		})
+		var parked map[string][]projections.ParkedStream
+		queueParked(b, names, &parked)
 		if err := tx.conn.SendBatch(ctx, b).Close(); err != nil {
 			return err
 		}
 		if len(after) != len(reqs) {
 			return errNotTogether
 		}
-		db := &queueDB{conn: tx.conn, batch: &pgx.Batch{}, copyMin: m.copyMin}
+		db := &queueDB{conn: tx.conn, batch: &pgx.Batch{}, copyMin: m.copyMin, parked: parked}
 		var moved []string
 		var cs, ps []int64
 		for _, r := range reqs {
@@ -328,6 +330,26 @@ func (m *ReadModels) applyTogether(ctx context.Context, reqs []*applyReq) error 
 		b.Queue(setCheckpoints, moved, cs, ps)
 		_, err := tx.commit(ctx, b)
 		return err
+	})
+}
+
+// queueParked queues the read of the parked streams of the projections
+// names into *parked (every name in it, with or without any), after their
+// checkpoints' locks: the runner's loadParked then reads them from there.
+func queueParked(b *pgx.Batch, names []string, parked *map[string][]projections.ParkedStream) {
+	sql, args := projections.ParkedManyQuery(names)
+	b.Queue(sql, args...).Query(func(rows pgx.Rows) error {
+		byName, err := projections.ScanParkedMany(rows)
+		if err != nil {
+			return err
+		}
+		for _, n := range names {
+			if _, ok := byName[n]; !ok {
+				byName[n] = nil
+			}
+		}
+		*parked = byName
+		return nil
 	})
 }
 
@@ -377,8 +399,13 @@ func (m *ReadModels) applyTx(ctx context.Context, tx *pipeTx, name string, to do
 		found = err == nil
 		return err
 	})
+	var parked map[string][]projections.ParkedStream
+	queueParked(b, []string{name}, &parked)
 	if err := conn.SendBatch(ctx, b).Close(); err != nil {
 		return fail(err)
+	}
+	if !found {
+		parked = nil // read before the lock: fn reads them itself
 	}
 	if !found {
 		if _, err := conn.Exec(ctx, createCheckpoint, name); err != nil {
@@ -392,7 +419,7 @@ func (m *ReadModels) applyTx(ctx context.Context, tx *pipeTx, name string, to do
 	if !after.Less(to) {
 		return false, nil
 	}
-	db := &queueDB{conn: conn, direct: !queue, batch: &pgx.Batch{}, copyMin: m.copyMin}
+	db := &queueDB{conn: conn, direct: !queue, batch: &pgx.Batch{}, copyMin: m.copyMin, parked: parked}
 	if err := fn(db, after); err != nil {
 		return db.late != nil, err
 	}
@@ -709,6 +736,18 @@ type queueDB struct {
 	late error
 	// copyMin is CopyMin; see ReadModels.copyMin.
 	copyMin int
+	// parked are the parked streams of the transaction's projections, by
+	// name, read with their checkpoints' locks; nil when not read.
+	parked map[string][]projections.ParkedStream
+}
+
+// Parked returns the parked streams of the projection name as the
+// transaction read them; see projections.ParkedDB.
+func (d *queueDB) Parked(name string) ([]projections.ParkedStream, bool) {
+	if d.parked == nil {
+		return nil, false
+	}
+	return d.parked[name], true
 }
 
 // CopyMin is the fewest rows worth a COPY; zero: no COPY.

@@ -156,3 +156,73 @@ func TestReadModels_ApplyCombined(t *testing.T) {
 		}
 	}
 }
+
+// An Apply reads its projections' parked streams in the round trip of its
+// checkpoints' locks, alone or combined, so that the runner's read of them
+// costs no round trip: two round trips a transaction, and fn finds each
+// projection's parked streams (none, for one without any).
+func TestReadModels_ApplyReadsParked(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool, trips := tracedPool(t)
+	if _, err := pool.Exec(ctx, `insert into projection_parked_streams
+		(name, stream_id, version, commit_pos, prepare_pos, type, error, parked_at) values ('p', 'x', 3, 7, 7, 't', 'poison', now())`); err != nil {
+		t.Fatal(err)
+	}
+	m := postgres.NewReadModels(pool)
+	// parkedOf checks that fn finds want parked streams of name; a new
+	// checkpoint's Apply reads them before its lock exists, so not at all.
+	parkedOf := func(name string, want int, read bool) func(projections.DB, domain.Position) error {
+		return func(db projections.DB, _ domain.Position) error {
+			pdb, ok := db.(projections.ParkedDB)
+			if !ok {
+				return fmt.Errorf("%s: the DB of Apply is not a ParkedDB", name)
+			}
+			parked, wasRead := pdb.Parked(name)
+			if wasRead != read || len(parked) != want || (want > 0 && parked[0].Stream != "x") {
+				return fmt.Errorf("%s: parked %+v (read %v), want %d (read %v)", name, parked, wasRead, want, read)
+			}
+			return nil
+		}
+	}
+	for _, n := range []string{"p", "q", "r"} { // the checkpoints are created
+		if err := m.Apply(ctx, n, domain.PositionAt(1), parkedOf(n, 0, false)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	trips.batches.Store(0)
+	trips.alone.Store(0)
+	if err := m.Apply(ctx, "p", domain.PositionAt(2), parkedOf("p", 1, true)); err != nil {
+		t.Fatal(err)
+	}
+	if b, a := trips.batches.Load(), trips.alone.Load(); b != 2 || a != 0 {
+		t.Errorf("an Apply alone: %d batches and %d statements alone, want 2 and 0", b, a)
+	}
+
+	// p's Apply holds the queue while q's and r's wait, then go together.
+	trips.commits.Store(0)
+	release, held := make(chan struct{}), make(chan struct{})
+	var wg sync.WaitGroup
+	errs := make([]error, 3)
+	wg.Go(func() {
+		errs[0] = m.Apply(ctx, "p", domain.PositionAt(3), func(db projections.DB, after domain.Position) error {
+			close(held)
+			<-release
+			return parkedOf("p", 1, true)(db, after)
+		})
+	})
+	<-held
+	wg.Go(func() { errs[1] = m.Apply(ctx, "q", domain.PositionAt(3), parkedOf("q", 0, true)) })
+	wg.Go(func() { errs[2] = m.Apply(ctx, "r", domain.PositionAt(3), parkedOf("r", 0, true)) })
+	time.Sleep(300 * time.Millisecond)
+	close(release)
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("Apply %d: %v", i, err)
+		}
+	}
+	if c := trips.commits.Load(); c != 2 {
+		t.Errorf("p alone, then q and r together: %d COMMITs, want 2", c)
+	}
+}
