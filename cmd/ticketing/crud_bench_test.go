@@ -158,11 +158,17 @@ func BenchmarkHoldsVsCRUD(b *testing.B) {
 // and returns what stops it, given the holds accepted: it writes their count
 // beside it (….holds), for tools/cpusplit to give the CPU per hold.
 func profileDrop(b *testing.B, buyers int, rate float64) func(holds int64) {
+	return profileWindow(b, fmt.Sprintf("buyers-%d-rate-%.0f", buyers, rate))
+}
+
+// profileWindow is profileDrop for any stretch of a bench: FILE-SUFFIX.prof,
+// with the count of operations it covers in FILE-SUFFIX.holds.
+func profileWindow(b *testing.B, suffix string) func(ops int64) {
 	base := os.Getenv("FLASH_CPUPROFILE")
 	if base == "" {
 		return func(int64) {}
 	}
-	name := fmt.Sprintf("%s-buyers-%d-rate-%.0f", strings.TrimSuffix(base, ".prof"), buyers, rate)
+	name := strings.TrimSuffix(base, ".prof") + "-" + suffix
 	f, err := os.Create(name + ".prof")
 	if err != nil {
 		b.Fatal(err)

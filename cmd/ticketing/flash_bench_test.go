@@ -454,8 +454,10 @@ func runDrop(b *testing.B, buyers, units int, rate float64) dropResult {
 // same concurrency, measured in the same run. Run it with `make bench-flash`.
 func BenchmarkFlashSale(b *testing.B) {
 	buyers, units := envInt("FLASH_BUYERS", 2000), envInt("FLASH_UNITS", 10_000)
-	baseline := baselineCommits(b, buyers, time.Duration(envInt("FLASH_BASE_MS", 3000))*time.Millisecond)
-	b.Logf("baseline: raw PostgreSQL single-row INSERT+COMMIT at %d concurrent workers: %.0f commits/s", buyers, baseline)
+	baseline, baseCPU, commits := baselineCommitsCPU(b, buyers, time.Duration(envInt("FLASH_BASE_MS", 3000))*time.Millisecond)
+	b.Logf("baseline: raw PostgreSQL single-row INSERT+COMMIT at %d concurrent workers: %.0f commits/s, CPU per commit %s",
+		buyers, baseline, baseCPU.String(commits))
+	rawSelf, rawPG := baseCPU.per(commits)
 
 	b.Run("flash-sale", func(b *testing.B) {
 		r := runDrop(b, buyers, units, 0)
@@ -499,6 +501,8 @@ func BenchmarkFlashSale(b *testing.B) {
 		var mu sync.Mutex
 		var ops []op
 		record := func(name string, d time.Duration) { mu.Lock(); ops = append(ops, op{name, d}); mu.Unlock() }
+		stopProfile := profileWindow(b, "steady-mix")
+		cpu := startCPU()
 		deadline := time.Now().Add(d)
 		var wg sync.WaitGroup
 		for i := range clients {
@@ -530,12 +534,18 @@ func BenchmarkFlashSale(b *testing.B) {
 			})
 		}
 		wg.Wait()
+		f.caughtUp(b) // a write's CPU includes its projection
+		spent := cpu.stop()
+		stopProfile(int64(len(ops)))
 		byName := map[string][]time.Duration{}
 		for _, o := range ops {
 			byName[o.name] = append(byName[o.name], o.d)
 		}
 		total := float64(len(ops)) / d.Seconds()
 		b.Logf("steady mix: %d clients over %d shows for %s: %.0f writes/s (%.2f × baseline)", clients, len(shows), d, total, total/baseline)
+		self, pg := spent.per(int64(len(ops)))
+		b.Logf("steady mix: CPU per write %s (%.1f× a raw commit's)", spent.String(int64(len(ops))), (self+pg)/max(rawSelf+rawPG, 1))
+		b.ReportMetric((self+pg)/max(rawSelf+rawPG, 1), "cpu-x-raw")
 		for _, name := range []string{"hold", "pay", "cancel"} {
 			l := latencyOf(byName[name])
 			b.Logf("steady mix: %-6s %6d  p50 %.1f ms  p99 %.1f ms", name, len(byName[name]), l.p50, l.p99)
