@@ -126,10 +126,19 @@ func (h *placeOrder) hold(ctx context.Context, show uuid.UUID, req domain.HoldRe
 // decideHolds decides every hold of a batch against the show in memory and
 // appends the accepted ones in one append, with their new orders when the
 // store can; on a conflict it reloads and decides them all again.
+//
+// The show in memory is not first caught up with its stream: when every
+// hold is accepted, the append's expected version proves that no other
+// process wrote the show meanwhile (or conflicts, and they are decided
+// again). A refusal writes nothing, so when one is refused the stream is
+// read after the decisions: found as the show was, they stand as they
+// would have on a show read just before; found moved on, the show is
+// loaded again and they are decided again. A batch of holds all accepted,
+// the usual case, costs no read of the show's stream.
 func (h *placeOrder) decideHolds(ctx context.Context, show uuid.UUID, batch []*holdReq) {
 	defer h.locks.lock(domain.ShowStream(show))()
 	for attempt := 0; ; attempt++ {
-		c, err := h.shows.current(ctx, show)
+		c, fresh, err := h.shows.cached(ctx, show)
 		if err != nil {
 			answer(batch, err)
 			return
@@ -148,6 +157,16 @@ func (h *placeOrder) decideHolds(ctx context.Context, show uuid.UUID, batch []*h
 			}
 			r.held = c.show.Changes()[before].(domain.SeatsHeld)
 			accepted = append(accepted, r)
+		}
+		if len(accepted) < len(batch) && !fresh {
+			moved, err := h.shows.moved(ctx, c)
+			if err != nil {
+				answer(batch, err)
+				return
+			}
+			if moved {
+				continue // loaded again, as it stands
+			}
 		}
 		if len(accepted) == 0 {
 			return

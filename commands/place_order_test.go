@@ -6,12 +6,14 @@ import (
 	"errors"
 	"reflect"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/google/uuid"
 
 	"github.com/ticketing/ticketing/commands"
 	"github.com/ticketing/ticketing/domain"
+	"github.com/ticketing/ticketing/infra/memory"
 )
 
 // Concurrent holds on one show are batched; whether the store writes the
@@ -176,5 +178,88 @@ func TestHandler_Appended(t *testing.T) {
 	}
 	if n != 16 || len(told) != 16 {
 		t.Fatalf("%d holds and orders stored, %d told; want 16", n, len(told))
+	}
+}
+
+// showReads counts the reads of one stream a handler makes: another
+// process's show appears to it only through them.
+type showReads struct {
+	*memory.Store
+	stream string
+	n      atomic.Int32
+}
+
+func (s *showReads) ReadStream(ctx context.Context, stream string, from int64) ([]domain.RecordedEvent, error) {
+	if stream == s.stream {
+		s.n.Add(1)
+	}
+	return s.Store.ReadStream(ctx, stream, from)
+}
+
+// Holds are decided on the show as this process knows it: holds that are
+// all accepted read nothing of the show's stream (their append's expected
+// version proves nothing else was written). A refusal is checked against
+// the stream: a release by another process is seen, and the hold it let
+// in accepted; a hold accepted on a show another process sold out since
+// conflicts, is decided again, and is refused. Nothing is oversold.
+func TestHandler_HoldsOnTheShowInMemory(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	ctx := context.Background()
+	reads := &showReads{Store: f.store, stream: domain.ShowStream(f.show)}
+	h, other := f.handler(reads, manyRetries), f.handler(f.store, manyRetries)
+	hold := func(h *commands.Handler, buyer domain.Actor, n int) (commands.OrderResult, error) {
+		return h.PlaceOrder(ctx, buyer, commands.PlaceOrder{ShowID: f.show, Items: []domain.ItemRequest{{Section: "floor", Quantity: n}}})
+	}
+	buyer := func() domain.Actor { return domain.Actor{UserID: uuid.New(), Role: domain.RoleBuyer} }
+	if _, err := hold(h, buyer(), 1); err != nil { // the show is loaded
+		t.Fatal(err)
+	}
+	reads.n.Store(0)
+	var mine []commands.OrderResult
+	var mineBy []domain.Actor
+	for range 6 {
+		b := buyer()
+		res, err := hold(h, b, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		mine, mineBy = append(mine, res), append(mineBy, b)
+	}
+	if n := reads.n.Load(); n != 0 {
+		t.Errorf("six holds accepted on the show in memory read its stream %d times, want 0", n)
+	}
+	// 7 of 10 held; another process holds the last 3: this one's show
+	// still has 3 left.
+	if _, err := hold(other, buyer(), 3); err != nil {
+		t.Fatal(err)
+	}
+	// Accepted on the show in memory, the append conflicts; decided again
+	// on the stream, the hold is refused.
+	if _, err := hold(h, buyer(), 2); !errors.Is(err, domain.ErrSoldOut) {
+		t.Errorf("a hold on a show another process sold out: %v, want ErrSoldOut", err)
+	}
+	// Sold out in this process's show too; another process releases one
+	// of this process's orders: the refusal is checked, and the hold let
+	// in.
+	if _, err := other.CancelOrder(ctx, mineBy[0], mine[0].ID); err != nil {
+		t.Fatal(err)
+	}
+	reads.n.Store(0)
+	if _, err := hold(h, buyer(), 1); err != nil {
+		t.Errorf("a hold after another process released a unit: %v, want it accepted", err)
+	}
+	if n := reads.n.Load(); n == 0 {
+		t.Error("a hold decided on a sold-out show in memory did not read the show's stream")
+	}
+	if _, err := hold(h, buyer(), 1); !errors.Is(err, domain.ErrSoldOut) {
+		t.Errorf("a hold on a sold-out show: %v, want ErrSoldOut", err)
+	}
+	s, err := f.h.LoadShow(ctx, f.show)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := s.Available("floor"); got != 0 {
+		t.Errorf("floor has %d available, want 0 (10 held, none oversold)", got)
 	}
 }

@@ -110,6 +110,32 @@ func (r *showRepository) current(ctx context.Context, id uuid.UUID) (*cachedShow
 	return c, nil
 }
 
+// cached returns the show as this process last knew it, without reading
+// its stream for events other processes appended since; fresh reports
+// that it was loaded now, and so is as the stream stands. The caller holds
+// the show's stream lock, and must not tell a buyer no on a show that is
+// not fresh before moved confirmed that it was current (an append of what
+// it raised is checked by its expected version; a refusal writes nothing).
+func (r *showRepository) cached(ctx context.Context, id uuid.UUID) (c *cachedShow, fresh bool, err error) {
+	if c := r.cache.get(id); c != nil {
+		return c, false, nil
+	}
+	c, err = r.current(ctx, id)
+	return c, true, err
+}
+
+// moved reports whether the stream of a cached show holds events after the
+// show's version, appended by another process; the show then leaves the
+// cache, its state being behind.
+func (r *showRepository) moved(ctx context.Context, c *cachedShow) (bool, error) {
+	recs, err := r.events.store.ReadStream(ctx, domain.ShowStream(c.show.ID), c.show.Version()+1)
+	if err != nil || len(recs) > 0 {
+		r.cache.drop(c.show.ID)
+		return len(recs) > 0, err
+	}
+	return false, nil
+}
+
 // catchUp applies the events appended to a show's stream after its version.
 func (r *showRepository) catchUp(ctx context.Context, s *domain.Show, stream string) error {
 	recs, err := r.events.store.ReadStream(ctx, stream, s.Version()+1)
