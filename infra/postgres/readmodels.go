@@ -406,8 +406,6 @@ func (m *ReadModels) applyTx(ctx context.Context, tx *pipeTx, name string, to do
 	}
 	if !found {
 		parked = nil // read before the lock: fn reads them itself
-	}
-	if !found {
 		if _, err := conn.Exec(ctx, createCheckpoint, name); err != nil {
 			return fail(err)
 		}

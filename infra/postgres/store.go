@@ -426,15 +426,9 @@ func (s *Store) queueBlind(b *pgx.Batch, group []*appendReq, offsets []int64, id
 		QueryRow(func(row pgx.Row) error { return row.Scan(start, at) })
 	var checked []string
 	var expected []int64
-	seen := map[string]bool{}
-	for _, r := range group {
-		for _, p := range r.parts {
-			if !seen[p.Stream] {
-				seen[p.Stream] = true
-				if p.Expected > 0 {
-					checked, expected = append(checked, p.Stream), append(expected, p.Expected)
-				}
-			}
+	for stream, v := range expectedVersions(group) {
+		if v > 0 {
+			checked, expected = append(checked, stream), append(expected, v)
 		}
 	}
 	if len(checked) > 0 {
