@@ -67,12 +67,24 @@ func NewSharedLog(log Reader, registry *domain.Registry, pages int) *SharedLog {
 }
 
 // Reader returns a new reader of the log. Close it when its rebuild ends.
+// A reader opened after others have started reading may find the pages
+// they went past dropped, and read them itself: open the readers of
+// rebuilds that run together with Readers.
 func (s *SharedLog) Reader() *SharedReader {
-	r := &SharedReader{log: s}
+	return s.Readers(1)[0]
+}
+
+// Readers returns n new readers of the log, all open before any reads, so
+// that no page is dropped before each of them has gone past it.
+func (s *SharedLog) Readers(n int) []*SharedReader {
+	rs := make([]*SharedReader, n)
 	s.mu.Lock()
-	s.readers[r] = struct{}{}
-	s.mu.Unlock()
-	return r
+	defer s.mu.Unlock()
+	for i := range rs {
+		rs[i] = &SharedReader{log: s}
+		s.readers[rs[i]] = struct{}{}
+	}
+	return rs
 }
 
 // SharedReader is one rebuild's view of a SharedLog. It is a Reader, and a

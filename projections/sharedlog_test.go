@@ -103,8 +103,7 @@ func TestSharedLog_ReadsAndDecodesOnceForAllReaders(t *testing.T) {
 	const readers, limit = 6, 50
 	results := make([][]domain.RecordedEvent, readers)
 	var wg sync.WaitGroup
-	for i := range readers {
-		r := shared.Reader()
+	for i, r := range shared.Readers(readers) {
 		wg.Go(func() { results[i] = readThrough(t, r, registry, domain.Position{}, limit) })
 	}
 	wg.Wait()

@@ -124,9 +124,10 @@ func replay(ctx context.Context, pool *pgxpool.Pool, o replayOptions, out io.Wri
 	reports := make([]replayReport, len(chosen))
 	// The rebuilds read and decode the log once for all of them.
 	shared := projections.NewSharedLog(store, registry, projections.SharedPagesFor(o.Batch))
+	readers := shared.Readers(len(chosen))
 	var wg sync.WaitGroup
 	for i, p := range chosen {
-		reader := shared.Reader()
+		reader := readers[i]
 		wg.Go(func() {
 			defer reader.Close()
 			start := time.Now()
