@@ -21,31 +21,42 @@ import (
 // benches run against a local server. Processes that end within the
 // stretch are not counted; the pools' backends live through it.
 type cpuMeter struct {
-	self time.Duration
-	pg   map[string]int64 // clock ticks by pid
+	self      time.Duration
+	pg, other map[string]int64 // clock ticks by pid
 }
 
 // cpuSpent is what a cpuMeter measured; pgSeen is false when no PostgreSQL
-// process was found on this machine.
+// process was found on this machine. jvm is the CPU of the processes named
+// java (the Kafka broker the benches start, and anything else in a JVM): it
+// is printed beside, not counted in the operation's CPU, since the rows
+// without a broker have none.
 type cpuSpent struct {
-	self, pg time.Duration
-	pgSeen   bool
+	self, pg, jvm time.Duration
+	pgSeen        bool
 }
 
 // userHZ is the unit of the CPU times of /proc/PID/stat: USER_HZ, 100 on
 // Linux whatever the kernel's own tick.
 const userHZ = 100
 
-func startCPU() cpuMeter { return cpuMeter{self: processCPU(), pg: postgresTicks()} }
+func startCPU() cpuMeter {
+	return cpuMeter{self: processCPU(), pg: processTicks("postgres"), other: processTicks("java")}
+}
 
 func (m cpuMeter) stop() cpuSpent {
 	self := processCPU() - m.self
+	pg, jvm := processTicks("postgres"), processTicks("java")
+	return cpuSpent{self: self, pg: ticksSince(m.pg, pg), jvm: ticksSince(m.other, jvm), pgSeen: len(pg) > 0}
+}
+
+// ticksSince is the CPU time spent from before to now, by pid; a process
+// started since counts whole.
+func ticksSince(before, now map[string]int64) time.Duration {
 	var ticks int64
-	now := postgresTicks()
 	for pid, t := range now {
-		ticks += t - m.pg[pid] // a process started since counts whole
+		ticks += t - before[pid]
 	}
-	return cpuSpent{self: self, pg: time.Duration(ticks) * time.Second / userHZ, pgSeen: len(now) > 0}
+	return time.Duration(ticks) * time.Second / userHZ
 }
 
 // per returns the CPU per operation of n operations, in µs, of this process
@@ -63,12 +74,16 @@ func (c cpuSpent) String(n int64) string {
 	if !c.pgSeen {
 		return fmt.Sprintf("%.0f µs in this process (PostgreSQL is not on this machine)", self)
 	}
-	return fmt.Sprintf("%.0f µs = %.0f in this process + %.0f in PostgreSQL", self+pg, self, pg)
+	s := fmt.Sprintf("%.0f µs = %.0f in this process + %.0f in PostgreSQL", self+pg, self, pg)
+	if c.jvm > 0 && n > 0 {
+		s += fmt.Sprintf(" (and %.0f in the JVMs: the broker)", float64(c.jvm.Microseconds())/float64(n))
+	}
+	return s
 }
 
-// postgresTicks returns the CPU time, user and system, of every process
-// named postgres, by pid; nil where /proc cannot be read.
-func postgresTicks() map[string]int64 {
+// processTicks returns the CPU time, user and system, in clock ticks, of
+// every process called name, by pid; empty where /proc cannot be read.
+func processTicks(name string) map[string]int64 {
 	stats, _ := filepath.Glob("/proc/[0-9]*/stat")
 	out := map[string]int64{}
 	for _, path := range stats {
@@ -77,7 +92,7 @@ func postgresTicks() map[string]int64 {
 			continue // ended meanwhile
 		}
 		open, end := bytes.IndexByte(b, '('), bytes.LastIndexByte(b, ')')
-		if open < 0 || end < open || string(b[open+1:end]) != "postgres" {
+		if open < 0 || end < open || string(b[open+1:end]) != name {
 			continue
 		}
 		// After the name: state, ppid, … utime is the 12th field, stime the 13th.
