@@ -581,8 +581,9 @@ func rebuildAll(ctx context.Context, log projections.Reader, models projections.
 	var wg sync.WaitGroup
 	start := time.Now()
 	shared := projections.NewSharedLog(log, registry, 0)
-	for _, p := range projections.All() {
-		r := shared.Reader()
+	readers := shared.Readers(len(projections.All()))
+	for i, p := range projections.All() {
+		r := readers[i]
 		wg.Go(func() {
 			defer r.Close()
 			_, err := projections.Rebuild(ctx, r, models, registry, p, batch, nil)
@@ -618,8 +619,9 @@ func rebuildShadows(ctx context.Context, pool *pgxpool.Pool, log projections.Rea
 	var wg sync.WaitGroup
 	start := time.Now()
 	shared := projections.NewSharedLog(log, registry, projections.SharedPagesFor(batch))
-	for _, p := range projections.All() {
-		r := shared.Reader()
+	readers := shared.Readers(len(projections.All()))
+	for i, p := range projections.All() {
+		r := readers[i]
 		wg.Go(func() {
 			var swap time.Duration
 			err := func() error {
