@@ -21,8 +21,8 @@ import (
 // benches run against a local server. Processes that end within the
 // stretch are not counted; the pools' backends live through it.
 type cpuMeter struct {
-	self      time.Duration
-	pg, other map[string]int64 // clock ticks by pid
+	self    time.Duration
+	pg, jvm map[string]int64 // clock ticks by pid
 }
 
 // cpuSpent is what a cpuMeter measured; pgSeen is false when no PostgreSQL
@@ -40,13 +40,13 @@ type cpuSpent struct {
 const userHZ = 100
 
 func startCPU() cpuMeter {
-	return cpuMeter{self: processCPU(), pg: processTicks("postgres"), other: processTicks("java")}
+	return cpuMeter{self: processCPU(), pg: processTicks("postgres"), jvm: processTicks("java")}
 }
 
 func (m cpuMeter) stop() cpuSpent {
 	self := processCPU() - m.self
 	pg, jvm := processTicks("postgres"), processTicks("java")
-	return cpuSpent{self: self, pg: ticksSince(m.pg, pg), jvm: ticksSince(m.other, jvm), pgSeen: len(pg) > 0}
+	return cpuSpent{self: self, pg: ticksSince(m.pg, pg), jvm: ticksSince(m.jvm, jvm), pgSeen: len(pg) > 0}
 }
 
 // ticksSince is the CPU time spent from before to now, by pid; a process

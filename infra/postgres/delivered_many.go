@@ -137,12 +137,7 @@ func lockDeliveredMany(ctx context.Context, tx *pipeTx, names []string, parts []
 	b.Queue(readStreamVersions, streams).Query(func(rows pgx.Rows) error {
 		return scanStreamVersions(rows, index, versions)
 	})
-	sql, args := projections.ParkedManyQuery(names)
-	b.Queue(sql, args...).Query(func(rows pgx.Rows) error {
-		var err error
-		parked, err = projections.ScanParkedMany(rows)
-		return err
-	})
+	queueParked(b, names, &parked)
 	if err := tx.conn.SendBatch(ctx, b).Close(); err != nil {
 		return nil, nil, nil, err
 	}
