@@ -168,6 +168,22 @@ func (r *analyticsRun) flush(ctx context.Context, db DB) error {
 	}
 	c, copying := copier(db)
 	if copying {
+		// Optimistically, as a rebuild's orders are new: only those the
+		// run ends and does not place are read, and those it places
+		// copied. Should one be there already, the COPY fails, and the
+		// run is done again after looking them all up.
+		err := c.Try(ctx, func() error {
+			return r.flushWith(ctx, db, r.endedOnly(), func(w *analyticsWrite) (bool, error) {
+				copied, err := w.copy(ctx, c, db, true)
+				if err == nil && !copied && w.placed.len() > 0 {
+					err = errNotCopied
+				}
+				return copied, err
+			})
+		})
+		if err == nil || ctx.Err() != nil {
+			return err
+		}
 		// Every order placed is looked up too: those resolve then finds
 		// new are known to be new, and can be copied (issue 17: rebuilds).
 		for _, e := range r.events {
@@ -175,8 +191,15 @@ func (r *analyticsRun) flush(ctx context.Context, db DB) error {
 				r.ended.get(e.OrderID)
 			}
 		}
+		return r.flushWith(ctx, db, r.ended.keys, func(w *analyticsWrite) (bool, error) { return w.copy(ctx, c, db, false) })
 	}
-	known, err := r.load(ctx, db)
+	return r.flushWith(ctx, db, r.ended.keys, nil)
+}
+
+// flushWith reads the orders of ids, resolves the run, and writes it with
+// copy, when not nil and it copied, or else with INSERTs.
+func (r *analyticsRun) flushWith(ctx context.Context, db DB, ids []uuid.UUID, copy func(*analyticsWrite) (bool, error)) error {
+	known, err := r.load(ctx, db, ids)
 	if err != nil {
 		return err
 	}
@@ -184,8 +207,8 @@ func (r *analyticsRun) flush(ctx context.Context, db DB) error {
 	if err != nil {
 		return err
 	}
-	if copying {
-		copied, err := w.copy(ctx, c, db)
+	if copy != nil {
+		copied, err := copy(w)
 		if err != nil || copied {
 			return err
 		}
@@ -194,6 +217,24 @@ func (r *analyticsRun) flush(ctx context.Context, db DB) error {
 		return insertHolds(ctx, db, &w.placed)
 	}
 	return w.write(ctx, db)
+}
+
+// endedOnly returns the orders the run ends but does not place: those that,
+// unless the log repeats a placing, can only be stored before the run.
+func (r *analyticsRun) endedOnly() []uuid.UUID {
+	placed := map[uuid.UUID]bool{}
+	for _, e := range r.events {
+		if e, ok := e.(domain.OrderPlaced); ok {
+			placed[e.OrderID] = true
+		}
+	}
+	var ids []uuid.UUID
+	for _, id := range r.ended.keys {
+		if !placed[id] {
+			ids = append(ids, id)
+		}
+	}
+	return ids
 }
 
 // copiedAnalyticsColumns are the columns of the orders analyticsWrite.copy
@@ -206,12 +247,14 @@ var copiedAnalyticsColumns = []string{"order_id", "show_id", "held_hour", "held_
 // pay times computed as PostgreSQL computes them from the microseconds
 // stored. Orders whose units are past an int column go in the INSERT,
 // which fails as it does without COPY.
-func (w *analyticsWrite) copy(ctx context.Context, c Copier, db DB) (bool, error) {
+//
+// all copies the orders placed whatever their number; see copyRows.
+func (w *analyticsWrite) copy(ctx context.Context, c Copier, db DB, all bool) (bool, error) {
 	p := w.placed.vals
 	if slices.ContainsFunc(p, func(o analyticsOrder) bool { return o.units != int(int32(o.units)) }) {
 		return false, nil
 	}
-	copied, err := copyRows(ctx, c, "rm_analytics_orders", copiedAnalyticsColumns, len(p), func(i int) []any {
+	copied, err := copyRows(ctx, c, all, "rm_analytics_orders", copiedAnalyticsColumns, len(p), func(i int) []any {
 		o := &p[i]
 		var payMS *int64
 		if o.paid {
@@ -274,10 +317,10 @@ func (r *analyticsRun) reset() {
 	r.events = r.events[:0]
 }
 
-// load reads the orders with an outcome in the run, as they stand before
-// the run, in one query.
-func (r *analyticsRun) load(ctx context.Context, db DB) (known keyed[uuid.UUID, analyticsOrder], err error) {
-	if r.ended.len() == 0 {
+// load reads the orders of ids, as they stand before the run, in one
+// query.
+func (r *analyticsRun) load(ctx context.Context, db DB, ids []uuid.UUID) (known keyed[uuid.UUID, analyticsOrder], err error) {
+	if len(ids) == 0 {
 		return known, nil
 	}
 	err = queryEach(ctx, db, func(rows Rows) error {
@@ -288,7 +331,7 @@ func (r *analyticsRun) load(ctx context.Context, db DB) (known keyed[uuid.UUID, 
 		}
 		*known.get(id) = o
 		return nil
-	}, `select order_id, status, units from rm_analytics_orders where order_id = any($1::uuid[])`, r.ended.keys)
+	}, `select order_id, status, units from rm_analytics_orders where order_id = any($1::uuid[])`, ids)
 	return known, err
 }
 

@@ -1,6 +1,9 @@
 package projections
 
-import "context"
+import (
+	"context"
+	"errors"
+)
 
 // Copier is a DB that loads rows with COPY, PostgreSQL's bulk path (issue
 // 17: rebuilds): no statement, no arrays to unpack and no conflict check per
@@ -17,7 +20,15 @@ type Copier interface {
 	// CopyMin is the fewest rows a projector loads with COPY; fewer go in
 	// its INSERT statement. Zero: never COPY.
 	CopyMin() int
+	// Try runs fn, and the statements it queues, in a savepoint: when
+	// they fail, what they did is undone and Try returns the failure,
+	// the transaction still open for what the caller does instead.
+	Try(ctx context.Context, fn func() error) error
 }
+
+// errNotCopied fails the optimistic flush of a run that has rows to create
+// that COPY cannot load: the run is then done with the rows looked up.
+var errNotCopied = errors.New("rows to create that COPY cannot load")
 
 // copier returns db as a Copier when it is one that copies at all: a
 // projector's flush then looks up the rows it may copy.
@@ -31,8 +42,11 @@ func copier(db DB) (Copier, bool) {
 
 // copyRows loads rows into table with c when there are at least c.CopyMin()
 // of them, and reports whether it did; the caller inserts them otherwise.
-func copyRows(ctx context.Context, c Copier, table string, columns []string, n int, row func(i int) []any) (bool, error) {
-	if c == nil || n == 0 || n < c.CopyMin() {
+//
+// all copies any number of rows, for a flush that copies rows it did not
+// look up (see Copier.Try): the COPY fails on a key that is there.
+func copyRows(ctx context.Context, c Copier, all bool, table string, columns []string, n int, row func(i int) []any) (bool, error) {
+	if c == nil || n == 0 || (n < c.CopyMin() && !all) {
 		return false, nil
 	}
 	rows := make([][]any, n)

@@ -15,10 +15,12 @@ import (
 	"github.com/ticketing/ticketing/projections"
 )
 
-// copyCounts counts the rows each table was loaded with by COPY.
+// copyCounts counts the rows each table was loaded with by COPY, and the
+// optimistic flushes (Copier.Try) that held and that were undone.
 type copyCounts struct {
-	mu   sync.Mutex
-	rows map[string]int
+	mu            sync.Mutex
+	rows          map[string]int
+	tried, undone map[string]int // by projection
 }
 
 func (c *copyCounts) add(table string, n int) {
@@ -38,17 +40,32 @@ type copyCountingStore struct {
 
 func (s copyCountingStore) Apply(ctx context.Context, name string, to domain.Position, fn func(db projections.DB, after domain.Position) error) error {
 	return s.ReadModels.Apply(ctx, name, to, func(db projections.DB, after domain.Position) error {
-		return fn(copyCountingDB{db, db.(projections.Copier), s.counts}, after)
+		return fn(copyCountingDB{db, db.(projections.Copier), s.counts, name}, after)
 	})
 }
 
 type copyCountingDB struct {
 	projections.DB
-	c      projections.Copier
-	counts *copyCounts
+	c          projections.Copier
+	counts     *copyCounts
+	projection string
 }
 
 func (d copyCountingDB) CopyMin() int { return d.c.CopyMin() }
+
+func (d copyCountingDB) Try(ctx context.Context, fn func() error) error {
+	err := d.c.Try(ctx, fn)
+	d.counts.mu.Lock()
+	defer d.counts.mu.Unlock()
+	if d.counts.tried == nil {
+		d.counts.tried, d.counts.undone = map[string]int{}, map[string]int{}
+	}
+	d.counts.tried[d.projection]++
+	if err != nil {
+		d.counts.undone[d.projection]++
+	}
+	return err
+}
 
 func (d copyCountingDB) CopyFrom(ctx context.Context, table string, columns []string, rows [][]any) error {
 	d.counts.add(table, len(rows))
@@ -75,6 +92,7 @@ func TestBatchProjector_CopyMatchesInsert(t *testing.T) {
 			want := readModels(t, refPool)
 
 			pool := pgtest.NewPool(t)
+			tried, undone := map[string]int{}, map[string]int{}
 			for _, batch := range []int{2, 16, 200, len(log)} {
 				emptyReadModels(t, pool)
 				counts := &copyCounts{}
@@ -89,6 +107,17 @@ func TestBatchProjector_CopyMatchesInsert(t *testing.T) {
 					if counts.rows[table] == 0 {
 						t.Errorf("batches of %d: no row of %s copied", batch, table)
 					}
+				}
+				// The log repeats orders: some optimistic flushes find
+				// rows there, and are done again.
+				for p, n := range counts.tried {
+					tried[p] += n
+					undone[p] += counts.undone[p]
+				}
+			}
+			for _, p := range []string{projections.NameOrders, projections.NameAnalytics, projections.NameSales} {
+				if undone[p] == 0 || undone[p] == tried[p] {
+					t.Errorf("%s: %d optimistic flushes, %d undone: want some of each", p, tried[p], undone[p])
 				}
 			}
 		})

@@ -202,28 +202,50 @@ func (r *ordersRun) flush(ctx context.Context, db DB) error {
 	if len(r.events) == 0 {
 		return nil
 	}
-	c, copying := copier(db)
-	if copying {
-		r.lookUpAll()
+	if c, copying := copier(db); copying {
+		// Optimistically, as a rebuild's rows are new: only the rows the
+		// run touches and does not create are read, and what it creates is
+		// copied. Should one be there already, the COPY fails, and the run
+		// is done again after looking them all up.
+		err := c.Try(ctx, func() error {
+			known, tickets, err := r.load(ctx, db, r.stored())
+			if err != nil {
+				return err
+			}
+			return r.resolve(known, tickets).copy(ctx, c, db, true)
+		})
+		if err == nil || ctx.Err() != nil {
+			return err
+		}
+		known, tickets, err := r.load(ctx, db, r.lookUpAll())
+		if err != nil {
+			return err
+		}
+		return r.resolve(known, tickets).copy(ctx, c, db, false)
 	}
-	known, tickets, err := r.load(ctx, db)
+	known, tickets, err := r.load(ctx, db, r.lookups())
 	if err != nil {
 		return err
 	}
 	w := r.resolve(known, tickets)
-	if copying {
-		return w.copy(ctx, c, db)
-	}
 	if r.touched.len() == 0 {
 		return insertPlaced(ctx, db, &w.placed)
 	}
 	return w.write(ctx, db)
 }
 
+// ordersLookup is what load reads: orders and tickets by id.
+type ordersLookup struct{ orders, tickets []uuid.UUID }
+
+// lookups returns the orders and tickets the run touches.
+func (r *ordersRun) lookups() ordersLookup {
+	return ordersLookup{r.touched.keys, r.checked.keys}
+}
+
 // lookUpAll has load read every order the run places and every ticket it
 // confirms, as those it touches: the rows resolve then finds new are known
 // to be new, and can be copied (issue 17: rebuilds).
-func (r *ordersRun) lookUpAll() {
+func (r *ordersRun) lookUpAll() ordersLookup {
 	for _, e := range r.events {
 		switch e := e.(type) {
 		case domain.OrderPlaced:
@@ -234,6 +256,42 @@ func (r *ordersRun) lookUpAll() {
 			}
 		}
 	}
+	return r.lookups()
+}
+
+// stored returns the orders and tickets the run touches but does not
+// create: those that, unless the log repeats a creation, can only be
+// stored before the run. The others are taken to be new.
+func (r *ordersRun) stored() ordersLookup {
+	var placed, confirmed map[uuid.UUID]bool
+	for _, e := range r.events {
+		switch e := e.(type) {
+		case domain.OrderPlaced:
+			if placed == nil {
+				placed = map[uuid.UUID]bool{}
+			}
+			placed[e.OrderID] = true
+		case domain.OrderConfirmed:
+			if confirmed == nil {
+				confirmed = map[uuid.UUID]bool{}
+			}
+			for _, t := range e.Tickets {
+				confirmed[t.ID] = true
+			}
+		}
+	}
+	var l ordersLookup
+	for _, id := range r.touched.keys {
+		if !placed[id] {
+			l.orders = append(l.orders, id)
+		}
+	}
+	for _, id := range r.checked.keys {
+		if !confirmed[id] {
+			l.tickets = append(l.tickets, id)
+		}
+	}
+	return l
 }
 
 // Columns of the rows ordersWrite.copy loads.
@@ -248,9 +306,14 @@ var (
 // run whose every order and ticket was looked up (lookUpAll), those placed
 // and inserted are not there. A ticket whose seat is past an int column
 // goes in the INSERT, which fails as it does without COPY.
-func (w *ordersWrite) copy(ctx context.Context, c Copier, db DB) error {
+//
+// optimistic copies rows that were not looked up (see ordersRun.stored):
+// all of them then go in the COPY, whatever their number, for the COPY to
+// fail on one that is there, where an INSERT would leave it as it is; a
+// seat past an int column fails with errNotCopied.
+func (w *ordersWrite) copy(ctx context.Context, c Copier, db DB, optimistic bool) error {
 	p := w.placed.vals
-	copied, err := copyRows(ctx, c, "rm_orders", copiedOrderColumns, len(p), func(i int) []any {
+	copied, err := copyRows(ctx, c, optimistic, "rm_orders", copiedOrderColumns, len(p), func(i int) []any {
 		o := &p[i]
 		return []any{w.placed.keys[i], o.seq, o.show, o.buyer, string(o.status), o.items, o.seats, o.total, o.expires,
 			o.payment, o.at, o.updated}
@@ -262,8 +325,12 @@ func (w *ordersWrite) copy(ctx context.Context, c Copier, db DB) error {
 		w.placed.reset()
 	}
 	t := w.inserted.vals
-	if !slices.ContainsFunc(t, func(t runTicket) bool { return t.seat != int64(int32(t.seat)) }) {
-		copied, err = copyRows(ctx, c, "rm_tickets", copiedTicketColumns, len(t), func(i int) []any {
+	if slices.ContainsFunc(t, func(t runTicket) bool { return t.seat != int64(int32(t.seat)) }) {
+		if optimistic {
+			return errNotCopied
+		}
+	} else {
+		copied, err = copyRows(ctx, c, optimistic, "rm_tickets", copiedTicketColumns, len(t), func(i int) []any {
 			t := &t[i]
 			var checked *time.Time
 			if t.checked {
@@ -294,14 +361,14 @@ func (r *ordersRun) reset() {
 
 // load reads the orders and tickets the run touches, as they stand before
 // the run, in one query.
-func (r *ordersRun) load(ctx context.Context, db DB) (known keyed[uuid.UUID, runOrder], tickets keyed[uuid.UUID, runTicket], err error) {
-	if r.touched.len() == 0 {
+func (r *ordersRun) load(ctx context.Context, db DB, l ordersLookup) (known keyed[uuid.UUID, runOrder], tickets keyed[uuid.UUID, runTicket], err error) {
+	if len(l.orders)+len(l.tickets) == 0 {
 		return known, tickets, nil
 	}
 	rows, err := db.Query(ctx, `select true, id, buyer_id, false from rm_orders where id = any($1::uuid[])
 		union all
 		select false, id, buyer_id, checked_in_at is not null from rm_tickets where id = any($2::uuid[])`,
-		r.touched.keys, r.checked.keys)
+		l.orders, l.tickets)
 	if err != nil {
 		return known, tickets, err
 	}

@@ -235,30 +235,53 @@ func (r *salesRun) flush(ctx context.Context, db DB) error {
 		return nil
 	}
 	c, copying := copier(db)
-	if copying {
-		// Every order placed is looked up too: those resolve then finds
-		// new are known to be new, and can be copied (issue 17: rebuilds).
-		for _, ev := range r.orders {
-			if ev.status == domain.OrderStatusHeld {
-				r.ended.get(ev.order)
-			}
+	if !copying {
+		return r.flushWith(ctx, db, r.ended.keys, nil, false)
+	}
+	// Optimistically, as a rebuild's orders are new: only those the run
+	// ends and does not place are read, and those it places copied.
+	// Should one be there already, the COPY fails, and the run is done
+	// again after looking them all up.
+	placed := map[uuid.UUID]bool{}
+	for _, ev := range r.orders {
+		if ev.status == domain.OrderStatusHeld {
+			placed[ev.order] = true
 		}
 	}
-	known, err := r.load(ctx, db)
+	var stored []uuid.UUID
+	for _, id := range r.ended.keys {
+		if !placed[id] {
+			stored = append(stored, id)
+		}
+	}
+	err := c.Try(ctx, func() error { return r.flushWith(ctx, db, stored, c, true) })
+	if err == nil || ctx.Err() != nil {
+		return err
+	}
+	// Every order placed is looked up too: those resolve then finds new
+	// are known to be new, and can be copied (issue 17: rebuilds).
+	for id := range placed {
+		r.ended.get(id)
+	}
+	return r.flushWith(ctx, db, r.ended.keys, c, false)
+}
+
+// flushWith reads the orders of ids, resolves the run and writes it, the
+// orders it places copied with c when not nil; all as copyRows.
+func (r *salesRun) flushWith(ctx context.Context, db DB, ids []uuid.UUID, c Copier, all bool) error {
+	known, err := r.load(ctx, db, ids)
 	if err != nil {
 		return err
 	}
 	w := r.resolve(known)
-	if copying {
-		copied, err := copyRows(ctx, c, "rm_sales_orders", []string{"order_id", "show_id", "status"}, w.placed.len(), func(i int) []any {
-			return []any{w.placed.keys[i], w.placed.vals[i].show, string(w.placed.vals[i].status)}
-		})
-		if err != nil {
-			return err
-		}
-		if copied {
-			w.placed.reset()
-		}
+	copied, err := copyRows(ctx, c, all, "rm_sales_orders", []string{"order_id", "show_id", "status"}, w.placed.len(), func(i int) []any {
+		return []any{w.placed.keys[i], w.placed.vals[i].show, string(w.placed.vals[i].status)}
+	})
+	if err != nil {
+		return err
+	}
+	if copied {
+		w.placed.reset()
 	}
 	if r.ended.len() == 0 {
 		return w.writeInventory(ctx, db)
@@ -273,10 +296,10 @@ func (r *salesRun) reset() {
 	r.orders = r.orders[:0]
 }
 
-// load reads the orders with an outcome in the run, as they stand before
-// the run, in one query.
-func (r *salesRun) load(ctx context.Context, db DB) (known keyed[uuid.UUID, salesOrder], err error) {
-	if r.ended.len() == 0 {
+// load reads the orders of ids, as they stand before the run, in one
+// query.
+func (r *salesRun) load(ctx context.Context, db DB, ids []uuid.UUID) (known keyed[uuid.UUID, salesOrder], err error) {
+	if len(ids) == 0 {
 		return known, nil
 	}
 	err = queryEach(ctx, db, func(rows Rows) error {
@@ -288,7 +311,7 @@ func (r *salesRun) load(ctx context.Context, db DB) (known keyed[uuid.UUID, sale
 		o.stored = true
 		*known.get(id) = o
 		return nil
-	}, `select order_id, show_id, status from rm_sales_orders where order_id = any($1::uuid[])`, r.ended.keys)
+	}, `select order_id, show_id, status from rm_sales_orders where order_id = any($1::uuid[])`, ids)
 	return known, err
 }
 

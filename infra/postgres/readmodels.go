@@ -766,6 +766,35 @@ func (d *queueDB) CopyFrom(ctx context.Context, table string, columns []string, 
 	return err
 }
 
+// Try runs fn in a savepoint, the statements it queues sent before the
+// savepoint is released; when they fail, it rolls back to the savepoint
+// and returns the failure, the transaction usable again.
+func (d *queueDB) Try(ctx context.Context, fn func() error) error {
+	if err := d.flush(ctx); err != nil {
+		return err
+	}
+	if _, err := d.conn.Exec(ctx, "savepoint projection_try"); err != nil {
+		d.late = err
+		return err
+	}
+	err := fn()
+	if err == nil {
+		err = d.flush(ctx)
+	}
+	if err == nil {
+		if _, err = d.conn.Exec(ctx, "release savepoint projection_try"); err != nil {
+			d.late = err
+		}
+		return err
+	}
+	d.late, d.batch = nil, &pgx.Batch{}
+	if _, rerr := d.conn.Exec(ctx, "rollback to savepoint projection_try"); rerr != nil {
+		d.late = rerr
+		return rerr
+	}
+	return err
+}
+
 // Exec queues a statement, or runs it when direct.
 func (d *queueDB) Exec(ctx context.Context, sql string, args ...any) error {
 	if d.late != nil {

@@ -698,6 +698,10 @@ func (d countingDB) CopyMin() int {
 	return 0
 }
 
+func (d countingDB) Try(ctx context.Context, fn func() error) error {
+	return d.DB.(projections.Copier).Try(ctx, fn)
+}
+
 func (d countingDB) CopyFrom(ctx context.Context, table string, columns []string, rows [][]any) error {
 	d.counts.copy.Add(1)
 	return d.DB.(projections.Copier).CopyFrom(ctx, table, columns, rows)
