@@ -2,6 +2,7 @@ package projections
 
 import (
 	"context"
+	"runtime"
 	"slices"
 	"sync"
 
@@ -171,21 +172,60 @@ func (s *SharedLog) page(ctx context.Context, r *SharedReader, after domain.Posi
 	p := &sharedPage{after: after, limit: limit, ready: make(chan struct{})}
 	s.pages = append(s.pages, p)
 	s.mu.Unlock()
-	p.events, p.err = s.log.ReadAll(ctx, after, limit)
+	s.load(ctx, p)
+	return p, p.err
+}
+
+// load reads and decodes the page p, then, when it is full and there is
+// room, starts loading the page after it: the readers find it loaded, or
+// being loaded, rather than wait for its reading and decoding after they
+// asked (issue 17: rebuilds). The page ahead is loaded whatever becomes of
+// the reader whose read started it: it is the others' too.
+func (s *SharedLog) load(ctx context.Context, p *sharedPage) {
+	p.events, p.err = s.log.ReadAll(ctx, p.after, p.limit)
 	if p.err == nil {
-		p.dec, p.errs = make([]domain.Event, len(p.events)), make([]error, len(p.events))
-		for i, rec := range p.events {
-			p.dec[i], p.errs[i] = s.registry.DecodeRecorded(rec)
-		}
+		p.dec, p.errs = s.decode(p.events)
 	}
 	close(p.ready)
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	if p.err != nil {
-		s.mu.Lock()
 		s.pages = slices.DeleteFunc(s.pages, func(q *sharedPage) bool { return q == p })
 		s.signal()
-		s.mu.Unlock()
+		return
 	}
-	return p, p.err
+	s.dropPassed() // a page loaded ahead may be of no reader now
+	if len(p.events) < p.limit || len(s.pages) >= s.max || s.find(p.last(), p.limit) != nil || !s.kept(p) {
+		return
+	}
+	next := &sharedPage{after: p.last(), limit: p.limit, ready: make(chan struct{})}
+	s.pages = append(s.pages, next)
+	go s.load(context.WithoutCancel(ctx), next)
+}
+
+// kept reports whether p is still among the pages kept.
+func (s *SharedLog) kept(p *sharedPage) bool { return slices.Contains(s.pages, p) }
+
+// decodeChunk is the fewest events a page's decoding gives a goroutine of
+// its own.
+const decodeChunk = 2000
+
+// decode decodes events, in chunks of at least decodeChunk on up to
+// GOMAXPROCS goroutines.
+func (s *SharedLog) decode(events []domain.RecordedEvent) ([]domain.Event, []error) {
+	dec, errs := make([]domain.Event, len(events)), make([]error, len(events))
+	n := min(runtime.GOMAXPROCS(0), max(1, len(events)/decodeChunk))
+	var wg sync.WaitGroup
+	for c := range n {
+		lo, hi := c*len(events)/n, (c+1)*len(events)/n
+		wg.Go(func() {
+			for i := lo; i < hi; i++ {
+				dec[i], errs[i] = s.registry.DecodeRecorded(events[i])
+			}
+		})
+	}
+	wg.Wait()
+	return dec, errs
 }
 
 // find returns the kept page (after, limit), or nil.
@@ -209,9 +249,13 @@ func (s *SharedLog) behindAll(r *SharedReader) bool {
 }
 
 // dropPassed drops the loaded pages that every open reader has gone past,
-// and wakes the readers waiting for room.
+// every page when no reader is open, and wakes the readers waiting for
+// room.
 func (s *SharedLog) dropPassed() {
 	s.pages = slices.DeleteFunc(s.pages, func(p *sharedPage) bool {
+		if len(s.readers) == 0 {
+			return true // even one being loaded ahead: no reader waits for it
+		}
 		select {
 		case <-p.ready:
 		default:

@@ -187,3 +187,43 @@ func TestSharedLog_AReaderThatLeavesFreesItsPages(t *testing.T) {
 		t.Errorf("%d pages kept after every reader closed", len(shared.pages))
 	}
 }
+
+func TestSharedLog_LoadsThePageAhead(t *testing.T) {
+	registry := domain.NewRegistry()
+	domain.RegisterEvents(registry)
+	log := &countingLog{events: sharedLogEvents(100)}
+	shared := NewSharedLog(log, registry, 3)
+	r := shared.Reader()
+	defer r.Close()
+	page, err := r.ReadAll(context.Background(), domain.Position{}, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The next page is read and decoded before anyone asks for it.
+	next := page[len(page)-1].Position
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		shared.mu.Lock()
+		p := shared.find(next, 10)
+		shared.mu.Unlock()
+		if p != nil {
+			<-p.ready
+			if len(p.events) != 10 || len(p.dec) != 10 {
+				t.Fatalf("the page ahead has %d events, %d decoded; want 10", len(p.events), len(p.dec))
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the page after the one read was not loaded ahead")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	reads := log.reads.Load()
+	if _, err := r.ReadAll(context.Background(), next, 10); err != nil {
+		t.Fatal(err)
+	}
+	// Reading it loads the one after it, ahead, and nothing else.
+	if n := log.reads.Load(); n > reads+1 {
+		t.Errorf("reading the page loaded ahead read the log %d more times, want at most 1 (the next page ahead)", n-reads)
+	}
+}
