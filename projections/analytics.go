@@ -228,13 +228,7 @@ func (r *analyticsRun) endedOnly() []uuid.UUID {
 			placed[e.OrderID] = true
 		}
 	}
-	var ids []uuid.UUID
-	for _, id := range r.ended.keys {
-		if !placed[id] {
-			ids = append(ids, id)
-		}
-	}
-	return ids
+	return without(r.ended.keys, placed)
 }
 
 // copiedAnalyticsColumns are the columns of the orders analyticsWrite.copy

@@ -3,6 +3,8 @@ package projections
 import (
 	"context"
 	"errors"
+
+	"github.com/google/uuid"
 )
 
 // Copier is a DB that loads rows with COPY, PostgreSQL's bulk path (issue
@@ -12,7 +14,9 @@ import (
 // COPY fails on a key that is there already, where the projectors' INSERTs
 // (on conflict do nothing) leave the row as it is: a projector copies only
 // rows it looked for in the same transaction and did not find, so that the
-// two paths leave the same rows.
+// two paths leave the same rows; or, in a savepoint (Try), rows it takes to
+// be new, the whole run done again with every row looked up should the
+// COPY find one there.
 type Copier interface {
 	// CopyFrom sends the statements queued before it, then loads rows into
 	// table, each with the values of columns in order.
@@ -54,4 +58,16 @@ func copyRows(ctx context.Context, c Copier, all bool, table string, columns []s
 		rows[i] = row(i)
 	}
 	return true, c.CopyFrom(ctx, table, columns, rows)
+}
+
+// without returns ids but those in drop, in order: the rows an optimistic
+// flush reads, those its run touches but does not create.
+func without(ids []uuid.UUID, drop map[uuid.UUID]bool) []uuid.UUID {
+	var out []uuid.UUID
+	for _, id := range ids {
+		if !drop[id] {
+			out = append(out, id)
+		}
+	}
+	return out
 }

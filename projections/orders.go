@@ -280,18 +280,7 @@ func (r *ordersRun) stored() ordersLookup {
 			}
 		}
 	}
-	var l ordersLookup
-	for _, id := range r.touched.keys {
-		if !placed[id] {
-			l.orders = append(l.orders, id)
-		}
-	}
-	for _, id := range r.checked.keys {
-		if !confirmed[id] {
-			l.tickets = append(l.tickets, id)
-		}
-	}
-	return l
+	return ordersLookup{without(r.touched.keys, placed), without(r.checked.keys, confirmed)}
 }
 
 // Columns of the rows ordersWrite.copy loads.

@@ -248,13 +248,7 @@ func (r *salesRun) flush(ctx context.Context, db DB) error {
 			placed[ev.order] = true
 		}
 	}
-	var stored []uuid.UUID
-	for _, id := range r.ended.keys {
-		if !placed[id] {
-			stored = append(stored, id)
-		}
-	}
-	err := c.Try(ctx, func() error { return r.flushWith(ctx, db, stored, c, true) })
+	err := c.Try(ctx, func() error { return r.flushWith(ctx, db, without(r.ended.keys, placed), c, true) })
 	if err == nil || ctx.Err() != nil {
 		return err
 	}
