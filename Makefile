@@ -62,6 +62,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeJSON$$' -fuzztime $(or $(FUZZTIME),30000x) ./web/
 	$(GO) test -run '^$$' -fuzz '^FuzzShow_Waitlist$$' -fuzztime $(or $(FUZZTIME),100000x) ./domain/
 	$(GO) test -run '^$$' -fuzz '^FuzzTicketCodes_Verify$$' -fuzztime $(or $(FUZZTIME),300000x) ./domain/
+	$(GO) test -run '^$$' -fuzz '^FuzzRegistry_DecodeFast$$' -fuzztime $(or $(FUZZTIME),200000x) ./domain/
 
 ## bench: the Go benchmarks
 bench: db kafka

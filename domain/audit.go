@@ -340,7 +340,7 @@ func (a *Auditor) Expect(events int) {
 // event is a violation, an event of a type the registry does not know is
 // counted as not audited.
 func (a *Auditor) Add(rec RecordedEvent) {
-	e, err := a.decode(rec)
+	e, err := a.registry.DecodeRecorded(rec)
 	a.addDecoded(rec, e, err, a.sequence(rec))
 }
 
@@ -1219,7 +1219,7 @@ func (a *Auditor) Feed(workers int) *AuditFeed {
 		go func() {
 			for b := range f.jobs {
 				for i, rec := range b.recs {
-					b.events[i], b.errs[i] = a.decode(rec)
+					b.events[i], b.errs[i] = a.registry.DecodeRecorded(rec)
 				}
 				close(b.done)
 			}

@@ -144,12 +144,20 @@ func Register[E Event](r *Registry) {
 	r.versions[name] = schemaVersion(zero)
 }
 
-// Decode turns data in the current shape of its type into its Go value. A
-// stored event goes through DecodeRecorded, which upcasts it first.
+// Decode turns data in the current shape of its type into its Go value, as
+// encoding/json does (the events a log holds most of are read by hand, see
+// fastDecoders). A stored event goes through DecodeRecorded, which upcasts
+// it first.
 func (r *Registry) Decode(typ string, data []byte) (Event, error) {
 	dec, ok := r.decoders[typ]
 	if !ok {
 		return nil, fmt.Errorf("%w: %q", ErrUnknownEventType, typ)
+	}
+	if fast := fastDecoders[typ]; fast != nil {
+		jr := jsonReader{b: data}
+		if e := fast(&jr); jr.end() {
+			return e, nil
+		}
 	}
 	e, err := dec(data)
 	if err != nil {

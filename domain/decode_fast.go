@@ -7,30 +7,18 @@ import (
 	"github.com/google/uuid"
 )
 
-// decode turns a recorded event into its Go value as Registry.DecodeRecorded
-// does. The events a log holds most of (holds, sales, releases and the
-// order's) are read by hand from their data in the current shape
-// (Registry.UpcastRecorded), several times faster than encoding/json; any
-// data the hand-written reader does not expect (a key it does not know, a
-// null, an escape in a string, a number it cannot hold, trailing data)
-// goes to the registry's decoder, so what decode returns is always what
-// DecodeRecorded returns. FuzzAuditor_Decode pins that.
-func (a *Auditor) decode(rec RecordedEvent) (Event, error) {
-	if fast := auditDecoders[rec.Type]; fast != nil && a.registry.decoders[rec.Type] != nil {
-		if data, _, err := a.registry.UpcastRecorded(rec); err == nil {
-			r := jsonReader{b: data}
-			if e := fast(&r); r.end() {
-				return e, nil
-			}
-		}
-	}
-	return a.registry.DecodeRecorded(rec)
-}
-
-// auditDecoders read the data of the events of their type; the reader is
-// bad when they could not. Each reads the keys its type has (and no other)
-// into auditFields and takes its fields from there.
-var auditDecoders = map[string]func(r *jsonReader) Event{
+// fastDecoders read by hand the data, in the current shape, of the events
+// a log holds most of (holds, sales, releases and the order's), about twice
+// as fast as encoding/json and with a quarter fewer allocations: every
+// rebuild, follower, consumer and audit decodes through them
+// (Registry.Decode). Any data the hand-written reader does not expect (a key
+// it does not know, a null, an escape in a string, a number it cannot hold,
+// trailing data) goes to encoding/json, so what Decode returns is always
+// what encoding/json returns. FuzzRegistry_Decode pins that.
+//
+// Each reads the keys its type has (and no other) into auditFields and
+// takes its fields from there; the reader is bad when it could not.
+var fastDecoders = map[string]func(r *jsonReader) Event{
 	"show.seats_held": func(r *jsonReader) Event {
 		var f auditFields
 		r.fields(&f, keyShowID|keyOrderID|keyBuyerID|keyItems|keySeats|keyTotalCents|keyHeldAt|keyExpiresAt|keyHoldTTL)
