@@ -107,6 +107,7 @@ func replay(ctx context.Context, pool *pgxpool.Pool, o replayOptions, out io.Wri
 	if c, ok := store.(io.Closer); ok {
 		defer c.Close()
 	}
+	defer projections.RebuildGC()()
 	registry := domain.NewRegistry()
 	domain.RegisterEvents(registry)
 	head, err := store.Head(ctx)

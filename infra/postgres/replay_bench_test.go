@@ -605,6 +605,7 @@ func rebuildAll(ctx context.Context, log projections.Reader, models projections.
 // of live projections that have caught up, so that the swap does not wait
 // for them.
 func rebuildShadows(ctx context.Context, pool *pgxpool.Pool, log projections.Reader, head domain.Position, batch int) (rebuildResult, error) {
+	defer projections.RebuildGC()() // as `ticketing replay` does
 	registry := domain.NewRegistry()
 	domain.RegisterEvents(registry)
 	res := rebuildResult{each: map[string]time.Duration{}, swap: map[string]time.Duration{}}
