@@ -14,7 +14,7 @@ import (
 // (Registry.Decode). Any data the hand-written reader does not expect (a key
 // it does not know, a null, an escape in a string, a number it cannot hold,
 // trailing data) goes to encoding/json, so what Decode returns is always
-// what encoding/json returns. FuzzRegistry_Decode pins that.
+// what encoding/json returns. FuzzRegistry_DecodeFast pins that.
 //
 // Each reads the keys its type has (and no other) into auditFields and
 // takes its fields from there; the reader is bad when it could not.

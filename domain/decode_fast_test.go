@@ -11,19 +11,11 @@ import (
 // decodeJSON is Registry.DecodeRecorded without the hand-written readers:
 // the data upcast, then encoding/json.
 func decodeJSON(r *Registry, rec RecordedEvent) (Event, error) {
-	dec, ok := r.decoders[rec.Type]
-	if !ok {
-		return nil, fmt.Errorf("%w: %q", ErrUnknownEventType, rec.Type)
-	}
 	data, _, err := r.UpcastRecorded(rec)
 	if err != nil {
 		return nil, err
 	}
-	e, err := dec(data)
-	if err != nil {
-		return nil, err
-	}
-	return e, nil
+	return r.decodeJSON(rec.Type, data)
 }
 
 // decodeSeeds are data the hand-written readers read, and data they must

@@ -149,15 +149,20 @@ func Register[E Event](r *Registry) {
 // fastDecoders). A stored event goes through DecodeRecorded, which upcasts
 // it first.
 func (r *Registry) Decode(typ string, data []byte) (Event, error) {
-	dec, ok := r.decoders[typ]
-	if !ok {
-		return nil, fmt.Errorf("%w: %q", ErrUnknownEventType, typ)
-	}
-	if fast := fastDecoders[typ]; fast != nil {
+	if fast := fastDecoders[typ]; fast != nil && r.decoders[typ] != nil {
 		jr := jsonReader{b: data}
 		if e := fast(&jr); jr.end() {
 			return e, nil
 		}
+	}
+	return r.decodeJSON(typ, data)
+}
+
+// decodeJSON is Decode with encoding/json alone.
+func (r *Registry) decodeJSON(typ string, data []byte) (Event, error) {
+	dec, ok := r.decoders[typ]
+	if !ok {
+		return nil, fmt.Errorf("%w: %q", ErrUnknownEventType, typ)
 	}
 	e, err := dec(data)
 	if err != nil {
