@@ -49,7 +49,7 @@ func FuzzCheckKeys_ScanMatchesTokens(f *testing.F) {
 		if !json.Valid(data) {
 			return
 		}
-		_, got := checkKeys(data, t)
+		_, got := checkKeys(data, t, false)
 		w := keyWalk{t: t}
 		want := w.tokens(data)
 		if !reflect.DeepEqual(got, want) {
@@ -62,14 +62,14 @@ func FuzzCheckKeys_ScanMatchesTokens(f *testing.F) {
 // checked with one allocation, the walk's room.
 func TestCheckKeys_ScanAllocates(t *testing.T) {
 	typ := reflect.TypeOf(&holdBody{})
-	if known, err := checkKeys(holdJSON, typ); err != nil || !known {
+	if known, err := checkKeys(holdJSON, typ, false); err != nil || !known {
 		t.Fatalf("checkKeys of a hold: known %v, %v", known, err)
 	}
 	want := 1.0
 	if raceEnabled {
 		want = 2 // the race detector's own
 	}
-	if got := testing.AllocsPerRun(100, func() { _, _ = checkKeys(holdJSON, typ) }); got > want {
+	if got := testing.AllocsPerRun(100, func() { _, _ = checkKeys(holdJSON, typ, false) }); got > want {
 		t.Errorf("checkKeys of a hold allocates %v times, want %v", got, want)
 	}
 }
@@ -87,7 +87,7 @@ func FuzzDecodeKnown_MatchesDecoder(f *testing.F) {
 	}
 	t := reflect.TypeFor[*scanBody]()
 	f.Fuzz(func(tt *testing.T, data []byte) {
-		known, err := checkKeys(data, t)
+		known, err := checkKeys(data, t, false)
 		if err != nil || !known {
 			return
 		}

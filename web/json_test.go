@@ -208,3 +208,41 @@ func TestDecodeJSON_Depth(t *testing.T) {
 		}
 	}
 }
+
+// A null decodes into what can hold one (a pointer, a slice, a map, an
+// interface) and is refused, naming its field, where it cannot: the
+// field would be left as it was, the request taken as if it had left the
+// field out. DecodeJSONNullAsAbsent takes it anywhere.
+func TestDecodeJSON_Null(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		body, field string // field "" when accepted
+	}{
+		{body: `{"role":null}`, field: "role"},
+		{body: `{"paid":null}`, field: "paid"},
+		{body: `{"show_id":null}`, field: "show_id"},
+		{body: `{"items":[{"quantity":null}]}`, field: "items[0].quantity"},
+		{body: `{"items":[null]}`, field: "items[0]"},
+		{body: `{"tickets":[null]}`, field: "tickets[0]"},
+		{body: `{"items":null}`},
+		{body: `{"meta":null}`},
+		{body: `{"at":null}`},
+		{body: `{"tickets":null}`},
+	} {
+		var v order
+		err := web.DecodeJSONBytes([]byte(c.body), &v)
+		var e *web.Error
+		switch {
+		case c.field == "" && err != nil:
+			t.Errorf("%s: got %v, want no error", c.body, err)
+		case c.field != "" && (!errors.As(err, &e) || e.Status != 400 || len(e.Fields) == 0 || e.Fields[0].Field != c.field):
+			t.Errorf("%s: got %v (%+v), want a 400 naming %q", c.body, err, e, c.field)
+		case c.field != "" && !strings.Contains(e.Fields[0].Detail, "not null"):
+			t.Errorf("%s: detail %q does not say null is refused", c.body, e.Fields[0].Detail)
+		}
+		v = order{Role: "kept"}
+		if err := web.DecodeJSONNullAsAbsent([]byte(c.body), &v); err != nil || v.Role != "kept" && c.body == `{"role":null}` {
+			t.Errorf("%s, null as absent: got %v, role %q", c.body, err, v.Role)
+		}
+	}
+}

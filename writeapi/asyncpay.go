@@ -1,7 +1,6 @@
 package writeapi
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -100,7 +99,7 @@ func (a *API) paymentWebhook(w http.ResponseWriter, r *http.Request, _ domain.Ac
 		return fmt.Errorf("%w: %w", ErrBadSignature, err)
 	}
 	var e paysig.Event
-	if err := web.DecodeJSON(bytes.NewReader(body), &e); err != nil {
+	if err := web.DecodeJSONNullAsAbsent(body, &e); err != nil {
 		return err
 	}
 	if e.Type != paysig.IntentSucceeded && e.Type != paysig.IntentFailed {

@@ -9,10 +9,12 @@ import (
 )
 
 // refundRequest is the body of POST /v1/orders/{id}/refund.
+// refundRequest is a refund's body. Reason and restock are pointers
+// because the document lets a client send either as null, the default.
 type refundRequest struct {
 	Tickets []uuid.UUID `json:"tickets"`
-	Reason  string      `json:"reason"`
-	Restock bool        `json:"restock"`
+	Reason  *string     `json:"reason"`
+	Restock *bool       `json:"restock"`
 }
 
 // refundOrder: POST /v1/orders/{id}/refund, by the show's organizer or an
@@ -24,7 +26,7 @@ func (a *API) refundOrder(w http.ResponseWriter, r *http.Request, actor domain.A
 	if err != nil {
 		return err
 	}
-	res, err := a.refunds.RefundOrder(r.Context(), actor, id, domain.RefundRequest{Tickets: req.Tickets, Reason: req.Reason, Restock: req.Restock})
+	res, err := a.refunds.RefundOrder(r.Context(), actor, id, domain.RefundRequest{Tickets: req.Tickets, Reason: deref(req.Reason), Restock: deref(req.Restock)})
 	if err != nil {
 		return err
 	}
@@ -34,6 +36,15 @@ func (a *API) refundOrder(w http.ResponseWriter, r *http.Request, actor domain.A
 	}
 	return writeJSON(w, http.StatusOK, map[string]any{
 		"id": res.ID, "status": res.Status, "refund_id": res.RefundID, "amount_cents": res.AmountCents,
-		"tickets": tickets, "restock": req.Restock, "settled": res.Settled, "position": position(r.Context(), res.Position),
+		"tickets": tickets, "restock": deref(req.Restock), "settled": res.Settled, "position": position(r.Context(), res.Position),
 	})
+}
+
+// deref is *p, or the zero value when p is nil.
+func deref[T any](p *T) T {
+	if p == nil {
+		var zero T
+		return zero
+	}
+	return *p
 }
