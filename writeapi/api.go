@@ -183,6 +183,14 @@ func (a *API) serve(w http.ResponseWriter, r *http.Request, actor domain.Actor, 
 		Error(a.log, w, r, &badRequest{detail: "Idempotency-Key is longer than 255 characters"})
 		return
 	}
+	// The key is stored as text: a byte PostgreSQL's UTF-8 refuses (net/http
+	// passes bytes over 0x7F through) was a 500. An HTTP structured string
+	// (RFC 8941), which the Idempotency-Key draft makes it, is printable
+	// ASCII.
+	if strings.ContainsFunc(key, func(r rune) bool { return r < 0x20 || r > 0x7e }) {
+		Error(a.log, w, r, &badRequest{detail: "Idempotency-Key must be printable ASCII"})
+		return
+	}
 	sum := sha256.Sum256([]byte(r.Method + " " + r.URL.Path + "\n" + string(body)))
 	stored, err := a.idem.Begin(ctx, scope, key, hex.EncodeToString(sum[:]), IdempotencyStaleAfter)
 	if err != nil {
