@@ -5,8 +5,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/google/uuid"
 	"github.com/gorilla/mux"
@@ -127,6 +130,14 @@ func eventQuery(r *http.Request) (f domain.EventFilter, raw bool, err error) {
 		v.Fields = append(v.Fields, domain.FieldError{Field: field, Detail: detail})
 	}
 	f.Stream, f.Types, f.Limit = q.Get("stream"), q["type"], DefaultEventsLimit
+	// The filters reach the events query as text, which cannot hold U+0000
+	// or bytes that are not UTF-8: each was a 500.
+	if !storableText(f.Stream) {
+		bad("stream", "must be UTF-8 text without U+0000 (NUL)")
+	}
+	if slices.ContainsFunc(f.Types, func(s string) bool { return !storableText(s) }) {
+		bad("type", "must be UTF-8 text without U+0000 (NUL)")
+	}
 	for _, name := range []string{"since", "until"} {
 		s := q.Get(name)
 		if s == "" {
@@ -179,4 +190,10 @@ func eventQuery(r *http.Request) (f domain.EventFilter, raw bool, err error) {
 		return f, false, &v
 	}
 	return f, raw, nil
+}
+
+// storableText reports whether PostgreSQL's text can hold s: valid UTF-8
+// without U+0000.
+func storableText(s string) bool {
+	return utf8.ValidString(s) && strings.IndexByte(s, 0) < 0
 }

@@ -317,9 +317,6 @@ func (w *keyWalk) token(tok token) error {
 	if (tok.kind == '{' || tok.kind == '[') && len(w.stack) == MaxJSONDepth {
 		return &Error{Status: 400, Detail: "malformed JSON: nested deeper than " + strconv.Itoa(MaxJSONDepth) + " levels"}
 	}
-	if tok.kind == '"' && bytes.IndexByte(tok.text, 0) >= 0 {
-		return nulInString(w.stack, top, tok.text)
-	}
 	if top != nil && top.object && !top.value {
 		if tok.kind == '}' {
 			w.pop()
@@ -342,19 +339,6 @@ func (w *keyWalk) token(tok token) error {
 		w.done()
 	}
 	return nil
-}
-
-// nulInString refuses a string, key or value, that holds U+0000: no field
-// of the API takes one, and PostgreSQL can hold it neither in text nor in
-// jsonb (a sign-in's email with "\u0000" was a 500, schemathesis ST101).
-func nulInString(stack []frame, top *frame, text []byte) error {
-	field := valuePath(stack)
-	if top != nil && top.object && !top.value {
-		field = path(stack, text) // a key
-	}
-	field = Printable(field)
-	const detail = "must not contain U+0000 (NUL)"
-	return &Error{Status: 400, Detail: field + ": " + detail, Fields: []domain.FieldError{{Field: field, Detail: detail}}}
 }
 
 // value refuses a value (a scalar, or the start of an object or array) of

@@ -246,33 +246,3 @@ func TestDecodeJSON_Null(t *testing.T) {
 		}
 	}
 }
-
-// A string holding U+0000, key or value, is refused naming its field, in
-// both modes: PostgreSQL holds it neither in text nor in jsonb.
-func TestDecodeJSON_NUL(t *testing.T) {
-	t.Parallel()
-	for body, field := range map[string]string{
-		`{"role":"a\u0000b"}`:                   "role",
-		`{"items":[{"section":"\u0000"}]}`:      "items[0].section",
-		`{"role":"buyer","tickets":["\u0000"]}`: "tickets[0]",
-		`{"extra":{"k\u0000":1}}`:               "extra.k\uFFFD",
-		`{"extra":["ok","\u0000"]}`:             "extra[1]",
-		`{"counts":{"\u0000":1}}`:               "counts.\uFFFD",
-	} {
-		for _, decode := range []func([]byte, any) error{web.DecodeJSONBytes, web.DecodeJSONNullAsAbsent} {
-			var into any = &order{}
-			if strings.HasPrefix(body, `{"extra"`) || strings.HasPrefix(body, `{"counts"`) {
-				into = &withEmbedded{}
-			}
-			err := decode([]byte(body), into)
-			var e *web.Error
-			if !errors.As(err, &e) || e.Status != 400 || len(e.Fields) == 0 || e.Fields[0].Field != field {
-				t.Errorf("%s: got %v (%+v), want a 400 naming %q", body, err, e, field)
-			}
-		}
-	}
-	var v order
-	if err := web.DecodeJSONBytes([]byte(`{"role":"a\u0001é\n"}`), &v); err != nil || v.Role != "a\u0001é\n" {
-		t.Errorf("other escapes: got %v, %q", err, v.Role)
-	}
-}
