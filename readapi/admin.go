@@ -140,9 +140,11 @@ func eventQuery(r *http.Request) (f domain.EventFilter, raw bool, err error) {
 	}
 	for _, name := range []string{"since", "until"} {
 		s := q.Get(name)
-		if s == "" {
+		if !q.Has(name) {
 			continue
 		}
+		// since= (empty) is not "no bound": the document says a time,
+		// as limit= is not the default (schemathesis ST201).
 		t, err := time.Parse(time.RFC3339Nano, s)
 		if err != nil {
 			bad(name, "must be an RFC 3339 time such as 2026-11-21T20:00:00Z")
@@ -181,7 +183,7 @@ func eventQuery(r *http.Request) (f domain.EventFilter, raw bool, err error) {
 		}
 		f.Limit = n
 	}
-	if s := q.Get("raw"); s != "" {
+	if s := q.Get("raw"); q.Has("raw") {
 		if raw, err = strconv.ParseBool(s); err != nil {
 			bad("raw", "must be true or false")
 		}

@@ -159,6 +159,12 @@ func TestAPI_AdminEvents(t *testing.T) {
 			"from_position=-1":           "from_position",
 			"raw=maybe":                  "raw",
 			"limit=0&cursor=x&raw=maybe": "cursor",
+			"since=":                     "since",
+			"until=":                     "until",
+			"raw=":                       "raw",
+			"stream=show-%00":            "stream",
+			"stream=%FF":                 "stream",
+			"type=a&type=%00":            "type",
 		} {
 			p := w.get("/v1/admin/events?"+query, admin).problem(t, http.StatusBadRequest)
 			if len(p.Errors) == 0 || p.Errors[0].Field != field {
