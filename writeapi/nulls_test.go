@@ -23,6 +23,7 @@ var requestBodies = map[string]any{
 	"recordScans": scansRequest{}, "checkIn": checkInRequest{}, "transferTicket": transferRequest{},
 	"joinWaitlist": joinWaitlistRequest{}, "leaveWaitlist": leaveWaitlistRequest{},
 	"placeOrder": placeOrderRequest{}, "payOrder": payRequest{}, "refundOrder": refundRequest{},
+	"createEndpoint": createEndpointRequest{},
 }
 
 // notOurDocument are the operations whose body is another party's
