@@ -258,6 +258,9 @@ type placedOrder struct {
 	TotalCents int64              `json:"total_cents"`
 }
 
+// MaxPaymentTokenLen bounds a payment token.
+const MaxPaymentTokenLen = 255
+
 type payRequest struct {
 	PaymentToken string `json:"payment_token"`
 }
@@ -270,6 +273,13 @@ func (a *API) payOrder(w http.ResponseWriter, r *http.Request, actor domain.Acto
 	}
 	if req.PaymentToken == "" {
 		return &domain.ValidationError{Fields: []domain.FieldError{{Field: "payment_token", Detail: "is required"}}}
+	}
+	// A card token is short (Stripe's are under 40 characters). Unbounded,
+	// each attempt with another token cost the provider a key as long as
+	// the body.
+	if len(req.PaymentToken) > MaxPaymentTokenLen || strings.ContainsFunc(req.PaymentToken, func(r rune) bool { return r <= ' ' || r > '~' }) {
+		return &domain.ValidationError{Fields: []domain.FieldError{{Field: "payment_token",
+			Detail: "must be a payment token: 1 to " + strconv.Itoa(MaxPaymentTokenLen) + " printable ASCII characters, no spaces"}}}
 	}
 	res, err := a.orders.PayOrder(r.Context(), actor, id, req.PaymentToken)
 	if err != nil {

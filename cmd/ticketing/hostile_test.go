@@ -262,3 +262,28 @@ func TestServe_TextPostgresCannotHold(t *testing.T) {
 	}
 	s.audit()
 }
+
+// A payment token is at most 255 printable ASCII characters: unbounded,
+// each attempt with another token cost the payment provider, which
+// `serve` runs in memory, a key as long as the body. A refused token
+// charges nothing and writes nothing, and the order can still be paid.
+func TestServe_PaymentTokenBounded(t *testing.T) {
+	t.Parallel()
+	s := startServer(t, pgtest.SchemaURL(t), time.Minute)
+	org, buyer := s.token("organizer"), s.token("buyer")
+	show, _ := s.publishedShow(org, 10)
+	order := s.must(201, s.call("POST", "/v1/orders", buyer, map[string]any{"show_id": show,
+		"items": []any{map[string]any{"section": "floor", "quantity": 1}}})).str("id")
+	before := eventCount(t, s)
+	for _, token := range []string{strings.Repeat("t", 256), strings.Repeat("t", 1<<19), "tok visa", "tok_visa\n", "tok_vísa"} {
+		r := problemOf(t, s.call("POST", "/v1/orders/"+order+"/pay", buyer, map[string]any{"payment_token": token}), 422, "validation")
+		if !strings.Contains(string(r.raw), `"field":"payment_token"`) {
+			t.Errorf("%.20q: %s", token, r.raw)
+		}
+	}
+	if after := eventCount(t, s); after != before {
+		t.Fatalf("refused tokens wrote %d events", after-before)
+	}
+	s.must(200, s.call("POST", "/v1/orders/"+order+"/pay", buyer, map[string]any{"payment_token": "tok_visa"}))
+	s.audit()
+}

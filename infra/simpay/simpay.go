@@ -11,6 +11,8 @@ import (
 	"fmt"
 	"sync"
 
+	lru "github.com/hashicorp/golang-lru/v2"
+
 	"github.com/ticketing/ticketing/commands"
 )
 
@@ -92,11 +94,22 @@ type outcome struct {
 
 var _ commands.PaymentProvider = (*Provider)(nil)
 
+// MaxRememberedFailures is how many failed charge attempts a Provider
+// remembers, by key, to replay: about 20 MB at most, with keys of the
+// engine's shape and payment tokens of at most 255 bytes.
+const MaxRememberedFailures = 65536
+
 // Provider is a simulated payment provider with a ledger of its charges
 // and refunds. It is safe for concurrent use.
 type Provider struct {
 	mu        sync.Mutex
-	byKey     map[string]outcome // every charge attempt, by idempotency key
+	byKey     map[string]outcome // every successful charge, by idempotency key
+	// failed are the charge attempts that failed, by idempotency key, the
+	// most recent MaxRememberedFailures: a buyer can try any number of
+	// tokens on a held order, and `ticketing serve` runs this provider, so
+	// every failure kept for good was memory any client could grow. A
+	// retry of a recent failure still gets its first answer.
+	failed *lru.Cache[string, outcome]
 	byID      map[string]int     // index into charges
 	charges   []Charge
 	refunds   []Refund
@@ -106,7 +119,11 @@ type Provider struct {
 
 // New returns a Provider with no charges.
 func New() *Provider {
-	return &Provider{byKey: map[string]outcome{}, byID: map[string]int{}, refundKey: map[string]outcome{}}
+	failed, err := lru.New[string, outcome](MaxRememberedFailures)
+	if err != nil {
+		panic(err) // only for a size below 1
+	}
+	return &Provider{byKey: map[string]outcome{}, failed: failed, byID: map[string]int{}, refundKey: map[string]outcome{}}
 }
 
 // checkCall refuses a call of op (charge, refund) that is not to be
@@ -139,6 +156,9 @@ func (p *Provider) Charge(ctx context.Context, key string, amountCents int64, to
 	if o, ok := p.byKey[key]; ok {
 		return o.chargeID, o.err
 	}
+	if o, ok := p.failed.Get(key); ok {
+		return o.chargeID, o.err
+	}
 	p.attempts++
 	var o outcome
 	switch {
@@ -151,7 +171,11 @@ func (p *Provider) Charge(ctx context.Context, key string, amountCents int64, to
 	default:
 		o.err = fmt.Errorf("simpay charge: token %q: %w", token, commands.ErrInvalidPaymentToken)
 	}
-	p.byKey[key] = o
+	if o.err != nil {
+		p.failed.Add(key, o)
+	} else {
+		p.byKey[key] = o
+	}
 	return o.chargeID, o.err
 }
 
