@@ -102,15 +102,15 @@ const MaxRememberedFailures = 65536
 // Provider is a simulated payment provider with a ledger of its charges
 // and refunds. It is safe for concurrent use.
 type Provider struct {
-	mu        sync.Mutex
-	byKey     map[string]outcome // every successful charge, by idempotency key
+	mu    sync.Mutex
+	byKey map[string]outcome // every successful charge, by idempotency key
 	// failed are the charge attempts that failed, by idempotency key, the
 	// most recent MaxRememberedFailures: a buyer can try any number of
 	// tokens on a held order, and `ticketing serve` runs this provider, so
 	// every failure kept for good was memory any client could grow. A
 	// retry of a recent failure still gets its first answer.
-	failed *lru.Cache[string, outcome]
-	byID      map[string]int     // index into charges
+	failed    *lru.Cache[string, outcome]
+	byID      map[string]int // index into charges
 	charges   []Charge
 	refunds   []Refund
 	refundKey map[string]outcome // every refund attempt, by idempotency key
