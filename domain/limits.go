@@ -2,6 +2,7 @@ package domain
 
 import (
 	"math"
+	"strings"
 	"time"
 	"unicode"
 	"unicode/utf8"
@@ -65,6 +66,14 @@ func checkText(v *validator, field, s string, max int) {
 	case isBlank(s):
 		v.check(false, field, "is required")
 	}
+}
+
+// StorableText reports whether s is text a store can hold: valid UTF-8
+// without U+0000, which PostgreSQL's text and jsonb refuse. A value a
+// client sends to be looked up, not stored, must pass it before it
+// reaches a query (checkText's rule, for what is stored, is stricter).
+func StorableText(s string) bool {
+	return utf8.ValidString(s) && strings.IndexByte(s, 0) < 0
 }
 
 // printable reports whether s has none of the characters checkText refuses.

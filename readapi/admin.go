@@ -7,9 +7,7 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
-	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/google/uuid"
 	"github.com/gorilla/mux"
@@ -132,10 +130,10 @@ func eventQuery(r *http.Request) (f domain.EventFilter, raw bool, err error) {
 	f.Stream, f.Types, f.Limit = q.Get("stream"), q["type"], DefaultEventsLimit
 	// The filters reach the events query as text, which cannot hold U+0000
 	// or bytes that are not UTF-8: each was a 500.
-	if !storableText(f.Stream) {
+	if !domain.StorableText(f.Stream) {
 		bad("stream", "must be UTF-8 text without U+0000 (NUL)")
 	}
-	if slices.ContainsFunc(f.Types, func(s string) bool { return !storableText(s) }) {
+	if slices.ContainsFunc(f.Types, func(s string) bool { return !domain.StorableText(s) }) {
 		bad("type", "must be UTF-8 text without U+0000 (NUL)")
 	}
 	for _, name := range []string{"since", "until"} {
@@ -192,10 +190,4 @@ func eventQuery(r *http.Request) (f domain.EventFilter, raw bool, err error) {
 		return f, false, &v
 	}
 	return f, raw, nil
-}
-
-// storableText reports whether PostgreSQL's text can hold s: valid UTF-8
-// without U+0000.
-func storableText(s string) bool {
-	return utf8.ValidString(s) && strings.IndexByte(s, 0) < 0
 }

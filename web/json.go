@@ -343,27 +343,27 @@ func (w *keyWalk) token(tok token) error {
 
 // value refuses a value (a scalar, or the start of an object or array) of
 // another kind than the type it decodes into takes, naming its field with
-// its array indices (encoding/json names it without them), and a UUID or
+// its array indices (encoding/json names it without them), a UUID or
 // time that does not parse (whose errors are Go's, naming no field)
-// (issue 16: vocab).
+// (issue 16: vocab), and a null where the type cannot hold one, unless
+// nullAsAbsent.
 func (w *keyWalk) value(tok token) error {
 	t := w.next()
-	if tok.kind == 'n' && t != nil && !w.nullAsAbsent && !nilable(t) {
-		field := Printable(valuePath(w.stack))
-		detail := "must be " + jsonKind(t) + ", not null"
-		return &Error{Status: 400, Detail: field + ": " + detail, Fields: []domain.FieldError{{Field: field, Detail: detail}}}
+	null := tok.kind == 'n'
+	if t == nil || null && (w.nullAsAbsent || nilable(t)) {
+		return nil
 	}
-	for t != nil && t.Kind() == reflect.Pointer {
+	for t.Kind() == reflect.Pointer {
 		t = t.Elem()
 	}
-	if t == nil || tok.kind == 'n' {
+	if !null && decodesFrom(t, tok) {
 		return nil
 	}
-	if decodesFrom(t, tok) {
-		return nil
+	detail := "must be " + jsonKind(t) + ", got " + given(tok)
+	if null {
+		detail = "must be " + jsonKind(t) + ", not null"
 	}
 	field := Printable(valuePath(w.stack))
-	detail := "must be " + jsonKind(t) + ", got " + given(tok)
 	return &Error{Status: 400, Detail: field + ": " + detail, Fields: []domain.FieldError{{Field: field, Detail: detail}}}
 }
 

@@ -8,9 +8,9 @@ import (
 	"github.com/ticketing/ticketing/domain"
 )
 
-// refundRequest is the body of POST /v1/orders/{id}/refund.
-// refundRequest is a refund's body. Reason and restock are pointers
-// because the document lets a client send either as null, the default.
+// refundRequest is the body of POST /v1/orders/{id}/refund. Reason and
+// restock are pointers because the document lets a client send either as
+// null, the default.
 type refundRequest struct {
 	Tickets []uuid.UUID `json:"tickets"`
 	Reason  *string     `json:"reason"`

@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
-	"unicode/utf8"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -54,7 +52,7 @@ func (s *Users) Create(ctx context.Context, u commands.User) error {
 func (s *Users) ByEmail(ctx context.Context, email string) (commands.User, error) {
 	// No stored email holds what text cannot (U+0000, bytes that are not
 	// UTF-8); sent as a parameter, it would fail the query instead.
-	if !utf8.ValidString(email) || strings.IndexByte(email, 0) >= 0 {
+	if !domain.StorableText(email) {
 		return commands.User{}, fmt.Errorf("user by email: %w", commands.ErrUserNotFound)
 	}
 	var (
