@@ -40,6 +40,7 @@ func newPool(ctx context.Context, url string) (*pgxpool.Pool, error) {
 	if cfg.MaxConns < 20 {
 		cfg.MaxConns = 20
 	}
+	postgres.GenericPlans(cfg)
 	return pgxpool.NewWithConfig(ctx, cfg)
 }
 

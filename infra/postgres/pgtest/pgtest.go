@@ -118,7 +118,12 @@ func NewPool(t testing.TB) *pgxpool.Pool {
 // Connect opens a pool on u that is closed when the test ends.
 func Connect(t testing.TB, u string) *pgxpool.Pool {
 	t.Helper()
-	pool, err := pgxpool.New(context.Background(), u)
+	cfg, err := pgxpool.ParseConfig(u)
+	if err != nil {
+		t.Fatalf("pgtest: %v", err)
+	}
+	postgres.GenericPlans(cfg) // as the engine's pools are
+	pool, err := pgxpool.NewWithConfig(context.Background(), cfg)
 	if err != nil {
 		t.Fatalf("pgtest: %v", err)
 	}
