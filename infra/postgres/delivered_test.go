@@ -325,3 +325,26 @@ func TestRelayCheckpoints_Save(t *testing.T) {
 		t.Errorf("partitions = %v, want %v", got, want)
 	}
 }
+
+// A relay checkpoint commits without waiting for the disk (a checkpoint
+// lost in a crash means events published again, which the consumers skip)
+// and leaves the connection's synchronous_commit as it was: the appends
+// that use the connection next must wait for the disk.
+func TestRelayCheckpoints_SaveLeavesSynchronousCommit(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	pool := pgtest.Connect(t, pgtest.SchemaURL(t)+"&pool_max_conns=1")
+	relay := postgres.NewRelayCheckpoints(pool)
+	for i := range 3 {
+		if err := relay.Save(ctx, "r", domain.PositionAt(uint64(i+1)), map[int]domain.Position{0: domain.PositionAt(uint64(i + 1))}); err != nil {
+			t.Fatal(err)
+		}
+		var mode string
+		if err := pool.QueryRow(ctx, `show synchronous_commit`).Scan(&mode); err != nil || mode != "on" {
+			t.Fatalf("after a checkpoint: synchronous_commit %q, %v; want on", mode, err)
+		}
+	}
+	if got, err := relay.Load(ctx, "r"); err != nil || got != domain.PositionAt(3) {
+		t.Errorf("checkpoint = %v, %v; want 3", got, err)
+	}
+}
