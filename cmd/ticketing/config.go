@@ -148,6 +148,8 @@ var variables = []variable{
 		set: func(c *Config, v string) error { return positive(v, &c.kafka().ProjectionTxs) }},
 	{Name: "KAFKA_COMMIT_INTERVAL", Default: kafka.DefaultCommitInterval.String(), Usage: "how often the projection consumer commits its offsets, at most",
 		set: func(c *Config, v string) error { return positiveDuration(v, &c.kafka().CommitInterval) }},
+	{Name: "KAFKA_RELAY_LINGER", Default: kafka.DefaultRelayLinger.String(), Usage: "how long the relay waits after each write before the next, so that more events go in one produce request; 0: no wait",
+		set: setRelayLinger},
 	{Name: "SIGNIN_RATE_PER_ACCOUNT", Default: defaultSignInPerAccount, Usage: "sign-ins per account: N/DURATION or off",
 		set: func(c *Config, v string) error { return rate(v, &c.Limits.SignInPerAccount) }},
 	{Name: "SIGNIN_RATE_PER_ADDRESS", Default: defaultSignInPerAddress, Usage: "sign-ins and sign-ups per client address",
@@ -328,6 +330,19 @@ func positiveDuration(v string, into *time.Duration) error {
 		return fmt.Errorf("want a positive duration like 15m or 2s, got %q", v)
 	}
 	*into = d
+	return nil
+}
+
+// setRelayLinger sets the relay's wait; "0" is no wait.
+func setRelayLinger(c *Config, v string) error {
+	d, err := time.ParseDuration(v)
+	if err != nil || d < 0 {
+		return fmt.Errorf("want a duration like 2ms, or 0 for none, got %q", v)
+	}
+	if d == 0 {
+		d = -1 // kafka.Config: negative is none, zero the default
+	}
+	c.kafka().RelayLinger = d
 	return nil
 }
 

@@ -87,7 +87,7 @@ func TestLoadConfig_FromEnvironment(t *testing.T) {
 var (
 	badValues = map[string]string{
 		"TICKETING_MAX_CONNS": "0", "TICKETING_ROLES": "write,api", "HOLD_TTL": "soon", "EXPIRY_INTERVAL": "-1s",
-		"EVENTSTORE": "mongo", "KAFKA_PARTITIONS": "none", "KAFKA_PROJECTION_TXS": "0", "KAFKA_COMMIT_INTERVAL": "0s", "SIGNIN_RATE_PER_ACCOUNT": "lots",
+		"EVENTSTORE": "mongo", "KAFKA_PARTITIONS": "none", "KAFKA_PROJECTION_TXS": "0", "KAFKA_COMMIT_INTERVAL": "0s", "KAFKA_RELAY_LINGER": "-2ms", "SIGNIN_RATE_PER_ACCOUNT": "lots",
 		"SIGNIN_RATE_PER_ADDRESS": "1/x", "ORDER_RATE_PER_BUYER": "-1/1m", "RATE_LIMIT_KEYS": "x",
 		"PASSWORD_HASHES": "0", "PASSWORD_HASH_QUEUE": "-1", "PASSWORD_HASH_WAIT": "0s",
 		"IDEMPOTENCY_KEY_TTL": "-1h", "LOG_LEVEL": "loud", "GOGC": "lots",
@@ -111,6 +111,23 @@ func TestLoadConfig_CommitInterval(t *testing.T) {
 	}
 	if got := projectionConsumer(&engine{kafka: c.Kafka, runner: &projections.Runner{}}).CommitInterval; got != 2*time.Second {
 		t.Errorf("the consumer's interval %v, want 2s", got)
+	}
+}
+
+// KAFKA_RELAY_LINGER sets the relay's wait after a write; unset it is
+// kafka.DefaultRelayLinger, and 0 is no wait.
+func TestLoadConfig_RelayLinger(t *testing.T) {
+	for v, want := range map[string]time.Duration{"": kafka.DefaultRelayLinger, "5ms": 5 * time.Millisecond, "0": 0, "0s": 0} {
+		c, err := LoadConfig(env{"KAFKA_BROKERS": "127.0.0.1:9092", "KAFKA_RELAY_LINGER": v}.get)
+		if err != nil || c.Kafka == nil {
+			t.Fatalf("%q: %+v, %v", v, c.Kafka, err)
+		}
+		if got := c.Kafka.RelayWait(); got != want {
+			t.Errorf("KAFKA_RELAY_LINGER=%q: the relay waits %v, want %v", v, got, want)
+		}
+	}
+	if got := (kafka.Config{}).RelayWait(); got != kafka.DefaultRelayLinger {
+		t.Errorf("a Config without it: %v, want %v", got, kafka.DefaultRelayLinger)
 	}
 }
 

@@ -95,7 +95,7 @@ func newEngine(ctx context.Context, c Config, pool *pgxpool.Pool, r roles, log *
 	}
 	if kc := c.Kafka; kc != nil {
 		e.relay = &kafka.Relay{Feed: store, Checkpoints: postgres.NewRelayCheckpoints(pool), Writer: kafka.NewWriter(*kc),
-			Topic: kc.Topic, Partitions: kc.Partitions, Log: log, Acked: kc.ObserveRelay}
+			Topic: kc.Topic, Partitions: kc.Partitions, Log: log, Acked: kc.ObserveRelay, Linger: kc.RelayWait()}
 	}
 	// issue 16: webhooks
 	e.webhooks = newWebhooks(c, pool, store, registry, log)

@@ -23,8 +23,18 @@ func withKafka(t testing.TB, partitions int) func(*Config) {
 	// KAFKA_PROJECTION_TXS of the test process, if set: how make
 	// bench-latency compares one shared transaction with one per projection.
 	txs, _ := strconv.Atoi(os.Getenv("KAFKA_PROJECTION_TXS"))
+	// And its KAFKA_RELAY_LINGER: how make bench-latency compares waits.
+	var linger Config
+	if v := os.Getenv("KAFKA_RELAY_LINGER"); v != "" {
+		if err := setRelayLinger(&linger, v); err != nil {
+			t.Fatalf("KAFKA_RELAY_LINGER: %v", err)
+		}
+	}
 	return func(c *Config) {
 		c.Kafka = &kafka.Config{Brokers: addrs, Topic: topic, Partitions: partitions, ProjectionTxs: txs}
+		if linger.Kafka != nil {
+			c.Kafka.RelayLinger = linger.Kafka.RelayLinger
+		}
 	}
 }
 

@@ -106,6 +106,16 @@ type Relay struct {
 	// write Kafka acknowledged, as soon as it did: the benchmarks' hook,
 	// which used to poll Position every 100 µs.
 	Acked func(domain.Position)
+	// Linger is how long the relay waits after a write before it takes the
+	// next batch of the log; zero means no wait. The events committed
+	// meanwhile go together in the next produce request. A relay that
+	// is idle when an event is committed publishes it at once: the wait
+	// comes only after a write, so it delays an event only under load,
+	// and by at most Linger. It is Kafka's linger.ms (5 ms by default
+	// since Kafka 4.0, KIP-1030) turned around: the Java producer waits
+	// before the first record of a batch, this relay after the last
+	// write. See DefaultRelayLinger for why the engine waits.
+	Linger time.Duration
 
 	mu     sync.Mutex
 	status RelayStatus
@@ -266,8 +276,23 @@ func (r *Relay) follow(ctx context.Context, topic, name string, balancer KeyBala
 			progressed()
 			batch, msgs, parts = batch[n:], msgs[n:], parts[n:]
 		}
-		return nil
+		return linger(ctx, r.Linger)
 	})
+}
+
+// linger waits d, or until ctx ends; it then returns ctx's error.
+func linger(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return nil
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // checkTopic fails with errMisconfigured when the topic has fewer than

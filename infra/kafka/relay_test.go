@@ -188,6 +188,54 @@ func TestRelay_Run(t *testing.T) {
 			checkTopic(t, cfg, s.all(), true)
 		})
 
+		t.Run("lingers after a write, so that what came meanwhile goes in one request, and not when idle", func(t *testing.T) {
+			t.Parallel()
+			const wait = 1500 * time.Millisecond
+			cfg := b.topic(t, 4)
+			s := newShop(t)
+			relay := newRelay(t, cfg, s.store, newMemCheckpoints(), &syncBuffer{})
+			relay.Linger = wait
+			acks := make(chan domain.Position, 10)
+			relay.Acked = func(p domain.Position) { acks <- p }
+			stop := run(t, relay.Run)
+			eventually(t, 10*time.Second, func() string { return "the relay to be live" }, func() bool { return relay.Status().State == tkafka.RelayLive })
+
+			// Idle: the first event is published at once, not after the wait.
+			start := time.Now()
+			_, first := s.newShow("first")
+			if got := <-acks; got != first {
+				t.Fatalf("first write acknowledged %v, want %v", got, first)
+			}
+			if took := time.Since(start); took >= wait {
+				t.Errorf("an idle relay took %v to publish an event; it must not wait its linger (%v)", took, wait)
+			}
+			// While it lingers, three more are committed: one write for all.
+			for i := range 3 {
+				s.newShow(fmt.Sprintf("later %d", i))
+			}
+			select {
+			case got := <-acks:
+				if got != s.last {
+					t.Errorf("second write acknowledged %v, want the last event %v in it", got, s.last)
+				}
+				if took := time.Since(start); took < wait {
+					t.Errorf("second write %v after the first; the relay must wait %v", took, wait)
+				}
+			case <-time.After(wait + 10*time.Second):
+				t.Fatal("the events committed while the relay lingered were not published")
+			}
+			checkTopic(t, cfg, s.all(), true)
+
+			// Stopping ends the wait.
+			s.newShow("last")
+			<-acks
+			stopped := time.Now()
+			stop()
+			if took := time.Since(stopped); took >= wait {
+				t.Errorf("Run returned %v after it was stopped, lingering; want at once", took)
+			}
+		})
+
 		t.Run("publishes from its checkpoint after it was stopped between publishing and checkpointing", func(t *testing.T) {
 			t.Parallel()
 			cfg := b.topic(t, 4)
