@@ -63,8 +63,9 @@ type Config struct {
 	ReplicationFactor int
 	// BatchTimeout is how long the writer's WriteMessages waits for more
 	// messages of a partition before it sends them; zero means
-	// DefaultBatchTimeout. The relay does not wait: it sends each batch of
-	// the log as it comes, with its own produce requests (see Relay.Writer).
+	// DefaultBatchTimeout. The relay does not use it: it sends its own
+	// produce requests (see Relay.Writer), and waits Relay.Linger between
+	// them (see RelayLinger).
 	BatchTimeout time.Duration
 	// Observe, if set, is given to every Consumer the engine starts (see
 	// Consumer.Observe): the benchmarks' hook.

@@ -112,7 +112,7 @@ type Relay struct {
 	// is idle when an event is committed publishes it at once: the wait
 	// comes only after a write, so it delays an event only under load,
 	// and by at most Linger. It is Kafka's linger.ms (5 ms by default
-	// since Kafka 4.0, KIP-1030) turned around: the Java producer waits
+	// since Kafka 4.0) turned around: the Java producer waits
 	// before the first record of a batch, this relay after the last
 	// write. See DefaultRelayLinger for why the engine waits.
 	Linger time.Duration
