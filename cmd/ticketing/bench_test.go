@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"maps"
 	"os"
+	"runtime/debug"
 	"runtime/pprof"
 	"slices"
 	"strconv"
@@ -214,6 +215,8 @@ type benchTimes struct {
 	started   map[int64]time.Time // appended, not yet seen
 	seenAt    map[int64]time.Time // seen before its appender recorded it
 	measured  map[int64]time.Time // start of every measured event
+	appended  map[int64]time.Time // end of every measured event's append
+	visible   map[int64]time.Time // when the poller saw each event
 	lat       []time.Duration
 	appendLat []time.Duration
 }
@@ -288,7 +291,8 @@ func startBench(b *testing.B, name string, setup func(context.Context, *pgxpool.
 		b.Fatal(err)
 	}
 	t = setup(ctx, pool)
-	bt = &benchTimes{started: map[int64]time.Time{}, seenAt: map[int64]time.Time{}, measured: map[int64]time.Time{}}
+	bt = &benchTimes{started: map[int64]time.Time{}, seenAt: map[int64]time.Time{}, measured: map[int64]time.Time{},
+		appended: map[int64]time.Time{}, visible: map[int64]time.Time{}}
 	awaitLive(b, ctx, name, t)
 	return ctx, t, bt, func() { pool.Close(); cancel() }
 }
@@ -372,6 +376,7 @@ func (bt *benchTimes) poll(ctx context.Context, seen seenFn, stop <-chan struct{
 				continue
 			}
 			done[s] = true
+			bt.visible[s] = now
 			if t, ok := bt.started[s]; ok {
 				bt.lat = append(bt.lat, now.Sub(t))
 				delete(bt.started, s)
@@ -435,8 +440,10 @@ func (bt *benchTimes) record(at, start time.Time, seq int64) {
 	bt.mu.Lock()
 	defer bt.mu.Unlock()
 	if !at.After(start) {
-		bt.appendLat = append(bt.appendLat, time.Since(start))
+		now := time.Now()
+		bt.appendLat = append(bt.appendLat, now.Sub(start))
 		bt.measured[seq] = start
+		bt.appended[seq] = now
 	}
 	switch seen, ok := bt.seenAt[seq]; {
 	case at.After(start): // warm-up: not measured
@@ -643,6 +650,9 @@ func (cs *consumerStages) report(b *testing.B, bt *benchTimes) {
 		b.Logf("%-10s  %41s fetched (%s) p50 %6.2f ms  p99 %6.2f ms", "", "", benchStagesOf, f.p50, f.p99)
 		b.Logf("%-10s  %41s applied (%s) p50 %6.2f ms  p99 %6.2f ms", "", "", benchStagesOf, a.p50, a.p99)
 	}
+	if f := os.Getenv("BENCH_TRACE"); f != "" {
+		cs.trace(b, bt, f)
+	}
 	names := slices.Sorted(maps.Keys(cs.calls))
 	for _, name := range names {
 		c := cs.calls[name]
@@ -651,4 +661,59 @@ func (cs *consumerStages) report(b *testing.B, bt *benchTimes) {
 		fmt.Printf("    %-10s  consumer %-9s %5d deliveries, %5.1f events each, transaction p50 %6.2f ms  p99 %6.2f ms\n",
 			"", name, c.n, float64(c.events)/float64(c.n), t.p50, t.p99)
 	}
+}
+
+// trace writes, when BENCH_TRACE names a file, one line per measured event
+// of the Kafka row: its log position, when its append started (ms from the
+// row's first measured append), and how long after that start it was
+// appended, acknowledged by Kafka, fetched, applied and seen (ms; empty if
+// never). The diagnosis of a tail: whether the slow events come together
+// in time, and at which stage they were held.
+func (cs *consumerStages) trace(b *testing.B, bt *benchTimes, file string) {
+	seqs := slices.Sorted(maps.Keys(bt.measured))
+	if len(seqs) == 0 {
+		return
+	}
+	t0 := bt.measured[seqs[0]]
+	for _, s := range seqs {
+		if bt.measured[s].Before(t0) {
+			t0 = bt.measured[s]
+		}
+	}
+	var w bytes.Buffer
+	// The first lines place the row in time: its start (Unix ms), to line
+	// it up with other processes' logs (the broker's -Xlog:gc with
+	// "time"), and the ends of this process's recent GC pauses, in ms
+	// from the start.
+	var gc debug.GCStats
+	debug.ReadGCStats(&gc)
+	fmt.Fprintf(&w, "# t0_unix_ms %d\n# go_gc_pause_end_ms", t0.UnixMilli())
+	for _, end := range gc.PauseEnd {
+		if d := end.Sub(t0); d > -time.Second {
+			fmt.Fprintf(&w, " %.1f", float64(d)/float64(time.Millisecond))
+		}
+	}
+	w.WriteString("\n")
+	w.WriteString("seq,start_ms,appended_ms,acked_ms,fetched_ms,applied_ms,visible_ms\n")
+	ms := func(start time.Time, at time.Time, ok bool) string {
+		if !ok {
+			return ""
+		}
+		return strconv.FormatFloat(float64(at.Sub(start))/float64(time.Millisecond), 'f', 3, 64)
+	}
+	for _, s := range seqs {
+		start := bt.measured[s]
+		ap, okA := bt.appended[s]
+		ac, okK := cs.relayed[s]
+		fe, okF := cs.fetched[s]
+		al, okL := cs.applied[s]
+		vi, okV := bt.visible[s]
+		fmt.Fprintf(&w, "%d,%s,%s,%s,%s,%s,%s\n", s, ms(t0, start, true),
+			ms(start, ap, okA), ms(start, ac, okK), ms(start, fe, okF), ms(start, al, okL), ms(start, vi, okV))
+	}
+	if err := os.WriteFile(file, w.Bytes(), 0o644); err != nil {
+		b.Error(err)
+		return
+	}
+	fmt.Printf("    %-10s  trace of %d events: %s\n", "", len(seqs), file)
 }
