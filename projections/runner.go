@@ -489,7 +489,11 @@ func (r *Runner) deliveredApply(ctx context.Context, name string, deliveries []D
 	if p == nil {
 		return nil, fmt.Errorf("projections: no projection %q", name)
 	}
-	var all []domain.RecordedEvent
+	n := 0
+	for _, d := range deliveries {
+		n += len(d.Events)
+	}
+	all := make([]domain.RecordedEvent, 0, n)
 	for _, d := range deliveries {
 		all = append(all, d.Events...)
 	}

@@ -1,47 +1,46 @@
 package kafka
 
 import (
+	"slices"
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/segmentio/kafka-go"
 )
 
 // commitRecorder is commitLoop's commit function in the tests: it records
 // each call and the messages it was given.
 type commitRecorder struct {
 	mu    sync.Mutex
-	calls [][]fetched
+	calls [][]doneOffset
 	at    []time.Time
 }
 
-func (r *commitRecorder) commit(msgs []fetched) error {
+func (r *commitRecorder) commit(msgs []doneOffset) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.calls = append(r.calls, append([]fetched(nil), msgs...))
+	r.calls = append(r.calls, append([]doneOffset(nil), msgs...))
 	r.at = append(r.at, time.Now())
 	return nil
 }
 
-func (r *commitRecorder) snapshot() ([][]fetched, []time.Time) {
+func (r *commitRecorder) snapshot() ([][]doneOffset, []time.Time) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return append([][]fetched(nil), r.calls...), append([]time.Time(nil), r.at...)
+	return append([][]doneOffset(nil), r.calls...), append([]time.Time(nil), r.at...)
 }
 
-func doneAt(partition int, offset int64) []fetched {
-	return []fetched{{msg: kafka.Message{Partition: partition, Offset: offset}, gen: member{id: "m", gen: 1}}}
+func doneAt(partition int, offset int64) []doneOffset {
+	return []doneOffset{{partition: partition, offset: offset, gen: member{id: "m", gen: 1}}}
 }
 
 // The offsets done within one interval go in one commit, not one commit a
 // batch, and nothing is left out: after a quiet interval the first batch
 // is committed at once, and those that come within the next interval
-// together, an interval later.
+// together, an interval later, as the highest offset of each partition.
 func TestCommitLoop_OncePerInterval(t *testing.T) {
 	t.Parallel()
 	const interval = 300 * time.Millisecond
-	commits, ended := make(chan []fetched, 64), make(chan struct{}, 1)
+	commits, ended := make(chan []doneOffset, 64), make(chan struct{}, 1)
 	var r commitRecorder
 	loop := make(chan struct{})
 	c := &Consumer{Projection: "p"}
@@ -55,8 +54,13 @@ func TestCommitLoop_OncePerInterval(t *testing.T) {
 	waitFor(t, func() bool { calls, _ := r.snapshot(); return len(calls) >= 2 })
 	time.Sleep(interval / 2) // and no third within the next interval
 	calls, at := r.snapshot()
-	if len(calls) != 2 || len(calls[0]) != 1 || len(calls[1]) != 49 {
-		t.Fatalf("after one interval: commits of %v batches, want 1, then the other 49 in one", lens(calls))
+	if len(calls) != 2 || len(calls[0]) != 1 {
+		t.Fatalf("after one interval: commits of %v offsets, want 1, then the others in one", lens(calls))
+	}
+	// Offsets 1..49 went to partitions i%3: the highest of each.
+	want := []doneOffset{doneAt(0, 48)[0], doneAt(1, 49)[0], doneAt(2, 47)[0]}
+	if !slices.Equal(calls[1], want) {
+		t.Fatalf("second commit %v, want each partition's highest offset, %v", calls[1], want)
 	}
 	if gap := at[1].Sub(at[0]); gap < interval-20*time.Millisecond {
 		t.Errorf("second commit %v after the first, want at least the interval, %v", gap, interval)
@@ -65,7 +69,7 @@ func TestCommitLoop_OncePerInterval(t *testing.T) {
 	close(commits)
 	<-loop
 	calls, _ = r.snapshot()
-	if len(calls) != 3 || len(calls[2]) != 1 || calls[2][0].msg.Offset != 50 {
+	if len(calls) != 3 || len(calls[2]) != 1 || calls[2][0].offset != 50 {
 		t.Fatalf("after close: commits of %v batches, want a third one of offset 50", lens(calls))
 	}
 }
@@ -74,7 +78,7 @@ func TestCommitLoop_OncePerInterval(t *testing.T) {
 // and when the consumer closes, not an interval later.
 func TestCommitLoop_FlushesAtGenerationEndAndClose(t *testing.T) {
 	t.Parallel()
-	commits, ended := make(chan []fetched, 64), make(chan struct{}, 1)
+	commits, ended := make(chan []doneOffset, 64), make(chan struct{}, 1)
 	var r commitRecorder
 	loop := make(chan struct{})
 	c := &Consumer{Projection: "p"}
@@ -91,7 +95,7 @@ func TestCommitLoop_FlushesAtGenerationEndAndClose(t *testing.T) {
 	close(commits)
 	<-loop
 	calls, _ := r.snapshot()
-	if len(calls) != 3 || calls[1][0].msg.Offset != 7 || calls[2][0].msg.Offset != 8 {
+	if len(calls) != 3 || calls[1][0].offset != 7 || calls[2][0].offset != 8 {
 		t.Fatalf("commits %v, want offset 7 at the generation's end and 8 at close", lens(calls))
 	}
 }
@@ -100,7 +104,7 @@ func TestCommitLoop_FlushesAtGenerationEndAndClose(t *testing.T) {
 // CommitInterval).
 func TestCommitLoop_ZeroIntervalCommitsAtOnce(t *testing.T) {
 	t.Parallel()
-	commits, ended := make(chan []fetched, 64), make(chan struct{}, 1)
+	commits, ended := make(chan []doneOffset, 64), make(chan struct{}, 1)
 	var r commitRecorder
 	c := &Consumer{Projection: "p"}
 	go c.commitLoop(commits, ended, 0, r.commit)
@@ -117,7 +121,7 @@ func TestCommitLoop_ZeroIntervalCommitsAtOnce(t *testing.T) {
 	}
 }
 
-func lens(calls [][]fetched) []int {
+func lens(calls [][]doneOffset) []int {
 	out := make([]int, len(calls))
 	for i, c := range calls {
 		out[i] = len(c)
@@ -133,4 +137,28 @@ func waitFor(t *testing.T, cond func() bool) {
 		}
 	}
 	t.Fatal("timed out")
+}
+
+// What comes together is kept per partition and generation: the highest
+// offset of each, the older generation's too (its commit is refused by the
+// coordinator, not dropped here).
+func TestCommitLoop_HighestOffsetPerGeneration(t *testing.T) {
+	t.Parallel()
+	commits, ended := make(chan []doneOffset, 64), make(chan struct{}, 1)
+	var r commitRecorder
+	loop := make(chan struct{})
+	c := &Consumer{Projection: "p"}
+	go func() { defer close(loop); c.commitLoop(commits, ended, time.Hour, r.commit) }()
+	old, cur := member{id: "m", gen: 1}, member{id: "m", gen: 2}
+	commits <- []doneOffset{{gen: cur, partition: 0, offset: 1}} // at once: the first in an interval
+	waitFor(t, func() bool { calls, _ := r.snapshot(); return len(calls) == 1 })
+	commits <- []doneOffset{{gen: old, partition: 0, offset: 5}, {gen: cur, partition: 0, offset: 3}, {gen: old, partition: 0, offset: 4}}
+	commits <- []doneOffset{{gen: cur, partition: 1, offset: 9}, {gen: cur, partition: 0, offset: 2}}
+	close(commits)
+	<-loop
+	calls, _ := r.snapshot()
+	want := []doneOffset{{gen: old, partition: 0, offset: 5}, {gen: cur, partition: 0, offset: 3}, {gen: cur, partition: 1, offset: 9}}
+	if len(calls) != 2 || !slices.Equal(calls[1], want) {
+		t.Fatalf("commits %v, want the first, then %v", calls, want)
+	}
 }

@@ -1,6 +1,7 @@
 package kafka
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -170,6 +171,20 @@ type fetched struct {
 	at  time.Time // when it was fetched
 }
 
+// doneOffset is a message a projection is done with, as far as its commit
+// needs it: the generation of the group it was fetched in, its partition
+// and its offset. The commit path keeps these, not the fetched messages
+// with their events: a fetched is some 450 bytes, copied at each step.
+type doneOffset struct {
+	gen       member
+	partition int
+	offset    int64
+}
+
+func doneOf(f fetched) doneOffset {
+	return doneOffset{gen: f.gen, partition: f.msg.Partition, offset: f.msg.Offset}
+}
+
 // Run consumes until ctx ends; it then commits what is done, leaves the
 // group and returns nil. It fails at once when the consumer is
 // misconfigured.
@@ -194,11 +209,11 @@ func (c *Consumer) Run(ctx context.Context) error {
 	tr := &kafka.Transport{ClientID: "ticketing-consumer"}
 	defer tr.CloseIdleConnections()
 	client := &kafka.Client{Addr: kafka.TCP(c.Brokers...), Transport: tr}
-	commits := make(chan []fetched, 64)
+	commits := make(chan []doneOffset, 64)
 	committed := make(chan struct{})
 	go func() {
 		defer close(committed)
-		c.commitLoop(commits, gens.ended, c.commitInterval(), func(msgs []fetched) error { return c.commit(client, msgs) })
+		c.commitLoop(commits, gens.ended, c.commitInterval(), func(done []doneOffset) error { return c.commit(client, done) })
 	}()
 	defer func() {
 		close(commits)
@@ -239,9 +254,9 @@ type deliveries struct {
 // batches given to deliver, each batch with those waiting behind it, up to
 // maxBatch messages, at once, and reports what is done to a doneTracker that
 // has it committed.
-func (c *Consumer) startDeliveries(ctx context.Context, gens *generations, maxBatch int, commits chan<- []fetched) *deliveries {
+func (c *Consumer) startDeliveries(ctx context.Context, gens *generations, maxBatch int, commits chan<- []doneOffset) *deliveries {
 	names := c.names()
-	done := &doneTracker{of: len(names), last: map[int]map[string]fetched{}, commits: commits}
+	done := &doneTracker{of: len(names), last: map[int]map[string]doneOffset{}, commits: commits}
 	d := &deliveries{}
 	// Several projections, and a Deliverer that applies a batch to several
 	// at once: one transaction per batch for all those ready (deliver.go).
@@ -291,22 +306,22 @@ func (d *deliveries) stop() {
 // them reported one in that generation.
 type doneTracker struct {
 	of      int // projections fed
-	commits chan<- []fetched
+	commits chan<- []doneOffset
 
 	mu   sync.Mutex
-	last map[int]map[string]fetched // by partition, by projection
+	last map[int]map[string]doneOffset // by partition, by projection
 }
 
 // report records that projection is done with msgs, and every message
 // before each in its partition.
-func (t *doneTracker) report(projection string, msgs []fetched) {
+func (t *doneTracker) report(projection string, msgs []doneOffset) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	var ready []fetched
+	var ready []doneOffset
 	for _, m := range msgs {
-		p := m.msg.Partition
+		p := m.partition
 		if t.last[p] == nil {
-			t.last[p] = map[string]fetched{}
+			t.last[p] = map[string]doneOffset{}
 		}
 		t.last[p][projection] = m
 		first, n := m, 0
@@ -315,7 +330,7 @@ func (t *doneTracker) report(projection string, msgs []fetched) {
 				continue
 			}
 			n++
-			if f.msg.Offset < first.msg.Offset {
+			if f.offset < first.offset {
 				first = f
 			}
 		}
@@ -339,7 +354,7 @@ func (t *doneTracker) report(projection string, msgs []fetched) {
 // again: the partitions still assigned restart from the committed offsets.
 // stalled, if given, are the stalls of a first attempt made elsewhere (the
 // shared delivery, deliver.go): they are logged and backed off first.
-func (c *Consumer) deliverAll(ctx context.Context, gens *generations, name string, batch []fetched, report func(string, []fetched), stalled ...stall) {
+func (c *Consumer) deliverAll(ctx context.Context, gens *generations, name string, batch []fetched, report func(string, []doneOffset), stalled ...stall) {
 	order, byPartition := byPartitions(batch)
 	backoff := minBackoff
 	if len(stalled) > 0 { // the first attempt was made elsewhere
@@ -415,14 +430,14 @@ func deliveriesOf(order []int, byPartition map[int][]fetched) []projections.Deli
 // deliveries of the partitions order, keeps in byPartition what it is not
 // done with (but messages of an older generation of the group), and returns
 // the stalls of the partitions left.
-func (c *Consumer) settle(gens *generations, name string, order []int, byPartition map[int][]fetched, deliveries []projections.Delivery, done []int, err error, report func(string, []fetched)) []stall {
-	var committed []fetched
+func (c *Consumer) settle(gens *generations, name string, order []int, byPartition map[int][]fetched, deliveries []projections.Delivery, done []int, err error, report func(string, []doneOffset)) []stall {
+	var committed []doneOffset
 	var stalls []stall
 	for i, p := range order {
 		msgs := byPartition[p]
 		n := max(min(done[i], len(deliveries[i].Events)), 0)
 		if n > 0 {
-			committed = append(committed, msgs[n-1])
+			committed = append(committed, doneOf(msgs[n-1]))
 		}
 		rest := gens.fresh(msgs[n:])
 		byPartition[p] = rest
@@ -489,9 +504,16 @@ type stall struct {
 // coordinator up before every commit) at the price of delivering again, after
 // a crash, what was done in the last interval. What is pending is committed
 // at once when its generation stops fetching (ended) and when commits closes.
-func (c *Consumer) commitLoop(commits <-chan []fetched, ended <-chan struct{}, interval time.Duration, commit func([]fetched) error) {
+// Of what comes within an interval it keeps only the highest offset of each
+// partition in each generation, the one a commit sends: what is pending is
+// bounded by the partitions, not by the rate.
+func (c *Consumer) commitLoop(commits <-chan []doneOffset, ended <-chan struct{}, interval time.Duration, commit func([]doneOffset) error) {
+	type genPartition struct {
+		gen       member
+		partition int
+	}
 	var (
-		pending []fetched
+		pending = map[genPartition]int64{}
 		due     <-chan time.Time
 		last    time.Time
 	)
@@ -500,10 +522,17 @@ func (c *Consumer) commitLoop(commits <-chan []fetched, ended <-chan struct{}, i
 			return
 		}
 		last, due = time.Now(), nil
-		if err := commit(pending); err != nil {
+		done := make([]doneOffset, 0, len(pending))
+		for k, o := range pending {
+			done = append(done, doneOffset{gen: k.gen, partition: k.partition, offset: o})
+		}
+		slices.SortFunc(done, func(a, b doneOffset) int {
+			return cmp.Or(cmp.Compare(a.partition, b.partition), cmp.Compare(a.gen.gen, b.gen.gen), strings.Compare(a.gen.id, b.gen.id))
+		})
+		if err := commit(done); err != nil {
 			c.logger().Warn("projection consumer: commit failed", "projection", c.label(), "error", err)
 		}
-		pending = nil
+		clear(pending)
 	}
 	for {
 		select {
@@ -512,7 +541,12 @@ func (c *Consumer) commitLoop(commits <-chan []fetched, ended <-chan struct{}, i
 				flush()
 				return
 			}
-			pending = append(pending, m...)
+			for _, d := range m {
+				k := genPartition{d.gen, d.partition}
+				if o, ok := pending[k]; !ok || d.offset > o {
+					pending[k] = d.offset
+				}
+			}
 			if due == nil {
 				due = time.After(max(0, interval-time.Since(last)))
 			}
@@ -590,17 +624,17 @@ func (g *generations) fresh(msgs []fetched) []fetched {
 // fetched in: the coordinator refuses those of a generation that is over
 // (ILLEGAL_GENERATION), and their messages are delivered again, and skipped
 // as redelivered, by whoever holds their partition now.
-func (c *Consumer) commit(client *kafka.Client, msgs []fetched) error {
+func (c *Consumer) commit(client *kafka.Client, done []doneOffset) error {
 	offsets := map[member]map[int]int64{}
-	for _, m := range msgs {
+	for _, m := range done {
 		if m.gen.id == "" {
 			continue
 		}
 		if offsets[m.gen] == nil {
 			offsets[m.gen] = map[int]int64{}
 		}
-		if o, ok := offsets[m.gen][m.msg.Partition]; !ok || m.msg.Offset+1 > o {
-			offsets[m.gen][m.msg.Partition] = m.msg.Offset + 1
+		if o, ok := offsets[m.gen][m.partition]; !ok || m.offset+1 > o {
+			offsets[m.gen][m.partition] = m.offset + 1
 		}
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), commitTimeout)

@@ -660,6 +660,11 @@ func lockDelivered(ctx context.Context, tx *pipeTx, at deliveredAt, versions map
 // changed.
 func resolveDelivered(name string, deliveries []projections.Delivery, last map[int]domain.Position, versions map[string]int64) (done []int, apply []domain.RecordedEvent, changed map[string]bool, gap error) {
 	done, changed = make([]int, len(deliveries)), map[string]bool{}
+	n := 0
+	for _, d := range deliveries {
+		n += len(d.Events)
+	}
+	apply = make([]domain.RecordedEvent, 0, n)
 	for i, d := range deliveries {
 		for _, rec := range d.Events {
 			current := versions[rec.StreamID]
