@@ -71,8 +71,9 @@ bench: db kafka
 ## bench-latency: append → visible in the read model at 1,000 events/s,
 ## in-process and through a real Kafka broker, against a plain
 ## INSERT-and-COMMIT baseline measured in the same run (BENCH_RATE events/s,
-## BENCH_WARMUP before each row, BENCH_BROKER_WARMUP of the broker before
-## the Kafka row, default 30s, BENCH_KAFKA_PARTITIONS)
+## BENCH_WARMUP before each row, BENCH_DURATION measured, BENCH_BROKER_WARMUP
+## of the broker before the Kafka row, default 30s, BENCH_KAFKA_PARTITIONS;
+## BENCH_TRACE=FILE writes each event's stages in the Kafka row)
 bench-latency: db kafka
 	$(BROKER) $(GO) test -run '^$$' -bench Visibility -benchtime 1x ./cmd/ticketing
 

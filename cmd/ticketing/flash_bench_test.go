@@ -47,9 +47,7 @@ type flashEngine struct {
 
 func newFlashEngine(b *testing.B, holdTTL time.Duration, options ...func(*Config)) *flashEngine {
 	b.Helper()
-	if c, err := LoadConfig(env{"GOGC": os.Getenv("GOGC")}.get); err == nil {
-		c.tuneGC() // as main does
-	}
+	tuneGCAsMain()
 	c, err := LoadConfig(testEnv(pgtest.SchemaURL(b), holdTTL).get)
 	if err != nil {
 		b.Fatal(err)
