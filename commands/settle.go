@@ -156,6 +156,12 @@ func (h *settler) settleReqs(ctx context.Context, showID uuid.UUID, batch []*set
 // where known (confirmed, cancelled or expired orders stay so): the first
 // try need not read those back. It also returns the position of the last
 // event appended, if any.
+//
+// The orders are settled on the show as this process has it, without
+// first reading the show's stream, as a batch of holds is (decideHolds):
+// what they raise is appended at the show's expected version, which
+// conflicts if another process wrote the show meanwhile. Only when they
+// raise nothing, or fail, is the stream read to prove the show current.
 func (h *settler) settleMany(ctx context.Context, showID uuid.UUID, orders []uuid.UUID, known map[uuid.UUID]*domain.Order) (int, domain.Position, error) {
 	for id, o := range known {
 		switch o.Status {
@@ -168,23 +174,38 @@ func (h *settler) settleMany(ctx context.Context, showID uuid.UUID, orders []uui
 	var settled int
 	var pos domain.Position
 	err := retry(ctx, h.retries, func() error {
-		c, err := h.shows.current(ctx, showID)
-		if err != nil {
-			return err
-		}
 		first := known
 		known = nil
-		var expiries []StreamAppend
-		expiries, settled, err = h.decide(ctx, c.show, orders, first)
-		if err != nil {
-			h.shows.drop(showID) // the show may hold events of the orders before
+		for {
+			c, fresh, err := h.shows.cached(ctx, showID)
+			if err != nil {
+				return err
+			}
+			var expiries []StreamAppend
+			expiries, settled, err = h.decide(ctx, c.show, orders, first)
+			if (err != nil || len(c.show.Changes()) == 0) && !fresh {
+				// Nothing appended proves the show was current: read its
+				// stream, and decide again on the show loaded afresh if
+				// another process moved it on.
+				moved, merr := h.shows.moved(ctx, c)
+				if merr != nil {
+					h.shows.drop(showID)
+					return merr
+				}
+				if moved {
+					continue
+				}
+			}
+			if err != nil {
+				h.shows.drop(showID) // the show may hold events of the orders before
+				return err
+			}
+			if len(c.show.Changes()) == 0 {
+				return nil
+			}
+			pos, err = h.append(ctx, c, expiries)
 			return err
 		}
-		if len(c.show.Changes()) == 0 {
-			return nil
-		}
-		pos, err = h.append(ctx, c, expiries)
-		return err
 	})
 	return settled, pos, err
 }

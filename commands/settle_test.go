@@ -204,3 +204,84 @@ func TestHandler_PaymentsRushSettleTogether(t *testing.T) {
 	}
 	f.audit(t)
 }
+
+// Orders are settled on the show as this process knows it: a settlement
+// that raises events reads nothing of the show's stream (their append's
+// expected version proves nothing else was written, or conflicts and they
+// are decided again). One that raises nothing, as for a hold another
+// process placed, is checked against the stream and decided again on the
+// show loaded afresh.
+func TestHandler_SettlesOnTheShowInMemory(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	ctx := context.Background()
+	reads := &showReads{Store: f.store, stream: domain.ShowStream(f.show)}
+	h, other := f.handler(reads, manyRetries), f.handler(f.store, manyRetries)
+	buyer := func() domain.Actor { return domain.Actor{UserID: uuid.New(), Role: domain.RoleBuyer} }
+	hold := func(h *commands.Handler, b domain.Actor, n int) commands.OrderResult {
+		t.Helper()
+		res, err := h.PlaceOrder(ctx, b, commands.PlaceOrder{ShowID: f.show, Items: []domain.ItemRequest{{Section: "floor", Quantity: n}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res
+	}
+	cancel := func(h *commands.Handler, b domain.Actor, id uuid.UUID) {
+		t.Helper()
+		if _, err := h.CancelOrder(ctx, b, id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	available := func(want int, when string) {
+		t.Helper()
+		s, err := f.h.LoadShow(ctx, f.show)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := s.Available("floor"); got != want {
+			t.Errorf("%s: floor has %d available, want %d", when, got, want)
+		}
+	}
+
+	a := buyer()
+	mine := hold(h, a, 2) // the show is loaded
+	reads.n.Store(0)
+	cancel(h, a, mine.ID)
+	if n := reads.n.Load(); n != 0 {
+		t.Errorf("a cancellation settled on the show in memory read its stream %d times, want 0", n)
+	}
+	available(10, "after a cancellation")
+
+	b := buyer()
+	mine = hold(h, b, 1)
+	hold(other, buyer(), 3) // this process's show is now behind
+	cancel(h, b, mine.ID)   // released on it, the append conflicts, decided again
+	available(7, "after a cancellation on a show another process moved on")
+
+	d := buyer()
+	theirs := hold(other, d, 2) // a hold this process's show does not know
+	reads.n.Store(0)
+	cancel(h, d, theirs.ID) // nothing to release on the show in memory: checked
+	if n := reads.n.Load(); n == 0 {
+		t.Error("a settlement that raised nothing on the show in memory did not read the show's stream")
+	}
+	available(7, "after this process cancelled another's hold")
+
+	e := buyer()
+	mine = hold(h, e, 1)
+	reads.n.Store(0)
+	if _, err := h.PayOrder(ctx, e, mine.ID, "tok_visa"); err != nil {
+		t.Fatal(err)
+	}
+	if n := reads.n.Load(); n > 1 { // the show's status, checked before the charge
+		t.Errorf("a payment read the show's stream %d times, want at most 1", n)
+	}
+	available(6, "after a payment")
+	s, err := f.h.LoadShow(ctx, f.show)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !s.IsSold(mine.ID) {
+		t.Error("the paid order is not sold on the show")
+	}
+}
